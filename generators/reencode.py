@@ -1,0 +1,33 @@
+"""Reals (label 0): the source clip or photo re-encoded through the very writer the fakes use.
+
+Same codec, container, fps, resolution policy and audio handling as every fake, so that the only
+difference between a real and its paired fake is the manipulation.
+"""
+
+from __future__ import annotations
+
+from synthfake import media
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.writer import save_image, save_video
+
+NAME = "reencode"
+TYPE = "real"
+VERSION = "1.0"
+
+
+def ready(ctx: Context) -> str | None:
+    return None
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    src = sources[0]
+    if src.item.kind == "image":
+        return Generated(save_image(out_stem, media.read_image(src.path)), {"writer": "png"}, 1, 0)
+    start, n = sample.params["clip_start"], sample.params["clip_frames"]
+    fps = media.video_fps(src.path)
+    audio = media.read_audio_of_video(src.path, start / fps, n / fps)
+    path, written = save_video(out_stem, media.iter_frames(src.path, start, n), fps, audio)
+    if written != n:
+        raise SampleFailed(f"{src.item.path}: decoded {written} of {n} clip frames")
+    return Generated(path, {"writer": "h264_mp4"}, written, 0)

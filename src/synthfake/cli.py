@@ -1,0 +1,210 @@
+"""`gen`: the command line (typer). Exit codes: 0 done, 1 checks failed or run incomplete, 2 bad input."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import generators as registry
+from .errors import SynthfakeError
+from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, DEFAULT_SPLITS, Plan
+from .sources import IDENTITY_THRESHOLD, scan
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
+sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
+app.add_typer(sources_app, name="sources")
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def one_line_errors(fn):
+    """Bad input or usage: one line 'error: FILE: reason' on stderr and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        try:
+            return fn(*a, **k)
+        except SynthfakeError as e:
+            for line in str(e).splitlines() or [type(e).__name__]:
+                err.print(f"error: {line}", markup=False, highlight=False)
+            raise typer.Exit(2)
+
+    return wrapper
+
+
+def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    out_ = {}
+    for item in items:
+        if "=" not in item:
+            raise SynthfakeError(f"{what} {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        out_[k.strip()] = v.strip()
+    return out_
+
+
+def _parse_splits(text: str) -> dict[str, float]:
+    try:
+        splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
+    except ValueError:
+        raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, e.g. train=0.7,val=0.15,test=0.15") from None
+    if any(v < 0 for v in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
+        raise SynthfakeError(f"--splits {text!r}: fractions must be >= 0 and sum to 1")
+    return splits
+
+
+def _check_ready(plan: Plan, layout, ctx: registry.Context) -> None:
+    problems = []
+    for t, count in layout.expected.items():
+        if count:
+            why = registry.why_not_ready(plan.backends[t], t, ctx)
+            if why:
+                problems.append(f"{t}: {why}")
+    if problems:
+        raise SynthfakeError("\n".join(problems) + "\nnothing was written")
+
+
+@app.command()
+@one_line_errors
+def run(
+    out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
+    sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
+    n: int = typer.Option(100, "--n", min=0, help="Number of fake samples."),
+    reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
+    backends: Optional[List[str]] = typer.Option(None, "--backend", help="TYPE=NAME (repeatable)."),
+    seed: int = typer.Option(0, "--seed"),
+    splits: str = typer.Option("train=0.7,val=0.15,test=0.15", "--splits"),
+    clip_seconds: float = typer.Option(10.0, "--clip-seconds", min=0.04, help="Longest video clip per sample."),
+    min_manipulated: float = typer.Option(0.9, "--min-manipulated", min=0, max=1,
+                                          help="A fake with fewer changed frames than this share is a failure."),
+    identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
+                                             help="Files whose faces are closer than this are one identity."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
+    rank: Optional[int] = typer.Option(None, "--rank", min=0),
+    world_size: Optional[int] = typer.Option(None, "--world-size", min=1),
+    executor: str = typer.Option("local", "--executor", help="local | ray"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
+    from . import dataset as dsmod
+    from .executors import run_local, run_ray
+    from .runner import run_worker, world_from_env
+    from .status import dataset_status, status_tables
+
+    if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
+        raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
+    if workers and (rank is not None or world_size is not None):
+        raise SynthfakeError("--workers starts its own shards; do not combine it with --rank/--world-size")
+    unknown = [t for t in types or [] if t not in DEFAULT_RATIOS]
+    if unknown:
+        raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
+    ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
+    chosen = {**DEFAULT_BACKENDS, **_parse_pairs(backends or [], "--backend")}
+    split_fracs = _parse_splits(splits)
+    ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir)
+
+    def make_plan(index) -> Plan:
+        return Plan(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
+                    backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
+                    clip_seconds=clip_seconds, min_manipulated=min_manipulated, sources_digest=index.digest)
+
+    if not quiet:
+        err.print(f"indexing sources under {sources} ...", highlight=False)
+    plan, index, layout = dsmod.prepare(out_dir, sources, make_plan,
+                                        lambda p, lay: _check_ready(p, lay, ctx), identity_threshold)
+    excluded = [it for it in index.items if it.excluded and it.kind != "other"]
+    for it in excluded:
+        err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
+    incomplete = False
+    if executor == "ray":
+        run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
+    elif workers and workers > 1:
+        codes = run_local(out_dir, workers, layout, device, weights_dir, retry_failed, not quiet)
+        for r, c in enumerate(codes):
+            if c != 0:
+                incomplete = True
+                err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
+    else:
+        r, w = world_from_env(rank, world_size)
+        run_worker(out_dir, r, w, device, weights_dir, retry_failed, show_progress=not quiet)
+    st = dataset_status(out_dir)
+    if not quiet:
+        out.print(status_tables(st)[0])
+    if st["total"]["failed"]:
+        err.print(f"{st['total']['failed']} sample(s) failed; reasons in {out_dir}/failures/ "
+                  f"(--retry-failed tries them again)", highlight=False)
+    raise typer.Exit(1 if incomplete else 0)
+
+
+@app.command()
+@one_line_errors
+def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")):
+    """Done / failed / left, per type and per shard."""
+    from .status import dataset_status, status_tables
+
+    st = dataset_status(dataset)
+    if as_json:
+        print(json.dumps(st, indent=1))
+        return
+    for t in status_tables(st):
+        out.print(t)
+
+
+@sources_app.command("scan")
+@one_line_errors
+def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."),
+                 json_out: Optional[Path] = typer.Option(None, "--json", help="Write the index here."),
+                 identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold")):
+    """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
+    from .sources import save_index
+
+    index = scan(folder, None, identity_threshold)
+    t = Table(title=f"{index.root}: {len(index.items)} files, "
+                    f"{len({i.identity for i in index.items if i.is_face})} face identities")
+    for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "use"):
+        t.add_column(c)
+    for it in index.items:
+        size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
+        use = "face" if it.is_face else ("audio" if it.is_audio else f"excluded: {it.excluded}")
+        t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, use)
+    out.print(t)
+    if json_out:
+        save_index(json_out, index)
+
+
+@app.command()
+@one_line_errors
+def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
+    """Every backend: ready, or why not (missing extra or weights file)."""
+    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
+    t = Table(title="backends")
+    for c in ("backend", "type", "status"):
+        t.add_column(c)
+    for name in sorted(registry.BACKENDS):
+        try:
+            mod = registry.get(name)
+            typ, why = mod.TYPE, mod.ready(ctx)
+        except ImportError as e:
+            typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
+        t.add_row(name, typ, "[green]ready[/]" if why is None else f"[red]not ready[/]: {why}")
+    out.print(t)
+
+
+def main() -> None:  # python -m synthfake.cli
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Running the shards: K local processes (one GPU each with cuda), or Ray tasks on a Ray cluster.
+
+Both run the same `run_worker(rank, world_size)`; nothing but the launcher differs, so a dataset can be
+started on one and resumed on the other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+from .errors import SynthfakeError
+from .manifest import read_failures, read_records
+from .plan import sample_id
+from .progress import make_progress
+from .runner import _entry, run_worker
+
+
+def visible_gpus() -> list[str]:
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env:
+        return [g for g in env.split(",") if g.strip()]
+    try:
+        import torch  # optional: only to count GPUs
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        return []
+
+
+def _finished(ds: Path, ids: set[str]) -> int:
+    seen = {r.id for r in read_records(ds)} | {f.id for f in read_failures(ds)}
+    return len(ids & seen)
+
+
+def run_local(dataset: str | Path, workers: int, layout, device: str = "cpu", weights_dir=None,
+              retry_failed: bool = False, show_progress: bool = True) -> list[int]:
+    """Start `workers` processes, one shard each, with one progress bar over all; returns exit codes."""
+    ds = Path(dataset)
+    gpus = visible_gpus() if device == "cuda" else []
+    if device == "cuda" and not gpus:
+        raise SynthfakeError("--device cuda: no GPU visible (CUDA_VISIBLE_DEVICES empty and torch sees none)")
+    ids = {sample_id(layout.hash, i) for i in range(layout.plan.total)}
+    start = _finished(ds, ids)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_entry, args=(str(ds), r, workers, device, weights_dir, retry_failed, gpus),
+                         name=f"synthfake-worker-{r}") for r in range(workers)]
+    for p in procs:
+        p.start()
+    if show_progress:
+        with make_progress() as prog:
+            task = prog.add_task(f"{workers} workers", total=len(ids) - start)
+            while any(p.is_alive() for p in procs):
+                time.sleep(0.5)
+                prog.update(task, completed=_finished(ds, ids) - start)
+            prog.update(task, completed=_finished(ds, ids) - start)
+    for p in procs:
+        p.join()
+    return [p.exitcode for p in procs]
+
+
+def run_ray(dataset: str | Path, world_size: int, device: str = "cpu", weights_dir=None,
+            retry_failed: bool = False) -> list[dict]:
+    """The same shards as Ray tasks; DATASET must be on storage every node sees (NFS, Lustre...)."""
+    try:
+        import ray
+    except ImportError:
+        raise SynthfakeError("--executor ray: Ray is not installed; pip install 'synthfake[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"))
+    task = ray.remote(num_gpus=1 if device == "cuda" else 0)(_ray_shard)
+    refs = [task.remote(str(dataset), r, world_size, device, weights_dir, retry_failed) for r in range(world_size)]
+    return ray.get(refs)
+
+
+def _ray_shard(dataset, rank, world, device, weights_dir, retry_failed) -> dict:
+    res = run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
+    return {"rank": res.rank, "done": res.done, "failed": res.failed, "skipped": res.skipped}

@@ -1,0 +1,164 @@
+"""Faces with dlib: HOG frontal detector, 68-point landmarks, 128-D embeddings.
+
+Model files come from the `face-recognition-models` package, located without importing its
+`__init__` (it imports `pkg_resources`, gone from setuptools >= 81). Largest-face policy throughout;
+no face is `None` (or `NoFace` where a face is required), never a crash.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import dlib
+import numpy as np
+
+from .errors import SynthfakeError
+
+SAME_PERSON = 0.6  # dlib's published same-person threshold on 128-D descriptor distance
+DETECT_MAX_SIDE = 360  # detection runs on a downscaled copy; landmarks on the full frame
+
+
+@dataclass
+class Face:
+    """One detected face: box (x0, y0, x1, y1) in pixels and 68 landmarks (x, y)."""
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray  # (68, 2) float32
+
+    @property
+    def size(self) -> int:
+        return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+def models_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise SynthfakeError("face_recognition_models: package not installed (pip install face-recognition-models)")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+def _model(name: str) -> str:
+    p = models_dir() / name
+    if not p.exists():
+        raise SynthfakeError(f"{p}: dlib model file missing; reinstall face-recognition-models")
+    return str(p)
+
+
+@lru_cache(maxsize=None)
+def _detector():
+    return dlib.get_frontal_face_detector()
+
+
+@lru_cache(maxsize=None)
+def _predictor():
+    return dlib.shape_predictor(_model("shape_predictor_68_face_landmarks.dat"))
+
+
+@lru_cache(maxsize=None)
+def _encoder():
+    return dlib.face_recognition_model_v1(_model("dlib_face_recognition_resnet_model_v1.dat"))
+
+
+def detect_boxes(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> list[tuple[int, int, int, int]]:
+    """All face boxes, largest first, detected on a copy downscaled to `max_side`."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    rects = _detector()(np.ascontiguousarray(small), 0)
+    boxes = [(int(r.left() / scale), int(r.top() / scale), int(r.right() / scale), int(r.bottom() / scale))
+             for r in rects]
+    if not boxes and scale < 1 and min(h, w) * scale < 200:  # small faces: try once at full size
+        return detect_boxes(rgb, max(h, w)) if max_side < max(h, w) else []
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+
+def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """68 landmarks (x, y) inside a face box."""
+    shape = _predictor()(np.ascontiguousarray(rgb), dlib.rectangle(*box))
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+
+def detect(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> Face | None:
+    """The largest face with its landmarks, or None."""
+    boxes = detect_boxes(rgb, max_side)
+    if not boxes:
+        return None
+    return Face(boxes[0], landmarks(rgb, boxes[0]))
+
+
+def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
+    """dlib's 128-D face descriptor of a detected face (distance < 0.6: same person)."""
+    shape = _predictor()(np.ascontiguousarray(rgb), dlib.rectangle(*face.box))
+    return np.array(_encoder().compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+
+
+def box_from_landmarks(lm: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0 = lm.min(0)
+    x1, y1 = lm.max(0)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def margin_box(box, margin: float, shape) -> tuple[int, int, int, int]:
+    """Box grown by `margin` of its size on each side, clipped to an image of `shape`."""
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
+    h, w = shape[:2]
+    return (max(0, int(x0 - dx)), max(0, int(y0 - dy)), min(w, int(x1 + dx)), min(h, int(y1 + dy)))
+
+
+def track(frames: Iterable[np.ndarray], max_gap: int = 2) -> list[Face | None]:
+    """Largest face in each frame; a missed detection reuses the last box for up to `max_gap` frames."""
+    out: list[Face | None] = []
+    last, gap = None, 0
+    for rgb in frames:
+        boxes = detect_boxes(rgb)
+        if boxes:
+            box, gap = boxes[0], 0
+        elif last is not None and gap < max_gap:
+            box, gap = last, gap + 1
+        else:
+            out.append(None)
+            last = None
+            continue
+        lm = landmarks(rgb, box)
+        out.append(Face(box, lm))
+        last = box_from_landmarks(lm) if not boxes else box
+    return out
+
+
+def smooth_landmarks(seq: list[np.ndarray | None], sigma: float = 1.0) -> list[np.ndarray | None]:
+    """Gaussian smoothing of landmark tracks over time, within each run of consecutive found frames."""
+    if sigma <= 0:
+        return list(seq)
+    radius = max(1, int(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    out = list(seq)
+    i = 0
+    while i < len(seq):
+        if seq[i] is None:
+            i += 1
+            continue
+        j = i
+        while j < len(seq) and seq[j] is not None:
+            j += 1
+        run = np.stack(seq[i:j])  # (T, 68, 2)
+        for t in range(j - i):
+            lo, hi = max(0, t - radius), min(j - i, t + radius + 1)
+            k = kernel[lo - t + radius:hi - t + radius]
+            out[i + t] = (np.tensordot(k, run[lo:hi], axes=1) / k.sum()).astype(np.float32)
+        i = j
+    return out
+
+
+def five_points(lm: np.ndarray) -> np.ndarray:
+    """Eye centres, nose tip, mouth corners from 68 landmarks (insightface's 5-point order)."""
+    return np.array([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]], np.float32)

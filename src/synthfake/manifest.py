@@ -1,0 +1,183 @@
+"""The record of one sample (pydantic), and reading/writing the per-worker JSONL manifest files.
+
+A dataset holds `manifest/part-RRRRR-of-WWWWW.jsonl` (one per worker) and the same names under
+`failures/`. Lines are appended, flushed and fsynced one at a time; a torn last line from a kill is
+cut off on the next start by the worker that owns the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ManifestError
+
+SampleType = Literal["generation", "face_swap", "reenactment", "lip_sync", "real"]
+FAKE_TYPES = ("generation", "face_swap", "reenactment", "lip_sync")
+VOLATILE_FIELDS = ("rank", "world_size", "host", "elapsed_s", "created")  # differ between identical runs
+
+
+class SourceRef(BaseModel):
+    """One source file a sample used, relative to the sources root."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    sha256: str
+    identity: str
+    role: str
+
+
+class MediaMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["image", "video", "audio"]
+    width: int
+    height: int
+    frames: int
+    fps: float
+    duration: float
+    codec: str
+    audio: bool
+
+
+def check_relpath(path: str) -> str:
+    """A path inside the dataset: relative, POSIX, no '..' component, not empty."""
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or "\\" in path or ".." in p.parts or path.startswith("~"):
+        raise ValueError(f"path escapes the dataset root: {path!r}")
+    return path
+
+
+class Record(BaseModel):
+    """One finished sample with full provenance (DESIGN.md, 'The record')."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    index: int = Field(ge=0)
+    type: SampleType
+    label: Literal[0, 1]
+    backend: str
+    backend_version: str
+    weights: dict[str, str] = {}
+    params: dict
+    seed: int
+    sources: list[SourceRef]
+    identities: list[str]
+    path: str
+    sha256: str
+    bytes: int = Field(ge=0)
+    media: MediaMeta
+    manipulated_frames: int = Field(ge=0)
+    split: str
+    rank: int
+    world_size: int
+    host: str
+    elapsed_s: float
+    created: str
+
+    @field_validator("path")
+    @classmethod
+    def _inside_root(cls, v: str) -> str:
+        return check_relpath(v)
+
+
+class Failure(BaseModel):
+    """A sample that could not be made, with a one-line reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    index: int
+    type: SampleType
+    backend: str
+    split: str
+    sources: list[SourceRef]
+    reason: str
+    rank: int
+    world_size: int
+    host: str
+    created: str
+
+
+def part_name(rank: int, world_size: int) -> str:
+    return f"part-{rank:05d}-of-{world_size:05d}.jsonl"
+
+
+def append_line(fh, model: BaseModel) -> None:
+    """Append one JSON line, flush and fsync: after this returns, the line survives a kill."""
+    fh.write(model.model_dump_json() + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def repair_torn_tail(path: Path) -> int:
+    """Cut a partial last line (no newline, or not valid JSON) left by a kill; returns bytes removed."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    keep = len(data)
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+    else:
+        last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        if data and _bad_json(data[last_start:]):
+            keep = last_start
+    if keep < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return len(data) - keep
+
+
+def _bad_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return False
+    except ValueError:
+        return True
+
+
+def _read_jsonl(path: Path, model: type[BaseModel], strict: bool) -> list:
+    out = []
+    lines = path.read_bytes().split(b"\n")
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(model.model_validate_json(line))
+        except ValidationError as e:
+            torn_tail = no == len(lines) and not path.read_bytes().endswith(b"\n")
+            if torn_tail and not strict:
+                continue  # a live or killed writer's unfinished line: not a record yet
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise ManifestError(f"{path}:{no}: invalid record ({loc}: {err['msg']})") from None
+    return out
+
+
+def read_records(dataset: str | Path, strict: bool = False) -> list[Record]:
+    """Every record of every worker file; invalid lines and escaping paths raise ManifestError."""
+    files = sorted((Path(dataset) / "manifest").glob("part-*.jsonl"))
+    return [r for f in files for r in _read_jsonl(f, Record, strict)]
+
+
+def read_failures(dataset: str | Path) -> list[Failure]:
+    files = sorted((Path(dataset) / "failures").glob("part-*.jsonl"))
+    return [r for f in files for r in _read_jsonl(f, Failure, False)]
+
+
+def resolve(dataset: str | Path, record: Record) -> Path:
+    """Absolute path of a record's media, checked to stay inside the dataset root."""
+    root = Path(dataset).resolve()
+    p = (root / check_relpath(record.path)).resolve()
+    if root not in p.parents:
+        raise ManifestError(f"{record.path}: path escapes the dataset root {root}")
+    return p
+
+
+def stable_view(record: Record) -> dict:
+    """The record without the fields that differ between two identical runs (timing, host, shard)."""
+    return record.model_dump(exclude=set(VOLATILE_FIELDS))

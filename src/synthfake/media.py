@@ -1,0 +1,277 @@
+"""Media I/O: images (OpenCV), video decode/encode (PyAV, H.264 yuv420p, AAC), audio (soundfile).
+
+Every failure to read is a `MediaError(path, reason)`. Frames are RGB uint8 arrays (H, W, 3).
+Audio is float32 (samples, channels) with its sample rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import cv2
+import numpy as np
+import soundfile as sf
+
+from .errors import MediaError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
+
+VIDEO_CODEC = "libx264"
+VIDEO_CRF = 18
+VIDEO_PRESET = "veryfast"
+ENCODER_THREADS = 2  # fixed so that output bytes do not depend on the machine's core count
+AUDIO_CODEC = "aac"
+
+
+@dataclass
+class MediaInfo:
+    """What a file holds: the fields of a record's `media`."""
+
+    kind: str  # image | video | audio
+    width: int = 0
+    height: int = 0
+    frames: int = 0
+    fps: float = 0.0
+    duration: float = 0.0
+    codec: str = ""
+    audio: bool = False
+    audio_rate: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def kind_of(path: str | Path) -> str | None:
+    """Media kind from the file extension, or None for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    if ext in AUDIO_EXTS:
+        return "audio"
+    return None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+
+
+# ---------------------------------------------------------------- images
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to RGB uint8."""
+    path = Path(path)
+    _check_file(path)
+    buf = np.frombuffer(path.read_bytes(), np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None:
+        raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Lossless PNG bytes of an RGB image (deterministic)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise MediaError("<memory>", "PNG encoding failed")
+    return buf.tobytes()
+
+
+# ---------------------------------------------------------------- video
+def _open(path: Path):
+    _check_file(path)
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        raise MediaError(path, f"cannot open as media ({type(e).__name__}: {e})") from None
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read the container's header: size, frame count, fps, duration, codec, audio."""
+    path = Path(path)
+    kind = kind_of(path)
+    if kind == "image":
+        img = read_image(path)
+        fmt = path.suffix.lower().lstrip(".").replace("jpg", "jpeg")
+        return MediaInfo("image", img.shape[1], img.shape[0], 1, 0.0, 0.0, fmt)
+    if kind == "audio":
+        data, rate = read_audio(path)
+        return MediaInfo("audio", frames=0, duration=len(data) / rate, codec=path.suffix.lower().lstrip("."),
+                         audio=True, audio_rate=rate)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream")
+        v = c.streams.video[0]
+        fps = float(v.average_rate or v.guessed_rate or 0)
+        dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
+        frames = v.frames or int(round(dur * fps))
+        a = c.streams.audio[0] if c.streams.audio else None
+        return MediaInfo("video", v.codec_context.width, v.codec_context.height, frames, fps, dur,
+                         v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0)
+
+
+def video_fps(path: Path) -> Fraction:
+    with _open(path) as c:
+        v = c.streams.video[0]
+        return Fraction(v.average_rate or v.guessed_rate or 25)
+
+
+def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB frames [start, start+count) in one decoding pass; only kept frames are converted."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream")
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        end = None if count is None else start + count
+        i = -1
+        try:
+            for i, frame in enumerate(c.decode(stream)):
+                if i < start:
+                    continue
+                if end is not None and i >= end:
+                    return
+                yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as e:
+            raise MediaError(path, f"decoding failed at frame {i + 1} ({e})") from None
+        if i < 0:
+            raise MediaError(path, "no decodable video frame")
+
+
+def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> list[np.ndarray]:
+    """All frames of [start, start+count) as a list; a short read is an error."""
+    frames = list(iter_frames(path, start, count))
+    if count is not None and len(frames) < count:
+        raise MediaError(path, f"truncated: wanted frames {start}..{start + count - 1}, decoded {len(frames)}")
+    return frames
+
+
+def uniform_indices(total: int, k: int) -> list[int]:
+    """K frame indices spread evenly over `total` frames (centres of K equal bins)."""
+    if total <= 0:
+        return []
+    k = min(k, total)
+    return sorted({int((j + 0.5) * total / k) for j in range(k)})
+
+
+def sample_frames(path: str | Path, k: int) -> list[tuple[int, np.ndarray]]:
+    """K uniformly spread frames in one decoding pass (faster than seeking on sparse-keyframe clips)."""
+    path = Path(path)
+    info = probe(path)
+    wanted = set(uniform_indices(info.frames, k))
+    last = max(wanted) if wanted else -1
+    out: list[tuple[int, np.ndarray]] = []
+    with _open(path) as c:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for i, frame in enumerate(c.decode(stream)):
+                if i in wanted:
+                    out.append((i, frame.to_ndarray(format="rgb24")))
+                if i >= last:
+                    break
+        except av.error.FFmpegError as e:
+            raise MediaError(path, f"decoding failed ({e})") from None
+    if not out:
+        raise MediaError(path, "no decodable video frame")
+    return out
+
+
+def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
+    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.audio:
+            return None
+        a = c.streams.audio[0]
+        rate = a.codec_context.sample_rate
+        layout = "mono" if a.codec_context.channels == 1 else "stereo"
+        res = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        chunks = []
+        try:
+            for frame in c.decode(a):
+                for f in res.resample(frame):
+                    chunks.append(f.to_ndarray())
+        except av.error.FFmpegError as e:
+            raise MediaError(path, f"audio decoding failed ({e})") from None
+    if not chunks:
+        return None
+    data = np.concatenate(chunks, axis=1).T.astype(np.float32)
+    s0 = int(round(start_s * rate))
+    return data[s0:s0 + int(round(dur_s * rate))], rate
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | float,
+                audio: tuple[np.ndarray, int] | None = None) -> int:
+    """Encode RGB frames as H.264 yuv420p MP4 at `fps`, with optional AAC audio; returns frames written.
+
+    Odd widths/heights are cropped by one pixel (yuv420p needs even sizes). Settings are fixed module
+    constants so that reals and fakes go through exactly the same writer.
+    """
+    path = Path(path)
+    fps = Fraction(fps).limit_denominator(1001)
+    n = 0
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = None
+        for rgb in frames:
+            h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+            if vs is None:
+                vs = out.add_stream(VIDEO_CODEC, rate=fps)
+                vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+                vs.codec_context.thread_count = ENCODER_THREADS
+                vs.options = {"crf": str(VIDEO_CRF), "preset": VIDEO_PRESET}
+                if audio is not None:
+                    ast = out.add_stream(AUDIO_CODEC, rate=audio[1])
+                    ast.layout = "mono" if audio[0].shape[1] == 1 else "stereo"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+            for pkt in vs.encode(frame):
+                out.mux(pkt)
+            n += 1
+        if vs is None:
+            raise MediaError(path, "no frames to write")
+        for pkt in vs.encode():
+            out.mux(pkt)
+        if audio is not None:
+            _mux_audio(out, out.streams.audio[0], audio)
+    return n
+
+
+def _mux_audio(out, stream, audio: tuple[np.ndarray, int]) -> None:
+    data, rate = audio
+    planar = np.ascontiguousarray(data.T.astype(np.float32))
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    fifo = av.AudioFifo()
+    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+    frame.sample_rate, frame.pts = rate, 0
+    fifo.write(frame)
+    size = stream.codec_context.frame_size or 1024
+    while fifo.samples:
+        chunk = fifo.read(min(size, fifo.samples), partial=True)
+        for pkt in stream.encode(chunk):
+            out.mux(pkt)
+    for pkt in stream.encode():
+        out.mux(pkt)
+
+
+# ---------------------------------------------------------------- audio
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode an audio file to float32 (samples, channels)."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise MediaError(path, f"not a readable audio file ({e})") from None
+    if len(data) == 0:
+        raise MediaError(path, "audio file holds no samples")
+    return data, rate

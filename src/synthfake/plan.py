@@ -1,0 +1,239 @@
+"""The plan: what sample `i` is, as a pure function of (plan, sources index, i).
+
+Counts per type and per split are exact (largest remainder), not sampled. Identities are assigned to
+splits (ordered by a hash of seed and identity), and a sample draws all its face sources from its split's
+identities. Speech audio carries no face and is shared by all splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .errors import PlanError
+from .files import canonical_hash
+from .manifest import FAKE_TYPES
+from .sources import SourceIndex, SourceItem
+
+DEFAULT_RATIOS = {"generation": 0.40, "face_swap": 0.30, "reenactment": 0.20, "lip_sync": 0.10}
+DEFAULT_BACKENDS = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
+                    "lip_sync": "mouth_sync", "real": "reencode"}
+DEFAULT_SPLITS = {"train": 0.70, "val": 0.15, "test": 0.15}
+MIN_IDS_PER_SPLIT = 2
+
+# Source roles each fake type draws, in order: (role, pool). Pools: face = face photo or video,
+# video = face video, audio = speech. Face roles of one sample are distinct identities.
+ROLES = {
+    "face_swap": [("source", "face"), ("target", "face")],
+    "reenactment": [("source", "face"), ("driving", "video")],
+    "lip_sync": [("target", "video"), ("audio", "audio")],
+    "generation": [("base", "face"), ("parent", "face")],
+}
+PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
+
+
+class Plan(BaseModel):
+    """Everything that decides the samples; written once as DATASET/plan.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = 1
+    n: int
+    reals: int
+    seed: int = 0
+    ratios: dict[str, float]
+    backends: dict[str, str]
+    splits: dict[str, float]
+    clip_seconds: float = 10.0
+    min_manipulated: float = 0.9
+    sources_digest: str
+
+    @property
+    def hash(self) -> str:
+        return canonical_hash(self.model_dump())
+
+    @property
+    def total(self) -> int:
+        return self.n + self.reals
+
+
+@dataclass
+class SampleSpec:
+    """One planned sample: everything a generator needs, nothing it makes up."""
+
+    index: int
+    id: str
+    type: str
+    backend: str
+    split: str
+    seed: int
+    sources: list[tuple[SourceItem, str]]  # (item, role)
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> int:
+        return 0 if self.type == "real" else 1
+
+
+def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Integer counts summing to `total`, proportional to weights (ties go to the earlier key)."""
+    s = sum(weights.values())
+    if total == 0 or s <= 0:
+        return {k: 0 for k in weights}
+    raw = {k: total * w / s for k, w in weights.items()}
+    counts = {k: int(v) for k, v in raw.items()}
+    order = sorted(weights, key=lambda k: -(raw[k] - counts[k]))
+    for k in order[: total - sum(counts.values())]:
+        counts[k] += 1
+    return counts
+
+
+def split_identity_counts(n_ids: int, splits: dict[str, float]) -> dict[str, int]:
+    """Identities per split; every split with a positive fraction gets MIN_IDS_PER_SPLIT when there are enough."""
+    counts = largest_remainder(n_ids, splits)
+    positive = [k for k, w in splits.items() if w > 0]
+    if n_ids >= MIN_IDS_PER_SPLIT * len(positive):
+        for k in positive:
+            while counts[k] < MIN_IDS_PER_SPLIT:
+                donor = max(counts, key=counts.get)
+                counts[donor] -= 1
+                counts[k] += 1
+    return counts
+
+
+def _rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng([int(k) for k in key])
+
+
+def sample_id(plan_hash: str, index: int) -> str:
+    return hashlib.sha256(f"{plan_hash}:{index}".encode()).hexdigest()[:16]
+
+
+class Layout:
+    """Derived once per process from (plan, index): types, splits and pools. `spec(i)` is pure."""
+
+    def __init__(self, plan: Plan, index: SourceIndex):
+        self.plan, self.index, self.hash = plan, index, plan.hash
+        counts = largest_remainder(plan.n, plan.ratios)
+        labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
+        self.types = np.array(labels, dtype=object)[_rng(plan.seed, 1).permutation(len(labels))]
+        self.type_counts = {**counts, "real": plan.reals}
+        self.identity_split = self._split_identities()
+        self.pools = self._pools()
+        self.split_of: dict[int, str] = {}
+        for t in plan.ratios:
+            self._assign_splits(np.nonzero(self.types == t)[0], t, 2 + list(plan.ratios).index(t))
+        self.fakes = np.nonzero(self.types != "real")[0]
+        self.reals = np.nonzero(self.types == "real")[0]
+        extra = self.reals[len(self.fakes):] if len(self.fakes) else self.reals
+        self._assign_splits(extra, "real", 9)
+        self.validate()
+
+    def _split_identities(self) -> dict[str, str]:
+        ids = sorted({it.identity for it in self.index.items if it.is_face},
+                     key=lambda s: hashlib.sha256(f"{self.plan.seed}:{s}".encode()).hexdigest())
+        counts, out, k = split_identity_counts(len(ids), self.plan.splits), {}, 0
+        for split, c in counts.items():
+            for ident in ids[k:k + c]:
+                out[ident] = split
+            k += c
+        return out
+
+    def _pools(self) -> dict[str, dict[str, list[SourceItem]]]:
+        pools = {s: {"face": [], "video": []} for s in self.plan.splits}
+        for it in self.index.items:
+            if it.is_face:
+                p = pools[self.identity_split[it.identity]]
+                p["face"].append(it)
+                if it.kind == "video":
+                    p["video"].append(it)
+        audio = [it for it in self.index.items if it.is_audio]
+        for p in pools.values():
+            p["audio"] = audio
+        return pools
+
+    def _assign_splits(self, indices: np.ndarray, t: str, salt: int) -> None:
+        counts = largest_remainder(len(indices), self.plan.splits)
+        labels = [s for s in self.plan.splits for _ in range(counts[s])]
+        order = _rng(self.plan.seed, salt).permutation(len(labels))
+        for i, k in zip(indices, order):
+            self.split_of[int(i)] = labels[k]
+
+    def validate(self) -> None:
+        """Plan-time check that every split can supply every type it holds, with what to change."""
+        problems = []
+        for split, pool in self.pools.items():
+            ids = {it.identity for it in pool["face"]}
+            vids = {it.identity for it in pool["video"]}
+            held = {self.types[i] for i, s in self.split_of.items() if s == split}
+            for t in sorted(held):
+                need = self._shortage(t, ids, vids, pool)
+                if need:
+                    problems.append(f"split '{split}' ({len(ids)} identities: {', '.join(sorted(ids)) or 'none'}) "
+                                    f"cannot hold {t}: {need}")
+        if problems:
+            raise PlanError("; ".join(problems) + f". Add face sources, or change the split fractions "
+                            f"(now {self.plan.splits}), or drop the type with --type.")
+
+    @staticmethod
+    def _shortage(t: str, ids: set, vids: set, pool: dict) -> str | None:
+        if t == "real":
+            return None if ids else "needs 1 face identity"
+        if t in ("face_swap", "generation") and len(ids) < 2:
+            return "needs 2 face identities"
+        if t == "reenactment" and not (vids and len(ids) >= 2):
+            return "needs a face video and a second identity"
+        if t == "lip_sync" and not (vids and pool["audio"]):
+            return "needs a face video and a speech audio file"
+        return None
+
+    def spec(self, i: int) -> SampleSpec:
+        """Sample `i`: type, backend, split, sources, clip, seed."""
+        if not 0 <= i < len(self.types):
+            raise PlanError(f"index {i} outside the plan (0..{len(self.types) - 1})")
+        t = str(self.types[i])
+        if t == "real":
+            return self._real_spec(i)
+        rng = _rng(self.plan.seed, 100, i)
+        split = self.split_of[i]
+        pool = self.pools[split]
+        chosen: list[tuple[SourceItem, str]] = []
+        used: set[str] = set()
+        for role, kind in ROLES[t]:
+            cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
+            if not cands:
+                raise PlanError(f"sample {i} ({t}, split {split}): no '{kind}' source left for role {role}")
+            it = cands[int(rng.integers(len(cands)))]
+            chosen.append((it, role))
+            used.add(it.identity)
+        params = self._clip(rng, next(it for it, r in chosen if r == PAIR_ROLE[t]))
+        return SampleSpec(i, sample_id(self.hash, i), t, self.plan.backends[t], split,
+                          int(rng.integers(2**31)), chosen, params)
+
+    def _real_spec(self, i: int) -> SampleSpec:
+        j = int(np.searchsorted(self.reals, i))
+        rng = _rng(self.plan.seed, 200, i)
+        if j < len(self.fakes):  # paired: the very target the j-th fake used, same clip
+            fake = self.spec(int(self.fakes[j]))
+            item = next(it for it, r in fake.sources if r == PAIR_ROLE[fake.type])
+            split, params = fake.split, {**fake.params, "paired_with": fake.id}
+        else:
+            split = self.split_of[i]
+            cands = self.pools[split]["face"]
+            item = cands[int(rng.integers(len(cands)))]
+            params = self._clip(rng, item)
+        return SampleSpec(i, sample_id(self.hash, i), "real", self.plan.backends["real"], split,
+                          int(rng.integers(2**31)), [(item, "real")], params)
+
+    def _clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
+        if item.kind != "video":
+            return {}
+        n = max(1, min(item.frames, int(round(self.plan.clip_seconds * item.fps))))
+        return {"clip_start": int(rng.integers(item.frames - n + 1)), "clip_frames": n}
+
+    @cached_property
+    def expected(self) -> dict[str, int]:
+        return {t: int((self.types == t).sum()) for t in (*FAKE_TYPES, "real")}

@@ -1,0 +1,187 @@
+"""Workers: worker (rank, world_size) makes the samples i with i % world_size == rank, datatrove-style.
+
+Where a sample is planned (`Layout.spec`), generated (`backend.generate`), written (`commit_file`) and
+recorded (`append_line`) is all in `make_sample` below. Completion lives on disk: a worker skips every id
+already in any manifest file, so a rerun resumes and a finished run does nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+
+from . import dataset as dsmod
+from . import generators as registry
+from . import media
+from .errors import SampleFailed, SynthfakeError
+from .files import commit_file, sha256_file
+from .manifest import (Failure, MediaMeta, Record, SourceRef, append_line, part_name, read_failures,
+                       read_records, repair_torn_tail)
+from .plan import Layout, SampleSpec, sample_id
+from .progress import sample_progress
+from .sources import Source
+
+err = Console(stderr=True, soft_wrap=True)
+
+ENV_WORLD = [("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"), ("SLURM_PROCID", "SLURM_NTASKS"),
+             ("RANK", "WORLD_SIZE")]
+
+
+def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """Flags first, then Slurm array, Slurm tasks, torchrun; else a single worker."""
+    if rank is not None or world_size is not None:
+        r, w = rank or 0, world_size or 1
+    else:
+        r, w = 0, 1
+        for kr, kw in ENV_WORLD:
+            if os.environ.get(kr) is not None and os.environ.get(kw) is not None:
+                r, w = int(os.environ[kr]), int(os.environ[kw])
+                break
+    if not (w >= 1 and 0 <= r < w):
+        raise SynthfakeError(f"rank {r} / world size {w}: need 0 <= rank < world size")
+    return r, w
+
+
+@dataclass
+class WorkerResult:
+    rank: int
+    world_size: int
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    generate_s: float = 0.0
+    bookkeeping_s: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+
+
+def _lock(path: Path):
+    fh = open(path, "a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise SynthfakeError(f"{path}: held by another live worker of the same rank; not starting twice") from None
+    return fh
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _refs(spec: SampleSpec) -> list[SourceRef]:
+    return [SourceRef(path=it.path, sha256=it.sha256, identity=it.identity, role=role) for it, role in spec.sources]
+
+
+def make_sample(ds: Path, layout: Layout, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
+                res: WorkerResult) -> Record:
+    """Generate one sample into a temporary file, commit it under its final name, and build its record."""
+    t0 = time.perf_counter()
+    out_dir = ds / "media" / spec.split / spec.type
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f".{spec.id}.r{rank}of{world}.tmp"
+    root = Path(layout.index.root)
+    sources = [Source(it, root / it.path, role, ds / "cache") for it, role in spec.sources]
+    backend = registry.get(spec.backend)
+    out = backend.generate(spec, sources, stem, ctx)
+    if spec.label == 1 and out.manipulated_frames < layout.plan.min_manipulated * out.frames:
+        raise SampleFailed(f"only {out.manipulated_frames}/{out.frames} frames manipulated "
+                           f"(minimum {layout.plan.min_manipulated:.0%}); a fake of real frames is label noise")
+    t1 = time.perf_counter()
+    final = out_dir / f"{spec.id}{out.path.suffix}"
+    info = media.probe(out.path)
+    sha, size = sha256_file(out.path), out.path.stat().st_size
+    commit_file(out.path, final)
+    rec = Record(
+        id=spec.id, index=spec.index, type=spec.type, label=spec.label, backend=spec.backend,
+        backend_version=backend.VERSION, weights=out.weights, params={**spec.params, **out.params},
+        seed=spec.seed, sources=_refs(spec), identities=sorted({it.identity for it, _ in spec.sources}),
+        path=final.relative_to(ds).as_posix(), sha256=sha, bytes=size,
+        media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
+                        fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
+                        audio=info.audio),
+        manipulated_frames=out.manipulated_frames, split=spec.split, rank=rank, world_size=world,
+        host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
+    res.generate_s += t1 - t0
+    res.bookkeeping_s += time.perf_counter() - t1
+    return rec
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e) if isinstance(e, SynthfakeError) else f"{type(e).__name__}: {e}"
+    return " ".join(text.split())[:500] or type(e).__name__
+
+
+def _clean_tmp(ds: Path, rank: int, world: int) -> None:
+    for p in (ds / "media").glob(f"*/*/.*.r{rank}of{world}.tmp*"):
+        p.unlink(missing_ok=True)
+
+
+def run_worker(dataset: str | Path, rank: int, world_size: int, device: str = "cpu",
+               weights_dir: str | Path | None = None, retry_failed: bool = False, show_progress: bool = True,
+               limit: int | None = None) -> WorkerResult:
+    """Make every sample of shard (rank, world_size) that no manifest holds yet."""
+    ds = Path(dataset)
+    plan, index = dsmod.load(ds)
+    layout = Layout(plan, index)
+    ctx = registry.Context(cache_dir=ds / "cache", device=device,
+                           weights_dir=Path(weights_dir) if weights_dir else None)
+    (ds / "manifest").mkdir(exist_ok=True)
+    (ds / "failures").mkdir(exist_ok=True)
+    name = part_name(rank, world_size)
+    lock = _lock(ds / "manifest" / f".{name}.lock")
+    res = WorkerResult(rank, world_size)
+    try:
+        repair_torn_tail(ds / "manifest" / name)
+        repair_torn_tail(ds / "failures" / name)
+        done = {r.id for r in read_records(ds)}
+        failed = {f.id for f in read_failures(ds)} - done
+        mine = range(rank, plan.total, world_size)
+        todo = [i for i in mine if (sid := sample_id(layout.hash, i)) not in done and (retry_failed or sid not in failed)]
+        res.skipped = len(mine) - len(todo)
+        todo = todo[:limit] if limit is not None else todo
+        _clean_tmp(ds, rank, world_size)
+        if not todo:
+            if show_progress:
+                err.print(f"shard {rank}/{world_size}: nothing to do ({len(mine)} samples: "
+                          f"{len([i for i in mine if sample_id(layout.hash, i) in done])} done, "
+                          f"{len([i for i in mine if sample_id(layout.hash, i) in failed])} failed)")
+            return res
+        with open(ds / "manifest" / name, "a") as mf, open(ds / "failures" / name, "a") as ff, \
+                sample_progress(len(todo), f"shard {rank}/{world_size}", show_progress) as advance:
+            for i in todo:
+                spec = layout.spec(i)
+                try:
+                    append_line(mf, make_sample(ds, layout, spec, ctx, rank, world_size, res))
+                    res.done += 1
+                except Exception as e:  # one bad sample never stops the batch: record it and go on
+                    for p in (ds / "media" / spec.split / spec.type).glob(f".{spec.id}.r{rank}of{world_size}.tmp*"):
+                        p.unlink(missing_ok=True)
+                    reason = _one_line(e)
+                    append_line(ff, Failure(id=spec.id, index=i, type=spec.type, backend=spec.backend,
+                                            split=spec.split, sources=_refs(spec), reason=reason, rank=rank,
+                                            world_size=world_size, host=socket.gethostname(), created=_now()))
+                    res.failed += 1
+                    res.reasons.append(reason)
+                    err.print(f"[red]failed[/] sample {i} ({spec.type}): {reason}", markup=True, highlight=False)
+                advance()
+    finally:
+        lock.close()
+    return res
+
+
+def _entry(dataset, rank, world, device, weights_dir, retry_failed, gpus):
+    if device == "cuda" and gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank % len(gpus)]
+    try:
+        run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
+    except SynthfakeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

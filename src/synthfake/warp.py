@@ -1,0 +1,121 @@
+"""Landmark geometry shared by the weights-free backends: Delaunay, piecewise affine warp, masks, colour.
+
+The warp is dense and vectorised: one triangle-id map is rasterised over the destination region, each
+pixel gets its triangle's inverse affine, and a single `cv2.remap` samples the source.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def delaunay(points: np.ndarray) -> np.ndarray:
+    """Triangles (T, 3) as indices into `points`, from OpenCV's Delaunay subdivision."""
+    pts = np.asarray(points, np.float32)
+    x0, y0 = pts.min(0) - 10
+    x1, y1 = pts.max(0) + 10
+    sub = cv2.Subdiv2D((int(x0), int(y0), int(x1 - x0) + 1, int(y1 - y0) + 1))
+    for p in pts:
+        sub.insert((float(p[0]), float(p[1])))
+    tris = []
+    for t in sub.getTriangleList().reshape(-1, 3, 2):
+        d = np.linalg.norm(pts[None, :, :] - t[:, None, :], axis=2)
+        idx = d.argmin(1)
+        if d[np.arange(3), idx].max() < 1.0 and len(set(idx)) == 3:
+            tris.append(idx)
+    return np.array(tris, np.int32)
+
+
+def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
+                     out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Warp `src` so that src_pts land on dst_pts, triangle by triangle.
+
+    Returns the warped image (out_shape) and a uint8 mask of the pixels covered by the triangles.
+    """
+    h, w = out_shape
+    dst = np.asarray(dst_pts, np.float32)
+    srcp = np.asarray(src_pts, np.float32)
+    x0, y0 = np.floor(dst.min(0)).astype(int).clip(0)
+    x1, y1 = np.ceil(dst.max(0)).astype(int) + 1
+    x1, y1 = min(x1, w), min(y1, h)
+    out = np.zeros((h, w) + src.shape[2:], src.dtype)
+    mask = np.zeros((h, w), np.uint8)
+    if x1 <= x0 or y1 <= y0:
+        return out, mask
+    label = np.full((y1 - y0, x1 - x0), -1, np.int32)
+    aff = np.zeros((len(tris), 2, 3), np.float64)
+    for k, t in enumerate(tris):
+        d, s = dst[t], srcp[t]
+        if abs(np.cross(d[1] - d[0], d[2] - d[0])) < 1e-3:
+            continue
+        aff[k] = cv2.getAffineTransform(d.astype(np.float32), s.astype(np.float32))
+        cv2.fillConvexPoly(label, np.round(d - (x0, y0)).astype(np.int32), int(k))
+    ys, xs = np.nonzero(label >= 0)
+    if len(ys) == 0:
+        return out, mask
+    a = aff[label[ys, xs]]
+    gx, gy = xs + x0, ys + y0
+    mx = np.full(label.shape, -1, np.float32)
+    my = np.full(label.shape, -1, np.float32)
+    mx[ys, xs] = a[:, 0, 0] * gx + a[:, 0, 1] * gy + a[:, 0, 2]
+    my[ys, xs] = a[:, 1, 0] * gx + a[:, 1, 1] * gy + a[:, 1, 2]
+    roi = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    out[y0:y1, x0:x1][ys, xs] = roi[ys, xs]
+    mask[y0:y1, x0:x1][ys, xs] = 255
+    return out, mask
+
+
+def hull_mask(points: np.ndarray, shape: tuple[int, int], erode: int = 0) -> np.ndarray:
+    """Filled convex hull of points as uint8 {0, 255}, optionally eroded by `erode` pixels."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 255)
+    if erode > 0:
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
+    return mask
+
+
+def feather(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Soft alpha in [0, 1] that stays inside the mask: erode by radius, then blur by radius."""
+    if radius <= 0:
+        return (mask > 0).astype(np.float32)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    inner = cv2.erode(mask, k)
+    return cv2.GaussianBlur(inner.astype(np.float32) / 255.0, (0, 0), radius / 2.0) * (mask > 0)
+
+
+def lab_transfer(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match src's per-channel LAB mean and std to ref's, measured inside mask (RGB uint8 in and out)."""
+    m = mask > 0
+    if m.sum() < 16:
+        return src
+    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+    r = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+    sm, ss = s[m].mean(0), s[m].std(0) + 1e-3
+    rm, rs = r[m].mean(0), r[m].std(0) + 1e-3
+    s = (s - sm) * (rs / ss) + rm
+    return cv2.cvtColor(np.clip(s, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def poisson_blend(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """cv2.seamlessClone of src into dst inside mask, in place (same coordinates), RGB in and out."""
+    x, y, w, h = cv2.boundingRect(mask)
+    if w < 3 or h < 3:
+        return dst.copy()
+    H, W = mask.shape
+    m = mask.copy()
+    m[:2], m[-2:], m[:, :2], m[:, -2:] = 0, 0, 0, 0  # seamlessClone needs a border around the mask
+    x, y, w, h = cv2.boundingRect(m)
+    center = (x + w // 2, y + h // 2)
+    out = cv2.seamlessClone(np.ascontiguousarray(src[:, :, ::-1]), np.ascontiguousarray(dst[:, :, ::-1]),
+                            m, center, cv2.NORMAL_CLONE)
+    return out[:, :, ::-1]
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB between two uint8 images, over mask where given."""
+    d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    if mask is not None:
+        d = d[mask > 0]
+    mse = float(d.mean()) if d.size else 0.0
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
