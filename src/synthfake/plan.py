@@ -23,16 +23,28 @@ DEFAULT_RATIOS = {"generation": 0.40, "face_swap": 0.30, "reenactment": 0.20, "l
 DEFAULT_BACKENDS = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
                     "lip_sync": "mouth_sync", "real": "reencode"}
 DEFAULT_SPLITS = {"train": 0.70, "val": 0.15, "test": 0.15}
-MIN_IDS_PER_SPLIT = 2
 
 # Source roles each fake type draws, in order: (role, pool). Pools: face = face photo or video,
-# video = face video, audio = speech. Face roles of one sample are distinct identities.
+# video = face video, audio = speech; "face?" is drawn only when the split has an identity left and a
+# coin from the sample's seed says so. Face roles of one sample are distinct identities. A backend
+# module may declare its own ROLES (a text-to-image backend draws none).
 ROLES = {
     "face_swap": [("source", "face"), ("target", "face")],
     "reenactment": [("source", "face"), ("driving", "video")],
     "lip_sync": [("target", "video"), ("audio", "audio")],
-    "generation": [("base", "face"), ("parent", "face")],
+    "generation": [("base", "face"), ("parent", "face"), ("parent", "face?")],
 }
+
+
+def roles_for(sample_type: str, backend: str) -> list[tuple[str, str]]:
+    """The backend's own ROLES when it declares them, else the type's."""
+    from . import generators
+
+    try:
+        return list(getattr(generators.get(backend), "ROLES", ROLES[sample_type]))
+    except Exception:  # unknown or not importable: the readiness check reports it
+        return ROLES[sample_type]
+_PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}
 PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
@@ -91,13 +103,13 @@ def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def split_identity_counts(n_ids: int, splits: dict[str, float]) -> dict[str, int]:
-    """Identities per split; every split with a positive fraction gets MIN_IDS_PER_SPLIT when there are enough."""
+def split_identity_counts(n_ids: int, splits: dict[str, float], minimum: int = 1) -> dict[str, int]:
+    """Identities per split; every split with a positive fraction gets `minimum` when there are enough."""
     counts = largest_remainder(n_ids, splits)
     positive = [k for k, w in splits.items() if w > 0]
-    if n_ids >= MIN_IDS_PER_SPLIT * len(positive):
+    if n_ids >= minimum * len(positive):
         for k in positive:
-            while counts[k] < MIN_IDS_PER_SPLIT:
+            while counts[k] < minimum:
                 donor = max(counts, key=counts.get)
                 counts[donor] -= 1
                 counts[k] += 1
@@ -117,6 +129,7 @@ class Layout:
 
     def __init__(self, plan: Plan, index: SourceIndex):
         self.plan, self.index, self.hash = plan, index, plan.hash
+        self.roles = {t: roles_for(t, plan.backends[t]) for t in plan.ratios}
         counts = largest_remainder(plan.n, plan.ratios)
         labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
         self.types = np.array(labels, dtype=object)[_rng(plan.seed, 1).permutation(len(labels))]
@@ -133,13 +146,20 @@ class Layout:
         self.validate()
 
     def _split_identities(self) -> dict[str, str]:
-        ids = sorted({it.identity for it in self.index.items if it.is_face},
-                     key=lambda s: hashlib.sha256(f"{self.plan.seed}:{s}".encode()).hexdigest())
-        counts, out, k = split_identity_counts(len(ids), self.plan.splits), {}, 0
-        for split, c in counts.items():
-            for ident in ids[k:k + c]:
-                out[ident] = split
-            k += c
+        """Identities with a face video, then photo-only identities, each spread over the splits in hash order.
+
+        Stratifying keeps videos in every split (reenactment and lip sync need one there).
+        """
+        with_video = {it.identity for it in self.index.items if it.is_face and it.kind == "video"}
+        photo_only = {it.identity for it in self.index.items if it.is_face} - with_video
+        out: dict[str, str] = {}
+        for stratum in (with_video, photo_only):
+            ids = sorted(stratum, key=lambda s: hashlib.sha256(f"{self.plan.seed}:{s}".encode()).hexdigest())
+            k = 0
+            for split, c in split_identity_counts(len(ids), self.plan.splits).items():
+                for ident in ids[k:k + c]:
+                    out[ident] = split
+                k += c
         return out
 
     def _pools(self) -> dict[str, dict[str, list[SourceItem]]]:
@@ -167,10 +187,10 @@ class Layout:
         problems = []
         for split, pool in self.pools.items():
             ids = {it.identity for it in pool["face"]}
-            vids = {it.identity for it in pool["video"]}
             held = {self.types[i] for i, s in self.split_of.items() if s == split}
+            held |= {"real"} if self.plan.reals and split in held else set()
             for t in sorted(held):
-                need = self._shortage(t, ids, vids, pool)
+                need = self._shortage(t, ids, pool)
                 if need:
                     problems.append(f"split '{split}' ({len(ids)} identities: {', '.join(sorted(ids)) or 'none'}) "
                                     f"cannot hold {t}: {need}")
@@ -178,16 +198,17 @@ class Layout:
             raise PlanError("; ".join(problems) + f". Add face sources, or change the split fractions "
                             f"(now {self.plan.splits}), or drop the type with --type.")
 
-    @staticmethod
-    def _shortage(t: str, ids: set, vids: set, pool: dict) -> str | None:
+    def _shortage(self, t: str, ids: set, pool: dict) -> str | None:
         if t == "real":
             return None if ids else "needs 1 face identity"
-        if t in ("face_swap", "generation") and len(ids) < 2:
-            return "needs 2 face identities"
-        if t == "reenactment" and not (vids and len(ids) >= 2):
-            return "needs a face video and a second identity"
-        if t == "lip_sync" and not (vids and pool["audio"]):
-            return "needs a face video and a speech audio file"
+        kinds = [k for _, k in self.roles[t] if not k.endswith("?")]
+        n_face = sum(k in ("face", "video") for k in kinds)
+        if len(ids) < n_face:
+            return f"needs {n_face} different face identities"
+        if "video" in kinds and not pool["video"]:
+            return "needs a face video"
+        if "audio" in kinds and not pool["audio"]:
+            return "needs a speech audio file"
         return None
 
     def spec(self, i: int) -> SampleSpec:
@@ -200,28 +221,38 @@ class Layout:
         rng = _rng(self.plan.seed, 100, i)
         split = self.split_of[i]
         pool = self.pools[split]
-        chosen: list[tuple[SourceItem, str]] = []
         used: set[str] = set()
-        for role, kind in ROLES[t]:
+        order = sorted(range(len(self.roles[t])), key=lambda k: _PICK_ORDER[self.roles[t][k][1]])
+        picked: dict[int, tuple[SourceItem, str]] = {}
+        for k in order:  # most constrained pool first (a video), so that a distinct identity is left for it
+            role, kind = self.roles[t][k]
+            optional = kind.endswith("?")
+            kind = kind.rstrip("?")
             cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
+            if optional and (not cands or rng.random() < 0.5):
+                continue
             if not cands:
                 raise PlanError(f"sample {i} ({t}, split {split}): no '{kind}' source left for role {role}")
             it = cands[int(rng.integers(len(cands)))]
-            chosen.append((it, role))
+            picked[k] = (it, role)
             used.add(it.identity)
-        params = self._clip(rng, next(it for it, r in chosen if r == PAIR_ROLE[t]))
+        chosen = [picked[k] for k in sorted(picked)]
+        pair = next((it for it, r in chosen if r == PAIR_ROLE[t]), None)
+        params = self._clip(rng, pair) if pair else {}
         return SampleSpec(i, sample_id(self.hash, i), t, self.plan.backends[t], split,
                           int(rng.integers(2**31)), chosen, params)
 
     def _real_spec(self, i: int) -> SampleSpec:
         j = int(np.searchsorted(self.reals, i))
         rng = _rng(self.plan.seed, 200, i)
-        if j < len(self.fakes):  # paired: the very target the j-th fake used, same clip
-            fake = self.spec(int(self.fakes[j]))
-            item = next(it for it, r in fake.sources if r == PAIR_ROLE[fake.type])
-            split, params = fake.split, {**fake.params, "paired_with": fake.id}
+        fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
+        item = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
+        if fake and item:  # paired: the very target the j-th fake used, same clip
+            split, params = fake.split, {"clip_start": fake.params["clip_start"], "clip_frames": fake.params[
+                "clip_frames"]} if "clip_start" in fake.params else {}
+            params["paired_with"] = fake.id
         else:
-            split = self.split_of[i]
+            split = fake.split if fake else self.split_of[i]
             cands = self.pools[split]["face"]
             item = cands[int(rng.integers(len(cands)))]
             params = self._clip(rng, item)
