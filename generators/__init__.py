@@ -18,6 +18,14 @@ from synthfake.errors import BackendNotReady
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
     "reencode": "synthfake.generators.reencode",
+    "landmark_reenact": "synthfake.generators.landmark_reenact",
+    "mouth_sync": "synthfake.generators.mouth_sync",
+    "morph": "synthfake.generators.morph",
+    "diffusers_t2i": "synthfake.generators.diffusers_t2i",
+    "http_t2i": "synthfake.generators.http_t2i",
+    "inswapper": "synthfake.generators.inswapper",
+    "liveportrait": "synthfake.generators.liveportrait",
+    "wav2lip": "synthfake.generators.wav2lip",
 }
 
 

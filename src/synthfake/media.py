@@ -25,7 +25,7 @@ AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
 VIDEO_CODEC = "libx264"
 VIDEO_CRF = 18
 VIDEO_PRESET = "veryfast"
-ENCODER_THREADS = 2  # fixed so that output bytes do not depend on the machine's core count
+ENCODER_THREADS = 1  # libx264 with 2+ threads here gave different bytes run to run when frames stream in
 AUDIO_CODEC = "aac"
 
 
@@ -92,7 +92,8 @@ def _open(path: Path):
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as e:
-        raise MediaError(path, f"cannot open as media ({type(e).__name__}: {e})") from None
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise MediaError(path, f"cannot open as media ({why})") from None
 
 
 def probe(path: str | Path) -> MediaInfo:
@@ -119,8 +120,9 @@ def probe(path: str | Path) -> MediaInfo:
                          v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0)
 
 
-def video_fps(path: Path) -> Fraction:
-    with _open(path) as c:
+def video_fps(path: str | Path) -> Fraction:
+    """Exact frame rate of a video's first stream."""
+    with _open(Path(path)) as c:
         v = c.streams.video[0]
         return Fraction(v.average_rate or v.guessed_rate or 25)
 
@@ -132,7 +134,7 @@ def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> I
         if not c.streams.video:
             raise MediaError(path, "no video stream")
         stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         end = None if count is None else start + count
         i = -1
         try:
@@ -141,9 +143,9 @@ def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> I
                     continue
                 if end is not None and i >= end:
                     return
-                yield frame.to_ndarray(format="rgb24")
+                yield frame.to_ndarray(format="rgb24").copy()  # PyAV may hand out a view of a reused buffer
         except av.error.FFmpegError as e:
-            raise MediaError(path, f"decoding failed at frame {i + 1} ({e})") from None
+            raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
         if i < 0:
             raise MediaError(path, "no decodable video frame")
 
@@ -177,11 +179,11 @@ def sample_frames(path: str | Path, k: int) -> list[tuple[int, np.ndarray]]:
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
-                    out.append((i, frame.to_ndarray(format="rgb24")))
+                    out.append((i, frame.to_ndarray(format="rgb24").copy()))
                 if i >= last:
                     break
         except av.error.FFmpegError as e:
-            raise MediaError(path, f"decoding failed ({e})") from None
+            raise MediaError(path, f"decoding failed ({getattr(e, 'strerror', None) or e})") from None
     if not out:
         raise MediaError(path, "no decodable video frame")
     return out
@@ -203,7 +205,7 @@ def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple
                 for f in res.resample(frame):
                     chunks.append(f.to_ndarray())
         except av.error.FFmpegError as e:
-            raise MediaError(path, f"audio decoding failed ({e})") from None
+            raise MediaError(path, f"audio decoding failed ({getattr(e, 'strerror', None) or e})") from None
     if not chunks:
         return None
     data = np.concatenate(chunks, axis=1).T.astype(np.float32)
@@ -234,6 +236,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | 
                     ast = out.add_stream(AUDIO_CODEC, rate=audio[1])
                     ast.layout = "mono" if audio[0].shape[1] == 1 else "stereo"
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+            frame.pts, frame.time_base = n, 1 / fps  # explicit timestamps: rate control must not depend on timing
             for pkt in vs.encode(frame):
                 out.mux(pkt)
             n += 1

@@ -189,13 +189,12 @@ class Layout:
             ids = {it.identity for it in pool["face"]}
             held = {self.types[i] for i, s in self.split_of.items() if s == split}
             held |= {"real"} if self.plan.reals and split in held else set()
-            for t in sorted(held):
-                need = self._shortage(t, ids, pool)
-                if need:
-                    problems.append(f"split '{split}' ({len(ids)} identities: {', '.join(sorted(ids)) or 'none'}) "
-                                    f"cannot hold {t}: {need}")
+            needs = [f"{t} {need}" for t in sorted(held) if (need := self._shortage(t, ids, pool))]
+            if needs:
+                problems.append(f"split '{split}' has {len(ids)} face identities "
+                                f"({', '.join(sorted(ids)) or 'none'}) but {'; '.join(needs)}")
         if problems:
-            raise PlanError("; ".join(problems) + f". Add face sources, or change the split fractions "
+            raise PlanError(" | ".join(problems) + f". Add face sources, or change the split fractions "
                             f"(now {self.plan.splits}), or drop the type with --type.")
 
     def _shortage(self, t: str, ids: set, pool: dict) -> str | None:
@@ -204,7 +203,7 @@ class Layout:
         kinds = [k for _, k in self.roles[t] if not k.endswith("?")]
         n_face = sum(k in ("face", "video") for k in kinds)
         if len(ids) < n_face:
-            return f"needs {n_face} different face identities"
+            return f"needs {n_face} different face identities" if n_face > 1 else "needs a face identity"
         if "video" in kinds and not pool["video"]:
             return "needs a face video"
         if "audio" in kinds and not pool["audio"]:

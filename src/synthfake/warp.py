@@ -119,3 +119,87 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
         d = d[mask > 0]
     mse = float(d.mean()) if d.size else 0.0
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+
+def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle the 2x3 affine taking dst to src (T, 2, 3), and which triangles are non-degenerate."""
+    d = np.asarray(dst_pts, np.float64)[tris]  # (T, 3, 2)
+    s = np.asarray(src_pts, np.float64)[tris]
+    m = np.concatenate([d.transpose(0, 2, 1), np.ones((len(tris), 1, 3))], 1)  # (T, 3, 3) columns [x, y, 1]
+    ok = np.abs(np.linalg.det(m)) > 1e-3
+    aff = np.zeros((len(tris), 2, 3))
+    aff[ok] = s.transpose(0, 2, 1)[ok] @ np.linalg.inv(m[ok])
+    return aff, ok
+
+
+def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
+                roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`piecewise_affine` restricted to roi = (x0, y0, x1, y1) of the output, via per-pixel table lookup.
+
+    Returns the warped patch (roi-sized) and its coverage mask; several times faster than a gather of
+    full affines when the triangles cover a large area (a whole frame with border anchors).
+    """
+    x0, y0, x1, y1 = roi
+    dst = np.asarray(dst_pts, np.float32)
+    aff, ok = triangle_affines(src_pts, dst_pts, tris)
+    label = np.full((y1 - y0, x1 - x0), len(tris), np.int32)
+    for k in np.nonzero(ok)[0]:
+        cv2.fillConvexPoly(label, np.round(dst[tris[k]] - (x0, y0)).astype(np.int32), int(k))
+    table = np.zeros((len(tris) + 1, 6), np.float32)
+    table[:-1] = aff.reshape(-1, 6)
+    table[-1] = (0, 0, -1e5, 0, 0, -1e5)  # uncovered pixels: sampled anywhere, then masked out
+    c = np.take(table, label, axis=0)
+    gx = np.arange(x0, x1, dtype=np.float32)[None, :]
+    gy = np.arange(y0, y1, dtype=np.float32)[:, None]
+    mx = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
+    my = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
+    patch = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    mask = np.where(label < len(tris), 255, 0).astype(np.uint8)
+    return patch, mask
+
+
+
+def draw_teeth(rng: np.random.Generator) -> float:
+    """A seeded `teeth` for fill_mouth: no teeth (2 in 5), else a band 0.18-0.32 of the gap high."""
+    return 0.0 if rng.random() < 0.4 else round(float(rng.uniform(0.18, 0.32)), 3)
+
+
+def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 0.0) -> np.ndarray:
+    """Paint a mouth interior inside the inner-lip polygon (points 60-67): a dark cavity tinted by the
+    lips, with an upper-teeth band `teeth` of the gap high; `strength` in [0, 1] is its opacity.
+
+    Needed wherever a warp opens a mouth that was closed: stretched lip pixels are not a mouth.
+    """
+    if strength <= 0:
+        return rgb
+    h, w = rgb.shape[:2]
+    x0, y0 = np.floor(lm[48:68].min(0)).astype(int).clip(0) - 4
+    x1, y1 = np.ceil(lm[48:68].max(0)).astype(int) + 5
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return rgb
+    crop, pts = rgb[y0:y1, x0:x1], lm - (x0, y0)
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[60:68]).astype(np.int32)], 255)
+    if mask.sum() < 255 * 4:
+        return rgb
+    lips = np.zeros_like(mask)
+    cv2.fillPoly(lips, [np.round(pts[48:60]).astype(np.int32)], 255)
+    lips[mask > 0] = 0
+    lip = crop[lips > 0].mean(0) if (lips > 0).sum() > 8 else np.array([150.0, 80, 80])
+    fill = np.empty(crop.shape, np.float32)
+    fill[:] = lip * 0.28
+    if teeth > 0:
+        top = pts[[60, 61, 62, 63, 64]]
+        gap = float(np.linalg.norm(pts[[61, 62, 63]] - pts[[67, 66, 65]], axis=1).mean())
+        band = np.vstack([top, top[::-1] + (0, teeth * gap)])
+        tmask = np.zeros_like(mask)
+        cv2.fillPoly(tmask, [np.round(band).astype(np.int32)], 255)
+        tone = np.clip(lip.mean() / 110.0, 0.55, 1.0)
+        fill[tmask > 0] = np.array([214.0, 205, 190]) * tone
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.2)[..., None] * float(min(strength, 1.0))
+    fill = cv2.GaussianBlur(fill, (0, 0), 0.8)
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = np.clip(alpha * fill + (1 - alpha) * crop + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,258 @@
+"""Face crops shared by training and scoring: K frames in one decoding pass, largest face, 30% margin.
+
+Decoding and detection run in a process pool with a bounded number of files in flight, so memory does
+not grow with the number of files; a video's frames are decoded one at a time and only the crop of each
+wanted frame is kept, so memory does not grow with the frame count either. Training crops are cached on
+disk keyed by sample id and the crop settings.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import cv2
+import numpy as np
+from PIL import Image
+
+from synthfake import faces, media
+from synthfake.errors import MediaError
+from synthfake.files import canonical_hash, commit_file
+
+CACHE_VERSION = 1  # bump when the crop code changes what it produces
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """Everything that decides a file's crops (and so the cache key)."""
+
+    frames: int = 40
+    margin: float = 0.3
+    size: int = 224
+    detect_side: int = faces.DETECT_MAX_SIDE
+    center_fallback: bool = False  # no face anywhere: centre crops instead of the fallback label
+
+    def key(self) -> str:
+        return canonical_hash({**asdict(self), "version": CACHE_VERSION})
+
+
+@dataclass
+class FileCrops:
+    """The crops of one file (n, size, size, 3) uint8, the frame each came from, and why there are none."""
+
+    path: str
+    crops: np.ndarray
+    frames: list[int] = field(default_factory=list)
+    sampled: int = 0
+    reason: str = ""  # set when there are no crops: the file gets the fallback label
+    note: str = ""  # set when crops exist but are not face crops (centre fallback)
+
+
+def empty(path: str, size: int, reason: str, sampled: int = 0) -> FileCrops:
+    return FileCrops(str(path), np.zeros((0, size, size, 3), np.uint8), [], sampled, reason)
+
+
+def resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize to size x size with PIL (what ViTImageProcessor does)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((size, size), Image.BILINEAR))
+
+
+def crop_face(rgb: np.ndarray, s: CropSettings) -> np.ndarray | None:
+    """The largest face with its margin, clipped to the frame and resized; None when there is no face."""
+    boxes = faces.detect_boxes(rgb, s.detect_side)
+    if not boxes:
+        return None
+    x0, y0, x1, y1 = faces.margin_box(boxes[0], s.margin, rgb.shape)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return resize(rgb[y0:y1, x0:x1], s.size)
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return resize(rgb[y0:y0 + side, x0:x0 + side], size)
+
+
+def _open(path: Path):
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        raise MediaError(path, f"cannot open as media ({type(e).__name__}: {e})") from None
+
+
+def _count_packets(path: Path) -> int:
+    with _open(path) as c:
+        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+
+
+def iter_sampled(path: str | Path, k: int) -> Iterator[tuple[int, np.ndarray]]:
+    """K uniformly spread frames of a video, one decoding pass, yielded one at a time (never all held)."""
+    path = Path(path)
+    info = media.probe(path)
+    wanted = set(media.uniform_indices(info.frames or _count_packets(path), k))
+    if not wanted:
+        raise MediaError(path, "no video frames")
+    last, got, i = max(wanted), 0, -1
+    with _open(path) as c:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for i, frame in enumerate(c.decode(stream)):
+                if i in wanted:
+                    got += 1
+                    yield i, frame.to_ndarray(format="rgb24")
+                if i >= last:
+                    break
+        except av.error.FFmpegError as e:
+            if not got:
+                raise MediaError(path, f"decoding failed at frame {i + 1} ({e})") from None
+    if not got:
+        raise MediaError(path, "no decodable video frame")
+
+
+def _frames_of(path: Path, k: int) -> Iterable[tuple[int, np.ndarray]]:
+    kind = media.kind_of(path)
+    if kind == "image":
+        return [(0, media.read_image(path))]
+    if kind == "video":
+        return iter_sampled(path, k)
+    raise MediaError(path, "not an image or video file")
+
+
+def file_crops(path: str | Path, s: CropSettings) -> FileCrops:
+    """Crops of one image or video; an unreadable file or one with no face gives no crops and a reason."""
+    crops, idx, centres, n = [], [], [], 0
+    try:
+        for i, rgb in _frames_of(Path(path), s.frames):
+            n += 1
+            c = crop_face(rgb, s)
+            if c is not None:
+                crops.append(c)
+                idx.append(i)
+            elif s.center_fallback and not crops:
+                centres.append((i, center_crop(rgb, s.size)))
+    except MediaError as e:
+        if not crops:
+            return empty(path, s.size, f"unreadable: {e.reason}", n)
+    except Exception as e:  # a decoder or detector failure must not stop a batch run
+        first = (str(e).splitlines() or [""])[0]
+        return empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
+    if crops:
+        return FileCrops(str(path), np.stack(crops), idx, n)
+    reason = f"no face in {n} sampled frame(s)"
+    if centres:
+        return FileCrops(str(path), np.stack([c for _, c in centres]), [i for i, _ in centres], n,
+                         note=f"{reason}: centre crops")
+    return empty(path, s.size, reason, n)
+
+
+# ---------------------------------------------------------------- cache
+def cache_file(cache_root: Path, s: CropSettings, sample_id: str) -> Path:
+    return Path(cache_root) / s.key() / f"{sample_id}.npz"
+
+
+def load_cached(path: Path, sha256: str) -> FileCrops | None:
+    """A cached result when it exists and was made from the same media bytes."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["sha256"]) != sha256:
+                return None
+            return FileCrops(str(z["path"]), z["crops"], z["frames"].tolist(), int(z["sampled"]),
+                             str(z["reason"]), str(z["note"]))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def save_cached(path: Path, fc: FileCrops, sha256: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, crops=fc.crops, frames=np.asarray(fc.frames, np.int64), sampled=fc.sampled, reason=fc.reason,
+             note=fc.note, sha256=sha256, path=fc.path)
+    commit_file(tmp, path)
+
+
+def cached_crops(job: tuple[str, str, str, CropSettings, str]) -> FileCrops:
+    """Crops of a dataset sample from the cache, made and cached on a miss. job: (path, id, sha256, s, root)."""
+    path, sample_id, sha256, s, root = job
+    cf = cache_file(Path(root), s, sample_id)
+    fc = load_cached(cf, sha256) if cf.exists() else None
+    if fc is None:
+        fc = file_crops(path, s)
+        if not fc.reason.startswith("failed"):
+            save_cached(cf, fc, sha256)
+    return fc
+
+
+def _plain(job: tuple[str, CropSettings]) -> FileCrops:
+    return file_crops(*job)
+
+
+# ---------------------------------------------------------------- pool
+def _init_worker() -> None:
+    cv2.setNumThreads(1)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"), initializer=_init_worker)
+
+
+def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Iterator[FileCrops]:
+    """fn(job) for every job in order, `workers` processes, at most `window` jobs in flight.
+
+    A worker that dies (a decoder crash) breaks the pool: the jobs then in flight are run again one at a
+    time in a fresh pool, so the file that kills its worker is found and gets a reason; the others go on.
+    """
+    if workers <= 0:
+        yield from map(fn, jobs)
+        return
+    window = window or 2 * workers
+    todo, careful = iter(jobs), deque()
+    ex = _pool(workers)
+    try:
+        pending: deque = deque()
+        while True:
+            while len(pending) < (1 if careful else window):
+                job = careful.popleft() if careful else next(todo, None)
+                if job is None:
+                    break
+                pending.append((job, ex.submit(fn, job)))
+            if not pending:
+                return
+            job, fut = pending.popleft()
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                ex.shutdown(cancel_futures=True)
+                ex = _pool(workers)
+                if careful or not pending:  # this job ran alone: it is the one that kills workers
+                    size = next(x.size for x in job if isinstance(x, CropSettings))
+                    yield empty(str(job[0]), size, "failed: the reading process died on this file")
+                else:
+                    careful.extend([job, *(j for j, _ in pending)])
+                pending.clear()
+    finally:
+        ex.shutdown(cancel_futures=True)
+
+
+def iter_file_crops(paths: Iterable[str | Path], s: CropSettings, workers: int) -> Iterator[FileCrops]:
+    """Crops of each file, in order, decoded and detected in `workers` processes (0: in this process)."""
+    return run_pool(_plain, ((str(p), s) for p in paths), workers)
+
+
+def iter_record_crops(dataset: Path, records: list, s: CropSettings, workers: int,
+                      cache_root: Path | None = None) -> Iterator[FileCrops]:
+    """Crops of each dataset record, in order, through the on-disk cache (default DATASET/cache/crops)."""
+    from synthfake.manifest import resolve
+
+    root = str(cache_root or Path(dataset) / "cache" / "crops")
+    jobs = ((str(resolve(dataset, r)), r.id, r.sha256, s, root) for r in records)
+    return run_pool(cached_crops, jobs, workers)

@@ -1,0 +1,88 @@
+"""Scoring a dataset's records (validation and test) and evaluating a model on a split.
+
+`--leave-out X` (a fake type or backend name) holds one generator out: training drops its fakes, and
+evaluation then scores the split's reals against only that generator's fakes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthfake.errors import SynthfakeError
+from synthfake.manifest import Record, read_records
+from synthfake.progress import sample_progress
+
+from .crops import CropSettings, iter_record_crops
+from .metrics import Report, report
+from .model import DetectorMeta, load_detector
+from .score import FileScore, label_of, score_stream
+
+
+def matches(r: Record, leave_out: str) -> bool:
+    return r.label == 1 and leave_out in (r.type, r.backend)
+
+
+def check_leave_out(records: list[Record], leave_out: str | None, where: str) -> None:
+    if leave_out is None:
+        return
+    if leave_out == "real" or not any(matches(r, leave_out) for r in records):
+        names = sorted({r.type for r in records if r.label} | {r.backend for r in records if r.label})
+        raise SynthfakeError(f"{where}: --leave-out {leave_out!r} names no fake type or backend in the dataset "
+                             f"(found: {', '.join(names) or 'no fakes'})")
+
+
+def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
+    """A split's records; with `leave_out`, `keep='without'` drops that generator's fakes and `keep='only'`
+    keeps the reals plus only that generator's fakes."""
+    every = read_records(dataset)
+    if not every:
+        raise SynthfakeError(f"{dataset}: no records in manifest/ (not a dataset made by `gen run`?)")
+    check_leave_out(every, leave_out, str(dataset))
+    recs = [r for r in every if r.split == split]
+    if leave_out is not None:
+        recs = [r for r in recs if (not matches(r, leave_out)) == (keep == "without") or r.label == 0]
+    return sorted(recs, key=lambda r: r.id)
+
+
+def crop_settings(meta: DetectorMeta, frames: int | None = None) -> CropSettings:
+    return CropSettings(frames=frames or meta.frames, margin=meta.margin, size=meta.image_size,
+                        detect_side=meta.detect_side, center_fallback=meta.center_fallback)
+
+
+def score_records(model, meta: DetectorMeta, dataset: Path, records: list[Record], batch_size: int, workers: int,
+                  cache_root: Path | None = None, show: bool = True, what: str = "scoring") -> list[FileScore]:
+    """File-level scores of dataset records (crops through the dataset's cache), in record order."""
+    out = []
+    with sample_progress(len(records), what, show) as advance:
+        files = iter_record_crops(dataset, records, crop_settings(meta), workers, cache_root)
+        for s in score_stream(model, files, meta, batch_size):
+            out.append(s)
+            advance()
+    return out
+
+
+def report_of(records: list[Record], scores: list[FileScore], meta: DetectorMeta) -> Report:
+    """Metrics of scored records; a file without crops scores its fallback label as probability."""
+    y = [r.label for r in records]
+    pred = [label_of(s, meta) for s in scores]
+    prob = [float(meta.fallback_label) if s.prob is None else s.prob for s in scores]
+    return report(y, prob, pred, [r.type for r in records], [r.backend for r in records], meta.threshold,
+                  sum(s.prob is None for s in scores))
+
+
+def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str | None = None,
+             batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
+             cache_root: Path | None = None, show: bool = True, log=print) -> tuple[Report, list[Record], list]:
+    """Score a split of a dataset with a trained model and compute every metric."""
+    model, meta = load_detector(model_dir, device, fp16)
+    if leave_out is not None and meta.leave_out != leave_out:
+        raise SynthfakeError(f"{model_dir}: trained with leave_out={meta.leave_out!r}; a leave-one-out evaluation "
+                             f"of {leave_out!r} needs a model trained with `gen detect train --leave-out {leave_out}`")
+    records = split_records(dataset, split, leave_out, keep="only")
+    if not records:
+        raise SynthfakeError(f"{dataset}: no records in split {split!r}")
+    scores = score_records(model, meta, dataset, records, batch_size, workers, cache_root, show, f"scoring {split}")
+    for r, s in zip(records, scores):
+        if s.prob is None:
+            log(f"{r.path}: {s.reason} -> fallback label {meta.fallback_label}")
+    return report_of(records, scores, meta), records, scores

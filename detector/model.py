@@ -1,0 +1,199 @@
+"""The ViT classifier: find the fake class by name, build a tiny config, load a local base, save and load.
+
+Checkpoints are read with `from_pretrained(local_files_only=True)`: nothing is ever downloaded. The model
+folder holds the HF checkpoint, a `preprocessor_config.json` and `detector.json` (threshold, frames,
+margin, TTA, image size, fake index) written by training.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from synthfake.errors import SynthfakeError
+from synthfake.files import write_json_atomic
+
+META_FILE = "detector.json"
+PREPROCESSOR_FILE = "preprocessor_config.json"
+FAKE_WORDS = ("fake", "spoof", "manipulat", "synthetic", "generated", "forged", "forgery", "artificial")
+FAKE_TOKENS = ("ai",)  # only as a whole word ("AI-generated", "ai")
+TRAIN_LABELS = {0: "Real", 1: "Fake"}  # a fresh 2-class head
+
+
+@dataclass
+class DetectorMeta:
+    """What scoring needs besides the weights; saved as detector.json beside the checkpoint."""
+
+    threshold: float = 0.5
+    frames: int = 40
+    margin: float = 0.3
+    tta: bool = True
+    image_size: int = 224
+    fake_index: int = 1
+    fake_label: str = "Fake"
+    mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    detect_side: int = 360
+    fallback_label: int = 0
+    center_fallback: bool = False
+    leave_out: str | None = None
+    val_macro_f1: float | None = None
+    val_files: int = 0
+    train_crops: int = 0
+    base: str | None = None
+
+
+def is_fake_label(name: str) -> bool:
+    low = str(name).lower()
+    words = re.findall(r"[a-z]+", low)
+    return any(w in low for w in FAKE_WORDS) or any(t in words for t in FAKE_TOKENS)
+
+
+def fake_index(id2label: dict) -> int:
+    """Index of the one class whose name says fake (Fake, Deepfake, spoof, manipulated ...): never assumed."""
+    hits = [int(i) for i, name in id2label.items() if is_fake_label(name)]
+    if len(hits) != 1:
+        names = ", ".join(f"{i}={n!r}" for i, n in sorted(id2label.items(), key=lambda kv: int(kv[0])))
+        why = "none" if not hits else "more than one"
+        raise SynthfakeError(f"id2label {{{names}}}: {why} of the labels is named like a fake class "
+                             f"(fake, deepfake, spoof, manipulated, synthetic, generated)")
+    return hits[0]
+
+
+def tiny_config(image_size: int = 224):
+    """A ViT small enough for CPU smoke runs: hidden 32, 2 layers, 2 heads, patch 16, 2 named labels."""
+    from transformers import ViTConfig
+
+    return ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                     image_size=image_size, patch_size=16, num_labels=2, id2label=dict(TRAIN_LABELS),
+                     label2id={v: k for k, v in TRAIN_LABELS.items()})
+
+
+def quiet_loading() -> None:
+    """No per-tensor 'Loading weights' bars from transformers (the CLI draws its own progress)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _check_dir(d: Path) -> None:
+    if not (Path(d) / "config.json").is_file():
+        raise SynthfakeError(f"{d}: not a model folder (no config.json)")
+
+
+def read_preprocessor(d: Path, image_size: int) -> tuple[list[float], list[float]]:
+    """image_mean / image_std of a checkpoint's preprocessor_config.json (0.5s when absent)."""
+    p = Path(d) / PREPROCESSOR_FILE
+    if not p.is_file():
+        return [0.5] * 3, [0.5] * 3
+    try:
+        cfg = json.loads(p.read_text())
+    except ValueError as e:
+        raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+    size = cfg.get("size")
+    if isinstance(size, dict) and "height" in size and (size["height"], size.get("width")) != (image_size,) * 2:
+        raise SynthfakeError(f"{p}: size {size} differs from the model's image_size {image_size}")
+    if cfg.get("do_normalize", True) is False:
+        return [0.0] * 3, [1.0] * 3
+    return [float(x) for x in cfg.get("image_mean", [0.5] * 3)], [float(x) for x in cfg.get("image_std", [0.5] * 3)]
+
+
+def write_preprocessor(d: Path, meta: DetectorMeta) -> None:
+    """A ViTImageProcessor-compatible preprocessor_config.json, so HF tools load the folder too."""
+    write_json_atomic(Path(d) / PREPROCESSOR_FILE, {
+        "image_processor_type": "ViTImageProcessor", "do_resize": True, "resample": 2,
+        "size": {"height": meta.image_size, "width": meta.image_size}, "do_rescale": True,
+        "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": meta.mean, "image_std": meta.std})
+
+
+def _vit_config(d: Path):
+    from transformers import AutoConfig
+
+    _check_dir(d)
+    cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
+    if cfg.model_type != "vit":
+        raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a ViT checkpoint")
+    return cfg
+
+
+def load_base(base: Path | None, image_size: int = 224, log=print):
+    """A model to fine-tune and its meta: a local checkpoint, or the tiny config when `base` is None.
+
+    A base whose labels already name a fake class among two keeps its head (a deepfake detector);
+    any other base (e.g. ImageNet's 1000 classes) gets a fresh 2-class head.
+    """
+    from transformers import ViTForImageClassification
+
+    quiet_loading()
+    if base is None:
+        model = ViTForImageClassification(tiny_config(image_size))
+        return model, DetectorMeta(image_size=image_size, fake_index=1, fake_label="Fake")
+    cfg = _vit_config(base)
+    try:
+        idx = fake_index(cfg.id2label) if cfg.num_labels == 2 else None
+    except SynthfakeError:
+        idx = None
+    kw = {} if idx is not None else dict(num_labels=2, id2label=dict(TRAIN_LABELS),
+                                         label2id={v: k for k, v in TRAIN_LABELS.items()},
+                                         ignore_mismatched_sizes=True)
+    if idx is None:
+        log(f"{base}: labels {dict(cfg.id2label)} name no single fake class among two: new 2-class head")
+    model = ViTForImageClassification.from_pretrained(str(base), local_files_only=True, **kw)
+    idx = fake_index(model.config.id2label)
+    mean, std = read_preprocessor(base, model.config.image_size)
+    return model, DetectorMeta(image_size=model.config.image_size, fake_index=idx,
+                               fake_label=model.config.id2label[idx], mean=mean, std=std, base=str(base))
+
+
+def save_detector(model, meta: DetectorMeta, out: Path) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    write_preprocessor(out, meta)
+    write_json_atomic(out / META_FILE, asdict(meta))
+
+
+def read_meta(d: Path, cfg) -> DetectorMeta:
+    """detector.json when present (a trained folder), else defaults for a plain HF checkpoint."""
+    idx = fake_index(cfg.id2label)
+    p = Path(d) / META_FILE
+    if p.is_file():
+        try:
+            raw = json.loads(p.read_text())
+        except ValueError as e:
+            raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+        known = {f.name for f in fields(DetectorMeta)}
+        meta = DetectorMeta(**{k: v for k, v in raw.items() if k in known})
+        if meta.fake_index != idx:
+            raise SynthfakeError(f"{p}: fake_index {meta.fake_index} disagrees with config.json's id2label "
+                                 f"(fake class {idx} {cfg.id2label[idx]!r})")
+        return meta
+    mean, std = read_preprocessor(d, cfg.image_size)
+    return DetectorMeta(image_size=cfg.image_size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
+
+
+def check_device(device: str, fp16: bool) -> None:
+    import torch
+
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise SynthfakeError(f"--device {device}: expected cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SynthfakeError(f"--device {device}: no CUDA device is visible to torch")
+    if fp16 and not device.startswith("cuda"):
+        raise SynthfakeError("--fp16: needs --device cuda (half precision on CPU is slow and inexact)")
+
+
+def load_detector(d: Path, device: str = "cpu", fp16: bool = False, attn: str = "sdpa"):
+    """(model in eval mode on `device`, meta) from a trained folder or any local ViT classifier checkpoint."""
+    import torch
+    from transformers import ViTForImageClassification
+
+    check_device(device, fp16)
+    quiet_loading()
+    cfg = _vit_config(d)
+    meta = read_meta(d, cfg)
+    model = ViTForImageClassification.from_pretrained(str(d), local_files_only=True, attn_implementation=attn,
+                                                      dtype=torch.float16 if fp16 else torch.float32)
+    return model.to(device).eval(), meta

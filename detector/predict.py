@@ -1,0 +1,164 @@
+"""Score a competition folder: one row per image or video, columns and order from a sample submission.
+
+Writes the submission CSV and, beside it, `<name>_probs.csv` with each file's fake probability, crops
+used and the reason for any fallback. An unreadable file or one with no face gets the fallback label and
+a logged one-line reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthfake import media
+from synthfake.errors import SynthfakeError
+from synthfake.progress import sample_progress
+
+from .crops import iter_file_crops
+from .evaluate import crop_settings
+from .model import load_detector
+from .score import FileScore, label_of, score_stream
+
+LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
+PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
+
+
+@dataclass
+class SampleSubmission:
+    """The columns and row order a competition expects, and how it spells labels."""
+
+    columns: list[str]
+    key: str
+    label: str | None
+    prob: str | None
+    rows: list[dict]
+    words: tuple[str, str] | None = None  # (real, fake) spelled as the sample spells them
+
+
+@dataclass
+class Summary:
+    files: int = 0
+    fallbacks: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def list_inputs(folder: Path) -> list[Path]:
+    """Every image and video under a folder, sorted by relative path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthfakeError(f"{folder}: input folder not found")
+    return sorted((p for p in folder.rglob("*") if p.is_file() and media.kind_of(p) in ("image", "video")),
+                  key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
+    low = {c.strip().lower(): c for c in columns}
+    return next((low[n] for n in names if n in low), None)
+
+
+def read_sample(path: Path) -> SampleSubmission:
+    """Read a sample submission: first column is the file key, label column by name (else the second)."""
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            rows, cols = list(reader), list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None
+    if len(cols) < 2:
+        raise SynthfakeError(f"{path}: sample submission needs a file column and a label column, got {cols}")
+    label = _pick(cols, LABEL_COLUMNS)
+    prob = _pick(cols, PROB_COLUMNS)
+    if label is None and prob is None:
+        label = cols[1]
+    values = {str(r.get(label, "")).strip() for r in rows} if label else set()
+    words = None
+    for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):
+        if values and values <= {real, fake}:
+            words = (real, fake)
+    return SampleSubmission(cols, cols[0], label, prob, rows, words)
+
+
+def _index(files: list[Path], root: Path) -> dict[str, Path]:
+    """Lookup keys for each file: relative path, name, and stem (the last two only when unique)."""
+    keys: dict[str, Path] = {}
+    seen: dict[str, int] = {}
+    for p in files:
+        for k in {p.name, p.stem}:
+            seen[k] = seen.get(k, 0) + 1
+    for p in files:
+        keys[p.relative_to(root).as_posix()] = p
+        for k in (p.name, p.stem):
+            if seen[k] == 1:
+                keys.setdefault(k, p)
+    return keys
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = None, batch_size: int = 16,
+            device: str = "cpu", fp16: bool = False, workers: int = 2, frames: int | None = None,
+            threshold: float | None = None, show: bool = True, log=print) -> Summary:
+    """Score every image and video under `input_dir`; write the submission and the probability CSV."""
+    if batch_size < 1:
+        raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
+    input_dir = Path(input_dir)
+    files = list_inputs(input_dir)
+    sub = read_sample(Path(sample)) if sample else None
+    summary = Summary()
+    if sub is not None:
+        index = _index(files, input_dir)
+        wanted = [index.get(str(r[sub.key]).strip()) for r in sub.rows]
+        summary.missing = [str(r[sub.key]) for r, p in zip(sub.rows, wanted) if p is None]
+        files = sorted({p for p in wanted if p is not None}, key=lambda p: p.relative_to(input_dir).as_posix())
+    model, meta = load_detector(model_dir, device, fp16)
+    s = crop_settings(meta, frames)
+    scores: dict[Path, FileScore] = {}
+    with sample_progress(len(files), "scoring", show) as advance:
+        for p, sc in zip(files, score_stream(model, iter_file_crops(files, s, workers), meta, batch_size)):
+            scores[p] = sc
+            advance()
+            if sc.prob is None:
+                summary.fallbacks += 1
+                log(f"{p}: {sc.reason} -> fallback label {meta.fallback_label}")
+            elif sc.note:
+                log(f"{p}: {sc.note}")
+    summary.files = len(scores)
+    for k in summary.missing:
+        log(f"{k}: listed in {sample} but not found under {input_dir} -> fallback label {meta.fallback_label}")
+
+    def label(p: Path | None) -> int:
+        return meta.fallback_label if p is None else label_of(scores[p], meta, threshold)
+
+    if sub is None:
+        rows = [{"filename": p.relative_to(input_dir).as_posix(), "label": label(p)} for p in files]
+        _write_csv(out, ["filename", "label"], rows)
+    else:
+        rows = []
+        for r, p in zip(sub.rows, wanted):
+            row = dict(r)
+            y = label(p)
+            if sub.label:
+                row[sub.label] = sub.words[y] if sub.words else y
+            if sub.prob:
+                sc = scores.get(p) if p is not None else None
+                row[sub.prob] = f"{sc.prob:.6f}" if sc is not None and sc.prob is not None else float(y)
+            rows.append(row)
+        _write_csv(out, sub.columns, rows)
+    probs = [{"filename": p.relative_to(input_dir).as_posix(), "prob_fake": "" if sc.prob is None else f"{sc.prob:.8f}",
+              "label": label(p), "crops": sc.crops, "sampled_frames": sc.sampled, "reason": sc.reason or sc.note}
+             for p, sc in scores.items()]
+    _write_csv(probs_path(out), ["filename", "prob_fake", "label", "crops", "sampled_frames", "reason"], probs)
+    return summary
+
+
+def probs_path(out: Path) -> Path:
+    return Path(out).with_name(f"{Path(out).stem}_probs.csv")

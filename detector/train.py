@@ -1,0 +1,151 @@
+"""Fine-tune a ViT on a dataset's train split (transformers Trainer), pick the threshold on val, save.
+
+Every face crop of a training file is one example labelled with the file's label. The threshold is chosen
+on file-level validation scores made exactly as `predict` makes them (same frames, flips and mean), so
+the saved threshold fits the scores it will be applied to. Under torchrun / accelerate the Trainer runs
+data-parallel unchanged; only the main process scores validation and writes the model folder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from synthfake.errors import SynthfakeError
+from synthfake.progress import sample_progress
+
+from .augment import AugmentSettings, augment
+from .crops import CropSettings, iter_record_crops
+from .evaluate import score_records, split_records
+from .metrics import best_threshold
+from .model import DetectorMeta, check_device, load_base, save_detector
+
+
+@dataclass
+class TrainOptions:
+    """Settings of one training run (CLI flags)."""
+
+    base: Path | None = None
+    image_size: int = 224  # tiny config only; a base checkpoint brings its own
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float | None = None  # default: 5e-5 with a base, 1e-3 for the tiny config from scratch
+    frames: int = 8  # frames per training video
+    score_frames: int = 40  # frames per video when scoring (validation, predict)
+    margin: float = 0.3
+    leave_out: str | None = None
+    center_fallback: bool = False
+    fallback_label: int = 0
+    seed: int = 0
+    workers: int = 2
+    device: str = "cpu"
+    fp16: bool = False
+    eval_batch_size: int = 16
+    cache_root: Path | None = None
+    show: bool = True
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Training examples (cache file, crop index, class index), loaded lazily and augmented on the fly."""
+
+    def __init__(self, items: list[tuple[str, int, int]], meta: DetectorMeta, seed: int, aug: AugmentSettings):
+        self.items, self.meta, self.seed, self.aug = items, meta, seed, aug
+        self.calls: dict[int, int] = defaultdict(int)
+        self.mean = np.asarray(meta.mean, np.float32)
+        self.std = np.asarray(meta.std, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        path, j, y = self.items[i]
+        with np.load(path, allow_pickle=False) as z:
+            crop = z["crops"][j]
+        self.calls[i] += 1  # a new draw each epoch; torch's per-worker seed keeps loader workers apart
+        rng = np.random.default_rng([self.seed, torch.initial_seed() % 2 ** 63, i, self.calls[i]])
+        x = augment(crop, rng, self.aug).astype(np.float32) * np.float32(1 / 255)
+        x = ((x - self.mean) / self.std).transpose(2, 0, 1)
+        return {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
+
+
+def collate(batch: list[dict]) -> dict:
+    return {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
+            "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
+
+
+def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, o: TrainOptions, log) -> list:
+    """(cache file, crop index, class index) for every crop of every training record; files without
+    crops are logged and skipped."""
+    from .crops import cache_file
+
+    root = o.cache_root or Path(dataset) / "cache" / "crops"
+    real_index = 1 - meta.fake_index
+    items, skipped = [], 0
+    with sample_progress(len(records), "cropping train", o.show) as advance:
+        for r, fc in zip(records, iter_record_crops(dataset, records, s, o.workers, o.cache_root)):
+            advance()
+            if not len(fc.crops):
+                skipped += 1
+                log(f"{r.path}: {fc.reason}: not used for training")
+                continue
+            cls = meta.fake_index if r.label == 1 else real_index
+            items += [(str(cache_file(root, s, r.id)), j, cls) for j in range(len(fc.crops))]
+    if skipped:
+        log(f"{skipped} of {len(records)} training file(s) gave no crops")
+    return items
+
+
+def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
+    """Train, choose the threshold on val, save the model folder; returns the saved meta."""
+    from transformers import Trainer, TrainingArguments
+
+    check_device(o.device, o.fp16)
+    dataset = Path(dataset)
+    model, meta = load_base(o.base, o.image_size, log)
+    if model.config.num_labels != 2:
+        raise SynthfakeError(f"{o.base}: {model.config.num_labels} labels; the detector trains a 2-class head")
+    meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
+                   center_fallback=o.center_fallback, fallback_label=o.fallback_label)
+    train_recs = split_records(dataset, "train", o.leave_out, keep="without")
+    val_recs = split_records(dataset, "val", o.leave_out, keep="without")
+    if len({r.label for r in train_recs}) < 2:
+        raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples "
+                             f"(found {len(train_recs)} record(s), labels {sorted({r.label for r in train_recs})})")
+    s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,
+                     center_fallback=o.center_fallback)
+    items = training_items(dataset, train_recs, s, meta, o, log)
+    if not items:
+        raise SynthfakeError(f"{dataset}: no face crops in the train split; nothing to train on")
+    meta.train_crops = len(items)
+    lr = o.lr if o.lr is not None else (5e-5 if o.base else 1e-3)
+    args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=o.batch_size, num_train_epochs=o.epochs, learning_rate=lr,
+        weight_decay=0.01, warmup_steps=0, lr_scheduler_type="linear", logging_steps=max(1, len(items) // o.batch_size),
+        save_strategy="no", report_to="none", use_cpu=o.device == "cpu", fp16=o.fp16, seed=o.seed,
+        remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0)
+    trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, AugmentSettings()),
+                      data_collator=collate)
+    trainer.train()
+    if not trainer.is_world_process_zero():
+        return meta
+    model = trainer.model.eval()
+    meta = choose_threshold(model, meta, dataset, val_recs, o, log)
+    save_detector(model, meta, out)
+    return meta
+
+
+def choose_threshold(model, meta: DetectorMeta, dataset: Path, val_recs, o: TrainOptions, log) -> DetectorMeta:
+    """The threshold maximising validation macro F1 (Fake positive); 0.5 when val cannot decide."""
+    scores = score_records(model, meta, dataset, val_recs, o.eval_batch_size, o.workers, o.cache_root, o.show,
+                           "scoring val")
+    pairs = [(r.label, sc.prob) for r, sc in zip(val_recs, scores) if sc.prob is not None]
+    if len({y for y, _ in pairs}) < 2:
+        log(f"{dataset}: val split has {len(pairs)} scored file(s) and not both classes: threshold left at 0.5")
+        return replace(meta, threshold=0.5, val_files=len(pairs))
+    t, f1 = best_threshold([y for y, _ in pairs], [p for _, p in pairs])
+    log(f"threshold {t:.4f}: validation macro F1 {f1:.4f} over {len(pairs)} file(s)")
+    return replace(meta, threshold=t, val_macro_f1=f1, val_files=len(pairs))

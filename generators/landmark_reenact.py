@@ -1,0 +1,140 @@
+"""Weights-free face reenactment: a source face photo driven by a driving video of another person.
+
+Per driving frame: its 68 landmarks are brought to a canonical frame by a similarity fit on rigid points;
+the expression delta against the driving video's neutral frame (its first face, or the median shape)
+moves the source's canonical landmarks; the driving head pose relative to the clip's first frame
+(rotation, scale, translation, in face units) moves the source head. The source image is warped
+piecewise-affinely (Delaunay over the landmarks, a ring around the head that moves rigidly, and fixed
+image-border anchors so the background stays put), and a mouth interior is painted where the mouth
+opens wider than the source's. Output: the source's frame size at the driving fps and clip length,
+with the driving clip's audio when it has one.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synthfake import faces, media, warp
+from synthfake import landmarks as L
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.writer import save_video
+
+NAME = "landmark_reenact"
+TYPE = "reenactment"
+VERSION = "1.0"
+MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
+
+
+def ready(ctx: Context) -> str | None:
+    return None  # dlib models ship with the core install
+
+
+def _params(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"neutral": "first", "expression_scale": round(float(rng.uniform(0.95, 1.2)), 3),
+            "pose_scale": round(float(rng.uniform(0.7, 1.0)), 3), "smooth_sigma": 1.0, "ring_scale": 1.9,
+            "ring_points": 16, "border_per_side": 3, "teeth": warp.draw_teeth(rng),
+            "max_frames": 300, "max_side": 720}
+
+
+def _scaled_motion(m: np.ndarray, k: float) -> np.ndarray:
+    """A similarity with its rotation angle, log-scale and translation multiplied by k."""
+    a, b = m[0, 0], m[1, 0]
+    ang, scale = np.arctan2(b, a) * k, np.hypot(a, b) ** k
+    c, s = np.cos(ang) * scale, np.sin(ang) * scale
+    return np.array([[c, -s, m[0, 2] * k], [s, c, m[1, 2] * k]])
+
+
+def drive(src_lm: np.ndarray, drv: np.ndarray, neutral: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Source landmarks per driving frame (T, 68, 2), and the rigid head motion per frame (T, 2, 3).
+
+    The motion maps the source image's head at rest to its pose at frame t (for points off the face).
+    """
+    n_can = L.apply(L.canonical(neutral), neutral)
+    to_src = L.similarity(n_can[L.RIGID], src_lm[L.RIGID])  # canonical -> source image
+    s_can = L.apply(L.invert(to_src), src_lm)
+    a0 = L.similarity(n_can[L.RIGID], drv[0][L.RIGID])
+    out = np.zeros_like(drv)
+    motion = np.zeros((len(drv), 2, 3))
+    for t, d in enumerate(drv):
+        a_t = L.similarity(n_can[L.RIGID], d[L.RIGID])
+        expr = L.apply(L.invert(a_t), d) - n_can
+        rel = _scaled_motion(L.compose(L.invert(a0), a_t), p["pose_scale"])
+        pose = L.compose(to_src, rel)
+        out[t] = L.uncross_lips(L.apply(pose, s_can + p["expression_scale"] * expr))
+        motion[t] = L.compose(pose, L.invert(to_src))
+    return out, motion
+
+
+def _neutral(track: np.ndarray, found: np.ndarray, how: str) -> np.ndarray:
+    if how == "first":
+        return track[int(np.argmax(found))]
+    cans = np.stack([L.apply(L.canonical(lm), lm) for lm in track[found]])
+    med = np.median(cans, 0)
+    return L.apply(L.invert(L.canonical(track[found][0])), med)
+
+
+def topology(src_lm: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """Delaunay triangles over landmarks + extra points, built on a mouth-open copy of the landmarks so that
+    the inner-lip polygon is triangulated on its own even when the source's lips touch."""
+    opened = L.open_mouth(src_lm, 0.18 * float(L.interocular(src_lm)) - float(L.mouth_gap(src_lm)), 0.3)
+    return warp.delaunay(np.vstack([opened, extra]))
+
+
+def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
+           ring: np.ndarray, border: np.ndarray, src_gap: float, teeth: float) -> np.ndarray:
+    """One output frame: the source warped onto out_lm (ring moved by motion, border fixed), mouth filled."""
+    dst = np.vstack([out_lm, L.apply(motion, ring), border])
+    frame, _ = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
+    gap = float(L.mouth_gap(out_lm))
+    scale = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
+    if gap > 1.0 and gap > src_gap * scale + 1.0:
+        frame = warp.fill_mouth(frame, out_lm, (gap - src_gap * scale) / gap, teeth)
+    return frame
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    src = next(s for s in sources if s.role == "source")
+    drv = next(s for s in sources if s.role == "driving")
+    p = _params(sample.seed)
+    if src.item.kind == "video":
+        p["source_frame"] = src.item.still_frame
+    img = src.still()
+    src_lm = src.still_face().landmarks
+    k = min(1.0, p["max_side"] / max(img.shape[:2]))
+    if k < 1.0:
+        img = cv2.resize(img, (round(img.shape[1] * k), round(img.shape[0] * k)), interpolation=cv2.INTER_AREA)
+        src_lm = src_lm * k
+    start = sample.params["clip_start"]
+    n = min(sample.params["clip_frames"], p["max_frames"])
+    full, found = L.fill_gaps(drv.track(), MAX_GAP)
+    if not found.any():
+        raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
+    neutral = _neutral(full, found, p["neutral"])
+    clip = full[start:start + n]
+    valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
+    if not valid.any():
+        raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")
+    held = [clip[t] if valid[t] else None for t in range(len(clip))]
+    last = clip[int(np.argmax(valid))]
+    for t in range(len(held)):  # frames with no driving face hold the nearest earlier pose (not counted)
+        last = held[t] if held[t] is not None else last
+        held[t] = last
+    smooth = np.stack(faces.smooth_landmarks(held, p["smooth_sigma"]))
+    out_lm, motion = drive(src_lm, smooth, neutral, p)
+    ring = L.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
+    border = L.image_border(img.shape, p["border_per_side"])
+    tris = topology(src_lm, np.vstack([ring, border]))
+    src_pts = np.vstack([src_lm, ring, border])
+    src_gap = max(0.0, float(L.mouth_gap(src_lm)))
+    frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, border, src_gap, p["teeth"])
+              for t in range(n))
+    fps = media.video_fps(drv.path)
+    audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
+    p["audio"] = "driving" if audio is not None else "none"
+    path, written = save_video(out_stem, frames, fps, audio)
+    if written != n:
+        raise SampleFailed(f"{drv.item.path}: wrote {written} of {n} frames")
+    return Generated(path, p, written, int(valid.sum()))

@@ -1,0 +1,163 @@
+"""Reenactment with LivePortrait through FaceFusion's ONNX exports: the source face moved by a driving clip.
+
+Signatures, as FaceFusion calls them (facefusion/processors/modules/face_editor/core.py and
+expression_restorer/core.py, model set 'live_portrait', assets models-3.0.0):
+- `live_portrait_feature_extractor.onnx`: `input` [1,3,256,256] RGB / 255 -> feature volume [1,32,16,64,64].
+- `live_portrait_motion_extractor.onnx`: `input` [1,3,256,256] -> 7 outputs in this order: pitch, yaw, roll
+  (degrees), scale, translation [1,3], expression [1,21,3], motion points [1,21,3] (sizes as read by
+  CodingRookie98/FaceFusionCpp src/domain/face/expression/impl/live_portrait.cpp).
+- `live_portrait_stitcher.onnx`: `source` (wanted keypoints) and `target` (the source image's keypoints),
+  both [1,21,3] -> stitched keypoints [1,21,3].
+- `live_portrait_generator.onnx`: `feature_volume`, `source` (wanted keypoints), `target` (keypoints of the
+  image the features came from) -> [1,3,512,512] RGB in [0, 1].
+Keypoints are scale * (points @ R.T + expression) + translation with R from (pitch, yaw, roll) as scipy's
+'xyz' Euler angles (facefusion/processors/live_portrait.py). Motion is relative, as in LivePortrait's
+pipeline (KwaiVGI/LivePortrait src/live_portrait_pipeline.py): rotation, expression, scale and translation
+change by the driving frame's difference to the clip's first frame. Crops: FaceFusion's ffhq_512 template
+with the 5 points spread 1.5x (its face editor's crop), from the project's dlib landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthfake import align, faces, media, onnx_models, weights
+from synthfake.clips import clip_landmarks
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.weights import WeightSpec
+from synthfake.writer import save_video
+
+NAME = "liveportrait"
+TYPE = "reenactment"
+VERSION = "1.0"
+CROP, INPUT, CROP_SCALE = 512, 256, 1.5
+ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
+PARTS = ("feature_extractor", "motion_extractor", "stitcher", "generator")
+FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx") for p in PARTS}
+
+
+def ready(ctx: Context) -> str | None:
+    return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
+            or weights.problem(list(FILES.values()), ctx.weights_dir))
+
+
+@dataclass
+class Motion:
+    rotation: np.ndarray  # (3, 3), applied as points @ rotation.T
+    scale: float
+    translation: np.ndarray  # (1, 3), z zeroed
+    expression: np.ndarray  # (1, 21, 3)
+    points: np.ndarray  # (1, 21, 3) canonical keypoints
+
+    def keypoints(self) -> np.ndarray:
+        return (self.scale * (self.points @ self.rotation.T + self.expression) + self.translation).astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def _models(weights_dir: str | None, device: str) -> tuple[dict, list]:
+    resolved = [weights.resolve(FILES[p], weights_dir) for p in PARTS]
+    sess = {p: onnx_models.session(r.path, device) for p, r in zip(PARTS, resolved)}
+    onnx_models.expect_inputs(sess["generator"], resolved[3].path, ["feature_volume", "source", "target"])
+    onnx_models.expect_inputs(sess["stitcher"], resolved[2].path, ["source", "target"])
+    return sess, resolved
+
+
+def _prepare(crop: np.ndarray) -> np.ndarray:
+    small = cv2.resize(crop, (INPUT, INPUT), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray((small.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
+
+
+def rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("xyz", [pitch, yaw, roll], degrees=True).as_matrix().astype(np.float32)
+
+
+def motion(sess: dict, blob: np.ndarray) -> Motion:
+    name = sess["motion_extractor"].get_inputs()[0].name
+    pitch, yaw, roll, scale, t, exp, pts = sess["motion_extractor"].run(None, {name: blob})
+    t = np.array(t, np.float32).reshape(1, 3)
+    t[0, 2] = 0.0
+    return Motion(rotation(float(np.ravel(pitch)[0]), float(np.ravel(yaw)[0]), float(np.ravel(roll)[0])),
+                  float(np.ravel(scale)[0]), t, np.array(exp, np.float32).reshape(1, 21, 3),
+                  np.array(pts, np.float32).reshape(1, 21, 3))
+
+
+def relative(src: Motion, d0: Motion, di: Motion) -> Motion:
+    """The source's motion changed by driving frame i relative to the clip's first driving frame."""
+    return Motion(src.rotation @ d0.rotation.T @ di.rotation, src.scale * di.scale / d0.scale,
+                  src.translation + (di.translation - d0.translation), src.expression + (di.expression - d0.expression),
+                  src.points)
+
+
+def _template() -> np.ndarray:
+    return align.zoom_out(align.FFHQ_512, CROP_SCALE)
+
+
+def _fill(lms: list) -> tuple[list, int]:
+    """Frames without a tracked face take the nearest earlier (else later) face; returns (filled, missing)."""
+    found = [i for i, lm in enumerate(lms) if lm is not None]
+    if not found:
+        return lms, len(lms)
+    out, last = [], lms[found[0]]
+    for lm in lms:
+        last = lm if lm is not None else last
+        out.append(last)
+    return out, len(lms) - len(found)
+
+
+def _params(seed: int, device: str) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"crop": CROP, "template": "ffhq_512", "crop_scale": CROP_SCALE, "motion": "relative",
+            "stitching": True, "mask": "feathered_box", "mask_margin": round(float(rng.uniform(0.04, 0.08)), 3),
+            "mask_blur": round(float(rng.uniform(0.03, 0.05)), 3), "device": device}
+
+
+def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
+    src = next(s for s in sources if s.role == "source")
+    drv = next(s for s in sources if s.role == "driving")
+    sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
+    p = _params(sample.seed, ctx.device)
+    if src.item.kind == "video":
+        p["source_frame"] = src.item.still_frame
+    image = src.still()
+    s_crop, s_mat = align.crop(image, faces.five_points(np.array(src.item.landmarks, np.float32)), _template(), CROP)
+    s_blob = _prepare(s_crop)
+    feature = sess["feature_extractor"].run(None, {sess["feature_extractor"].get_inputs()[0].name: s_blob})[0]
+    s_motion = motion(sess, s_blob)
+    x_s = s_motion.keypoints()
+    mask = align.box_mask(CROP, p["mask_margin"], p["mask_blur"])
+    start, n = sample.params["clip_start"], sample.params["clip_frames"]
+    lms, p["driving_frames_without_face"] = _fill(clip_landmarks(drv, start, n))
+    if lms and lms[0] is None:
+        raise SampleFailed(f"{drv.item.path}: no face tracked in driving frames {start}..{start + n - 1}")
+    made = 0
+
+    def frames():
+        nonlocal made
+        d0 = None
+        for rgb, lm in zip(media.iter_frames(drv.path, start, n), lms):
+            d_crop, _ = align.crop(rgb, faces.five_points(lm), _template(), CROP)
+            di = motion(sess, _prepare(d_crop))
+            d0 = di if d0 is None else d0
+            x_d = relative(s_motion, d0, di).keypoints()
+            x_d = sess["stitcher"].run(None, {"source": x_d, "target": x_s})[0].reshape(1, 21, 3).astype(np.float32)
+            out = sess["generator"].run(None, {"feature_volume": feature, "source": x_d, "target": x_s})[0][0]
+            face = np.clip(out.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            made += 1
+            yield align.paste_back(image, face, mask, s_mat)
+
+    fps = media.video_fps(drv.path)
+    path, written = save_video(out_stem, frames(), fps, media.read_audio_of_video(drv.path, start / fps, n / fps))
+    if written != n:
+        raise SampleFailed(f"{drv.item.path}: decoded {written} of {n} driving frames")
+    record, unverified = weights.record(resolved)
+    if unverified:
+        p["weights_unverified"] = unverified
+    return Generated(path, p, written, made, record)

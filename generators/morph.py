@@ -1,0 +1,117 @@
+"""Weights-free face generation by morphing: a face that belongs to no real person, from 2-3 real faces.
+
+This is a stand-in for text-to-image where no diffusion weights are available: the diffusers and HTTP
+backends are the real generation path. As face-morphing datasets do, the faces (different identities of
+one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
+(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, and
+Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
+follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
+embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
+nearest parent is lowered and the morph made again, up to MAX_TRIES times.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synthfake import faces, warp
+from synthfake import landmarks as L
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.writer import save_image
+
+NAME = "morph"
+TYPE = "generation"
+VERSION = "1.0"
+MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
+MAX_TRIES = 4
+MIN_WEIGHT = 0.12
+
+
+def ready(ctx: Context) -> str | None:
+    return None
+
+
+def _params(seed: int, k: int) -> dict:
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(k, 4.0))
+    return {"weights": [round(float(x), 4) for x in w / w.sum()], "align": "similarity68", "warp": "delaunay68",
+            "color": "lab_to_base", "blend": "poisson_normal", "erode_px": int(rng.integers(2, 5)),
+            "feather_px": int(rng.integers(4, 8)), "border_per_side": 3}
+
+
+def _aligned(img: np.ndarray, lm: np.ndarray, base_lm: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    m = L.similarity(lm, base_lm)
+    return cv2.warpAffine(img, m, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT), L.apply(m, lm)
+
+
+def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p: dict) -> np.ndarray:
+    """The morph of faces imgs[0] (base, whose frame and background it keeps) and imgs[1:], with weights."""
+    base = imgs[0]
+    h, w = base.shape[:2]
+    aligned = [(base, lms[0])] + [_aligned(im, lm, lms[0], base.shape) for im, lm in zip(imgs[1:], lms[1:])]
+    mean = sum(wt * lm for wt, (_, lm) in zip(weights, aligned)).astype(np.float32)
+    border = L.image_border(base.shape, p["border_per_side"])
+    tris = warp.delaunay(np.vstack([mean, border]))
+    full = (0, 0, w, h)
+    warped = [warp.warp_region(im, np.vstack([lm, border]), np.vstack([mean, border]), tris, full)[0]
+              for im, lm in aligned]
+    mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
+    ref = warped[0]
+    face = sum(wt * warp.lab_transfer(im, ref, mask).astype(np.float32) if k else wt * im.astype(np.float32)
+               for k, (wt, im) in enumerate(zip(weights, warped)))
+    face = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+    blended = warp.poisson_blend(face, ref, mask)
+    alpha = warp.feather(mask, p["feather_px"])[..., None]
+    return np.clip(alpha * blended + (1 - alpha) * ref + 0.5, 0, 255).astype(np.uint8)
+
+
+def check(img: np.ndarray, parent_embeddings: list[np.ndarray]) -> list[float] | None:
+    """Embedding distances of the morph to each parent, or None when dlib finds no face with 68 landmarks."""
+    face = faces.detect(img)
+    if face is None or face.landmarks.shape != (68, 2):
+        return None
+    e = faces.embedding(img, face)
+    return [faces.distance(e, pe) for pe in parent_embeddings]
+
+
+def _shift_from(weights: np.ndarray, k: int) -> np.ndarray:
+    """Move a third of parent k's weight to the others (never below MIN_WEIGHT)."""
+    w = weights.copy()
+    take = max(0.0, min(w[k] / 3, w[k] - MIN_WEIGHT))
+    w[k] -= take
+    others = [j for j in range(len(w)) if j != k]
+    w[others] += take / len(others)
+    return w
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    faces_in = [s for s in sources if s.role == "base"] + [s for s in sources if s.role == "parent"]
+    if len(faces_in) < 2:
+        raise SampleFailed("morph needs a base face and at least one parent face")
+    p = _params(sample.seed, len(faces_in))
+    p["source_frames"] = [s.item.still_frame if s.item.kind == "video" else None for s in faces_in]
+    imgs = [s.still() for s in faces_in]
+    lms = [s.still_face().landmarks for s in faces_in]
+    embs = [np.array(s.item.embedding, np.float32) for s in faces_in]
+    weights = np.array(p["weights"])
+    tries = []
+    for _ in range(MAX_TRIES):
+        out = morph(imgs, lms, list(weights), p)
+        dist = check(out, embs)
+        tries.append({"weights": [round(float(x), 4) for x in weights],
+                      "distances": None if dist is None else [round(d, 4) for d in dist]})
+        if dist is not None and min(dist) > MIN_NEW_IDENTITY:
+            break
+        if dist is None:
+            raise SampleFailed(f"{faces_in[0].item.path}: no face with 68 landmarks found in the morph")
+        weights = _shift_from(weights, int(np.argmin(dist)))
+    else:
+        nearest = faces_in[int(np.argmin(dist))].item.path
+        raise SampleFailed(f"{nearest}: morph stays within {MIN_NEW_IDENTITY} of this parent after {MAX_TRIES} "
+                           f"weightings (distances {[round(d, 3) for d in dist]})")
+    p.update(final_weights=tries[-1]["weights"], parent_distances=tries[-1]["distances"], tries=tries,
+             min_new_identity=MIN_NEW_IDENTITY)
+    return Generated(save_image(out_stem, out), p, 1, 1)

@@ -1,0 +1,157 @@
+"""Weights-free lip sync: a target talking-head video re-mouthed to a speech recording of someone else.
+
+Per video frame, the speech envelope in the voice band (log energy over that frame's window, scaled
+between the segment's quiet and loud levels) sets the inner-lip gap. The lower lip and jaw move along the
+face's vertical axis, the upper lip a little; the frame is warped piecewise-affinely only inside a
+mouth-jaw region whose border points stay fixed, blended with a feathered mask, and a mouth interior is
+painted where the mouth opens wider than in the original frame. The new audio is muxed in as AAC.
+Length: by default a seeded segment of the audio is cut to the target clip (`trim_audio`); with
+`loop_video` the clip is played forwards and backwards to the audio's full length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthfake import faces, media, warp
+from synthfake import landmarks as L
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.writer import save_video
+
+NAME = "mouth_sync"
+TYPE = "lip_sync"
+VERSION = "1.0"
+MAX_GAP = 3
+LOWER_FACE = np.r_[2:15, 30:36, 48:68]  # landmarks inside the warped region
+LENGTH_MODES = ("trim_audio", "loop_video")
+SILENCE_DBFS = -60.0
+AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
+
+
+def ready(ctx: Context) -> str | None:
+    return None
+
+
+def _params(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"band_hz": [300, 3400], "window_frames": 2.0, "quiet_pct": 10, "loud_pct": 95,
+            "max_open": round(float(rng.uniform(0.3, 0.42)), 3), "up_share": 0.15,
+            "region_scale": 1.25, "region_drop": 0.45, "feather_px": 4, "smooth_sigma": 1.0,
+            "teeth": warp.draw_teeth(rng), "offset_u": float(rng.random())}
+
+
+def envelope(mono: np.ndarray, rate: int, fps: float, frames: int, band: tuple[float, float],
+             window_frames: float = 2.0, quiet_pct: float = 10, loud_pct: float = 95) -> np.ndarray:
+    """Per video frame, voice-band level (dBFS) over a Hann window centred on the frame, scaled to [0, 1]
+    between the segment's quiet and loud percentiles; anything under SILENCE_DBFS counts as closed."""
+    win = max(32, int(round(window_frames * rate / fps)))
+    nfft = 1 << (win - 1).bit_length()
+    freqs = np.fft.rfftfreq(nfft, 1 / rate)
+    keep = (freqs >= band[0]) & (freqs <= band[1])
+    pad = np.pad(mono.astype(np.float64), (win, win))
+    hann = np.hanning(win)
+    norm = 2.0 / (nfft * (hann**2).sum())  # Parseval: band mean-square of the windowed signal
+    db = np.empty(frames)
+    for k in range(frames):
+        c = win + int(round((k + 0.5) * rate / fps))
+        seg = pad[c - win // 2:c - win // 2 + win] * hann
+        db[k] = 10 * np.log10(norm * (np.abs(np.fft.rfft(seg, nfft))[keep] ** 2).sum() + 1e-12)
+    lo, hi = np.percentile(db, [quiet_pct, loud_pct])
+    if hi < SILENCE_DBFS:
+        return np.zeros(frames)
+    lo = max(lo, SILENCE_DBFS)
+    return np.clip((db - lo) / max(hi - lo, 1e-6), 0, 1)
+
+
+def region_anchors(lm: np.ndarray, scale: float, drop: float) -> np.ndarray:
+    """Fixed points bounding the mouth-jaw region: the jaw line pushed out from the nose tip by `scale`
+    and down by `drop` face units at the chin (room for the jaw to open), plus the nose bridge."""
+    iod = float(L.interocular(lm))
+    down = -L.up_vector(lm) * iod * drop
+    jaw = lm[1:16]
+    w = np.array([L.OPEN_WEIGHTS.get(k, 0.0) for k in range(1, 16)])[:, None]
+    ring = lm[30] + (jaw - lm[30]) * scale + w * down
+    return np.vstack([ring, lm[[29]]]).astype(np.float32)
+
+
+def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple[np.ndarray, bool]:
+    """One frame with its inner-lip gap set to target_gap pixels; False when the frame was left as is."""
+    cur = max(0.0, float(L.mouth_gap(lm)))
+    new = L.open_mouth(lm, target_gap - cur, p["up_share"])
+    anchors = region_anchors(lm, p["region_scale"], p["region_drop"])
+    src = np.vstack([lm[LOWER_FACE], anchors])
+    dst = np.vstack([new[LOWER_FACE], anchors])
+    opened = L.open_mouth(lm, 0.18 * float(L.interocular(lm)) - cur, 0.3)
+    tris = warp.delaunay(np.vstack([opened[LOWER_FACE], anchors]))
+    h, w = rgb.shape[:2]
+    x0, y0 = np.floor(np.vstack([src, dst]).min(0)).astype(int).clip(0)
+    x1, y1 = np.ceil(np.vstack([src, dst]).max(0)).astype(int) + 1
+    x1, y1 = min(x1, w), min(y1, h)
+    if x1 - x0 < 8 or y1 - y0 < 8 or len(tris) == 0:
+        return rgb, False
+    patch, covered = warp.warp_region(rgb, src, dst, tris, (x0, y0, x1, y1))
+    alpha = warp.feather(covered, p["feather_px"])[..., None]
+    out = rgb.copy()
+    roi = rgb[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+    if target_gap > cur + 1.0:
+        out = warp.fill_mouth(out, new, (target_gap - cur) / target_gap, p["teeth"])
+    return out, True
+
+
+def _frame_order(n_clip: int, n_out: int) -> np.ndarray:
+    """Clip frame indices played forwards then backwards until n_out frames."""
+    cycle = np.r_[np.arange(n_clip), np.arange(n_clip - 2, 0, -1)] if n_clip > 2 else np.arange(n_clip)
+    return np.resize(cycle, n_out)
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    tgt = next(s for s in sources if s.role == "target")
+    aud = next(s for s in sources if s.role == "audio")
+    p = _params(sample.seed)
+    p["length_mode"] = sample.params.get("length_mode", "trim_audio")
+    if p["length_mode"] not in LENGTH_MODES:
+        raise SampleFailed(f"length_mode {p['length_mode']!r}: expected one of {', '.join(LENGTH_MODES)}")
+    start, n_clip = sample.params["clip_start"], sample.params["clip_frames"]
+    fps = media.video_fps(tgt.path)
+    data, rate = media.read_audio(aud.path)
+    total = len(data) / rate
+    if p["length_mode"] == "trim_audio":
+        n_out = min(n_clip, int(total * fps))
+        offset = p.pop("offset_u") * (total - n_out / fps)
+    else:
+        n_out, offset = int(total * fps), 0.0
+        p.pop("offset_u")
+    s0 = int(round(offset * rate))
+    seg = data[s0:s0 + int(round(n_out / fps * rate))]
+    if n_out < 1 or len(seg) <= 2 * AAC_PRIMING:
+        raise SampleFailed(f"{aud.item.path}: {len(seg) / rate:.3f}s of audio for {n_out} frame(s) at {float(fps):g} "
+                           f"fps is too short to mux (needs over {2 * AAC_PRIMING} samples)")
+    p.update(audio_offset_s=round(offset, 4), audio_seconds=round(len(seg) / rate, 4), video_frames=n_out)
+    env = envelope(seg.mean(1), rate, float(fps), n_out, tuple(p["band_hz"]), p["window_frames"],
+                   p["quiet_pct"], p["loud_pct"])
+    track, _ = L.fill_gaps(tgt.track()[start:start + n_clip], MAX_GAP)
+    lms = faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], p["smooth_sigma"])
+    clip = media.read_frames(tgt.path, start, n_clip)
+    order = _frame_order(n_clip, n_out)
+    changed = 0
+
+    def frames():
+        nonlocal changed
+        for k, j in enumerate(order):
+            lm = lms[j]
+            if lm is None:
+                yield clip[j]
+                continue
+            out, did = resync(clip[j], lm, env[k] * p["max_open"] * float(L.interocular(lm)), p)
+            changed += did
+            yield out
+
+    # The encoder delays the audio by AAC_PRIMING samples and the stream then lasts priming + input: feeding
+    # the segment without its first AAC_PRIMING samples keeps speech on its frames and the durations equal.
+    p["aac_priming_samples"] = AAC_PRIMING
+    path, written = save_video(out_stem, frames(), fps, (seg[AAC_PRIMING:], rate))
+    if written != n_out:
+        raise SampleFailed(f"{tgt.item.path}: wrote {written} of {n_out} frames")
+    return Generated(path, p, written, changed)

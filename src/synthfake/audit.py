@@ -1,0 +1,110 @@
+"""`gen audit`: the checks that find what would teach a detector the wrong thing, before it trains.
+
+Seven checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
+near duplicates, identity leakage, real/fake confounds, label noise. The three that decode media (near
+duplicates, the face part of identity, label noise) look at no more than `max_samples` records each and
+run over a pool of processes; the others read only the records and the files' bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from . import dataset as dsmod
+from .audit_balance import check_balance
+from .audit_base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
+from .audit_confounds import check_confounds
+from .audit_dupes import check_exact, check_near
+from .audit_identity import check_faces, check_names, identity_check
+from .audit_integrity import check_integrity
+from .audit_labels import check_labels
+from .files import write_json_atomic
+from .plan import Layout
+
+STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
+
+
+@dataclass
+class Report:
+    """The whole audit: overall verdict, settings, and every check with its numbers."""
+
+    dataset: str
+    plan: str
+    records: int
+    status: str
+    settings: dict
+    checks: list[Check]
+    seconds: float
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, round(time.perf_counter() - t0, 3)
+
+
+def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
+    """Every check over DATASET; a missing plan or sources index is a SynthfakeError (bad input)."""
+    st = settings or Settings()
+    ds = Path(dataset)
+    t0 = time.perf_counter()
+    plan, index = dsmod.load(ds)
+    layout = Layout(plan, index)
+    (integrity, records, failures, actual), t = _timed(check_integrity, ds, layout, st.show_progress)
+    integrity.timings["scan"] = t
+    data = AuditData(ds, plan, index, layout, records, failures, actual, st)
+    checks = [integrity]
+    for fn, args in ((check_balance, (layout, records, st.tolerance)), (check_exact, (data,))):
+        c, t = _timed(fn, *args)
+        c.timings["scan"] = t
+        checks.append(c)
+    names, t_names = _timed(check_names, data)
+    confounds, t_conf = _timed(check_confounds, data)
+    confounds.timings["scan"] = t_conf
+    pool = make_pool(st.workers)
+    try:
+        near, t_near = _timed(check_near, data, pool)
+        faces_, t_faces = _timed(check_faces, data, pool)
+        labels, t_labels = _timed(check_labels, data, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    near.timings["decode"] = t_near
+    identity = identity_check(names, faces_)
+    identity.timings.update(scan=t_names, decode=t_faces)
+    labels.timings["decode"] = t_labels
+    checks += [near, identity, confounds, labels]
+    settings_out = asdict(st)
+    settings_out.pop("show_progress")
+    return Report(str(ds), plan.hash, len(records), worst(c.status for c in checks), settings_out, checks,
+                  round(time.perf_counter() - t0, 3))
+
+
+def write_report(path: str | Path, report: Report) -> None:
+    write_json_atomic(path, report.as_dict())
+
+
+def audit_table(report: Report) -> Table:
+    """One row per check: verdict, the numbers behind it, seconds."""
+    t = Table(title=f"audit of {report.dataset} (plan {report.plan}, {report.records} records): "
+                    f"[{STYLE[report.status]}]{report.status}[/]", show_lines=True)
+    t.add_column("check", no_wrap=True)
+    t.add_column("status", no_wrap=True)
+    t.add_column("numbers")
+    t.add_column("s", justify="right", no_wrap=True)
+    for c in report.checks:
+        t.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", Text(c.summary), f"{sum(c.timings.values()):.1f}")
+    return t

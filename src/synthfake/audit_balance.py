@@ -1,0 +1,73 @@
+"""Audit check 2, balance: shares per type, label, backend, split and type within each split, vs the plan.
+
+The plan's own exact counts (largest remainder per type, splits by identity) are the reference, so a
+complete dataset deviates by 0. A share may deviate by `tolerance`, or by one sample of its group where
+the group is small (one sample moves a share of n records by 1/n; that much is rounding, not imbalance).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .audit_base import FAIL, PASS, Check
+from .manifest import Record
+from .plan import Layout
+
+EPS = 1e-9
+
+
+def planned_rows(layout: Layout) -> list[tuple[str, str, str, str]]:
+    """(type, label, backend, split) of every planned index; a real's split comes from its spec (its pair's)."""
+    rows = []
+    for i, t in enumerate(layout.types):
+        t = str(t)
+        split = layout.spec(i).split if t == "real" else layout.split_of[i]
+        rows.append((t, "real" if t == "real" else "fake", layout.plan.backends.get(t, "?"), split))
+    return rows
+
+
+def _groups(rows: list[tuple[str, str, str, str]]) -> dict[tuple[str, str], Counter]:
+    """Counters per dimension; 'split/type' holds one counter per split."""
+    dims: dict[tuple[str, str], Counter] = {("type", ""): Counter(), ("label", ""): Counter(),
+                                            ("backend", ""): Counter(), ("split", ""): Counter()}
+    for t, label, backend, split in rows:
+        dims[("type", "")][t] += 1
+        dims[("label", "")][label] += 1
+        dims[("backend", "")][backend] += 1
+        dims[("split", "")][split] += 1
+        dims.setdefault(("split/type", split), Counter())[t] += 1
+    return dims
+
+
+def compare(planned: dict, observed: dict, tolerance: float) -> list[dict]:
+    """One row per (dimension, key): counts, shares, deviation and what is allowed."""
+    out = []
+    for dim in sorted(set(planned) | set(observed)):
+        p, o = planned.get(dim, Counter()), observed.get(dim, Counter())
+        np_, no = sum(p.values()), sum(o.values())
+        allowed = max(tolerance, 1 / no if no else 0.0)
+        for key in sorted(set(p) | set(o)):
+            ps = p[key] / np_ if np_ else 0.0
+            os_ = o[key] / no if no else 0.0
+            dev = abs(os_ - ps)
+            status = FAIL if dev > allowed + EPS else PASS
+            name = dim[0] if not dim[1] else f"{dim[1]}/type"
+            out.append({"dimension": name, "key": key, "planned": p[key], "observed": o[key],
+                        "planned_share": round(ps, 4), "observed_share": round(os_, 4),
+                        "deviation": round(dev, 4), "allowed": round(allowed, 4), "status": status})
+    return out
+
+
+def check_balance(layout: Layout, records: list[Record], tolerance: float) -> Check:
+    planned = _groups(planned_rows(layout))
+    observed = _groups([(r.type, "real" if r.label == 0 else "fake", r.backend, r.split) for r in records])
+    rows = compare(planned, observed, tolerance)
+    bad = [r for r in rows if r["status"] == FAIL]
+    status = FAIL if bad else PASS
+    top = max(rows, key=lambda r: r["deviation"] - r["allowed"], default=None)
+    summary = (f"{len(records)}/{len(layout.types)} records; largest deviation {top['deviation']:.3f} "
+               f"({top['dimension']} {top['key']}: {top['observed']} vs {top['planned']} planned, "
+               f"allowed {top['allowed']:.3f})" if top else "no records")
+    if bad:
+        summary += f"; {len(bad)} share(s) beyond what is allowed"
+    return Check("balance", status, summary, {"tolerance": tolerance, "rows": rows})

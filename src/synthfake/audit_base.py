@@ -1,0 +1,98 @@
+"""What every audit check shares: the verdict with its numbers, the loaded dataset, sampling and the pool."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .manifest import Failure, Record
+from .plan import Layout, Plan
+from .progress import sample_progress
+from .sources import SourceIndex
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+EXAMPLES = 20  # examples listed per kind of problem; the counts beside them are always complete
+_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass
+class Check:
+    """One check's verdict, a one-line summary, the numbers behind it, and seconds per part."""
+
+    name: str
+    status: str
+    summary: str
+    details: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    """Thresholds and caps of one audit; all of them go into the report."""
+
+    tolerance: float = 0.02  # balance: largest allowed deviation of a share from the plan's
+    max_samples: int = 300  # decoding checks look at no more than this many records each
+    workers: int = 2  # processes for the decoding checks (0: in this process)
+    hamming: int = 8  # near duplicates: pHash distance (of 64 bits) at or below which two frames match
+    face_distance: float | None = None  # face check flag distance; None: the sources index's identity threshold
+    auc_fail: float = 0.75  # confounds: single-property AUC at or beyond this (or 1 - this) fails
+    show_progress: bool = True
+
+
+@dataclass
+class AuditData:
+    """The dataset as the checks see it: plan, layout, sources index, parsed records and actual file hashes."""
+
+    root: Path
+    plan: Plan
+    index: SourceIndex
+    layout: Layout
+    records: list[Record]  # schema-valid records, first one per id
+    failures: list[Failure]
+    actual_sha: dict[str, str]  # record id -> sha256 of the file on disk (absent: file missing or unreadable)
+    settings: Settings
+
+    def media_path(self, record: Record) -> Path:
+        return self.root / record.path
+
+
+def worst(statuses: Iterable[str]) -> str:
+    return max(statuses, key=_RANK.__getitem__, default=PASS)
+
+
+def examples(items: list, n: int = EXAMPLES) -> list:
+    return items[:n]
+
+
+def spread(items: list, cap: int) -> list:
+    """At most `cap` items spread evenly over the list (deterministic), in list order."""
+    if len(items) <= cap:
+        return list(items)
+    return [items[int((j + 0.5) * len(items) / cap)] for j in range(cap)]
+
+
+def make_pool(workers: int) -> Executor | None:
+    """Processes forked from a clean forkserver that has the frame code imported once (None: run inline)."""
+    if workers <= 0:
+        return None
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["synthfake.audit_frames"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def pool_map(pool: Executor | None, fn: Callable, tasks: list, label: str, show: bool) -> list:
+    """fn over tasks, in order, in the pool (or inline), with a progress bar."""
+    out = []
+    with sample_progress(len(tasks), label, show and bool(tasks)) as advance:
+        if pool is None:
+            for t in tasks:
+                out.append(fn(t))
+                advance()
+        else:
+            for r in pool.map(fn, tasks, chunksize=max(1, min(8, len(tasks) // 16))):
+                out.append(r)
+                advance()
+    return out

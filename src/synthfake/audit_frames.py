@@ -1,0 +1,91 @@
+"""Frame work of the decoding audit checks, run in worker processes: pHashes, face embeddings, unchanged frames.
+
+Each task is a plain tuple and returns its value with one-line error reasons beside it: an unreadable file
+is a reason, never a crash (the integrity check is where unreadable outputs fail).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import faces, media
+from .errors import MediaError
+
+UNCHANGED_LEVEL = 24  # a pixel differs when a channel moves by more than this (our H.264 at CRF 18 moves <= 9)
+UNCHANGED_SHARE = 0.0005  # a frame with a smaller share of differing pixels is its source frame, unmanipulated
+
+
+def frames_of(path: str | Path, kind: str, k: int) -> list[tuple[int, np.ndarray]]:
+    """The image, or k frames spread over the video (one decoding pass)."""
+    if kind == "image":
+        return [(0, media.read_image(path))]
+    return media.sample_frames(path, k)
+
+
+def phash64(rgb: np.ndarray) -> int:
+    """imagehash's 64-bit perceptual hash of a frame, as an integer."""
+    import imagehash
+    from PIL import Image
+
+    bits = imagehash.phash(Image.fromarray(rgb)).hash.flatten()
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def phash_task(task: tuple[str, str, int]) -> tuple[list[int] | None, str | None]:
+    """pHashes of k frames of one record's media."""
+    path, kind, k = task
+    try:
+        return [phash64(f) for _, f in frames_of(path, kind, k)], None
+    except MediaError as e:
+        return None, e.reason
+
+
+def face_task(task: tuple[str, str, int]) -> tuple[list[list[float]] | None, str | None]:
+    """dlib embeddings of the largest face in each of k frames (frames without a face give none)."""
+    path, kind, k = task
+    try:
+        frames = frames_of(path, kind, k)
+    except MediaError as e:
+        return None, e.reason
+    out = []
+    for _, rgb in frames:
+        face = faces.detect(rgb)
+        if face is not None:
+            out.append(faces.embedding(rgb, face).tolist())
+    return out, None
+
+
+def changed_share(fake: np.ndarray, src: np.ndarray) -> float:
+    """Share of pixels that differ visibly; a size change beyond the writer's even-size crop is a full change."""
+    if abs(fake.shape[0] - src.shape[0]) > 1 or abs(fake.shape[1] - src.shape[1]) > 1:
+        return 1.0
+    h, w = min(fake.shape[0], src.shape[0]), min(fake.shape[1], src.shape[1])
+    diff = np.abs(fake[:h, :w].astype(np.int16) - src[:h, :w].astype(np.int16)).max(axis=2)
+    return float((diff > UNCHANGED_LEVEL).mean())
+
+
+def unchanged_task(task: tuple[str, str, str, int, int]) -> tuple[list[float] | None, str | None, str | None]:
+    """Changed-pixel shares of k frames of a fake against the same frames of its target (pair-role) source.
+
+    Returns (shares, error reading the fake, error reading the source).
+    """
+    fake_path, kind, src_path, clip_start, k = task
+    try:
+        fake = frames_of(fake_path, kind, k)
+    except MediaError as e:
+        return None, e.reason, None
+    if not Path(src_path).exists():
+        return None, None, f"source {src_path} not found"
+    try:
+        if kind == "image":
+            return [changed_share(fake[0][1], media.read_image(src_path))], None, None
+        wanted = {clip_start + j: f for j, f in fake}
+        shares = []
+        for j, rgb in enumerate(media.iter_frames(src_path, clip_start, max(wanted) - clip_start + 1)):
+            if clip_start + j in wanted:
+                shares.append(changed_share(wanted[clip_start + j], rgb))
+        return shares, None, None
+    except MediaError as e:
+        return None, None, str(e)

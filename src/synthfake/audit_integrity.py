@@ -1,0 +1,178 @@
+"""Audit check 1, integrity: records valid, files present with their size and sha256, the plan covered once.
+
+Every manifest line is parsed on its own (one bad line does not hide the others). A file is hashed once
+per (device, inode, size, mtime), in threads (hashlib releases the GIL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .audit_base import EXAMPLES, FAIL, PASS, WARN, Check
+from .errors import ManifestError
+from .files import sha256_file
+from .manifest import Failure, Record, read_failures, resolve
+from .plan import Layout, sample_id
+from .progress import sample_progress
+
+HASH_THREADS = 4
+FAIL_KINDS = ("invalid_lines", "escaping_paths", "missing_files", "size_mismatch", "sha256_mismatch",
+              "duplicate_ids", "duplicate_indices", "unplanned_indices", "id_mismatch", "type_mismatch",
+              "missing_indices", "shared_paths", "invalid_failures")
+WARN_KINDS = ("torn_tail", "orphan_files")
+
+
+def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[Record]:
+    """Every schema-valid record of every worker file; each bad line goes to `problems` with file:line."""
+    out = []
+    for f in sorted((ds / "manifest").glob("part-*.jsonl")):
+        data = f.read_bytes()
+        lines = data.split(b"\n")
+        for no, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Record.model_validate_json(line))
+            except ValidationError as e:
+                where = f"{f.relative_to(ds)}:{no}"
+                if no == len(lines) and not data.endswith(b"\n"):
+                    problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
+                    continue
+                err = e.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"])
+                kind = "escaping_paths" if loc == "path" else "invalid_lines"
+                problems[kind].append(f"{where}: {loc}: {err['msg']}")
+    return out
+
+
+def _read_failures(ds: Path, problems: dict[str, list[str]]) -> list[Failure]:
+    try:
+        return read_failures(ds)
+    except ManifestError as e:
+        problems["invalid_failures"].append(str(e))
+        return []
+
+
+def check_files(ds: Path, records: list[Record], problems: dict[str, list[str]], show: bool) -> dict[str, str]:
+    """Existence, size and sha256 of each record's file; returns id -> sha256 of the file on disk."""
+    by_key: dict[tuple, list[Record]] = defaultdict(list)
+    paths: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        paths[r.path].append(r.id)
+        try:
+            p = resolve(ds, r) if _has_link(ds, r.path) else ds / r.path
+            st = os.stat(p)
+        except ManifestError as e:
+            problems["escaping_paths"].append(f"{r.id}: {e}")
+            continue
+        except OSError:
+            problems["missing_files"].append(f"{r.id}: {r.path} not found")
+            continue
+        if st.st_size != r.bytes:
+            problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
+        by_key[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, str(p))].append(r)
+    problems["shared_paths"] += [f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in paths.items()
+                                 if len(ids) > 1]
+    unique: dict[tuple, Path] = {}
+    for key in by_key:
+        unique.setdefault(key[:4], Path(key[4]))
+    sums: dict[tuple, str] = {}
+    with sample_progress(len(unique), "integrity: sha256", show and len(unique) > 200) as advance, \
+            ThreadPoolExecutor(HASH_THREADS) as pool:
+        for key, digest in zip(unique, pool.map(_sha_or_none, unique.values())):
+            sums[key] = digest
+            advance()
+    actual = {}
+    for key, recs in by_key.items():
+        digest = sums[key[:4]]
+        for r in recs:
+            if digest is None:
+                problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
+                continue
+            actual[r.id] = digest
+            if digest != r.sha256:
+                problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {digest[:12]}..., "
+                                                   f"record says {r.sha256[:12]}...")
+    return actual
+
+
+def _has_link(ds: Path, rel: str) -> bool:
+    """True when a symlink lies on the way (only then is a full resolve needed to catch an escape)."""
+    p = ds
+    for part in Path(rel).parts:
+        p = p / part
+        if p.is_symlink():
+            return True
+    return False
+
+
+def _sha_or_none(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
+def check_plan_coverage(layout: Layout, records: list[Record], failures: list[Failure],
+                        problems: dict[str, list[str]]) -> dict:
+    """Every planned index exactly once or failed; ids derived from the plan; types as planned."""
+    total = len(layout.types)
+    ids = Counter(r.id for r in records)
+    problems["duplicate_ids"] += [f"{i}: {c} records" for i, c in ids.items() if c > 1]
+    idx = Counter(r.index for r in records)
+    problems["duplicate_indices"] += [f"index {i}: {c} records" for i, c in sorted(idx.items()) if c > 1]
+    for r in records:
+        if r.index >= total:
+            problems["unplanned_indices"].append(f"{r.id}: index {r.index} outside the plan (0..{total - 1})")
+            continue
+        if r.id != sample_id(layout.hash, r.index):
+            problems["id_mismatch"].append(f"{r.id}: index {r.index} has id {sample_id(layout.hash, r.index)} "
+                                           f"in this plan")
+        planned = str(layout.types[r.index])
+        if r.type != planned or r.label != (0 if r.type == "real" else 1):
+            problems["type_mismatch"].append(f"{r.id}: {r.type} (label {r.label}), planned {planned}")
+    failed = {f.index for f in failures} - set(idx)
+    missing = [i for i in range(total) if i not in idx and i not in failed]
+    problems["missing_indices"] += [f"index {i} ({layout.types[i]}): no record and no failure" for i in missing]
+    return {"planned": total, "present": sum(1 for i in idx if i < total), "failed": len(failed)}
+
+
+def orphan_files(ds: Path, records: list[Record]) -> list[str]:
+    """Media files no record points to (hidden temporary files of live workers are not counted)."""
+    known = {r.path for r in records}
+    out = []
+    for dirpath, dirnames, filenames in os.walk(ds / "media"):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel = Path(dirpath).relative_to(ds).as_posix()
+        out += [f"{rel}/{f}" for f in filenames if not f.startswith(".") and f"{rel}/{f}" not in known]
+    return sorted(out)
+
+
+def check_integrity(ds: Path, layout: Layout, show: bool) -> tuple[Check, list[Record], list[Failure], dict]:
+    """Run check 1; returns the check, the valid records (first per id), the failures and the on-disk hashes."""
+    problems: dict[str, list[str]] = {k: [] for k in (*FAIL_KINDS, *WARN_KINDS)}
+    records = parse_manifests(ds, problems)
+    failures = _read_failures(ds, problems)
+    coverage = check_plan_coverage(layout, records, failures, problems)
+    actual = check_files(ds, records, problems, show)
+    problems["orphan_files"] = orphan_files(ds, records)
+    seen, unique = set(), []
+    for r in records:
+        if r.id not in seen:
+            seen.add(r.id)
+            unique.append(r)
+    counts = {k: len(v) for k, v in problems.items()}
+    status = FAIL if any(counts[k] for k in FAIL_KINDS) else WARN if any(counts[k] for k in WARN_KINDS) else PASS
+    bad = [f"{counts[k]} {k.replace('_', ' ')}" for k in (*FAIL_KINDS, *WARN_KINDS) if counts[k]]
+    first = next((problems[k][0] for k in (*FAIL_KINDS, *WARN_KINDS) if problems[k]), "")
+    summary = (f"{len(records)} records, {coverage['present']}/{coverage['planned']} planned present, "
+               f"{coverage['failed']} failed; " + ("; ".join(bad) + f" (e.g. {first})" if bad else
+                                                    f"{len(actual)} files match size and sha256"))
+    details = {"records": len(records), "files_hashed": len(actual), **coverage, "counts": counts,
+               "examples": {k: v[:EXAMPLES] for k, v in problems.items() if v}}
+    return Check("integrity", status, summary, details), unique, failures, actual

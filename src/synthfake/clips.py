@@ -1,0 +1,50 @@
+"""A target clip re-rendered frame by frame: smoothed per-frame landmarks in, H.264 clip out.
+
+Shared by the model backends that edit a target video in place (inswapper, wav2lip): frames without a face
+pass through untouched and are not counted as manipulated; the clip keeps its fps and, unless the caller
+gives other audio, its own audio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import faces, media
+from .errors import SampleFailed
+from .sources import Source
+from .writer import save_video
+
+FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0) -> list[np.ndarray | None]:
+    """Temporally smoothed 68 landmarks of frames [start, start + n), None where no face was tracked."""
+    track = src.track()[start:start + n]
+    return faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], sigma)
+
+
+def render_clip(out_stem: Path, src: Source, start: int, n: int, fn: FrameFn,
+                audio: tuple[np.ndarray, int] | None | str = "source", sigma: float = 1.0) -> tuple[Path, int, int]:
+    """Write fn(frame, landmarks, i) for each frame with a face (others unchanged); returns (path, written, changed)."""
+    lms = clip_landmarks(src, start, n, sigma)
+    changed = 0
+
+    def frames():
+        nonlocal changed
+        for i, (rgb, lm) in enumerate(zip(media.iter_frames(src.path, start, n), lms)):
+            if lm is None:
+                yield rgb
+                continue
+            changed += 1
+            yield fn(rgb, lm, i)
+
+    fps = media.video_fps(src.path)
+    if isinstance(audio, str):
+        audio = media.read_audio_of_video(src.path, start / fps, n / fps)
+    path, written = save_video(out_stem, frames(), fps, audio)
+    if written != n:
+        raise SampleFailed(f"{src.item.path}: decoded {written} of {n} clip frames")
+    return path, written, changed

@@ -1,0 +1,156 @@
+"""Weights files: where a backend finds them, their sha256 (cached), and the check against published values.
+
+A backend names its files by documented names (`WeightSpec`). Each is looked for in `--weights-dir`, then
+`$SYNTHFAKE_WEIGHTS`, then `~/.cache/synthfake/weights`; a missing file is one line naming the file, every
+place looked and where to get it. A file's sha256 is cached by (path, size, mtime) in a small JSON file, so
+a 20 GB pipeline is hashed once, and it is checked against a published value where one exists. A file that
+differs from its published value is refused unless `SYNTHFAKE_ALLOW_UNVERIFIED=1`; records then say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BackendNotReady
+from .files import sha256_file, write_json_atomic
+
+ENV_DIR = "SYNTHFAKE_WEIGHTS"
+ENV_ALLOW = "SYNTHFAKE_ALLOW_UNVERIFIED"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".msgpack")
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A documented weights file (or directory): its name, where to get it, its published sha256 if any."""
+
+    name: str
+    url: str
+    sha256: str | None = None
+    cite: str = ""  # where the published sha256 is stated
+
+
+@dataclass
+class Resolved:
+    """A weights file found on disk with its sha256; `verified` is None when no value is published."""
+
+    spec: WeightSpec
+    path: Path
+    sha256: str
+    verified: bool | None
+
+
+def default_dir() -> Path:
+    return Path.home() / ".cache" / "synthfake" / "weights"
+
+
+def places(weights_dir: Path | str | None) -> list[tuple[str, Path | None]]:
+    """The places looked in, in order, as (label, folder or None when not set)."""
+    env = os.environ.get(ENV_DIR)
+    return [("--weights-dir", Path(weights_dir).expanduser() if weights_dir else None),
+            (f"${ENV_DIR}", Path(env).expanduser() if env else None),
+            ("~/.cache/synthfake/weights", default_dir())]
+
+
+def locate(name: str, weights_dir: Path | str | None) -> Path | None:
+    """The first existing `name` under the places (an absolute name is taken as is), or None."""
+    if Path(name).expanduser().is_absolute():
+        p = Path(name).expanduser()
+        return p if p.exists() else None
+    for _, folder in places(weights_dir):
+        if folder is not None and (folder / name).exists():
+            return folder / name
+    return None
+
+
+def missing_message(spec: WeightSpec, weights_dir: Path | str | None) -> str:
+    """One line: the file, every place looked (and why a place was skipped), where to get it."""
+    if Path(spec.name).expanduser().is_absolute():
+        looked = f"{spec.name} (absolute path)"
+    else:
+        looked = "; ".join(f"{label}: {folder / spec.name}" if folder else f"{label}: not set"
+                           for label, folder in places(weights_dir))
+    return f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}"
+
+
+def require(spec: WeightSpec, weights_dir: Path | str | None) -> Path:
+    path = locate(spec.name, weights_dir)
+    if path is None:
+        raise BackendNotReady(missing_message(spec, weights_dir))
+    return path
+
+
+# ---------------------------------------------------------------- sha256, cached by (path, size, mtime)
+def cache_file() -> Path:
+    return Path.home() / ".cache" / "synthfake" / "weights-sha256.json"
+
+
+def _load_cache() -> dict:
+    try:
+        data = json.loads(cache_file().read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def sha256(path: Path | str) -> str:
+    """sha256 of a file, from the cache when its size and mtime are unchanged."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = str(path)
+    entry = _load_cache().get(key)
+    if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+        return str(entry["sha256"])
+    digest = sha256_file(path)
+    cache = _load_cache()  # re-read: another worker may have added entries meanwhile
+    cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+    try:
+        write_json_atomic(cache_file(), cache)
+    except OSError:
+        pass  # a read-only home only costs a re-hash next time
+    return digest
+
+
+def allow_unverified() -> bool:
+    return os.environ.get(ENV_ALLOW, "").strip().lower() in ("1", "true", "yes")
+
+
+def check(spec: WeightSpec, path: Path) -> Resolved:
+    """Hash `path` and compare with the published sha256; a mismatch is refused unless allowed."""
+    digest = sha256(path)
+    if spec.sha256 is None:
+        return Resolved(spec, path, digest, None)
+    if digest == spec.sha256:
+        return Resolved(spec, path, digest, True)
+    if not allow_unverified():
+        raise BackendNotReady(f"{path}: sha256 {digest[:16]}... differs from the published {spec.sha256[:16]}... "
+                              f"({spec.cite}); get the original from {spec.url}, or set {ENV_ALLOW}=1 to use "
+                              f"this file anyway (records then list it as unverified)")
+    return Resolved(spec, path, digest, False)
+
+
+def resolve(spec: WeightSpec, weights_dir: Path | str | None) -> Resolved:
+    return check(spec, require(spec, weights_dir))
+
+
+def problem(specs: list[WeightSpec], weights_dir: Path | str | None) -> str | None:
+    """None when every file is present and matches its published sha256, else the first one-line reason."""
+    for spec in specs:
+        try:
+            resolve(spec, weights_dir)
+        except BackendNotReady as e:
+            return str(e)
+    return None
+
+
+def record(resolved: list[Resolved]) -> tuple[dict[str, str], list[str]]:
+    """The record's {file name: sha256} and the names that differ from their published sha256."""
+    return ({r.spec.name: r.sha256 for r in resolved}, [r.spec.name for r in resolved if r.verified is False])
+
+
+def directory_files(root: Path) -> list[Path]:
+    """Every weights file under a model directory (safetensors, bin, onnx, ...), sorted by relative path."""
+    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES),
+                  key=lambda p: p.relative_to(root).as_posix())

@@ -1,0 +1,49 @@
+"""dlib faces on real photos: one face per face photo, none on animals, embeddings separate identities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthfake import faces, media
+
+
+def test_faces_and_nonfaces(data_dir):
+    for p in sorted((data_dir / "faces").glob("*.jpg")):
+        f = faces.detect(media.read_image(p))
+        assert f is not None and f.landmarks.shape == (68, 2), p
+    for p in sorted((data_dir / "nonfaces").glob("*.jpg")):
+        assert faces.detect(media.read_image(p)) is None, p
+
+
+def test_embedding_same_person_vs_other(data_dir):
+    still = media.read_image(data_dir / "faces" / "still_talk_d9.jpg")
+    frame = media.read_frames(data_dir / "videos" / "talk_d9.mp4", 100, 1)[0]
+    other = media.read_image(data_dir / "faces" / "photo_s42.jpg")
+    e = [faces.embedding(x, faces.detect(x)) for x in (still, frame, other)]
+    same, diff = faces.distance(e[0], e[1]), faces.distance(e[0], e[2])
+    print(f"\nsame person {same:.3f}, different people {diff:.3f}")
+    assert same < faces.SAME_PERSON < diff
+
+
+def test_margin_box_is_clipped():
+    assert faces.margin_box((10, 10, 110, 110), 0.3, (100, 200)) == (0, 0, 140, 100)
+
+
+def test_smoothing_keeps_gaps_and_reduces_jitter():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(100, 200, (68, 2)).astype(np.float32)
+    seq = [base + rng.normal(0, 2, base.shape).astype(np.float32) for _ in range(30)]
+    seq[10] = None
+    out = faces.smooth_landmarks(seq, 1.5)
+    assert out[10] is None
+    jitter_in = np.mean([np.abs(s - base).mean() for s in seq if s is not None])
+    jitter_out = np.mean([np.abs(s - base).mean() for s in out if s is not None])
+    assert jitter_out < 0.7 * jitter_in
+
+
+def test_five_points_order():
+    lm = np.zeros((68, 2), np.float32)
+    lm[36:42] = (10, 20)
+    lm[42:48] = (30, 20)
+    lm[30], lm[48], lm[54] = (20, 30), (12, 40), (28, 40)
+    assert faces.five_points(lm).tolist() == [[10, 20], [30, 20], [20, 30], [12, 40], [28, 40]]

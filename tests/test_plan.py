@@ -1,0 +1,94 @@
+"""The plan: exact counts, identity splits, purity of sample i, pairing of reals, clear small-pool errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from synthfake.errors import PlanError
+from synthfake.plan import (DEFAULT_BACKENDS, DEFAULT_RATIOS, Layout, Plan, largest_remainder,
+                            split_identity_counts)
+from synthfake.sources import SourceIndex, SourceItem
+
+
+def _item(path, identity, kind="image"):
+    return SourceItem(path=path, kind=kind, sha256=path, identity=identity, frames=250 if kind == "video" else 1,
+                      fps=25.0, landmarks=[[0.0, 0.0]] * 68 if kind != "audio" else None)
+
+
+def _index(n_people=9, videos=6):
+    items = [_item(f"v{k}.mp4", f"p{k}", "video") for k in range(videos)]
+    items += [_item(f"p{k}.jpg", f"p{k}") for k in range(n_people)]
+    items += [_item("a.wav", "voice:a", "audio")]
+    return SourceIndex(root="/nowhere", items=items)
+
+
+def _plan(index, **kw):
+    base = dict(n=100, reals=100, seed=0, ratios=DEFAULT_RATIOS, backends=DEFAULT_BACKENDS,
+                splits={"train": 0.7, "val": 0.15, "test": 0.15}, sources_digest=index.digest)
+    return Plan(**{**base, **kw})
+
+
+def test_largest_remainder_is_exact():
+    assert largest_remainder(100, DEFAULT_RATIOS) == {"generation": 40, "face_swap": 30, "reenactment": 20,
+                                                      "lip_sync": 10}
+    assert largest_remainder(12, DEFAULT_RATIOS) == {"generation": 5, "face_swap": 4, "reenactment": 2,
+                                                     "lip_sync": 1}
+    for n in range(0, 50):
+        assert sum(largest_remainder(n, {"a": 0.33, "b": 0.33, "c": 0.34}).values()) == n
+    assert split_identity_counts(9, {"train": 0.7, "val": 0.15, "test": 0.15}) == {"train": 6, "val": 2, "test": 1}
+    assert split_identity_counts(3, {"train": 0.8, "val": 0.1, "test": 0.1}) == {"train": 1, "val": 1, "test": 1}
+
+
+def test_counts_splits_and_identities():
+    index = _index()
+    lay = Layout(_plan(index), index)
+    specs = [lay.spec(i) for i in range(200)]
+    counts = Counter(s.type for s in specs)
+    assert counts == {"generation": 40, "face_swap": 30, "reenactment": 20, "lip_sync": 10, "real": 100}
+    for s in specs:
+        faces_ = [it.identity for it, role in s.sources if role != "audio"]
+        assert len(faces_) == len(set(faces_)), s  # distinct identities within a sample
+        assert all(lay.identity_split[i] == s.split for i in faces_), s  # all from the sample's split
+    owners = {}
+    for ident, split in lay.identity_split.items():
+        owners.setdefault(ident, set()).add(split)
+    assert all(len(v) == 1 for v in owners.values())
+    for t, c in DEFAULT_RATIOS.items():  # per type, the split counts are exact too
+        got = Counter(s.split for s in specs if s.type == t)
+        assert dict(got) == {k: v for k, v in largest_remainder(int(100 * c), lay.plan.splits).items() if v}
+
+
+def test_sample_i_is_a_pure_function():
+    index = _index()
+    a, b = Layout(_plan(index), index), Layout(_plan(index), index)
+    for i in (0, 7, 55, 199):
+        sa, sb = a.spec(i), b.spec(i)
+        assert (sa.id, sa.type, sa.split, sa.seed, sa.params) == (sb.id, sb.type, sb.split, sb.seed, sb.params)
+        assert [(it.path, r) for it, r in sa.sources] == [(it.path, r) for it, r in sb.sources]
+    other = Layout(_plan(index, seed=1), index)
+    assert [other.spec(i).id for i in range(5)] != [a.spec(i).id for i in range(5)]
+
+
+def test_reals_are_paired_with_fake_targets():
+    index = _index()
+    lay = Layout(_plan(index), index)
+    reals = [lay.spec(int(i)) for i in lay.reals]
+    paired = [r for r in reals if "paired_with" in r.params]
+    assert len(paired) >= 55  # generation with a base photo pairs too; only sources-free backends would not
+    fakes = {lay.spec(int(i)).id: lay.spec(int(i)) for i in lay.fakes}
+    for r in paired:
+        f = fakes[r.params["paired_with"]]
+        target = [it for it, role in f.sources if role in ("target", "driving", "base")][0]
+        assert r.sources[0][0].path == target.path and r.split == f.split
+        assert r.params.get("clip_start") == f.params.get("clip_start")
+
+
+def test_too_small_pool_is_a_clear_plan_error():
+    index = _index(n_people=2, videos=1)
+    with pytest.raises(PlanError) as e:
+        Layout(_plan(index), index)
+    msg = str(e.value)
+    print("\n" + msg)
+    assert "split" in msg and "change the split fractions" in msg
