@@ -1,0 +1,263 @@
+"""`gen audit`: one real generated dataset, copied per test, with one planted defect per copy.
+
+Each planted defect must make exactly its check FAIL and leave every other check at PASS; the clean
+dataset passes all. The numbers behind each verdict are printed (run with -s to see them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import gen
+from PIL import Image
+
+from synthfake import media
+from synthfake.audit import run_audit
+from synthfake.audit_balance import compare
+from synthfake.audit_base import FAIL, PASS, Settings
+from synthfake.audit_confounds import jpeg_quality, single_auc
+from synthfake.audit_dupes import near_pairs
+from synthfake.files import sha256_file
+from synthfake.manifest import Record, read_records
+from synthfake.plan import PAIR_ROLE
+from synthfake.sources import load_index
+
+CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise")
+
+
+@pytest.fixture(scope="module")
+def base(data_dir, tmp_path_factory) -> Path:
+    """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once."""
+    out = tmp_path_factory.mktemp("audit") / "D"
+    gen("run", "--type", "face_swap", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir,
+        "--out", out, "--quiet")
+    return out
+
+
+@pytest.fixture
+def ds(base, tmp_path) -> Path:
+    dst = tmp_path / "D"
+    shutil.copytree(base, dst)
+    return dst
+
+
+def audit(path: Path):
+    return run_audit(path, Settings(workers=2, show_progress=False))
+
+
+def verdicts(checks) -> dict[str, str]:
+    return {c["name"] if isinstance(c, dict) else c.name: c["status"] if isinstance(c, dict) else c.status
+            for c in checks}
+
+
+def show(checks) -> None:
+    for c in checks:
+        name, status, summary = (c["name"], c["status"], c["summary"]) if isinstance(c, dict) else \
+            (c.name, c.status, c.summary)
+        print(f"  {name}: {status}: {summary}")
+
+
+def assert_only(report, failing: str) -> None:
+    show(report.checks)
+    assert verdicts(report.checks) == {n: FAIL if n == failing else PASS for n in CHECKS}
+    assert report.status == FAIL
+
+
+def rewrite(ds: Path, edit) -> None:
+    """Apply edit(record) -> record | None to every manifest line (None keeps the line as it is)."""
+    for f in (ds / "manifest").glob("part-*.jsonl"):
+        recs = [Record.model_validate_json(line) for line in f.read_text().splitlines() if line.strip()]
+        f.write_text("".join((edit(r) or r).model_dump_json() + "\n" for r in recs))
+
+
+def with_file(r: Record, path: Path, **update) -> Record:
+    """The record updated to the bytes now in its file."""
+    return r.model_copy(update={"sha256": sha256_file(path), "bytes": path.stat().st_size, **update})
+
+
+# ------------------------------------------------------------------ the real dataset
+def test_clean_dataset_passes_all_and_cli_exits_0(base, tmp_path):
+    report = tmp_path / "report.json"
+    proc = gen("audit", base, "--json", report, "--quiet", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "audit of" in proc.stdout and "PASS" in proc.stdout
+    rep = json.loads(report.read_text())
+    show(rep["checks"])
+    assert verdicts(rep["checks"]) == {n: PASS for n in CHECKS}
+    by = {c["name"]: c["details"] for c in rep["checks"]}
+    faces = by["identity"]["faces"]
+    print("  held-out face distances to train identity centroids:",
+          [(d["id"], d["split"], d["nearest_train"], d["distance"]) for d in faces["distances"]],
+          "flag below", faces["flag_distance"])
+    print("  confound AUCs:", {p["property"]: p["auc"] for p in by["confounds"]["properties"]})
+    print("  near-duplicate pairs:", by["near_duplicates"]["counts"])
+    print("  smallest changed-pixel share of a fake:", by["label_noise"]["changed_share_min"])
+    assert faces["with_face"] >= 2 and faces["distance_min"] > faces["flag_distance"]
+    assert by["integrity"]["present"] == by["integrity"]["planned"] == 16
+    assert by["label_noise"]["rechecked"] == 8
+    assert by["near_duplicates"]["counts"]["declared_pairs"] >= 1  # counted, not flagged
+
+
+def test_flipped_byte_fails_integrity_only(ds, tmp_path):
+    rec = next(r for r in read_records(ds) if r.media.kind == "video" and r.label == 1)
+    p = ds / rec.path
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+    report = tmp_path / "r.json"
+    proc = gen("audit", ds, "--json", report, "--quiet", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rep = json.loads(report.read_text())
+    show(rep["checks"])
+    assert verdicts(rep["checks"]) == {n: FAIL if n == "integrity" else PASS for n in CHECKS}
+    integrity = rep["checks"][0]["details"]
+    assert integrity["counts"]["sha256_mismatch"] == 1 and rec.id in integrity["examples"]["sha256_mismatch"][0]
+
+
+def test_copied_file_under_another_id_fails_exact_duplicates_only(ds):
+    """B's file becomes a copy of A's and B's manifest line a copy of A's under B's id (a consistent record)."""
+    fakes = [r for r in read_records(ds) if r.split == "train" and r.label == 1 and r.media.kind == "image"]
+    a, b = fakes[0], fakes[1]
+    shutil.copyfile(ds / a.path, ds / b.path)
+    rewrite(ds, lambda r: a.model_copy(update={"id": b.id, "index": b.index, "path": b.path, "seed": b.seed})
+            if r.id == b.id else None)
+    report = audit(ds)
+    assert_only(report, "exact_duplicates")
+    ex = report.check("exact_duplicates").details["examples"][0]
+    assert sorted(ex["ids"]) == sorted([a.id, b.id])
+
+
+def test_identity_moved_across_splits_fails_identity_only(ds):
+    """A held-out real goes to train (record split edited, file moved); its fake stays held out."""
+    recs = {r.id: r for r in read_records(ds)}
+    real = next(r for r in recs.values() if r.type == "real" and r.split != "train"
+                and recs[r.params["paired_with"]].split == r.split)
+    new_path = f"media/train/real/{Path(real.path).name}"
+    (ds / new_path).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(ds / real.path, ds / new_path)
+    rewrite(ds, lambda r: r.model_copy(update={"split": "train", "path": new_path}) if r.id == real.id else None)
+    report = audit(ds)
+    assert_only(report, "identity")
+    names = report.check("identity").details["names"]
+    leaked = {e["identity"] for e in names["leak_examples"]}
+    assert real.sources[0].identity in leaked and sorted(names["leak_examples"][0]["splits"]) != ["train"]
+    assert report.check("near_duplicates").details["counts"]["declared_pairs_across_splits"] == 1
+
+
+def test_one_person_under_two_names_fails_the_face_check(ds):
+    """A train real of a photo-only identity moves to test under a new name: names pass, faces must not."""
+    index = load_index(ds / "sources.json")
+    kinds: dict[str, set] = {}
+    for it in index.items:
+        kinds.setdefault(it.identity, set()).add(it.kind)
+    real = next(r for r in read_records(ds) if r.type == "real" and r.split == "train"
+                and kinds[r.sources[0].identity] == {"image"})
+    alias = real.sources[0].identity + "_alias"
+    new_path = f"media/test/real/{Path(real.path).name}"
+    (ds / new_path).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(ds / real.path, ds / new_path)
+    src = real.sources[0].model_copy(update={"identity": alias})
+    rewrite(ds, lambda r: r.model_copy(update={"split": "test", "path": new_path, "sources": [src],
+                                               "identities": [alias]}) if r.id == real.id else None)
+    report = audit(ds)
+    assert_only(report, "identity")
+    details = report.check("identity").details
+    print("  flagged faces:", details["faces"]["flagged_examples"])
+    assert details["names"]["leaks"] == 0
+    assert [f["id"] for f in details["faces"]["flagged_examples"]] == [real.id]
+    assert details["faces"]["flagged_examples"][0]["nearest_train"] == real.sources[0].identity
+
+
+def test_reals_at_another_fps_fail_confounds_only(ds):
+    """Every real video re-encoded at half its fps (every other frame, same duration), records updated."""
+    updated = {}
+    for r in read_records(ds):
+        if r.type != "real" or r.media.kind != "video":
+            continue
+        p = ds / r.path
+        frames = media.read_frames(p)[::2]
+        audio = media.read_audio_of_video(p, 0, r.media.duration)
+        tmp = p.with_name(f"{p.stem}.tmp.mp4")
+        media.write_video(tmp, frames, Fraction(r.media.fps).limit_denominator(1001) / 2, audio)
+        os.replace(tmp, p)
+        info = media.probe(p)
+        meta = r.media.model_copy(update={"fps": round(info.fps, 4), "frames": len(frames),
+                                          "duration": round(info.duration, 4)})
+        updated[r.id] = with_file(r, p, media=meta)
+    assert updated, "the dataset has no real video to re-encode"
+    rewrite(ds, lambda r: updated.get(r.id))
+    report = audit(ds)
+    assert_only(report, "confounds")
+    fps = next(p for p in report.check("confounds").details["properties"] if p["property"] == "video.fps")
+    print("  video.fps:", fps)
+    assert fps["status"] == FAIL and fps["auc"] in (0.0, 1.0)
+    assert "video.fps" in report.check("confounds").summary
+
+
+def test_fake_that_is_its_target_fails_label_noise_only(ds):
+    """A fake photo replaced by its target photo (PNG at another compression level: new bytes, same pixels)."""
+    index = load_index(ds / "sources.json")
+    fake = next(r for r in read_records(ds) if r.label == 1 and r.media.kind == "image")
+    target = next(s for s in fake.sources if s.role == PAIR_ROLE[fake.type])
+    rgb = media.read_image(Path(index.root) / target.path)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    (ds / fake.path).write_bytes(buf.tobytes())
+    rewrite(ds, lambda r: with_file(r, ds / fake.path) if r.id == fake.id else None)
+    report = audit(ds)
+    assert_only(report, "label_noise")
+    details = report.check("label_noise").details
+    assert details["mostly_real"] == 1 and fake.id in details["mostly_real_examples"][0]
+
+
+def test_not_a_dataset_is_one_line_exit_2(tmp_path):
+    proc = gen("audit", tmp_path, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "plan.json" in lines[0]
+
+
+# ------------------------------------------------------------------ the parts, on made-up numbers
+def test_jpeg_quality_is_estimated_from_the_quantisation_tables(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for q in (50, 75, 90):
+        p = tmp_path / f"q{q}.jpg"
+        Image.fromarray(rgb).save(p, quality=q)
+        assert jpeg_quality(p) == q
+    Image.fromarray(rgb).save(tmp_path / "x.png")
+    assert jpeg_quality(tmp_path / "x.png") is None
+
+
+def test_single_feature_auc_numbers_and_categories():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    assert single_auc(y, [25, 25, 30, 25, 25, 30], False) == 0.5
+    assert single_auc(y, [15, 15, 15, 30, 25, 30], False) == 1.0
+    assert single_auc(y, [30, 30, 30, 15, 15, 15], False) == 0.0
+    assert single_auc(y, ["jpeg", "jpeg", "jpeg", "png", "png", "png"], True) == 1.0
+    assert single_auc(y, ["png"] * 6, True) == 0.5
+
+
+def test_near_pairs_within_hamming_distance():
+    h = np.array([0, 0b111, 2**64 - 1, 0b1], np.uint64)  # records 0, 1, 2, 0
+    owner = np.array([0, 1, 2, 0])
+    assert near_pairs(h, owner, 2) == {(0, 1): 2}
+    assert near_pairs(h, owner, 3) == {(0, 1): 2}
+    assert (0, 2) in near_pairs(h, owner, 64)
+
+
+def test_balance_allows_tolerance_or_one_sample_of_rounding():
+    planned = {("type", ""): Counter(face_swap=500, real=500)}
+    close = compare(planned, {("type", ""): Counter(face_swap=510, real=490)}, 0.02)
+    far = compare(planned, {("type", ""): Counter(face_swap=530, real=470)}, 0.02)
+    assert {r["status"] for r in close} == {PASS} and {r["status"] for r in far} == {FAIL}
+    plan4 = {("split", ""): Counter(train=3, test=1)}
+    one_moved = compare(plan4, {("split", ""): Counter(train=2, test=2)}, 0.02)  # 0.25 off: one sample of 4
+    two_moved = compare(plan4, {("split", ""): Counter(train=1, test=3)}, 0.02)
+    assert {r["status"] for r in one_moved} == {PASS} and {r["status"] for r in two_moved} == {FAIL}

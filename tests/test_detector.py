@@ -1,0 +1,147 @@
+"""The detector end to end through the CLI: train a tiny ViT on a generated dataset, predict a folder, evaluate,
+and leave one generator out."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import gen
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+TINY = ("--image-size", 64, "--epochs", 2, "--frames", 4, "--score-frames", 8, "--batch-size", 8, "--quiet")
+
+
+@pytest.fixture(scope="module")
+def det_dataset(data_dir, tmp_path_factory):
+    """6 face swaps + 6 reals (images and 1 s clips) over train/val/test."""
+    out = tmp_path_factory.mktemp("det") / "D"
+    gen("run", "--type", "face_swap", "--n", 6, "--reals", 6, "--clip-seconds", 1, "--sources", data_dir,
+        "--out", out, "--quiet")
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model(det_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "M"
+    gen("detect", "train", det_dataset, "--out", out, *TINY)
+    return out
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
+    meta = json.loads((tiny_model / "detector.json").read_text())
+    cfg = json.loads((tiny_model / "config.json").read_text())
+    assert (tiny_model / "model.safetensors").is_file()
+    assert cfg["id2label"][str(meta["fake_index"])] == "Fake"
+    assert (meta["frames"], meta["margin"], meta["tta"], meta["image_size"]) == (8, 0.3, True, 64)
+    assert 0.0 <= meta["threshold"] <= 1.0 and meta["train_crops"] > 0
+    pre = json.loads((tiny_model / "preprocessor_config.json").read_text())
+    assert pre["size"] == {"height": 64, "width": 64} and pre["image_mean"] == meta["mean"]
+    crops = list((det_dataset / "cache" / "crops").rglob("*.npz"))
+    assert crops, "training crops are cached in the dataset"
+
+
+def test_predict_folder_follows_sample_submission(tiny_model, det_dataset, data_dir, tmp_path):
+    from synthfake.manifest import read_records, resolve
+
+    inp = tmp_path / "in"
+    (inp / "videos").mkdir(parents=True)
+    recs = read_records(det_dataset)
+    media = [resolve(det_dataset, r) for r in recs if r.split == "test"]
+    media += [resolve(det_dataset, r) for r in recs if r.media.kind == "video"][:2]
+    for p in media:
+        shutil.copy(p, inp / ("videos" if p.suffix == ".mp4" else "") / p.name)
+    shutil.copy(data_dir / "nonfaces" / "animal_s22.jpg", inp / "animal.jpg")
+    (inp / "corrupt.png").write_bytes(b"not a png")
+    (inp / "videos" / "cut.mp4").write_bytes(media[-1].read_bytes()[:4000])
+    files = sorted(p.relative_to(inp).as_posix() for p in inp.rglob("*") if p.is_file())
+    keys = [f.rsplit("/", 1)[-1].rsplit(".", 1)[0] for f in reversed(files)] + ["not_there"]  # stems, reversed
+    sample = tmp_path / "sample_submission.csv"
+    sample.write_text("id,label,extra\n" + "".join(f"{k},0,x\n" for k in keys))
+
+    proc = gen("detect", "predict", tiny_model, inp, "--out", tmp_path / "sub.csv", "--sample-submission", sample,
+               "--batch-size", 5, "--quiet")
+    sub = _rows(tmp_path / "sub.csv")
+    assert [r["id"] for r in sub] == keys and list(sub[0]) == ["id", "label", "extra"]
+    probs = {r["filename"]: r for r in _rows(tmp_path / "sub_probs.csv")}
+    assert sorted(probs) == files
+    thr = json.loads((tiny_model / "detector.json").read_text())["threshold"]
+    for f in ("animal.jpg", "corrupt.png", "videos/cut.mp4"):
+        assert probs[f]["prob_fake"] == "" and probs[f]["label"] == "0" and probs[f]["reason"]
+        assert f in proc.stderr, "each fallback is logged on one line"
+    assert "no face" in probs["animal.jpg"]["reason"] and "unreadable" in probs["corrupt.png"]["reason"]
+    scored = [r for r in probs.values() if r["prob_fake"]]
+    assert len(scored) == len(media)
+    by_stem = {k: r["label"] for k, r in zip(keys, sub)}
+    for f, r in probs.items():
+        if r["prob_fake"]:
+            assert 0 <= float(r["prob_fake"]) <= 1 and r["label"] == str(int(float(r["prob_fake"]) >= thr))
+            assert by_stem[f.rsplit("/", 1)[-1].rsplit(".", 1)[0]] == r["label"]
+    assert next(r for r in sub if r["id"] == "not_there")["label"] == "0"
+    vid = [r for f, r in probs.items() if f.startswith("videos/") and r["prob_fake"]]
+    assert vid and all(int(r["crops"]) == 8 for r in vid), "8 face crops per 25-frame clip"
+
+    gen("detect", "predict", tiny_model, inp, "--out", tmp_path / "plain.csv", "--quiet", "--workers", 0)
+    plain = _rows(tmp_path / "plain.csv")
+    assert [r["filename"] for r in plain] == files and list(plain[0]) == ["filename", "label"]
+
+
+def test_eval_reports_every_metric(tiny_model, det_dataset, tmp_path):
+    from synthfake.manifest import read_records
+
+    proc = gen("detect", "eval", tiny_model, det_dataset, "--split", "train", "--json", tmp_path / "r.json", "--quiet")
+    rep = json.loads((tmp_path / "r.json").read_text())
+    n = sum(r.split == "train" for r in read_records(det_dataset))
+    assert rep["files"] == n and sum(map(sum, rep["confusion"])) == n
+    (tn, fp), (fn, tp) = rep["confusion"]
+    f1_fake = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    f1_real = 2 * tn / (2 * tn + fn + fp) if tn + fn + fp else 0.0
+    assert rep["f1_fake"] == pytest.approx(f1_fake) and rep["f1_real"] == pytest.approx(f1_real)
+    assert rep["macro_f1"] == pytest.approx((f1_fake + f1_real) / 2)
+    assert set(rep["recall_by_type"]) == {"face_swap", "real"}
+    assert set(rep["recall_by_backend"]) == {"landmark_swap", "reencode"}
+    assert rep["recall_by_type"]["face_swap"] == pytest.approx(tp / (tp + fn))
+    assert rep["roc_auc"] is not None and 0 <= rep["roc_auc"] <= 1
+    assert "macro F1" in proc.stdout and "confusion" in proc.stdout
+
+
+def test_leave_one_generator_out(det_dataset, tiny_model, tmp_path):
+    """A second fake backend is made by relabelling records; training drops it, eval scores reals + it."""
+    from synthfake.manifest import read_records
+
+    ds = tmp_path / "D"
+    shutil.copytree(det_dataset, ds, ignore=shutil.ignore_patterns("cache"))
+    recs = read_records(ds)
+    train_fakes = [r.id for r in recs if r.split == "train" and r.label == 1]
+    alt = {r.id for r in recs if r.split in ("test", "val") and r.label == 1} | {train_fakes[0]}
+    for part in (ds / "manifest").glob("part-*.jsonl"):
+        lines = [json.loads(x) for x in part.read_text().splitlines() if x.strip()]
+        part.write_text("".join(json.dumps({**d, "backend": "alt_swap"} if d["id"] in alt else d) + "\n"
+                                for d in lines))
+    model = tmp_path / "M"
+    gen("detect", "train", ds, "--out", model, "--leave-out", "alt_swap", *TINY)
+    meta = json.loads((model / "detector.json").read_text())
+    assert meta["leave_out"] == "alt_swap"
+    assert meta["train_crops"] < json.loads((tiny_model / "detector.json").read_text())["train_crops"]
+    gen("detect", "eval", model, ds, "--leave-out", "alt_swap", "--json", tmp_path / "r.json", "--quiet")
+    rep = json.loads((tmp_path / "r.json").read_text())
+    test = [r for r in read_records(ds) if r.split == "test"]
+    assert rep["count_by_backend"] == {"alt_swap": sum(r.id in alt for r in test),
+                                       "reencode": sum(r.label == 0 for r in test)}
+
+    bad = gen("detect", "eval", tiny_model, ds, "--leave-out", "alt_swap", "--quiet", check=False)
+    assert bad.returncode == 2 and "trained with leave_out=None" in bad.stderr
+    bad = gen("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "face_swap", *TINY, check=False)
+    assert bad.returncode == 2 and "needs both real and fake" in bad.stderr
+    bad = gen("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "lip_sync", *TINY, check=False)
+    assert bad.returncode == 2 and "names no fake type or backend" in bad.stderr

@@ -1,0 +1,147 @@
+"""Detector parts that need no torch: face crops, the process pool, the crop cache, augmentations, metrics.
+
+This module stays light on purpose: the pool test's worker processes import it to reach `_crops_or_die`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from synthfake.detector import augment as aug
+from synthfake.detector.crops import (CropSettings, FileCrops, cached_crops, empty, file_crops, iter_file_crops,
+                                      iter_sampled, run_pool)
+from synthfake.media import probe, uniform_indices
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def media_files(data_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    for name in ("videos/talk_d18.mp4", "videos/talk_d20.mp4", "faces/photo_s1.jpg", "nonfaces/animal_s31.jpg"):
+        shutil.copy(data_dir / name, d / name.split("/")[1])
+    return d
+
+
+def test_crops_of_videos_images_and_failures(media_files, tmp_path):
+    s = CropSettings(frames=12, size=SIZE)
+    vid = file_crops(media_files / "talk_d18.mp4", s)
+    n = probe(media_files / "talk_d18.mp4").frames
+    assert vid.frames == uniform_indices(n, 12) and vid.crops.shape == (12, SIZE, SIZE, 3) and not vid.reason
+    assert [i for i, _ in iter_sampled(media_files / "talk_d18.mp4", 12)] == vid.frames
+    photo = file_crops(media_files / "photo_s1.jpg", s)
+    assert photo.crops.shape == (1, SIZE, SIZE, 3) and photo.crops.dtype == np.uint8 and photo.sampled == 1
+    animal = file_crops(media_files / "animal_s31.jpg", s)
+    assert len(animal.crops) == 0 and animal.reason == "no face in 1 sampled frame(s)"
+    centre = file_crops(media_files / "animal_s31.jpg", CropSettings(size=SIZE, center_fallback=True))
+    assert len(centre.crops) == 1 and "centre crops" in centre.note and not centre.reason
+    (tmp_path / "cut.mp4").write_bytes((media_files / "talk_d20.mp4").read_bytes()[:3000])
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello")
+    for name in ("cut.mp4", "zero.jpg", "notes.txt"):
+        r = file_crops(tmp_path / name, s)
+        assert len(r.crops) == 0 and r.reason.startswith("unreadable"), r.reason
+
+
+def test_crop_keeps_the_face_with_its_margin(media_files):
+    from synthfake import faces
+    from synthfake.media import read_image
+
+    rgb = read_image(media_files / "photo_s1.jpg")
+    box = faces.detect_boxes(rgb)[0]
+    x0, y0, x1, y1 = faces.margin_box(box, 0.3, rgb.shape)
+    want = np.asarray(aug.cv2.resize(rgb[y0:y1, x0:x1], (SIZE, SIZE), interpolation=aug.cv2.INTER_LINEAR), float)
+    got = file_crops(media_files / "photo_s1.jpg", CropSettings(size=SIZE)).crops[0].astype(float)
+    assert np.abs(got - want).mean() < 6, "the crop is the margin box, resized"
+    tight = file_crops(media_files / "photo_s1.jpg", CropSettings(size=SIZE, margin=0.0)).crops[0].astype(float)
+    assert np.abs(tight - got).mean() > 10
+
+
+def _crops_or_die(job):
+    if job[0] == "POISON":
+        os._exit(3)
+    return file_crops(*job)
+
+
+def test_pool_keeps_order_and_survives_a_dying_worker(media_files):
+    s = CropSettings(frames=4, size=SIZE)
+    paths = [media_files / n for n in ("photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
+    here = [file_crops(p, s) for p in paths]
+    pooled = list(iter_file_crops(paths, s, workers=2))
+    assert [f.path for f in pooled] == [str(p) for p in paths]
+    for a, b in zip(here, pooled):
+        assert np.array_equal(a.crops, b.crops) and a.reason == b.reason
+    jobs = [(str(p), s) for p in paths[:2]] + [("POISON", s)] + [(str(p), s) for p in paths]
+    out = list(run_pool(_crops_or_die, jobs, workers=2))
+    assert [f.path for f in out] == [j[0] for j in jobs]
+    assert out[2].reason == "failed: the reading process died on this file"
+    assert [f.reason for i, f in enumerate(out) if i != 2] == ["", "", "", "", "no face in 1 sampled frame(s)"]
+
+
+def test_crop_cache_is_keyed_by_settings_and_content(media_files, tmp_path):
+    s = CropSettings(frames=3, size=SIZE)
+    job = (str(media_files / "talk_d20.mp4"), "id1", "sha-a", s, str(tmp_path))
+    first = cached_crops(job)
+    files = list(tmp_path.rglob("*.npz"))
+    assert len(files) == 1 and files[0].parent.name == s.key() and files[0].name == "id1.npz"
+    stamp = files[0].stat().st_mtime_ns
+    again = cached_crops(job)
+    assert files[0].stat().st_mtime_ns == stamp and np.array_equal(first.crops, again.crops)
+    assert again.frames == first.frames and again.sampled == first.sampled == 3
+    cached_crops(job[:2] + ("sha-b",) + job[3:])  # same id, other bytes: made again
+    assert files[0].stat().st_mtime_ns != stamp
+    assert len({s.key(), CropSettings(frames=4, size=SIZE).key(), CropSettings(frames=3, size=SIZE, margin=0.2).key(),
+                CropSettings(frames=3, size=128).key()}) == 4
+
+
+def test_augmentations_change_pixels_not_shape(media_files):
+    img = file_crops(media_files / "photo_s1.jpg", CropSettings(size=SIZE)).crops[0]
+    out = [aug.augment(img, np.random.default_rng(i)) for i in range(8)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in out)
+    assert sum(not np.array_equal(o, img) for o in out) >= 6
+    assert np.array_equal(aug.augment(img, np.random.default_rng(5)), out[5])
+    assert np.abs(aug.jpeg(img, 30).astype(int) - img).mean() > 0.5
+    assert aug.blur(img, 1.5).std() < img.std()
+    assert np.abs(aug.down_up(img, 0.4, np.random.default_rng(0)).astype(int) - img).mean() > 0.5
+    assert np.abs(aug.color_jitter(img, 1.0, 1.0, 1.0).astype(int) - img).max() <= 1
+    assert aug.color_jitter(img, 1.2, 1.0, 1.0).mean() > img.mean() + 10
+
+
+def test_best_threshold_maximises_macro_f1():
+    from synthfake.detector.metrics import best_threshold, macro_f1
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    p = np.clip(0.35 * y + rng.normal(0.35, 0.2, 60), 0, 1)
+    t, f = best_threshold(y, p)
+    assert macro_f1(y, (p >= t).astype(int)) == pytest.approx(f)  # scikit-learn agrees at the chosen threshold
+    grid = [macro_f1(y, (p >= g).astype(int)) for g in np.linspace(0, 1, 101)]
+    assert f >= max(grid) - 1e-12 and f > 0.7
+    assert best_threshold([0, 1], [0.2, 0.9]) == (0.5, 1.0)  # 0.5 separates: kept
+    assert best_threshold([0, 1, 0], [0.6, 0.9, 0.7]) == (pytest.approx(0.8), 1.0)
+    assert best_threshold([0, 0], [0.3, 0.7])[1] == 0.5  # one class: a threshold above everything
+
+
+def test_report_counts_recalls_per_type_and_backend():
+    from synthfake.detector.metrics import report
+
+    y = [0, 0, 1, 1, 1, 1]
+    pred = [0, 1, 1, 0, 1, 1]
+    types = ["real", "real", "face_swap", "face_swap", "lip_sync", "lip_sync"]
+    backends = ["reencode", "reencode", "a", "b", "c", "c"]
+    rep = report(y, [0.1, 0.6, 0.9, 0.4, 0.8, 0.7], pred, types, backends, 0.5)
+    assert rep.confusion == [[1, 1], [1, 3]]
+    assert rep.recall_by_type == {"face_swap": 0.5, "lip_sync": 1.0, "real": 0.5}
+    assert rep.recall_by_backend == {"a": 1.0, "b": 0.0, "c": 1.0, "reencode": 0.5}
+    assert rep.f1_fake == pytest.approx(0.75) and rep.f1_real == pytest.approx(0.5)
+    assert rep.roc_auc == pytest.approx(7 / 8)
+    assert report([1, 1], [0.9, 0.2], [1, 0], ["a", "a"], ["x", "x"], 0.5).roc_auc is None
+
+
+def test_empty_file_crops_shape():
+    e = empty("x.mp4", SIZE, "why")
+    assert isinstance(e, FileCrops) and e.crops.shape == (0, SIZE, SIZE, 3) and e.reason == "why"
