@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import generators as registry
 from .errors import SynthfakeError
-from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, DEFAULT_SPLITS, Plan
+from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
 from .sources import IDENTITY_THRESHOLD, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
@@ -59,9 +59,10 @@ def _parse_splits(text: str) -> dict[str, float]:
     return splits
 
 
-def _check_ready(plan: Plan, layout, ctx: registry.Context) -> None:
+def _check_ready(plan: Plan, ctx: registry.Context) -> None:
     problems = []
-    for t, count in layout.expected.items():
+    counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
+    for t, count in counts.items():
         if count:
             why = registry.why_not_ready(plan.backends[t], t, ctx)
             if why:
@@ -121,7 +122,7 @@ def run(
     if not quiet:
         err.print(f"indexing sources under {sources} ...", highlight=False)
     plan, index, layout = dsmod.prepare(out_dir, sources, make_plan,
-                                        lambda p, lay: _check_ready(p, lay, ctx), identity_threshold)
+                                        lambda p: _check_ready(p, ctx), identity_threshold)
     excluded = [it for it in index.items if it.excluded and it.kind != "other"]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
@@ -183,6 +184,27 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
     raise typer.Exit(1 if report.status == FAIL else 0)
 
 
+@app.command()
+@one_line_errors
+def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
+            out_png: Path = typer.Option(..., "--out", help="Contact sheet PNG to write."),
+            html: bool = typer.Option(False, "--html", help="Also write a playable page beside it (OUT with .html)."),
+            per_row: int = typer.Option(4, "--per-row", min=1, help="Samples shown per type and backend."),
+            tile: int = typer.Option(160, "--tile", min=48, max=1024, help="Tile size in pixels."),
+            sources: Optional[Path] = typer.Option(None, "--sources", help="Sources folder, if it has moved.")):
+    """Contact sheet: a row per type and backend, each sample beside its sources, captioned with id and split."""
+    from .preview import preview as draw
+    from .preview_html import write_page
+
+    rows = draw(dataset, out_png, per_row, tile, sources)
+    out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "
+              f"({', '.join(f'{t}/{b}' for t, b in rows)})", highlight=False)
+    if html:
+        page = out_png.with_suffix(".html")
+        write_page(dataset, page, per_row, sources)
+        out.print(f"wrote {page}", highlight=False)
+
+
 @sources_app.command("scan")
 @one_line_errors
 def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."),
@@ -198,10 +220,13 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
         t.add_column(c)
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
-        use = "face" if it.is_face else ("audio" if it.is_audio else f"excluded: {it.excluded}")
+        use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
         t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
                   f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, use)
     out.print(t)
+    for it in index.items:
+        if it.excluded:
+            out.print(f"excluded {it.path}: {it.excluded}", markup=False, highlight=False, soft_wrap=True)
     if json_out:
         save_index(json_out, index)
 

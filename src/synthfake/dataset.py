@@ -39,7 +39,7 @@ def _diff(a: Plan, b: Plan) -> str:
 
 
 def prepare(dataset: str | Path, sources_dir: str | Path, make_plan: Callable[[SourceIndex], Plan],
-            check: Callable[[Plan, Layout], None], threshold: float,
+            check: Callable[[Plan], None], threshold: float,
             on_file: Callable[[str], None] | None = None) -> tuple[Plan, SourceIndex, Layout]:
     """Scan (reusing the cache), build and check the plan, and only then write plan.json and sources.json.
 
@@ -59,8 +59,8 @@ def prepare(dataset: str | Path, sources_dir: str | Path, make_plan: Callable[[S
             raise PlanError(f"{ds / PLAN_FILE}: this dataset holds another plan ({_diff(old, plan)}); "
                             f"rerun with the same settings or use a new --out")
         index = cached or index
+    check(plan)  # backends first: a missing backend says so even when the sources would not fit either
     layout = Layout(plan, index)
-    check(plan, layout)
     if not (ds / PLAN_FILE).exists():
         ds.mkdir(parents=True, exist_ok=True)
         save_index(ds / SOURCES_FILE, index)

@@ -116,6 +116,22 @@ def split_identity_counts(n_ids: int, splits: dict[str, float], minimum: int = 1
     return counts
 
 
+def _at_least_two(assign: dict[str, str], splits: list[str], movable_first: set[str]) -> dict[str, str]:
+    """Give every split two identities (a swap needs two people) by moving some from the largest split."""
+    by_split = {s: [i for i in assign if assign[i] == s] for s in splits}
+    for s in splits:
+        while len(by_split[s]) < 2:
+            donor = max(by_split, key=lambda k: len(by_split[k]))
+            if len(by_split[donor]) <= 2:
+                return assign
+            pool = [i for i in by_split[donor] if i in movable_first] or by_split[donor]
+            ident = pool[-1]
+            by_split[donor].remove(ident)
+            by_split[s].append(ident)
+            assign[ident] = s
+    return assign
+
+
 def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in key])
 
@@ -160,7 +176,7 @@ class Layout:
                 for ident in ids[k:k + c]:
                     out[ident] = split
                 k += c
-        return out
+        return _at_least_two(out, [s for s, w in self.plan.splits.items() if w > 0], photo_only)
 
     def _pools(self) -> dict[str, dict[str, list[SourceItem]]]:
         pools = {s: {"face": [], "video": []} for s in self.plan.splits}

@@ -47,7 +47,8 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
     aff = np.zeros((len(tris), 2, 3), np.float64)
     for k, t in enumerate(tris):
         d, s = dst[t], srcp[t]
-        if abs(np.cross(d[1] - d[0], d[2] - d[0])) < 1e-3:
+        e1, e2 = d[1] - d[0], d[2] - d[0]
+        if abs(e1[0] * e2[1] - e1[1] * e2[0]) < 1e-3:  # degenerate triangle
             continue
         aff[k] = cv2.getAffineTransform(d.astype(np.float32), s.astype(np.float32))
         cv2.fillConvexPoly(label, np.round(d - (x0, y0)).astype(np.int32), int(k))
@@ -190,14 +191,15 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
     lip = crop[lips > 0].mean(0) if (lips > 0).sum() > 8 else np.array([150.0, 80, 80])
     fill = np.empty(crop.shape, np.float32)
     fill[:] = lip * 0.28
-    if teeth > 0:
-        top = pts[[60, 61, 62, 63, 64]]
+    if teeth > 0:  # upper teeth: the part of the cavity within teeth * gap below the upper lip's middle
+        e = pts[45] - pts[36]
+        down = np.array([-e[1], e[0]]) / (np.linalg.norm(e) + 1e-6)
         gap = float(np.linalg.norm(pts[[61, 62, 63]] - pts[[67, 66, 65]], axis=1).mean())
-        band = np.vstack([top, top[::-1] + (0, teeth * gap)])
-        tmask = np.zeros_like(mask)
-        cv2.fillPoly(tmask, [np.round(band).astype(np.int32)], 255)
-        tone = np.clip(lip.mean() / 110.0, 0.55, 1.0)
-        fill[tmask > 0] = np.array([214.0, 205, 190]) * tone
+        yy, xx = np.mgrid[0:crop.shape[0], 0:crop.shape[1]].astype(np.float32)
+        depth = ((xx - pts[62, 0]) * down[0] + (yy - pts[62, 1]) * down[1]) / max(teeth * gap, 1.0)
+        tone = np.clip(lip.mean() / 110.0, 0.55, 1.0) * np.clip(1.0 - 0.25 * depth, 0.7, 1.0)[..., None]
+        band = depth <= 1.0
+        fill[band] = (np.array([214.0, 205, 190]) * tone)[band]
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.2)[..., None] * float(min(strength, 1.0))
     fill = cv2.GaussianBlur(fill, (0, 0), 0.8)
     out = rgb.copy()

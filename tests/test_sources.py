@@ -1,0 +1,66 @@
+"""The sources index on real media: non-face photos and corrupt videos are kept out with their reason,
+identities group a video with its still, and a sample whose source breaks is recorded as failed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from synthfake.manifest import read_failures, read_records
+from synthfake.runner import run_worker
+from synthfake.sources import load_index
+
+from conftest import gen
+
+
+def test_scan_lists_nonfaces_with_reason_and_groups_identities(data_dir, tmp_path):
+    proc = gen("sources", "scan", data_dir, "--json", tmp_path / "index.json")
+    for name in ("animal_s22.jpg", "animal_s31.jpg", "animal_s41.jpg"):
+        assert name in proc.stdout
+    assert "excluded nonfaces/animal_s22.jpg: no face found in 1 sampled frame(s)" in proc.stdout
+    index = load_index(tmp_path / "index.json")
+    by_path = {it.path: it for it in index.items}
+    assert all(not by_path[f"nonfaces/{n}"].is_face for n in ("animal_s22.jpg", "animal_s31.jpg", "animal_s41.jpg"))
+    for d in ("d0", "d3", "d9", "d12", "d18", "d20"):  # a still cut from a video is the same person
+        assert by_path[f"faces/still_talk_{d}.jpg"].identity == by_path[f"videos/talk_{d}.mp4"].identity
+    ids = {it.identity for it in index.items if it.is_face}
+    assert len(ids) == 9, ids  # 6 people in videos + 3 photos
+    assert by_path["audio/RD_Radio31_000.wav"].is_audio
+
+
+def test_corrupt_video_is_named_recorded_and_the_run_goes_on(data_dir, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(data_dir, src)
+    good = (src / "videos" / "talk_d9.mp4").read_bytes()
+    (src / "videos" / "broken.mp4").write_bytes(good[: len(good) // 3])
+    out = tmp_path / "D"
+    proc = gen("run", "--type", "face_swap", "--n", 4, "--reals", 0, "--clip-seconds", 0.5, "--sources", src,
+               "--out", out)
+    notes = [line for line in proc.stderr.splitlines() if "broken.mp4" in line]
+    print("\n" + "\n".join(notes))
+    assert len(notes) == 1 and "unreadable" in notes[0]
+    index = json.loads((out / "sources.json").read_text())
+    broken = [it for it in index["items"] if it["path"] == "videos/broken.mp4"][0]
+    assert broken["excluded"].startswith("unreadable:")
+    assert len(read_records(out)) == 4
+
+
+def test_source_that_breaks_after_planning_is_a_recorded_failure(data_dir, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(data_dir / "faces", src / "faces")
+    out = tmp_path / "D"
+    gen("run", "--type", "face_swap", "--n", 6, "--reals", 0, "--sources", src, "--out", out, "--quiet")
+    shutil.rmtree(out / "manifest")
+    shutil.rmtree(out / "media")
+    victim = read_failures(out) or None
+    assert victim is None
+    index = load_index(out / "sources.json")
+    target = index.items[0]
+    (src / target.path).write_bytes(b"\xff\xd8 not a jpeg any more")
+    res = run_worker(out, 0, 1, show_progress=False)
+    fails = read_failures(out)
+    print(f"\n{res.failed} failed, {res.done} done; e.g. {fails[0].reason if fails else ''}")
+    assert res.failed >= 1 and res.done + res.failed == 6
+    assert all(target.path in f.reason for f in fails)
+    assert {f.index for f in fails}.isdisjoint({r.index for r in read_records(out)})
+    assert not list((out / "media").rglob(".*.tmp*"))  # no temporary file left behind
