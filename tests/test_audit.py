@@ -19,14 +19,15 @@ import pytest
 from conftest import gen
 from PIL import Image
 
-from synthfake import media
+from synthfake import audit_dupes, media
 from synthfake.audit import run_audit
 from synthfake.audit_balance import compare
 from synthfake.audit_base import FAIL, PASS, Settings
 from synthfake.audit_confounds import jpeg_quality, single_auc
 from synthfake.audit_dupes import near_pairs
 from synthfake.files import sha256_file
-from synthfake.manifest import Record, read_records
+from synthfake.audit_integrity import parse_manifests
+from synthfake.manifest import MediaMeta, Record, read_records
 from synthfake.plan import PAIR_ROLE
 from synthfake.sources import load_index
 
@@ -217,6 +218,17 @@ def test_fake_that_is_its_target_fails_label_noise_only(ds):
     assert details["mostly_real"] == 1 and fake.id in details["mostly_real_examples"][0]
 
 
+def test_symlink_out_of_the_root_fails_integrity_only(ds, tmp_path):
+    """A media file replaced by a link to the same bytes outside the dataset: size and sha256 still match."""
+    rec = next(r for r in read_records(ds) if r.media.kind == "image")
+    outside = tmp_path / "elsewhere.png"
+    shutil.move(ds / rec.path, outside)
+    os.symlink(outside, ds / rec.path)
+    report = audit(ds)
+    assert_only(report, "integrity")
+    assert report.check("integrity").details["counts"]["escaping_paths"] == 1
+
+
 def test_not_a_dataset_is_one_line_exit_2(tmp_path):
     proc = gen("audit", tmp_path, check=False)
     assert proc.returncode == 2
@@ -225,6 +237,22 @@ def test_not_a_dataset_is_one_line_exit_2(tmp_path):
 
 
 # ------------------------------------------------------------------ the parts, on made-up numbers
+def test_manifest_lines_are_judged_one_by_one(tmp_path):
+    meta = MediaMeta(kind="image", width=2, height=2, frames=1, fps=0, duration=0, codec="png", audio=False)
+    rec = Record(id="a", index=0, type="real", label=0, backend="reencode", backend_version="1", params={}, seed=0,
+                 sources=[], identities=[], path="media/train/real/a.png", sha256="0" * 64, bytes=1, media=meta,
+                 manipulated_frames=0, split="train", rank=0, world_size=1, host="h", elapsed_s=0, created="t")
+    lines = [rec.model_dump_json(), rec.model_copy(update={"id": "b", "path": "../b.png"}).model_dump_json(),
+             rec.model_dump_json().replace('"label":0', '"label":7'), rec.model_dump_json()[:40]]
+    (tmp_path / "manifest").mkdir()
+    (tmp_path / "manifest" / "part-00000-of-00001.jsonl").write_text("\n".join(lines))
+    problems = {k: [] for k in ("torn_tail", "escaping_paths", "invalid_lines")}
+    assert [r.id for r in parse_manifests(tmp_path, problems)] == ["a"]
+    assert [len(problems[k]) for k in ("escaping_paths", "invalid_lines", "torn_tail")] == [1, 1, 1]
+    assert problems["escaping_paths"][0].startswith("manifest/part-00000-of-00001.jsonl:2: path")
+    assert ":3: label" in problems["invalid_lines"][0]
+
+
 def test_jpeg_quality_is_estimated_from_the_quantisation_tables(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     for q in (50, 75, 90):
@@ -244,12 +272,15 @@ def test_single_feature_auc_numbers_and_categories():
     assert single_auc(y, ["png"] * 6, True) == 0.5
 
 
-def test_near_pairs_within_hamming_distance():
-    h = np.array([0, 0b111, 2**64 - 1, 0b1], np.uint64)  # records 0, 1, 2, 0
+def test_near_pairs_within_hamming_distance(monkeypatch):
+    h = np.array([0, 0b111, 2**64 - 1, 0b1], np.uint64)  # frames of records 0, 1, 2, 0
     owner = np.array([0, 1, 2, 0])
     assert near_pairs(h, owner, 2) == {(0, 1): 2}
     assert near_pairs(h, owner, 3) == {(0, 1): 2}
-    assert (0, 2) in near_pairs(h, owner, 64)
+    everything = near_pairs(h, owner, 64)
+    assert everything == {(0, 1): 2, (0, 2): 63, (1, 2): 61}
+    monkeypatch.setattr(audit_dupes, "BLOCK_PAIRS", 4)  # one row per block
+    assert near_pairs(h, owner, 64) == everything
 
 
 def test_balance_allows_tolerance_or_one_sample_of_rounding():

@@ -75,11 +75,11 @@ def spread(items: list, cap: int) -> list:
 
 
 def make_pool(workers: int) -> Executor | None:
-    """Processes forked from a clean forkserver that has the frame code imported once (None: run inline)."""
+    """Processes forked from a clean forkserver that has the frame code and dlib models loaded (None: inline)."""
     if workers <= 0:
         return None
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["synthfake.audit_frames"])
+    ctx.set_forkserver_preload(["synthfake.audit_warm"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 

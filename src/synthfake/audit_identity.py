@@ -20,7 +20,7 @@ from .audit_dupes import face_identities
 from .audit_frames import face_task
 from .plan import Plan
 
-FRAMES_FACE = 2  # frames embedded per held-out video
+FRAMES_FACE = 1  # frames embedded per held-out video (the middle one); the cap bounds the records
 
 
 def train_split(plan: Plan) -> str:
@@ -98,7 +98,8 @@ def identity_check(names: dict, faces_: dict) -> Check:
         summary += f" (e.g. {e['identity']} in {', '.join(e['splits'])})"
     summary += (f"; faces: {faces_['with_face']} of {faces_['sampled']} sampled held-out outputs "
                 f"(cap {faces_['cap']}) vs {faces_['train_identities_with_embedding']} train identities, "
-                f"closest {faces_['distance_min']}, {faces_['flagged']} below {faces_['flag_distance']}")
+                f"closest {faces_['distance_min'] if faces_['distance_min'] is not None else 'n/a'}, "
+                f"{faces_['flagged']} below {faces_['flag_distance']}")
     if faces_["flagged_examples"]:
         f = faces_["flagged_examples"][0]
         summary += f" (e.g. {f['id']} in {f['split']} is {f['nearest_train']} at {f['distance']})"

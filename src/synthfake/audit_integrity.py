@@ -7,6 +7,7 @@ per (device, inode, size, mtime), in threads (hashlib releases the GIL).
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,7 @@ from .progress import sample_progress
 HASH_THREADS = 4
 FAIL_KINDS = ("invalid_lines", "escaping_paths", "missing_files", "size_mismatch", "sha256_mismatch",
               "duplicate_ids", "duplicate_indices", "unplanned_indices", "id_mismatch", "type_mismatch",
-              "missing_indices", "shared_paths", "invalid_failures")
+              "missing_indices", "shared_paths", "invalid_failures", "sources_mismatch")
 WARN_KINDS = ("torn_tail", "orphan_files")
 
 
@@ -62,35 +63,44 @@ def check_files(ds: Path, records: list[Record], problems: dict[str, list[str]],
     """Existence, size and sha256 of each record's file; returns id -> sha256 of the file on disk."""
     by_key: dict[tuple, list[Record]] = defaultdict(list)
     paths: dict[str, list[str]] = defaultdict(list)
+    plain_dirs: dict[str, bool] = {}  # folder -> no symlink on the way (checked once per folder)
+    root = str(ds)
     for r in records:
         paths[r.path].append(r.id)
+        folder = r.path.rpartition("/")[0]
+        if folder not in plain_dirs:
+            plain_dirs[folder] = not _has_link(ds, folder)
+        full = os.path.join(root, r.path)
         try:
-            p = resolve(ds, r) if _has_link(ds, r.path) else ds / r.path
-            st = os.stat(p)
+            st = os.lstat(full)
+            if not plain_dirs[folder] or stat.S_ISLNK(st.st_mode):
+                full = str(resolve(ds, r))  # a link: where it points must stay inside the root
+                st = os.stat(full)
         except ManifestError as e:
             problems["escaping_paths"].append(f"{r.id}: {e}")
             continue
         except OSError:
             problems["missing_files"].append(f"{r.id}: {r.path} not found")
             continue
+        if not stat.S_ISREG(st.st_mode):
+            problems["missing_files"].append(f"{r.id}: {r.path} is not a regular file")
+            continue
         if st.st_size != r.bytes:
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
-        by_key[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, str(p))].append(r)
+        by_key[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)].append((r, full))
     problems["shared_paths"] += [f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in paths.items()
                                  if len(ids) > 1]
-    unique: dict[tuple, Path] = {}
-    for key in by_key:
-        unique.setdefault(key[:4], Path(key[4]))
-    sums: dict[tuple, str] = {}
-    with sample_progress(len(unique), "integrity: sha256", show and len(unique) > 200) as advance, \
+    keys = list(by_key)
+    sums: dict[tuple, str | None] = {}
+    with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance, \
             ThreadPoolExecutor(HASH_THREADS) as pool:
-        for key, digest in zip(unique, pool.map(_sha_or_none, unique.values())):
+        for key, digest in zip(keys, pool.map(_sha_or_none, (by_key[k][0][1] for k in keys))):
             sums[key] = digest
             advance()
     actual = {}
     for key, recs in by_key.items():
-        digest = sums[key[:4]]
-        for r in recs:
+        digest = sums[key]
+        for r, _ in recs:
             if digest is None:
                 problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
                 continue
@@ -102,7 +112,7 @@ def check_files(ds: Path, records: list[Record], problems: dict[str, list[str]],
 
 
 def _has_link(ds: Path, rel: str) -> bool:
-    """True when a symlink lies on the way (only then is a full resolve needed to catch an escape)."""
+    """True when a folder on the way from the root to `rel` is a symlink."""
     p = ds
     for part in Path(rel).parts:
         p = p / part
@@ -111,7 +121,7 @@ def _has_link(ds: Path, rel: str) -> bool:
     return False
 
 
-def _sha_or_none(path: Path) -> str | None:
+def _sha_or_none(path: str) -> str | None:
     try:
         return sha256_file(path)
     except OSError:
@@ -156,6 +166,9 @@ def orphan_files(ds: Path, records: list[Record]) -> list[str]:
 def check_integrity(ds: Path, layout: Layout, show: bool) -> tuple[Check, list[Record], list[Failure], dict]:
     """Run check 1; returns the check, the valid records (first per id), the failures and the on-disk hashes."""
     problems: dict[str, list[str]] = {k: [] for k in (*FAIL_KINDS, *WARN_KINDS)}
+    if layout.plan.sources_digest != layout.index.digest:
+        problems["sources_mismatch"].append(f"{ds / 'sources.json'}: digest {layout.index.digest}, plan.json says "
+                                            f"{layout.plan.sources_digest}")
     records = parse_manifests(ds, problems)
     failures = _read_failures(ds, problems)
     coverage = check_plan_coverage(layout, records, failures, problems)

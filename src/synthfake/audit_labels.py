@@ -46,8 +46,8 @@ def check_labels(data: AuditData, pool: Executor | None) -> Check:
         if fake_error:  # the integrity check fails unreadable outputs
             unreadable.append(f"{r.id}: {fake_error}")
             continue
-        if source_error:
-            skipped.append(f"{r.id}: {source_error}")
+        if source_error or not shares:
+            skipped.append(f"{r.id}: {source_error or 'no target frame at the sampled positions'}")
             continue
         unchanged = sum(s < UNCHANGED_SHARE for s in shares)
         medians.append(float(np.median(shares)))
@@ -64,7 +64,7 @@ def check_labels(data: AuditData, pool: Executor | None) -> Check:
     if medians:
         summary += f"; changed-pixel share min {min(medians):.4f} (unchanged below {UNCHANGED_SHARE})"
     if skipped:
-        summary += f"; {len(skipped)} not re-checked, source unavailable (e.g. {skipped[0]})"
+        summary += f"; {len(skipped)} not re-checked (e.g. {skipped[0]})"
     if unreadable:
         summary += f"; {len(unreadable)} unreadable (see integrity)"
     first = low or mostly_real

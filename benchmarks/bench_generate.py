@@ -1,0 +1,84 @@
+"""Generation throughput: samples/s with 1 and 2 local workers on the same plan, per type, in one run.
+
+Also the share of a worker's time spent on bookkeeping (probe, sha256, fsync + rename, record append)
+rather than generating. The 1-worker row of each type is the baseline its 2-worker row is compared to.
+
+    python benchmarks/bench_generate.py [--sources ../shared/data] [--n 16] [--clip-seconds 1]
+                                        [--type face_swap --type ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from synthfake import dataset
+from synthfake.executors import run_local
+from synthfake.manifest import read_records
+from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan
+from synthfake.runner import run_worker
+from synthfake.sources import video_track
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _prepare(out: Path, sources: Path, sample_type: str, n: int, clip: float):
+    def make_plan(index):
+        return Plan(n=n, reals=0, seed=0, ratios={sample_type: DEFAULT_RATIOS[sample_type]},
+                    backends={sample_type: DEFAULT_BACKENDS[sample_type], "real": "reencode"},
+                    splits={"train": 0.7, "val": 0.15, "test": 0.15}, clip_seconds=clip, sources_digest=index.digest)
+
+    return dataset.prepare(out, sources, make_plan, lambda plan: None, 0.4)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sources", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--clip-seconds", type=float, default=1.0)
+    ap.add_argument("--type", dest="types", action="append", choices=list(DEFAULT_RATIOS))
+    args = ap.parse_args()
+    types = args.types or ["face_swap"]
+    table = Table(title=f"generation throughput (n={args.n} per run, clips <= {args.clip_seconds:g} s)")
+    for col in ("type", "backend", "workers", "samples", "failed", "wall s", "samples/s", "vs 1 worker",
+                "bookkeeping"):
+        table.add_column(col, justify="left" if col in ("type", "backend") else "right")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_generate_"))
+    try:
+        for t in types:
+            warm = tmp / f"{t}_warm"  # landmark tracks of the videos, made before timing so neither run pays them
+            _, index, _ = _prepare(warm, args.sources, t, args.n, args.clip_seconds)
+            for it in index.items:
+                if it.is_face and it.kind == "video":
+                    video_track(Path(index.root) / it.path, it.sha256, warm / "cache")
+            base_rate = None
+            for workers in (1, 2):
+                out = tmp / f"{t}_{workers}"
+                _, _, layout = _prepare(out, args.sources, t, args.n, args.clip_seconds)
+                shutil.copytree(warm / "cache", out / "cache", dirs_exist_ok=True)
+                t0 = time.perf_counter()
+                if workers == 1:
+                    res = run_worker(out, 0, 1, show_progress=False)
+                    book = res.bookkeeping_s / max(1e-9, res.bookkeeping_s + res.generate_s)
+                else:
+                    run_local(out, workers, layout, show_progress=False)
+                    book = None
+                wall = time.perf_counter() - t0
+                done = len(read_records(out))
+                rate = done / wall
+                base_rate = base_rate or rate
+                table.add_row(t, DEFAULT_BACKENDS[t], str(workers), str(done), str(args.n - done), f"{wall:.1f}",
+                              f"{rate:.2f}", f"{rate / base_rate:.2f}x", f"{book:.1%}" if book is not None else "-")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    Console(width=140).print(table)
+
+
+if __name__ == "__main__":
+    main()

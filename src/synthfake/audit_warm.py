@@ -1,0 +1,13 @@
+"""Preloaded by the audit's forkserver: the frame code and dlib's three models, loaded once.
+
+Every worker process is forked from that server, so each starts with the models in memory instead of
+loading them itself (about a second each, per worker, per audit).
+"""
+
+from . import audit_frames, faces
+
+faces._detector()
+faces._predictor()
+faces._encoder()
+
+__all__ = ["audit_frames"]
