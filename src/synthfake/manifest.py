@@ -181,3 +181,22 @@ def resolve(dataset: str | Path, record: Record) -> Path:
 def stable_view(record: Record) -> dict:
     """The record without the fields that differ between two identical runs (timing, host, shard)."""
     return record.model_dump(exclude=set(VOLATILE_FIELDS))
+
+
+def export_schemas(folder: str | Path) -> list[Path]:
+    """Write the JSON Schemas of Record and Failure (and the Plan) to `folder`; manifests/ holds the committed copy."""
+    from .plan import Plan
+
+    out = []
+    for name, model in (("record", Record), ("failure", Failure), ("plan", Plan)):
+        p = Path(folder) / f"{name}.schema.json"
+        p.write_text(json.dumps(model.model_json_schema(), indent=1, sort_keys=True) + "\n")
+        out.append(p)
+    return out
+
+
+if __name__ == "__main__":  # python -m synthfake.manifest manifests/
+    import sys
+
+    for p in export_schemas(sys.argv[1] if len(sys.argv) > 1 else "manifests"):
+        print(p)
