@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import generators as registry
+from .degrade import parse_chain
 from .errors import SynthfakeError
 from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
 from .sources import IDENTITY_THRESHOLD, scan
@@ -93,6 +94,8 @@ def run(
     executor: str = typer.Option("local", "--executor", help="local | ray"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir"),
+    degrade: Optional[str] = typer.Option(None, "--degrade", help="Post-processing for every sample: a preset "
+                                          "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
@@ -117,7 +120,8 @@ def run(
     def make_plan(index) -> Plan:
         return Plan(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
                     backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
-                    clip_seconds=clip_seconds, min_manipulated=min_manipulated, sources_digest=index.digest)
+                    clip_seconds=clip_seconds, min_manipulated=min_manipulated, sources_digest=index.digest,
+                    degrade=parse_chain(degrade) if degrade else [])
 
     if not quiet:
         err.print(f"indexing sources under {sources} ...", highlight=False)

@@ -71,6 +71,7 @@ class Record(BaseModel):
     bytes: int = Field(ge=0)
     media: MediaMeta
     manipulated_frames: int = Field(ge=0)
+    degradations: list[dict] = []
     split: str
     rank: int
     world_size: int

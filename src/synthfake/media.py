@@ -218,11 +218,12 @@ def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | float,
-                audio: tuple[np.ndarray, int] | None = None) -> int:
+                audio: tuple[np.ndarray, int] | None = None, crf: int | None = None,
+                preset: str | None = None) -> int:
     """Encode RGB frames as H.264 yuv420p MP4 at `fps`, with optional AAC audio; returns frames written.
 
-    Odd widths/heights are cropped by one pixel (yuv420p needs even sizes). Settings are fixed module
-    constants so that reals and fakes go through exactly the same writer.
+    Odd widths/heights are cropped by one pixel (yuv420p needs even sizes). Settings are module constants
+    so that reals and fakes go through exactly the same writer; only a degradation step changes crf/preset.
     """
     path = Path(path)
     fps = Fraction(fps).limit_denominator(1001)
@@ -235,7 +236,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | 
                 vs = out.add_stream(VIDEO_CODEC, rate=fps)
                 vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
                 vs.codec_context.thread_count = ENCODER_THREADS
-                vs.options = {"crf": str(VIDEO_CRF), "preset": VIDEO_PRESET, "x264-params": X264_PARAMS}
+                vs.options = {"crf": str(VIDEO_CRF if crf is None else crf), "preset": preset or VIDEO_PRESET,
+                              "x264-params": X264_PARAMS}
                 if audio is not None:
                     ast = out.add_stream(AUDIO_CODEC, rate=audio[1])
                     ast.layout = "mono" if audio[0].shape[1] == 1 else "stereo"

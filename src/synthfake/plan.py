@@ -61,6 +61,7 @@ class Plan(BaseModel):
     splits: dict[str, float]
     clip_seconds: float = 10.0
     min_manipulated: float = 0.9
+    degrade: list[dict] = []  # post-processing chain (degrade.py), drawn per sample independent of the label
     sources_digest: str
 
     @property
@@ -84,6 +85,11 @@ class SampleSpec:
     seed: int
     sources: list[tuple[SourceItem, str]]  # (item, role)
     params: dict = field(default_factory=dict)
+    degrade_key: int = -1  # index whose draw sets the degradations: its own, or a paired real's fake's
+
+    @property
+    def degrade_seed(self) -> list[int]:
+        return [300, self.degrade_key]
 
     @property
     def label(self) -> int:
@@ -255,7 +261,7 @@ class Layout:
         pair = next((it for it, r in chosen if r == PAIR_ROLE[t]), None)
         params = self._clip(rng, pair) if pair else {}
         return SampleSpec(i, sample_id(self.hash, i), t, self.plan.backends[t], split,
-                          int(rng.integers(2**31)), chosen, params)
+                          int(rng.integers(2**31)), chosen, params, degrade_key=i)
 
     def _real_spec(self, i: int) -> SampleSpec:
         j = int(np.searchsorted(self.reals, i))
@@ -271,8 +277,9 @@ class Layout:
             cands = self.pools[split]["face"]
             item = cands[int(rng.integers(len(cands)))]
             params = self._clip(rng, item)
+        key = fake.index if fake else i  # a pair is degraded alike
         return SampleSpec(i, sample_id(self.hash, i), "real", self.plan.backends["real"], split,
-                          int(rng.integers(2**31)), [(item, "real")], params)
+                          int(rng.integers(2**31)), [(item, "real")], params, degrade_key=key)
 
     def _clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
         if item.kind != "video":

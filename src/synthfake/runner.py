@@ -22,6 +22,7 @@ from . import dataset as dsmod
 from . import generators as registry
 from . import media
 from .errors import SampleFailed, SynthfakeError
+from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
 from .manifest import (Failure, MediaMeta, Record, SourceRef, append_line, part_name, read_failures,
                        read_records, repair_torn_tail)
@@ -94,6 +95,7 @@ def make_sample(ds: Path, layout: Layout, spec: SampleSpec, ctx: registry.Contex
     if spec.label == 1 and out.manipulated_frames < layout.plan.min_manipulated * out.frames:
         raise SampleFailed(f"only {out.manipulated_frames}/{out.frames} frames manipulated "
                            f"(minimum {layout.plan.min_manipulated:.0%}); a fake of real frames is label noise")
+    applied = _degrade(ds, layout, spec, out) if layout.plan.degrade else []
     t1 = time.perf_counter()
     final = out_dir / f"{spec.id}{out.path.suffix}"
     info = media.probe(out.path)
@@ -107,11 +109,29 @@ def make_sample(ds: Path, layout: Layout, spec: SampleSpec, ctx: registry.Contex
         media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
                         fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
                         audio=info.audio),
-        manipulated_frames=out.manipulated_frames, split=spec.split, rank=rank, world_size=world,
+        manipulated_frames=out.manipulated_frames, degradations=applied, split=spec.split, rank=rank, world_size=world,
         host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
     res.generate_s += t1 - t0
     res.bookkeeping_s += time.perf_counter() - t1
     return rec
+
+
+def _degrade(ds: Path, layout: Layout, spec: SampleSpec, out: registry.Generated) -> list[dict]:
+    """Post-process the backend's output through the plan's chain, drawn for this sample; keep a 'before' still."""
+    chain = draw_chain(layout.plan.degrade, [layout.plan.seed, *spec.degrade_seed], media.kind_of(out.path))
+    if not chain:
+        return []
+    before = ds / "cache" / "pristine" / f"{spec.id}.png"
+    before.parent.mkdir(parents=True, exist_ok=True)
+    frames = [media.read_image(out.path)] if media.kind_of(out.path) == "image" else \
+        media.read_frames(out.path, out.frames // 2, 1)
+    before.write_bytes(media.encode_png(frames[0]))
+    new_path = apply_chain(out.path, Path(f"{out.path.with_suffix('')}.deg"), chain)
+    out.path.unlink()
+    n = media.probe(new_path).frames if new_path.suffix == ".mp4" else 1
+    out.manipulated_frames = round(out.manipulated_frames * n / max(1, out.frames))  # frame-rate change
+    out.path, out.frames = new_path, n
+    return chain
 
 
 def _one_line(e: BaseException) -> str:

@@ -1,0 +1,163 @@
+"""Degradations: in-the-wild post-processing applied to every sample, real or fake, after generation.
+
+A chain is a list of steps `{"op", "p", PARAM: [lo, hi] | [choice, ...] | value}`. Per sample, each step is
+kept with probability `p` and its parameters are drawn from the sample's own generator, never from its label;
+a real draws with its paired fake's key, so a pair is degraded alike. What was applied is recorded as
+`degradations: [{op, params}]`, and `apply_chain` replays those exact parameters to the identical file.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import media
+from .errors import SynthfakeError
+
+INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+IMAGE_ONLY, VIDEO_ONLY = {"jpeg"}, {"h264", "fps"}
+
+# Named chains that mimic where fakes are met. Documented in the README.
+PRESETS: dict[str, list[dict]] = {
+    # chat apps: strong downscale, low JPEG quality for photos, low-bitrate H.264, sometimes 25/30 fps
+    "messenger": [{"op": "resize", "p": 1.0, "factor": [0.45, 0.75], "interp": ["area", "linear"]},
+                  {"op": "jpeg", "p": 1.0, "quality": [50, 75]},
+                  {"op": "fps", "p": 0.5, "fps": [25, 30]},
+                  {"op": "h264", "p": 1.0, "crf": [28, 34], "preset": ["veryfast"]}],
+    # feeds: moderate downscale, filter-like colour changes, medium JPEG / H.264
+    "social": [{"op": "resize", "p": 0.8, "factor": [0.6, 1.0], "interp": ["area", "cubic"]},
+               {"op": "color", "p": 0.5, "brightness": [-12, 12], "contrast": [0.9, 1.12],
+                "saturation": [0.85, 1.2], "gamma": [0.9, 1.1]},
+               {"op": "jpeg", "p": 1.0, "quality": [70, 92]},
+               {"op": "h264", "p": 1.0, "crf": [23, 29], "preset": ["veryfast", "medium"]}],
+    # TV / camera chain: sensor noise, slight softening, broadcast frame rates, high-quality encode
+    "broadcast": [{"op": "noise", "p": 0.6, "sigma": [1.0, 3.0]},
+                  {"op": "blur", "p": 0.5, "sigma": [0.3, 0.9]},
+                  {"op": "fps", "p": 0.5, "fps": [25, 30]},
+                  {"op": "jpeg", "p": 1.0, "quality": [85, 95]},
+                  {"op": "h264", "p": 1.0, "crf": [18, 23], "preset": ["medium"]}],
+}
+KNOWN = {"jpeg": {"quality"}, "resize": {"factor", "interp"}, "blur": {"sigma"}, "noise": {"sigma"},
+         "color": {"brightness", "contrast", "saturation", "gamma"}, "fps": {"fps"}, "h264": {"crf", "preset"}}
+
+
+def parse_chain(text: str) -> list[dict]:
+    """A preset name, or steps like 'jpeg:p=0.5,quality=60-90;resize:factor=0.5-1,interp=area|cubic'."""
+    if text in PRESETS:
+        return PRESETS[text]
+    steps = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        op, _, args = part.partition(":")
+        step: dict = {"op": op.strip(), "p": 1.0}
+        for kv in filter(None, args.split(",")):
+            k, _, v = kv.partition("=")
+            k, v = k.strip(), v.strip()
+            if k == "p":
+                step["p"] = float(v)
+            elif "|" in v or not v.replace(".", "").replace("-", "").isdigit():
+                step[k] = [float(x) if x.replace(".", "").isdigit() else x for x in v.split("|")]
+            elif "-" in v.lstrip("-"):
+                lo, hi = v.split("-", 1)
+                step[k] = [float(lo), float(hi)]
+            else:
+                step[k] = float(v)
+        steps.append(step)
+    validate_chain(steps, text)
+    return steps
+
+
+def validate_chain(steps: list[dict], text: str = "") -> None:
+    for s in steps:
+        if s.get("op") not in KNOWN:
+            raise SynthfakeError(f"--degrade {text!r}: unknown operation {s.get('op')!r} "
+                                 f"(known: {', '.join(KNOWN)}; presets: {', '.join(PRESETS)})")
+        extra = set(s) - KNOWN[s["op"]] - {"op", "p"}
+        if extra or not 0 <= s["p"] <= 1:
+            raise SynthfakeError(f"--degrade {text!r}: {s['op']}: bad settings {sorted(extra) or 'p'}")
+
+
+CHOICE_KEYS = {"fps", "interp", "preset"}  # a list under these keys is a set of choices, not a range
+
+
+def _draw(key: str, spec, rng: np.random.Generator, integer: bool):
+    if isinstance(spec, list) and (key in CHOICE_KEYS or (spec and isinstance(spec[0], str))):
+        return spec[int(rng.integers(len(spec)))]
+    if isinstance(spec, list):
+        lo, hi = spec
+        return int(rng.integers(int(lo), int(hi) + 1)) if integer else round(float(rng.uniform(lo, hi)), 4)
+    return spec
+
+
+def draw_chain(steps: list[dict], seed_key: list[int], kind: str) -> list[dict]:
+    """The applied steps for one sample: kept by their probability, parameters drawn, kind-specific ops kept."""
+    rng = np.random.default_rng(seed_key)
+    out = []
+    for s in steps:
+        keep = rng.random() < s["p"]
+        params = {k: _draw(k, v, rng, k in ("quality", "crf")) for k, v in s.items() if k not in ("op", "p")}
+        if s["op"] == "noise":
+            params["seed"] = int(rng.integers(2**31))
+        if keep and not ((s["op"] in IMAGE_ONLY and kind != "image") or (s["op"] in VIDEO_ONLY and kind != "video")):
+            out.append({"op": s["op"], "params": params})
+    return out
+
+
+def _frame_op(rgb: np.ndarray, op: str, p: dict, k: int) -> np.ndarray:
+    if op == "resize":
+        h, w = rgb.shape[:2]
+        size = (max(2, round(w * p["factor"] / 2) * 2), max(2, round(h * p["factor"] / 2) * 2))
+        return cv2.resize(rgb, size, interpolation=INTERP[p["interp"]])
+    if op == "blur":
+        return cv2.GaussianBlur(rgb, (0, 0), p["sigma"])
+    if op == "noise":
+        rng = np.random.default_rng([p["seed"], k])
+        return np.clip(rgb + rng.normal(0, p["sigma"], rgb.shape), 0, 255).astype(np.uint8)
+    if op == "color":
+        x = rgb.astype(np.float32)
+        gray = x.mean(axis=2, keepdims=True)
+        x = gray + (x - gray) * p["saturation"]
+        x = (x - 128) * p["contrast"] + 128 + p["brightness"]
+        x = 255 * (np.clip(x, 0, 255) / 255) ** p["gamma"]
+        return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    return rgb  # jpeg, fps, h264 act on the encoding, not the pixels
+
+
+def _pixels(rgb: np.ndarray, chain: list[dict], k: int) -> np.ndarray:
+    for step in chain:
+        rgb = _frame_op(rgb, step["op"], step["params"], k)
+    return rgb
+
+
+def apply_chain(src: Path, out_stem: Path, chain: list[dict]) -> Path:
+    """Write `src` through the applied chain; images end as JPEG when a jpeg step applies, else PNG."""
+    params = {s["op"]: s["params"] for s in chain}
+    if media.kind_of(src) == "image":
+        rgb = _pixels(media.read_image(src), chain, 0)
+        if "jpeg" in params:
+            path = Path(f"{out_stem}.jpg")
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, int(params["jpeg"]["quality"])])
+            path.write_bytes(buf.tobytes())
+            return path
+        path = Path(f"{out_stem}.png")
+        path.write_bytes(media.encode_png(rgb))
+        return path
+    fps_in = media.video_fps(src)
+    fps_out = Fraction(params["fps"]["fps"]) if "fps" in params else fps_in
+    info = media.probe(src)
+    audio = media.read_audio_of_video(src, 0, info.duration + 1) if info.audio else None
+
+    def frames():
+        k_out = 0
+        for i, rgb in enumerate(media.iter_frames(src)):
+            while k_out * fps_in < (i + 1) * fps_out and k_out < round(info.frames * fps_out / fps_in):
+                yield _pixels(rgb, chain, k_out)  # output frame k shows the source frame at its time
+                k_out += 1
+
+    enc = params.get("h264", {})
+    path = Path(f"{out_stem}.mp4")
+    media.write_video(path, frames(), fps_out, audio, crf=enc.get("crf"), preset=enc.get("preset"))
+    return path
