@@ -50,6 +50,8 @@ def ready(ctx: Context) -> str | None:
 
 @dataclass
 class Models:
+    """The two sessions, inswapper's emap, and the resolved weights files (for the record)."""
+
     swapper: object
     arcface: object
     emap: np.ndarray

@@ -49,6 +49,8 @@ def ready(ctx: Context) -> str | None:
 
 @dataclass
 class Motion:
+    """One face's motion as the motion extractor gives it; `keypoints()` is what the generator takes."""
+
     rotation: np.ndarray  # (3, 3), applied as points @ rotation.T
     scale: float
     translation: np.ndarray  # (1, 3), z zeroed

@@ -36,22 +36,25 @@ ENV_VARIANT = "SYNTHFAKE_WAV2LIP_MODEL"
 LOWER_FACE = list(range(2, 15)) + list(range(31, 36))  # jaw from below the cheekbones, and the nose base
 
 
-def spec() -> WeightSpec:
-    variant = os.environ.get(ENV_VARIANT, VARIANTS[0])
-    return WeightSpec(f"{variant}.onnx", f"{ASSETS}{variant}.onnx")
+def variant() -> str:
+    return os.environ.get(ENV_VARIANT, VARIANTS[0])
+
+
+def spec(name: str | None = None) -> WeightSpec:
+    name = name or variant()
+    return WeightSpec(f"{name}.onnx", f"{ASSETS}{name}.onnx")
 
 
 def ready(ctx: Context) -> str | None:
-    variant = os.environ.get(ENV_VARIANT, VARIANTS[0])
-    if variant not in VARIANTS:
-        return f"${ENV_VARIANT}={variant}: expected one of {', '.join(VARIANTS)}"
+    if variant() not in VARIANTS:
+        return f"${ENV_VARIANT}={variant()}: expected one of {', '.join(VARIANTS)}"
     return (onnx_models.missing_modules("onnxruntime", "librosa", "scipy") or onnx_models.device_problem(ctx.device)
             or weights.problem([spec()], ctx.weights_dir))
 
 
 @lru_cache(maxsize=2)
 def _model(weights_dir: str | None, device: str, name: str):
-    r = weights.resolve(spec(), weights_dir)
+    r = weights.resolve(spec(name), weights_dir)
     sess = onnx_models.session(r.path, device)
     onnx_models.expect_inputs(sess, r.path, ["source", "target"])
     return sess, r
@@ -114,7 +117,8 @@ def sync_frame(sess, rgb: np.ndarray, lm: np.ndarray, window: np.ndarray, p: dic
     masked = face.copy()
     masked[SIZE // 2:] = 0
     stack = np.concatenate([masked, face], axis=2).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
-    pred = sess.run(None, {"source": window[None, None].astype(np.float32), "target": np.ascontiguousarray(stack)})[0][0]
+    feed = {"source": window[None, None].astype(np.float32), "target": np.ascontiguousarray(stack)}
+    pred = sess.run(None, feed)[0][0]
     mouth = np.clip(pred.transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     mouth = cv2.resize(mouth, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
     alpha = align.hull_mask(lm[LOWER_FACE] - np.array([x0, y0], np.float32), (y1 - y0, x1 - x0), p["mask_blur"])
@@ -125,18 +129,18 @@ def sync_frame(sess, rgb: np.ndarray, lm: np.ndarray, window: np.ndarray, p: dic
     return out
 
 
-def _params(seed: int, device: str, variant: str) -> dict:
+def _params(seed: int, device: str, name: str) -> dict:
     rng = np.random.default_rng(seed)
-    return {"model": variant, "size": SIZE, "mel_step": MEL_STEP, "pad_bottom": 0.1, "mask": "lower_face_hull",
+    return {"model": name, "size": SIZE, "mel_step": MEL_STEP, "pad_bottom": 0.1, "mask": "lower_face_hull",
             "mask_blur": round(float(rng.uniform(0.03, 0.06)), 3), "device": device, "smooth_sigma": 1.0}
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     tgt = next(s for s in sources if s.role == "target")
     aud = next(s for s in sources if s.role == "audio")
-    variant = spec().name[:-5]
-    sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, variant)
-    p = _params(sample.seed, ctx.device, variant)
+    name = variant()
+    sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
+    p = _params(sample.seed, ctx.device, name)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     fps = float(media.video_fps(tgt.path))
     dur = n / fps

@@ -3,57 +3,23 @@
 from __future__ import annotations
 
 import json
-import string
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import gen
 from model_checks import audit_integrity, check_records, model_env, sources
+from tiny_models import build_tiny_flux
 
 from synthfake.errors import BackendNotReady
 from synthfake.generators import diffusers_t2i as t2i
 from synthfake.generators import prompts
 
 
-def build_tiny_flux(root: Path) -> Path:
-    """FLUX.1's components at toy size (tokenizers from in-memory vocabularies), saved as a pipeline dir."""
-    import torch
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
-
-    torch.manual_seed(0)
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for c in string.ascii_lowercase:
-        vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
-    clip_tok = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    t5_tok = T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
-                         + [(c, -3.0) for c in string.ascii_lowercase], extra_ids=0, model_max_length=32)
-    clip = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
-                                        num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
-                                        bos_token_id=0, eos_token_id=1, pad_token_id=1))
-    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
-                                 pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
-    transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
-                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
-                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
-    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
-                        latent_channels=1, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
-                        shift_factor=0.0609, scaling_factor=1.5035)
-    for m in (clip, t5, transformer, vae):
-        m.eval()  # dropout off, or one seed gives two images
-    FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=clip, tokenizer=clip_tok,
-                 text_encoder_2=t5, tokenizer_2=t5_tok, transformer=transformer).save_pretrained(root)
-    (root / t2i.OPTIONS_FILE).write_text(json.dumps({"height": 32, "width": 32, "steps": 2,
-                                                     "max_sequence_length": 32}))
-    return root
-
-
 @pytest.fixture(scope="module")
 def t2i_run(data_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("diffusers")
     w = tmp / "weights"
-    root = build_tiny_flux(w / "FLUX.1-schnell")
+    root = build_tiny_flux(w / "FLUX.1-schnell", size=32)
     ds = tmp / "D"
     gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", "--weights-dir", w, "--n", 2,
         "--reals", 1, "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
@@ -77,11 +43,12 @@ def test_records_hold_prompt_settings_and_every_weights_file(t2i_run):
     audit_integrity(ds, tmp)
 
 
-def test_one_seed_one_image_and_batches_match(t2i_run):
+def test_one_seed_one_image_and_batches_match(t2i_run, tmp_path, monkeypatch):
     _, _, root = t2i_run
+    monkeypatch.setenv("HOME", str(tmp_path))  # the sha256 cache goes under a temporary home
     loaded = t2i._load(str(root), "cpu")
     a, b = prompts.sample(1).text, prompts.sample(2).text
-    first, again, other = t2i.render(loaded, [a], [11])[0], t2i.render(loaded, [a], [11])[0], t2i.render(loaded, [a], [12])[0]
+    first, again, other = (t2i.render(loaded, [a], [seed])[0] for seed in (11, 11, 12))
     assert np.array_equal(first, again)
     assert np.abs(first.astype(int) - other).mean() > 1
     batch = t2i.render(loaded, [a, b], [11, 12])
@@ -98,3 +65,16 @@ def test_family_defaults_and_options_file(tmp_path):
     (root / t2i.OPTIONS_FILE).write_text(json.dumps({"stepz": 3}))
     with pytest.raises(BackendNotReady, match="unknown option.*stepz"):
         t2i._options(root, "flux-dev", "cpu")
+
+
+def test_recorded_weights_are_the_loaded_safetensors(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    root = tmp_path / "FLUX.1-dev"
+    for rel in ("transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+                "transformer/diffusion_pytorch_model-00002-of-00002.safetensors", "vae/diffusion_pytorch_model.bin",
+                "vae/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    assert sorted(t2i.used_files(root)) == ["FLUX.1-dev/transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+                                            "FLUX.1-dev/transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
+                                            "FLUX.1-dev/vae/diffusion_pytorch_model.safetensors"]

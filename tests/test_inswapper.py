@@ -22,8 +22,8 @@ def swap_run(data_dir, tmp_path_factory):
     src = sources(tmp, ["talk_d0.mp4", "photo_s1.jpg", "photo_s12.jpg"])
     ds = tmp / "D"
     gen("run", "--type", "face_swap", "--backend", "face_swap=inswapper", "--weights-dir", w, "--n", 3, "--reals", 0,
-        "--seed", 3, "--clip-seconds", 0.5, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", ds, "--quiet",
-        env=model_env(tmp / "home"))
+        "--seed", 3, "--clip-seconds", 0.5, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", ds,
+        "--quiet", env=model_env(tmp / "home"))
     return tmp, ds, files, src
 
 

@@ -1,11 +1,14 @@
-"""Tiny ONNX models with the real models' input/output names and shapes, built with onnx.helper for tests.
+"""Tiny models with the real models' formats, for tests and benchmarks: ONNX graphs with the documented
+input/output names, shapes and initializer layout (built with onnx.helper), and a FluxPipeline directory.
 
 The graphs are a few ops each (pooling, 1x1 convolutions, small matmuls) so that outputs depend on every
-input and a run takes milliseconds; the names, shapes and initializer layout are the documented ones.
+input and a run takes milliseconds.
 """
 
 from __future__ import annotations
 
+import json
+import string
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +120,36 @@ def wav2lip(path: Path, seed: int = 3) -> Path:
              ("four", np.array(4.0, np.float32)), ("two", np.array(2.0, np.float32))]
     return _save(path, nodes, [_io("source", [1, 1, 80, 16]), _io("target", [1, 6, 96, 96])],
                  [_io("output", [1, 3, 96, 96])], inits)
+
+
+def build_tiny_flux(root: Path, size: int = 32) -> Path:
+    """FLUX.1's components at toy size (tokenizers from in-memory vocabularies), saved as a pipeline dir."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
+
+    torch.manual_seed(0)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in string.ascii_lowercase:
+        vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
+    clip_tok = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    t5_tok = T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+                         + [(c, -3.0) for c in string.ascii_lowercase], extra_ids=0, model_max_length=32)
+    clip = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                        num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
+                                        bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                                 pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
+                        latent_channels=1, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
+                        shift_factor=0.0609, scaling_factor=1.5035)
+    for m in (clip, t5, transformer, vae):
+        m.eval()  # dropout off, or one seed gives two images
+    FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=clip, tokenizer=clip_tok,
+                 text_encoder_2=t5, tokenizer_2=t5_tok, transformer=transformer).save_pretrained(root)
+    (root / "synthfake.json").write_text(json.dumps({"height": size, "width": size, "steps": 2,
+                                                     "max_sequence_length": 32}))
+    return root

@@ -104,7 +104,7 @@ def sha256(path: Path | str) -> str:
     if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
         return str(entry["sha256"])
     digest = sha256_file(path)
-    cache = _load_cache()  # re-read: another worker may have added entries meanwhile
+    cache = {k: v for k, v in _load_cache().items() if os.path.exists(k)}  # re-read (other workers), drop gone files
     cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
     try:
         write_json_atomic(cache_file(), cache)

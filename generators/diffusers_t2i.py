@@ -1,0 +1,199 @@
+"""Text-to-image with any local diffusers pipeline directory (FLUX.1 [schnell]/[dev], SDXL, SD3.5 ...).
+
+The directory (a `save_pretrained` / `huggingface-cli download` layout with model_index.json) is named by
+$SYNTHFAKE_DIFFUSERS_MODEL (default FLUX.1-schnell) and found like any weights file. It is loaded once per
+process with `DiffusionPipeline.from_pretrained(dir, torch_dtype=..., use_safetensors=True)` (diffusers
+src/diffusers/pipelines/pipeline_utils.py) and called with prompt, num_inference_steps, guidance_scale,
+height, width, generator (one `torch.Generator` per image, seeded by the sample) and output_type "np".
+Defaults per family follow the diffusers FLUX docs (docs/source/en/api/pipelines/flux.md): schnell 4 steps,
+guidance 0, max_sequence_length 256; dev 50 steps, guidance 3.5, max_sequence_length 512 (dev is the
+transformer config with `guidance_embeds`); other pipelines use their own `__call__` defaults. An optional
+`synthfake.json` in the directory overrides steps, guidance, height, width, dtype, offload
+(none | model | sequential, CUDA only) and max_sequence_length. Prompts come from generators/prompts.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from synthfake import onnx_models, weights
+from synthfake.errors import BackendNotReady
+from synthfake.generators import Context, Generated, prompts
+from synthfake.weights import WeightSpec
+from synthfake.writer import save_image
+
+NAME = "diffusers_t2i"
+TYPE = "generation"
+VERSION = "1.0"
+ROLES: list = []  # text-to-image draws no source
+ENV_MODEL = "SYNTHFAKE_DIFFUSERS_MODEL"
+DEFAULT_MODEL = "FLUX.1-schnell"
+OPTIONS_FILE = "synthfake.json"
+OPTION_KEYS = {"steps", "guidance", "height", "width", "dtype", "offload", "max_sequence_length"}
+HUB = {"FLUX.1-schnell": "black-forest-labs/FLUX.1-schnell", "FLUX.1-dev": "black-forest-labs/FLUX.1-dev"}
+FAMILY_DEFAULTS = {
+    "flux-schnell": {"steps": 4, "guidance": 0.0, "height": 1024, "width": 1024, "max_sequence_length": 256},
+    "flux-dev": {"steps": 50, "guidance": 3.5, "height": 1024, "width": 1024, "max_sequence_length": 512},
+}
+
+
+def spec() -> WeightSpec:
+    name = os.environ.get(ENV_MODEL, DEFAULT_MODEL)
+    repo = HUB.get(Path(name).name)
+    how = (f"`huggingface-cli download {repo} --local-dir <weights dir>/{name}`" if repo else
+           "a diffusers pipeline directory (save_pretrained or huggingface-cli download) holding model_index.json")
+    return WeightSpec(str(Path(name) / "model_index.json"), how)
+
+
+def ready(ctx: Context) -> str | None:
+    why = onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
+    if why:
+        return why
+    if weights.locate(spec().name, ctx.weights_dir) is None:
+        return weights.missing_message(spec(), ctx.weights_dir)
+    if ctx.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"--device cuda: torch {torch.__version__} sees no CUDA device"
+    return None
+
+
+@dataclass
+class Loaded:
+    """A pipeline loaded once per process, with its family, settings and weights files' sha256."""
+
+    pipe: object
+    family: str
+    opts: dict
+    weights: dict[str, str]
+    model: str
+
+
+def _family(root: Path, index: dict) -> str:
+    cls = index.get("_class_name", "")
+    if cls.startswith("Flux"):
+        cfg = json.loads((root / "transformer" / "config.json").read_text())
+        return "flux-dev" if cfg.get("guidance_embeds") else "flux-schnell"
+    return cls or "unknown"
+
+
+def _options(root: Path, family: str, device: str) -> dict:
+    opts = {"dtype": "bfloat16" if device == "cuda" else "float32", "offload": "none",
+            **FAMILY_DEFAULTS.get(family, {})}
+    f = root / OPTIONS_FILE
+    if f.exists():
+        try:
+            given = json.loads(f.read_text())
+        except ValueError as e:
+            raise BackendNotReady(f"{f}: not valid JSON ({e})") from None
+        unknown = set(given) - OPTION_KEYS if isinstance(given, dict) else {"<not an object>"}
+        if unknown:
+            raise BackendNotReady(f"{f}: unknown option(s) {sorted(unknown)}; expected {sorted(OPTION_KEYS)}")
+        opts.update(given)
+    if opts["offload"] not in ("none", "model", "sequential"):
+        raise BackendNotReady(f"{f}: offload {opts['offload']!r}: expected none, model or sequential")
+    return opts
+
+
+@lru_cache(maxsize=1)
+def _load(model_dir: str, device: str) -> Loaded:
+    import torch
+    import transformers
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+
+    for lib in (diffusers_logging, transformers.utils.logging):  # the run shows its own progress bar
+        lib.set_verbosity_error()
+        lib.disable_progress_bar()
+    root = Path(model_dir)
+    index = json.loads((root / "model_index.json").read_text())
+    family = _family(root, index)
+    opts = _options(root, family, device)
+    dtype = getattr(torch, opts["dtype"], None)
+    if not isinstance(dtype, torch.dtype):
+        raise BackendNotReady(f"{root / OPTIONS_FILE}: dtype {opts['dtype']!r} is not a torch dtype")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch_dtype is renamed dtype in recent diffusers
+        try:  # safetensors only: a pickled .bin is never unpickled
+            pipe = DiffusionPipeline.from_pretrained(str(root), torch_dtype=dtype, local_files_only=True,
+                                                     use_safetensors=True)
+        except (OSError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            raise BackendNotReady(f"{root}: not loadable as a diffusers pipeline "
+                                  f"({type(e).__name__}: {first})") from None
+    for module in pipe.components.values():
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+    pipe.set_progress_bar_config(disable=True)
+    if device == "cuda" and opts["offload"] == "model":
+        pipe.enable_model_cpu_offload()
+    elif device == "cuda" and opts["offload"] == "sequential":
+        pipe.enable_sequential_cpu_offload()
+    else:
+        pipe.to(device)
+    return Loaded(pipe, family, opts, used_files(root), root.name)
+
+
+def used_files(root: Path) -> dict[str, str]:
+    """{dir/relative path: sha256} of the safetensors files from_pretrained loads (no fp16/bf16 variants)."""
+    return {f"{root.name}/{p.relative_to(root).as_posix()}": weights.sha256(p) for p in weights.directory_files(root)
+            if p.suffix == ".safetensors" and "." not in p.stem}
+
+
+def call_settings(loaded: Loaded) -> dict:
+    """The steps, guidance and size actually passed (pipeline defaults where the family has none)."""
+    sig = inspect.signature(loaded.pipe.__call__).parameters
+    o = loaded.opts
+
+    def default(key, arg):
+        return o[key] if key in o else (sig[arg].default if arg in sig else None)
+
+    out = {"steps": default("steps", "num_inference_steps"), "guidance": default("guidance", "guidance_scale"),
+           "height": o.get("height"), "width": o.get("width")}
+    if "max_sequence_length" in sig:
+        out["max_sequence_length"] = default("max_sequence_length", "max_sequence_length")
+    return out
+
+
+def render(loaded: Loaded, texts: list[str], seeds: list[int]) -> list[np.ndarray]:
+    """One batch through the pipeline: RGB uint8 images, image k seeded by seeds[k] on a CPU generator."""
+    import torch
+
+    s = call_settings(loaded)
+    kwargs = {"prompt": list(texts), "num_inference_steps": s["steps"], "guidance_scale": s["guidance"],
+              "generator": [torch.Generator("cpu").manual_seed(int(x)) for x in seeds], "output_type": "np"}
+    for k in ("height", "width", "max_sequence_length"):
+        if s.get(k) is not None:
+            kwargs[k] = s[k]
+    with torch.inference_mode():
+        images = loaded.pipe(**kwargs).images
+    return [np.clip(np.asarray(im) * 255.0 + 0.5, 0, 255).astype(np.uint8) for im in images]
+
+
+def model_dir(ctx: Context) -> Path:
+    return weights.require(spec(), ctx.weights_dir).parent
+
+
+def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
+    import diffusers
+
+    loaded = _load(str(model_dir(ctx).resolve()), ctx.device)
+    prompt = prompts.sample(sample.seed)
+    image = render(loaded, [prompt.text], [sample.seed])[0]
+    s = call_settings(loaded)
+    params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "model": loaded.model,
+              "pipeline": type(loaded.pipe).__name__, "family": loaded.family,
+              "scheduler": type(loaded.pipe.scheduler).__name__, **s, "height": int(image.shape[0]),
+              "width": int(image.shape[1]), "dtype": loaded.opts["dtype"], "offload": loaded.opts["offload"],
+              "device": ctx.device, "generator": "torch.Generator(cpu).manual_seed(seed)",
+              "diffusers": diffusers.__version__}
+    return Generated(save_image(out_stem, image), params, 1, 1, dict(loaded.weights))

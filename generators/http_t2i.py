@@ -1,0 +1,196 @@
+"""Text-to-image through hosted APIs over HTTP: Black Forest Labs' FLUX API and OpenAI-compatible servers.
+
+Contracts, as read in the sources:
+- BFL (black-forest-labs/flux src/flux/api.py and docs.bfl.ai): POST {base}/v1/{model} with header `x-key`
+  and JSON {prompt, width, height, seed}; the reply holds `id` and `polling_url`; GET the polling URL (with
+  `x-key`) until `status` is "Ready" ("Pending" while it runs; "Request Moderated", "Content Moderated",
+  "Error", "Task not found" end it); `result.sample` is the image URL, fetched without the key.
+- OpenAI images API (platform.openai.com/docs/api-reference/images, spoken by many providers and local
+  servers): POST {base}/v1/images/generations with `Authorization: Bearer KEY` and JSON {model, prompt, n,
+  size[, response_format]}; `data[0]` holds `b64_json` or `url`.
+Settings come from environment variables (below); the key only from the variable named by
+$SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY / OPENAI_API_KEY) and never enters records, failures or logs.
+Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most $SYNTHFAKE_HTTP_CONCURRENCY
+in flight per dataset and host; a request that still fails is the sample's recorded failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthfake import http_client, onnx_models
+from synthfake.errors import BackendNotReady, SampleFailed
+from synthfake.generators import Context, Generated, prompts
+from synthfake.http_client import Policy, json_body, request, where
+from synthfake.writer import save_image
+
+NAME = "http_t2i"
+TYPE = "generation"
+VERSION = "1.0"
+ROLES: list = []  # text-to-image draws no source
+PROVIDERS = {"bfl": ("https://api.bfl.ai", "flux-pro-1.1", "BFL_API_KEY"),
+             "openai": ("https://api.openai.com", "gpt-image-1", "OPENAI_API_KEY")}
+WAITING = ("Pending", "Queued", "Processing")
+P = "SYNTHFAKE_HTTP_"
+
+
+@dataclass
+class Config:
+    """Where and how to call, from SYNTHFAKE_HTTP_* variables (never the key itself)."""
+
+    provider: str
+    url: str
+    model: str
+    key_env: str
+    width: int
+    height: int
+    policy: Policy
+    concurrency: int
+    poll_interval: float
+    deadline: float
+    response_format: str | None
+
+
+def _num(name: str, default: float, cast=float, low: float = 0.0):
+    raw = os.environ.get(P + name)
+    try:
+        value = cast(raw) if raw not in (None, "") else cast(default)
+    except ValueError:
+        raise BackendNotReady(f"${P}{name}={raw!r}: expected a number") from None
+    if value < low:
+        raise BackendNotReady(f"${P}{name}={raw!r}: expected at least {low:g}")
+    return value
+
+
+def config() -> Config:
+    provider = os.environ.get(P + "PROVIDER", "bfl")
+    if provider not in PROVIDERS:
+        raise BackendNotReady(f"${P}PROVIDER={provider!r}: expected one of {', '.join(PROVIDERS)}")
+    url, model, key_env = PROVIDERS[provider]
+    size = os.environ.get(P + "SIZE", "1024x1024")
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise BackendNotReady(f"${P}SIZE={size!r}: expected WIDTHxHEIGHT, e.g. 1024x1024") from None
+    if provider == "bfl" and (width % 32 or height % 32):
+        raise BackendNotReady(f"${P}SIZE={size!r}: the BFL API takes multiples of 32")
+    fmt = os.environ.get(P + "RESPONSE_FORMAT") or None
+    if fmt not in (None, "b64_json", "url"):
+        raise BackendNotReady(f"${P}RESPONSE_FORMAT={fmt!r}: expected b64_json or url")
+    policy = Policy(timeout=_num("TIMEOUT", 60.0, float, 0.1), retries=_num("RETRIES", 5, int),
+                    backoff=_num("BACKOFF", 1.0), max_wait=_num("MAX_WAIT", 120.0))
+    return Config(provider, os.environ.get(P + "URL", url).rstrip("/"), os.environ.get(P + "MODEL", model),
+                  os.environ.get(P + "KEY_ENV", key_env), width, height, policy,
+                  _num("CONCURRENCY", 4, int, 1), _num("POLL_INTERVAL", 0.5, float, 0.01),
+                  _num("DEADLINE", 600.0, float, 1.0), fmt)
+
+
+def ready(ctx: Context) -> str | None:
+    why = onnx_models.missing_modules("requests")
+    if why:
+        return why
+    try:
+        cfg = config()
+    except BackendNotReady as e:
+        return str(e)
+    if not os.environ.get(cfg.key_env):
+        return f"${cfg.key_env} is not set (the {cfg.provider} API key; set ${P}KEY_ENV to read another variable)"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _session():
+    import requests
+
+    return requests.Session()
+
+
+def _download(url: str, cfg: Config, key: str) -> tuple[bytes, int]:
+    r, n = request(_session(), "GET", url, cfg.policy, key)
+    return r.content, n
+
+
+def bfl(cfg: Config, key: str, text: str, seed: int) -> tuple[bytes, dict]:
+    """Submit, poll the returned polling URL until Ready, fetch result.sample."""
+    url = f"{cfg.url}/v1/{cfg.model}"
+    headers = {"x-key": key, "accept": "application/json"}
+    body = {"prompt": text, "width": cfg.width, "height": cfg.height, "seed": int(seed)}
+    r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body, headers=headers)
+    sub = json_body(r, url, key)
+    rid = sub.get("id")
+    poll = sub.get("polling_url") or (f"{cfg.url}/v1/get_result?id={rid}" if rid else None)
+    if not isinstance(rid, str) or not isinstance(poll, str):
+        raise SampleFailed(f"{where(url)}: malformed response (no 'id' / 'polling_url')")
+    if not http_client.same_site(poll, cfg.url):
+        raise SampleFailed(f"{where(url)}: polling URL {where(poll)} is on another site; the key is not sent there")
+    end, polls = time.monotonic() + cfg.deadline, 0
+    while True:
+        r, n = request(_session(), "GET", poll, cfg.policy, key, headers=headers)
+        attempts, polls = attempts + n, polls + 1
+        res = json_body(r, poll, key)
+        status = res.get("status")
+        if status == "Ready":
+            sample = (res.get("result") or {}).get("sample") if isinstance(res.get("result"), dict) else None
+            if not isinstance(sample, str):
+                raise SampleFailed(f"{where(poll)}: malformed response (status Ready without result.sample)")
+            data, n = _download(sample, cfg, key)
+            return data, {"request_id": rid, "polls": polls, "attempts": attempts + n, "seed": int(seed)}
+        if status not in WAITING:
+            raise SampleFailed(f"{where(poll)}: generation ended with status {status!r}")
+        if time.monotonic() > end:
+            raise SampleFailed(f"{where(poll)}: not ready after {cfg.deadline:g}s (last status {status!r})")
+        time.sleep(cfg.poll_interval)
+
+
+def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
+    """POST /v1/images/generations; the image comes as b64_json or as a URL to fetch."""
+    url = f"{cfg.url}/v1/images/generations"
+    body = {"model": cfg.model, "prompt": text, "n": 1, "size": f"{cfg.width}x{cfg.height}"}
+    if cfg.response_format:
+        body["response_format"] = cfg.response_format
+    r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body,
+                          headers={"Authorization": f"Bearer {key}"})
+    data = json_body(r, url, key).get("data")
+    item = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+    if isinstance(item.get("b64_json"), str):
+        try:
+            return base64.b64decode(item["b64_json"], validate=True), {"attempts": attempts, "delivery": "b64_json"}
+        except (binascii.Error, ValueError):
+            raise SampleFailed(f"{where(url)}: malformed response (data[0].b64_json is not base64)") from None
+    if isinstance(item.get("url"), str):
+        content, n = _download(item["url"], cfg, key)
+        return content, {"attempts": attempts + n, "delivery": "url"}
+    raise SampleFailed(f"{where(url)}: malformed response (no data[0].b64_json or data[0].url)")
+
+
+def decode(data: bytes, what: str) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if img is None:
+        raise SampleFailed(f"{what}: the returned bytes are not a decodable image ({len(data)} bytes)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
+    cfg = config()
+    key = os.environ.get(cfg.key_env) or ""
+    if not key:
+        raise BackendNotReady(f"${cfg.key_env} is not set (the {cfg.provider} API key)")
+    prompt = prompts.sample(sample.seed)
+    t0 = time.perf_counter()
+    with http_client.slot(Path(ctx.cache_dir) / "http_slots", cfg.concurrency):
+        data, info = bfl(cfg, key, prompt.text, sample.seed) if cfg.provider == "bfl" else openai(cfg, key, prompt.text)
+    rgb = decode(data, f"{cfg.provider} {cfg.model}")
+    params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "provider": cfg.provider,
+              "endpoint": where(cfg.url), "model": cfg.model, "requested_size": f"{cfg.width}x{cfg.height}",
+              "height": int(rgb.shape[0]), "width": int(rgb.shape[1]), "returned_bytes": len(data),
+              "request_s": round(time.perf_counter() - t0, 3), **info}
+    return Generated(save_image(out_stem, rgb), params, 1, 1, {})

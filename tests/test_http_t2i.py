@@ -1,0 +1,213 @@
+"""http_t2i through `gen run` against a real HTTP server on 127.0.0.1 speaking the BFL and OpenAI contracts.
+
+The server plays a script of faults (429 with Retry-After, 500, a response slower than the client's timeout,
+a malformed body, persistent 500s) and records every request, so that the tests can check retries, the
+Retry-After wait, recorded failures, and that the API key reaches only the API and never a record or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import cv2
+import numpy as np
+import pytest
+from conftest import gen
+from model_checks import audit_integrity, check_records, failures, model_env, sources
+
+from synthfake import http_client
+from synthfake.errors import SampleFailed
+from synthfake.generators import prompts
+
+KEY = "sk-synthfake-test-Zq81vX0s"
+PNG = cv2.imencode(".png", np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3))[1].tobytes()
+
+
+class Api(BaseHTTPRequestHandler):
+    """Both contracts; `server.script[route]` lists the next replies, then everything succeeds."""
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, code: int, body: bytes = b"", ctype: str = "application/json", headers: dict | None = None):
+        try:
+            self.send_response(code)
+            for k, v in {"Content-Type": ctype, "Content-Length": str(len(body)), **(headers or {})}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); that is the point of the slow reply
+
+    def _json(self, obj) -> None:
+        self._send(200, json.dumps(obj).encode())
+
+    def _fault(self, action: str) -> bool:
+        if action == "429":
+            self._send(429, b'{"detail": "slow down"}', headers={"Retry-After": "1"})
+        elif action == "500":
+            self._send(500, b'{"detail": "boom"}')
+        elif action == "slow":
+            time.sleep(2.0)
+            return False
+        elif action == "malformed":
+            self._send(200, b"{not json at all")
+        else:
+            return False
+        return True
+
+    def _next(self, route: str) -> str:
+        srv = self.server
+        with srv.lock:
+            srv.log.append((route, time.monotonic(), dict(self.headers), self.path))
+            return srv.script[route].pop(0) if srv.script[route] else "ok"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        base = f"http://127.0.0.1:{self.server.server_port}"
+        if self.path == "/v1/flux-pro-1.1":
+            action = self._next("submit")
+            if self.headers.get("x-key") != KEY:
+                return self._send(401, b'{"detail": "bad key"}')
+            if self._fault(action):
+                return
+            tid = f"task{len(self.server.log)}"
+            self.server.bodies.append(json.loads(body))
+            return self._json({"id": tid, "polling_url": f"{base}/v1/get_result?id={tid}"})
+        if self.path == "/v1/images/generations":
+            action = self._next("openai")
+            if self.headers.get("Authorization") != f"Bearer {KEY}":
+                return self._send(401, b'{"error": "bad key"}')
+            if self._fault(action):
+                return
+            if action == "empty":
+                return self._json({"created": 1, "data": []})
+            if action == "url":
+                return self._json({"created": 1, "data": [{"url": f"{base}/delivery/openai.png"}]})
+            return self._json({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]})
+        self._send(404)
+
+    def do_GET(self):
+        base = f"http://127.0.0.1:{self.server.server_port}"
+        url = urlsplit(self.path)
+        if url.path == "/v1/get_result":
+            action = self._next("poll")
+            if self.headers.get("x-key") != KEY:
+                return self._send(401, b'{"detail": "bad key"}')
+            if self._fault(action):
+                return
+            tid = parse_qs(url.query)["id"][0]
+            if action == "pending":
+                return self._json({"id": tid, "status": "Pending"})
+            return self._json({"status": "Ready", "result": {"sample": f"{base}/delivery/{tid}.png"}})
+        if url.path.startswith("/delivery/"):
+            self._next("delivery")
+            if self.headers.get("x-key") or self.headers.get("Authorization"):
+                return self._send(400, b"key sent to the delivery host")
+            return self._send(200, PNG, "image/png")
+        self._send(404)
+
+
+@pytest.fixture()
+def api():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    srv.lock, srv.log, srv.bodies = threading.Lock(), [], []
+    srv.script = {"submit": [], "poll": [], "openai": [], "delivery": []}
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _run(tmp: Path, srv, provider: str, n: int, key_env: str):
+    env = model_env(tmp / "home", **{key_env: KEY}, SYNTHFAKE_HTTP_PROVIDER=provider,
+                    SYNTHFAKE_HTTP_URL=f"http://127.0.0.1:{srv.server_port}", SYNTHFAKE_HTTP_TIMEOUT="1",
+                    SYNTHFAKE_HTTP_RETRIES="2", SYNTHFAKE_HTTP_BACKOFF="0.05", SYNTHFAKE_HTTP_POLL_INTERVAL="0.05",
+                    SYNTHFAKE_HTTP_CONCURRENCY="2")
+    ds = tmp / "D"
+    proc = gen("run", "--type", "generation", "--backend", "generation=http_t2i", "--n", n, "--reals", 0,
+               "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
+               env=env)
+    return ds, proc
+
+
+def _no_key_anywhere(ds: Path, proc) -> None:
+    assert KEY not in proc.stdout + proc.stderr
+    for p in ds.rglob("*"):
+        if p.is_file():
+            assert KEY.encode() not in p.read_bytes(), p
+
+
+def test_bfl_retries_polls_records_and_fails_cleanly(tmp_path, api, data_dir):
+    api.script["submit"] = ["429", "500", "ok",  # sample 0: throttled, a server error, then accepted
+                            "ok",  # sample 1: accepted, but its poll answers garbage
+                            "slow", "ok",  # sample 2: the first reply comes after the client's 1 s timeout
+                            "500", "500", "500"]  # sample 3: errors on all 3 attempts
+    api.script["poll"] = ["pending", "ready", "malformed", "ready"]
+    ds, proc = _run(tmp_path, api, "bfl", 4, "BFL_API_KEY")
+    records = {r.index: r for r in check_records(ds, {})}
+    assert sorted(records) == [0, 2]
+    fails = failures(ds)
+    assert sorted(fails) == [1, 3]
+    assert "malformed response" in fails[1] and "/v1/get_result" in fails[1]
+    assert "HTTP 500 after 3 attempts" in fails[3]
+    submits = [t for route, t, _, _ in api.log if route == "submit"]
+    assert submits[1] - submits[0] >= 0.95  # waited Retry-After: 1, not the 0.05 s backoff
+    assert submits[5] - submits[4] >= 0.95  # the slow reply was abandoned after the 1 s timeout
+    for r in records.values():
+        assert r.sources == [] and r.weights == {}
+        assert r.params["prompt"] == prompts.sample(r.seed).text and r.params["provider"] == "bfl"
+        assert (r.media.width, r.media.height) == (64, 48)
+    assert records[0].params["attempts"] == 3 + 2 + 1  # 3 submits, 2 polls, 1 download
+    sent = {b["seed"] for b in api.bodies}
+    assert {records[0].seed, records[2].seed} <= sent and all(b["width"] == b["height"] == 1024 for b in api.bodies)
+    _no_key_anywhere(ds, proc)
+    deliveries = [h for route, _, h, _ in api.log if route == "delivery"]
+    assert deliveries and not any("x-key" in {k.lower() for k in h} for h in deliveries)
+    audit_integrity(ds, tmp_path)
+
+
+def test_openai_b64_url_and_empty_data(tmp_path, api, data_dir):
+    api.script["openai"] = ["429", "b64", "url", "empty"]
+    ds, proc = _run(tmp_path, api, "openai", 3, "OPENAI_API_KEY")
+    records = {r.index: r for r in check_records(ds, {})}
+    assert [records[i].params["delivery"] for i in sorted(records)] == ["b64_json", "url"]
+    assert "no data[0].b64_json or data[0].url" in failures(ds)[2]
+    _no_key_anywhere(ds, proc)
+
+
+def test_ready_names_the_missing_key_variable_not_a_value(tmp_path, monkeypatch):
+    from synthfake.generators import Context, http_t2i
+
+    monkeypatch.delenv("BFL_API_KEY", raising=False)
+    monkeypatch.setenv("SYNTHFAKE_HTTP_PROVIDER", "bfl")
+    ctx = Context(cache_dir=tmp_path)
+    assert http_t2i.ready(ctx).startswith("$BFL_API_KEY is not set")
+    monkeypatch.setenv("BFL_API_KEY", KEY)
+    assert http_t2i.ready(ctx) is None
+    monkeypatch.setenv("SYNTHFAKE_HTTP_SIZE", "1000x1000")
+    assert "multiples of 32" in http_t2i.ready(ctx) and KEY not in http_t2i.ready(ctx)
+
+
+def test_concurrency_slots_are_shared_and_bounded(tmp_path):
+    with http_client.slot(tmp_path, 2) as a, http_client.slot(tmp_path, 2) as b:
+        assert {a, b} == {0, 1}
+        with pytest.raises(SampleFailed, match="all 2 request slots stayed busy"):
+            with http_client.slot(tmp_path, 2, wait_s=0.2):
+                pass
+    with http_client.slot(tmp_path, 2) as c:
+        assert c == 0
+
+
+def test_retry_after_takes_seconds_or_an_http_date():
+    assert http_client.retry_after("3") == 3.0
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 < http_client.retry_after(when) <= 30
+    assert http_client.retry_after("soon") is None

@@ -1,0 +1,135 @@
+"""Weights lookup (--weights-dir, $SYNTHFAKE_WEIGHTS, ~/.cache/synthfake/weights), sha256 cache, published-value
+check, and `gen backends` saying which model backends miss which file."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import tiny_models
+from conftest import gen
+from model_checks import model_env
+
+from synthfake import weights
+from synthfake.errors import BackendNotReady
+from synthfake.files import sha256_file
+from synthfake.weights import WeightSpec
+
+SPEC = WeightSpec("model.onnx", "https://example.org/model.onnx")
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(weights.ENV_DIR, raising=False)
+    monkeypatch.delenv(weights.ENV_ALLOW, raising=False)
+    return tmp_path / "home"
+
+
+def _put(folder, name="model.onnx", data=b"weights"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return folder / name
+
+
+def test_places_are_searched_in_order(tmp_path, home, monkeypatch):
+    flag, env, cache = tmp_path / "flag", tmp_path / "env", home / ".cache" / "synthfake" / "weights"
+    monkeypatch.setenv(weights.ENV_DIR, str(env))
+    _put(cache)
+    assert weights.locate("model.onnx", flag) == cache / "model.onnx"
+    _put(env)
+    assert weights.locate("model.onnx", flag) == env / "model.onnx"
+    _put(flag)
+    assert weights.locate("model.onnx", flag) == flag / "model.onnx"
+
+
+def test_missing_file_is_one_line_with_every_place_and_the_source(tmp_path, home):
+    with pytest.raises(BackendNotReady) as e:
+        weights.require(SPEC, tmp_path / "flag")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("weights file model.onnx not found")
+    assert f"--weights-dir: {tmp_path / 'flag' / 'model.onnx'}" in msg
+    assert "$SYNTHFAKE_WEIGHTS: not set" in msg
+    assert str(home / ".cache" / "synthfake" / "weights" / "model.onnx") in msg
+    assert msg.endswith("get it from https://example.org/model.onnx")
+
+
+def test_sha256_is_cached_by_size_and_mtime(tmp_path, home):
+    p = _put(tmp_path, data=b"first")
+    assert weights.sha256(p) == sha256_file(p)
+    cache = json.loads(weights.cache_file().read_text())
+    entry = cache[str(p.resolve())]
+    entry["sha256"] = "f" * 64  # a cache hit returns the stored value without reading the file
+    weights.cache_file().write_text(json.dumps(cache))
+    assert weights.sha256(p) == "f" * 64
+    p.write_bytes(b"second, longer")  # size and mtime change: hashed again
+    assert weights.sha256(p) == sha256_file(p)
+
+
+def test_published_sha256_is_enforced_unless_allowed(tmp_path, home, monkeypatch):
+    p = _put(tmp_path / "w")
+    good = WeightSpec("model.onnx", SPEC.url, sha256_file(p), "test")
+    bad = WeightSpec("model.onnx", SPEC.url, "0" * 64, "a published list")
+    assert weights.resolve(good, tmp_path / "w").verified is True
+    assert weights.resolve(SPEC, tmp_path / "w").verified is None
+    with pytest.raises(BackendNotReady, match="differs from the published 0000000000000000... \\(a published list\\)"):
+        weights.resolve(bad, tmp_path / "w")
+    monkeypatch.setenv(weights.ENV_ALLOW, "1")
+    r = weights.resolve(bad, tmp_path / "w")
+    assert r.verified is False and weights.record([r]) == ({"model.onnx": sha256_file(p)}, ["model.onnx"])
+
+
+def test_directory_files_are_the_weights_in_a_model_dir(tmp_path):
+    for rel in ("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors", "model_index.json",
+                "tokenizer/vocab.json", "vae/diffusion_pytorch_model.bin"):
+        _put(tmp_path / os.path.dirname(rel), os.path.basename(rel))
+    got = [p.relative_to(tmp_path).as_posix() for p in weights.directory_files(tmp_path)]
+    assert got == ["text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors",
+                   "vae/diffusion_pytorch_model.bin"]
+
+
+MODEL_BACKENDS = {"inswapper": "inswapper_128.onnx", "liveportrait": "live_portrait_feature_extractor.onnx",
+                  "wav2lip": "wav2lip_gan_96.onnx", "diffusers_t2i": "FLUX.1-schnell/model_index.json"}
+
+
+def _backends(tmp_path, weights_dir, **env):
+    e = model_env(tmp_path / "home", COLUMNS="1000")
+    e.pop("SYNTHFAKE_ALLOW_UNVERIFIED")
+    e.pop("BFL_API_KEY", None)
+    e.update(env)
+    rows: dict[str, str] = {}
+    name = None
+    for line in gen("backends", "--weights-dir", weights_dir, env=e).stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) != 3:
+            continue
+        name = cells[0] or name  # a wrapped status continues on lines with an empty name cell
+        rows[name] = f"{rows.get(name, '')} {cells[2]}".strip() if cells[0] == "" else cells[2]
+    return rows
+
+
+def test_backends_lists_all_and_names_missing_files(tmp_path):
+    empty = tmp_path / "w"
+    empty.mkdir()
+    rows = _backends(tmp_path, empty)
+    assert {"landmark_swap", "reencode", "morph", "landmark_reenact", "mouth_sync", *MODEL_BACKENDS,
+            "http_t2i"} <= set(rows)
+    for name, file in MODEL_BACKENDS.items():
+        assert "not ready" in rows[name] and f"weights file {file} not found" in rows[name], rows[name]
+        assert str(empty / file) in rows[name] and "get it from" in rows[name]
+    assert "$BFL_API_KEY is not set" in rows["http_t2i"]
+
+
+def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):
+    w = tmp_path / "w"
+    tiny_models.inswapper(w / "inswapper_128.onnx")
+    tiny_models.arcface(w / "w600k_r50.onnx")
+    tiny_models.live_portrait(w)
+    tiny_models.wav2lip(w / "wav2lip_gan_96.onnx")
+    rows = _backends(tmp_path, w)
+    assert "ready" in rows["liveportrait"] and "not ready" not in rows["liveportrait"]
+    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]
+    assert "inswapper_128.onnx: sha256" in rows["inswapper"] and "differs from the published" in rows["inswapper"]
+    rows = _backends(tmp_path, w, SYNTHFAKE_ALLOW_UNVERIFIED="1")
+    assert "not ready" not in rows["inswapper"]
