@@ -25,6 +25,7 @@ NAME = "landmark_reenact"
 TYPE = "reenactment"
 VERSION = "1.0"
 MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
+NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 
 
 def ready(ctx: Context) -> str | None:
@@ -36,7 +37,7 @@ def _params(seed: int) -> dict:
     return {"neutral": "first", "expression_scale": round(float(rng.uniform(0.95, 1.2)), 3),
             "pose_scale": round(float(rng.uniform(0.7, 1.0)), 3), "smooth_sigma": 1.0, "ring_scale": 1.9,
             "ring_points": 16, "border_per_side": 3, "teeth": warp.draw_teeth(rng),
-            "max_frames": 300, "max_side": 720}
+            "max_frames": 300, "max_side": 512}
 
 
 def _scaled_motion(m: np.ndarray, k: float) -> np.ndarray:
@@ -68,7 +69,8 @@ def drive(src_lm: np.ndarray, drv: np.ndarray, neutral: np.ndarray, p: dict) -> 
     return out, motion
 
 
-def _neutral(track: np.ndarray, found: np.ndarray, how: str) -> np.ndarray:
+def neutral_shape(track: np.ndarray, found: np.ndarray, how: str) -> np.ndarray:
+    """The driving video's expression at rest, in image coordinates (only its canonical shape is used)."""
     if how == "first":
         return track[int(np.argmax(found))]
     cans = np.stack([L.apply(L.canonical(lm), lm) for lm in track[found]])
@@ -99,6 +101,9 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src = next(s for s in sources if s.role == "source")
     drv = next(s for s in sources if s.role == "driving")
     p = _params(sample.seed)
+    p["neutral"] = sample.params.get("neutral", p["neutral"])
+    if p["neutral"] not in NEUTRALS:
+        raise SampleFailed(f"neutral {p['neutral']!r}: expected one of {', '.join(NEUTRALS)}")
     if src.item.kind == "video":
         p["source_frame"] = src.item.still_frame
     img = src.still()
@@ -112,8 +117,9 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     full, found = L.fill_gaps(drv.track(), MAX_GAP)
     if not found.any():
         raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
-    neutral = _neutral(full, found, p["neutral"])
+    neutral = neutral_shape(full, found, p["neutral"])
     clip = full[start:start + n]
+    n = len(clip)
     valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
     if not valid.any():
         raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")

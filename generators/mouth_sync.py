@@ -1,10 +1,13 @@
 """Weights-free lip sync: a target talking-head video re-mouthed to a speech recording of someone else.
 
 Per video frame, the speech envelope in the voice band (log energy over that frame's window, scaled
-between the segment's quiet and loud levels) sets the inner-lip gap. The lower lip and jaw move along the
-face's vertical axis, the upper lip a little; the frame is warped piecewise-affinely only inside a
-mouth-jaw region whose border points stay fixed, blended with a feathered mask, and a mouth interior is
-painted where the mouth opens wider than in the original frame. The new audio is muxed in as AAC.
+between the segment's quiet and loud levels) sets the inner-lip gap, from lips slightly apart in pauses
+(`rest_open`) to wide open (`max_open`, in inter-ocular units); where that is within `min_change_px` of
+the frame's own gap, the gap still changes by that much, so that no frame with a face passes through
+untouched. The lower lip and jaw move along the face's vertical axis, the upper lip a little; the frame
+is warped piecewise-affinely only inside a mouth-jaw region whose border points stay fixed, blended with
+a feathered mask, and a mouth interior is painted where the mouth opens wider than in the original
+frame. The new audio is muxed in as AAC.
 Length: by default a seeded segment of the audio is cut to the target clip (`trim_audio`); with
 `loop_video` the clip is played forwards and backwards to the audio's full length.
 """
@@ -26,6 +29,8 @@ MAX_GAP = 3
 LOWER_FACE = np.r_[2:15, 30:36, 48:68]  # landmarks inside the warped region
 LENGTH_MODES = ("trim_audio", "loop_video")
 SILENCE_DBFS = -60.0
+ACTIVE_LEVEL = 0.2  # a frame is voiced when its envelope is above this
+MIN_MOVE_PX = 1.0  # a frame whose landmarks move less than this is left as is, and not counted
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
 
 
@@ -36,9 +41,10 @@ def ready(ctx: Context) -> str | None:
 def _params(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {"band_hz": [300, 3400], "window_frames": 2.0, "quiet_pct": 10, "loud_pct": 95,
-            "max_open": round(float(rng.uniform(0.3, 0.42)), 3), "up_share": 0.15,
+            "max_open": round(float(rng.uniform(0.3, 0.42)), 3), "rest_open": round(float(rng.uniform(0.0, 0.05)), 3),
+            "min_change_px": 1.5, "up_share": 0.15,
             "region_scale": 1.25, "region_drop": 0.45, "feather_px": 4, "smooth_sigma": 1.0,
-            "teeth": warp.draw_teeth(rng), "offset_u": float(rng.random())}
+            "teeth": warp.draw_teeth(rng), "min_speech_share": 0.9, "offset_u": float(rng.random())}
 
 
 def envelope(mono: np.ndarray, rate: int, fps: float, frames: int, band: tuple[float, float],
@@ -64,6 +70,20 @@ def envelope(mono: np.ndarray, rate: int, fps: float, frames: int, band: tuple[f
     return np.clip((db - lo) / max(hi - lo, 1e-6), 0, 1)
 
 
+def speech_offset(mono: np.ndarray, rate: int, fps: float, n_out: int, u: float, p: dict) -> tuple[float, float]:
+    """A seeded start (seconds) for an n_out-frame audio segment, drawn (by u in [0, 1)) among the starts
+    whose frames are voiced on at least min_speech_share (or, where none is, within 0.1 of the most voiced).
+    Returns the start and its voiced share (frames above ACTIVE_LEVEL of the whole file's envelope)."""
+    total = int(len(mono) / rate * fps)
+    env = envelope(mono, rate, fps, total, tuple(p["band_hz"]), p["window_frames"], p["quiet_pct"], p["loud_pct"])
+    if n_out >= total:
+        return 0.0, round(float(np.mean(env > ACTIVE_LEVEL)), 3)
+    share = np.convolve(env > ACTIVE_LEVEL, np.ones(n_out) / n_out, mode="valid")  # start k covers k..k+n_out-1
+    ok = np.nonzero(share >= min(p["min_speech_share"], share.max() - 0.1))[0]
+    k = int(ok[int(u * len(ok))])
+    return k / fps, round(float(share[k]), 3)
+
+
 def region_anchors(lm: np.ndarray, scale: float, drop: float) -> np.ndarray:
     """Fixed points bounding the mouth-jaw region: the jaw line pushed out from the nose tip by `scale`
     and down by `drop` face units at the chin (room for the jaw to open), plus the nose bridge."""
@@ -76,9 +96,16 @@ def region_anchors(lm: np.ndarray, scale: float, drop: float) -> np.ndarray:
 
 
 def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple[np.ndarray, bool]:
-    """One frame with its inner-lip gap set to target_gap pixels; False when the frame was left as is."""
+    """One frame with its inner-lip gap set to target_gap pixels (moved at least min_change_px); False when
+    the frame was left as is (no landmark would move by MIN_MOVE_PX, or the region is degenerate)."""
     cur = max(0.0, float(L.mouth_gap(lm)))
-    new = L.open_mouth(lm, target_gap - cur, p["up_share"])
+    change = target_gap - cur
+    if abs(change) < p["min_change_px"]:  # the audio asks for the mouth the frame already has: move it anyway
+        change = -p["min_change_px"] if change < 0 and cur >= p["min_change_px"] else p["min_change_px"]
+    target_gap = cur + change
+    new = L.open_mouth(lm, change, p["up_share"])
+    if np.abs(new - lm).max() < MIN_MOVE_PX:
+        return rgb, False
     anchors = region_anchors(lm, p["region_scale"], p["region_drop"])
     src = np.vstack([lm[LOWER_FACE], anchors])
     dst = np.vstack([new[LOWER_FACE], anchors])
@@ -117,12 +144,9 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     fps = media.video_fps(tgt.path)
     data, rate = media.read_audio(aud.path)
     total = len(data) / rate
-    if p["length_mode"] == "trim_audio":
-        n_out = min(n_clip, int(total * fps))
-        offset = p.pop("offset_u") * (total - n_out / fps)
-    else:
-        n_out, offset = int(total * fps), 0.0
-        p.pop("offset_u")
+    u = p.pop("offset_u")
+    n_out = min(n_clip, int(total * fps)) if p["length_mode"] == "trim_audio" else int(total * fps)
+    offset, p["speech_share"] = speech_offset(data.mean(1), rate, float(fps), n_out, u, p)
     s0 = int(round(offset * rate))
     seg = data[s0:s0 + int(round(n_out / fps * rate))]
     if n_out < 1 or len(seg) <= 2 * AAC_PRIMING:
@@ -144,7 +168,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
             if lm is None:
                 yield clip[j]
                 continue
-            out, did = resync(clip[j], lm, env[k] * p["max_open"] * float(L.interocular(lm)), p)
+            opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
+            out, did = resync(clip[j], lm, opening * float(L.interocular(lm)), p)
             changed += did
             yield out
 

@@ -79,3 +79,12 @@ def test_waveform_strip_draws_the_signal():
     ink = (img[..., 2] == 200).sum(0)
     assert ink[:30].mean() > 5 * ink[34:].mean() > 0
     assert media.kind_of("x.wav") == "audio"
+
+
+def test_preview_with_sources_gone_draws_them_missing(default_dataset, tmp_path):
+    sheet = tmp_path / "moved.png"
+    gen("preview", default_dataset, "--out", sheet, "--per-row", 1, "--sources", tmp_path / "nowhere")
+    img = np.asarray(Image.open(sheet).convert("RGB"))
+    grey = (img == 200).all(-1).sum()
+    print(f"\nsources gone: {grey} grey 'missing' tile pixels")
+    assert grey > 4 * 100 * 100  # one missing tile per source of the 4 fake rows shown

@@ -75,9 +75,10 @@ def test_mouth_follows_driving_and_identity_stays_source(reenacted):
         d_src.append(faces.distance(e, e_src))
         d_drv.append(faces.distance(e, e_drv))
     same = float(np.mean(np.array(d_src) < faces.SAME_PERSON))
+    rest = L.mouth_opening(src.still_face().landmarks)
     print(f"\nreenact {SOURCE} driven by {DRIVING}: mouth-opening r = {r:.3f} over {len(frames)} frames "
           f"(driving opening range {np.nanmin(mouth_drv):.3f}..{np.nanmax(mouth_drv):.3f}, output "
-          f"{np.nanmin(mouth_out):.3f}..{np.nanmax(mouth_out):.3f}, source still {L.mouth_opening(src.still_face().landmarks):.3f})")
+          f"{np.nanmin(mouth_out):.3f}..{np.nanmax(mouth_out):.3f}, source still {rest:.3f})")
     print(f"identity: distance to source < {faces.SAME_PERSON} on {same:.0%} of {len(d_src)} frames "
           f"(median {np.median(d_src):.3f}); median distance to the driving person {np.median(d_drv):.3f}")
     assert r >= 0.7
@@ -94,3 +95,16 @@ def test_seeded_params_and_no_face_driving(data_dir, tmp_path):
     with pytest.raises(SampleFailed, match="blank.mp4: no face tracked"):
         landmark_reenact.generate(spec(1, [srcs[0], drv], {"clip_start": 0, "clip_frames": 6}), [srcs[0], drv],
                                   tmp_path / "o", Context(tmp_path / "cache"))
+
+
+def test_neutral_choices(reenacted):
+    (src, drv), _ = reenacted
+    track, found = L.fill_gaps(drv.track(), landmark_reenact.MAX_GAP)
+    first = landmark_reenact.neutral_shape(track, found, "first")
+    median = landmark_reenact.neutral_shape(track, found, "median")
+    openings = L.mouth_opening(track[found])
+    print(f"\nneutral mouth opening: first face {L.mouth_opening(first):.3f}, median shape "
+          f"{L.mouth_opening(median):.3f} (per-frame median {np.median(openings):.3f})")
+    assert np.allclose(first, track[0])
+    assert abs(L.mouth_opening(median) - np.median(openings)) < 0.05
+    assert abs(L.mouth_opening(median) - L.mouth_opening(first)) > 0.05

@@ -68,3 +68,21 @@ def test_world_from_environment(monkeypatch, env, expected):
 def test_bad_rank_is_a_usage_error():
     with pytest.raises(SynthfakeError):
         world_from_env(2, 2)
+
+
+def test_plan_written_by_an_older_version_keeps_its_ids(photo_sources, tmp_path):
+    """A plan.json without a field added later still resumes: ids come from the JSON as written."""
+    from synthfake.files import canonical_hash
+    from synthfake.plan import sample_id
+
+    out = tmp_path / "D"
+    args = ["run", "--type", "face_swap", "--n", 3, "--reals", 0, "--sources", photo_sources, "--out", out, "--quiet"]
+    gen(*args)
+    written = json.loads((out / "plan.json").read_text())
+    del written["degrade"]  # as an older synthfake wrote it
+    (out / "plan.json").write_text(json.dumps(written))
+    for p in (out / "manifest").glob("*.jsonl"):
+        p.unlink()
+    gen(*args)
+    assert sorted(r.id for r in read_records(out)) == sorted(sample_id(canonical_hash(written), i) for i in range(3))
+    assert "nothing to do" in gen(*args[:-1]).stderr

@@ -26,7 +26,7 @@ def load(dataset: str | Path) -> tuple[Plan, SourceIndex]:
     ds = Path(dataset)
     if not (ds / PLAN_FILE).exists():
         raise SynthfakeError(f"{ds / PLAN_FILE}: no plan here; is {ds} a dataset made by `gen run`?")
-    plan = Plan.model_validate_json((ds / PLAN_FILE).read_text())
+    plan = Plan.from_file(ds / PLAN_FILE)
     index = load_index(ds / SOURCES_FILE)
     if index is None:
         raise SynthfakeError(f"{ds / SOURCES_FILE}: sources index missing")
@@ -51,14 +51,14 @@ def prepare(dataset: str | Path, sources_dir: str | Path, make_plan: Callable[[S
     index = scan(sources_dir, cached, threshold, on_file)
     plan = make_plan(index)
     if (ds / PLAN_FILE).exists():
-        old = Plan.model_validate_json((ds / PLAN_FILE).read_text())
+        old = Plan.from_file(ds / PLAN_FILE)
         if cached is not None and old.sources_digest != index.digest:
             raise PlanError(f"{ds / PLAN_FILE}: the files under {sources_dir} changed since this plan was made; "
                             f"use a new --out or restore the sources")
-        if old.hash != plan.hash:
+        if old.model_dump() != plan.model_dump():
             raise PlanError(f"{ds / PLAN_FILE}: this dataset holds another plan ({_diff(old, plan)}); "
                             f"rerun with the same settings or use a new --out")
-        index = cached or index
+        plan, index = old, cached or index  # the written plan keeps its ids
     check(plan)  # backends first: a missing backend says so even when the sources would not fit either
     layout = Layout(plan, index)
     if not (ds / PLAN_FILE).exists():

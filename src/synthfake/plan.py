@@ -8,11 +8,13 @@ identities. Speech audio carries no face and is shared by all splits.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from .errors import PlanError
 from .files import canonical_hash
@@ -64,9 +66,20 @@ class Plan(BaseModel):
     degrade: list[dict] = []  # post-processing chain (degrade.py), drawn per sample independent of the label
     sources_digest: str
 
+    _written: dict | None = PrivateAttr(default=None)  # plan.json as read, when loaded from a dataset
+
     @property
     def hash(self) -> str:
-        return canonical_hash(self.model_dump())
+        """Ids derive from this. A plan read from a dataset hashes its JSON as written, so a field added to the
+        model later (with a default) does not change the ids of samples already made."""
+        return canonical_hash(self._written if self._written is not None else self.model_dump())
+
+    @classmethod
+    def from_file(cls, path) -> "Plan":
+        data = json.loads(Path(path).read_text())
+        plan = cls.model_validate(data)
+        plan._written = data
+        return plan
 
     @property
     def total(self) -> int:

@@ -149,7 +149,7 @@ def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris:
         cv2.fillConvexPoly(label, np.round(dst[tris[k]] - (x0, y0)).astype(np.int32), int(k))
     table = np.zeros((len(tris) + 1, 6), np.float32)
     table[:-1] = aff.reshape(-1, 6)
-    table[-1] = (0, 0, -1e5, 0, 0, -1e5)  # uncovered pixels: sampled anywhere, then masked out
+    table[-1] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
     c = np.take(table, label, axis=0)
     gx = np.arange(x0, x1, dtype=np.float32)[None, :]
     gy = np.arange(y0, y1, dtype=np.float32)[:, None]

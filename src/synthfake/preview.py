@@ -1,0 +1,177 @@
+"""`gen preview`: a contact sheet of a dataset that a person reads at a glance.
+
+One row per (type, backend); each cell shows the sample (the middle frame of a video) beside the
+sources it was made from (a face photo or still, the driving/target frame at the middle of the clip
+used, or the waveform of the audio segment used), captioned with its id and split. Fakes have a red
+frame, reals a green one. Source files are read from the sources root recorded in the dataset, or from
+`sources_dir` when they have moved; a missing source is drawn as a grey tile that says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import dataset as dsmod
+from . import media
+from .errors import MediaError, SynthfakeError
+from .manifest import FAKE_TYPES, Record, read_records, resolve
+from .sources import SourceIndex
+
+FAKE_RGB, REAL_RGB, SOURCE_RGB = (214, 40, 40), (40, 160, 70), (150, 150, 150)
+BG, INK, GREY = (250, 250, 250), (20, 20, 20), (200, 200, 200)
+
+
+@dataclass
+class Tile:
+    """One picture in a cell with its small label (role or 'fake'/'real')."""
+
+    label: str
+    image: np.ndarray
+    frame: tuple[int, int, int]
+
+
+@dataclass
+class Cell:
+    record: Record
+    tiles: list[Tile]
+
+
+def group_records(records: list[Record], per_row: int) -> dict[tuple[str, str], list[Record]]:
+    """Records by (type, backend), fake types first in the standard order, at most per_row each (by index)."""
+    order = {t: k for k, t in enumerate((*FAKE_TYPES, "real"))}
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for r in sorted(records, key=lambda r: (order[r.type], r.backend, r.index)):
+        groups.setdefault((r.type, r.backend), []).append(r)
+    return {k: v[:per_row] for k, v in groups.items()}
+
+
+def middle_frame(path: Path, frames: int, start: int = 0) -> np.ndarray:
+    """The image itself, or the frame at the middle of [start, start + frames) of a video."""
+    if media.kind_of(path) == "image":
+        return media.read_image(path)
+    return media.read_frames(path, start + max(frames, 1) // 2, 1)[0]
+
+
+def waveform(data: np.ndarray, size: int) -> np.ndarray:
+    """A square strip of the audio's min/max envelope, one column per pixel."""
+    img = np.full((size, size, 3), 245, np.uint8)
+    mono = data.mean(1) if data.ndim == 2 else data
+    if len(mono) == 0:
+        return img
+    cols = np.array_split(mono, size)
+    peak = max(float(np.abs(mono).max()), 1e-6)
+    mid = size // 2
+    for x, c in enumerate(cols):
+        if len(c):
+            lo, hi = int(mid - c.max() / peak * (mid - 2)), int(mid - c.min() / peak * (mid - 2))
+            img[lo:hi + 1, x] = (40, 90, 200)
+    img[mid, :] = (120, 120, 120)
+    return img
+
+
+def _missing(size: int, text: str) -> np.ndarray:
+    img = Image.new("RGB", (size, size), GREY)
+    ImageDraw.Draw(img).text((6, size // 2 - 8), text, fill=INK, font=_font(11))
+    return np.asarray(img)
+
+
+def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size: int) -> Tile:
+    """The picture of one source as this sample used it."""
+    path = root / ref.path
+    p = record.params
+    try:
+        kind = media.kind_of(path)
+        if kind == "audio":
+            data, rate = media.read_audio(path)
+            s0 = int(p.get("audio_offset_s", 0.0) * rate)
+            n = int(p.get("audio_seconds", len(data) / rate) * rate)
+            return Tile(ref.role, waveform(data[s0:s0 + n], size), SOURCE_RGB)
+        if kind == "video" and "clip_start" in p and ref.role in ("target", "driving", "real"):
+            return Tile(ref.role, middle_frame(path, p["clip_frames"], p["clip_start"]), SOURCE_RGB)
+        if kind == "video":
+            still = next((it.still_frame for it in index.items if it.path == ref.path), 0) if index else 0
+            return Tile(ref.role, media.read_frames(path, still, 1)[0], SOURCE_RGB)
+        return Tile(ref.role, media.read_image(path), SOURCE_RGB)
+    except (MediaError, OSError):
+        return Tile(ref.role, _missing(size, "missing" if not path.exists() else "unreadable"), SOURCE_RGB)
+
+
+def cell_for(ds: Path, root: Path, index: SourceIndex | None, record: Record, size: int) -> Cell:
+    """The sample beside its sources (a real's one source is the sample itself: not repeated)."""
+    frame = REAL_RGB if record.label == 0 else FAKE_RGB
+    try:
+        img = middle_frame(resolve(ds, record), record.media.frames)
+    except (MediaError, OSError):
+        img = _missing(size, "media missing")
+    tiles = [Tile("real" if record.label == 0 else "fake", img, frame)]
+    if record.label == 1:
+        tiles += [source_tile(root, index, record, ref, size) for ref in record.sources]
+    return Cell(record, tiles)
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _fit(img: np.ndarray, size: int) -> Image.Image:
+    """Letterbox an RGB array into a size x size tile."""
+    h, w = img.shape[:2]
+    k = size / max(h, w)
+    small = cv2.resize(img, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+    tile = Image.new("RGB", (size, size), (30, 30, 30))
+    tile.paste(Image.fromarray(small), ((size - small.shape[1]) // 2, (size - small.shape[0]) // 2))
+    return tile
+
+
+def draw_sheet(rows: dict[tuple[str, str], list[Cell]], title: str, tile: int = 160) -> Image.Image:
+    """Lay the cells out: a label column, then one row per group."""
+    pad, label_w, cap_h, head_h, role_h = 8, 150, 18, 30, 14
+    slots = max((len(c.tiles) for cells in rows.values() for c in cells), default=1)
+    per_row = max((len(cells) for cells in rows.values()), default=1)
+    cell_w = slots * (tile + 4) + pad
+    row_h = role_h + tile + cap_h + pad
+    sheet = Image.new("RGB", (label_w + per_row * cell_w + pad, head_h + max(1, len(rows)) * row_h + pad), BG)
+    d = ImageDraw.Draw(sheet)
+    d.text((pad, 6), title, fill=INK, font=_font(15))
+    for r, ((typ, backend), cells) in enumerate(rows.items()):
+        y = head_h + r * row_h
+        d.text((pad, y + role_h + tile // 2 - 16), typ, fill=INK, font=_font(14))
+        d.text((pad, y + role_h + tile // 2 + 2), backend, fill=(90, 90, 90), font=_font(12))
+        for c, cell in enumerate(cells):
+            x = label_w + c * cell_w
+            for k, t in enumerate(cell.tiles):
+                tx = x + k * (tile + 4)
+                d.text((tx + 2, y), t.label, fill=t.frame if t.frame != SOURCE_RGB else (90, 90, 90), font=_font(11))
+                sheet.paste(_fit(t.image, tile), (tx, y + role_h))
+                d.rectangle((tx - 1, y + role_h - 1, tx + tile, y + role_h + tile), outline=t.frame, width=2)
+            d.text((x, y + role_h + tile + 3), f"{cell.record.id[:10]}  {cell.record.split}", fill=INK, font=_font(12))
+    return sheet
+
+
+def load(dataset: str | Path, sources_dir: str | Path | None) -> tuple[Path, Path, SourceIndex | None, list[Record]]:
+    """The dataset's records, its sources root (or sources_dir) and its sources index."""
+    ds = Path(dataset)
+    _, index = dsmod.load(ds)
+    records = read_records(ds)
+    if not records:
+        raise SynthfakeError(f"{ds}: no records yet; run `gen run` first")
+    return ds, Path(sources_dir) if sources_dir else Path(index.root), index, records
+
+
+def preview(dataset: str | Path, out: str | Path, per_row: int = 4, tile: int = 160,
+            sources_dir: str | Path | None = None) -> dict[tuple[str, str], list[Cell]]:
+    """Write the contact sheet PNG to `out`; returns the cells drawn, by (type, backend)."""
+    ds, root, index, records = load(dataset, sources_dir)
+    rows = {k: [cell_for(ds, root, index, r, tile) for r in rs] for k, rs in group_records(records, per_row).items()}
+    n = len(records)
+    img = draw_sheet(rows, f"{ds.resolve().name}: {n} samples, {sum(r.label for r in records)} fake, "
+                           f"{n - sum(r.label for r in records)} real (first {per_row} per type and backend)", tile)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out, format="PNG")
+    return rows

@@ -1,0 +1,79 @@
+"""`gen preview --html`: one page where every previewed sample plays beside its sources.
+
+Media are linked, not copied, by paths relative to the page; video sources play only the clip the
+sample used (a `#t=start,end` media fragment), audio only the segment used.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+from .manifest import Record, resolve
+from .media import kind_of
+from .preview import group_records, load
+from .sources import SourceIndex
+
+STYLE = """body{font-family:sans-serif;background:#fafafa;margin:16px}h2{margin:18px 0 6px}
+.row{display:flex;flex-wrap:wrap;gap:14px}.cell{border:1px solid #ccc;background:#fff;padding:6px}
+.cell.fake{border-color:#d62828}.cell.real{border-color:#28a046}.media{display:flex;gap:6px;align-items:flex-start}
+figure{margin:0}figcaption{font-size:11px;color:#555}video,img{width:200px;height:200px;object-fit:contain;
+background:#222}audio{width:200px}.cap{font-size:12px;margin-top:4px}"""
+
+
+def _rel(target: Path, page_dir: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
+
+
+def _player(src: str, kind: str | None, label: str, fragment: str = "") -> str:
+    src = html.escape(src + fragment, quote=True)
+    if kind == "video":
+        tag = f'<video src="{src}" controls muted loop playsinline preload="metadata"></video>'
+    elif kind == "audio":
+        tag = f'<audio src="{src}" controls preload="metadata"></audio>'
+    else:
+        tag = f'<img src="{src}" loading="lazy" alt="{html.escape(label)}">'
+    return f"<figure>{tag}<figcaption>{html.escape(label)}</figcaption></figure>"
+
+
+def _fragment(record: Record, role: str, kind: str | None, fps: float, still: int) -> str:
+    """The part of a source the sample used: its audio segment, its clip, or (a face role) its still frame."""
+    p = record.params
+    if kind == "audio" and "audio_offset_s" in p:
+        return f"#t={p['audio_offset_s']:.3f},{p['audio_offset_s'] + p['audio_seconds']:.3f}"
+    if kind == "video" and fps > 0:
+        if "clip_start" in p and role in ("target", "driving", "real"):
+            return f"#t={p['clip_start'] / fps:.3f},{(p['clip_start'] + p['clip_frames']) / fps:.3f}"
+        return f"#t={(still + 0.5) / fps:.3f}"
+    return ""
+
+
+def cell_html(ds: Path, root: Path, index: SourceIndex | None, record: Record, page_dir: Path) -> str:
+    items = {it.path: it for it in index.items} if index else {}
+    parts = [_player(_rel(resolve(ds, record), page_dir), record.media.kind, "fake" if record.label else "real")]
+    if record.label == 1:
+        for ref in record.sources:
+            kind = kind_of(ref.path)
+            it = items.get(ref.path)
+            frag = _fragment(record, ref.role, kind, it.fps if it else 0.0, it.still_frame if it else 0)
+            parts.append(_player(_rel(root / ref.path, page_dir), kind, f"{ref.role}: {ref.identity}", frag))
+    cls = "fake" if record.label else "real"
+    cap = f"{record.id} &middot; {html.escape(record.split)} &middot; index {record.index}"
+    return f'<div class="cell {cls}"><div class="media">{"".join(parts)}</div><div class="cap">{cap}</div></div>'
+
+
+def write_page(dataset: str | Path, out: str | Path, per_row: int = 4, sources_dir: str | Path | None = None) -> int:
+    """Write the HTML preview; returns the number of samples on it."""
+    ds, root, index, records = load(dataset, sources_dir)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    groups = group_records(records, per_row)
+    body = []
+    for (typ, backend), recs in groups.items():
+        cells = "".join(cell_html(ds, root, index, r, out.parent) for r in recs)
+        body.append(f"<h2>{html.escape(typ)} <small>{html.escape(backend)}</small></h2><div class='row'>{cells}</div>")
+    title = html.escape(f"{ds.resolve().name}: {len(records)} samples")
+    out.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
+                   f"</head><body><h1>{title}</h1>{''.join(body)}</body></html>\n")
+    return sum(len(v) for v in groups.values())
