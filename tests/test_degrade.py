@@ -158,3 +158,13 @@ def test_audit_confounds_blind_chain_passes_label_dependent_fails(degraded, tmp_
     dirty = run_audit(bad, settings).check("confounds")
     print(f"label-dependent chain: {dirty.status}: {dirty.summary}")
     assert dirty.status == FAIL and "width" in dirty.summary
+
+
+def test_preview_shows_before_and_after(degraded, tmp_path):
+    from synthfake.preview import preview
+
+    rows = preview(degraded, tmp_path / "sheet.png")
+    cells = [c for cells in rows.values() for c in cells if c.record.degradations]
+    assert cells and all(c.tiles[1].label == "before" and "after" in c.tiles[0].label for c in cells)
+    assert all(c.tiles[0].image.shape != c.tiles[1].image.shape or (c.tiles[0].image != c.tiles[1].image).any()
+               for c in cells)

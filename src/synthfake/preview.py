@@ -109,6 +109,10 @@ def cell_for(ds: Path, root: Path, index: SourceIndex | None, record: Record, si
     except (MediaError, OSError):
         img = _missing(size, "media missing")
     tiles = [Tile("real" if record.label == 0 else "fake", img, frame)]
+    before = ds / "cache" / "pristine" / f"{record.id}.png"  # kept by the runner when a chain applies
+    if record.degradations and before.exists():
+        tiles[0].label += " (after " + "+".join(d["op"] for d in record.degradations) + ")"
+        tiles.append(Tile("before", media.read_image(before), SOURCE_RGB))
     if record.label == 1:
         tiles += [source_tile(root, index, record, ref, size) for ref in record.sources]
     return Cell(record, tiles)
