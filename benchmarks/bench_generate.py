@@ -2,6 +2,8 @@
 
 Also the share of a worker's time spent on bookkeeping (probe, sha256, fsync + rename, record append)
 rather than generating. The 1-worker row of each type is the baseline its 2-worker row is compared to.
+A second table gives the cost per sample of each degradation preset on the first type's outputs, against
+a plain re-encode through the same writer (the empty chain) as baseline.
 
     python benchmarks/bench_generate.py [--sources ../shared/data] [--n 16] [--clip-seconds 1]
                                         [--type face_swap --type ...]
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synthfake import dataset
+from synthfake.degrade import PRESETS, apply_chain, draw_chain
 from synthfake.executors import run_local
 from synthfake.manifest import read_records
 from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan
@@ -35,6 +38,26 @@ def _prepare(out: Path, sources: Path, sample_type: str, n: int, clip: float):
                     splits={"train": 0.7, "val": 0.15, "test": 0.15}, clip_seconds=clip, sources_digest=index.digest)
 
     return dataset.prepare(out, sources, make_plan, lambda plan: None, 0.4)
+
+
+def preset_costs(ds: Path, tmp: Path) -> Table:
+    """Seconds per sample for each preset's drawn chain over the dataset's outputs, vs an empty chain."""
+    recs = read_records(ds)
+    table = Table(title=f"degradation cost per sample ({len(recs)} outputs of {ds.name})")
+    for col in ("preset", "s/sample", "vs re-encode", "ops applied (mean)"):
+        table.add_column(col, justify="left" if col == "preset" else "right")
+    base = None
+    for name in ("none", *PRESETS):
+        t0, ops = time.perf_counter(), 0
+        for r in recs:
+            kind = r.media.kind
+            chain = draw_chain(PRESETS[name], [0, 300, r.index], kind) if name != "none" else []
+            ops += len(chain)
+            apply_chain(ds / r.path, tmp / f"{name}_{r.index}", chain)
+        per = (time.perf_counter() - t0) / max(1, len(recs))
+        base = base or per
+        table.add_row(name, f"{per:.3f}", f"{per / base:.2f}x", f"{ops / max(1, len(recs)):.1f}")
+    return table
 
 
 def main() -> None:
@@ -75,9 +98,11 @@ def main() -> None:
                 base_rate = base_rate or rate
                 table.add_row(t, DEFAULT_BACKENDS[t], str(workers), str(done), str(args.n - done), f"{wall:.1f}",
                               f"{rate:.2f}", f"{rate / base_rate:.2f}x", f"{book:.1%}" if book is not None else "-")
+        costs = preset_costs(tmp / f"{types[0]}_1", tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     Console(width=140).print(table)
+    Console(width=140).print(costs)
 
 
 if __name__ == "__main__":
