@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import dataset as dsmod
 from . import generators as registry
@@ -190,7 +191,7 @@ def run_worker(dataset: str | Path, rank: int, world_size: int, device: str = "c
                                             world_size=world_size, host=socket.gethostname(), created=_now()))
                     res.failed += 1
                     res.reasons.append(reason)
-                    err.print(f"[red]failed[/] sample {i} ({spec.type}): {reason}", markup=True, highlight=False)
+                    err.print(f"[red]failed[/] sample {i} ({spec.type}): {escape(reason)}", highlight=False)
                 advance()
     finally:
         lock.close()
