@@ -8,6 +8,7 @@ pass through untouched and are counted; the target's audio is kept.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from synthfake import faces, media, warp
@@ -28,7 +29,8 @@ def ready(ctx: Context) -> str | None:
 def _params(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {"mask": "hull68", "erode_px": int(rng.integers(1, 4)), "feather_px": int(rng.integers(3, 7)),
-            "color": "lab", "blend": "poisson_normal", "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
+            "color": "lab", "color_strength": round(float(rng.uniform(0.6, 1.0)), 3), "blend": "poisson_normal",
+            "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
 
 
 def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.ndarray, dst_lm: np.ndarray,
@@ -41,7 +43,8 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     mask = warp.hull_mask(lm, roi.shape[:2], erode=p["erode_px"]) & covered
     if mask.sum() < 255 * 64:
         return dst
-    warped = warp.lab_transfer(warped, roi, mask)
+    matched = warp.lab_transfer(warped, roi, mask)  # a seeded strength: two samples of one pair still differ
+    warped = cv2.addWeighted(matched, p["color_strength"], warped, 1 - p["color_strength"], 0)
     blended = warp.poisson_blend(warped, roi, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
     out = dst.copy()

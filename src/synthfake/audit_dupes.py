@@ -27,6 +27,13 @@ def face_identities(r: Record) -> set[str]:
         {i for i in r.identities if not i.startswith("voice:")}
 
 
+def _repeated_real(group: list[Record]) -> bool:
+    """Reals of one split made from the same source, clip and chain: a WARN, not a FAIL (nothing leaks, no fake)."""
+    keys = {(r.sources[0].sha256 if r.sources else "", r.params.get("clip_start"), r.params.get("clip_frames"),
+             str(r.degradations)) for r in group}
+    return all(r.type == "real" for r in group) and len(keys) == 1 and len({r.split for r in group}) == 1
+
+
 def check_exact(data: AuditData) -> Check:
     """Outputs with equal sha256 (of the file on disk where it could be read, else the record's)."""
     groups: dict[str, list[Record]] = defaultdict(list)
@@ -38,15 +45,19 @@ def check_exact(data: AuditData) -> Check:
               for s, g in groups.items() if s in sources for r in g]
     cross = sum(1 for g in dups if len({r.split for r in g}) > 1)
     in_groups = sum(len(g) for g in dups)
-    status = FAIL if dups else WARN if copies else PASS
-    summary = (f"{len(dups)} group(s) of identical files ({in_groups} records, {cross} group(s) across splits)"
-               if dups else f"{len(groups)} distinct sha256 over {len(data.records)} records")
+    repeated = [g for g in dups if _repeated_real(g)]
+    status = FAIL if len(repeated) < len(dups) else WARN if dups or copies else PASS
+    summary = (f"{len(dups)} group(s) of identical files ({in_groups} records, {cross} group(s) across splits, "
+               f"{len(repeated)} of them repeated reals: one source photo or clip re-encoded again because the plan "
+               f"holds more reals than distinct targets)" if dups
+               else f"{len(groups)} distinct sha256 over {len(data.records)} records")
     if copies:
         summary += f"; {len(copies)} output(s) identical to a source file (not re-encoded by the writer)"
     if dups:
         g = dups[0]
         summary += f"; e.g. {', '.join(f'{r.id} ({r.split})' for r in g[:3])}"
     details = {"groups": len(dups), "records_in_groups": in_groups, "groups_across_splits": cross,
+               "repeated_real_groups": len(repeated),
                "examples": [{"sha256": data.actual_sha.get(g[0].id, g[0].sha256), "records": len(g),
                              "ids": [r.id for r in g[:10]], "splits": sorted({r.split for r in g})}
                             for g in dups[:EXAMPLES]],
