@@ -27,6 +27,7 @@ from synthfake.errors import MediaError
 from synthfake.files import canonical_hash, commit_file
 
 CACHE_VERSION = 1  # bump when the crop code changes what it produces
+DIED = "failed: the reading process died on this file"
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,17 @@ class FileCrops:
     crops: np.ndarray
     frames: list[int] = field(default_factory=list)
     sampled: int = 0
-    reason: str = ""  # set when there are no crops: the file gets the fallback label
+    reason: str = ""  # set when the file failed or has no crops: it gets the fallback label
     note: str = ""  # set when crops exist but are not face crops (centre fallback)
+    last: bool = True  # False for a part of a file's crops that more parts follow
+
+
+def no_crops(size: int) -> np.ndarray:
+    return np.zeros((0, size, size, 3), np.uint8)
 
 
 def empty(path: str, size: int, reason: str, sampled: int = 0) -> FileCrops:
-    return FileCrops(str(path), np.zeros((0, size, size, 3), np.uint8), [], sampled, reason)
+    return FileCrops(str(path), no_crops(size), [], sampled, reason)
 
 
 def resize(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -128,31 +134,49 @@ def _frames_of(path: Path, k: int) -> Iterable[tuple[int, np.ndarray]]:
     raise MediaError(path, "not an image or video file")
 
 
-def file_crops(path: str | Path, s: CropSettings) -> FileCrops:
-    """Crops of one image or video; an unreadable file or one with no face gives no crops and a reason."""
-    crops, idx, centres, n = [], [], [], 0
+def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[FileCrops]:
+    """The crops of one file in parts of at most `chunk` crops (0: one part), made as frames are decoded.
+
+    The last part has `last=True` and carries the frames sampled and any reason or note. An unreadable
+    file or one with no face ends with no crops and a reason; a decoder that fails after some crops keeps
+    them (a truncated video); any other failure ends with a reason even after crops were sent.
+    """
+    buf, idx, centres, n, got = [], [], [], 0, 0
     try:
         for i, rgb in _frames_of(Path(path), s.frames):
             n += 1
             c = crop_face(rgb, s)
             if c is not None:
-                crops.append(c)
+                buf.append(c)
                 idx.append(i)
-            elif s.center_fallback and not crops:
+                got += 1
+                if chunk and len(buf) >= chunk:
+                    yield FileCrops(str(path), np.stack(buf), idx, n, last=False)
+                    buf, idx = [], []
+            elif s.center_fallback and not got:
                 centres.append((i, center_crop(rgb, s.size)))
     except MediaError as e:
-        if not crops:
-            return empty(path, s.size, f"unreadable: {e.reason}", n)
+        if not got:
+            yield empty(path, s.size, f"unreadable: {e.reason}", n)
+            return
     except Exception as e:  # a decoder or detector failure must not stop a batch run
         first = (str(e).splitlines() or [""])[0]
-        return empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
-    if crops:
-        return FileCrops(str(path), np.stack(crops), idx, n)
+        yield empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
+        return
+    if got:
+        yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n)
+        return
     reason = f"no face in {n} sampled frame(s)"
     if centres:
-        return FileCrops(str(path), np.stack([c for _, c in centres]), [i for i, _ in centres], n,
-                         note=f"{reason}: centre crops")
-    return empty(path, s.size, reason, n)
+        yield FileCrops(str(path), np.stack([c for _, c in centres]), [i for i, _ in centres], n,
+                        note=f"{reason}: centre crops")
+        return
+    yield empty(path, s.size, reason, n)
+
+
+def file_crops(path: str | Path, s: CropSettings) -> FileCrops:
+    """All crops of one image or video; an unreadable file or one with no face gives no crops and a reason."""
+    return next(crop_chunks(path, s))
 
 
 # ---------------------------------------------------------------- cache
@@ -192,17 +216,20 @@ def cached_crops(job: tuple[str, str, str, CropSettings, str]) -> FileCrops:
     return fc
 
 
-def _plain(job: tuple[str, CropSettings]) -> FileCrops:
-    return file_crops(*job)
-
-
 # ---------------------------------------------------------------- pool
-def _init_worker() -> None:
+def init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def mp_context():
+    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"), initializer=_init_worker)
+    return ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
 
 
 def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Iterator[FileCrops]:
@@ -214,7 +241,7 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
     if workers <= 0:
         yield from map(fn, jobs)
         return
-    window = window or 2 * workers
+    window = window or workers + 1
     todo, careful = iter(jobs), deque()
     ex = _pool(workers)
     try:
@@ -235,17 +262,12 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
                 ex = _pool(workers)
                 if careful or not pending:  # this job ran alone: it is the one that kills workers
                     size = next(x.size for x in job if isinstance(x, CropSettings))
-                    yield empty(str(job[0]), size, "failed: the reading process died on this file")
+                    yield empty(str(job[0]), size, DIED)
                 else:
                     careful.extend([job, *(j for j, _ in pending)])
                 pending.clear()
     finally:
         ex.shutdown(cancel_futures=True)
-
-
-def iter_file_crops(paths: Iterable[str | Path], s: CropSettings, workers: int) -> Iterator[FileCrops]:
-    """Crops of each file, in order, decoded and detected in `workers` processes (0: in this process)."""
-    return run_pool(_plain, ((str(p), s) for p in paths), workers)
 
 
 def iter_record_crops(dataset: Path, records: list, s: CropSettings, workers: int,

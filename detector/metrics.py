@@ -13,22 +13,34 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
     return float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0))
 
 
+def macro_f1_at(y, p, thresholds) -> np.ndarray:
+    """Macro F1 of `p >= t` for every t at once (sorted counts; zero_division 0 like scikit-learn)."""
+    y, p, ts = np.asarray(y, int), np.asarray(p, float), np.asarray(thresholds, float)
+    pos, neg = np.sort(p[y == 1]), np.sort(p[y == 0])
+    tp = len(pos) - np.searchsorted(pos, ts, "left")
+    fp = len(neg) - np.searchsorted(neg, ts, "left")
+    fn, tn = len(pos) - tp, len(neg) - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_fake = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f_real = np.where(2 * tn + fn + fp > 0, 2 * tn / (2 * tn + fn + fp), 0.0)
+    return (f_fake + f_real) / 2
+
+
 def best_threshold(y, p) -> tuple[float, float]:
     """(threshold, macro F1) maximising macro F1 of `p >= threshold`; ties go to the threshold nearest 0.5.
 
-    Candidates are midpoints between neighbouring distinct scores (plus 0.5), so the chosen threshold
-    sits in the gap rather than on a validation score.
+    Candidates are 0.5 and the midpoints between neighbouring distinct scores (plus one below and one
+    above all), so a chosen threshold sits in a gap rather than on a validation score.
     """
-    y, p = np.asarray(y, int), np.asarray(p, float)
+    p = np.asarray(p, float)
     u = np.unique(p)
-    cands = np.unique(np.concatenate([[0.5], (u[1:] + u[:-1]) / 2, [u[0] - 1e-6, u[-1] + 1e-6]])) if len(u) else [0.5]
-    best = (-1.0, 0.0, 0.5)
-    for t in cands:
-        f = macro_f1(y, (p >= t).astype(int))
-        key = (f, -abs(t - 0.5))
-        if key > best[:2]:
-            best = (f, -abs(t - 0.5), float(t))
-    return max(best[2], 0.0), best[0]
+    if not len(u):
+        return 0.5, 0.0
+    cands = np.unique(np.concatenate([[0.5], (u[1:] + u[:-1]) / 2, [u[0] - 1e-6, u[-1] + 1e-6]]))
+    f = macro_f1_at(y, p, cands)
+    best = np.flatnonzero(np.isclose(f, f.max(), rtol=0, atol=1e-12))
+    t = cands[best[np.argmin(np.abs(cands[best] - 0.5))]]
+    return max(float(t), 0.0), float(f.max())
 
 
 @dataclass

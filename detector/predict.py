@@ -15,10 +15,10 @@ from synthfake import media
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
-from .crops import iter_file_crops
 from .evaluate import crop_settings
 from .model import load_detector
-from .score import FileScore, label_of, score_stream
+from .score import FileScore, label_of, score_parts
+from .stream import stream_crops
 
 LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
 PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
@@ -123,7 +123,8 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     s = crop_settings(meta, frames)
     scores: dict[Path, FileScore] = {}
     with sample_progress(len(files), "scoring", show) as advance:
-        for p, sc in zip(files, score_stream(model, iter_file_crops(files, s, workers), meta, batch_size)):
+        parts = stream_crops(files, s, workers, chunk=max(1, batch_size // 2))
+        for p, sc in zip(files, score_parts(model, parts, meta, batch_size)):
             scores[p] = sc
             advance()
             if sc.prob is None:

@@ -7,7 +7,6 @@ crop has been scored. Results do not depend on the batch size (float32, eval mod
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -32,8 +31,9 @@ class FileScore:
 
 @dataclass
 class _Pending:
-    fc: FileCrops
-    expected: int
+    path: str
+    crops: int = 0
+    last: FileCrops | None = None  # the file's last part, once it has come
     probs: list[float] = field(default_factory=list)
 
 
@@ -54,35 +54,49 @@ def fake_probs(model, pixels: torch.Tensor, fake_index: int) -> np.ndarray:
 
 def score_stream(model, files: Iterable[FileCrops], meta: DetectorMeta, batch_size: int = 16,
                  tta: bool | None = None) -> Iterator[FileScore]:
-    """A FileScore for each FileCrops, in order; the model sees at most `batch_size` crops at a time."""
-    tta = meta.tta if tta is None else tta
-    pending: OrderedDict[int, _Pending] = OrderedDict()
+    """A FileScore for each FileCrops (a whole file each), in order."""
+    return score_parts(model, enumerate(files), meta, batch_size, tta)
+
+
+def score_parts(model, parts: Iterable[tuple[int, FileCrops]], meta: DetectorMeta, batch_size: int = 16,
+                tta: bool | None = None) -> Iterator[FileScore]:
+    """A FileScore for each file, in seq order, from (seq, part) pairs whose files may interleave.
+
+    Crops and their flips go through the model `batch_size` at a time; a file's probability is the mean
+    over its crops and flips, in frame order, so it does not depend on the batching.
+    """
+    views = (False, True) if (meta.tta if tta is None else tta) else (False,)
+    files: dict[int, _Pending] = {}
     buf: list[tuple[int, np.ndarray, bool]] = []
+    next_seq = 0
 
     def flush() -> None:
         if buf:
             probs = fake_probs(model, to_pixels([c for _, c, _ in buf], [f for _, _, f in buf], meta.mean, meta.std),
                                meta.fake_index)
             for (seq, _, _), p in zip(buf, probs):
-                pending[seq].probs.append(float(p))
+                files[seq].probs.append(float(p))
             buf.clear()
 
     def ready() -> Iterator[FileScore]:
-        while pending:
-            seq, pe = next(iter(pending.items()))
-            if len(pe.probs) < pe.expected:
-                return
-            del pending[seq]
-            prob = float(np.mean(np.asarray(pe.probs, np.float64))) if pe.probs else None
-            yield FileScore(pe.fc.path, prob, len(pe.fc.crops), pe.fc.sampled, pe.fc.reason, pe.fc.note)
+        nonlocal next_seq
+        while (pe := files.get(next_seq)) and pe.last is not None and len(pe.probs) == pe.crops * len(views):
+            del files[next_seq]
+            next_seq += 1
+            last = pe.last
+            prob = float(np.mean(np.asarray(pe.probs, np.float64))) if pe.probs and not last.reason else None
+            yield FileScore(pe.path, prob, pe.crops, last.sampled, last.reason, last.note)
 
-    for seq, fc in enumerate(files):
-        pending[seq] = _Pending(fc, len(fc.crops) * (2 if tta else 1))
-        for crop in fc.crops:
-            for flip in ((False, True) if tta else (False,)):
+    for seq, part in parts:
+        pe = files.setdefault(seq, _Pending(part.path))
+        pe.crops += len(part.crops)
+        for crop in part.crops:
+            for flip in views:
                 buf.append((seq, crop, flip))
                 if len(buf) >= batch_size:
                     flush()
+        if part.last:
+            pe.last = part
         yield from ready()
     flush()
     yield from ready()

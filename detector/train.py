@@ -103,18 +103,17 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     """Train, choose the threshold on val, save the model folder; returns the saved meta."""
     from transformers import Trainer, TrainingArguments
 
-    check_device(o.device, o.fp16)
     dataset = Path(dataset)
-    model, meta = load_base(o.base, o.image_size, log)
-    if model.config.num_labels != 2:
-        raise SynthfakeError(f"{o.base}: {model.config.num_labels} labels; the detector trains a 2-class head")
-    meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
-                   center_fallback=o.center_fallback, fallback_label=o.fallback_label)
     train_recs = split_records(dataset, "train", o.leave_out, keep="without")
     val_recs = split_records(dataset, "val", o.leave_out, keep="without")
     if len({r.label for r in train_recs}) < 2:
-        raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples "
+        held = f" once {o.leave_out!r} is left out" if o.leave_out else ""
+        raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples{held} "
                              f"(found {len(train_recs)} record(s), labels {sorted({r.label for r in train_recs})})")
+    check_device(o.device, o.fp16)
+    model, meta = load_base(o.base, o.image_size, log)
+    meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
+                   center_fallback=o.center_fallback, fallback_label=o.fallback_label)
     s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,
                      center_fallback=o.center_fallback)
     items = training_items(dataset, train_recs, s, meta, o, log)

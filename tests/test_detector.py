@@ -14,7 +14,20 @@ from conftest import gen
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-TINY = ("--image-size", 64, "--epochs", 2, "--frames", 4, "--score-frames", 8, "--batch-size", 8, "--quiet")
+TINY = ("--image-size", 64, "--epochs", 2, "--frames", 4, "--score-frames", 8, "--batch-size", 8, "--workers", 0,
+        "--quiet")
+
+
+def gen_here(*args):
+    """The CLI in this process (torch is imported once): (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +104,9 @@ def test_predict_folder_follows_sample_submission(tiny_model, det_dataset, data_
     vid = [r for f, r in probs.items() if f.startswith("videos/") and r["prob_fake"]]
     assert vid and all(int(r["crops"]) == 8 for r in vid), "8 face crops per 25-frame clip"
 
-    gen("detect", "predict", tiny_model, inp, "--out", tmp_path / "plain.csv", "--quiet", "--workers", 0)
+    code, _, err = gen_here("detect", "predict", tiny_model, inp, "--out", tmp_path / "plain.csv", "--quiet",
+                            "--workers", 0)
+    assert code == 0, err
     plain = _rows(tmp_path / "plain.csv")
     assert [r["filename"] for r in plain] == files and list(plain[0]) == ["filename", "label"]
 
@@ -99,7 +114,8 @@ def test_predict_folder_follows_sample_submission(tiny_model, det_dataset, data_
 def test_eval_reports_every_metric(tiny_model, det_dataset, tmp_path):
     from synthfake.manifest import read_records
 
-    proc = gen("detect", "eval", tiny_model, det_dataset, "--split", "train", "--json", tmp_path / "r.json", "--quiet")
+    proc = gen("detect", "eval", tiny_model, det_dataset, "--split", "train", "--json", tmp_path / "r.json", "--quiet",
+               "--workers", 0)
     rep = json.loads((tmp_path / "r.json").read_text())
     n = sum(r.split == "train" for r in read_records(det_dataset))
     assert rep["files"] == n and sum(map(sum, rep["confusion"])) == n
@@ -120,7 +136,7 @@ def test_leave_one_generator_out(det_dataset, tiny_model, tmp_path):
     from synthfake.manifest import read_records
 
     ds = tmp_path / "D"
-    shutil.copytree(det_dataset, ds, ignore=shutil.ignore_patterns("cache"))
+    shutil.copytree(det_dataset, ds)
     recs = read_records(ds)
     train_fakes = [r.id for r in recs if r.split == "train" and r.label == 1]
     alt = {r.id for r in recs if r.split in ("test", "val") and r.label == 1} | {train_fakes[0]}
@@ -129,19 +145,23 @@ def test_leave_one_generator_out(det_dataset, tiny_model, tmp_path):
         part.write_text("".join(json.dumps({**d, "backend": "alt_swap"} if d["id"] in alt else d) + "\n"
                                 for d in lines))
     model = tmp_path / "M"
-    gen("detect", "train", ds, "--out", model, "--leave-out", "alt_swap", *TINY)
+    code, _, err = gen_here("detect", "train", ds, "--out", model, "--leave-out", "alt_swap", *TINY)
+    assert code == 0, err
     meta = json.loads((model / "detector.json").read_text())
     assert meta["leave_out"] == "alt_swap"
-    assert meta["train_crops"] < json.loads((tiny_model / "detector.json").read_text())["train_crops"]
-    gen("detect", "eval", model, ds, "--leave-out", "alt_swap", "--json", tmp_path / "r.json", "--quiet")
+    assert 0 < meta["train_crops"] < json.loads((tiny_model / "detector.json").read_text())["train_crops"]
+    code, out, err = gen_here("detect", "eval", model, ds, "--leave-out", "alt_swap", "--json", tmp_path / "r.json",
+                              "--workers", 0, "--quiet")
+    assert code == 0, err
     rep = json.loads((tmp_path / "r.json").read_text())
     test = [r for r in read_records(ds) if r.split == "test"]
     assert rep["count_by_backend"] == {"alt_swap": sum(r.id in alt for r in test),
                                        "reencode": sum(r.label == 0 for r in test)}
+    assert "alt_swap" in out and "macro F1" in out
 
-    bad = gen("detect", "eval", tiny_model, ds, "--leave-out", "alt_swap", "--quiet", check=False)
-    assert bad.returncode == 2 and "trained with leave_out=None" in bad.stderr
-    bad = gen("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "face_swap", *TINY, check=False)
-    assert bad.returncode == 2 and "needs both real and fake" in bad.stderr
-    bad = gen("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "lip_sync", *TINY, check=False)
-    assert bad.returncode == 2 and "names no fake type or backend" in bad.stderr
+    code, _, err = gen_here("detect", "eval", tiny_model, ds, "--leave-out", "alt_swap", "--quiet")
+    assert code == 2 and "trained with leave_out=None" in err and len(err.strip().splitlines()) == 1
+    code, _, err = gen_here("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "face_swap", *TINY)
+    assert code == 2 and "needs both real and fake" in err
+    code, _, err = gen_here("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "lip_sync", *TINY)
+    assert code == 2 and "names no fake type or backend" in err

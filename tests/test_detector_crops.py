@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from synthfake.detector import augment as aug
-from synthfake.detector.crops import (CropSettings, FileCrops, cached_crops, empty, file_crops, iter_file_crops,
+from synthfake.detector.crops import (CropSettings, FileCrops, cached_crops, crop_chunks, empty, file_crops,
                                       iter_sampled, run_pool)
+from synthfake.detector.stream import DIED, stream_crops
 from synthfake.media import probe, uniform_indices
 
 SIZE = 64
@@ -67,19 +68,44 @@ def _crops_or_die(job):
     return file_crops(*job)
 
 
+def _chunks_or_die(path, s, chunk):
+    if path.endswith("POISON"):  # some parts first, then death before the last one
+        yield from (p for p in crop_chunks(path.replace("POISON", "talk_d20.mp4"), s, chunk) if not p.last)
+        os._exit(3)
+    yield from crop_chunks(path, s, chunk)
+
+
 def test_pool_keeps_order_and_survives_a_dying_worker(media_files):
     s = CropSettings(frames=4, size=SIZE)
-    paths = [media_files / n for n in ("photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
-    here = [file_crops(p, s) for p in paths]
-    pooled = list(iter_file_crops(paths, s, workers=2))
-    assert [f.path for f in pooled] == [str(p) for p in paths]
-    for a, b in zip(here, pooled):
-        assert np.array_equal(a.crops, b.crops) and a.reason == b.reason
-    jobs = [(str(p), s) for p in paths[:2]] + [("POISON", s)] + [(str(p), s) for p in paths]
+    paths = [str(media_files / n) for n in ("photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
+    jobs = [(p, s) for p in paths[:2]] + [("POISON", s)] + [(p, s) for p in paths]
     out = list(run_pool(_crops_or_die, jobs, workers=2))
     assert [f.path for f in out] == [j[0] for j in jobs]
     assert out[2].reason == "failed: the reading process died on this file"
     assert [f.reason for i, f in enumerate(out) if i != 2] == ["", "", "", "", "no face in 1 sampled frame(s)"]
+    assert np.array_equal(out[1].crops, file_crops(paths[1], s).crops)
+
+
+def test_stream_sends_parts_in_frame_order_and_survives_a_dying_worker(media_files):
+    s = CropSettings(frames=10, size=SIZE)
+    paths = [str(media_files / n) for n in ("talk_d18.mp4", "photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
+    whole = [file_crops(p, s) for p in paths]
+    got = {i: [] for i in range(len(paths))}
+    for seq, part in stream_crops(paths, s, workers=2, chunk=3):
+        assert len(part.crops) <= 3 and (not got[seq] or not got[seq][-1].last)
+        got[seq].append(part)
+    for w, parts in zip(whole, got.values()):
+        assert parts[-1].last and not any(p.last for p in parts[:-1])
+        assert np.array_equal(np.concatenate([p.crops for p in parts]), w.crops)
+        assert sum((p.frames for p in parts), []) == w.frames and parts[-1].reason == w.reason
+    poisoned = paths[:2] + [str(media_files / "POISON")] + paths
+    seen = {}
+    for seq, part in stream_crops(poisoned, s, workers=2, chunk=3, fn=_chunks_or_die):
+        if part.last:
+            seen[seq] = part
+    assert sorted(seen) == list(range(len(poisoned))) and seen[2].reason == DIED
+    assert [seen[i].reason for i in (0, 1, 3, 4, 5)] == ["", "", "", "", ""]
+    assert seen[6].reason == "no face in 1 sampled frame(s)"
 
 
 def test_crop_cache_is_keyed_by_settings_and_content(media_files, tmp_path):

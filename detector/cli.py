@@ -1,0 +1,102 @@
+"""`gen detect train | predict | eval`: the detector's commands (torch and transformers load inside them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from synthfake.cli_common import err, one_line_errors, out
+
+detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
+
+
+def _note(msg: str) -> None:
+    err.print(msg, markup=False, highlight=False)
+
+
+@detect_app.command("train")
+@one_line_errors
+def detect_train(
+    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`."),
+    out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
+    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
+    epochs: float = typer.Option(3.0, "--epochs", min=0.01),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, 1e-3 for the tiny config."),
+    frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
+    score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
+    margin: float = typer.Option(0.3, "--margin", min=0),
+    image_size: int = typer.Option(224, "--image-size", min=16, help="Tiny config only."),
+    leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
+    center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
+    fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
+    device: str = typer.Option("cpu", "--device"),
+    fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
+    quiet: bool = typer.Option(False, "--quiet"),
+):
+    """Fine-tune a ViT on the train split, choose the threshold on val, save the model folder."""
+    from synthfake.detector.train import TrainOptions, train
+
+    opts = TrainOptions(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
+                        score_frames=score_frames, margin=margin, leave_out=leave_out, center_fallback=center_fallback,
+                        fallback_label=fallback_label, seed=seed, workers=workers, device=device, fp16=fp16,
+                        show=not quiet)
+    meta = train(dataset, out_dir, opts, log=_note)
+    out.print(f"saved {out_dir}: fake class {meta.fake_index} ({meta.fake_label}), threshold {meta.threshold:.4f}, "
+              f"{meta.train_crops} training crops", highlight=False)
+
+
+@detect_app.command("predict")
+@one_line_errors
+def detect_predict(
+    model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
+    input_dir: Path = typer.Argument(..., help="Folder of images and videos to score."),
+    out_csv: Path = typer.Option(Path("submission.csv"), "--out"),
+    sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the saved threshold."),
+    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
+    device: str = typer.Option("cpu", "--device"),
+    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
+    quiet: bool = typer.Option(False, "--quiet"),
+):
+    """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
+    from synthfake.detector.predict import predict, probs_path
+
+    s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
+                threshold, show=not quiet, log=_note)
+    out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
+              f"{len(s.missing)} listed but missing", highlight=False)
+
+
+@detect_app.command("eval")
+@one_line_errors
+def detect_eval(
+    model_dir: Path = typer.Argument(..., help="Model folder made by `gen detect train`."),
+    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`."),
+    split: str = typer.Option("test", "--split"),
+    leave_out: Optional[str] = typer.Option(None, "--leave-out",
+                                            help="Reals + only this held-out type/backend (model trained without it)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+    workers: int = typer.Option(2, "--workers", min=0),
+    device: str = typer.Option("cpu", "--device"),
+    fp16: bool = typer.Option(False, "--fp16"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet"),
+):
+    """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC."""
+    from synthfake.detector.evaluate import evaluate
+    from synthfake.detector.metrics import tables
+    from synthfake.files import write_json_atomic
+
+    rep, _, _ = evaluate(model_dir, dataset, split, leave_out, batch_size, device, fp16, workers, show=not quiet,
+                         log=_note)
+    for t in tables(rep, f"{model_dir} on {dataset} [{split}]" + (f", held out: {leave_out}" if leave_out else "")):
+        out.print(t)
+    if json_out:
+        write_json_atomic(json_out, rep.as_dict())

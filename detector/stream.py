@@ -1,0 +1,121 @@
+"""Crops streamed from decoding processes in small parts, so memory stays flat whatever the frame count.
+
+Each worker process owns one pipe: it receives (seq, path) jobs and sends each file's crops in parts of
+at most `chunk` crops as frames are decoded. A send blocks until the scorer reads it, so at most one
+part per worker is in flight; the scorer never holds a whole video's crops. A worker that dies (a
+decoder crash) costs only the file it was reading, which gets a reason; its queued files go to a fresh
+worker and the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .crops import DIED, CropSettings, FileCrops, crop_chunks, empty, init_worker, mp_context
+
+
+def _work(conn, s: CropSettings, chunk: int, fn: Callable) -> None:
+    init_worker()
+    while (job := conn.recv()) is not None:
+        seq, path = job
+        for part in fn(path, s, chunk):
+            conn.send((seq, part))
+
+
+@dataclass
+class _Slot:
+    proc: object
+    conn: object
+    jobs: deque = field(default_factory=deque)  # (seq, path) sent to this worker and not finished
+
+
+def _start(s: CropSettings, chunk: int, fn: Callable) -> _Slot:
+    ctx = mp_context()
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=_work, args=(there, s, chunk, fn), daemon=True)
+    proc.start()
+    there.close()
+    return _Slot(proc, here)
+
+
+def _feed(slot: _Slot, todo: Iterator, ahead: int = 2) -> None:
+    """Keep `ahead` files queued at a worker so it never waits for the scorer to hand it the next one."""
+    while len(slot.jobs) < ahead and (job := next(todo, None)) is not None:
+        slot.jobs.append(job)
+        slot.conn.send(job)
+
+
+def _drain(slot: _Slot) -> Iterator[tuple[int, FileCrops]]:
+    """Parts a dead worker sent before it died."""
+    try:
+        while slot.conn.poll():
+            yield slot.conn.recv()
+    except (EOFError, OSError):
+        return
+
+
+def stream_crops(paths: Iterable[str | Path], s: CropSettings, workers: int, chunk: int = 8,
+                 fn: Callable = crop_chunks) -> Iterator[tuple[int, FileCrops]]:
+    """(seq, part) for every file's crops: seq is the file's position in `paths`; parts of different files
+    interleave, parts of one file come in frame order and its last part has `last=True`."""
+    todo = ((i, str(p)) for i, p in enumerate(paths))
+    if workers <= 0:
+        for seq, path in todo:
+            yield from ((seq, part) for part in fn(path, s, chunk))
+        return
+    slots = [_start(s, chunk, fn) for _ in range(workers)]
+    try:
+        for slot in slots:
+            _feed(slot, todo)
+        while any(slot.jobs for slot in slots):
+            busy = [slot for slot in slots if slot.jobs]
+            ready = wait([x for slot in busy for x in (slot.conn, slot.proc.sentinel)])
+            for slot in busy:
+                if slot.conn in ready and slot.proc.sentinel not in ready:
+                    try:
+                        seq, part = slot.conn.recv()
+                    except (EOFError, OSError):
+                        continue  # it died: its sentinel says so on the next wait
+                    yield seq, part
+                    if part.last:
+                        slot.jobs.popleft()
+                        _feed(slot, todo)
+                elif slot.proc.sentinel in ready:
+                    yield from _replace_dead(slots, slot, s, chunk, fn, todo)
+    finally:
+        for slot in slots:  # idle workers are told to stop; one still sending (the run was cut short) is ended
+            try:
+                if slot.jobs:
+                    slot.proc.terminate()
+                else:
+                    slot.conn.send(None)
+            except OSError:
+                pass
+        for slot in slots:
+            slot.proc.join(timeout=5)
+            if slot.proc.is_alive():
+                slot.proc.kill()
+            slot.conn.close()
+
+
+def _replace_dead(slots: list[_Slot], slot: _Slot, s: CropSettings, chunk: int, fn: Callable,
+                  todo: Iterator) -> Iterator[tuple[int, FileCrops]]:
+    for seq, part in _drain(slot):
+        yield seq, part
+        if part.last:
+            slot.jobs.popleft()
+    slot.proc.join()
+    slot.conn.close()
+    fresh = _start(s, chunk, fn)
+    slots[slots.index(slot)] = fresh
+    if slot.jobs:
+        seq, path = slot.jobs.popleft()
+        yield seq, empty(path, s.size, DIED)
+    for job in slot.jobs:  # queued but never started: the fresh worker reads them
+        fresh.jobs.append(job)
+        fresh.conn.send(job)
+    _feed(fresh, todo)

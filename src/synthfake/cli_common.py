@@ -1,0 +1,28 @@
+"""What every `gen` command shares: the consoles and one-line error handling (exit 2)."""
+
+from __future__ import annotations
+
+import functools
+
+import typer
+from rich.console import Console
+
+from .errors import SynthfakeError
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def one_line_errors(fn):
+    """Bad input or usage: one line 'error: FILE: reason' on stderr and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        try:
+            return fn(*a, **k)
+        except SynthfakeError as e:
+            for line in str(e).splitlines() or [type(e).__name__]:
+                err.print(f"error: {line}", markup=False, highlight=False)
+            raise typer.Exit(2)
+
+    return wrapper
