@@ -40,6 +40,7 @@ DATA = ROOT.parent / "shared" / "data" / "videos"
 
 
 def rss_kb() -> int:
+    """This process's resident memory now."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -75,6 +76,8 @@ def tree_anon_kb(pid: int) -> int:
 
 
 class TreeSampler(threading.Thread):
+    """Samples the process tree's anonymous RSS every 10 ms and keeps the peak."""
+
     def __init__(self):
         super().__init__(daemon=True)
         self.peak, self.stop = 0, threading.Event()
@@ -117,6 +120,7 @@ def seed_way(model, meta, paths, frames):
 
 
 def our_way(model, meta, paths, frames, batch_size, workers):
+    """`gen detect predict`'s path: worker processes stream crops into fixed batches."""
     from synthfake.detector.evaluate import crop_settings
     from synthfake.detector.score import score_parts
     from synthfake.detector.stream import stream_crops
@@ -202,6 +206,7 @@ def scaled_copies(paths: list[str], height: int, seconds: float, out: Path) -> l
 
 
 def run_row(a, method: str, frames: int, model_dir: Path, paths: list[str]) -> dict:
+    """One row in a fresh subprocess (so its memory peaks are its own)."""
     cmd = [sys.executable, __file__, "--child", method, "--model-dir", str(model_dir), "--paths", json.dumps(paths),
            "--frames", str(frames), "--batch-size", str(a.batch_size), "--workers", str(a.workers),
            "--device", a.device, "--threads", str(a.threads)] + (["--fp16"] if a.fp16 else [])
@@ -271,6 +276,7 @@ def best_of(runs: list[dict]) -> dict:
 
 
 def report(rows: list[dict], a) -> None:
+    """The markdown table (speed-up and probability difference against the seed at the same K)."""
     cuda = a.device.startswith("cuda")
     head = "| method | frames | wall s | x faster | peak RSS MB | above load MB | tree anon MB |"
     head += " CUDA peak above weights MB | max prob diff vs seed |" if cuda else " max prob diff vs seed |"

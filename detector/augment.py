@@ -29,6 +29,7 @@ class AugmentSettings:
 
 
 def down_up(rgb: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Downscale then upscale back (a random interpolation): lost resolution, as after a resize."""
     h, w = rgb.shape[:2]
     small = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
     interp = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_NEAREST)[int(rng.integers(3))]
@@ -36,6 +37,7 @@ def down_up(rgb: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarr
 
 
 def blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of standard deviation `sigma` pixels."""
     return cv2.GaussianBlur(rgb, (0, 0), sigma)
 
 
@@ -49,6 +51,7 @@ def color_jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
 
 
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG re-compression at `quality` (OpenCV's encoder)."""
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else rgb
 

@@ -27,6 +27,7 @@ from synthfake.errors import MediaError
 from synthfake.files import canonical_hash, commit_file
 
 CACHE_VERSION = 1  # bump when the crop code changes what it produces
+DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
 DIED = "failed: the reading process died on this file"
 
 
@@ -41,6 +42,7 @@ class CropSettings:
     center_fallback: bool = False  # no face anywhere: centre crops instead of the fallback label
 
     def key(self) -> str:
+        """Short hash of the settings (and the cache version): the cache folder name."""
         return canonical_hash({**asdict(self), "version": CACHE_VERSION})
 
 
@@ -58,10 +60,12 @@ class FileCrops:
 
 
 def no_crops(size: int) -> np.ndarray:
+    """An empty (0, size, size, 3) crop array."""
     return np.zeros((0, size, size, 3), np.uint8)
 
 
 def empty(path: str, size: int, reason: str, sampled: int = 0) -> FileCrops:
+    """A file without crops and the reason it gets the fallback label."""
     return FileCrops(str(path), no_crops(size), [], sampled, reason)
 
 
@@ -82,6 +86,7 @@ def crop_face(rgb: np.ndarray, s: CropSettings) -> np.ndarray | None:
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The largest centred square, resized (the optional no-face fallback)."""
     h, w = rgb.shape[:2]
     side = min(h, w)
     y0, x0 = (h - side) // 2, (w - side) // 2
@@ -111,6 +116,7 @@ def iter_sampled(path: str | Path, k: int) -> Iterator[tuple[int, np.ndarray]]:
     with _open(path) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = DECODE_THREADS[0]
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
@@ -181,6 +187,7 @@ def file_crops(path: str | Path, s: CropSettings) -> FileCrops:
 
 # ---------------------------------------------------------------- cache
 def cache_file(cache_root: Path, s: CropSettings, sample_id: str) -> Path:
+    """ROOT/<settings key>/<sample id>.npz"""
     return Path(cache_root) / s.key() / f"{sample_id}.npz"
 
 
@@ -197,6 +204,7 @@ def load_cached(path: Path, sha256: str) -> FileCrops | None:
 
 
 def save_cached(path: Path, fc: FileCrops, sha256: str) -> None:
+    """Write a file's crops atomically, tagged with the media's sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, crops=fc.crops, frames=np.asarray(fc.frames, np.int64), sampled=fc.sampled, reason=fc.reason,
@@ -218,7 +226,9 @@ def cached_crops(job: tuple[str, str, str, CropSettings, str]) -> FileCrops:
 
 # ---------------------------------------------------------------- pool
 def init_worker() -> None:
+    """One thread per worker process: the workers already fill the cores, more threads only contend."""
     cv2.setNumThreads(1)
+    DECODE_THREADS[0] = 1
 
 
 def mp_context():

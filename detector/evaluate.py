@@ -19,10 +19,12 @@ from .score import FileScore, label_of, score_stream
 
 
 def matches(r: Record, leave_out: str) -> bool:
+    """Whether a record is a fake of the held-out type or backend."""
     return r.label == 1 and leave_out in (r.type, r.backend)
 
 
 def check_leave_out(records: list[Record], leave_out: str | None, where: str) -> None:
+    """A clear error when --leave-out names no fake type or backend of the dataset."""
     if leave_out is None:
         return
     if leave_out == "real" or not any(matches(r, leave_out) for r in records):
@@ -45,6 +47,7 @@ def split_records(dataset: Path, split: str, leave_out: str | None = None, keep:
 
 
 def crop_settings(meta: DetectorMeta, frames: int | None = None) -> CropSettings:
+    """The crop settings a model was trained for (frames overridable)."""
     return CropSettings(frames=frames or meta.frames, margin=meta.margin, size=meta.image_size,
                         detect_side=meta.detect_side, center_fallback=meta.center_fallback)
 

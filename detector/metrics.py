@@ -10,6 +10,7 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 
 def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean of the real and fake F1 (scikit-learn, zero_division 0)."""
     return float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0))
 
 

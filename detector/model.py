@@ -46,6 +46,7 @@ class DetectorMeta:
 
 
 def is_fake_label(name: str) -> bool:
+    """Whether a class name says fake (a whole-word 'ai' counts, 'Realism' does not)."""
     low = str(name).lower()
     words = re.findall(r"[a-z]+", low)
     return any(w in low for w in FAKE_WORDS) or any(t in words for t in FAKE_TOKENS)
@@ -148,6 +149,7 @@ def load_base(base: Path | None, image_size: int = 224, log=print):
 
 
 def save_detector(model, meta: DetectorMeta, out: Path) -> None:
+    """save_pretrained (safetensors) + preprocessor_config.json + detector.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
@@ -175,6 +177,7 @@ def read_meta(d: Path, cfg) -> DetectorMeta:
 
 
 def check_device(device: str, fp16: bool) -> None:
+    """A clear error for an unknown or absent device, or fp16 without CUDA."""
     import torch
 
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):

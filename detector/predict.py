@@ -38,6 +38,8 @@ class SampleSubmission:
 
 @dataclass
 class Summary:
+    """Files scored, fallbacks given, and sample-submission rows with no file."""
+
     files: int = 0
     fallbacks: int = 0
     missing: list[str] = field(default_factory=list)
@@ -162,4 +164,5 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
 
 
 def probs_path(out: Path) -> Path:
+    """submission.csv -> submission_probs.csv beside it."""
     return Path(out).with_name(f"{Path(out).stem}_probs.csv")

@@ -73,6 +73,7 @@ class CropDataset(torch.utils.data.Dataset):
 
 
 def collate(batch: list[dict]) -> dict:
+    """Stack examples into the batch the Trainer passes to the model."""
     return {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
             "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
 
