@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .audit_base import EXAMPLES, FAIL, PASS, WARN, Check
 from .errors import ManifestError
 from .files import sha256_file
-from .manifest import Failure, Record, read_failures, resolve
+from .manifest import Failure, Record, iter_jsonl, read_failures, resolve
 from .plan import Layout, sample_id
 from .progress import sample_progress
 
@@ -32,22 +32,18 @@ def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[Record]:
     """Every schema-valid record of every worker file; each bad line goes to `problems` with file:line."""
     out = []
     for f in sorted((ds / "manifest").glob("part-*.jsonl")):
-        data = f.read_bytes()
-        lines = data.split(b"\n")
-        for no, line in enumerate(lines, 1):
-            if not line.strip():
+        for no, item, torn_tail in iter_jsonl(f, Record):
+            if not isinstance(item, ValidationError):
+                out.append(item)
                 continue
-            try:
-                out.append(Record.model_validate_json(line))
-            except ValidationError as e:
-                where = f"{f.relative_to(ds)}:{no}"
-                if no == len(lines) and not data.endswith(b"\n"):
-                    problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
-                    continue
-                err = e.errors()[0]
-                loc = ".".join(str(x) for x in err["loc"])
-                kind = "escaping_paths" if loc == "path" else "invalid_lines"
-                problems[kind].append(f"{where}: {loc}: {err['msg']}")
+            where = f"{f.relative_to(ds)}:{no}"
+            if torn_tail:
+                problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
+                continue
+            err = item.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            kind = "escaping_paths" if loc == "path" else "invalid_lines"
+            problems[kind].append(f"{where}: {loc}: {err['msg']}")
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -141,19 +141,26 @@ def _bad_json(line: bytes) -> bool:
         return True
 
 
-def _read_jsonl(path: Path, model: type[BaseModel], strict: bool) -> list:
-    out = []
-    lines = path.read_bytes().split(b"\n")
+def iter_jsonl(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, BaseModel | ValidationError, bool]]:
+    """(line number, the parsed model or its validation error, is-the-unfinished-last-line) per non-empty line."""
+    data = path.read_bytes()
+    lines = data.split(b"\n")
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            out.append(model.model_validate_json(line))
+            yield no, model.model_validate_json(line), False
         except ValidationError as e:
-            torn_tail = no == len(lines) and not path.read_bytes().endswith(b"\n")
-            if torn_tail and not strict:
-                continue  # a live or killed writer's unfinished line: not a record yet
-            err = e.errors()[0]
+            yield no, e, no == len(lines) and not data.endswith(b"\n")
+
+
+def _read_jsonl(path: Path, model: type[BaseModel], strict: bool) -> list:
+    out = []
+    for no, item, torn_tail in iter_jsonl(path, model):
+        if not isinstance(item, ValidationError):
+            out.append(item)
+        elif not (torn_tail and not strict):  # a live or killed writer's unfinished line is not a record yet
+            err = item.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
             raise ManifestError(f"{path}:{no}: invalid record ({loc}: {err['msg']})") from None
     return out
