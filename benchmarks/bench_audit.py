@@ -28,8 +28,8 @@ from rich.table import Table
 
 from synthfake import dataset as dsmod
 from synthfake.audit import run_audit
-from synthfake.audit_base import Settings
-from synthfake.audit_integrity import HASH_THREADS
+from synthfake.audit.base import Settings
+from synthfake.audit.integrity import HASH_THREADS
 from synthfake.files import write_json_atomic
 from synthfake.manifest import read_records
 from synthfake.plan import Layout, sample_id

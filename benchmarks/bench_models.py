@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import tiny_models  # noqa: E402  (the tests' builders of tiny models)
 
-from synthfake import align, faces, media  # noqa: E402
-from synthfake.generators import diffusers_t2i, inswapper, liveportrait, prompts, wav2lip  # noqa: E402
+from synthfake import faces, media  # noqa: E402
+from synthfake.generators.common import align  # noqa: E402
+from synthfake.generators import diffusers_t2i, inswapper, liveportrait, wav2lip  # noqa: E402
+from synthfake.generators.common import prompts  # noqa: E402
 
 console = Console()
 

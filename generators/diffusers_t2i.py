@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from synthfake import onnx_models, weights
+from synthfake import weights
+from synthfake.generators.common import onnx_models
 from synthfake.errors import BackendNotReady
-from synthfake.generators import Context, Generated, prompts
+from synthfake.generators import Context, Generated
+from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
 

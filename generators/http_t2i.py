@@ -27,10 +27,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthfake import http_client, onnx_models
+from synthfake.generators.common import http_client, onnx_models
 from synthfake.errors import BackendNotReady, SampleFailed
-from synthfake.generators import Context, Generated, prompts
-from synthfake.http_client import Policy, json_body, request, where
+from synthfake.generators import Context, Generated
+from synthfake.generators.common import prompts
+from synthfake.generators.common.http_client import Policy, json_body, request, where
 from synthfake.writer import save_image
 
 NAME = "http_t2i"

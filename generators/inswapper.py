@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthfake import align, faces, media, onnx_models, weights
-from synthfake.clips import render_clip
+from synthfake import faces, media, weights
+from synthfake.generators.common import align, onnx_models
+from synthfake.generators.common.clips import render_clip
 from synthfake.errors import BackendNotReady
 from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec

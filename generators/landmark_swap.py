@@ -11,7 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import faces, media, warp
+from synthfake import faces, media
+from synthfake.generators.common import warp
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video

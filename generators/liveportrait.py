@@ -26,8 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthfake import align, faces, media, onnx_models, weights
-from synthfake.clips import clip_landmarks
+from synthfake import faces, media, weights
+from synthfake.generators.common import align, onnx_models
+from synthfake.generators.common.clips import clip_landmarks
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec

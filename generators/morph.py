@@ -15,8 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import faces, warp
-from synthfake import landmarks as L
+from synthfake import faces
+from synthfake.generators.common import warp
+from synthfake.generators.common import landmarks as L
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image

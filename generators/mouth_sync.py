@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthfake import faces, media, warp
-from synthfake import landmarks as L
+from synthfake import faces, media
+from synthfake.generators.common import warp
+from synthfake.generators.common import landmarks as L
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_video

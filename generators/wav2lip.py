@@ -21,8 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthfake import align, media, onnx_models, weights
-from synthfake.clips import render_clip
+from synthfake import media, weights
+from synthfake.generators.common import align, onnx_models
+from synthfake.generators.common.clips import render_clip
 from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec
 

@@ -19,14 +19,15 @@ import pytest
 from conftest import gen
 from PIL import Image
 
-from synthfake import audit_dupes, media
+from synthfake import media
+from synthfake.audit import dupes as audit_dupes
 from synthfake.audit import run_audit
-from synthfake.audit_balance import compare
-from synthfake.audit_base import FAIL, PASS, Settings
-from synthfake.audit_confounds import jpeg_quality, single_auc
-from synthfake.audit_dupes import near_pairs
+from synthfake.audit.balance import compare
+from synthfake.audit.base import FAIL, PASS, Settings
+from synthfake.audit.confounds import jpeg_quality, single_auc
+from synthfake.audit.dupes import near_pairs
 from synthfake.files import sha256_file
-from synthfake.audit_integrity import parse_manifests
+from synthfake.audit.integrity import parse_manifests
 from synthfake.manifest import MediaMeta, Record, read_records
 from synthfake.plan import PAIR_ROLE
 from synthfake.sources import load_index

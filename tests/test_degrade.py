@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from synthfake import media, warp
+from synthfake import media
+from synthfake.generators.common import warp
 from synthfake import generators as registry
 from synthfake.audit import run_audit
-from synthfake.audit_base import FAIL, PASS, Settings
-from synthfake.audit_confounds import jpeg_quality
+from synthfake.audit.base import FAIL, PASS, Settings
+from synthfake.audit.confounds import jpeg_quality
 from synthfake.dataset import load
 from synthfake.degrade import PRESETS, apply_chain, draw_chain, parse_chain
 from synthfake.errors import SynthfakeError

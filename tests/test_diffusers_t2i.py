@@ -12,7 +12,7 @@ from tiny_models import build_tiny_flux
 
 from synthfake.errors import BackendNotReady
 from synthfake.generators import diffusers_t2i as t2i
-from synthfake.generators import prompts
+from synthfake.generators.common import prompts
 
 
 @pytest.fixture(scope="module")

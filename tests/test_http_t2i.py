@@ -21,9 +21,9 @@ import pytest
 from conftest import gen
 from model_checks import audit_integrity, check_records, failures, model_env, sources
 
-from synthfake import http_client
+from synthfake.generators.common import http_client
 from synthfake.errors import SampleFailed
-from synthfake.generators import prompts
+from synthfake.generators.common import prompts
 
 KEY = "sk-synthfake-test-Zq81vX0s"
 PNG = cv2.imencode(".png", np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3))[1].tobytes()

@@ -9,7 +9,8 @@ import tiny_models
 from conftest import gen
 from model_checks import audit_integrity, check_records, model_env, sources
 
-from synthfake import align, faces, media
+from synthfake import faces, media
+from synthfake.generators.common import align
 from synthfake.manifest import read_records, resolve
 
 

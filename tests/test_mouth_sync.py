@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from synthfake import faces, media, warp
-from synthfake import landmarks as L
+from synthfake import faces, media
+from synthfake.generators.common import warp
+from synthfake.generators.common import landmarks as L
 from synthfake.generators import Context, mouth_sync
 from synthfake.plan import SampleSpec
 from synthfake.sources import Source, scan

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from synthfake import faces, media
-from synthfake import landmarks as L
+from synthfake.generators.common import landmarks as L
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, landmark_reenact
 from synthfake.plan import SampleSpec

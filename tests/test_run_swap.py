@@ -9,7 +9,8 @@ import json
 import cv2
 import numpy as np
 
-from synthfake import faces, media, warp
+from synthfake import faces, media
+from synthfake.generators.common import warp
 from synthfake.files import sha256_file
 from synthfake.manifest import read_records, resolve, stable_view
 from synthfake.sources import load_index

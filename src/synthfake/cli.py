@@ -160,7 +160,7 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
     """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs."""
     from .audit import audit_table, run_audit, write_report
-    from .audit_base import FAIL, Settings
+    from .audit.base import FAIL, Settings
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,
                                          show_progress=not quiet))

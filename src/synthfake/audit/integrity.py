@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .audit_base import EXAMPLES, FAIL, PASS, WARN, Check
-from .errors import ManifestError
-from .files import sha256_file
-from .manifest import Failure, Record, iter_jsonl, read_failures, resolve
-from .plan import Layout, sample_id
-from .progress import sample_progress
+from .base import EXAMPLES, FAIL, PASS, WARN, Check
+from ..errors import ManifestError
+from ..files import sha256_file
+from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve
+from ..plan import Layout, sample_id
+from ..progress import sample_progress
 
 HASH_THREADS = 4
 FAIL_KINDS = ("invalid_lines", "escaping_paths", "missing_files", "size_mismatch", "sha256_mismatch",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .audit_base import FAIL, PASS, Check
-from .manifest import Record
-from .plan import Layout
+from .base import FAIL, PASS, Check
+from ..manifest import Record
+from ..plan import Layout
 
 EPS = 1e-9
 

@@ -15,10 +15,10 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .audit_base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
-from .audit_dupes import face_identities
-from .audit_frames import face_task
-from .plan import Plan
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
+from .dupes import face_identities
+from .frames import face_task
+from ..plan import Plan
 
 FRAMES_FACE = 1  # frames embedded per held-out video (the middle one); the cap bounds the records
 

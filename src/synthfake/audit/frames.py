@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import faces, media
-from .errors import MediaError
+from .. import faces, media
+from ..errors import MediaError
 
 UNCHANGED_LEVEL = 24  # a pixel differs when a channel moves by more than this (our H.264 at CRF 18 moves <= 9)
 UNCHANGED_SHARE = 0.0005  # a frame with a smaller share of differing pixels is its source frame, unmanipulated

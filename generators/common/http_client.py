@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import SampleFailed
+from synthfake.errors import SampleFailed
 
 
 @dataclass

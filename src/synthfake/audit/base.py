@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .manifest import Failure, Record
-from .plan import Layout, Plan
-from .progress import sample_progress
-from .sources import SourceIndex
+from ..manifest import Failure, Record
+from ..plan import Layout, Plan
+from ..progress import sample_progress
+from ..sources import SourceIndex
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXAMPLES = 20  # examples listed per kind of problem; the counts beside them are always complete
@@ -79,7 +79,7 @@ def make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["synthfake.audit_warm"])
+    ctx.set_forkserver_preload(["synthfake.audit.warm"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 

@@ -16,16 +16,16 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from . import dataset as dsmod
-from .audit_balance import check_balance
-from .audit_base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
-from .audit_confounds import check_confounds
-from .audit_dupes import check_exact, check_near
-from .audit_identity import check_faces, check_names, identity_check
-from .audit_integrity import check_integrity
-from .audit_labels import check_labels
-from .files import write_json_atomic
-from .plan import Layout
+from .. import dataset as dsmod
+from .balance import check_balance
+from .base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
+from .confounds import check_confounds
+from .dupes import check_exact, check_near
+from .identity import check_faces, check_names, identity_check
+from .integrity import check_integrity
+from .labels import check_labels
+from ..files import write_json_atomic
+from ..plan import Layout
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audit_base import FAIL, PASS, AuditData, Check
-from .manifest import Record
+from .base import FAIL, PASS, AuditData, Check
+from ..manifest import Record
 
 # libjpeg's standard luminance table (quality 50); quality q scales it by 5000/q (q < 50) or 200 - 2q
 STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,

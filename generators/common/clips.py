@@ -12,10 +12,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import faces, media
-from .errors import SampleFailed
-from .sources import Source
-from .writer import save_video
+from synthfake import faces, media
+from synthfake.errors import SampleFailed
+from synthfake.sources import Source
+from synthfake.writer import save_video
 
 FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 

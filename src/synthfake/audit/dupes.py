@@ -13,9 +13,9 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .audit_base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
-from .audit_frames import phash_task
-from .manifest import Record
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
+from .frames import phash_task
+from ..manifest import Record
 
 FRAMES_NEAR = 3  # frames hashed per video
 BLOCK_PAIRS = 1 << 22

@@ -4,7 +4,8 @@ Every worker process is forked from that server, so each starts with the models 
 loading them itself (about a second each, per worker, per audit).
 """
 
-from . import audit_frames, faces
+from . import frames as audit_frames
+from .. import faces
 
 faces._detector()
 faces._predictor()

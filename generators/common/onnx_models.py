@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BackendNotReady
+from synthfake.errors import BackendNotReady
 
 EXTRA_HINT = "pip install 'synthfake[models]'"
 GPU_HINT = "pip install 'synthfake[gpu]' (onnxruntime-gpu)"
