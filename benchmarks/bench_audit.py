@@ -32,7 +32,7 @@ from synthfake.audit.base import Settings
 from synthfake.audit.integrity import HASH_THREADS
 from synthfake.files import write_json_atomic
 from synthfake.manifest import read_records
-from synthfake.plan import Layout, sample_id
+from synthfake.plan import SampleTable, sample_id
 from synthfake.sources import save_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def make_synthetic(base: Path, n: int, out: Path) -> Path:
     and split, with its own index, id and a hard-linked file."""
     plan, index = dsmod.load(base)
     plan = plan.model_copy(update={"n": n // 2, "reals": n - n // 2})
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     templates: dict[tuple[str, str], list] = {}
     for r in read_records(base):
         templates.setdefault((r.type, r.split), []).append(r)

@@ -32,7 +32,6 @@ from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
 
-NAME = "diffusers_t2i"
 TYPE = "generation"
 VERSION = "1.0"
 ROLES: list = []  # text-to-image draws no source

@@ -34,7 +34,6 @@ from synthfake.generators.common import prompts
 from synthfake.generators.common.http_client import Policy, json_body, request, where
 from synthfake.writer import save_image
 
-NAME = "http_t2i"
 TYPE = "generation"
 VERSION = "1.0"
 ROLES: list = []  # text-to-image draws no source

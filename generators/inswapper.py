@@ -29,7 +29,6 @@ from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
 
-NAME = "inswapper"
 TYPE = "face_swap"
 VERSION = "1.0"
 CROP = 128

@@ -17,12 +17,11 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as L
+from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_video
 
-NAME = "landmark_reenact"
 TYPE = "reenactment"
 VERSION = "1.0"
 MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
@@ -54,19 +53,19 @@ def drive(src_lm: np.ndarray, drv: np.ndarray, neutral: np.ndarray, p: dict) -> 
 
     The motion maps the source image's head at rest to its pose at frame t (for points off the face).
     """
-    n_can = L.apply(L.canonical(neutral), neutral)
-    to_src = L.similarity(n_can[L.RIGID], src_lm[L.RIGID])  # canonical -> source image
-    s_can = L.apply(L.invert(to_src), src_lm)
-    a0 = L.similarity(n_can[L.RIGID], drv[0][L.RIGID])
+    n_can = lmk.apply(lmk.canonical(neutral), neutral)
+    to_src = lmk.similarity(n_can[lmk.RIGID], src_lm[lmk.RIGID])  # canonical -> source image
+    s_can = lmk.apply(lmk.invert(to_src), src_lm)
+    a0 = lmk.similarity(n_can[lmk.RIGID], drv[0][lmk.RIGID])
     out = np.zeros_like(drv)
     motion = np.zeros((len(drv), 2, 3))
     for t, d in enumerate(drv):
-        a_t = L.similarity(n_can[L.RIGID], d[L.RIGID])
-        expr = L.apply(L.invert(a_t), d) - n_can
-        rel = _scaled_motion(L.compose(L.invert(a0), a_t), p["pose_scale"])
-        pose = L.compose(to_src, rel)
-        out[t] = L.uncross_lips(L.apply(pose, s_can + p["expression_scale"] * expr))
-        motion[t] = L.compose(pose, L.invert(to_src))
+        a_t = lmk.similarity(n_can[lmk.RIGID], d[lmk.RIGID])
+        expr = lmk.apply(lmk.invert(a_t), d) - n_can
+        rel = _scaled_motion(lmk.compose(lmk.invert(a0), a_t), p["pose_scale"])
+        pose = lmk.compose(to_src, rel)
+        out[t] = lmk.uncross_lips(lmk.apply(pose, s_can + p["expression_scale"] * expr))
+        motion[t] = lmk.compose(pose, lmk.invert(to_src))
     return out, motion
 
 
@@ -74,24 +73,24 @@ def neutral_shape(track: np.ndarray, found: np.ndarray, how: str) -> np.ndarray:
     """The driving video's expression at rest, in image coordinates (only its canonical shape is used)."""
     if how == "first":
         return track[int(np.argmax(found))]
-    cans = np.stack([L.apply(L.canonical(lm), lm) for lm in track[found]])
+    cans = np.stack([lmk.apply(lmk.canonical(lm), lm) for lm in track[found]])
     med = np.median(cans, 0)
-    return L.apply(L.invert(L.canonical(track[found][0])), med)
+    return lmk.apply(lmk.invert(lmk.canonical(track[found][0])), med)
 
 
 def topology(src_lm: np.ndarray, extra: np.ndarray) -> np.ndarray:
     """Delaunay triangles over landmarks + extra points, built on a mouth-open copy of the landmarks so that
     the inner-lip polygon is triangulated on its own even when the source's lips touch."""
-    opened = L.open_mouth(src_lm, 0.18 * float(L.interocular(src_lm)) - float(L.mouth_gap(src_lm)), 0.3)
+    opened = lmk.open_mouth(src_lm, 0.18 * float(lmk.interocular(src_lm)) - float(lmk.mouth_gap(src_lm)), 0.3)
     return warp.delaunay(np.vstack([opened, extra]))
 
 
 def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
            ring: np.ndarray, border: np.ndarray, src_gap: float, teeth: float) -> np.ndarray:
     """One output frame: the source warped onto out_lm (ring moved by motion, border fixed), mouth filled."""
-    dst = np.vstack([out_lm, L.apply(motion, ring), border])
+    dst = np.vstack([out_lm, lmk.apply(motion, ring), border])
     frame, _ = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
-    gap = float(L.mouth_gap(out_lm))
+    gap = float(lmk.mouth_gap(out_lm))
     scale = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
     if gap > 1.0 and gap > src_gap * scale + 1.0:
         frame = warp.fill_mouth(frame, out_lm, (gap - src_gap * scale) / gap, teeth)
@@ -115,7 +114,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         src_lm = src_lm * k
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])
-    full, found = L.fill_gaps(drv.track(), MAX_GAP)
+    full, found = lmk.fill_gaps(drv.track(), MAX_GAP)
     if not found.any():
         raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
     neutral = neutral_shape(full, found, p["neutral"])
@@ -131,11 +130,11 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         held[t] = last
     smooth = np.stack(faces.smooth_landmarks(held, p["smooth_sigma"]))
     out_lm, motion = drive(src_lm, smooth, neutral, p)
-    ring = L.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
-    border = L.image_border(img.shape, p["border_per_side"])
+    ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
+    border = lmk.image_border(img.shape, p["border_per_side"])
     tris = topology(src_lm, np.vstack([ring, border]))
     src_pts = np.vstack([src_lm, ring, border])
-    src_gap = max(0.0, float(L.mouth_gap(src_lm)))
+    src_gap = max(0.0, float(lmk.mouth_gap(src_lm)))
     frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, border, src_gap, p["teeth"])
               for t in range(n))
     fps = media.video_fps(drv.path)

@@ -17,7 +17,6 @@ from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
-NAME = "landmark_swap"
 TYPE = "face_swap"
 VERSION = "1.0"
 ROI_MARGIN = 0.25

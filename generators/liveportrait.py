@@ -34,7 +34,6 @@ from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_video
 
-NAME = "liveportrait"
 TYPE = "reenactment"
 VERSION = "1.0"
 CROP, INPUT, CROP_SCALE = 512, 256, 1.5

@@ -17,12 +17,11 @@ import numpy as np
 
 from synthfake import faces
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as L
+from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
-NAME = "morph"
 TYPE = "generation"
 VERSION = "1.0"
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
@@ -43,9 +42,9 @@ def _params(seed: int, k: int) -> dict:
 
 
 def _aligned(img: np.ndarray, lm: np.ndarray, base_lm: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
-    m = L.similarity(lm, base_lm)
+    m = lmk.similarity(lm, base_lm)
     return cv2.warpAffine(img, m, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT), L.apply(m, lm)
+                          borderMode=cv2.BORDER_REFLECT), lmk.apply(m, lm)
 
 
 def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p: dict) -> np.ndarray:
@@ -54,7 +53,7 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     h, w = base.shape[:2]
     aligned = [(base, lms[0])] + [_aligned(im, lm, lms[0], base.shape) for im, lm in zip(imgs[1:], lms[1:])]
     mean = sum(wt * lm for wt, (_, lm) in zip(weights, aligned)).astype(np.float32)
-    border = L.image_border(base.shape, p["border_per_side"])
+    border = lmk.image_border(base.shape, p["border_per_side"])
     tris = warp.delaunay(np.vstack([mean, border]))
     full = (0, 0, w, h)
     warped = [warp.warp_region(im, np.vstack([lm, border]), np.vstack([mean, border]), tris, full)[0]

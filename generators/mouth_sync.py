@@ -18,12 +18,11 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as L
+from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_video
 
-NAME = "mouth_sync"
 TYPE = "lip_sync"
 VERSION = "1.0"
 MAX_GAP = 3
@@ -88,10 +87,10 @@ def speech_offset(mono: np.ndarray, rate: int, fps: float, n_out: int, u: float,
 def region_anchors(lm: np.ndarray, scale: float, drop: float) -> np.ndarray:
     """Fixed points bounding the mouth-jaw region: the jaw line pushed out from the nose tip by `scale`
     and down by `drop` face units at the chin (room for the jaw to open), plus the nose bridge."""
-    iod = float(L.interocular(lm))
-    down = -L.up_vector(lm) * iod * drop
+    iod = float(lmk.interocular(lm))
+    down = -lmk.up_vector(lm) * iod * drop
     jaw = lm[1:16]
-    w = np.array([L.OPEN_WEIGHTS.get(k, 0.0) for k in range(1, 16)])[:, None]
+    w = np.array([lmk.OPEN_WEIGHTS.get(k, 0.0) for k in range(1, 16)])[:, None]
     ring = lm[30] + (jaw - lm[30]) * scale + w * down
     return np.vstack([ring, lm[[29]]]).astype(np.float32)
 
@@ -99,18 +98,18 @@ def region_anchors(lm: np.ndarray, scale: float, drop: float) -> np.ndarray:
 def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple[np.ndarray, bool]:
     """One frame with its inner-lip gap set to target_gap pixels (moved at least min_change_px); False when
     the frame was left as is (no landmark would move by MIN_MOVE_PX, or the region is degenerate)."""
-    cur = max(0.0, float(L.mouth_gap(lm)))
+    cur = max(0.0, float(lmk.mouth_gap(lm)))
     change = target_gap - cur
     if abs(change) < p["min_change_px"]:  # the audio asks for the mouth the frame already has: move it anyway
         change = -p["min_change_px"] if change < 0 and cur >= p["min_change_px"] else p["min_change_px"]
     target_gap = cur + change
-    new = L.open_mouth(lm, change, p["up_share"])
+    new = lmk.open_mouth(lm, change, p["up_share"])
     if np.abs(new - lm).max() < MIN_MOVE_PX:
         return rgb, False
     anchors = region_anchors(lm, p["region_scale"], p["region_drop"])
     src = np.vstack([lm[LOWER_FACE], anchors])
     dst = np.vstack([new[LOWER_FACE], anchors])
-    opened = L.open_mouth(lm, 0.18 * float(L.interocular(lm)) - cur, 0.3)
+    opened = lmk.open_mouth(lm, 0.18 * float(lmk.interocular(lm)) - cur, 0.3)
     tris = warp.delaunay(np.vstack([opened[LOWER_FACE], anchors]))
     h, w = rgb.shape[:2]
     x0, y0 = np.floor(np.vstack([src, dst]).min(0)).astype(int).clip(0)
@@ -156,7 +155,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     p.update(audio_offset_s=round(offset, 4), audio_seconds=round(len(seg) / rate, 4), video_frames=n_out)
     env = envelope(seg.mean(1), rate, float(fps), n_out, tuple(p["band_hz"]), p["window_frames"],
                    p["quiet_pct"], p["loud_pct"])
-    track, _ = L.fill_gaps(tgt.track()[start:start + n_clip], MAX_GAP)
+    track, _ = lmk.fill_gaps(tgt.track()[start:start + n_clip], MAX_GAP)
     lms = faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], p["smooth_sigma"])
     clip = media.read_frames(tgt.path, start, n_clip)
     order = _frame_order(n_clip, n_out)
@@ -170,7 +169,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
                 yield clip[j]
                 continue
             opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
-            out, did = resync(clip[j], lm, opening * float(L.interocular(lm)), p)
+            out, did = resync(clip[j], lm, opening * float(lmk.interocular(lm)), p)
             changed += did
             yield out
 

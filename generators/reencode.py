@@ -11,7 +11,6 @@ from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
-NAME = "reencode"
 TYPE = "real"
 VERSION = "1.0"
 

@@ -27,7 +27,6 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec
 
-NAME = "wav2lip"
 TYPE = "lip_sync"
 VERSION = "1.0"
 SIZE, MEL_STEP, RATE = 96, 16, 16000

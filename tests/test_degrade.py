@@ -22,7 +22,7 @@ from synthfake.degrade import PRESETS, apply_chain, draw_chain, parse_chain
 from synthfake.errors import SynthfakeError
 from synthfake.files import sha256_file
 from synthfake.manifest import Record, append_line, read_records
-from synthfake.plan import Layout
+from synthfake.plan import SampleTable
 from synthfake.sources import Source
 
 from conftest import gen
@@ -114,7 +114,7 @@ def degraded(data_dir, tmp_path_factory) -> Path:
 
 def test_record_replays_to_the_identical_file(degraded, tmp_path):
     plan, index = load(degraded)
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     ctx = registry.Context(cache_dir=degraded / "cache")
     recs = [r for r in read_records(degraded) if r.degradations]
     chosen = [next(r for r in recs if r.media.kind == "video"), next(r for r in recs if r.media.kind == "image")]

@@ -13,7 +13,7 @@ import pytest
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as L
+from synthfake.generators.common import landmarks as lmk
 from synthfake.generators import Context, mouth_sync
 from synthfake.plan import SampleSpec
 from synthfake.sources import Source, scan
@@ -50,8 +50,8 @@ def decoded_audio(path: Path) -> tuple[np.ndarray, int]:
 
 def lower_face(lm: np.ndarray, shape) -> np.ndarray:
     """The lower face as this test defines it: jaw, nose bridge, the jaw moved 0.7 face units down, grown by 0.3."""
-    iod = float(L.interocular(lm))
-    pts = np.vstack([lm[1:16], lm[[29]], lm[1:16] - L.up_vector(lm) * 0.7 * iod])
+    iod = float(lmk.interocular(lm))
+    pts = np.vstack([lm[1:16], lm[[29]], lm[1:16] - lmk.up_vector(lm) * 0.7 * iod])
     r = int(0.3 * iod)
     return cv2.dilate(warp.hull_mask(pts, shape[:2]), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
 
@@ -67,11 +67,11 @@ def synced(data_dir, tmp_path_factory):
 def test_mouth_follows_audio(synced):
     (tgt, aud), _, out = synced
     frames = media.read_frames(out.path)
-    mouth = np.array([L.mouth_opening(f.landmarks) if f else np.nan for f in faces.track(frames)])
+    mouth = np.array([lmk.mouth_opening(f.landmarks) if f else np.nan for f in faces.track(frames)])
     sound, rate = decoded_audio(out.path)  # what a viewer hears, taken from the output file itself
     env = mouth_sync.envelope(sound.mean(1), rate, tgt.item.fps, len(frames), tuple(out.params["band_hz"]))
-    before = L.mouth_opening(tgt.track()[CLIP[0]:CLIP[0] + CLIP[1]])
-    r, r_before = L.pearson(mouth, env), L.pearson(before, env)
+    before = lmk.mouth_opening(tgt.track()[CLIP[0]:CLIP[0] + CLIP[1]])
+    r, r_before = lmk.pearson(mouth, env), lmk.pearson(before, env)
     print(f"\nmouth_sync {TARGET} [{CLIP[0]}:+{CLIP[1]}] to {AUDIO} at {out.params['audio_offset_s']}s: "
           f"mouth-opening vs voice-band envelope r = {r:.3f} (the untouched clip: r = {r_before:.3f}); output opening "
           f"{np.nanmin(mouth):.3f}..{np.nanmax(mouth):.3f}; manipulated {out.manipulated_frames}/{out.frames}")

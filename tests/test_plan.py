@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from synthfake.errors import PlanError
-from synthfake.plan import (DEFAULT_BACKENDS, DEFAULT_RATIOS, Layout, Plan, largest_remainder,
+from synthfake.plan import (DEFAULT_BACKENDS, DEFAULT_RATIOS, SampleTable, Plan, largest_remainder,
                             split_identity_counts)
 from synthfake.sources import SourceIndex, SourceItem
 
@@ -43,7 +43,7 @@ def test_largest_remainder_is_exact():
 
 def test_counts_splits_and_identities():
     index = _index()
-    lay = Layout(_plan(index), index)
+    lay = SampleTable(_plan(index), index)
     specs = [lay.spec(i) for i in range(200)]
     counts = Counter(s.type for s in specs)
     assert counts == {"generation": 40, "face_swap": 30, "reenactment": 20, "lip_sync": 10, "real": 100}
@@ -62,18 +62,18 @@ def test_counts_splits_and_identities():
 
 def test_sample_i_is_a_pure_function():
     index = _index()
-    a, b = Layout(_plan(index), index), Layout(_plan(index), index)
+    a, b = SampleTable(_plan(index), index), SampleTable(_plan(index), index)
     for i in (0, 7, 55, 199):
         sa, sb = a.spec(i), b.spec(i)
         assert (sa.id, sa.type, sa.split, sa.seed, sa.params) == (sb.id, sb.type, sb.split, sb.seed, sb.params)
         assert [(it.path, r) for it, r in sa.sources] == [(it.path, r) for it, r in sb.sources]
-    other = Layout(_plan(index, seed=1), index)
+    other = SampleTable(_plan(index, seed=1), index)
     assert [other.spec(i).id for i in range(5)] != [a.spec(i).id for i in range(5)]
 
 
 def test_reals_are_paired_with_fake_targets():
     index = _index()
-    lay = Layout(_plan(index), index)
+    lay = SampleTable(_plan(index), index)
     reals = [lay.spec(int(i)) for i in lay.reals]
     paired = [r for r in reals if "paired_with" in r.params]
     assert len(paired) >= 55  # generation with a base photo pairs too; only sources-free backends would not
@@ -88,7 +88,7 @@ def test_reals_are_paired_with_fake_targets():
 def test_too_small_pool_is_a_clear_plan_error():
     index = _index(n_people=2, videos=1)
     with pytest.raises(PlanError) as e:
-        Layout(_plan(index), index)
+        SampleTable(_plan(index), index)
     msg = str(e.value)
     print("\n" + msg)
     assert "split" in msg and "change the split fractions" in msg

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from synthfake import faces, media
-from synthfake.generators.common import landmarks as L
+from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, landmark_reenact
 from synthfake.plan import SampleSpec
@@ -57,9 +57,9 @@ def test_mouth_follows_driving_and_identity_stays_source(reenacted):
     (src, drv), out = reenacted
     frames = media.read_frames(out.path)
     found = faces.track(frames)
-    mouth_out = np.array([L.mouth_opening(f.landmarks) if f else np.nan for f in found])
-    mouth_drv = L.mouth_opening(drv.track())  # the project's dlib landmarks on every driving frame (NaN: none)
-    r = L.pearson(mouth_out, mouth_drv)
+    mouth_out = np.array([lmk.mouth_opening(f.landmarks) if f else np.nan for f in found])
+    mouth_drv = lmk.mouth_opening(drv.track())  # the project's dlib landmarks on every driving frame (NaN: none)
+    r = lmk.pearson(mouth_out, mouth_drv)
 
     still = src.still()
     e_src = faces.embedding(still, faces.detect(still))
@@ -75,7 +75,7 @@ def test_mouth_follows_driving_and_identity_stays_source(reenacted):
         d_src.append(faces.distance(e, e_src))
         d_drv.append(faces.distance(e, e_drv))
     same = float(np.mean(np.array(d_src) < faces.SAME_PERSON))
-    rest = L.mouth_opening(src.still_face().landmarks)
+    rest = lmk.mouth_opening(src.still_face().landmarks)
     print(f"\nreenact {SOURCE} driven by {DRIVING}: mouth-opening r = {r:.3f} over {len(frames)} frames "
           f"(driving opening range {np.nanmin(mouth_drv):.3f}..{np.nanmax(mouth_drv):.3f}, output "
           f"{np.nanmin(mouth_out):.3f}..{np.nanmax(mouth_out):.3f}, source still {rest:.3f})")
@@ -99,12 +99,12 @@ def test_seeded_params_and_no_face_driving(data_dir, tmp_path):
 
 def test_neutral_choices(reenacted):
     (src, drv), _ = reenacted
-    track, found = L.fill_gaps(drv.track(), landmark_reenact.MAX_GAP)
+    track, found = lmk.fill_gaps(drv.track(), landmark_reenact.MAX_GAP)
     first = landmark_reenact.neutral_shape(track, found, "first")
     median = landmark_reenact.neutral_shape(track, found, "median")
-    openings = L.mouth_opening(track[found])
-    print(f"\nneutral mouth opening: first face {L.mouth_opening(first):.3f}, median shape "
-          f"{L.mouth_opening(median):.3f} (per-frame median {np.median(openings):.3f})")
+    openings = lmk.mouth_opening(track[found])
+    print(f"\nneutral mouth opening: first face {lmk.mouth_opening(first):.3f}, median shape "
+          f"{lmk.mouth_opening(median):.3f} (per-frame median {np.median(openings):.3f})")
     assert np.allclose(first, track[0])
-    assert abs(L.mouth_opening(median) - np.median(openings)) < 0.05
-    assert abs(L.mouth_opening(median) - L.mouth_opening(first)) > 0.05
+    assert abs(lmk.mouth_opening(median) - np.median(openings)) < 0.05
+    assert abs(lmk.mouth_opening(median) - lmk.mouth_opening(first)) > 0.05

@@ -38,6 +38,7 @@ ACTIVITIES = ["talking to someone off camera", "looking at the camera", "reading
 PORTRAIT_STYLES = ["a photo", "a candid photo", "a close-up portrait photo", "a head-and-shoulders photo",
                    "a passport-style photo", "a still from a vlog", "a still from a TV interview", "a selfie"]
 SCENE_SHARE = 0.35
+SALT_PROMPT = 7  # the prompt's stream, apart from the backend's own draws from the sample seed
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Prompt:
 
 def sample(seed: int) -> Prompt:
     """The prompt of a sample: a pure function of its seed."""
-    rng = np.random.default_rng([int(seed), 7])
+    rng = np.random.default_rng([int(seed), SALT_PROMPT])
 
     def pick(options):
         return options[int(rng.integers(len(options)))]

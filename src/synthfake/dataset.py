@@ -15,7 +15,7 @@ from typing import Callable
 
 from .errors import PlanError, SynthfakeError
 from .files import write_json_atomic
-from .plan import Layout, Plan
+from .plan import SampleTable, Plan
 from .sources import SourceIndex, load_index, save_index, scan
 
 PLAN_FILE = "plan.json"
@@ -40,7 +40,7 @@ def _diff(a: Plan, b: Plan) -> str:
 
 def prepare(dataset: str | Path, sources_dir: str | Path, make_plan: Callable[[SourceIndex], Plan],
             check: Callable[[Plan], None], threshold: float,
-            on_file: Callable[[str], None] | None = None) -> tuple[Plan, SourceIndex, Layout]:
+            on_file: Callable[[str], None] | None = None) -> tuple[Plan, SourceIndex, SampleTable]:
     """Scan (reusing the cache), build and check the plan, and only then write plan.json and sources.json.
 
     A dataset that already has a plan must get the same plan from the same sources; otherwise this
@@ -60,7 +60,7 @@ def prepare(dataset: str | Path, sources_dir: str | Path, make_plan: Callable[[S
                             f"rerun with the same settings or use a new --out")
         plan, index = old, cached or index  # the written plan keeps its ids
     check(plan)  # backends first: a missing backend says so even when the sources would not fit either
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     if not (ds / PLAN_FILE).exists():
         ds.mkdir(parents=True, exist_ok=True)
         save_index(ds / SOURCES_FILE, index)

@@ -17,14 +17,6 @@ class MediaError(SynthfakeError):
         super().__init__(f"{path}: {reason}")
 
 
-class NoFace(SynthfakeError):
-    """No face was found where one is needed."""
-
-    def __init__(self, path: str | Path, reason: str = "no face found"):
-        self.path, self.reason = str(path), reason
-        super().__init__(f"{path}: {reason}")
-
-
 class PlanError(SynthfakeError):
     """The plan cannot be built from these sources, or conflicts with the dataset's plan."""
 

@@ -15,7 +15,7 @@ from .errors import SynthfakeError
 from .manifest import read_failures, read_records
 from .plan import sample_id
 from .progress import make_progress
-from .runner import _entry, run_worker
+from .runner import run_worker, worker_process
 
 
 def visible_gpus() -> list[str]:
@@ -48,7 +48,7 @@ def run_local(dataset: str | Path, workers: int, layout, device: str = "cpu", we
                if (sid := sample_id(layout.hash, i)) not in done and (retry_failed or sid not in failed))
     start = _lines(ds)
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_entry, args=(str(ds), r, workers, device, weights_dir, retry_failed, gpus),
+    procs = [ctx.Process(target=worker_process, args=(str(ds), r, workers, device, weights_dir, retry_failed, gpus),
                          name=f"synthfake-worker-{r}") for r in range(workers)]
     for p in procs:
         p.start()

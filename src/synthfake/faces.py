@@ -2,7 +2,7 @@
 
 Model files come from the `face-recognition-models` package, located without importing its
 `__init__` (it imports `pkg_resources`, gone from setuptools >= 81). Largest-face policy throughout;
-no face is `None` (or `NoFace` where a face is required), never a crash.
+no face is `None`, never a crash.
 """
 
 from __future__ import annotations
@@ -62,6 +62,13 @@ def _predictor():
 @lru_cache(maxsize=None)
 def _encoder():
     return dlib.face_recognition_model_v1(_model("dlib_face_recognition_resnet_model_v1.dat"))
+
+
+def preload_models() -> None:
+    """Load dlib's detector, landmark and descriptor models now (a forkserver shares them with its workers)."""
+    _detector()
+    _predictor()
+    _encoder()
 
 
 def detect_boxes(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> list[tuple[int, int, int, int]]:

@@ -6,7 +6,7 @@ Audio is float32 (samples, channels) with its sample rate.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -46,9 +46,6 @@ class MediaInfo:
     codec: str = ""
     audio: bool = False
     audio_rate: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def kind_of(path: str | Path) -> str | None:

@@ -24,7 +24,6 @@ from .sources import SourceIndex, SourceItem
 DEFAULT_RATIOS = {"generation": 0.40, "face_swap": 0.30, "reenactment": 0.20, "lip_sync": 0.10}
 DEFAULT_BACKENDS = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
                     "lip_sync": "mouth_sync", "real": "reencode"}
-DEFAULT_SPLITS = {"train": 0.70, "val": 0.15, "test": 0.15}
 
 # Source roles each fake type draws, in order: (role, pool). Pools: face = face photo or video,
 # video = face video, audio = speech; "face?" is drawn only when the split has an identity left and a
@@ -102,7 +101,7 @@ class SampleSpec:
 
     @property
     def degrade_seed(self) -> list[int]:
-        return [300, self.degrade_key]
+        return [SALT_DEGRADE, self.degrade_key]
 
     @property
     def label(self) -> int:
@@ -151,6 +150,15 @@ def _at_least_two(assign: dict[str, str], splits: list[str], movable_first: set[
     return assign
 
 
+# Salts of the plan's random streams, each seeded with (plan seed, salt[, index]); changing one changes every dataset.
+SALT_TYPE_ORDER = 1  # which index gets which type
+SALT_SPLIT_BASE = 2  # + the type's position in plan.ratios: which samples of that type go to which split
+SALT_EXTRA_REAL_SPLITS = 9  # splits of the reals that have no fake to pair with
+SALT_FAKE_SPEC = 100  # a fake's sources, clip and seed
+SALT_REAL_SPEC = 200  # an unpaired real's source and clip
+SALT_DEGRADE = 300  # the degradation chain drawn for a sample
+
+
 def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in key])
 
@@ -159,25 +167,26 @@ def sample_id(plan_hash: str, index: int) -> str:
     return hashlib.sha256(f"{plan_hash}:{index}".encode()).hexdigest()[:16]
 
 
-class Layout:
-    """Derived once per process from (plan, index): types, splits and pools. `spec(i)` is pure."""
+class SampleTable:
+    """The resolved sample table, built once per process from (plan, index): type, split and source pools of
+    every index. `spec(i)` is pure."""
 
     def __init__(self, plan: Plan, index: SourceIndex):
         self.plan, self.index, self.hash = plan, index, plan.hash
         self.roles = {t: roles_for(t, plan.backends[t]) for t in plan.ratios}
         counts = largest_remainder(plan.n, plan.ratios)
         labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
-        self.types = np.array(labels, dtype=object)[_rng(plan.seed, 1).permutation(len(labels))]
+        self.types = np.array(labels, dtype=object)[_rng(plan.seed, SALT_TYPE_ORDER).permutation(len(labels))]
         self.type_counts = {**counts, "real": plan.reals}
         self.identity_split = self._split_identities()
         self.pools = self._pools()
         self.split_of: dict[int, str] = {}
         for t in plan.ratios:
-            self._assign_splits(np.nonzero(self.types == t)[0], t, 2 + list(plan.ratios).index(t))
+            self._assign_splits(np.nonzero(self.types == t)[0], t, SALT_SPLIT_BASE + list(plan.ratios).index(t))
         self.fakes = np.nonzero(self.types != "real")[0]
         self.reals = np.nonzero(self.types == "real")[0]
         extra = self.reals[len(self.fakes):] if len(self.fakes) else self.reals
-        self._assign_splits(extra, "real", 9)
+        self._assign_splits(extra, "real", SALT_EXTRA_REAL_SPLITS)
         self.validate()
 
     def _split_identities(self) -> dict[str, str]:
@@ -252,7 +261,7 @@ class Layout:
         t = str(self.types[i])
         if t == "real":
             return self._real_spec(i)
-        rng = _rng(self.plan.seed, 100, i)
+        rng = _rng(self.plan.seed, SALT_FAKE_SPEC, i)
         split = self.split_of[i]
         pool = self.pools[split]
         used: set[str] = set()
@@ -278,7 +287,7 @@ class Layout:
 
     def _real_spec(self, i: int) -> SampleSpec:
         j = int(np.searchsorted(self.reals, i))
-        rng = _rng(self.plan.seed, 200, i)
+        rng = _rng(self.plan.seed, SALT_REAL_SPEC, i)
         fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
         item = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
         if fake and item:  # paired: the very target the j-th fake used, same clip

@@ -1,6 +1,6 @@
 """Workers: worker (rank, world_size) makes the samples i with i % world_size == rank, datatrove-style.
 
-Where a sample is planned (`Layout.spec`), generated (`backend.generate`), written (`commit_file`) and
+Where a sample is planned (`SampleTable.spec`), generated (`backend.generate`), written (`commit_file`) and
 recorded (`append_line`) is all in `make_sample` below. Completion lives on disk: a worker skips every id
 already in any manifest file, so a rerun resumes and a finished run does nothing.
 """
@@ -27,7 +27,7 @@ from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
 from .manifest import (Failure, MediaMeta, Record, SourceRef, append_line, part_name, read_failures,
                        read_records, repair_torn_tail)
-from .plan import Layout, SampleSpec, sample_id
+from .plan import SampleTable, SampleSpec, sample_id
 from .progress import sample_progress
 from .sources import Source
 
@@ -82,7 +82,7 @@ def _refs(spec: SampleSpec) -> list[SourceRef]:
     return [SourceRef(path=it.path, sha256=it.sha256, identity=it.identity, role=role) for it, role in spec.sources]
 
 
-def make_sample(ds: Path, layout: Layout, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
+def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
                 res: WorkerResult) -> Record:
     """Generate one sample into a temporary file, commit it under its final name, and build its record."""
     t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def make_sample(ds: Path, layout: Layout, spec: SampleSpec, ctx: registry.Contex
     return rec
 
 
-def _degrade(ds: Path, layout: Layout, spec: SampleSpec, out: registry.Generated) -> list[dict]:
+def _degrade(ds: Path, layout: SampleTable, spec: SampleSpec, out: registry.Generated) -> list[dict]:
     """Post-process the backend's output through the plan's chain, drawn for this sample; keep a 'before' still."""
     chain = draw_chain(layout.plan.degrade, [layout.plan.seed, *spec.degrade_seed], media.kind_of(out.path))
     if not chain:
@@ -151,7 +151,7 @@ def run_worker(dataset: str | Path, rank: int, world_size: int, device: str = "c
     """Make every sample of shard (rank, world_size) that no manifest holds yet."""
     ds = Path(dataset)
     plan, index = dsmod.load(ds)
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     ctx = registry.Context(cache_dir=ds / "cache", device=device,
                            weights_dir=Path(weights_dir) if weights_dir else None)
     (ds / "manifest").mkdir(exist_ok=True)
@@ -198,7 +198,8 @@ def run_worker(dataset: str | Path, rank: int, world_size: int, device: str = "c
     return res
 
 
-def _entry(dataset, rank, world, device, weights_dir, retry_failed, gpus):
+def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus):
+    """Body of one local worker process: pin its GPU, run its shard, exit 2 with a one-line error."""
     if device == "cuda" and gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank % len(gpus)]
     try:

@@ -9,13 +9,13 @@ from rich.table import Table
 
 from . import dataset as dsmod
 from .manifest import read_failures, read_records
-from .plan import Layout
+from .plan import SampleTable
 
 
 def dataset_status(dataset: str | Path) -> dict:
     ds = Path(dataset)
     plan, index = dsmod.load(ds)
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     records = read_records(ds)
     done_ids = {r.id for r in records}
     failures = [f for f in read_failures(ds) if f.id not in done_ids]

@@ -25,7 +25,7 @@ from .identity import check_faces, check_names, identity_check
 from .integrity import check_integrity
 from .labels import check_labels
 from ..files import write_json_atomic
-from ..plan import Layout
+from ..plan import SampleTable
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 
@@ -67,7 +67,7 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     ds = Path(dataset)
     t0 = time.perf_counter()
     plan, index = dsmod.load(ds)
-    layout = Layout(plan, index)
+    layout = SampleTable(plan, index)
     (integrity, records, failures, actual), *t = _timed(check_integrity, ds, layout, st.show_progress)
     integrity.timings.update(scan=t[0], scan_cpu=t[1])
     data = AuditData(ds, plan, index, layout, records, failures, actual, st)

@@ -11,12 +11,12 @@ from collections import Counter
 
 from .base import FAIL, PASS, Check
 from ..manifest import Record
-from ..plan import Layout
+from ..plan import SampleTable
 
 EPS = 1e-9
 
 
-def planned_rows(layout: Layout) -> list[tuple[str, str, str, str]]:
+def planned_rows(layout: SampleTable) -> list[tuple[str, str, str, str]]:
     """(type, label, backend, split) of every planned index; a real's split comes from its spec (its pair's)."""
     rows = []
     for i, t in enumerate(layout.types):
@@ -58,7 +58,7 @@ def compare(planned: dict, observed: dict, tolerance: float) -> list[dict]:
     return out
 
 
-def check_balance(layout: Layout, records: list[Record], tolerance: float) -> Check:
+def check_balance(layout: SampleTable, records: list[Record], tolerance: float) -> Check:
     planned = _groups(planned_rows(layout))
     observed = _groups([(r.type, "real" if r.label == 0 else "fake", r.backend, r.split) for r in records])
     rows = compare(planned, observed, tolerance)

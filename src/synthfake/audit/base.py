@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..manifest import Failure, Record
-from ..plan import Layout, Plan
+from ..plan import SampleTable, Plan
 from ..progress import sample_progress
 from ..sources import SourceIndex
 
@@ -49,7 +49,7 @@ class AuditData:
     root: Path
     plan: Plan
     index: SourceIndex
-    layout: Layout
+    layout: SampleTable
     records: list[Record]  # schema-valid records, first one per id
     failures: list[Failure]
     actual_sha: dict[str, str]  # record id -> sha256 of the file on disk (absent: file missing or unreadable)

@@ -18,7 +18,7 @@ from .base import EXAMPLES, FAIL, PASS, WARN, Check
 from ..errors import ManifestError
 from ..files import sha256_file
 from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve
-from ..plan import Layout, sample_id
+from ..plan import SampleTable, sample_id
 from ..progress import sample_progress
 
 HASH_THREADS = 4
@@ -124,7 +124,7 @@ def _sha_or_none(path: str) -> str | None:
         return None
 
 
-def check_plan_coverage(layout: Layout, records: list[Record], failures: list[Failure],
+def check_plan_coverage(layout: SampleTable, records: list[Record], failures: list[Failure],
                         problems: dict[str, list[str]]) -> dict:
     """Every planned index exactly once or failed; ids derived from the plan; types as planned."""
     total = len(layout.types)
@@ -159,7 +159,7 @@ def orphan_files(ds: Path, records: list[Record]) -> list[str]:
     return sorted(out)
 
 
-def check_integrity(ds: Path, layout: Layout, show: bool) -> tuple[Check, list[Record], list[Failure], dict]:
+def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, list[Record], list[Failure], dict]:
     """Run check 1; returns the check, the valid records (first per id), the failures and the on-disk hashes."""
     problems: dict[str, list[str]] = {k: [] for k in (*FAIL_KINDS, *WARN_KINDS)}
     if layout.plan.sources_digest != layout.index.digest:

@@ -7,8 +7,6 @@ loading them itself (about a second each, per worker, per audit).
 from . import frames as audit_frames
 from .. import faces
 
-faces._detector()
-faces._predictor()
-faces._encoder()
+faces.preload_models()
 
 __all__ = ["audit_frames"]
