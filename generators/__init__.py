@@ -1,19 +1,25 @@
 """Registry of generator backends: one module per backend, listed here by name.
 
-A backend module has `NAME`, `TYPE` (generation | face_swap | reenactment | lip_sync | real),
-`VERSION`, `ready(ctx) -> str | None` (None when it can run, else why not) and
-`generate(sample, sources, out_stem, ctx) -> Generated`. Modules are imported on first use, so a
-backend whose extra is not installed costs nothing until it is asked for.
+A backend module follows the `Backend` protocol below, checked when it is loaded. Modules are imported on
+first use, so a backend whose extra is not installed costs nothing until it is asked for. Helpers only
+backends use live in `common/`.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 from synthfake.errors import BackendNotReady
+from synthfake.manifest import FAKE_TYPES
+
+if TYPE_CHECKING:
+    from synthfake.plan import SampleSpec
+    from synthfake.sources import Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
@@ -47,12 +53,45 @@ class Generated:
     frames: int
     manipulated_frames: int
     weights: dict[str, str] = field(default_factory=dict)
+    weights_unverified: list[str] = field(default_factory=list)  # files with no published sha256 to check
 
 
-def get(name: str) -> ModuleType:
+class Backend(Protocol):
+    """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
+    its type's (plan.ROLES)."""
+
+    TYPE: str  # generation | face_swap | reenactment | lip_sync | real
+    VERSION: str  # recorded as backend_version; bump when the output for one spec changes
+
+    def ready(self, ctx: Context) -> str | None:
+        """None when it can run here, else a one-line reason (missing extra, weights file...)."""
+
+    def generate(self, sample: SampleSpec, sources: Sources, out_stem: Path, ctx: Context) -> Generated:
+        """Write the sample beside `out_stem` (the writer adds the suffix); return what it wrote and used."""
+
+
+def check_contract(name: str, mod: ModuleType) -> Backend:
+    """The module itself when it follows `Backend`, else BackendNotReady naming what is wrong."""
+    problems = []
+    if getattr(mod, "TYPE", None) not in (*FAKE_TYPES, "real"):
+        problems.append(f"TYPE {getattr(mod, 'TYPE', None)!r} is not one of {', '.join((*FAKE_TYPES, 'real'))}")
+    if not isinstance(getattr(mod, "VERSION", None), str) or not mod.VERSION:
+        problems.append("VERSION must be a non-empty string")
+    for fn, n_args in (("ready", 1), ("generate", 4)):
+        f = getattr(mod, fn, None)
+        if not callable(f):
+            problems.append(f"no function {fn}()")
+        elif len(inspect.signature(f).parameters) != n_args:
+            problems.append(f"{fn}() must take {n_args} argument(s)")
+    if problems:
+        raise BackendNotReady(f"backend '{name}' ({mod.__file__}): breaks the backend contract: {'; '.join(problems)}")
+    return mod  # type: ignore[return-value]
+
+
+def get(name: str) -> Backend:
     if name not in BACKENDS:
         raise BackendNotReady(f"backend '{name}': unknown (known: {', '.join(sorted(BACKENDS))})")
-    return importlib.import_module(BACKENDS[name])
+    return check_contract(name, importlib.import_module(BACKENDS[name]))
 
 
 def why_not_ready(name: str, sample_type: str, ctx: Context) -> str | None:

@@ -100,20 +100,18 @@ def _params(seed: int, device: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    src = next(s for s in sources if s.role == "source")
-    tgt = next(s for s in sources if s.role == "target")
+    src = sources.role("source")
+    tgt = sources.role("target")
     m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
     p = _params(sample.seed, ctx.device)
     if src.item.kind == "video":
         p["source_frame"] = src.item.still_frame
     lat = latent(m, embedding(m, src.still(), faces.five_points(np.array(src.item.landmarks, np.float32))))
     record, unverified = weights.record(m.resolved)
-    if unverified:
-        p["weights_unverified"] = unverified
     if tgt.item.kind == "image":
         out = swap_frame(m, media.read_image(tgt.path), tgt.still_face().landmarks, lat, p)
-        return Generated(save_image(out_stem, out), p, 1, 1, record)
+        return Generated(save_image(out_stem, out), p, 1, 1, record, unverified)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     path, written, swapped = render_clip(out_stem, tgt, start, n, lambda rgb, lm, i: swap_frame(m, rgb, lm, lat, p),
                                          sigma=p["smooth_sigma"])
-    return Generated(path, p, written, swapped, record)
+    return Generated(path, p, written, swapped, record, unverified)

@@ -98,8 +98,8 @@ def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.nd
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    src = next(s for s in sources if s.role == "source")
-    drv = next(s for s in sources if s.role == "driving")
+    src = sources.role("source")
+    drv = sources.role("driving")
     p = _params(sample.seed)
     p["neutral"] = sample.params.get("neutral", p["neutral"])
     if p["neutral"] not in NEUTRALS:
@@ -140,7 +140,5 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     fps = media.video_fps(drv.path)
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
-    path, written = save_video(out_stem, frames, fps, audio)
-    if written != n:
-        raise SampleFailed(f"{drv.item.path}: wrote {written} of {n} frames")
+    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
     return Generated(path, p, written, int(valid.sum()))

@@ -13,9 +13,9 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
-from synthfake.writer import save_image, save_video
+from synthfake.generators.common.clips import render_clip
+from synthfake.writer import save_image
 
 TYPE = "face_swap"
 VERSION = "1.0"
@@ -53,8 +53,8 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    src = next(s for s in sources if s.role == "source")
-    tgt = next(s for s in sources if s.role == "target")
+    src = sources.role("source")
+    tgt = sources.role("target")
     p = _params(sample.seed)
     if src.item.kind == "video":
         p["source_frame"] = src.item.still_frame
@@ -66,22 +66,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         return Generated(save_image(out_stem, out), p, 1, 1)
 
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
-    track = tgt.track()[start:start + n]
-    lms = faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], p["smooth_sigma"])
-    swapped = 0
-
-    def frames():
-        nonlocal swapped
-        for rgb, lm in zip(media.iter_frames(tgt.path, start, n), lms):
-            if lm is None:
-                yield rgb
-                continue
-            swapped += 1
-            yield swap_frame(src_img, src_lm, tris, rgb, lm, p)
-
-    fps = media.video_fps(tgt.path)
-    audio = media.read_audio_of_video(tgt.path, start / fps, n / fps)
-    path, written = save_video(out_stem, frames(), fps, audio)
-    if written != n:
-        raise SampleFailed(f"{tgt.item.path}: decoded {written} of {n} clip frames")
+    path, written, swapped = render_clip(out_stem, tgt, start, n,
+                                         lambda rgb, lm, i: swap_frame(src_img, src_lm, tris, rgb, lm, p),
+                                         sigma=p["smooth_sigma"])
     return Generated(path, p, written, swapped)

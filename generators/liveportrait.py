@@ -122,8 +122,8 @@ def _params(seed: int, device: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    src = next(s for s in sources if s.role == "source")
-    drv = next(s for s in sources if s.role == "driving")
+    src = sources.role("source")
+    drv = sources.role("driving")
     sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
     p = _params(sample.seed, ctx.device)
     if src.item.kind == "video":
@@ -156,10 +156,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
             yield align.paste_back(image, face, mask, s_mat)
 
     fps = media.video_fps(drv.path)
-    path, written = save_video(out_stem, frames(), fps, media.read_audio_of_video(drv.path, start / fps, n / fps))
-    if written != n:
-        raise SampleFailed(f"{drv.item.path}: decoded {written} of {n} driving frames")
+    path, written = save_video(out_stem, frames(), fps, media.read_audio_of_video(drv.path, start / fps, n / fps),
+                               expected=n, source=drv.item.path)
     record, unverified = weights.record(resolved)
-    if unverified:
-        p["weights_unverified"] = unverified
-    return Generated(path, p, written, made, record)
+    return Generated(path, p, written, made, record, unverified)

@@ -88,7 +88,7 @@ def _shift_from(weights: np.ndarray, k: int) -> np.ndarray:
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    faces_in = [s for s in sources if s.role == "base"] + [s for s in sources if s.role == "parent"]
+    faces_in = sources.all("base") + sources.all("parent")
     if len(faces_in) < 2:
         raise SampleFailed("morph needs a base face and at least one parent face")
     p = _params(sample.seed, len(faces_in))

@@ -134,8 +134,8 @@ def _frame_order(n_clip: int, n_out: int) -> np.ndarray:
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    tgt = next(s for s in sources if s.role == "target")
-    aud = next(s for s in sources if s.role == "audio")
+    tgt = sources.role("target")
+    aud = sources.role("audio")
     p = _params(sample.seed)
     p["length_mode"] = sample.params.get("length_mode", "trim_audio")
     if p["length_mode"] not in LENGTH_MODES:
@@ -176,7 +176,6 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     # The encoder delays the audio by AAC_PRIMING samples and the stream then lasts priming + input: feeding
     # the segment without its first AAC_PRIMING samples keeps speech on its frames and the durations equal.
     p["aac_priming_samples"] = AAC_PRIMING
-    path, written = save_video(out_stem, frames(), fps, (seg[AAC_PRIMING:], rate))
-    if written != n_out:
-        raise SampleFailed(f"{tgt.item.path}: wrote {written} of {n_out} frames")
+    path, written = save_video(out_stem, frames(), fps, (seg[AAC_PRIMING:], rate), expected=n_out,
+                               source=tgt.item.path)
     return Generated(path, p, written, changed)

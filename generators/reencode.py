@@ -7,7 +7,6 @@ difference between a real and its paired fake is the manipulation.
 from __future__ import annotations
 
 from synthfake import media
-from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
@@ -26,7 +25,6 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     fps = media.video_fps(src.path)
     audio = media.read_audio_of_video(src.path, start / fps, n / fps)
-    path, written = save_video(out_stem, media.iter_frames(src.path, start, n), fps, audio)
-    if written != n:
-        raise SampleFailed(f"{src.item.path}: decoded {written} of {n} clip frames")
+    path, written = save_video(out_stem, media.iter_frames(src.path, start, n), fps, audio, expected=n,
+                               source=src.item.path)
     return Generated(path, {"writer": "h264_mp4"}, written, 0)

@@ -136,8 +136,8 @@ def _params(seed: int, device: str, name: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    tgt = next(s for s in sources if s.role == "target")
-    aud = next(s for s in sources if s.role == "audio")
+    tgt = sources.role("target")
+    aud = sources.role("audio")
     name = variant()
     sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
     p = _params(sample.seed, ctx.device, name)
@@ -152,6 +152,4 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
         out_stem, tgt, start, n, lambda rgb, lm, i: sync_frame(sess, rgb, lm, mel_window(mel, i, fps), p),
         audio=track, sigma=p["smooth_sigma"])
     record, unverified = weights.record([resolved])
-    if unverified:
-        p["weights_unverified"] = unverified
-    return Generated(path, p, written, synced, record)
+    return Generated(path, p, written, synced, record, unverified)

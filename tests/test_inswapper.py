@@ -36,7 +36,7 @@ def test_records_hold_media_and_weights(swap_run):
     for r in records:
         assert r.backend == "inswapper" and r.label == 1
         assert r.manipulated_frames == r.media.frames > 0
-        assert r.params["weights_unverified"] == ["inswapper_128.onnx", "w600k_r50.onnx"]
+        assert r.weights_unverified == ["inswapper_128.onnx", "w600k_r50.onnx"]
         assert [s.role for s in r.sources] == ["source", "target"]
     audit_integrity(ds, tmp)
 

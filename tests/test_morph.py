@@ -12,7 +12,7 @@ from synthfake.errors import SampleFailed
 from synthfake.files import sha256_file
 from synthfake.generators import Context, morph
 from synthfake.plan import SampleSpec
-from synthfake.sources import Source, scan
+from synthfake.sources import Source, Sources, scan
 
 FACES = ["faces/photo_s42.jpg", "faces/still_talk_d3.jpg", "faces/photo_s12.jpg", "videos/talk_d18.mp4"]
 CASES = [  # (base, parents...): photos, a video still as parent, two and three identities
@@ -32,7 +32,8 @@ def pool(data_dir, tmp_path_factory):
 
 def make(pool, names, seed: int, out: Path):
     root, index = pool
-    srcs = [Source(index.get(n), root / n, "base" if k == 0 else "parent", root / "cache") for k, n in enumerate(names)]
+    srcs = Sources(Source(index.get(n), root / n, "base" if k == 0 else "parent", root / "cache")
+                   for k, n in enumerate(names))
     spec = SampleSpec(0, "m", "generation", "morph", "train", seed, [(s.item, s.role) for s in srcs], {})
     return srcs, morph.generate(spec, srcs, out, Context(root / "cache"))
 

@@ -16,7 +16,7 @@ from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators import Context, mouth_sync
 from synthfake.plan import SampleSpec
-from synthfake.sources import Source, scan
+from synthfake.sources import Source, Sources, scan
 
 TARGET, AUDIO = "videos/talk_d20.mp4", "audio/RD_Radio31_000.wav"
 CLIP = (20, 125)  # start, frames: 5 s at 25 fps
@@ -27,7 +27,7 @@ def sources_for(data_dir: Path, root: Path, files: list[str], roles: list[str]) 
     for f in files:
         shutil.copy(data_dir / f, root / Path(f).name)
     index = scan(root)
-    return [Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles)]
+    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles))
 
 
 def run(srcs: list[Source], root: Path, name: str, seed: int, params: dict):

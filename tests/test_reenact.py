@@ -13,7 +13,7 @@ from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, landmark_reenact
 from synthfake.plan import SampleSpec
-from synthfake.sources import Source, SourceItem, scan
+from synthfake.sources import Source, Sources, SourceItem, scan
 
 SOURCE, DRIVING = "faces/photo_s1.jpg", "videos/talk_d12.mp4"
 
@@ -23,7 +23,7 @@ def sources_for(data_dir: Path, root: Path, files: list[str], roles: list[str]) 
     for f in files:
         shutil.copy(data_dir / f, root / Path(f).name)
     index = scan(root)
-    return [Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles)]
+    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles))
 
 
 def spec(seed: int, srcs: list[Source], params: dict) -> SampleSpec:
@@ -93,8 +93,8 @@ def test_seeded_params_and_no_face_driving(data_dir, tmp_path):
     drv = Source(item, blank, "driving", tmp_path / "cache")
     assert landmark_reenact._params(3) == landmark_reenact._params(3) != landmark_reenact._params(4)
     with pytest.raises(SampleFailed, match="blank.mp4: no face tracked"):
-        landmark_reenact.generate(spec(1, [srcs[0], drv], {"clip_start": 0, "clip_frames": 6}), [srcs[0], drv],
-                                  tmp_path / "o", Context(tmp_path / "cache"))
+        landmark_reenact.generate(spec(1, [srcs[0], drv], {"clip_start": 0, "clip_frames": 6}),
+                                  Sources([srcs[0], drv]), tmp_path / "o", Context(tmp_path / "cache"))
 
 
 def test_neutral_choices(reenacted):

@@ -13,7 +13,6 @@ from typing import Callable
 import numpy as np
 
 from synthfake import faces, media
-from synthfake.errors import SampleFailed
 from synthfake.sources import Source
 from synthfake.writer import save_video
 
@@ -44,7 +43,5 @@ def render_clip(out_stem: Path, src: Source, start: int, n: int, fn: FrameFn,
     fps = media.video_fps(src.path)
     if isinstance(audio, str):
         audio = media.read_audio_of_video(src.path, start / fps, n / fps)
-    path, written = save_video(out_stem, frames(), fps, audio)
-    if written != n:
-        raise SampleFailed(f"{src.item.path}: decoded {written} of {n} clip frames")
+    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=src.item.path)
     return path, written, changed

@@ -62,6 +62,7 @@ class Record(BaseModel):
     backend: str
     backend_version: str
     weights: dict[str, str] = {}
+    weights_unverified: list[str] = []  # weight files used without a published sha256 to check against
     params: dict
     seed: int
     sources: list[SourceRef]

@@ -29,7 +29,7 @@ from .manifest import (Failure, MediaMeta, Record, SourceRef, append_line, part_
                        read_records, repair_torn_tail)
 from .plan import SampleTable, SampleSpec, sample_id
 from .progress import sample_progress
-from .sources import Source
+from .sources import Source, Sources
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -90,7 +90,7 @@ def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.C
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f".{spec.id}.r{rank}of{world}.tmp"
     root = Path(layout.index.root)
-    sources = [Source(it, root / it.path, role, ds / "cache") for it, role in spec.sources]
+    sources = Sources(Source(it, root / it.path, role, ds / "cache") for it, role in spec.sources)
     backend = registry.get(spec.backend)
     out = backend.generate(spec, sources, stem, ctx)
     if spec.label == 1 and out.manipulated_frames < layout.plan.min_manipulated * out.frames:
@@ -104,7 +104,8 @@ def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.C
     commit_file(out.path, final)
     rec = Record(
         id=spec.id, index=spec.index, type=spec.type, label=spec.label, backend=spec.backend,
-        backend_version=backend.VERSION, weights=out.weights, params={**spec.params, **out.params},
+        backend_version=backend.VERSION, weights=out.weights, weights_unverified=out.weights_unverified,
+        params={**spec.params, **out.params},
         seed=spec.seed, sources=_refs(spec), identities=sorted({it.identity for it, _ in spec.sources}),
         path=final.relative_to(ds).as_posix(), sha256=sha, bytes=size,
         media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,

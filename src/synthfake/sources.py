@@ -213,6 +213,20 @@ class Source:
         return video_track(self.path, self.item.sha256, self.cache_dir)
 
 
+class Sources(list):
+    """A sample's sources in plan order, looked up by role."""
+
+    def role(self, name: str) -> Source:
+        """The first source in role `name`."""
+        for s in self:
+            if s.role == name:
+                return s
+        raise SynthfakeError(f"no source in role '{name}' (roles here: {', '.join(s.role for s in self) or 'none'})")
+
+    def all(self, name: str) -> list[Source]:
+        return [s for s in self if s.role == name]
+
+
 def video_track(path: Path, sha256: str, cache_dir: Path) -> np.ndarray:
     cache = cache_dir / "tracks" / f"{sha256}.npy"
     if cache.exists():

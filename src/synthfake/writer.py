@@ -13,6 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from . import media
+from .errors import SampleFailed
 
 
 def save_image(stem: Path, rgb: np.ndarray) -> Path:
@@ -22,7 +23,10 @@ def save_image(stem: Path, rgb: np.ndarray) -> Path:
 
 
 def save_video(stem: Path, frames: Iterable[np.ndarray], fps: Fraction | float,
-               audio: tuple[np.ndarray, int] | None = None) -> tuple[Path, int]:
+               audio: tuple[np.ndarray, int] | None = None, *, expected: int, source: str) -> tuple[Path, int]:
+    """Write the clip; a clip of other than `expected` frames (a short decode of `source`) fails the sample."""
     path = Path(f"{stem}.mp4")
     n = media.write_video(path, frames, fps, audio)
+    if n != expected:
+        raise SampleFailed(f"{source}: wrote {n} of {expected} frames")
     return path, n
