@@ -32,7 +32,7 @@ def sources_for(data_dir: Path, root: Path, files: list[str], roles: list[str]) 
 
 def run(srcs: list[Source], root: Path, name: str, seed: int, params: dict):
     spec = SampleSpec(0, name, "lip_sync", "mouth_sync", "train", seed, [(s.item, s.role) for s in srcs], params)
-    return mouth_sync.generate(spec, srcs, root / name, Context(root / "cache"))
+    return mouth_sync.generate(spec, Sources(srcs), root / name, Context(root / "cache"))
 
 
 def stream_seconds(path: Path) -> tuple[float, float]:
