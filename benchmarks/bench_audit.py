@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from synthfake import dataset as dsmod
+from synthfake.dataset import Dataset
 from synthfake.audit import run_audit
 from synthfake.audit.base import Settings
 from synthfake.audit.integrity import HASH_THREADS
@@ -52,7 +52,8 @@ def make_base(sources: Path, out: Path) -> Path:
 def make_synthetic(base: Path, n: int, out: Path) -> Path:
     """n records planned like the base (same types and sources), each a copy of a base record of its type
     and split, with its own index, id and a hard-linked file."""
-    plan, index = dsmod.load(base)
+    opened = Dataset.open(base)
+    plan, index = opened.plan, opened.index
     plan = plan.model_copy(update={"n": n // 2, "reals": n - n // 2})
     layout = SampleTable(plan, index)
     templates: dict[tuple[str, str], list] = {}

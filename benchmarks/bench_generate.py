@@ -20,11 +20,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from synthfake import dataset
+from synthfake.dataset import Dataset
 from synthfake.degrade import PRESETS, apply_chain, draw_chain
 from synthfake.executors import run_local
 from synthfake.manifest import read_records
-from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan
+from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from synthfake.runner import run_worker
 from synthfake.sources import video_track
 
@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _prepare(out: Path, sources: Path, sample_type: str, n: int, clip: float):
-    def make_plan(index):
-        return Plan(n=n, reals=0, seed=0, ratios={sample_type: DEFAULT_RATIOS[sample_type]},
-                    backends={sample_type: DEFAULT_BACKENDS[sample_type], "real": "reencode"},
-                    splits={"train": 0.7, "val": 0.15, "test": 0.15}, clip_seconds=clip, sources_digest=index.digest)
-
-    return dataset.prepare(out, sources, make_plan, lambda plan: None, 0.4)
+    fields = dict(n=n, reals=0, seed=0, ratios={sample_type: DEFAULT_RATIOS[sample_type]},
+                  backends={sample_type: DEFAULT_BACKENDS[sample_type], "real": "reencode"},
+                  splits={"train": 0.7, "val": 0.15, "test": 0.15}, clip_seconds=clip)
+    ds = Dataset.prepare(out, sources, fields, 0.4)
+    ds.save()
+    return ds
 
 
 def preset_costs(ds: Path, tmp: Path) -> Table:
@@ -76,21 +76,21 @@ def main() -> None:
     try:
         for t in types:
             warm = tmp / f"{t}_warm"  # landmark tracks of the videos, made before timing so neither run pays them
-            _, index, _ = _prepare(warm, args.sources, t, args.n, args.clip_seconds)
+            index = _prepare(warm, args.sources, t, args.n, args.clip_seconds).index
             for it in index.items:
                 if it.is_face and it.kind == "video":
                     video_track(Path(index.root) / it.path, it.sha256, warm / "cache")
             base_rate = None
             for workers in (1, 2):
                 out = tmp / f"{t}_{workers}"
-                _, _, layout = _prepare(out, args.sources, t, args.n, args.clip_seconds)
+                ds = _prepare(out, args.sources, t, args.n, args.clip_seconds)
                 shutil.copytree(warm / "cache", out / "cache", dirs_exist_ok=True)
                 t0 = time.perf_counter()
                 if workers == 1:
                     res = run_worker(out, 0, 1, show_progress=False)
                     book = res.bookkeeping_s / max(1e-9, res.bookkeeping_s + res.generate_s)
                 else:
-                    run_local(out, workers, layout, show_progress=False)
+                    run_local(ds, workers, show_progress=False)
                     book = None
                 wall = time.perf_counter() - t0
                 done = len(read_records(out))

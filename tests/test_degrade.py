@@ -17,7 +17,7 @@ from synthfake import generators as registry
 from synthfake.audit import run_audit
 from synthfake.audit.base import FAIL, PASS, Settings
 from synthfake.audit.confounds import jpeg_quality
-from synthfake.dataset import load
+from synthfake.dataset import Dataset
 from synthfake.degrade import PRESETS, apply_chain, draw_chain, parse_chain
 from synthfake.errors import SynthfakeError
 from synthfake.files import sha256_file
@@ -113,7 +113,8 @@ def degraded(data_dir, tmp_path_factory) -> Path:
 
 
 def test_record_replays_to_the_identical_file(degraded, tmp_path):
-    plan, index = load(degraded)
+    opened = Dataset.open(degraded)
+    plan, index = opened.plan, opened.index
     layout = SampleTable(plan, index)
     ctx = registry.Context(cache_dir=degraded / "cache")
     recs = [r for r in read_records(degraded) if r.degradations]

@@ -82,7 +82,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
-    from . import dataset as dsmod
+    from .dataset import Dataset
     from .executors import run_local, run_ray
     from .runner import run_worker, world_from_env
     from .status import dataset_status, status_tables
@@ -99,32 +99,31 @@ def run(
     split_fracs = _parse_splits(splits)
     ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir)
 
-    def make_plan(index) -> Plan:
-        return Plan(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
-                    backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
-                    clip_seconds=clip_seconds, min_manipulated=min_manipulated, sources_digest=index.digest,
-                    degrade=parse_chain(degrade) if degrade else [])
-
+    plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
+                       backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
+                       clip_seconds=clip_seconds, min_manipulated=min_manipulated,
+                       degrade=parse_chain(degrade) if degrade else [])
     if not quiet:
         err.print(f"indexing sources under {sources} ...", highlight=False)
-    plan, index, layout = dsmod.prepare(out_dir, sources, make_plan,
-                                        lambda p: _check_ready(p, ctx), identity_threshold)
-    excluded = [it for it in index.items if it.excluded and it.kind != "other"]
+    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold)
+    _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
+    ds.save()
+    excluded = [it for it in ds.index.items if it.excluded and it.kind != "other"]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     incomplete = False
     if executor == "ray":
         run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
     elif workers and workers > 1:
-        codes = run_local(out_dir, workers, layout, device, weights_dir, retry_failed, not quiet)
+        codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
         for r, c in enumerate(codes):
             if c != 0:
                 incomplete = True
                 err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
     else:
         r, w = world_from_env(rank, world_size)
-        run_worker(out_dir, r, w, device, weights_dir, retry_failed, show_progress=not quiet)
-    st = dataset_status(out_dir)
+        run_worker(ds, r, w, device, weights_dir, retry_failed, show_progress=not quiet)
+    st = dataset_status(ds)
     if not quiet:
         out.print(status_tables(st)[0])
     if st["total"]["failed"]:

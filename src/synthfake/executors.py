@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 from .errors import SynthfakeError
-from .manifest import read_failures, read_records
-from .plan import sample_id
+from .dataset import Dataset
 from .progress import make_progress
 from .runner import run_worker, worker_process
 
@@ -30,25 +29,22 @@ def visible_gpus() -> list[str]:
         return []
 
 
-def _lines(ds: Path) -> int:
+def _lines(ds: Dataset) -> int:
     """Records plus failures written so far: newline counts, cheap enough to poll on 100k-record datasets."""
-    return sum(f.read_bytes().count(b"\n") for sub in ("manifest", "failures") for f in (ds / sub).glob("part-*.jsonl"))
+    return sum(f.read_bytes().count(b"\n") for d in (ds.manifest_dir, ds.failures_dir) for f in d.glob("part-*.jsonl"))
 
 
-def run_local(dataset: str | Path, workers: int, layout, device: str = "cpu", weights_dir=None,
+def run_local(ds: Dataset, workers: int, device: str = "cpu", weights_dir=None,
               retry_failed: bool = False, show_progress: bool = True) -> list[int]:
     """Start `workers` processes, one shard each, with one progress bar over all; returns exit codes."""
-    ds = Path(dataset)
     gpus = visible_gpus() if device == "cuda" else []
     if device == "cuda" and not gpus:
         raise SynthfakeError("--device cuda: no GPU visible (CUDA_VISIBLE_DEVICES empty and torch sees none)")
-    done = {r.id for r in read_records(ds)}
-    failed = {f.id for f in read_failures(ds)} - done
-    left = sum(1 for i in range(layout.plan.total)
-               if (sid := sample_id(layout.hash, i)) not in done and (retry_failed or sid not in failed))
+    left = len(ds.todo(0, 1, retry_failed))
     start = _lines(ds)
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker_process, args=(str(ds), r, workers, device, weights_dir, retry_failed, gpus),
+    procs = [ctx.Process(target=worker_process, args=(str(ds.root), r, workers, device, weights_dir, retry_failed,
+                                                       gpus),
                          name=f"synthfake-worker-{r}") for r in range(workers)]
     for p in procs:
         p.start()

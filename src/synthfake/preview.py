@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import dataset as dsmod
 from . import media
 from .errors import MediaError, SynthfakeError
-from .manifest import FAKE_TYPES, Record, read_records, resolve
+from .dataset import Dataset
+from .manifest import FAKE_TYPES, Record, resolve
 from .sources import SourceIndex
 
 FAKE_RGB, REAL_RGB, SOURCE_RGB = (214, 40, 40), (40, 160, 70), (150, 150, 150)
@@ -159,9 +159,9 @@ def draw_sheet(rows: dict[tuple[str, str], list[Cell]], title: str, tile: int = 
 
 def load(dataset: str | Path, sources_dir: str | Path | None) -> tuple[Path, Path, SourceIndex | None, list[Record]]:
     """The dataset's records, its sources root (or sources_dir) and its sources index."""
-    ds = Path(dataset)
-    _, index = dsmod.load(ds)
-    records = read_records(ds)
+    opened = Dataset.open(dataset)
+    ds, index = opened.root, opened.index
+    records = opened.records()
     if not records:
         raise SynthfakeError(f"{ds}: no records yet; run `gen run` first")
     return ds, Path(sources_dir) if sources_dir else Path(index.root), index, records

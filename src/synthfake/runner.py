@@ -19,15 +19,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from . import dataset as dsmod
 from . import generators as registry
 from . import media
+from .dataset import Dataset, as_dataset
 from .errors import SampleFailed, SynthfakeError
 from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
-from .manifest import (Failure, MediaMeta, Record, SourceRef, append_line, part_name, read_failures,
-                       read_records, repair_torn_tail)
-from .plan import SampleTable, SampleSpec, sample_id
+from .manifest import Failure, MediaMeta, Record, SourceRef, append_line, repair_torn_tail
+from .plan import SampleSpec, sample_id
 from .progress import sample_progress
 from .sources import Source, Sources
 
@@ -82,21 +81,21 @@ def _refs(spec: SampleSpec) -> list[SourceRef]:
     return [SourceRef(path=it.path, sha256=it.sha256, identity=it.identity, role=role) for it, role in spec.sources]
 
 
-def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
+def make_sample(ds: Dataset, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
                 res: WorkerResult) -> Record:
     """Generate one sample into a temporary file, commit it under its final name, and build its record."""
     t0 = time.perf_counter()
-    out_dir = ds / "media" / spec.split / spec.type
+    out_dir = ds.media_dir(spec.split, spec.type)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f".{spec.id}.r{rank}of{world}.tmp"
-    root = Path(layout.index.root)
-    sources = Sources(Source(it, root / it.path, role, ds / "cache") for it, role in spec.sources)
+    stem = ds.tmp_stem(spec.split, spec.type, spec.id, rank, world)
+    root = Path(ds.index.root)
+    sources = Sources(Source(it, root / it.path, role, ds.cache_dir) for it, role in spec.sources)
     backend = registry.get(spec.backend)
     out = backend.generate(spec, sources, stem, ctx)
-    if spec.label == 1 and out.manipulated_frames < layout.plan.min_manipulated * out.frames:
+    if spec.label == 1 and out.manipulated_frames < ds.plan.min_manipulated * out.frames:
         raise SampleFailed(f"only {out.manipulated_frames}/{out.frames} frames manipulated "
-                           f"(minimum {layout.plan.min_manipulated:.0%}); a fake of real frames is label noise")
-    applied = _degrade(ds, layout, spec, out) if layout.plan.degrade else []
+                           f"(minimum {ds.plan.min_manipulated:.0%}); a fake of real frames is label noise")
+    applied = _degrade(ds, spec, out) if ds.plan.degrade else []
     t1 = time.perf_counter()
     final = out_dir / f"{spec.id}{out.path.suffix}"
     info = media.probe(out.path)
@@ -107,7 +106,7 @@ def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.C
         backend_version=backend.VERSION, weights=out.weights, weights_unverified=out.weights_unverified,
         params={**spec.params, **out.params},
         seed=spec.seed, sources=_refs(spec), identities=sorted({it.identity for it, _ in spec.sources}),
-        path=final.relative_to(ds).as_posix(), sha256=sha, bytes=size,
+        path=final.relative_to(ds.root).as_posix(), sha256=sha, bytes=size,
         media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
                         fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
                         audio=info.audio),
@@ -118,12 +117,12 @@ def make_sample(ds: Path, layout: SampleTable, spec: SampleSpec, ctx: registry.C
     return rec
 
 
-def _degrade(ds: Path, layout: SampleTable, spec: SampleSpec, out: registry.Generated) -> list[dict]:
+def _degrade(ds: Dataset, spec: SampleSpec, out: registry.Generated) -> list[dict]:
     """Post-process the backend's output through the plan's chain, drawn for this sample; keep a 'before' still."""
-    chain = draw_chain(layout.plan.degrade, [layout.plan.seed, *spec.degrade_seed], media.kind_of(out.path))
+    chain = draw_chain(ds.plan.degrade, [ds.plan.seed, *spec.degrade_seed], media.kind_of(out.path))
     if not chain:
         return []
-    before = ds / "cache" / "pristine" / f"{spec.id}.png"
+    before = ds.pristine_still(spec.id)
     before.parent.mkdir(parents=True, exist_ok=True)
     frames = [media.read_image(out.path)] if media.kind_of(out.path) == "image" else \
         media.read_frames(out.path, out.frames // 2, 1)
@@ -141,50 +140,44 @@ def _one_line(e: BaseException) -> str:
     return " ".join(text.split())[:500] or type(e).__name__
 
 
-def _clean_tmp(ds: Path, rank: int, world: int) -> None:
-    for p in (ds / "media").glob(f"*/*/.*.r{rank}of{world}.tmp*"):
-        p.unlink(missing_ok=True)
-
-
-def run_worker(dataset: str | Path, rank: int, world_size: int, device: str = "cpu",
+def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device: str = "cpu",
                weights_dir: str | Path | None = None, retry_failed: bool = False, show_progress: bool = True,
                limit: int | None = None) -> WorkerResult:
     """Make every sample of shard (rank, world_size) that no manifest holds yet."""
-    ds = Path(dataset)
-    plan, index = dsmod.load(ds)
-    layout = SampleTable(plan, index)
-    ctx = registry.Context(cache_dir=ds / "cache", device=device,
+    ds = as_dataset(dataset)
+    ctx = registry.Context(cache_dir=ds.cache_dir, device=device,
                            weights_dir=Path(weights_dir) if weights_dir else None)
-    (ds / "manifest").mkdir(exist_ok=True)
-    (ds / "failures").mkdir(exist_ok=True)
-    name = part_name(rank, world_size)
-    lock = _lock(ds / "manifest" / f".{name}.lock")
+    ds.manifest_dir.mkdir(exist_ok=True)
+    ds.failures_dir.mkdir(exist_ok=True)
+    manifest_file, failures_file, lock_file = ds.worker_files(rank, world_size)
+    lock = _lock(lock_file)
     res = WorkerResult(rank, world_size)
     try:
-        repair_torn_tail(ds / "manifest" / name)
-        repair_torn_tail(ds / "failures" / name)
-        done = {r.id for r in read_records(ds)}
-        failed = {f.id for f in read_failures(ds)} - done
-        mine = range(rank, plan.total, world_size)
-        todo = [i for i in mine if (sid := sample_id(layout.hash, i)) not in done and (retry_failed or sid not in failed)]
+        repair_torn_tail(manifest_file)
+        repair_torn_tail(failures_file)
+        todo = ds.todo(rank, world_size, retry_failed)
+        mine = range(rank, ds.plan.total, world_size)
         res.skipped = len(mine) - len(todo)
         todo = todo[:limit] if limit is not None else todo
-        _clean_tmp(ds, rank, world_size)
+        for p in ds.tmp_files(rank, world_size):
+            p.unlink(missing_ok=True)
         if not todo:
             if show_progress:
+                records, failures = ds.finished()
+                done, failed = {r.id for r in records}, {f.id for f in failures}
                 err.print(f"shard {rank}/{world_size}: nothing to do ({len(mine)} samples: "
-                          f"{len([i for i in mine if sample_id(layout.hash, i) in done])} done, "
-                          f"{len([i for i in mine if sample_id(layout.hash, i) in failed])} failed)")
+                          f"{len([i for i in mine if sample_id(ds.table.hash, i) in done])} done, "
+                          f"{len([i for i in mine if sample_id(ds.table.hash, i) in failed])} failed)")
             return res
-        with open(ds / "manifest" / name, "a") as mf, open(ds / "failures" / name, "a") as ff, \
+        with open(manifest_file, "a") as mf, open(failures_file, "a") as ff, \
                 sample_progress(len(todo), f"shard {rank}/{world_size}", show_progress) as advance:
             for i in todo:
-                spec = layout.spec(i)
+                spec = ds.table.spec(i)
                 try:
-                    append_line(mf, make_sample(ds, layout, spec, ctx, rank, world_size, res))
+                    append_line(mf, make_sample(ds, spec, ctx, rank, world_size, res))
                     res.done += 1
                 except Exception as e:  # one bad sample never stops the batch: record it and go on
-                    for p in (ds / "media" / spec.split / spec.type).glob(f".{spec.id}.r{rank}of{world_size}.tmp*"):
+                    for p in ds.tmp_files(rank, world_size, spec.split, spec.type, spec.id):
                         p.unlink(missing_ok=True)
                     reason = _one_line(e)
                     append_line(ff, Failure(id=spec.id, index=i, type=spec.type, backend=spec.backend,

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from rich.table import Table
 
-from . import dataset as dsmod
-from .manifest import read_failures, read_records
-from .plan import SampleTable
+from .dataset import Dataset, as_dataset
 
 
-def dataset_status(dataset: str | Path) -> dict:
-    ds = Path(dataset)
-    plan, index = dsmod.load(ds)
-    layout = SampleTable(plan, index)
-    records = read_records(ds)
-    done_ids = {r.id for r in records}
-    failures = [f for f in read_failures(ds) if f.id not in done_ids]
-    done, failed = Counter(r.type for r in records), Counter(f.type for f in {f.id: f for f in failures}.values())
-    types = {t: {"planned": c, "done": done[t], "failed": failed[t], "left": c - done[t] - failed[t]}
-             for t, c in layout.expected.items() if c}
-    worlds = sorted({int(f.stem.split("-of-")[1]) for sub in ("manifest", "failures")
-                     for f in (ds / sub).glob("part-*.jsonl")}) or [1]
-    fail_idx = {f.index for f in failures}
-    done_idx = {r.index for r in records}
-    shards: dict[str, dict] = {}
-    for w in worlds:
-        for r in range(w):
-            mine = range(r, plan.total, w)
-            d = sum(1 for i in mine if i in done_idx)
-            f = sum(1 for i in mine if i in fail_idx)
-            shards[f"{r}/{w}"] = {"planned": len(mine), "done": d, "failed": f, "left": len(mine) - d - f}
-    total = {k: sum(v[k] for v in types.values()) for k in ("planned", "done", "failed", "left")}
-    return {"dataset": str(ds), "plan": plan.hash, "types": types, "total": total, "shards": shards}
+def dataset_status(dataset: str | Path | Dataset) -> dict:
+    ds = as_dataset(dataset)
+    counts = ds.counts()
+    total = {k: sum(v[k] for v in counts["types"].values()) for k in ("planned", "done", "failed", "left")}
+    return {"dataset": str(ds.root), "plan": ds.plan.hash, "types": counts["types"], "total": total,
+            "shards": counts["shards"]}
 
 
 def status_tables(st: dict) -> list[Table]:

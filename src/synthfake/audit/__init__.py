@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from .. import dataset as dsmod
 from .balance import check_balance
 from .base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
 from .confounds import check_confounds
@@ -24,8 +23,8 @@ from .dupes import check_exact, check_near
 from .identity import check_faces, check_names, identity_check
 from .integrity import check_integrity
 from .labels import check_labels
+from ..dataset import Dataset
 from ..files import write_json_atomic
-from ..plan import SampleTable
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 
@@ -64,10 +63,9 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     and `decode` (wall) for the parts that decode media in the pool.
     """
     st = settings or Settings()
-    ds = Path(dataset)
     t0 = time.perf_counter()
-    plan, index = dsmod.load(ds)
-    layout = SampleTable(plan, index)
+    opened = Dataset.open(dataset)
+    ds, plan, index, layout = opened.root, opened.plan, opened.index, opened.table
     (integrity, records, failures, actual), *t = _timed(check_integrity, ds, layout, st.show_progress)
     integrity.timings.update(scan=t[0], scan_cpu=t[1])
     data = AuditData(ds, plan, index, layout, records, failures, actual, st)
