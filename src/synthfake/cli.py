@@ -234,6 +234,29 @@ def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
     out.print(t)
 
 
+@app.command("slurm-script")
+@one_line_errors
+def slurm_script(
+    run_args: List[str] = typer.Argument(..., help="`gen run` options after `--` (--out, --sources, --n ...)."),
+    tasks: int = typer.Option(..., "--tasks", min=1, help="Array tasks = shards (the world size)."),
+    script: Path = typer.Option(Path("synthfake.sbatch"), "--script", help="Where to write the script."),
+    job_name: str = typer.Option("synthfake", "--job-name"),
+    time: Optional[str] = typer.Option(None, "--time", help="Slurm time limit per task, e.g. 12:00:00."),
+    partition: Optional[str] = typer.Option(None, "--partition"),
+    gpus_per_task: int = typer.Option(0, "--gpus-per-task", min=0, help="With GPUs, tasks run --device cuda."),
+    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1),
+    max_running: Optional[int] = typer.Option(None, "--max-running", min=1, help="At most this many at once."),
+):
+    """Write the sbatch array script that runs `gen run` as one shard per task; submit it with sbatch."""
+    from .slurm import sbatch_script
+
+    text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(text)
+    script.chmod(0o755)
+    out.print(f"wrote {script}: sbatch {script}", highlight=False)
+
+
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")
