@@ -50,7 +50,7 @@ configs:
 # synthfake dataset
 
 Synthetic deepfakes (label 1, `fake`) and the real clips they were made from (label 0, `real`), made by
-[synthfake](https://github.com/) `gen run`; exported by `gen export --format hf`. Load with
+synthfake `gen run`; exported by `gen export --format hf`. Load with
 `datasets.load_dataset("{'{this folder}'}")`. Media: {media}. `record` holds each sample's full provenance
 (sources, identities, backend, weights sha256, parameters, seed).
 
