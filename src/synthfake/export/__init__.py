@@ -23,9 +23,13 @@ SETTINGS = ".export-settings.json"
 
 
 def _module(fmt: str):
-    from . import deepfakebench, ffpp, hf, webdataset
+    """The format's module, imported alone (hf needs pyarrow, from the [export] extra)."""
+    import importlib
 
-    return {"deepfakebench": deepfakebench, "ffpp": ffpp, "hf": hf, "webdataset": webdataset}[fmt]
+    try:
+        return importlib.import_module(f"{__name__}.{fmt}")
+    except ImportError as e:
+        raise SynthfakeError(f"--format {fmt}: missing dependency {e.name}; pip install 'synthfake[export]'") from None
 
 
 def _check_settings(out: Path, settings: dict) -> None:
