@@ -190,3 +190,30 @@ def test_reader_refuses_a_record_path_that_escapes(tmp_path):
         as_dataset(out, lines.append)
     assert len(lines) == 1 and "invalid record" in lines[0]
     assert not (tmp_path / "evil.png").exists()
+
+
+def test_detect_train_reads_a_webdataset_export_without_the_original_folder(exports, mixed_dataset, tmp_path):
+    """A copy of the export, away from the dataset, trains (a few-second tiny run) and holds every record."""
+    pytest.importorskip("torch")
+    moved = tmp_path / "moved"
+    shutil.copytree(exports / "webdataset", moved, ignore=shutil.ignore_patterns(".dataset"))
+    proc = gen("detect", "train", moved, "--out", tmp_path / "M", "--image-size", 32, "--epochs", 0.01,
+               "--batch-size", 4, "--frames", 1, "--score-frames", 1, "--workers", 0, "--quiet")
+    assert (tmp_path / "M" / "model.safetensors").is_file(), proc.stderr
+    view = moved / ".dataset"
+    assert {r.id: r.label for r in read_records(view)} == {i: r.label for i, r in records(mixed_dataset).items()}
+
+
+@pytest.mark.parametrize("fmt", ["hf", "hf_embed"])
+def test_parquet_export_unpacks_to_a_dataset_the_detector_reads(exports, mixed_dataset, tmp_path, fmt):
+    from synthfake.export.reader import as_dataset
+    from synthfake.manifest import resolve
+
+    moved = tmp_path / "moved"
+    shutil.copytree(exports / fmt, moved, ignore=shutil.ignore_patterns(".dataset"))
+    view = as_dataset(moved, print)
+    recs = records(mixed_dataset)
+    got = read_records(view)
+    assert {r.id: r.split for r in got} == {i: r.split for i, r in recs.items()}
+    for r in got:
+        assert hashlib.sha256(resolve(view, r).read_bytes()).hexdigest() == r.sha256
