@@ -77,19 +77,34 @@ def dataset_json(name: str, videos: dict[str, dict[str, dict]]) -> dict:
                    for label, by_split in sorted(videos.items())}}
 
 
+def _crop_job(job: tuple[Item, Path, int]) -> tuple[list[str], str]:
+    """(frame names, why none) for one record; runs in a worker process when --workers > 1."""
+    it, label_dir, frames = job
+    try:
+        return write_video(it, label_dir, frames), "no face found in any sampled frame"
+    except MediaError as e:
+        return [], f"unreadable media ({e})"
+
+
+def _results(items: list[Item], root: Path, o: Options):
+    jobs = [(it, root / label_name(it.record.type), o.frames) for it in items]
+    if o.workers <= 1:
+        yield from map(_crop_job, jobs)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(o.workers, mp_context=mp.get_context("spawn")) as pool:
+        yield from pool.map(_crop_job, jobs)
+
+
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     root = out / NAME
     videos: dict[str, dict[str, dict]] = {}  # label -> split -> video -> entry
     with sample_progress(len(items), "deepfakebench crops", o.show) as advance:
-        for it in items:
+        for it, (names, why) in zip(items, _results(items, root, o)):
             r = it.record
             label = label_name(r.type)
-            try:
-                names = write_video(it, root / label, o.frames)
-            except MediaError as e:
-                names, why = [], f"unreadable media ({e})"
-            else:
-                why = "no face found in any sampled frame"
             advance()
             if not names:
                 line = f"skipped {r.path} (id {r.id}): {why}"
