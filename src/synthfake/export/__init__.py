@@ -16,7 +16,7 @@ from pathlib import Path
 from synthfake.errors import SynthfakeError
 from synthfake.files import canonical_hash, write_json_atomic
 
-from .common import MARKER, Options, Result, counts_of, select, write_marker
+from .common import MARKER, Options, Result, counts_of, select, write_bytes_atomic, write_marker
 
 FORMATS = ("deepfakebench", "ffpp", "hf", "webdataset")
 SETTINGS = ".export-settings.json"
@@ -67,6 +67,6 @@ def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Re
     if fmt == "hf":
         from .card import card
 
-        (out / "README.md").write_text(card(dataset, res.counts, extra["files"], o.embed, res.skipped))
+        write_bytes_atomic(out / "README.md", card(dataset, res.counts, extra["files"], o.embed, res.skipped).encode())
     write_marker(res, dataset, extra)
     return res

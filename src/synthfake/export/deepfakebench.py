@@ -28,7 +28,7 @@ from synthfake.errors import MediaError
 from synthfake.files import write_json_atomic
 from synthfake.progress import sample_progress
 
-from .common import COMPRESSION, SPLITS, Item, Options, Result
+from .common import COMPRESSION, SPLITS, Item, Options, Result, write_bytes_atomic
 from .dfb_crop import align_crop, sampled_frames
 
 NAME = "synthfake"
@@ -72,8 +72,9 @@ def write_video(it: Item, label_dir: Path, num_frames: int) -> list[str]:
 
 
 def dataset_json(name: str, videos: dict[str, dict[str, dict]]) -> dict:
-    """{name: {label: {split: {video: entry}}}} with every split present for every label."""
-    return {name: {label: {s: dict(sorted(by_split.get(s, {}).items())) for s in SPLITS}
+    """{name: {label: {split: {video: entry}}}} with train/val/test (and any other split of ours) for every label."""
+    splits = sorted(set(SPLITS) | {s for by_split in videos.values() for s in by_split})
+    return {name: {label: {s: dict(sorted(by_split.get(s, {}).items())) for s in splits}
                    for label, by_split in sorted(videos.items())}}
 
 
@@ -122,7 +123,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
             sub = f"{NAME}-{label[3:]}"
             write_json_atomic(out / "dataset_json" / f"{sub}.json",
                               dataset_json(sub, {"SF-real": videos["SF-real"], label: videos[label]}))
-    (out / "README.md").write_text(readme(sorted(videos), o.frames))
+    write_bytes_atomic(out / "README.md", readme(sorted(videos), o.frames).encode())
     return {"compression": COMPRESSION, "labels": sorted(videos), "frames_per_video": o.frames}
 
 

@@ -13,7 +13,6 @@ label. Each file is linked or copied to a temporary name and renamed; a resumed 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from synthfake.files import write_json_atomic
@@ -91,7 +90,3 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     write_json_atomic(out / "source_numbers.json", numbers)
     res.exported = len(items)
     return {"compression": COMPRESSION}
-
-
-def read_pairs(out: Path, split: str) -> list[list[str]]:
-    return json.loads((Path(out) / "splits" / f"{split}.json").read_text())
