@@ -1,4 +1,4 @@
-"""FaceForensics++ layout (ondyari/FaceForensics, dataset/README.md and dataset/splits/*.json):
+"""FaceForensics++ layout (ondyari/FaceForensics b952e41c, dataset/README.md and dataset/splits/*.json):
 
     original_sequences/youtube/c23/videos/NNN.mp4             reals
     manipulated_sequences/<backend>/c23/videos/T_S.mp4        fakes, T = target, S = source
