@@ -19,7 +19,7 @@ def _note(msg: str) -> None:
 @detect_app.command("train")
 @one_line_errors
 def detect_train(
-    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`."),
+    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
     base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01),
@@ -45,7 +45,9 @@ def detect_train(
                         score_frames=score_frames, margin=margin, leave_out=leave_out, center_fallback=center_fallback,
                         fallback_label=fallback_label, seed=seed, workers=workers, device=device, fp16=fp16,
                         show=not quiet)
-    meta = train(dataset, out_dir, opts, log=_note)
+    from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
+
+    meta = train(as_dataset(dataset, _note), out_dir, opts, log=_note)
     out.print(f"saved {out_dir}: fake class {meta.fake_index} ({meta.fake_label}), threshold {meta.threshold:.4f}, "
               f"{meta.train_crops} training crops", highlight=False)
 

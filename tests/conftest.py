@@ -46,3 +46,12 @@ def swap_dataset(data_dir, tmp_path_factory) -> Path:
     gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
         "--out", out, "--quiet")
     return out
+
+
+@pytest.fixture(scope="session")
+def mixed_dataset(data_dir, tmp_path_factory) -> Path:
+    """Every fake type plus reals in all three splits, with short clips: `gen run --n 8 --reals 4`."""
+    out = tmp_path_factory.mktemp("mixed") / "D"
+    gen("run", "--n", 8, "--reals", 4, "--clip-seconds", 0.5, "--splits", "train=0.34,val=0.33,test=0.33",
+        "--sources", data_dir, "--out", out, "--quiet")
+    return out

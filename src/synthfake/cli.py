@@ -257,6 +257,26 @@ def slurm_script(
     out.print(f"wrote {script}: sbatch {script}", highlight=False)
 
 
+@app.command("export")
+@one_line_errors
+def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
+               fmt: str = typer.Option(..., "--format", help="deepfakebench | ffpp | hf | webdataset"),
+               out_dir: Path = typer.Option(..., "--out", help="Export folder (resumed when it holds this export)."),
+               embed: bool = typer.Option(False, "--embed", help="hf: media bytes inside the Parquet files."),
+               shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
+               frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
+               workers: int = typer.Option(1, "--workers", min=1, help="deepfakebench: processes cropping faces."),
+               no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
+               quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Write the dataset in a layout detector labs train with; one line per skipped record."""
+    from .export import Options, run_export
+
+    res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
+                                                    verify=not no_verify, show=not quiet,
+                                                    log=lambda m: err.print(m, markup=False, highlight=False)))
+    out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
+
+
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")

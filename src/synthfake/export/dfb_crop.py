@@ -1,0 +1,74 @@
+"""Frame sampling and face cropping as DeepfakeBench's preprocessing/preprocess.py does them (our own code).
+
+Checked against SCLBD/DeepfakeBench 8a4a7bf5 (2025-06-09), `extract_aligned_face_dlib` and `facecrop`:
+- frames: mode 'fixed_num_frames', `np.linspace(0, count - 1, num_frames, dtype=int)`, saved as `NNN.png`
+  (`f"{index:03d}"`, the frame's index in the video); an image is one frame, `000.png`;
+- alignment: the largest dlib face; five 68-point landmarks with its indices 37, 44, 30, 49, 55; the ArcFace
+  112 template shifted 8 px right, scaled to 256 and shrunk by the 1.3 margin; a least-squares similarity
+  (skimage's SimilarityTransform, Umeyama) and `cv2.warpAffine` to 256x256;
+- landmarks: dlib run again on the aligned crop, all points as an int array (`face_utils.shape_to_np`), saved
+  with np.save. DeepfakeBench uses an 81-point predictor whose first 68 points are the 68-point model's; only
+  the 68-point model ships here, so we store (68, 2). A frame whose crop has no face is dropped, as there.
+Departure: dlib's detector runs without upsampling on a copy downscaled to 360 px (DESIGN.md: one upsample
+costs ~4x); faces under ~80 px in that copy are missed where DeepfakeBench would find them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from synthfake import faces
+from synthfake.generators.common.align import ARCFACE_112, similarity
+from synthfake.media import iter_frames, read_image
+
+RES = 256
+SCALE = 1.3
+KEYPOINTS = (37, 44, 30, 49, 55)  # preprocess.py get_keypts: shape.part(37), part(44), part(30), part(49), part(55)
+
+
+def template(res: int = RES, scale: float = SCALE) -> np.ndarray:
+    """preprocess.py img_align_crop's `dst` for an output of res x res with margin `scale`."""
+    dst = ARCFACE_112.astype(np.float64).copy()  # ARCFACE_112 already has the +8 px x shift for 112 px
+    dst = dst * (res / 112)
+    margin = res * (scale - 1) / 2
+    dst += margin
+    dst *= res / (res + 2 * margin)
+    return dst.astype(np.float32)
+
+
+def frame_indices(count: int, num_frames: int) -> list[int]:
+    """The distinct frame indices preprocess.py keeps for a video of `count` frames."""
+    if count <= 0:
+        return []
+    return sorted({int(i) for i in np.linspace(0, count - 1, num_frames, endpoint=True, dtype=int)})
+
+
+def sampled_frames(path: Path, kind: str, count: int, num_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, RGB frame) of the kept frames, in one decoding pass."""
+    if kind == "image":
+        yield 0, read_image(path)
+        return
+    wanted = set(frame_indices(count, num_frames))
+    last = max(wanted) if wanted else -1
+    for i, frame in enumerate(iter_frames(path, 0, last + 1)):
+        if i in wanted:
+            yield i, frame
+
+
+def align_crop(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(256x256 BGR aligned face, its (68, 2) int landmarks), or None when no face (in the frame or the crop)."""
+    boxes = faces.detect_boxes(rgb)
+    if not boxes:
+        return None
+    lm = faces.landmarks(rgb, boxes[0])
+    m = similarity(lm[list(KEYPOINTS)], template())
+    crop = cv2.warpAffine(rgb, m, (RES, RES))
+    again = faces.detect_boxes(crop)
+    if not again:
+        return None
+    crop_lm = np.rint(faces.landmarks(crop, again[0])).astype(np.int64)
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), crop_lm

@@ -1,0 +1,94 @@
+"""Reading a webdataset or hf export back as a dataset folder, so `gen detect train` needs no original folder.
+
+The export's records and media are unpacked once into `EXPORT/.dataset/` (manifest/part-00000-of-00001.jsonl
+and the media at each record's own path), which the detector reads like any dataset. Every member name and
+media path is checked to stay inside that folder, every record is validated, and a media file whose sha256
+differs from its record is left out with one line. A second call reuses what is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from pydantic import ValidationError
+
+from synthfake.errors import SynthfakeError
+from synthfake.files import commit_file, write_json_atomic
+from synthfake.manifest import Record, part_name
+
+from .common import inside, read_marker, write_bytes_atomic
+
+VIEW = ".dataset"
+
+
+def _webdataset(out: Path, shards: list[str]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+    """(where, record JSON, media bytes) per sample of the tar shards."""
+    for name in shards:
+        path = inside(out, name)
+        with tarfile.open(path) as tar:
+            group: dict[str, dict[str, bytes]] = {}
+            for m in tar:
+                if not m.isfile():
+                    continue
+                key, _, ext = m.name.partition(".")
+                group.setdefault(key, {})[ext] = tar.extractfile(m).read()
+            for key, parts in group.items():
+                media = next((v for e, v in parts.items() if e != "json"), None)
+                yield f"{path.name}:{key}", parts.get("json"), media
+
+
+def _parquet(out: Path, files: dict[str, list[str]]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+    import pyarrow.parquet as pq
+
+    for rel in (f for fs in files.values() for f in fs):
+        table = pq.read_table(inside(out, rel), columns=["record", "media_path", "media_bytes"])
+        for i, row in enumerate(table.to_pylist()):
+            media = row["media_bytes"]
+            if media is None and row["media_path"]:
+                p = inside(out, row["media_path"])
+                media = p.read_bytes() if p.is_file() else None
+            yield f"{rel}:{i}", (row["record"] or "").encode(), media
+
+
+def as_dataset(path: str | Path, log: Callable[[str], None] = print) -> Path:
+    """`path` itself when it is a dataset; for a finished webdataset or hf export, its unpacked view."""
+    path = Path(path)
+    marker = read_marker(path)
+    if marker is None or marker.get("format") not in ("webdataset", "hf"):
+        return path
+    view = path / VIEW
+    manifest = view / "manifest" / part_name(0, 1)
+    if manifest.is_file():
+        return view
+    samples = (_webdataset(path, marker["shards"]) if marker["format"] == "webdataset"
+               else _parquet(path, marker["files"]))
+    lines = []
+    for where, rec_json, media in samples:
+        try:
+            r = Record.model_validate_json(rec_json or b"")
+        except ValidationError as e:
+            log(f"skipped {where}: invalid record ({e.errors()[0]['msg']})")
+            continue
+        if media is None or hashlib.sha256(media).hexdigest() != r.sha256:
+            log(f"skipped {where} ({r.path}): media {'missing' if media is None else 'sha256 differs from the record'}")
+            continue
+        target = inside(view, r.path)
+        if not (target.is_file() and target.stat().st_size == len(media)):
+            write_bytes_atomic(target, media)
+        lines.append(r.model_dump_json())
+    if not lines:
+        raise SynthfakeError(f"{path}: the {marker['format']} export holds no readable sample")
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_name(f".{manifest.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    commit_file(tmp, manifest)
+    write_json_atomic(view / "unpacked.json", {"from": str(path.resolve()), "format": marker["format"],
+                                               "records": len(lines)})
+    return view
+
+
+__all__ = ["as_dataset"]

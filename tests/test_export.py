@@ -1,0 +1,221 @@
+"""`gen export`: each format against its consumer (DeepfakeBench's JSON rules, datasets.load_dataset, the
+webdataset package), skipped records, resume, and training from an export without the original folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import gen
+from synthfake.export.dfb_crop import KEYPOINTS, RES, frame_indices, template
+from synthfake.manifest import read_records
+
+DFB = json.loads((Path(__file__).parent / "fixtures" / "deepfakebench_8a4a7bf5.json").read_text())
+DFB_FRAMES = 4  # frames per video in the test export (DeepfakeBench's default 32 is checked on the rules below)
+
+
+@pytest.fixture(scope="module")
+def exports(mixed_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("exports")
+    for fmt, extra in (("webdataset", ["--shard-size", 0.05]), ("hf", []), ("ffpp", []),
+                       ("deepfakebench", ["--frames", DFB_FRAMES])):
+        gen("export", mixed_dataset, "--format", fmt, "--out", root / fmt, "--quiet", *extra)
+    gen("export", mixed_dataset, "--format", "hf", "--embed", "--out", root / "hf_embed", "--quiet")
+    return root
+
+
+def records(ds):
+    return {r.id: r for r in read_records(ds)}
+
+
+def test_mixed_dataset_covers_every_split_and_label(mixed_dataset):
+    recs = records(mixed_dataset).values()
+    assert {r.split for r in recs} == {"train", "val", "test"} and {r.label for r in recs} == {0, 1}
+
+
+def test_webdataset_shards_iterate_with_the_webdataset_package(exports, mixed_dataset):
+    import webdataset as wds
+
+    recs = records(mixed_dataset)
+    shards = sorted((exports / "webdataset").glob("*.tar"))
+    assert all(re.fullmatch(r"(train|val|test)-\d{5}\.tar", p.name) for p in shards)
+    assert len(shards) > 3  # 0.05 MB shards: more than one per split
+    seen = {}
+    for p in shards:
+        for s in wds.WebDataset(str(p), shardshuffle=False):
+            rec = json.loads(s["json"])
+            media = s.get("mp4") or s.get("png")
+            assert hashlib.sha256(media).hexdigest() == recs[s["__key__"]].sha256
+            assert p.name.startswith(rec["split"] + "-")
+            seen[s["__key__"]] = rec["label"]
+    assert seen == {i: r.label for i, r in recs.items()}
+
+
+@pytest.mark.parametrize("folder", ["hf", "hf_embed"])
+def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder):
+    import datasets
+
+    recs = records(mixed_dataset)
+    ds = datasets.load_dataset(str(exports / folder))
+    assert set(ds) == {r.split for r in recs.values()}
+    for split, part in ds.items():
+        assert part.features["label"].names == ["real", "fake"]
+        want = {i: r.label for i, r in recs.items() if r.split == split}
+        assert dict(zip(part["id"], part["label"])) == want
+        for row in part:
+            data = row["media_bytes"] if folder == "hf_embed" else (exports / folder / row["media_path"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == recs[row["id"]].sha256
+    card = (exports / folder / "README.md").read_text()
+    counts = Counter(r.backend for r in recs.values())
+    for backend, c in counts.items():
+        assert f"| {backend} | {c} |" in card
+    assert "non-commercial" in card.lower() and '"seed"' in card
+
+
+def test_ffpp_layout_names_and_split_pairs(exports, mixed_dataset):
+    out, recs = exports / "ffpp", records(mixed_dataset)
+    names = json.loads((out / "names.json").read_text())
+    assert sorted(v["id"] for v in names.values()) == sorted(recs)
+    numbers = json.loads((out / "source_numbers.json").read_text())
+    for rel, v in names.items():
+        r = recs[v["id"]]
+        assert (out / rel).read_bytes() == (mixed_dataset / r.path).read_bytes()
+        if r.label == 0:
+            assert rel.startswith("original_sequences/youtube/c23/")
+        else:
+            assert rel.startswith(f"manipulated_sequences/{r.backend}/c23/")
+            t, s = v["name"].split("_")[:2]
+            assert {t, s} <= {numbers[x.path] for x in r.sources} and [t, s] in json.loads(
+                (out / "splits" / f"{r.split}.json").read_text())
+    pairs = {s: json.loads((out / "splits" / f"{s}.json").read_text()) for s in ("train", "val", "test")}
+    by_split = {s: {x for p in ps for x in p} for s, ps in pairs.items()}
+    assert not (by_split["train"] & by_split["test"]) and not (by_split["train"] & by_split["val"])
+
+
+def test_deepfakebench_json_and_folders_follow_its_dataset_class(exports, mixed_dataset):
+    out, recs = exports / "deepfakebench", records(mixed_dataset)
+    info = json.loads((out / "dataset_json" / "synthfake.json").read_text())
+    labels = info["synthfake"]
+    got = {}
+    for label, modes in labels.items():
+        assert sorted(modes) == DFB["modes"]
+        for mode, videos in modes.items():
+            for vid, entry in videos.items():  # what collect_img_and_label_for_one_dataset reads
+                r = recs[vid]
+                assert entry["label"] == label and r.split == mode
+                keys = DFB["entry_keys_fake"] if r.label else DFB["entry_keys_real"]
+                assert sorted(entry) == keys
+                frames = sorted(entry["frames"], key=lambda x: int(x.split("/")[-1].split(".")[0]))
+                idx = [int(f.split("/")[-1].split(".")[0]) for f in frames]
+                assert idx and set(idx) <= set(frame_indices(r.media.frames, DFB_FRAMES))
+                for f in frames:
+                    assert f[0] == DFB["frame_path_first_char"] and f.count("frames") == 1
+                    local = out / f.removeprefix("./datasets/rgb/")
+                    lm = np.load(str(local).replace("frames", "landmarks").replace(".png", ".npy"))
+                    assert lm.shape[0] in DFB["landmark_points_allowed"] and lm.dtype.kind == DFB["landmark_dtype_kind"]
+                    import cv2
+
+                    assert cv2.imread(str(local)).shape == (DFB["crop_size"], DFB["crop_size"], 3)
+                got[vid] = r.label
+    assert got == {i: r.label for i, r in recs.items()}  # every sample here has faces
+    readme = (out / "README.md").read_text()
+    assert all(f"{lb}: {1 if lb != 'SF-real' else 0}" in readme for lb in labels)
+    one = json.loads((out / "dataset_json" / "synthfake-face_swap.json").read_text())
+    assert sorted(one["synthfake-face_swap"]) == ["SF-face_swap", "SF-real"]
+
+
+def test_deepfakebench_crop_rules_match_the_checked_commit():
+    assert np.abs(template() - np.array(DFB["template_256_scale_1.3"])).max() < 1e-3
+    assert list(KEYPOINTS) == DFB["keypoint_indices"] and RES == DFB["crop_size"]
+    for count, want in DFB["frame_indices_num_frames_32"].items():
+        assert frame_indices(int(count), 32) == want
+
+
+def test_missing_corrupt_and_escaping_media_are_skipped_one_line_each(mixed_dataset, tmp_path):
+    ds = tmp_path / "D"
+    shutil.copytree(mixed_dataset, ds, ignore=shutil.ignore_patterns("cache"))
+    recs = sorted(read_records(ds), key=lambda r: r.index)
+    (ds / recs[0].path).unlink()
+    (ds / recs[1].path).write_bytes(b"not a video")
+    outside = tmp_path / "outside.bin"
+    shutil.copyfile(ds / recs[2].path, outside)
+    (ds / recs[2].path).unlink()
+    os.symlink(outside, ds / recs[2].path)
+    proc = gen("export", ds, "--format", "webdataset", "--out", tmp_path / "W", "--quiet")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("skipped")]
+    assert len(lines) == 3
+    assert recs[0].path in lines[0] or any(recs[0].path in ln and "missing" in ln for ln in lines)
+    assert any(recs[1].path in ln and "corrupt" in ln for ln in lines)
+    assert any(recs[2].path in ln and "escapes" in ln for ln in lines)
+    marker = json.loads((tmp_path / "W" / "export.json").read_text())
+    assert marker["exported"] == len(recs) - 3 and len(marker["skipped"]) == 3
+
+
+def test_rerun_resumes_and_another_export_in_the_same_folder_is_refused(mixed_dataset, tmp_path):
+    out = tmp_path / "W"
+    gen("export", mixed_dataset, "--format", "webdataset", "--out", out, "--quiet")
+    before = {p.name: p.read_bytes() for p in out.glob("*.tar")}
+    victim = sorted(before)[0]
+    (out / victim).unlink()
+    (out / "export.json").unlink()  # as if killed before the end
+    gen("export", mixed_dataset, "--format", "webdataset", "--out", out, "--quiet")
+    assert {p.name: p.read_bytes() for p in out.glob("*.tar")} == before
+    proc = gen("export", mixed_dataset, "--format", "ffpp", "--out", out, check=False)
+    assert proc.returncode == 2 and "holds another export" in proc.stderr
+
+
+def test_reader_refuses_a_record_path_that_escapes(tmp_path):
+    import io
+    import tarfile
+
+    from synthfake.export.reader import as_dataset
+
+    out = tmp_path / "W"
+    out.mkdir()
+    rec = {"id": "abc", "path": "../../evil.png", "sha256": hashlib.sha256(b"x").hexdigest()}
+    with tarfile.open(out / "train-00000.tar", "w") as tar:
+        for name, data in (("abc.png", b"x"), ("abc.json", json.dumps(rec).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (out / "export.json").write_text(json.dumps({"format": "webdataset", "shards": ["train-00000.tar"]}))
+    lines = []
+    with pytest.raises(Exception, match="no readable sample"):
+        as_dataset(out, lines.append)
+    assert len(lines) == 1 and "invalid record" in lines[0]
+    assert not (tmp_path / "evil.png").exists()
+
+
+def test_detect_train_reads_a_webdataset_export_without_the_original_folder(exports, mixed_dataset, tmp_path):
+    """A copy of the export, away from the dataset, trains (a few-second tiny run) and holds every record."""
+    pytest.importorskip("torch")
+    moved = tmp_path / "moved"
+    shutil.copytree(exports / "webdataset", moved, ignore=shutil.ignore_patterns(".dataset"))
+    proc = gen("detect", "train", moved, "--out", tmp_path / "M", "--image-size", 32, "--epochs", 0.01,
+               "--batch-size", 4, "--frames", 1, "--score-frames", 1, "--workers", 0, "--quiet")
+    assert (tmp_path / "M" / "model.safetensors").is_file(), proc.stderr
+    view = moved / ".dataset"
+    assert {r.id: r.label for r in read_records(view)} == {i: r.label for i, r in records(mixed_dataset).items()}
+
+
+@pytest.mark.parametrize("fmt", ["hf", "hf_embed"])
+def test_parquet_export_unpacks_to_a_dataset_the_detector_reads(exports, mixed_dataset, tmp_path, fmt):
+    from synthfake.export.reader import as_dataset
+    from synthfake.manifest import resolve
+
+    moved = tmp_path / "moved"
+    shutil.copytree(exports / fmt, moved, ignore=shutil.ignore_patterns(".dataset"))
+    view = as_dataset(moved, print)
+    recs = records(mixed_dataset)
+    got = read_records(view)
+    assert {r.id: r.split for r in got} == {i: r.split for i, r in recs.items()}
+    for r in got:
+        assert hashlib.sha256(resolve(view, r).read_bytes()).hexdigest() == r.sha256
