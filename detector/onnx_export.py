@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,8 @@ def export_onnx(model, meta: DetectorMeta, out: Path, crops: np.ndarray | None =
     x = sample_pixels(meta, crops)
     tmp = out / f".{ONNX_FILE}.{os.getpid()}.tmp"
     t0 = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on ViT's shape checks, which hold for fixed 224 inputs
         torch.onnx.export(model, (torch.from_numpy(x[:2]),), str(tmp), input_names=["pixel_values"],
                           output_names=["logits"], dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
                           opset_version=OPSET, dynamo=False)
