@@ -64,16 +64,37 @@ def detect_predict(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the saved threshold."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
     device: str = typer.Option("cpu", "--device"),
-    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
+    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
+    runtime: str = typer.Option("auto", "--runtime", help="auto (onnx on CPU, torch on CUDA) | onnx | torch."),
+    int8: bool = typer.Option(False, "--int8", help="The int8 ONNX made by `gen detect export --int8`."),
     quiet: bool = typer.Option(False, "--quiet"),
 ):
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
 
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
-                threshold, show=not quiet, log=_note)
+                threshold, show=not quiet, log=_note, runtime=runtime, int8=int8)
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
               f"{len(s.missing)} listed but missing", highlight=False)
+
+
+@detect_app.command("export")
+@one_line_errors
+def detect_export(
+    model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
+    int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),
+    workers: int = typer.Option(2, "--workers", min=0),
+):
+    """Write MODEL_DIR/model.onnx (checked against torch within 1e-5) for scoring without torch."""
+    from synthfake.detector.onnx_export import export_dir, quantize_int8
+
+    if int8 and dataset is None:
+        raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")
+    export_dir(model_dir, log=_note)
+    if int8:
+        quantize_int8(model_dir, dataset, workers=workers, log=_note)
+    out.print(f"wrote {model_dir / 'model.onnx'}" + (" and model.int8.onnx" if int8 else ""), highlight=False)
 
 
 @detect_app.command("eval")

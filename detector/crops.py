@@ -59,6 +59,12 @@ class FileCrops:
     last: bool = True  # False for a part of a file's crops that more parts follow
 
 
+def crop_settings(meta, frames: int | None = None) -> CropSettings:
+    """The crop settings a model (its DetectorMeta) was trained for, frames overridable."""
+    return CropSettings(frames=frames or meta.frames, margin=meta.margin, size=meta.image_size,
+                        detect_side=meta.detect_side, center_fallback=meta.center_fallback)
+
+
 def no_crops(size: int) -> np.ndarray:
     """An empty (0, size, size, 3) crop array."""
     return np.zeros((0, size, size, 3), np.uint8)

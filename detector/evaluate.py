@@ -12,7 +12,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.manifest import Record, read_records
 from synthfake.progress import sample_progress
 
-from .crops import CropSettings, iter_record_crops
+from .crops import crop_settings, iter_record_crops
 from .metrics import Report, report
 from .model import DetectorMeta, load_detector
 from .score import FileScore, label_of, score_stream
@@ -44,12 +44,6 @@ def split_records(dataset: Path, split: str, leave_out: str | None = None, keep:
     if leave_out is not None:
         recs = [r for r in recs if (not matches(r, leave_out)) == (keep == "without") or r.label == 0]
     return sorted(recs, key=lambda r: r.id)
-
-
-def crop_settings(meta: DetectorMeta, frames: int | None = None) -> CropSettings:
-    """The crop settings a model was trained for (frames overridable)."""
-    return CropSettings(frames=frames or meta.frames, margin=meta.margin, size=meta.image_size,
-                        detect_side=meta.detect_side, center_fallback=meta.center_fallback)
 
 
 def score_records(model, meta: DetectorMeta, dataset: Path, records: list[Record], batch_size: int, workers: int,

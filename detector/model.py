@@ -157,8 +157,27 @@ def save_detector(model, meta: DetectorMeta, out: Path) -> None:
     write_json_atomic(out / META_FILE, asdict(meta))
 
 
-def read_meta(d: Path, cfg) -> DetectorMeta:
+def config_json(d: Path) -> dict:
+    """config.json of a model folder as plain JSON (scoring with onnxruntime needs no transformers)."""
+    _check_dir(d)
+    p = Path(d) / "config.json"
+    try:
+        cfg = json.loads(p.read_text())
+    except ValueError as e:
+        raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+    if cfg.get("model_type") != "vit":
+        raise SynthfakeError(f"{p}: model_type {cfg.get('model_type')!r}; the detector needs a ViT checkpoint")
+    cfg["id2label"] = {int(k): v for k, v in cfg.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}).items()}
+    cfg.setdefault("image_size", 224)
+    return cfg
+
+
+def read_meta(d: Path, cfg=None) -> DetectorMeta:
     """detector.json when present (a trained folder), else defaults for a plain HF checkpoint."""
+    if cfg is None:
+        from types import SimpleNamespace
+
+        cfg = SimpleNamespace(**{k: config_json(d)[k] for k in ("id2label", "image_size")})
     idx = fake_index(cfg.id2label)
     p = Path(d) / META_FILE
     if p.is_file():

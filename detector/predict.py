@@ -15,10 +15,12 @@ from synthfake import media
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
-from .evaluate import crop_settings
-from .model import load_detector
+from .crops import crop_settings
+from .model import DetectorMeta, read_meta
 from .score import FileScore, label_of, score_parts
 from .stream import stream_crops
+
+RUNTIMES = ("auto", "onnx", "torch")
 
 LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
 PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
@@ -106,13 +108,49 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp16: bool = False, threads: int = 0,
+                int8: bool = False, batch_size: int = 16) -> tuple[object, DetectorMeta]:
+    """(pixels -> fake probabilities, meta). auto: onnxruntime on CPU (no torch import), torch on CUDA.
+
+    threads: intra-op threads (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
+    """
+    if runtime not in RUNTIMES:
+        raise SynthfakeError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
+    cuda = device.startswith("cuda")
+    if runtime == "auto":
+        runtime = "torch" if cuda and not int8 else "onnx"
+    if runtime == "onnx":
+        if fp16:
+            raise SynthfakeError("--fp16: half precision runs on --runtime torch (the ONNX file is float32)")
+        from .onnx_export import onnx_scorer
+
+        meta = read_meta(Path(model_dir))
+        return onnx_scorer(Path(model_dir), meta, threads, device, int8), meta
+    if int8:
+        raise SynthfakeError("--int8: the int8 model runs on onnxruntime; drop --runtime torch")
+    import torch
+
+    from .model import load_detector
+    from .score import as_scorer
+
+    if threads:
+        torch.set_num_threads(threads)
+    model, meta = load_detector(model_dir, device, fp16)
+    return as_scorer(model, meta.fake_index, pad_to=batch_size if cuda else 0), meta
+
+
 def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = None, batch_size: int = 16,
             device: str = "cpu", fp16: bool = False, workers: int = 2, frames: int | None = None,
-            threshold: float | None = None, show: bool = True, log=print) -> Summary:
-    """Score every image and video under `input_dir`; write the submission and the probability CSV."""
+            threshold: float | None = None, show: bool = True, log=print, runtime: str = "auto",
+            int8: bool = False) -> Summary:
+    """Score every image and video under `input_dir`; write the submission and the probability CSV.
+
+    The decoding workers start before the model loads; while they run, the model gets one thread (the
+    workers fill the other cores), so model and decoders do not fight over them.
+    """
     if batch_size < 1:
         raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
-    input_dir = Path(input_dir)
+    input_dir, out = Path(input_dir), Path(out)
     files = list_inputs(input_dir)
     sub = read_sample(Path(sample)) if sample else None
     summary = Summary()
@@ -121,11 +159,15 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         wanted = [index.get(str(r[sub.key]).strip()) for r in sub.rows]
         summary.missing = [str(r[sub.key]) for r, p in zip(sub.rows, wanted) if p is None]
         files = sorted({p for p in wanted if p is not None}, key=lambda p: p.relative_to(input_dir).as_posix())
-    model, meta = load_detector(model_dir, device, fp16)
-    s = crop_settings(meta, frames)
+    meta = read_meta(Path(model_dir))  # crop settings first (plain JSON), so the workers start before the model
+    parts = stream_crops(files, crop_settings(meta, frames), workers, chunk=max(1, batch_size // 2))
+    try:
+        model, meta = load_scorer(model_dir, runtime, device, fp16, 1 if workers > 0 else 0, int8, batch_size)
+    except BaseException:
+        parts.close()
+        raise
     scores: dict[Path, FileScore] = {}
     with sample_progress(len(files), "scoring", show) as advance:
-        parts = stream_crops(files, s, workers, chunk=max(1, batch_size // 2))
         for p, sc in zip(files, score_parts(model, parts, meta, batch_size)):
             scores[p] = sc
             advance()

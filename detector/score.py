@@ -3,15 +3,16 @@
 Memory is bounded by the batch size whatever the number of frames or files: batches may span files, and
 a file's probability (the mean fake probability over its crops and flips) is given as soon as its last
 crop has been scored. Results do not depend on the batch size (float32, eval mode, inference mode).
+This module imports no torch: the model is a function pixels -> fake probabilities (onnxruntime), or a
+torch module, wrapped by `as_scorer` on first use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import torch
 
 from .crops import FileCrops
 from .model import DetectorMeta
@@ -37,19 +38,36 @@ class _Pending:
     probs: list[float] = field(default_factory=list)
 
 
-def to_pixels(crops: list[np.ndarray], flips: list[bool], mean, std) -> torch.Tensor:
+def to_pixels(crops: list[np.ndarray], flips: list[bool], mean, std) -> np.ndarray:
     """uint8 HWC crops (flipped where asked) -> normalised float32 NCHW, like ViTImageProcessor."""
     x = np.stack([c[:, ::-1] if f else c for c, f in zip(crops, flips)]).astype(np.float32) * np.float32(1 / 255)
     x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def fake_probs(model, pixels: torch.Tensor, fake_index: int) -> np.ndarray:
-    """Softmax probability of the fake class for a batch, computed in float32."""
+def fake_probs(model, pixels, fake_index: int, pad_to: int = 0) -> np.ndarray:
+    """Softmax probability of the fake class for a batch of a torch model, computed in float32.
+
+    `pad_to`: pad a short batch with zeros to this size (fixed shapes on CUDA: one kernel plan, no
+    re-allocation); the padding's outputs are dropped.
+    """
+    import torch
+
+    x = torch.as_tensor(pixels)
+    n = len(x)
+    if pad_to and n < pad_to:
+        x = torch.cat([x, x.new_zeros((pad_to - n, *x.shape[1:]))])
     param = next(model.parameters())
     with torch.inference_mode():
-        logits = model(pixel_values=pixels.to(param.device, param.dtype)).logits
+        logits = model(pixel_values=x.to(param.device, param.dtype)).logits[:n]
     return torch.softmax(logits.float(), dim=-1)[:, fake_index].cpu().numpy()
+
+
+def as_scorer(model, fake_index: int, pad_to: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """A function pixels -> fake probabilities: a torch module is wrapped, a function is kept as it is."""
+    if hasattr(model, "parameters"):
+        return lambda pixels: fake_probs(model, pixels, fake_index, pad_to)
+    return model
 
 
 def score_stream(model, files: Iterable[FileCrops], meta: DetectorMeta, batch_size: int = 16,
@@ -66,14 +84,14 @@ def score_parts(model, parts: Iterable[tuple[int, FileCrops]], meta: DetectorMet
     over its crops and flips, in frame order, so it does not depend on the batching.
     """
     views = (False, True) if (meta.tta if tta is None else tta) else (False,)
+    probs_of = as_scorer(model, meta.fake_index)
     files: dict[int, _Pending] = {}
     buf: list[tuple[int, np.ndarray, bool]] = []
     next_seq = 0
 
     def flush() -> None:
         if buf:
-            probs = fake_probs(model, to_pixels([c for _, c, _ in buf], [f for _, _, f in buf], meta.mean, meta.std),
-                               meta.fake_index)
+            probs = probs_of(to_pixels([c for _, c, _ in buf], [f for _, _, f in buf], meta.mean, meta.std))
             for (seq, _, _), p in zip(buf, probs):
                 files[seq].probs.append(float(p))
             buf.clear()

@@ -61,16 +61,25 @@ def _drain(slot: _Slot) -> Iterator[tuple[int, FileCrops]]:
 def stream_crops(paths: Iterable[str | Path], s: CropSettings, workers: int, chunk: int = 8,
                  fn: Callable = crop_chunks) -> Iterator[tuple[int, FileCrops]]:
     """(seq, part) for every file's crops: seq is the file's position in `paths`; parts of different files
-    interleave, parts of one file come in frame order and its last part has `last=True`."""
+    interleave, parts of one file come in frame order and its last part has `last=True`.
+
+    The workers start, and get their first files, when this is called (not on the first read), so they
+    decode while the caller loads its model; close the returned iterator to stop them early.
+    """
     todo = ((i, str(p)) for i, p in enumerate(paths))
     if workers <= 0:
-        for seq, path in todo:
-            yield from ((seq, part) for part in fn(path, s, chunk))
-        return
+        return ((seq, part) for seq, path in todo for part in fn(path, s, chunk))
+    served = _serve(todo, s, workers, chunk, fn)
+    next(served)  # start the workers now; closing `served` from here on stops them
+    return served
+
+
+def _serve(todo: Iterator, s: CropSettings, workers: int, chunk: int, fn: Callable):
     slots = [_start(s, chunk, fn) for _ in range(workers)]
     try:
         for slot in slots:
             _feed(slot, todo)
+        yield None  # primed: the workers are running
         while any(slot.jobs for slot in slots):
             busy = [slot for slot in slots if slot.jobs]
             ready = wait([x for slot in busy for x in (slot.conn, slot.proc.sentinel)])

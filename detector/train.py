@@ -23,6 +23,7 @@ from .crops import CropSettings, iter_record_crops
 from .evaluate import score_records, split_records
 from .metrics import best_threshold
 from .model import DetectorMeta, check_device, load_base, save_detector
+from .onnx_export import export_onnx
 
 
 @dataclass
@@ -135,6 +136,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     model = trainer.model.eval()
     meta = choose_threshold(model, meta, dataset, val_recs, o, log)
     save_detector(model, meta, out)
+    export_onnx(model, meta, out, log=log)  # scoring runs on onnxruntime, without torch
     return meta
 
 

@@ -42,7 +42,7 @@ def _tiny(labels: dict[int, str], crops):
     model = ViTForImageClassification(cfg).eval()
     x = to_pixels([c for f in crops for c in f.crops], [False] * sum(len(f.crops) for f in crops), [0.5] * 3, [0.5] * 3)
     with torch.no_grad():
-        logits = model(pixel_values=x).logits
+        logits = model(pixel_values=torch.from_numpy(x)).logits
         d = logits[:, 1] - logits[:, 0]
         k = 3.0 / float(d.std())
         model.classifier.weight.mul_(k)

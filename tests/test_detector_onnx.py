@@ -1,0 +1,125 @@
+"""ONNX scoring: the exported model gives torch's probabilities within 1e-5, scoring on onnxruntime imports
+neither torch, transformers nor scikit-learn, a stale or missing export is a clear error, and the scorer's
+memory does not grow with the number of frames."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from synthfake.detector.crops import CropSettings, FileCrops, file_crops  # noqa: E402
+from synthfake.detector.model import DetectorMeta, read_meta, save_detector, tiny_config  # noqa: E402
+from synthfake.detector.onnx_export import export_onnx, onnx_scorer  # noqa: E402
+from synthfake.detector.predict import load_scorer  # noqa: E402
+from synthfake.detector.score import score_stream  # noqa: E402
+from synthfake.errors import SynthfakeError  # noqa: E402
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def crops(data_dir):
+    s = CropSettings(frames=10, size=SIZE)
+    return [file_crops(data_dir / "videos" / "talk_d3.mp4", s), file_crops(data_dir / "faces" / "photo_s1.jpg", s),
+            file_crops(data_dir / "nonfaces" / "animal_s31.jpg", s)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, crops):
+    """A tiny random ViT whose head is scaled so that probabilities spread over (0, 1), saved and exported."""
+    from transformers import ViTForImageClassification
+
+    torch.manual_seed(1)
+    model = ViTForImageClassification(tiny_config(SIZE)).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(10)
+    d = tmp_path_factory.mktemp("onnx") / "M"
+    meta = DetectorMeta(image_size=SIZE, frames=10)
+    save_detector(model, meta, d)
+    diff = export_onnx(model, meta, d, crops[0].crops[:4], log=lambda m: None)
+    return d, diff
+
+
+def test_onnx_and_torch_probabilities_agree(exported, crops):
+    d, diff = exported
+    assert diff <= 1e-5 and json.loads((d / "onnx.json").read_text())["max_prob_diff_vs_torch"] == diff
+    onnx, meta = load_scorer(d, "onnx")
+    torch_model, _ = load_scorer(d, "torch")
+    a = list(score_stream(onnx, crops, meta, 7))
+    b = list(score_stream(torch_model, crops, meta, 16))
+    probs = [(x.prob, y.prob) for x, y in zip(a, b) if x.prob is not None]
+    assert len(probs) == 2 and [x.prob for x in a][2] is None  # the animal photo has no face
+    assert max(abs(x - y) for x, y in probs) <= 1e-5
+    assert np.ptp([x for x, _ in probs]) > 1e-3, "the model must tell the files apart for the check to mean much"
+
+
+def test_stale_or_missing_export_is_a_clear_error(exported, tmp_path):
+    d, _ = exported
+    copy = tmp_path / "M"
+    shutil.copytree(d, copy)
+    meta = read_meta(copy)
+    st = (copy / "model.safetensors").stat()  # a retrain rewrites the weights: a newer mtime
+    os.utime(copy / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    with pytest.raises(SynthfakeError, match="retrained since"):
+        onnx_scorer(copy, meta)
+    (copy / "model.onnx").unlink()
+    with pytest.raises(SynthfakeError, match="gen detect export"):
+        load_scorer(copy, "onnx")
+    with pytest.raises(SynthfakeError, match="int8"):
+        load_scorer(d, "onnx", int8=True)
+
+
+def test_scoring_imports_no_torch_transformers_or_sklearn(exported, data_dir, tmp_path):
+    d, _ = exported
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(data_dir / "videos" / "talk_d3.mp4", inp)
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp)
+    code = textwrap.dedent(f"""
+        import sys
+        from synthfake.detector.predict import predict
+        predict({str(d)!r}, {str(inp)!r}, {str(tmp_path / 'sub.csv')!r}, workers=1, show=False, log=lambda m: None)
+        print(sorted(m for m in ("torch", "transformers", "sklearn") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    rows = (tmp_path / "sub_probs.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(r.split(",")[1] for r in rows[1:])
+
+
+def test_scorer_memory_is_flat_in_frames(exported):
+    """Peak traced memory of scoring 40 and 400 crops of one file (parts of 8) differ by far less than the
+    extra crops would take if held."""
+    import tracemalloc
+
+    d, _ = exported
+    model, meta = load_scorer(d, "onnx")
+    rng = np.random.default_rng(0)
+    part = rng.integers(0, 255, (8, SIZE, SIZE, 3), np.uint8)
+
+    def peak(n_parts: int) -> int:
+        parts = ((0, FileCrops("v.mp4", part, [0] * 8, 8, last=i == n_parts - 1)) for i in range(n_parts))
+        from synthfake.detector.score import score_parts
+
+        tracemalloc.start()
+        list(score_parts(model, parts, meta, 16))
+        p = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return p
+
+    small, large = peak(5), peak(50)
+    held = 45 * part.nbytes * 2  # crops and flips of the extra frames
+    assert large - small < held / 10, (small, large)
