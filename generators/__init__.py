@@ -17,6 +17,7 @@ from synthfake.errors import BackendNotReady
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
+    "self_blend": "synthfake.generators.self_blend",
     "reencode": "synthfake.generators.reencode",
     "landmark_reenact": "synthfake.generators.landmark_reenact",
     "mouth_sync": "synthfake.generators.mouth_sync",
