@@ -20,7 +20,7 @@ from synthfake import faces, media, warp
 from synthfake import landmarks as L
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
-from synthfake.writer import save_video
+from synthfake.writer import conform_audio, save_video
 
 NAME = "mouth_sync"
 TYPE = "lip_sync"
@@ -175,8 +175,10 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
 
     # The encoder delays the audio by AAC_PRIMING samples and the stream then lasts priming + input: feeding
     # the segment without its first AAC_PRIMING samples keeps speech on its frames and the durations equal.
+    # Priming counts samples at the written rate: conform first (the writer's rate for reals and fakes alike).
     p["aac_priming_samples"] = AAC_PRIMING
-    path, written = save_video(out_stem, frames(), fps, (seg[AAC_PRIMING:], rate))
+    wav, wav_rate = conform_audio((seg, rate))
+    path, written = save_video(out_stem, frames(), fps, (wav[AAC_PRIMING:], wav_rate))
     if written != n_out:
         raise SampleFailed(f"{tgt.item.path}: wrote {written} of {n_out} frames")
     return Generated(path, p, written, changed)
