@@ -1,8 +1,8 @@
 """`gen audit`: the checks that find what would teach a detector the wrong thing, before it trains.
 
 Eight checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
-near duplicates, identity leakage, real/fake confounds, label noise, artefacts. The three that decode media (near
-duplicates, the face part of identity, label noise) look at no more than `max_samples` records each and
+near duplicates, identity leakage, real/fake confounds, label noise, artefacts. The four that decode media (near
+duplicates, the face part of identity, label noise, artefacts) look at no more than `max_samples` records each and
 run over a pool of processes; the others read only the records and the files' bytes.
 """
 
