@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
+    "self_blend": "synthfake.generators.self_blend",
     "reencode": "synthfake.generators.reencode",
     "landmark_reenact": "synthfake.generators.landmark_reenact",
     "mouth_sync": "synthfake.generators.mouth_sync",

@@ -4,8 +4,9 @@ Per driving frame: its 68 landmarks are brought to a canonical frame by a simila
 the expression delta against the driving video's neutral frame (its first face, or the median shape)
 moves the source's canonical landmarks; the driving head pose relative to the clip's first frame
 (rotation, scale, translation, in face units) moves the source head. The source image is warped
-piecewise-affinely (Delaunay over the landmarks, a ring around the head that moves rigidly, and fixed
-image-border anchors so the background stays put), and a mouth interior is painted where the mouth
+piecewise-affinely (Delaunay over the landmarks and a ring around the head that moves rigidly); outside
+the ring every pixel follows the head motion with a weight fading smoothly to zero (`background_map`), so
+the output has no uncovered pixel and no tear where the head meets the body; and a mouth interior is painted where the mouth
 opens wider than the source's. Output: the source's frame size at the driving fps and clip length,
 with the driving clip's audio when it has one.
 """
@@ -23,7 +24,7 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_video
 
 TYPE = "reenactment"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: background follows the head with a smooth falloff (no uncovered wedges, no tears)
 MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
 NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 
@@ -36,7 +37,7 @@ def _params(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {"neutral": "first", "expression_scale": round(float(rng.uniform(0.95, 1.2)), 3),
             "pose_scale": round(float(rng.uniform(0.7, 1.0)), 3), "smooth_sigma": 1.0, "ring_scale": 1.9,
-            "ring_points": 16, "border_per_side": 3, "teeth": warp.draw_teeth(rng),
+            "ring_points": 16, "falloff": 2.5, "teeth": warp.draw_teeth(rng),
             "max_frames": 300, "max_side": 512}
 
 
@@ -85,11 +86,32 @@ def topology(src_lm: np.ndarray, extra: np.ndarray) -> np.ndarray:
     return warp.delaunay(np.vstack([opened, extra]))
 
 
+def background_map(covered: np.ndarray, motion: np.ndarray, falloff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Backward map (output -> source x, y) for pixels outside the warped head: the head's rigid motion,
+    fading smoothly to none over `falloff` pixels of distance from the head region. Every output pixel gets a
+    source pixel (no uncovered wedge) and the map is continuous (the shoulders stretch, they do not tear)."""
+    h, w = covered.shape
+    dist = cv2.distanceTransform((covered == 0).astype(np.uint8), cv2.DIST_L2, 5)
+    t = np.clip(dist / max(falloff, 1.0), 0.0, 1.0)
+    wgt = (1.0 - t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: 1 at the head, 0 far from it
+    inv = lmk.invert(motion)
+    gx = np.arange(w, dtype=np.float32)[None, :]
+    gy = np.arange(h, dtype=np.float32)[:, None]
+    mx = gx + wgt * (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2] - gx)
+    my = gy + wgt * (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2] - gy)
+    return mx.astype(np.float32), my.astype(np.float32)
+
+
 def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
-           ring: np.ndarray, border: np.ndarray, src_gap: float, teeth: float) -> np.ndarray:
-    """One output frame: the source warped onto out_lm (ring moved by motion, border fixed), mouth filled."""
-    dst = np.vstack([out_lm, lmk.apply(motion, ring), border])
-    frame, _ = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
+           ring: np.ndarray, falloff: float, src_gap: float, teeth: float) -> np.ndarray:
+    """One output frame: the head (landmarks + ring) warped onto out_lm and the moved ring, the rest of the
+    frame by the head motion fading out with distance (`background_map`), every pixel taken from src."""
+    dst = np.vstack([out_lm, lmk.apply(motion, ring)])
+    head, covered = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
+    mx, my = background_map(covered, motion, falloff)
+    frame = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inside = covered > 0
+    frame[inside] = head[inside]
     gap = float(lmk.mouth_gap(out_lm))
     scale = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
     if gap > 1.0 and gap > src_gap * scale + 1.0:
@@ -131,11 +153,11 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     smooth = np.stack(faces.smooth_landmarks(held, p["smooth_sigma"]))
     out_lm, motion = drive(src_lm, smooth, neutral, p)
     ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
-    border = lmk.image_border(img.shape, p["border_per_side"])
-    tris = topology(src_lm, np.vstack([ring, border]))
-    src_pts = np.vstack([src_lm, ring, border])
+    tris = topology(src_lm, ring)
+    src_pts = np.vstack([src_lm, ring])
+    falloff = p["falloff"] * float(lmk.interocular(src_lm))
     src_gap = max(0.0, float(lmk.mouth_gap(src_lm)))
-    frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, border, src_gap, p["teeth"])
+    frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"])
               for t in range(n))
     fps = media.video_fps(drv.path)
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)

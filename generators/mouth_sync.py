@@ -21,7 +21,7 @@ from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
-from synthfake.writer import save_video
+from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
 VERSION = "1.0"
@@ -175,7 +175,9 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
 
     # The encoder delays the audio by AAC_PRIMING samples and the stream then lasts priming + input: feeding
     # the segment without its first AAC_PRIMING samples keeps speech on its frames and the durations equal.
+    # Priming counts samples at the written rate: conform first (the writer's rate for reals and fakes alike).
     p["aac_priming_samples"] = AAC_PRIMING
-    path, written = save_video(out_stem, frames(), fps, (seg[AAC_PRIMING:], rate), expected=n_out,
+    wav, wav_rate = conform_audio((seg, rate))
+    path, written = save_video(out_stem, frames(), fps, (wav[AAC_PRIMING:], wav_rate), expected=n_out,
                                source=tgt.item.path)
     return Generated(path, p, written, changed)

@@ -32,7 +32,8 @@ from synthfake.manifest import MediaMeta, Record, read_records
 from synthfake.plan import PAIR_ROLE
 from synthfake.sources import load_index
 
-CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise")
+CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise",
+          "artefacts")
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +294,83 @@ def test_balance_allows_tolerance_or_one_sample_of_rounding():
     one_moved = compare(plan4, {("split", ""): Counter(train=2, test=2)}, 0.02)  # 0.25 off: one sample of 4
     two_moved = compare(plan4, {("split", ""): Counter(train=1, test=3)}, 0.02)
     assert {r["status"] for r in one_moved} == {PASS} and {r["status"] for r in two_moved} == {FAIL}
+
+
+def test_fakes_with_16khz_audio_fail_confounds_only(ds):
+    """Every fake video's audio resampled to 16 kHz mono outside the shared writer (the old lip-sync shortcut)."""
+    from scipy.signal import resample_poly
+
+    updated = {}
+    for r in read_records(ds):
+        if r.label != 1 or r.media.kind != "video" or not r.media.audio:
+            continue
+        p = ds / r.path
+        data, rate = media.read_audio_of_video(p, 0, r.media.duration)
+        low = resample_poly(data.mean(1, keepdims=True), 160, rate // 100, axis=0).astype(np.float32)
+        tmp = p.with_name(f"{p.stem}.tmp.mp4")
+        media.write_video(tmp, media.read_frames(p), Fraction(r.media.fps).limit_denominator(1001), (low, 16000))
+        os.replace(tmp, p)
+        updated[r.id] = with_file(r, p)
+    if not updated:
+        pytest.skip("the dataset has no fake video with audio")
+    rewrite(ds, lambda r: updated.get(r.id))
+    report = audit(ds)
+    assert_only(report, "confounds")
+    props = {p["property"]: p for p in report.check("confounds").details["properties"]}
+    print("  audio:", {k: (v["auc"], v.get("real"), v.get("fake")) for k, v in props.items() if k.startswith("audio")})
+    assert props["audio.rate"]["status"] == FAIL and props["audio.channels"]["status"] == FAIL
+
+
+def test_uncovered_wedge_fails_artefacts_only(ds):
+    """A black wedge along the bottom of every frame of one fake video (what the old reenactment warp left),
+    planted where the target is textured: check 8 names the sample and the share."""
+    fake = next(r for r in read_records(ds) if r.label == 1 and r.media.kind == "video")
+    p = ds / fake.path
+    frames = media.read_frames(p)
+    h, w = frames[0].shape[:2]
+    wedge = np.array([[0, h - 1], [w // 2, h - 1 - h // 6], [w - 1, h - 1]], np.int32)
+    for f in frames:
+        cv2.fillConvexPoly(f, wedge, (0, 0, 0))
+    audio = media.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
+    tmp = p.with_name(f"{p.stem}.tmp.mp4")
+    media.write_video(tmp, frames, Fraction(fake.media.fps).limit_denominator(1001), audio)
+    os.replace(tmp, p)
+    rewrite(ds, lambda r: with_file(r, p) if r.id == fake.id else None)
+    report = audit(ds)
+    assert_only(report, "artefacts")
+    art = report.check("artefacts")
+    assert fake.id in art.summary and "uncovered" in art.summary
+    m = art.details["per_record"][fake.id]
+    assert m["uncovered"] > 0.05 and m["uncovered_frames"] == m["frames_sampled"]
+
+
+def test_frozen_frames_fail_artefacts_only(ds):
+    """One fake video whose frames are each shown twice (half the motion, same length)."""
+    fake = next(r for r in read_records(ds) if r.label == 1 and r.media.kind == "video")
+    p = ds / fake.path
+    frames = media.read_frames(p)
+    held = [frames[i - i % 2] for i in range(len(frames))]
+    audio = media.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
+    tmp = p.with_name(f"{p.stem}.tmp.mp4")
+    media.write_video(tmp, held, Fraction(fake.media.fps).limit_denominator(1001), audio)
+    os.replace(tmp, p)
+    rewrite(ds, lambda r: with_file(r, p) if r.id == fake.id else None)
+    report = audit(ds)
+    assert_only(report, "artefacts")
+    assert report.check("artefacts").details["per_record"][fake.id]["frozen"] > 0.3
+
+
+def test_reals_of_one_source_fail_exact_duplicates(ds):
+    """The audit FAILs when one source file stands for more than real_source_share of the reals."""
+    reals = [r for r in read_records(ds) if r.label == 0]
+    first = reals[0].sources[0]
+    report = run_audit(ds, Settings(workers=2, show_progress=False, real_source_share=0.0))
+    counts = Counter(r.sources[0].sha256 for r in reals)
+    ex = report.check("exact_duplicates")
+    if counts.most_common(1)[0][1] < audit_dupes.MIN_REALS_PER_SOURCE:
+        assert ex.status != FAIL or "stands for" not in ex.summary
+        rewrite(ds, lambda r: r.model_copy(update={"sources": [first]}) if r.label == 0 else None)
+        ex = run_audit(ds, Settings(workers=2, show_progress=False)).check("exact_duplicates")
+    print("  ", ex.summary)
+    assert ex.status == FAIL and "stands for" in ex.summary
+    assert ex.details["real_sources"]["top_count"] >= audit_dupes.MIN_REALS_PER_SOURCE

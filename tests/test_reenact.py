@@ -108,3 +108,29 @@ def test_neutral_choices(reenacted):
     assert np.allclose(first, track[0])
     assert abs(lmk.mouth_opening(median) - np.median(openings)) < 0.05
     assert abs(lmk.mouth_opening(median) - lmk.mouth_opening(first)) > 0.05
+
+
+def test_large_head_motion_leaves_no_uncovered_region(data_dir):
+    """The head moved up by 12 % of the frame and turned 6 degrees: every output pixel comes from the source
+    (no black or flat wedge, as audit check 8 measures it) and the background map is continuous (no tear)."""
+    from synthfake.audit.artefacts import UNCOVERED_FAIL, uncovered_share
+
+    img = media.read_image(data_dir / SOURCE)
+    lm = faces.detect(img).landmarks
+    ring = lmk.ring(lm, 1.9, 16, img.shape)
+    tris = landmark_reenact.topology(lm, ring)
+    centre = lm.mean(0)
+    ang = np.deg2rad(6)
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    motion = np.hstack([rot, (centre - rot @ centre + [0, -0.12 * img.shape[0]])[:, None]])
+    out_lm = lmk.apply(motion, lm)
+    falloff = 2.5 * float(lmk.interocular(lm))
+    frame = landmark_reenact.render(img, np.vstack([lm, ring]), tris, out_lm, motion, ring, falloff, 0.0, 0.0)
+    share = uncovered_share(frame, img, aligned=False)
+    print(f"\nuncovered after a 12 % lift: {100 * share:.3f}% of the frame")
+    assert share < UNCOVERED_FAIL / 4
+    assert (frame.max(2) < 10).mean() <= (img.max(2) < 10).mean() + 0.001
+    head = np.zeros(img.shape[:2], np.uint8)
+    head[: img.shape[0] // 2] = 255
+    mx, my = landmark_reenact.background_map(head, motion, falloff)
+    assert np.abs(np.diff(my, axis=0)).max() < 2.0 and np.abs(np.diff(mx, axis=1)).max() < 2.0  # no jump: no tear

@@ -1,8 +1,8 @@
 """`gen audit`: the checks that find what would teach a detector the wrong thing, before it trains.
 
-Seven checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
-near duplicates, identity leakage, real/fake confounds, label noise. The three that decode media (near
-duplicates, the face part of identity, label noise) look at no more than `max_samples` records each and
+Eight checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
+near duplicates, identity leakage, real/fake confounds, label noise, artefacts. The four that decode media (near
+duplicates, the face part of identity, label noise, artefacts) look at no more than `max_samples` records each and
 run over a pool of processes; the others read only the records and the files' bytes.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from .artefacts import check_artefacts
 from .balance import check_balance
 from .base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
 from .confounds import check_confounds
@@ -82,6 +83,7 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
         near, t_near, _ = _timed(check_near, data, pool)
         faces_, t_faces, _ = _timed(check_faces, data, pool)
         labels, t_labels, _ = _timed(check_labels, data, pool)
+        artefacts, t_art, _ = _timed(check_artefacts, data, pool)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -89,7 +91,8 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     identity = identity_check(names, faces_)
     identity.timings.update(scan=t_names[0], scan_cpu=t_names[1], decode=t_faces)
     labels.timings["decode"] = t_labels
-    checks += [near, identity, confounds, labels]
+    artefacts.timings["decode"] = t_art
+    checks += [near, identity, confounds, labels, artefacts]
     settings_out = asdict(st)
     settings_out.pop("show_progress")
     return Report(str(ds), plan.hash, len(records), worst(c.status for c in checks), settings_out, checks,

@@ -1,15 +1,16 @@
 """Audit check 6, confounds: how well one media property alone tells real from fake (single-feature ROC AUC).
 
-Video properties are compared over video records, image properties over image records, and the media
-kind over all, so that a difference inside one kind is not averaged away by the other. Numbers are used
+Video properties are compared over video records, image properties over image records, audio properties
+(codec, sample rate, channels, read from the stream header) over videos with audio, and the media kind over all, so that a difference inside one kind is not averaged away by the other. Numbers are used
 as they are (AUC <= 0.25 is as telling as >= 0.75); a categorical property (codec, format, kind) is scored
 by each category's share of fakes, its best use as a detector. No media is decoded: everything comes from
-the records, plus the quantisation tables of JPEG files (header only).
+the records, plus the quantisation tables of JPEG files and audio stream headers.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,21 @@ def _bitrate(r: Record) -> float | None:
     return r.bytes * 8 / r.media.duration if r.media.duration > 0 else None
 
 
+@lru_cache(maxsize=None)
+def audio_stream(path: str) -> tuple[str, int, int] | None:
+    """(codec, sample rate, channels) of a file's first audio stream, from its header; None without one."""
+    import av
+
+    try:
+        with av.open(path) as c:
+            if not c.streams.audio:
+                return None
+            cc = c.streams.audio[0].codec_context
+            return cc.name, int(cc.sample_rate), int(cc.channels)
+    except (av.error.FFmpegError, OSError):
+        return None
+
+
 def properties(data: AuditData) -> list[tuple[str, bool, list[Record], callable]]:
     """(name, categorical, records it is measured on, value of a record)."""
     recs = data.records
@@ -66,6 +82,11 @@ def properties(data: AuditData) -> list[tuple[str, bool, list[Record], callable]
     out += [("video.codec", True, video, lambda r: r.media.codec), ("video.bitrate", False, video, _bitrate),
             ("video.bytes", False, video, lambda r: float(r.bytes)),
             ("video.audio", False, video, lambda r: float(r.media.audio))]
+    voiced = [r for r in video if r.media.audio]
+    stream = lambda r: audio_stream(str(data.media_path(r)))  # noqa: E731
+    out += [("audio.codec", True, voiced, lambda r: (stream(r) or (None,))[0]),
+            ("audio.rate", False, voiced, lambda r: float(stream(r)[1]) if stream(r) else None),
+            ("audio.channels", False, voiced, lambda r: float(stream(r)[2]) if stream(r) else None)]
     out += [("image.width", False, image, lambda r: float(r.media.width)),
             ("image.height", False, image, lambda r: float(r.media.height)),
             ("image.format", True, image, _image_format), ("image.bytes", False, image, lambda r: float(r.bytes)),

@@ -3,21 +3,26 @@
 Near duplicates that the design makes are not flagged: a real and the fake made from the very same clip
 (a declared pair: the real's `params.paired_with`) and samples of the same face identity in one split
 (the same person's footage: same background, near-identical frames). Those are counted. Flagged: any
-other pair within the Hamming distance, FAIL across splits (leakage), WARN within one split.
+other pair within the Hamming distance, FAIL across splits (leakage), WARN within one split; and fakes of
+one split whose first frames differ by under IDENTICAL_GREY grey levels (the same output twice), FAIL when
+more than `near_identical_fail` of the fakes are such twins. The exact check also FAILs when one source
+file stands for more than `real_source_share` of the reals.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import Executor
 
 import numpy as np
 
 from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
-from .frames import phash_task
+from .frames import frames_of, phash_task
 from ..manifest import Record
 
 FRAMES_NEAR = 3  # frames hashed per video
+IDENTICAL_GREY = 1.0  # two fakes whose first frames differ by less than this mean grey level are near-identical
+MIN_REALS_PER_SOURCE = 3  # a source standing for fewer reals than this never fails the share test
 BLOCK_PAIRS = 1 << 22
 
 
@@ -46,7 +51,12 @@ def check_exact(data: AuditData) -> Check:
     cross = sum(1 for g in dups if len({r.split for r in g}) > 1)
     in_groups = sum(len(g) for g in dups)
     repeated = [g for g in dups if _repeated_real(g)]
-    status = FAIL if len(repeated) < len(dups) else WARN if dups or copies else PASS
+    real_src = Counter(r.sources[0].sha256 for r in data.records if r.label == 0 and r.sources)
+    n_reals = sum(real_src.values())
+    top_sha, top_n = real_src.most_common(1)[0] if real_src else ("", 0)
+    top_share = top_n / n_reals if n_reals else 0.0
+    over = top_n >= MIN_REALS_PER_SOURCE and top_share > data.settings.real_source_share
+    status = FAIL if len(repeated) < len(dups) or over else WARN if dups or copies else PASS
     summary = (f"{len(dups)} group(s) of identical files ({in_groups} records, {cross} group(s) across splits, "
                f"{len(repeated)} of them repeated reals: one source photo or clip re-encoded again because the plan "
                f"holds more reals than distinct targets)" if dups
@@ -56,12 +66,21 @@ def check_exact(data: AuditData) -> Check:
     if dups:
         g = dups[0]
         summary += f"; e.g. {', '.join(f'{r.id} ({r.split})' for r in g[:3])}"
+    top_path = sources.get(top_sha, top_sha[:12])
+    if over:
+        summary += (f"; one source file, {top_path}, stands for {top_n} of {n_reals} reals ({100 * top_share:.0f}% > "
+                    f"{100 * data.settings.real_source_share:.0f}%): add sources or lower --reals")
+    elif n_reals:
+        summary += f"; reals from {len(real_src)} distinct source files (most: {top_n} of {n_reals})"
     details = {"groups": len(dups), "records_in_groups": in_groups, "groups_across_splits": cross,
                "repeated_real_groups": len(repeated),
                "examples": [{"sha256": data.actual_sha.get(g[0].id, g[0].sha256), "records": len(g),
                              "ids": [r.id for r in g[:10]], "splits": sorted({r.split for r in g})}
                             for g in dups[:EXAMPLES]],
-               "copies_of_sources": len(copies), "copy_examples": copies[:EXAMPLES]}
+               "copies_of_sources": len(copies), "copy_examples": copies[:EXAMPLES],
+               "real_sources": {"distinct": len(real_src), "reals": n_reals, "top_source": top_path,
+                                "top_count": top_n, "top_share": round(top_share, 4),
+                                "max_share": data.settings.real_source_share}}
     return Check("exact_duplicates", status, summary, details)
 
 
@@ -86,6 +105,18 @@ def _declared(a: Record, b: Record) -> bool:
     return a.params.get("paired_with") == b.id or b.params.get("paired_with") == a.id
 
 
+def first_frame_distance(a: Record, b: Record, data: AuditData) -> float:
+    """Mean absolute grey-level difference of two records' first frames (inf when shapes differ or unreadable)."""
+    try:
+        fa = frames_of(data.media_path(a), a.media.kind, 1)[0][1]
+        fb = frames_of(data.media_path(b), b.media.kind, 1)[0][1]
+    except Exception:
+        return float("inf")
+    if fa.shape != fb.shape:
+        return float("inf")
+    return float(np.abs(fa.astype(np.int16) - fb.astype(np.int16)).mean())
+
+
 def check_near(data: AuditData, pool: Executor | None) -> Check:
     st = data.settings
     visual = sorted((r for r in data.records if r.media.kind in ("image", "video")), key=lambda r: r.id)
@@ -101,7 +132,9 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
         owner += [k] * len(value)
     pairs = near_pairs(np.array(hashes, np.uint64), np.array(owner, np.int64), st.hamming)
     kinds: dict[str, list[str]] = {"cross_split": [], "unexplained_within_split": [], "same_identity": [],
-                                   "declared_pairs": [], "declared_pairs_across_splits": [], "exact_copies": []}
+                                   "declared_pairs": [], "declared_pairs_across_splits": [], "exact_copies": [],
+                                   "near_identical_fakes": []}
+    twins: set[str] = set()
     for (a, b), d in sorted(pairs.items(), key=lambda kv: kv[1]):
         ra, rb = recs[a], recs[b]
         text = f"{ra.id} ({ra.split} {ra.type}) ~ {rb.id} ({rb.split} {rb.type}): distance {d}"
@@ -113,10 +146,16 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
             kinds["cross_split"].append(text)
         elif face_identities(ra) & face_identities(rb):
             kinds["same_identity"].append(text)
+            if ra.label == rb.label == 1 and d <= 2 and (g := first_frame_distance(ra, rb, data)) < IDENTICAL_GREY:
+                kinds["near_identical_fakes"].append(f"{text}, first frames {g:.2f} grey levels apart")
+                twins |= {ra.id, rb.id}
         else:
             kinds["unexplained_within_split"].append(text)
     n = {k: len(v) for k, v in kinds.items()}
-    status = FAIL if n["cross_split"] else WARN if n["unexplained_within_split"] else PASS
+    n_fakes = sum(r.label == 1 for r in recs)
+    twin_share = len(twins) / n_fakes if n_fakes else 0.0
+    too_many = twin_share > st.near_identical_fail
+    status = FAIL if n["cross_split"] or too_many else WARN if n["unexplained_within_split"] else PASS
     summary = (f"hashed {len(recs) - len(unreadable)}/{len(visual)} records (cap {st.max_samples}, "
                f"{FRAMES_NEAR} frames a video, Hamming <= {st.hamming}): {n['cross_split']} pair(s) across "
                f"splits, {n['unexplained_within_split']} unexplained within a split; not flagged: "
@@ -124,10 +163,13 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
                f"in one split")
     if n["declared_pairs_across_splits"]:
         summary += f", {n['declared_pairs_across_splits']} declared pair(s) split apart (see identity)"
-    first = kinds["cross_split"] or kinds["unexplained_within_split"]
+    summary += (f"; {len(twins)} of {n_fakes} fakes near-identical to another fake of their split "
+                f"({100 * twin_share:.1f}%, FAIL over {100 * st.near_identical_fail:g}%)")
+    first = kinds["cross_split"] or (kinds["near_identical_fakes"] if too_many else kinds["unexplained_within_split"])
     if first:
         summary += f"; e.g. {first[0]}"
     details = {"records": len(visual), "hashed": len(recs) - len(unreadable), "cap": st.max_samples,
                "frames_per_video": FRAMES_NEAR, "hamming": st.hamming, "counts": n,
+               "near_identical_fakes": len(twins), "near_identical_share": round(twin_share, 4),
                "unreadable": unreadable[:EXAMPLES], "examples": {k: v[:EXAMPLES] for k, v in kinds.items() if v}}
     return Check("near_duplicates", status, summary, details)

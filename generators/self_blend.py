@@ -1,0 +1,150 @@
+"""Self-blended fakes, after Self-Blended Images (Shiohara & Yamasaki, CVPR 2022): one real face blended with
+a slightly altered copy of itself.
+
+From one real frame, a pseudo source is made by colour (hue, saturation, brightness, contrast, per-channel
+shift), frequency (down-and-up scaling or sharpening) and small geometric (scale and shift about the face
+centre) transforms of the same frame; it is blended into the untouched frame (the pseudo target) through a
+landmark hull mask whose points are randomly pushed in or out, then eroded or dilated and blurred, at a drawn
+blend ratio. The detector sees only blending boundaries and statistics mismatches, no identity change.
+For a video every parameter is drawn once per sample and expressed in face units (inter-ocular distance)
+on the temporally smoothed landmarks, so the mask follows the face without flickering. Pixels outside the
+blurred mask are the frame's own; the paired real is the very target clip re-encoded.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synthfake import media
+from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common.clips import render_clip
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated
+from synthfake.writer import save_image
+
+TYPE = "face_swap"
+VERSION = "1.0"
+ROLES = [("target", "face")]  # one real face is both pseudo source and pseudo target
+BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # as in SBI: a full blend half the time
+HULLS = ("face68", "inner", "lower")  # which landmarks span the hull
+MIN_MASK_PX = 64
+
+
+def ready(ctx: Context) -> str | None:
+    return None  # dlib models ship with the core install
+
+
+def draw_params(seed: int) -> dict:
+    """Every random choice of one sample, drawn once (a video uses the same values on every frame)."""
+    rng = np.random.default_rng([seed, 13])
+    freq = str(rng.choice(["downscale", "sharpen", "none"], p=[0.4, 0.3, 0.3]))
+    return {
+        "hue": round(float(rng.uniform(-8, 8)), 2),  # degrees of OpenCV's 0-180 hue
+        "saturation": round(float(rng.uniform(0.85, 1.15)), 3),
+        "brightness": round(float(rng.uniform(-0.08, 0.08)), 3),  # share of full scale
+        "contrast": round(float(rng.uniform(0.88, 1.12)), 3),
+        "rgb_shift": [round(float(v), 2) for v in rng.uniform(-10, 10, 3)],
+        "frequency": freq,
+        "downscale": round(float(rng.uniform(0.35, 0.8)), 3) if freq == "downscale" else 1.0,
+        "sharpen": round(float(rng.uniform(0.3, 1.0)), 3) if freq == "sharpen" else 0.0,
+        "scale": round(float(rng.uniform(0.95, 1.05)), 4),
+        "shift": [round(float(v), 4) for v in rng.uniform(-0.03, 0.03, 2)],  # in inter-ocular units
+        "hull": str(rng.choice(HULLS, p=[0.6, 0.2, 0.2])),
+        "deform": [round(float(v), 4) for v in _smooth_circular(rng.normal(0, 0.06, 68), 3)],
+        "morph": round(float(rng.uniform(-0.12, 0.12)), 4),  # erode (<0) or dilate (>0), inter-ocular units
+        "blur": round(float(rng.uniform(0.04, 0.15)), 4),  # Gaussian sigma, inter-ocular units
+        "ratio": float(rng.choice(BLEND_RATIOS)),
+        "smooth_sigma": 1.5,
+    }
+
+
+def _smooth_circular(x: np.ndarray, sigma: float) -> np.ndarray:
+    """x smoothed with a circular Gaussian: neighbouring landmarks are pushed alike (a bumpy, not spiky, hull)."""
+    k = np.arange(-3 * int(sigma), 3 * int(sigma) + 1)
+    w = np.exp(-0.5 * (k / sigma) ** 2)
+    w /= w.sum()
+    return np.array([np.sum(w * x[(i + k) % len(x)]) for i in range(len(x))])
+
+
+def _hull_points(lm: np.ndarray, how: str) -> np.ndarray:
+    if how == "inner":  # brows, eyes, nose, mouth: the jaw line left out
+        return lm[17:68]
+    if how == "lower":  # from the nose bridge down
+        return np.vstack([lm[0:17], lm[28:68]])
+    return lm
+
+
+def blend_mask(lm: np.ndarray, shape: tuple[int, int], p: dict) -> np.ndarray:
+    """Soft mask in [0, ratio] (float32, frame-sized): deformed hull, eroded or dilated, blurred, scaled."""
+    iod = float(lmk.interocular(lm))
+    centre = lm.mean(0)
+    pushed = centre + (lm - centre) * (1.0 + np.asarray(p["deform"], np.float32))[:, None]
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(_hull_points(pushed, p["hull"])).astype(np.int32)), 255)
+    r = int(round(abs(p["morph"]) * iod))
+    if r > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        mask = cv2.dilate(mask, k) if p["morph"] > 0 else cv2.erode(mask, k)
+    m = mask.astype(np.float32) / 255.0
+    sigma = max(0.5, p["blur"] * iod)
+    m = cv2.GaussianBlur(m, (0, 0), sigma)
+    m[m < 1.0 / 512] = 0.0  # the blur's far tail would change pixels by less than a grey level: keep them exact
+    return m * float(p["ratio"])
+
+
+def pseudo_source(rgb: np.ndarray, lm: np.ndarray, p: dict) -> np.ndarray:
+    """The frame with colour, frequency and small geometric changes (the face that gets blended in)."""
+    img = rgb.astype(np.float32)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + p["hue"]) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * p["saturation"], 0, 255)
+    img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    img = (img - 128.0) * p["contrast"] + 128.0 + 255.0 * p["brightness"] + np.asarray(p["rgb_shift"], np.float32)
+    img = np.clip(img, 0, 255)
+    h, w = rgb.shape[:2]
+    if p["frequency"] == "downscale":
+        small = cv2.resize(img, (max(8, round(w * p["downscale"])), max(8, round(h * p["downscale"]))),
+                           interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    elif p["frequency"] == "sharpen":
+        img = np.clip(img + p["sharpen"] * (img - cv2.GaussianBlur(img, (0, 0), 1.5)), 0, 255)
+    iod = float(lmk.interocular(lm))
+    cx, cy = lm.mean(0)
+    m = cv2.getRotationMatrix2D((float(cx), float(cy)), 0.0, p["scale"])
+    m[:, 2] += np.asarray(p["shift"]) * iod
+    img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return img
+
+
+def blend_frame(rgb: np.ndarray, lm: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One self-blended frame and its mask; pixels where the mask is 0 are rgb's, bit for bit."""
+    mask = blend_mask(lm, rgb.shape, p)
+    ys, xs = np.nonzero(mask)
+    if len(ys) < MIN_MASK_PX:
+        return rgb, mask
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    src = pseudo_source(rgb, lm, p)[y0:y1, x0:x1]
+    a = mask[y0:y1, x0:x1, None]
+    out = rgb.copy()
+    roi = rgb[y0:y1, x0:x1].astype(np.float32)
+    blended = np.clip(a * src + (1 - a) * roi + 0.5, 0, 255).astype(np.uint8)
+    keep = a[..., 0] <= 0
+    blended[keep] = rgb[y0:y1, x0:x1][keep]
+    out[y0:y1, x0:x1] = blended
+    return out, mask
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    tgt = sources.role("target")
+    p = draw_params(sample.seed)
+    if tgt.item.kind == "image":
+        out, mask = blend_frame(media.read_image(tgt.path), tgt.still_face().landmarks, p)
+        if (mask > 0).sum() < MIN_MASK_PX:
+            raise SampleFailed(f"{tgt.item.path}: blend mask under {MIN_MASK_PX} px")
+        return Generated(save_image(out_stem, out), p, 1, 1)
+    start, n = sample.params["clip_start"], sample.params["clip_frames"]
+    path, written, changed = render_clip(out_stem, tgt, start, n, lambda rgb, lm, i: blend_frame(rgb, lm, p)[0],
+                                         sigma=p["smooth_sigma"])
+    return Generated(path, p, written, changed)
+

@@ -1,0 +1,185 @@
+"""Audit check 8, artefacts: defects that no real fake has and a detector would learn instead of the manipulation.
+
+Per fake (up to `max_samples`), against its own source:
+- uncovered: the share of frame area that is black or flat in the fake but textured in its source (a warp
+  that left pixels unfilled), the worst sampled frame; blobs only (a morphological opening drops the
+  scattered patches that compression flattens);
+- frozen: the share of consecutive frame pairs that are identical in the fake beyond those identical in the
+  clip it was made from (held or duplicated frames);
+- outside: for fakes pixel-aligned with a target clip or photo (face_swap, lip_sync), PSNR between fake
+  and target outside the face box with a margin, where nothing should have changed.
+Reals go through the same measures against their own sources (their numbers are the calibration: they must pass).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import faces, media
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
+from ..errors import MediaError
+from ..manifest import Record
+
+UNCOVERED_FAIL = 0.01  # share of the frame: the held-out reenactment defect was 1.4-10 %
+FROZEN_FAIL = 0.05  # excess share of identical consecutive frames
+OUTSIDE_FAIL_DB = 30.0  # our writer at its CRF keeps reals >= ~38 dB of their sources
+FLAT_STD = 0.6  # grey levels: local std below this is flat
+BLACK = 10  # all channels below this is black
+TEXTURED_STD = 2.0
+FRAMES = 12
+OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
+REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source", "generation": "base",
+            "real": "real"}
+CLIP_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "driving", "real": "real"}
+ALIGNED = {"face_swap", "lip_sync", "real"}
+
+
+def _local_std(gray: np.ndarray) -> np.ndarray:
+    g = gray.astype(np.float32)
+    m = cv2.blur(g, (7, 7))
+    return np.sqrt(np.maximum(cv2.blur(g * g, (7, 7)) - m * m, 0))
+
+
+def uncovered_share(fake: np.ndarray, ref: np.ndarray, aligned: bool) -> float:
+    """Share of the fake frame that is black or flat there but textured (and not black) in the reference."""
+    if ref.shape != fake.shape:
+        ref = cv2.resize(ref, (fake.shape[1], fake.shape[0]), interpolation=cv2.INTER_AREA)
+    gf, gr = cv2.cvtColor(fake, cv2.COLOR_RGB2GRAY), cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY)
+    bad_f = (_local_std(gf) < FLAT_STD) | (fake.max(2) < BLACK)
+    ok_r = (_local_std(gr) >= TEXTURED_STD) & (ref.max(2) >= BLACK)
+    if not aligned:  # the picture moved: the reference must be textured all around the pixel
+        r = max(3, int(0.03 * max(fake.shape[:2])))
+        ok_r = cv2.erode(ok_r.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    new = (bad_f & ok_r).astype(np.uint8)
+    new = cv2.morphologyEx(new, cv2.MORPH_OPEN, np.ones((9, 9), np.uint8))
+    return float(new.mean())
+
+
+def frozen_share(frames: list[np.ndarray]) -> float:
+    """Share of consecutive pairs whose mean absolute grey difference is under 0.25 (a held frame)."""
+    if len(frames) < 2:
+        return 0.0
+    g = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.int16) for f in frames]
+    same = [float(np.abs(a - b).mean()) < 0.25 for a, b in zip(g, g[1:])]
+    return float(np.mean(same))
+
+
+def outside_psnr(fake: np.ndarray, ref: np.ndarray, lm: np.ndarray | None) -> float | None:
+    """PSNR of fake vs ref outside the face box grown by OUTSIDE_MARGIN (None when no face or shapes differ)."""
+    if lm is None or ref.shape != fake.shape:
+        return None
+    x0, y0, x1, y1 = faces.margin_box(faces.box_from_landmarks(lm), OUTSIDE_MARGIN, fake.shape)
+    out = np.ones(fake.shape[:2], bool)
+    out[y0:y1, x0:x1] = False
+    if out.sum() < 0.05 * out.size:
+        return None
+    d = (fake.astype(np.float64) - ref.astype(np.float64))[out] ** 2
+    return float("inf") if d.mean() == 0 else float(10 * np.log10(255.0**2 / d.mean()))
+
+
+def artefact_task(task: tuple) -> tuple[dict | None, str | None]:
+    """Measures of one record: (path, kind, ref path, ref kind, still frame, clip path, clip start, aligned,
+    track file or '', with outside)."""
+    path, kind, ref_path, ref_kind, still, clip_path, start, aligned, track_file, outside = task
+    try:
+        if kind == "image":
+            fake = [media.read_image(path)]
+        else:
+            fake = media.read_frames(path)
+        clip = media.read_frames(clip_path, start, len(fake)) if clip_path and kind == "video" else []
+        if aligned and clip:
+            refs = clip
+        elif ref_kind == "image":
+            refs = [media.read_image(ref_path)]
+        else:
+            refs = media.read_frames(ref_path, still, 1)
+    except MediaError as e:
+        return None, e.reason
+    idx = [int((j + 0.5) * len(fake) / FRAMES) for j in range(min(FRAMES, len(fake)))]
+    unc = [uncovered_share(fake[i], refs[min(i, len(refs) - 1)], aligned) for i in idx]
+    track = np.load(track_file) if track_file and Path(track_file).exists() else None
+    psnrs = []
+    if outside:
+        for i in idx:
+            if i >= len(refs):
+                continue
+            lm = None
+            if kind == "image" or track is None:
+                face = faces.detect(refs[i])
+                lm = face.landmarks if face is not None else None
+            elif start + i < len(track) and not np.isnan(track[start + i]).any():
+                lm = track[start + i]
+            if (v := outside_psnr(fake[i], refs[i], lm)) is not None:
+                psnrs.append(v)
+    frozen = frozen_share(fake) - (frozen_share(clip) if clip else 0.0) if kind == "video" else 0.0
+    return {"uncovered": max(unc), "uncovered_frames": int(sum(u > UNCOVERED_FAIL for u in unc)),
+            "frames_sampled": len(idx), "frozen": round(frozen, 4),
+            "outside_db": round(float(np.median(psnrs)), 2) if psnrs else None}, None
+
+
+def _task(data: AuditData, r: Record) -> tuple | None:
+    root = Path(data.index.root)
+    roles = {s.role: s for s in r.sources}
+    ref = roles.get(REF_ROLE.get(r.type, ""))
+    if ref is None:
+        return None
+    try:
+        item = data.index.get(ref.path)
+    except Exception:
+        return None
+    clip = roles.get(CLIP_ROLE.get(r.type, ""))
+    clip_path = str(root / clip.path) if clip is not None and media.kind_of(clip.path) == "video" else ""
+    aligned = r.type in ALIGNED and r.params.get("length", "trim_audio") != "loop_video"
+    track = data.root / "cache" / "tracks" / f"{ref.sha256}.npy"
+    outside = aligned and r.type != "real" and not r.degradations
+    return (str(data.media_path(r)), r.media.kind, str(root / ref.path), item.kind, item.still_frame, clip_path,
+            int(r.params.get("clip_start", 0)), aligned, str(track), outside)
+
+
+def problems(m: dict) -> list[str]:
+    out = []
+    if m["uncovered"] > UNCOVERED_FAIL:
+        out.append(f"uncovered {100 * m['uncovered']:.1f}% of the frame ({m['uncovered_frames']}/"
+                   f"{m['frames_sampled']} sampled frames over {100 * UNCOVERED_FAIL:g}%)")
+    if m["frozen"] > FROZEN_FAIL:
+        out.append(f"frozen {100 * m['frozen']:.1f}% of frame pairs beyond its source")
+    if m["outside_db"] is not None and m["outside_db"] < OUTSIDE_FAIL_DB:
+        out.append(f"outside the face {m['outside_db']:.1f} dB PSNR from its target")
+    return out
+
+
+def check_artefacts(data: AuditData, pool: Executor | None) -> Check:
+    st = data.settings
+    recs = spread(sorted((r for r in data.records if r.media.kind in ("image", "video")), key=lambda r: r.id),
+                  st.max_samples)
+    tasks = [(r, t) for r in recs if (t := _task(data, r)) is not None]
+    results = pool_map(pool, artefact_task, [t for _, t in tasks], "artefacts", st.show_progress)
+    failed, unreadable, reals = [], [], {"uncovered": 0.0, "frozen": 0.0, "outside_db": None}
+    per_record = {}
+    for (r, _), (m, err) in zip(tasks, results):
+        if err:
+            unreadable.append(f"{r.id}: {err}")
+            continue
+        per_record[r.id] = m
+        if r.label == 0:
+            reals["uncovered"] = max(reals["uncovered"], m["uncovered"])
+            reals["frozen"] = max(reals["frozen"], m["frozen"])
+        if p := problems(m):
+            failed.append(f"{r.id} ({r.type} {r.backend}, {r.path}): {'; '.join(p)}")
+    fakes = [m for rid, m in per_record.items() if next(r for r, _ in tasks if r.id == rid).label == 1]
+    status = FAIL if failed else PASS
+    summary = (f"measured {len(per_record)} records ({len(fakes)} fakes; cap {st.max_samples}): {len(failed)} "
+               f"with artefacts (uncovered > {100 * UNCOVERED_FAIL:g}%, frozen > {100 * FROZEN_FAIL:g}%, outside "
+               f"< {OUTSIDE_FAIL_DB:g} dB); worst fake uncovered "
+               f"{100 * max((m['uncovered'] for m in fakes), default=0):.2f}%, reals up to "
+               f"{100 * reals['uncovered']:.2f}% uncovered / {100 * reals['frozen']:.1f}% frozen")
+    if failed:
+        summary += f"; e.g. {failed[0]}"
+    details = {"thresholds": {"uncovered": UNCOVERED_FAIL, "frozen": FROZEN_FAIL, "outside_db": OUTSIDE_FAIL_DB},
+               "failed": len(failed), "examples": failed[:EXAMPLES], "unreadable": unreadable[:EXAMPLES],
+               "per_record": per_record}
+    return Check("artefacts", status, summary, details)
