@@ -2,7 +2,10 @@
 
 A backend module has `NAME`, `TYPE` (generation | face_swap | reenactment | lip_sync | real),
 `VERSION`, `ready(ctx) -> str | None` (None when it can run, else why not) and
-`generate(sample, sources, out_stem, ctx) -> Generated`. Modules are imported on first use, so a
+`generate(sample, sources, out_stem, ctx) -> Generated`. A backend may also take samples in batches:
+`BATCH_SIZE` (or `batch_size(ctx)`) and `generate_batch(samples, sources_list, out_stems, ctx)` returning one
+Generated or exception per sample, each output the same as `generate` gives for that sample alone.
+Modules are imported on first use, so a
 backend whose extra is not installed costs nothing until it is asked for.
 """
 
