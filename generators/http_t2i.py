@@ -191,7 +191,7 @@ def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
 
 
 def image_format(data: bytes) -> str:
-    """The container a reply's bytes are, from their magic bytes: png, jpeg, webp-lossless, webp-lossy, gif or unknown."""
+    """The reply's container from its magic bytes: png, jpeg, webp-lossless, webp-lossy, gif or unknown."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if data.startswith(b"\xff\xd8\xff"):

@@ -2,8 +2,9 @@
 
 Where a sample is planned (`Layout.spec`), generated (`backend.generate`), written (`commit_file`) and
 recorded (`append_line`) is all in `make_sample` below; a backend that declares a batch size gets runs of
-its samples in one `generate_batch` call (`make_batch`), each then written and recorded the same way. Completion lives on disk: a worker skips every id
-already in any manifest file, so a rerun resumes and a finished run does nothing.
+its samples in one `generate_batch` call (`make_batch`), each then written and recorded the same way.
+Completion lives on disk: a worker skips every id already in any manifest file, so a rerun resumes and a
+finished run does nothing.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def _inputs(ds: Path, layout: Layout, spec: SampleSpec, rank: int, world: int) -
 
 def batch_size(backend, ctx: registry.Context) -> int:
     """How many samples a backend takes at once: its `batch_size(ctx)` or `BATCH_SIZE`, else 1."""
-    size = backend.batch_size(ctx) if callable(getattr(backend, "batch_size", None)) else getattr(backend, "BATCH_SIZE", 1)
-    return max(1, int(size))
+    declared = getattr(backend, "batch_size", None)
+    return max(1, int(declared(ctx) if callable(declared) else getattr(backend, "BATCH_SIZE", 1)))
 
 
 def make_batch(ds: Path, layout: Layout, specs: list[SampleSpec], ctx: registry.Context, rank: int, world: int,
