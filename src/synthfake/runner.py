@@ -109,6 +109,9 @@ def make_batch(ds: Path, layout: Layout, specs: list[SampleSpec], ctx: registry.
         outs = backend.generate_batch(specs, [i[0] for i in inputs], [i[1] for i in inputs], ctx)
     except Exception as e:  # the whole call failed: every sample of the batch records the reason
         outs = [e] * len(specs)
+    if len(outs) != len(specs):
+        outs = [SampleFailed(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
+                             f"for {len(specs)} samples")] * len(specs)
     share = (time.perf_counter() - t0) / len(specs)
     done: list[Record | Exception] = []
     for spec, out in zip(specs, outs):
