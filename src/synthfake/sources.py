@@ -101,7 +101,8 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     _, idx, face, ref = max(found, key=lambda f: f[0])
     item.still_frame, item.box = idx, list(face.box)
     item.landmarks = face.landmarks.round(2).tolist()
-    same = [f[3] for f in found if faces.distance(f[3], ref) < IDENTITY_THRESHOLD]  # the still's person only
+    # the still's person only: frame-to-frame pairs, so dlib's pair threshold
+    same = [f[3] for f in found if faces.distance(f[3], ref) < faces.SAME_PERSON]
     item.embedding = np.mean(same, axis=0).round(6).tolist()
 
 
