@@ -79,7 +79,7 @@ def main() -> None:
             index = _prepare(warm, args.sources, t, args.n, args.clip_seconds).index
             for it in index.items:
                 if it.is_face and it.kind == "video":
-                    video_track(Path(index.root) / it.path, it.sha256, warm / "cache")
+                    video_track(Path(index.root) / it.path, it.sha256, warm / "cache", it.embedding)
             base_rate = None
             for workers in (1, 2):
                 out = tmp / f"{t}_{workers}"

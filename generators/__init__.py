@@ -2,7 +2,9 @@
 
 A backend module follows the `Backend` protocol below, checked when it is loaded. Modules are imported on
 first use, so a backend whose extra is not installed costs nothing until it is asked for. Helpers only
-backends use live in `common/`.
+backends use live in `common/`. A backend may also take samples in
+batches: `BATCH_SIZE` (or `batch_size(ctx)`) and `generate_batch(samples, sources_list, out_stems, ctx)` returning
+one Generated or exception per sample, each output the same as `generate` gives for that sample alone.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ guidance 0, max_sequence_length 256; dev 50 steps, guidance 3.5, max_sequence_le
 transformer config with `guidance_embeds`); other pipelines use their own `__call__` defaults. An optional
 `synthfake.json` in the directory overrides steps, guidance, height, width, dtype, offload
 (none | model | sequential, CUDA only) and max_sequence_length. Prompts come from generators/prompts.py.
+In `gen run` it takes samples in batches (`generate_batch`, $SYNTHFAKE_DIFFUSERS_BATCH; default 8 on CUDA, 1 on
+CPU), each image with its own prompt and seeded generator.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ TYPE = "generation"
 VERSION = "1.0"
 ROLES: list = []  # text-to-image draws no source
 ENV_MODEL = "SYNTHFAKE_DIFFUSERS_MODEL"
+ENV_BATCH = "SYNTHFAKE_DIFFUSERS_BATCH"
+BATCH_SIZE = 8  # images per call on CUDA unless $SYNTHFAKE_DIFFUSERS_BATCH says otherwise
 DEFAULT_MODEL = "FLUX.1-schnell"
 OPTIONS_FILE = "synthfake.json"
 OPTION_KEYS = {"steps", "guidance", "height", "width", "dtype", "offload", "max_sequence_length"}
@@ -58,6 +62,10 @@ def ready(ctx: Context) -> str | None:
     why = onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
     if why:
         return why
+    try:
+        batch_size(ctx)
+    except BackendNotReady as e:
+        return str(e)
     if weights.locate(spec().name, ctx.weights_dir) is None:
         return weights.missing_message(spec(), ctx.weights_dir)
     if ctx.device == "cuda":
@@ -184,17 +192,36 @@ def model_dir(ctx: Context) -> Path:
     return weights.require(spec(), ctx.weights_dir).parent
 
 
-def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
+def batch_size(ctx: Context) -> int:
+    """Images per pipeline call: $SYNTHFAKE_DIFFUSERS_BATCH, else BATCH_SIZE on CUDA and 1 on CPU."""
+    raw = os.environ.get(ENV_BATCH)
+    if raw in (None, ""):
+        return BATCH_SIZE if ctx.device == "cuda" else 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise BackendNotReady(f"${ENV_BATCH}={raw!r}: expected a whole number of images, at least 1")
+    return int(raw)
+
+
+def generate_batch(samples, sources_list, out_stems: list[Path], ctx: Context) -> list[Generated]:
+    """One pipeline call for several samples; each keeps its own prompt and seeded generator, so its image
+    is the one `generate` makes for it alone (byte-identical on CPU, tested)."""
     import diffusers
 
     loaded = _load(str(model_dir(ctx).resolve()), ctx.device)
-    prompt = prompts.sample(sample.seed)
-    image = render(loaded, [prompt.text], [sample.seed])[0]
+    texts = [prompts.sample(x.seed) for x in samples]
+    images = render(loaded, [t.text for t in texts], [x.seed for x in samples])
     s = call_settings(loaded)
-    params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "model": loaded.model,
-              "pipeline": type(loaded.pipe).__name__, "family": loaded.family,
-              "scheduler": type(loaded.pipe.scheduler).__name__, **s, "height": int(image.shape[0]),
-              "width": int(image.shape[1]), "dtype": loaded.opts["dtype"], "offload": loaded.opts["offload"],
-              "device": ctx.device, "generator": "torch.Generator(cpu).manual_seed(seed)",
-              "diffusers": diffusers.__version__}
-    return Generated(save_image(out_stem, image), params, 1, 1, dict(loaded.weights))
+    out = []
+    for prompt, image, stem in zip(texts, images, out_stems):
+        params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "model": loaded.model,
+                  "pipeline": type(loaded.pipe).__name__, "family": loaded.family,
+                  "scheduler": type(loaded.pipe.scheduler).__name__, **s, "height": int(image.shape[0]),
+                  "width": int(image.shape[1]), "dtype": loaded.opts["dtype"], "offload": loaded.opts["offload"],
+                  "device": ctx.device, "generator": "torch.Generator(cpu).manual_seed(seed)",
+                  "diffusers": diffusers.__version__}
+        out.append(Generated(save_image(stem, image), params, 1, 1, dict(loaded.weights)))
+    return out
+
+
+def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
+    return generate_batch([sample], [sources], [out_stem], ctx)[0]

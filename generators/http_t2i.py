@@ -8,6 +8,10 @@ Contracts, as read in the sources:
 - OpenAI images API (platform.openai.com/docs/api-reference/images, spoken by many providers and local
   servers): POST {base}/v1/images/generations with `Authorization: Bearer KEY` and JSON {model, prompt, n,
   size[, response_format]}; `data[0]` holds `b64_json` or `url`.
+Both are asked for PNG (`output_format` "png", BFL's and gpt-image's parameter; $SYNTHFAKE_HTTP_OUTPUT_FORMAT=""
+omits it for servers that reject it). What came back is identified by its magic bytes and recorded: a lossy
+format (JPEG, lossy WebP) is refused by default, because JPEG artefacts inside a PNG are a compression
+shortcut the other backends' fakes do not have; $SYNTHFAKE_HTTP_LOSSY=convert keeps it, decoded to PNG.
 Settings come from environment variables (below); the key only from the variable named by
 $SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY / OPENAI_API_KEY) and never enters records, failures or logs.
 Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most $SYNTHFAKE_HTTP_CONCURRENCY
@@ -41,6 +45,8 @@ PROVIDERS = {"bfl": ("https://api.bfl.ai", "flux-pro-1.1", "BFL_API_KEY"),
              "openai": ("https://api.openai.com", "gpt-image-1", "OPENAI_API_KEY")}
 WAITING = ("Pending", "Queued", "Processing")
 P = "SYNTHFAKE_HTTP_"
+LOSSY = ("refuse", "convert")
+LOSSLESS = ("png", "webp-lossless")
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Config:
     poll_interval: float
     deadline: float
     response_format: str | None
+    output_format: str | None
+    lossy: str
 
 
 def _num(name: str, default: float, cast=float, low: float = 0.0):
@@ -86,12 +94,18 @@ def config() -> Config:
     fmt = os.environ.get(P + "RESPONSE_FORMAT") or None
     if fmt not in (None, "b64_json", "url"):
         raise BackendNotReady(f"${P}RESPONSE_FORMAT={fmt!r}: expected b64_json or url")
+    out_fmt = os.environ.get(P + "OUTPUT_FORMAT", "png") or None
+    if out_fmt not in (None, "png", "webp", "jpeg"):
+        raise BackendNotReady(f"${P}OUTPUT_FORMAT={out_fmt!r}: expected png, webp, jpeg or empty (not sent)")
+    lossy = os.environ.get(P + "LOSSY", "refuse")
+    if lossy not in LOSSY:
+        raise BackendNotReady(f"${P}LOSSY={lossy!r}: expected one of {', '.join(LOSSY)}")
     policy = Policy(timeout=_num("TIMEOUT", 60.0, float, 0.1), retries=_num("RETRIES", 5, int),
                     backoff=_num("BACKOFF", 1.0), max_wait=_num("MAX_WAIT", 120.0))
     return Config(provider, os.environ.get(P + "URL", url).rstrip("/"), os.environ.get(P + "MODEL", model),
                   os.environ.get(P + "KEY_ENV", key_env), width, height, policy,
                   _num("CONCURRENCY", 4, int, 1), _num("POLL_INTERVAL", 0.5, float, 0.01),
-                  _num("DEADLINE", 600.0, float, 1.0), fmt)
+                  _num("DEADLINE", 600.0, float, 1.0), fmt, out_fmt, lossy)
 
 
 def ready(ctx: Context) -> str | None:
@@ -124,6 +138,8 @@ def bfl(cfg: Config, key: str, text: str, seed: int) -> tuple[bytes, dict]:
     url = f"{cfg.url}/v1/{cfg.model}"
     headers = {"x-key": key, "accept": "application/json"}
     body = {"prompt": text, "width": cfg.width, "height": cfg.height, "seed": int(seed)}
+    if cfg.output_format:
+        body["output_format"] = cfg.output_format
     r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body, headers=headers)
     sub = json_body(r, url, key)
     rid = sub.get("id")
@@ -157,6 +173,8 @@ def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
     body = {"model": cfg.model, "prompt": text, "n": 1, "size": f"{cfg.width}x{cfg.height}"}
     if cfg.response_format:
         body["response_format"] = cfg.response_format
+    if cfg.output_format:
+        body["output_format"] = cfg.output_format
     r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body,
                           headers={"Authorization": f"Bearer {key}"})
     data = json_body(r, url, key).get("data")
@@ -170,6 +188,29 @@ def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
         content, n = _download(item["url"], cfg, key)
         return content, {"attempts": attempts + n, "delivery": "url"}
     raise SampleFailed(f"{where(url)}: malformed response (no data[0].b64_json or data[0].url)")
+
+
+def image_format(data: bytes) -> str:
+    """The reply's container from its magic bytes: png, jpeg, webp-lossless, webp-lossy, gif or unknown."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp-lossless" if data[12:16] == b"VP8L" else "webp-lossy"  # VP8X: extended, treated as lossy
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return "unknown"
+
+
+def check_format(data: bytes, cfg: Config, what: str) -> str:
+    """The returned format; a lossy one is refused unless $SYNTHFAKE_HTTP_LOSSY=convert."""
+    fmt = image_format(data)
+    if fmt not in LOSSLESS and cfg.lossy == "refuse":
+        raise SampleFailed(f"{what}: returned a {fmt} image, not lossless (asked for output_format "
+                           f"{cfg.output_format!r}); refused, as its compression would be a shortcut "
+                           f"(${P}LOSSY=convert keeps it)")
+    return fmt
 
 
 def decode(data: bytes, what: str) -> np.ndarray:
@@ -188,9 +229,12 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     t0 = time.perf_counter()
     with http_client.slot(Path(ctx.cache_dir) / "http_slots", cfg.concurrency):
         data, info = bfl(cfg, key, prompt.text, sample.seed) if cfg.provider == "bfl" else openai(cfg, key, prompt.text)
-    rgb = decode(data, f"{cfg.provider} {cfg.model}")
+    what = f"{cfg.provider} {cfg.model}"
+    fmt = check_format(data, cfg, what)
+    rgb = decode(data, what)
     params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "provider": cfg.provider,
               "endpoint": where(cfg.url), "model": cfg.model, "requested_size": f"{cfg.width}x{cfg.height}",
               "height": int(rgb.shape[0]), "width": int(rgb.shape[1]), "returned_bytes": len(data),
-              "request_s": round(time.perf_counter() - t0, 3), **info}
+              "request_s": round(time.perf_counter() - t0, 3), "output_format": cfg.output_format,
+              "returned_format": fmt, "converted_to_png": fmt != "png", **info}
     return Generated(save_image(out_stem, rgb), params, 1, 1, {})

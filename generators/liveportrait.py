@@ -13,12 +13,20 @@ expression_restorer/core.py, model set 'live_portrait', assets models-3.0.0):
 Keypoints are scale * (points @ R.T + expression) + translation with R from (pitch, yaw, roll) as scipy's
 'xyz' Euler angles (facefusion/processors/live_portrait.py). Motion is relative, as in LivePortrait's
 pipeline (KwaiVGI/LivePortrait src/live_portrait_pipeline.py): rotation, expression, scale and translation
-change by the driving frame's difference to the clip's first frame. Crops: FaceFusion's ffhq_512 template
-with the 5 points spread 1.5x (its face editor's crop), from the project's dlib landmarks.
+change by the driving frame's difference to the clip's first frame. Source crop: FaceFusion's ffhq_512
+template with the 5 points spread 1.5x (its face editor's crop), from the project's dlib landmarks. Driving
+crop: one window for the whole clip, as LivePortrait's `Cropper.crop_driving_video` (src/utils/cropper.py,
+crop.py): a square per frame from `parse_bbox_from_landmark` (eye-to-mouth axis, scale 2.2, vy -0.1), averaged
+over the clip, cut without rotation; so the driving head's roll, scale and translation stay in the crops and
+reach the motion. Driving option (`driving_option`, recorded): "expression-friendly" (LivePortrait's CLI
+default) moves the source by (x_d,i - x_d,0) times the hull-area multiplier `calc_motion_multiplier`, added to
+x_s; "pose-friendly" takes x_d,i as it is (live_portrait_pipeline.py). With relative motion from a still
+source x_d,0 equals x_s, so the two differ only by float rounding; the option is kept for parity and records.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +37,7 @@ import numpy as np
 from synthfake import faces, media, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import clip_landmarks
-from synthfake.errors import SampleFailed
+from synthfake.errors import BackendNotReady, SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_video
@@ -37,12 +45,17 @@ from synthfake.writer import save_video
 TYPE = "reenactment"
 VERSION = "1.0"
 CROP, INPUT, CROP_SCALE = 512, 256, 1.5
+DRIVING_SCALE, DRIVING_VY = 2.2, -0.1  # LivePortrait crop_config: scale/vy_ratio_crop_driving_video
+DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
+ENV_DRIVING = "SYNTHFAKE_LIVEPORTRAIT_DRIVING"  # which driving option; default LivePortrait's CLI default
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 PARTS = ("feature_extractor", "motion_extractor", "stitcher", "generator")
 FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx") for p in PARTS}
 
 
 def ready(ctx: Context) -> str | None:
+    if os.environ.get(ENV_DRIVING, DRIVING_OPTIONS[0]) not in DRIVING_OPTIONS:
+        return f"${ENV_DRIVING}={os.environ[ENV_DRIVING]!r}: expected one of {', '.join(DRIVING_OPTIONS)}"
     return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
             or weights.problem(list(FILES.values()), ctx.weights_dir))
 
@@ -102,6 +115,49 @@ def _template() -> np.ndarray:
     return align.zoom_out(align.FFHQ_512, CROP_SCALE)
 
 
+def driving_option() -> str:
+    opt = os.environ.get(ENV_DRIVING, DRIVING_OPTIONS[0])
+    if opt not in DRIVING_OPTIONS:
+        raise BackendNotReady(f"${ENV_DRIVING}={opt!r}: expected one of {', '.join(DRIVING_OPTIONS)}")
+    return opt
+
+
+def frame_square(lm: np.ndarray) -> np.ndarray:
+    """(cx, cy, size) of LivePortrait's per-frame driving square from 68 landmarks (parse_rect_from_landmark)."""
+    lm = np.asarray(lm, np.float64)
+    top = (np.mean(lm[[36, 39]], 0) + np.mean(lm[[42, 45]], 0)) / 2  # eye corners 37/40, 43/46 (1-based)
+    uy = np.mean(lm[[48, 54]], 0) - top
+    uy = uy / np.linalg.norm(uy) if np.linalg.norm(uy) > 1e-3 else np.array([0.0, 1.0])
+    ux = np.array([uy[1], -uy[0]])
+    c0 = lm.mean(0)
+    r = (lm - c0) @ np.stack([ux, uy]).T
+    lo, hi = r.min(0), r.max(0)
+    c1 = (lo + hi) / 2
+    size = float((hi - lo).max()) * DRIVING_SCALE
+    centre = c0 + ux * c1[0] + uy * c1[1] + uy * (DRIVING_VY * size)
+    return np.array([centre[0], centre[1], size])
+
+
+def clip_window(lms: list) -> np.ndarray:
+    """One (cx, cy, size) for the whole driving clip: the mean of the per-frame squares (average_bbox_lst)."""
+    return np.mean([frame_square(lm) for lm in lms if lm is not None], axis=0)
+
+
+def window_crop(rgb: np.ndarray, window: np.ndarray, size: int = CROP) -> np.ndarray:
+    """The square window cut out and scaled to `size`, black outside the frame (crop_image_by_bbox, no rotation)."""
+    cx, cy, side = window
+    s = size / side
+    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+def motion_multiplier(x_s: np.ndarray, x_d0: np.ndarray) -> float:
+    """sqrt of the ratio of the keypoints' convex hull volumes, source over first driving (calc_motion_multiplier)."""
+    from scipy.spatial import ConvexHull
+
+    return float(np.sqrt(ConvexHull(x_s.reshape(-1, 3)).volume) / np.sqrt(ConvexHull(x_d0.reshape(-1, 3)).volume))
+
+
 def _fill(lms: list) -> tuple[list, int]:
     """Frames without a tracked face take the nearest earlier (else later) face; returns (filled, missing)."""
     found = [i for i, lm in enumerate(lms) if lm is not None]
@@ -117,6 +173,7 @@ def _fill(lms: list) -> tuple[list, int]:
 def _params(seed: int, device: str) -> dict:
     rng = np.random.default_rng(seed)
     return {"crop": CROP, "template": "ffhq_512", "crop_scale": CROP_SCALE, "motion": "relative",
+            "driving_crop": "one_window_per_clip", "driving_scale": DRIVING_SCALE, "driving_vy": DRIVING_VY,
             "stitching": True, "mask": "feathered_box", "mask_margin": round(float(rng.uniform(0.04, 0.08)), 3),
             "mask_blur": round(float(rng.uniform(0.03, 0.05)), 3), "device": device}
 
@@ -139,16 +196,22 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     lms, p["driving_frames_without_face"] = _fill(clip_landmarks(drv, start, n))
     if lms and lms[0] is None:
         raise SampleFailed(f"{drv.item.path}: no face tracked in driving frames {start}..{start + n - 1}")
+    window = clip_window(lms)
+    p["driving_option"] = driving_option()
+    p["driving_window"] = [round(float(v), 2) for v in window]
     made = 0
 
     def frames():
         nonlocal made
-        d0 = None
-        for rgb, lm in zip(media.iter_frames(drv.path, start, n), lms):
-            d_crop, _ = align.crop(rgb, faces.five_points(lm), _template(), CROP)
-            di = motion(sess, _prepare(d_crop))
+        d0 = x_d0 = mult = None
+        for rgb in media.iter_frames(drv.path, start, n):
+            di = motion(sess, _prepare(window_crop(rgb, window)))
             d0 = di if d0 is None else d0
             x_d = relative(s_motion, d0, di).keypoints()
+            if p["driving_option"] == "expression-friendly":
+                x_d0 = x_d if x_d0 is None else x_d0
+                mult = motion_multiplier(x_s, x_d0) if mult is None else mult
+                x_d = ((x_d - x_d0) * mult + x_s).astype(np.float32)
             x_d = sess["stitcher"].run(None, {"source": x_d, "target": x_s})[0].reshape(1, 21, 3).astype(np.float32)
             out = sess["generator"].run(None, {"feature_volume": feature, "source": x_d, "target": x_s})[0][0]
             face = np.clip(out.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -78,3 +78,51 @@ def test_recorded_weights_are_the_loaded_safetensors(tmp_path, monkeypatch):
     assert sorted(t2i.used_files(root)) == ["FLUX.1-dev/transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
                                             "FLUX.1-dev/transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
                                             "FLUX.1-dev/vae/diffusion_pytorch_model.safetensors"]
+
+
+def _copy_plan(ds, to):
+    to.mkdir()
+    for f in ("plan.json", "sources.json"):
+        (to / f).write_bytes((ds / f).read_bytes())
+    return to
+
+
+def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures(t2i_run, tmp_path, monkeypatch):
+    from synthfake.manifest import read_failures, read_records
+    from synthfake.runner import run_worker
+
+    _, _, root = t2i_run
+    w = root.parent
+    three = tmp_path / "three"  # `gen run` in batches of 3 (then 1)
+    gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", "--weights-dir", w, "--n", 4,
+        "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", sources(tmp_path, ["photo_s1.jpg"]),
+        "--out", three, "--quiet", env=model_env(tmp_path / "home", SYNTHFAKE_DIFFUSERS_BATCH="3"))
+    for k, v in model_env(tmp_path / "home2").items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "1")
+    one = _copy_plan(three, tmp_path / "one")  # the same plan, one sample at a time
+    assert run_worker(one, 0, 1, weights_dir=w, show_progress=False).done == 4
+    by_one = {r.index: r for r in read_records(one)}
+    by_three = {r.index: r for r in read_records(three)}
+    assert sorted(by_one) == sorted(by_three) == [0, 1, 2, 3]
+    for i, r in by_one.items():
+        assert (by_three[i].sha256, by_three[i].seed, by_three[i].params) == (r.sha256, r.seed, r.params)
+        assert (three / by_three[i].path).read_bytes() == (one / r.path).read_bytes()
+    # a failure inside a batch is that sample's alone: the others are written and recorded
+    real, calls = t2i.generate_batch, []
+
+    def flaky(samples, sources_list, stems, ctx):
+        calls.append([s.index for s in samples])
+        out = real(samples, sources_list, stems, ctx)
+        if len(out) > 1:
+            out[1] = RuntimeError("out of memory on this one")
+        return out
+
+    monkeypatch.setattr(t2i, "generate_batch", flaky)
+    monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "3")
+    again = _copy_plan(three, tmp_path / "again")
+    res = run_worker(again, 0, 1, weights_dir=w, show_progress=False)
+    assert calls == [[0, 1, 2], [3]] and (res.done, res.failed) == (3, 1)
+    fails = {f.index: f.reason for f in read_failures(again)}
+    assert list(fails) == [1] and "out of memory on this one" in fails[1]
+    assert {r.index: r.sha256 for r in read_records(again)} == {i: by_three[i].sha256 for i in (0, 2, 3)}

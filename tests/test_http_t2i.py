@@ -26,7 +26,9 @@ from synthfake.errors import SampleFailed
 from synthfake.generators.common import prompts
 
 KEY = "sk-synthfake-test-Zq81vX0s"
-PNG = cv2.imencode(".png", np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3))[1].tobytes()
+GRADIENT = np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3)
+PNG = cv2.imencode(".png", GRADIENT)[1].tobytes()
+JPEG = cv2.imencode(".jpg", GRADIENT, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
 class Api(BaseHTTPRequestHandler):
@@ -107,9 +109,11 @@ class Api(BaseHTTPRequestHandler):
                 return self._json({"id": tid, "status": "Pending"})
             return self._json({"status": "Ready", "result": {"sample": f"{base}/delivery/{tid}.png"}})
         if url.path.startswith("/delivery/"):
-            self._next("delivery")
+            action = self._next("delivery")
             if self.headers.get("x-key") or self.headers.get("Authorization"):
                 return self._send(400, b"key sent to the delivery host")
+            if action == "jpeg":  # a provider that ignores output_format, as BFL's default does
+                return self._send(200, JPEG, "image/jpeg")
             return self._send(200, PNG, "image/png")
         self._send(404)
 
@@ -126,8 +130,8 @@ def api():
     srv.server_close()
 
 
-def _run(tmp: Path, srv, provider: str, n: int, key_env: str):
-    env = model_env(tmp / "home", **{key_env: KEY}, SYNTHFAKE_HTTP_PROVIDER=provider,
+def _run(tmp: Path, srv, provider: str, n: int, key_env: str, **extra):
+    env = model_env(tmp / "home", **{key_env: KEY}, **extra, SYNTHFAKE_HTTP_PROVIDER=provider,
                     SYNTHFAKE_HTTP_URL=f"http://127.0.0.1:{srv.server_port}", SYNTHFAKE_HTTP_TIMEOUT="1",
                     SYNTHFAKE_HTTP_RETRIES="2", SYNTHFAKE_HTTP_BACKOFF="0.05", SYNTHFAKE_HTTP_POLL_INTERVAL="0.05",
                     SYNTHFAKE_HTTP_CONCURRENCY="2")
@@ -172,6 +176,30 @@ def test_bfl_retries_polls_records_and_fails_cleanly(tmp_path, api, data_dir):
     deliveries = [h for route, _, h, _ in api.log if route == "delivery"]
     assert deliveries and not any("x-key" in {k.lower() for k in h} for h in deliveries)
     audit_integrity(ds, tmp_path)
+
+
+def test_bfl_jpeg_is_refused_or_converted_and_recorded(tmp_path, api, data_dir):
+    api.script["delivery"] = ["jpeg", "ok"]
+    ds, _ = _run(tmp_path / "refuse", api, "bfl", 2, "BFL_API_KEY")
+    assert all(b["output_format"] == "png" for b in api.bodies)  # PNG asked for on every submit
+    assert "returned a jpeg image" in failures(ds)[0]
+    (rec,) = check_records(ds, {})
+    assert rec.index == 1 and rec.params["returned_format"] == "png" and not rec.params["converted_to_png"]
+    api.script["delivery"] = ["jpeg"]
+    ds, _ = _run(tmp_path / "convert", api, "bfl", 1, "BFL_API_KEY", SYNTHFAKE_HTTP_LOSSY="convert")
+    (rec,) = check_records(ds, {})
+    assert rec.params["returned_format"] == "jpeg" and rec.params["converted_to_png"]
+    assert (ds / rec.path).read_bytes().startswith(b"\x89PNG")
+
+
+def test_image_format_reads_magic_bytes():
+    from synthfake.generators.http_t2i import image_format
+
+    assert image_format(PNG) == "png" and image_format(JPEG) == "jpeg"
+    webp = cv2.imencode(".webp", GRADIENT, [cv2.IMWRITE_WEBP_QUALITY, 101])[1].tobytes()
+    assert image_format(webp) == "webp-lossless"
+    assert image_format(cv2.imencode(".webp", GRADIENT, [cv2.IMWRITE_WEBP_QUALITY, 80])[1].tobytes()) == "webp-lossy"
+    assert image_format(b"<html>") == "unknown"
 
 
 def test_openai_b64_url_and_empty_data(tmp_path, api, data_dir):

@@ -59,3 +59,76 @@ def test_driving_yaw_and_scale_change_carry_over_to_the_source():
     np.testing.assert_allclose(out.rotation, lp.rotation(0.0, 30.0, 0.0), atol=1e-5)
     assert out.scale == pytest.approx(1.2)
     np.testing.assert_allclose(out.expression, src.expression, atol=1e-7)
+
+
+class _Spy:
+    """An onnxruntime session that records every feed it runs."""
+
+    def __init__(self, sess, log: list):
+        self.sess, self.log = sess, log
+
+    def get_inputs(self):
+        return self.sess.get_inputs()
+
+    def run(self, names, feed):
+        self.log.append({k: np.array(v) for k, v in feed.items()})
+        return self.sess.run(names, feed)
+
+
+def _eye_motion(sess, blob) -> lp.Motion:
+    """A stand-in motion extractor that measures the crop itself: roll from the eye line, scale from its length."""
+    from synthfake import faces
+
+    img = np.ascontiguousarray((blob[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
+    lm = faces.detect(img).landmarks
+    eyes = lm[42:48].mean(0) - lm[36:42].mean(0)
+    pts = np.random.default_rng(0).normal(0, 0.3, (1, 21, 3)).astype(np.float32)
+    return lp.Motion(lp.rotation(0.0, 0.0, float(np.degrees(np.arctan2(eyes[1], eyes[0])))),
+                     float(np.linalg.norm(eyes)) / 100.0, np.zeros((1, 3), np.float32),
+                     np.zeros((1, 21, 3), np.float32), pts)
+
+
+@pytest.mark.parametrize("option", lp.DRIVING_OPTIONS)
+def test_driving_roll_and_scale_reach_the_output_keypoints(data_dir, tmp_path, monkeypatch, option):
+    """A driving clip made by rolling and zooming a real face by known amounts: one crop for the clip keeps that
+    motion, so the keypoints given to the stitcher are the source's, rolled and scaled by the same amounts."""
+    import cv2
+    from types import SimpleNamespace
+
+    from synthfake import faces
+    from synthfake.generators import Context
+    from synthfake.sources import Source, Sources, scan
+
+    face = media.read_image(data_dir / "faces" / "photo_s42.jpg")
+    cx, cy = np.array(faces.detect(face).box).reshape(2, 2).mean(0)
+    rolls, scales = [0, 3, 6, 9, 12, 9, 6, 3], [1.0, 1.03, 1.06, 1.09, 1.12, 1.09, 1.06, 1.03]
+    frames = [cv2.warpAffine(face, cv2.getRotationMatrix2D((float(cx), float(cy)), r, s),
+                             (face.shape[1] // 2 * 2, face.shape[0] // 2 * 2), borderMode=cv2.BORDER_REFLECT)
+              for r, s in zip(rolls, scales)]
+    d = tmp_path / "src"
+    d.mkdir()
+    media.write_video(d / "drive.mp4", frames, 25)
+    cv2.imwrite(str(d / "photo_s1.jpg"), cv2.imread(str(data_dir / "faces" / "photo_s1.jpg")))
+    index = scan(d)
+    cache = tmp_path / "cache"
+    srcs = Sources([Source(index.get("photo_s1.jpg"), d / "photo_s1.jpg", "source", cache),
+            Source(index.get("drive.mp4"), d / "drive.mp4", "driving", cache)])
+    w = tmp_path / "w"
+    tiny_models.live_portrait(w)
+    monkeypatch.setenv("SYNTHFAKE_ALLOW_UNVERIFIED", "1")
+    monkeypatch.setenv(lp.ENV_DRIVING, option)
+    sess, resolved = lp._models(str(w), "cpu")
+    log: list = []
+    monkeypatch.setattr(lp, "_models", lambda *a: ({**sess, "stitcher": _Spy(sess["stitcher"], log)}, resolved))
+    monkeypatch.setattr(lp, "motion", _eye_motion)
+    sample = SimpleNamespace(seed=1, params={"clip_start": 0, "clip_frames": len(frames)})
+    out = lp.generate(sample, srcs, tmp_path / "out", Context(cache_dir=cache, weights_dir=w))
+    assert out.params["driving_option"] == option and out.params["driving_crop"] == "one_window_per_clip"
+    assert len(log) == len(frames)
+    for feed, roll, scale in zip(log, rolls, scales):
+        x_d, x_s = feed["source"][0, :, :2], feed["target"][0, :, :2]
+        a, b = x_s - x_s.mean(0), x_d - x_d.mean(0)
+        angle = np.degrees(np.arctan2((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum(), (a * b).sum()))
+        # cv2 rolls counter-clockwise on screen: the eye line's angle (y down) turns by -roll
+        assert angle == pytest.approx(-roll, abs=1.0)
+        assert np.linalg.norm(b) / np.linalg.norm(a) == pytest.approx(scale, rel=0.02)

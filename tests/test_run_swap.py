@@ -13,7 +13,7 @@ from synthfake import faces, media
 from synthfake.generators.common import warp
 from synthfake.files import sha256_file
 from synthfake.manifest import read_records, resolve, stable_view
-from synthfake.sources import load_index
+from synthfake.sources import load_index, track_file
 
 from conftest import gen
 
@@ -57,7 +57,8 @@ def test_swap_quality_identity_and_untouched_background(swap_dataset, data_dir):
                 roles["target"].path).landmarks, np.float32))]
         else:
             start, n = r.params["clip_start"], r.params["clip_frames"]
-            track = np.load(swap_dataset / "cache" / "tracks" / f"{roles['target'].sha256}.npy")
+            track = np.load(track_file(swap_dataset / "cache", roles["target"].sha256,
+                                       index.get(roles["target"].path).embedding))
             tgt, out = media.read_frames(tpath, start, n), media.read_frames(out_path)
             pairs = [(tgt[k], out[k], track[start + k]) for k in range(0, n, 4)]
         for t_img, o_img, lm in pairs:

@@ -86,6 +86,12 @@ def canonical(lm: np.ndarray) -> np.ndarray:
     return np.hstack([rot, (-(rot @ mid))[:, None]])
 
 
+def jumped(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two landmark sets of consecutive frames cannot be one face moving (a switch or a cut)."""
+    sa, sb = np.ptp(a, 0).max(), np.ptp(b, 0).max()
+    return bool(np.linalg.norm(a.mean(0) - b.mean(0)) > 0.5 * max(sa, sb) or max(sa, sb) > 1.5 * max(1e-6, min(sa, sb)))
+
+
 def fill_gaps(track: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate runs of at most `max_gap` NaN frames between found frames.
 
@@ -96,7 +102,7 @@ def fill_gaps(track: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     found = ~np.isnan(track).reshape(len(track), -1).any(1)
     idx = np.nonzero(found)[0]
     for a, b in zip(idx[:-1], idx[1:]):
-        if 1 < b - a <= max_gap + 1:
+        if 1 < b - a <= max_gap + 1 and not jumped(track[a], track[b]):  # never across a switch
             w = ((np.arange(a + 1, b) - a) / (b - a))[:, None, None]
             track[a + 1:b] = (1 - w) * track[a] + w * track[b]
     return track, found

@@ -1,8 +1,10 @@
 """Workers: worker (rank, world_size) makes the samples i with i % world_size == rank, datatrove-style.
 
 Where a sample is planned (`SampleTable.spec`), generated (`backend.generate`), written (`commit_file`) and
-recorded (`append_line`) is all in `make_sample` below. Completion lives on disk: a worker skips every id
-already in any manifest file, so a rerun resumes and a finished run does nothing.
+recorded (`append_line`) is all in `make_sample` below; a backend that declares a batch size gets runs of
+its samples in one `generate_batch` call (`make_batch`), each then written and recorded the same way.
+Completion lives on disk: a worker skips every id already in any manifest file, so a rerun resumes and a
+finished run does nothing.
 """
 
 from __future__ import annotations
@@ -81,17 +83,57 @@ def _refs(spec: SampleSpec) -> list[SourceRef]:
     return [SourceRef(path=it.path, sha256=it.sha256, identity=it.identity, role=role) for it, role in spec.sources]
 
 
+def _inputs(ds: Dataset, spec: SampleSpec, rank: int, world: int) -> tuple[Sources, Path]:
+    """A sample's sources and the temporary stem its backend writes to."""
+    ds.media_dir(spec.split, spec.type).mkdir(parents=True, exist_ok=True)
+    root = Path(ds.index.root)
+    return (Sources(Source(it, root / it.path, role, ds.cache_dir) for it, role in spec.sources),
+            ds.tmp_stem(spec.split, spec.type, spec.id, rank, world))
+
+
+def batch_size(backend, ctx: registry.Context) -> int:
+    """How many samples a backend takes at once: its `batch_size(ctx)` or `BATCH_SIZE`, else 1."""
+    declared = getattr(backend, "batch_size", None)
+    return max(1, int(declared(ctx) if callable(declared) else getattr(backend, "BATCH_SIZE", 1)))
+
+
+def make_batch(ds: Dataset, specs: list[SampleSpec], ctx: registry.Context, rank: int, world: int,
+               res: WorkerResult) -> list[Record | Exception]:
+    """Generate samples of one batching backend in one call; each then takes the one-sample write path."""
+    t0 = time.perf_counter()
+    backend = registry.get(specs[0].backend)
+    inputs = [_inputs(ds, spec, rank, world) for spec in specs]
+    try:
+        outs = backend.generate_batch(specs, [i[0] for i in inputs], [i[1] for i in inputs], ctx)
+    except Exception as e:  # the whole call failed: every sample of the batch records the reason
+        outs = [e] * len(specs)
+    if len(outs) != len(specs):
+        outs = [SampleFailed(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
+                             f"for {len(specs)} samples")] * len(specs)
+    share = (time.perf_counter() - t0) / len(specs)
+    done: list[Record | Exception] = []
+    for spec, out in zip(specs, outs):
+        try:
+            done.append(out if isinstance(out, Exception) else
+                        finish_sample(ds, spec, backend, out, rank, world, res, time.perf_counter() - share))
+        except Exception as e:
+            done.append(e)
+    return done
+
+
 def make_sample(ds: Dataset, spec: SampleSpec, ctx: registry.Context, rank: int, world: int,
                 res: WorkerResult) -> Record:
     """Generate one sample into a temporary file, commit it under its final name, and build its record."""
     t0 = time.perf_counter()
-    out_dir = ds.media_dir(spec.split, spec.type)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = ds.tmp_stem(spec.split, spec.type, spec.id, rank, world)
-    root = Path(ds.index.root)
-    sources = Sources(Source(it, root / it.path, role, ds.cache_dir) for it, role in spec.sources)
+    sources, stem = _inputs(ds, spec, rank, world)
     backend = registry.get(spec.backend)
-    out = backend.generate(spec, sources, stem, ctx)
+    return finish_sample(ds, spec, backend, backend.generate(spec, sources, stem, ctx), rank, world, res, t0)
+
+
+def finish_sample(ds: Dataset, spec: SampleSpec, backend, out: registry.Generated, rank: int,
+                  world: int, res: WorkerResult, t0: float) -> Record:
+    """Check, degrade and commit what a backend wrote for one sample, and build its record."""
+    out_dir = ds.media_dir(spec.split, spec.type)
     if spec.label == 1 and out.manipulated_frames < ds.plan.min_manipulated * out.frames:
         raise SampleFailed(f"only {out.manipulated_frames}/{out.frames} frames manipulated "
                            f"(minimum {ds.plan.min_manipulated:.0%}); a fake of real frames is label noise")
@@ -171,25 +213,53 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
             return res
         with open(manifest_file, "a") as mf, open(failures_file, "a") as ff, \
                 sample_progress(len(todo), f"shard {rank}/{world_size}", show_progress) as advance:
-            for i in todo:
-                spec = ds.table.spec(i)
-                try:
-                    append_line(mf, make_sample(ds, spec, ctx, rank, world_size, res))
-                    res.done += 1
-                except Exception as e:  # one bad sample never stops the batch: record it and go on
-                    for p in ds.tmp_files(rank, world_size, spec.split, spec.type, spec.id):
-                        p.unlink(missing_ok=True)
-                    reason = _one_line(e)
-                    append_line(ff, Failure(id=spec.id, index=i, type=spec.type, backend=spec.backend,
-                                            split=spec.split, sources=_refs(spec), reason=reason, rank=rank,
-                                            world_size=world_size, host=socket.gethostname(), created=_now()))
-                    res.failed += 1
-                    res.reasons.append(reason)
-                    err.print(f"[red]failed[/] sample {i} ({spec.type}): {escape(reason)}", highlight=False)
-                advance()
+            for group in batches([ds.table.spec(i) for i in todo], ctx):
+                if len(group) > 1:
+                    results = make_batch(ds, group, ctx, rank, world_size, res)
+                else:
+                    try:
+                        results = [make_sample(ds, group[0], ctx, rank, world_size, res)]
+                    except Exception as e:  # one bad sample never stops the run: record it and go on
+                        results = [e]
+                for spec, result in zip(group, results):
+                    if isinstance(result, Exception):
+                        _fail(ff, ds, spec, result, rank, world_size, res)
+                    else:
+                        append_line(mf, result)
+                        res.done += 1
+                    advance()
     finally:
         lock.close()
     return res
+
+
+def batches(specs: list[SampleSpec], ctx: registry.Context) -> list[list[SampleSpec]]:
+    """The todo list in order, runs of one batching backend grouped up to its batch size, others alone."""
+    out: list[list[SampleSpec]] = []
+    for spec in specs:
+        try:
+            backend = registry.get(spec.backend)
+            size = batch_size(backend, ctx) if hasattr(backend, "generate_batch") else 1
+        except Exception:  # make_sample reports an unusable backend as this sample's failure
+            size = 1
+        if size > 1 and out and out[-1][0].backend == spec.backend and len(out[-1]) < size:
+            out[-1].append(spec)
+        else:
+            out.append([spec])
+    return out
+
+
+def _fail(ff, ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world: int, res: WorkerResult) -> None:
+    """Remove the sample's temporary files and append its failure with a one-line reason."""
+    for p in ds.tmp_files(rank, world, spec.split, spec.type, spec.id):
+        p.unlink(missing_ok=True)
+    reason = _one_line(e)
+    append_line(ff, Failure(id=spec.id, index=spec.index, type=spec.type, backend=spec.backend, split=spec.split,
+                            sources=_refs(spec), reason=reason, rank=rank, world_size=world,
+                            host=socket.gethostname(), created=_now()))
+    res.failed += 1
+    res.reasons.append(reason)
+    err.print(f"[red]failed[/] sample {spec.index} ({spec.type}): {escape(reason)}", highlight=False)
 
 
 def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus):

@@ -98,10 +98,12 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
         return
     if item.kind == "video" and len(found) / len(frames) < MIN_FACE_SHARE:
         item.excluded = f"face in only {len(found)}/{len(frames)} sampled frames"
-    _, idx, face, _ = max(found, key=lambda f: f[0])
+    _, idx, face, ref = max(found, key=lambda f: f[0])
     item.still_frame, item.box = idx, list(face.box)
     item.landmarks = face.landmarks.round(2).tolist()
-    item.embedding = np.mean([f[3] for f in found], axis=0).round(6).tolist()
+    # the still's person only: frame-to-frame pairs, so dlib's pair threshold
+    same = [f[3] for f in found if faces.distance(f[3], ref) < faces.SAME_PERSON]
+    item.embedding = np.mean(same, axis=0).round(6).tolist()
 
 
 def _index_file(root: Path, path: Path) -> SourceItem:
@@ -209,8 +211,8 @@ class Source:
         return faces.Face(tuple(self.item.box), np.array(self.item.landmarks, np.float32))
 
     def track(self) -> np.ndarray:
-        """Per-frame 68 landmarks of the whole video, (frames, 68, 2), NaN where no face; cached on disk."""
-        return video_track(self.path, self.item.sha256, self.cache_dir)
+        """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
+        return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding)
 
 
 class Sources(list):
@@ -227,11 +229,19 @@ class Sources(list):
         return [s for s in self if s.role == name]
 
 
-def video_track(path: Path, sha256: str, cache_dir: Path) -> np.ndarray:
-    cache = cache_dir / "tracks" / f"{sha256}.npy"
+def track_file(cache_dir: Path, sha256: str, reference: list[float] | None = None) -> Path:
+    """Where the track of a video's person is cached: per file and per reference embedding."""
+    key = f"{sha256}.id{canonical_hash(reference, 12)}" if reference is not None else sha256
+    return Path(cache_dir) / "tracks" / f"{key}.npy"
+
+
+def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float] | None = None) -> np.ndarray:
+    """The track of the person whose embedding is `reference` (the largest face when None), cached per both."""
+    cache = track_file(cache_dir, sha256, reference)
     if cache.exists():
         return np.load(cache, allow_pickle=False)
-    found = faces.track(media.iter_frames(path))
+    ref = np.array(reference, np.float32) if reference is not None else None
+    found = faces.track(media.iter_frames(path), ref)
     out = np.full((len(found), 68, 2), np.nan, np.float32)
     for i, f in enumerate(found):
         if f is not None:
