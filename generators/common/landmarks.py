@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthfake.faces import jumped
+
 # Points that move with the skull, not with expression: upper jaw line, nose, eye corners.
 RIGID = np.array([0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45])
 UPPER_INNER = np.array([61, 62, 63])
@@ -84,12 +86,6 @@ def canonical(lm: np.ndarray) -> np.ndarray:
     c, n = e[0] * s, e[1] * s
     rot = np.array([[c, n], [-n, c]]) * s
     return np.hstack([rot, (-(rot @ mid))[:, None]])
-
-
-def jumped(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when two landmark sets of consecutive frames cannot be one face moving (a switch or a cut)."""
-    sa, sb = np.ptp(a, 0).max(), np.ptp(b, 0).max()
-    return bool(np.linalg.norm(a.mean(0) - b.mean(0)) > 0.5 * max(sa, sb) or max(sa, sb) > 1.5 * max(1e-6, min(sa, sb)))
 
 
 def fill_gaps(track: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,6 @@ import dlib
 import numpy as np
 
 from .errors import SynthfakeError
-from .landmarks import jumped
 
 SAME_PERSON = 0.6  # dlib's published same-person threshold on 128-D descriptor distance
 DETECT_MAX_SIDE = 360  # detection runs on a downscaled copy; landmarks on the full frame
@@ -187,6 +186,12 @@ def track(frames: Iterable[np.ndarray], reference: np.ndarray | None = None, thr
         out.append(face)
         last = face.box if face is not None else None
     return out
+
+
+def jumped(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two landmark sets of consecutive frames cannot be one face moving (a switch or a cut)."""
+    sa, sb = np.ptp(a, 0).max(), np.ptp(b, 0).max()
+    return bool(np.linalg.norm(a.mean(0) - b.mean(0)) > 0.5 * max(sa, sb) or max(sa, sb) > 1.5 * max(1e-6, min(sa, sb)))
 
 
 def smooth_landmarks(seq: list[np.ndarray | None], sigma: float = 1.0) -> list[np.ndarray | None]:
