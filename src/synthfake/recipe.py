@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
-
 from .errors import SynthfakeError
 
 DOC_KEYS = ("description", "why")  # free text, kept for people
@@ -34,11 +32,11 @@ def read_recipe(path: Path, allowed: set[str]) -> dict:
     return out
 
 
-def apply_recipe(ctx: click.Context, values: dict, recipe: dict) -> dict:
+def apply_recipe(ctx, values: dict, recipe: dict) -> dict:
     """`values` (the command's parameters) with recipe settings for every option not given on the command line."""
     out = dict(values)
     for k, v in recipe.items():
         src = ctx.get_parameter_source(k) if k in ctx.params else None
-        if src in (None, click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP):
+        if src is None or src.name in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
             out[k] = v
     return out
