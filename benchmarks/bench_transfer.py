@@ -22,8 +22,10 @@ Datasets, models and results are cached under --out: a rerun only does what is m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -64,6 +66,10 @@ def needs_missing_backend(path: Path) -> str | None:
 def build(name: str, a, timings: dict) -> Path:
     """`gen run --recipe` into a cached dataset folder (a finished run is a no-op)."""
     ds = a.out / "data" / f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
+    shared_index = a.out / "sources.json"  # one scan of the sources serves every dataset (refreshed by size/mtime)
+    if shared_index.is_file() and not ds.exists():
+        ds.mkdir(parents=True)
+        shutil.copy(shared_index, ds / "sources.json")
     t = time.time()
     cmd = [sys.executable, "-m", "synthfake.cli", "run", "--out", str(ds), "--sources", str(a.sources), "--recipe",
            str(a.recipes / f"{name}.json"), "--n", str(a.n), "--seed", str(a.seed), "--clip-seconds",
@@ -72,6 +78,8 @@ def build(name: str, a, timings: dict) -> Path:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
     timings[f"build {name}"] = time.time() - t
+    if not shared_index.is_file():
+        shutil.copy(ds / "sources.json", shared_index)
     return ds
 
 
@@ -97,7 +105,8 @@ def trained(ds: Path, tag: str, a, timings: dict, leave_out: str | None = None) 
     d = a.out / "models" / f"{tag}{'-without-' + leave_out if leave_out else ''}-{key[:10]}"
     if not (d / "detector.json").is_file():
         t = time.time()
-        train(ds, d, o, log=lambda m: None)
+        with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its loss log; keep stdout for the table
+            train(ds, d, o, log=lambda m: None)
         timings[f"train {d.name}"] = time.time() - t
     return d
 
