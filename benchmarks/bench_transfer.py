@@ -207,7 +207,9 @@ def main() -> None:
             continue
         log(f"{r}: training")
         model = trained(ds, r, a, timings)
-        row = {"recipe": r, "model": str(model), "types": recipe_types(a.recipes / f"{r}.json")}
+        meta = json.loads((model / "detector.json").read_text())
+        row = {"recipe": r, "model": str(model), "types": recipe_types(a.recipes / f"{r}.json"),
+               "train_crops": meta["train_crops"], "val_files": meta["val_files"], "threshold": meta["threshold"]}
         ext = external(model, a, timings)
         row.update(ext_auc=ext["roc_auc"], ext_ci=ext["roc_auc_ci"], ext_f1=ext["macro_f1"],
                    ext_kinds=kind_aucs(ext, a.wild / "index.csv"), ext_no_crops=ext["no_crops"])
