@@ -66,6 +66,8 @@ def needs_missing_backend(path: Path) -> str | None:
 def build(name: str, a, timings: dict) -> Path:
     """`gen run --recipe` into a cached dataset folder (a finished run is a no-op)."""
     ds = a.out / "data" / f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
+    if (ds / "built.json").is_file():  # a finished build: not even a no-op `gen run`
+        return ds
     shared_index = a.out / "sources.json"  # one scan of the sources serves every dataset (refreshed by size/mtime)
     if shared_index.is_file() and not ds.exists():
         ds.mkdir(parents=True)
@@ -78,6 +80,7 @@ def build(name: str, a, timings: dict) -> Path:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
     timings[f"build {name}"] = time.time() - t
+    (ds / "built.json").write_text(json.dumps({"seconds": timings[f"build {name}"], "cmd": cmd[3:]}))
     if not shared_index.is_file():
         shutil.copy(ds / "sources.json", shared_index)
     return ds
@@ -190,21 +193,14 @@ def main() -> None:
     t0, timings, rows = time.time(), {}, []
     name, conf_auc = confound(a)
     log(f"external set confound: {name} alone AUC {conf_auc:.3f}")
-    names = list(a.recipes_dir)
-    if MIXED not in names:
-        names.insert(0, MIXED)
-    built = {}
-    for r in names:
+    for r in a.recipes_dir:
         missing = needs_missing_backend(a.recipes / f"{r}.json")
         if missing:
             log(f"{r}: skipped: backend {missing!r} is not in this checkout (generators.BACKENDS)")
             rows.append({"recipe": r, "skipped": f"backend {missing} not available"})
             continue
         log(f"{r}: building dataset (n={a.n})")
-        built[r] = build(r, a, timings)
-    for r, ds in built.items():
-        if r not in a.recipes_dir:
-            continue
+        ds = build(r, a, timings)
         log(f"{r}: training")
         model = trained(ds, r, a, timings)
         meta = json.loads((model / "detector.json").read_text())
@@ -214,7 +210,7 @@ def main() -> None:
         row.update(ext_auc=ext["roc_auc"], ext_ci=ext["roc_auc_ci"], ext_f1=ext["macro_f1"],
                    ext_kinds=kind_aucs(ext, a.wild / "index.csv"), ext_no_crops=ext["no_crops"])
         own = synthetic(model, ds, a, "own", timings)
-        mixed = synthetic(model, built[MIXED], a, MIXED, timings) if r != MIXED else own
+        mixed = synthetic(model, build(MIXED, a, timings), a, MIXED, timings) if r != MIXED else own
         row.update(syn_auc=own["roc_auc"], syn_all4_auc=mixed["roc_auc"], syn_files=own["files"])
         unseen = {}
         if len(row["types"]) == 1:
