@@ -134,3 +134,25 @@ def test_recipes_apply_under_command_line_flags(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
                                  str(recipe)])
     assert r.exit_code == 2 and "unknown recipe key(s) epoch" in r.output
+
+
+def test_shipped_recipes_are_valid_and_gen_run_rejects_unknown_keys(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from synthfake.cli import RUN_RECIPE_KEYS, app
+    from synthfake.plan import DEFAULT_RATIOS
+    from synthfake.recipe import read_recipe
+
+    for f in sorted((ROOT / "recipes" / "data").glob("*.json")):
+        r = read_recipe(f, set(RUN_RECIPE_KEYS))
+        assert set(r.get("types", [])) <= set(DEFAULT_RATIOS), f
+    det = read_recipe(ROOT / "recipes" / "detector" / "small_cnn_cpu.json",
+                      {"image_size", "epochs", "batch_size", "lr", "frames", "score_frames", "margin", "seed", "model"})
+    model, _ = load_base(None, det["image_size"], print, det["model"])
+    assert model.config.model_type == "resnet" and sum(p.numel() for p in model.parameters()) < 2_000_000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": ["face_swap"]}))
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "d"), "--sources", str(tmp_path), "--recipe", str(bad)])
+    assert r.exit_code == 2 and "unknown recipe key(s) type" in r.output
+    assert not (tmp_path / "d").exists()
