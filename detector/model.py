@@ -1,4 +1,4 @@
-"""The ViT classifier: find the fake class by name, build a tiny config, load a local base, save and load.
+"""The classifier (a ViT; a small ResNet for from-scratch CPU recipes): find the fake class by name, build a tiny config, load a local base, save and load.
 
 Checkpoints are read with `from_pretrained(local_files_only=True)`: nothing is ever downloaded. The model
 folder holds the HF checkpoint, a `preprocessor_config.json` and `detector.json` (threshold, frames,
@@ -109,27 +109,51 @@ def write_preprocessor(d: Path, meta: DetectorMeta) -> None:
         "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": meta.mean, "image_std": meta.std})
 
 
-def _vit_config(d: Path):
+SCORING_TYPES = ("vit", "resnet")  # checkpoints a trained detector folder may hold
+
+
+def _vit_config(d: Path, allowed: tuple[str, ...] = ("vit",)):
     from transformers import AutoConfig
 
     _check_dir(d)
     cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
-    if cfg.model_type != "vit":
-        raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a ViT checkpoint")
+    if cfg.model_type not in allowed:
+        raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a "
+                             f"{' or '.join(allowed)} checkpoint")
     return cfg
 
 
-def load_base(base: Path | None, image_size: int = 224, log=print):
-    """A model to fine-tune and its meta: a local checkpoint, or the tiny config when `base` is None.
+def scratch_config(arch: dict, image_size: int):
+    """A from-scratch config of a recipe's `model` section: {"type": "vit" | "resnet", ...config fields}."""
+    from transformers import ResNetConfig, ViTConfig
+
+    arch = dict(arch)
+    kind = arch.pop("type", "vit")
+    classes = {"vit": ViTConfig, "resnet": ResNetConfig}
+    if kind not in classes:
+        raise SynthfakeError(f"model type {kind!r}: a from-scratch recipe supports {', '.join(classes)}")
+    labels = dict(num_labels=2, id2label=dict(TRAIN_LABELS), label2id={v: k for k, v in TRAIN_LABELS.items()})
+    if kind == "vit":
+        arch.setdefault("image_size", image_size)
+    try:
+        return classes[kind](**arch, **labels)
+    except (TypeError, ValueError) as e:
+        raise SynthfakeError(f"model {kind} config {arch}: {e}") from None
+
+
+def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | None = None):
+    """A model to fine-tune and its meta: a local checkpoint, else a from-scratch config (`arch`, a recipe's
+    `model` section; the tiny ViT when None).
 
     A base whose labels already name a fake class among two keeps its head (a deepfake detector);
     any other base (e.g. ImageNet's 1000 classes) gets a fresh 2-class head.
     """
-    from transformers import ViTForImageClassification
+    from transformers import AutoModelForImageClassification, ViTForImageClassification
 
     quiet_loading()
     if base is None:
-        model = ViTForImageClassification(tiny_config(image_size))
+        cfg = tiny_config(image_size) if arch is None else scratch_config(arch, image_size)
+        model = AutoModelForImageClassification.from_config(cfg)
         return model, DetectorMeta(image_size=image_size, fake_index=1, fake_label="Fake")
     cfg = _vit_config(base)
     try:
@@ -191,8 +215,9 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
             raise SynthfakeError(f"{p}: fake_index {meta.fake_index} disagrees with config.json's id2label "
                                  f"(fake class {idx} {cfg.id2label[idx]!r})")
         return meta
-    mean, std = read_preprocessor(d, cfg.image_size)
-    return DetectorMeta(image_size=cfg.image_size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
+    size = getattr(cfg, "image_size", 224)
+    mean, std = read_preprocessor(d, size)
+    return DetectorMeta(image_size=size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
 
 
 def check_device(device: str, fp16: bool) -> None:
@@ -210,12 +235,13 @@ def check_device(device: str, fp16: bool) -> None:
 def load_detector(d: Path, device: str = "cpu", fp16: bool = False, attn: str = "sdpa"):
     """(model in eval mode on `device`, meta) from a trained folder or any local ViT classifier checkpoint."""
     import torch
-    from transformers import ViTForImageClassification
+    from transformers import AutoModelForImageClassification
 
     check_device(device, fp16)
     quiet_loading()
-    cfg = _vit_config(d)
+    cfg = _vit_config(d, SCORING_TYPES)
     meta = read_meta(d, cfg)
-    model = ViTForImageClassification.from_pretrained(str(d), local_files_only=True, attn_implementation=attn,
-                                                      dtype=torch.float16 if fp16 else torch.float32)
+    kw = {"attn_implementation": attn} if cfg.model_type == "vit" else {}
+    model = AutoModelForImageClassification.from_pretrained(str(d), local_files_only=True,
+                                                            dtype=torch.float16 if fp16 else torch.float32, **kw)
     return model.to(device).eval(), meta

@@ -54,9 +54,13 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
+RUN_RECIPE_KEYS = ("types", "backends", "degrade", "clip_seconds", "splits")
+
+
 @app.command()
 @one_line_errors
 def run(
+    ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
@@ -80,6 +84,8 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, degrade, "
+                                          "clip_seconds, splits (e.g. recipes/data/*.json); flags win over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .dataset import Dataset
@@ -87,6 +93,14 @@ def run(
     from .runner import run_worker, world_from_env
     from .status import dataset_status, status_tables
 
+    if recipe is not None:
+        from .recipe import apply_recipe, read_recipe
+
+        got = apply_recipe(ctx, dict(types=types, backends=backends, degrade=degrade, clip_seconds=clip_seconds,
+                                     splits=splits), read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+        types, backends, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
+        types = [types] if isinstance(types, str) else types
+        backends = [backends] if isinstance(backends, str) else backends
     if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
         raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
     if workers and (rank is not None or world_size is not None):
@@ -156,10 +170,25 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
           max_samples: int = typer.Option(300, "--max-samples", min=0,
                                           help="Records each decoding check looks at, at most."),
           workers: int = typer.Option(2, "--workers", min=0, help="Processes for the decoding checks."),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
-    """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs."""
+          quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model]: run the "
+                                                "confound check on a labelled folder that is not a dataset.")):
+    """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs.
+    With --labels: the confound check (media properties alone, ROC AUC) on a labelled folder."""
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
+
+    if labels is not None:
+        from .audit.external import confound_table, folder_confounds
+        from .files import write_json_atomic
+
+        check, skipped = folder_confounds(dataset, labels, Settings(),
+                                          lambda m: err.print(m, markup=False, highlight=False))
+        out.print(confound_table(check, f"confounds of {dataset} ({labels})"))
+        if json_out:
+            write_json_atomic(json_out, {"folder": str(dataset), "labels": str(labels), "status": check.status,
+                                         "summary": check.summary, **check.details, "skipped": skipped})
+        raise typer.Exit(1 if check.status == FAIL else 0)
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,
                                          show_progress=not quiet))
