@@ -15,7 +15,7 @@ from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
 from .errors import SynthfakeError
 from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
-from .sources import IDENTITY_THRESHOLD, scan
+from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
 sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
@@ -109,7 +109,7 @@ def run(
         err.print(f"indexing sources under {sources} ...", highlight=False)
     plan, index, layout = dsmod.prepare(out_dir, sources, make_plan,
                                         lambda p: _check_ready(p, ctx), identity_threshold)
-    excluded = [it for it in index.items if it.excluded and it.kind != "other"]
+    excluded = [it for it in index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     incomplete = False
