@@ -128,11 +128,14 @@ def from_pretrained(d: Path, **kw):
     """ViTForImageClassification from a local folder; a weights file that cannot be loaded safely (a pickle
     with more than tensors: refused by weights_only=True; a corrupt safetensors) is one line naming it."""
     import pickle
+    import warnings
 
     from transformers import ViTForImageClassification
 
     try:
-        return ViTForImageClassification.from_pretrained(str(d), local_files_only=True, **kw)
+        with warnings.catch_warnings():  # torch's pickle-protocol warning precedes the refusal: one line is enough
+            warnings.filterwarnings("ignore", category=UserWarning, module="torch.serialization")
+            return ViTForImageClassification.from_pretrained(str(d), local_files_only=True, **kw)
     except pickle.UnpicklingError:
         raise SynthfakeError(f"{_weights_file(d)}: refused: a pickle holding more than tensors cannot be loaded "
                              "safely (weights_only=True); save the model as model.safetensors") from None
