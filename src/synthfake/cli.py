@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import generators as registry
@@ -199,7 +200,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
-    index = scan(folder, None, identity_threshold)
+    index = scan(folder, None, identity_threshold, show=True)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
     for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "use"):
@@ -207,8 +208,8 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
-        t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, use)
+        t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), use)
     out.print(t)
     for it in index.items:
         if it.excluded:
@@ -220,19 +221,25 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 @app.command()
 @one_line_errors
 def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
-    """Every backend: ready, or why not (missing extra or weights file)."""
+    """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
+    URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
     t = Table(title="backends")
     for c in ("backend", "type", "status"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
+    reasons = []
     for name in sorted(registry.BACKENDS):
         try:
             mod = registry.get(name)
             typ, why = mod.TYPE, mod.ready(ctx)
         except ImportError as e:
             typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
-        t.add_row(name, typ, "[green]ready[/]" if why is None else f"[red]not ready[/]: {why}")
+        t.add_row(escape(name), escape(typ), "[green]ready[/]" if why is None else "[red]not ready[/] (below)")
+        if why is not None:
+            reasons.append(f"{name}: {why}")
     out.print(t)
+    for line in reasons:  # plain text: no markup parsing ([models] stays), no cropping
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)

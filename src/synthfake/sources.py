@@ -193,28 +193,38 @@ def _assign_identities(root: Path, items: list[SourceItem], threshold: float) ->
             it.identity = ("voice:" if it.kind == "audio" else "") + Path(it.path).stem
 
 
+def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem]) -> SourceItem:
+    """One listed file's entry: excluded with its reason, reused from the cache, or indexed now."""
+    rel = path.relative_to(root).as_posix()
+    st = None
+    if why is None:
+        why, st = _unreadable(root, path)
+    prev = old.get(rel)
+    if why is not None:
+        return SourceItem(path=rel, kind=media.kind_of(path) or "other", excluded=why)
+    if prev and prev.sha256 and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+        return prev.model_copy(update={"identity": ""})
+    return _index_file(root, path, st)
+
+
 def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float = IDENTITY_THRESHOLD,
-         on_file: Callable[[str], None] | None = None) -> SourceIndex:
-    """Index every file under `root`, reusing cached entries whose size and mtime are unchanged."""
+         on_file: Callable[[str], None] | None = None, show: bool = False) -> SourceIndex:
+    """Index every file under `root`, reusing cached entries whose size and mtime are unchanged (with progress
+    on stderr when `show`)."""
+    from .progress import sample_progress
+
     root = Path(root).resolve()
     if not root.is_dir():
         raise SynthfakeError(f"{root}: sources folder not found")
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
-    for path, why in _list_files(root):
-        rel = path.relative_to(root).as_posix()
-        st = None
-        if why is None:
-            why, st = _unreadable(root, path)
-        prev = old.get(rel)
-        if why is not None:
-            items.append(SourceItem(path=rel, kind=media.kind_of(path) or "other", excluded=why))
-        elif prev and prev.sha256 and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
-            items.append(prev.model_copy(update={"identity": ""}))
-        else:
-            items.append(_index_file(root, path, st))
-        if on_file:
-            on_file(rel)
+    listed = _list_files(root)
+    with sample_progress(len(listed), "indexing sources", show and bool(listed)) as advance:
+        for path, why in listed:
+            items.append(_scan_one(root, path, why, old))
+            advance()
+            if on_file:
+                on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
     _assign_identities(root, items, threshold)

@@ -1,4 +1,5 @@
-"""Files that cannot be read, and paths read from records that would lead outside their roots (issue 14).
+"""Issue 14 classes outside the runner: files that cannot be read, paths read from records that would lead
+outside their roots, and what a person reading a job log or a terminal sees. (Secrets: test_http_t2i.py.)
 
 One test per class: each asserts the exit code, the one line naming the file and the reason, and that nothing
 already written changed and nothing was read or written where it should not be.
@@ -61,23 +62,25 @@ def hostile(data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     shutil.copy(data_dir / "faces" / "photo_s42.jpg", src / "locked" / "hidden.jpg")
     os.chmod(src / "locked", 0)
     ds = top / "D"
-    proc = gen("run", "--type", "face_swap", "--n", 4, "--reals", 2, "--sources", src, "--out", ds, timeout=300)
-    yield src, ds, outside, proc
+    env = {**os.environ, "SYNTHFAKE_PROGRESS_INTERVAL": "0"}  # stderr is a pipe here: plain progress lines
+    proc = gen("run", "--type", "face_swap", "--n", 4, "--reals", 2, "--sources", src, "--out", ds, timeout=300,
+               env=env)
+    scan = gen("sources", "scan", src, "--json", top / "index.json", timeout=300, env=env)
+    yield src, ds, outside, proc, scan
     os.chmod(src / "locked", 0o755)
 
 
 def test_unreadable_sources_and_corrupt_dataset_files_are_one_line(hostile, tmp_path):
     """Class: files that cannot be read (sources scan and run; plan.json, sources.json, a manifest part that is
     a folder in status, audit, preview and run)."""
-    src, ds, _, run = hostile
+    src, ds, _, run, scan = hostile
     expected = {"gone.jpg": "broken symlink", "out.jpg": "outside the sources root",
                 "linked": "symlinked folder, not followed", "pipe.jpg": "not a regular file"}
     if os.geteuid() != 0:  # root reads a folder without permissions anyway
         expected["locked"] = "unreadable folder"
-    scan = gen("sources", "scan", src, "--json", tmp_path / "index.json", timeout=300)
     for name, why in expected.items():
         assert any(ln.startswith(f"excluded {name}: ") and why in ln for ln in scan.stdout.splitlines()), name
-    index = json.loads((tmp_path / "index.json").read_text())
+    index = json.loads((src.parent / "index.json").read_text())
     used = {it["path"] for it in index["items"] if it["excluded"] is None}
     assert used == set(PHOTOS) | ({"locked/hidden.jpg"} if os.geteuid() == 0 else set())
     for name, why in expected.items():  # `gen run` names them too, and made every sample
@@ -158,7 +161,7 @@ def test_paths_read_from_records_stay_inside_their_roots(hostile, tmp_path):
     """Class: reading outside the dataset. A source path with '..', a media file replaced by a symlink out of
     the dataset, a source replaced by a symlink out of the sources root: the audit fails integrity and neither
     its decoding checks nor `gen preview` (PNG and HTML) open them (each target is a FIFO: opening it blocks)."""
-    src0, ds0, _, _ = hostile
+    src0, ds0, _, _, _ = hostile
     src, ds, outside = tmp_path / "S", tmp_path / "D", tmp_path / "outside"
     shutil.copytree(src0, src, symlinks=True, ignore=shutil.ignore_patterns("locked", "pipe.jpg"))
     shutil.copytree(ds0, ds)
@@ -205,3 +208,23 @@ def test_paths_read_from_records_stay_inside_their_roots(hostile, tmp_path):
     proc = gen("preview", ds, "--out", tmp_path / "again.png", check=False, timeout=120)
     assert proc.returncode == 2 and "path escapes the dataset root" in _error_line(proc)
     assert not (tmp_path / "again.png").exists()
+
+
+def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_path):
+    """Class: what a person reading a job log or a terminal sees. With stderr a pipe, `gen run` and the sources
+    scan write plain progress lines (done/total, rate, ETA); `gen backends` prints reasons verbatim (markup-like
+    text kept, long URLs whole, nothing cut with an ellipsis) in a narrow terminal."""
+    _, _, _, run, scan = hostile
+    line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ samples/s, "
+                      r"elapsed \d+:\d\d:\d\d, ETA (\d+:\d\d:\d\d|-)$")
+    for proc, total in ((run, 6), (scan, len(PHOTOS) + 5)):
+        found = [m for ln in proc.stderr.splitlines() if (m := line.match(ln))]
+        assert found and int(found[0][2]) == 0 and found[-1][2] == found[-1][3] == str(total), proc.stderr[-1500:]
+        assert "\x1b[" not in proc.stderr and "━" not in proc.stderr  # no bar drawn into the log
+
+    hint = "[bold]x[/bold] pip install 'synthfake[models]'"
+    env = {**os.environ, "COLUMNS": "50", "SYNTHFAKE_HTTP_PROVIDER": hint, "HOME": str(tmp_path)}
+    proc = gen("backends", env=env)
+    assert f"$SYNTHFAKE_HTTP_PROVIDER={hint!r}: expected one of" in proc.stdout
+    url = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"
+    assert url in proc.stdout and "…" not in proc.stdout and str(tmp_path) in proc.stdout
