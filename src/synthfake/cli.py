@@ -23,6 +23,21 @@ sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
 app.add_typer(sources_app, name="sources")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"synthfake {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Synthetic deepfake datasets with provenance. Start with `gen backends`, then
+    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`."""
+
+
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
     out_ = {}
     for item in items:
