@@ -228,3 +228,24 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
     assert f"$SYNTHFAKE_HTTP_PROVIDER={hint!r}: expected one of" in proc.stdout
     url = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"
     assert url in proc.stdout and "…" not in proc.stdout and str(tmp_path) in proc.stdout
+
+
+def test_audio_without_speech_or_with_six_channels_is_excluded_by_name(data_dir, tmp_path):
+    """Class: media the sources may hold (audio part). A silent WAV is not speech and a 6-channel WAV is not
+    read as one: each is excluded with a reason naming the file; the speech file is kept; the scan exits 0."""
+    import numpy as np
+    import soundfile as sf
+
+    src = tmp_path / "S"
+    src.mkdir()
+    shutil.copy(data_dir / "audio" / "RD_Radio31_000.wav", src / "speech.wav")
+    sf.write(src / "silent.wav", np.zeros((32000, 1), np.float32), 16000)
+    sf.write(src / "six.wav", np.random.default_rng(0).uniform(-0.3, 0.3, (16000, 6)).astype(np.float32), 16000)
+    before = _snapshot(src)
+    proc = gen("sources", "scan", src, "--json", tmp_path / "index.json", timeout=120)
+    lines = proc.stdout.splitlines()
+    assert any(ln.startswith("excluded silent.wav: no voice activity") for ln in lines), proc.stdout[-1500:]
+    assert any(ln.startswith("excluded six.wav: unreadable: 6 audio channels") and "mono or stereo" in ln for ln in lines)
+    items = {it["path"]: it for it in json.loads((tmp_path / "index.json").read_text())["items"]}
+    assert items["speech.wav"]["excluded"] is None and items["speech.wav"]["duration"] > 1
+    assert _snapshot(src) == before

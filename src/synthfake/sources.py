@@ -32,6 +32,7 @@ from .files import canonical_hash, read_json, sha256_file, validate_json, write_
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
 NOT_MEDIA = "not a media file (unknown extension)"
+SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
 
 
@@ -152,6 +153,10 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
         if kind == "audio":
             data, rate = media.read_audio(path)
             item.duration, item.audio = len(data) / rate, True
+            peak = float(np.abs(data).max())
+            if peak < SILENT_PEAK:
+                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
+                                 "lip sync needs speech")
         else:
             _index_face_media(item, path)
     except MediaError as e:
