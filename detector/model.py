@@ -141,6 +141,31 @@ def scratch_config(arch: dict, image_size: int):
         raise SynthfakeError(f"model {kind} config {arch}: {e}") from None
 
 
+def _weights_file(d: Path) -> str:
+    names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    return next((str(Path(d) / n) for n in names if (Path(d) / n).exists()), f"{d}/(no weights file)")
+
+
+def from_pretrained(d: Path, **kw):
+    """A classifier (ViT, or a recipe's ResNet) from a local folder; a weights file that cannot be loaded safely (a pickle
+    with more than tensors: refused by weights_only=True; a corrupt safetensors) is one line naming it."""
+    import pickle
+    import warnings
+
+    from transformers import AutoModelForImageClassification
+
+    try:
+        with warnings.catch_warnings():  # torch's pickle-protocol warning precedes the refusal: one line is enough
+            warnings.filterwarnings("ignore", category=UserWarning, module="torch.serialization")
+            return AutoModelForImageClassification.from_pretrained(str(d), local_files_only=True, **kw)
+    except pickle.UnpicklingError:
+        raise SynthfakeError(f"{_weights_file(d)}: refused: a pickle holding more than tensors cannot be loaded "
+                             "safely (weights_only=True); save the model as model.safetensors") from None
+    except (OSError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise SynthfakeError(f"{_weights_file(d)}: cannot load the weights ({type(e).__name__}: {first})") from None
+
+
 def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | None = None):
     """A model to fine-tune and its meta: a local checkpoint, else a from-scratch config (`arch`, a recipe's
     `model` section; the tiny ViT when None).
@@ -148,7 +173,7 @@ def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | 
     A base whose labels already name a fake class among two keeps its head (a deepfake detector);
     any other base (e.g. ImageNet's 1000 classes) gets a fresh 2-class head.
     """
-    from transformers import AutoModelForImageClassification, ViTForImageClassification
+    from transformers import AutoModelForImageClassification
 
     quiet_loading()
     if base is None:
@@ -165,7 +190,7 @@ def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | 
                                          ignore_mismatched_sizes=True)
     if idx is None:
         log(f"{base}: labels {dict(cfg.id2label)} name no single fake class among two: new 2-class head")
-    model = ViTForImageClassification.from_pretrained(str(base), local_files_only=True, **kw)
+    model = from_pretrained(base, **kw)
     idx = fake_index(model.config.id2label)
     mean, std = read_preprocessor(base, model.config.image_size)
     return model, DetectorMeta(image_size=model.config.image_size, fake_index=idx,
@@ -235,13 +260,11 @@ def check_device(device: str, fp16: bool) -> None:
 def load_detector(d: Path, device: str = "cpu", fp16: bool = False, attn: str = "sdpa"):
     """(model in eval mode on `device`, meta) from a trained folder or any local ViT classifier checkpoint."""
     import torch
-    from transformers import AutoModelForImageClassification
 
     check_device(device, fp16)
     quiet_loading()
     cfg = _vit_config(d, SCORING_TYPES)
     meta = read_meta(d, cfg)
     kw = {"attn_implementation": attn} if cfg.model_type == "vit" else {}
-    model = AutoModelForImageClassification.from_pretrained(str(d), local_files_only=True,
-                                                            dtype=torch.float16 if fp16 else torch.float32, **kw)
+    model = from_pretrained(d, dtype=torch.float16 if fp16 else torch.float32, **kw)
     return model.to(device).eval(), meta

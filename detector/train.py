@@ -142,6 +142,12 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     aug = augment_settings(o.augment)
     trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
                       data_collator=collate)
+    if not o.show:  # --quiet: with tqdm off the Trainer prints each log dict through PrinterCallback; drop it
+        from transformers.trainer_callback import PrinterCallback
+        from transformers.utils import logging as hf_logging
+
+        trainer.remove_callback(PrinterCallback)
+        hf_logging.set_verbosity_error()
     trainer.train()
     if not trainer.is_world_process_zero():
         return meta

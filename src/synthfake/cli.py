@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import generators as registry
@@ -15,11 +16,26 @@ from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
 from .errors import SynthfakeError
 from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
-from .sources import IDENTITY_THRESHOLD, scan
+from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
 sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
 app.add_typer(sources_app, name="sources")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"synthfake {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Synthetic deepfake datasets with provenance. Start with `gen backends`, then
+    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`."""
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -122,7 +138,7 @@ def run(
     ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold)
     _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
     ds.save()
-    excluded = [it for it in ds.index.items if it.excluded and it.kind != "other"]
+    excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     incomplete = False
@@ -227,7 +243,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
-    index = scan(folder, None, identity_threshold)
+    index = scan(folder, None, identity_threshold, show=True)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
     for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "use"):
@@ -235,8 +251,8 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
-        t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, use)
+        t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), use)
     out.print(t)
     for it in index.items:
         if it.excluded:
@@ -248,19 +264,25 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 @app.command()
 @one_line_errors
 def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
-    """Every backend: ready, or why not (missing extra or weights file)."""
+    """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
+    URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
     t = Table(title="backends")
     for c in ("backend", "type", "status"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
+    reasons = []
     for name in sorted(registry.BACKENDS):
         try:
             mod = registry.get(name)
             typ, why = mod.TYPE, mod.ready(ctx)
         except ImportError as e:
             typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
-        t.add_row(name, typ, "[green]ready[/]" if why is None else f"[red]not ready[/]: {why}")
+        t.add_row(escape(name), escape(typ), "[green]ready[/]" if why is None else "[red]not ready[/] (below)")
+        if why is not None:
+            reasons.append(f"{name}: {why}")
     out.print(t)
+    for line in reasons:  # plain text: no markup parsing ([models] stays), no cropping
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("slurm-script")
