@@ -39,7 +39,7 @@ SHARED = ROOT.parent / "shared"
 TYPES = ("generation", "face_swap", "reenactment", "lip_sync")
 SHORT = {"generation": "gen", "face_swap": "fs", "reenactment": "re", "lip_sync": "ls"}
 DEFAULT_RECIPES = ("only_generation", "only_face_swap", "only_reenactment", "only_lip_sync", "all4", "all4_social",
-                   "all4_self_blend")
+                   "all4_self_blend", "only_self_blend")
 MIXED = "all4"  # the recipe whose test split every model is also scored on
 
 
