@@ -214,8 +214,9 @@ def config_json(d: Path) -> dict:
         cfg = json.loads(p.read_text())
     except ValueError as e:
         raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
-    if cfg.get("model_type") != "vit":
-        raise SynthfakeError(f"{p}: model_type {cfg.get('model_type')!r}; the detector needs a ViT checkpoint")
+    if cfg.get("model_type") not in SCORING_TYPES:
+        raise SynthfakeError(f"{p}: model_type {cfg.get('model_type')!r}; a detector folder holds one of "
+                             f"{', '.join(SCORING_TYPES)}")
     cfg["id2label"] = {int(k): v for k, v in cfg.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}).items()}
     cfg.setdefault("image_size", 224)
     return cfg

@@ -99,13 +99,13 @@ def _backends(tmp_path, weights_dir, **env):
     e.pop("BFL_API_KEY", None)
     e.update(env)
     rows: dict[str, str] = {}
-    name = None
     for line in gen("backends", "--weights-dir", weights_dir, env=e).stdout.splitlines():
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if len(cells) != 3:
-            continue
-        name = cells[0] or name  # a wrapped status continues on lines with an empty name cell
-        rows[name] = f"{rows.get(name, '')} {cells[2]}".strip() if cells[0] == "" else cells[2]
+        if len(cells) == 3 and cells[0]:
+            rows[cells[0]] = cells[2]  # status; a reason is printed whole below the table
+        elif ": " in line and line.split(": ", 1)[0] in rows:
+            name, why = line.split(": ", 1)
+            rows[name] = f"{rows[name]} {why}"
     return rows
 
 
