@@ -198,7 +198,7 @@ def inside(root: str | Path, rel: str, what: str = "path") -> Path:
         raise ManifestError(f"{rel}: {what} escapes its root {base} (absolute or '..')") from None
     p = (base / rel).resolve()
     if base not in p.parents:
-        raise ManifestError(f"{rel}: {what} resolves to {p}, outside its root {base} (a symlink?)")
+        raise ManifestError(f"{rel}: {what} escapes its root {base}: resolves to {p} (a symlink?)")
     return p
 
 
