@@ -19,7 +19,7 @@ EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
 GLASSES_MAX = 1.6  # bridge edge score above which a frame counts as wearing glasses (bare faces here: <= 1.47)
-MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target  # bridge edge score above which a frame counts as wearing glasses (calibrated in the bench)
+MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
 
 
 def extend(lm: np.ndarray) -> np.ndarray:
@@ -76,7 +76,15 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     band = _poly(shape, extend(lm)) & ~core
     skin = np.minimum(src_skin, dst_skin)
     band_ok = (band > 0) & (cv2.GaussianBlur(skin, (0, 0), 0.04 * iod) > 0.35)
-    mask = np.where((core > 0) | band_ok, 255, 0).astype(np.uint8)
+    # above the eyes, the source counts only where it shows skin or its own brows: its fringe stays out
+    brows = np.zeros(shape, np.uint8)
+    for idx in (np.arange(17, 22), np.arange(22, 27)):
+        cv2.polylines(brows, [np.round(lm[idx]).astype(np.int32)], False, 255, max(2, int(0.16 * iod)))
+    eye_line = lm[36:48].mean(0)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    above = ((xx - eye_line[0]) * up[0] + (yy - eye_line[1]) * up[1]) > 0.12 * iod
+    src_hair = above & (cv2.GaussianBlur(src_skin, (0, 0), 0.03 * iod) < 0.3) & (brows == 0)
+    mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
     r = max(1, int(feather * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     alpha = _soft(mask, r / 1.5)
