@@ -103,6 +103,7 @@ def main() -> None:
         src = media.read_image(DATA / "faces" / ph)
         sf = faces.detect(src)
         tris68, tris = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
+        p2 = dict(landmark_swap._params(0), source_fringe=sr.source_fringe(src, sf.landmarks))
         for v in videos:
             for _, frame in media.sample_frames(DATA / "videos" / v, args.frames):
                 tf = faces.detect(frame)
@@ -114,7 +115,7 @@ def main() -> None:
                     skipped += 1
                     continue
                 outs = [frame, swap_v1(src, sf.landmarks, tris68, frame, lm),
-                        landmark_swap.swap_frame(src, sf.landmarks, tris, frame, lm, landmark_swap._params(0))]
+                        landmark_swap.swap_frame(src, sf.landmarks, tris, frame, lm, p2)]
                 inner, ring = skin_and_ring(frame, lm)
                 base_out, base_brow, base_ring = outlier_share(frame, lm), brow_doubling(frame, lm), ring_de(
                     frame, inner, ring)

@@ -70,7 +70,7 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     warped, _ = sr.match_sharpness(warped, roi, interior)
     warped = sr.transfer_colour(warped, roi, interior, lm, p["color_strength"])
     skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
-    alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"])
+    alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
     alpha = (alpha * (covered > 0))[..., None]
     out = dst.copy()
     out[y0:y1, x0:x1] = np.clip(alpha * warped + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
@@ -86,6 +86,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src_img = src.still()
     src_lm = np.array(src.item.landmarks, np.float32)
     tris = warp.delaunay(sr.extend(src_lm))
+    p["source_fringe"] = sr.source_fringe(src_img, src_lm)
     if tgt.item.kind == "image":
         img, lm = media.read_image(tgt.path), tgt.still_face().landmarks
         why = occlusion(img, lm, src_lm)

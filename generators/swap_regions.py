@@ -64,11 +64,31 @@ def face_interior(lm: np.ndarray, shape, skin: np.ndarray | None = None) -> np.n
     return cv2.erode(m, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
 
 
-def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feather: float) -> np.ndarray:
+def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
+    """True when hair covers the source's brows: the band 0.12-0.3 face units above them is much darker than its
+    cheeks (L median 25 lower) or much more textured (mean |d2L/dxdy| 1.8 times the cheeks'). On the 13 faces of
+    ../shared (data and wild reals) only photo_s1 (a fringe down to the eyes: -74 L, 2.6x) is one; the others
+    lie within -5..+33 L and 0.6-1.3x. Its brow region then is not pasted and the target keeps its brows."""
+    up, iod = lmk.up_vector(lm), float(lmk.interocular(lm))
+    band = _poly(rgb.shape[:2], np.vstack([lm[17:27] + up * 0.12 * iod, lm[17:27] + up * 0.3 * iod]))
+    ref = np.zeros(rgb.shape[:2], np.uint8)
+    for idx in CHEEKS:
+        ref |= _poly(ref.shape, lm[idx])
+    if not band.any() or not ref.any():
+        return False
+    L = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    tex = np.abs(cv2.Sobel(cv2.GaussianBlur(L, (0, 0), 0.01 * iod + 0.5), cv2.CV_32F, 1, 1))
+    darker = float(np.median(L[band > 0]) - np.median(L[ref > 0])) < -25
+    return darker or float(tex[band > 0].mean() / (tex[ref > 0].mean() + 1e-3)) > 1.8
+
+
+def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feather: float,
+               keep_brows: bool = False) -> np.ndarray:
     """Float alpha of the swap in the ROI: face hull and brow zone in full; the forehead band up to FOREHEAD only
     where the warped source and the target both show skin (no source hair pasted, target fringe kept); the target's
-    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Feathered `feather` face units,
-    toward skin."""
+    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Above the eyes, the source's
+    non-skin (fringe) is left out, or everything when `keep_brows` (a source whose brows hair covers). Feathered
+    `feather` face units, toward skin."""
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
     up = lmk.up_vector(lm)
@@ -83,7 +103,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     eye_line = lm[36:48].mean(0)
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     above = ((xx - eye_line[0]) * up[0] + (yy - eye_line[1]) * up[1]) > 0.12 * iod
-    src_hair = above & (cv2.GaussianBlur(src_skin, (0, 0), 0.03 * iod) < 0.3) & (brows == 0)
+    src_hair = above if keep_brows else above & (cv2.GaussianBlur(src_skin, (0, 0), 0.03 * iod) < 0.3) & (brows == 0)
     mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
     r = max(1, int(feather * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
