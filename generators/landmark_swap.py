@@ -67,8 +67,8 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_d = sr.skin_likelihood(lab_d, lm)
     skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
-    warped, _ = sr.match_sharpness(warped, roi, interior)
     warped = sr.transfer_colour(warped, roi, interior, lm, p["color_strength"])
+    warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
     skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
     alpha = (alpha * (covered > 0))[..., None]
