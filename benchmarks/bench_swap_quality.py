@@ -130,7 +130,8 @@ def main() -> None:
                     m[k]["outl"].append(outlier_share(out, lm) - base_out)
                     m[k]["brow"].append(brow_doubling(out, lm))
                     m[k]["ring"].append(abs(ring_de(out, inner, ring) - base_ring))
-                    m[k]["blur"].append(abs(np.log2((sr.sharpness(out, inner.astype(np.uint8)) + 1) / (base_sharp + 1))))
+                    sharp = sr.sharpness(out, inner.astype(np.uint8))
+                    m[k]["blur"].append(abs(np.log2((sharp + 1) / (base_sharp + 1))))
                     m[k]["mouth"].append(float(lmk.mouth_opening(f.landmarks)) if f else np.nan)
                     m[k]["eyes"].append(eye_open(f.landmarks) if f else np.nan)
     print(f"{len(photos)} sources x {len(videos)} targets x {args.frames} frames; {skipped} frames skipped as "

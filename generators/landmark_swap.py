@@ -5,9 +5,9 @@ target's temporally smoothed landmarks, so the source face takes the target's ex
 warped face is matched to the target's sharpness (Laplacian energy) and colour (LAB mean/std of the face skin,
 then a low-frequency offset map for the target's shading) and alpha-blended through a mask that covers the
 target's brows and the skin above them (not its hair or fringe), leaving out the target's own eye apertures and
-mouth cavity so its gaze, blinks and speech show through (`swap_regions`). Frames where the target wears glasses
-or a head turned far from the source's are left untouched and counted; such a target photo fails with that reason. Pixels outside the mask are
-the target's; the target's audio is kept.
+mouth cavity so its gaze, blinks and speech show through (`swap_regions`). Frames where the target wears
+glasses or turns its head far from the source's are left untouched and counted; such a target photo fails with
+that reason. Pixels outside the mask are the target's; the target's audio is kept.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ This is a stand-in for text-to-image where no diffusion weights are available: t
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
 (Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes and
-mouth from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
-follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
+mouth from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image,
+itself warped to the mean shape so that its jaw line and background follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
 embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
 nearest parent is lowered and the morph made again, up to MAX_TRIES times.
 """
