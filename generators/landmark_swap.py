@@ -1,9 +1,13 @@
 """Weights-free face swap: a source face onto every frame of a target video, or onto a target photo.
 
-Per frame: the source's 68 landmarks are warped piecewise-affinely (Delaunay) onto the target's
-temporally smoothed landmarks, colour-matched in LAB inside the face hull, Poisson-blended
-(`cv2.seamlessClone`) and feathered. Pixels outside the hull are the target's. Frames without a face
-pass through untouched and are counted; the target's audio is kept.
+Per frame: the source's 68 landmarks plus 10 forehead points are warped piecewise-affinely (Delaunay) onto the
+target's temporally smoothed landmarks, so the source face takes the target's expression frame by frame. The
+warped face is matched to the target's sharpness (Laplacian energy) and colour (LAB mean/std of the face skin,
+then a low-frequency offset map for the target's shading) and alpha-blended through a mask that covers the
+target's brows and the skin above them (not its hair or fringe), leaving out the target's own eye apertures and
+mouth cavity so its gaze, blinks and speech show through (`swap_regions`). Frames where the target wears
+glasses or turns its head far from the source's are left untouched and counted; such a target photo fails with
+that reason. Pixels outside the mask are the target's; the target's audio is kept.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import cv2
 import numpy as np
 
 from synthfake import faces, media
-from synthfake.generators.common import warp
+from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
+from synthfake.generators import swap_regions as sr
+from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "1.0"
-ROI_MARGIN = 0.25
+VERSION = "2.0"
+ROI_MARGIN = 0.2
 
 
 def ready(ctx: Context) -> str | None:
@@ -28,27 +34,46 @@ def ready(ctx: Context) -> str | None:
 
 def _params(seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    return {"mask": "hull68", "erode_px": int(rng.integers(1, 4)), "feather_px": int(rng.integers(3, 7)),
-            "color": "lab", "color_strength": round(float(rng.uniform(0.6, 1.0)), 3), "blend": "poisson_normal",
-            "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
+    return {"mask": "hull68+brows+forehead_skin", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
+            "color": "lab_stats+lowfreq", "color_strength": round(float(rng.uniform(0.7, 1.0)), 3),
+            "blend": "alpha", "keep_target": "eyes+mouth_cavity", "sharpness": "laplacian_match",
+            "occlusion": "glasses_bridge", "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
+
+
+def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = None) -> str | None:
+    """Why this target frame must not be swapped (glasses across the eyes, a head turned too far from the
+    source's), or None."""
+    score = sr.glasses_score(dst, dst_lm)
+    if score > sr.GLASSES_MAX:
+        return f"glasses (bridge edge {score:.2f} > {sr.GLASSES_MAX})"
+    if src_lm is not None and abs(sr.yaw(src_lm) - sr.yaw(dst_lm)) > sr.MAX_YAW_GAP:
+        return f"pose (yaw {sr.yaw(src_lm):.2f} vs {sr.yaw(dst_lm):.2f})"
+    return None
 
 
 def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.ndarray, dst_lm: np.ndarray,
                p: dict) -> np.ndarray:
-    """One frame: source face warped onto dst's landmarks, colour-matched and blended inside the hull."""
-    x0, y0, x1, y1 = faces.margin_box(faces.box_from_landmarks(dst_lm), p["roi_margin"], dst.shape)
+    """One frame: source face warped onto dst's landmarks, sharpness- and colour-matched, blended in the mask.
+
+    src_lm are the source's 68 landmarks and tris the Delaunay triangles of `sr.extend(src_lm)`."""
+    ext = sr.extend(dst_lm)
+    x0, y0, x1, y1 = faces.margin_box(faces.box_from_landmarks(ext), p["roi_margin"], dst.shape)
     roi = dst[y0:y1, x0:x1]
     lm = dst_lm - np.array([x0, y0], np.float32)
-    warped, covered = warp.piecewise_affine(src, src_lm, lm, tris, roi.shape[:2])
-    mask = warp.hull_mask(lm, roi.shape[:2], erode=p["erode_px"]) & covered
-    if mask.sum() < 255 * 64:
+    warped, covered = warp.piecewise_affine(src, sr.extend(src_lm), ext - (x0, y0), tris, roi.shape[:2])
+    if covered.sum() < 255 * 64:
         return dst
-    matched = warp.lab_transfer(warped, roi, mask)  # a seeded strength: two samples of one pair still differ
-    warped = cv2.addWeighted(matched, p["color_strength"], warped, 1 - p["color_strength"], 0)
-    blended = warp.poisson_blend(warped, roi, mask)
-    alpha = warp.feather(mask, p["feather_px"])[..., None]
+    lab_d = cv2.cvtColor(roi, cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin_d = sr.skin_likelihood(lab_d, lm)
+    skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
+    warped = sr.transfer_colour(warped, roi, interior, lm, p["color_strength"])
+    warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
+    skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
+    alpha = (alpha * (covered > 0))[..., None]
     out = dst.copy()
-    out[y0:y1, x0:x1] = np.clip(alpha * blended + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.clip(alpha * warped + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
@@ -60,13 +85,26 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         p["source_frame"] = src.item.still_frame
     src_img = src.still()
     src_lm = np.array(src.item.landmarks, np.float32)
-    tris = warp.delaunay(src_lm)
+    tris = warp.delaunay(sr.extend(src_lm))
+    p["source_fringe"] = sr.source_fringe(src_img, src_lm)
     if tgt.item.kind == "image":
-        out = swap_frame(src_img, src_lm, tris, media.read_image(tgt.path), tgt.still_face().landmarks, p)
+        img, lm = media.read_image(tgt.path), tgt.still_face().landmarks
+        why = occlusion(img, lm, src_lm)
+        if why:
+            raise SampleFailed(f"{tgt.item.path}: target face occluded: {why}")
+        out = swap_frame(src_img, src_lm, tris, img, lm, p)
         return Generated(save_image(out_stem, out), p, 1, 1)
 
+    skipped: dict[str, int] = {}
+
+    def one(rgb, lm, i):
+        why = occlusion(rgb, lm, src_lm)
+        if why:
+            skipped[why.split(" (")[0]] = skipped.get(why.split(" (")[0], 0) + 1
+            return rgb
+        return swap_frame(src_img, src_lm, tris, rgb, lm, p)
+
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
-    path, written, swapped = render_clip(out_stem, tgt, start, n,
-                                         lambda rgb, lm, i: swap_frame(src_img, src_lm, tris, rgb, lm, p),
-                                         sigma=p["smooth_sigma"])
-    return Generated(path, p, written, swapped)
+    path, written, swapped = render_clip(out_stem, tgt, start, n, one, sigma=p["smooth_sigma"])
+    p["skipped_frames"] = skipped
+    return Generated(path, p, written, swapped - sum(skipped.values()))

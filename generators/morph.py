@@ -3,9 +3,9 @@
 This is a stand-in for text-to-image where no diffusion weights are available: the diffusers and HTTP
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
-(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, and
-Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
-follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
+(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes and
+mouth from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image,
+itself warped to the mean shape so that its jaw line and background follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
 embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
 nearest parent is lowered and the morph made again, up to MAX_TRIES times.
 """
@@ -23,7 +23,7 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.0"
+VERSION = "1.1"
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12
@@ -63,9 +63,26 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     face = sum(wt * warp.lab_transfer(im, ref, mask).astype(np.float32) if k else wt * im.astype(np.float32)
                for k, (wt, im) in enumerate(zip(weights, warped)))
     face = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+    face = _dominant_features(face, warped, ref, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
     return np.clip(alpha * blended + (1 - alpha) * ref + 0.5, 0, 255).astype(np.uint8)
+
+
+def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarray, mean: np.ndarray,
+                       weights) -> np.ndarray:
+    """Eyes and mouth (with the upper lip up to the nose) from the heaviest parent alone, feathered into the average:
+    averaging eyes that look in different directions ghosts them, and a moustache averaged in shows as a shadow."""
+    d = int(np.argmax(weights))
+    iod = float(lmk.interocular(mean))
+    region = np.zeros(face.shape[:2], np.uint8)
+    for idx in (np.arange(36, 42), np.arange(42, 48), np.r_[31:36, 48:60]):
+        region |= warp.hull_mask(mean[idx], face.shape[:2])
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
+    soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
+    hull = warp.hull_mask(mean, face.shape[:2], erode=2)
+    dom = warped[d] if d == 0 else warp.lab_transfer(warped[d], ref, hull)
+    return np.clip(soft * dom + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
 
 
 def check(img: np.ndarray, parent_embeddings: list[np.ndarray]) -> list[float] | None:

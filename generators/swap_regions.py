@@ -1,0 +1,188 @@
+"""Regions, colour, sharpness and occlusion for `landmark_swap`, all in face units (inter-ocular distance).
+
+Why each exists (issue 13, frames looked at full size): a hull of the 68 points stops at the brow landmarks, so
+the target's brows showed above the source's (doubling); Poisson blending pulled the hull border's colours
+(hair, brows) into the face (blotches, pale faces); pasting the source's eye apertures and mouth cavity froze its
+gaze, blinks and open mouth over a target that moves; a sharp photo pasted on a soft video frame looked cut out.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synthfake.generators.common import landmarks as lmk
+
+BROW_ZONE = 0.18  # face units above the brow landmarks that always swap (the target's brows lie there)
+FOREHEAD = 0.36  # face units above the brow landmarks that swap where both faces show skin
+EYES = (np.arange(36, 42), np.arange(42, 48))
+INNER_MOUTH = np.arange(60, 68)
+CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
+GLASSES_MAX = 1.6  # bridge edge score above which a frame counts as wearing glasses (bare faces here: <= 1.47)
+MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
+
+
+def extend(lm: np.ndarray) -> np.ndarray:
+    """The 68 landmarks plus 10 forehead points FOREHEAD face units above the brows (rows 68-77)."""
+    up = lmk.up_vector(lm)
+    return np.vstack([lm, lm[17:27] + up * FOREHEAD * float(lmk.interocular(lm))]).astype(np.float32)
+
+
+def _poly(shape, pts, value=255) -> np.ndarray:
+    m = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(m, cv2.convexHull(np.round(pts).astype(np.int32)), value)
+    return m
+
+
+def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(sigma, 0.5))
+
+
+def skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread)."""
+    ref = np.zeros(lab.shape[:2], np.uint8)
+    for idx in CHEEKS:
+        ref |= _poly(ref.shape, lm[idx])
+    px = lab[ref > 0]
+    if len(px) < 32:
+        return np.ones(lab.shape[:2], np.float32)
+    med = np.median(px, 0)
+    spread = 1.4826 * np.median(np.abs(px - med), 0) * np.array([3.0, 2.5, 2.5]) + np.array([10.0, 4.0, 4.0])
+    d2 = (((lab - med) / spread) ** 2).sum(-1)
+    return np.exp(-0.5 * d2 / 2.0).astype(np.float32)
+
+
+def face_interior(lm: np.ndarray, shape, skin: np.ndarray | None = None) -> np.ndarray:
+    """Skin of the face: the 68-point hull without eyes, brows and mouth (uint8 mask), for colour statistics."""
+    m = _poly(shape, lm[np.r_[0:17, 17:27]])
+    if skin is not None:
+        m[skin < 0.3] = 0
+    iod = float(lmk.interocular(lm))
+    k = max(1, int(0.08 * iod))
+    for idx in (*EYES, np.arange(48, 60), np.arange(17, 22), np.arange(22, 27)):
+        m[cv2.dilate(_poly(shape, lm[idx]), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0] = 0
+    return cv2.erode(m, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+
+
+def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
+    """True when hair covers the source's brows: the band 0.12-0.3 face units above them is much darker than its
+    cheeks (L median 25 lower) or much more textured (mean |d2L/dxdy| 1.8 times the cheeks'). On the 13 faces of
+    ../shared (data and wild reals) only photo_s1 (a fringe down to the eyes: -74 L, 2.6x) is one; the others
+    lie within -5..+33 L and 0.6-1.3x. Its brow region then is not pasted and the target keeps its brows."""
+    up, iod = lmk.up_vector(lm), float(lmk.interocular(lm))
+    band = _poly(rgb.shape[:2], np.vstack([lm[17:27] + up * 0.12 * iod, lm[17:27] + up * 0.3 * iod]))
+    ref = np.zeros(rgb.shape[:2], np.uint8)
+    for idx in CHEEKS:
+        ref |= _poly(ref.shape, lm[idx])
+    if not band.any() or not ref.any():
+        return False
+    L = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    tex = np.abs(cv2.Sobel(cv2.GaussianBlur(L, (0, 0), 0.01 * iod + 0.5), cv2.CV_32F, 1, 1))
+    darker = float(np.median(L[band > 0]) - np.median(L[ref > 0])) < -25
+    return darker or float(tex[band > 0].mean() / (tex[ref > 0].mean() + 1e-3)) > 1.8
+
+
+def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feather: float,
+               keep_brows: bool = False) -> np.ndarray:
+    """Float alpha of the swap in the ROI: face hull and brow zone in full; the forehead band up to FOREHEAD only
+    where the warped source and the target both show skin (no source hair pasted, target fringe kept); the target's
+    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Above the eyes, the source's
+    non-skin (fringe) is left out, or everything when `keep_brows` (a source whose brows hair covers). Feathered
+    `feather` face units, toward skin."""
+    shape = src_skin.shape
+    iod = float(lmk.interocular(lm))
+    up = lmk.up_vector(lm)
+    core = _poly(shape, np.vstack([lm, lm[17:27] + up * BROW_ZONE * iod]))
+    band = _poly(shape, extend(lm)) & ~core
+    skin = np.minimum(src_skin, dst_skin)
+    band_ok = (band > 0) & (cv2.GaussianBlur(skin, (0, 0), 0.04 * iod) > 0.35)
+    # above the eyes, the source counts only where it shows skin or its own brows: its fringe stays out
+    brows = np.zeros(shape, np.uint8)
+    for idx in (np.arange(17, 22), np.arange(22, 27)):
+        cv2.polylines(brows, [np.round(lm[idx]).astype(np.int32)], False, 255, max(2, int(0.16 * iod)))
+    eye_line = lm[36:48].mean(0)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    above = ((xx - eye_line[0]) * up[0] + (yy - eye_line[1]) * up[1]) > 0.12 * iod
+    src_hair = above if keep_brows else above & (cv2.GaussianBlur(src_skin, (0, 0), 0.03 * iod) < 0.3) & (brows == 0)
+    mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
+    r = max(1, int(feather * iod))
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    alpha = _soft(mask, r / 1.5)
+    keep = np.zeros(shape, np.uint8)
+    for idx in (*EYES, INNER_MOUTH):
+        keep |= _poly(shape, lm[idx])
+    keep_soft = _soft(cv2.dilate(keep, np.ones((3, 3), np.uint8)), max(1.0, 0.03 * iod))
+    return alpha * (1.0 - keep_soft)
+
+
+def transfer_colour(src: np.ndarray, dst: np.ndarray, interior: np.ndarray, lm: np.ndarray,
+                    strength: float) -> np.ndarray:
+    """The warped source recoloured in LAB: per-channel mean/std of its face interior matched to the target's,
+    then a low-frequency offset map (masked Gaussian, 0.4 face units) so the target's shading falls across it.
+    Both measured on skin only, so brows, eyes and hair never bleed in as blotches."""
+    m = interior > 0
+    if m.sum() < 64:
+        return src
+    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
+    sm, ss = s[m].mean(0), s[m].std(0) + 1e-3
+    dm, ds = d[m].mean(0), d[m].std(0) + 1e-3
+    out = (s - sm) * np.clip(ds / ss, 0.5, 2.0) + dm
+    sigma = 0.4 * float(lmk.interocular(lm))
+    w = cv2.GaussianBlur(m.astype(np.float32), (0, 0), sigma) + 1e-4
+    diff = np.where(m[..., None], d - out, 0).astype(np.float32)
+    offset = cv2.GaussianBlur(diff, (0, 0), sigma) / w[..., None]
+    out = out + np.clip(offset, -40, 40) * strength
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def sharpness(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Laplacian variance of the grey image inside mask: how much fine detail a region holds."""
+    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lap = cv2.Laplacian(g, cv2.CV_32F)
+    v = lap[mask > 0]
+    return float(v.var()) if v.size else 0.0
+
+
+def match_sharpness(src: np.ndarray, dst: np.ndarray, interior: np.ndarray) -> tuple[np.ndarray, float]:
+    """Blur (or lightly unsharp) the warped source until its Laplacian energy on the face interior is the target's.
+
+    Returns the image and the Gaussian sigma used (negative: unsharp amount)."""
+    target = sharpness(dst, interior)
+    have = sharpness(src, interior)
+    if have > 1.15 * target:
+        for sigma in (0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0):
+            out = cv2.GaussianBlur(src, (0, 0), sigma)
+            if sharpness(out, interior) <= target:
+                return out, sigma
+        return out, sigma
+    if have < 0.6 * target:
+        soft = cv2.GaussianBlur(src, (0, 0), 1.0).astype(np.float32)
+        for amount in (0.5, 1.0, 1.5):
+            out = np.clip(src + amount * (src.astype(np.float32) - soft), 0, 255).astype(np.uint8)
+            if sharpness(out, interior) >= 0.8 * target:
+                break
+        return out, -amount
+    return src, 0.0
+
+
+def glasses_score(rgb: np.ndarray, lm: np.ndarray) -> float:
+    """Strength of a horizontal edge across the nose bridge between the eyes (a glasses bridge), relative to the
+    face's typical gradient. Bare skin there is smooth: scores stay well under GLASSES_MAX."""
+    m = lmk.similarity(lm[[39, 42, 27, 28]], np.array([[-0.25, 0], [0.25, 0], [0, -0.05], [0, 0.12]]) * 100 + 100)
+    g = cv2.cvtColor(cv2.warpAffine(rgb, m.astype(np.float32), (200, 200)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g = cv2.GaussianBlur(g, (0, 0), 1.0)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0)
+    strip = gy[84:118, 88:112]  # bridge: between the inner eye corners, brow level to upper nose
+    rows = np.abs(strip.mean(1))  # an edge that runs across the whole width keeps its sign along the row
+    face = np.hypot(gx, gy)[60:160, 40:160]
+    return float(rows.max() / (np.percentile(face, 75) + 4.0))
+
+
+def yaw(lm: np.ndarray) -> float:
+    """Head turn from landmarks in [-1, 1]: nose tip offset between the jaw sides along the eye line (0 frontal)."""
+    e = lm[45] - lm[36]
+    e = e / (np.linalg.norm(e) + 1e-6)
+    left, right = float((lm[30] - lm[2]) @ e), float((lm[14] - lm[30]) @ e)
+    return (left - right) / (abs(left) + abs(right) + 1e-6)
