@@ -23,7 +23,7 @@ def default(field: str):
 
 def _known(name: str, what: str) -> str:
     if name not in registry.BACKENDS:
-        raise SynthfakeError(f"{what}: backend '{name}': unknown (known: {', '.join(sorted(registry.BACKENDS))})")
+        raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
     return name
 
 
@@ -43,7 +43,7 @@ def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str,
                 weight = float(w) if w else 1.0
             except ValueError:
                 raise SynthfakeError(f"{what}: weight {w!r} of '{name}' is not a number") from None
-            if weight <= 0 or _known(name, t) in mix:
+            if weight <= 0 or not name or name in mix:  # unknown names: the readiness check lists them all
                 raise SynthfakeError(f"{what}: each backend once, with a weight > 0")
             mix[name] = weight
         out[t] = next(iter(mix)) if len(mix) == 1 else mix  # one backend is written as before: same plan hash
