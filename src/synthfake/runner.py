@@ -152,8 +152,8 @@ def finish_sample(ds: Dataset, spec: SampleSpec, backend, out: registry.Generate
         media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
                         fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
                         audio=info.audio),
-        manipulated_frames=out.manipulated_frames, degradations=applied, attempt=spec.attempt, split=spec.split, rank=rank, world_size=world,
-        host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
+        manipulated_frames=out.manipulated_frames, degradations=applied, attempt=spec.attempt, split=spec.split,
+        rank=rank, world_size=world, host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
     res.generate_s += t1 - t0
     res.bookkeeping_s += time.perf_counter() - t1
     return rec
@@ -277,8 +277,8 @@ def _fail(ff, ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world:
     _clean(ds, spec, rank, world)
     reason = _one_line(e)
     append_line(ff, Failure(id=spec.id, index=spec.index, type=spec.type, backend=spec.backend, split=spec.split,
-                            sources=_refs(spec), reason=reason, attempts=spec.attempt + 1, rank=rank, world_size=world,
-                            host=socket.gethostname(), created=_now()))
+                            sources=_refs(spec), reason=reason, attempts=spec.attempt + 1, rank=rank,
+                            world_size=world, host=socket.gethostname(), created=_now()))
     res.failed += 1
     res.reasons.append(reason)
     err.print(f"[red]failed[/] sample {spec.index} ({spec.type}): {escape(reason)}", highlight=False)
