@@ -153,7 +153,8 @@ def finish_sample(ds: Dataset, spec: SampleSpec, backend, out: registry.Generate
                         fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
                         audio=info.audio),
         manipulated_frames=out.manipulated_frames, degradations=applied, attempt=spec.attempt, split=spec.split,
-        rank=rank, world_size=world, host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
+        rank=rank, world_size=world, host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3),
+        created=_now())
     res.generate_s += t1 - t0
     res.bookkeeping_s += time.perf_counter() - t1
     return rec
