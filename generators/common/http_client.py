@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from synthfake.errors import SampleFailed
+from synthfake.errors import ServiceFailed
 
 
 @dataclass
@@ -77,12 +77,12 @@ def request(session, method: str, url: str, policy: Policy, secret: str | None, 
             if r.status_code < 400:
                 return r, attempt + 1
             if r.status_code != 429 and r.status_code < 500:
-                raise SampleFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
+                raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
             last = f"HTTP {r.status_code}"
             wait = retry_after(r.headers.get("Retry-After")) or wait
         if attempt < policy.retries:
             time.sleep(min(wait, policy.max_wait))
-    raise SampleFailed(f"{method} {where(url)}: {last} after {policy.retries + 1} attempts")
+    raise ServiceFailed(f"{method} {where(url)}: {last} after {policy.retries + 1} attempts")
 
 
 def json_body(r, url: str, secret: str | None) -> dict:
@@ -92,7 +92,7 @@ def json_body(r, url: str, secret: str | None) -> dict:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise SampleFailed(f"{where(url)}: malformed response (expected a JSON object, got "
+        raise ServiceFailed(f"{where(url)}: malformed response (expected a JSON object, got "
                            f"{scrub(r.text, secret)!r})")
     return body
 
@@ -126,5 +126,5 @@ def slot(folder: Path, k: int, wait_s: float = 3600.0):
                 fh.close()
             return
         if time.monotonic() > deadline:
-            raise SampleFailed(f"{folder}: all {k} request slots stayed busy for {wait_s:g}s")
+            raise ServiceFailed(f"{folder}: all {k} request slots stayed busy for {wait_s:g}s")
         time.sleep(0.05)

@@ -108,7 +108,7 @@ def make_batch(ds: Dataset, specs: list[SampleSpec], ctx: registry.Context, rank
     except Exception as e:  # the whole call failed: every sample of the batch records the reason
         outs = [e] * len(specs)
     if len(outs) != len(specs):
-        outs = [SampleFailed(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
+        outs = [SynthfakeError(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
                              f"for {len(specs)} samples")] * len(specs)
     share = (time.perf_counter() - t0) / len(specs)
     done: list[Record | Exception] = []
