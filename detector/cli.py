@@ -19,6 +19,7 @@ def _note(msg: str) -> None:
 @detect_app.command("train")
 @one_line_errors
 def detect_train(
+    ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
     base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
@@ -37,14 +38,21 @@ def detect_train(
     device: str = typer.Option("cpu", "--device"),
     fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
     quiet: bool = typer.Option(False, "--quiet"),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Detector recipe JSON (e.g. recipes/detector/"
+                                          "small_cnn_cpu.json): architecture, augmentations, training flags."),
 ):
-    """Fine-tune a ViT on the train split, choose the threshold on val, save the model folder."""
+    """Fine-tune a ViT (or a recipe's small network from scratch) on the train split, choose the threshold on
+    val, save the model folder."""
     from synthfake.detector.train import TrainOptions, train
 
-    opts = TrainOptions(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
-                        score_frames=score_frames, margin=margin, leave_out=leave_out, center_fallback=center_fallback,
-                        fallback_label=fallback_label, seed=seed, workers=workers, device=device, fp16=fp16,
-                        show=not quiet)
+    v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
+             score_frames=score_frames, margin=margin, center_fallback=center_fallback,
+             fallback_label=fallback_label, seed=seed, model=None, augment=None)
+    if recipe is not None:
+        from synthfake.recipe import apply_recipe, read_recipe
+
+        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}))
+    opts = TrainOptions(**v, leave_out=leave_out, workers=workers, device=device, fp16=fp16, show=not quiet)
     from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
 
     meta = train(as_dataset(dataset, _note), out_dir, opts, log=_note)
@@ -101,7 +109,9 @@ def detect_export(
 @one_line_errors
 def detect_eval(
     model_dir: Path = typer.Argument(..., help="Model folder made by `gen detect train`."),
-    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`."),
+    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or any folder with --labels."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model] (paths relative to "
+                                          "the folder): evaluate a labelled folder that is not a dataset."),
     split: str = typer.Option("test", "--split"),
     leave_out: Optional[str] = typer.Option(None, "--leave-out",
                                             help="Reals + only this held-out type/backend (model trained without it)."),
@@ -112,11 +122,21 @@ def detect_eval(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
     quiet: bool = typer.Option(False, "--quiet"),
 ):
-    """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC."""
+    """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
+    --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""
     from synthfake.detector.evaluate import evaluate
     from synthfake.detector.metrics import tables
     from synthfake.files import write_json_atomic
 
+    if labels is not None:
+        from synthfake.detector.external import evaluate_external, external_tables
+
+        ext = evaluate_external(model_dir, dataset, labels, batch_size, device, fp16, workers, not quiet, _note)
+        for t in external_tables(ext, f"{model_dir} on {dataset} ({labels})"):
+            out.print(t)
+        if json_out:
+            write_json_atomic(json_out, ext.as_dict())
+        return
     rep, _, _ = evaluate(model_dir, dataset, split, leave_out, batch_size, device, fp16, workers, show=not quiet,
                          log=_note)
     for t in tables(rep, f"{model_dir} on {dataset} [{split}]" + (f", held out: {leave_out}" if leave_out else "")):

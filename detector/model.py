@@ -1,4 +1,4 @@
-"""The ViT classifier: find the fake class by name, build a tiny config, load a local base, save and load.
+"""The classifier (a ViT; a small ResNet for from-scratch CPU recipes): find the fake class by name, build a tiny config, load a local base, save and load.
 
 Checkpoints are read with `from_pretrained(local_files_only=True)`: nothing is ever downloaded. The model
 folder holds the HF checkpoint, a `preprocessor_config.json` and `detector.json` (threshold, frames,
@@ -112,27 +112,76 @@ def write_preprocessor(d: Path, meta: DetectorMeta) -> None:
         "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": meta.mean, "image_std": meta.std})
 
 
-def _vit_config(d: Path):
+SCORING_TYPES = ("vit", "resnet")  # checkpoints a trained detector folder may hold
+
+
+def _vit_config(d: Path, allowed: tuple[str, ...] = ("vit",)):
     from transformers import AutoConfig
 
     _check_dir(d)
     cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
-    if cfg.model_type != "vit":
-        raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a ViT checkpoint")
+    if cfg.model_type not in allowed:
+        raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a "
+                             f"{' or '.join(allowed)} checkpoint")
     return cfg
 
 
-def load_base(base: Path | None, image_size: int = 224, log=print):
-    """A model to fine-tune and its meta: a local checkpoint, or the tiny config when `base` is None.
+def scratch_config(arch: dict, image_size: int):
+    """A from-scratch config of a recipe's `model` section: {"type": "vit" | "resnet", ...config fields}."""
+    from transformers import ResNetConfig, ViTConfig
+
+    arch = dict(arch)
+    kind = arch.pop("type", "vit")
+    classes = {"vit": ViTConfig, "resnet": ResNetConfig}
+    if kind not in classes:
+        raise SynthfakeError(f"model type {kind!r}: a from-scratch recipe supports {', '.join(classes)}")
+    labels = dict(num_labels=2, id2label=dict(TRAIN_LABELS), label2id={v: k for k, v in TRAIN_LABELS.items()})
+    if kind == "vit":
+        arch.setdefault("image_size", image_size)
+    try:
+        return classes[kind](**arch, **labels)
+    except (TypeError, ValueError) as e:
+        raise SynthfakeError(f"model {kind} config {arch}: {e}") from None
+
+
+def _weights_file(d: Path) -> str:
+    names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    return next((str(Path(d) / n) for n in names if (Path(d) / n).exists()), f"{d}/(no weights file)")
+
+
+def from_pretrained(d: Path, **kw):
+    """A classifier (ViT, or a recipe's ResNet) from a local folder; a weights file that cannot be loaded safely (a pickle
+    with more than tensors: refused by weights_only=True; a corrupt safetensors) is one line naming it."""
+    import pickle
+    import warnings
+
+    from transformers import AutoModelForImageClassification
+
+    try:
+        with warnings.catch_warnings():  # torch's pickle-protocol warning precedes the refusal: one line is enough
+            warnings.filterwarnings("ignore", category=UserWarning, module="torch.serialization")
+            return AutoModelForImageClassification.from_pretrained(str(d), local_files_only=True, **kw)
+    except pickle.UnpicklingError:
+        raise SynthfakeError(f"{_weights_file(d)}: refused: a pickle holding more than tensors cannot be loaded "
+                             "safely (weights_only=True); save the model as model.safetensors") from None
+    except (OSError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise SynthfakeError(f"{_weights_file(d)}: cannot load the weights ({type(e).__name__}: {first})") from None
+
+
+def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | None = None):
+    """A model to fine-tune and its meta: a local checkpoint, else a from-scratch config (`arch`, a recipe's
+    `model` section; the tiny ViT when None).
 
     A base whose labels already name a fake class among two keeps its head (a deepfake detector);
     any other base (e.g. ImageNet's 1000 classes) gets a fresh 2-class head.
     """
-    from transformers import ViTForImageClassification
+    from transformers import AutoModelForImageClassification
 
     quiet_loading()
     if base is None:
-        model = ViTForImageClassification(tiny_config(image_size))
+        cfg = tiny_config(image_size) if arch is None else scratch_config(arch, image_size)
+        model = AutoModelForImageClassification.from_config(cfg)
         return model, DetectorMeta(image_size=image_size, fake_index=1, fake_label="Fake")
     cfg = _vit_config(base)
     try:
@@ -144,7 +193,7 @@ def load_base(base: Path | None, image_size: int = 224, log=print):
                                          ignore_mismatched_sizes=True)
     if idx is None:
         log(f"{base}: labels {dict(cfg.id2label)} name no single fake class among two: new 2-class head")
-    model = ViTForImageClassification.from_pretrained(str(base), local_files_only=True, **kw)
+    model = from_pretrained(base, **kw)
     idx = fake_index(model.config.id2label)
     mean, std = read_preprocessor(base, model.config.image_size)
     return model, DetectorMeta(image_size=model.config.image_size, fake_index=idx,
@@ -194,8 +243,9 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
             raise SynthfakeError(f"{p}: fake_index {meta.fake_index} disagrees with config.json's id2label "
                                  f"(fake class {idx} {cfg.id2label[idx]!r})")
         return meta
-    mean, std = read_preprocessor(d, cfg.image_size)
-    return DetectorMeta(image_size=cfg.image_size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
+    size = getattr(cfg, "image_size", 224)
+    mean, std = read_preprocessor(d, size)
+    return DetectorMeta(image_size=size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
 
 
 def check_device(device: str, fp16: bool) -> None:
@@ -213,12 +263,11 @@ def check_device(device: str, fp16: bool) -> None:
 def load_detector(d: Path, device: str = "cpu", fp16: bool = False, attn: str = "sdpa"):
     """(model in eval mode on `device`, meta) from a trained folder or any local ViT classifier checkpoint."""
     import torch
-    from transformers import ViTForImageClassification
 
     check_device(device, fp16)
     quiet_loading()
-    cfg = _vit_config(d)
+    cfg = _vit_config(d, SCORING_TYPES)
     meta = read_meta(d, cfg)
-    model = ViTForImageClassification.from_pretrained(str(d), local_files_only=True, attn_implementation=attn,
-                                                      dtype=torch.float16 if fp16 else torch.float32)
+    kw = {"attn_implementation": attn} if cfg.model_type == "vit" else {}
+    model = from_pretrained(d, dtype=torch.float16 if fp16 else torch.float32, **kw)
     return model.to(device).eval(), meta

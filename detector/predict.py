@@ -52,7 +52,9 @@ def list_inputs(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise SynthfakeError(f"{folder}: input folder not found")
-    return sorted((p for p in folder.rglob("*") if p.is_file() and media.kind_of(p) in ("image", "video")),
+    # a broken symlink is listed too: it gets its row (the fallback) and a log line saying why
+    return sorted((p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
+                   and media.kind_of(p) in ("image", "video")),
                   key=lambda p: p.relative_to(folder).as_posix())
 
 

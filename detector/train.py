@@ -1,4 +1,4 @@
-"""Fine-tune a ViT on a dataset's train split (transformers Trainer), pick the threshold on val, save.
+"""Fine-tune a ViT (or train a recipe's small network from scratch) on a dataset's train split (transformers Trainer), pick the threshold on val, save.
 
 Every face crop of a training file is one example labelled with the file's label. The threshold is chosen
 on file-level validation scores made exactly as `predict` makes them (same frames, flips and mean), so
@@ -9,7 +9,7 @@ data-parallel unchanged; only the main process scores validation and writes the 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,8 @@ class TrainOptions:
     eval_batch_size: int = 16
     cache_root: Path | None = None
     show: bool = True
+    model: dict | None = None  # a recipe's from-scratch architecture ({"type": "resnet", ...}); None: tiny ViT
+    augment: dict | None = None  # AugmentSettings fields to change
 
 
 class CropDataset(torch.utils.data.Dataset):
@@ -78,6 +80,15 @@ def collate(batch: list[dict]) -> dict:
     """Stack examples into the batch the Trainer passes to the model."""
     return {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
             "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
+
+
+def augment_settings(changes: dict | None) -> AugmentSettings:
+    """AugmentSettings with a recipe's changes (ranges as 2-lists); one-line error on an unknown field."""
+    known = {f.name for f in fields(AugmentSettings)}
+    bad = sorted(set(changes or {}) - known)
+    if bad:
+        raise SynthfakeError(f"augment: unknown field(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
+    return AugmentSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in (changes or {}).items()})
 
 
 def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, o: TrainOptions, log) -> list:
@@ -120,7 +131,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples{held} "
                              f"(found {len(train_recs)} record(s), labels {sorted({r.label for r in train_recs})})")
     check_device(o.device, o.fp16)
-    model, meta = load_base(o.base, o.image_size, log)
+    model, meta = load_base(o.base, o.image_size, log, o.model)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,
                    dataset_plan=Dataset.open(dataset).plan.hash, seed=o.seed, training=recorded_options(o))
@@ -136,8 +147,15 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         weight_decay=0.01, warmup_steps=0, lr_scheduler_type="linear", logging_steps=max(1, len(items) // o.batch_size),
         save_strategy="no", report_to="none", use_cpu=o.device == "cpu", fp16=o.fp16, seed=o.seed,
         remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0)
-    trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, AugmentSettings()),
+    aug = augment_settings(o.augment)
+    trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
                       data_collator=collate)
+    if not o.show:  # --quiet: with tqdm off the Trainer prints each log dict through PrinterCallback; drop it
+        from transformers.trainer_callback import PrinterCallback
+        from transformers.utils import logging as hf_logging
+
+        trainer.remove_callback(PrinterCallback)
+        hf_logging.set_verbosity_error()
     trainer.train()
     if not trainer.is_world_process_zero():
         return meta

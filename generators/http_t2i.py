@@ -15,6 +15,9 @@ compression shortcut the other backends' fakes do not have; `http_t2i.lossy=conv
 What decides the image (provider, url, model, size, formats) is a backend option recorded in plan.json
 (OPTIONS); the key only comes from the variable named by $SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY /
 OPENAI_API_KEY) and never enters records, failures or logs.
+The key goes only to the origin (scheme, host, port) of the `url` option, to origins listed in
+$SYNTHFAKE_HTTP_KEY_ORIGINS, and, with the default BFL URL, to https://*.bfl.ai (its regional polling hosts);
+never along a redirect to another origin. Everything leaving this adapter passes `http_client.guard`.
 Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most $SYNTHFAKE_HTTP_CONCURRENCY
 in flight per dataset and host; a request that still fails is the sample's recorded failure.
 """
@@ -77,6 +80,8 @@ class Config:
     response_format: str | None
     output_format: str | None
     lossy: str
+    key_domain: str | None = None  # provider domain whose https subdomains may get the key (default URL only)
+    key_origins: str = ""  # extra origins the user allows the key to go to ($SYNTHFAKE_HTTP_KEY_ORIGINS)
 
 
 def _num(name: str, default: float, cast=float, low: float = 0.0):
@@ -103,11 +108,17 @@ def config(ctx: Context) -> Config:
         raise BackendNotReady(f"http_t2i.size={o['size']!r}: the BFL API takes multiples of 32")
     policy = Policy(timeout=_num("TIMEOUT", 60.0, float, 0.1), retries=_num("RETRIES", 5, int),
                     backoff=_num("BACKOFF", 1.0), max_wait=_num("MAX_WAIT", 120.0))
-    return Config(provider, (o["url"] or url).rstrip("/"), o["model"] or model,
+    base = (o["url"] or url).rstrip("/")
+    domain = "bfl.ai" if provider == "bfl" and base == url else None
+    return Config(provider, base, o["model"] or model,
                   os.environ.get(P + "KEY_ENV", key_env), width, height, policy,
                   _num("CONCURRENCY", 4, int, 1), _num("POLL_INTERVAL", 0.5, float, 0.01),
                   _num("DEADLINE", 600.0, float, 1.0), o["response_format"] or None, o["output_format"] or None,
-                  o["lossy"])
+                  o["lossy"], domain, os.environ.get(P + "KEY_ORIGINS", ""))
+
+
+def _trusted(cfg: Config):
+    return http_client.key_origins(cfg.url, cfg.key_origins, cfg.key_domain)
 
 
 def ready(ctx: Context) -> str | None:
@@ -120,6 +131,10 @@ def ready(ctx: Context) -> str | None:
         return str(e)
     if not os.environ.get(cfg.key_env):
         return f"${cfg.key_env} is not set (the {cfg.provider} API key; set ${P}KEY_ENV to read another variable)"
+    try:
+        http_client.api_key(os.environ.get(cfg.key_env), cfg.key_env)
+    except BackendNotReady as e:
+        return str(e)
     return None
 
 
@@ -142,17 +157,18 @@ def bfl(cfg: Config, key: str, text: str, seed: int) -> tuple[bytes, dict]:
     body = {"prompt": text, "width": cfg.width, "height": cfg.height, "seed": int(seed)}
     if cfg.output_format:
         body["output_format"] = cfg.output_format
-    r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body, headers=headers)
+    trusted = _trusted(cfg)
+    r, attempts = request(_session(), "POST", url, cfg.policy, key, trusted, json=body, headers=headers)
     sub = json_body(r, url, key)
     rid = sub.get("id")
     poll = sub.get("polling_url") or (f"{cfg.url}/v1/get_result?id={rid}" if rid else None)
     if not isinstance(rid, str) or not isinstance(poll, str):
         raise ServiceFailed(f"{where(url)}: malformed response (no 'id' / 'polling_url')")
-    if not http_client.same_site(poll, cfg.url):
-        raise ServiceFailed(f"{where(url)}: polling URL {where(poll)} is on another site; the key is not sent there")
+    if not trusted(poll):
+        raise ServiceFailed(f"{where(url)}: polling URL {where(poll)} is on another origin; the key is not sent there")
     end, polls = time.monotonic() + cfg.deadline, 0
     while True:
-        r, n = request(_session(), "GET", poll, cfg.policy, key, headers=headers)
+        r, n = request(_session(), "GET", poll, cfg.policy, key, trusted, headers=headers)
         attempts, polls = attempts + n, polls + 1
         res = json_body(r, poll, key)
         status = res.get("status")
@@ -177,7 +193,7 @@ def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
         body["response_format"] = cfg.response_format
     if cfg.output_format:
         body["output_format"] = cfg.output_format
-    r, attempts = request(_session(), "POST", url, cfg.policy, key, json=body,
+    r, attempts = request(_session(), "POST", url, cfg.policy, key, _trusted(cfg), json=body,
                           headers={"Authorization": f"Bearer {key}"})
     data = json_body(r, url, key).get("data")
     item = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
@@ -224,13 +240,12 @@ def decode(data: bytes, what: str) -> np.ndarray:
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     cfg = config(ctx)
-    key = os.environ.get(cfg.key_env) or ""
-    if not key:
-        raise BackendNotReady(f"${cfg.key_env} is not set (the {cfg.provider} API key)")
+    key = http_client.api_key(os.environ.get(cfg.key_env), cfg.key_env)
     prompt = prompts.sample(sample.seed)
     t0 = time.perf_counter()
-    with http_client.slot(Path(ctx.cache_dir) / "http_slots", cfg.concurrency):
+    with http_client.guard(key), http_client.slot(Path(ctx.cache_dir) / "http_slots", cfg.concurrency):
         data, info = bfl(cfg, key, prompt.text, sample.seed) if cfg.provider == "bfl" else openai(cfg, key, prompt.text)
+    info = http_client.scrub_obj(info, key)  # e.g. a request id that echoes the key
     what = f"{cfg.provider} {cfg.model}"
     fmt = check_format(data, cfg, what)
     rgb = decode(data, what)

@@ -147,6 +147,9 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     u = p.pop("offset_u")
     n_out = min(n_clip, int(total * fps)) if p["length_mode"] == "trim_audio" else int(total * fps)
     offset, p["speech_share"] = speech_offset(data.mean(1), rate, float(fps), n_out, u, p)
+    if p["speech_share"] <= 0:  # lips moved to silence teach a detector nothing about lip sync
+        raise SampleFailed(f"{aud.item.path}: no voice activity in the {n_out / float(fps):.2f}s of audio for this "
+                           f"clip (speech_share 0); lip sync needs speech")
     s0 = int(round(offset * rate))
     seg = data[s0:s0 + int(round(n_out / fps * rate))]
     if n_out < 1 or len(seg) <= 2 * AAC_PRIMING:

@@ -42,8 +42,11 @@ def det_dataset(data_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(det_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "M"
-    gen("detect", "train", det_dataset, "--out", out, *TINY)
+    TRAIN_RUN.append(gen("detect", "train", det_dataset, "--out", out, *TINY))
     return out
+
+
+TRAIN_RUN: list = []  # the fixture's `detect train --quiet` process, for its output
 
 
 def _rows(path):
@@ -52,6 +55,8 @@ def _rows(path):
 
 
 def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
+    quiet = TRAIN_RUN[0].stdout + TRAIN_RUN[0].stderr  # --quiet: no Trainer log dicts, no tqdm bars
+    assert "'loss'" not in quiet and "train_runtime" not in quiet and "it/s]" not in quiet, quiet[-1500:]
     meta = json.loads((tiny_model / "detector.json").read_text())
     cfg = json.loads((tiny_model / "config.json").read_text())
     assert (tiny_model / "model.safetensors").is_file()

@@ -29,6 +29,8 @@ KEY = "sk-synthfake-test-Zq81vX0s"
 GRADIENT = np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3)
 PNG = cv2.imencode(".png", GRADIENT)[1].tobytes()
 JPEG = cv2.imencode(".jpg", GRADIENT, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+KEY_JSON = KEY.replace("-", "\\u002d")  # as a JSON encoder that escapes '-' writes it
+KEY_URL = "".join(f"%{b:02X}" for b in KEY.encode())  # every byte percent-encoded
 
 
 class Api(BaseHTTPRequestHandler):
@@ -64,6 +66,18 @@ class Api(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _leak(self, action: str) -> bool:
+        """Replies that echo the key (raw, JSON-escaped, URL-encoded) or redirect to another origin."""
+        if action == "echo_json":
+            self._send(400, ('{"detail": "key ' + KEY_JSON + ' is not allowed"}').encode())
+        elif action == "echo_url":
+            self._send(400, f"invalid request https://x.test/?k={KEY_URL}".encode(), "text/plain")
+        elif action == "redirect":
+            self._send(307, b"", headers={"Location": f"{self.server.elsewhere}/steal/{KEY_URL}"})
+        else:
+            return False
+        return True
+
     def _next(self, route: str) -> str:
         srv = self.server
         with srv.lock:
@@ -77,11 +91,12 @@ class Api(BaseHTTPRequestHandler):
             action = self._next("submit")
             if self.headers.get("x-key") != KEY:
                 return self._send(401, b'{"detail": "bad key"}')
-            if self._fault(action):
+            if self._fault(action) or self._leak(action):
                 return
-            tid = f"task{len(self.server.log)}"
+            tid = KEY if action == "echo_id" else f"task{len(self.server.log)}"
             self.server.bodies.append(json.loads(body))
-            return self._json({"id": tid, "polling_url": f"{base}/v1/get_result?id={tid}"})
+            poll_base = self.server.elsewhere if action == "other_port" else base
+            return self._json({"id": tid, "polling_url": f"{poll_base}/v1/get_result?id={tid}"})
         if self.path == "/v1/images/generations":
             action = self._next("openai")
             if self.headers.get("Authorization") != f"Bearer {KEY}":
@@ -105,6 +120,8 @@ class Api(BaseHTTPRequestHandler):
             if self._fault(action):
                 return
             tid = parse_qs(url.query)["id"][0]
+            if action == "echo_status":
+                return self._send(200, ('{"status": "' + KEY_JSON + '"}').encode())
             if action == "pending":
                 return self._json({"id": tid, "status": "Pending"})
             return self._json({"status": "Ready", "result": {"sample": f"{base}/delivery/{tid}.png"}})
@@ -123,6 +140,7 @@ def api():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     srv.lock, srv.log, srv.bodies = threading.Lock(), [], []
     srv.script = {"submit": [], "poll": [], "openai": [], "delivery": []}
+    srv.elsewhere = ""
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -130,23 +148,65 @@ def api():
     srv.server_close()
 
 
-def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str):
-    env = model_env(tmp / "home", **{key_env: KEY}, SYNTHFAKE_HTTP_TIMEOUT="1",
+@pytest.fixture()
+def elsewhere(api):
+    """A second server on another port of 127.0.0.1 (another origin), logging whatever reaches it."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    srv.lock, srv.log, srv.bodies, srv.elsewhere = threading.Lock(), [], [], ""
+    srv.script = {"submit": [], "poll": [], "openai": [], "delivery": []}
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    api.elsewhere = f"http://127.0.0.1:{srv.server_port}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str, key: str = KEY, check: bool = True,
+         **extra):
+    env = model_env(tmp / "home", **{key_env: key}, **extra, SYNTHFAKE_HTTP_TIMEOUT="1",
                     SYNTHFAKE_HTTP_RETRIES="2", SYNTHFAKE_HTTP_BACKOFF="0.05", SYNTHFAKE_HTTP_POLL_INTERVAL="0.05",
                     SYNTHFAKE_HTTP_CONCURRENCY="2")
     ds = tmp / "D"
     opts = (f"provider={provider}", f"url=http://127.0.0.1:{srv.server_port}", *opts)
     proc = gen("run", "--type", "generation", "--backend", "generation=http_t2i", "--n", n, "--reals", 0,
                "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
-               *[a for o in opts for a in ("--backend-opt", f"http_t2i.{o}")], env=env)
+               *[a for o in opts for a in ("--backend-opt", f"http_t2i.{o}")], env=env, check=check)
     return ds, proc
 
 
 def _no_key_anywhere(ds: Path, proc) -> None:
-    assert KEY not in proc.stdout + proc.stderr
-    for p in ds.rglob("*"):
-        if p.is_file():
-            assert KEY.encode() not in p.read_bytes(), p
+    for form in (KEY, KEY_JSON, KEY_URL, KEY_URL.lower()):
+        assert form not in proc.stdout + proc.stderr, form
+        for p in ds.rglob("*"):
+            if p.is_file():
+                assert form.encode() not in p.read_bytes(), (p, form)
+
+
+def test_key_never_leaks_nor_goes_to_another_origin(tmp_path, api, elsewhere, data_dir):
+    """Class: secrets. Replies echo the key raw, JSON-escaped and URL-encoded, in error bodies, a poll status
+    and a request id; one redirects across origins, one polls on another port. The key reaches no byte of the
+    dataset, stdout or stderr, and no request to the other origin; the key is stripped and checked first."""
+    api.script["submit"] = ["echo_json", "echo_url", "redirect", "other_port", "echo_id", "ok"]
+    api.script["poll"] = ["ready", "echo_status"]  # sample 4 (its id is the key) is made; sample 5 fails
+    ds, proc = _run(tmp_path, api, "bfl", 6, "BFL_API_KEY", key=KEY + "\n")  # a key read from a file
+    assert proc.returncode == 0
+    fails = failures(ds)
+    assert sorted(fails) == [0, 1, 2, 3, 5], fails
+    assert "HTTP 400" in fails[0] and "***" in fails[0] and "***" in fails[1]
+    assert "redirect to http://127.0.0.1:" in fails[2] and "not followed with the key" in fails[2]
+    assert "another origin; the key is not sent there" in fails[3]
+    assert "status '***'" in fails[5]
+    (record,) = check_records(ds, {})
+    assert record.index == 4 and record.params["request_id"] == "***"
+    assert elsewhere.log == []  # nothing, keyed or not, went to the other origin
+    _no_key_anywhere(ds, proc)
+    # a key with a space inside fails before any request, naming the variable and never the value
+    bad = "sk-two words"
+    sent = len(api.log)
+    ds2, proc2 = _run(tmp_path / "bad", api, "bfl", 1, "BFL_API_KEY", key=bad, check=False)
+    assert proc2.returncode == 2 and "$BFL_API_KEY: the key holds a space" in proc2.stderr
+    assert bad not in proc2.stdout + proc2.stderr and len(proc2.stderr.strip().splitlines()) <= 3
+    assert not ds2.exists() and len(api.log) == sent  # nothing written, no request sent
 
 
 def test_bfl_retries_polls_records_and_fails_cleanly(tmp_path, api, data_dir):

@@ -1,6 +1,11 @@
 """HTTP for hosted generators: retries with backoff on 429/5xx/timeouts (honouring Retry-After), a
 cross-process limit on requests in flight, and failures whose messages never carry the API key.
 
+Secrets: `api_key` strips and checks a key before any use; `request` sends a key only to an origin (scheme, host,
+port) the caller trusts and never follows a redirect with it (requests drops only `Authorization` on redirects);
+`guard` is the one exit of the HTTP layer: every exception leaving it has the key scrubbed (also in its JSON
+`\\uXXXX`-escaped and URL-encoded forms) and no chained traceback that could hold it.
+
 `requests` is imported inside the functions (it is in the [models] extra).
 """
 
@@ -8,14 +13,19 @@ from __future__ import annotations
 
 import email.utils
 import fcntl
+import html
 import random
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit
 
-from synthfake.errors import ServiceFailed
+from synthfake.errors import BackendNotReady, ServiceFailed, SynthfakeError
+
+MAX_REDIRECTS = 5
+_U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 @dataclass
@@ -28,11 +38,77 @@ class Policy:
     max_wait: float = 120.0
 
 
+def _unescaped(text: str) -> list[str]:
+    """The text as a reader would decode it: JSON \\uXXXX escapes, URL-encoding and HTML entities undone."""
+    json_ = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    forms = [json_, unquote_plus(text), unquote_plus(json_)]
+    return forms + [html.unescape(f) for f in forms]
+
+
+def redact(text: str, secret: str | None) -> str:
+    """The text with every occurrence of the secret replaced by ***, also where it appears only once the text's
+    escapes are decoded (then the decoded text is returned, so no encoded copy of the key survives)."""
+    if not secret or not text:
+        return text
+    if secret not in text:
+        text = next((f for f in _unescaped(text) if secret in f), text)
+    return text.replace(secret, "***")
+
+
 def scrub(text: str, secret: str | None) -> str:
-    """The text with the secret replaced, on one line and cut short (for failure reasons)."""
-    if secret:
-        text = text.replace(secret, "***")
-    return " ".join(text.split())[:200]
+    """The text with the secret redacted, on one line and cut short (for failure reasons)."""
+    return " ".join(redact(text, secret).split())[:200]
+
+
+def scrub_obj(obj, secret: str | None):
+    """A JSON-like value (e.g. a record's params) with the secret redacted from every string in it."""
+    if isinstance(obj, str):
+        return redact(obj, secret)
+    if isinstance(obj, dict):
+        return {scrub_obj(k, secret): scrub_obj(v, secret) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub_obj(v, secret) for v in obj]
+    return obj
+
+
+def api_key(raw: str | None, variable: str) -> str:
+    """The key from environment variable `variable`, surrounding whitespace (a trailing newline from a file)
+    stripped; a key that would not make a valid HTTP header fails naming the variable, never the value."""
+    key = (raw or "").strip()
+    if not key:
+        raise BackendNotReady(f"${variable} is not set or blank")
+    bad = next((i for i, c in enumerate(key) if not 0x21 <= ord(c) <= 0x7E), None)
+    if bad is not None:
+        raise BackendNotReady(f"${variable}: the key holds a space, control or non-ASCII character at position "
+                              f"{bad + 1} of {len(key)}; an API key is printable ASCII without spaces")
+    return key
+
+
+@contextmanager
+def guard(secret: str | None):
+    """Run HTTP work; any exception leaves as one scrubbed line, without the chained traceback (whose frames and
+    messages, e.g. requests' InvalidHeader, may hold the key). Library errors become ServiceFailed."""
+    try:
+        yield
+    except SynthfakeError as e:
+        e.args = (scrub(str(e), secret) if secret else str(e),)
+        for attr in ("path", "reason"):
+            if isinstance(getattr(e, attr, None), str):
+                setattr(e, attr, scrub(getattr(e, attr), secret))
+        raise e.with_traceback(None) from None
+    except Exception as e:
+        raise ServiceFailed(scrub(f"{type(e).__name__}: {e}", secret)) from None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port made explicit for http/https."""
+    u = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(u.scheme.lower())
+    try:
+        port = u.port or default
+    except ValueError:
+        port = -1  # an invalid port never matches
+    return u.scheme.lower(), (u.hostname or "").lower(), port
 
 
 def where(url: str) -> str:
@@ -60,15 +136,41 @@ def backoff(policy: Policy, attempt: int) -> float:
     return policy.backoff * (2 ** attempt) * (1.0 + 0.25 * random.random())
 
 
-def request(session, method: str, url: str, policy: Policy, secret: str | None, **kw):
-    """One HTTP call with retries; returns (response, attempts). 4xx other than 429 fails at once."""
+def _carries(kw: dict, secret: str | None) -> bool:
+    return bool(secret) and any(secret in str(v) for v in (kw.get("headers") or {}).values())
+
+
+def _send(session, method: str, url: str, policy: Policy, secret: str | None, trusted, kw: dict):
+    """One request. With the key in a header: only to a trusted origin, and redirects are followed by hand,
+    to trusted origins only (307/308 keep the method and body, others become GET)."""
+    if not _carries(kw, secret):
+        return session.request(method, url, timeout=policy.timeout, **kw)
+    for _ in range(MAX_REDIRECTS + 1):
+        if trusted is None or not trusted(url):
+            raise ServiceFailed(f"{method} {where(url)}: not the configured API origin; the key is not sent there")
+        r = session.request(method, url, timeout=policy.timeout, allow_redirects=False, **kw)
+        if not r.is_redirect:
+            return r
+        nxt = urljoin(url, r.headers.get("Location", ""))
+        if trusted(nxt):
+            url, method = nxt, (method if r.status_code in (307, 308) else "GET")
+            kw = kw if method != "GET" else {k: v for k, v in kw.items() if k not in ("json", "data")}
+            continue
+        raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code} redirect to {where(nxt)}, another "
+                           "origin; not followed with the key")
+    raise ServiceFailed(f"{method} {where(url)}: more than {MAX_REDIRECTS} redirects")
+
+
+def request(session, method: str, url: str, policy: Policy, secret: str | None, trusted=None, **kw):
+    """One HTTP call with retries; returns (response, attempts). 4xx other than 429 fails at once.
+    `trusted(url)` says whether a request carrying the key (in a header) may go to that URL."""
     import requests
 
     last = ""
     for attempt in range(policy.retries + 1):
         wait = backoff(policy, attempt)
         try:
-            r = session.request(method, url, timeout=policy.timeout, **kw)
+            r = _send(session, method, url, policy, secret, trusted, kw)
         except requests.Timeout:
             last = f"no response within {policy.timeout:g}s"
         except requests.ConnectionError as e:
@@ -97,13 +199,18 @@ def json_body(r, url: str, secret: str | None) -> dict:
     return body
 
 
-def same_site(url: str, base: str) -> bool:
-    """True when `url` is on the base URL's host or a subdomain of its parent domain (keys may go there)."""
-    host, base_host = urlsplit(url).hostname or "", urlsplit(base).hostname or ""
-    if host == base_host:
-        return True
-    parts = base_host.split(".")
-    return len(parts) >= 2 and not base_host.replace(".", "").isdigit() and host.endswith("." + ".".join(parts[-2:]))
+def key_origins(base: str, extra: str = "", domain: str | None = None):
+    """A `trusted(url)` test: the base URL's origin, the comma-separated origins in `extra`, and, when `domain`
+    is given (a provider's own default, e.g. bfl.ai for its regional polling hosts), https on port 443 of that
+    domain's subdomains. Scheme, host and port must all match."""
+    allowed = {origin(base)} | {origin(o.strip()) for o in extra.split(",") if o.strip()}
+
+    def trusted(url: str) -> bool:
+        o = origin(url)
+        if o in allowed:
+            return True
+        return bool(domain) and o[0] == "https" and o[2] == 443 and (o[1] == domain or o[1].endswith("." + domain))
+    return trusted
 
 
 @contextmanager

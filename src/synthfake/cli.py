@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import generators as registry
@@ -16,11 +17,26 @@ from .cli_common import err, one_line_errors, out
 from .errors import SynthfakeError
 from .plan import DEFAULT_RATIOS, Plan, largest_remainder
 from .plan_options import default, parse_backend_opts, parse_backends
-from .sources import IDENTITY_THRESHOLD, scan
+from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
 sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
 app.add_typer(sources_app, name="sources")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"synthfake {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Synthetic deepfake datasets with provenance. Start with `gen backends`, then
+    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`."""
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -55,9 +71,13 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
+RUN_RECIPE_KEYS = ("types", "backends", "degrade", "clip_seconds", "splits")
+
+
 @app.command()
 @one_line_errors
 def run(
+    ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
@@ -87,6 +107,8 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, degrade, "
+                                          "clip_seconds, splits (e.g. recipes/data/*.json); flags win over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .dataset import Dataset
@@ -95,6 +117,14 @@ def run(
     from .runner import run_worker, world_from_env
     from .status import dataset_status, status_tables
 
+    if recipe is not None:
+        from .recipe import apply_recipe, read_recipe
+
+        got = apply_recipe(ctx, dict(types=types, backends=backends, degrade=degrade, clip_seconds=clip_seconds,
+                                     splits=splits), read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+        types, backends, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
+        types = [types] if isinstance(types, str) else types
+        backends = [backends] if isinstance(backends, str) else backends
     if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
         raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
     if workers and (rank is not None or world_size is not None):
@@ -119,7 +149,7 @@ def run(
     ds.save()
     for line in plan_warnings(ds.table):
         err.print(f"WARN: {line}", markup=False, highlight=False)
-    excluded = [it for it in ds.index.items if it.excluded and it.kind != "other"]
+    excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     incomplete = False
@@ -167,10 +197,25 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
           max_samples: int = typer.Option(300, "--max-samples", min=0,
                                           help="Records each decoding check looks at, at most."),
           workers: int = typer.Option(2, "--workers", min=0, help="Processes for the decoding checks."),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
-    """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs."""
+          quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model]: run the "
+                                                "confound check on a labelled folder that is not a dataset.")):
+    """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs.
+    With --labels: the confound check (media properties alone, ROC AUC) on a labelled folder."""
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
+
+    if labels is not None:
+        from .audit.external import confound_table, folder_confounds
+        from .files import write_json_atomic
+
+        check, skipped = folder_confounds(dataset, labels, Settings(),
+                                          lambda m: err.print(m, markup=False, highlight=False))
+        out.print(confound_table(check, f"confounds of {dataset} ({labels})"))
+        if json_out:
+            write_json_atomic(json_out, {"folder": str(dataset), "labels": str(labels), "status": check.status,
+                                         "summary": check.summary, **check.details, "skipped": skipped})
+        raise typer.Exit(1 if check.status == FAIL else 0)
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,
                                          show_progress=not quiet))
@@ -209,7 +254,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
-    index = scan(folder, None, identity_threshold)
+    index = scan(folder, None, identity_threshold, show=True)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
     for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "use"):
@@ -217,8 +262,8 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
-        t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, use)
+        t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), use)
     out.print(t)
     for it in index.items:
         if it.excluded:
@@ -230,19 +275,25 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 @app.command()
 @one_line_errors
 def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
-    """Every backend: ready, or why not (missing extra or weights file)."""
+    """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
+    URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
     t = Table(title="backends")
     for c in ("backend", "type", "status"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
+    reasons = []
     for name in sorted(registry.BACKENDS):
         try:
             mod = registry.get(name)
             typ, why = mod.TYPE, mod.ready(ctx)
         except ImportError as e:
             typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
-        t.add_row(name, typ, "[green]ready[/]" if why is None else f"[red]not ready[/]: {why}")
+        t.add_row(escape(name), escape(typ), "[green]ready[/]" if why is None else "[red]not ready[/] (below)")
+        if why is not None:
+            reasons.append(f"{name}: {why}")
     out.print(t)
+    for line in reasons:  # plain text: no markup parsing ([models] stays), no cropping
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("slurm-script")

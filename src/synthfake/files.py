@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from .errors import SynthfakeError
+
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -50,3 +52,33 @@ def write_json_atomic(path: str | Path, obj) -> None:
 def canonical_hash(obj, n: int = 16) -> str:
     """Short sha256 of an object's canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:n]
+
+
+def read_json(path: str | Path):
+    """A JSON file's content; a file that is not there whole (a folder, unreadable, cut, not JSON) fails with one
+    line naming it and what is wrong (the shared reader of plan.json and sources.json)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return json.loads(text)
+    except IsADirectoryError:
+        raise SynthfakeError(f"{path}: is a folder, expected a JSON file") from None
+    except OSError as e:
+        raise SynthfakeError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+    except UnicodeDecodeError as e:
+        raise SynthfakeError(f"{path}: not UTF-8 text (byte {e.start}); the file is corrupt") from None
+    except json.JSONDecodeError as e:
+        raise SynthfakeError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})") from None
+
+
+def validate_json(path: str | Path, model, data):
+    """`model` validated from `data` read out of `path`; the first problem as one line naming the file."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise SynthfakeError(f"{path}: not a valid {model.__name__} ({loc}: {err['msg']}){more}") from None

@@ -30,6 +30,11 @@ class SourceRef(BaseModel):
     identity: str
     role: str
 
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        return check_relpath(v)
+
 
 class MediaMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -146,7 +151,12 @@ def _bad_json(line: bytes) -> bool:
 
 def iter_jsonl(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, BaseModel | ValidationError, bool]]:
     """(line number, the parsed model or its validation error, is-the-unfinished-last-line) per non-empty line."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: is a folder, expected a JSONL manifest part") from None
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
     lines = data.split(b"\n")
     for no, line in enumerate(lines, 1):
         if not line.strip():
@@ -180,13 +190,28 @@ def read_failures(dataset: str | Path) -> list[Failure]:
     return [r for f in files for r in _read_jsonl(f, Failure, False)]
 
 
+def inside(root: str | Path, rel: str, what: str = "path") -> Path:
+    """THE way to turn a path read from a record (its media under the dataset, a source under the sources root)
+    into a file to open: relative, no '..', and still inside `root` once every symlink is resolved."""
+    base = Path(root).resolve()
+    try:
+        check_relpath(rel)
+    except ValueError:
+        raise ManifestError(f"{rel}: {what} escapes its root {base} (absolute or '..')") from None
+    p = (base / rel).resolve()
+    if base not in p.parents:
+        raise ManifestError(f"{rel}: {what} resolves to {p}, outside its root {base} (a symlink?)")
+    return p
+
+
 def resolve(dataset: str | Path, record: Record) -> Path:
     """Absolute path of a record's media, checked to stay inside the dataset root."""
-    root = Path(dataset).resolve()
-    p = (root / check_relpath(record.path)).resolve()
-    if root not in p.parents:
-        raise ManifestError(f"{record.path}: path escapes the dataset root {root}")
-    return p
+    return inside(dataset, record.path, "media path")
+
+
+def source_file(sources_root: str | Path, ref: SourceRef) -> Path:
+    """Absolute path of one of a record's sources, checked to stay inside the sources root."""
+    return inside(sources_root, ref.path, "source path")
 
 
 def stable_view(record: Record) -> dict:

@@ -281,4 +281,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise MediaError(path, f"not a readable audio file ({e})") from None
     if len(data) == 0:
         raise MediaError(path, "audio file holds no samples")
+    if data.shape[1] > 2:
+        raise MediaError(path, f"{data.shape[1]} audio channels; speech sources must be mono or stereo "
+                               f"(downmix it, e.g. ffmpeg -i IN -ac 1 OUT.wav)")
     return data, rate

@@ -8,17 +8,15 @@ identities. Speech audio carries no face and is shared by all splits.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
 from .errors import PlanError
-from .files import canonical_hash
+from .files import canonical_hash, read_json, validate_json
 from .manifest import FAKE_TYPES
 from .sources import SourceIndex, SourceItem
 
@@ -94,8 +92,8 @@ class Plan(BaseModel):
 
     @classmethod
     def from_file(cls, path) -> "Plan":
-        data = json.loads(Path(path).read_text())
-        plan = cls.model_validate(data)
+        data = read_json(path)
+        plan = validate_json(path, cls, data)
         plan._written = data
         return plan
 

@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import media
-from .errors import MediaError, SynthfakeError
+from .errors import ManifestError, MediaError, SynthfakeError
 from .dataset import Dataset
-from .manifest import FAKE_TYPES, Record, resolve
+from .manifest import FAKE_TYPES, Record, resolve, source_file
 from .sources import SourceIndex
 
 FAKE_RGB, REAL_RGB, SOURCE_RGB = (214, 40, 40), (40, 160, 70), (150, 150, 150)
@@ -82,8 +82,11 @@ def _missing(size: int, text: str) -> np.ndarray:
 
 def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size: int) -> Tile:
     """The picture of one source as this sample used it."""
-    path = root / ref.path
     p = record.params
+    try:
+        path = source_file(root, ref)
+    except ManifestError:
+        return Tile(ref.role, _missing(size, "outside root"), SOURCE_RGB)
     try:
         kind = media.kind_of(path)
         if kind == "audio":
@@ -106,6 +109,8 @@ def cell_for(ds: Path, root: Path, index: SourceIndex | None, record: Record, si
     frame = REAL_RGB if record.label == 0 else FAKE_RGB
     try:
         img = middle_frame(resolve(ds, record), record.media.frames)
+    except ManifestError:
+        img = _missing(size, "outside root")
     except (MediaError, OSError):
         img = _missing(size, "media missing")
     tiles = [Tile("real" if record.label == 0 else "fake", img, frame)]

@@ -10,7 +10,8 @@ import html
 import os
 from pathlib import Path
 
-from .manifest import Record, resolve
+from .errors import ManifestError
+from .manifest import Record, resolve, source_file
 from .media import kind_of
 from .preview import group_records, load
 from .sources import SourceIndex
@@ -24,6 +25,14 @@ background:#222}audio{width:200px}.cap{font-size:12px;margin-top:4px}"""
 
 def _rel(target: Path, page_dir: Path) -> str:
     return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
+
+
+def _linked(target, page_dir: Path, kind: str | None, label: str, fragment: str = "") -> str:
+    """A player for `target` (a function giving the checked path); a path outside its root is not linked."""
+    try:
+        return _player(_rel(target(), page_dir), kind, label, fragment)
+    except ManifestError as e:
+        return f"<figure><figcaption>{html.escape(label)}: not shown ({html.escape(str(e))})</figcaption></figure>"
 
 
 def _player(src: str, kind: str | None, label: str, fragment: str = "") -> str:
@@ -51,13 +60,14 @@ def _fragment(record: Record, role: str, kind: str | None, fps: float, still: in
 
 def cell_html(ds: Path, root: Path, index: SourceIndex | None, record: Record, page_dir: Path) -> str:
     items = {it.path: it for it in index.items} if index else {}
-    parts = [_player(_rel(resolve(ds, record), page_dir), record.media.kind, "fake" if record.label else "real")]
+    parts = [_linked(lambda: resolve(ds, record), page_dir, record.media.kind, "fake" if record.label else "real")]
     if record.label == 1:
         for ref in record.sources:
             kind = kind_of(ref.path)
             it = items.get(ref.path)
             frag = _fragment(record, ref.role, kind, it.fps if it else 0.0, it.still_frame if it else 0)
-            parts.append(_player(_rel(root / ref.path, page_dir), kind, f"{ref.role}: {ref.identity}", frag))
+            parts.append(_linked(lambda ref=ref: source_file(root, ref), page_dir, kind, f"{ref.role}: {ref.identity}",
+                                 frag))
     cls = "fake" if record.label else "real"
     cap = f"{record.id} &middot; {html.escape(record.split)} &middot; index {record.index}"
     return f'<div class="cell {cls}"><div class="media">{"".join(parts)}</div><div class="cap">{cap}</div></div>'

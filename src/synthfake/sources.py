@@ -5,12 +5,19 @@ landmarks and 128-D embedding, and an identity. Identity comes from `identities.
 when the folder has one; otherwise files whose faces lie within `identity_threshold` of each other are
 one person (a still cut from a video is the same person as the video), and every other file is its own.
 Files that cannot serve in a face role stay in the index with the reason in `excluded`.
+
+Files that cannot be read are excluded with their reason too, and the scan goes on: a broken symlink, an
+unreadable file or folder, something that is not a regular file. Symlinks: every source must resolve inside the
+sources root (the same rule `manifest.inside` applies when a record's source is read back), so a file symlink
+pointing outside the root is excluded, and a symlinked folder is not followed (excluded, with the reason);
+point `--sources` at the real folder or copy the files in.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -20,10 +27,12 @@ from pydantic import BaseModel
 
 from . import faces, media
 from .errors import MediaError, SynthfakeError
-from .files import canonical_hash, sha256_file, write_json_atomic
+from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
+NOT_MEDIA = "not a media file (unknown extension)"
+SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
 
 
@@ -74,12 +83,37 @@ class SourceIndex(BaseModel):
         raise SynthfakeError(f"{path}: not in the sources index of {self.root}")
 
 
-def _list_files(root: Path) -> list[Path]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
-    return [p for p in out if p.name != "identities.csv" and p.suffix.lower() != ".md"]
+def _list_files(root: Path) -> list[tuple[Path, str | None]]:
+    """(path, why it cannot be read or None) for every file under root; folders that cannot be listed and
+    symlinked folders appear as one excluded entry each."""
+    out: list[tuple[Path, str | None]] = []
+
+    def unreadable(e: OSError) -> None:
+        out.append((Path(e.filename), f"unreadable folder ({e.strerror or type(e).__name__})"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d)) and not d.startswith(".")]
+        out += [(Path(dirpath) / d, "symlinked folder, not followed (sources must lie under the root)")
+                for d in links]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+        out += [(Path(dirpath) / f, None) for f in sorted(filenames) if not f.startswith(".")]
+    out = [(p, why) for p, why in out if why or (p.name != "identities.csv" and p.suffix.lower() != ".md")]
+    return sorted(out, key=lambda x: x[0].relative_to(root).as_posix() if x[0] != root else "")
+
+
+def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | None]:
+    """Why this listed file cannot be a source (None: it can), and its stat."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        return ("broken symlink" if path.is_symlink() else f"cannot stat ({e.strerror})"), None
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file", None
+    if path.is_symlink() and root not in path.resolve().parents:
+        return f"symlink to {path.resolve()}, outside the sources root (not followed)", None
+    if not os.access(path, os.R_OK):
+        return "unreadable (permission denied)", None
+    return None, st
 
 
 def _index_face_media(item: SourceItem, path: Path) -> None:
@@ -106,18 +140,25 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     item.embedding = np.mean(same, axis=0).round(6).tolist()
 
 
-def _index_file(root: Path, path: Path) -> SourceItem:
-    st = path.stat()
+def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     kind = media.kind_of(path) or "other"
     item = SourceItem(path=path.relative_to(root).as_posix(), kind=kind, bytes=st.st_size, mtime_ns=st.st_mtime_ns)
     if kind == "other":
-        item.excluded = "not a media file (unknown extension)"
+        item.excluded = NOT_MEDIA
         return item
-    item.sha256 = sha256_file(path)
+    try:
+        item.sha256 = sha256_file(path)
+    except OSError as e:
+        item.excluded = f"unreadable ({e.strerror or type(e).__name__})"
+        return item
     try:
         if kind == "audio":
             data, rate = media.read_audio(path)
             item.duration, item.audio = len(data) / rate, True
+            peak = float(np.abs(data).max())
+            if peak < SILENT_PEAK:
+                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
+                                 "lip sync needs speech")
         else:
             _index_face_media(item, path)
     except MediaError as e:
@@ -159,23 +200,38 @@ def _assign_identities(root: Path, items: list[SourceItem], threshold: float) ->
             it.identity = ("voice:" if it.kind == "audio" else "") + Path(it.path).stem
 
 
+def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem]) -> SourceItem:
+    """One listed file's entry: excluded with its reason, reused from the cache, or indexed now."""
+    rel = path.relative_to(root).as_posix()
+    st = None
+    if why is None:
+        why, st = _unreadable(root, path)
+    prev = old.get(rel)
+    if why is not None:
+        return SourceItem(path=rel, kind=media.kind_of(path) or "other", excluded=why)
+    if prev and prev.sha256 and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+        return prev.model_copy(update={"identity": ""})
+    return _index_file(root, path, st)
+
+
 def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float = IDENTITY_THRESHOLD,
-         on_file: Callable[[str], None] | None = None) -> SourceIndex:
-    """Index every file under `root`, reusing cached entries whose size and mtime are unchanged."""
+         on_file: Callable[[str], None] | None = None, show: bool = False) -> SourceIndex:
+    """Index every file under `root`, reusing cached entries whose size and mtime are unchanged (with progress
+    on stderr when `show`)."""
+    from .progress import sample_progress
+
     root = Path(root).resolve()
     if not root.is_dir():
         raise SynthfakeError(f"{root}: sources folder not found")
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
-    for path in _list_files(root):
-        rel, st = path.relative_to(root).as_posix(), path.stat()
-        prev = old.get(rel)
-        if prev and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
-            items.append(prev.model_copy(update={"identity": ""}))
-        else:
-            items.append(_index_file(root, path))
-        if on_file:
-            on_file(rel)
+    listed = _list_files(root)
+    with sample_progress(len(listed), "indexing sources", show and bool(listed)) as advance:
+        for path, why in listed:
+            items.append(_scan_one(root, path, why, old))
+            advance()
+            if on_file:
+                on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
     _assign_identities(root, items, threshold)
@@ -184,7 +240,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
 
 def load_index(path: str | Path) -> SourceIndex | None:
     path = Path(path)
-    return SourceIndex.model_validate_json(path.read_text()) if path.exists() else None
+    return validate_json(path, SourceIndex, read_json(path)) if path.exists() or path.is_symlink() else None
 
 
 def save_index(path: str | Path, index: SourceIndex) -> None:

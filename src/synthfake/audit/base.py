@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..manifest import Failure, Record
+from ..manifest import Failure, Record, resolve, source_file
 from ..plan import SampleTable, Plan
 from ..progress import sample_progress
 from ..sources import SourceIndex
@@ -58,7 +58,10 @@ class AuditData:
     settings: Settings
 
     def media_path(self, record: Record) -> Path:
-        return self.root / record.path
+        return resolve(self.root, record)
+
+    def source_path(self, ref) -> Path:
+        return source_file(self.index.root, ref)
 
 
 def worst(statuses: Iterable[str]) -> str:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .base import EXAMPLES, FAIL, PASS, WARN, Check
 from ..errors import ManifestError
 from ..files import sha256_file
-from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve
+from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve, source_file
 from ..plan import SampleTable, sample_id
 from ..progress import sample_progress
 
@@ -32,7 +32,12 @@ def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[Record]:
     """Every schema-valid record of every worker file; each bad line goes to `problems` with file:line."""
     out = []
     for f in sorted((ds / "manifest").glob("part-*.jsonl")):
-        for no, item, torn_tail in iter_jsonl(f, Record):
+        try:
+            lines = list(iter_jsonl(f, Record))
+        except ManifestError as e:  # a part that is a folder or cannot be read
+            problems["invalid_lines"].append(str(e))
+            continue
+        for no, item, torn_tail in lines:
             if not isinstance(item, ValidationError):
                 out.append(item)
                 continue
@@ -42,7 +47,7 @@ def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[Record]:
                 continue
             err = item.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
-            kind = "escaping_paths" if loc == "path" else "invalid_lines"
+            kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
             problems[kind].append(f"{where}: {loc}: {err['msg']}")
     return out
 
@@ -148,6 +153,25 @@ def check_plan_coverage(layout: SampleTable, records: list[Record], failures: li
     return {"planned": total, "present": sum(1 for i in idx if i < total), "failed": len(failed)}
 
 
+def readable(ds: Path, sources_root: str, records: list[Record], problems: dict[str, list[str]]) -> set[str]:
+    """Ids of the records whose media and sources all resolve inside their roots (the only ones later checks
+    may open); a source that escapes is an escaping path (a media path that escapes is one already)."""
+    out = set()
+    for r in records:
+        try:
+            resolve(ds, r)
+        except ManifestError:
+            continue  # counted by check_files
+        try:
+            for ref in r.sources:
+                source_file(sources_root, ref)
+        except ManifestError as e:
+            problems["escaping_paths"].append(f"{r.id}: {e}")
+            continue
+        out.add(r.id)
+    return out
+
+
 def orphan_files(ds: Path, records: list[Record]) -> list[str]:
     """Media files no record points to (hidden temporary files of live workers are not counted)."""
     known = {r.path for r in records}
@@ -170,9 +194,10 @@ def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, l
     coverage = check_plan_coverage(layout, records, failures, problems)
     actual = check_files(ds, records, problems, show)
     problems["orphan_files"] = orphan_files(ds, records)
+    safe = readable(ds, layout.index.root, records, problems)
     seen, unique = set(), []
     for r in records:
-        if r.id not in seen:
+        if r.id not in seen and r.id in safe:
             seen.add(r.id)
             unique.append(r)
     counts = {k: len(v) for k, v in problems.items()}

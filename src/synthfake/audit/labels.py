@@ -28,7 +28,7 @@ def _task(data: AuditData, r: Record, root: Path) -> tuple | None:
     src = next((s for s in r.sources if s.role == PAIR_ROLE.get(r.type)), None)
     if src is None or media.kind_of(src.path) != r.media.kind:
         return None
-    return (str(data.media_path(r)), r.media.kind, str(root / src.path), int(r.params.get("clip_start", 0)),
+    return (str(data.media_path(r)), r.media.kind, str(data.source_path(src)), int(r.params.get("clip_start", 0)),
             FRAMES_LABEL)
 
 

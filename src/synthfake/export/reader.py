@@ -9,7 +9,6 @@ differs from its record is left out with one line. A second call reuses what is 
 from __future__ import annotations
 
 import hashlib
-import json
 import tarfile
 from pathlib import Path
 from typing import Callable, Iterator

@@ -1,0 +1,77 @@
+"""`gen audit FOLDER --labels labels.csv`: the confound check (audit check 6) on a labelled folder.
+
+Each listed file is probed (kind, size, fps, duration, codec, audio, bytes) and the same single-property
+ROC AUCs as a dataset's audit are computed, so an external set whose fakes are told apart by format or
+size alone (a showcase GIF vs a camera photo) is visible next to any detector scored on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import media
+from .base import Settings
+from .confounds import check_confounds
+from ..errors import MediaError
+from ..labels import present, read_labels
+
+
+@dataclass
+class LabelledMedia:
+    """What the confound check reads of a record, for a file of a labelled folder."""
+
+    path: str
+    label: int
+    bytes: int
+    media: media.MediaInfo
+
+
+@dataclass
+class FolderData:
+    """The part of AuditData the confound check uses."""
+
+    root: Path
+    records: list[LabelledMedia]
+    settings: Settings
+
+    def media_path(self, r: LabelledMedia) -> Path:
+        return self.root / r.path
+
+
+def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings(), log=print):
+    """(confound Check, skipped rows with reasons) of a labelled folder; unreadable files are skipped."""
+    folder = Path(folder)
+    rows, skipped = present(read_labels(labels, folder), folder)
+    recs = []
+    for r in rows:
+        try:
+            info = media.probe(folder / r.path)
+        except MediaError as e:
+            skipped.append({"path": r.path, "reason": str(e)})
+            continue
+        recs.append(LabelledMedia(r.path, r.label, (folder / r.path).stat().st_size, info))
+    for s in skipped:
+        log(f"{folder / s['path']}: {s['reason']}: skipped")
+    return check_confounds(FolderData(folder, recs, settings)), skipped
+
+
+def top_confound(check) -> tuple[str, float] | None:
+    """The most telling property and its AUC folded to >= 0.5 (how well it alone separates the classes)."""
+    scored = [r for r in check.details["properties"] if r["auc"] is not None]
+    if not scored:
+        return None
+    r = max(scored, key=lambda r: abs(r["auc"] - 0.5))
+    return r["property"], max(r["auc"], 1 - r["auc"])
+
+
+def confound_table(check, title: str):
+    """One row per property: files compared and its AUC alone; the verdict and summary in the caption."""
+    from rich.table import Table
+
+    t = Table(title=title, caption=f"{check.status}: {check.summary}")
+    for col in ("property", "real", "fake", "AUC alone"):
+        t.add_column(col, justify="left" if col == "property" else "right")
+    for r in check.details["properties"]:
+        t.add_row(r["property"], str(r["n_real"]), str(r["n_fake"]), "n/a" if r["auc"] is None else f"{r['auc']:.3f}")
+    return t

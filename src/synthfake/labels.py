@@ -1,0 +1,69 @@
+"""Labels CSVs of folders that are not synthfake datasets: `path,label[,kind,model]`, paths relative to the folder.
+
+Used by `gen detect eval --labels` and `gen audit --labels`. A bad label or a path leaving the folder is a
+one-line error naming the CSV and its line; a listed file that is absent is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import media
+from .errors import SynthfakeError
+
+
+@dataclass
+class Labelled:
+    """One row of a labels CSV."""
+
+    path: str
+    label: int
+    kind: str
+    model: str
+
+
+def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
+    """Rows of a labels CSV; a one-line error naming the file and line for a bad label or path."""
+    csv_path = Path(csv_path)
+    try:
+        with open(csv_path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c.strip().lower() for c in reader.fieldnames or []]
+            reader.fieldnames = cols
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SynthfakeError(f"{csv_path}: cannot read labels ({e})") from None
+    if "path" not in cols or "label" not in cols:
+        raise SynthfakeError(f"{csv_path}: a labels CSV needs 'path' and 'label' columns, got {cols}")
+    out, seen = [], set()
+    for line, r in enumerate(rows, start=2):
+        path, label = (r.get("path") or "").strip(), (r.get("label") or "").strip()
+        p = PurePosixPath(path)
+        if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
+            raise SynthfakeError(f"{csv_path}:{line}: path {path!r} must be relative to {folder} and stay inside it")
+        if label not in ("0", "1"):
+            raise SynthfakeError(f"{csv_path}:{line}: label {label!r} for {path}: expected 1 (fake) or 0 (real)")
+        if path in seen:
+            raise SynthfakeError(f"{csv_path}:{line}: {path} is listed twice")
+        seen.add(path)
+        kind = (r.get("kind") or "").strip() or ("fake" if label == "1" else "real")
+        out.append(Labelled(path, int(label), kind, (r.get("model") or "").strip() or kind))
+    if not out:
+        raise SynthfakeError(f"{csv_path}: no rows")
+    return out
+
+
+def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[dict]]:
+    """(rows whose file exists and is an image or video, skipped rows with the reason)."""
+    keep, skipped = [], []
+    for r in rows:
+        f = Path(folder) / r.path
+        if not f.is_file():
+            skipped.append({"path": r.path, "reason": "file not found"})
+        elif media.kind_of(f) not in ("image", "video"):
+            skipped.append({"path": r.path, "reason": "not an image or video"})
+        else:
+            keep.append(r)
+    return keep, skipped

@@ -1,0 +1,158 @@
+"""`gen detect eval --labels` and `gen audit --labels` on a small labelled folder: scores equal predict's,
+missing files are recorded skips, bad labels and escaping paths are one-line errors; recipes apply under flags."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import gen
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from synthfake.detector.external import evaluate_external, report_external  # noqa: E402
+from synthfake.detector.model import DetectorMeta, load_base, save_detector  # noqa: E402
+from synthfake.errors import SynthfakeError  # noqa: E402
+from synthfake.labels import Labelled, read_labels  # noqa: E402
+
+ARCH = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
+FILES = [("faces/photo_s1.jpg", 0), ("faces/photo_s12.jpg", 0), ("faces/still_talk_d3.jpg", 1),
+         ("videos/talk_d9.mp4", 1), ("nonfaces/animal_s22.jpg", 0)]
+
+
+def _write_labels(path, rows, header=("path", "label", "kind", "model", "note")):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def folder(data_dir, tmp_path_factory):
+    """Real media under a labelled folder, plus a row whose file is missing."""
+    d = tmp_path_factory.mktemp("labelled")
+    for name, _ in FILES:
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / name, d / name)
+    rows = [(name, y, "face_swap" if y else "real", f"m{i % 2}" if y else "none", "x") for i, (name, y) in
+            enumerate(FILES)]
+    _write_labels(d / "labels.csv", rows + [("fakes/gone.mp4", 1, "lip_sync", "m9", "")])
+    return d
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A random small ResNet detector (a from-scratch recipe's architecture) saved as training saves it."""
+    torch.manual_seed(0)
+    model, meta = load_base(None, 48, print, ARCH)
+    d = tmp_path_factory.mktemp("model") / "m"
+    save_detector(model.eval(), DetectorMeta(image_size=48, frames=3, threshold=0.5), d)
+    return d
+
+
+def test_scores_are_predicts_and_missing_is_skipped(folder, model_dir, tmp_path):
+    notes = []
+    rep = evaluate_external(model_dir, folder, folder / "labels.csv", workers=0, show=False, log=notes.append)
+    assert rep.files == 5 and rep.fakes == 2
+    assert rep.skipped == [{"path": "fakes/gone.mp4", "reason": "file not found"}]
+    assert any("gone.mp4: file not found: skipped" in n for n in notes)
+    assert rep.no_crops == 1  # the animal photo has no face: fallback label, counted
+    gen("detect", "predict", model_dir, folder, "--out", tmp_path / "sub.csv", "--workers", "0", "--quiet")
+    with open(tmp_path / "sub_probs.csv") as fh:
+        direct = {r["filename"]: float(r["prob_fake"]) for r in csv.DictReader(fh) if r["prob_fake"]}
+    assert rep.probs == pytest.approx(direct, abs=1e-7) and len(direct) == 4
+    from sklearn.metrics import roc_auc_score
+
+    y = [y for _, y in FILES]
+    p = [rep.probs.get(n, 0.0) for n, _ in FILES]
+    assert rep.roc_auc == pytest.approx(roc_auc_score(y, p))
+    assert set(rep.recall_by_kind) == {"face_swap", "real"} and set(rep.recall_by_model) == {"m0", "m1", "none"}
+
+
+def test_bootstrap_intervals_bracket_the_estimate():
+    rows = [Labelled(f"f{i}", int(i % 2), "k" if i % 2 else "real", "m") for i in range(40)]
+    rng = np.random.default_rng(0)
+    probs = {r.path: float(np.clip(0.3 * r.label + rng.uniform(0, 0.7), 0, 1)) for r in rows}
+    rep = report_external("x", rows, probs, DetectorMeta(threshold=0.5), [], boot=300)
+    lo, hi = rep.roc_auc_ci
+    assert lo <= rep.roc_auc <= hi and 0.5 < rep.roc_auc < 1 and hi - lo > 0.05
+    assert rep.best_macro_f1 >= rep.macro_f1
+    perfect = report_external("x", rows, {r.path: float(r.label) for r in rows}, DetectorMeta(), [], boot=100)
+    assert perfect.roc_auc == 1.0 and perfect.roc_auc_ci == (1.0, 1.0) and perfect.macro_f1 == 1.0
+
+
+@pytest.mark.parametrize("row,msg", [(("a.jpg", "yes"), "labels.csv:3: label 'yes' for a.jpg: expected 1"),
+                                     (("../a.jpg", "1"), "labels.csv:3: path '../a.jpg' must be relative"),
+                                     (("faces/photo_s1.jpg", "0"), "labels.csv:3: faces/photo_s1.jpg is listed twice")])
+def test_bad_rows_are_one_line_errors(folder, tmp_path, model_dir, row, msg):
+    _write_labels(tmp_path / "labels.csv", [("faces/photo_s1.jpg", "0"), row], ("path", "label"))
+    with pytest.raises(SynthfakeError, match=msg.replace("(", r"\(")):
+        read_labels(tmp_path / "labels.csv", folder)
+    if row[1] != "yes":
+        return  # the command line is checked once
+    p = gen("detect", "eval", model_dir, folder, "--labels", tmp_path / "labels.csv", check=False)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and msg in p.stderr
+    _write_labels(tmp_path / "nolabel.csv", [("a.jpg",)], ("file",))
+    p = gen("audit", folder, "--labels", tmp_path / "nolabel.csv", check=False)
+    assert p.returncode == 2 and "needs 'path' and 'label' columns" in p.stderr
+
+
+def test_cli_json_and_audit(folder, model_dir, tmp_path):
+    p = gen("detect", "eval", model_dir, folder, "--labels", folder / "labels.csv", "--json", tmp_path / "r.json",
+            "--workers", "0", "--quiet")
+    assert "ROC AUC" in p.stdout and "recall per kind" in p.stdout
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["files"] == 5 and rep["skipped"][0]["path"] == "fakes/gone.mp4"
+    p = gen("audit", folder, "--labels", folder / "labels.csv", "--json", tmp_path / "a.json", check=False)
+    assert p.returncode in (0, 1) and "AUC alone" in p.stdout and "gone.mp4: file not found" in p.stderr
+    a = json.loads((tmp_path / "a.json").read_text())
+    kind = next(r for r in a["properties"] if r["property"] == "kind")
+    assert (kind["n_real"], kind["n_fake"]) == (3, 2)  # 1 video fake among 4 images
+
+
+def test_recipes_apply_under_command_line_flags(tmp_path, monkeypatch):
+    import synthfake.detector.train as train_mod
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    seen = []
+    monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"description": "x", "model": ARCH, "epochs": 7, "image_size": 64, "lr": 0.01}))
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(recipe), "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    o = seen[0]
+    assert (o.epochs, o.image_size, o.lr, o.model) == (2, 64, 0.01, ARCH)  # the flag wins, the recipe fills the rest
+    recipe.write_text(json.dumps({"epoch": 3}))
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(recipe)])
+    assert r.exit_code == 2 and "unknown recipe key(s) epoch" in r.output
+
+
+def test_shipped_recipes_are_valid_and_gen_run_rejects_unknown_keys(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from synthfake.cli import RUN_RECIPE_KEYS, app
+    from synthfake.plan import DEFAULT_RATIOS
+    from synthfake.recipe import read_recipe
+
+    for f in sorted((ROOT / "recipes" / "data").glob("*.json")):
+        r = read_recipe(f, set(RUN_RECIPE_KEYS))
+        assert set(r.get("types", [])) <= set(DEFAULT_RATIOS), f
+    det = read_recipe(ROOT / "recipes" / "detector" / "small_cnn_cpu.json",
+                      {"image_size", "epochs", "batch_size", "lr", "frames", "score_frames", "margin", "seed", "model"})
+    model, _ = load_base(None, det["image_size"], print, det["model"])
+    assert model.config.model_type == "resnet" and sum(p.numel() for p in model.parameters()) < 2_000_000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": ["face_swap"]}))
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "d"), "--sources", str(tmp_path), "--recipe", str(bad)])
+    assert r.exit_code == 2 and "unknown recipe key(s) type" in r.output
+    assert not (tmp_path / "d").exists()
