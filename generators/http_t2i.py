@@ -222,7 +222,7 @@ def image_format(data: bytes) -> str:
 
 
 def check_format(data: bytes, cfg: Config, what: str) -> str:
-    """The returned format; a lossy one is refused unless $SYNTHFAKE_HTTP_LOSSY=convert."""
+    """The returned format; a lossy one is refused unless the option lossy=convert."""
     fmt = image_format(data)
     if fmt not in LOSSLESS and cfg.lossy == "refuse":
         raise ServiceFailed(f"{what}: returned a {fmt} image, not lossless (asked for output_format "

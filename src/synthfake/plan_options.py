@@ -72,8 +72,11 @@ def plan_warnings(table: SampleTable) -> list[str]:
     the plan holds; the plan is still made (a small demo is allowed), but the user is told before any work."""
     out = []
     by_split: dict[str, Counter] = {}
-    for i, split in table.split_of.items():
-        by_split.setdefault(split, Counter())[str(table.types[i])] += 1
+    for i in table.fakes:
+        by_split.setdefault(table.split_of[int(i)], Counter())[str(table.types[i])] += 1
+    for j, i in enumerate(table.reals):  # the j-th real is in the j-th fake's split (_real_spec)
+        split = table.split_of[int(table.fakes[j])] if j < len(table.fakes) else table.split_of[int(i)]
+        by_split.setdefault(split, Counter())["real"] += 1
     planned = {t for t, c in table.type_counts.items() if c and t != "real"}
     for split in (s for s, w in table.plan.splits.items() if w > 0):
         c = by_split.get(split, Counter())
