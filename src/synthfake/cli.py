@@ -71,7 +71,7 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
-RUN_RECIPE_KEYS = ("types", "backends", "degrade", "clip_seconds", "splits")
+RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 
 @app.command()
@@ -107,8 +107,9 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, degrade, "
-                                          "clip_seconds, splits (e.g. recipes/data/*.json); flags win over it."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, backend_opts, "
+                                          "degrade, clip_seconds, splits (e.g. recipes/data/*.json); flags win "
+                                          "over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .dataset import Dataset
@@ -120,11 +121,13 @@ def run(
     if recipe is not None:
         from .recipe import apply_recipe, read_recipe
 
-        got = apply_recipe(ctx, dict(types=types, backends=backends, degrade=degrade, clip_seconds=clip_seconds,
-                                     splits=splits), read_recipe(recipe, set(RUN_RECIPE_KEYS)))
-        types, backends, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
+        got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
+                                     clip_seconds=clip_seconds, splits=splits),
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+        types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
+        backend_opts = [backend_opts] if isinstance(backend_opts, str) else backend_opts
     if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
         raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
     if workers and (rank is not None or world_size is not None):
