@@ -39,6 +39,9 @@ def test_a_mix_gives_exact_counts_per_type_and_backend():
         assert all([r for _, r in s.sources] == ["target"] for s in specs if s.backend == "self_blend")
     again = SampleTable(_plan(index, n=100, reals=100, backends=MIX), index)
     assert [again.spec(i).backend for i in range(200)] == [s.backend for s in specs]  # sample i is pure
+    from synthfake.audit.balance import planned_rows  # the audit's reference counts per backend
+
+    assert Counter(b for _, _, b, _ in planned_rows(again)) == Counter(s.backend for s in specs)
 
 
 def test_backend_flags_parse_to_a_mix_or_a_plain_name():
