@@ -244,10 +244,10 @@ def redraw(ds: Dataset, spec: SampleSpec, result, ctx: registry.Context, rank: i
         _clean(ds, spec, rank, world)
         err.print(f"[yellow]redraw[/] sample {spec.index} ({spec.type}), attempt {spec.attempt + 1}: "
                   f"{escape(_one_line(result))}", highlight=False)
-        spec = ds.table.spec(spec.index, spec.attempt + 1)
         try:
+            spec = ds.table.spec(spec.index, spec.attempt + 1)
             result = make_sample(ds, spec, ctx, rank, world, res)
-        except Exception as e:
+        except Exception as e:  # a redraw the sources cannot supply ends the redraws with its reason
             result = e
     return spec, result
 
