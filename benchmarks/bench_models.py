@@ -47,7 +47,8 @@ def timed(fn, n: int, warmup: int = 2) -> float:
 
 def bench_t2i(work: Path, device: str, images: int, batch: int, size: int) -> list[tuple]:
     root = tiny_models.build_tiny_flux(work / "FLUX.1-schnell", size=size)
-    loaded = diffusers_t2i._load(str(root), device)
+    given = {**{k: o.default for k, o in diffusers_t2i.OPTIONS.items()}, **tiny_models.tiny_flux_options(size)}
+    loaded = diffusers_t2i._load(str(root), device, tuple(sorted(given.items())))
     texts = [prompts.sample(s).text for s in range(batch)]
     one = timed(lambda: diffusers_t2i.render(loaded, texts[:1], [0]), images)
     many = timed(lambda: diffusers_t2i.render(loaded, texts, list(range(batch))), max(1, images // batch))

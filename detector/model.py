@@ -43,6 +43,9 @@ class DetectorMeta:
     val_files: int = 0
     train_crops: int = 0
     base: str | None = None
+    dataset_plan: str | None = None  # the hash of the dataset's plan.json it was trained on (ids derive from it)
+    seed: int | None = None  # the training seed
+    training: dict = field(default_factory=dict)  # the training options (epochs, lr, frames ...), as run
 
 
 def is_fake_label(name: str) -> bool:

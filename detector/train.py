@@ -9,12 +9,13 @@ data-parallel unchanged; only the main process scores validation and writes the 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from synthfake.dataset import Dataset
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
@@ -112,6 +113,12 @@ def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, 
     return items
 
 
+def recorded_options(o: TrainOptions) -> dict:
+    """The options that decide the model, as detector.json records them (not where caches live or progress)."""
+    skip = {"cache_root", "show", "workers"}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(o).items() if k not in skip}
+
+
 def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     """Train, choose the threshold on val, save the model folder; returns the saved meta."""
     from transformers import Trainer, TrainingArguments
@@ -126,7 +133,8 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     check_device(o.device, o.fp16)
     model, meta = load_base(o.base, o.image_size, log, o.model)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
-                   center_fallback=o.center_fallback, fallback_label=o.fallback_label)
+                   center_fallback=o.center_fallback, fallback_label=o.fallback_label,
+                   dataset_plan=Dataset.open(dataset).plan.hash, seed=o.seed, training=recorded_options(o))
     s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,
                      center_fallback=o.center_fallback)
     items = training_items(dataset, train_recs, s, meta, o, log)

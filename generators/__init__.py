@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from synthfake.errors import BackendNotReady
+from synthfake.errors import BackendNotReady, SynthfakeError
 from synthfake.manifest import FAKE_TYPES
 
 if TYPE_CHECKING:
@@ -40,11 +40,56 @@ BACKENDS: dict[str, str] = {
 
 @dataclass
 class Context:
-    """Run settings a backend may need: where weights live, which device, the dataset's cache."""
+    """Run settings a backend may need: where weights live, which device, the dataset's cache, and the plan's
+    backend options ({backend: {option: value}}, as given; `options()` fills the defaults)."""
 
     cache_dir: Path
     device: str = "cpu"
     weights_dir: Path | None = None
+    backend_opts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One backend option (`--backend-opt NAME.key=value`, recorded in plan.json): its default, type and, when
+    the values are few, the allowed ones. A default of None means 'the backend decides' (e.g. per model)."""
+
+    default: str | int | float | bool | None
+    type: type = str
+    choices: tuple = ()
+    help: str = ""
+
+
+def parse_option(name: str, key: str, raw) -> str | int | float | bool:
+    """`raw` (a CLI string, or a value read from plan.json) as option `key` of backend `name`, checked; a bad
+    backend, key or value is a SynthfakeError naming it and what is allowed."""
+    mod = get(name)
+    opts: dict[str, Option] = getattr(mod, "OPTIONS", {})
+    if key not in opts:
+        known = ", ".join(sorted(opts)) or "none"
+        raise SynthfakeError(f"--backend-opt {name}.{key}: unknown option of backend '{name}' (its options: {known})")
+    o = opts[key]
+    try:
+        if o.type is bool and isinstance(raw, str):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            value = raw.lower() in ("1", "true", "yes")
+        else:
+            value = o.type(raw)
+    except (TypeError, ValueError):
+        raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected a {o.type.__name__}") from None
+    if o.choices and value not in o.choices:
+        raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected one of {', '.join(map(str, o.choices))}")
+    return value
+
+
+def options(module_name: str, ctx: Context) -> dict:
+    """The options of the backend in module `module_name` (`__name__`): the plan's values over the defaults."""
+    name = module_name.rsplit(".", 1)[-1]
+    mod = get(name)
+    given = ctx.backend_opts.get(name, {})
+    return {k: (parse_option(name, k, given[k]) if k in given else o.default)
+            for k, o in getattr(mod, "OPTIONS", {}).items()}
 
 
 @dataclass
@@ -61,7 +106,7 @@ class Generated:
 
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
-    its type's (plan.ROLES)."""
+    its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`."""
 
     TYPE: str  # generation | face_swap | reenactment | lip_sync | real
     VERSION: str  # recorded as backend_version; bump when the output for one spec changes
@@ -86,6 +131,9 @@ def check_contract(name: str, mod: ModuleType) -> Backend:
             problems.append(f"no function {fn}()")
         elif len(inspect.signature(f).parameters) != n_args:
             problems.append(f"{fn}() must take {n_args} argument(s)")
+    for key, opt in getattr(mod, "OPTIONS", {}).items():
+        if not isinstance(opt, Option):
+            problems.append(f"OPTIONS[{key!r}] is not an Option")
     if problems:
         raise BackendNotReady(f"backend '{name}' ({mod.__file__}): breaks the backend contract: {'; '.join(problems)}")
     return mod  # type: ignore[return-value]

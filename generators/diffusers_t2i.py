@@ -1,15 +1,16 @@
 """Text-to-image with any local diffusers pipeline directory (FLUX.1 [schnell]/[dev], SDXL, SD3.5 ...).
 
 The directory (a `save_pretrained` / `huggingface-cli download` layout with model_index.json) is named by
-$SYNTHFAKE_DIFFUSERS_MODEL (default FLUX.1-schnell) and found like any weights file. It is loaded once per
+the backend option `model` (default FLUX.1-schnell; `--backend-opt diffusers_t2i.model=FLUX.1-dev`) and found
+like any weights file. It is loaded once per
 process with `DiffusionPipeline.from_pretrained(dir, torch_dtype=..., use_safetensors=True)` (diffusers
 src/diffusers/pipelines/pipeline_utils.py) and called with prompt, num_inference_steps, guidance_scale,
 height, width, generator (one `torch.Generator` per image, seeded by the sample) and output_type "np".
 Defaults per family follow the diffusers FLUX docs (docs/source/en/api/pipelines/flux.md): schnell 4 steps,
 guidance 0, max_sequence_length 256; dev 50 steps, guidance 3.5, max_sequence_length 512 (dev is the
-transformer config with `guidance_embeds`); other pipelines use their own `__call__` defaults. An optional
-`synthfake.json` in the directory overrides steps, guidance, height, width, dtype, offload
-(none | model | sequential, CUDA only) and max_sequence_length. Prompts come from generators/prompts.py.
+transformer config with `guidance_embeds`); other pipelines use their own `__call__` defaults. Backend
+options (recorded in plan.json) override steps, guidance, height, width, dtype, offload (none | model |
+sequential, CUDA only) and max_sequence_length. Prompts come from generators/prompts.py.
 In `gen run` it takes samples in batches (`generate_batch`, $SYNTHFAKE_DIFFUSERS_BATCH; default 8 on CUDA, 1 on
 CPU), each image with its own prompt and seeded generator.
 """
@@ -29,7 +30,7 @@ import numpy as np
 from synthfake import weights
 from synthfake.generators.common import onnx_models
 from synthfake.errors import BackendNotReady
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, Option, options
 from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
@@ -37,12 +38,17 @@ from synthfake.writer import save_image
 TYPE = "generation"
 VERSION = "1.0"
 ROLES: list = []  # text-to-image draws no source
-ENV_MODEL = "SYNTHFAKE_DIFFUSERS_MODEL"
 ENV_BATCH = "SYNTHFAKE_DIFFUSERS_BATCH"
 BATCH_SIZE = 8  # images per call on CUDA unless $SYNTHFAKE_DIFFUSERS_BATCH says otherwise
 DEFAULT_MODEL = "FLUX.1-schnell"
-OPTIONS_FILE = "synthfake.json"
-OPTION_KEYS = {"steps", "guidance", "height", "width", "dtype", "offload", "max_sequence_length"}
+OLD_OPTIONS_FILE = "synthfake.json"  # read by earlier versions; now refused, its settings are backend options
+OPTIONS = {  # --backend-opt diffusers_t2i.KEY=VALUE, recorded in plan.json; None: the family's or pipeline's default
+    "model": Option(DEFAULT_MODEL, str, (), "pipeline directory under the weights places"),
+    "steps": Option(None, int), "guidance": Option(None, float), "height": Option(None, int),
+    "width": Option(None, int), "max_sequence_length": Option(None, int),
+    "dtype": Option(None, str, ("float32", "bfloat16", "float16"), "default bfloat16 on CUDA, float32 on CPU"),
+    "offload": Option("none", str, ("none", "model", "sequential"), "CUDA memory offload"),
+}
 HUB = {"FLUX.1-schnell": "black-forest-labs/FLUX.1-schnell", "FLUX.1-dev": "black-forest-labs/FLUX.1-dev"}
 FAMILY_DEFAULTS = {
     "flux-schnell": {"steps": 4, "guidance": 0.0, "height": 1024, "width": 1024, "max_sequence_length": 256},
@@ -50,8 +56,8 @@ FAMILY_DEFAULTS = {
 }
 
 
-def spec() -> WeightSpec:
-    name = os.environ.get(ENV_MODEL, DEFAULT_MODEL)
+def spec(ctx: Context) -> WeightSpec:
+    name = options(__name__, ctx)["model"]
     repo = HUB.get(Path(name).name)
     how = (f"`huggingface-cli download {repo} --local-dir <weights dir>/{name}`" if repo else
            "a diffusers pipeline directory (save_pretrained or huggingface-cli download) holding model_index.json")
@@ -66,8 +72,12 @@ def ready(ctx: Context) -> str | None:
         batch_size(ctx)
     except BackendNotReady as e:
         return str(e)
-    if weights.locate(spec().name, ctx.weights_dir) is None:
-        return weights.missing_message(spec(), ctx.weights_dir)
+    found = weights.locate(spec(ctx).name, ctx.weights_dir)
+    if found is None:
+        return weights.missing_message(spec(ctx), ctx.weights_dir)
+    if (found.parent / OLD_OPTIONS_FILE).exists():
+        return (f"{found.parent / OLD_OPTIONS_FILE}: no longer read; remove it and pass its settings as "
+                f"--backend-opt diffusers_t2i.KEY=VALUE (recorded in plan.json)")
     if ctx.device == "cuda":
         import torch
 
@@ -95,26 +105,19 @@ def _family(root: Path, index: dict) -> str:
     return cls or "unknown"
 
 
-def _options(root: Path, family: str, device: str) -> dict:
-    opts = {"dtype": "bfloat16" if device == "cuda" else "float32", "offload": "none",
-            **FAMILY_DEFAULTS.get(family, {})}
-    f = root / OPTIONS_FILE
-    if f.exists():
-        try:
-            given = json.loads(f.read_text())
-        except ValueError as e:
-            raise BackendNotReady(f"{f}: not valid JSON ({e})") from None
-        unknown = set(given) - OPTION_KEYS if isinstance(given, dict) else {"<not an object>"}
-        if unknown:
-            raise BackendNotReady(f"{f}: unknown option(s) {sorted(unknown)}; expected {sorted(OPTION_KEYS)}")
-        opts.update(given)
-    if opts["offload"] not in ("none", "model", "sequential"):
-        raise BackendNotReady(f"{f}: offload {opts['offload']!r}: expected none, model or sequential")
-    return opts
+def _options(root: Path, family: str, device: str, given: dict) -> dict:
+    """The family's defaults under the plan's options (`given`, the ones not None)."""
+    if (root / OLD_OPTIONS_FILE).exists():
+        raise BackendNotReady(f"{root / OLD_OPTIONS_FILE}: no longer read (settings in a model folder are not in "
+                              f"the plan); remove it and pass --backend-opt diffusers_t2i.KEY=VALUE (recorded in "
+                              f"plan.json)")
+    return {"dtype": "bfloat16" if device == "cuda" else "float32", "offload": "none",
+            **FAMILY_DEFAULTS.get(family, {}), **{k: v for k, v in given.items() if v is not None and k != "model"}}
 
 
 @lru_cache(maxsize=1)
-def _load(model_dir: str, device: str) -> Loaded:
+def _load(model_dir: str, device: str, given: tuple = ()) -> Loaded:
+    """The pipeline in `model_dir` with the plan's options `given` ((key, value) pairs, hashable for the cache)."""
     import torch
     import transformers
     from diffusers import DiffusionPipeline
@@ -126,10 +129,8 @@ def _load(model_dir: str, device: str) -> Loaded:
     root = Path(model_dir)
     index = json.loads((root / "model_index.json").read_text())
     family = _family(root, index)
-    opts = _options(root, family, device)
-    dtype = getattr(torch, opts["dtype"], None)
-    if not isinstance(dtype, torch.dtype):
-        raise BackendNotReady(f"{root / OPTIONS_FILE}: dtype {opts['dtype']!r} is not a torch dtype")
+    opts = _options(root, family, device, dict(given))
+    dtype = getattr(torch, opts["dtype"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch_dtype is renamed dtype in recent diffusers
         try:  # safetensors only: a pickled .bin is never unpickled
@@ -189,7 +190,12 @@ def render(loaded: Loaded, texts: list[str], seeds: list[int]) -> list[np.ndarra
 
 
 def model_dir(ctx: Context) -> Path:
-    return weights.require(spec(), ctx.weights_dir).parent
+    return weights.require(spec(ctx), ctx.weights_dir).parent
+
+
+def load(ctx: Context) -> Loaded:
+    """The pipeline the plan names, with the plan's options."""
+    return _load(str(model_dir(ctx).resolve()), ctx.device, tuple(sorted(options(__name__, ctx).items())))
 
 
 def batch_size(ctx: Context) -> int:
@@ -207,7 +213,7 @@ def generate_batch(samples, sources_list, out_stems: list[Path], ctx: Context) -
     is the one `generate` makes for it alone (byte-identical on CPU, tested)."""
     import diffusers
 
-    loaded = _load(str(model_dir(ctx).resolve()), ctx.device)
+    loaded = load(ctx)
     texts = [prompts.sample(x.seed) for x in samples]
     images = render(loaded, [t.text for t in texts], [x.seed for x in samples])
     s = call_settings(loaded)

@@ -8,13 +8,14 @@ Contracts, as read in the sources:
 - OpenAI images API (platform.openai.com/docs/api-reference/images, spoken by many providers and local
   servers): POST {base}/v1/images/generations with `Authorization: Bearer KEY` and JSON {model, prompt, n,
   size[, response_format]}; `data[0]` holds `b64_json` or `url`.
-Both are asked for PNG (`output_format` "png", BFL's and gpt-image's parameter; $SYNTHFAKE_HTTP_OUTPUT_FORMAT=""
-omits it for servers that reject it). What came back is identified by its magic bytes and recorded: a lossy
-format (JPEG, lossy WebP) is refused by default, because JPEG artefacts inside a PNG are a compression
-shortcut the other backends' fakes do not have; $SYNTHFAKE_HTTP_LOSSY=convert keeps it, decoded to PNG.
-Settings come from environment variables (below); the key only from the variable named by
-$SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY / OPENAI_API_KEY) and never enters records, failures or logs.
-The key goes only to the origin (scheme, host, port) of $SYNTHFAKE_HTTP_URL, to origins listed in
+Both are asked for PNG (`output_format` "png", BFL's and gpt-image's parameter; `--backend-opt
+http_t2i.output_format=` omits it for servers that reject it). What came back is identified by its magic bytes
+and recorded: a lossy format (JPEG, lossy WebP) is refused by default, because JPEG artefacts inside a PNG are a
+compression shortcut the other backends' fakes do not have; `http_t2i.lossy=convert` keeps it, decoded to PNG.
+What decides the image (provider, url, model, size, formats) is a backend option recorded in plan.json
+(OPTIONS); the key only comes from the variable named by $SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY /
+OPENAI_API_KEY) and never enters records, failures or logs.
+The key goes only to the origin (scheme, host, port) of the `url` option, to origins listed in
 $SYNTHFAKE_HTTP_KEY_ORIGINS, and, with the default BFL URL, to https://*.bfl.ai (its regional polling hosts);
 never along a redirect to another origin. Everything leaving this adapter passes `http_client.guard`.
 Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most $SYNTHFAKE_HTTP_CONCURRENCY
@@ -35,8 +36,8 @@ import cv2
 import numpy as np
 
 from synthfake.generators.common import http_client, onnx_models
-from synthfake.errors import BackendNotReady, SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.errors import BackendNotReady, ServiceFailed
+from synthfake.generators import Context, Generated, Option, options
 from synthfake.generators.common import prompts
 from synthfake.generators.common.http_client import Policy, json_body, request, where
 from synthfake.writer import save_image
@@ -50,11 +51,21 @@ WAITING = ("Pending", "Queued", "Processing")
 P = "SYNTHFAKE_HTTP_"
 LOSSY = ("refuse", "convert")
 LOSSLESS = ("png", "webp-lossless")
+OPTIONS = {  # --backend-opt http_t2i.KEY=VALUE: what decides the image, recorded in plan.json
+    "provider": Option("bfl", str, tuple(PROVIDERS), "which API the server speaks"),
+    "url": Option("", str, (), "base URL (default: the provider's)"),
+    "model": Option("", str, (), "model name (default: the provider's)"),
+    "size": Option("1024x1024", str, (), "WIDTHxHEIGHT asked for"),
+    "response_format": Option("", str, ("", "b64_json", "url"), "OpenAI response_format; empty: not sent"),
+    "output_format": Option("png", str, ("png", "webp", "jpeg", ""), "asked-for format; empty: not sent"),
+    "lossy": Option("refuse", str, LOSSY, "a lossy reply: refuse (a failure) or convert to PNG"),
+}
 
 
 @dataclass
 class Config:
-    """Where and how to call, from SYNTHFAKE_HTTP_* variables (never the key itself)."""
+    """Where and how to call: the plan's http_t2i options, and SYNTHFAKE_HTTP_* variables for the key's variable
+    name and throughput (timeouts, retries, concurrency), which do not change the image."""
 
     provider: str
     url: str
@@ -84,36 +95,26 @@ def _num(name: str, default: float, cast=float, low: float = 0.0):
     return value
 
 
-def config() -> Config:
-    provider = os.environ.get(P + "PROVIDER", "bfl")
-    if provider not in PROVIDERS:
-        raise BackendNotReady(f"${P}PROVIDER={provider!r}: expected one of {', '.join(PROVIDERS)}")
+def config(ctx: Context) -> Config:
+    """The call's settings: what decides the image from the plan's options, the rest from the environment."""
+    o = options(__name__, ctx)
+    provider = o["provider"]
     url, model, key_env = PROVIDERS[provider]
-    size = os.environ.get(P + "SIZE", "1024x1024")
     try:
-        width, height = (int(v) for v in size.lower().split("x"))
+        width, height = (int(v) for v in o["size"].lower().split("x"))
     except ValueError:
-        raise BackendNotReady(f"${P}SIZE={size!r}: expected WIDTHxHEIGHT, e.g. 1024x1024") from None
+        raise BackendNotReady(f"http_t2i.size={o['size']!r}: expected WIDTHxHEIGHT, e.g. 1024x1024") from None
     if provider == "bfl" and (width % 32 or height % 32):
-        raise BackendNotReady(f"${P}SIZE={size!r}: the BFL API takes multiples of 32")
-    fmt = os.environ.get(P + "RESPONSE_FORMAT") or None
-    if fmt not in (None, "b64_json", "url"):
-        raise BackendNotReady(f"${P}RESPONSE_FORMAT={fmt!r}: expected b64_json or url")
-    out_fmt = os.environ.get(P + "OUTPUT_FORMAT", "png") or None
-    if out_fmt not in (None, "png", "webp", "jpeg"):
-        raise BackendNotReady(f"${P}OUTPUT_FORMAT={out_fmt!r}: expected png, webp, jpeg or empty (not sent)")
-    lossy = os.environ.get(P + "LOSSY", "refuse")
-    if lossy not in LOSSY:
-        raise BackendNotReady(f"${P}LOSSY={lossy!r}: expected one of {', '.join(LOSSY)}")
+        raise BackendNotReady(f"http_t2i.size={o['size']!r}: the BFL API takes multiples of 32")
     policy = Policy(timeout=_num("TIMEOUT", 60.0, float, 0.1), retries=_num("RETRIES", 5, int),
                     backoff=_num("BACKOFF", 1.0), max_wait=_num("MAX_WAIT", 120.0))
-    base = os.environ.get(P + "URL", url).rstrip("/")
+    base = (o["url"] or url).rstrip("/")
     domain = "bfl.ai" if provider == "bfl" and base == url else None
-    return Config(provider, base, os.environ.get(P + "MODEL", model),
+    return Config(provider, base, o["model"] or model,
                   os.environ.get(P + "KEY_ENV", key_env), width, height, policy,
                   _num("CONCURRENCY", 4, int, 1), _num("POLL_INTERVAL", 0.5, float, 0.01),
-                  _num("DEADLINE", 600.0, float, 1.0), fmt, out_fmt, lossy, domain,
-                  os.environ.get(P + "KEY_ORIGINS", ""))
+                  _num("DEADLINE", 600.0, float, 1.0), o["response_format"] or None, o["output_format"] or None,
+                  o["lossy"], domain, os.environ.get(P + "KEY_ORIGINS", ""))
 
 
 def _trusted(cfg: Config):
@@ -125,7 +126,7 @@ def ready(ctx: Context) -> str | None:
     if why:
         return why
     try:
-        cfg = config()
+        cfg = config(ctx)
     except BackendNotReady as e:
         return str(e)
     if not os.environ.get(cfg.key_env):
@@ -162,9 +163,9 @@ def bfl(cfg: Config, key: str, text: str, seed: int) -> tuple[bytes, dict]:
     rid = sub.get("id")
     poll = sub.get("polling_url") or (f"{cfg.url}/v1/get_result?id={rid}" if rid else None)
     if not isinstance(rid, str) or not isinstance(poll, str):
-        raise SampleFailed(f"{where(url)}: malformed response (no 'id' / 'polling_url')")
+        raise ServiceFailed(f"{where(url)}: malformed response (no 'id' / 'polling_url')")
     if not trusted(poll):
-        raise SampleFailed(f"{where(url)}: polling URL {where(poll)} is on another origin; the key is not sent there")
+        raise ServiceFailed(f"{where(url)}: polling URL {where(poll)} is on another origin; the key is not sent there")
     end, polls = time.monotonic() + cfg.deadline, 0
     while True:
         r, n = request(_session(), "GET", poll, cfg.policy, key, trusted, headers=headers)
@@ -174,13 +175,13 @@ def bfl(cfg: Config, key: str, text: str, seed: int) -> tuple[bytes, dict]:
         if status == "Ready":
             sample = (res.get("result") or {}).get("sample") if isinstance(res.get("result"), dict) else None
             if not isinstance(sample, str):
-                raise SampleFailed(f"{where(poll)}: malformed response (status Ready without result.sample)")
+                raise ServiceFailed(f"{where(poll)}: malformed response (status Ready without result.sample)")
             data, n = _download(sample, cfg, key)
             return data, {"request_id": rid, "polls": polls, "attempts": attempts + n, "seed": int(seed)}
         if status not in WAITING:
-            raise SampleFailed(f"{where(poll)}: generation ended with status {status!r}")
+            raise ServiceFailed(f"{where(poll)}: generation ended with status {status!r}")
         if time.monotonic() > end:
-            raise SampleFailed(f"{where(poll)}: not ready after {cfg.deadline:g}s (last status {status!r})")
+            raise ServiceFailed(f"{where(poll)}: not ready after {cfg.deadline:g}s (last status {status!r})")
         time.sleep(cfg.poll_interval)
 
 
@@ -200,11 +201,11 @@ def openai(cfg: Config, key: str, text: str) -> tuple[bytes, dict]:
         try:
             return base64.b64decode(item["b64_json"], validate=True), {"attempts": attempts, "delivery": "b64_json"}
         except (binascii.Error, ValueError):
-            raise SampleFailed(f"{where(url)}: malformed response (data[0].b64_json is not base64)") from None
+            raise ServiceFailed(f"{where(url)}: malformed response (data[0].b64_json is not base64)") from None
     if isinstance(item.get("url"), str):
         content, n = _download(item["url"], cfg, key)
         return content, {"attempts": attempts + n, "delivery": "url"}
-    raise SampleFailed(f"{where(url)}: malformed response (no data[0].b64_json or data[0].url)")
+    raise ServiceFailed(f"{where(url)}: malformed response (no data[0].b64_json or data[0].url)")
 
 
 def image_format(data: bytes) -> str:
@@ -221,24 +222,24 @@ def image_format(data: bytes) -> str:
 
 
 def check_format(data: bytes, cfg: Config, what: str) -> str:
-    """The returned format; a lossy one is refused unless $SYNTHFAKE_HTTP_LOSSY=convert."""
+    """The returned format; a lossy one is refused unless the option lossy=convert."""
     fmt = image_format(data)
     if fmt not in LOSSLESS and cfg.lossy == "refuse":
-        raise SampleFailed(f"{what}: returned a {fmt} image, not lossless (asked for output_format "
+        raise ServiceFailed(f"{what}: returned a {fmt} image, not lossless (asked for output_format "
                            f"{cfg.output_format!r}); refused, as its compression would be a shortcut "
-                           f"(${P}LOSSY=convert keeps it)")
+                           f"(--backend-opt http_t2i.lossy=convert keeps it)")
     return fmt
 
 
 def decode(data: bytes, what: str) -> np.ndarray:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
-        raise SampleFailed(f"{what}: the returned bytes are not a decodable image ({len(data)} bytes)")
+        raise ServiceFailed(f"{what}: the returned bytes are not a decodable image ({len(data)} bytes)")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    cfg = config()
+    cfg = config(ctx)
     key = http_client.api_key(os.environ.get(cfg.key_env), cfg.key_env)
     prompt = prompts.sample(sample.seed)
     t0 = time.perf_counter()

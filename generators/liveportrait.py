@@ -18,7 +18,7 @@ template with the 5 points spread 1.5x (its face editor's crop), from the projec
 crop: one window for the whole clip, as LivePortrait's `Cropper.crop_driving_video` (src/utils/cropper.py,
 crop.py): a square per frame from `parse_bbox_from_landmark` (eye-to-mouth axis, scale 2.2, vy -0.1), averaged
 over the clip, cut without rotation; so the driving head's roll, scale and translation stay in the crops and
-reach the motion. Driving option (`driving_option`, recorded): "expression-friendly" (LivePortrait's CLI
+reach the motion. Driving option (`--backend-opt liveportrait.driving=...`, recorded): "expression-friendly" (LivePortrait's CLI
 default) moves the source by (x_d,i - x_d,0) times the hull-area multiplier `calc_motion_multiplier`, added to
 x_s; "pose-friendly" takes x_d,i as it is (live_portrait_pipeline.py). With relative motion from a still
 source x_d,0 equals x_s, so the two differ only by float rounding; the option is kept for parity and records.
@@ -26,7 +26,6 @@ source x_d,0 equals x_s, so the two differ only by float rounding; the option is
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +36,8 @@ import numpy as np
 from synthfake import faces, media, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import clip_landmarks
-from synthfake.errors import BackendNotReady, SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated, Option, options
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_video
 
@@ -47,15 +46,14 @@ VERSION = "1.0"
 CROP, INPUT, CROP_SCALE = 512, 256, 1.5
 DRIVING_SCALE, DRIVING_VY = 2.2, -0.1  # LivePortrait crop_config: scale/vy_ratio_crop_driving_video
 DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
-ENV_DRIVING = "SYNTHFAKE_LIVEPORTRAIT_DRIVING"  # which driving option; default LivePortrait's CLI default
+OPTIONS = {"driving": Option(DRIVING_OPTIONS[0], str, DRIVING_OPTIONS,
+                            "LivePortrait's driving option (default: its CLI default)")}  # --backend-opt
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 PARTS = ("feature_extractor", "motion_extractor", "stitcher", "generator")
 FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx") for p in PARTS}
 
 
 def ready(ctx: Context) -> str | None:
-    if os.environ.get(ENV_DRIVING, DRIVING_OPTIONS[0]) not in DRIVING_OPTIONS:
-        return f"${ENV_DRIVING}={os.environ[ENV_DRIVING]!r}: expected one of {', '.join(DRIVING_OPTIONS)}"
     return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
             or weights.problem(list(FILES.values()), ctx.weights_dir))
 
@@ -115,11 +113,8 @@ def _template() -> np.ndarray:
     return align.zoom_out(align.FFHQ_512, CROP_SCALE)
 
 
-def driving_option() -> str:
-    opt = os.environ.get(ENV_DRIVING, DRIVING_OPTIONS[0])
-    if opt not in DRIVING_OPTIONS:
-        raise BackendNotReady(f"${ENV_DRIVING}={opt!r}: expected one of {', '.join(DRIVING_OPTIONS)}")
-    return opt
+def driving_option(ctx: Context) -> str:
+    return options(__name__, ctx)["driving"]
 
 
 def frame_square(lm: np.ndarray) -> np.ndarray:
@@ -197,7 +192,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     if lms and lms[0] is None:
         raise SampleFailed(f"{drv.item.path}: no face tracked in driving frames {start}..{start + n - 1}")
     window = clip_window(lms)
-    p["driving_option"] = driving_option()
+    p["driving_option"] = driving_option(ctx)
     p["driving_window"] = [round(float(v), 2) for v in window]
     made = 0
 

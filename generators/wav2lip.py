@@ -14,7 +14,6 @@ lower-face mask. Frames without a face pass through.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 from synthfake import media, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import render_clip
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, Option, options
 from synthfake.weights import WeightSpec
 
 TYPE = "lip_sync"
@@ -32,24 +31,21 @@ VERSION = "1.0"
 SIZE, MEL_STEP, RATE = 96, 16, 16000
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 VARIANTS = ("wav2lip_gan_96", "wav2lip_96")
-ENV_VARIANT = "SYNTHFAKE_WAV2LIP_MODEL"
+OPTIONS = {"model": Option(VARIANTS[0], str, VARIANTS, "which Wav2Lip export")}  # --backend-opt wav2lip.model=
 LOWER_FACE = list(range(2, 15)) + list(range(31, 36))  # jaw from below the cheekbones, and the nose base
 
 
-def variant() -> str:
-    return os.environ.get(ENV_VARIANT, VARIANTS[0])
+def variant(ctx: Context) -> str:
+    return options(__name__, ctx)["model"]
 
 
-def spec(name: str | None = None) -> WeightSpec:
-    name = name or variant()
+def spec(name: str) -> WeightSpec:
     return WeightSpec(f"{name}.onnx", f"{ASSETS}{name}.onnx")
 
 
 def ready(ctx: Context) -> str | None:
-    if variant() not in VARIANTS:
-        return f"${ENV_VARIANT}={variant()}: expected one of {', '.join(VARIANTS)}"
     return (onnx_models.missing_modules("onnxruntime", "librosa", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem([spec()], ctx.weights_dir))
+            or weights.problem([spec(variant(ctx))], ctx.weights_dir))
 
 
 @lru_cache(maxsize=2)
@@ -138,7 +134,7 @@ def _params(seed: int, device: str, name: str) -> dict:
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     tgt = sources.role("target")
     aud = sources.role("audio")
-    name = variant()
+    name = variant(ctx)
     sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
     p = _params(sample.seed, ctx.device, name)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]

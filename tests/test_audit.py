@@ -142,7 +142,7 @@ def test_identity_moved_across_splits_fails_identity_only(ds):
     """A held-out real goes to train (record split edited, file moved); its fake stays held out."""
     recs = {r.id: r for r in read_records(ds)}
     real = next(r for r in recs.values() if r.type == "real" and r.split != "train"
-                and recs[r.params["paired_with"]].split == r.split)
+                and r.params.get("paired_with") in recs and recs[r.params["paired_with"]].split == r.split)
     new_path = f"media/train/real/{Path(real.path).name}"
     (ds / new_path).parent.mkdir(parents=True, exist_ok=True)
     os.replace(ds / real.path, ds / new_path)

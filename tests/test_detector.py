@@ -63,6 +63,10 @@ def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
     assert cfg["id2label"][str(meta["fake_index"])] == "Fake"
     assert (meta["frames"], meta["margin"], meta["tta"], meta["image_size"]) == (8, 0.3, True, 64)
     assert 0.0 <= meta["threshold"] <= 1.0 and meta["train_crops"] > 0
+    from synthfake.plan import Plan  # what it was trained on, and how: the dataset's plan hash, options, seed
+
+    assert meta["dataset_plan"] == Plan.from_file(det_dataset / "plan.json").hash and meta["seed"] == 0
+    assert meta["training"]["frames"] == 4 and "cache_root" not in meta["training"]
     pre = json.loads((tiny_model / "preprocessor_config.json").read_text())
     assert pre["size"] == {"height": 64, "width": 64} and pre["image_mean"] == meta["mean"]
     crops = list((det_dataset / "cache" / "crops").rglob("*.npz"))

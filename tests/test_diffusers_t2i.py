@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 from conftest import gen
 from model_checks import audit_integrity, check_records, model_env, sources
-from tiny_models import build_tiny_flux
+from tiny_models import build_tiny_flux, tiny_flux_options
 
 from synthfake.errors import BackendNotReady
 from synthfake.generators import diffusers_t2i as t2i
 from synthfake.generators.common import prompts
+
+OPTS = [a for k, v in tiny_flux_options(32).items() for a in ("--backend-opt", f"diffusers_t2i.{k}={v}")]
+GIVEN = tuple(sorted({**{k: o.default for k, o in t2i.OPTIONS.items()}, **tiny_flux_options(32)}.items()))
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def t2i_run(data_dir, tmp_path_factory):
     w = tmp / "weights"
     root = build_tiny_flux(w / "FLUX.1-schnell", size=32)
     ds = tmp / "D"
-    gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", "--weights-dir", w, "--n", 2,
+    gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", *OPTS, "--weights-dir", w, "--n", 2,
         "--reals", 1, "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
         "--quiet", env=model_env(tmp / "home"))
     return tmp, ds, root
@@ -46,7 +49,7 @@ def test_records_hold_prompt_settings_and_every_weights_file(t2i_run):
 def test_one_seed_one_image_and_batches_match(t2i_run, tmp_path, monkeypatch):
     _, _, root = t2i_run
     monkeypatch.setenv("HOME", str(tmp_path))  # the sha256 cache goes under a temporary home
-    loaded = t2i._load(str(root), "cpu")
+    loaded = t2i._load(str(root), "cpu", GIVEN)
     a, b = prompts.sample(1).text, prompts.sample(2).text
     first, again, other = (t2i.render(loaded, [a], [seed])[0] for seed in (11, 11, 12))
     assert np.array_equal(first, again)
@@ -55,16 +58,17 @@ def test_one_seed_one_image_and_batches_match(t2i_run, tmp_path, monkeypatch):
     assert np.abs(batch[0].astype(int) - first).max() <= 2  # a batch gives each image its own seeded generator
 
 
-def test_family_defaults_and_options_file(tmp_path):
+def test_family_defaults_backend_options_and_no_options_file(tmp_path):
     root = tmp_path / "m"
     (root / "transformer").mkdir(parents=True)
     (root / "transformer" / "config.json").write_text(json.dumps({"guidance_embeds": True}))
     assert t2i._family(root, {"_class_name": "FluxPipeline"}) == "flux-dev"
-    opts = t2i._options(root, "flux-dev", "cuda")
+    opts = t2i._options(root, "flux-dev", "cuda", {"steps": None, "model": "x"})
     assert (opts["steps"], opts["guidance"], opts["dtype"], opts["max_sequence_length"]) == (50, 3.5, "bfloat16", 512)
-    (root / t2i.OPTIONS_FILE).write_text(json.dumps({"stepz": 3}))
-    with pytest.raises(BackendNotReady, match="unknown option.*stepz"):
-        t2i._options(root, "flux-dev", "cpu")
+    assert t2i._options(root, "flux-dev", "cpu", {"steps": 8})["steps"] == 8  # the plan's option wins
+    (root / t2i.OLD_OPTIONS_FILE).write_text(json.dumps({"steps": 3}))
+    with pytest.raises(BackendNotReady, match="no longer read.*--backend-opt diffusers_t2i"):
+        t2i._options(root, "flux-dev", "cpu", {})
 
 
 def test_recorded_weights_are_the_loaded_safetensors(tmp_path, monkeypatch):
@@ -94,7 +98,7 @@ def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures
     _, _, root = t2i_run
     w = root.parent
     three = tmp_path / "three"  # `gen run` in batches of 3 (then 1)
-    gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", "--weights-dir", w, "--n", 4,
+    gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", *OPTS, "--weights-dir", w, "--n", 4,
         "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", sources(tmp_path, ["photo_s1.jpg"]),
         "--out", three, "--quiet", env=model_env(tmp_path / "home", SYNTHFAKE_DIFFUSERS_BATCH="3"))
     for k, v in model_env(tmp_path / "home2").items():

@@ -223,9 +223,9 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
         assert "\x1b[" not in proc.stderr and "━" not in proc.stderr  # no bar drawn into the log
 
     hint = "[bold]x[/bold] pip install 'synthfake[models]'"
-    env = {**os.environ, "COLUMNS": "50", "SYNTHFAKE_HTTP_PROVIDER": hint, "HOME": str(tmp_path)}
+    env = {**os.environ, "COLUMNS": "50", "SYNTHFAKE_HTTP_TIMEOUT": hint, "HOME": str(tmp_path)}
     proc = gen("backends", env=env)
-    assert f"$SYNTHFAKE_HTTP_PROVIDER={hint!r}: expected one of" in proc.stdout
+    assert f"$SYNTHFAKE_HTTP_TIMEOUT={hint!r}: expected a number" in proc.stdout
     url = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"
     assert url in proc.stdout and "…" not in proc.stdout and str(tmp_path) in proc.stdout
 

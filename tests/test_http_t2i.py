@@ -22,7 +22,7 @@ from conftest import gen
 from model_checks import audit_integrity, check_records, failures, model_env, sources
 
 from synthfake.generators.common import http_client
-from synthfake.errors import SampleFailed
+from synthfake.errors import ServiceFailed
 from synthfake.generators.common import prompts
 
 KEY = "sk-synthfake-test-Zq81vX0s"
@@ -161,15 +161,16 @@ def elsewhere(api):
     srv.server_close()
 
 
-def _run(tmp: Path, srv, provider: str, n: int, key_env: str, key: str = KEY, check: bool = True, **extra):
-    env = model_env(tmp / "home", **{key_env: key}, **extra, SYNTHFAKE_HTTP_PROVIDER=provider,
-                    SYNTHFAKE_HTTP_URL=f"http://127.0.0.1:{srv.server_port}", SYNTHFAKE_HTTP_TIMEOUT="1",
+def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str, key: str = KEY, check: bool = True,
+         **extra):
+    env = model_env(tmp / "home", **{key_env: key}, **extra, SYNTHFAKE_HTTP_TIMEOUT="1",
                     SYNTHFAKE_HTTP_RETRIES="2", SYNTHFAKE_HTTP_BACKOFF="0.05", SYNTHFAKE_HTTP_POLL_INTERVAL="0.05",
                     SYNTHFAKE_HTTP_CONCURRENCY="2")
     ds = tmp / "D"
+    opts = (f"provider={provider}", f"url=http://127.0.0.1:{srv.server_port}", *opts)
     proc = gen("run", "--type", "generation", "--backend", "generation=http_t2i", "--n", n, "--reals", 0,
                "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
-               env=env, check=check)
+               *[a for o in opts for a in ("--backend-opt", f"http_t2i.{o}")], env=env, check=check)
     return ds, proc
 
 
@@ -245,7 +246,7 @@ def test_bfl_jpeg_is_refused_or_converted_and_recorded(tmp_path, api, data_dir):
     (rec,) = check_records(ds, {})
     assert rec.index == 1 and rec.params["returned_format"] == "png" and not rec.params["converted_to_png"]
     api.script["delivery"] = ["jpeg"]
-    ds, _ = _run(tmp_path / "convert", api, "bfl", 1, "BFL_API_KEY", SYNTHFAKE_HTTP_LOSSY="convert")
+    ds, _ = _run(tmp_path / "convert", api, "bfl", 1, "BFL_API_KEY", "lossy=convert")
     (rec,) = check_records(ds, {})
     assert rec.params["returned_format"] == "jpeg" and rec.params["converted_to_png"]
     assert (ds / rec.path).read_bytes().startswith(b"\x89PNG")
@@ -274,19 +275,18 @@ def test_ready_names_the_missing_key_variable_not_a_value(tmp_path, monkeypatch)
     from synthfake.generators import Context, http_t2i
 
     monkeypatch.delenv("BFL_API_KEY", raising=False)
-    monkeypatch.setenv("SYNTHFAKE_HTTP_PROVIDER", "bfl")
-    ctx = Context(cache_dir=tmp_path)
+    ctx = Context(cache_dir=tmp_path, backend_opts={"http_t2i": {"provider": "bfl"}})
     assert http_t2i.ready(ctx).startswith("$BFL_API_KEY is not set")
     monkeypatch.setenv("BFL_API_KEY", KEY)
     assert http_t2i.ready(ctx) is None
-    monkeypatch.setenv("SYNTHFAKE_HTTP_SIZE", "1000x1000")
+    ctx.backend_opts["http_t2i"]["size"] = "1000x1000"
     assert "multiples of 32" in http_t2i.ready(ctx) and KEY not in http_t2i.ready(ctx)
 
 
 def test_concurrency_slots_are_shared_and_bounded(tmp_path):
     with http_client.slot(tmp_path, 2) as a, http_client.slot(tmp_path, 2) as b:
         assert {a, b} == {0, 1}
-        with pytest.raises(SampleFailed, match="all 2 request slots stayed busy"):
+        with pytest.raises(ServiceFailed, match="all 2 request slots stayed busy"):
             with http_client.slot(tmp_path, 2, wait_s=0.2):
                 pass
     with http_client.slot(tmp_path, 2) as c:

@@ -116,13 +116,13 @@ def test_driving_roll_and_scale_reach_the_output_keypoints(data_dir, tmp_path, m
     w = tmp_path / "w"
     tiny_models.live_portrait(w)
     monkeypatch.setenv("SYNTHFAKE_ALLOW_UNVERIFIED", "1")
-    monkeypatch.setenv(lp.ENV_DRIVING, option)
     sess, resolved = lp._models(str(w), "cpu")
     log: list = []
     monkeypatch.setattr(lp, "_models", lambda *a: ({**sess, "stitcher": _Spy(sess["stitcher"], log)}, resolved))
     monkeypatch.setattr(lp, "motion", _eye_motion)
     sample = SimpleNamespace(seed=1, params={"clip_start": 0, "clip_frames": len(frames)})
-    out = lp.generate(sample, srcs, tmp_path / "out", Context(cache_dir=cache, weights_dir=w))
+    ctx = Context(cache_dir=cache, weights_dir=w, backend_opts={"liveportrait": {"driving": option}})  # plan.json's
+    out = lp.generate(sample, srcs, tmp_path / "out", ctx)
     assert out.params["driving_option"] == option and out.params["driving_crop"] == "one_window_per_clip"
     assert len(log) == len(frames)
     for feed, roll, scale in zip(log, rolls, scales):

@@ -73,7 +73,7 @@ def test_sample_i_is_a_pure_function():
 
 def test_reals_are_paired_with_fake_targets():
     index = _index()
-    lay = SampleTable(_plan(index), index)
+    lay = SampleTable(_plan(index, version=1), index)  # version 1: reals drawn with replacement
     reals = [lay.spec(int(i)) for i in lay.reals]
     paired = [r for r in reals if "paired_with" in r.params]
     assert len(paired) >= 55  # generation with a base photo pairs too; only sources-free backends would not

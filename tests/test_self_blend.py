@@ -105,7 +105,9 @@ def test_gen_run_pairs_each_fake_with_its_target(data_dir, tmp_path):
     reals = [r for r in recs if r.label == 0]
     assert len(fakes) == 4 and len(reals) == 4
     assert all(r.backend == "self_blend" and [s.role for s in r.sources] == ["target"] for r in fakes.values())
-    for real in reals:
+    paired = [r for r in reals if "paired_with" in r.params]  # reals without replacement: a repeated target is
+    assert paired  # not taken twice while the split has unused faces
+    for real in paired:
         fake = fakes[real.params["paired_with"]]
         assert real.sources[0].sha256 == fake.sources[0].sha256
         assert real.media.kind == fake.media.kind and real.media.frames == fake.media.frames

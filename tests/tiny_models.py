@@ -7,7 +7,6 @@ input and a run takes milliseconds.
 
 from __future__ import annotations
 
-import json
 import string
 from pathlib import Path
 
@@ -122,6 +121,11 @@ def wav2lip(path: Path, seed: int = 3) -> Path:
                  [_io("output", [1, 3, 96, 96])], inits)
 
 
+def tiny_flux_options(size: int = 32) -> dict:
+    """The diffusers_t2i backend options a tiny FLUX runs with (`--backend-opt diffusers_t2i.KEY=VALUE`)."""
+    return {"height": size, "width": size, "steps": 2, "max_sequence_length": 32}
+
+
 def build_tiny_flux(root: Path, size: int = 32) -> Path:
     """FLUX.1's components at toy size (tokenizers from in-memory vocabularies), saved as a pipeline dir."""
     import torch
@@ -150,6 +154,4 @@ def build_tiny_flux(root: Path, size: int = 32) -> Path:
         m.eval()  # dropout off, or one seed gives two images
     FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=clip, tokenizer=clip_tok,
                  text_encoder_2=t5, tokenizer_2=t5_tok, transformer=transformer).save_pretrained(root)
-    (root / "synthfake.json").write_text(json.dumps({"height": size, "width": size, "steps": 2,
-                                                     "max_sequence_length": 32}))
     return root

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus, urljoin, urlsplit
 
-from synthfake.errors import BackendNotReady, SampleFailed, SynthfakeError
+from synthfake.errors import BackendNotReady, ServiceFailed, SynthfakeError
 
 MAX_REDIRECTS = 5
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -87,7 +87,7 @@ def api_key(raw: str | None, variable: str) -> str:
 @contextmanager
 def guard(secret: str | None):
     """Run HTTP work; any exception leaves as one scrubbed line, without the chained traceback (whose frames and
-    messages, e.g. requests' InvalidHeader, may hold the key). Library errors become SampleFailed."""
+    messages, e.g. requests' InvalidHeader, may hold the key). Library errors become ServiceFailed."""
     try:
         yield
     except SynthfakeError as e:
@@ -97,7 +97,7 @@ def guard(secret: str | None):
                 setattr(e, attr, scrub(getattr(e, attr), secret))
         raise e.with_traceback(None) from None
     except Exception as e:
-        raise SampleFailed(scrub(f"{type(e).__name__}: {e}", secret)) from None
+        raise ServiceFailed(scrub(f"{type(e).__name__}: {e}", secret)) from None
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -147,7 +147,7 @@ def _send(session, method: str, url: str, policy: Policy, secret: str | None, tr
         return session.request(method, url, timeout=policy.timeout, **kw)
     for _ in range(MAX_REDIRECTS + 1):
         if trusted is None or not trusted(url):
-            raise SampleFailed(f"{method} {where(url)}: not the configured API origin; the key is not sent there")
+            raise ServiceFailed(f"{method} {where(url)}: not the configured API origin; the key is not sent there")
         r = session.request(method, url, timeout=policy.timeout, allow_redirects=False, **kw)
         if not r.is_redirect:
             return r
@@ -156,9 +156,9 @@ def _send(session, method: str, url: str, policy: Policy, secret: str | None, tr
             url, method = nxt, (method if r.status_code in (307, 308) else "GET")
             kw = kw if method != "GET" else {k: v for k, v in kw.items() if k not in ("json", "data")}
             continue
-        raise SampleFailed(f"{method} {where(url)}: HTTP {r.status_code} redirect to {where(nxt)}, another "
+        raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code} redirect to {where(nxt)}, another "
                            "origin; not followed with the key")
-    raise SampleFailed(f"{method} {where(url)}: more than {MAX_REDIRECTS} redirects")
+    raise ServiceFailed(f"{method} {where(url)}: more than {MAX_REDIRECTS} redirects")
 
 
 def request(session, method: str, url: str, policy: Policy, secret: str | None, trusted=None, **kw):
@@ -179,12 +179,12 @@ def request(session, method: str, url: str, policy: Policy, secret: str | None, 
             if r.status_code < 400:
                 return r, attempt + 1
             if r.status_code != 429 and r.status_code < 500:
-                raise SampleFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
+                raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
             last = f"HTTP {r.status_code}"
             wait = retry_after(r.headers.get("Retry-After")) or wait
         if attempt < policy.retries:
             time.sleep(min(wait, policy.max_wait))
-    raise SampleFailed(f"{method} {where(url)}: {last} after {policy.retries + 1} attempts")
+    raise ServiceFailed(f"{method} {where(url)}: {last} after {policy.retries + 1} attempts")
 
 
 def json_body(r, url: str, secret: str | None) -> dict:
@@ -194,7 +194,7 @@ def json_body(r, url: str, secret: str | None) -> dict:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise SampleFailed(f"{where(url)}: malformed response (expected a JSON object, got "
+        raise ServiceFailed(f"{where(url)}: malformed response (expected a JSON object, got "
                            f"{scrub(r.text, secret)!r})")
     return body
 
@@ -233,5 +233,5 @@ def slot(folder: Path, k: int, wait_s: float = 3600.0):
                 fh.close()
             return
         if time.monotonic() > deadline:
-            raise SampleFailed(f"{folder}: all {k} request slots stayed busy for {wait_s:g}s")
+            raise ServiceFailed(f"{folder}: all {k} request slots stayed busy for {wait_s:g}s")
         time.sleep(0.05)

@@ -15,7 +15,8 @@ from . import generators as registry
 from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
 from .errors import SynthfakeError
-from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
+from .plan import DEFAULT_RATIOS, Plan, largest_remainder
+from .plan_options import default, parse_backend_opts, parse_backends
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
@@ -62,15 +63,15 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
     problems = []
     counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
     for t, count in counts.items():
-        if count:
-            why = registry.why_not_ready(plan.backends[t], t, ctx)
+        for name, c in largest_remainder(count, plan.mix(t)).items():
+            why = registry.why_not_ready(name, t, ctx) if c else None
             if why:
                 problems.append(f"{t}: {why}")
     if problems:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
-RUN_RECIPE_KEYS = ("types", "backends", "degrade", "clip_seconds", "splits")
+RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 
 @app.command()
@@ -80,14 +81,20 @@ def run(
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
     types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
-    n: int = typer.Option(100, "--n", min=0, help="Number of fake samples."),
+    n: int = typer.Option(default("n"), "--n", min=0, help="Number of fake samples."),
     reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
-    backends: Optional[List[str]] = typer.Option(None, "--backend", help="TYPE=NAME (repeatable)."),
-    seed: int = typer.Option(0, "--seed"),
-    splits: str = typer.Option("train=0.7,val=0.15,test=0.15", "--splits"),
-    clip_seconds: float = typer.Option(10.0, "--clip-seconds", min=0.04, help="Longest video clip per sample."),
-    min_manipulated: float = typer.Option(0.9, "--min-manipulated", min=0, max=1,
+    backends: Optional[List[str]] = typer.Option(None, "--backend", help="TYPE=NAME, or a mix TYPE=NAME:W,NAME:W "
+                                                 "(exact counts per backend) (repeatable)."),
+    backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: a backend "
+                                                     "option, recorded in plan.json (repeatable)."),
+    seed: int = typer.Option(default("seed"), "--seed"),
+    splits: str = typer.Option(",".join(f"{k}={v:g}" for k, v in default("splits").items()), "--splits"),
+    clip_seconds: float = typer.Option(default("clip_seconds"), "--clip-seconds", min=0.04,
+                                       help="Longest video clip per sample."),
+    min_manipulated: float = typer.Option(default("min_manipulated"), "--min-manipulated", min=0, max=1,
                                           help="A fake with fewer changed frames than this share is a failure."),
+    redraws: int = typer.Option(default("redraws"), "--redraws", min=0,
+                                help="Draws again a sample that fails a quality gate, at most this many times."),
     identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
                                              help="Files whose faces are closer than this are one identity."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
@@ -100,23 +107,27 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, degrade, "
-                                          "clip_seconds, splits (e.g. recipes/data/*.json); flags win over it."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, backend_opts, "
+                                          "degrade, clip_seconds, splits (e.g. recipes/data/*.json); flags win "
+                                          "over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .dataset import Dataset
     from .executors import run_local, run_ray
+    from .plan_options import plan_warnings
     from .runner import run_worker, world_from_env
     from .status import dataset_status, status_tables
 
     if recipe is not None:
         from .recipe import apply_recipe, read_recipe
 
-        got = apply_recipe(ctx, dict(types=types, backends=backends, degrade=degrade, clip_seconds=clip_seconds,
-                                     splits=splits), read_recipe(recipe, set(RUN_RECIPE_KEYS)))
-        types, backends, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
+        got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
+                                     clip_seconds=clip_seconds, splits=splits),
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+        types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
+        backend_opts = [backend_opts] if isinstance(backend_opts, str) else backend_opts
     if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
         raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
     if workers and (rank is not None or world_size is not None):
@@ -125,19 +136,22 @@ def run(
     if unknown:
         raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
     ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
-    chosen = {**DEFAULT_BACKENDS, **_parse_pairs(backends or [], "--backend")}
+    chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios)
+    opts = parse_backend_opts(backend_opts or [], chosen)
     split_fracs = _parse_splits(splits)
-    ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir)
+    ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir, backend_opts=opts)
 
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
-                       backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
-                       clip_seconds=clip_seconds, min_manipulated=min_manipulated,
+                       backends=chosen, backend_opts=opts, splits=split_fracs,
+                       clip_seconds=clip_seconds, min_manipulated=min_manipulated, redraws=redraws,
                        degrade=parse_chain(degrade) if degrade else [])
     if not quiet:
         err.print(f"indexing sources under {sources} ...", highlight=False)
     ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold)
     _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
     ds.save()
+    for line in plan_warnings(ds.table):
+        err.print(f"WARN: {line}", markup=False, highlight=False)
     excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)

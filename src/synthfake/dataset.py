@@ -58,9 +58,11 @@ class Dataset:
         root = Path(root)
         cached = load_index(root / SOURCES_FILE)
         index = _as_written(scan(sources_dir, cached, threshold, on_file))
+        old = Plan.from_file(root / PLAN_FILE) if (root / PLAN_FILE).exists() else None
+        if old is not None:  # a plan written by an older synthfake keeps the drawing rules of its version
+            plan_fields = {**plan_fields, "version": old.version}
         plan = _as_written(Plan(**plan_fields, sources_digest=index.digest))
-        if (root / PLAN_FILE).exists():
-            old = Plan.from_file(root / PLAN_FILE)
+        if old is not None:
             if cached is not None and old.sources_digest != index.digest:
                 raise PlanError(f"{root / PLAN_FILE}: the files under {sources_dir} changed since this plan was "
                                 f"made; use a new --out or restore the sources")

@@ -31,3 +31,8 @@ class BackendNotReady(SynthfakeError):
 
 class SampleFailed(SynthfakeError):
     """One sample could not be made; recorded in failures/ and the run goes on."""
+
+
+class ServiceFailed(SynthfakeError):
+    """One sample failed outside its draw (a hosted API erred, timed out or answered garbage); recorded in
+    failures/ like SampleFailed, but not drawn again: other sources would not help."""

@@ -78,6 +78,7 @@ class Record(BaseModel):
     media: MediaMeta
     manipulated_frames: int = Field(ge=0)
     degradations: list[dict] = []
+    attempt: int = Field(0, ge=0)  # 0, or k when sources/params were drawn again after k failed quality gates
     split: str
     rank: int
     world_size: int
@@ -102,6 +103,7 @@ class Failure(BaseModel):
     split: str
     sources: list[SourceRef]
     reason: str
+    attempts: int = 1  # draws tried (the last one's sources and reason are these)
     rank: int
     world_size: int
     host: str

@@ -8,11 +8,12 @@ identities. Speech audio carries no face and is shared by all splits.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
 from .errors import PlanError
 from .files import canonical_hash, read_json, validate_json
@@ -47,21 +48,39 @@ _PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}
 PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
+PLAN_VERSION = 2  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py)
+
+
 class Plan(BaseModel):
-    """Everything that decides the samples; written once as DATASET/plan.json."""
+    """Everything that decides the samples; written once as DATASET/plan.json. The CLI's defaults are these."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = 1
-    n: int
+    version: int = PLAN_VERSION
+    n: int = 100
     reals: int
     seed: int = 0
-    ratios: dict[str, float]
-    backends: dict[str, str]
-    splits: dict[str, float]
+    ratios: dict[str, float] = dict(DEFAULT_RATIOS)
+    backends: dict[str, str | dict[str, float]]  # type -> backend, or -> {backend: weight} (a mix, exact counts)
+    backend_opts: dict[str, dict[str, str | int | float | bool]] = {}  # backend -> {option: value} (--backend-opt)
+    splits: dict[str, float] = {"train": 0.7, "val": 0.15, "test": 0.15}
     clip_seconds: float = 10.0
     min_manipulated: float = 0.9
+    redraws: int = 3  # a sample failing a quality gate is drawn again (attempt 1..redraws) before it is failed
     degrade: list[dict] = []  # post-processing chain (degrade.py), drawn per sample independent of the label
     sources_digest: str
+
+    @field_validator("backends")
+    @classmethod
+    def _positive_weights(cls, v: dict) -> dict:
+        for t, b in v.items():
+            if isinstance(b, dict) and (not b or any(w <= 0 for w in b.values())):
+                raise ValueError(f"backends.{t}: a mix needs at least one backend, each with a weight > 0")
+        return v
+
+    def mix(self, sample_type: str) -> dict[str, float]:
+        """{backend: weight} of a type (one backend: weight 1)."""
+        b = self.backends[sample_type]
+        return {b: 1.0} if isinstance(b, str) else dict(b)
 
     _written: dict | None = PrivateAttr(default=None)  # plan.json as read, when loaded from a dataset
 
@@ -96,6 +115,7 @@ class SampleSpec:
     sources: list[tuple[SourceItem, str]]  # (item, role)
     params: dict = field(default_factory=dict)
     degrade_key: int = -1  # index whose draw sets the degradations: its own, or a paired real's fake's
+    attempt: int = 0  # 0, or k when drawn again after k failed quality gates (plan.redraws at most)
 
     @property
     def degrade_seed(self) -> list[int]:
@@ -155,6 +175,8 @@ SALT_EXTRA_REAL_SPLITS = 9  # splits of the reals that have no fake to pair with
 SALT_FAKE_SPEC = 100  # a fake's sources, clip and seed
 SALT_REAL_SPEC = 200  # an unpaired real's source and clip
 SALT_DEGRADE = 300  # the degradation chain drawn for a sample
+SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type get which backend
+SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -171,11 +193,12 @@ class SampleTable:
 
     def __init__(self, plan: Plan, index: SourceIndex):
         self.plan, self.index, self.hash = plan, index, plan.hash
-        self.roles = {t: roles_for(t, plan.backends[t]) for t in plan.ratios}
+        self.roles = {b: roles_for(t, b) for t in plan.ratios for b in plan.mix(t)}
         counts = largest_remainder(plan.n, plan.ratios)
         labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
         self.types = np.array(labels, dtype=object)[_rng(plan.seed, SALT_TYPE_ORDER).permutation(len(labels))]
         self.type_counts = {**counts, "real": plan.reals}
+        self.backend_of = self._assign_backends()
         self.identity_split = self._split_identities()
         self.pools = self._pools()
         self.split_of: dict[int, str] = {}
@@ -186,6 +209,32 @@ class SampleTable:
         extra = self.reals[len(self.fakes):] if len(self.fakes) else self.reals
         self._assign_splits(extra, "real", SALT_EXTRA_REAL_SPLITS)
         self.validate()
+
+    def _assign_backends(self) -> dict[str, list[str]]:
+        """Per type, the backend of its k-th sample: exact counts by largest remainder over the type's mix, in
+        an order drawn from the seed (a single backend draws nothing, so plans without a mix are unchanged)."""
+        out = {}
+        for pos, t in enumerate((*self.plan.ratios, "real")):
+            mix = self.plan.mix(t)
+            n = int(self.type_counts.get(t, 0))
+            counts = largest_remainder(n, mix)
+            labels = [b for b in mix for _ in range(counts[b])]
+            if len(mix) > 1:
+                labels = [labels[k] for k in _rng(self.plan.seed, SALT_BACKEND_BASE + pos).permutation(n)]
+            out[t] = labels
+        self._rank_in_type = {}
+        for t in out:
+            for k, i in enumerate(np.nonzero(self.types == t)[0]):
+                self._rank_in_type[int(i)] = k
+        return out
+
+    def backend(self, i: int) -> str:
+        t = str(self.types[i])
+        return self.backend_of[t][self._rank_in_type[i]]
+
+    def backend_counts(self) -> dict[str, dict[str, int]]:
+        """{type: {backend: count}} of the whole plan."""
+        return {t: dict(Counter(b)) for t, b in self.backend_of.items() if b}
 
     def _split_identities(self) -> dict[str, str]:
         """Identities with a face video, then photo-only identities, each spread over the splits in hash order.
@@ -225,24 +274,24 @@ class SampleTable:
             self.split_of[int(i)] = labels[k]
 
     def validate(self) -> None:
-        """Plan-time check that every split can supply every type it holds, with what to change."""
+        """Plan-time check that every split can supply every type (and backend) it holds, with what to change."""
         problems = []
         for split, pool in self.pools.items():
             ids = {it.identity for it in pool["face"]}
-            held = {self.types[i] for i, s in self.split_of.items() if s == split}
-            held |= {"real"} if self.plan.reals and split in held else set()
-            needs = [f"{t} {need}" for t in sorted(held) if (need := self._shortage(t, ids, pool))]
+            held = {(self.types[i], self.backend(i)) for i, s in self.split_of.items() if s == split}
+            held |= {("real", "")} if self.plan.reals and held else set()
+            needs = [f"{t} {need}" for t, b in sorted(held) if (need := self._shortage(t, b, ids, pool))]
             if needs:
                 problems.append(f"split '{split}' has {len(ids)} face identities "
-                                f"({', '.join(sorted(ids)) or 'none'}) but {'; '.join(needs)}")
+                                f"({', '.join(sorted(ids)) or 'none'}) but {'; '.join(sorted(set(needs)))}")
         if problems:
             raise PlanError(" | ".join(problems) + f". Add face sources, or change the split fractions "
                             f"(now {self.plan.splits}), or drop the type with --type.")
 
-    def _shortage(self, t: str, ids: set, pool: dict) -> str | None:
+    def _shortage(self, t: str, backend: str, ids: set, pool: dict) -> str | None:
         if t == "real":
             return None if ids else "needs 1 face identity"
-        kinds = [k for _, k in self.roles[t] if not k.endswith("?")]
+        kinds = [k for _, k in self.roles[backend] if not k.endswith("?")]
         n_face = sum(k in ("face", "video") for k in kinds)
         if len(ids) < n_face:
             return f"needs {n_face} different face identities" if n_face > 1 else "needs a face identity"
@@ -252,21 +301,23 @@ class SampleTable:
             return "needs a speech audio file"
         return None
 
-    def spec(self, i: int) -> SampleSpec:
-        """Sample `i`: type, backend, split, sources, clip, seed."""
+    def spec(self, i: int, attempt: int = 0) -> SampleSpec:
+        """Sample `i`: type, backend, split, sources, clip, seed. Attempt k > 0 (a redraw after a quality gate
+        failed) keeps type, backend and split and draws other sources, clip and seed from its own stream."""
         if not 0 <= i < len(self.types):
             raise PlanError(f"index {i} outside the plan (0..{len(self.types) - 1})")
         t = str(self.types[i])
         if t == "real":
-            return self._real_spec(i)
-        rng = _rng(self.plan.seed, SALT_FAKE_SPEC, i)
-        split = self.split_of[i]
+            return self._real_spec(i, attempt)
+        rng = _rng(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else []))
+        split, backend = self.split_of[i], self.backend(i)
         pool = self.pools[split]
+        roles = self.roles[backend]
         used: set[str] = set()
-        order = sorted(range(len(self.roles[t])), key=lambda k: _PICK_ORDER[self.roles[t][k][1]])
+        order = sorted(range(len(roles)), key=lambda k: _PICK_ORDER[roles[k][1]])
         picked: dict[int, tuple[SourceItem, str]] = {}
         for k in order:  # most constrained pool first (a video), so that a distinct identity is left for it
-            role, kind = self.roles[t][k]
+            role, kind = roles[k]
             optional = kind.endswith("?")
             kind = kind.rstrip("?")
             cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
@@ -280,13 +331,28 @@ class SampleTable:
         chosen = [picked[k] for k in sorted(picked)]
         pair = next((it for it, r in chosen if r == PAIR_ROLE[t]), None)
         params = self._clip(rng, pair) if pair else {}
-        return SampleSpec(i, sample_id(self.hash, i), t, self.plan.backends[t], split,
-                          int(rng.integers(2**31)), chosen, params, degrade_key=i)
+        return SampleSpec(i, sample_id(self.hash, i), t, backend, split,
+                          int(rng.integers(2**31)), chosen, params, degrade_key=i, attempt=attempt)
 
-    def _real_spec(self, i: int) -> SampleSpec:
+    def _real_spec(self, i: int, attempt: int = 0) -> SampleSpec:
         j = int(np.searchsorted(self.reals, i))
-        rng = _rng(self.plan.seed, SALT_REAL_SPEC, i)
         fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
+        key = fake.index if fake else i  # a pair is degraded alike
+        if attempt or self.plan.version >= 2:
+            rng = _rng(self.plan.seed, SALT_REAL_SPEC, i, *([attempt] if attempt else []))
+            split = fake.split if fake else self.split_of[i]
+            if attempt:  # a redraw: any face of the split, unpaired
+                cands = self.pools[split]["face"]
+                item, paired = cands[int(rng.integers(len(cands)))], False
+            else:
+                item, paired = self.real_sources[j]
+            params = dict(fake.params) if paired else self._clip(rng, item)
+            params = {k: params[k] for k in ("clip_start", "clip_frames") if k in params}
+            if paired:
+                params["paired_with"] = fake.id
+            return SampleSpec(i, sample_id(self.hash, i), "real", self.backend(i), split,
+                              int(rng.integers(2**31)), [(item, "real")], params, degrade_key=key, attempt=attempt)
+        rng = _rng(self.plan.seed, SALT_REAL_SPEC, i)  # plan version 1: drawn with replacement
         item = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
         if fake and item:  # paired: the very target the j-th fake used, same clip
             split, params = fake.split, {"clip_start": fake.params["clip_start"], "clip_frames": fake.params[
@@ -297,9 +363,32 @@ class SampleTable:
             cands = self.pools[split]["face"]
             item = cands[int(rng.integers(len(cands)))]
             params = self._clip(rng, item)
-        key = fake.index if fake else i  # a pair is degraded alike
-        return SampleSpec(i, sample_id(self.hash, i), "real", self.plan.backends["real"], split,
+        return SampleSpec(i, sample_id(self.hash, i), "real", self.backend(i), split,
                           int(rng.integers(2**31)), [(item, "real")], params, degrade_key=key)
+
+    @cached_property
+    def real_sources(self) -> list[tuple[SourceItem, bool]]:
+        """Plan version 2: the source of the j-th real and whether it is the j-th fake's own target. A split's
+        faces are used once each before any is used again: a fake's target when not yet a real, else the next
+        unused face of the split in an order drawn from the seed."""
+        order = {s: [p["face"][k] for k in _rng(self.plan.seed, SALT_REAL_ORDER, n).permutation(len(p["face"]))]
+                 for n, (s, p) in enumerate(self.pools.items())}
+        used: dict[str, set[str]] = {s: set() for s in self.pools}
+        out = []
+        for j, i in enumerate(self.reals):
+            fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
+            split = fake.split if fake else self.split_of[int(i)]
+            seen = used[split]
+            if len(seen) >= len(order[split]):
+                seen.clear()  # every distinct face of the split is a real already: the next round begins
+            target = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
+            if target is not None and target.path not in seen:
+                item, paired = target, True
+            else:
+                item, paired = next(it for it in order[split] if it.path not in seen), False
+            seen.add(item.path)
+            out.append((item, paired))
+        return out
 
     def _clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
         if item.kind != "video":

@@ -108,7 +108,7 @@ def make_batch(ds: Dataset, specs: list[SampleSpec], ctx: registry.Context, rank
     except Exception as e:  # the whole call failed: every sample of the batch records the reason
         outs = [e] * len(specs)
     if len(outs) != len(specs):
-        outs = [SampleFailed(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
+        outs = [SynthfakeError(f"backend '{specs[0].backend}': generate_batch returned {len(outs)} results "
                              f"for {len(specs)} samples")] * len(specs)
     share = (time.perf_counter() - t0) / len(specs)
     done: list[Record | Exception] = []
@@ -152,8 +152,9 @@ def finish_sample(ds: Dataset, spec: SampleSpec, backend, out: registry.Generate
         media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
                         fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
                         audio=info.audio),
-        manipulated_frames=out.manipulated_frames, degradations=applied, split=spec.split, rank=rank, world_size=world,
-        host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3), created=_now())
+        manipulated_frames=out.manipulated_frames, degradations=applied, attempt=spec.attempt, split=spec.split,
+        rank=rank, world_size=world, host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3),
+        created=_now())
     res.generate_s += t1 - t0
     res.bookkeeping_s += time.perf_counter() - t1
     return rec
@@ -188,7 +189,7 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
     """Make every sample of shard (rank, world_size) that no manifest holds yet."""
     ds = as_dataset(dataset)
     ctx = registry.Context(cache_dir=ds.cache_dir, device=device,
-                           weights_dir=Path(weights_dir) if weights_dir else None)
+                           weights_dir=Path(weights_dir) if weights_dir else None, backend_opts=ds.plan.backend_opts)
     ds.manifest_dir.mkdir(exist_ok=True)
     ds.failures_dir.mkdir(exist_ok=True)
     manifest_file, failures_file, lock_file = ds.worker_files(rank, world_size)
@@ -222,6 +223,7 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
                     except Exception as e:  # one bad sample never stops the run: record it and go on
                         results = [e]
                 for spec, result in zip(group, results):
+                    spec, result = redraw(ds, spec, result, ctx, rank, world_size, res)
                     if isinstance(result, Exception):
                         _fail(ff, ds, spec, result, rank, world_size, res)
                     else:
@@ -231,6 +233,28 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
     finally:
         lock.close()
     return res
+
+
+def redraw(ds: Dataset, spec: SampleSpec, result, ctx: registry.Context, rank: int, world: int,
+           res: WorkerResult) -> tuple[SampleSpec, Record | Exception]:
+    """A sample that failed a quality gate (SampleFailed: its own sources or draw were at fault) is drawn again,
+    attempt 1, 2 ... up to plan.redraws, each attempt a pure function of (plan, index, attempt); other errors
+    (a backend not ready, a bug) are not the draw's fault and fail at once."""
+    while isinstance(result, SampleFailed) and spec.attempt < ds.plan.redraws:
+        _clean(ds, spec, rank, world)
+        err.print(f"[yellow]redraw[/] sample {spec.index} ({spec.type}), attempt {spec.attempt + 1}: "
+                  f"{escape(_one_line(result))}", highlight=False)
+        try:
+            spec = ds.table.spec(spec.index, spec.attempt + 1)
+            result = make_sample(ds, spec, ctx, rank, world, res)
+        except Exception as e:  # a redraw the sources cannot supply ends the redraws with its reason
+            result = e
+    return spec, result
+
+
+def _clean(ds: Dataset, spec: SampleSpec, rank: int, world: int) -> None:
+    for p in ds.tmp_files(rank, world, spec.split, spec.type, spec.id):
+        p.unlink(missing_ok=True)
 
 
 def batches(specs: list[SampleSpec], ctx: registry.Context) -> list[list[SampleSpec]]:
@@ -251,12 +275,11 @@ def batches(specs: list[SampleSpec], ctx: registry.Context) -> list[list[SampleS
 
 def _fail(ff, ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world: int, res: WorkerResult) -> None:
     """Remove the sample's temporary files and append its failure with a one-line reason."""
-    for p in ds.tmp_files(rank, world, spec.split, spec.type, spec.id):
-        p.unlink(missing_ok=True)
+    _clean(ds, spec, rank, world)
     reason = _one_line(e)
     append_line(ff, Failure(id=spec.id, index=spec.index, type=spec.type, backend=spec.backend, split=spec.split,
-                            sources=_refs(spec), reason=reason, rank=rank, world_size=world,
-                            host=socket.gethostname(), created=_now()))
+                            sources=_refs(spec), reason=reason, attempts=spec.attempt + 1, rank=rank,
+                            world_size=world, host=socket.gethostname(), created=_now()))
     res.failed += 1
     res.reasons.append(reason)
     err.print(f"[red]failed[/] sample {spec.index} ({spec.type}): {escape(reason)}", highlight=False)

@@ -22,7 +22,7 @@ def planned_rows(layout: SampleTable) -> list[tuple[str, str, str, str]]:
     for i, t in enumerate(layout.types):
         t = str(t)
         split = layout.spec(i).split if t == "real" else layout.split_of[i]
-        rows.append((t, "real" if t == "real" else "fake", layout.plan.backends.get(t, "?"), split))
+        rows.append((t, "real" if t == "real" else "fake", layout.backend(i), split))
     return rows
 
 

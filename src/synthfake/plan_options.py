@@ -1,0 +1,92 @@
+"""What `gen run` turns into plan fields: backend mixes, backend options, the defaults, and plan-time warnings.
+
+`--backend face_swap=landmark_swap:0.5,self_blend:0.5` is a mix (exact counts per backend, plan.py);
+`--backend-opt NAME.key=value` is a backend option, checked against the backend's OPTIONS and recorded in
+plan.json, so a dataset resumed with another model or setting is refused like any other plan change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from . import generators as registry
+from .errors import SynthfakeError
+from .plan import DEFAULT_BACKENDS, Plan, SampleTable
+
+MIN_LABEL_PER_SPLIT = 10  # fewer reals or fakes than this in val/test: a threshold or a score chosen on noise
+
+
+def default(field: str):
+    """The Plan model's default for `field` (the one place the CLI's defaults are written)."""
+    return Plan.model_fields[field].get_default(call_default_factory=True)
+
+
+def _known(name: str, what: str) -> str:
+    if name not in registry.BACKENDS:
+        raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
+    return name
+
+
+def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str, str | dict[str, float]]:
+    """{type: backend or {backend: weight}} for the plan's types and reals, from `--backend TYPE=SPEC`."""
+    unknown = [t for t in given if t not in DEFAULT_BACKENDS]
+    if unknown:
+        raise SynthfakeError(f"--backend {unknown[0]}=...: unknown type (choose from {', '.join(DEFAULT_BACKENDS)})")
+    out: dict[str, str | dict[str, float]] = {}
+    for t in (*ratios, "real"):
+        text = given.get(t, DEFAULT_BACKENDS[t])
+        what = f"--backend {t}={text}"
+        mix: dict[str, float] = {}
+        for part in text.split(","):
+            name, _, w = part.strip().partition(":")
+            try:
+                weight = float(w) if w else 1.0
+            except ValueError:
+                raise SynthfakeError(f"{what}: weight {w!r} of '{name}' is not a number") from None
+            if weight <= 0 or not name or name in mix:  # unknown names: the readiness check lists them all
+                raise SynthfakeError(f"{what}: each backend once, with a weight > 0")
+            mix[name] = weight
+        out[t] = next(iter(mix)) if len(mix) == 1 else mix  # one backend is written as before: same plan hash
+    return out
+
+
+def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
+    """{backend: {key: typed value}} from `--backend-opt NAME.key=value`; the backend must be in the plan."""
+    used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
+    out: dict[str, dict] = {}
+    for item in items:
+        head, eq, raw = item.partition("=")
+        name, dot, key = head.strip().partition(".")
+        if not eq or not dot or not key:
+            raise SynthfakeError(f"--backend-opt {item!r}: expected NAME.key=value, e.g. wav2lip.model=wav2lip_96")
+        _known(name, f"--backend-opt {item}")
+        if name not in used:
+            raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan "
+                                 f"(its backends: {', '.join(sorted(used))})")
+        out.setdefault(name, {})[key] = registry.parse_option(name, key, raw.strip())
+    return out
+
+
+def plan_warnings(table: SampleTable) -> list[str]:
+    """Splits too small to choose a threshold (val) or report a score (test) on, and splits missing a fake type
+    the plan holds; the plan is still made (a small demo is allowed), but the user is told before any work."""
+    out = []
+    by_split: dict[str, Counter] = {}
+    for i in table.fakes:
+        by_split.setdefault(table.split_of[int(i)], Counter())[str(table.types[i])] += 1
+    for j, i in enumerate(table.reals):  # the j-th real is in the j-th fake's split (_real_spec)
+        split = table.split_of[int(table.fakes[j])] if j < len(table.fakes) else table.split_of[int(i)]
+        by_split.setdefault(split, Counter())["real"] += 1
+    planned = {t for t, c in table.type_counts.items() if c and t != "real"}
+    for split in (s for s, w in table.plan.splits.items() if w > 0):
+        c = by_split.get(split, Counter())
+        fakes, reals = sum(v for t, v in c.items() if t != "real"), c["real"]
+        if split != "train" and min(fakes, reals) < MIN_LABEL_PER_SPLIT:
+            use = "choose a detector threshold on" if split == "val" else "measure a score on"
+            out.append(f"split '{split}' has {fakes} fake(s) and {reals} real(s): too few to {use} "
+                       f"(at least {MIN_LABEL_PER_SPLIT} of each); raise --n/--reals or its fraction")
+        missing = sorted(planned - set(c))
+        if missing and fakes:
+            out.append(f"split '{split}' holds no {', '.join(missing)} sample: its scores say nothing about "
+                       f"{'that type' if len(missing) == 1 else 'those types'}")
+    return out

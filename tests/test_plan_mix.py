@@ -1,0 +1,214 @@
+"""Backend mixes with exact counts, redraws after a failed quality gate, backend options in plan.json, reals
+without replacement, plan-time warnings, and plans written before these existed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from test_plan import _index, _plan
+
+from synthfake.dataset import Dataset
+from synthfake.errors import SampleFailed, SynthfakeError
+from synthfake.manifest import read_failures, read_records
+from synthfake.plan import DEFAULT_BACKENDS, Plan, SampleTable, largest_remainder
+from synthfake.plan_options import parse_backend_opts, parse_backends, plan_warnings
+from synthfake.sources import IDENTITY_THRESHOLD
+
+from conftest import gen
+from model_checks import model_env
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MIX = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5},
+       "generation": {"morph": 0.7, "diffusers_t2i": 0.3}}
+
+
+def test_a_mix_gives_exact_counts_per_type_and_backend():
+    index = _index()
+    for n in (10, 37, 100):
+        table = SampleTable(_plan(index, n=n, reals=n, backends=MIX), index)
+        specs = [table.spec(i) for i in range(2 * n)]
+        got = Counter((s.type, s.backend) for s in specs)
+        types = largest_remainder(n, table.plan.ratios)
+        for t in ("face_swap", "generation"):
+            assert {b: got[(t, b)] for b in MIX[t]} == largest_remainder(types[t], MIX[t])
+        assert got[("reenactment", "landmark_reenact")] == types["reenactment"]
+        assert all(s.sources == [] for s in specs if s.backend == "diffusers_t2i")  # its own ROLES
+        assert all([r for _, r in s.sources] == ["target"] for s in specs if s.backend == "self_blend")
+    again = SampleTable(_plan(index, n=100, reals=100, backends=MIX), index)
+    assert [again.spec(i).backend for i in range(200)] == [s.backend for s in specs]  # sample i is pure
+    from synthfake.audit.balance import planned_rows  # the audit's reference counts per backend
+
+    assert Counter(b for _, _, b, _ in planned_rows(again)) == Counter(s.backend for s in specs)
+
+
+def test_backend_flags_parse_to_a_mix_or_a_plain_name():
+    ratios = {"face_swap": 0.3}
+    assert parse_backends({"face_swap": "self_blend"}, ratios) == {"face_swap": "self_blend", "real": "reencode"}
+    assert parse_backends({"face_swap": "landmark_swap:0.5,self_blend:0.5"}, ratios)["face_swap"] == {
+        "landmark_swap": 0.5, "self_blend": 0.5}
+    assert parse_backends({"face_swap": "self_blend:2"}, ratios)["face_swap"] == "self_blend"  # one: plain
+    for bad in ({"face_sawp": "x"}, {"face_swap": "a:0,b:1"}, {"face_swap": "a:x"}, {"face_swap": "a,a"}):
+        with pytest.raises(SynthfakeError):
+            parse_backends(bad, ratios)
+    used = {"lip_sync": "wav2lip", "real": "reencode"}
+    assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == {"wav2lip": {"model": "wav2lip_96"}}
+    for bad, says in (("wav2lip.model=nope", "expected one of"), ("wav2lip.modle=x", "unknown option"),
+                      ("nosuch.model=x", "unknown backend"), ("liveportrait.driving=pose-friendly", "not in this plan"),
+                      ("wav2lip=x", "expected NAME.key=value")):
+        with pytest.raises(SynthfakeError, match=says):
+            parse_backend_opts([bad], used)
+
+
+def test_mixed_run_records_exact_counts_and_the_mix(photo_sources, tmp_path):
+    out = tmp_path / "D"
+    gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap:0.5,self_blend:0.5", "--n", 4,
+        "--reals", 0, "--sources", photo_sources, "--out", out, "--quiet")
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["backends"]["face_swap"] == {"landmark_swap": 0.5, "self_blend": 0.5}
+    recs = read_records(out)
+    assert Counter(r.backend for r in recs) == {"landmark_swap": 2, "self_blend": 2}
+    assert all(r.attempt == 0 for r in recs) or all(r.attempt <= plan["redraws"] for r in recs)
+
+
+def test_unknown_type_or_backend_is_one_line_exit_2(photo_sources, tmp_path):
+    for flag in ("face_sawp=landmark_swap", "face_swap=landmark_swap:0.5,nosuch:0.5"):
+        proc = gen("run", "--type", "face_swap", "--backend", flag, "--n", 2, "--reals", 0, "--sources",
+                   photo_sources, "--out", tmp_path / "D", "--quiet", check=False)
+        assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
+        assert not (tmp_path / "D" / "plan.json").exists()
+
+
+def test_backend_opts_are_recorded_and_a_change_is_refused(photo_sources, tmp_path):
+    """Options are part of the plan: a dataset resumed with another model is refused, naming the field."""
+    out = tmp_path / "D"
+    base = ["run", "--type", "generation", "--backend", "generation=morph:0.5,http_t2i:0.5", "--n", 2,
+            "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", photo_sources, "--out", out, "--quiet"]
+    env = model_env(tmp_path / "home", BFL_API_KEY="k" * 24, SYNTHFAKE_HTTP_RETRIES="0", SYNTHFAKE_HTTP_TIMEOUT="0.5")
+    opt = ["--backend-opt", "http_t2i.url=http://127.0.0.1:9", "--backend-opt"]
+    gen(*base, *opt, "http_t2i.model=flux-dev", env=env, check=False)  # the http sample fails: no server
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["backend_opts"] == {"http_t2i": {"url": "http://127.0.0.1:9", "model": "flux-dev"}}
+    fails = read_failures(out)
+    assert [f.attempts for f in fails] == [1]  # a service failure is not the draw's fault: not redrawn
+    proc = gen(*base, *opt, "http_t2i.model=flux-pro", env=env, check=False)
+    assert proc.returncode == 2 and "backend_opts" in proc.stderr and "flux-pro" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = gen(*base, *opt, "http_t2i.modle=x", env=env, check=False)
+    assert proc.returncode == 2 and "unknown option of backend 'http_t2i'" in proc.stderr
+
+
+def _flaky(real, fails_until: int, exc=SampleFailed):
+    """A backend whose samples with an even index fail their quality gate until attempt `fails_until`."""
+    def generate(sample, sources, out_stem, ctx):
+        if sample.index % 2 == 0 and sample.attempt < fails_until:
+            raise exc(f"planted: attempt {sample.attempt} of sample {sample.index}")
+        return real(sample, sources, out_stem, ctx)
+    return generate
+
+
+def _dataset(photo_sources, out: Path) -> Dataset:
+    ds = Dataset.prepare(out, photo_sources, dict(n=6, reals=0, ratios={"face_swap": 0.3},
+                                                  backends={"face_swap": "landmark_swap", "real": "reencode"},
+                                                  splits={"train": 1.0, "val": 0.0, "test": 0.0}, redraws=2),
+                         IDENTITY_THRESHOLD)
+    ds.save()
+    return ds
+
+
+def test_failed_quality_gates_are_redrawn_deterministically(photo_sources, tmp_path, monkeypatch):
+    from synthfake.generators import landmark_swap
+    from synthfake.runner import run_worker
+
+    monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 2))
+    outs = []
+    for name in ("a", "b"):
+        ds = _dataset(photo_sources, tmp_path / name)
+        res = run_worker(ds, 0, 1, show_progress=False)
+        assert (res.done, res.failed) == (6, 0)
+        recs = sorted(read_records(ds.root), key=lambda r: r.index)
+        assert [r.attempt for r in recs] == [2, 0, 2, 0, 2, 0]
+        for r in recs:  # the record holds the redrawn sample: attempt k's sources and seed
+            spec = ds.table.spec(r.index, r.attempt)
+            assert (r.seed, [s.path for s in r.sources]) == (spec.seed, [it.path for it, _ in spec.sources])
+        assert ds.table.spec(0, 1).seed != ds.table.spec(0, 0).seed
+        outs.append([(r.id, r.sha256, r.seed, r.params, (ds.root / r.path).read_bytes()) for r in recs])
+    assert outs[0] == outs[1]  # same plan, same bytes
+
+
+def test_redraws_stop_at_the_limit_and_other_errors_are_not_redrawn(photo_sources, tmp_path, monkeypatch):
+    from synthfake.generators import landmark_swap
+    from synthfake.runner import run_worker
+
+    monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 99))
+    ds = _dataset(photo_sources, tmp_path / "a")
+    assert run_worker(ds, 0, 1, show_progress=False).failed == 3
+    fails = read_failures(ds.root)
+    assert {f.attempts for f in fails} == {3} and all("attempt 2 of" in f.reason for f in fails)
+    assert not list(ds.media_root.rglob(".*tmp*"))  # every attempt's temporary files are gone
+    monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 99, RuntimeError))
+    ds = _dataset(photo_sources, tmp_path / "b")
+    run_worker(ds, 0, 1, show_progress=False)
+    assert {f.attempts for f in read_failures(ds.root)} == {1}
+
+
+def test_reals_are_drawn_without_replacement_until_the_faces_run_out():
+    index = _index()  # 9 identities, 15 face files over three splits
+    table = SampleTable(_plan(index, n=20, reals=30), index)
+    reals = [table.spec(int(i)) for i in table.reals]
+    for split in table.plan.splits:
+        paths = [r.sources[0][0].path for r in reals if r.split == split]
+        distinct = len(table.pools[split]["face"])
+        first = paths[:distinct]
+        assert len(set(first)) == len(first), (split, paths)  # no file twice before every file was used once
+        assert max(Counter(paths).values()) <= -(-len(paths) // distinct)
+    fakes = {table.spec(int(i)).id: table.spec(int(i)) for i in table.fakes}
+    for r in reals:
+        if "paired_with" in r.params:  # a pair is still the fake's very target
+            f = fakes[r.params["paired_with"]]
+            assert r.sources[0][0].path in [it.path for it, _ in f.sources] and r.split == f.split
+
+
+def test_small_splits_and_missing_types_warn_at_planning_time():
+    index = _index()
+    small = plan_warnings(SampleTable(_plan(index, n=20, reals=20), index))
+    assert any("split 'val'" in w and "threshold" in w for w in small)
+    assert any("holds no" in w for w in small)
+    assert plan_warnings(SampleTable(_plan(index, n=400, reals=400), index)) == []
+
+
+def test_a_plan_written_before_mixes_gives_the_same_ids_and_samples():
+    """plan.json as the code before this change wrote it (version 1, no backend_opts/redraws): same hash, same
+    samples, drawn as that code drew them (tests/fixtures/plan_v1_samples.json was made by it)."""
+    golden = json.loads((FIXTURES / "plan_v1_samples.json").read_text())  # made by the code of commit 3b266cd
+    index = _index()
+    path = FIXTURES / "plan_v1_samples.json"
+    plan = Plan.model_validate(golden["plan"])
+    plan._written = golden["plan"]
+    table = SampleTable(plan, index)
+    for row in golden["samples"]:
+        s = table.spec(row["index"])
+        got = {"index": s.index, "id": s.id, "type": s.type, "backend": s.backend, "split": s.split, "seed": s.seed,
+               "sources": [[it.path, r] for it, r in s.sources], "params": s.params}
+        assert got == row, path
+    for example in sorted((Path(__file__).parents[1] / "manifests").glob("plan.*_*.json")):
+        assert Plan.from_file(example).hash  # the committed example plans load
+
+
+def test_an_old_dataset_resumes_with_its_plan(photo_sources, tmp_path):
+    """A plan.json without the fields added here (written by the previous version) is resumed, not refused."""
+    out = tmp_path / "D"
+    args = ["run", "--type", "face_swap", "--n", 2, "--reals", 2, "--sources", photo_sources, "--out", out, "--quiet"]
+    gen(*args)
+    written = json.loads((out / "plan.json").read_text())
+    for k in ("backend_opts", "redraws"):
+        del written[k]
+    written["version"] = 1
+    (out / "plan.json").write_text(json.dumps(written))
+    for p in (out / "manifest").glob("*.jsonl"):
+        p.unlink()
+    gen(*args)
+    table = Dataset.open(out).table
+    assert sorted(r.id for r in read_records(out)) == sorted(table.spec(i).id for i in range(4))
