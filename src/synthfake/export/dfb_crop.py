@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake.generators.common.align import ARCFACE_112, similarity
+from synthfake.generators.common.align import ARCFACE_112
+from synthfake.generators.common.landmarks import similarity
 from synthfake.media import iter_frames, read_image
 
 RES = 256
@@ -65,7 +66,7 @@ def align_crop(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not boxes:
         return None
     lm = faces.landmarks(rgb, boxes[0])
-    m = similarity(lm[list(KEYPOINTS)], template())
+    m = similarity(lm[list(KEYPOINTS)], template()).astype(np.float32)
     crop = cv2.warpAffine(rgb, m, (RES, RES))
     again = faces.detect_boxes(crop)
     if not again:
