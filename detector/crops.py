@@ -8,7 +8,6 @@ disk keyed by sample id and the crop settings.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,7 @@ from PIL import Image
 from synthfake import faces, media
 from synthfake.errors import MediaError
 from synthfake.files import canonical_hash, commit_file
+from synthfake.pools import process_pool
 
 CACHE_VERSION = 1  # bump when the crop code changes what it produces
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
@@ -237,15 +237,9 @@ def init_worker() -> None:
     DECODE_THREADS[0] = 1
 
 
-def mp_context():
-    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
-
-
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
+    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
+    return process_pool(workers, __name__, init_worker)
 
 
 def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Iterator[FileCrops]:
