@@ -6,6 +6,7 @@ Audio is float32 (samples, channels) with its sample rate.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -82,6 +83,15 @@ def _open(path: Path):
         raise MediaError(path, f"cannot open as media ({why})") from None
 
 
+@contextmanager
+def _video(path: Path):
+    """The open container and its first video stream (MediaError when it has none)."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream")
+        yield c, c.streams.video[0]
+
+
 def probe(path: str | Path) -> MediaMeta:
     """Read the container's header: size, frame count, fps, duration, codec, audio (a record's `media`)."""
     path = Path(path)
@@ -95,10 +105,7 @@ def probe(path: str | Path) -> MediaMeta:
         data, rate = read_audio(path)
         return MediaMeta(kind="audio", width=0, height=0, frames=0, fps=0.0, duration=len(data) / rate,
                          codec=path.suffix.lower().lstrip("."), audio=True)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream")
-        v = c.streams.video[0]
+    with _video(path) as (c, v):
         fps = float(v.average_rate or v.guessed_rate or 0)
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
@@ -108,18 +115,14 @@ def probe(path: str | Path) -> MediaMeta:
 
 def video_fps(path: str | Path) -> Fraction:
     """Exact frame rate of a video's first stream."""
-    with _open(Path(path)) as c:
-        v = c.streams.video[0]
+    with _video(Path(path)) as (_, v):
         return Fraction(v.average_rate or v.guessed_rate or 25)
 
 
 def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Yield RGB frames [start, start+count) in one decoding pass; only kept frames are converted."""
     path = Path(path)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = c.streams.video[0]
+    with _video(path) as (c, stream):
         stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         end = None if count is None else start + count
         i = -1
@@ -154,8 +157,8 @@ def uniform_indices(total: int, k: int) -> list[int]:
 
 def count_packets(path: str | Path) -> int:
     """Video packets in the container: the frame count when the header gives none."""
-    with _open(Path(path)) as c:
-        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+    with _video(Path(path)) as (c, stream):
+        return sum(1 for p in c.demux(stream) if p.size)
 
 
 def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
@@ -169,10 +172,7 @@ def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = Non
     if not wanted:
         raise MediaError(path, "no video frames")
     last, got, i = max(wanted), 0, -1
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = c.streams.video[0]
+    with _video(path) as (c, stream):
         stream.thread_type = "AUTO"
         if threads is not None:
             stream.codec_context.thread_count = threads
