@@ -8,7 +8,6 @@ disk keyed by sample id and the crop settings.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import av
 import cv2
 import numpy as np
 from PIL import Image
@@ -25,6 +23,7 @@ from PIL import Image
 from synthfake import faces, media
 from synthfake.errors import MediaError
 from synthfake.files import canonical_hash, commit_file
+from synthfake.pools import process_pool
 
 CACHE_VERSION = 1  # bump when the crop code changes what it produces
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
@@ -99,53 +98,6 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     return resize(rgb[y0:y0 + side, x0:x0 + side], size)
 
 
-def _open(path: Path):
-    try:
-        return av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as e:
-        raise MediaError(path, f"cannot open as media ({type(e).__name__}: {e})") from None
-
-
-def _count_packets(path: Path) -> int:
-    with _open(path) as c:
-        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
-
-
-def iter_sampled(path: str | Path, k: int) -> Iterator[tuple[int, np.ndarray]]:
-    """K uniformly spread frames of a video, one decoding pass, yielded one at a time (never all held)."""
-    path = Path(path)
-    info = media.probe(path)
-    wanted = set(media.uniform_indices(info.frames or _count_packets(path), k))
-    if not wanted:
-        raise MediaError(path, "no video frames")
-    last, got, i = max(wanted), 0, -1
-    with _open(path) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = DECODE_THREADS[0]
-        try:
-            for i, frame in enumerate(c.decode(stream)):
-                if i in wanted:
-                    got += 1
-                    yield i, frame.to_ndarray(format="rgb24")
-                if i >= last:
-                    break
-        except av.error.FFmpegError as e:
-            if not got:
-                raise MediaError(path, f"decoding failed at frame {i + 1} ({e})") from None
-    if not got:
-        raise MediaError(path, "no decodable video frame")
-
-
-def _frames_of(path: Path, k: int) -> Iterable[tuple[int, np.ndarray]]:
-    kind = media.kind_of(path)
-    if kind == "image":
-        return [(0, media.read_image(path))]
-    if kind == "video":
-        return iter_sampled(path, k)
-    raise MediaError(path, "not an image or video file")
-
-
 def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[FileCrops]:
     """The crops of one file in parts of at most `chunk` crops (0: one part), made as frames are decoded.
 
@@ -155,7 +107,7 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
     """
     buf, idx, centres, n, got = [], [], [], 0, 0
     try:
-        for i, rgb in _frames_of(Path(path), s.frames):
+        for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0], partial=True):
             n += 1
             c = crop_face(rgb, s)
             if c is not None:
@@ -237,15 +189,9 @@ def init_worker() -> None:
     DECODE_THREADS[0] = 1
 
 
-def mp_context():
-    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    return ctx
-
-
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
+    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
+    return process_pool(workers, __name__, init_worker)
 
 
 def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Iterator[FileCrops]:

@@ -15,7 +15,9 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .crops import DIED, CropSettings, FileCrops, crop_chunks, empty, init_worker, mp_context
+from synthfake.pools import forkserver_context
+
+from .crops import DIED, CropSettings, FileCrops, crop_chunks, empty, init_worker
 
 
 def _work(conn, s: CropSettings, chunk: int, fn: Callable) -> None:
@@ -34,7 +36,7 @@ class _Slot:
 
 
 def _start(s: CropSettings, chunk: int, fn: Callable) -> _Slot:
-    ctx = mp_context()
+    ctx = forkserver_context(crop_chunks.__module__)  # the server imports the crop code
     here, there = ctx.Pipe()
     proc = ctx.Process(target=_work, args=(there, s, chunk, fn), daemon=True)
     proc.start()

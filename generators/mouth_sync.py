@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthfake import faces, media
-from synthfake.generators.common import warp
+from synthfake import media
+from synthfake.generators.common import clips, warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
@@ -158,8 +158,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     p.update(audio_offset_s=round(offset, 4), audio_seconds=round(len(seg) / rate, 4), video_frames=n_out)
     env = envelope(seg.mean(1), rate, float(fps), n_out, tuple(p["band_hz"]), p["window_frames"],
                    p["quiet_pct"], p["loud_pct"])
-    track, _ = lmk.fill_gaps(tgt.track()[start:start + n_clip], MAX_GAP)
-    lms = faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], p["smooth_sigma"])
+    lms = clips.clip_landmarks(tgt, start, n_clip, p["smooth_sigma"], MAX_GAP)
     clip = media.read_frames(tgt.path, start, n_clip)
     order = _frame_order(n_clip, n_out)
     changed = 0

@@ -117,7 +117,7 @@ def sync_frame(sess, rgb: np.ndarray, lm: np.ndarray, window: np.ndarray, p: dic
     pred = sess.run(None, feed)[0][0]
     mouth = np.clip(pred.transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     mouth = cv2.resize(mouth, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
-    alpha = align.hull_mask(lm[LOWER_FACE] - np.array([x0, y0], np.float32), (y1 - y0, x1 - x0), p["mask_blur"])
+    alpha = align.soft_hull(lm[LOWER_FACE] - np.array([x0, y0], np.float32), (y1 - y0, x1 - x0), p["mask_blur"])
     alpha = alpha[..., None]
     out = rgb.copy()
     region = out[y0:y1, x0:x1].astype(np.float32)

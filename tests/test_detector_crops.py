@@ -13,7 +13,8 @@ import pytest
 
 from synthfake.detector import augment as aug
 from synthfake.detector.crops import (CropSettings, FileCrops, cached_crops, crop_chunks, empty, file_crops,
-                                      iter_sampled, run_pool)
+                                      run_pool)
+from synthfake.media import iter_sampled  # noqa: E402
 from synthfake.detector.stream import DIED, stream_crops
 from synthfake.media import probe, uniform_indices
 

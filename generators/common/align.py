@@ -4,13 +4,17 @@ Templates are the published 5-point positions (eye centres, nose tip, mouth corn
 trained with: insightface's ArcFace 112 px template (python-package/insightface/utils/face_align.py,
 `arcface_dst`), the same shifted by 8 px on a 128 px canvas for inswapper (`estimate_norm` with
 image_size 128), and FaceFusion's `ffhq_512` template (facefusion/face_helper.py) for LivePortrait crops.
-The similarity fit is the least-squares (Umeyama) fit that insightface gets from skimage.
+The similarity fit (landmarks.similarity, cast to float32 here) is the least-squares (Umeyama) fit that
+insightface gets from skimage.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from synthfake.generators.common.landmarks import similarity
+from synthfake.generators.common.warp import hull_mask
 
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
@@ -32,22 +36,9 @@ def zoom_out(template: np.ndarray, factor: float) -> np.ndarray:
     return (c + (template - c) / factor).astype(np.float32)
 
 
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares similarity (rotation, uniform scale, translation) mapping src points onto dst."""
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    ms, md = src.mean(0), dst.mean(0)
-    s0, d0 = src - ms, dst - md
-    u, sv, vt = np.linalg.svd(d0.T @ s0 / len(src))
-    d = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
-    rot = u @ d @ vt
-    scale = float(np.trace(np.diag(sv) @ d) / ((s0 ** 2).sum() / len(src)))
-    t = md - scale * rot @ ms
-    return np.hstack([scale * rot, t[:, None]]).astype(np.float32)
-
-
 def crop(frame: np.ndarray, points5: np.ndarray, template: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The aligned square crop and the 2x3 matrix frame -> crop."""
-    m = similarity(points5, template)
+    m = similarity(points5, template).astype(np.float32)
     return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), m
 
 
@@ -60,10 +51,9 @@ def box_mask(size: int, margin: float, blur: float) -> np.ndarray:
     return cv2.GaussianBlur(m, (0, 0), sigma)
 
 
-def hull_mask(points: np.ndarray, shape: tuple[int, int], blur: float) -> np.ndarray:
-    """Float mask in [0, 1] of `shape` (h, w): the convex hull of `points`, feathered by `blur` * the longer side."""
-    m = np.zeros(shape, np.float32)
-    cv2.fillConvexPoly(m, cv2.convexHull(np.round(points).astype(np.int32)), 1.0)
+def soft_hull(points: np.ndarray, shape: tuple[int, int], blur: float) -> np.ndarray:
+    """Float alpha in [0, 1] of `shape` (h, w): warp.hull_mask of `points`, feathered by `blur` * the longer side."""
+    m = hull_mask(points, shape).astype(np.float32) / 255.0
     return cv2.GaussianBlur(m, (0, 0), max(0.5, max(shape) * blur))
 
 

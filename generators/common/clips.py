@@ -13,15 +13,22 @@ from typing import Callable
 import numpy as np
 
 from synthfake import faces, media
+from synthfake.generators.common import landmarks as lmk
 from synthfake.sources import Source
 from synthfake.writer import save_video
 
 FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0) -> list[np.ndarray | None]:
-    """Temporally smoothed 68 landmarks of frames [start, start + n), None where no face was tracked."""
+def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0, max_gap: int = 0) -> list[np.ndarray | None]:
+    """Temporally smoothed 68 landmarks of frames [start, start + n), None where no face was tracked.
+
+    The one missing-face policy of a clip: `faces.track` already carried the box over short detector misses;
+    runs of at most `max_gap` still-missing frames are interpolated (`landmarks.fill_gaps`); the rest stay None.
+    """
     track = src.track()[start:start + n]
+    if max_gap > 0:
+        track, _ = lmk.fill_gaps(track, max_gap)
     return faces.smooth_landmarks([None if np.isnan(lm).any() else lm for lm in track], sigma)
 
 

@@ -6,7 +6,7 @@ Audio is float32 (samples, channels) with its sample rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import MediaError
+from .manifest import MediaMeta
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
@@ -31,21 +32,6 @@ ENCODER_THREADS = 1  # libx264 frame threads gave different bytes from run to ru
 # larger files at the same CRF.
 X264_PARAMS = "mbtree=0"
 AUDIO_CODEC = "aac"
-
-
-@dataclass
-class MediaInfo:
-    """What a file holds: the fields of a record's `media`."""
-
-    kind: str  # image | video | audio
-    width: int = 0
-    height: int = 0
-    frames: int = 0
-    fps: float = 0.0
-    duration: float = 0.0
-    codec: str = ""
-    audio: bool = False
-    audio_rate: int = 0
 
 
 def kind_of(path: str | Path) -> str | None:
@@ -97,44 +83,46 @@ def _open(path: Path):
         raise MediaError(path, f"cannot open as media ({why})") from None
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Read the container's header: size, frame count, fps, duration, codec, audio."""
+@contextmanager
+def _video(path: Path):
+    """The open container and its first video stream (MediaError when it has none)."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream")
+        yield c, c.streams.video[0]
+
+
+def probe(path: str | Path) -> MediaMeta:
+    """Read the container's header: size, frame count, fps, duration, codec, audio (a record's `media`)."""
     path = Path(path)
     kind = kind_of(path)
     if kind == "image":
         img = read_image(path)
         fmt = path.suffix.lower().lstrip(".").replace("jpg", "jpeg")
-        return MediaInfo("image", img.shape[1], img.shape[0], 1, 0.0, 0.0, fmt)
+        return MediaMeta(kind="image", width=img.shape[1], height=img.shape[0], frames=1, fps=0.0, duration=0.0,
+                         codec=fmt, audio=False)
     if kind == "audio":
         data, rate = read_audio(path)
-        return MediaInfo("audio", frames=0, duration=len(data) / rate, codec=path.suffix.lower().lstrip("."),
-                         audio=True, audio_rate=rate)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream")
-        v = c.streams.video[0]
+        return MediaMeta(kind="audio", width=0, height=0, frames=0, fps=0.0, duration=len(data) / rate,
+                         codec=path.suffix.lower().lstrip("."), audio=True)
+    with _video(path) as (c, v):
         fps = float(v.average_rate or v.guessed_rate or 0)
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
-        a = c.streams.audio[0] if c.streams.audio else None
-        return MediaInfo("video", v.codec_context.width, v.codec_context.height, frames, fps, dur,
-                         v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0)
+        return MediaMeta(kind="video", width=v.codec_context.width, height=v.codec_context.height, frames=frames,
+                         fps=fps, duration=dur, codec=v.codec_context.name, audio=bool(c.streams.audio))
 
 
 def video_fps(path: str | Path) -> Fraction:
     """Exact frame rate of a video's first stream."""
-    with _open(Path(path)) as c:
-        v = c.streams.video[0]
+    with _video(Path(path)) as (_, v):
         return Fraction(v.average_rate or v.guessed_rate or 25)
 
 
 def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Yield RGB frames [start, start+count) in one decoding pass; only kept frames are converted."""
     path = Path(path)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream")
-        stream = c.streams.video[0]
+    with _video(path) as (c, stream):
         stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         end = None if count is None else start + count
         i = -1
@@ -167,27 +155,62 @@ def uniform_indices(total: int, k: int) -> list[int]:
     return sorted({int((j + 0.5) * total / k) for j in range(k)})
 
 
-def sample_frames(path: str | Path, k: int) -> list[tuple[int, np.ndarray]]:
-    """K uniformly spread frames in one decoding pass (faster than seeking on sparse-keyframe clips)."""
+def count_packets(path: str | Path) -> int:
+    """Video packets in the container: the frame count when the header gives none."""
+    with _video(Path(path)) as (c, stream):
+        return sum(1 for p in c.demux(stream) if p.size)
+
+
+def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
+                   partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe clips).
+
+    A decoding error raises, unless `partial` and frames came already (a truncated video keeps them).
+    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default).
+    """
     path = Path(path)
-    info = probe(path)
-    wanted = set(uniform_indices(info.frames, k))
-    last = max(wanted) if wanted else -1
-    out: list[tuple[int, np.ndarray]] = []
-    with _open(path) as c:
-        stream = c.streams.video[0]
+    if not wanted:
+        raise MediaError(path, "no video frames")
+    last, got, i = max(wanted), 0, -1
+    with _video(path) as (c, stream):
         stream.thread_type = "AUTO"
+        if threads is not None:
+            stream.codec_context.thread_count = threads
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
-                    out.append((i, frame.to_ndarray(format="rgb24").copy()))
+                    got += 1
+                    yield i, frame.to_ndarray(format="rgb24").copy()  # PyAV may reuse the buffer
                 if i >= last:
                     break
         except av.error.FFmpegError as e:
-            raise MediaError(path, f"decoding failed ({getattr(e, 'strerror', None) or e})") from None
-    if not out:
+            if not (partial and got):
+                raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
+    if not got:
         raise MediaError(path, "no decodable video frame")
-    return out
+
+
+def iter_sampled(path: str | Path, k: int, threads: int | None = None,
+                 partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """K uniformly spread frames of a video (`uniform_indices`), one decoding pass, one at a time (never all held)."""
+    total = probe(path).frames or count_packets(path)
+    return iter_frames_at(path, set(uniform_indices(total, k)), threads, partial)
+
+
+def sample_frames(path: str | Path, k: int) -> list[tuple[int, np.ndarray]]:
+    """K uniformly spread frames in one decoding pass, as a list."""
+    return list(iter_sampled(path, k))
+
+
+def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | None = None,
+              partial: bool = False) -> Iterable[tuple[int, np.ndarray]]:
+    """The one reader of a file's frames: an image as frame 0, a video as k uniformly spread frames."""
+    kind = kind or kind_of(path)
+    if kind == "image":
+        return [(0, read_image(path))]
+    if kind == "video":
+        return iter_sampled(path, k, threads, partial)
+    raise MediaError(Path(path), "not an image or video file")
 
 
 def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:

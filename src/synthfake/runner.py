@@ -27,7 +27,7 @@ from .dataset import Dataset, as_dataset
 from .errors import SampleFailed, SynthfakeError
 from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
-from .manifest import Failure, MediaMeta, Record, SourceRef, append_line, repair_torn_tail
+from .manifest import Failure, Record, SourceRef, append_line, repair_torn_tail
 from .plan import SampleSpec, sample_id
 from .progress import sample_progress
 from .sources import Source, Sources
@@ -149,9 +149,8 @@ def finish_sample(ds: Dataset, spec: SampleSpec, backend, out: registry.Generate
         params={**spec.params, **out.params},
         seed=spec.seed, sources=_refs(spec), identities=sorted({it.identity for it, _ in spec.sources}),
         path=final.relative_to(ds.root).as_posix(), sha256=sha, bytes=size,
-        media=MediaMeta(kind=info.kind, width=info.width, height=info.height, frames=out.frames,
-                        fps=round(info.fps, 4), duration=round(info.duration, 4), codec=info.codec,
-                        audio=info.audio),
+        media=info.model_copy(update={"frames": out.frames, "fps": round(info.fps, 4),
+                                      "duration": round(info.duration, 4)}),
         manipulated_frames=out.manipulated_frames, degradations=applied, attempt=spec.attempt, split=spec.split,
         rank=rank, world_size=world, host=socket.gethostname(), elapsed_s=round(time.perf_counter() - t0, 3),
         created=_now())

@@ -120,7 +120,7 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     info = media.probe(path)
     item.width, item.height, item.frames, item.fps = info.width, info.height, info.frames, info.fps
     item.duration, item.audio = info.duration, info.audio
-    frames = [(0, media.read_image(path))] if item.kind == "image" else media.sample_frames(path, SCAN_FRAMES)
+    frames = list(media.frames_of(path, SCAN_FRAMES, item.kind))
     found = []
     for idx, rgb in frames:
         face = faces.detect(rgb)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from ..manifest import Failure, Record, resolve, source_file
 from ..plan import SampleTable, Plan
+from ..pools import process_pool
 from ..progress import sample_progress
 from ..sources import SourceIndex
 
@@ -83,9 +83,7 @@ def make_pool(workers: int) -> Executor | None:
     """Processes forked from a clean forkserver that has the frame code and dlib models loaded (None: inline)."""
     if workers <= 0:
         return None
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["synthfake.audit.warm"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return process_pool(workers, "synthfake.audit.warm")
 
 
 def pool_map(pool: Executor | None, fn: Callable, tasks: list, label: str, show: bool) -> list:

@@ -17,7 +17,8 @@ from concurrent.futures import Executor
 import numpy as np
 
 from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
-from .frames import frames_of, phash_task
+from .frames import phash_task
+from .. import media
 from ..manifest import Record
 
 FRAMES_NEAR = 3  # frames hashed per video
@@ -108,8 +109,8 @@ def _declared(a: Record, b: Record) -> bool:
 def first_frame_distance(a: Record, b: Record, data: AuditData) -> float:
     """Mean absolute grey-level difference of two records' first frames (inf when shapes differ or unreadable)."""
     try:
-        fa = frames_of(data.media_path(a), a.media.kind, 1)[0][1]
-        fb = frames_of(data.media_path(b), b.media.kind, 1)[0][1]
+        fa = next(iter(media.frames_of(data.media_path(a), 1, a.media.kind)))[1]
+        fb = next(iter(media.frames_of(data.media_path(b), 1, b.media.kind)))[1]
     except Exception:
         return float("inf")
     if fa.shape != fb.shape:

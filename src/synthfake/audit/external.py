@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import media
+from ..manifest import MediaMeta
 from .base import Settings
 from .confounds import check_confounds
 from ..errors import MediaError
@@ -24,7 +25,7 @@ class LabelledMedia:
     path: str
     label: int
     bytes: int
-    media: media.MediaInfo
+    media: MediaMeta
 
 
 @dataclass

@@ -17,13 +17,6 @@ UNCHANGED_LEVEL = 24  # a pixel differs when a channel moves by more than this (
 UNCHANGED_SHARE = 0.0005  # a frame with a smaller share of differing pixels is its source frame, unmanipulated
 
 
-def frames_of(path: str | Path, kind: str, k: int) -> list[tuple[int, np.ndarray]]:
-    """The image, or k frames spread over the video (one decoding pass)."""
-    if kind == "image":
-        return [(0, media.read_image(path))]
-    return media.sample_frames(path, k)
-
-
 def phash64(rgb: np.ndarray) -> int:
     """imagehash's 64-bit perceptual hash of a frame, as an integer."""
     import imagehash
@@ -37,7 +30,7 @@ def phash_task(task: tuple[str, str, int]) -> tuple[list[int] | None, str | None
     """pHashes of k frames of one record's media."""
     path, kind, k = task
     try:
-        return [phash64(f) for _, f in frames_of(path, kind, k)], None
+        return [phash64(f) for _, f in media.frames_of(path, k, kind)], None
     except MediaError as e:
         return None, e.reason
 
@@ -46,7 +39,7 @@ def face_task(task: tuple[str, str, int]) -> tuple[list[list[float]] | None, str
     """dlib embeddings of the largest face in each of k frames (frames without a face give none)."""
     path, kind, k = task
     try:
-        frames = frames_of(path, kind, k)
+        frames = list(media.frames_of(path, k, kind))
     except MediaError as e:
         return None, e.reason
     out = []
@@ -73,7 +66,7 @@ def unchanged_task(task: tuple[str, str, str, int, int]) -> tuple[list[float] | 
     """
     fake_path, kind, src_path, clip_start, k = task
     try:
-        fake = frames_of(fake_path, kind, k)
+        fake = list(media.frames_of(fake_path, k, kind))
     except MediaError as e:
         return None, e.reason, None
     if not Path(src_path).exists():

@@ -26,6 +26,7 @@ import numpy as np
 
 from synthfake.errors import MediaError
 from synthfake.files import write_json_atomic
+from synthfake.pools import process_pool
 from synthfake.progress import sample_progress
 
 from .common import COMPRESSION, SPLITS, Item, Options, Result, write_bytes_atomic
@@ -92,10 +93,7 @@ def _results(items: list[Item], root: Path, o: Options):
     if o.workers <= 1:
         yield from map(_crop_job, jobs)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(o.workers, mp_context=mp.get_context("spawn")) as pool:
+    with process_pool(o.workers, __name__) as pool:
         yield from pool.map(_crop_job, jobs)
 
 

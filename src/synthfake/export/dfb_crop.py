@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake.generators.common.align import ARCFACE_112, similarity
-from synthfake.media import iter_frames, read_image
+from synthfake.generators.common.align import ARCFACE_112
+from synthfake.generators.common.landmarks import similarity
+from synthfake.media import iter_frames_at, read_image
 
 RES = 256
 SCALE = 1.3
@@ -53,10 +54,8 @@ def sampled_frames(path: Path, kind: str, count: int, num_frames: int) -> Iterat
         yield 0, read_image(path)
         return
     wanted = set(frame_indices(count, num_frames))
-    last = max(wanted) if wanted else -1
-    for i, frame in enumerate(iter_frames(path, 0, last + 1)):
-        if i in wanted:
-            yield i, frame
+    if wanted:
+        yield from iter_frames_at(path, wanted)
 
 
 def align_crop(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -65,7 +64,7 @@ def align_crop(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not boxes:
         return None
     lm = faces.landmarks(rgb, boxes[0])
-    m = similarity(lm[list(KEYPOINTS)], template())
+    m = similarity(lm[list(KEYPOINTS)], template()).astype(np.float32)
     crop = cv2.warpAffine(rgb, m, (RES, RES))
     again = faces.detect_boxes(crop)
     if not again:
