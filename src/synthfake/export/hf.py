@@ -1,4 +1,4 @@
-"""Hugging Face datasets: Parquet shards `data/SPLIT-NNNNN.parquet` plus a dataset card (README.md).
+"""Hugging Face datasets: Parquet shards `data/SPLIT-NNNNN-DIGEST.parquet` plus a dataset card (README.md).
 
 One row per record: the fields a trainer filters on as columns, `label` as a ClassLabel (real, fake), the full
 record as JSON in `record`, and the media either as a path inside the export (`media_path`, the file copied
@@ -8,6 +8,8 @@ metadata (key `huggingface`), and the card's YAML names the files of each split,
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import json
 from pathlib import Path
@@ -65,8 +67,11 @@ def row(it: Item, embed: bool) -> dict:
             "record": r.model_dump_json()}
 
 
-def shard_path(split: str, n: int) -> str:
-    return f"data/{split}-{n:05d}.parquet"
+def shard_path(split: str, n: int, items: list[Item], embed: bool) -> str:
+    """`data/SPLIT-NNNNN-DIGEST.parquet`: the digest of the shard's content is in its name because `datasets`
+    caches a local folder by its file names, so a re-export with other records must not reuse a stale cache."""
+    digest = hashlib.sha256(f"{embed}:{','.join(it.record.sha256 for it in items)}".encode()).hexdigest()[:10]
+    return f"data/{split}-{n:05d}-{digest}.parquet"
 
 
 def write_shard(final: Path, items: list[Item], embed: bool) -> None:
@@ -83,7 +88,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     files: dict[str, list[str]] = {}
     with sample_progress(len(items), "parquet shards", o.show) as advance:
         for split, n, chunk in shards:
-            rel = shard_path(split, n)
+            rel = shard_path(split, n, chunk, o.embed)
             files.setdefault(split, []).append(rel)
             if not o.embed:
                 for it in chunk:  # the media beside the table, at the record's own relative path
