@@ -25,9 +25,31 @@ class ManifestError(SynthfakeError):
     """A manifest line is invalid or points outside the dataset root."""
 
 
-class BackendNotReady(SynthfakeError):
+class EnvironmentBroken(SynthfakeError):
+    """Not the sample's fault (disk full, weights that do not load, a key refused): the shard stops with this
+    one line, nothing is recorded as failed, and a rerun after the fix resumes (exit 3)."""
+
+
+class BackendNotReady(EnvironmentBroken):
     """A backend cannot run here: missing extra or weights file."""
 
 
 class SampleFailed(SynthfakeError):
     """One sample could not be made; recorded in failures/ and the run goes on."""
+
+
+ENVIRONMENT_ERRNOS = {28, 122, 30, 24, 12}  # ENOSPC, EDQUOT, EROFS, EMFILE, ENOMEM
+
+
+def environment_cause(e: BaseException) -> str | None:
+    """The one-line reason when `e` is the environment's fault rather than the sample's, else None."""
+    if isinstance(e, EnvironmentBroken):
+        return str(e)
+    if isinstance(e, ImportError):
+        return f"missing dependency {e.name or e} (install the extra this backend needs)"
+    if isinstance(e, MemoryError):
+        return "out of memory (MemoryError)"
+    if isinstance(e, OSError) and e.errno in ENVIRONMENT_ERRNOS:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or type(e).__name__} (errno {e.errno})"
+    return None
