@@ -14,7 +14,7 @@ from rich.table import Table
 from . import generators as registry
 from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
-from .errors import SynthfakeError
+from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, SynthfakeError
 from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
@@ -125,41 +125,100 @@ def run(
     if unknown:
         raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
     ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
-    chosen = {**DEFAULT_BACKENDS, **_parse_pairs(backends or [], "--backend")}
+    chosen = {**DEFAULT_BACKENDS, **_check_backend_types(_parse_pairs(backends or [], "--backend"))}
     split_fracs = _parse_splits(splits)
+    _check_run_inputs(out_dir, sources, n, n if reals is None else reals)
+    shard = None if executor == "ray" or workers else world_from_env(rank, world_size)  # before anything is written
     ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir)
 
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
                        backends={t: chosen[t] for t in (*ratios, "real")}, splits=split_fracs,
                        clip_seconds=clip_seconds, min_manipulated=min_manipulated,
                        degrade=parse_chain(degrade) if degrade else [])
-    if not quiet:
-        err.print(f"indexing sources under {sources} ...", highlight=False)
-    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold)
+    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold, show=not quiet)
     _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
     ds.save()
     excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
-    incomplete = False
-    if executor == "ray":
-        run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
-    elif workers and workers > 1:
-        codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
-        for r, c in enumerate(codes):
-            if c != 0:
-                incomplete = True
-                err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
-    else:
-        r, w = world_from_env(rank, world_size)
-        run_worker(ds, r, w, device, weights_dir, retry_failed, show_progress=not quiet)
+    code = 0
+    try:
+        if executor == "ray":
+            run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
+        elif workers and workers > 1:
+            if not ds.todo(0, 1, retry_failed):
+                _nothing_to_do(ds, retry_failed)
+            else:
+                codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
+                code = _worker_exit(codes)
+        else:
+            run_worker(ds, *(shard or (0, 1)), device, weights_dir, retry_failed, show_progress=not quiet)
+    except EnvironmentBroken as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BROKEN) from None
+    except KeyboardInterrupt as e:
+        why = e.args[0] if e.args else "Ctrl-C"
+        err.print(f"interrupted ({why}): workers stopped; what was written is kept: rerun the same command to "
+                  f"resume", highlight=False)
+        raise typer.Exit(EXIT_KILLED if why == "SIGTERM" else 130) from None
     st = dataset_status(ds)
     if not quiet:
         out.print(status_tables(st)[0])
     if st["total"]["failed"]:
+        code = code or EXIT_FAILED
         err.print(f"{st['total']['failed']} sample(s) failed; reasons in {out_dir}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
-    raise typer.Exit(1 if incomplete else 0)
+    if not quiet:
+        err.print(f"next: gen audit {out_dir}  ·  gen preview {out_dir} --out sheet.png  ·  gen status {out_dir}",
+                  markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _check_backend_types(pairs: dict[str, str]) -> dict[str, str]:
+    """--backend TYPE=NAME: TYPE must be a type of the plan (or real), checked before anything is written."""
+    known = (*DEFAULT_RATIOS, "real")
+    for t in pairs:
+        if t not in known:
+            raise SynthfakeError(f"--backend {t}={pairs[t]}: unknown type {t!r} (choose from {', '.join(known)})")
+    return pairs
+
+
+def _check_run_inputs(out_dir: Path, sources: Path, n: int, reals: int) -> None:
+    """What `gen run` is given, checked before anything is written."""
+    if n + reals == 0:
+        raise SynthfakeError(f"--n {n} --reals {reals}: nothing to make; give --n (and/or --reals) of at least 1")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SynthfakeError(f"--out {out_dir}: is a file, not a dataset folder")
+    if not sources.is_dir():
+        raise SynthfakeError(f"--sources {sources}: not a folder")
+
+
+def _check_output_file(path: Optional[Path], option: str) -> None:
+    """An output file option (--json, --out FILE): not a folder, and its folder not a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise SynthfakeError(f"{option} {path}: a parent of it is a file, not a folder")
+
+
+def _nothing_to_do(ds, retry_failed: bool) -> None:
+    records, failures = ds.finished()
+    hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
+    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(records)}) or failed "
+              f"({len(failures)}){hint}", highlight=False)
+
+
+def _worker_exit(codes: list[int]) -> int:
+    """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
+    for r, c in enumerate(codes):
+        if c not in (0, EXIT_FAILED):
+            err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
+    for c in (EXIT_BROKEN, 2):
+        if c in codes:
+            return c
+    return EXIT_FAILED if any(codes) else 0
 
 
 @app.command()
@@ -194,6 +253,8 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
 
+    _check_output_file(json_out, "--json")
+
     if labels is not None:
         from .audit.external import confound_table, folder_confounds
         from .files import write_json_atomic
@@ -226,6 +287,7 @@ def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .preview import preview as draw
     from .preview_html import write_page
 
+    _check_output_file(out_png, "--out")
     rows = draw(dataset, out_png, per_row, tile, sources)
     out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "
               f"({', '.join(f'{t}/{b}' for t, b in rows)})", highlight=False)
@@ -243,6 +305,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
+    _check_output_file(json_out, "--json")
     index = scan(folder, None, identity_threshold, show=True)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")

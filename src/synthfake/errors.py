@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+# Exit codes of every `gen` command (README "Exit codes and failures").
+EXIT_FAILED = 1  # samples failed (recorded in failures/) or an audit check failed
+EXIT_USAGE = 2  # bad input or usage: one line, nothing written
+EXIT_BROKEN = 3  # the environment or configuration broke: the shard stopped, nothing recorded as failed
+EXIT_KILLED = 143  # SIGTERM
+
+
 class SynthfakeError(Exception):
     """Base class: bad input or usage; the CLI prints it as one line and exits 2."""
 

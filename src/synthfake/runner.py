@@ -26,7 +26,7 @@ from rich.markup import escape
 from . import generators as registry
 from . import media
 from .dataset import Dataset, as_dataset
-from .errors import EnvironmentBroken, SampleFailed, SynthfakeError, environment_cause
+from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError, environment_cause
 from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
 from .manifest import Failure, MediaMeta, Record, SourceRef, append_line, repair_torn_tail
@@ -307,9 +307,6 @@ def die_with_parent(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the launcher died before prctl took effect
         sys.exit(EXIT_KILLED)
-
-
-EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN, EXIT_KILLED = 1, 2, 3, 143
 
 
 def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus, parent=None):
