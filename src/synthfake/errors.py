@@ -45,7 +45,7 @@ class SampleFailed(SynthfakeError):
     """One sample could not be made; recorded in failures/ and the run goes on."""
 
 
-ENVIRONMENT_ERRNOS = {28, 122, 30, 24, 12}  # ENOSPC, EDQUOT, EROFS, EMFILE, ENOMEM
+ENVIRONMENT_ERRNOS = {28, 122, 27, 30, 5, 24, 12}  # ENOSPC, EDQUOT, EFBIG, EROFS, EIO, EMFILE, ENOMEM
 
 
 def environment_cause(e: BaseException) -> str | None:
