@@ -127,7 +127,7 @@ def iter_sampled(path: str | Path, k: int) -> Iterator[tuple[int, np.ndarray]]:
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
                     got += 1
-                    yield i, frame.to_ndarray(format="rgb24")
+                    yield i, media.upright(frame)  # as its display matrix says
                 if i >= last:
                     break
         except av.error.FFmpegError as e:

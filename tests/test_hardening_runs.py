@@ -193,7 +193,7 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
 
     big = tmp_path / "B"
     stale = big / ".plan.json.99999999.tmp"
-    args = [sys.executable, "-m", "synthfake.cli", "run", *SWAP, "--n", "24", "--workers", "2", "--sources",
+    args = [sys.executable, "-m", "synthfake.cli", "run", *SWAP, "--n", "16", "--workers", "2", "--sources",
             str(faces), "--out", str(big), "--quiet"]
     for sig in (signal.SIGKILL, signal.SIGTERM):
         launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -211,4 +211,33 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     done, failed = _ids(big)
-    assert len(done) + len(failed) == 24 and len(set(done)) == len(done) and not stale.exists()
+    assert len(done) + len(failed) == 16 and len(set(done)) == len(done) and not stale.exists()
+
+
+def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
+    """Class: media the sources may hold. A clip stored sideways with a display matrix (as phones write it) is
+    read upright, as ffmpeg's autorotate shows it: size, pixels, and the face the sources scan finds."""
+    import av
+    import numpy as np
+
+    from synthfake import faces, media
+    from synthfake.sources import scan
+
+    upright = [f[:480, 56:456] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 12)]  # 480x400
+    src = tmp_path / "S"
+    src.mkdir()
+    clip = src / "phone.mp4"
+    with av.open(str(clip), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 480, 400, "yuv420p"  # stored turned a quarter clockwise
+        s.set_display_rotation(90)  # shown turned back a quarter counter-clockwise: upright
+        for f in upright:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(f, -1)), format="rgb24")))
+        out.mux(s.encode())
+    info = media.probe(clip)
+    assert (info.width, info.height, info.frames) == (400, 480, 12)
+    got = media.read_frames(clip)
+    assert got[0].shape == (480, 400, 3) and np.abs(got[5].astype(int) - upright[5]).mean() < 6
+    assert faces.detect(got[5]) is not None and faces.detect(np.rot90(got[5], -1).copy()) is None
+    (item,) = scan(src).items
+    assert item.is_face and item.faces_found >= 1, item.excluded

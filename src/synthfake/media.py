@@ -88,6 +88,24 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 # ---------------------------------------------------------------- video
+def upright(frame: "av.VideoFrame") -> np.ndarray:
+    """A decoded frame as RGB, turned as its display matrix says (a phone video shot upright reads upright,
+    as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle."""
+    rgb = frame.to_ndarray(format="rgb24")
+    k = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
+
+
+def _rotation(c, v) -> int:
+    """The display rotation (degrees counter-clockwise) of a video stream, read from its first frame."""
+    try:
+        for frame in c.decode(v):
+            return int(getattr(frame, "rotation", 0))
+    except av.error.FFmpegError:
+        return 0
+    return 0
+
+
 def _open(path: Path):
     _check_file(path)
     try:
@@ -117,7 +135,10 @@ def probe(path: str | Path) -> MediaInfo:
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
         a = c.streams.audio[0] if c.streams.audio else None
-        return MediaInfo("video", v.codec_context.width, v.codec_context.height, frames, fps, dur,
+        w, h = v.codec_context.width, v.codec_context.height
+        if round(_rotation(c, v) / 90) % 2:  # shown turned a quarter: the frames we read are h x w
+            w, h = h, w
+        return MediaInfo("video", w, h, frames, fps, dur,
                          v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0)
 
 
@@ -144,7 +165,7 @@ def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> I
                     continue
                 if end is not None and i >= end:
                     return
-                yield frame.to_ndarray(format="rgb24").copy()  # PyAV may hand out a view of a reused buffer
+                yield upright(frame)
         except av.error.FFmpegError as e:
             raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
         if i < 0:
@@ -180,7 +201,7 @@ def sample_frames(path: str | Path, k: int) -> list[tuple[int, np.ndarray]]:
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
-                    out.append((i, frame.to_ndarray(format="rgb24").copy()))
+                    out.append((i, upright(frame)))
                 if i >= last:
                     break
         except av.error.FFmpegError as e:
