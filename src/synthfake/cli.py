@@ -18,7 +18,7 @@ from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, Sy
 from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
+app = typer.Typer(no_args_is_help=True, add_completion=False)  # help: the docstring of _main
 sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
 app.add_typer(sources_app, name="sources")
 
@@ -35,7 +35,18 @@ def _version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")):
     """Synthetic deepfake datasets with provenance. Start with `gen backends`, then
-    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`."""
+    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`.
+
+    Examples:
+
+      gen run --sources ../shared/data --out D --n 40 --type face_swap --workers 2
+
+      gen run --sources S --out D --n 1000 --backend generation=http_t2i --degrade social
+
+      gen detect train D --out M  ·  gen detect predict M TEST_DIR --out submission.csv
+
+    Exit codes: 0 done, 1 samples failed or a check failed, 2 bad input (nothing written), 3 the environment
+    broke (nothing recorded as failed; rerun to resume)."""
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -70,6 +81,10 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
+BACKEND_HELP = (f"TYPE=NAME (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
+                f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
+                f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
+WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
 RUN_RECIPE_KEYS = ("types", "backends", "degrade", "clip_seconds", "splits")
 
 
@@ -79,23 +94,27 @@ def run(
     ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
-    types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help=f"Only these fake types (repeatable): "
+                                              f"{', '.join(DEFAULT_RATIOS)}."),
     n: int = typer.Option(100, "--n", min=0, help="Number of fake samples."),
     reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
-    backends: Optional[List[str]] = typer.Option(None, "--backend", help="TYPE=NAME (repeatable)."),
-    seed: int = typer.Option(0, "--seed"),
-    splits: str = typer.Option("train=0.7,val=0.15,test=0.15", "--splits"),
+    backends: Optional[List[str]] = typer.Option(None, "--backend", help=BACKEND_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the plan: same seed and sources, same dataset."),
+    splits: str = typer.Option("train=0.7,val=0.15,test=0.15", "--splits",
+                               help="Split fractions by identity (no identity crosses splits)."),
     clip_seconds: float = typer.Option(10.0, "--clip-seconds", min=0.04, help="Longest video clip per sample."),
     min_manipulated: float = typer.Option(0.9, "--min-manipulated", min=0, max=1,
                                           help="A fake with fewer changed frames than this share is a failure."),
     identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
                                              help="Files whose faces are closer than this are one identity."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
-    rank: Optional[int] = typer.Option(None, "--rank", min=0),
-    world_size: Optional[int] = typer.Option(None, "--world-size", min=1),
+    rank: Optional[int] = typer.Option(None, "--rank", min=0, help="This shard (default: $SLURM_ARRAY_TASK_ID, "
+                                       "$SLURM_PROCID or $RANK)."),
+    world_size: Optional[int] = typer.Option(None, "--world-size", min=1, help="Number of shards (default: "
+                                             "$SLURM_ARRAY_TASK_COUNT, $SLURM_NTASKS or $WORLD_SIZE)."),
     executor: str = typer.Option("local", "--executor", help="local | ray"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir"),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP),
     degrade: Optional[str] = typer.Option(None, "--degrade", help="Post-processing for every sample: a preset "
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
@@ -301,7 +320,8 @@ def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
 @one_line_errors
 def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."),
                  json_out: Optional[Path] = typer.Option(None, "--json", help="Write the index here."),
-                 identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold")):
+                 identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
+                                                          help="Files whose faces are closer are one identity.")):
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
@@ -326,7 +346,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
 @app.command()
 @one_line_errors
-def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
+def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
@@ -354,11 +374,11 @@ def slurm_script(
     run_args: List[str] = typer.Argument(..., help="`gen run` options after `--` (--out, --sources, --n ...)."),
     tasks: int = typer.Option(..., "--tasks", min=1, help="Array tasks = shards (the world size)."),
     script: Path = typer.Option(Path("synthfake.sbatch"), "--script", help="Where to write the script."),
-    job_name: str = typer.Option("synthfake", "--job-name"),
+    job_name: str = typer.Option("synthfake", "--job-name", help="Slurm job name."),
     time: Optional[str] = typer.Option(None, "--time", help="Slurm time limit per task, e.g. 12:00:00."),
-    partition: Optional[str] = typer.Option(None, "--partition"),
+    partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition."),
     gpus_per_task: int = typer.Option(0, "--gpus-per-task", min=0, help="With GPUs, tasks run --device cuda."),
-    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1),
+    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1, help="CPU cores per task."),
     max_running: Optional[int] = typer.Option(None, "--max-running", min=1, help="At most this many at once."),
 ):
     """Write the sbatch array script that runs `gen run` as one shard per task; submit it with sbatch."""
