@@ -216,7 +216,10 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
 
 def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     """Class: media the sources may hold. A clip stored sideways with a display matrix (as phones write it) is
-    read upright, as ffmpeg's autorotate shows it: size, pixels, and the face the sources scan finds."""
+    read upright, as ffmpeg's autorotate shows it: size, pixels, and the face the sources scan finds; a
+    variable-frame-rate clip is recorded as re-timed in the sources index."""
+    from fractions import Fraction
+
     import av
     import numpy as np
 
@@ -239,8 +242,21 @@ def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     got = media.read_frames(clip)
     assert got[0].shape == (480, 400, 3) and np.abs(got[5].astype(int) - upright[5]).mean() < 6
     assert faces.detect(got[5]) is not None and faces.detect(np.rot90(got[5], -1).copy()) is None
-    (item,) = scan(src).items
-    assert item.is_face and item.faces_found >= 1, item.excluded
+    # a variable-frame-rate clip (40 and 80 ms frames) is read at a constant rate: the index says so
+    vfr = src / "vfr.mp4"
+    with av.open(str(vfr), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 400, 480, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, f in enumerate(upright):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts, frame.time_base = 60 * i - 20 * (i % 2), Fraction(1, 1000)  # 0, 40, 120, 160, 240 ...
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    items = {it.path: it for it in scan(src).items}
+    phone, varying = items["phone.mp4"], items["vfr.mp4"]
+    assert phone.is_face and phone.faces_found >= 1 and phone.rotation == 90 and phone.retimed is None
+    assert varying.rotation == 0 and varying.retimed.startswith("variable frame rate: frame durations 40.0-80.0 ms")
 
 
 def test_help_documents_every_option_and_lists_values():

@@ -46,6 +46,7 @@ class MediaInfo:
     codec: str = ""
     audio: bool = False
     audio_rate: int = 0
+    rotation: int = 0  # display matrix, degrees counter-clockwise; width/height are as displayed
 
 
 def kind_of(path: str | Path) -> str | None:
@@ -135,11 +136,29 @@ def probe(path: str | Path) -> MediaInfo:
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
         a = c.streams.audio[0] if c.streams.audio else None
-        w, h = v.codec_context.width, v.codec_context.height
-        if round(_rotation(c, v) / 90) % 2:  # shown turned a quarter: the frames we read are h x w
+        w, h, rot = v.codec_context.width, v.codec_context.height, _rotation(c, v)
+        if round(rot / 90) % 2:  # shown turned a quarter: the frames we read are h x w
             w, h = h, w
         return MediaInfo("video", w, h, frames, fps, dur,
-                         v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0)
+                         v.codec_context.name, a is not None, a.codec_context.sample_rate if a else 0, rot)
+
+
+def variable_frame_rate(path: str | Path, tolerance: float = 0.1) -> str | None:
+    """None for a constant frame rate; else how the frame durations vary. Frames are read in order and
+    written at the average rate, so a VFR source is re-timed: the sources index records it (no decoding)."""
+    path = Path(path)
+    with _open(path) as c:
+        v = c.streams.video[0]
+        pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
+        fps = float(v.average_rate or v.guessed_rate or 0)
+        steps = np.diff(pts) * float(v.time_base) if len(pts) > 2 else np.zeros(0)
+    if not len(steps):
+        return None
+    mid = float(np.median(steps))
+    if mid <= 0 or (steps.max() - steps.min()) <= tolerance * mid:
+        return None
+    return (f"variable frame rate: frame durations {steps.min() * 1000:.1f}-{steps.max() * 1000:.1f} ms; "
+            f"read as {len(pts)} frames at a constant {fps:.3f} fps (re-timed)")
 
 
 def video_fps(path: str | Path) -> Fraction:

@@ -56,6 +56,8 @@ class SourceItem(BaseModel):
     embedding: list[float] | None = None
     identity: str = ""
     excluded: str | None = None
+    rotation: int = 0  # display matrix of a video (frames are read turned upright)
+    retimed: str | None = None  # a variable-frame-rate video, read at a constant rate: how it varied
 
     @property
     def is_face(self) -> bool:
@@ -119,7 +121,9 @@ def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | No
 def _index_face_media(item: SourceItem, path: Path) -> None:
     info = media.probe(path)
     item.width, item.height, item.frames, item.fps = info.width, info.height, info.frames, info.fps
-    item.duration, item.audio = info.duration, info.audio
+    item.duration, item.audio, item.rotation = info.duration, info.audio, info.rotation
+    if item.kind == "video":
+        item.retimed = media.variable_frame_rate(path)
     frames = [(0, media.read_image(path))] if item.kind == "image" else media.sample_frames(path, SCAN_FRAMES)
     found = []
     for idx, rgb in frames:
