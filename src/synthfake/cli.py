@@ -232,7 +232,7 @@ def _nothing_to_do(ds, retry_failed: bool) -> None:
 def _worker_exit(codes: list[int]) -> int:
     """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
     for r, c in enumerate(codes):
-        if c not in (0, EXIT_FAILED):
+        if c not in (0, EXIT_FAILED, 2, EXIT_BROKEN):  # those printed their own one line
             err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
     for c in (EXIT_BROKEN, 2):
         if c in codes:
