@@ -23,21 +23,21 @@ def detect_train(
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
     base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
-    epochs: float = typer.Option(3.0, "--epochs", min=0.01),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Passes over the train split."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, 1e-3 for the tiny config."),
     frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
     score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
-    margin: float = typer.Option(0.3, "--margin", min=0),
+    margin: float = typer.Option(0.3, "--margin", min=0, help="Face box margin (0.3: 30%)."),
     image_size: int = typer.Option(224, "--image-size", min=16, help="Tiny config only."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
-    fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1),
-    seed: int = typer.Option(0, "--seed"),
+    fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, the shuffling and the initialisation."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
-    quiet: bool = typer.Option(False, "--quiet"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="Detector recipe JSON (e.g. recipes/detector/"
                                           "small_cnn_cpu.json): architecture, augmentations, training flags."),
 ):
@@ -58,6 +58,9 @@ def detect_train(
     meta = train(as_dataset(dataset, _note), out_dir, opts, log=_note)
     out.print(f"saved {out_dir}: fake class {meta.fake_index} ({meta.fake_label}), threshold {meta.threshold:.4f}, "
               f"{meta.train_crops} training crops", highlight=False)
+    if not quiet:
+        out.print(f"next: gen detect eval {out_dir} {dataset}  ·  gen detect predict {out_dir} INPUT_DIR "
+                  f"--out submission.csv", markup=False, highlight=False)
 
 
 @detect_app.command("predict")
@@ -65,17 +68,17 @@ def detect_train(
 def detect_predict(
     model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
     input_dir: Path = typer.Argument(..., help="Folder of images and videos to score."),
-    out_csv: Path = typer.Option(Path("submission.csv"), "--out"),
+    out_csv: Path = typer.Option(Path("submission.csv"), "--out", help="Submission CSV to write."),
     sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the saved threshold."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
     runtime: str = typer.Option("auto", "--runtime", help="auto (onnx on CPU, torch on CUDA) | onnx | torch."),
     int8: bool = typer.Option(False, "--int8", help="The int8 ONNX made by `gen detect export --int8`."),
-    quiet: bool = typer.Option(False, "--quiet"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
 ):
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
@@ -92,7 +95,7 @@ def detect_export(
     model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
     int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),
-    workers: int = typer.Option(2, "--workers", min=0),
+    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
 ):
     """Write MODEL_DIR/model.onnx (checked against torch within 1e-5) for scoring without torch."""
     from synthfake.detector.onnx_export import export_dir, quantize_int8
@@ -112,15 +115,15 @@ def detect_eval(
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or any folder with --labels."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model] (paths relative to "
                                           "the folder): evaluate a labelled folder that is not a dataset."),
-    split: str = typer.Option("test", "--split"),
+    split: str = typer.Option("test", "--split", help="Split of the dataset to score (train, val, test)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out",
                                             help="Reals + only this held-out type/backend (model trained without it)."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1),
-    workers: int = typer.Option(2, "--workers", min=0),
-    device: str = typer.Option("cpu", "--device"),
-    fp16: bool = typer.Option(False, "--fp16"),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
+    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_plus, urljoin, urlsplit
 
-from synthfake.errors import BackendNotReady, ServiceFailed, SynthfakeError
+from synthfake.errors import BackendNotReady, EnvironmentBroken, ServiceFailed, SynthfakeError
 
 MAX_REDIRECTS = 5
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -178,6 +178,9 @@ def request(session, method: str, url: str, policy: Policy, secret: str | None, 
         else:
             if r.status_code < 400:
                 return r, attempt + 1
+            if r.status_code in (401, 403, 407):  # the key or account, not this prompt: stop the shard
+                raise EnvironmentBroken(f"{method} {where(url)}: HTTP {r.status_code} (the key was refused: check "
+                                        f"it and the account): {scrub(r.text, secret)[:200]}")
             if r.status_code != 429 and r.status_code < 500:
                 raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
             last = f"HTTP {r.status_code}"

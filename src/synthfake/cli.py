@@ -14,12 +14,12 @@ from rich.table import Table
 from . import generators as registry
 from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
-from .errors import SynthfakeError
-from .plan import DEFAULT_RATIOS, Plan, largest_remainder
+from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, SynthfakeError
+from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
 from .plan_options import default, parse_backend_opts, parse_backends
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Synthetic deepfake datasets with provenance.")
+app = typer.Typer(no_args_is_help=True, add_completion=False)  # help: the docstring of _main
 sources_app = typer.Typer(no_args_is_help=True, help="Index real source media.")
 app.add_typer(sources_app, name="sources")
 
@@ -36,7 +36,18 @@ def _version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")):
     """Synthetic deepfake datasets with provenance. Start with `gen backends`, then
-    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`."""
+    `gen run --sources DIR --out DATASET --n 100`, `gen audit DATASET`, `gen preview DATASET --out sheet.png`.
+
+    Examples:
+
+      gen run --sources ../shared/data --out D --n 40 --type face_swap --workers 2
+
+      gen run --sources S --out D --n 1000 --backend generation=http_t2i --degrade social
+
+      gen detect train D --out M  ·  gen detect predict M TEST_DIR --out submission.csv
+
+    Exit codes: 0 done, 1 samples failed or a check failed, 2 bad input (nothing written), 3 the environment
+    broke (nothing recorded as failed; rerun to resume)."""
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -71,6 +82,10 @@ def _check_ready(plan: Plan, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
+BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
+                f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
+                f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
+WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
 RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 
@@ -80,15 +95,16 @@ def run(
     ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out", help="Dataset folder (created; resumed when it exists)."),
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
-    types: Optional[List[str]] = typer.Option(None, "--type", help="Only these fake types (repeatable)."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help=f"Only these fake types (repeatable): "
+                                              f"{', '.join(DEFAULT_RATIOS)}."),
     n: int = typer.Option(default("n"), "--n", min=0, help="Number of fake samples."),
     reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
-    backends: Optional[List[str]] = typer.Option(None, "--backend", help="TYPE=NAME, or a mix TYPE=NAME:W,NAME:W "
-                                                 "(exact counts per backend) (repeatable)."),
+    backends: Optional[List[str]] = typer.Option(None, "--backend", help=BACKEND_HELP),
     backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: a backend "
                                                      "option, recorded in plan.json (repeatable)."),
-    seed: int = typer.Option(default("seed"), "--seed"),
-    splits: str = typer.Option(",".join(f"{k}={v:g}" for k, v in default("splits").items()), "--splits"),
+    seed: int = typer.Option(default("seed"), "--seed", help="Seed of the plan: same seed and sources, same dataset."),
+    splits: str = typer.Option(",".join(f"{k}={v:g}" for k, v in default("splits").items()), "--splits",
+                       help="Split fractions by identity (no identity crosses splits)."),
     clip_seconds: float = typer.Option(default("clip_seconds"), "--clip-seconds", min=0.04,
                                        help="Longest video clip per sample."),
     min_manipulated: float = typer.Option(default("min_manipulated"), "--min-manipulated", min=0, max=1,
@@ -98,11 +114,13 @@ def run(
     identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
                                              help="Files whose faces are closer than this are one identity."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
-    rank: Optional[int] = typer.Option(None, "--rank", min=0),
-    world_size: Optional[int] = typer.Option(None, "--world-size", min=1),
+    rank: Optional[int] = typer.Option(None, "--rank", min=0, help="This shard (default: $SLURM_ARRAY_TASK_ID, "
+                                       "$SLURM_PROCID or $RANK)."),
+    world_size: Optional[int] = typer.Option(None, "--world-size", min=1, help="Number of shards (default: "
+                                             "$SLURM_ARRAY_TASK_COUNT, $SLURM_NTASKS or $WORLD_SIZE)."),
     executor: str = typer.Option("local", "--executor", help="local | ray"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir"),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP),
     degrade: Optional[str] = typer.Option(None, "--degrade", help="Post-processing for every sample: a preset "
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
@@ -139,15 +157,15 @@ def run(
     chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios)
     opts = parse_backend_opts(backend_opts or [], chosen)
     split_fracs = _parse_splits(splits)
+    _check_run_inputs(out_dir, sources, n, n if reals is None else reals)
+    shard = None if executor == "ray" or workers else world_from_env(rank, world_size)  # before anything is written
     ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir, backend_opts=opts)
 
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
                        backends=chosen, backend_opts=opts, splits=split_fracs,
                        clip_seconds=clip_seconds, min_manipulated=min_manipulated, redraws=redraws,
                        degrade=parse_chain(degrade) if degrade else [])
-    if not quiet:
-        err.print(f"indexing sources under {sources} ...", highlight=False)
-    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold)
+    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold, show=not quiet)
     _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
     ds.save()
     for line in plan_warnings(ds.table):
@@ -155,25 +173,75 @@ def run(
     excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
     for it in excluded:
         err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
-    incomplete = False
-    if executor == "ray":
-        run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
-    elif workers and workers > 1:
-        codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
-        for r, c in enumerate(codes):
-            if c != 0:
-                incomplete = True
-                err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
-    else:
-        r, w = world_from_env(rank, world_size)
-        run_worker(ds, r, w, device, weights_dir, retry_failed, show_progress=not quiet)
+    code = 0
+    try:
+        if executor == "ray":
+            run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
+        elif workers and workers > 1:
+            if not ds.todo(0, 1, retry_failed):
+                _nothing_to_do(ds, retry_failed)
+            else:
+                codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
+                code = _worker_exit(codes)
+        else:
+            run_worker(ds, *(shard or (0, 1)), device, weights_dir, retry_failed, show_progress=not quiet)
+    except EnvironmentBroken as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BROKEN) from None
+    except KeyboardInterrupt as e:
+        why = e.args[0] if e.args else "Ctrl-C"
+        err.print(f"interrupted ({why}): workers stopped; what was written is kept: rerun the same command to "
+                  f"resume", highlight=False)
+        raise typer.Exit(EXIT_KILLED if why == "SIGTERM" else 130) from None
     st = dataset_status(ds)
     if not quiet:
         out.print(status_tables(st)[0])
     if st["total"]["failed"]:
+        code = code or EXIT_FAILED
         err.print(f"{st['total']['failed']} sample(s) failed; reasons in {out_dir}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
-    raise typer.Exit(1 if incomplete else 0)
+    if not quiet:
+        err.print(f"next: gen audit {out_dir}  ·  gen preview {out_dir} --out sheet.png  ·  gen status {out_dir}",
+                  markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _check_run_inputs(out_dir: Path, sources: Path, n: int, reals: int) -> None:
+    """What `gen run` is given, checked before anything is written."""
+    if n + reals == 0:
+        raise SynthfakeError(f"--n {n} --reals {reals}: nothing to make; give --n (and/or --reals) of at least 1")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SynthfakeError(f"--out {out_dir}: is a file, not a dataset folder")
+    if not sources.is_dir():
+        raise SynthfakeError(f"--sources {sources}: not a folder")
+
+
+def _check_output_file(path: Optional[Path], option: str) -> None:
+    """An output file option (--json, --out FILE): not a folder, and its folder not a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise SynthfakeError(f"{option} {path}: a parent of it is a file, not a folder")
+
+
+def _nothing_to_do(ds, retry_failed: bool) -> None:
+    records, failures = ds.finished()
+    hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
+    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(records)}) or failed "
+              f"({len(failures)}){hint}", highlight=False)
+
+
+def _worker_exit(codes: list[int]) -> int:
+    """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
+    for r, c in enumerate(codes):
+        if c not in (0, EXIT_FAILED, 2, EXIT_BROKEN):  # those printed their own one line
+            err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
+    for c in (EXIT_BROKEN, 2):
+        if c in codes:
+            return c
+    return EXIT_FAILED if any(codes) else 0
 
 
 @app.command()
@@ -208,6 +276,8 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
 
+    _check_output_file(json_out, "--json")
+
     if labels is not None:
         from .audit.external import confound_table, folder_confounds
         from .files import write_json_atomic
@@ -240,6 +310,7 @@ def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .preview import preview as draw
     from .preview_html import write_page
 
+    _check_output_file(out_png, "--out")
     rows = draw(dataset, out_png, per_row, tile, sources)
     out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "
               f"({', '.join(f'{t}/{b}' for t, b in rows)})", highlight=False)
@@ -253,10 +324,12 @@ def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
 @one_line_errors
 def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."),
                  json_out: Optional[Path] = typer.Option(None, "--json", help="Write the index here."),
-                 identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold")):
+                 identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
+                                                          help="Files whose faces are closer are one identity.")):
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import save_index
 
+    _check_output_file(json_out, "--json")
     index = scan(folder, None, identity_threshold, show=True)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
@@ -277,7 +350,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
 @app.command()
 @one_line_errors
-def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir")):
+def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
@@ -305,11 +378,11 @@ def slurm_script(
     run_args: List[str] = typer.Argument(..., help="`gen run` options after `--` (--out, --sources, --n ...)."),
     tasks: int = typer.Option(..., "--tasks", min=1, help="Array tasks = shards (the world size)."),
     script: Path = typer.Option(Path("synthfake.sbatch"), "--script", help="Where to write the script."),
-    job_name: str = typer.Option("synthfake", "--job-name"),
+    job_name: str = typer.Option("synthfake", "--job-name", help="Slurm job name."),
     time: Optional[str] = typer.Option(None, "--time", help="Slurm time limit per task, e.g. 12:00:00."),
-    partition: Optional[str] = typer.Option(None, "--partition"),
+    partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition."),
     gpus_per_task: int = typer.Option(0, "--gpus-per-task", min=0, help="With GPUs, tasks run --device cuda."),
-    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1),
+    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1, help="CPU cores per task."),
     max_running: Optional[int] = typer.Option(None, "--max-running", min=1, help="At most this many at once."),
 ):
     """Write the sbatch array script that runs `gen run` as one shard per task; submit it with sbatch."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import typer
+import typer.core
 from rich.console import Console
 
 from .errors import SynthfakeError
@@ -26,3 +27,12 @@ def one_line_errors(fn):
             raise typer.Exit(2)
 
     return wrapper
+
+
+def _flag_type(self, ctx):
+    """Flags take no value: the help shows none (typer >= 0.17 would print `<bool>` beside every flag)."""
+    return None if getattr(self, "is_flag", False) else _option_type(self, ctx)
+
+
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type

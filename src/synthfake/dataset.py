@@ -3,14 +3,19 @@
     DATASET/plan.json        written once; a run with another plan fails
     DATASET/sources.json     the sources index the plan was made from
     DATASET/manifest/        one JSONL file per worker (records), and each worker's lock
+    DATASET/manifest/claim.json  the world size now writing (with .claim.lock and .world-W.lock)
     DATASET/failures/        one JSONL file per worker (failed samples)
+    DATASET/logs/            one log per worker: tracebacks of unexpected exceptions (bugs)
     DATASET/media/SPLIT/TYPE/ID.(mp4|png)   (temporary names: .ID.rRofW.tmp*, beside the final one)
     DATASET/cache/           per-video landmark tracks, pre-degradation stills, detector crops
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,14 +55,14 @@ class Dataset:
 
     @classmethod
     def prepare(cls, root: str | Path, sources_dir: str | Path, plan_fields: dict, threshold: float,
-                on_file: Callable[[str], None] | None = None) -> "Dataset":
+                on_file: Callable[[str], None] | None = None, show: bool = False) -> "Dataset":
         """Scan (reusing the cached index) and build the plan from `plan_fields`; nothing is written (`save`).
 
         A dataset that already has a plan must get the same plan from the same sources; otherwise this fails.
         """
         root = Path(root)
         cached = load_index(root / SOURCES_FILE)
-        index = _as_written(scan(sources_dir, cached, threshold, on_file))
+        index = _as_written(scan(sources_dir, cached, threshold, on_file, show=show))
         old = Plan.from_file(root / PLAN_FILE) if (root / PLAN_FILE).exists() else None
         if old is not None:  # a plan written by an older synthfake keeps the drawing rules of its version
             plan_fields = {**plan_fields, "version": old.version}
@@ -74,8 +79,9 @@ class Dataset:
 
     def save(self) -> None:
         """Build the sample table (a plan the sources cannot supply fails here), then write sources.json and
-        plan.json once (a dataset that has a plan keeps it)."""
+        plan.json once (a dataset that has a plan keeps it); temporary files of writes a kill cut are removed."""
         self.table  # noqa: B018
+        self.clean_stale_tmp()
         if not self.plan_file.exists():
             self.root.mkdir(parents=True, exist_ok=True)
             save_index(self.root / SOURCES_FILE, self.index)
@@ -123,6 +129,49 @@ class Dataset:
         name = part_name(rank, world)
         return self.manifest_dir / name, self.failures_dir / name, self.manifest_dir / f".{name}.lock"
 
+    def worker_log(self, rank: int, world: int) -> Path:
+        """Worker (rank, world)'s log: tracebacks of unexpected exceptions, named by the failure's reason."""
+        return self.root / "logs" / f"worker-{rank:05d}-of-{world:05d}.log"
+
+    def clean_stale_tmp(self) -> list[Path]:
+        """Remove `.NAME.PID.tmp` files of atomic JSON writes (plan.json, sources.json) whose process is gone."""
+        gone = []
+        for p in self.root.glob(".*.json.*.tmp") if self.root.is_dir() else []:
+            pid = p.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                p.unlink(missing_ok=True)
+                gone.append(p)
+        return gone
+
+    def claim(self, world: int):
+        """Claim the dataset for world size `world` (held until the returned handle is closed).
+
+        Every worker of world size W holds a shared lock on `.world-W.lock` while it runs; `claim.json` names
+        the W writing now. Another W is refused while a worker of the claimed one is live; a finished or dead
+        claim (no one holds its lock) is taken over. Shards of two partitions never write together."""
+        self.manifest_dir.mkdir(parents=True, exist_ok=True)
+        claim_file = self.manifest_dir / "claim.json"
+        with open(self.manifest_dir / ".claim.lock", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                held = json.loads(claim_file.read_text()).get("world_size")
+            except (OSError, ValueError, AttributeError):
+                held = None
+            if isinstance(held, int) and held != world:
+                with open(self.manifest_dir / f".world-{held}.lock", "a") as other:
+                    try:
+                        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        raise SynthfakeError(f"{claim_file}: workers of world size {held} are writing this "
+                                             f"dataset; a world size of {world} would duplicate records (wait "
+                                             f"for them, or stop them and rerun)") from None
+            mine = open(self.manifest_dir / f".world-{world}.lock", "a")
+            fcntl.flock(mine, fcntl.LOCK_SH)
+            if held != world:
+                write_json_atomic(claim_file, {"world_size": world, "host": socket.gethostname(),
+                                               "pid": os.getpid()})
+        return mine
+
     def pristine_still(self, sample: str) -> Path:
         """A sample's middle frame before degradation (kept only when the plan degrades)."""
         return self.cache_dir / "pristine" / f"{sample}.png"
@@ -162,6 +211,16 @@ class Dataset:
                 f = sum(1 for i in mine if i in fail_idx)
                 shards[f"{r}/{w}"] = {"planned": len(mine), "done": d, "failed": f, "left": len(mine) - d - f}
         return {"types": types, "shards": shards}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
 
 
 def _diff(a: Plan, b: Plan) -> str:

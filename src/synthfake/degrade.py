@@ -8,6 +8,7 @@ a real draws with its paired fake's key, so a pair is degraded alike. What was a
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,15 +56,19 @@ def parse_chain(text: str) -> list[dict]:
         for kv in filter(None, args.split(",")):
             k, _, v = kv.partition("=")
             k, v = k.strip(), v.strip()
-            if k == "p":
-                step["p"] = float(v)
-            elif "|" in v or not v.replace(".", "").replace("-", "").isdigit():
-                step[k] = [float(x) if x.replace(".", "").isdigit() else x for x in v.split("|")]
-            elif "-" in v.lstrip("-"):
-                lo, hi = v.split("-", 1)
-                step[k] = [float(lo), float(hi)]
-            else:
-                step[k] = float(v)
+            rng = re.fullmatch(r"(-?[\d.]+)-(-?[\d.]+)", v)
+            try:
+                if k == "p":
+                    step["p"] = float(v)
+                elif rng:
+                    step[k] = [float(rng[1]), float(rng[2])]
+                elif "|" in v or not re.fullmatch(r"-?[\d.]+", v):
+                    step[k] = [float(x) if re.fullmatch(r"-?[\d.]+", x) else x for x in v.split("|")]
+                else:
+                    step[k] = float(v)
+            except ValueError:
+                raise SynthfakeError(f"--degrade {text!r}: {op.strip()}: {k}={v!r} is not a number, a range "
+                                     f"lo-hi or choices a|b") from None
         steps.append(step)
     validate_chain(steps, text)
     return steps
@@ -77,6 +82,39 @@ def validate_chain(steps: list[dict], text: str = "") -> None:
         extra = set(s) - KNOWN[s["op"]] - {"op", "p"}
         if extra or not 0 <= s["p"] <= 1:
             raise SynthfakeError(f"--degrade {text!r}: {s['op']}: bad settings {sorted(extra) or 'p'}")
+        for key, spec in s.items():
+            if key in ("op", "p"):
+                continue
+            _check_value(text, s["op"], key, spec)
+
+
+# The values each parameter may take (lowest, highest); a range lo-hi must have lo <= hi inside these.
+BOUNDS = {"quality": (1, 100), "factor": (0.01, 4.0), "sigma": (0.0, 50.0), "brightness": (-255, 255),
+          "contrast": (0.0, 10.0), "saturation": (0.0, 10.0), "gamma": (0.05, 10.0), "fps": (1, 240),
+          "crf": (0, 51)}
+TEXT_CHOICES = {"interp": set(INTERP), "preset": {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                                                  "slow", "slower", "veryslow"}}
+
+
+def _check_value(text: str, op: str, key: str, spec) -> None:
+    """A parameter's value, range or choices, checked before any sample is made (an inverted range, a JPEG
+    quality of 0, an unknown interpolation)."""
+    where = f"--degrade {text!r}: {op}: {key}"
+    values = spec if isinstance(spec, list) else [spec]
+    if not values:
+        raise SynthfakeError(f"{where}: no value")
+    if key in TEXT_CHOICES:
+        bad = [v for v in values if v not in TEXT_CHOICES[key]]
+        if bad:
+            raise SynthfakeError(f"{where}: {bad[0]!r} is not one of {', '.join(sorted(TEXT_CHOICES[key]))}")
+        return
+    if any(isinstance(v, str) or isinstance(v, bool) for v in values):
+        raise SynthfakeError(f"{where}: {spec!r} is not a number or a range lo-hi")
+    lo, hi = BOUNDS.get(key, (float("-inf"), float("inf")))
+    if any(not lo <= v <= hi for v in values):
+        raise SynthfakeError(f"{where}: {spec!r} is outside {lo:g}..{hi:g}")
+    if isinstance(spec, list) and key not in CHOICE_KEYS and (len(spec) != 2 or spec[0] > spec[1]):
+        raise SynthfakeError(f"{where}: range {spec!r} must be lo-hi with lo <= hi")
 
 
 CHOICE_KEYS = {"fps", "interp", "preset"}  # a list under these keys is a set of choices, not a range

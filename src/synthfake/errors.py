@@ -5,6 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+# Exit codes of every `gen` command (README "Exit codes and failures").
+EXIT_FAILED = 1  # samples failed (recorded in failures/) or an audit check failed
+EXIT_USAGE = 2  # bad input or usage: one line, nothing written
+EXIT_BROKEN = 3  # the environment or configuration broke: the shard stopped, nothing recorded as failed
+EXIT_KILLED = 143  # SIGTERM
+
+
 class SynthfakeError(Exception):
     """Base class: bad input or usage; the CLI prints it as one line and exits 2."""
 
@@ -25,7 +32,12 @@ class ManifestError(SynthfakeError):
     """A manifest line is invalid or points outside the dataset root."""
 
 
-class BackendNotReady(SynthfakeError):
+class EnvironmentBroken(SynthfakeError):
+    """Not the sample's fault (disk full, weights that do not load, a key refused): the shard stops with this
+    one line, nothing is recorded as failed, and a rerun after the fix resumes (exit 3)."""
+
+
+class BackendNotReady(EnvironmentBroken):
     """A backend cannot run here: missing extra or weights file."""
 
 
@@ -36,3 +48,20 @@ class SampleFailed(SynthfakeError):
 class ServiceFailed(SynthfakeError):
     """One sample failed outside its draw (a hosted API erred, timed out or answered garbage); recorded in
     failures/ like SampleFailed, but not drawn again: other sources would not help."""
+
+
+ENVIRONMENT_ERRNOS = {28, 122, 27, 30, 5, 24, 12}  # ENOSPC, EDQUOT, EFBIG, EROFS, EIO, EMFILE, ENOMEM
+
+
+def environment_cause(e: BaseException) -> str | None:
+    """The one-line reason when `e` is the environment's fault rather than the sample's, else None."""
+    if isinstance(e, EnvironmentBroken):
+        return str(e)
+    if isinstance(e, ImportError):
+        return f"missing dependency {e.name or e} (install the extra this backend needs)"
+    if isinstance(e, MemoryError):
+        return "out of memory (MemoryError)"
+    if isinstance(e, OSError) and e.errno in ENVIRONMENT_ERRNOS:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or type(e).__name__} (errno {e.errno})"
+    return None

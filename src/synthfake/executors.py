@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -40,23 +41,49 @@ def run_local(ds: Dataset, workers: int, device: str = "cpu", weights_dir=None,
     gpus = visible_gpus() if device == "cuda" else []
     if device == "cuda" and not gpus:
         raise SynthfakeError("--device cuda: no GPU visible (CUDA_VISIBLE_DEVICES empty and torch sees none)")
+    claim = ds.claim(workers)  # refused here, before any worker starts, while another world size writes
     left = len(ds.todo(0, 1, retry_failed))
     start = _lines(ds)
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=worker_process, args=(str(ds.root), r, workers, device, weights_dir, retry_failed,
-                                                       gpus),
+                                                       gpus, os.getpid()),
                          name=f"synthfake-worker-{r}") for r in range(workers)]
-    for p in procs:
-        p.start()
-    if show_progress:
-        with make_progress() as prog:
-            task = prog.add_task(f"{workers} workers", total=left)
-            while any(p.is_alive() for p in procs):
-                time.sleep(0.5)
-                prog.update(task, completed=min(left, _lines(ds) - start))
-    for p in procs:
-        p.join()
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM to the launcher stops its workers too
+    try:
+        for p in procs:
+            p.start()
+        if show_progress:
+            with make_progress() as prog:
+                task = prog.add_task(f"{workers} workers", total=left)
+                while any(p.is_alive() for p in procs):
+                    time.sleep(0.5)
+                    prog.update(task, completed=min(left, _lines(ds) - start))
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        stop_workers(procs)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        claim.close()
     return [p.exitcode for p in procs]
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stop_workers(procs, grace: float = 10.0) -> None:
+    """SIGTERM every live worker (each releases its locks and exits), SIGKILL what is still alive after `grace`."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def run_ray(dataset: str | Path, world_size: int, device: str = "cpu", weights_dir=None,

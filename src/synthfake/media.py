@@ -74,6 +74,24 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 # ---------------------------------------------------------------- video
+def upright(frame: "av.VideoFrame") -> np.ndarray:
+    """A decoded frame as RGB, turned as its display matrix says (a phone video shot upright reads upright,
+    as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle."""
+    rgb = frame.to_ndarray(format="rgb24")
+    k = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
+
+
+def _rotation(c, v) -> int:
+    """The display rotation (degrees counter-clockwise) of a video stream, read from its first frame."""
+    try:
+        for frame in c.decode(v):
+            return int(getattr(frame, "rotation", 0))
+    except av.error.FFmpegError:
+        return 0
+    return 0
+
+
 def _open(path: Path):
     _check_file(path)
     try:
@@ -109,8 +127,35 @@ def probe(path: str | Path) -> MediaMeta:
         fps = float(v.average_rate or v.guessed_rate or 0)
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
-        return MediaMeta(kind="video", width=v.codec_context.width, height=v.codec_context.height, frames=frames,
-                         fps=fps, duration=dur, codec=v.codec_context.name, audio=bool(c.streams.audio))
+        w, h = v.codec_context.width, v.codec_context.height
+        if round(_rotation(c, v) / 90) % 2:  # shown turned a quarter: the frames we read are h x w
+            w, h = h, w
+        return MediaMeta(kind="video", width=w, height=h, frames=frames, fps=fps, duration=dur,
+                         codec=v.codec_context.name, audio=bool(c.streams.audio))
+
+
+def video_rotation(path: str | Path) -> int:
+    """The display rotation of a video (degrees counter-clockwise; frames are read turned upright)."""
+    with _video(Path(path)) as (c, v):
+        return _rotation(c, v)
+
+
+def variable_frame_rate(path: str | Path, tolerance: float = 0.1) -> str | None:
+    """None for a constant frame rate; else how the frame durations vary. Frames are read in order and
+    written at the average rate, so a VFR source is re-timed: the sources index records it (no decoding)."""
+    path = Path(path)
+    with _open(path) as c:
+        v = c.streams.video[0]
+        pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
+        fps = float(v.average_rate or v.guessed_rate or 0)
+        steps = np.diff(pts) * float(v.time_base) if len(pts) > 2 else np.zeros(0)
+    if not len(steps):
+        return None
+    mid = float(np.median(steps))
+    if mid <= 0 or (steps.max() - steps.min()) <= tolerance * mid:
+        return None
+    return (f"variable frame rate: frame durations {steps.min() * 1000:.1f}-{steps.max() * 1000:.1f} ms; "
+            f"read as {len(pts)} frames at a constant {fps:.3f} fps (re-timed)")
 
 
 def video_fps(path: str | Path) -> Fraction:
@@ -132,7 +177,7 @@ def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> I
                     continue
                 if end is not None and i >= end:
                     return
-                yield frame.to_ndarray(format="rgb24").copy()  # PyAV may hand out a view of a reused buffer
+                yield upright(frame)
         except av.error.FFmpegError as e:
             raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
         if i < 0:
@@ -180,7 +225,7 @@ def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = Non
             for i, frame in enumerate(c.decode(stream)):
                 if i in wanted:
                     got += 1
-                    yield i, frame.to_ndarray(format="rgb24").copy()  # PyAV may reuse the buffer
+                    yield i, upright(frame)  # as its display matrix says; a copy (PyAV may reuse the buffer)
                 if i >= last:
                     break
         except av.error.FFmpegError as e:

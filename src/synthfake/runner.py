@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +26,7 @@ from rich.markup import escape
 from . import generators as registry
 from . import media
 from .dataset import Dataset, as_dataset
-from .errors import SampleFailed, SynthfakeError
+from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError, environment_cause
 from .degrade import apply_chain, draw_chain
 from .files import commit_file, sha256_file
 from .manifest import Failure, Record, SourceRef, append_line, repair_torn_tail
@@ -39,17 +41,24 @@ ENV_WORLD = [("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"), ("SLURM_PROCID",
 
 
 def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """Flags first, then Slurm array, Slurm tasks, torchrun; else a single worker."""
+    """Flags first, then Slurm array, Slurm tasks, torchrun; else a single worker. Checked before anything
+    is written: a bad value (RANK=x, rank >= world size) is one line naming where it came from."""
+    where = "--rank/--world-size"
     if rank is not None or world_size is not None:
         r, w = rank or 0, world_size or 1
     else:
         r, w = 0, 1
         for kr, kw in ENV_WORLD:
             if os.environ.get(kr) is not None and os.environ.get(kw) is not None:
-                r, w = int(os.environ[kr]), int(os.environ[kw])
+                where = f"${kr}/${kw}"
+                try:
+                    r, w = int(os.environ[kr]), int(os.environ[kw])
+                except ValueError:
+                    raise SynthfakeError(f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}: "
+                                         f"expected whole numbers") from None
                 break
     if not (w >= 1 and 0 <= r < w):
-        raise SynthfakeError(f"rank {r} / world size {w}: need 0 <= rank < world size")
+        raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")
     return r, w
 
 
@@ -192,6 +201,7 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
     ds.manifest_dir.mkdir(exist_ok=True)
     ds.failures_dir.mkdir(exist_ok=True)
     manifest_file, failures_file, lock_file = ds.worker_files(rank, world_size)
+    claim = ds.claim(world_size)
     lock = _lock(lock_file)
     res = WorkerResult(rank, world_size)
     try:
@@ -221,16 +231,26 @@ def run_worker(dataset: str | Path | Dataset, rank: int, world_size: int, device
                         results = [make_sample(ds, group[0], ctx, rank, world_size, res)]
                     except Exception as e:  # one bad sample never stops the run: record it and go on
                         results = [e]
+                broken = None
                 for spec, result in zip(group, results):
                     spec, result = redraw(ds, spec, result, ctx, rank, world_size, res)
-                    if isinstance(result, Exception):
+                    cause = environment_cause(result) if isinstance(result, BaseException) else None
+                    if cause is not None:  # not this sample's fault: record nothing, stop after the group
+                        _clean(ds, spec, rank, world_size)
+                        broken = broken or (spec, cause)
+                    elif isinstance(result, Exception):
                         _fail(ff, ds, spec, result, rank, world_size, res)
                     else:
                         append_line(mf, result)
                         res.done += 1
                     advance()
+                if broken:
+                    raise EnvironmentBroken(f"shard {rank}/{world_size} stopped at sample {broken[0].index}: "
+                                            f"{broken[1]}; nothing recorded as failed: fix it and rerun the "
+                                            f"same command to resume")
     finally:
         lock.close()
+        claim.close()
     return res
 
 
@@ -272,10 +292,23 @@ def batches(specs: list[SampleSpec], ctx: registry.Context) -> list[list[SampleS
     return out
 
 
+def _log_bug(ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world: int) -> Path:
+    """Append an unexpected exception's traceback to the worker's log in the dataset; returns the log."""
+    log = ds.worker_log(rank, world)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as fh:
+        fh.write(f"--- {_now()} sample {spec.index} ({spec.id}, {spec.type}/{spec.backend})\n")
+        fh.write("".join(traceback.format_exception(type(e), e, e.__traceback__)))
+    return log
+
+
 def _fail(ff, ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world: int, res: WorkerResult) -> None:
-    """Remove the sample's temporary files and append its failure with a one-line reason."""
+    """Remove the sample's temporary files and append its failure with a one-line reason; an unexpected
+    exception (a bug, not a bad sample) also leaves its traceback in the worker's log, which the reason names."""
     _clean(ds, spec, rank, world)
     reason = _one_line(e)
+    if not isinstance(e, SynthfakeError):
+        reason = f"{reason[:300]} (unexpected: traceback in {_log_bug(ds, spec, e, rank, world)})"
     append_line(ff, Failure(id=spec.id, index=spec.index, type=spec.type, backend=spec.backend, split=spec.split,
                             sources=_refs(spec), reason=reason, attempts=spec.attempt + 1, rank=rank,
                             world_size=world, host=socket.gethostname(), created=_now()))
@@ -284,12 +317,31 @@ def _fail(ff, ds: Dataset, spec: SampleSpec, e: BaseException, rank: int, world:
     err.print(f"[red]failed[/] sample {spec.index} ({spec.type}): {escape(reason)}", highlight=False)
 
 
-def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus):
-    """Body of one local worker process: pin its GPU, run its shard, exit 2 with a one-line error."""
+def die_with_parent(parent: int) -> None:
+    """Linux: the kernel sends SIGTERM when the launcher dies (even by SIGKILL), so no orphan holds a lock."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the launcher died before prctl took effect
+        sys.exit(EXIT_KILLED)
+
+
+def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus, parent=None):
+    """Body of one local worker process: pin its GPU, run its shard; exit 1 when samples failed, 2 with a
+    one-line error (bad input), 3 when the environment broke (nothing recorded), 143 on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the launcher's to handle: it stops us
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_KILLED))  # finally-blocks release the locks
+    if parent is not None:
+        die_with_parent(parent)
     if device == "cuda" and gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank % len(gpus)]
     try:
-        run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
+        res = run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
+    except EnvironmentBroken as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(EXIT_BROKEN)
     except SynthfakeError as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FAILED if res.failed else 0)

@@ -56,6 +56,8 @@ class SourceItem(BaseModel):
     embedding: list[float] | None = None
     identity: str = ""
     excluded: str | None = None
+    rotation: int = 0  # display matrix of a video (frames are read turned upright)
+    retimed: str | None = None  # a variable-frame-rate video, read at a constant rate: how it varied
 
     @property
     def is_face(self) -> bool:
@@ -120,6 +122,9 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     info = media.probe(path)
     item.width, item.height, item.frames, item.fps = info.width, info.height, info.frames, info.fps
     item.duration, item.audio = info.duration, info.audio
+    if item.kind == "video":
+        item.rotation = media.video_rotation(path)
+        item.retimed = media.variable_frame_rate(path)
     frames = list(media.frames_of(path, SCAN_FRAMES, item.kind))
     found = []
     for idx, rgb in frames:
