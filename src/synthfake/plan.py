@@ -335,60 +335,14 @@ class SampleTable:
                           int(rng.integers(2**31)), chosen, params, degrade_key=i, attempt=attempt)
 
     def _real_spec(self, i: int, attempt: int = 0) -> SampleSpec:
-        j = int(np.searchsorted(self.reals, i))
-        fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
-        key = fake.index if fake else i  # a pair is degraded alike
-        if attempt or self.plan.version >= 2:
-            rng = _rng(self.plan.seed, SALT_REAL_SPEC, i, *([attempt] if attempt else []))
-            split = fake.split if fake else self.split_of[i]
-            if attempt:  # a redraw: any face of the split, unpaired
-                cands = self.pools[split]["face"]
-                item, paired = cands[int(rng.integers(len(cands)))], False
-            else:
-                item, paired = self.real_sources[j]
-            params = dict(fake.params) if paired else self._clip(rng, item)
-            params = {k: params[k] for k in ("clip_start", "clip_frames") if k in params}
-            if paired:
-                params["paired_with"] = fake.id
-            return SampleSpec(i, sample_id(self.hash, i), "real", self.backend(i), split,
-                              int(rng.integers(2**31)), [(item, "real")], params, degrade_key=key, attempt=attempt)
-        rng = _rng(self.plan.seed, SALT_REAL_SPEC, i)  # plan version 1: drawn with replacement
-        item = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
-        if fake and item:  # paired: the very target the j-th fake used, same clip
-            split, params = fake.split, {"clip_start": fake.params["clip_start"], "clip_frames": fake.params[
-                "clip_frames"]} if "clip_start" in fake.params else {}
-            params["paired_with"] = fake.id
-        else:
-            split = fake.split if fake else self.split_of[i]
-            cands = self.pools[split]["face"]
-            item = cands[int(rng.integers(len(cands)))]
-            params = self._clip(rng, item)
-        return SampleSpec(i, sample_id(self.hash, i), "real", self.backend(i), split,
-                          int(rng.integers(2**31)), [(item, "real")], params, degrade_key=key)
+        from .plan_reals import real_spec
+        return real_spec(self, i, attempt)
 
     @cached_property
     def real_sources(self) -> list[tuple[SourceItem, bool]]:
-        """Plan version 2: the source of the j-th real and whether it is the j-th fake's own target. A split's
-        faces are used once each before any is used again: a fake's target when not yet a real, else the next
-        unused face of the split in an order drawn from the seed."""
-        order = {s: [p["face"][k] for k in _rng(self.plan.seed, SALT_REAL_ORDER, n).permutation(len(p["face"]))]
-                 for n, (s, p) in enumerate(self.pools.items())}
-        used: dict[str, set[str]] = {s: set() for s in self.pools}
-        out = []
-        for j, i in enumerate(self.reals):
-            fake = self.spec(int(self.fakes[j])) if j < len(self.fakes) else None
-            split = fake.split if fake else self.split_of[int(i)]
-            seen = used[split]
-            if len(seen) >= len(order[split]):
-                seen.clear()  # every distinct face of the split is a real already: the next round begins
-            target = next((it for it, r in fake.sources if r == PAIR_ROLE[fake.type]), None) if fake else None
-            if target is not None and target.path not in seen:
-                item, paired = target, True
-            else:
-                item, paired = next(it for it in order[split] if it.path not in seen), False
-            seen.add(item.path)
-            out.append((item, paired))
-        return out
+        """Plan version 2: the source of the j-th real and whether it is the j-th fake's own target (plan_reals)."""
+        from .plan_reals import real_sources
+        return real_sources(self)
 
     def _clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
         if item.kind != "video":
