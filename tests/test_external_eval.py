@@ -140,7 +140,8 @@ def test_shipped_recipes_are_valid_and_gen_run_rejects_unknown_keys(tmp_path):
     from typer.testing import CliRunner
 
     from conftest import ROOT
-    from synthfake.cli import RUN_RECIPE_KEYS, app
+    from synthfake.cli import app
+    from synthfake.cli_run import RUN_RECIPE_KEYS
     from synthfake.plan import DEFAULT_RATIOS
     from synthfake.recipe import read_recipe
 

@@ -11,11 +11,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from . import generators as registry
+from . import cli_tools, generators as registry
 from .degrade import parse_chain
-from .cli_common import err, one_line_errors, out
+from .cli_common import _check_output_file, err, one_line_errors, out
+from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _check_run_inputs, _nothing_to_do,
+                      _parse_pairs, _parse_splits, _worker_exit)
 from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, SynthfakeError
-from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
+from .plan import DEFAULT_RATIOS
 from .plan_options import default, parse_backend_opts, parse_backends
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
@@ -48,45 +50,6 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
     Exit codes: 0 done, 1 samples failed or a check failed, 2 bad input (nothing written), 3 the environment
     broke (nothing recorded as failed; rerun to resume)."""
-
-
-def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
-    out_ = {}
-    for item in items:
-        if "=" not in item:
-            raise SynthfakeError(f"{what} {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        out_[k.strip()] = v.strip()
-    return out_
-
-
-def _parse_splits(text: str) -> dict[str, float]:
-    try:
-        splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
-    except ValueError:
-        raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, e.g. train=0.7,val=0.15,test=0.15") from None
-    if any(v < 0 for v in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
-        raise SynthfakeError(f"--splits {text!r}: fractions must be >= 0 and sum to 1")
-    return splits
-
-
-def _check_ready(plan: Plan, ctx: registry.Context) -> None:
-    problems = []
-    counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
-    for t, count in counts.items():
-        for name, c in largest_remainder(count, plan.mix(t)).items():
-            why = registry.why_not_ready(name, t, ctx) if c else None
-            if why:
-                problems.append(f"{t}: {why}")
-    if problems:
-        raise SynthfakeError("\n".join(problems) + "\nnothing was written")
-
-
-BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
-                f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
-                f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
-WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
-RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 
 @app.command()
@@ -206,44 +169,6 @@ def run(
     raise typer.Exit(code)
 
 
-def _check_run_inputs(out_dir: Path, sources: Path, n: int, reals: int) -> None:
-    """What `gen run` is given, checked before anything is written."""
-    if n + reals == 0:
-        raise SynthfakeError(f"--n {n} --reals {reals}: nothing to make; give --n (and/or --reals) of at least 1")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SynthfakeError(f"--out {out_dir}: is a file, not a dataset folder")
-    if not sources.is_dir():
-        raise SynthfakeError(f"--sources {sources}: not a folder")
-
-
-def _check_output_file(path: Optional[Path], option: str) -> None:
-    """An output file option (--json, --out FILE): not a folder, and its folder not a file."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
-    if any(p.exists() and not p.is_dir() for p in path.parents):
-        raise SynthfakeError(f"{option} {path}: a parent of it is a file, not a folder")
-
-
-def _nothing_to_do(ds, retry_failed: bool) -> None:
-    records, failures = ds.finished()
-    hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
-    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(records)}) or failed "
-              f"({len(failures)}){hint}", highlight=False)
-
-
-def _worker_exit(codes: list[int]) -> int:
-    """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
-    for r, c in enumerate(codes):
-        if c not in (0, EXIT_FAILED, 2, EXIT_BROKEN):  # those printed their own one line
-            err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
-    for c in (EXIT_BROKEN, 2):
-        if c in codes:
-            return c
-    return EXIT_FAILED if any(codes) else 0
-
-
 @app.command()
 @one_line_errors
 def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
@@ -348,73 +273,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
         save_index(json_out, index)
 
 
-@app.command()
-@one_line_errors
-def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)):
-    """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
-    URLs and paths whole, go below the table so they can be copied."""
-    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
-    t = Table(title="backends")
-    for c in ("backend", "type", "status"):
-        t.add_column(c, overflow="fold")
-    reasons = []
-    for name in sorted(registry.BACKENDS):
-        try:
-            mod = registry.get(name)
-            typ, why = mod.TYPE, mod.ready(ctx)
-        except ImportError as e:
-            typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
-        t.add_row(escape(name), escape(typ), "[green]ready[/]" if why is None else "[red]not ready[/] (below)")
-        if why is not None:
-            reasons.append(f"{name}: {why}")
-    out.print(t)
-    for line in reasons:  # plain text: no markup parsing ([models] stays), no cropping
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-@app.command("slurm-script")
-@one_line_errors
-def slurm_script(
-    run_args: List[str] = typer.Argument(..., help="`gen run` options after `--` (--out, --sources, --n ...)."),
-    tasks: int = typer.Option(..., "--tasks", min=1, help="Array tasks = shards (the world size)."),
-    script: Path = typer.Option(Path("synthfake.sbatch"), "--script", help="Where to write the script."),
-    job_name: str = typer.Option("synthfake", "--job-name", help="Slurm job name."),
-    time: Optional[str] = typer.Option(None, "--time", help="Slurm time limit per task, e.g. 12:00:00."),
-    partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition."),
-    gpus_per_task: int = typer.Option(0, "--gpus-per-task", min=0, help="With GPUs, tasks run --device cuda."),
-    cpus_per_task: int = typer.Option(2, "--cpus-per-task", min=1, help="CPU cores per task."),
-    max_running: Optional[int] = typer.Option(None, "--max-running", min=1, help="At most this many at once."),
-):
-    """Write the sbatch array script that runs `gen run` as one shard per task; submit it with sbatch."""
-    from .slurm import sbatch_script
-
-    text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(text)
-    script.chmod(0o755)
-    out.print(f"wrote {script}: sbatch {script}", highlight=False)
-
-
-@app.command("export")
-@one_line_errors
-def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
-               fmt: str = typer.Option(..., "--format", help="deepfakebench | ffpp | hf | webdataset"),
-               out_dir: Path = typer.Option(..., "--out", help="Export folder (resumed when it holds this export)."),
-               embed: bool = typer.Option(False, "--embed", help="hf: media bytes inside the Parquet files."),
-               shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
-               frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
-               workers: int = typer.Option(1, "--workers", min=1, help="deepfakebench: processes cropping faces."),
-               no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
-               quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
-    """Write the dataset in a layout detector labs train with; one line per skipped record."""
-    from .export import Options, run_export
-
-    res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    verify=not no_verify, show=not quiet,
-                                                    log=lambda m: err.print(m, markup=False, highlight=False)))
-    out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
-
-
+cli_tools.register(app)  # backends, slurm-script, export
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")

@@ -1,8 +1,10 @@
-"""What every `gen` command shares: the consoles and one-line error handling (exit 2)."""
+"""What every `gen` command shares: the consoles, one-line error handling (exit 2) and output-file checks."""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Optional
 
 import typer
 import typer.core
@@ -36,3 +38,13 @@ def _flag_type(self, ctx):
 
 _option_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = _flag_type
+
+
+def _check_output_file(path: Optional[Path], option: str) -> None:
+    """An output file option (--json, --out FILE): not a folder, and its folder not a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise SynthfakeError(f"{option} {path}: a parent of it is a file, not a folder")

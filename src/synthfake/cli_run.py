@@ -1,0 +1,77 @@
+"""The input checks, parsers, help texts and exit code of `gen run` (the command itself is in cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import generators as registry
+from .cli_common import err
+from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
+from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
+
+
+def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    out_ = {}
+    for item in items:
+        if "=" not in item:
+            raise SynthfakeError(f"{what} {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        out_[k.strip()] = v.strip()
+    return out_
+
+
+def _parse_splits(text: str) -> dict[str, float]:
+    try:
+        splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
+    except ValueError:
+        raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, e.g. train=0.7,val=0.15,test=0.15") from None
+    if any(v < 0 for v in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
+        raise SynthfakeError(f"--splits {text!r}: fractions must be >= 0 and sum to 1")
+    return splits
+
+
+def _check_ready(plan: Plan, ctx: registry.Context) -> None:
+    problems = []
+    counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
+    for t, count in counts.items():
+        for name, c in largest_remainder(count, plan.mix(t)).items():
+            why = registry.why_not_ready(name, t, ctx) if c else None
+            if why:
+                problems.append(f"{t}: {why}")
+    if problems:
+        raise SynthfakeError("\n".join(problems) + "\nnothing was written")
+
+
+BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
+                f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
+                f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
+WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
+RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
+
+
+def _check_run_inputs(out_dir: Path, sources: Path, n: int, reals: int) -> None:
+    """What `gen run` is given, checked before anything is written."""
+    if n + reals == 0:
+        raise SynthfakeError(f"--n {n} --reals {reals}: nothing to make; give --n (and/or --reals) of at least 1")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SynthfakeError(f"--out {out_dir}: is a file, not a dataset folder")
+    if not sources.is_dir():
+        raise SynthfakeError(f"--sources {sources}: not a folder")
+
+
+def _nothing_to_do(ds, retry_failed: bool) -> None:
+    records, failures = ds.finished()
+    hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
+    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(records)}) or failed "
+              f"({len(failures)}){hint}", highlight=False)
+
+
+def _worker_exit(codes: list[int]) -> int:
+    """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
+    for r, c in enumerate(codes):
+        if c not in (0, EXIT_FAILED, 2, EXIT_BROKEN):  # those printed their own one line
+            err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
+    for c in (EXIT_BROKEN, 2):
+        if c in codes:
+            return c
+    return EXIT_FAILED if any(codes) else 0
