@@ -14,7 +14,6 @@ from typing import Iterable, Iterator
 import av
 import cv2
 import numpy as np
-import soundfile as sf
 
 from .errors import MediaError
 from .manifest import MediaMeta
@@ -120,6 +119,8 @@ def probe(path: str | Path) -> MediaMeta:
         return MediaMeta(kind="image", width=img.shape[1], height=img.shape[0], frames=1, fps=0.0, duration=0.0,
                          codec=fmt, audio=False)
     if kind == "audio":
+        from .media_audio import read_audio  # media_audio reads files through this module
+
         data, rate = read_audio(path)
         return MediaMeta(kind="audio", width=0, height=0, frames=0, fps=0.0, duration=len(data) / rate,
                          codec=path.suffix.lower().lstrip("."), audio=True)
@@ -258,30 +259,6 @@ def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | 
     raise MediaError(Path(path), "not an image or video file")
 
 
-def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
-    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
-    path = Path(path)
-    with _open(path) as c:
-        if not c.streams.audio:
-            return None
-        a = c.streams.audio[0]
-        rate = a.codec_context.sample_rate
-        layout = "mono" if a.codec_context.channels == 1 else "stereo"
-        res = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        chunks = []
-        try:
-            for frame in c.decode(a):
-                for f in res.resample(frame):
-                    chunks.append(f.to_ndarray())
-        except av.error.FFmpegError as e:
-            raise MediaError(path, f"audio decoding failed ({getattr(e, 'strerror', None) or e})") from None
-    if not chunks:
-        return None
-    data = np.concatenate(chunks, axis=1).T.astype(np.float32)
-    s0 = int(round(start_s * rate))
-    return data[s0:s0 + int(round(dur_s * rate))], rate
-
-
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | float,
                 audio: tuple[np.ndarray, int] | None = None, crf: int | None = None,
                 preset: str | None = None) -> int:
@@ -317,39 +294,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: Fraction | 
         for pkt in vs.encode():
             out.mux(pkt)
         if audio is not None:
-            _mux_audio(out, out.streams.audio[0], audio)
+            from .media_audio import mux_audio  # media_audio reads files through this module
+
+            mux_audio(out, out.streams.audio[0], audio)
     return n
-
-
-def _mux_audio(out, stream, audio: tuple[np.ndarray, int]) -> None:
-    data, rate = audio
-    planar = np.ascontiguousarray(data.T.astype(np.float32))
-    layout = "mono" if planar.shape[0] == 1 else "stereo"
-    fifo = av.AudioFifo()
-    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-    frame.sample_rate, frame.pts = rate, 0
-    fifo.write(frame)
-    size = stream.codec_context.frame_size or 1024
-    while fifo.samples:
-        chunk = fifo.read(min(size, fifo.samples), partial=True)
-        for pkt in stream.encode(chunk):
-            out.mux(pkt)
-    for pkt in stream.encode():
-        out.mux(pkt)
-
-
-# ---------------------------------------------------------------- audio
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode an audio file to float32 (samples, channels)."""
-    path = Path(path)
-    _check_file(path)
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise MediaError(path, f"not a readable audio file ({e})") from None
-    if len(data) == 0:
-        raise MediaError(path, "audio file holds no samples")
-    if data.shape[1] > 2:
-        raise MediaError(path, f"{data.shape[1]} audio channels; speech sources must be mono or stereo "
-                               f"(downmix it, e.g. ffmpeg -i IN -ac 1 OUT.wav)")
-    return data, rate

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import media
+from . import media, media_audio
 from .errors import ManifestError, MediaError, SynthfakeError
 from .dataset import Dataset
 from .manifest import FAKE_TYPES, Record, resolve, source_file
@@ -90,7 +90,7 @@ def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size
     try:
         kind = media.kind_of(path)
         if kind == "audio":
-            data, rate = media.read_audio(path)
+            data, rate = media_audio.read_audio(path)
             s0 = int(p.get("audio_offset_s", 0.0) * rate)
             n = int(p.get("audio_seconds", len(data) / rate) * rate)
             return Tile(ref.role, waveform(data[s0:s0 + n], size), SOURCE_RGB)

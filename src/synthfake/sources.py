@@ -25,7 +25,7 @@ from typing import Callable, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from . import faces, media
+from . import faces, media, media_audio
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
@@ -158,7 +158,7 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
         return item
     try:
         if kind == "audio":
-            data, rate = media.read_audio(path)
+            data, rate = media_audio.read_audio(path)
             item.duration, item.audio = len(data) / rate, True
             peak = float(np.abs(data).max())
             if peak < SILENT_PEAK:
