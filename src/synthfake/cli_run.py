@@ -7,7 +7,8 @@ from pathlib import Path
 from . import generators as registry
 from .cli_common import err
 from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
-from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan, largest_remainder
+from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan
+from .plan_counts import largest_remainder
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
