@@ -17,6 +17,7 @@ pytest.importorskip("transformers")
 
 from synthfake.detector.external import evaluate_external, report_external  # noqa: E402
 from synthfake.detector.model import DetectorMeta, load_base, save_detector  # noqa: E402
+from synthfake.detector.onnx_export import export_onnx  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402
 from synthfake.labels import Labelled, read_labels  # noqa: E402
 
@@ -51,7 +52,9 @@ def model_dir(tmp_path_factory):
     torch.manual_seed(0)
     model, meta = load_base(None, 48, print, ARCH)
     d = tmp_path_factory.mktemp("model") / "m"
-    save_detector(model.eval(), DetectorMeta(image_size=48, frames=3, threshold=0.5), d)
+    meta = DetectorMeta(image_size=48, frames=3, threshold=0.5)
+    save_detector(model.eval(), meta, d)
+    export_onnx(model.eval(), meta, d, log=print)  # training ends with the ONNX export scoring runs on
     return d
 
 
