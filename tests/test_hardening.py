@@ -137,7 +137,7 @@ def test_detector_predict_names_a_broken_symlink_and_refuses_a_pickled_checkpoin
     shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp / "a.jpg")
     os.symlink(tmp_path / "missing.jpg", inp / "b.jpg")
     out = tmp_path / "sub.csv"
-    proc = gen("detect", "predict", model_dir, inp, "--out", out, check=False, timeout=300)
+    proc = gen("detect", "predict", model_dir, inp, "--out", out, "--runtime", "torch", check=False, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = out.read_text().strip().splitlines()
     assert len(rows) == 3 and any(r.startswith("b.jpg,") for r in rows), rows
@@ -150,7 +150,7 @@ def test_detector_predict_names_a_broken_symlink_and_refuses_a_pickled_checkpoin
     (model_dir / "model.safetensors").unlink()
     torch.save({"state": Payload()}, model_dir / "pytorch_model.bin", pickle_protocol=pickle.DEFAULT_PROTOCOL)
     out.unlink()
-    proc = gen("detect", "predict", model_dir, inp, "--out", out, check=False, timeout=300)
+    proc = gen("detect", "predict", model_dir, inp, "--out", out, "--runtime", "torch", check=False, timeout=300)
     assert proc.returncode == 2 and "unpickled!" not in proc.stdout + proc.stderr
     line = _error_line(proc)
     assert f"{model_dir / 'pytorch_model.bin'}: refused" in line and "safetensors" in line

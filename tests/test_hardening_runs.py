@@ -123,7 +123,7 @@ def test_bad_input_is_refused_before_anything_is_written(faces, tmp_path):
         (("--rank", 2, "--world-size", 2), None, "--rank/--world-size: rank 2 / world size 2"),
         ((), env_rank, "$RANK='x' / $WORLD_SIZE='2': expected whole numbers"),
         (("--n", 0), None, "--n 0 --reals 0: nothing to make"),
-        (("--backend", "bogus=morph"), None, "--backend bogus=morph: unknown type 'bogus'"),
+        (("--backend", "bogus=morph"), None, "--backend bogus=...: unknown type"),
         (("--degrade", "jpeg:quality=90-60"), None, "range [90.0, 60.0] must be lo-hi with lo <= hi"),
     ]
     for extra, env, want in cases:
