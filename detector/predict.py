@@ -162,7 +162,8 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         summary.missing = [str(r[sub.key]) for r, p in zip(sub.rows, wanted) if p is None]
         files = sorted({p for p in wanted if p is not None}, key=lambda p: p.relative_to(input_dir).as_posix())
     meta = read_meta(Path(model_dir))  # crop settings first (plain JSON), so the workers start before the model
-    parts = stream_crops(files, crop_settings(meta, frames), workers, chunk=max(1, batch_size // 2))
+    order = sorted(files, key=_size, reverse=True)  # largest first: no long video left to run alone at the end
+    parts = stream_crops(order, crop_settings(meta, frames), workers, chunk=max(1, batch_size // 2))
     try:
         model, meta = load_scorer(model_dir, runtime, device, fp16, 1 if workers > 0 else 0, int8, batch_size)
     except BaseException:
@@ -170,7 +171,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         raise
     scores: dict[Path, FileScore] = {}
     with sample_progress(len(files), "scoring", show) as advance:
-        for p, sc in zip(files, score_parts(model, parts, meta, batch_size)):
+        for p, sc in zip(order, score_parts(model, parts, meta, batch_size)):
             scores[p] = sc
             advance()
             if sc.prob is None:
@@ -202,9 +203,16 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         _write_csv(out, sub.columns, rows)
     probs = [{"filename": p.relative_to(input_dir).as_posix(), "prob_fake": "" if sc.prob is None else f"{sc.prob:.8f}",
               "label": label(p), "crops": sc.crops, "sampled_frames": sc.sampled, "reason": sc.reason or sc.note}
-             for p, sc in scores.items()]
+             for p in files for sc in [scores[p]]]
     _write_csv(probs_path(out), ["filename", "prob_fake", "label", "crops", "sampled_frames", "reason"], probs)
     return summary
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:  # a broken link: scored (and failed) like any other file
+        return 0
 
 
 def probs_path(out: Path) -> Path:

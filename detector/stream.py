@@ -1,21 +1,24 @@
 """Crops streamed from decoding processes in small parts, so memory stays flat whatever the frame count.
 
 Each worker process owns one pipe: it receives (seq, path) jobs and sends each file's crops in parts of
-at most `chunk` crops as frames are decoded. A send blocks until the scorer reads it, so at most one
-part per worker is in flight; the scorer never holds a whole video's crops. A worker that dies (a
-decoder crash) costs only the file it was reading, which gets a reason; its queued files go to a fresh
+at most `chunk` crops as frames are decoded. A reader thread in the scorer's process takes the parts off
+the pipes into a queue of `ahead` parts, so the workers keep decoding while the scorer runs the model; a
+send blocks once that queue is full, so the scorer never holds a whole video's crops. A worker that dies
+(a decoder crash) costs only the file it was reading, which gets a reason; its queued files go to a fresh
 worker and the run goes on.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from synthfake.pools import forkserver_context
+from synthfake.pools import quick_context
 
 from .crops import DIED, CropSettings, FileCrops, crop_chunks, empty, init_worker
 
@@ -36,7 +39,7 @@ class _Slot:
 
 
 def _start(s: CropSettings, chunk: int, fn: Callable) -> _Slot:
-    ctx = forkserver_context(crop_chunks.__module__)  # the server imports the crop code
+    ctx = quick_context(crop_chunks.__module__)  # a fork, or a forkserver that imports the crop code
     here, there = ctx.Pipe()
     proc = ctx.Process(target=_work, args=(there, s, chunk, fn), daemon=True)
     proc.start()
@@ -73,7 +76,63 @@ def stream_crops(paths: Iterable[str | Path], s: CropSettings, workers: int, chu
         return ((seq, part) for seq, path in todo for part in fn(path, s, chunk))
     served = _serve(todo, s, workers, chunk, fn)
     next(served)  # start the workers now; closing `served` from here on stops them
-    return served
+    return ReadAhead(served, 2 * workers)
+
+
+_END = object()
+
+
+class ReadAhead:
+    """`items` drawn by a thread up to `ahead` items before the caller asks for them (the generator runs in
+    that thread, its `finally` too), so the workers keep sending while the caller computes. `close()` stops
+    the thread and closes `items`; an exception raised by `items` is raised to the caller."""
+
+    def __init__(self, items: Iterator, ahead: int):
+        self._buf: queue.Queue = queue.Queue(ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(items,), name="read_ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, x) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._buf.put(x, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _pump(self, items: Iterator) -> None:
+        try:
+            for x in items:
+                if not self._put((x, None)):
+                    break
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            self._put((_END, e))
+        finally:
+            items.close()
+            self._put((_END, None))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._stop.is_set():
+            raise StopIteration
+        x, err = self._buf.get()
+        if x is _END:
+            self.close()
+            if err is not None:
+                raise err
+            raise StopIteration
+        return x
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __del__(self):
+        self._stop.set()
 
 
 def _serve(todo: Iterator, s: CropSettings, workers: int, chunk: int, fn: Callable):

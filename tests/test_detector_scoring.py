@@ -149,3 +149,18 @@ def test_trained_folder_meta_must_agree_with_labels(saved, tmp_path):
         load_detector(saved / "named", fp16=True)
     with pytest.raises(SynthfakeError, match="not a model folder"):
         load_detector(tmp_path / "nope")
+
+
+def test_pixels_match_the_vit_image_processor():
+    """to_pixels (one fused multiply-add) gives what transformers' ViTImageProcessor gives for 224 px crops,
+    flips included, with the ImageNet statistics and with 0.5/0.5."""
+    from transformers import ViTImageProcessor
+
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8) for _ in range(3)]
+    for mean, std in (([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), ([0.5] * 3, [0.5] * 3)):
+        proc = ViTImageProcessor(size={"height": 224, "width": 224}, image_mean=mean, image_std=std)
+        want = proc(images=[c[:, ::-1] for c in crops[:1]] + crops[1:], return_tensors="np")["pixel_values"]
+        got = to_pixels(crops, [True, False, False], mean, std)
+        assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
+        assert np.abs(got - want).max() < 1e-5

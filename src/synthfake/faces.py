@@ -8,6 +8,7 @@ track one person by identity (`track`). No face is `None`, never a crash.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,7 +52,23 @@ def _model(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def _detector():
-    return dlib.get_frontal_face_detector()
+    """dlib's frontal HOG detector. Building it decodes dlib's embedded model (~0.65 s a process); loading its
+    own serialised copy takes ~2 ms, so the first process saves one in the user's cache and the rest load it."""
+    cached = Path.home() / ".cache" / "synthfake" / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
+    if cached.is_file():
+        try:
+            return dlib.fhog_object_detector(str(cached))
+        except RuntimeError:  # cut short or damaged: build it again and replace it
+            pass
+    det = dlib.get_frontal_face_detector()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        det.save(str(tmp))
+        os.replace(tmp, cached)  # atomic: a concurrent process reads the old file or the whole new one
+    except OSError:
+        pass  # a read-only home: build it each time
+    return det
 
 
 @lru_cache(maxsize=None)

@@ -49,7 +49,9 @@ _PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}
 PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
-PLAN_VERSION = 2  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py)
+PLAN_VERSION = 3  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
+# 3: a fake does not repeat the sources of an earlier fake of its backend and split while others are left
+DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
 
 
 class Plan(BaseModel):
@@ -136,6 +138,7 @@ SALT_REAL_SPEC = 200  # an unpaired real's source and clip
 SALT_DEGRADE = 300  # the degradation chain drawn for a sample
 SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type get which backend
 SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
+SALT_DISTINCT = 600  # + try: a fake's draw again when its sources repeat an earlier fake's (plan version 3)
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -268,30 +271,19 @@ class SampleTable:
         t = str(self.types[i])
         if t == "real":
             return self._real_spec(i, attempt)
-        rng = _rng(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else []))
-        split, backend = self.split_of[i], self.backend(i)
-        pool = self.pools[split]
-        roles = self.roles[backend]
-        used: set[str] = set()
-        order = sorted(range(len(roles)), key=lambda k: _PICK_ORDER[roles[k][1]])
-        picked: dict[int, tuple[SourceItem, str]] = {}
-        for k in order:  # most constrained pool first (a video), so that a distinct identity is left for it
-            role, kind = roles[k]
-            optional = kind.endswith("?")
-            kind = kind.rstrip("?")
-            cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
-            if optional and (not cands or rng.random() < 0.5):
-                continue
-            if not cands:
-                raise PlanError(f"sample {i} ({t}, split {split}): no '{kind}' source left for role {role}")
-            it = cands[int(rng.integers(len(cands)))]
-            picked[k] = (it, role)
-            used.add(it.identity)
-        chosen = [picked[k] for k in sorted(picked)]
-        pair = next((it for it, r in chosen if r == PAIR_ROLE[t]), None)
-        params = self._clip(rng, pair) if pair else {}
-        return SampleSpec(i, sample_id(self.hash, i), t, backend, split,
-                          int(rng.integers(2**31)), chosen, params, degrade_key=i, attempt=attempt)
+        if attempt or self.plan.version < 3:
+            return self._fake_spec(i, _rng(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else [])), attempt)
+        return self.distinct_fakes[i]
+
+    @cached_property
+    def distinct_fakes(self) -> dict[int, SampleSpec]:
+        """Plan version 3: every fake's first draw, none repeating an earlier fake's sources (plan_fakes)."""
+        from .plan_fakes import distinct_fakes
+        return distinct_fakes(self)
+
+    def _fake_spec(self, i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
+        from .plan_fakes import fake_spec
+        return fake_spec(self, i, rng, attempt)
 
     def _real_spec(self, i: int, attempt: int = 0) -> SampleSpec:
         from .plan_reals import real_spec
