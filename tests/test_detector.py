@@ -174,3 +174,15 @@ def test_leave_one_generator_out(det_dataset, tiny_model, tmp_path):
     assert code == 2 and "needs both real and fake" in err
     code, _, err = gen_here("detect", "train", det_dataset, "--out", tmp_path / "X", "--leave-out", "lip_sync", *TINY)
     assert code == 2 and "names no fake type or backend" in err
+
+
+def test_model_threads_follow_the_model_size(tmp_path):
+    """A small model leaves the cores to the decoders (one thread); a large one is the work and takes them all."""
+    from synthfake.detector.predict import SMALL_MODEL_BYTES, model_threads
+
+    (tmp_path / "model.onnx").write_bytes(b"x" * 1000)
+    assert model_threads(tmp_path, workers=2) == 1
+    assert model_threads(tmp_path, workers=0) == 0  # no decoding processes: the model has every core anyway
+    with open(tmp_path / "model.safetensors", "wb") as fh:  # sparse: no disk used
+        fh.truncate(SMALL_MODEL_BYTES + 1)
+    assert model_threads(tmp_path, workers=2) == 0
