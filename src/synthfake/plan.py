@@ -50,7 +50,7 @@ PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "targe
 
 
 PLAN_VERSION = 3  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
-# 3: a fake does not repeat the sources of an earlier fake of its backend and split while others are left
+# 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left
 DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
 
 
@@ -271,13 +271,15 @@ class SampleTable:
         t = str(self.types[i])
         if t == "real":
             return self._real_spec(i, attempt)
-        if attempt or self.plan.version < 3:
+        if self.plan.version < 3:
             return self._fake_spec(i, _rng(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else [])), attempt)
-        return self.distinct_fakes[i]
+        from .plan_fakes import redraw_spec
+        return redraw_spec(self, i, attempt) if attempt else self.distinct_fakes[0][i]
 
     @cached_property
-    def distinct_fakes(self) -> dict[int, SampleSpec]:
-        """Plan version 3: every fake's first draw, none repeating an earlier fake's sources (plan_fakes)."""
+    def distinct_fakes(self) -> tuple[dict[int, SampleSpec], tuple[set, set]]:
+        """Plan version 3: every fake's first draw, none repeating an earlier fake's faces, and the combinations
+        used (plan_fakes)."""
         from .plan_fakes import distinct_fakes
         return distinct_fakes(self)
 

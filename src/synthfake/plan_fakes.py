@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from typing import Iterator
 
 import numpy as np
 
@@ -40,23 +40,46 @@ def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int
                       int(rng.integers(2**31)), chosen, params, degrade_key=i, attempt=attempt)
 
 
-def combination(spec: SampleSpec) -> tuple:
-    """What makes two fakes the same manipulation of the same faces: backend, split, (role, path) of each source."""
-    return spec.backend, spec.split, tuple((r, it.path) for it, r in spec.sources)
+def combination(spec: SampleSpec, by: str = "identity") -> tuple:
+    """What makes two fakes the same manipulation of the same faces: backend, split and each source's role with
+    its identity (`by="identity"`: a person's photo and video count as one face) or its file (`by="path"`)."""
+    return spec.backend, spec.split, tuple((r, getattr(it, by)) for it, r in spec.sources)
 
 
-def distinct_fakes(table: SampleTable) -> dict[int, SampleSpec]:
-    """Plan version 3: every fake's first draw, in index order. A fake whose sources repeat an earlier fake's of
-    the same backend and split draws again (up to DISTINCT_TRIES), so two fakes are the same manipulation of the
-    same faces only once the split's combinations run out (a near-duplicate a detector would memorise)."""
-    seen: set[tuple] = set()
+def _first_new(draws: Iterator[SampleSpec], used: tuple[set, set]) -> SampleSpec:
+    """The first draw whose faces no earlier fake used; else the first whose files none used; else the first."""
+    first = by_path = None
+    for spec in draws:
+        if combination(spec, "identity") not in used[0]:
+            return spec
+        first = first or spec
+        if by_path is None and combination(spec, "path") not in used[1]:
+            by_path = spec
+    return by_path or first
+
+
+def _draws(table: SampleTable, i: int, attempt: int) -> Iterator[SampleSpec]:
+    """Fake i's draw for an attempt, then DISTINCT_TRIES more from their own streams."""
+    key = [attempt] if attempt else []
+    yield fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i, *key), attempt)
+    for k in range(1, DISTINCT_TRIES + 1):
+        yield fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i, *key, SALT_DISTINCT, k), attempt)
+
+
+def distinct_fakes(table: SampleTable) -> tuple[dict[int, SampleSpec], tuple[set, set]]:
+    """Plan version 3: every fake's first draw, in index order, and the combinations they use. A fake whose
+    faces repeat an earlier fake's of the same backend and split draws again (up to DISTINCT_TRIES): two fakes
+    are the same manipulation of the same people only once the split's combinations run out (a near-duplicate a
+    detector memorises); then files that differ are preferred."""
+    used: tuple[set, set] = (set(), set())
     out = {}
     for i in map(int, table.fakes):
-        first = fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i))
-        tries = (fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i, SALT_DISTINCT, k))
-                 for k in range(1, DISTINCT_TRIES + 1))
-        # the first draw whose sources are new; the first draw itself when this split's combinations are used up
-        spec = next((s for s in itertools.chain([first], tries) if combination(s) not in seen), first)
-        seen.add(combination(spec))
-        out[i] = spec
-    return out
+        spec = out[i] = _first_new(_draws(table, i, 0), used)
+        used[0].add(combination(spec, "identity"))
+        used[1].add(combination(spec, "path"))
+    return out, used
+
+
+def redraw_spec(table: SampleTable, i: int, attempt: int) -> SampleSpec:
+    """Plan version 3: fake i drawn again after `attempt` failed quality gates, avoiding every first draw's faces."""
+    return _first_new(_draws(table, i, attempt), table.distinct_fakes[1])
