@@ -24,7 +24,8 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_video
 
 TYPE = "reenactment"
-VERSION = "1.1"  # 1.1: background follows the head with a smooth falloff (no uncovered wedges, no tears)
+VERSION = "1.2"  # 1.1: background follows the head with a smooth falloff (no uncovered wedges, no tears)
+# 1.2: textured mouth interior (warp.fill_mouth)
 MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
 NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 

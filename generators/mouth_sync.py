@@ -24,7 +24,7 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: textured mouth interior (shaded cavity, tongue, tooth seams, grain)
 MAX_GAP = 3
 LOWER_FACE = np.r_[2:15, 30:36, 48:68]  # landmarks inside the warped region
 LENGTH_MODES = ("trim_audio", "loop_video")

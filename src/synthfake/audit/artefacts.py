@@ -30,6 +30,8 @@ OUTSIDE_FAIL_DB = 30.0  # our writer at its CRF keeps reals >= ~38 dB of their s
 FLAT_STD = 0.6  # grey levels: local std below this is flat
 BLACK = 10  # all channels below this is black
 TEXTURED_STD = 2.0
+MOVED = 0.12  # of the frame: how far a moving head may carry the flat background beside it
+COLOUR_TOL = 12  # grey levels a flat colour may differ from the reference's and still be the same background
 FRAMES = 12
 OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
 REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source", "generation": "base",
@@ -44,6 +46,17 @@ def _local_std(gray: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(cv2.blur(g * g, (7, 7)) - m * m, 0))
 
 
+def _flat_colour_nearby(fake: np.ndarray, ref: np.ndarray, gray_ref: np.ndarray) -> np.ndarray:
+    """Pixels whose colour in `fake` lies, per channel, within the range of the reference's flat pixels less than
+    MOVED of the frame away: flat background a moving head uncovered, there in the reference beside the head."""
+    k = 2 * max(3, int(MOVED * max(fake.shape[:2]))) + 1
+    flat = (_local_std(gray_ref) < 2 * FLAT_STD)[..., None]
+    lo = cv2.erode(np.where(flat, ref, 255).astype(np.uint8), np.ones((k, k), np.uint8))
+    hi = cv2.dilate(np.where(flat, ref, 0).astype(np.uint8), np.ones((k, k), np.uint8))
+    f = fake.astype(np.int16)
+    return ((f >= lo.astype(np.int16) - COLOUR_TOL) & (f <= hi.astype(np.int16) + COLOUR_TOL)).all(2)
+
+
 def uncovered_share(fake: np.ndarray, ref: np.ndarray, aligned: bool) -> float:
     """Share of the fake frame that is black or flat there but textured (and not black) in the reference."""
     if ref.shape != fake.shape:
@@ -51,9 +64,10 @@ def uncovered_share(fake: np.ndarray, ref: np.ndarray, aligned: bool) -> float:
     gf, gr = cv2.cvtColor(fake, cv2.COLOR_RGB2GRAY), cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY)
     bad_f = (_local_std(gf) < FLAT_STD) | (fake.max(2) < BLACK)
     ok_r = (_local_std(gr) >= TEXTURED_STD) & (ref.max(2) >= BLACK)
-    if not aligned:  # the picture moved: the reference must be textured all around the pixel
-        r = max(3, int(0.03 * max(fake.shape[:2])))
-        ok_r = cv2.erode(ok_r.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    if not aligned:  # the picture moved: the reference must be textured all around the pixel, and the flat colour
+        r = max(3, int(0.03 * max(fake.shape[:2])))  # must be one the reference has nowhere near (a moved head
+        ok_r = cv2.erode(ok_r.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0  # reveals wall that
+        ok_r &= ~_flat_colour_nearby(fake, ref, gr)  # was beside it, not a hole)
     new = (bad_f & ok_r).astype(np.uint8)
     new = cv2.morphologyEx(new, cv2.MORPH_OPEN, np.ones((9, 9), np.uint8))
     return float(new.mean())
