@@ -182,15 +182,18 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         parts.close()
         raise
     scores: dict[Path, FileScore] = {}
-    with sample_progress(len(files), "scoring", show) as advance:
-        for p, sc in zip(order, score_parts(model, parts, meta, batch_size)):
-            scores[p] = sc
-            advance()
-            if sc.prob is None:
-                summary.fallbacks += 1
-                log(f"{p}: {sc.reason} -> fallback label {meta.fallback_label}")
-            elif sc.note:
-                log(f"{p}: {sc.note}")
+    try:
+        with sample_progress(len(files), "scoring", show) as advance:
+            for p, sc in zip(order, score_parts(model, parts, meta, batch_size)):
+                scores[p] = sc
+                advance()
+                if sc.prob is None:
+                    summary.fallbacks += 1
+                    log(f"{p}: {sc.reason} -> fallback label {meta.fallback_label}")
+                elif sc.note:
+                    log(f"{p}: {sc.note}")
+    finally:  # done, or stopped by an error or Ctrl-C: the reader thread and the workers end here
+        parts.close()
     summary.files = len(scores)
     for k in summary.missing:
         log(f"{k}: listed in {sample} but not found under {input_dir} -> fallback label {meta.fallback_label}")

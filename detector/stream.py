@@ -110,8 +110,11 @@ class ReadAhead:
         except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
             self._put((_END, e))
         finally:
-            items.close()
-            self._put((_END, None))
+            try:
+                if hasattr(items, "close"):  # a generator: run its `finally` (stops the workers) in this thread
+                    items.close()
+            finally:
+                self._put((_END, None))
 
     def __iter__(self):
         return self

@@ -109,6 +109,39 @@ def test_stream_sends_parts_in_frame_order_and_survives_a_dying_worker(media_fil
     assert seen[6].reason == "no face in 1 sampled frame(s)"
 
 
+def test_read_ahead_keeps_order_raises_and_stops():
+    """The reader thread hands items over in order, raises the producer's exception in the caller, and closing
+    early closes the producer (its `finally` runs: the workers are stopped) without reading it to the end."""
+    import threading
+
+    from synthfake.detector.stream import ReadAhead
+
+    assert list(ReadAhead(iter(range(50)), 3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("decoder broke")
+
+    it = ReadAhead(failing(), 2)
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="decoder broke"):
+        next(it)
+    closed, made = threading.Event(), []
+
+    def endless():
+        try:
+            for k in range(10**9):
+                made.append(k)
+                yield k
+        finally:
+            closed.set()
+
+    it = ReadAhead(endless(), 2)
+    assert [next(it) for _ in range(5)] == list(range(5))
+    it.close()
+    assert closed.wait(5) and len(made) < 20
+
+
 def test_crop_cache_is_keyed_by_settings_and_content(media_files, tmp_path):
     s = CropSettings(frames=3, size=SIZE)
     job = (str(media_files / "talk_d20.mp4"), "id1", "sha-a", s, str(tmp_path))
