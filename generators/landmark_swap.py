@@ -24,8 +24,9 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.0"
+VERSION = "2.1"  # 2.1: a source video gives a frame drawn per sample, not always its indexed still
 ROI_MARGIN = 0.2
+SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 
 def ready(ctx: Context) -> str | None:
@@ -77,14 +78,28 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     return out
 
 
+def source_face(src, seed: int) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(image, 68 landmarks, frame or None): a photo's face, or a video frame drawn by the sample's seed among
+    those where its person's face is tracked and near frontal (|yaw| <= SOURCE_MAX_YAW), so two samples with
+    one source video paste two expressions, not one still twice (near-duplicate fakes); the indexed still
+    when no frame qualifies."""
+    if src.item.kind != "video":
+        return src.still(), np.array(src.item.landmarks, np.float32), None
+    track = src.track()
+    ok = [k for k, lm in enumerate(track) if not np.isnan(lm).any() and abs(sr.yaw(lm)) <= SOURCE_MAX_YAW]
+    if not ok:
+        return src.still(), np.array(src.item.landmarks, np.float32), src.item.still_frame
+    k = ok[int(np.random.default_rng([seed, 1]).integers(len(ok)))]
+    return media.read_frames(src.path, k, 1)[0], track[k].astype(np.float32), k
+
+
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src = sources.role("source")
     tgt = sources.role("target")
     p = _params(sample.seed)
-    if src.item.kind == "video":
-        p["source_frame"] = src.item.still_frame
-    src_img = src.still()
-    src_lm = np.array(src.item.landmarks, np.float32)
+    src_img, src_lm, frame = source_face(src, sample.seed)
+    if frame is not None:
+        p["source_frame"] = frame
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
     if tgt.item.kind == "image":

@@ -374,3 +374,23 @@ def test_reals_of_one_source_fail_exact_duplicates(ds):
     print("  ", ex.summary)
     assert ex.status == FAIL and "stands for" in ex.summary
     assert ex.details["real_sources"]["top_count"] >= audit_dupes.MIN_REALS_PER_SOURCE
+
+
+def test_same_output_twice_is_told_from_two_faces_on_one_target(data_dir):
+    """The near-identical measure: one photo with a faint change all over (the same swap drawn with other blend
+    parameters) is a twin; the same photo with one face-sized patch changed (another face pasted) is not, though
+    both differ from it by under one grey level over the whole frame."""
+    from synthfake.audit.dupes import IDENTICAL_GREY, worst_block_difference
+
+    img = media.read_image(data_dir / "faces" / "photo_s1.jpg")
+    faint = np.clip(img.astype(np.int16) + 2, 0, 255).astype(np.uint8)
+    other = img.copy()
+    h, w = img.shape[:2]
+    patch = other[h // 3: h // 3 + h // 6, w // 3: w // 3 + w // 6]
+    other[h // 3: h // 3 + h // 6, w // 3: w // 3 + w // 6] = np.clip(patch.astype(np.int16) + 30, 0, 255)
+    whole = np.abs(other.astype(float) - img).mean()
+    assert whole < 1.0  # the old frame-wide mean called these the same output
+    print(f"\nworst block: faint {worst_block_difference(img, faint):.2f}, other face "
+          f"{worst_block_difference(img, other):.2f} (whole-frame mean {whole:.2f})")
+    assert worst_block_difference(img, faint) < IDENTICAL_GREY < worst_block_difference(img, other)
+    assert worst_block_difference(img, img) == 0.0
