@@ -132,6 +132,27 @@ def test_deepfakebench_json_and_folders_follow_its_dataset_class(exports, mixed_
     assert sorted(one["synthfake-face_swap"]) == ["SF-face_swap", "SF-real"]
 
 
+def test_deepfakebench_landmarks_agree_with_a_fresh_detection_on_the_crop(exports):
+    """The saved landmarks are the frame's mapped through the alignment; DeepfakeBench detects again on the crop.
+    On 2,364 real crops the two agreed to 1.0 px median per point (95th percentile 3.0; 5.1 on this export's 24;
+    the jaw line the loosest)."""
+    import cv2
+
+    from synthfake import faces
+
+    dists = []
+    for png in sorted((exports / "deepfakebench" / "synthfake").glob("*/frames/*/*.png")):
+        crop = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+        saved = np.load(str(png).replace("frames", "landmarks").replace(".png", ".npy"))
+        boxes = faces.detect_boxes(crop)
+        assert boxes, f"{png}: the aligned crop holds no face dlib finds"
+        d = np.linalg.norm(saved - faces.landmarks(crop, boxes[0]), axis=1)
+        assert np.median(d) < 3, f"{png}: saved landmarks {np.median(d):.1f} px (median) from a fresh detection"
+        dists.append(d)
+    d = np.concatenate(dists)
+    assert len(dists) > 10 and np.median(d) < 1.5 and np.percentile(d, 95) < 8
+
+
 def test_deepfakebench_crop_rules_match_the_checked_commit():
     assert np.abs(template() - np.array(DFB["template_256_scale_1.3"])).max() < 1e-3
     assert list(KEYPOINTS) == DFB["keypoint_indices"] and RES == DFB["crop_size"]

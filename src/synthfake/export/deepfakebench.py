@@ -132,7 +132,7 @@ def readme(labels: list[str], frames: int) -> str:
 
 Made by `gen export --format deepfakebench` to match SCLBD/DeepfakeBench 8a4a7bf5 (preprocess.py, rearrange.py,
 training/dataset/abstract_dataset.py): {frames} frames per video (fixed_num_frames), faces aligned to 256x256
-with a 1.3 margin, dlib landmarks beside each frame.
+with a 1.3 margin, dlib's 68 landmarks beside each frame (fitted on the frame, mapped into the crop).
 
 1. Copy or link `{NAME}/` to `DeepfakeBench/datasets/rgb/{NAME}/` (the JSON paths start with `{PREFIX}/`; run
    training from the DeepfakeBench root).
