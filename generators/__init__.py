@@ -104,6 +104,11 @@ class Generated:
     weights_unverified: list[str] = field(default_factory=list)  # files with no published sha256 to check
 
 
+def always_ready(ctx: Context) -> None:
+    """`ready` of a backend that needs nothing beyond the core install (dlib's models ship with it)."""
+    return None
+
+
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
     its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`."""

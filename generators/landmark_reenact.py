@@ -20,7 +20,7 @@ from synthfake import faces, media, media_audio
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_video
 
 TYPE = "reenactment"
@@ -29,8 +29,7 @@ MAX_GAP = 5  # missed driving detections interpolated over at most this many fra
 NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 
 
-def ready(ctx: Context) -> str | None:
-    return None  # dlib models ship with the core install
+ready = always_ready
 
 
 def _params(seed: int) -> dict:
