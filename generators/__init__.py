@@ -21,7 +21,9 @@ from synthfake.manifest import FAKE_TYPES
 
 if TYPE_CHECKING:
     from synthfake.plan import SampleSpec
-    from synthfake.sources import Sources
+    import numpy as np
+
+    from synthfake.sources import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
@@ -90,6 +92,13 @@ def options(module_name: str, ctx: Context) -> dict:
     given = ctx.backend_opts.get(name, {})
     return {k: (parse_option(name, k, given[k]) if k in given else o.default)
             for k, o in getattr(mod, "OPTIONS", {}).items()}
+
+
+def source_still(src: Source, params: dict) -> np.ndarray:
+    """The still image of a source face, its frame recorded in params when the source is a video."""
+    if src.item.kind == "video":
+        params["source_frame"] = src.item.still_frame
+    return src.still()
 
 
 @dataclass

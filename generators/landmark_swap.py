@@ -17,7 +17,7 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated, always_ready, source_still
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
@@ -80,9 +80,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src = sources.role("source")
     tgt = sources.role("target")
     p = _params(sample.seed)
-    if src.item.kind == "video":
-        p["source_frame"] = src.item.still_frame
-    src_img = src.still()
+    src_img = source_still(src, p)
     src_lm = np.array(src.item.landmarks, np.float32)
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
