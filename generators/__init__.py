@@ -21,7 +21,9 @@ from synthfake.manifest import FAKE_TYPES
 
 if TYPE_CHECKING:
     from synthfake.plan import SampleSpec
-    from synthfake.sources import Sources
+    import numpy as np
+
+    from synthfake.sources import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
@@ -92,6 +94,13 @@ def options(module_name: str, ctx: Context) -> dict:
             for k, o in getattr(mod, "OPTIONS", {}).items()}
 
 
+def source_still(src: Source, params: dict) -> np.ndarray:
+    """The still image of a source face, its frame recorded in params when the source is a video."""
+    if src.item.kind == "video":
+        params["source_frame"] = src.item.still_frame
+    return src.still()
+
+
 @dataclass
 class Generated:
     """What a backend wrote and the parameters it actually used."""
@@ -102,6 +111,11 @@ class Generated:
     manipulated_frames: int
     weights: dict[str, str] = field(default_factory=dict)
     weights_unverified: list[str] = field(default_factory=list)  # files with no published sha256 to check
+
+
+def always_ready(ctx: Context) -> None:
+    """`ready` of a backend that needs nothing beyond the core install (dlib's models ship with it)."""
+    return None
 
 
 class Backend(Protocol):

@@ -25,7 +25,7 @@ from synthfake import faces, media, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import render_clip
 from synthfake.errors import BackendNotReady
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, source_still
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
 
@@ -104,9 +104,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     tgt = sources.role("target")
     m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
     p = _params(sample.seed, ctx.device)
-    if src.item.kind == "video":
-        p["source_frame"] = src.item.still_frame
-    lat = latent(m, embedding(m, src.still(), faces.five_points(np.array(src.item.landmarks, np.float32))))
+    lat = latent(m, embedding(m, source_still(src, p), faces.five_points(np.array(src.item.landmarks, np.float32))))
     record, unverified = weights.record(m.resolved)
     if tgt.item.kind == "image":
         out = swap_frame(m, media.read_image(tgt.path), tgt.still_face().landmarks, lat, p)

@@ -20,7 +20,7 @@ from synthfake import faces, media, media_audio
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready, source_still
 from synthfake.writer import save_video
 
 TYPE = "reenactment"
@@ -30,8 +30,7 @@ MAX_GAP = 5  # missed driving detections interpolated over at most this many fra
 NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 
 
-def ready(ctx: Context) -> str | None:
-    return None  # dlib models ship with the core install
+ready = always_ready
 
 
 def _params(seed: int) -> dict:
@@ -127,9 +126,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     p["neutral"] = sample.params.get("neutral", p["neutral"])
     if p["neutral"] not in NEUTRALS:
         raise SampleFailed(f"neutral {p['neutral']!r}: expected one of {', '.join(NEUTRALS)}")
-    if src.item.kind == "video":
-        p["source_frame"] = src.item.still_frame
-    img = src.still()
+    img = source_still(src, p)
     src_lm = src.still_face().landmarks
     k = min(1.0, p["max_side"] / max(img.shape[:2]))
     if k < 1.0:

@@ -17,7 +17,7 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
@@ -29,8 +29,7 @@ ROI_MARGIN = 0.2
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 
-def ready(ctx: Context) -> str | None:
-    return None  # dlib models ship with the core install
+ready = always_ready
 
 
 def _params(seed: int) -> dict:

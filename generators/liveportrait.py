@@ -37,7 +37,7 @@ from synthfake import faces, media, media_audio, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import clip_landmarks
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, Option, options
+from synthfake.generators import Context, Generated, Option, options, source_still
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_video
 
@@ -178,9 +178,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     drv = sources.role("driving")
     sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
     p = _params(sample.seed, ctx.device)
-    if src.item.kind == "video":
-        p["source_frame"] = src.item.still_frame
-    image = src.still()
+    image = source_still(src, p)
     s_crop, s_mat = align.crop(image, faces.five_points(np.array(src.item.landmarks, np.float32)), _template(), CROP)
     s_blob = _prepare(s_crop)
     feature = sess["feature_extractor"].run(None, {sess["feature_extractor"].get_inputs()[0].name: s_blob})[0]

@@ -19,7 +19,7 @@ from synthfake import faces
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "generation"
@@ -29,8 +29,7 @@ MAX_TRIES = 4
 MIN_WEIGHT = 0.12
 
 
-def ready(ctx: Context) -> str | None:
-    return None
+ready = always_ready
 
 
 def _params(seed: int, k: int) -> dict:

@@ -20,7 +20,7 @@ from synthfake import media, media_audio
 from synthfake.generators.common import clips, warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
@@ -34,8 +34,7 @@ MIN_MOVE_PX = 1.0  # a frame whose landmarks move less than this is left as is, 
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
 
 
-def ready(ctx: Context) -> str | None:
-    return None
+ready = always_ready
 
 
 def _params(seed: int) -> dict:

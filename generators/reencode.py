@@ -7,15 +7,14 @@ difference between a real and its paired fake is the manipulation.
 from __future__ import annotations
 
 from synthfake import media, media_audio
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image, save_video
 
 TYPE = "real"
 VERSION = "1.0"
 
 
-def ready(ctx: Context) -> str | None:
-    return None
+ready = always_ready
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:

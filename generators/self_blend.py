@@ -20,7 +20,7 @@ from synthfake import media
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common.clips import render_clip
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
@@ -31,8 +31,7 @@ HULLS = ("face68", "inner", "lower")  # which landmarks span the hull
 MIN_MASK_PX = 64
 
 
-def ready(ctx: Context) -> str | None:
-    return None  # dlib models ship with the core install
+ready = always_ready
 
 
 def draw_params(seed: int) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Literal
+from typing import Annotated, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ManifestError
 
@@ -21,19 +21,25 @@ FAKE_TYPES = ("generation", "face_swap", "reenactment", "lip_sync")
 VOLATILE_FIELDS = ("rank", "world_size", "host", "elapsed_s", "created")  # differ between identical runs
 
 
+def check_relpath(path: str) -> str:
+    """A path inside the dataset: relative, POSIX, no '..' component, not empty."""
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or "\\" in path or ".." in p.parts or path.startswith("~"):
+        raise ValueError(f"path escapes the dataset root: {path!r}")
+    return path
+
+
+RelPath = Annotated[str, AfterValidator(check_relpath)]  # a record's or source's path, checked on load
+
+
 class SourceRef(BaseModel):
     """One source file a sample used, relative to the sources root."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str
+    path: RelPath
     sha256: str
     identity: str
     role: str
-
-    @field_validator("path")
-    @classmethod
-    def _relative(cls, v: str) -> str:
-        return check_relpath(v)
 
 
 class MediaMeta(BaseModel):
@@ -46,14 +52,6 @@ class MediaMeta(BaseModel):
     duration: float
     codec: str
     audio: bool
-
-
-def check_relpath(path: str) -> str:
-    """A path inside the dataset: relative, POSIX, no '..' component, not empty."""
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or "\\" in path or ".." in p.parts or path.startswith("~"):
-        raise ValueError(f"path escapes the dataset root: {path!r}")
-    return path
 
 
 class Record(BaseModel):
@@ -72,7 +70,7 @@ class Record(BaseModel):
     seed: int
     sources: list[SourceRef]
     identities: list[str]
-    path: str
+    path: RelPath
     sha256: str
     bytes: int = Field(ge=0)
     media: MediaMeta
@@ -85,11 +83,6 @@ class Record(BaseModel):
     host: str
     elapsed_s: float
     created: str
-
-    @field_validator("path")
-    @classmethod
-    def _inside_root(cls, v: str) -> str:
-        return check_relpath(v)
 
 
 class Failure(BaseModel):
