@@ -60,11 +60,13 @@ def test_webdataset_shards_iterate_with_the_webdataset_package(exports, mixed_da
 
 
 @pytest.mark.parametrize("folder", ["hf", "hf_embed"])
-def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder):
+def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder, tmp_path):
     import datasets
 
     recs = records(mixed_dataset)
-    ds = datasets.load_dataset(str(exports / folder))
+    # a cache of this test's own: datasets' shared cache keys a local folder by its path, and pytest reuses
+    # /tmp/pytest-of-USER paths across runs, so a shared cache can serve another run's export
+    ds = datasets.load_dataset(str(exports / folder), cache_dir=str(tmp_path / "hf_cache"))
     assert set(ds) == {r.split for r in recs.values()}
     for split, part in ds.items():
         assert part.features["label"].names == ["real", "fake"]
