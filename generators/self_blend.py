@@ -24,11 +24,13 @@ from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: a blend that leaves the frame looking unchanged fails its quality gate (drawn again)
 ROLES = [("target", "face")]  # one real face is both pseudo source and pseudo target
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # as in SBI: a full blend half the time
 HULLS = ("face68", "inner", "lower")  # which landmarks span the hull
 MIN_MASK_PX = 64
+VISIBLE_LEVEL = 24  # a pixel visibly changed: a channel moved by more than this (H.264 at CRF 18 moves <= 9)
+MIN_VISIBLE = 0.001  # share of the frame visibly changed below which the fake is its real (audit label_noise: 0.0005)
 
 
 ready = always_ready
@@ -134,16 +136,35 @@ def blend_frame(rgb: np.ndarray, lm: np.ndarray, p: dict) -> tuple[np.ndarray, n
     return out, mask
 
 
+def check_visible(rgb: np.ndarray, out: np.ndarray, where: str) -> None:
+    """SampleFailed when the blend changed too little of the frame to tell it from its real (a low ratio on a
+    faint pseudo source): a fake that is its real is label noise, so the sample is drawn again."""
+    share = float((np.abs(out.astype(np.int16) - rgb).max(2) > VISIBLE_LEVEL).mean())
+    if share < MIN_VISIBLE:
+        raise SampleFailed(f"{where}: self-blend changed {100 * share:.3f}% of the frame by more than "
+                           f"{VISIBLE_LEVEL} levels (minimum {100 * MIN_VISIBLE:g}%): it would look like its real")
+
+
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt = sources.role("target")
     p = draw_params(sample.seed)
     if tgt.item.kind == "image":
-        out, mask = blend_frame(media.read_image(tgt.path), tgt.still_face().landmarks, p)
+        rgb = media.read_image(tgt.path)
+        out, mask = blend_frame(rgb, tgt.still_face().landmarks, p)
         if (mask > 0).sum() < MIN_MASK_PX:
             raise SampleFailed(f"{tgt.item.path}: blend mask under {MIN_MASK_PX} px")
+        check_visible(rgb, out, tgt.item.path)
         return Generated(save_image(out_stem, out), p, 1, 1)
-    start, n = sample.params["clip_start"], sample.params["clip_frames"]
-    path, written, changed = render_clip(out_stem, tgt, start, n, lambda rgb, lm, i: blend_frame(rgb, lm, p)[0],
-                                         sigma=p["smooth_sigma"])
-    return Generated(path, p, written, changed)
 
+    checked = []
+
+    def one(rgb, lm, i):
+        out = blend_frame(rgb, lm, p)[0]
+        if not checked:  # parameters are the sample's, drawn once: the first face frame speaks for the clip
+            check_visible(rgb, out, f"{tgt.item.path} frame {sample.params['clip_start'] + i}")
+            checked.append(i)
+        return out
+
+    start, n = sample.params["clip_start"], sample.params["clip_frames"]
+    path, written, changed = render_clip(out_stem, tgt, start, n, one, sigma=p["smooth_sigma"])
+    return Generated(path, p, written, changed)

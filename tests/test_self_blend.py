@@ -109,6 +109,8 @@ def test_gen_run_pairs_each_fake_with_its_target(data_dir, tmp_path):
     assert paired  # not taken twice while the split has unused faces
     for real in paired:
         fake = fakes[real.params["paired_with"]]
+        if fake.attempt:  # drawn again after a quality gate (a blend too faint to see): other sources, no pair
+            continue
         assert real.sources[0].sha256 == fake.sources[0].sha256
         assert real.media.kind == fake.media.kind and real.media.frames == fake.media.frames
         if fake.media.kind == "video":
@@ -118,3 +120,20 @@ def test_gen_run_pairs_each_fake_with_its_target(data_dir, tmp_path):
         b = media.read_frames(resolve(out, real))[0] if real.media.kind == "video" else media.read_image(
             resolve(out, real))
         assert a.shape == b.shape and 0 < np.abs(a.astype(int) - b.astype(int)).mean() < 8
+
+
+def test_a_blend_too_faint_to_see_is_redrawn(data_dir):
+    """A low ratio on a faint pseudo source leaves the frame looking like its real (label noise): the sample
+    fails its quality gate, while the same face with a full blend passes."""
+    from synthfake.errors import SampleFailed
+
+    img = media.read_image(data_dir / "faces" / "photo_s1.jpg")
+    lm = faces.detect(img).landmarks
+    p = sb.draw_params(0)
+    faint = {**p, "ratio": 0.25, "hue": 0.0, "saturation": 1.0, "brightness": 0.0, "contrast": 1.0,
+             "rgb_shift": [0.0, 0.0, 0.0], "frequency": "none", "downscale": 1.0, "sharpen": 0.0,
+             "scale": 1.0, "shift": [0.0, 0.0]}
+    with pytest.raises(SampleFailed, match="would look like its real"):
+        sb.check_visible(img, sb.blend_frame(img, lm, faint)[0], "photo_s1.jpg")
+    strong = {**p, "ratio": 1.0, "brightness": 0.08, "rgb_shift": [10.0, -10.0, 10.0]}
+    sb.check_visible(img, sb.blend_frame(img, lm, strong)[0], "photo_s1.jpg")
