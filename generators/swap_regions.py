@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import warp
 
 BROW_ZONE = 0.18  # face units above the brow landmarks that always swap (the target's brows lie there)
 FOREHEAD = 0.36  # face units above the brow landmarks that swap where both faces show skin
@@ -123,11 +124,8 @@ def transfer_colour(src: np.ndarray, dst: np.ndarray, interior: np.ndarray, lm: 
     m = interior > 0
     if m.sum() < 64:
         return src
-    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
     d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
-    sm, ss = s[m].mean(0), s[m].std(0) + 1e-3
-    dm, ds = d[m].mean(0), d[m].std(0) + 1e-3
-    out = (s - sm) * np.clip(ds / ss, 0.5, 2.0) + dm
+    out = warp.match_lab_stats(cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32), d, m, gain=(0.5, 2.0))
     sigma = 0.4 * float(lmk.interocular(lm))
     w = cv2.GaussianBlur(m.astype(np.float32), (0, 0), sigma) + 1e-4
     diff = np.where(m[..., None], d - out, 0).astype(np.float32)

@@ -90,12 +90,17 @@ def lab_transfer(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarr
     m = mask > 0
     if m.sum() < 16:
         return src
-    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-    r = cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32)
+    s = match_lab_stats(cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32),
+                        cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32), m)
+    return cv2.cvtColor(np.clip(s, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def match_lab_stats(s: np.ndarray, r: np.ndarray, m: np.ndarray, gain: tuple[float, float] | None = None) -> np.ndarray:
+    """Float LAB `s` with its per-channel mean and std inside boolean mask m matched to `r`'s; `gain` bounds
+    the std ratio (None: unbounded)."""
     sm, ss = s[m].mean(0), s[m].std(0) + 1e-3
     rm, rs = r[m].mean(0), r[m].std(0) + 1e-3
-    s = (s - sm) * (rs / ss) + rm
-    return cv2.cvtColor(np.clip(s, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    return (s - sm) * (rs / ss if gain is None else np.clip(rs / ss, *gain)) + rm
 
 
 def poisson_blend(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
