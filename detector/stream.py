@@ -134,9 +134,6 @@ class ReadAhead:
         self._stop.set()
         self._thread.join()
 
-    def __del__(self):
-        self._stop.set()
-
 
 def _serve(todo: Iterator, s: CropSettings, workers: int, chunk: int, fn: Callable):
     slots = [_start(s, chunk, fn) for _ in range(workers)]
