@@ -5,7 +5,7 @@ seed: the seed's predictor as its report describes it, written here from that de
       resolution RGB frame with one upsample, the largest face grown by 30 % of its size on each side,
       `ViTImageProcessor` on the PIL crops, the 40 crops then their 40 flips as one batch through the torch
       `ViTForImageClassification`, mean of the fake probabilities.
-ours: `python -m synthfake.cli detect predict MODEL_DIR CLIPS --out sub.csv` as a user runs it (onnxruntime,
+ours: `python -m synthfake detect predict MODEL_DIR CLIPS --out sub.csv` (= `gen detect predict`) (onnxruntime,
       decode/detect worker processes started before the model loads, detection on a 360 px copy without
       upsampling, one decoding pass, fixed batches).
 
@@ -124,7 +124,7 @@ def run_seed(model_dir: Path, paths: list[str], result: Path) -> tuple[float, fl
 
 
 def run_ours(model_dir: Path, clips: Path, out: Path, extra: list[str]) -> tuple[float, float, list]:
-    wall, rss = timed([sys.executable, "-m", "synthfake.cli", "detect", "predict", str(model_dir), str(clips),
+    wall, rss = timed([sys.executable, "-m", "synthfake", "detect", "predict", str(model_dir), str(clips),
                        "--out", str(out), "--quiet", *extra])
     with open(out.with_name(f"{out.stem}_probs.csv"), newline="") as fh:
         probs = {r["filename"]: (float(r["prob_fake"]) if r["prob_fake"] else None) for r in csv.DictReader(fh)}
