@@ -19,6 +19,7 @@ from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.generators import swap_regions as sr
+from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
@@ -46,8 +47,8 @@ def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = N
     score = sr.glasses_score(dst, dst_lm)
     if score > sr.GLASSES_MAX:
         return f"glasses (bridge edge {score:.2f} > {sr.GLASSES_MAX})"
-    if src_lm is not None and abs(sr.yaw(src_lm) - sr.yaw(dst_lm)) > sr.MAX_YAW_GAP:
-        return f"pose (yaw {sr.yaw(src_lm):.2f} vs {sr.yaw(dst_lm):.2f})"
+    if src_lm is not None and abs(lmk.yaw(src_lm) - lmk.yaw(dst_lm)) > sr.MAX_YAW_GAP:
+        return f"pose (yaw {lmk.yaw(src_lm):.2f} vs {lmk.yaw(dst_lm):.2f})"
     return None
 
 
@@ -77,26 +78,11 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     return out
 
 
-def source_face(src, seed: int) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """(image, 68 landmarks, frame or None): a photo's face, or a video frame drawn by the sample's seed among
-    those where its person's face is tracked and near frontal (|yaw| <= SOURCE_MAX_YAW), so two samples with
-    one source video paste two expressions, not one still twice (near-duplicate fakes); the indexed still
-    when no frame qualifies."""
-    if src.item.kind != "video":
-        return src.still(), np.array(src.item.landmarks, np.float32), None
-    track = src.track()
-    ok = [k for k, lm in enumerate(track) if not np.isnan(lm).any() and abs(sr.yaw(lm)) <= SOURCE_MAX_YAW]
-    if not ok:
-        return src.still(), np.array(src.item.landmarks, np.float32), src.item.still_frame
-    k = ok[int(np.random.default_rng([seed, 1]).integers(len(ok)))]
-    return media.read_frames(src.path, k, 1)[0], track[k].astype(np.float32), k
-
-
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src = sources.role("source")
     tgt = sources.role("target")
     p = _params(sample.seed)
-    src_img, src_lm, frame = source_face(src, sample.seed)
+    src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], SOURCE_MAX_YAW)
     if frame is not None:
         p["source_frame"] = frame
     tris = warp.delaunay(sr.extend(src_lm))

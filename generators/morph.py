@@ -23,10 +23,12 @@ from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.1"
+VERSION = "1.2"  # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12
+MAX_YAW = 0.25  # a video source's frames with the head turned further are not drawn (the similarity fit is 2-D)
+FRAME_SALT = 1  # random stream of the k-th face's frame: [seed, FRAME_SALT + k]
 
 
 ready = always_ready
@@ -108,9 +110,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     if len(faces_in) < 2:
         raise SampleFailed("morph needs a base face and at least one parent face")
     p = _params(sample.seed, len(faces_in))
-    p["source_frames"] = [s.item.still_frame if s.item.kind == "video" else None for s in faces_in]
-    imgs = [s.still() for s in faces_in]
-    lms = [s.still_face().landmarks for s in faces_in]
+    drawn = [lmk.source_face(s, [sample.seed, FRAME_SALT + k], MAX_YAW) for k, s in enumerate(faces_in)]
+    imgs, lms, p["source_frames"] = (list(x) for x in zip(*drawn))
     embs = [np.array(s.item.embedding, np.float32) for s in faces_in]
     weights = np.array(p["weights"])
     tries = []

@@ -176,11 +176,3 @@ def glasses_score(rgb: np.ndarray, lm: np.ndarray) -> float:
     rows = np.abs(strip.mean(1))  # an edge that runs across the whole width keeps its sign along the row
     face = np.hypot(gx, gy)[60:160, 40:160]
     return float(rows.max() / (np.percentile(face, 75) + 4.0))
-
-
-def yaw(lm: np.ndarray) -> float:
-    """Head turn from landmarks in [-1, 1]: nose tip offset between the jaw sides along the eye line (0 frontal)."""
-    e = lm[45] - lm[36]
-    e = e / (np.linalg.norm(e) + 1e-6)
-    left, right = float((lm[30] - lm[2]) @ e), float((lm[14] - lm[30]) @ e)
-    return (left - right) / (abs(left) + abs(right) + 1e-6)

@@ -23,7 +23,7 @@ from synthfake import media, media_audio
 from synthfake.audit import dupes as audit_dupes
 from synthfake.audit import run_audit
 from synthfake.audit.balance import compare
-from synthfake.audit.base import FAIL, PASS, Settings
+from synthfake.audit.base import FAIL, PASS, WARN, Settings
 from synthfake.audit.confounds import jpeg_quality, single_auc
 from synthfake.audit.dupes import near_pairs
 from synthfake.files import sha256_file
@@ -374,6 +374,25 @@ def test_reals_of_one_source_fail_exact_duplicates(ds):
     print("  ", ex.summary)
     assert ex.status == FAIL and "stands for" in ex.summary
     assert ex.details["real_sources"]["top_count"] >= audit_dupes.MIN_REALS_PER_SOURCE
+
+
+def test_twin_fakes_fail_unless_the_plan_repeated_their_sources(ds):
+    """Two fakes of one split with one output (a faint change apart) are near-identical twins: a FAIL (2 of 8
+    fakes); the same twins made from the very same sources and clip (the plan repeating a draw once its split
+    ran out) are a WARN that names them, not counted."""
+    fakes = [r for r in read_records(ds) if r.label == 1 and r.media.kind == "image"]
+    a = fakes[0]
+    b = next(r for r in fakes[1:] if r.split == a.split)
+    img = media.read_image(ds / a.path)
+    Image.fromarray(np.clip(img.astype(np.int16) + 1, 0, 255).astype(np.uint8)).save(ds / b.path)
+    for clip_start, status, counted in ((None, WARN, "repeated_sources"), (1, FAIL, "near_identical_fakes")):
+        params = {**a.params, "clip_start": clip_start} if clip_start else a.params
+        rewrite(ds, lambda r: with_file(r, ds / b.path, media=a.media, sources=a.sources, params=params)
+                if r.id == b.id else None)
+        near = audit(ds).check("near_duplicates")
+        print("  ", near.summary)
+        assert near.status == status and near.details["counts"][counted] == 1
+        assert b.id in near.summary and a.id in near.summary
 
 
 def test_same_output_twice_is_told_from_two_faces_on_one_target(data_dir):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthfake import media
 from synthfake.faces import jumped
 
 # Points that move with the skull, not with expression: upper jaw line, nose, eye corners.
@@ -166,3 +167,26 @@ def uncross_lips(lm: np.ndarray) -> np.ndarray:
         if float((lm[u] - lm[d]) @ up) < 0:
             lm[u] = lm[d] = (lm[u] + lm[d]) / 2
     return lm
+
+
+def yaw(lm: np.ndarray) -> float:
+    """Head turn from landmarks in [-1, 1]: nose tip offset between the jaw sides along the eye line (0 frontal)."""
+    e = lm[45] - lm[36]
+    e = e / (np.linalg.norm(e) + 1e-6)
+    left, right = float((lm[30] - lm[2]) @ e), float((lm[14] - lm[30]) @ e)
+    return (left - right) / (abs(left) + abs(right) + 1e-6)
+
+
+def source_face(src, seed, max_yaw: float) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(image, 68 landmarks, frame or None) of a source in a face role: a photo's face, or a video frame drawn
+    by `seed` (an int or a numpy seed sequence) among those where its person's face is tracked and |yaw| <= max_yaw, so two samples
+    with one source video use two expressions, not one still twice (near-duplicate fakes); the indexed still
+    when no frame qualifies."""
+    if src.item.kind != "video":
+        return src.still(), np.array(src.item.landmarks, np.float32), None
+    track = src.track()
+    ok = [k for k, lm in enumerate(track) if not np.isnan(lm).any() and abs(yaw(lm)) <= max_yaw]
+    if not ok:
+        return src.still(), np.array(src.item.landmarks, np.float32), src.item.still_frame
+    k = ok[int(np.random.default_rng(seed).integers(len(ok)))]
+    return media.read_frames(src.path, k, 1)[0], track[k].astype(np.float32), k

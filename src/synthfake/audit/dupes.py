@@ -4,10 +4,12 @@ Near duplicates that the design makes are not flagged: a real and the fake made 
 (a declared pair: the real's `params.paired_with`) and samples of the same face identity in one split
 (the same person's footage: same background, near-identical frames). Those are counted. Flagged: any
 other pair within the Hamming distance, FAIL across splits (leakage), WARN within one split; and fakes of
-one split whose first frames differ by under IDENTICAL_GREY grey levels even where they differ most (the same
-output twice: a face swapped onto one photo twice, not two faces swapped onto it), FAIL when
-more than `near_identical_fail` of the fakes are such twins. The exact check also FAILs when one source
-file stands for more than `real_source_share` of the reals.
+one split whose sampled frames all differ by under IDENTICAL_GREY grey levels even where they differ most (the
+same output twice: a face swapped onto one photo twice, not two faces swapped onto it), FAIL when more than
+`near_identical_fail` of the fakes are such twins. Twins made by one backend from the very same source files
+and clip are the plan repeating sources because their split has run out of distinct ones: a WARN that names
+them (add sources), not counted towards the FAIL. The exact check also FAILs when one source file stands for
+more than `real_source_share` of the reals.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .. import media
 from ..manifest import Record
 
 FRAMES_NEAR = 3  # frames hashed per video
-IDENTICAL_GREY = 4.0  # first frames whose most different block (1/64 of the frame) differs by less: the same output
+IDENTICAL_GREY = 4.0  # frames whose most different block (1/64 of the frame) differs by less: the same output
 # (measured: one swap drawn twice with other blend parameters 1.3-3.1; two expressions of one source 4.3-8.6)
 MIN_REALS_PER_SOURCE = 3  # a source standing for fewer reals than this never fails the share test
 BLOCK_PAIRS = 1 << 22
@@ -109,18 +111,26 @@ def _declared(a: Record, b: Record) -> bool:
     return a.params.get("paired_with") == b.id or b.params.get("paired_with") == a.id
 
 
-def first_frame_distance(a: Record, b: Record, data: AuditData) -> float:
-    """Grey-level difference of two records' first frames where they differ most: the mean over the worst of 8x8
-    blocks of 64 px copies (inf when shapes differ or unreadable). A frame-wide mean would call two different
-    faces on one target photo the same, since the face is a tenth of the frame."""
+def frames_distance(a: Record, b: Record, data: AuditData) -> float:
+    """Grey-level difference of two records' FRAMES_NEAR sampled frames where they differ most: the mean over the
+    worst of 8x8 blocks of 64 px copies, the largest over the frames (inf when shapes differ or unreadable). A
+    frame-wide mean would call two different faces on one target photo the same, since the face is a tenth of the
+    frame; one frame would call two reenactments of one photo the same, since both start from the photo."""
     try:
-        fa = next(iter(media.frames_of(data.media_path(a), 1, a.media.kind)))[1]
-        fb = next(iter(media.frames_of(data.media_path(b), 1, b.media.kind)))[1]
+        fa = [f for _, f in media.frames_of(data.media_path(a), FRAMES_NEAR, a.media.kind)]
+        fb = [f for _, f in media.frames_of(data.media_path(b), FRAMES_NEAR, b.media.kind)]
     except Exception:
         return float("inf")
-    if fa.shape != fb.shape:
+    if len(fa) != len(fb) or any(x.shape != y.shape for x, y in zip(fa, fb)):
         return float("inf")
-    return worst_block_difference(fa, fb)
+    return max(worst_block_difference(x, y) for x, y in zip(fa, fb))
+
+
+def same_sources(a: Record, b: Record) -> bool:
+    """Made by one backend from the very same source files, roles and clip: the plan repeated a draw."""
+    def key(r: Record):
+        return (r.backend, sorted((s.role, s.sha256) for s in r.sources), r.params.get("clip_start"))
+    return key(a) == key(b)
 
 
 def worst_block_difference(a: np.ndarray, b: np.ndarray, side: int = 64, blocks: int = 8) -> float:
@@ -147,7 +157,7 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
     pairs = near_pairs(np.array(hashes, np.uint64), np.array(owner, np.int64), st.hamming)
     kinds: dict[str, list[str]] = {"cross_split": [], "unexplained_within_split": [], "same_identity": [],
                                    "declared_pairs": [], "declared_pairs_across_splits": [], "exact_copies": [],
-                                   "near_identical_fakes": []}
+                                   "near_identical_fakes": [], "repeated_sources": []}
     twins: set[str] = set()
     for (a, b), d in sorted(pairs.items(), key=lambda kv: kv[1]):
         ra, rb = recs[a], recs[b]
@@ -160,16 +170,21 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
             kinds["cross_split"].append(text)
         elif face_identities(ra) & face_identities(rb):
             kinds["same_identity"].append(text)
-            if ra.label == rb.label == 1 and d <= 2 and (g := first_frame_distance(ra, rb, data)) < IDENTICAL_GREY:
-                kinds["near_identical_fakes"].append(f"{text}, first frames {g:.2f} grey levels apart")
-                twins |= {ra.id, rb.id}
+            if ra.label == rb.label == 1 and d <= 2 and (g := frames_distance(ra, rb, data)) < IDENTICAL_GREY:
+                twin = f"{text}, frames at most {g:.2f} grey levels apart"
+                if same_sources(ra, rb):
+                    kinds["repeated_sources"].append(f"{twin} ({ra.backend}: same sources)")
+                else:
+                    kinds["near_identical_fakes"].append(twin)
+                    twins |= {ra.id, rb.id}
         else:
             kinds["unexplained_within_split"].append(text)
     n = {k: len(v) for k, v in kinds.items()}
     n_fakes = sum(r.label == 1 for r in recs)
     twin_share = len(twins) / n_fakes if n_fakes else 0.0
     too_many = twin_share > st.near_identical_fail
-    status = FAIL if n["cross_split"] or too_many else WARN if n["unexplained_within_split"] else PASS
+    status = FAIL if n["cross_split"] or too_many else \
+        WARN if n["unexplained_within_split"] or n["repeated_sources"] else PASS
     summary = (f"hashed {len(recs) - len(unreadable)}/{len(visual)} records (cap {st.max_samples}, "
                f"{FRAMES_NEAR} frames a video, Hamming <= {st.hamming}): {n['cross_split']} pair(s) across "
                f"splits, {n['unexplained_within_split']} unexplained within a split; not flagged: "
@@ -179,7 +194,11 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
         summary += f", {n['declared_pairs_across_splits']} declared pair(s) split apart (see identity)"
     summary += (f"; {len(twins)} of {n_fakes} fakes near-identical to another fake of their split "
                 f"({100 * twin_share:.1f}%, FAIL over {100 * st.near_identical_fail:g}%)")
-    first = kinds["cross_split"] or (kinds["near_identical_fakes"] if too_many else kinds["unexplained_within_split"])
+    if n["repeated_sources"]:
+        summary += (f"; {n['repeated_sources']} pair(s) of near-identical fakes repeat the very same sources "
+                    f"(the plan repeats a draw once its split has no other combination: add sources)")
+    first = kinds["cross_split"] or (kinds["near_identical_fakes"] if too_many else
+                                     kinds["unexplained_within_split"] or kinds["repeated_sources"])
     if first:
         summary += f"; e.g. {first[0]}"
     details = {"records": len(visual), "hashed": len(recs) - len(unreadable), "cap": st.max_samples,
