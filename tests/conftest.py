@@ -16,7 +16,7 @@ NO_DATA = f"real test media not found at {DATA} (the ../shared/data folder besid
 
 def gen(*args, check: bool = True, env=None, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run the `gen` CLI in a fresh process, as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "synthfake.cli", *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "synthfake", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"gen {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stderr[-3000:]}")
@@ -40,18 +40,44 @@ def photo_sources(data_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def swap_dataset(data_dir, tmp_path_factory) -> Path:
+def warm_sources(data_dir, tmp_path_factory) -> Path:
+    """What every dataset made on the real media computes first, made once: its sources.json and the landmark
+    tracks of its videos (DATASET/cache/tracks). `dataset_dir` copies it into a new dataset folder, so a
+    fixture's `gen run` reuses them as a resumed run does (~20-40 s a dataset); tests of scanning and
+    tracking themselves start from bare folders."""
+    from synthfake.sources import load_index, video_track
+
+    root = tmp_path_factory.mktemp("warm")
+    gen("sources", "scan", data_dir, "--json", root / "sources.json")
+    for it in load_index(root / "sources.json").items:
+        if it.kind == "video" and not it.excluded and it.embedding:
+            video_track(data_dir / it.path, it.sha256, root / "cache", it.embedding)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dataset_dir(warm_sources, tmp_path_factory):
+    """A new dataset folder for `gen run --sources ../shared/data`, holding the warm index and tracks."""
+    def make(name: str) -> Path:
+        out = tmp_path_factory.mktemp(name) / "D"
+        shutil.copytree(warm_sources, out)
+        return out
+    return make
+
+
+@pytest.fixture(scope="session")
+def swap_dataset(data_dir, dataset_dir) -> Path:
     """`gen run --type face_swap --n 12 --reals 0` on the real media, made once for several tests."""
-    out = tmp_path_factory.mktemp("swap") / "D"
+    out = dataset_dir("swap")
     gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
-        "--out", out, "--quiet")
+        "--out", out, "--workers", 2, "--quiet")
     return out
 
 
 @pytest.fixture(scope="session")
-def mixed_dataset(data_dir, tmp_path_factory) -> Path:
+def mixed_dataset(data_dir, dataset_dir) -> Path:
     """Every fake type plus reals in all three splits, with short clips: `gen run --n 8 --reals 4`."""
-    out = tmp_path_factory.mktemp("mixed") / "D"
+    out = dataset_dir("mixed")
     gen("run", "--n", 8, "--reals", 4, "--clip-seconds", 0.5, "--splits", "train=0.34,val=0.33,test=0.33",
-        "--sources", data_dir, "--out", out, "--quiet")
+        "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
     return out

@@ -37,11 +37,11 @@ CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identi
 
 
 @pytest.fixture(scope="module")
-def base(data_dir, tmp_path_factory) -> Path:
+def base(data_dir, dataset_dir) -> Path:
     """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once."""
-    out = tmp_path_factory.mktemp("audit") / "D"
+    out = dataset_dir("audit")
     gen("run", "--type", "face_swap", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", out, "--quiet")
+        "--out", out, "--workers", 2, "--quiet")
     return out
 
 

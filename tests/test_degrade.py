@@ -105,10 +105,10 @@ def test_draws_are_deterministic_and_kind_aware():
 
 
 @pytest.fixture(scope="module")
-def degraded(data_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("deg") / "D"
+def degraded(data_dir, dataset_dir) -> Path:
+    out = dataset_dir("deg")
     gen("run", "--type", "face_swap", "--n", 16, "--reals", 16, "--clip-seconds", 0.5, "--degrade", "social",
-        "--sources", data_dir, "--out", out, "--quiet")
+        "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
     return out
 
 

@@ -31,11 +31,11 @@ def gen_here(*args):
 
 
 @pytest.fixture(scope="module")
-def det_dataset(data_dir, tmp_path_factory):
+def det_dataset(data_dir, dataset_dir):
     """6 face swaps + 6 reals (images and 1 s clips) over train/val/test."""
-    out = tmp_path_factory.mktemp("det") / "D"
+    out = dataset_dir("det")
     gen("run", "--type", "face_swap", "--n", 6, "--reals", 6, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", out, "--quiet")
+        "--out", out, "--workers", 2, "--quiet")
     return out
 
 

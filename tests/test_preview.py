@@ -22,9 +22,9 @@ BACKEND = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "
 
 
 @pytest.fixture(scope="module")
-def default_dataset(data_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("default") / "D"
-    gen("run", "--n", 12, "--sources", data_dir, "--out", out, "--clip-seconds", 1, "--quiet")
+def default_dataset(data_dir, dataset_dir) -> Path:
+    out = dataset_dir("default")
+    gen("run", "--n", 12, "--sources", data_dir, "--out", out, "--clip-seconds", 1, "--workers", 2, "--quiet")
     return out
 
 
