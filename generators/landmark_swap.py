@@ -72,9 +72,7 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
     alpha = (alpha * (covered > 0))[..., None]
-    out = dst.copy()
-    out[y0:y1, x0:x1] = np.clip(alpha * warped + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return warp.paste(dst, (x0, y0, x1, y1), warped, alpha)
 
 
 def source_face(src, seed: int) -> tuple[np.ndarray, np.ndarray, int | None]:

@@ -118,9 +118,7 @@ def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple
         return rgb, False
     patch, covered = warp.warp_region(rgb, src, dst, tris, (x0, y0, x1, y1))
     alpha = warp.feather(covered, p["feather_px"])[..., None]
-    out = rgb.copy()
-    roi = rgb[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+    out = warp.paste(rgb, (x0, y0, x1, y1), patch, alpha)
     if target_gap > cur + 1.0:
         out = warp.fill_mouth(out, new, (target_gap - cur) / target_gap, p["teeth"])
     return out, True

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from synthfake import media, media_audio, weights
-from synthfake.generators.common import align, onnx_models
+from synthfake.generators.common import align, onnx_models, warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.generators import Context, Generated, Option, options
 from synthfake.weights import WeightSpec
@@ -118,11 +118,7 @@ def sync_frame(sess, rgb: np.ndarray, lm: np.ndarray, window: np.ndarray, p: dic
     mouth = np.clip(pred.transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     mouth = cv2.resize(mouth, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
     alpha = align.soft_hull(lm[LOWER_FACE] - np.array([x0, y0], np.float32), (y1 - y0, x1 - x0), p["mask_blur"])
-    alpha = alpha[..., None]
-    out = rgb.copy()
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(alpha * mouth + (1 - alpha) * region + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return warp.paste(rgb, (x0, y0, x1, y1), mouth, alpha[..., None])
 
 
 def _params(seed: int, device: str, name: str) -> dict:

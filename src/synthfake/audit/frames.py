@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import faces, media
+from .. import media
 from ..errors import MediaError
+from ..sources import frame_faces
 
 UNCHANGED_LEVEL = 24  # a pixel differs when a channel moves by more than this (our H.264 at CRF 18 moves <= 9)
 UNCHANGED_SHARE = 0.0005  # a frame with a smaller share of differing pixels is its source frame, unmanipulated
@@ -42,12 +43,7 @@ def face_task(task: tuple[str, str, int]) -> tuple[list[list[float]] | None, str
         frames = list(media.frames_of(path, k, kind))
     except MediaError as e:
         return None, e.reason
-    out = []
-    for _, rgb in frames:
-        face = faces.detect(rgb)
-        if face is not None:
-            out.append(faces.embedding(rgb, face).tolist())
-    return out, None
+    return [emb.tolist() for _, _, emb in frame_faces(frames)], None
 
 
 def changed_share(fake: np.ndarray, src: np.ndarray) -> float:
