@@ -28,7 +28,9 @@ from synthfake.weights import WeightSpec
 
 TYPE = "lip_sync"
 VERSION = "1.0"
-SIZE, MEL_STEP, RATE = 96, 16, 16000
+SIZE = 96  # side of the face crop Wav2Lip takes
+MEL_STEP = 16  # mel frames in the audio window of one video frame
+RATE = 16000  # audio rate its mel spectrogram is computed at
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 VARIANTS = ("wav2lip_gan_96", "wav2lip_96")
 OPTIONS = {"model": Option(VARIANTS[0], str, VARIANTS, "which Wav2Lip export")}  # --backend-opt wav2lip.model=

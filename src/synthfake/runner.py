@@ -53,8 +53,8 @@ def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
                 try:
                     r, w = int(os.environ[kr]), int(os.environ[kw])
                 except ValueError:
-                    raise SynthfakeError(f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}: "
-                                         f"expected whole numbers") from None
+                    given = f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}"
+                    raise SynthfakeError(f"{given}: expected whole numbers") from None
                 break
     if not (w >= 1 and 0 <= r < w):
         raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")

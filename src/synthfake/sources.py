@@ -289,7 +289,8 @@ class Sources(list):
         """The first source in role `name`."""
         found = self.all(name)
         if not found:
-            raise SynthfakeError(f"no source in role '{name}' (roles here: {', '.join(s.role for s in self) or 'none'})")
+            roles = ", ".join(s.role for s in self) or "none"
+            raise SynthfakeError(f"no source in role '{name}' (roles here: {roles})")
         return found[0]
 
     def all(self, name: str) -> list[Source]:
