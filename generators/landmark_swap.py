@@ -33,6 +33,7 @@ ready = always_ready
 
 
 def _params(seed: int) -> dict:
+    """The sample's blend settings; feather and colour strength drawn from its seed."""
     rng = np.random.default_rng(seed)
     return {"mask": "hull68+brows+forehead_skin", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
             "color": "lab_stats+lowfreq", "color_strength": round(float(rng.uniform(0.7, 1.0)), 3),
@@ -91,10 +92,9 @@ def source_face(src, seed: int) -> tuple[np.ndarray, np.ndarray, int | None]:
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    src = sources.role("source")
-    tgt = sources.role("target")
-    p = _params(sample.seed)
+    src, tgt = sources.role("source"), sources.role("target")
     src_img, src_lm, frame = source_face(src, sample.seed)
+    p = _params(sample.seed)
     if frame is not None:
         p["source_frame"] = frame
     tris = warp.delaunay(sr.extend(src_lm))

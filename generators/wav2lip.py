@@ -130,8 +130,7 @@ def _params(seed: int, device: str, name: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    tgt = sources.role("target")
-    aud = sources.role("audio")
+    tgt, aud = sources.role("target"), sources.role("audio")
     name = variant(ctx)
     sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
     p = _params(sample.seed, ctx.device, name)

@@ -78,7 +78,7 @@ def sample(seed: int) -> Prompt:
         text = (f"a photo of {subject} {pick(ACTIVITIES)} {place}, face clearly visible, with {expression}, "
                 f"{lighting}, shot on a {lens}, realistic, natural skin texture")
     else:
-        place = pick(BACKGROUNDS)
-        text = (f"{pick(PORTRAIT_STYLES)} of {subject} with {expression}, in front of {place}, {lighting}, "
+        place, style = pick(BACKGROUNDS), pick(PORTRAIT_STYLES)
+        text = (f"{style} of {subject} with {expression}, in front of {place}, {lighting}, "
                 f"shot on a {lens}, realistic, natural skin texture")
     return Prompt(text, kind, age, gender, ethnicity, expression, lighting, lens, place)
