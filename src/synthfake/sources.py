@@ -151,6 +151,22 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     item.embedding = np.mean(same, axis=0).round(6).tolist()
 
 
+def _index_media(item: SourceItem, path: Path) -> None:
+    """An audio file's duration and level, a photo's or video's faces; a file that cannot be decoded is excluded."""
+    try:
+        if item.kind == "audio":
+            data, rate = media_audio.read_audio(path)
+            item.duration, item.audio = len(data) / rate, True
+            peak = float(np.abs(data).max())
+            if peak < SILENT_PEAK:
+                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
+                                 "lip sync needs speech")
+        else:
+            _index_face_media(item, path)
+    except MediaError as e:
+        item.excluded = f"unreadable: {e.reason}"
+
+
 def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     kind = media.kind_of(path) or "other"
     item = SourceItem(path=path.relative_to(root).as_posix(), kind=kind, bytes=st.st_size, mtime_ns=st.st_mtime_ns)
@@ -162,18 +178,7 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     except OSError as e:
         item.excluded = f"unreadable ({e.strerror or type(e).__name__})"
         return item
-    try:
-        if kind == "audio":
-            data, rate = media_audio.read_audio(path)
-            item.duration, item.audio = len(data) / rate, True
-            peak = float(np.abs(data).max())
-            if peak < SILENT_PEAK:
-                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
-                                 "lip sync needs speech")
-        else:
-            _index_face_media(item, path)
-    except MediaError as e:
-        item.excluded = f"unreadable: {e.reason}"
+    _index_media(item, path)
     return item
 
 

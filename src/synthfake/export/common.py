@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from synthfake.errors import ManifestError, SynthfakeError
 from synthfake.files import atomic_file, sha256_file, write_json_atomic
-from synthfake.manifest import Record, check_relpath, read_records, resolve
+from synthfake.manifest import Record, read_records, resolve
 from synthfake.progress import sample_progress
 
 MARKER = "export.json"  # written last: an export folder holding it is complete
@@ -98,18 +98,6 @@ def counts_of(items: list[Item]) -> dict:
         for key, val in (("type", r.type), ("split", r.split), ("backend", r.backend), ("label", str(r.label))):
             out[key][val] = out[key].get(val, 0) + 1
     return out
-
-
-def inside(root: Path, rel: str) -> Path:
-    """`root/rel`, refusing a relative path that would leave `root` (also used when reading an export back)."""
-    try:
-        check_relpath(rel)
-    except ValueError as e:
-        raise SynthfakeError(f"{root}: {e}") from None
-    p = (root / rel).resolve()
-    if root.resolve() not in p.parents:
-        raise SynthfakeError(f"{root}: path escapes the export root: {rel!r}")
-    return p
 
 
 def copy_atomic(src: Path, final: Path) -> None:

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from synthfake.errors import SynthfakeError
 from synthfake.files import write_json_atomic
-from synthfake.manifest import Record, part_name
+from synthfake.manifest import Record, inside, part_name
 
-from .common import inside, read_marker, write_bytes_atomic
+from .common import read_marker, write_bytes_atomic
 
 VIEW = ".dataset"
 
@@ -75,7 +75,7 @@ def as_dataset(path: str | Path, log: Callable[[str], None] = print) -> Path:
         if media is None or hashlib.sha256(media).hexdigest() != r.sha256:
             log(f"skipped {where} ({r.path}): media {'missing' if media is None else 'sha256 differs from the record'}")
             continue
-        target = inside(view, r.path)
+        target = inside(view, r.path, "record path")
         if not (target.is_file() and target.stat().st_size == len(media)):
             write_bytes_atomic(target, media)
         lines.append(r.model_dump_json())
