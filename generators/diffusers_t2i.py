@@ -29,7 +29,7 @@ import numpy as np
 
 from synthfake import weights
 from synthfake.generators.common import onnx_models
-from synthfake.errors import BackendNotReady
+from synthfake.errors import BackendNotReady, not_ready_reason
 from synthfake.generators import Context, Generated, Option, options
 from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
@@ -65,13 +65,10 @@ def spec(ctx: Context) -> WeightSpec:
 
 
 def ready(ctx: Context) -> str | None:
-    why = onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
+    why = (onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
+           or not_ready_reason(batch_size, ctx))
     if why:
         return why
-    try:
-        batch_size(ctx)
-    except BackendNotReady as e:
-        return str(e)
     found = weights.locate(spec(ctx).name, ctx.weights_dir)
     if found is None:
         return weights.missing_message(spec(ctx), ctx.weights_dir)

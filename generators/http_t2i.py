@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from synthfake.generators.common import http_client, onnx_models
-from synthfake.errors import BackendNotReady, ServiceFailed
+from synthfake.errors import BackendNotReady, ServiceFailed, not_ready_reason
 from synthfake.generators import Context, Generated, Option, options
 from synthfake.generators.common import prompts
 from synthfake.generators.common.http_client import Policy, json_body, request, where
@@ -122,20 +122,13 @@ def _trusted(cfg: Config):
 
 
 def ready(ctx: Context) -> str | None:
-    why = onnx_models.missing_modules("requests")
+    why = onnx_models.missing_modules("requests") or not_ready_reason(config, ctx)
     if why:
         return why
-    try:
-        cfg = config(ctx)
-    except BackendNotReady as e:
-        return str(e)
+    cfg = config(ctx)
     if not os.environ.get(cfg.key_env):
         return f"${cfg.key_env} is not set (the {cfg.provider} API key; set ${P}KEY_ENV to read another variable)"
-    try:
-        http_client.api_key(os.environ.get(cfg.key_env), cfg.key_env)
-    except BackendNotReady as e:
-        return str(e)
-    return None
+    return not_ready_reason(http_client.api_key, os.environ.get(cfg.key_env), cfg.key_env)
 
 
 @lru_cache(maxsize=1)

@@ -100,8 +100,7 @@ def _params(seed: int, device: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    src = sources.role("source")
-    tgt = sources.role("target")
+    src, tgt = sources.role("source"), sources.role("target")
     m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
     p = _params(sample.seed, ctx.device)
     lat = latent(m, embedding(m, source_still(src, p), faces.five_points(np.array(src.item.landmarks, np.float32))))

@@ -34,6 +34,7 @@ ready = always_ready
 
 
 def _params(seed: int) -> dict:
+    """The sample's blend settings; feather and colour strength drawn from its seed."""
     rng = np.random.default_rng(seed)
     return {"mask": "hull68+brows+forehead_skin", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
             "color": "lab_stats+lowfreq", "color_strength": round(float(rng.uniform(0.7, 1.0)), 3),
@@ -73,16 +74,13 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
     alpha = (alpha * (covered > 0))[..., None]
-    out = dst.copy()
-    out[y0:y1, x0:x1] = np.clip(alpha * warped + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return warp.paste(dst, (x0, y0, x1, y1), warped, alpha)
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    src = sources.role("source")
-    tgt = sources.role("target")
-    p = _params(sample.seed)
+    src, tgt = sources.role("source"), sources.role("target")
     src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], SOURCE_MAX_YAW)
+    p = _params(sample.seed)
     if frame is not None:
         p["source_frame"] = frame
     tris = warp.delaunay(sr.extend(src_lm))

@@ -67,7 +67,7 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     face = _dominant_features(face, warped, ref, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
-    return np.clip(alpha * blended + (1 - alpha) * ref + 0.5, 0, 255).astype(np.uint8)
+    return warp.blend(blended, ref, alpha)
 
 
 def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarray, mean: np.ndarray,

@@ -34,9 +34,6 @@ MIN_MOVE_PX = 1.0  # a frame whose landmarks move less than this is left as is, 
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
 
 
-ready = always_ready
-
-
 def _params(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {"band_hz": [300, 3400], "window_frames": 2.0, "quiet_pct": 10, "loud_pct": 95,
@@ -44,6 +41,9 @@ def _params(seed: int) -> dict:
             "min_change_px": 1.5, "up_share": 0.15,
             "region_scale": 1.25, "region_drop": 0.45, "feather_px": 4, "smooth_sigma": 1.0,
             "teeth": warp.draw_teeth(rng), "min_speech_share": 0.9, "offset_u": float(rng.random())}
+
+
+ready = always_ready
 
 
 def envelope(mono: np.ndarray, rate: int, fps: float, frames: int, band: tuple[float, float],
@@ -118,9 +118,7 @@ def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple
         return rgb, False
     patch, covered = warp.warp_region(rgb, src, dst, tris, (x0, y0, x1, y1))
     alpha = warp.feather(covered, p["feather_px"])[..., None]
-    out = rgb.copy()
-    roi = rgb[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = np.clip(alpha * patch + (1 - alpha) * roi + 0.5, 0, 255).astype(np.uint8)
+    out = warp.paste(rgb, (x0, y0, x1, y1), patch, alpha)
     if target_gap > cur + 1.0:
         out = warp.fill_mouth(out, new, (target_gap - cur) / target_gap, p["teeth"])
     return out, True
@@ -133,8 +131,7 @@ def _frame_order(n_clip: int, n_out: int) -> np.ndarray:
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    tgt = sources.role("target")
-    aud = sources.role("audio")
+    tgt, aud = sources.role("target"), sources.role("audio")
     p = _params(sample.seed)
     p["length_mode"] = sample.params.get("length_mode", "trim_audio")
     if p["length_mode"] not in LENGTH_MODES:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from synthfake import media
-from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import landmarks as lmk, warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
@@ -128,8 +128,7 @@ def blend_frame(rgb: np.ndarray, lm: np.ndarray, p: dict) -> tuple[np.ndarray, n
     src = pseudo_source(rgb, lm, p)[y0:y1, x0:x1]
     a = mask[y0:y1, x0:x1, None]
     out = rgb.copy()
-    roi = rgb[y0:y1, x0:x1].astype(np.float32)
-    blended = np.clip(a * src + (1 - a) * roi + 0.5, 0, 255).astype(np.uint8)
+    blended = warp.blend(src, rgb[y0:y1, x0:x1], a)
     keep = a[..., 0] <= 0
     blended[keep] = rgb[y0:y1, x0:x1][keep]
     out[y0:y1, x0:x1] = blended

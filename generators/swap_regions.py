@@ -35,16 +35,21 @@ def _poly(shape, pts, value=255) -> np.ndarray:
     return m
 
 
+def _cheeks(shape, lm: np.ndarray) -> np.ndarray:
+    """The cheeks-and-nose mask (uint8) that skin colour is measured on."""
+    ref = np.zeros(shape, np.uint8)
+    for idx in CHEEKS:
+        ref |= _poly(shape, lm[idx])
+    return ref
+
+
 def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(sigma, 0.5))
 
 
 def skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread)."""
-    ref = np.zeros(lab.shape[:2], np.uint8)
-    for idx in CHEEKS:
-        ref |= _poly(ref.shape, lm[idx])
-    px = lab[ref > 0]
+    px = lab[_cheeks(lab.shape[:2], lm) > 0]
     if len(px) < 32:
         return np.ones(lab.shape[:2], np.float32)
     med = np.median(px, 0)
@@ -72,9 +77,7 @@ def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
     lie within -5..+33 L and 0.6-1.3x. Its brow region then is not pasted and the target keeps its brows."""
     up, iod = lmk.up_vector(lm), float(lmk.interocular(lm))
     band = _poly(rgb.shape[:2], np.vstack([lm[17:27] + up * 0.12 * iod, lm[17:27] + up * 0.3 * iod]))
-    ref = np.zeros(rgb.shape[:2], np.uint8)
-    for idx in CHEEKS:
-        ref |= _poly(ref.shape, lm[idx])
+    ref = _cheeks(rgb.shape[:2], lm)
     if not band.any() or not ref.any():
         return False
     L = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)

@@ -21,14 +21,16 @@ import cv2
 import numpy as np
 
 from synthfake import media, media_audio, weights
-from synthfake.generators.common import align, onnx_models
+from synthfake.generators.common import align, onnx_models, warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.generators import Context, Generated, Option, options
 from synthfake.weights import WeightSpec
 
 TYPE = "lip_sync"
 VERSION = "1.0"
-SIZE, MEL_STEP, RATE = 96, 16, 16000
+SIZE = 96  # side of the face crop Wav2Lip takes
+MEL_STEP = 16  # mel frames in the audio window of one video frame
+RATE = 16000  # audio rate its mel spectrogram is computed at
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 VARIANTS = ("wav2lip_gan_96", "wav2lip_96")
 OPTIONS = {"model": Option(VARIANTS[0], str, VARIANTS, "which Wav2Lip export")}  # --backend-opt wav2lip.model=
@@ -118,11 +120,7 @@ def sync_frame(sess, rgb: np.ndarray, lm: np.ndarray, window: np.ndarray, p: dic
     mouth = np.clip(pred.transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     mouth = cv2.resize(mouth, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
     alpha = align.soft_hull(lm[LOWER_FACE] - np.array([x0, y0], np.float32), (y1 - y0, x1 - x0), p["mask_blur"])
-    alpha = alpha[..., None]
-    out = rgb.copy()
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(alpha * mouth + (1 - alpha) * region + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return warp.paste(rgb, (x0, y0, x1, y1), mouth, alpha[..., None])
 
 
 def _params(seed: int, device: str, name: str) -> dict:
@@ -132,8 +130,7 @@ def _params(seed: int, device: str, name: str) -> dict:
 
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
-    tgt = sources.role("target")
-    aud = sources.role("audio")
+    tgt, aud = sources.role("target"), sources.role("audio")
     name = variant(ctx)
     sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
     p = _params(sample.seed, ctx.device, name)

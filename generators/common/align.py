@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from synthfake.generators.common.landmarks import similarity
-from synthfake.generators.common.warp import hull_mask
+from synthfake.generators.common.warp import blend, hull_mask
 
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
@@ -63,8 +63,7 @@ def paste_back(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, m: np.ndar
     inv = cv2.invertAffineTransform(m)
     warped = cv2.warpAffine(face, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
-    out = alpha * warped.astype(np.float32) + (1.0 - alpha) * frame.astype(np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return blend(warped, frame, alpha)
 
 
 def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -36,19 +36,10 @@ def render_clip(out_stem: Path, src: Source, start: int, n: int, fn: FrameFn,
                 audio: tuple[np.ndarray, int] | None | str = "source", sigma: float = 1.0) -> tuple[Path, int, int]:
     """Write fn(frame, landmarks, i) for each frame with a face (others unchanged); returns (path, written, changed)."""
     lms = clip_landmarks(src, start, n, sigma)
-    changed = 0
-
-    def frames():
-        nonlocal changed
-        for i, (rgb, lm) in enumerate(zip(media.iter_frames(src.path, start, n), lms)):
-            if lm is None:
-                yield rgb
-                continue
-            changed += 1
-            yield fn(rgb, lm, i)
-
+    frames = (rgb if lm is None else fn(rgb, lm, i)
+              for i, (rgb, lm) in enumerate(zip(media.iter_frames(src.path, start, n), lms)))
     fps = media.video_fps(src.path)
     if isinstance(audio, str):
         audio = media_audio.read_audio_of_video(src.path, start / fps, n / fps)
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=src.item.path)
-    return path, written, changed
+    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=src.item.path)
+    return path, written, sum(lm is not None for lm in lms)  # save_video wrote all n frames, or raised

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote_plus, urljoin, urlsplit
 
 from synthfake.errors import BackendNotReady, EnvironmentBroken, ServiceFailed, SynthfakeError
+from synthfake.files import lock_nowait
 
 MAX_REDIRECTS = 5
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -223,11 +224,8 @@ def slot(folder: Path, k: int, wait_s: float = 3600.0):
     deadline = time.monotonic() + wait_s
     while True:
         for i in range(k):
-            fh = open(folder / f"slot-{i}.lock", "a")
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
+            fh = lock_nowait(folder / f"slot-{i}.lock")
+            if fh is None:
                 continue
             try:
                 yield i

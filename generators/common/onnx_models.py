@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthfake.errors import BackendNotReady
+from synthfake.errors import BackendNotReady, not_ready_reason
 
 EXTRA_HINT = "pip install 'synthfake[models]'"
 GPU_HINT = "pip install 'synthfake[gpu]' (onnxruntime-gpu)"
@@ -36,11 +36,7 @@ def providers(device: str) -> list[str]:
 
 
 def device_problem(device: str) -> str | None:
-    try:
-        providers(device)
-    except BackendNotReady as e:
-        return str(e)
-    return None
+    return not_ready_reason(providers, device)
 
 
 @lru_cache(maxsize=16)
@@ -69,8 +65,7 @@ def io_names(sess) -> tuple[list[str], list[str]]:
 def expect_inputs(sess, path: Path, names: list[str]) -> None:
     """Fail with one line when a model lacks the input names its adapter feeds."""
     have = io_names(sess)[0]
-    lacking = [n for n in names if n not in have]
-    if lacking:
+    if not set(names) <= set(have):
         raise BackendNotReady(f"{path}: model has inputs {have}, expected {names} (not the documented export?)")
 
 

@@ -72,12 +72,13 @@ def sample(seed: int) -> Prompt:
     gender, ethnicity = pick(GENDERS[stage]), pick(ETHNICITIES)
     expression, lighting, lens = pick(EXPRESSIONS), pick(LIGHTING), pick(LENSES)
     subject = f"a {age} {ethnicity} {gender}"
-    if rng.random() < SCENE_SHARE:
+    kind = "scene" if rng.random() < SCENE_SHARE else "portrait"
+    if kind == "scene":
         place = pick(SETTINGS)
         text = (f"a photo of {subject} {pick(ACTIVITIES)} {place}, face clearly visible, with {expression}, "
                 f"{lighting}, shot on a {lens}, realistic, natural skin texture")
-        return Prompt(text, "scene", age, gender, ethnicity, expression, lighting, lens, place)
-    place = pick(BACKGROUNDS)
-    text = (f"{pick(PORTRAIT_STYLES)} of {subject} with {expression}, in front of {place}, {lighting}, "
-            f"shot on a {lens}, realistic, natural skin texture")
-    return Prompt(text, "portrait", age, gender, ethnicity, expression, lighting, lens, place)
+    else:
+        place, style = pick(BACKGROUNDS), pick(PORTRAIT_STYLES)
+        text = (f"{style} of {subject} with {expression}, in front of {place}, {lighting}, "
+                f"shot on a {lens}, realistic, natural skin texture")
+    return Prompt(text, kind, age, gender, ethnicity, expression, lighting, lens, place)

@@ -87,11 +87,10 @@ def feather(mask: np.ndarray, radius: int) -> np.ndarray:
 
 def lab_transfer(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Match src's per-channel LAB mean and std to ref's, measured inside mask (RGB uint8 in and out)."""
-    m = mask > 0
-    if m.sum() < 16:
+    if np.count_nonzero(mask) < 16:
         return src
     s = match_lab_stats(cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32),
-                        cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32), m)
+                        cv2.cvtColor(ref, cv2.COLOR_RGB2LAB).astype(np.float32), mask > 0)
     return cv2.cvtColor(np.clip(s, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
@@ -216,6 +215,17 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
     grain = np.random.default_rng(0).normal(0.0, 2.5, crop.shape[:2]).astype(np.float32)[..., None]
     fill = cv2.GaussianBlur(fill.astype(np.float32), (0, 0), 0.7) + grain  # grain fixed to the mouth: no flicker
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.2)[..., None] * float(min(strength, 1.0))
-    out = rgb.copy()
-    out[y0:y1, x0:x1] = np.clip(alpha * fill + (1 - alpha) * crop + 0.5, 0, 255).astype(np.uint8)
+    return paste(rgb, (x0, y0, x1, y1), fill, alpha)
+
+
+def blend(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """alpha * top + (1 - alpha) * base rounded to uint8: the one way a made patch is mixed into real pixels."""
+    return np.clip(alpha * top + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
+
+
+def paste(frame: np.ndarray, box: tuple[int, int, int, int], patch: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """A copy of `frame` with `patch` blended by `alpha` into its box (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    out = frame.copy()
+    out[y0:y1, x0:x1] = blend(patch, frame[y0:y1, x0:x1], alpha)
     return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import PlanError, SynthfakeError
-from .files import write_json_atomic
+from .files import lock_nowait, write_json_atomic
 from .manifest import Failure, Record, part_name, read_failures, read_records
 from .plan import Plan, SampleTable, sample_id
 from .sources import SourceIndex, load_index, save_index, scan
@@ -158,13 +158,12 @@ class Dataset:
             except (OSError, ValueError, AttributeError):
                 held = None
             if isinstance(held, int) and held != world:
-                with open(self.manifest_dir / f".world-{held}.lock", "a") as other:
-                    try:
-                        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        raise SynthfakeError(f"{claim_file}: workers of world size {held} are writing this "
-                                             f"dataset; a world size of {world} would duplicate records (wait "
-                                             f"for them, or stop them and rerun)") from None
+                other = lock_nowait(self.manifest_dir / f".world-{held}.lock")
+                if other is None:
+                    raise SynthfakeError(f"{claim_file}: workers of world size {held} are writing this "
+                                         f"dataset; a world size of {world} would duplicate records (wait "
+                                         f"for them, or stop them and rerun)")
+                other.close()
             mine = open(self.manifest_dir / f".world-{world}.lock", "a")
             fcntl.flock(mine, fcntl.LOCK_SH)
             if held != world:

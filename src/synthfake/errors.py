@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 
 # Exit codes of every `gen` command (README "Exit codes and failures").
@@ -48,6 +49,15 @@ class SampleFailed(SynthfakeError):
 class ServiceFailed(SynthfakeError):
     """One sample failed outside its draw (a hosted API erred, timed out or answered garbage); recorded in
     failures/ like SampleFailed, but not drawn again: other sources would not help."""
+
+
+def not_ready_reason(check: Callable, *args) -> str | None:
+    """The one-line reason `check(*args)` raises BackendNotReady with, or None: a raising check as ready()'s answer."""
+    try:
+        check(*args)
+    except BackendNotReady as e:
+        return str(e)
+    return None
 
 
 ENVIRONMENT_ERRNOS = {28, 122, 27, 30, 5, 24, 12}  # ENOSPC, EDQUOT, EFBIG, EROFS, EIO, EMFILE, ENOMEM

@@ -35,6 +35,18 @@ def _lines(ds: Dataset) -> int:
     return sum(f.read_bytes().count(b"\n") for d in (ds.manifest_dir, ds.failures_dir) for f in d.glob("part-*.jsonl"))
 
 
+def _wait(ds: Dataset, procs: list, left: int, start: int, show: bool) -> None:
+    """Until every worker exits; with `show`, one progress bar fed by the lines the workers append to `ds`."""
+    if show:
+        with make_progress() as prog:
+            task = prog.add_task(f"{len(procs)} workers", total=left)
+            while any(p.is_alive() for p in procs):
+                time.sleep(0.5)
+                prog.update(task, completed=min(left, _lines(ds) - start))
+    for p in procs:
+        p.join()
+
+
 def run_local(ds: Dataset, workers: int, device: str = "cpu", weights_dir=None,
               retry_failed: bool = False, show_progress: bool = True) -> list[int]:
     """Start `workers` processes, one shard each, with one progress bar over all; returns exit codes."""
@@ -52,14 +64,7 @@ def run_local(ds: Dataset, workers: int, device: str = "cpu", weights_dir=None,
     try:
         for p in procs:
             p.start()
-        if show_progress:
-            with make_progress() as prog:
-                task = prog.add_task(f"{workers} workers", total=left)
-                while any(p.is_alive() for p in procs):
-                    time.sleep(0.5)
-                    prog.update(task, completed=min(left, _lines(ds) - start))
-        for p in procs:
-            p.join()
+        _wait(ds, procs, left, start, show_progress)
     except KeyboardInterrupt:
         stop_workers(procs)
         raise

@@ -1,11 +1,14 @@
-"""File helpers: sha256, fsync, atomic rename, JSON written whole or not at all."""
+"""File helpers: sha256, fsync, atomic rename, JSON written whole or not at all, locks taken without waiting."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Iterator
 
 from .errors import SynthfakeError
 
@@ -41,12 +44,34 @@ def commit_file(tmp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
+def tmp_beside(final: Path) -> Path:
+    """The hidden temporary name a process writes `final` under before the rename."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+
+@contextmanager
+def atomic_file(final: Path) -> Iterator[Path]:
+    """A temporary path beside `final` to write; committed onto `final` when the block ends without an error."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_beside(final)
+    yield tmp
+    commit_file(tmp, final)
+
+
 def write_json_atomic(path: str | Path, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    commit_file(tmp, path)
+    with atomic_file(Path(path)) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def lock_nowait(path: Path) -> IO | None:
+    """`path` opened for appending with an exclusive flock taken without waiting; None when another holds it."""
+    fh = open(path, "a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
 
 
 def canonical_hash(obj, n: int = 16) -> str:
@@ -54,17 +79,22 @@ def canonical_hash(obj, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:n]
 
 
+def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = SynthfakeError) -> bytes:
+    """A file's bytes; a folder or an unreadable file raises `error` with one line naming it and why."""
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected {expected}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+
+
 def read_json(path: str | Path):
     """A JSON file's content; a file that is not there whole (a folder, unreadable, cut, not JSON) fails with one
-    line naming it and what is wrong (the shared reader of plan.json and sources.json)."""
+    line naming it and what is wrong (the shared reader of plan.json, sources.json and recipes)."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-        return json.loads(text)
-    except IsADirectoryError:
-        raise SynthfakeError(f"{path}: is a folder, expected a JSON file") from None
-    except OSError as e:
-        raise SynthfakeError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+        return json.loads(read_bytes(path, "a JSON file").decode("utf-8"))
     except UnicodeDecodeError as e:
         raise SynthfakeError(f"{path}: not UTF-8 text (byte {e.start}); the file is corrupt") from None
     except json.JSONDecodeError as e:

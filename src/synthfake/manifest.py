@@ -15,6 +15,7 @@ from typing import Annotated, Iterator, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ManifestError
+from .files import read_bytes
 
 SampleType = Literal["generation", "face_swap", "reenactment", "lip_sync", "real"]
 FAKE_TYPES = ("generation", "face_swap", "reenactment", "lip_sync")
@@ -144,12 +145,7 @@ def _bad_json(line: bytes) -> bool:
 
 def iter_jsonl(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, BaseModel | ValidationError, bool]]:
     """(line number, the parsed model or its validation error, is-the-unfinished-last-line) per non-empty line."""
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise ManifestError(f"{path}: is a folder, expected a JSONL manifest part") from None
-    except OSError as e:
-        raise ManifestError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+    data = read_bytes(path, "a JSONL manifest part", ManifestError)
     lines = data.split(b"\n")
     for no, line in enumerate(lines, 1):
         if not line.strip():

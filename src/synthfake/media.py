@@ -194,9 +194,7 @@ def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> l
 
 
 def uniform_indices(total: int, k: int) -> list[int]:
-    """K frame indices spread evenly over `total` frames (centres of K equal bins)."""
-    if total <= 0:
-        return []
+    """K frame indices spread evenly over `total` frames (centres of K equal bins); none when total <= 0."""
     k = min(k, total)
     return sorted({int((j + 0.5) * total / k) for j in range(k)})
 

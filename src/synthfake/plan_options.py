@@ -22,9 +22,9 @@ def default(field: str):
 
 
 def _known(name: str, what: str) -> str:
-    if name not in registry.BACKENDS:
-        raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
-    return name
+    if name in registry.BACKENDS:
+        return name
+    raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
 
 
 def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str, str | dict[str, float]]:
@@ -61,8 +61,8 @@ def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
             raise SynthfakeError(f"--backend-opt {item!r}: expected NAME.key=value, e.g. wav2lip.model=wav2lip_96")
         _known(name, f"--backend-opt {item}")
         if name not in used:
-            raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan "
-                                 f"(its backends: {', '.join(sorted(used))})")
+            names = ", ".join(sorted(used))
+            raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan (its backends: {names})")
         out.setdefault(name, {})[key] = registry.parse_option(name, key, raw.strip())
     return out
 

@@ -58,17 +58,14 @@ class PlainProgress:
         return len(self.tasks) - 1
 
     def update(self, task: int, completed: int) -> None:
-        self.tasks[task]["done"] = completed
-        self._maybe(task)
-
-    def advance(self, task: int, k: int = 1) -> None:
-        self.tasks[task]["done"] += k
-        self._maybe(task)
-
-    def _maybe(self, task: int) -> None:
+        """Record `completed`; print a line when the last one is `interval` seconds old."""
         t = self.tasks[task]
+        t["done"] = completed
         if time.monotonic() - t["last"] >= self.interval:
             self._line(task)
+
+    def advance(self, task: int, k: int = 1) -> None:
+        self.update(task, self.tasks[task]["done"] + k)
 
     def _line(self, task: int) -> None:
         t = self.tasks[task]

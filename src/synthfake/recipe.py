@@ -6,10 +6,10 @@ wins over the recipe. Unknown keys are an error naming the file, so a typo never
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .errors import SynthfakeError
+from .files import read_json
 
 DOC_KEYS = ("description", "why")  # free text, kept for people
 
@@ -17,12 +17,7 @@ DOC_KEYS = ("description", "why")  # free text, kept for people
 def read_recipe(path: Path, allowed: set[str]) -> dict:
     """The recipe's settings (keys normalised to option names); one-line error on bad JSON or unknown keys."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as e:
-        raise SynthfakeError(f"{path}: cannot read recipe ({e.strerror or e})") from None
-    except ValueError as e:
-        raise SynthfakeError(f"{path}: recipe is not valid JSON ({e})") from None
+    raw = read_json(path)
     if not isinstance(raw, dict):
         raise SynthfakeError(f"{path}: a recipe is a JSON object of option names to values")
     out = {k.replace("-", "_"): v for k, v in raw.items() if k not in DOC_KEYS}

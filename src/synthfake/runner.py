@@ -9,7 +9,6 @@ finished run does nothing.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
@@ -28,7 +27,7 @@ from . import media
 from .dataset import Dataset, as_dataset
 from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError, environment_cause
 from .degrade import apply_chain, draw_chain
-from .files import commit_file, sha256_file
+from .files import commit_file, lock_nowait, sha256_file
 from .manifest import Failure, Record, SourceRef, append_line, repair_torn_tail
 from .plan import SampleSpec, sample_id
 from .progress import sample_progress
@@ -54,8 +53,8 @@ def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
                 try:
                     r, w = int(os.environ[kr]), int(os.environ[kw])
                 except ValueError:
-                    raise SynthfakeError(f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}: "
-                                         f"expected whole numbers") from None
+                    given = f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}"
+                    raise SynthfakeError(f"{given}: expected whole numbers") from None
                 break
     if not (w >= 1 and 0 <= r < w):
         raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")
@@ -75,11 +74,8 @@ class WorkerResult:
 
 
 def _lock(path: Path):
-    fh = open(path, "a")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
+    fh = lock_nowait(path)
+    if fh is None:
         raise SynthfakeError(f"{path}: held by another live worker of the same rank; not starting twice") from None
     return fh
 
@@ -338,10 +334,7 @@ def worker_process(dataset, rank, world, device, weights_dir, retry_failed, gpus
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[rank % len(gpus)]
     try:
         res = run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
-    except EnvironmentBroken as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(EXIT_BROKEN)
     except SynthfakeError as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_BROKEN if isinstance(e, EnvironmentBroken) else EXIT_USAGE)
     sys.exit(EXIT_FAILED if res.failed else 0)

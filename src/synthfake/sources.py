@@ -118,6 +118,16 @@ def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | No
     return None, st
 
 
+def frame_faces(frames: list[tuple[int, np.ndarray]]) -> list[tuple[int, faces.Face, np.ndarray]]:
+    """(frame index, largest face, its 128-D embedding) for each frame in which dlib finds a face."""
+    found = []
+    for idx, rgb in frames:
+        face = faces.detect(rgb)
+        if face is not None:
+            found.append((idx, face, faces.embedding(rgb, face)))
+    return found
+
+
 def _index_face_media(item: SourceItem, path: Path) -> None:
     info = media.probe(path)
     item.width, item.height, item.frames, item.fps = info.width, info.height, info.frames, info.fps
@@ -126,23 +136,35 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
         item.rotation = media.video_rotation(path)
         item.retimed = media.variable_frame_rate(path)
     frames = list(media.frames_of(path, SCAN_FRAMES, item.kind))
-    found = []
-    for idx, rgb in frames:
-        face = faces.detect(rgb)
-        if face is not None:
-            found.append((face.size, idx, face, faces.embedding(rgb, face)))
+    found = frame_faces(frames)
     item.faces_sampled, item.faces_found = len(frames), len(found)
     if not found:
         item.excluded = f"no face found in {len(frames)} sampled frame(s)"
         return
     if item.kind == "video" and len(found) / len(frames) < MIN_FACE_SHARE:
         item.excluded = f"face in only {len(found)}/{len(frames)} sampled frames"
-    _, idx, face, ref = max(found, key=lambda f: f[0])
+    idx, face, ref = max(found, key=lambda f: f[1].size)
     item.still_frame, item.box = idx, list(face.box)
     item.landmarks = face.landmarks.round(2).tolist()
     # the still's person only: frame-to-frame pairs, so dlib's pair threshold
-    same = [f[3] for f in found if faces.distance(f[3], ref) < faces.SAME_PERSON]
+    same = [f[2] for f in found if faces.distance(f[2], ref) < faces.SAME_PERSON]
     item.embedding = np.mean(same, axis=0).round(6).tolist()
+
+
+def _index_media(item: SourceItem, path: Path) -> None:
+    """An audio file's duration and level, a photo's or video's faces; a file that cannot be decoded is excluded."""
+    try:
+        if item.kind == "audio":
+            data, rate = media_audio.read_audio(path)
+            item.duration, item.audio = len(data) / rate, True
+            peak = float(np.abs(data).max())
+            if peak < SILENT_PEAK:
+                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
+                                 "lip sync needs speech")
+        else:
+            _index_face_media(item, path)
+    except MediaError as e:
+        item.excluded = f"unreadable: {e.reason}"
 
 
 def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
@@ -156,18 +178,7 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     except OSError as e:
         item.excluded = f"unreadable ({e.strerror or type(e).__name__})"
         return item
-    try:
-        if kind == "audio":
-            data, rate = media_audio.read_audio(path)
-            item.duration, item.audio = len(data) / rate, True
-            peak = float(np.abs(data).max())
-            if peak < SILENT_PEAK:
-                item.excluded = (f"no voice activity: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS); "
-                                 "lip sync needs speech")
-        else:
-            _index_face_media(item, path)
-    except MediaError as e:
-        item.excluded = f"unreadable: {e.reason}"
+    _index_media(item, path)
     return item
 
 
@@ -281,10 +292,11 @@ class Sources(list):
 
     def role(self, name: str) -> Source:
         """The first source in role `name`."""
-        for s in self:
-            if s.role == name:
-                return s
-        raise SynthfakeError(f"no source in role '{name}' (roles here: {', '.join(s.role for s in self) or 'none'})")
+        found = self.all(name)
+        if not found:
+            roles = ", ".join(s.role for s in self) or "none"
+            raise SynthfakeError(f"no source in role '{name}' (roles here: {roles})")
+        return found[0]
 
     def all(self, name: str) -> list[Source]:
         return [s for s in self if s.role == name]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BackendNotReady
+from .errors import BackendNotReady, not_ready_reason
 from .files import sha256_file, write_json_atomic
 
 ENV_DIR = "SYNTHFAKE_WEIGHTS"
@@ -137,12 +137,7 @@ def resolve(spec: WeightSpec, weights_dir: Path | str | None) -> Resolved:
 
 def problem(specs: list[WeightSpec], weights_dir: Path | str | None) -> str | None:
     """None when every file is present and matches its published sha256, else the first one-line reason."""
-    for spec in specs:
-        try:
-            resolve(spec, weights_dir)
-        except BackendNotReady as e:
-            return str(e)
-    return None
+    return next(filter(None, (not_ready_reason(resolve, spec, weights_dir) for spec in specs)), None)
 
 
 def record(resolved: list[Resolved]) -> tuple[dict[str, str], list[str]]:

@@ -100,10 +100,7 @@ def artefact_task(task: tuple) -> tuple[dict | None, str | None]:
     track file or '', with outside)."""
     path, kind, ref_path, ref_kind, still, clip_path, start, aligned, track_file, outside = task
     try:
-        if kind == "image":
-            fake = [media.read_image(path)]
-        else:
-            fake = media.read_frames(path)
+        fake = [media.read_image(path)] if kind == "image" else media.read_frames(path)
         clip = media.read_frames(clip_path, start, len(fake)) if clip_path and kind == "video" else []
         if aligned and clip:
             refs = clip

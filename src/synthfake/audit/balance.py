@@ -68,6 +68,5 @@ def check_balance(layout: SampleTable, records: list[Record], tolerance: float) 
     summary = (f"{len(records)}/{len(layout.types)} records; largest deviation {top['deviation']:.3f} "
                f"({top['dimension']} {top['key']}: {top['observed']} vs {top['planned']} planned, "
                f"allowed {top['allowed']:.3f})" if top else "no records")
-    if bad:
-        summary += f"; {len(bad)} share(s) beyond what is allowed"
+    summary += f"; {len(bad)} share(s) beyond what is allowed" if bad else ""
     return Check("balance", status, summary, {"tolerance": tolerance, "rows": rows})

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import faces, media
+from .. import media
 from ..errors import MediaError
+from ..sources import frame_faces
 
 UNCHANGED_LEVEL = 24  # a pixel differs when a channel moves by more than this (our H.264 at CRF 18 moves <= 9)
 UNCHANGED_SHARE = 0.0005  # a frame with a smaller share of differing pixels is its source frame, unmanipulated
@@ -26,28 +27,24 @@ def phash64(rgb: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def phash_task(task: tuple[str, str, int]) -> tuple[list[int] | None, str | None]:
-    """pHashes of k frames of one record's media."""
-    path, kind, k = task
+def _read(path: str, kind: str, k: int) -> tuple[list | None, str | None]:
+    """(k frames of a record's media, None), or (None, why they cannot be read)."""
     try:
-        return [phash64(f) for _, f in media.frames_of(path, k, kind)], None
+        return list(media.frames_of(path, k, kind)), None
     except MediaError as e:
         return None, e.reason
+
+
+def phash_task(task: tuple[str, str, int]) -> tuple[list[int] | None, str | None]:
+    """pHashes of k frames of one record's media."""
+    frames, why = _read(*task)
+    return (None if frames is None else [phash64(f) for _, f in frames]), why
 
 
 def face_task(task: tuple[str, str, int]) -> tuple[list[list[float]] | None, str | None]:
     """dlib embeddings of the largest face in each of k frames (frames without a face give none)."""
-    path, kind, k = task
-    try:
-        frames = list(media.frames_of(path, k, kind))
-    except MediaError as e:
-        return None, e.reason
-    out = []
-    for _, rgb in frames:
-        face = faces.detect(rgb)
-        if face is not None:
-            out.append(faces.embedding(rgb, face).tolist())
-    return out, None
+    frames, why = _read(*task)
+    return (None if frames is None else [emb.tolist() for _, _, emb in frame_faces(frames)]), why
 
 
 def changed_share(fake: np.ndarray, src: np.ndarray) -> float:
@@ -65,10 +62,9 @@ def unchanged_task(task: tuple[str, str, str, int, int]) -> tuple[list[float] | 
     Returns (shares, error reading the fake, error reading the source).
     """
     fake_path, kind, src_path, clip_start, k = task
-    try:
-        fake = list(media.frames_of(fake_path, k, kind))
-    except MediaError as e:
-        return None, e.reason, None
+    fake, why = _read(fake_path, kind, k)
+    if fake is None:
+        return None, why, None
     if not Path(src_path).exists():
         return None, None, f"source {src_path} not found"
     try:

@@ -93,15 +93,12 @@ def check_faces(data: AuditData, pool: Executor | None) -> dict:
 def identity_check(names: dict, faces_: dict) -> Check:
     status = FAIL if names["leaks"] or faces_["flagged"] else PASS
     summary = f"{names['identities']} identities, {names['leaks']} in more than one split"
-    if names["leak_examples"]:
-        e = names["leak_examples"][0]
-        summary += f" (e.g. {e['identity']} in {', '.join(e['splits'])})"
+    summary += "".join(f" (e.g. {e['identity']} in {', '.join(e['splits'])})" for e in names["leak_examples"][:1])
     summary += (f"; faces: {faces_['with_face']} of {faces_['sampled']} sampled held-out outputs "
                 f"(cap {faces_['cap']}) vs {faces_['train_identities_with_embedding']} train identities, "
                 f"closest {faces_['distance_min'] if faces_['distance_min'] is not None else 'n/a'}, "
                 f"{faces_['flagged']} below {faces_['flag_distance']}")
-    if faces_["flagged_examples"]:
-        f = faces_["flagged_examples"][0]
-        summary += f" (e.g. {f['id']} in {f['split']} is {f['nearest_train']} at {f['distance']})"
+    summary += "".join(f" (e.g. {f['id']} in {f['split']} is {f['nearest_train']} at {f['distance']})"
+                       for f in faces_["flagged_examples"][:1])
     summary += f"; {len(names['voices_excluded'])} speech voice(s) excluded (shared by all splits by design)"
     return Check("identity", status, summary, {"names": names, "faces": faces_})

@@ -12,11 +12,12 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from synthfake.errors import ManifestError, SynthfakeError
-from synthfake.files import commit_file, sha256_file, write_json_atomic
-from synthfake.manifest import Record, check_relpath, read_records, resolve
+from synthfake.files import atomic_file, sha256_file, write_json_atomic
+from synthfake.manifest import Record, read_records, resolve
+from synthfake.progress import sample_progress
 
 MARKER = "export.json"  # written last: an export folder holding it is complete
 COMPRESSION = "c23"  # FaceForensics++ / DeepfakeBench compression key; our H.264 at CRF 18 is closest to c23
@@ -99,38 +100,18 @@ def counts_of(items: list[Item]) -> dict:
     return out
 
 
-def inside(root: Path, rel: str) -> Path:
-    """`root/rel`, refusing a relative path that would leave `root` (also used when reading an export back)."""
-    try:
-        check_relpath(rel)
-    except ValueError as e:
-        raise SynthfakeError(f"{root}: {e}") from None
-    p = (root / rel).resolve()
-    if root.resolve() not in p.parents:
-        raise SynthfakeError(f"{root}: path escapes the export root: {rel!r}")
-    return p
-
-
-def tmp_beside(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
-
-
 def copy_atomic(src: Path, final: Path) -> None:
     """Copy (hard link when the filesystem allows) to a temporary name, then rename onto `final`."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_beside(final)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    commit_file(tmp, final)
+    with atomic_file(final) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def write_bytes_atomic(final: Path, data: bytes) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_beside(final)
-    tmp.write_bytes(data)
-    commit_file(tmp, final)
+    with atomic_file(final) as tmp:
+        tmp.write_bytes(data)
 
 
 def commit_dir(tmp: Path, final: Path) -> None:
@@ -150,6 +131,14 @@ def write_marker(res: Result, dataset: Path, extra: dict | None = None) -> None:
 def read_marker(out: Path) -> dict | None:
     p = Path(out) / MARKER
     return json.loads(p.read_text()) if p.is_file() else None
+
+
+def each_shard(items: list[Item], o: Options, label: str) -> Iterator[tuple[str, int, list[Item]]]:
+    """`shard_plan`'s shards in order, with a progress bar advanced as each one is done."""
+    with sample_progress(len(items), label, o.show) as advance:
+        for split, n, chunk in shard_plan(items, o.shard_mb):
+            yield split, n, chunk
+            advance(len(chunk))
 
 
 def shard_plan(items: list[Item], shard_mb: float) -> list[tuple[str, int, list[Item]]]:

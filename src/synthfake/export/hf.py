@@ -17,10 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthfake.files import commit_file
-from synthfake.progress import sample_progress
+from synthfake.files import atomic_file
 
-from .common import Item, Options, Result, copy_atomic, shard_plan, tmp_beside
+from .common import Item, Options, Result, copy_atomic, each_shard
 
 LABEL_NAMES = ["real", "fake"]  # index = record label (0 real, 1 fake)
 
@@ -75,27 +74,21 @@ def shard_path(split: str, n: int, items: list[Item], embed: bool) -> str:
 
 
 def write_shard(final: Path, items: list[Item], embed: bool) -> None:
-    rows = [row(it, embed) for it in items]
-    table = pa.Table.from_pylist(rows, schema=schema())
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_beside(final)
-    pq.write_table(table, tmp)
-    commit_file(tmp, final)
+    table = pa.Table.from_pylist([row(it, embed) for it in items], schema=schema())
+    with atomic_file(final) as tmp:
+        pq.write_table(table, tmp)
 
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
-    shards = shard_plan(items, o.shard_mb)
     files: dict[str, list[str]] = {}
-    with sample_progress(len(items), "parquet shards", o.show) as advance:
-        for split, n, chunk in shards:
-            rel = shard_path(split, n, chunk, o.embed)
-            files.setdefault(split, []).append(rel)
-            if not o.embed:
-                for it in chunk:  # the media beside the table, at the record's own relative path
-                    if not (out / it.record.path).exists():
-                        copy_atomic(it.media, out / it.record.path)
-            if not (out / rel).exists():
-                write_shard(out / rel, chunk, o.embed)
-            advance(len(chunk))
+    for split, n, chunk in each_shard(items, o, "parquet shards"):
+        rel = shard_path(split, n, chunk, o.embed)
+        files.setdefault(split, []).append(rel)
+        if not o.embed:
+            for it in chunk:  # the media beside the table, at the record's own relative path
+                if not (out / it.record.path).exists():
+                    copy_atomic(it.media, out / it.record.path)
+        if not (out / rel).exists():
+            write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)
     return {"files": files, "embed": o.embed}

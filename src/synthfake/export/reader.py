@@ -16,10 +16,10 @@ from typing import Callable, Iterator
 from pydantic import ValidationError
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import commit_file, write_json_atomic
-from synthfake.manifest import Record, part_name
+from synthfake.files import write_json_atomic
+from synthfake.manifest import Record, inside, part_name
 
-from .common import inside, read_marker, write_bytes_atomic
+from .common import read_marker, write_bytes_atomic
 
 VIEW = ".dataset"
 
@@ -75,16 +75,13 @@ def as_dataset(path: str | Path, log: Callable[[str], None] = print) -> Path:
         if media is None or hashlib.sha256(media).hexdigest() != r.sha256:
             log(f"skipped {where} ({r.path}): media {'missing' if media is None else 'sha256 differs from the record'}")
             continue
-        target = inside(view, r.path)
+        target = inside(view, r.path, "record path")
         if not (target.is_file() and target.stat().st_size == len(media)):
             write_bytes_atomic(target, media)
         lines.append(r.model_dump_json())
     if not lines:
         raise SynthfakeError(f"{path}: the {marker['format']} export holds no readable sample")
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = manifest.with_name(f".{manifest.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    commit_file(tmp, manifest)
+    write_bytes_atomic(manifest, ("\n".join(lines) + "\n").encode())
     write_json_atomic(view / "unpacked.json", {"from": str(path.resolve()), "format": marker["format"],
                                                "records": len(lines)})
     return view

@@ -12,10 +12,9 @@ import io
 import tarfile
 from pathlib import Path
 
-from synthfake.files import commit_file
-from synthfake.progress import sample_progress
+from synthfake.files import atomic_file
 
-from .common import Item, Options, Result, shard_plan, tmp_beside
+from .common import Item, Options, Result, each_shard
 
 
 def shard_name(split: str, n: int) -> str:
@@ -29,26 +28,21 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_shard(final: Path, items: list[Item]) -> None:
-    tmp = tmp_beside(final)
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+    with atomic_file(final) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         for it in items:
             key = it.record.id
             if "." in key or "/" in key:
                 raise ValueError(f"record id {key!r} cannot be a webdataset key (no '.' or '/')")
             _add(tar, f"{key}{it.media.suffix.lower()}", it.media.read_bytes())
             _add(tar, f"{key}.json", it.record.model_dump_json().encode())
-    commit_file(tmp, final)
 
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
-    shards = shard_plan(items, o.shard_mb)
     names = []
-    with sample_progress(len(items), "webdataset shards", o.show) as advance:
-        for split, n, chunk in shards:
-            final = out / shard_name(split, n)
-            names.append(final.name)
-            if not final.exists():
-                write_shard(final, chunk)
-            advance(len(chunk))
+    for split, n, chunk in each_shard(items, o, "webdataset shards"):
+        final = out / shard_name(split, n)
+        names.append(final.name)
+        if not final.exists():
+            write_shard(final, chunk)
     res.exported = len(items)
     return {"shards": names}
