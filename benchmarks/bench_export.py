@@ -16,6 +16,7 @@ Without --dataset it makes `gen run --n N` (defaults: 10 s clips, N reals) under
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,8 @@ def main() -> None:
     items, _ = select(dataset, False, lambda m: None)
     mb = sum(it.record.bytes for it in items) / 1e6
     videos = sum(it.record.media.kind == "video" for it in items)
-    t = Table(title=f"gen export of {dataset}: {len(items)} records ({videos} videos), {mb:.1f} MB of media")
+    t = Table(title=f"gen export of {dataset}: {len(items)} records ({videos} videos), {mb:.1f} MB of media; "
+                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
     for c in ("format", "export s", "records/s", "baseline", "baseline s", "export / baseline"):
         t.add_column(c)
     for fmt in a.formats.split(","):

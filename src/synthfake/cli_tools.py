@@ -66,7 +66,7 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                embed: bool = typer.Option(False, "--embed", help="hf: media bytes inside the Parquet files."),
                shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
                frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
-               workers: int = typer.Option(1, "--workers", min=1, help="deepfakebench: processes cropping faces."),
+               workers: int = typer.Option(2, "--workers", min=1, help="deepfakebench: processes cropping faces."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
                quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Write the dataset in a layout detector labs train with; one line per skipped record."""

@@ -30,7 +30,7 @@ from synthfake.pools import process_pool
 from synthfake.progress import sample_progress
 
 from .common import COMPRESSION, SPLITS, Item, Options, Result, write_bytes_atomic
-from .dfb_crop import align_crop, sampled_frames
+from .dfb_crop import aligned_faces, sampled_frames
 
 NAME = "synthfake"
 PREFIX = "./datasets/rgb"  # where the README tells users to put the exported `synthfake/` folder
@@ -53,11 +53,7 @@ def write_video(it: Item, label_dir: Path, num_frames: int) -> list[str]:
         d.mkdir(parents=True)
     names = []
     m = it.record.media
-    for idx, rgb in sampled_frames(it.media, m.kind, m.frames, num_frames):
-        got = align_crop(rgb)
-        if got is None:
-            continue
-        crop, lm = got
+    for idx, crop, lm in aligned_faces(sampled_frames(it.media, m.kind, m.frames, num_frames)):
         name = f"{idx:03d}"
         if not cv2.imwrite(str(tmp_f / f"{name}.png"), crop):
             raise MediaError(tmp_f / f"{name}.png", "could not write the PNG")
