@@ -79,15 +79,16 @@ def resize(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((size, size), Image.BILINEAR))
 
 
-def crop_face(rgb: np.ndarray, s: CropSettings) -> np.ndarray | None:
-    """The largest face with its margin, clipped to the frame and resized; None when there is no face."""
-    boxes = faces.detect_boxes(rgb, s.detect_side)
+def crop_face(rgb: np.ndarray, s: CropSettings, face: int = 0) -> tuple[np.ndarray | None, int]:
+    """The largest face with its margin, clipped to the frame and resized (None when there is no face), and its
+    width: the next frame's `face`, with which detection skips the pyramid levels far below it (same boxes)."""
+    boxes = faces.detect_boxes(rgb, s.detect_side, face)
     if not boxes:
-        return None
+        return None, 0
     x0, y0, x1, y1 = faces.margin_box(boxes[0], s.margin, rgb.shape)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return resize(rgb[y0:y1, x0:x1], s.size)
+        return None, 0
+    return resize(rgb[y0:y1, x0:x1], s.size), boxes[0][2] - boxes[0][0]
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -105,11 +106,11 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
     file or one with no face ends with no crops and a reason; a decoder that fails after some crops keeps
     them (a truncated video); any other failure ends with a reason even after crops were sent.
     """
-    buf, idx, centres, n, got = [], [], [], 0, 0
+    buf, idx, centres, n, got, face = [], [], [], 0, 0, 0
     try:
         for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0], partial=True):
             n += 1
-            c = crop_face(rgb, s)
+            c, face = crop_face(rgb, s, face)
             if c is not None:
                 buf.append(c)
                 idx.append(i)

@@ -76,6 +76,19 @@ def _chunks_or_die(path, s, chunk):
     yield from crop_chunks(path, s, chunk)
 
 
+def test_video_crops_detected_with_the_previous_face_equal_a_full_scan_per_frame(media_files):
+    """A video's frames are detected with the previous frame's face width (fewer pyramid levels); the crops
+    must be those of a full scan of every frame."""
+    from synthfake.detector.crops import crop_face
+
+    s = CropSettings(frames=16, size=SIZE)
+    for name in ("talk_d18.mp4", "talk_d20.mp4"):
+        got = file_crops(media_files / name, s)
+        full = [crop_face(rgb, s)[0] for _, rgb in iter_sampled(media_files / name, 16)]
+        assert len(got.crops) == 16 and all(c is not None for c in full)
+        assert np.array_equal(got.crops, np.stack(full)), name
+
+
 def test_pool_keeps_order_and_survives_a_dying_worker(media_files):
     s = CropSettings(frames=4, size=SIZE)
     paths = [str(media_files / n) for n in ("photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
