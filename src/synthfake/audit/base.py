@@ -39,6 +39,7 @@ class Settings:
     hamming: int = 8  # near duplicates: pHash distance (of 64 bits) at or below which two frames match
     face_distance: float | None = None  # face check flag distance; None: the sources index's identity threshold
     auc_fail: float = 0.75  # confounds: single-property AUC at or beyond this (or 1 - this) fails
+    confound_p: float = 0.05  # confounds: ...and only when a Mann-Whitney U test finds it this unlikely by chance
     near_identical_fail: float = 0.02  # near duplicates: FAIL when more than this share of fakes is near-identical
     real_source_share: float = 0.25  # exact duplicates: FAIL when one source file stands for more of the reals
     show_progress: bool = True

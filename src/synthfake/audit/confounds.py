@@ -3,7 +3,10 @@
 Video properties are compared over video records, image properties over image records, audio properties
 (codec, sample rate, channels, read from the stream header) over videos with audio, and the media kind over all, so that a difference inside one kind is not averaged away by the other. Numbers are used
 as they are (AUC <= 0.25 is as telling as >= 0.75); a categorical property (codec, format, kind) is scored
-by each category's share of fakes, its best use as a detector. No media is decoded: everything comes from
+by each category's share of fakes, its best use as a detector. Settings (size, fps, codec, audio rate, JPEG
+quality...) fail on a telling AUC alone: they do not vary by chance. Byte sizes and bitrate follow the content,
+so they fail only when a two-sided Mann-Whitney U test also finds the split unlikely by chance (p < 0.05): on a
+pilot run with 2 videos a side, one re-encoded fake moves their AUC by 0.5. No media is decoded: everything comes from
 the records, plus the quantisation tables of JPEG files and audio stream headers.
 """
 
@@ -23,6 +26,7 @@ STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60,
                      14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
                      92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
 JPEG_FORMATS = ("jpeg", "jpg")
+CONTENT_DEPENDENT = ("video.bitrate", "video.bytes", "image.bytes")  # vary with what is shown: need p < alpha too
 
 
 def _scaled_tables() -> np.ndarray:
@@ -109,6 +113,19 @@ def single_auc(labels: np.ndarray, values: list, categorical: bool) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def chance_p(labels: np.ndarray, values: list, categorical: bool) -> float:
+    """Two-sided Mann-Whitney U p-value that fakes and reals share one distribution of the property's score."""
+    from scipy.stats import mannwhitneyu
+
+    if categorical:  # rank categories by their share of fakes, as single_auc scores them
+        keys = np.array(list(map(str, values)))
+        share = {k: labels[keys == k].mean() for k in set(keys)}
+        scores = np.array([share[k] for k in keys])
+    else:
+        scores = np.array(values, np.float64)
+    return float(mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="two-sided").pvalue)
+
+
 def distribution(values: list, categorical: bool) -> dict:
     if categorical:
         return dict(Counter(map(str, values)).most_common(10))
@@ -123,8 +140,12 @@ def _describe(d: dict, categorical: bool) -> str:
     return f"{d['min']:g}..{d['max']:g}, median {d['median']:g}"
 
 
+def _auc_text(row: dict) -> str:
+    return f"{row['property']} AUC {row['auc']:.2f}" + ("" if row["p"] is None else f", p {row['p']:.2g}")
+
+
 def check_confounds(data: AuditData) -> Check:
-    hi = data.settings.auc_fail
+    hi, alpha = data.settings.auc_fail, data.settings.confound_p
     rows = []
     for name, categorical, recs, value in properties(data):
         pairs = [(v, r.label) for r in recs if (v := value(r)) is not None]
@@ -133,16 +154,24 @@ def check_confounds(data: AuditData) -> Check:
         row = {"property": name, "categorical": categorical, "n_real": len(real), "n_fake": len(fake),
                "auc": None, "status": "n/a"}
         if real and fake:
-            auc = single_auc(np.array([y for _, y in pairs]), [v for v, _ in pairs], categorical)
-            row.update(auc=round(auc, 4), status=FAIL if auc >= hi or auc <= 1 - hi else PASS,
+            labels, values = np.array([y for _, y in pairs]), [v for v, _ in pairs]
+            auc = single_auc(labels, values, categorical)
+            telling = auc >= hi or auc <= 1 - hi
+            p = chance_p(labels, values, categorical) if telling and name in CONTENT_DEPENDENT else None
+            row.update(auc=round(auc, 4), p=None if p is None else round(p, 4),
+                       status=FAIL if telling and (p is None or p < alpha) else PASS,
                        real=distribution(real, categorical), fake=distribution(fake, categorical))
         rows.append(row)
     scored = [r for r in rows if r["auc"] is not None]
     failed = [r for r in scored if r["status"] == FAIL]
+    chance = [r for r in scored if r["status"] == PASS and r["p"] is not None]
     status = FAIL if failed else PASS
     if failed:
-        summary = "; ".join(f"{r['property']} AUC {r['auc']:.2f} (real {_describe(r['real'], r['categorical'])}"
+        summary = "; ".join(f"{_auc_text(r)} (real {_describe(r['real'], r['categorical'])}"
                             f" | fake {_describe(r['fake'], r['categorical'])})" for r in failed[:4])
+    elif chance:
+        summary = (f"{len(scored)} properties scored, none telling beyond chance (p >= {alpha:g}): "
+                   + ", ".join(f"{_auc_text(r)} on {r['n_real']} real vs {r['n_fake']} fake" for r in chance[:4]))
     elif scored:
         top = max(scored, key=lambda r: abs(r["auc"] - 0.5))
         summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); "
@@ -152,4 +181,4 @@ def check_confounds(data: AuditData) -> Check:
     na = [r["property"] for r in rows if r["auc"] is None]
     if na:
         summary += f"; n/a (no reals or no fakes with it): {', '.join(na)}"
-    return Check("confounds", status, summary, {"auc_fail": hi, "properties": rows})
+    return Check("confounds", status, summary, {"auc_fail": hi, "p_fail": alpha, "properties": rows})
