@@ -10,6 +10,21 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
+import cv2  # noqa: F401  (imported before the thread baseline below: see quick_context)
+import numpy  # noqa: F401
+
+
+def _tasks() -> set[str] | None:
+    """Ids of this process's threads, native ones included, where /proc tells (Linux); else None."""
+    try:
+        return set(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+# the threads numpy's and OpenCV's OpenBLAS start on import: idle, and fork-safe (OpenBLAS has atfork handlers)
+IMPORT_THREADS = _tasks()
+
 
 def forkserver_context(preload: str):
     """A forkserver context whose server imports `preload` once: fast starts, no parent threads or locks copied."""
@@ -21,20 +36,14 @@ def forkserver_context(preload: str):
 def quick_context(preload: str):
     """Fork when it is safe, else `forkserver_context(preload)`. A fork starts a worker in ~10 ms with every
     module the parent imported (a forkserver takes ~0.9 s to import the work's module first); it is safe when
-    the parent runs one thread, native ones included (OpenCV's pool, once a resize has run, deadlocks a forked
-    child's first cv2 call), and has loaded neither torch nor onnxruntime (their locks would be copied
+    the parent runs no thread beyond those its imports started (OpenCV's pool, once a resize has run, deadlocks
+    a forked child's first cv2 call) and has loaded neither torch nor onnxruntime (their locks would be copied
     half-held)."""
-    if _threads() == 1 and not {"torch", "onnxruntime"} & set(sys.modules):
+    now = _tasks()
+    quiet = threading.active_count() == 1 and (now is None or IMPORT_THREADS is None or now <= IMPORT_THREADS)
+    if quiet and not {"torch", "onnxruntime"} & set(sys.modules):
         return mp.get_context("fork")
     return forkserver_context(preload)
-
-
-def _threads() -> int:
-    """Threads of this process, native ones included where /proc tells (Linux); else Python's own."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 2 if threading.active_count() > 1 else 1
 
 
 def process_pool(workers: int, preload: str, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
