@@ -72,21 +72,22 @@ def _detector():
     return det
 
 
-@lru_cache(maxsize=None)
-def _predictor():
-    return dlib.shape_predictor(_model("shape_predictor_68_face_landmarks.dat"))
+LANDMARKS = ("shape_predictor", "shape_predictor_68_face_landmarks.dat")
+DESCRIPTOR = ("face_recognition_model_v1", "dlib_face_recognition_resnet_model_v1.dat")
 
 
 @lru_cache(maxsize=None)
-def _encoder():
-    return dlib.face_recognition_model_v1(_model("dlib_face_recognition_resnet_model_v1.dat"))
+def _dlib_model(model: tuple[str, str]):
+    """One of dlib's shipped models, `(dlib class, file)`, loaded once a process."""
+    cls, name = model
+    return getattr(dlib, cls)(_model(name))
 
 
 def preload_models() -> None:
     """Load dlib's detector, landmark and descriptor models now (a forkserver shares them with its workers)."""
     _detector()
-    _predictor()
-    _encoder()
+    _dlib_model(LANDMARKS)
+    _dlib_model(DESCRIPTOR)
 
 
 _PYRAMID = dlib.pyramid_down(6)  # the frontal detector's own image pyramid (scan_fhog_pyramid<pyramid_down<6>>)
@@ -161,7 +162,7 @@ def detect_boxes(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE, face: int = 0
 
 def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """68 landmarks (x, y) inside a face box."""
-    shape = _predictor()(np.ascontiguousarray(rgb), dlib.rectangle(*box))
+    shape = _dlib_model(LANDMARKS)(np.ascontiguousarray(rgb), dlib.rectangle(*box))
     return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
 
@@ -175,8 +176,8 @@ def detect(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> Face | None:
 
 def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
     """dlib's 128-D face descriptor of a detected face (distance < 0.6: same person)."""
-    shape = _predictor()(np.ascontiguousarray(rgb), dlib.rectangle(*face.box))
-    return np.array(_encoder().compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)
+    shape = _dlib_model(LANDMARKS)(np.ascontiguousarray(rgb), dlib.rectangle(*face.box))
+    return np.array(_dlib_model(DESCRIPTOR).compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
