@@ -87,8 +87,8 @@ def test_swap_quality_identity_and_untouched_background(swap_dataset, data_dir):
     assert min(psnrs) >= 30.0
 
 
-def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_dir, tmp_path):
-    again = tmp_path / "D2"
+def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_dir, dataset_dir):
+    again = dataset_dir("swap_again")  # one worker here, two in the fixture
     gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
         "--out", again, "--quiet")
     a = sorted((stable_view(r) for r in read_records(swap_dataset)), key=lambda v: v["index"])

@@ -28,12 +28,12 @@ def test_scan_lists_nonfaces_with_reason_and_groups_identities(data_dir, tmp_pat
     assert by_path["audio/RD_Radio31_000.wav"].is_audio
 
 
-def test_corrupt_video_is_named_recorded_and_the_run_goes_on(data_dir, tmp_path):
+def test_corrupt_video_is_named_recorded_and_the_run_goes_on(data_dir, dataset_dir, tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(data_dir, src)
+    shutil.copytree(data_dir, src)  # same sizes and mtimes: the warm index's entries are reused, broken.mp4 is new
     good = (src / "videos" / "talk_d9.mp4").read_bytes()
     (src / "videos" / "broken.mp4").write_bytes(good[: len(good) // 3])
-    out = tmp_path / "D"
+    out = dataset_dir("corrupt")
     proc = gen("run", "--type", "face_swap", "--n", 4, "--reals", 0, "--clip-seconds", 0.5, "--sources", src,
                "--out", out)
     notes = [line for line in proc.stderr.splitlines() if "broken.mp4" in line]
