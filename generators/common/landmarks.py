@@ -179,9 +179,9 @@ def yaw(lm: np.ndarray) -> float:
 
 def source_face(src, seed, max_yaw: float) -> tuple[np.ndarray, np.ndarray, int | None]:
     """(image, 68 landmarks, frame or None) of a source in a face role: a photo's face, or a video frame drawn
-    by `seed` (an int or a numpy seed sequence) among those where its person's face is tracked and |yaw| <= max_yaw, so two samples
-    with one source video use two expressions, not one still twice (near-duplicate fakes); the indexed still
-    when no frame qualifies."""
+    by `seed` (an int or a numpy seed sequence) among those where its person's face is tracked and
+    |yaw| <= max_yaw, so two samples with one source video use two expressions, not one still twice
+    (near-duplicate fakes); the indexed still when no frame qualifies."""
     if src.item.kind != "video":
         return src.still(), np.array(src.item.landmarks, np.float32), None
     track = src.track()

@@ -1,13 +1,14 @@
 """Audit check 6, confounds: how well one media property alone tells real from fake (single-feature ROC AUC).
 
 Video properties are compared over video records, image properties over image records, audio properties
-(codec, sample rate, channels, read from the stream header) over videos with audio, and the media kind over all, so that a difference inside one kind is not averaged away by the other. Numbers are used
-as they are (AUC <= 0.25 is as telling as >= 0.75); a categorical property (codec, format, kind) is scored
-by each category's share of fakes, its best use as a detector. Settings (size, fps, codec, audio rate, JPEG
-quality...) fail on a telling AUC alone: they do not vary by chance. Byte sizes and bitrate follow the content,
-so they fail only when a two-sided Mann-Whitney U test also finds the split unlikely by chance (p < 0.05): on a
-pilot run with 2 videos a side, one re-encoded fake moves their AUC by 0.5. No media is decoded: everything comes from
-the records, plus the quantisation tables of JPEG files and audio stream headers.
+(codec, sample rate, channels, read from the stream header) over videos with audio, and the media kind over
+all, so that a difference inside one kind is not averaged away by the other. Numbers are used as they are
+(AUC <= 0.25 is as telling as >= 0.75); a categorical property (codec, format, kind) is scored by each
+category's share of fakes, its best use as a detector. Settings (size, fps, codec, audio rate, JPEG quality...)
+fail on a telling AUC alone: they do not vary by chance. Byte sizes and bitrate follow the content, so they fail
+only when a two-sided Mann-Whitney U test also finds the split unlikely by chance (p < 0.05): on a pilot run
+with 2 videos a side, one re-encoded fake moves their AUC by 0.5. No media is decoded: everything comes from the
+records, plus the quantisation tables of JPEG files and audio stream headers.
 """
 
 from __future__ import annotations
@@ -98,31 +99,29 @@ def properties(data: AuditData) -> list[tuple[str, bool, list[Record], callable]
     return out
 
 
+def _scores(labels: np.ndarray, values: list, categorical: bool) -> np.ndarray:
+    """A property's value as a fake score: numbers as they are, a category by its share of fakes."""
+    if not categorical:
+        return np.array(values, np.float64)
+    by: dict = {}
+    for v, y in zip(values, labels):
+        n, f = by.get(v, (0, 0))
+        by[v] = (n + 1, f + int(y))
+    return np.array([by[v][1] / by[v][0] for v in values])
+
+
 def single_auc(labels: np.ndarray, values: list, categorical: bool) -> float:
     """ROC AUC of one property for fake (1) vs real (0); a category scores by its share of fakes."""
     from sklearn.metrics import roc_auc_score
 
-    if categorical:
-        by: dict = {}
-        for v, y in zip(values, labels):
-            n, f = by.get(v, (0, 0))
-            by[v] = (n + 1, f + int(y))
-        scores = np.array([by[v][1] / by[v][0] for v in values])
-    else:
-        scores = np.array(values, np.float64)
-    return float(roc_auc_score(labels, scores))
+    return float(roc_auc_score(labels, _scores(labels, values, categorical)))
 
 
 def chance_p(labels: np.ndarray, values: list, categorical: bool) -> float:
     """Two-sided Mann-Whitney U p-value that fakes and reals share one distribution of the property's score."""
     from scipy.stats import mannwhitneyu
 
-    if categorical:  # rank categories by their share of fakes, as single_auc scores them
-        keys = np.array(list(map(str, values)))
-        share = {k: labels[keys == k].mean() for k in set(keys)}
-        scores = np.array([share[k] for k in keys])
-    else:
-        scores = np.array(values, np.float64)
+    scores = _scores(labels, values, categorical)
     return float(mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="two-sided").pvalue)
 
 
