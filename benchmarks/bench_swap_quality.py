@@ -10,6 +10,9 @@ target are swapped. Per frame (the target frame itself is the reference row):
   0.15 below to 0.5 above the brow landmarks, holds two dark valleys (prominence >= 6 L) instead of one;
 - `ring dE`: |LAB mean of the face skin minus that of the skin ring around the face| in the output, minus the same
   in the target frame (a pale or tinted face on its own neck and cheeks);
+- `edge hair added`: share of the face's edge band (0.2 inter-ocular distance inside the 68-point hull, above the
+  nose tip, brows and eyes left out) that is dark in the output (L under 0.6 of the target's cheek median, where hair falls across a face)
+  but not in the target frame: a source's hair strands pasted over the target's temples and cheeks;
 - `blur |log2|`: |log2| of the Laplacian variance of the face skin in the output over the target's;
 - `mouth r`, `eyes r`: Pearson r over all frames between the target's mouth opening (eye opening) and the one
   dlib measures on the output (1: the swap follows the target's speech and blinks).
@@ -80,6 +83,24 @@ def skin_and_ring(rgb_target: np.ndarray, lm: np.ndarray):
     return inner & skin, ring
 
 
+def edge_hair(rgb: np.ndarray, target: np.ndarray, lm: np.ndarray) -> float:
+    shape = rgb.shape[:2]
+    iod, up = float(lmk.interocular(lm)), lmk.up_vector(lm)
+    hull = warp.hull_mask(lm, shape)
+    k = 2 * max(1, int(0.2 * iod)) + 1
+    band = (hull > 0) & (cv2.erode(hull, np.ones((k, k), np.uint8)) == 0)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    band &= ((xx - lm[33, 0]) * up[0] + (yy - lm[33, 1]) * up[1]) > 0
+    features = np.zeros(shape, np.uint8)  # brows, eyes and lashes are dark in any swap: not counted
+    for idx in (np.arange(17, 22), np.arange(22, 27), *sr.EYES):
+        cv2.polylines(features, [np.round(lm[idx]).astype(np.int32)], idx[0] >= 36, 255, max(3, int(0.3 * iod)))
+    band &= features == 0
+    L_t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    line = 0.6 * float(np.median(L_t[sr._cheeks(shape, lm) > 0]))
+    L_o = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    return float(((L_o < line) & (L_t >= line))[band].mean()) if band.any() else 0.0
+
+
 def ring_de(rgb: np.ndarray, inner, ring) -> float:
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     return float(np.linalg.norm(lab[inner].mean(0) - lab[ring].mean(0))) if ring.sum() > 50 else np.nan
@@ -97,7 +118,7 @@ def main() -> None:
     photos = ["photo_s1.jpg", "photo_s12.jpg", "photo_s42.jpg"]
     videos = sorted(p.name for p in (DATA / "videos").glob("*.mp4"))
     names = ["target frame (reference)", "landmark_swap 1.0 (baseline)", f"landmark_swap {landmark_swap.VERSION}"]
-    m = {k: {q: [] for q in ("found", "outl", "brow", "ring", "blur", "mouth", "eyes")} for k in names}
+    m = {k: {q: [] for q in ("found", "outl", "brow", "hair", "ring", "blur", "mouth", "eyes")} for k in names}
     tgt_mouth, tgt_eyes, skipped, glasses = [], [], 0, []
     for ph in photos:
         src = media.read_image(DATA / "faces" / ph)
@@ -129,6 +150,7 @@ def main() -> None:
                     m[k]["found"].append(ok)
                     m[k]["outl"].append(outlier_share(out, lm) - base_out)
                     m[k]["brow"].append(brow_doubling(out, lm))
+                    m[k]["hair"].append(edge_hair(out, frame, lm))
                     m[k]["ring"].append(abs(ring_de(out, inner, ring) - base_ring))
                     sharp = sr.sharpness(out, inner.astype(np.uint8))
                     m[k]["blur"].append(abs(np.log2((sharp + 1) / (base_sharp + 1))))
@@ -137,15 +159,15 @@ def main() -> None:
     print(f"{len(photos)} sources x {len(videos)} targets x {args.frames} frames; {skipped} frames skipped as "
           f"occluded/turned by {landmark_swap.VERSION}; glasses score of the target frames max {max(glasses):.2f} "
           f"(threshold {sr.GLASSES_MAX})\n")
-    print("| frames | n | eyes+brows found in place | colour outliers added (mean) | brow doubling | ring dE "
-          "(mean) | blur abs log2 (mean) | mouth r | eyes r |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| frames | n | eyes+brows found in place | colour outliers added (mean) | brow doubling | edge hair added "
+          "(mean) | ring dE (mean) | blur abs log2 (mean) | mouth r | eyes r |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for k in names:
         q = {a: np.array(b, np.float64) for a, b in m[k].items()}
         r_m = lmk.pearson(np.array(tgt_mouth)[~np.isnan(q["mouth"])], q["mouth"][~np.isnan(q["mouth"])])
         r_e = lmk.pearson(np.array(tgt_eyes)[~np.isnan(q["eyes"])], q["eyes"][~np.isnan(q["eyes"])])
         print(f"| {k} | {len(q['found'])} | {100 * q['found'].mean():.1f} % | {100 * q['outl'].mean():.2f} % | "
-              f"{100 * q['brow'].mean():.1f} % | {np.nanmean(q['ring']):.2f} | {q['blur'].mean():.2f} | "
+              f"{100 * q['brow'].mean():.1f} % | {100 * q['hair'].mean():.2f} % | {np.nanmean(q['ring']):.2f} | {q['blur'].mean():.2f} | "
               f"{r_m:.2f} | {r_e:.2f} |")
 
 

@@ -25,7 +25,8 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.1"  # 2.1: a source video gives a frame drawn per sample, not always its indexed still
+VERSION = "2.2"  # 2.2: the source's hair along the face's edge and over the brows left out (far darker than
+# its cheeks is not skin); 2.1: a source video gives a frame drawn per sample, not always its indexed still
 ROI_MARGIN = 0.2
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 

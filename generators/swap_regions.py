@@ -19,6 +19,8 @@ FOREHEAD = 0.36  # face units above the brow landmarks that swap where both face
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
+SKIN_DARKEST = 0.6  # share of the cheeks' median L below which a pixel is not skin (shadows here: >= 0.6)
+EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
 GLASSES_MAX = 1.6  # bridge edge score above which a frame counts as wearing glasses (bare faces here: <= 1.47)
 MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
 
@@ -48,14 +50,18 @@ def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread)."""
+    """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread), and
+    not far darker than them (photo_s42: shading spreads its cheeks' L so wide that brown hair passed on colour)."""
     px = lab[_cheeks(lab.shape[:2], lm) > 0]
     if len(px) < 32:
         return np.ones(lab.shape[:2], np.float32)
     med = np.median(px, 0)
     spread = 1.4826 * np.median(np.abs(px - med), 0) * np.array([3.0, 2.5, 2.5]) + np.array([10.0, 4.0, 4.0])
     d2 = (((lab - med) / spread) ** 2).sum(-1)
-    return np.exp(-0.5 * d2 / 2.0).astype(np.float32)
+    colour = np.exp(-0.5 * d2 / 2.0)
+    # far darker than the cheeks: hair, even where a face's strong shading widens the L spread past it
+    dark = np.maximum(SKIN_DARKEST * med[0] - lab[..., 0], 0)
+    return (colour * np.exp(-0.5 * (dark / 8.0) ** 2)).astype(np.float32)
 
 
 def face_interior(lm: np.ndarray, shape, skin: np.ndarray | None = None) -> np.ndarray:
@@ -90,9 +96,10 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
                keep_brows: bool = False) -> np.ndarray:
     """Float alpha of the swap in the ROI: face hull and brow zone in full; the forehead band up to FOREHEAD only
     where the warped source and the target both show skin (no source hair pasted, target fringe kept); the target's
-    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Above the eyes, the source's
-    non-skin (fringe) is left out, or everything when `keep_brows` (a source whose brows hair covers). Feathered
-    `feather` face units, toward skin."""
+    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Above the eyes and within
+    EDGE_RING of the region's edge, the source's non-skin (fringe, strands of long hair) is left out, or everything
+    above the eyes when `keep_brows` (a source whose brows hair covers). Feathered `feather` face units, toward
+    skin."""
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
     up = lmk.up_vector(lm)
@@ -107,7 +114,12 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     eye_line = lm[36:48].mean(0)
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     above = ((xx - eye_line[0]) * up[0] + (yy - eye_line[1]) * up[1]) > 0.12 * iod
-    src_hair = above if keep_brows else above & (cv2.GaussianBlur(src_skin, (0, 0), 0.03 * iod) < 0.3) & (brows == 0)
+    # and along the region's edge (temples, cheeks, jaw), where long hair falls across a source's face
+    k = 2 * max(1, int(EDGE_RING * iod)) + 1
+    ring = (core > 0) & (cv2.erode(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) == 0)
+    d = 2 * max(1, int(0.03 * iod)) + 1  # thin strands, and the half-covered pixels beside them
+    nonskin = (cv2.dilate((src_skin < 0.4).astype(np.uint8), np.ones((d, d), np.uint8)) > 0) & (brows == 0)
+    src_hair = (above if keep_brows else above & nonskin) | (ring & nonskin)
     mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
     r = max(1, int(feather * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
