@@ -31,6 +31,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
+from synthfake.generators.common import glasses as glasses_of
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
 
@@ -131,7 +132,7 @@ def main() -> None:
                 if tf is None:
                     continue
                 lm = tf.landmarks
-                glasses.append(sr.glasses_score(frame, lm))
+                glasses.append(glasses_of.score(frame, lm))
                 if landmark_swap.occlusion(frame, lm, sf.landmarks):
                     skipped += 1
                     continue
@@ -158,7 +159,7 @@ def main() -> None:
                     m[k]["eyes"].append(eye_open(f.landmarks) if f else np.nan)
     print(f"{len(photos)} sources x {len(videos)} targets x {args.frames} frames; {skipped} frames skipped as "
           f"occluded/turned by {landmark_swap.VERSION}; glasses score of the target frames max {max(glasses):.2f} "
-          f"(threshold {sr.GLASSES_MAX})\n")
+          f"(threshold {glasses_of.FRAME_MAX})\n")
     print("| frames | n | eyes+brows found in place | colour outliers added (mean) | brow doubling | edge hair added "
           "(mean) | ring dE (mean) | blur abs log2 (mean) | mouth r | eyes r |")
     print("|---|---|---|---|---|---|---|---|---|---|")

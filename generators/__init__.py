@@ -120,7 +120,8 @@ def always_ready(ctx: Context) -> None:
 
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
-    its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`."""
+    its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`;
+    `AVOID_GLASSES`, True when the plan must not draw faces of people who wear glasses while others are left."""
 
     TYPE: str  # generation | face_swap | reenactment | lip_sync | real
     VERSION: str  # recorded as backend_version; bump when the output for one spec changes
@@ -145,6 +146,8 @@ def check_contract(name: str, mod: ModuleType) -> Backend:
             problems.append(f"no function {fn}()")
         elif len(inspect.signature(f).parameters) != n_args:
             problems.append(f"{fn}() must take {n_args} argument(s)")
+    if not isinstance(getattr(mod, "AVOID_GLASSES", False), bool):
+        problems.append("AVOID_GLASSES must be a bool")
     for key, opt in getattr(mod, "OPTIONS", {}).items():
         if not isinstance(opt, Option):
             problems.append(f"OPTIONS[{key!r}] is not an Option")

@@ -19,6 +19,7 @@ from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.generators import swap_regions as sr
+from synthfake.generators.common import glasses
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
@@ -28,6 +29,8 @@ TYPE = "face_swap"
 VERSION = "2.2"  # 2.2: the source's hair along the face's edge and over the brows left out (far darker than
 # its cheeks is not skin); 2.1: a source video gives a frame drawn per sample, not always its indexed still
 ROI_MARGIN = 0.2
+AVOID_GLASSES = True  # the plan draws no face that wears glasses: the hull pastes a source's rims as ghosts and
+# erases a target's lenses (only the rims outside it remain); frames that still show glasses are skipped
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 
@@ -46,9 +49,9 @@ def _params(seed: int) -> dict:
 def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = None) -> str | None:
     """Why this target frame must not be swapped (glasses across the eyes, a head turned too far from the
     source's), or None."""
-    score = sr.glasses_score(dst, dst_lm)
-    if score > sr.GLASSES_MAX:
-        return f"glasses (bridge edge {score:.2f} > {sr.GLASSES_MAX})"
+    score = glasses.score(dst, dst_lm)
+    if score > glasses.FRAME_MAX:
+        return f"glasses (bridge edge {score:.2f} > {glasses.FRAME_MAX})"
     if src_lm is not None and abs(lmk.yaw(src_lm) - lmk.yaw(dst_lm)) > sr.MAX_YAW_GAP:
         return f"pose (yaw {lmk.yaw(src_lm):.2f} vs {lmk.yaw(dst_lm):.2f})"
     return None

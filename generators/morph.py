@@ -24,6 +24,7 @@ from synthfake.writer import save_image
 
 TYPE = "generation"
 VERSION = "1.2"  # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
+AVOID_GLASSES = True  # the plan draws no parent that wears glasses: averaged faces show its rims as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12

@@ -21,7 +21,6 @@ INNER_MOUTH = np.arange(60, 68)
 CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
 SKIN_DARKEST = 0.6  # share of the cheeks' median L below which a pixel is not skin (shadows here: >= 0.6)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
-GLASSES_MAX = 1.6  # bridge edge score above which a frame counts as wearing glasses (bare faces here: <= 1.47)
 MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
 
 
@@ -177,17 +176,3 @@ def match_sharpness(src: np.ndarray, dst: np.ndarray, interior: np.ndarray) -> t
                 break
         return out, -amount
     return src, 0.0
-
-
-def glasses_score(rgb: np.ndarray, lm: np.ndarray) -> float:
-    """Strength of a horizontal edge across the nose bridge between the eyes (a glasses bridge), relative to the
-    face's typical gradient. Bare skin there is smooth: scores stay well under GLASSES_MAX."""
-    m = lmk.similarity(lm[[39, 42, 27, 28]], np.array([[-0.25, 0], [0.25, 0], [0, -0.05], [0, 0.12]]) * 100 + 100)
-    g = cv2.cvtColor(cv2.warpAffine(rgb, m.astype(np.float32), (200, 200)), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g = cv2.GaussianBlur(g, (0, 0), 1.0)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0)
-    strip = gy[84:118, 88:112]  # bridge: between the inner eye corners, brow level to upper nose
-    rows = np.abs(strip.mean(1))  # an edge that runs across the whole width keeps its sign along the row
-    face = np.hypot(gx, gy)[60:160, 40:160]
-    return float(rows.max() / (np.percentile(face, 75) + 4.0))

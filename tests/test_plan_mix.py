@@ -213,3 +213,32 @@ def test_an_old_dataset_resumes_with_its_plan(photo_sources, tmp_path):
     gen(*args)
     table = Dataset.open(out).table
     assert sorted(r.id for r in read_records(out)) == sorted(table.spec(i).id for i in range(4))
+
+
+def test_backends_that_avoid_glasses_draw_no_one_who_wears_them_while_others_are_left():
+    """Plan version 4: landmark_swap and morph draw no face of p0/p1 (their videos' median glasses scores are
+    above glasses.VIDEO_MAX; p2's photo alone scores between the video and photo lines: bare); self_blend and
+    a version-3 plan still do."""
+    index = _index(n_people=30, videos=12)  # every split holds bare people enough for two roles
+    for it in index.items:
+        it.glasses = {"v0.mp4": 1.4, "v1.mp4": 1.45, "p2.jpg": 1.3}.get(it.path, 0.3) if it.kind != "audio" else None
+    from synthfake.sources import glasses_identities
+
+    assert glasses_identities(index.items) == {"p0", "p1"}
+    mix = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
+
+    def people(version: int) -> dict[str, set]:
+        table = SampleTable(_plan(index, n=100, reals=100, backends=mix, version=version), index)
+        out: dict[str, set] = {}
+        for i in map(int, table.fakes):
+            s = table.spec(i)
+            out.setdefault(s.backend, set()).update(it.identity for it, _ in s.sources if it.kind != "audio")
+        return out
+
+    v4, v3 = people(4), people(3)
+    for backend in ("landmark_swap", "morph"):
+        assert not v4[backend] & {"p0", "p1"}, backend
+        assert v3[backend] & {"p0", "p1"}, backend  # the filter is what changed
+        assert "p2" in v4[backend]
+    assert v4["self_blend"] & {"p0", "p1"}
+    assert v4["landmark_reenact"] & {"p0", "p1"}

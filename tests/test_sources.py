@@ -1,10 +1,12 @@
 """The sources index on real media: non-face photos and corrupt videos are kept out with their reason,
-identities group a video with its still, and a sample whose source breaks is recorded as failed."""
+identities group a video with its still, people who wear glasses are found, and a sample whose source breaks is
+recorded as failed."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from synthfake.manifest import read_failures, read_records
 from synthfake.runner import run_worker
@@ -64,3 +66,16 @@ def test_source_that_breaks_after_planning_is_a_recorded_failure(data_dir, tmp_p
     assert all(target.path in f.reason for f in fails)
     assert {f.index for f in fails}.isdisjoint({r.index for r in read_records(out)})
     assert not list((out / "media").rglob(".*.tmp*"))  # no temporary file left behind
+
+
+def test_people_who_wear_glasses_are_found_on_the_real_media(warm_sources):
+    """talk_d9 and talk_d12 wear glasses in their videos (and the stills cut from them); the other seven do not.
+    A still alone may score under the photo line (talk_d12's: 1.34): the person is judged on the video."""
+    from synthfake.generators.common import glasses
+    from synthfake.sources import glasses_identities
+
+    index = load_index(warm_sources / "sources.json")
+    assert glasses_identities(index.items) == {"talk_d9", "talk_d12"}
+    videos = {Path(it.path).stem: it.glasses for it in index.items if it.kind == "video"}
+    assert min(videos["talk_d9"], videos["talk_d12"]) > glasses.VIDEO_MAX
+    assert max(v for k, v in videos.items() if k not in ("talk_d9", "talk_d12")) < 0.9

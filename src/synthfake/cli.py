@@ -252,20 +252,25 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
                  identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
                                                           help="Files whose faces are closer are one identity.")):
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
-    from .sources import save_index
+    from .sources import glasses_identities, save_index
 
     _check_output_file(json_out, "--json")
     index = scan(folder, None, identity_threshold, show=True)
+    specs = glasses_identities(index.items)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
-    for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "use"):
+    for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "glasses", "use"):
         t.add_column(c)
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
         t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), use)
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity),
+                  "" if it.glasses is None else f"{it.glasses:.2f}" + (" yes" if it.identity in specs else ""), use)
     out.print(t)
+    if specs:
+        out.print(f"wear glasses (not drawn by backends that avoid them): {', '.join(sorted(specs))}",
+                  markup=False, highlight=False, soft_wrap=True)
     for it in index.items:
         if it.excluded:
             out.print(f"excluded {it.path}: {it.excluded}", markup=False, highlight=False, soft_wrap=True)

@@ -19,7 +19,7 @@ from .errors import PlanError
 from .files import canonical_hash, read_json, validate_json
 from .manifest import FAKE_TYPES
 from .plan_counts import _at_least_two, largest_remainder, split_identity_counts
-from .sources import SourceIndex, SourceItem
+from .sources import SourceIndex, SourceItem, glasses_identities
 
 DEFAULT_RATIOS = {"generation": 0.40, "face_swap": 0.30, "reenactment": 0.20, "lip_sync": 0.10}
 DEFAULT_BACKENDS = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
@@ -39,18 +39,23 @@ ROLES = {
 
 def roles_for(sample_type: str, backend: str) -> list[tuple[str, str]]:
     """The backend's own ROLES when it declares them, else the type's."""
+    return list(_backend_attr(backend, "ROLES", ROLES[sample_type]))
+
+
+def _backend_attr(backend: str, name: str, default):
     from . import generators
 
     try:
-        return list(getattr(generators.get(backend), "ROLES", ROLES[sample_type]))
+        return getattr(generators.get(backend), name, default)
     except Exception:  # unknown or not importable: the readiness check reports it
-        return ROLES[sample_type]
+        return default
 _PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}
 PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
-PLAN_VERSION = 3  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
-# 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left
+PLAN_VERSION = 4  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
+# 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left;
+# 4: a backend with AVOID_GLASSES draws no face of a person who wears glasses while others are left
 DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
 
 
@@ -156,6 +161,9 @@ class SampleTable:
     def __init__(self, plan: Plan, index: SourceIndex):
         self.plan, self.index, self.hash = plan, index, plan.hash
         self.roles = {b: roles_for(t, b) for t in plan.ratios for b in plan.mix(t)}
+        self.avoid_glasses = {b: plan.version >= 4 and bool(_backend_attr(b, "AVOID_GLASSES", False))
+                              for b in self.roles}
+        self.glasses = glasses_identities(index.items)  # people who wear glasses
         counts = largest_remainder(plan.n, plan.ratios)
         labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
         self.types = np.array(labels, dtype=object)[_rng(plan.seed, SALT_TYPE_ORDER).permutation(len(labels))]

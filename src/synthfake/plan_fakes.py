@@ -13,7 +13,8 @@ from .sources import SourceItem
 
 
 def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
-    """Fake `i` drawn from `rng`: its sources (distinct identities, the most constrained pool first), clip, seed."""
+    """Fake `i` drawn from `rng`: its sources (distinct identities, the most constrained pool first; no one who
+    wears glasses for a backend that avoids them, unless only they are left), clip, seed."""
     t = str(table.types[i])
     split, backend = table.split_of[i], table.backend(i)
     pool = table.pools[split]
@@ -26,6 +27,8 @@ def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int
         optional = kind.endswith("?")
         kind = kind.rstrip("?")
         cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
+        if table.avoid_glasses[backend] and kind != "audio":  # plan version 4
+            cands = [it for it in cands if it.identity not in table.glasses] or cands
         if optional and (not cands or rng.random() < 0.5):
             continue
         if not cands:

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from . import faces, media, media_audio
+from .generators.common import glasses
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
@@ -56,6 +57,7 @@ class SourceItem(BaseModel):
     embedding: list[float] | None = None
     identity: str = ""
     excluded: str | None = None
+    glasses: float | None = None  # glasses score (generators/common/glasses.py): a video's median, a photo's own
     rotation: int = 0  # display matrix of a video (frames are read turned upright)
     retimed: str | None = None  # a variable-frame-rate video, read at a constant rate: how it varied
 
@@ -147,8 +149,10 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     item.still_frame, item.box = idx, list(face.box)
     item.landmarks = face.landmarks.round(2).tolist()
     # the still's person only: frame-to-frame pairs, so dlib's pair threshold
-    same = [f[2] for f in found if faces.distance(f[2], ref) < faces.SAME_PERSON]
-    item.embedding = np.mean(same, axis=0).round(6).tolist()
+    same = [f for f in found if faces.distance(f[2], ref) < faces.SAME_PERSON]
+    item.embedding = np.mean([f[2] for f in same], axis=0).round(6).tolist()
+    rgb = dict(frames)
+    item.glasses = round(float(np.median([glasses.score(rgb[i], face.landmarks) for i, face, _ in same])), 3)
 
 
 def _index_media(item: SourceItem, path: Path) -> None:
@@ -225,7 +229,8 @@ def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem
     prev = old.get(rel)
     if why is not None:
         return SourceItem(path=rel, kind=media.kind_of(path) or "other", excluded=why)
-    if prev and prev.sha256 and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+    if prev and prev.sha256 and prev.bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns and not (
+            prev.is_face and prev.glasses is None):  # an entry indexed before glasses were measured: again
         return prev.model_copy(update={"identity": ""})
     return _index_file(root, path, st)
 
@@ -252,6 +257,11 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
     _assign_identities(root, items, threshold)
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
+
+
+def glasses_identities(items: list[SourceItem]) -> set[str]:
+    """Identities any of whose face files shows glasses (a still cut from a video is the video's person)."""
+    return {it.identity for it in items if it.is_face and glasses.wears(it.kind, it.glasses)}
 
 
 def load_index(path: str | Path) -> SourceIndex | None:
