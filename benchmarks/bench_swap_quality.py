@@ -33,6 +33,7 @@ from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import glasses as glasses_of
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -76,7 +77,7 @@ def brow_doubling(rgb: np.ndarray, lm: np.ndarray) -> float:
 
 def skin_and_ring(rgb_target: np.ndarray, lm: np.ndarray):
     shape = rgb_target.shape[:2]
-    skin = sr.skin_likelihood(cv2.cvtColor(rgb_target, cv2.COLOR_RGB2LAB).astype(np.float32), lm) > 0.3
+    skin = skin.skin_likelihood(cv2.cvtColor(rgb_target, cv2.COLOR_RGB2LAB).astype(np.float32), lm) > 0.3
     inner = sr.face_interior(lm, shape) > 0
     k = max(3, int(0.25 * float(lmk.interocular(lm))))
     hull = warp.hull_mask(sr.extend(lm), shape)
@@ -97,7 +98,7 @@ def edge_hair(rgb: np.ndarray, target: np.ndarray, lm: np.ndarray) -> float:
         cv2.polylines(features, [np.round(lm[idx]).astype(np.int32)], idx[0] >= 36, 255, max(3, int(0.3 * iod)))
     band &= features == 0
     L_t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
-    line = 0.6 * float(np.median(L_t[sr._cheeks(shape, lm) > 0]))
+    line = 0.6 * float(np.median(L_t[skin.cheeks(shape, lm) > 0]))
     L_o = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
     return float(((L_o < line) & (L_t >= line))[band].mean()) if band.any() else 0.0
 

@@ -21,6 +21,7 @@ from synthfake.generators import Context, Generated, always_ready
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import glasses
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
@@ -70,12 +71,12 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     if covered.sum() < 255 * 64:
         return dst
     lab_d = cv2.cvtColor(roi, cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin_d = sr.skin_likelihood(lab_d, lm)
-    skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    skin_d = skin.skin_likelihood(lab_d, lm)
+    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
     warped = sr.transfer_colour(warped, roi, interior, lm, p["color_strength"])
     warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
-    skin_s = sr.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
     alpha = (alpha * (covered > 0))[..., None]
     return warp.paste(dst, (x0, y0, x1, y1), warped, alpha)

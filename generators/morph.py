@@ -4,7 +4,7 @@ This is a stand-in for text-to-image where no diffusion weights are available: t
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
 (Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes and
-mouth from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image,
+mouth (and any face's moustache or beard region) from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image,
 itself warped to the mean shape so that its jaw line and background follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
 embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
 nearest parent is lowered and the morph made again, up to MAX_TRIES times.
@@ -18,12 +18,14 @@ import numpy as np
 from synthfake import faces
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common.skin import skin_likelihood
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.2"  # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
+VERSION = "1.3"  # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
+# 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
 AVOID_GLASSES = True  # the plan draws no parent that wears glasses: averaged faces show its rims as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
@@ -80,11 +82,27 @@ def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarr
     region = np.zeros(face.shape[:2], np.uint8)
     for idx in (np.arange(36, 42), np.arange(42, 48), np.r_[31:36, 48:60]):
         region |= warp.hull_mask(mean[idx], face.shape[:2])
+    region |= _facial_hair(warped, mean)
     region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
     soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
     hull = warp.hull_mask(mean, face.shape[:2], erode=2)
     dom = warped[d] if d == 0 else warp.lab_transfer(warped[d], ref, hull)
     return np.clip(soft * dom + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
+
+
+def _facial_hair(warped: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
+    """Where any face shows hair below the nose (moustache, beard: not skin by colour or far darker than its
+    cheeks), as a uint8 mask: the heaviest parent's pixels go there, so a moustache is whole or absent."""
+    h, w = warped[0].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    up = lmk.up_vector(mean)
+    below = ((xx - mean[33, 0]) * up[0] + (yy - mean[33, 1]) * up[1]) < 0
+    lower = (warp.hull_mask(mean, (h, w), erode=2) > 0) & below
+    hair = np.zeros((h, w), bool)
+    for im in warped:
+        skin = skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean)
+        hair |= lower & (cv2.GaussianBlur(skin, (0, 0), 0.02 * float(lmk.interocular(mean)) + 0.5) < 0.3)
+    return hair.astype(np.uint8) * 255
 
 
 def check(img: np.ndarray, parent_embeddings: list[np.ndarray]) -> list[float] | None:

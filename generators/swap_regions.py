@@ -13,13 +13,13 @@ import numpy as np
 
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
+from synthfake.generators.common.skin import cheeks as _cheeks
+from synthfake.generators.common.skin import skin_likelihood
 
 BROW_ZONE = 0.18  # face units above the brow landmarks that always swap (the target's brows lie there)
 FOREHEAD = 0.36  # face units above the brow landmarks that swap where both faces show skin
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
-CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
-SKIN_DARKEST = 0.6  # share of the cheeks' median L below which a pixel is not skin (shadows here: >= 0.6)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
 MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
 
@@ -36,31 +36,8 @@ def _poly(shape, pts, value=255) -> np.ndarray:
     return m
 
 
-def _cheeks(shape, lm: np.ndarray) -> np.ndarray:
-    """The cheeks-and-nose mask (uint8) that skin colour is measured on."""
-    ref = np.zeros(shape, np.uint8)
-    for idx in CHEEKS:
-        ref |= _poly(shape, lm[idx])
-    return ref
-
-
 def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(sigma, 0.5))
-
-
-def skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread), and
-    not far darker than them (photo_s42: shading spreads its cheeks' L so wide that brown hair passed on colour)."""
-    px = lab[_cheeks(lab.shape[:2], lm) > 0]
-    if len(px) < 32:
-        return np.ones(lab.shape[:2], np.float32)
-    med = np.median(px, 0)
-    spread = 1.4826 * np.median(np.abs(px - med), 0) * np.array([3.0, 2.5, 2.5]) + np.array([10.0, 4.0, 4.0])
-    d2 = (((lab - med) / spread) ** 2).sum(-1)
-    colour = np.exp(-0.5 * d2 / 2.0)
-    # far darker than the cheeks: hair, even where a face's strong shading widens the L spread past it
-    dark = np.maximum(SKIN_DARKEST * med[0] - lab[..., 0], 0)
-    return (colour * np.exp(-0.5 * (dark / 8.0) ** 2)).astype(np.float32)
 
 
 def face_interior(lm: np.ndarray, shape, skin: np.ndarray | None = None) -> np.ndarray:
