@@ -242,3 +242,15 @@ def test_backends_that_avoid_glasses_draw_no_one_who_wears_them_while_others_are
         assert "p2" in v4[backend]
     assert v4["self_blend"] & {"p0", "p1"}
     assert v4["landmark_reenact"] & {"p0", "p1"}
+
+
+def test_a_split_without_enough_people_free_of_glasses_warns_at_planning_time():
+    index = _index()
+    for it in index.items:
+        it.glasses = None if it.kind == "audio" else (0.3 if it.identity == "p8" else 1.7)  # only p8 is bare
+    warnings = plan_warnings(SampleTable(_plan(index, n=40, reals=40), index))
+    assert any("landmark_swap needs 2 distinct faces but" in w and "who wear them" in w for w in warnings), warnings
+    assert any("morph needs 2 distinct faces" in w for w in warnings)
+    for it in index.items:
+        it.glasses = None if it.kind == "audio" else 0.3
+    assert not any("glasses" in w for w in plan_warnings(SampleTable(_plan(index, n=40, reals=40), index)))

@@ -89,4 +89,19 @@ def plan_warnings(table: SampleTable) -> list[str]:
         if missing and fakes:
             out.append(f"split '{split}' holds no {', '.join(missing)} sample: its scores say nothing about "
                        f"{'that type' if len(missing) == 1 else 'those types'}")
+    return out + glasses_warnings(table)
+
+
+def glasses_warnings(table: SampleTable) -> list[str]:
+    """Splits where a backend that avoids glasses must still draw people who wear them (too few others)."""
+    out = []
+    used = {(table.split_of[int(i)], table.backend(int(i))) for i in table.fakes}
+    for split, backend in sorted(used):
+        faces = sum(1 for _, kind in table.roles[backend] if kind.rstrip("?") != "audio" and not kind.endswith("?"))
+        people = {it.identity for it in table.pools[split]["face"]}
+        bare = people - table.glasses
+        if table.avoid_glasses.get(backend) and faces and len(bare) < faces and people & table.glasses:
+            out.append(f"split '{split}': {backend} needs {faces} distinct faces but {len(bare)} of its people "
+                       f"wear no glasses, so it draws {', '.join(sorted(people & table.glasses))}, who wear them "
+                       "(their glasses will show in its fakes); add sources")
     return out
