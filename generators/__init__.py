@@ -121,7 +121,7 @@ def always_ready(ctx: Context) -> None:
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
     its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`;
-    `AVOID_GLASSES`, True when the plan must not draw faces of people who wear glasses while others are left."""
+    `AVOID_GLASSES`, True when the plan should prefer draws without people who wear glasses."""
 
     TYPE: str  # generation | face_swap | reenactment | lip_sync | real
     VERSION: str  # recorded as backend_version; bump when the output for one spec changes

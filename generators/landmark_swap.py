@@ -30,8 +30,8 @@ TYPE = "face_swap"
 VERSION = "2.2"  # 2.2: the source's hair along the face's edge and over the brows left out (far darker than
 # its cheeks is not skin); 2.1: a source video gives a frame drawn per sample, not always its indexed still
 ROI_MARGIN = 0.2
-AVOID_GLASSES = True  # the plan draws no face that wears glasses: the hull pastes a source's rims as ghosts and
-# erases a target's lenses (only the rims outside it remain); frames that still show glasses are skipped
+AVOID_GLASSES = True  # the plan prefers faces without glasses: the hull pastes a source's rims as ghosts and
+# erases a target's lenses (only the rims outside it remain); frames that show glasses are skipped
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 

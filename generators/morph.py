@@ -26,7 +26,7 @@ from synthfake.writer import save_image
 TYPE = "generation"
 VERSION = "1.3"  # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
-AVOID_GLASSES = True  # the plan draws no parent that wears glasses: averaged faces show its rims as ghosts
+AVOID_GLASSES = True  # the plan prefers parents without glasses: averaged faces show their rims as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12

@@ -215,10 +215,10 @@ def test_an_old_dataset_resumes_with_its_plan(photo_sources, tmp_path):
     assert sorted(r.id for r in read_records(out)) == sorted(table.spec(i).id for i in range(4))
 
 
-def test_backends_that_avoid_glasses_draw_no_one_who_wears_them_while_others_are_left():
-    """Plan version 4: landmark_swap and morph draw no face of p0/p1 (their videos' median glasses scores are
-    above glasses.VIDEO_MAX; p2's photo alone scores between the video and photo lines: bare); self_blend and
-    a version-3 plan still do."""
+def test_backends_that_avoid_glasses_draw_no_one_who_wears_them_when_others_are_enough():
+    """Plan version 4: with people enough in every split, landmark_swap and morph draw no face of p0/p1 (their
+    videos' median glasses scores are above glasses.VIDEO_MAX; p2's photo alone scores between the video and
+    photo lines: bare); self_blend and a version-3 plan still do."""
     index = _index(n_people=30, videos=12)  # every split holds bare people enough for two roles
     for it in index.items:
         it.glasses = {"v0.mp4": 1.4, "v1.mp4": 1.45, "p2.jpg": 1.3}.get(it.path, 0.3) if it.kind != "audio" else None

@@ -55,7 +55,7 @@ PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "targe
 
 PLAN_VERSION = 4  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
 # 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left;
-# 4: a backend with AVOID_GLASSES draws no face of a person who wears glasses while others are left
+# 4: a backend with AVOID_GLASSES prefers, among draws of new faces, those without a person who wears glasses
 DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
 
 

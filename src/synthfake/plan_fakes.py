@@ -13,8 +13,7 @@ from .sources import SourceItem
 
 
 def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
-    """Fake `i` drawn from `rng`: its sources (distinct identities, the most constrained pool first; no one who
-    wears glasses for a backend that avoids them, unless only they are left), clip, seed."""
+    """Fake `i` drawn from `rng`: its sources (distinct identities, the most constrained pool first), clip, seed."""
     t = str(table.types[i])
     split, backend = table.split_of[i], table.backend(i)
     pool = table.pools[split]
@@ -27,8 +26,6 @@ def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int
         optional = kind.endswith("?")
         kind = kind.rstrip("?")
         cands = [it for it in pool[kind] if kind == "audio" or it.identity not in used]
-        if table.avoid_glasses[backend] and kind != "audio":  # plan version 4
-            cands = [it for it in cands if it.identity not in table.glasses] or cands
         if optional and (not cands or rng.random() < 0.5):
             continue
         if not cands:
@@ -49,16 +46,23 @@ def combination(spec: SampleSpec, by: str = "identity") -> tuple:
     return spec.backend, spec.split, tuple((r, getattr(it, by)) for it, r in spec.sources)
 
 
-def _first_new(draws: Iterator[SampleSpec], used: tuple[set, set]) -> SampleSpec:
-    """The first draw whose faces no earlier fake used; else the first whose files none used; else the first."""
-    first = by_path = None
+def wears_glasses(table: SampleTable, spec: SampleSpec) -> bool:
+    """Plan version 4: the draw gives a backend that avoids glasses (AVOID_GLASSES) a face of someone wearing them."""
+    return table.avoid_glasses[spec.backend] and any(it.identity in table.glasses for it, _ in spec.sources)
+
+
+def _first_new(table: SampleTable, draws: Iterator[SampleSpec], used: tuple[set, set]) -> SampleSpec:
+    """The first draw whose faces no earlier fake used, else the first whose files none used, else the first; at
+    each of these, one without glasses (for a backend that avoids them) before one with. Distinct faces come
+    first: with few people, keeping glasses out would repeat near-identical fakes (a default run: 4 %)."""
+    best: dict[int, SampleSpec] = {}
     for spec in draws:
-        if combination(spec, "identity") not in used[0]:
+        rank = (0 if combination(spec, "identity") not in used[0] else
+                2 if combination(spec, "path") not in used[1] else 4) + wears_glasses(table, spec)
+        if rank == 0:
             return spec
-        first = first or spec
-        if by_path is None and combination(spec, "path") not in used[1]:
-            by_path = spec
-    return by_path or first
+        best.setdefault(rank, spec)
+    return best[min(best)]
 
 
 def _draws(table: SampleTable, i: int, attempt: int) -> Iterator[SampleSpec]:
@@ -77,7 +81,7 @@ def distinct_fakes(table: SampleTable) -> tuple[dict[int, SampleSpec], tuple[set
     used: tuple[set, set] = (set(), set())
     out = {}
     for i in map(int, table.fakes):
-        spec = out[i] = _first_new(_draws(table, i, 0), used)
+        spec = out[i] = _first_new(table, _draws(table, i, 0), used)
         used[0].add(combination(spec, "identity"))
         used[1].add(combination(spec, "path"))
     return out, used
@@ -85,4 +89,4 @@ def distinct_fakes(table: SampleTable) -> tuple[dict[int, SampleSpec], tuple[set
 
 def redraw_spec(table: SampleTable, i: int, attempt: int) -> SampleSpec:
     """Plan version 3: fake i drawn again after `attempt` failed quality gates, avoiding every first draw's faces."""
-    return _first_new(_draws(table, i, attempt), table.distinct_fakes[1])
+    return _first_new(table, _draws(table, i, attempt), table.distinct_fakes[1])
