@@ -157,7 +157,7 @@ def test_identity_moved_across_splits_fails_identity_only(ds):
 
 def test_one_person_under_two_names_fails_the_face_check(ds):
     """A train real of a photo-only identity moves to test under a new name: names pass, faces must not. When
-    another train fake was made on the same photo, near_duplicates also fails (that pixel leak is real)."""
+    another train fake made on the same photo hashes close to it, near_duplicates may fail too (a real leak)."""
     index = load_index(ds / "sources.json")
     kinds: dict[str, set] = {}
     for it in index.items:
@@ -179,10 +179,10 @@ def test_one_person_under_two_names_fails_the_face_check(ds):
                                                "identities": [alias]}) if r.id == real.id else None)
     report = audit(ds)
     show(report.checks)
-    failing = {"identity", "near_duplicates"} if shared(real) else {"identity"}
-    assert {n for n, v in verdicts(report.checks).items() if v == FAIL} == failing
-    if shared(real):
-        assert real.id in report.check("near_duplicates").summary
+    failing = {n for n, v in verdicts(report.checks).items() if v == FAIL}
+    assert "identity" in failing and failing <= {"identity", "near_duplicates"}, failing
+    if "near_duplicates" in failing:  # only when another fake on its photo is within the hash distance
+        assert shared(real) and real.id in report.check("near_duplicates").summary
     details = report.check("identity").details
     print("  flagged faces:", details["faces"]["flagged_examples"])
     assert details["names"]["leaks"] == 0
