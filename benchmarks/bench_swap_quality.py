@@ -77,12 +77,12 @@ def brow_doubling(rgb: np.ndarray, lm: np.ndarray) -> float:
 
 def skin_and_ring(rgb_target: np.ndarray, lm: np.ndarray):
     shape = rgb_target.shape[:2]
-    skin = skin.skin_likelihood(cv2.cvtColor(rgb_target, cv2.COLOR_RGB2LAB).astype(np.float32), lm) > 0.3
+    is_skin = skin.skin_likelihood(cv2.cvtColor(rgb_target, cv2.COLOR_RGB2LAB).astype(np.float32), lm) > 0.3
     inner = sr.face_interior(lm, shape) > 0
     k = max(3, int(0.25 * float(lmk.interocular(lm))))
     hull = warp.hull_mask(sr.extend(lm), shape)
-    ring = (cv2.dilate(hull, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0) & (hull == 0) & skin
-    return inner & skin, ring
+    ring = (cv2.dilate(hull, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0) & (hull == 0) & is_skin
+    return inner & is_skin, ring
 
 
 def edge_hair(rgb: np.ndarray, target: np.ndarray, lm: np.ndarray) -> float:

@@ -14,7 +14,6 @@ import numpy as np
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
 from synthfake.generators.common.skin import cheeks as _cheeks
-from synthfake.generators.common.skin import skin_likelihood
 
 BROW_ZONE = 0.18  # face units above the brow landmarks that always swap (the target's brows lie there)
 FOREHEAD = 0.36  # face units above the brow landmarks that swap where both faces show skin
