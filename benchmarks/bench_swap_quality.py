@@ -11,8 +11,8 @@ target are swapped. Per frame (the target frame itself is the reference row):
 - `ring dE`: |LAB mean of the face skin minus that of the skin ring around the face| in the output, minus the same
   in the target frame (a pale or tinted face on its own neck and cheeks);
 - `edge hair added`: share of the face's edge band (0.2 inter-ocular distance inside the 68-point hull, above the
-  nose tip, brows and eyes left out) that is dark in the output (L under 0.6 of the target's cheek median, where hair falls across a face)
-  but not in the target frame: a source's hair strands pasted over the target's temples and cheeks;
+  nose tip, brows and eyes left out) that is dark in the output (L under 0.6 of the target's cheek median, where
+  hair falls across a face) but not in the target frame: a source's hair strands pasted over its temples;
 - `blur |log2|`: |log2| of the Laplacian variance of the face skin in the output over the target's;
 - `mouth r`, `eyes r`: Pearson r over all frames between the target's mouth opening (eye opening) and the one
   dlib measures on the output (1: the swap follows the target's speech and blinks).
@@ -87,18 +87,16 @@ def skin_and_ring(rgb_target: np.ndarray, lm: np.ndarray):
 
 def edge_hair(rgb: np.ndarray, target: np.ndarray, lm: np.ndarray) -> float:
     shape = rgb.shape[:2]
-    iod, up = float(lmk.interocular(lm)), lmk.up_vector(lm)
+    iod = float(lmk.interocular(lm))
     hull = warp.hull_mask(lm, shape)
     k = 2 * max(1, int(0.2 * iod)) + 1
-    band = (hull > 0) & (cv2.erode(hull, np.ones((k, k), np.uint8)) == 0)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
-    band &= ((xx - lm[33, 0]) * up[0] + (yy - lm[33, 1]) * up[1]) > 0
+    band = (hull > 0) & (cv2.erode(hull, np.ones((k, k), np.uint8)) == 0) & (lmk.height_above(shape, lm, lm[33]) > 0)
     features = np.zeros(shape, np.uint8)  # brows, eyes and lashes are dark in any swap: not counted
     for idx in (np.arange(17, 22), np.arange(22, 27), *sr.EYES):
         cv2.polylines(features, [np.round(lm[idx]).astype(np.int32)], idx[0] >= 36, 255, max(3, int(0.3 * iod)))
     band &= features == 0
     L_t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
-    line = 0.6 * float(np.median(L_t[skin.cheeks(shape, lm) > 0]))
+    line = skin.SKIN_DARKEST * float(np.median(L_t[skin.cheeks(shape, lm) > 0]))
     L_o = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
     return float(((L_o < line) & (L_t >= line))[band].mean()) if band.any() else 0.0
 
@@ -169,8 +167,8 @@ def main() -> None:
         r_m = lmk.pearson(np.array(tgt_mouth)[~np.isnan(q["mouth"])], q["mouth"][~np.isnan(q["mouth"])])
         r_e = lmk.pearson(np.array(tgt_eyes)[~np.isnan(q["eyes"])], q["eyes"][~np.isnan(q["eyes"])])
         print(f"| {k} | {len(q['found'])} | {100 * q['found'].mean():.1f} % | {100 * q['outl'].mean():.2f} % | "
-              f"{100 * q['brow'].mean():.1f} % | {100 * q['hair'].mean():.2f} % | {np.nanmean(q['ring']):.2f} | {q['blur'].mean():.2f} | "
-              f"{r_m:.2f} | {r_e:.2f} |")
+              f"{100 * q['brow'].mean():.1f} % | {100 * q['hair'].mean():.2f} % | {np.nanmean(q['ring']):.2f} | "
+              f"{q['blur'].mean():.2f} | {r_m:.2f} | {r_e:.2f} |")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 This is a stand-in for text-to-image where no diffusion weights are available: the diffusers and HTTP
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
-(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes and
-mouth (and any face's moustache or beard region) from the heaviest parent alone (no ghosted gaze or moustache), and Poisson-blended into the base image,
-itself warped to the mean shape so that its jaw line and background follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
+(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes,
+mouth and any face's moustache or beard region from the heaviest parent alone (no ghosted gaze or moustache),
+and Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
+follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
 embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
 nearest parent is lowered and the morph made again, up to MAX_TRIES times.
 """
@@ -51,17 +52,24 @@ def _aligned(img: np.ndarray, lm: np.ndarray, base_lm: np.ndarray, shape) -> tup
                           borderMode=cv2.BORDER_REFLECT), lmk.apply(m, lm)
 
 
-def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p: dict) -> np.ndarray:
-    """The morph of faces imgs[0] (base, whose frame and background it keeps) and imgs[1:], with weights."""
+def to_mean_shape(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float],
+                  border_per_side: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(weighted mean landmarks, every face aligned to the base and warped onto them, full frame)."""
     base = imgs[0]
     h, w = base.shape[:2]
     aligned = [(base, lms[0])] + [_aligned(im, lm, lms[0], base.shape) for im, lm in zip(imgs[1:], lms[1:])]
     mean = sum(wt * lm for wt, (_, lm) in zip(weights, aligned)).astype(np.float32)
-    border = lmk.image_border(base.shape, p["border_per_side"])
+    border = lmk.image_border(base.shape, border_per_side)
     tris = warp.delaunay(np.vstack([mean, border]))
-    full = (0, 0, w, h)
-    warped = [warp.warp_region(im, np.vstack([lm, border]), np.vstack([mean, border]), tris, full)[0]
+    warped = [warp.warp_region(im, np.vstack([lm, border]), np.vstack([mean, border]), tris, (0, 0, w, h))[0]
               for im, lm in aligned]
+    return mean, warped
+
+
+def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p: dict) -> np.ndarray:
+    """The morph of faces imgs[0] (base, whose frame and background it keeps) and imgs[1:], with weights."""
+    h, w = imgs[0].shape[:2]
+    mean, warped = to_mean_shape(imgs, lms, weights, p["border_per_side"])
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
     face = sum(wt * warp.lab_transfer(im, ref, mask).astype(np.float32) if k else wt * im.astype(np.float32)
@@ -93,15 +101,13 @@ def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarr
 def _facial_hair(warped: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
     """Where any face shows hair below the nose (moustache, beard: not skin by colour or far darker than its
     cheeks), as a uint8 mask: the heaviest parent's pixels go there, so a moustache is whole or absent."""
-    h, w = warped[0].shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w]
-    up = lmk.up_vector(mean)
-    below = ((xx - mean[33, 0]) * up[0] + (yy - mean[33, 1]) * up[1]) < 0
-    lower = (warp.hull_mask(mean, (h, w), erode=2) > 0) & below
-    hair = np.zeros((h, w), bool)
+    shape = warped[0].shape[:2]
+    lower = (warp.hull_mask(mean, shape, erode=2) > 0) & (lmk.height_above(shape, mean, mean[33]) < 0)
+    sigma = 0.02 * float(lmk.interocular(mean)) + 0.5
+    hair = np.zeros(shape, bool)
     for im in warped:
         skin = skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean)
-        hair |= lower & (cv2.GaussianBlur(skin, (0, 0), 0.02 * float(lmk.interocular(mean)) + 0.5) < 0.3)
+        hair |= lower & (cv2.GaussianBlur(skin, (0, 0), sigma) < 0.3)
     return hair.astype(np.uint8) * 255
 
 

@@ -29,25 +29,19 @@ def extend(lm: np.ndarray) -> np.ndarray:
     return np.vstack([lm, lm[17:27] + up * FOREHEAD * float(lmk.interocular(lm))]).astype(np.float32)
 
 
-def _poly(shape, pts, value=255) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(m, cv2.convexHull(np.round(pts).astype(np.int32)), value)
-    return m
-
-
 def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(sigma, 0.5))
 
 
 def face_interior(lm: np.ndarray, shape, skin: np.ndarray | None = None) -> np.ndarray:
     """Skin of the face: the 68-point hull without eyes, brows and mouth (uint8 mask), for colour statistics."""
-    m = _poly(shape, lm[np.r_[0:17, 17:27]])
+    m = warp.hull_mask(lm[np.r_[0:17, 17:27]], shape)
     if skin is not None:
         m[skin < 0.3] = 0
     iod = float(lmk.interocular(lm))
     k = max(1, int(0.08 * iod))
     for idx in (*EYES, np.arange(48, 60), np.arange(17, 22), np.arange(22, 27)):
-        m[cv2.dilate(_poly(shape, lm[idx]), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0] = 0
+        m[cv2.dilate(warp.hull_mask(lm[idx], shape), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0] = 0
     return cv2.erode(m, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
 
 
@@ -57,7 +51,7 @@ def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
     ../shared (data and wild reals) only photo_s1 (a fringe down to the eyes: -74 L, 2.6x) is one; the others
     lie within -5..+33 L and 0.6-1.3x. Its brow region then is not pasted and the target keeps its brows."""
     up, iod = lmk.up_vector(lm), float(lmk.interocular(lm))
-    band = _poly(rgb.shape[:2], np.vstack([lm[17:27] + up * 0.12 * iod, lm[17:27] + up * 0.3 * iod]))
+    band = warp.hull_mask(np.vstack([lm[17:27] + up * 0.12 * iod, lm[17:27] + up * 0.3 * iod]), rgb.shape[:2])
     ref = _cheeks(rgb.shape[:2], lm)
     if not band.any() or not ref.any():
         return False
@@ -78,17 +72,15 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
     up = lmk.up_vector(lm)
-    core = _poly(shape, np.vstack([lm, lm[17:27] + up * BROW_ZONE * iod]))
-    band = _poly(shape, extend(lm)) & ~core
+    core = warp.hull_mask(np.vstack([lm, lm[17:27] + up * BROW_ZONE * iod]), shape)
+    band = warp.hull_mask(extend(lm), shape) & ~core
     skin = np.minimum(src_skin, dst_skin)
     band_ok = (band > 0) & (cv2.GaussianBlur(skin, (0, 0), 0.04 * iod) > 0.35)
     # above the eyes, the source counts only where it shows skin or its own brows: its fringe stays out
     brows = np.zeros(shape, np.uint8)
     for idx in (np.arange(17, 22), np.arange(22, 27)):
         cv2.polylines(brows, [np.round(lm[idx]).astype(np.int32)], False, 255, max(2, int(0.16 * iod)))
-    eye_line = lm[36:48].mean(0)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
-    above = ((xx - eye_line[0]) * up[0] + (yy - eye_line[1]) * up[1]) > 0.12 * iod
+    above = lmk.height_above(shape, lm, lm[36:48].mean(0)) > 0.12 * iod
     # and along the region's edge (temples, cheeks, jaw), where long hair falls across a source's face
     k = 2 * max(1, int(EDGE_RING * iod)) + 1
     ring = (core > 0) & (cv2.erode(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) == 0)
@@ -101,7 +93,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     alpha = _soft(mask, r / 1.5)
     keep = np.zeros(shape, np.uint8)
     for idx in (*EYES, INNER_MOUTH):
-        keep |= _poly(shape, lm[idx])
+        keep |= warp.hull_mask(lm[idx], shape)
     keep_soft = _soft(cv2.dilate(keep, np.ones((3, 3), np.uint8)), max(1.0, 0.03 * iod))
     return alpha * (1.0 - keep_soft)
 

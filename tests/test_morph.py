@@ -6,12 +6,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.files import sha256_file
 from synthfake.generators import Context, morph
+from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import skin, warp
 from synthfake.plan import SampleSpec
 from synthfake.sources import Source, Sources, scan
 
@@ -69,14 +73,8 @@ def test_morph_is_reproducible_and_needs_two_faces(pool, tmp_path):
 
 
 def _foreign_hair(out, dominant, mean) -> float:
-    """Share of the lower face (below the nose) that is far darker than the cheeks in the morph but not in its
-    heaviest parent: a moustache or beard of another parent showing through as a shadow."""
-    import cv2
-    import numpy as np
-
-    from synthfake.generators.common import landmarks as lmk
-    from synthfake.generators.common import skin, warp
-
+    """Share of the moustache zone (nose to mouth corners, lips left out) that is far darker than the cheeks in the
+    morph but not in its heaviest parent: a moustache of another parent showing through as a shadow."""
     h, w = out.shape[:2]
     iod = float(lmk.interocular(mean))
     k = 2 * int(0.25 * iod) + 1  # a moustache's zone: nose to mouth corners, a quarter face unit around
@@ -95,10 +93,6 @@ def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
     """photo_s12 (moustache) morphed with bare faces, at weights where it is not the heaviest parent: less dark hair
     in the moustache zone beyond the heaviest parent's than without the facial-hair region (morph 1.2), whose
     region stopped at the mouth and let the moustache's ends show as a shadow."""
-    import numpy as np
-
-    from synthfake.generators.common import landmarks as lmk
-    from synthfake.generators.common import warp
 
     def still(name):
         img = media.read_image(data_dir / "faces" / name)
@@ -110,15 +104,11 @@ def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
             monkeypatch.setattr(morph, "_facial_hair", lambda warped, mean: np.zeros(warped[0].shape[:2], np.uint8))
         out = morph.morph(list(ims), list(lms), weights, morph._params(7, len(names)))
         monkeypatch.undo()
-        aligned = [(ims[0], lms[0])] + [morph._aligned(im, lm, lms[0], ims[0].shape) for im, lm in zip(ims[1:], lms[1:])]
-        mean = sum(wt * lm for wt, (_, lm) in zip(weights, aligned)).astype(np.float32)
-        border = lmk.image_border(ims[0].shape, 3)
-        d = int(np.argmax(weights))
-        dom = warp.warp_region(aligned[d][0], np.vstack([aligned[d][1], border]), np.vstack([mean, border]),
-                               warp.delaunay(np.vstack([mean, border])), (0, 0, ims[0].shape[1], ims[0].shape[0]))[0]
-        return _foreign_hair(out, dom, mean)
+        mean, warped = morph.to_mean_shape(list(ims), list(lms), weights, 3)
+        return _foreign_hair(out, warped[int(np.argmax(weights))], mean)
 
-    cases = [(("photo_s12.jpg", "still_talk_d18.jpg"), [0.4, 0.6]), (("still_talk_d18.jpg", "photo_s12.jpg"), [0.6, 0.4]),
+    cases = [(("photo_s12.jpg", "still_talk_d18.jpg"), [0.4, 0.6]),
+             (("still_talk_d18.jpg", "photo_s12.jpg"), [0.6, 0.4]),
              (("photo_s12.jpg", "still_talk_d3.jpg"), [0.35, 0.65])]
     new = [foreign(n, w, True) for n, w in cases]
     old = [foreign(n, w, False) for n, w in cases]

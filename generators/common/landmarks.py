@@ -35,6 +35,13 @@ def up_vector(lm: np.ndarray) -> np.ndarray:
     return np.stack([e[..., 1], -e[..., 0]], -1)
 
 
+def height_above(shape: tuple[int, int], lm: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Per pixel of an image of `shape`: its distance above `point` along the face's up vector (negative below)."""
+    up = up_vector(lm)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (xx - point[0]) * up[0] + (yy - point[1]) * up[1]
+
+
 def mouth_gap(lm: np.ndarray) -> np.ndarray:
     """Mean inner-lip gap in pixels along the face's vertical axis (>= 0 when the lips do not cross)."""
     up = up_vector(lm)[..., None, :]

@@ -256,7 +256,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
     _check_output_file(json_out, "--json")
     index = scan(folder, None, identity_threshold, show=True)
-    specs = glasses_identities(index.items)
+    with_glasses = glasses_identities(index.items)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
     for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "glasses", "use"):
@@ -264,12 +264,12 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
+        specs = "" if it.glasses is None else f"{it.glasses:.2f}" + (" yes" if it.identity in with_glasses else "")
         t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity),
-                  "" if it.glasses is None else f"{it.glasses:.2f}" + (" yes" if it.identity in specs else ""), use)
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), specs, use)
     out.print(t)
-    if specs:
-        out.print(f"wear glasses (not drawn by backends that avoid them): {', '.join(sorted(specs))}",
+    if with_glasses:
+        out.print(f"wear glasses (backends that avoid them draw others first): {', '.join(sorted(with_glasses))}",
                   markup=False, highlight=False, soft_wrap=True)
     for it in index.items:
         if it.excluded:

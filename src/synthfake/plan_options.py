@@ -97,7 +97,7 @@ def glasses_warnings(table: SampleTable) -> list[str]:
     out = []
     used = {(table.split_of[int(i)], table.backend(int(i))) for i in table.fakes}
     for split, backend in sorted(used):
-        faces = sum(1 for _, kind in table.roles[backend] if kind.rstrip("?") != "audio" and not kind.endswith("?"))
+        faces = sum(1 for _, kind in table.roles[backend] if kind in ("face", "video"))  # required face roles
         people = {it.identity for it in table.pools[split]["face"]}
         bare = people - table.glasses
         if table.avoid_glasses.get(backend) and faces and len(bare) < faces and people & table.glasses:
