@@ -126,20 +126,19 @@ def main() -> None:
         tris68, tris = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
         p2 = dict(landmark_swap._params(0), source_fringe=sr.source_fringe(src, sf.landmarks))
         for v in videos:
-            for _, frame in media.sample_frames(DATA / "videos" / v, args.frames):
-                tf = faces.detect(frame)
-                if tf is None:
-                    continue
-                lm = tf.landmarks
-                glasses.append(glasses_of.score(frame, lm))
-                if landmark_swap.occlusion(frame, lm, sf.landmarks):
+            sampled = [(fr, faces.detect(fr)) for _, fr in media.sample_frames(DATA / "videos" / v, args.frames)]
+            sampled = [(fr, tf.landmarks) for fr, tf in sampled if tf is not None]
+            scores = [glasses_of.score(fr, lm) for fr, lm in sampled]
+            glasses += scores  # a target wearing glasses is swapped below them, as `gen run` does for its person
+            p2["below_glasses"] = glasses_of.wears("video", float(np.median(scores)) if scores else None)
+            for frame, lm in sampled:
+                if landmark_swap.occlusion(frame, lm, sf.landmarks, p2["below_glasses"]):
                     skipped += 1
                     continue
                 outs = [frame, swap_v1(src, sf.landmarks, tris68, frame, lm),
                         landmark_swap.swap_frame(src, sf.landmarks, tris, frame, lm, p2)]
                 inner, ring = skin_and_ring(frame, lm)
-                base_out, base_brow, base_ring = outlier_share(frame, lm), brow_doubling(frame, lm), ring_de(
-                    frame, inner, ring)
+                base_out, base_ring = outlier_share(frame, lm), ring_de(frame, inner, ring)
                 base_sharp = sr.sharpness(frame, inner.astype(np.uint8))
                 tgt_mouth.append(float(lmk.mouth_opening(lm)))
                 tgt_eyes.append(eye_open(lm))

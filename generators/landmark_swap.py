@@ -2,11 +2,12 @@
 
 Per frame: the source's 68 landmarks plus 10 forehead points are warped piecewise-affinely (Delaunay) onto the
 target's temporally smoothed landmarks, so the source face takes the target's expression frame by frame. The
-warped face is matched to the target's sharpness (Laplacian energy) and colour (LAB mean/std of the face skin,
-then a low-frequency offset map for the target's shading) and alpha-blended through a mask that covers the
-target's brows and the skin above them (not its hair or fringe), leaving out the target's own eye apertures and
-mouth cavity so its gaze, blinks and speech show through (`swap_regions`). Frames where the target wears
-glasses or turns its head far from the source's are left untouched and counted; such a target photo fails with
+warped face is relit (the target's low frequencies of colour and shading under the source's detail) and matched to
+the target's sharpness (Laplacian energy), then alpha-blended through a mask that covers the target's brows and
+the skin above them (not its hair or fringe), leaving out the target's own eye apertures and mouth cavity so its
+gaze, blinks and speech show through, and the source's hair (`swap_regions`). When either person wears glasses
+only the face below them is swapped. Frames where the target turns its head far from the source's (or, for a
+person not known to wear glasses, shows them) are left untouched and counted; such a target photo fails with
 that reason. Pixels outside the mask are the target's; the target's audio is kept.
 """
 
@@ -27,11 +28,13 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.2"  # 2.2: the source's hair along the face's edge and over the brows left out (far darker than
-# its cheeks is not skin); 2.1: a source video gives a frame drawn per sample, not always its indexed still
+VERSION = "2.3"  # 2.3: relit by frequency split (the target's low frequencies under the source's detail); a
+# face with glasses swapped below them; hair strands across the temples left out; 2.2: the source's hair along the
+# face's edge and over the brows left out (far darker than its cheeks is not skin); 2.1: a source video gives a
+# frame drawn per sample, not always its indexed still
 ROI_MARGIN = 0.2
-AVOID_GLASSES = True  # the plan prefers faces without glasses: the hull pastes a source's rims as ghosts and
-# erases a target's lenses (only the rims outside it remain); frames that show glasses are skipped
+AVOID_GLASSES = True  # the plan prefers faces without glasses: with them only the lower face is swapped (a full
+# hull pasted a source's rims as ghosts and erased a target's)
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 
@@ -42,15 +45,16 @@ def _params(seed: int) -> dict:
     """The sample's blend settings; feather and colour strength drawn from its seed."""
     rng = np.random.default_rng(seed)
     return {"mask": "hull68+brows+forehead_skin", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
-            "color": "lab_stats+lowfreq", "color_strength": round(float(rng.uniform(0.7, 1.0)), 3),
+            "color": "lowfreq_relight", "color_strength": round(float(rng.uniform(0.85, 1.0)), 3),
             "blend": "alpha", "keep_target": "eyes+mouth_cavity", "sharpness": "laplacian_match",
             "occlusion": "glasses_bridge", "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
 
 
-def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = None) -> str | None:
-    """Why this target frame must not be swapped (glasses across the eyes, a head turned too far from the
-    source's), or None."""
-    score = glasses.score(dst, dst_lm)
+def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = None,
+              below_glasses: bool = False) -> str | None:
+    """Why this target frame must not be swapped (glasses across the eyes of a face swapped in full, a head
+    turned too far from the source's), or None."""
+    score = 0.0 if below_glasses else glasses.score(dst, dst_lm)
     if score > glasses.FRAME_MAX:
         return f"glasses (bridge edge {score:.2f} > {glasses.FRAME_MAX})"
     if src_lm is not None and abs(lmk.yaw(src_lm) - lmk.yaw(dst_lm)) > sr.MAX_YAW_GAP:
@@ -74,10 +78,11 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_d = skin.skin_likelihood(lab_d, lm)
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
-    warped = sr.transfer_colour(warped, roi, interior, lm, p["color_strength"])
+    warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"])
     warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
-    alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False))
+    alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False),
+                          p.get("below_glasses", False), sr.hair_strands(warped, lm))
     alpha = (alpha * (covered > 0))[..., None]
     return warp.paste(dst, (x0, y0, x1, y1), warped, alpha)
 
@@ -90,9 +95,10 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         p["source_frame"] = frame
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
+    p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
     if tgt.item.kind == "image":
         img, lm = media.read_image(tgt.path), tgt.still_face().landmarks
-        why = occlusion(img, lm, src_lm)
+        why = occlusion(img, lm, src_lm, p["below_glasses"])
         if why:
             raise SampleFailed(f"{tgt.item.path}: target face occluded: {why}")
         out = swap_frame(src_img, src_lm, tris, img, lm, p)
@@ -101,7 +107,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     skipped: dict[str, int] = {}
 
     def one(rgb, lm, i):
-        why = occlusion(rgb, lm, src_lm)
+        why = occlusion(rgb, lm, src_lm, p["below_glasses"])
         if why:
             skipped[why.split(" (")[0]] = skipped.get(why.split(" (")[0], 0) + 1
             return rgb

@@ -1,6 +1,7 @@
 """landmark_swap 2.x against 1.0 on real faces, with the benchmark's measures: the face's colour sits closer to
-the skin around it, the output's mouth follows the target's, a target with glasses is recognised, and a
-source's long hair is not pasted over the target's temples."""
+the skin around it, the output's mouth follows the target's, a target with glasses is recognised, a
+source's long hair is not pasted over the target's temples, a face with glasses is swapped below them, and a
+colour face on a grey photo stays grey."""
 
 from __future__ import annotations
 
@@ -78,3 +79,45 @@ def test_long_hair_of_the_source_is_not_pasted_over_the_target_temples(data_dir)
     print(f"\nedge hair added: 1.0 {100 * np.mean(v1):.2f} %, {landmark_swap.VERSION} {100 * np.mean(ours):.2f} %")
     assert np.mean(ours) < 0.006
     assert np.mean(ours) < 0.5 * np.mean(v1)
+
+
+def _swap_stills(data_dir, source: str, target: np.ndarray, target_lm: np.ndarray, **params) -> np.ndarray:
+    src = media.read_image(data_dir / "faces" / source)
+    lm = faces.detect(src).landmarks
+    p = dict(landmark_swap._params(3), source_fringe=sr.source_fringe(src, lm), **params)
+    return landmark_swap.swap_frame(src, lm, warp.delaunay(sr.extend(lm)), target, target_lm, p)
+
+
+def test_a_face_with_glasses_is_swapped_below_them(data_dir):
+    """talk_d9 wears thin rims; swapped in full, they were pasted onto bare targets as ghosts. Swapped below the
+    glasses, the eye zone is the target's to the pixel, and the lower face still changes."""
+    target = media.read_image(data_dir / "faces" / "still_talk_d18.jpg")
+    lm = faces.detect(target).landmarks
+    full = _swap_stills(data_dir, "still_talk_d9.jpg", target, lm)
+    below = _swap_stills(data_dir, "still_talk_d9.jpg", target, lm, below_glasses=True)
+    iod = float(lmk.interocular(lm))
+    height = lmk.height_above(target.shape[:2], lm, lm[36:48].mean(0))
+    eyes_zone = (height > -0.45 * iod) & (warp.hull_mask(lm, target.shape[:2]) > 0)
+    lower = (height < -0.7 * iod) & (warp.hull_mask(lm, target.shape[:2]) > 0)
+
+    def changed(out, zone):
+        return float((np.abs(out.astype(int) - target).max(-1)[zone] > 8).mean())
+    print(f"\neye zone changed: full {100 * changed(full, eyes_zone):.1f} %, below "
+          f"{100 * changed(below, eyes_zone):.1f} %; lower face changed {100 * changed(below, lower):.1f} %")
+    assert changed(full, eyes_zone) > 0.2
+    assert changed(below, eyes_zone) == 0.0
+    assert changed(below, lower) > 0.2
+
+
+def test_a_colour_face_on_a_grey_photo_stays_grey(data_dir):
+    """2.2 matched LAB mean and std with the gain clipped at 0.5, so a colour source kept a pink tint on a
+    black-and-white target (a colour shortcut). 2.3 scales colour detail down to the target skin's."""
+    grey = cv2.cvtColor(media.read_image(data_dir / "faces" / "still_talk_d18.jpg"), cv2.COLOR_RGB2GRAY)
+    target = np.repeat(grey[..., None], 3, axis=2)
+    lm = faces.detect(target).landmarks
+    out = _swap_stills(data_dir, "photo_s42.jpg", target, lm)  # red lips, orange eye make-up
+    ab = cv2.cvtColor(out, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32) - 128
+    chroma = np.linalg.norm(ab, axis=-1)[warp.hull_mask(lm, target.shape[:2]) > 0]
+    print(f"\nchroma in the face on a grey photo: mean {chroma.mean():.2f}, p95 {np.percentile(chroma, 95):.1f}, "
+          f"p99 {np.percentile(chroma, 99):.1f}")
+    assert chroma.mean() < 1.2 and np.percentile(chroma, 99) < 12  # 2.2: 1.73 and 16.2

@@ -92,7 +92,8 @@ def _inputs(ds: Dataset, spec: SampleSpec, rank: int, world: int) -> tuple[Sourc
     """A sample's sources and the temporary stem its backend writes to."""
     ds.media_dir(spec.split, spec.type).mkdir(parents=True, exist_ok=True)
     root = Path(ds.index.root)
-    return (Sources(Source(it, root / it.path, role, ds.cache_dir) for it, role in spec.sources),
+    return (Sources(Source(it, root / it.path, role, ds.cache_dir, it.identity in ds.table.glasses)
+                    for it, role in spec.sources),
             ds.tmp_stem(spec.split, spec.type, spec.id, rank, world))
 
 

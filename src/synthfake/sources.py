@@ -282,6 +282,7 @@ class Source:
     path: Path  # absolute
     role: str
     cache_dir: Path
+    wears_glasses: bool = False  # the person wears glasses in any of their files (`glasses_identities`)
 
     def still(self) -> np.ndarray:
         """The photo, or the indexed still frame of a video (the frame with its largest face)."""
