@@ -57,7 +57,7 @@ def occlusion(dst: np.ndarray, dst_lm: np.ndarray, src_lm: np.ndarray | None = N
     score = 0.0 if below_glasses else glasses.score(dst, dst_lm)
     if score > glasses.FRAME_MAX:
         return f"glasses (bridge edge {score:.2f} > {glasses.FRAME_MAX})"
-    if src_lm is not None and abs(lmk.yaw(src_lm) - lmk.yaw(dst_lm)) > sr.MAX_YAW_GAP:
+    if src_lm is not None and abs(lmk.yaw(src_lm) - lmk.yaw(dst_lm)) > lmk.MAX_YAW_GAP:
         return f"pose (yaw {lmk.yaw(src_lm):.2f} vs {lmk.yaw(dst_lm):.2f})"
     return None
 

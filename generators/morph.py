@@ -3,7 +3,9 @@
 This is a stand-in for text-to-image where no diffusion weights are available: the diffusers and HTTP
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
-(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights, with eyes,
+(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights (each face's
+weight per pixel scaled by how much it shows skin there, and the base's alone at the hull's edge, so no
+parent's hair or hat is averaged in), with eyes,
 mouth and any face's moustache or beard region from the heaviest parent alone (no ghosted gaze or moustache),
 and Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
 follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
@@ -25,12 +27,15 @@ from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.3"  # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
+VERSION = "1.4"  # 1.4: each face weighted per pixel by its skin likelihood, the base's alone at the edge (no translucent hat);
+# 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
 AVOID_GLASSES = True  # the plan prefers parents without glasses: averaged faces show their rims as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12
+EDGE_TAPER = 0.35  # face units inside the hull's edge over which the other faces fade out, the base's remains
+SKIN_FLOOR = 0.02  # weight a face keeps where it shows no skin (against the others' skin likelihood, 0-1)
 MAX_YAW = 0.25  # a video source's frames with the head turned further are not drawn (the similarity fit is 2-D)
 FRAME_SALT = 1  # random stream of the k-th face's frame: [seed, FRAME_SALT + k]
 
@@ -72,13 +77,30 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     mean, warped = to_mean_shape(imgs, lms, weights, p["border_per_side"])
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
-    face = sum(wt * warp.lab_transfer(im, ref, mask).astype(np.float32) if k else wt * im.astype(np.float32)
-               for k, (wt, im) in enumerate(zip(weights, warped)))
-    face = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+    matched = [warp.lab_transfer(im, ref, mask) if k else im for k, im in enumerate(warped)]
+    face = np.clip(_skin_weighted_mean(matched, warped, mean, weights) + 0.5, 0, 255).astype(np.uint8)
     face = _dominant_features(face, warped, ref, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
     return warp.blend(blended, ref, alpha)
+
+
+def _skin_weighted_mean(matched: list[np.ndarray], warped: list[np.ndarray], mean: np.ndarray,
+                       weights) -> np.ndarray:
+    """The weighted average of the colour-matched faces, each weighted per pixel by how much it shows skin there
+    (plus a floor, so where none does, brows say, the plain weights hold), and the other faces' weight tapered
+    to none over EDGE_TAPER face units at the hull's edge: one parent's hair or hat over its temple is not
+    averaged in as a translucent wedge (schmidhuber + lenna, 1.3; lenna's hat passes as skin by colour)."""
+    iod = float(lmk.interocular(mean))
+    sigma = 0.02 * iod + 0.5
+    inside = cv2.distanceTransform(warp.hull_mask(mean, warped[0].shape[:2]), cv2.DIST_L2, 5)
+    taper = np.clip(inside / (EDGE_TAPER * iod), 0.0, 1.0)  # the base's own temples and jaw at the hull's edge
+    near = np.ones((2 * int(0.03 * iod) + 1,) * 2, np.uint8)  # a thin strand's neighbours are not skin either
+    w = [wt * (SKIN_FLOOR + cv2.GaussianBlur(cv2.erode(
+        skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean), near), (0, 0), sigma))
+        * (taper if k else 1.0) for k, (wt, im) in enumerate(zip(weights, warped))]
+    total = sum(w)
+    return sum((wk / total)[..., None] * im.astype(np.float32) for wk, im in zip(w, matched))
 
 
 def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarray, mean: np.ndarray,
@@ -137,6 +159,11 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     p = _params(sample.seed, len(faces_in))
     drawn = [lmk.source_face(s, [sample.seed, FRAME_SALT + k], MAX_YAW) for k, s in enumerate(faces_in)]
     imgs, lms, p["source_frames"] = (list(x) for x in zip(*drawn))
+    yaws = [lmk.yaw(lm) for lm in lms]  # schmidhuber (-0.18) + lenna (0.61) drew her hat across his temple
+    far = int(np.argmax(np.abs(np.array(yaws) - yaws[0])))
+    if abs(yaws[far] - yaws[0]) > lmk.MAX_YAW_GAP:
+        raise SampleFailed(f"{faces_in[far].item.path}: head turned {yaws[far]:.2f} against the base's "
+                           f"{yaws[0]:.2f} (more than {lmk.MAX_YAW_GAP} apart): its hidden side would be stretched in")
     embs = [np.array(s.item.embedding, np.float32) for s in faces_in]
     weights = np.array(p["weights"])
     tries = []

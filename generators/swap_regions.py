@@ -26,7 +26,6 @@ COLOUR_SIGMA = 0.25  # face units: what is shading and tone (below) and what is 
 GLASSES_DROP = 0.5  # face units below the eyes' centre under which a face with glasses swaps (lower rims of the
 # two wearers here: at most 0.42)
 STRAND_CONTRAST = 8.0  # L levels a thin line lies below its surroundings to count as a hair strand
-MAX_YAW_GAP = 0.5  # difference in `yaw` beyond which the source's hidden cheek would be stretched over the target
 
 
 def extend(lm: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""morph on real faces: a face dlib finds with 68 landmarks whose identity is none of its parents', and no
-shadow of another parent's moustache."""
+"""morph on real faces: a face dlib finds with 68 landmarks whose identity is none of its parents', no shadow
+of another parent's moustache, no streaks of a parent's hair, and no morph of faces turned far apart."""
 
 from __future__ import annotations
 
@@ -89,10 +89,15 @@ def _foreign_hair(out, dominant, mean) -> float:
     return float((dark(out) & ~dark(dominant))[lower].mean())
 
 
+def _plain_mean(matched, warped, mean, weights):
+    """morph 1.3's average: each face at its weight everywhere."""
+    return sum(w * im.astype(np.float32) for w, im in zip(weights, matched))
+
+
 def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
     """photo_s12 (moustache) morphed with bare faces, at weights where it is not the heaviest parent: less dark hair
-    in the moustache zone beyond the heaviest parent's than without the facial-hair region (morph 1.2), whose
-    region stopped at the mouth and let the moustache's ends show as a shadow."""
+    in the moustache zone beyond the heaviest parent's than without the facial-hair region and the skin-weighted
+    mean (morph 1.2), whose region stopped at the mouth and let the moustache's ends show as a shadow."""
 
     def still(name):
         img = media.read_image(data_dir / "faces" / name)
@@ -100,8 +105,9 @@ def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
 
     def foreign(names, weights, hair_region: bool) -> float:
         ims, lms = zip(*(still(n) for n in names))
-        if not hair_region:
+        if not hair_region:  # morph 1.2: no facial-hair region, a plain weighted mean
             monkeypatch.setattr(morph, "_facial_hair", lambda warped, mean: np.zeros(warped[0].shape[:2], np.uint8))
+            monkeypatch.setattr(morph, "_skin_weighted_mean", _plain_mean)
         out = morph.morph(list(ims), list(lms), weights, morph._params(7, len(names)))
         monkeypatch.undo()
         mean, warped = morph.to_mean_shape(list(ims), list(lms), weights, 3)
@@ -115,3 +121,54 @@ def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
     print(f"\nforeign facial hair: without the region {np.round(old, 4)}, with it {np.round(new, 4)}")
     assert sum(new) < 0.8 * sum(old)  # measured: 0.27 -> 0.18 (the first case halves; the third keeps shading)
     assert new[1] < 0.005  # photo_s12 neither base nor heaviest: nothing of its moustache
+
+
+def test_a_parents_hair_across_its_temple_is_not_averaged_in(data_dir, monkeypatch):
+    """Strands of dark hair planted across photo_s42's temple, inside its face hull, morphed at half weight with
+    still_talk_d3: the plain weighted mean (morph 1.3) shows them as translucent streaks; weighting each face per
+    pixel by its skin likelihood, and fading the other faces out at the hull's edge, leaves (nearly) none."""
+    def still(name):
+        img = media.read_image(data_dir / "faces" / name)
+        return img, faces.detect(img).landmarks
+
+    base, base_lm = still("still_talk_d3.jpg")
+    hairy, lm = still("photo_s42.jpg")
+    hairy = hairy.copy()
+    iod = float(lmk.interocular(lm))
+    for k in range(4):
+        shift = np.array([0.06 * k * iod, 0.0])
+        a, b = 0.7 * lm[0] + 0.3 * lm[36] + shift, 0.7 * lm[3] + 0.3 * lm[48] + shift
+        cv2.line(hairy, tuple(int(v) for v in a), tuple(int(v) for v in b), (60, 40, 30), max(2, int(0.02 * iod)))
+    ims, lms, weights = [base, hairy], [base_lm, lm], [0.5, 0.5]
+    mean, warped = morph.to_mean_shape(ims, lms, weights, 3)
+    strands = cv2.dilate(((np.abs(warped[1].astype(int) - morph.to_mean_shape(
+        [base, still("photo_s42.jpg")[0]], lms, weights, 3)[1][1]).max(-1) > 40)).astype(np.uint8),
+        np.ones((3, 3), np.uint8)) > 0
+
+    def streak(out):  # darker than the base's own pixels there, on the planted strands
+        L = cv2.cvtColor(out, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+        ref = cv2.cvtColor(warped[0], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+        return float(np.clip(ref - L, 0, None)[strands].mean())
+
+    new = streak(morph.morph(ims, lms, weights, morph._params(7, 2)))
+    monkeypatch.setattr(morph, "_skin_weighted_mean", _plain_mean)
+    old = streak(morph.morph(ims, lms, weights, morph._params(7, 2)))
+    print(f"\nplanted strands, mean L below the base there: plain mean {old:.1f}, skin-weighted {new:.1f} "
+          f"({int(strands.sum())} px)")
+    assert strands.sum() > 200 and old > 10
+    assert new < 0.3 * old
+
+
+def test_faces_turned_far_apart_are_not_morphed(pool, tmp_path, monkeypatch):
+    """A parent whose head is turned more than lmk.MAX_YAW_GAP from the base's fails, naming it, and is redrawn by
+    the runner (its hidden side would be stretched across the morph)."""
+    turned = {}
+    real_yaw = lmk.yaw
+
+    def yaw(lm):  # the parent (second face drawn) seen as turned 0.6 further than it is
+        turned.setdefault("n", 0)
+        turned["n"] += 1
+        return real_yaw(lm) + (0.6 if turned["n"] == 2 else 0.0)
+    monkeypatch.setattr(morph.lmk, "yaw", yaw)
+    with pytest.raises(SampleFailed, match=r"still_talk_d3.jpg: head turned .* against the base's"):
+        make(pool, CASES[0], 11, tmp_path / "t")

@@ -176,6 +176,10 @@ def uncross_lips(lm: np.ndarray) -> np.ndarray:
     return lm
 
 
+MAX_YAW_GAP = 0.5  # two faces turned further apart (`yaw`) are not warped onto each other: the far one's hidden
+# cheek, hair or hat would be stretched across the other's (a swap's smeared far eye, a morph's wedge at the temple)
+
+
 def yaw(lm: np.ndarray) -> float:
     """Head turn from landmarks in [-1, 1]: nose tip offset between the jaw sides along the eye line (0 frontal)."""
     e = lm[45] - lm[36]
