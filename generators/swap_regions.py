@@ -20,8 +20,6 @@ FOREHEAD = 0.36  # face units above the brow landmarks that swap where both face
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
-DETAIL_GAIN = np.array([0.5, 0.0, 0.0])  # least share of the source's skin detail (L, a, b) kept: its blotches
-# and shading edges are toned down to the target's skin, its colour detail down to none on a grey photo
 COLOUR_SIGMA = 0.25  # face units: what is shading and tone (below) and what is the face's own detail (above)
 GLASSES_DROP = 0.5  # face units below the eyes' centre under which a face with glasses swaps (lower rims of the
 # two wearers here: at most 0.42)
@@ -152,8 +150,11 @@ def _lowpass(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 def transfer_colour(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, covered: np.ndarray,
                     strength: float) -> np.ndarray:
     """The warped source relit and recoloured in LAB: its low frequencies (below COLOUR_SIGMA face units, skin
-    only) replaced by the target's, so the target's tone and shading fall across the source's detail; and that
-    detail scaled down to the target skin's where the target's is weaker (a smooth or grey photo: DETAIL_GAIN).
+    only) replaced by the target's, so the target's tone and shading fall across the source's detail. Lightness
+    and colour detail are added, scaled down toward the target skin's where that is smoother (lightness to no less
+    than half), and colour detail also by how much paler the target skin's colour (a, b about grey) is than the
+    source's there, so a dark source's desaturated shadows do not turn blue on a pale face and a grey photo stays
+    grey.
 
     Replaces mean/std matching plus a clipped offset (2.2), which left a dim, half-shaded source grey-shaded
     on a bright target and kept a colour face on a black-and-white photo."""
@@ -162,16 +163,16 @@ def transfer_colour(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, covered: n
     s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
     d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
     ws = region * (covered > 0) * skin.shaded_skin_likelihood(s, lm)
-    wd = region * skin.shaded_skin_likelihood(d, lm)
-    if ws.sum() < 64 or wd.sum() < 64:
-        return src
-    sigma = COLOUR_SIGMA * float(lmk.interocular(lm))
-    low_s, low_d = _lowpass(s, ws, sigma), _lowpass(d, wd, sigma)
+    wd = region * skin.skin_likelihood(d, lm)
     both = (ws > 0.5) & (wd > 0.5)
     if both.sum() < 64:
         return src
-    gain = np.clip(((d - low_d)[both].std(0) + 0.5) / ((s - low_s)[both].std(0) + 0.5), DETAIL_GAIN, 1.0)
-    out = s + strength * (low_d - low_s) - (1.0 - gain) * (s - low_s)
+    sigma = COLOUR_SIGMA * float(lmk.interocular(lm))
+    low_s, low_d = _lowpass(s, ws, sigma), _lowpass(d, wd, sigma)
+    gain = np.clip(((d - low_d)[both].std(0) + 0.5) / ((s - low_s)[both].std(0) + 0.5), [0.5, 0.0, 0.0], 1.0)
+    paler = np.clip(np.abs(low_d[..., 1:] - 128) / np.maximum(np.abs(low_s[..., 1:] - 128), 2.0), 0.0, 1.0)
+    out = low_d + np.dstack([np.full(shape, gain[0]), np.minimum(paler, gain[1:])]) * (s - low_s)
+    out = strength * out + (1.0 - strength) * s
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
