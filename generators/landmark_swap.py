@@ -44,7 +44,7 @@ ready = always_ready
 def _params(seed: int) -> dict:
     """The sample's blend settings; feather and colour strength drawn from its seed."""
     rng = np.random.default_rng(seed)
-    return {"mask": "hull68+brows+forehead_skin", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
+    return {"mask": "hull68+brows+forehead_skin-source_hair", "feather": round(float(rng.uniform(0.06, 0.1)), 3),
             "color": "lowfreq_relight", "color_strength": round(float(rng.uniform(0.92, 1.0)), 3),
             "blend": "alpha", "keep_target": "eyes+mouth_cavity", "sharpness": "laplacian_match",
             "occlusion": "glasses_bridge", "smooth_sigma": 1.0, "roi_margin": ROI_MARGIN}
