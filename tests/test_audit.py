@@ -405,16 +405,22 @@ def test_reals_of_one_source_fail_exact_duplicates(ds):
 
 def test_twin_fakes_fail_unless_the_plan_repeated_their_sources(ds):
     """Two fakes of one split with one output (a faint change apart) are near-identical twins: a FAIL (2 of 8
-    fakes); the same twins made from the very same sources and clip (the plan repeating a draw once its split
-    ran out) are a WARN that names them, not counted."""
+    fakes); the same twins made from the same people in the same roles and clip (the very same files, or
+    another file of each person: the plan repeating a draw once its split ran out) are a WARN that names them,
+    not counted."""
     fakes = [r for r in read_records(ds) if r.label == 1 and r.media.kind == "image"]
     a = fakes[0]
     b = next(r for r in fakes[1:] if r.split == a.split)
     img = media.read_image(ds / a.path)
     Image.fromarray(np.clip(img.astype(np.int16) + 1, 0, 255).astype(np.uint8)).save(ds / b.path)
-    for clip_start, status, counted in ((None, WARN, "repeated_sources"), (1, FAIL, "near_identical_fakes")):
+    other_files = [s.model_copy(update={"path": s.path + ".other", "sha256": "0" * 64}) for s in a.sources]
+    other_person = [a.sources[0].model_copy(update={"identity": "someone_else"}), *a.sources[1:]]
+    for clip_start, sources, status, counted in ((None, a.sources, WARN, "repeated_sources"),
+                                                 (None, other_files, WARN, "repeated_sources"),
+                                                 (None, other_person, FAIL, "near_identical_fakes"),
+                                                 (1, a.sources, FAIL, "near_identical_fakes")):
         params = {**a.params, "clip_start": clip_start} if clip_start else a.params
-        rewrite(ds, lambda r: with_file(r, ds / b.path, media=a.media, sources=a.sources, params=params)
+        rewrite(ds, lambda r: with_file(r, ds / b.path, media=a.media, sources=sources, params=params)
                 if r.id == b.id else None)
         near = audit(ds).check("near_duplicates")
         print("  ", near.summary)

@@ -6,8 +6,8 @@ Near duplicates that the design makes are not flagged: a real and the fake made 
 other pair within the Hamming distance, FAIL across splits (leakage), WARN within one split; and fakes of
 one split whose sampled frames all differ by under IDENTICAL_GREY grey levels even where they differ most (the
 same output twice: a face swapped onto one photo twice, not two faces swapped onto it), FAIL when more than
-`near_identical_fail` of the fakes are such twins. Twins made by one backend from the very same source files
-and clip are the plan repeating sources because their split has run out of distinct ones: a WARN that names
+`near_identical_fail` of the fakes are such twins. Twins made by one backend from the same people in the same
+roles and clip are the plan repeating faces because their split has run out of distinct ones: a WARN that names
 them (add sources), not counted towards the FAIL. The exact check also FAILs when one source file stands for
 more than `real_source_share` of the reals.
 """
@@ -127,9 +127,12 @@ def frames_distance(a: Record, b: Record, data: AuditData) -> float:
 
 
 def same_sources(a: Record, b: Record) -> bool:
-    """Made by one backend from the very same source files, roles and clip: the plan repeated a draw."""
+    """Made by one backend from the same people in the same roles (the very same files, or another photo or
+    clip of each person) and the same clip: the plan repeated a draw of faces. Two faces of one person swapped
+    onto one target differ only in skin texture (the target gives the geometry): a test split of two people
+    drew talk_d9's still and its video onto photo_s1, 3.9 grey levels apart."""
     def key(r: Record):
-        return (r.backend, sorted((s.role, s.sha256) for s in r.sources), r.params.get("clip_start"))
+        return (r.backend, sorted((s.role, s.identity) for s in r.sources), r.params.get("clip_start"))
     return key(a) == key(b)
 
 
@@ -173,7 +176,7 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
             if ra.label == rb.label == 1 and d <= 2 and (g := frames_distance(ra, rb, data)) < IDENTICAL_GREY:
                 twin = f"{text}, frames at most {g:.2f} grey levels apart"
                 if same_sources(ra, rb):
-                    kinds["repeated_sources"].append(f"{twin} ({ra.backend}: same sources)")
+                    kinds["repeated_sources"].append(f"{twin} ({ra.backend}: same people)")
                 else:
                     kinds["near_identical_fakes"].append(twin)
                     twins |= {ra.id, rb.id}
@@ -195,8 +198,8 @@ def check_near(data: AuditData, pool: Executor | None) -> Check:
     summary += (f"; {len(twins)} of {n_fakes} fakes near-identical to another fake of their split "
                 f"({100 * twin_share:.1f}%, FAIL over {100 * st.near_identical_fail:g}%)")
     if n["repeated_sources"]:
-        summary += (f"; {n['repeated_sources']} pair(s) of near-identical fakes repeat the very same sources "
-                    f"(the plan repeats a draw once its split has no other combination: add sources)")
+        summary += (f"; {n['repeated_sources']} pair(s) of near-identical fakes repeat the same people in the same "
+                    f"roles (the plan repeats a draw once its split has no other combination: add sources)")
     first = kinds["cross_split"] or (kinds["near_identical_fakes"] if too_many else
                                      kinds["unexplained_within_split"] or kinds["repeated_sources"])
     if first:
