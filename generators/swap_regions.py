@@ -14,13 +14,13 @@ import numpy as np
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
 from synthfake.generators.common import skin
+from synthfake.generators.common.relight import relight
 
 BROW_ZONE = 0.18  # face units above the brow landmarks that always swap (the target's brows lie there)
 FOREHEAD = 0.36  # face units above the brow landmarks that swap where both faces show skin
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
-COLOUR_SIGMA = 0.25  # face units: what is shading and tone (below) and what is the face's own detail (above)
 GLASSES_DROP = 0.5  # face units below the eyes' centre under which a face with glasses swaps (lower rims of the
 # two wearers here: at most 0.42)
 STRAND_CONTRAST = 8.0  # L levels a thin line lies below its surroundings to count as a hair strand
@@ -140,40 +140,10 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     return alpha * (1.0 - keep_soft)
 
 
-def _lowpass(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian of `lab` weighted by `weight` (normalised convolution): the shading and tone of the weighted
-    pixels, carried smoothly over the holes (eyes, brows, mouth, hair)."""
-    num = cv2.GaussianBlur(lab * weight[..., None], (0, 0), sigma)
-    return num / (cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-4)[..., None]
-
-
 def transfer_colour(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, covered: np.ndarray,
                     strength: float) -> np.ndarray:
-    """The warped source relit and recoloured in LAB: its low frequencies (below COLOUR_SIGMA face units, skin
-    only) replaced by the target's, so the target's tone and shading fall across the source's detail. Lightness
-    and colour detail are added, scaled down toward the target skin's where that is smoother (lightness to no less
-    than half), and colour detail also by how much paler the target skin's colour (a, b about grey) is than the
-    source's there, so a dark source's desaturated shadows do not turn blue on a pale face and a grey photo stays
-    grey.
-
-    Replaces mean/std matching plus a clipped offset (2.2), which left a dim, half-shaded source grey-shaded
-    on a bright target and kept a colour face on a black-and-white photo."""
-    shape = dst.shape[:2]
-    region = face_interior(lm, shape, forehead=True) > 0
-    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ws = region * (covered > 0) * skin.shaded_skin_likelihood(s, lm)
-    wd = region * skin.skin_likelihood(d, lm)
-    both = (ws > 0.5) & (wd > 0.5)
-    if both.sum() < 64:
-        return src
-    sigma = COLOUR_SIGMA * float(lmk.interocular(lm))
-    low_s, low_d = _lowpass(s, ws, sigma), _lowpass(d, wd, sigma)
-    gain = np.clip(((d - low_d)[both].std(0) + 0.5) / ((s - low_s)[both].std(0) + 0.5), [0.5, 0.0, 0.0], 1.0)
-    paler = np.clip(np.abs(low_d[..., 1:] - 128) / np.maximum(np.abs(low_s[..., 1:] - 128), 2.0), 0.0, 1.0)
-    out = low_d + np.dstack([np.full(shape, gain[0]), np.minimum(paler, gain[1:])]) * (s - low_s)
-    out = strength * out + (1.0 - strength) * s
-    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    """The warped source relit to the target (`relight`), measured on the skin of the hull and forehead band."""
+    return relight(src, dst, lm, (face_interior(lm, dst.shape[:2], forehead=True) > 0) & (covered > 0), strength)
 
 
 def sharpness(rgb: np.ndarray, mask: np.ndarray) -> float:
