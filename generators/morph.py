@@ -3,14 +3,14 @@
 This is a stand-in for text-to-image where no diffusion weights are available: the diffusers and HTTP
 backends are the real generation path. As face-morphing datasets do, the faces (different identities of
 one split) are aligned to the base face by a similarity fit on their landmarks, warped piecewise-affinely
-(Delaunay) to a weighted mean shape, colour-matched to the base, averaged with seeded weights (each face's
-weight per pixel scaled by how much it shows skin there, and the base's alone at the hull's edge, so no
-parent's hair or hat is averaged in), with eyes,
-mouth and any face's moustache or beard region from the heaviest parent alone (no ghosted gaze or moustache),
-and Poisson-blended into the base image, itself warped to the mean shape so that its jaw line and background
-follow. The result is checked before it is written: dlib must find a face with 68 landmarks and its
-embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the
-nearest parent is lowered and the morph made again, up to MAX_TRIES times.
+(Delaunay) to a weighted mean shape, relit to the base (its colour and shading under their detail) and
+averaged with seeded weights: each face's weight scaled per pixel by how much it shows skin there, the base's
+alone at the hull's edge (no parent's hair or hat averaged in); eyes, mouth and any face's moustache or beard
+region come from the heaviest parent alone (no ghosted gaze or moustache). The result is Poisson-blended into
+the base image, itself warped to the mean shape so that its jaw line and background follow, and checked
+before it is written: dlib must find a face with 68 landmarks and its embedding must lie farther than
+MIN_NEW_IDENTITY from every parent's; otherwise the weight of the nearest parent is lowered and the morph made
+again, up to MAX_TRIES times.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ import numpy as np
 from synthfake import faces
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common.relight import relight
 from synthfake.generators.common.skin import skin_likelihood
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.4"  # 1.4: each face weighted per pixel by its skin likelihood, the base's alone at the edge (no translucent hat);
+VERSION = "1.4"  # 1.4: faces relit to the base (`relight`), each weighted per pixel by its skin likelihood, the
+# base's alone at the edge (no translucent hat);
 # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
 AVOID_GLASSES = True  # the plan prefers parents without glasses: averaged faces show their rims as ghosts
@@ -47,7 +49,7 @@ def _params(seed: int, k: int) -> dict:
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(np.full(k, 4.0))
     return {"weights": [round(float(x), 4) for x in w / w.sum()], "align": "similarity68", "warp": "delaunay68",
-            "color": "lab_to_base", "blend": "poisson_normal", "erode_px": int(rng.integers(2, 5)),
+            "color": "relight_to_base", "blend": "poisson_normal", "erode_px": int(rng.integers(2, 5)),
             "feather_px": int(rng.integers(4, 8)), "border_per_side": 3}
 
 
@@ -77,9 +79,10 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     mean, warped = to_mean_shape(imgs, lms, weights, p["border_per_side"])
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
-    matched = [warp.lab_transfer(im, ref, mask) if k else im for k, im in enumerate(warped)]
+    region = warp.hull_mask(mean, (h, w), erode=2) > 0
+    matched = [relight(im, ref, mean, region) if k else im for k, im in enumerate(warped)]
     face = np.clip(_skin_weighted_mean(matched, warped, mean, weights) + 0.5, 0, 255).astype(np.uint8)
-    face = _dominant_features(face, warped, ref, mean, weights)
+    face = _dominant_features(face, warped, matched, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
     return warp.blend(blended, ref, alpha)
@@ -103,8 +106,8 @@ def _skin_weighted_mean(matched: list[np.ndarray], warped: list[np.ndarray], mea
     return sum((wk / total)[..., None] * im.astype(np.float32) for wk, im in zip(w, matched))
 
 
-def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarray, mean: np.ndarray,
-                       weights) -> np.ndarray:
+def _dominant_features(face: np.ndarray, warped: list[np.ndarray], matched: list[np.ndarray],
+                       mean: np.ndarray, weights) -> np.ndarray:
     """Eyes and mouth (with the upper lip up to the nose) from the heaviest parent alone, feathered into the average:
     averaging eyes that look in different directions ghosts them, and a moustache averaged in shows as a shadow."""
     d = int(np.argmax(weights))
@@ -115,9 +118,7 @@ def _dominant_features(face: np.ndarray, warped: list[np.ndarray], ref: np.ndarr
     region |= _facial_hair(warped, mean)
     region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
     soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
-    hull = warp.hull_mask(mean, face.shape[:2], erode=2)
-    dom = warped[d] if d == 0 else warp.lab_transfer(warped[d], ref, hull)
-    return np.clip(soft * dom + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(soft * matched[d] + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
 
 
 def _facial_hair(warped: list[np.ndarray], mean: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import skin
 
 COLOUR_SIGMA = 0.25  # face units: what is shading and tone (below) and what is the face's own detail (above)
+LIGHT_GAIN = 0.7  # least share of the face's lightness detail kept on a smoother skin (a retouched photo)
 
 
 def _lowpass(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -23,10 +24,10 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
             strength: float = 1.0) -> np.ndarray:
     """`src` (a face warped onto `dst`'s landmarks `lm`) relit and recoloured in LAB: its low frequencies (below
     COLOUR_SIGMA face units, measured on the skin within boolean `region`) replaced by the target's, so the
-    target's tone and shading fall across the source's detail. Lightness and colour detail are added, scaled down
-    toward the target skin's where that is smoother (lightness to no less than half), and colour detail also by
-    how much paler the target skin's colour (a, b about grey) is than the source's there, so a dark source's
-    desaturated shadows do not turn blue on a pale face and a grey photo stays grey. `strength` < 1 keeps that
+    target's tone and shading fall across the source's detail. Lightness detail is added, scaled down toward the
+    target skin's where that is smoother (to no less than LIGHT_GAIN); colour detail is added scaled by how much
+    paler the target skin's colour (a, b about grey) is than the source's there, so a dark source's desaturated
+    shadows do not turn blue on a pale face and a grey photo stays grey, while lips and eyes keep their colour. `strength` < 1 keeps that
     share of the source's own colours.
 
     Replaces per-channel mean/std matching (landmark_swap 2.2, morph 1.3), which left a dim, half-shaded source
@@ -41,8 +42,8 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
         return src
     sigma = COLOUR_SIGMA * float(lmk.interocular(lm))
     low_s, low_d = _lowpass(s, ws, sigma), _lowpass(d, wd, sigma)
-    gain = np.clip(((d - low_d)[both].std(0) + 0.5) / ((s - low_s)[both].std(0) + 0.5), [0.5, 0.0, 0.0], 1.0)
+    gain = np.clip(((d - low_d)[both][:, 0].std() + 0.5) / ((s - low_s)[both][:, 0].std() + 0.5), LIGHT_GAIN, 1.0)
     paler = np.clip(np.abs(low_d[..., 1:] - 128) / np.maximum(np.abs(low_s[..., 1:] - 128), 2.0), 0.0, 1.0)
-    out = low_d + np.dstack([np.full(shape, gain[0]), np.minimum(paler, gain[1:])]) * (s - low_s)
+    out = low_d + np.dstack([np.full(shape, gain), paler]) * (s - low_s)
     out = strength * out + (1.0 - strength) * s
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
