@@ -13,6 +13,7 @@ import numpy as np
 
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common import warp
+from synthfake.generators.common import glasses
 from synthfake.generators.common import skin
 from synthfake.generators.common.relight import relight
 
@@ -21,8 +22,6 @@ FOREHEAD = 0.36  # face units above the brow landmarks that swap where both face
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
-GLASSES_DROP = 0.5  # face units below the eyes' centre under which a face with glasses swaps (lower rims of the
-# two wearers here: at most 0.42)
 STRAND_CONTRAST = 8.0  # L levels a thin line lies below its surroundings to count as a hair strand
 
 
@@ -107,7 +106,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     EDGE_RING of the region's edge, the source's non-skin (fringe, strands of long hair) is left out, as are
     `strands` (`hair_strands` of the warped source) wherever they lie, or everything
     above the eyes when `keep_brows` (a source whose brows hair covers). With `below_glasses` (either face wears
-    glasses), only the face below GLASSES_DROP is swapped, so no rims are pasted or erased. Feathered `feather`
+    glasses), only the face below `glasses.BELOW` is swapped, so no rims are pasted or erased. Feathered `feather`
     face units, toward skin."""
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
@@ -129,7 +128,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
         src_hair |= cv2.dilate(strands.astype(np.uint8), np.ones((d, d), np.uint8)) > 0
     mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
     if below_glasses:
-        mask[lmk.height_above(shape, lm, lm[36:48].mean(0)) > -GLASSES_DROP * iod] = 0
+        mask[glasses.above_rims(shape, lm)] = 0
     r = max(1, int(feather * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     alpha = _soft(mask, r / 1.5)

@@ -16,6 +16,8 @@ from synthfake.generators.common import landmarks as lmk
 
 FRAME_MAX = 1.6  # a frame or photo scoring above wears glasses (bare photos here: <= 1.40)
 VIDEO_MAX = 1.1  # a video whose median frame score is above shows a person wearing glasses (bare: <= 0.80)
+BELOW = 0.5  # face units under the eyes' centre below which a face with glasses is changed, above it left whole
+# (lower rims of the two wearers here: at most 0.42 under it)
 
 
 def score(rgb: np.ndarray, lm: np.ndarray) -> float:
@@ -37,3 +39,9 @@ def wears(kind: str, value: float | None) -> bool:
     if value is None:
         return False
     return value > (VIDEO_MAX if kind == "video" else FRAME_MAX)
+
+
+def above_rims(shape, lm: np.ndarray) -> np.ndarray:
+    """Boolean: the part of an image of `shape` above the line BELOW face units under the eyes' centre (the
+    glasses' zone), for backends that change a face with glasses only below it."""
+    return lmk.height_above(shape, lm, lm[36:48].mean(0)) > -BELOW * float(lmk.interocular(lm))
