@@ -102,12 +102,11 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
                strands: np.ndarray | None = None) -> np.ndarray:
     """Float alpha of the swap in the ROI: face hull and brow zone in full; the forehead band up to FOREHEAD only
     where the warped source and the target both show skin (no source hair pasted, target fringe kept); the target's
-    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. Above the eyes and within
-    EDGE_RING of the region's edge, the source's non-skin (fringe, strands of long hair) is left out, as are
-    `strands` (`hair_strands` of the warped source) wherever they lie, or everything
-    above the eyes when `keep_brows` (a source whose brows hair covers). With `below_glasses` (either face wears
-    glasses), only the face below `glasses.BELOW` is swapped, so no rims are pasted or erased. Feathered `feather`
-    face units, toward skin."""
+    own eye apertures and mouth cavity left out so its gaze, blinks and speech show. The source's hair is left
+    out: its non-skin above the eyes (everything there when `keep_brows`, a source whose brows hair covers) and
+    within EDGE_RING of the region's edge, and its `strands` (`hair_strands`) wherever they lie. With
+    `below_glasses` (either face wears glasses), only the face below `glasses.BELOW` is swapped, so no rims are
+    pasted or erased. Feathered `feather` face units, toward skin."""
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
     up = lmk.up_vector(lm)
