@@ -6,11 +6,12 @@ one split) are aligned to the base face by a similarity fit on their landmarks, 
 (Delaunay) to a weighted mean shape, relit to the base (its colour and shading under their detail) and
 averaged with seeded weights: each face's weight scaled per pixel by how much it shows skin there, the base's
 alone at the hull's edge (no parent's hair or hat averaged in); eyes, mouth and any face's moustache or beard
-region come from the heaviest parent alone (no ghosted gaze or moustache). The result is Poisson-blended into
-the base image, itself warped to the mean shape so that its jaw line and background follow, and checked
-before it is written: dlib must find a face with 68 landmarks and its embedding must lie farther than
-MIN_NEW_IDENTITY from every parent's; otherwise the weight of the nearest parent is lowered and the morph made
-again, up to MAX_TRIES times.
+region come from the heaviest parent alone (no ghosted gaze or moustache). Glasses (a person marked in the
+sources index as wearing them): a parent's rims are inpainted before averaging, the base's laid back over the
+result. The result is Poisson-blended into the base image, itself warped to the mean shape so that its jaw
+line and background follow, and checked before it is written: dlib must find a face with 68 landmarks and its
+embedding must lie farther than MIN_NEW_IDENTITY from every parent's; otherwise the weight of the nearest
+parent is lowered and the morph made again, up to MAX_TRIES times.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from synthfake import faces
+from synthfake.generators.common import glasses
 from synthfake.generators.common import warp
 from synthfake.generators.common import landmarks as lmk
 from synthfake.generators.common.relight import relight
@@ -29,10 +31,11 @@ from synthfake.writer import save_image
 
 TYPE = "generation"
 VERSION = "1.4"  # 1.4: faces relit to the base (`relight`), each weighted per pixel by its skin likelihood, the
-# base's alone at the edge (no translucent hat);
+# base's alone at the edge (no translucent hat); glasses rims inpainted on a parent, kept whole on the base;
 # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
-AVOID_GLASSES = True  # the plan prefers parents without glasses: averaged faces show their rims as ghosts
+AVOID_GLASSES = True  # the plan prefers faces without glasses: rims found by `glasses.rims` are inpainted on a
+# parent and kept whole on the base, but faint ones (talk_d12's) are partly missed and show as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
 MIN_WEIGHT = 0.12
@@ -77,6 +80,8 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     """The morph of faces imgs[0] (base, whose frame and background it keeps) and imgs[1:], with weights."""
     h, w = imgs[0].shape[:2]
     mean, warped = to_mean_shape(imgs, lms, weights, p["border_per_side"])
+    wearers = p.get("glasses") or [False] * len(imgs)
+    warped = [_without_rims(im, mean) if k and wears else im for k, (im, wears) in enumerate(zip(warped, wearers))]
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
     region = warp.hull_mask(mean, (h, w), erode=2) > 0
@@ -85,7 +90,23 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     face = _dominant_features(face, warped, matched, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
-    return warp.blend(blended, ref, alpha)
+    out = warp.blend(blended, ref, alpha)
+    if wearers[0]:  # the base's glasses lie over the morphed face, whole
+        out = warp.blend(ref, out, _rim_alpha(ref, mean))
+    return out
+
+
+def _rim_alpha(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Soft alpha (h, w, 1) of a wearer's glasses rims (`glasses.rims`), widened over their edges."""
+    rim = cv2.dilate(glasses.rims(img, mean).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+    return cv2.GaussianBlur(rim.astype(np.float32) / 255.0, (0, 0), 1.0)[..., None]
+
+
+def _without_rims(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """A parent wearer's face with its glasses rims inpainted from the skin around them, so no rim is averaged
+    into the morph as a ghost."""
+    rim = cv2.dilate(glasses.rims(img, mean).astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    return cv2.inpaint(img, rim, max(3, int(0.04 * float(lmk.interocular(mean)))), cv2.INPAINT_TELEA)
 
 
 def _skin_weighted_mean(matched: list[np.ndarray], warped: list[np.ndarray], mean: np.ndarray,
@@ -165,6 +186,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     if abs(yaws[far] - yaws[0]) > lmk.MAX_YAW_GAP:
         raise SampleFailed(f"{faces_in[far].item.path}: head turned {yaws[far]:.2f} against the base's "
                            f"{yaws[0]:.2f} (more than {lmk.MAX_YAW_GAP} apart): its hidden side would be stretched in")
+    p["glasses"] = [s.wears_glasses for s in faces_in]  # the base's rims kept whole, a parent's inpainted
     embs = [np.array(s.item.embedding, np.float32) for s in faces_in]
     weights = np.array(p["weights"])
     tries = []

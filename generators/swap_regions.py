@@ -64,15 +64,6 @@ def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
     return darker or float(tex[band > 0].mean() / (tex[ref > 0].mean() + 1e-3)) > 1.8
 
 
-def _brows_drawn(lm: np.ndarray, shape, width: float) -> np.ndarray:
-    """The two brow landmark lines drawn `width` face units thick (uint8)."""
-    brows = np.zeros(shape, np.uint8)
-    for idx in (np.arange(17, 22), np.arange(22, 27)):
-        cv2.polylines(brows, [np.round(lm[idx]).astype(np.int32)], False, 255,
-                      max(2, int(width * float(lmk.interocular(lm)))))
-    return brows
-
-
 def hair_strands(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     """Thin dark lines (black-hat over 0.04 face units deeper than STRAND_CONTRAST L, at least 0.12 long) beside
     the eyes and above them, away from eyes and brows: strands of long hair falling across the temples, which
@@ -90,7 +81,7 @@ def hair_strands(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     for idx in EYES:
         features |= warp.hull_mask(lm[idx], shape)
     kk = 2 * max(1, int(0.08 * iod)) + 1
-    features = cv2.dilate(features, np.ones((kk, kk), np.uint8)) | _brows_drawn(lm, shape, 0.2)
+    features = cv2.dilate(features, np.ones((kk, kk), np.uint8)) | warp.brow_lines(lm, shape, 0.2 * iod)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(
         (zone & (dark_lines > STRAND_CONTRAST) & (features == 0)).astype(np.uint8), connectivity=8)
     long = np.r_[False, np.maximum(stats[1:, 2], stats[1:, 3]) > 0.12 * iod]
@@ -115,7 +106,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     both_skin = np.minimum(src_skin, dst_skin)
     band_ok = (band > 0) & (cv2.GaussianBlur(both_skin, (0, 0), 0.04 * iod) > 0.35)
     # above the eyes, the source counts only where it shows skin or its own brows: its fringe stays out
-    brows = _brows_drawn(lm, shape, 0.16)
+    brows = warp.brow_lines(lm, shape, 0.16 * iod)
     above = lmk.height_above(shape, lm, lm[36:48].mean(0)) > 0.12 * iod
     # and along the region's edge (temples, cheeks, jaw), where long hair falls across a source's face
     k = 2 * max(1, int(EDGE_RING * iod)) + 1

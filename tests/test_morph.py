@@ -15,7 +15,7 @@ from synthfake.errors import SampleFailed
 from synthfake.files import sha256_file
 from synthfake.generators import Context, morph
 from synthfake.generators.common import landmarks as lmk
-from synthfake.generators.common import skin, warp
+from synthfake.generators.common import glasses, skin, warp
 from synthfake.plan import SampleSpec
 from synthfake.sources import Source, Sources, scan
 
@@ -172,3 +172,28 @@ def test_faces_turned_far_apart_are_not_morphed(pool, tmp_path, monkeypatch):
     monkeypatch.setattr(morph.lmk, "yaw", yaw)
     with pytest.raises(SampleFailed, match=r"still_talk_d3.jpg: head turned .* against the base's"):
         make(pool, CASES[0], 11, tmp_path / "t")
+
+
+def test_glasses_are_not_ghosts_in_a_morph(data_dir):
+    """talk_d9 wears thin rims. As a parent, averaged in, they showed as ghost rims on photo_s1's face; now they
+    are inpainted first. As the base, they faded to ghosts over the averaged face; now they lie over it whole.
+    Measured by `glasses.rims` on the morph: rim pixels the morph shows."""
+    def still(name):
+        img = media.read_image(data_dir / "faces" / name)
+        return img, faces.detect(img).landmarks
+
+    def rim_pixels(names, worn):
+        ims, lms = zip(*(still(n) for n in names))
+        p = dict(morph._params(3, 2), glasses=worn)
+        out = morph.morph(list(ims), list(lms), [0.45, 0.55], p)
+        mean, _ = morph.to_mean_shape(list(ims), list(lms), [0.45, 0.55], 3)
+        return int(glasses.rims(out, mean).sum())
+
+    parent = (rim_pixels(("photo_s1.jpg", "still_talk_d9.jpg"), [False, False]),
+              rim_pixels(("photo_s1.jpg", "still_talk_d9.jpg"), [False, True]))
+    base = (rim_pixels(("still_talk_d9.jpg", "photo_s1.jpg"), [False, False]),
+            rim_pixels(("still_talk_d9.jpg", "photo_s1.jpg"), [True, False]))
+    print(f"\nrim pixels in the morph: talk_d9 as parent {parent[0]} -> {parent[1]} (inpainted); as base "
+          f"{base[0]} -> {base[1]} (laid back whole)")
+    assert parent[1] < 0.4 * parent[0]
+    assert base[1] > 1.3 * base[0]

@@ -76,6 +76,14 @@ def hull_mask(points: np.ndarray, shape: tuple[int, int], erode: int = 0) -> np.
     return mask
 
 
+def brow_lines(lm: np.ndarray, shape: tuple[int, int], width_px: int) -> np.ndarray:
+    """The two brow landmark lines (17-21, 22-26) drawn `width_px` thick (uint8 mask)."""
+    brows = np.zeros(shape, np.uint8)
+    for idx in (np.arange(17, 22), np.arange(22, 27)):
+        cv2.polylines(brows, [np.round(lm[idx]).astype(np.int32)], False, 255, max(2, int(width_px)))
+    return brows
+
+
 def feather(mask: np.ndarray, radius: int) -> np.ndarray:
     """Soft alpha in [0, 1] that stays inside the mask: erode by radius, then blur by radius."""
     if radius <= 0:
