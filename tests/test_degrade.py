@@ -23,7 +23,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import sha256_file
 from synthfake.manifest import Record, append_line, read_records
 from synthfake.plan import SampleTable
-from synthfake.sources import Source, Sources
+from synthfake.sources import Sources
 
 from conftest import gen
 
@@ -121,7 +121,7 @@ def test_record_replays_to_the_identical_file(degraded, tmp_path):
     chosen = [next(r for r in recs if r.media.kind == "video"), next(r for r in recs if r.media.kind == "image")]
     for r in chosen:
         spec = layout.spec(r.index)
-        sources = Sources(Source(it, Path(index.root) / it.path, role, ctx.cache_dir) for it, role in spec.sources)
+        sources = Sources.of(spec.sources, Path(index.root), ctx.cache_dir, layout.glasses)  # as the runner does
         pristine = registry.get(spec.backend).generate(spec, sources, tmp_path / f"p{r.index}", ctx)
         again = apply_chain(pristine.path, tmp_path / f"d{r.index}", r.degradations)
         assert sha256_file(again) == r.sha256, r.path

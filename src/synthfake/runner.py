@@ -31,7 +31,7 @@ from .files import commit_file, lock_nowait, sha256_file
 from .manifest import Failure, Record, SourceRef, append_line, repair_torn_tail
 from .plan import SampleSpec, sample_id
 from .progress import sample_progress
-from .sources import Source, Sources
+from .sources import Sources
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -92,8 +92,7 @@ def _inputs(ds: Dataset, spec: SampleSpec, rank: int, world: int) -> tuple[Sourc
     """A sample's sources and the temporary stem its backend writes to."""
     ds.media_dir(spec.split, spec.type).mkdir(parents=True, exist_ok=True)
     root = Path(ds.index.root)
-    return (Sources(Source(it, root / it.path, role, ds.cache_dir, it.identity in ds.table.glasses)
-                    for it, role in spec.sources),
+    return (Sources.of(spec.sources, root, ds.cache_dir, ds.table.glasses),
             ds.tmp_stem(spec.split, spec.type, spec.id, rank, world))
 
 

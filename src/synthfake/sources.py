@@ -301,6 +301,12 @@ class Source:
 class Sources(list):
     """A sample's sources in plan order, looked up by role."""
 
+    @classmethod
+    def of(cls, drawn, root: Path, cache_dir: Path, glasses: set[str]) -> "Sources":
+        """The sources of a sample's (item, role) draw, files under `root`; `glasses`: the identities that wear
+        glasses (`glasses_identities` of the index), which some backends treat apart."""
+        return cls(Source(it, Path(root) / it.path, role, cache_dir, it.identity in glasses) for it, role in drawn)
+
     def role(self, name: str) -> Source:
         """The first source in role `name`."""
         found = self.all(name)
