@@ -103,5 +103,5 @@ def glasses_warnings(table: SampleTable) -> list[str]:
         if table.avoid_glasses.get(backend) and faces and len(bare) < faces and people & table.glasses:
             out.append(f"split '{split}': {backend} needs {faces} distinct faces but {len(bare)} of its people "
                        f"wear no glasses, so it draws {', '.join(sorted(people & table.glasses))}, who wear them "
-                       "(their glasses will show in its fakes); add sources")
+                       "(it works around their glasses, less well: see its AVOID_GLASSES); add sources")
     return out
