@@ -86,8 +86,9 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     ref = warped[0]
     region = warp.hull_mask(mean, (h, w), erode=2) > 0
     matched = [relight(im, ref, mean, region) if k else im for k, im in enumerate(warped)]
-    face = np.clip(_skin_weighted_mean(matched, warped, mean, weights) + 0.5, 0, 255).astype(np.uint8)
-    face = _dominant_features(face, warped, matched, mean, weights)
+    skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean) for im in warped]
+    face = np.clip(_skin_weighted_mean(matched, skins, mean, weights) + 0.5, 0, 255).astype(np.uint8)
+    face = _dominant_features(face, skins, matched, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
     alpha = warp.feather(mask, p["feather_px"])[..., None]
     out = warp.blend(blended, ref, alpha)
@@ -109,25 +110,25 @@ def _without_rims(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return cv2.inpaint(img, rim, max(3, int(0.04 * float(lmk.interocular(mean)))), cv2.INPAINT_TELEA)
 
 
-def _skin_weighted_mean(matched: list[np.ndarray], warped: list[np.ndarray], mean: np.ndarray,
+def _skin_weighted_mean(matched: list[np.ndarray], skins: list[np.ndarray], mean: np.ndarray,
                        weights) -> np.ndarray:
     """The weighted average of the colour-matched faces, each weighted per pixel by how much it shows skin there
+    (`skins`: each face's skin likelihood before relighting)
     (plus a floor, so where none does, brows say, the plain weights hold), and the other faces' weight tapered
     to none over EDGE_TAPER face units at the hull's edge: one parent's hair or hat over its temple is not
     averaged in as a translucent wedge (schmidhuber + lenna, 1.3; lenna's hat passes as skin by colour)."""
     iod = float(lmk.interocular(mean))
     sigma = 0.02 * iod + 0.5
-    inside = cv2.distanceTransform(warp.hull_mask(mean, warped[0].shape[:2]), cv2.DIST_L2, 5)
+    inside = cv2.distanceTransform(warp.hull_mask(mean, skins[0].shape), cv2.DIST_L2, 5)
     taper = np.clip(inside / (EDGE_TAPER * iod), 0.0, 1.0)  # the base's own temples and jaw at the hull's edge
     near = np.ones((2 * int(0.03 * iod) + 1,) * 2, np.uint8)  # a thin strand's neighbours are not skin either
-    w = [wt * (SKIN_FLOOR + cv2.GaussianBlur(cv2.erode(
-        skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean), near), (0, 0), sigma))
-        * (taper if k else 1.0) for k, (wt, im) in enumerate(zip(weights, warped))]
+    w = [wt * (SKIN_FLOOR + cv2.GaussianBlur(cv2.erode(sk, near), (0, 0), sigma)) * (taper if k else 1.0)
+         for k, (wt, sk) in enumerate(zip(weights, skins))]
     total = sum(w)
     return sum((wk / total)[..., None] * im.astype(np.float32) for wk, im in zip(w, matched))
 
 
-def _dominant_features(face: np.ndarray, warped: list[np.ndarray], matched: list[np.ndarray],
+def _dominant_features(face: np.ndarray, skins: list[np.ndarray], matched: list[np.ndarray],
                        mean: np.ndarray, weights) -> np.ndarray:
     """Eyes and mouth (with the upper lip up to the nose) from the heaviest parent alone, feathered into the average:
     averaging eyes that look in different directions ghosts them, and a moustache averaged in shows as a shadow."""
@@ -136,22 +137,22 @@ def _dominant_features(face: np.ndarray, warped: list[np.ndarray], matched: list
     region = np.zeros(face.shape[:2], np.uint8)
     for idx in (np.arange(36, 42), np.arange(42, 48), np.r_[31:36, 48:60]):
         region |= warp.hull_mask(mean[idx], face.shape[:2])
-    region |= _facial_hair(warped, mean)
+    region |= _facial_hair(skins, mean)
     region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
     soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
     return np.clip(soft * matched[d] + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
 
 
-def _facial_hair(warped: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
-    """Where any face shows hair below the nose (moustache, beard: not skin by colour or far darker than its
-    cheeks), as a uint8 mask: the heaviest parent's pixels go there, so a moustache is whole or absent."""
-    shape = warped[0].shape[:2]
+def _facial_hair(skins: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
+    """Where any face shows hair below the nose (moustache, beard: its `skins` map rates it not skin by colour
+    or far darker than its cheeks), as a uint8 mask: the heaviest parent's pixels go there, so a moustache is
+    whole or absent."""
+    shape = skins[0].shape
     lower = (warp.hull_mask(mean, shape, erode=2) > 0) & (lmk.height_above(shape, mean, mean[33]) < 0)
     sigma = 0.02 * float(lmk.interocular(mean)) + 0.5
     hair = np.zeros(shape, bool)
-    for im in warped:
-        skin = skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean)
-        hair |= lower & (cv2.GaussianBlur(skin, (0, 0), sigma) < 0.3)
+    for sk in skins:
+        hair |= lower & (cv2.GaussianBlur(sk, (0, 0), sigma) < 0.3)
     return hair.astype(np.uint8) * 255
 
 

@@ -65,27 +65,17 @@ def source_fringe(rgb: np.ndarray, lm: np.ndarray) -> bool:
 
 
 def hair_strands(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Thin dark lines (black-hat over 0.04 face units deeper than STRAND_CONTRAST L, at least 0.12 long) beside
-    the eyes and above them, away from eyes and brows: strands of long hair falling across the temples, which
-    colour alone passes as skin (photo_s42's: 9.5 % of that zone; bare faces here 0-3.6 %, wild reals with hair
-    there 10-14 %). Boolean."""
+    """Thin dark lines (over 0.04 face units deeper than STRAND_CONTRAST L, at least 0.12 long) beside the eyes
+    and above them, away from eyes and brows: strands of long hair falling across the temples, which colour
+    alone passes as skin (photo_s42's: 9.5 % of that zone; bare faces here 0-3.6 %, wild reals with hair there
+    10-14 %). Boolean."""
     shape, iod, up = rgb.shape[:2], float(lmk.interocular(lm)), lmk.up_vector(lm)
-    L = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32), (0, 0), 0.5)
-    k = 2 * max(1, int(0.04 * iod)) + 1
-    dark_lines = cv2.morphologyEx(L, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mid = lm[36:48].mean(0)
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     beside = np.abs((xx - mid[0]) * -up[1] + (yy - mid[1]) * up[0]) > 0.6 * iod
     zone = beside & (lmk.height_above(shape, lm, mid) > -0.3 * iod)
-    features = np.zeros(shape, np.uint8)
-    for idx in EYES:
-        features |= warp.hull_mask(lm[idx], shape)
-    kk = 2 * max(1, int(0.08 * iod)) + 1
-    features = cv2.dilate(features, np.ones((kk, kk), np.uint8)) | warp.brow_lines(lm, shape, 0.2 * iod)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(
-        (zone & (dark_lines > STRAND_CONTRAST) & (features == 0)).astype(np.uint8), connectivity=8)
-    long = np.r_[False, np.maximum(stats[1:, 2], stats[1:, 3]) > 0.12 * iod]
-    return long[labels]
+    return skin.thin_lines(rgb, lm, zone, width=0.04, contrast=STRAND_CONTRAST, min_length=0.12, light=False,
+                           eye_margin=0.08, brow_width=0.2)
 
 
 def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feather: float,

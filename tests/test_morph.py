@@ -89,7 +89,7 @@ def _foreign_hair(out, dominant, mean) -> float:
     return float((dark(out) & ~dark(dominant))[lower].mean())
 
 
-def _plain_mean(matched, warped, mean, weights):
+def _plain_mean(matched, skins, mean, weights):
     """morph 1.3's average: each face at its weight everywhere."""
     return sum(w * im.astype(np.float32) for w, im in zip(weights, matched))
 
@@ -106,7 +106,7 @@ def test_a_moustache_is_whole_or_absent_never_a_shadow(data_dir, monkeypatch):
     def foreign(names, weights, hair_region: bool) -> float:
         ims, lms = zip(*(still(n) for n in names))
         if not hair_region:  # morph 1.2: no facial-hair region, a plain weighted mean
-            monkeypatch.setattr(morph, "_facial_hair", lambda warped, mean: np.zeros(warped[0].shape[:2], np.uint8))
+            monkeypatch.setattr(morph, "_facial_hair", lambda skins, mean: np.zeros(skins[0].shape, np.uint8))
             monkeypatch.setattr(morph, "_skin_weighted_mean", _plain_mean)
         out = morph.morph(list(ims), list(lms), weights, morph._params(7, len(names)))
         monkeypatch.undo()

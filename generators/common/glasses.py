@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 
 FRAME_MAX = 1.6  # a frame or photo scoring above wears glasses (bare photos here: <= 1.40)
@@ -50,20 +51,12 @@ def above_rims(shape, lm: np.ndarray) -> np.ndarray:
 
 
 def rims(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Boolean: thin lines lighter or darker than their surroundings by RIM_CONTRAST (top- and black-hat over 0.05
-    face units) around the eyes, away from the eyes and brows, in pieces at least 0.25 face units long: the rims
-    of a known wearer's glasses. On talk_d9's thin metal rims most of the frame; on talk_d12's blurred clear
-    acetate only fragments; on bare faces it also finds creases, so use it on wearers only."""
-    shape, iod, up = rgb.shape[:2], float(lmk.interocular(lm)), lmk.up_vector(lm)
-    L = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32), (0, 0), 0.5)
-    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(1, int(0.05 * iod)) + 1,) * 2)
-    lines = np.maximum(cv2.morphologyEx(L, cv2.MORPH_TOPHAT, se), cv2.morphologyEx(L, cv2.MORPH_BLACKHAT, se))
+    """Boolean: thin lines lighter or darker than their surroundings by RIM_CONTRAST (over 0.05 face units)
+    around the eyes, away from the eyes and brows, in pieces at least 0.25 face units long: the rims of a known
+    wearer's glasses. On talk_d9's thin metal rims most of the frame; on talk_d12's blurred clear acetate only
+    fragments; on bare faces it also finds creases, so use it on wearers only."""
+    iod, up = float(lmk.interocular(lm)), lmk.up_vector(lm)
     zone = warp.hull_mask(np.vstack([lm[[0, 1, 15, 16, 29]], lm[17:27] + up * 0.05 * iod,
-                                     lm[[36, 39, 40, 41, 42, 45, 46, 47]] - up * 0.35 * iod]), shape)
-    eyes = warp.hull_mask(lm[36:42], shape) | warp.hull_mask(lm[42:48], shape)
-    k = 2 * max(1, int(0.04 * iod)) + 1
-    away = (cv2.dilate(eyes, np.ones((k, k), np.uint8)) == 0) & (warp.brow_lines(lm, shape, 0.16 * iod) == 0)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(
-        ((zone > 0) & (lines > RIM_CONTRAST) & away).astype(np.uint8), connectivity=8)
-    long = np.r_[False, np.maximum(stats[1:, 2], stats[1:, 3]) > 0.25 * iod]
-    return long[labels]
+                                     lm[[36, 39, 40, 41, 42, 45, 46, 47]] - up * 0.35 * iod]), rgb.shape[:2])
+    return skin.thin_lines(rgb, lm, zone, width=0.05, contrast=RIM_CONTRAST, min_length=0.25, light=True,
+                           eye_margin=0.04, brow_width=0.16)

@@ -33,8 +33,8 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     target's tone and shading fall across the source's detail. Lightness detail is added, scaled down toward the
     target skin's where that is smoother (to no less than LIGHT_GAIN); colour detail is added scaled by how much
     paler the target skin's colour (a, b about grey) is than the source's there, so a dark source's desaturated
-    shadows do not turn blue on a pale face and a grey photo stays grey, while lips and eyes keep their colour. `strength` < 1 keeps that
-    share of the source's own colours.
+    shadows do not turn blue on a pale face and a grey photo stays grey, while lips and eyes keep their colour.
+    `strength` < 1 keeps that share of the source's own colours.
 
     Replaces per-channel mean/std matching (landmark_swap 2.2, morph 1.3), which left a dim, half-shaded source
     grey-shaded on a bright target, kept a colour face on a black-and-white photo and turned shadows blue."""

@@ -1,11 +1,15 @@
-"""Which pixels of a face are skin, measured against its own cheeks and nose: used by the backends that must not
-paste hair, brows or lips as if they were skin (landmark_swap's masks and colour, morph's facial hair)."""
+"""Which pixels of a face are skin, measured against its own cheeks and nose, and which are thin lines across it
+(strands of hair, glasses rims): used by the backends that must not paste hair, brows, lips or rims as if they
+were skin (landmark_swap's masks and colour, morph's weights and facial hair)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from synthfake.generators.common.warp import hull_mask
+import cv2
+
+from synthfake.generators.common import landmarks as lmk
+from synthfake.generators.common.warp import brow_lines, hull_mask
 
 CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))
 SKIN_DARKEST = 0.6  # share of the cheeks' median L below which a pixel is not skin (hair; deep shadow too)
@@ -52,3 +56,23 @@ def shaded_skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
     med, spread = ref
     d2 = (((lab[..., 1:] - med[1:]) / spread[1:]) ** 2).sum(-1)
     return (np.exp(-0.5 * d2 / 2.0) * (lab[..., 0] > SHADOW_DARKEST * med[0])).astype(np.float32)
+
+
+def thin_lines(rgb: np.ndarray, lm: np.ndarray, zone: np.ndarray, width: float, contrast: float,
+               min_length: float, light: bool, eye_margin: float, brow_width: float) -> np.ndarray:
+    """Boolean: within `zone`, lines thinner than `width` face units that are darker (and, with `light`, also
+    lighter) than their surroundings by more than `contrast` L levels (black-/top-hat), away from the eyes
+    (dilated by `eye_margin`) and the brow lines (`brow_width` thick), in pieces at least `min_length` long."""
+    shape, iod = rgb.shape[:2], float(lmk.interocular(lm))
+    L = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32), (0, 0), 0.5)
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(1, int(width * iod)) + 1,) * 2)
+    lines = cv2.morphologyEx(L, cv2.MORPH_BLACKHAT, se)
+    if light:
+        lines = np.maximum(cv2.morphologyEx(L, cv2.MORPH_TOPHAT, se), lines)
+    eyes = hull_mask(lm[36:42], shape) | hull_mask(lm[42:48], shape)
+    k = 2 * max(1, int(eye_margin * iod)) + 1
+    away = (cv2.dilate(eyes, np.ones((k, k), np.uint8)) == 0) & (brow_lines(lm, shape, brow_width * iod) == 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        ((zone > 0) & (lines > contrast) & away).astype(np.uint8), connectivity=8)
+    long = np.r_[False, np.maximum(stats[1:, 2], stats[1:, 3]) > min_length * iod]
+    return long[labels]
