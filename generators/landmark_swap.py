@@ -2,7 +2,7 @@
 
 Per frame: the source's 68 landmarks plus 10 forehead points are warped piecewise-affinely (Delaunay) onto the
 target's temporally smoothed landmarks, so the source face takes the target's expression frame by frame. The
-warped face is relit (the target's low frequencies of colour and shading under the source's detail) and matched to
+warped face is relit (the target's low frequencies of colour and shading under the source's detail, in log RGB) and matched to
 the target's sharpness (Laplacian energy), then alpha-blended through a mask that covers the target's brows and
 the skin above them (not its hair or fringe), leaving out the target's own eye apertures and mouth cavity so its
 gaze, blinks and speech show through, and the source's hair (`swap_regions`). When either person wears glasses
@@ -28,7 +28,8 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.3"  # 2.3: relit by frequency split (the target's low frequencies under the source's detail); a
+VERSION = "2.4"  # 2.4: relit in log RGB below 0.18 face units (lips and brows keep their hue on a pale face);
+# 2.3: relit by frequency split (the target's low frequencies under the source's detail); a
 # face with glasses swapped below them; hair strands across the temples left out; 2.2: the source's hair along the
 # face's edge and over the brows left out (far darker than its cheeks is not skin); 2.1: a source video gives a
 # frame drawn per sample, not always its indexed still

@@ -22,6 +22,8 @@ FOREHEAD = 0.36  # face units above the brow landmarks that swap where both face
 EYES = (np.arange(36, 42), np.arange(42, 48))
 INNER_MOUTH = np.arange(60, 68)
 EDGE_RING = 0.2  # face units inside the swapped region's edge where the source's non-skin (hair) is left out
+SHADING = 0.18  # face units below which the target's tone and shading replace the source's (morph: 0.25): a source
+# lit from one side kept more of its shadow at 0.25 (still_talk_d20 on photo_s42); at 0.12 the target's brows showed
 STRAND_CONTRAST = 8.0  # L levels a thin line lies below its surroundings to count as a hair strand
 
 
@@ -121,8 +123,10 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
 
 def transfer_colour(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, covered: np.ndarray,
                     strength: float) -> np.ndarray:
-    """The warped source relit to the target (`relight`), measured on the skin of the hull and forehead band."""
-    return relight(src, dst, lm, (face_interior(lm, dst.shape[:2], forehead=True) > 0) & (covered > 0), strength)
+    """The warped source relit to the target (`relight`) below SHADING face units, measured on the skin of the
+    hull and forehead band."""
+    region = (face_interior(lm, dst.shape[:2], forehead=True) > 0) & (covered > 0)
+    return relight(src, dst, lm, region, strength, sigma=SHADING)
 
 
 def sharpness(rgb: np.ndarray, mask: np.ndarray) -> float:
