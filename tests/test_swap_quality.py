@@ -142,5 +142,5 @@ def test_on_a_pale_face_lips_stay_red_and_brows_keep_their_hue(data_dir):
         chroma = lambda m: float(np.linalg.norm(lab[m][:, 1:].mean(0)))  # noqa: E731
         hue.append(chroma(brows) / chroma(cheeks))
     print(f"\nlips' a above the cheeks' {np.round(redder, 1)}; brows' chroma / cheeks' {np.round(hue, 2)}")
-    assert min(redder) > 10  # 2.3: 5.2, 5.7, 8.3; 2.4: 12.3, 13.3, 20.4 (the target's own: 25.1)
-    assert np.mean(hue) > 0.8  # 2.3: 0.69, 0.65, 0.72 (mean 0.69); 2.4: 0.89, 0.73, 1.06
+    assert min(redder) > 10  # 2.3: 5.2, 5.7, 8.3; 2.4: 12.1, 13.0, 19.9 (the target's own: 25.1)
+    assert np.mean(hue) > 0.78  # 2.3: 0.69, 0.65, 0.72 (mean 0.69); 2.4: 0.82, 0.74, 0.92 (0.83)

@@ -13,6 +13,7 @@ from synthfake.generators.common.warp import hull_mask
 
 SIGMA = 0.25  # face units: what is shading and tone (below) and what is the face's own detail (above)
 LIGHT_GAIN = 0.7  # least share of the face's lightness detail kept on a smoother skin (a retouched photo)
+SHADOW_FADE = 0.6  # log lightness below the face's own low frequencies at which its colour detail is gone
 DARK = 4.0  # added to 8-bit values before the log, so sensor noise in near-black pixels is not magnified
 
 
@@ -42,6 +43,14 @@ def colourfulness(log_rgb: np.ndarray, mask: np.ndarray) -> float:
     return float(np.linalg.norm(c - c.mean(0), axis=-1).mean()) if len(c) else 0.0
 
 
+def _colour_kept(light: np.ndarray, lm: np.ndarray, shape) -> np.ndarray:
+    """Share of the source's colour detail kept per pixel: less in its shadows (nostrils, folds: a smiling
+    source lit in front of a blue backdrop gave purple nostrils, the fill light's hue), all of it on the lips,
+    which are pigment however dark."""
+    lips = cv2.GaussianBlur(hull_mask(lm[48:60], shape).astype(np.float32) / 255.0, (0, 0), 2.0)[..., None]
+    return np.maximum(np.clip(1.0 + light / SHADOW_FADE, 0.0, 1.0), lips)
+
+
 def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray, strength: float = 1.0,
             sigma: float = SIGMA) -> np.ndarray:
     """`src` (a face warped onto `dst`'s landmarks `lm`) relit and recoloured in log RGB: its low frequencies
@@ -50,8 +59,8 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     keeps the hue of the skin it falls on: a dark source's shaded sockets are darker pale skin on a pale face,
     not grey or blue bands, and its lips stay red. Lightness detail is scaled down toward the target skin's where
     that is smoother (to no less than LIGHT_GAIN); colour detail by how much less the target face's colour
-    varies than the source's (`colourfulness`), so a grey photo stays grey. `strength` < 1 keeps that share of
-    the source's own colours.
+    varies than the source's (`colourfulness`), so a grey photo stays grey, and less in the source's shadows
+    (`_colour_kept`). `strength` < 1 keeps that share of the source's own colours.
 
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
@@ -68,6 +77,6 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     gain = np.clip((light_d[both].std() + 0.005) / (light_s[both].std() + 0.005), LIGHT_GAIN, 1.0)
     hull = hull_mask(lm, dst.shape[:2])
     colour_gain = min(1.0, colourfulness(d, hull) / max(colourfulness(s, hull), 1e-3))
-    out = (d - detail_d) + gain * light_s + colour_gain * colour_s
+    out = (d - detail_d) + gain * light_s + colour_gain * _colour_kept(light_s, lm, dst.shape[:2]) * colour_s
     out = strength * out + (1.0 - strength) * s
     return np.clip(np.exp(out) - DARK + 0.5, 0, 255).astype(np.uint8)
