@@ -1,14 +1,14 @@
 """Weights-free face swap: a source face onto every frame of a target video, or onto a target photo.
 
 Per frame: the source's 68 landmarks plus 10 forehead points are warped piecewise-affinely (Delaunay) onto the
-target's temporally smoothed landmarks, so the source face takes the target's expression frame by frame. The
-warped face is relit (the target's low frequencies of colour and shading under the source's detail, in log RGB)
-and matched to the target's sharpness (Laplacian energy), then alpha-blended through a mask that covers the target's brows and
-the skin above them (not its hair or fringe), leaving out the target's own eye apertures and mouth cavity so its
-gaze, blinks and speech show through, and the source's hair (`swap_regions`). When either person wears glasses
-only the face below them is swapped. Frames where the target turns its head far from the source's (or, for a
-person not known to wear glasses, shows them) are left untouched and counted; such a target photo fails with
-that reason. Pixels outside the mask are the target's; the target's audio is kept.
+target's temporally smoothed landmarks, so the source face takes the target's expression frame by frame. The warped
+face is relit (the target's low frequencies of colour and shading under the source's detail, in log RGB) and
+matched to the target's sharpness (Laplacian energy), then alpha-blended through a mask that covers the target's
+brows and the skin above them (not its hair or fringe), leaving out the target's own eye apertures and mouth cavity
+so its gaze, blinks and speech show through, and the source's hair (`swap_regions`). When either person wears
+glasses only the face below them is swapped. Frames where the target turns its head far from the source's (or, for
+a person not known to wear glasses, shows them) are left untouched and counted; such a target photo fails with that
+reason. Pixels outside the mask are the target's; the target's audio is kept.
 """
 
 from __future__ import annotations
