@@ -29,10 +29,10 @@ from synthfake.writer import save_image
 
 TYPE = "face_swap"
 VERSION = "2.4"  # 2.4: relit in log RGB below 0.18 face units (lips and brows keep their hue on a pale face);
-# 2.3: relit by frequency split (the target's low frequencies under the source's detail); a
-# face with glasses swapped below them; hair strands across the temples left out; 2.2: the source's hair along the
-# face's edge and over the brows left out (far darker than its cheeks is not skin); 2.1: a source video gives a
-# frame drawn per sample, not always its indexed still
+# 2.3: relit by frequency split (the target's low frequencies under the source's detail), a face with glasses
+# swapped below them, hair strands across the temples left out; 2.2: the source's hair along the face's edge and
+# over the brows left out (far darker than its cheeks is not skin); 2.1: a source video gives a frame drawn per
+# sample, not always its indexed still
 ROI_MARGIN = 0.2
 AVOID_GLASSES = True  # the plan prefers faces without glasses: with them only the lower face is swapped (a full
 # hull pasted a source's rims as ghosts and erased a target's)
@@ -79,7 +79,7 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_d = skin.skin_likelihood(lab_d, lm)
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
-    warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"])
+    warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"], skin_d)
     warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False),

@@ -86,8 +86,8 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
     region = warp.hull_mask(mean, (h, w), erode=2) > 0
-    matched = [relight(im, ref, mean, region) if k else im for k, im in enumerate(warped)]
     skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean) for im in warped]
+    matched = [relight(im, ref, mean, region, dst_skin=skins[0]) if k else im for k, im in enumerate(warped)]
     face = np.clip(_skin_weighted_mean(matched, skins, mean, weights) + 0.5, 0, 255).astype(np.uint8)
     face = _dominant_features(face, skins, matched, mean, weights)
     blended = warp.poisson_blend(face, ref, mask)
@@ -114,8 +114,8 @@ def _without_rims(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
 def _skin_weighted_mean(matched: list[np.ndarray], skins: list[np.ndarray], mean: np.ndarray,
                        weights) -> np.ndarray:
     """The weighted average of the colour-matched faces, each weighted per pixel by how much it shows skin there
-    (`skins`: each face's skin likelihood before relighting)
-    (plus a floor, so where none does, brows say, the plain weights hold), and the other faces' weight tapered
+    (`skins`: each face's skin likelihood before relighting, plus a floor, so where none does, brows say, the
+    plain weights hold), and the other faces' weight tapered
     to none over EDGE_TAPER face units at the hull's edge: one parent's hair or hat over its temple is not
     averaged in as a translucent wedge (schmidhuber + lenna, 1.3; lenna's hat passes as skin by colour)."""
     iod = float(lmk.interocular(mean))

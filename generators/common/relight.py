@@ -52,7 +52,7 @@ def _colour_kept(light: np.ndarray, lm: np.ndarray, shape) -> np.ndarray:
 
 
 def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray, strength: float = 1.0,
-            sigma: float = SIGMA) -> np.ndarray:
+            sigma: float = SIGMA, dst_skin: np.ndarray | None = None) -> np.ndarray:
     """`src` (a face warped onto `dst`'s landmarks `lm`) relit and recoloured in log RGB: its low frequencies
     (below `sigma` face units, measured on the skin within boolean `region`) replaced by the target's, so the
     target's tone and shading fall across the source's detail. In log RGB a shadow or a brow is a ratio, so it
@@ -60,13 +60,16 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     not grey or blue bands, and its lips stay red. Lightness detail is scaled down toward the target skin's where
     that is smoother (to no less than LIGHT_GAIN); colour detail by how much less the target face's colour
     varies than the source's (`colourfulness`), so a grey photo stays grey, and less in the source's shadows
-    (`_colour_kept`). `strength` < 1 keeps that share of the source's own colours.
+    (`_colour_kept`). `strength` < 1 keeps that share of the source's own colours. `dst_skin`: the target's
+    `skin.skin_likelihood` on `lm`, where the caller has it already.
 
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
     s_lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
     ws = region * skin.shaded_skin_likelihood(s_lab, lm)
-    wd = region * skin.skin_likelihood(cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    if dst_skin is None:
+        dst_skin = skin.skin_likelihood(cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    wd = region * dst_skin
     both = (ws > 0.5) & (wd > 0.5)
     if both.sum() < 64:
         return src
