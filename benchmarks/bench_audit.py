@@ -32,7 +32,8 @@ from synthfake.audit.base import Settings
 from synthfake.audit.integrity import HASH_THREADS
 from synthfake.files import write_json_atomic
 from synthfake.manifest import read_records
-from synthfake.plan import SampleTable, sample_id
+from synthfake.plan import SampleTable
+from synthfake.sample_spec import sample_id
 from synthfake.sources import save_index
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from synthfake.dataset import Dataset
 from synthfake.degrade import PRESETS, apply_chain, draw_chain
 from synthfake.executors import run_local
 from synthfake.manifest import read_records
-from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS
+from synthfake.shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from synthfake.runner import run_worker
 from synthfake.sources import video_track
 

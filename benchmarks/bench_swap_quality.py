@@ -31,8 +31,8 @@ import numpy as np
 from synthfake import faces, media
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
-from synthfake.generators.common import glasses as glasses_of
-from synthfake.generators.common import landmarks as lmk
+from synthfake import glasses as glasses_of
+from synthfake import landmarks as lmk
 from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 
@@ -126,7 +126,7 @@ def main() -> None:
         tris68, tris = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
         p2 = dict(landmark_swap._params(0), source_fringe=sr.source_fringe(src, sf.landmarks))
         for v in videos:
-            sampled = [(fr, faces.detect(fr)) for _, fr in media.sample_frames(DATA / "videos" / v, args.frames)]
+            sampled = [(fr, faces.detect(fr)) for _, fr in media.frames_of(DATA / "videos" / v, args.frames)]
             sampled = [(fr, tf.landmarks) for fr, tf in sampled if tf is not None]
             scores = [glasses_of.score(fr, lm) for fr, lm in sampled]
             glasses += scores  # a target wearing glasses is swapped below them, as `gen run` does for its person

@@ -14,16 +14,14 @@ import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
+
+import numpy as np
 
 from synthfake.errors import BackendNotReady, SynthfakeError
-from synthfake.manifest import FAKE_TYPES
-
-if TYPE_CHECKING:
-    from synthfake.plan import SampleSpec
-    import numpy as np
-
-    from synthfake.sources import Source, Sources
+from synthfake.sample_spec import SampleSpec
+from synthfake.shared_types import SAMPLE_TYPES
+from synthfake.sources import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
@@ -136,8 +134,8 @@ class Backend(Protocol):
 def check_contract(name: str, mod: ModuleType) -> Backend:
     """The module itself when it follows `Backend`, else BackendNotReady naming what is wrong."""
     problems = []
-    if getattr(mod, "TYPE", None) not in (*FAKE_TYPES, "real"):
-        problems.append(f"TYPE {getattr(mod, 'TYPE', None)!r} is not one of {', '.join((*FAKE_TYPES, 'real'))}")
+    if getattr(mod, "TYPE", None) not in SAMPLE_TYPES:
+        problems.append(f"TYPE {getattr(mod, 'TYPE', None)!r} is not one of {', '.join(SAMPLE_TYPES)}")
     if not isinstance(getattr(mod, "VERSION", None), str) or not mod.VERSION:
         problems.append("VERSION must be a non-empty string")
     for fn, n_args in (("ready", 1), ("generate", 4)):

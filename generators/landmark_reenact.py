@@ -16,9 +16,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import faces, media, media_audio
+from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready, source_still
 from synthfake.writer import save_video
@@ -158,7 +158,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"])
               for t in range(n))
     fps = media.video_fps(drv.path)
-    audio = media_audio.read_audio_of_video(drv.path, start / fps, n / fps)
+    audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
     path, written = save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
     return Generated(path, p, written, int(valid.sum()))

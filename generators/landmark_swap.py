@@ -20,8 +20,8 @@ from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.generators import swap_regions as sr
-from synthfake.generators.common import glasses
-from synthfake.generators.common import landmarks as lmk
+from synthfake import glasses
+from synthfake import landmarks as lmk
 from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthfake import faces, media, media_audio, weights
+from synthfake import faces, media, weights
 from synthfake.generators.common import align, onnx_models
 from synthfake.generators.common.clips import clip_landmarks
 from synthfake.errors import SampleFailed
@@ -212,7 +212,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
             yield align.paste_back(image, face, mask, s_mat)
 
     fps = media.video_fps(drv.path)
-    path, written = save_video(out_stem, frames(), fps, media_audio.read_audio_of_video(drv.path, start / fps, n / fps),
+    path, written = save_video(out_stem, frames(), fps, media.read_audio_of_video(drv.path, start / fps, n / fps),
                                expected=n, source=drv.item.path)
     record, unverified = weights.record(resolved)
     return Generated(path, p, written, made, record, unverified)

@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake.generators.common import glasses
+from synthfake.generators.common import rims
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.generators.common.relight import relight
 from synthfake.generators.common.skin import skin_likelihood
 from synthfake.errors import SampleFailed
@@ -35,7 +35,7 @@ VERSION = "1.5"  # 1.5: the relight works in log RGB (lips and shadows keep the 
 # base's alone at the edge (no translucent hat); glasses rims inpainted on a parent, kept whole on the base;
 # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
-AVOID_GLASSES = True  # the plan prefers faces without glasses: rims found by `glasses.rims` are inpainted on a
+AVOID_GLASSES = True  # the plan prefers faces without glasses: rims found by `rims.rims` are inpainted on a
 # parent and kept whole on the base, but faint ones (talk_d12's) are partly missed and show as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent
 MAX_TRIES = 4
@@ -99,15 +99,15 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
 
 
 def _rim_alpha(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Soft alpha (h, w, 1) of a wearer's glasses rims (`glasses.rims`), widened over their edges."""
-    rim = cv2.dilate(glasses.rims(img, mean).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+    """Soft alpha (h, w, 1) of a wearer's glasses rims (`rims.rims`), widened over their edges."""
+    rim = cv2.dilate(rims.rims(img, mean).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(rim.astype(np.float32) / 255.0, (0, 0), 1.0)[..., None]
 
 
 def _without_rims(img: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """A parent wearer's face with its glasses rims inpainted from the skin around them, so no rim is averaged
     into the morph as a ghost."""
-    rim = cv2.dilate(glasses.rims(img, mean).astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
+    rim = cv2.dilate(rims.rims(img, mean).astype(np.uint8) * 255, np.ones((5, 5), np.uint8))
     return cv2.inpaint(img, rim, max(3, int(0.04 * float(lmk.interocular(mean)))), cv2.INPAINT_TELEA)
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthfake import media, media_audio
+from synthfake import media
 from synthfake.generators.common import clips, warp
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import conform_audio, save_video
@@ -138,7 +138,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         raise SampleFailed(f"length_mode {p['length_mode']!r}: expected one of {', '.join(LENGTH_MODES)}")
     start, n_clip = sample.params["clip_start"], sample.params["clip_frames"]
     fps = media.video_fps(tgt.path)
-    data, rate = media_audio.read_audio(aud.path)
+    data, rate = media.read_audio(aud.path)
     total = len(data) / rate
     u = p.pop("offset_u")
     n_out = min(n_clip, int(total * fps)) if p["length_mode"] == "trim_audio" else int(total * fps)

@@ -6,7 +6,7 @@ difference between a real and its paired fake is the manipulation.
 
 from __future__ import annotations
 
-from synthfake import media, media_audio
+from synthfake import media
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image, save_video
 
@@ -23,7 +23,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         return Generated(save_image(out_stem, media.read_image(src.path)), {"writer": "png"}, 1, 0)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     fps = media.video_fps(src.path)
-    audio = media_audio.read_audio_of_video(src.path, start / fps, n / fps)
+    audio = media.read_audio_of_video(src.path, start / fps, n / fps)
     path, written = save_video(out_stem, media.iter_frames(src.path, start, n), fps, audio, expected=n,
                                source=src.item.path)
     return Generated(path, {"writer": "h264_mp4"}, written, 0)

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from synthfake import media
-from synthfake.generators.common import landmarks as lmk, warp
+from synthfake import landmarks as lmk
+from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready

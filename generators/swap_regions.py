@@ -11,9 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.generators.common import warp
-from synthfake.generators.common import glasses
+from synthfake.generators.common import rims
 from synthfake.generators.common import skin
 from synthfake.generators.common.relight import relight
 
@@ -88,7 +88,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     own eye apertures and mouth cavity left out so its gaze, blinks and speech show. The source's hair is left
     out: its non-skin above the eyes (everything there when `keep_brows`, a source whose brows hair covers) and
     within EDGE_RING of the region's edge, and its `strands` (`hair_strands`) wherever they lie. With
-    `below_glasses` (either face wears glasses), only the face below `glasses.BELOW` is swapped, so no rims are
+    `below_glasses` (either face wears glasses), only the face below `rims.BELOW` is swapped, so no rims are
     pasted or erased. Feathered `feather` face units, toward skin."""
     shape = src_skin.shape
     iod = float(lmk.interocular(lm))
@@ -110,7 +110,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
         src_hair |= cv2.dilate(strands.astype(np.uint8), np.ones((d, d), np.uint8)) > 0
     mask = np.where(((core > 0) | band_ok) & ~src_hair, 255, 0).astype(np.uint8)
     if below_glasses:
-        mask[glasses.above_rims(shape, lm)] = 0
+        mask[rims.above_rims(shape, lm)] = 0
     r = max(1, int(feather * iod))
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     alpha = _soft(mask, r / 1.5)

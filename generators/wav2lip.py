@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthfake import media, media_audio, weights
+from synthfake import media, weights
 from synthfake.generators.common import align, onnx_models, warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.generators import Context, Generated, Option, options
@@ -88,7 +88,7 @@ def speech(path: Path, start_s: float, dur_s: float) -> tuple[tuple[np.ndarray, 
     """The audio segment as written into the clip (file rate, channels) and as 16 kHz mono for the model."""
     import librosa
 
-    data, rate = media_audio.read_audio(path)
+    data, rate = media.read_audio(path)
     s0, k = int(round(start_s * rate)), int(round(dur_s * rate))
     seg = data[s0:s0 + k]
     if len(seg) < k:  # shorter than the clip: silence after the speech

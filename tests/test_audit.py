@@ -19,7 +19,7 @@ import pytest
 from conftest import gen
 from PIL import Image
 
-from synthfake import media, media_audio
+from synthfake import media
 from synthfake.audit import dupes as audit_dupes
 from synthfake.audit import run_audit
 from synthfake.audit.balance import compare
@@ -28,8 +28,9 @@ from synthfake.audit.confounds import chance_p, jpeg_quality, single_auc
 from synthfake.audit.dupes import near_pairs
 from synthfake.files import sha256_file
 from synthfake.audit.integrity import parse_manifests
-from synthfake.manifest import MediaMeta, Record, read_records
-from synthfake.plan import PAIR_ROLE
+from synthfake.manifest import Record, read_records
+from synthfake.shared_types import MediaMeta
+from synthfake.shared_types import PAIR_ROLE
 from synthfake.sources import load_index
 
 CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise",
@@ -198,7 +199,7 @@ def test_reals_at_another_fps_fail_confounds_only(ds):
             continue
         p = ds / r.path
         frames = media.read_frames(p)[::2]
-        audio = media_audio.read_audio_of_video(p, 0, r.media.duration)
+        audio = media.read_audio_of_video(p, 0, r.media.duration)
         tmp = p.with_name(f"{p.stem}.tmp.mp4")
         media.write_video(tmp, frames, Fraction(r.media.fps).limit_denominator(1001) / 2, audio)
         os.replace(tmp, p)
@@ -331,7 +332,7 @@ def test_fakes_with_16khz_audio_fail_confounds_only(ds):
         if r.label != 1 or r.media.kind != "video" or not r.media.audio:
             continue
         p = ds / r.path
-        data, rate = media_audio.read_audio_of_video(p, 0, r.media.duration)
+        data, rate = media.read_audio_of_video(p, 0, r.media.duration)
         low = resample_poly(data.mean(1, keepdims=True), 160, rate // 100, axis=0).astype(np.float32)
         tmp = p.with_name(f"{p.stem}.tmp.mp4")
         media.write_video(tmp, media.read_frames(p), Fraction(r.media.fps).limit_denominator(1001), (low, 16000))
@@ -357,7 +358,7 @@ def test_uncovered_wedge_fails_artefacts_only(ds):
     wedge = np.array([[0, h - 1], [w // 2, h - 1 - h // 6], [w - 1, h - 1]], np.int32)
     for f in frames:
         cv2.fillConvexPoly(f, wedge, (0, 0, 0))
-    audio = media_audio.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
+    audio = media.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
     tmp = p.with_name(f"{p.stem}.tmp.mp4")
     media.write_video(tmp, frames, Fraction(fake.media.fps).limit_denominator(1001), audio)
     os.replace(tmp, p)
@@ -376,7 +377,7 @@ def test_frozen_frames_fail_artefacts_only(ds):
     p = ds / fake.path
     frames = media.read_frames(p)
     held = [frames[i - i % 2] for i in range(len(frames))]
-    audio = media_audio.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
+    audio = media.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None
     tmp = p.with_name(f"{p.stem}.tmp.mp4")
     media.write_video(tmp, held, Fraction(fake.media.fps).limit_denominator(1001), audio)
     os.replace(tmp, p)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthfake import media, media_audio
+from synthfake import media
 from synthfake.generators.common import warp
 from synthfake import generators as registry
 from synthfake.audit import run_audit
@@ -42,7 +42,7 @@ def clip(data_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clip") / "clip.mp4"
     src = data_dir / "videos" / "talk_d12.mp4"
     fps = media.video_fps(src)
-    media.write_video(out, media.read_frames(src, 0, 25), fps, media_audio.read_audio_of_video(src, 0, 1.0))
+    media.write_video(out, media.read_frames(src, 0, 25), fps, media.read_audio_of_video(src, 0, 1.0))
     return out
 
 

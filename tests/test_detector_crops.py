@@ -14,7 +14,7 @@ import pytest
 from synthfake.detector import augment as aug
 from synthfake.detector.crops import (CropSettings, FileCrops, cached_crops, crop_chunks, empty, file_crops,
                                       run_pool)
-from synthfake.media import iter_sampled  # noqa: E402
+from synthfake.media import frames_of  # noqa: E402
 from synthfake.detector.stream import DIED, stream_crops
 from synthfake.media import probe, uniform_indices
 
@@ -34,7 +34,7 @@ def test_crops_of_videos_images_and_failures(media_files, tmp_path):
     vid = file_crops(media_files / "talk_d18.mp4", s)
     n = probe(media_files / "talk_d18.mp4").frames
     assert vid.frames == uniform_indices(n, 12) and vid.crops.shape == (12, SIZE, SIZE, 3) and not vid.reason
-    assert [i for i, _ in iter_sampled(media_files / "talk_d18.mp4", 12)] == vid.frames
+    assert [i for i, _ in frames_of(media_files / "talk_d18.mp4", 12)] == vid.frames
     photo = file_crops(media_files / "photo_s1.jpg", s)
     assert photo.crops.shape == (1, SIZE, SIZE, 3) and photo.crops.dtype == np.uint8 and photo.sampled == 1
     animal = file_crops(media_files / "animal_s31.jpg", s)
@@ -84,7 +84,7 @@ def test_video_crops_detected_with_the_previous_face_equal_a_full_scan_per_frame
     s = CropSettings(frames=16, size=SIZE)
     for name in ("talk_d18.mp4", "talk_d20.mp4"):
         got = file_crops(media_files / name, s)
-        full = [crop_face(rgb, s)[0] for _, rgb in iter_sampled(media_files / name, 16)]
+        full = [crop_face(rgb, s)[0] for _, rgb in frames_of(media_files / name, 16)]
         assert len(got.crops) == 16 and all(c is not None for c in full)
         assert np.array_equal(got.crops, np.stack(full)), name
 

@@ -10,7 +10,7 @@ from synthfake.export.dfb_crop import align_crop, aligned_faces
 
 
 def real_frames(data_dir, per_video: int = 4) -> list[np.ndarray]:
-    frames = [rgb for p in sorted((data_dir / "videos").glob("*.mp4")) for _, rgb in media.iter_sampled(p, per_video)]
+    frames = [rgb for p in sorted((data_dir / "videos").glob("*.mp4")) for _, rgb in media.frames_of(p, per_video)]
     return frames + [media.read_image(p) for p in sorted((data_dir / "faces").glob("photo_*.jpg"))]
 
 
@@ -33,7 +33,7 @@ def test_detection_near_an_expected_face_size_finds_the_full_scans_boxes(data_di
 
 def test_a_sequence_crops_as_frame_by_frame_and_a_faceless_frame_resets_the_hint(data_dir):
     video = data_dir / "videos" / "talk_d3.mp4"
-    frames = list(media.iter_sampled(video, 3))
+    frames = list(media.frames_of(video, 3))
     dog = media.read_image(sorted((data_dir / "nonfaces").glob("*.jpg"))[0])
     photo = media.read_image(sorted((data_dir / "faces").glob("photo_*.jpg"))[0])  # another face size: a hint off
     seq = frames[:2] + [(91, photo), (90, dog)] + frames[2:]

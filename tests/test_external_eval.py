@@ -145,7 +145,7 @@ def test_shipped_recipes_are_valid_and_gen_run_rejects_unknown_keys(tmp_path):
     from conftest import ROOT
     from synthfake.cli import app
     from synthfake.cli_run import RUN_RECIPE_KEYS
-    from synthfake.plan import DEFAULT_RATIOS
+    from synthfake.shared_types import DEFAULT_RATIOS
     from synthfake.recipe import read_recipe
 
     for f in sorted((ROOT / "recipes" / "data").glob("*.json")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthfake import media, media_audio
+from synthfake import media
 from synthfake.errors import MediaError
 
 
@@ -14,7 +14,7 @@ def test_probe_and_uniform_sampling(data_dir):
     info = media.probe(path)
     assert (info.kind, info.width, info.height, info.codec) == ("video", 512, 512, "h264")
     assert info.frames == 183 and info.fps == 25.0
-    got = media.sample_frames(path, 40)
+    got = list(media.frames_of(path, 40))
     idx = [i for i, _ in got]
     assert idx == media.uniform_indices(183, 40) and len(idx) == 40
     assert all(f.shape == (512, 512, 3) and f.dtype == np.uint8 for _, f in got)
@@ -29,7 +29,7 @@ def test_video_roundtrip_keeps_frames_fps_and_audio(data_dir, tmp_path):
     src = data_dir / "videos" / "talk_d18.mp4"  # 30 fps with audio
     frames = media.read_frames(src, 10, 15)
     fps = media.video_fps(src)
-    audio = media_audio.read_audio_of_video(src, 10 / fps, 15 / fps)
+    audio = media.read_audio_of_video(src, 10 / fps, 15 / fps)
     assert audio is not None and abs(len(audio[0]) / audio[1] - 0.5) < 0.01
     out = tmp_path / "clip.mp4"
     assert media.write_video(out, frames, fps, audio) == 15
@@ -72,5 +72,5 @@ def test_bad_files_raise_one_error_type_naming_the_file(data_dir, tmp_path, make
 
 
 def test_audio_read(data_dir):
-    data, rate = media_audio.read_audio(data_dir / "audio" / "RD_Radio31_000.wav")
+    data, rate = media.read_audio(data_dir / "audio" / "RD_Radio31_000.wav")
     assert rate == 16000 and data.shape == (128000, 2) and data.dtype == np.float32

@@ -14,9 +14,9 @@ from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.files import sha256_file
 from synthfake.generators import Context, morph
-from synthfake.generators.common import landmarks as lmk
-from synthfake.generators.common import glasses, skin, warp
-from synthfake.plan import SampleSpec
+from synthfake import landmarks as lmk
+from synthfake.generators.common import rims, skin, warp
+from synthfake.sample_spec import SampleSpec
 from synthfake.sources import Source, Sources, scan
 
 FACES = ["faces/photo_s42.jpg", "faces/still_talk_d3.jpg", "faces/photo_s12.jpg", "videos/talk_d18.mp4"]
@@ -187,7 +187,7 @@ def test_glasses_are_not_ghosts_in_a_morph(data_dir):
         p = dict(morph._params(3, 2), glasses=worn)
         out = morph.morph(list(ims), list(lms), [0.45, 0.55], p)
         mean, _ = morph.to_mean_shape(list(ims), list(lms), [0.45, 0.55], 3)
-        return int(glasses.rims(out, mean).sum())
+        return int(rims.rims(out, mean).sum())
 
     parent = (rim_pixels(("photo_s1.jpg", "still_talk_d9.jpg"), [False, False]),
               rim_pixels(("photo_s1.jpg", "still_talk_d9.jpg"), [False, True]))

@@ -13,9 +13,9 @@ import pytest
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.generators import Context, mouth_sync
-from synthfake.plan import SampleSpec
+from synthfake.sample_spec import SampleSpec
 from synthfake.sources import Source, Sources, scan
 
 TARGET, AUDIO = "videos/talk_d20.mp4", "audio/RD_Radio31_000.wav"

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from synthfake.errors import PlanError
-from synthfake.plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, SampleTable, Plan
+from synthfake.plan import SampleTable, Plan
+from synthfake.shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from synthfake.plan_counts import largest_remainder, split_identity_counts
 from synthfake.sources import SourceIndex, SourceItem
 

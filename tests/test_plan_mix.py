@@ -13,7 +13,8 @@ from test_plan import _index, _plan
 from synthfake.dataset import Dataset
 from synthfake.errors import SampleFailed, SynthfakeError
 from synthfake.manifest import read_failures, read_records
-from synthfake.plan import DEFAULT_BACKENDS, Plan, SampleTable
+from synthfake.plan import Plan, SampleTable
+from synthfake.shared_types import DEFAULT_BACKENDS
 from synthfake.plan_counts import largest_remainder
 from synthfake.plan_options import parse_backend_opts, parse_backends, plan_warnings
 from synthfake.sources import IDENTITY_THRESHOLD

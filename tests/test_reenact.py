@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from synthfake import faces, media
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, landmark_reenact
-from synthfake.plan import SampleSpec
+from synthfake.sample_spec import SampleSpec
 from synthfake.sources import Source, Sources, SourceItem, scan
 
 SOURCE, DRIVING = "faces/photo_s1.jpg", "videos/talk_d12.mp4"

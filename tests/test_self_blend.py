@@ -9,7 +9,7 @@ import pytest
 
 from synthfake import faces, media
 from synthfake.generators.common import warp
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.generators import self_blend as sb
 from synthfake.manifest import read_records, resolve
 

@@ -71,7 +71,7 @@ def test_source_that_breaks_after_planning_is_a_recorded_failure(data_dir, tmp_p
 def test_people_who_wear_glasses_are_found_on_the_real_media(warm_sources):
     """talk_d9 and talk_d12 wear glasses in their videos (and the stills cut from them); the other seven do not.
     A still alone may score under the photo line (talk_d12's: 1.34): the person is judged on the video."""
-    from synthfake.generators.common import glasses
+    from synthfake import glasses
     from synthfake.sources import glasses_identities
 
     index = load_index(warm_sources / "sources.json")

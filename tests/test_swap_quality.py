@@ -14,8 +14,8 @@ import numpy as np
 from synthfake import faces, media
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
-from synthfake.generators.common import glasses
-from synthfake.generators.common import landmarks as lmk
+from synthfake import glasses
+from synthfake import landmarks as lmk
 from synthfake.generators.common import skin
 from synthfake.generators.common import warp
 
@@ -29,7 +29,7 @@ def test_colour_and_mouth_closer_to_the_target_than_version_1(data_dir):
     t68, t78 = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
     de1, de2, mt, m1, m2 = [], [], [], [], []
     for v in ("talk_d3.mp4", "talk_d9.mp4", "talk_d20.mp4"):
-        for _, frame in media.sample_frames(data_dir / "videos" / v, 4):
+        for _, frame in media.frames_of(data_dir / "videos" / v, 4):
             lm = faces.detect(frame).landmarks
             inner, ring = bench.skin_and_ring(frame, lm)
             base = bench.ring_de(frame, inner, ring)
@@ -72,7 +72,7 @@ def test_long_hair_of_the_source_is_not_pasted_over_the_target_temples(data_dir)
     t68, t78 = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
     v1, ours = [], []
     for v in ("talk_d3.mp4", "talk_d12.mp4"):
-        for _, frame in media.sample_frames(data_dir / "videos" / v, 3):
+        for _, frame in media.frames_of(data_dir / "videos" / v, 3):
             lm = faces.detect(frame).landmarks
             v1.append(bench.edge_hair(bench.swap_v1(src, sf.landmarks, t68, frame, lm), frame, lm))
             out = landmark_swap.swap_frame(src, sf.landmarks, t78, frame, lm, landmark_swap._params(3))

@@ -9,7 +9,7 @@ from conftest import gen
 from model_checks import audit_integrity, check_records, model_env, sources
 
 from synthfake.writer import AUDIO_RATE
-from synthfake import faces, media, media_audio
+from synthfake import faces, media
 from synthfake.generators import wav2lip
 from synthfake.manifest import resolve
 
@@ -36,7 +36,7 @@ def test_records_carry_the_speech_and_every_frame_synced(sync_run):
         assert r.media.kind == "video" and r.media.audio  # talk_d0 has no audio: the track is the speech
         assert r.media.frames == r.params["clip_frames"] == r.manipulated_frames == 12
         assert 0 <= r.params["audio_start"] <= 8.0 - 0.48
-        audio, rate = media_audio.read_audio_of_video(resolve(ds, r), 0, 10)
+        audio, rate = media.read_audio_of_video(resolve(ds, r), 0, 10)
         assert rate == AUDIO_RATE and 0.45 < len(audio) / rate < 0.65  # the clip's 0.48 s plus AAC frame padding
     audit_integrity(ds, tmp)
 

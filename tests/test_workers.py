@@ -73,7 +73,7 @@ def test_bad_rank_is_a_usage_error():
 def test_plan_written_by_an_older_version_keeps_its_ids(photo_sources, tmp_path):
     """A plan.json without a field added later still resumes: ids come from the JSON as written."""
     from synthfake.files import canonical_hash
-    from synthfake.plan import sample_id
+    from synthfake.sample_spec import sample_id
 
     out = tmp_path / "D"
     args = ["run", "--type", "face_swap", "--n", 3, "--reals", 0, "--sources", photo_sources, "--out", out, "--quiet"]

@@ -13,11 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake.generators.common.landmarks import similarity
+from synthfake.landmarks import ARCFACE_112, similarity
 from synthfake.generators.common.warp import blend, hull_mask
 
-ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                        [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 FFHQ_512 = np.array([[0.37691676, 0.46864664], [0.62285697, 0.46912813], [0.50123859, 0.61331904],
                      [0.39308822, 0.72541100], [0.61150205, 0.72490465]], np.float32) * 512
 

@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from synthfake import faces, media, media_audio
-from synthfake.generators.common import landmarks as lmk
+from synthfake import faces, media
+from synthfake import landmarks as lmk
 from synthfake.sources import Source
 from synthfake.writer import save_video
 
@@ -40,6 +40,6 @@ def render_clip(out_stem: Path, src: Source, start: int, n: int, fn: FrameFn,
               for i, (rgb, lm) in enumerate(zip(media.iter_frames(src.path, start, n), lms)))
     fps = media.video_fps(src.path)
     if isinstance(audio, str):
-        audio = media_audio.read_audio_of_video(src.path, start / fps, n / fps)
+        audio = media.read_audio_of_video(src.path, start / fps, n / fps)
     path, written = save_video(out_stem, frames, fps, audio, expected=n, source=src.item.path)
     return path, written, sum(lm is not None for lm in lms)  # save_video wrote all n frames, or raised

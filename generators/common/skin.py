@@ -8,7 +8,7 @@ import numpy as np
 
 import cv2
 
-from synthfake.generators.common import landmarks as lmk
+from synthfake import landmarks as lmk
 from synthfake.generators.common.warp import brow_lines, hull_mask
 
 CHEEKS = (np.array([1, 2, 3, 31, 39]), np.array([15, 14, 13, 35, 42]), np.array([29, 31, 33, 35]))

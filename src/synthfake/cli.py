@@ -17,7 +17,7 @@ from .cli_common import _check_output_file, err, one_line_errors, out
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _check_run_inputs, _nothing_to_do,
                       _parse_pairs, _parse_splits, _worker_exit)
 from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, SynthfakeError
-from .plan import DEFAULT_RATIOS
+from .shared_types import DEFAULT_RATIOS
 from .plan_options import default, parse_backend_opts, parse_backends
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
@@ -284,7 +284,5 @@ from .detector.cli import detect_app  # noqa: E402  (the detector's commands liv
 app.add_typer(detect_app, name="detect")
 
 
-if __name__ == "__main__":  # `python -m synthfake.cli`; the `gen` script starts at synthfake.entry
-    from .entry import main
-
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m synthfake.cli` (torchrun); the `gen` script starts at synthfake.entry
+    app()

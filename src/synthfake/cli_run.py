@@ -7,7 +7,8 @@ from pathlib import Path
 from . import generators as registry
 from .cli_common import err
 from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
-from .plan import DEFAULT_BACKENDS, DEFAULT_RATIOS, Plan
+from .plan import Plan
+from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from .plan_counts import largest_remainder
 
 

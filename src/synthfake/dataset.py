@@ -25,7 +25,8 @@ from typing import Callable
 from .errors import PlanError, SynthfakeError
 from .files import lock_nowait, write_json_atomic
 from .manifest import Failure, Record, part_name, read_failures, read_records
-from .plan import Plan, SampleTable, sample_id
+from .plan import Plan, SampleTable
+from .sample_spec import sample_id
 from .sources import SourceIndex, load_index, save_index, scan
 
 PLAN_FILE = "plan.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import media, media_audio
+from . import media
 from .errors import SynthfakeError
 from .writer import save_image
 
@@ -185,7 +185,7 @@ def apply_chain(src: Path, out_stem: Path, chain: list[dict]) -> Path:
     fps_in = media.video_fps(src)
     fps_out = Fraction(params["fps"]["fps"]) if "fps" in params else fps_in
     info = media.probe(src)
-    audio = media_audio.read_audio_of_video(src, 0, info.duration + 1) if info.audio else None
+    audio = media.read_audio_of_video(src, 0, info.duration + 1) if info.audio else None
 
     def frames():
         k_out = 0

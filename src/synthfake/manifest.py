@@ -16,9 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import ManifestError
 from .files import read_bytes
-
-SampleType = Literal["generation", "face_swap", "reenactment", "lip_sync", "real"]
-FAKE_TYPES = ("generation", "face_swap", "reenactment", "lip_sync")
+from .shared_types import MediaMeta, SampleType
 VOLATILE_FIELDS = ("rank", "world_size", "host", "elapsed_s", "created")  # differ between identical runs
 
 
@@ -41,18 +39,6 @@ class SourceRef(BaseModel):
     sha256: str
     identity: str
     role: str
-
-
-class MediaMeta(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["image", "video", "audio"]
-    width: int
-    height: int
-    frames: int
-    fps: float
-    duration: float
-    codec: str
-    audio: bool
 
 
 class Record(BaseModel):
@@ -206,22 +192,3 @@ def source_file(sources_root: str | Path, ref: SourceRef) -> Path:
 def stable_view(record: Record) -> dict:
     """The record without the fields that differ between two identical runs (timing, host, shard)."""
     return record.model_dump(exclude=set(VOLATILE_FIELDS))
-
-
-def export_schemas(folder: str | Path) -> list[Path]:
-    """Write the JSON Schemas of Record and Failure (and the Plan) to `folder`; manifests/ holds the committed copy."""
-    from .plan import Plan
-
-    out = []
-    for name, model in (("record", Record), ("failure", Failure), ("plan", Plan)):
-        p = Path(folder) / f"{name}.schema.json"
-        p.write_text(json.dumps(model.model_json_schema(), indent=1, sort_keys=True) + "\n")
-        out.append(p)
-    return out
-
-
-if __name__ == "__main__":  # python -m synthfake.manifest manifests/
-    import sys
-
-    for p in export_schemas(sys.argv[1] if len(sys.argv) > 1 else "manifests"):
-        print(p)

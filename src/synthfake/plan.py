@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -17,24 +16,16 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
 from .errors import PlanError
 from .files import canonical_hash, read_json, validate_json
-from .manifest import FAKE_TYPES
 from .plan_counts import _at_least_two, largest_remainder, split_identity_counts
+from .plan_fakes import distinct_fakes, fake_spec, redraw_spec
+from .plan_reals import real_sources, real_spec
+from .sample_spec import (SALT_BACKEND_BASE, SALT_EXTRA_REAL_SPLITS, SALT_FAKE_SPEC, SALT_SPLIT_BASE,
+                          SALT_TYPE_ORDER, SampleSpec, random_stream, sample_id)
+from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS, PAIR_ROLE, ROLES, SAMPLE_TYPES
 from .sources import SourceIndex, SourceItem, glasses_identities
 
-DEFAULT_RATIOS = {"generation": 0.40, "face_swap": 0.30, "reenactment": 0.20, "lip_sync": 0.10}
-DEFAULT_BACKENDS = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
-                    "lip_sync": "mouth_sync", "real": "reencode"}
-
-# Source roles each fake type draws, in order: (role, pool). Pools: face = face photo or video,
-# video = face video, audio = speech; "face?" is drawn only when the split has an identity left and a
-# coin from the sample's seed says so. Face roles of one sample are distinct identities. A backend
-# module may declare its own ROLES (a text-to-image backend draws none).
-ROLES = {
-    "face_swap": [("source", "face"), ("target", "face")],
-    "reenactment": [("source", "face"), ("driving", "video")],
-    "lip_sync": [("target", "video"), ("audio", "audio")],
-    "generation": [("base", "face"), ("parent", "face"), ("parent", "face?")],
-}
+# Source roles each fake type draws: shared_types.ROLES (face roles of one sample are distinct identities); a
+# backend module may declare its own ROLES (a text-to-image backend draws none).
 
 
 def roles_for(sample_type: str, backend: str) -> list[tuple[str, str]]:
@@ -49,14 +40,11 @@ def _backend_attr(backend: str, name: str, default):
         return getattr(generators.get(backend), name, default)
     except Exception:  # unknown or not importable: the readiness check reports it
         return default
-_PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}
-PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
 PLAN_VERSION = 4  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
 # 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left;
 # 4: a backend with AVOID_GLASSES prefers, among draws of new faces, those without a person who wears glasses
-DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
 
 
 class Plan(BaseModel):
@@ -110,50 +98,6 @@ class Plan(BaseModel):
         return self.n + self.reals
 
 
-@dataclass
-class SampleSpec:
-    """One planned sample: everything a generator needs, nothing it makes up."""
-
-    index: int
-    id: str
-    type: str
-    backend: str
-    split: str
-    seed: int
-    sources: list[tuple[SourceItem, str]]  # (item, role)
-    params: dict = field(default_factory=dict)
-    degrade_key: int = -1  # index whose draw sets the degradations: its own, or a paired real's fake's
-    attempt: int = 0  # 0, or k when drawn again after k failed quality gates (plan.redraws at most)
-
-    @property
-    def degrade_seed(self) -> list[int]:
-        return [SALT_DEGRADE, self.degrade_key]
-
-    @property
-    def label(self) -> int:
-        return 0 if self.type == "real" else 1
-
-
-# Salts of the plan's random streams, each seeded with (plan seed, salt[, index]); changing one changes every dataset.
-SALT_TYPE_ORDER = 1  # which index gets which type
-SALT_SPLIT_BASE = 2  # + the type's position in plan.ratios: which samples of that type go to which split
-SALT_EXTRA_REAL_SPLITS = 9  # splits of the reals that have no fake to pair with
-SALT_FAKE_SPEC = 100  # a fake's sources, clip and seed
-SALT_REAL_SPEC = 200  # an unpaired real's source and clip
-SALT_DEGRADE = 300  # the degradation chain drawn for a sample
-SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type get which backend
-SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
-SALT_DISTINCT = 600  # + try: a fake's draw again when its sources repeat an earlier fake's (plan version 3)
-
-
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng([int(k) for k in key])
-
-
-def sample_id(plan_hash: str, index: int) -> str:
-    return hashlib.sha256(f"{plan_hash}:{index}".encode()).hexdigest()[:16]
-
-
 class SampleTable:
     """The resolved sample table, built once per process from (plan, index): type, split and source pools of
     every index. `spec(i)` is pure."""
@@ -166,7 +110,7 @@ class SampleTable:
         self.glasses = glasses_identities(index.items)  # people who wear glasses
         counts = largest_remainder(plan.n, plan.ratios)
         labels = [t for t in plan.ratios for _ in range(counts[t])] + ["real"] * plan.reals
-        self.types = np.array(labels, dtype=object)[_rng(plan.seed, SALT_TYPE_ORDER).permutation(len(labels))]
+        self.types = np.array(labels, dtype=object)[random_stream(plan.seed, SALT_TYPE_ORDER).permutation(len(labels))]
         self.type_counts = {**counts, "real": plan.reals}
         self.backend_of = self._assign_backends()
         self.identity_split = self._split_identities()
@@ -190,7 +134,7 @@ class SampleTable:
             counts = largest_remainder(n, mix)
             labels = [b for b in mix for _ in range(counts[b])]
             if len(mix) > 1:
-                labels = [labels[k] for k in _rng(self.plan.seed, SALT_BACKEND_BASE + pos).permutation(n)]
+                labels = [labels[k] for k in random_stream(self.plan.seed, SALT_BACKEND_BASE + pos).permutation(n)]
             out[t] = labels
         self._rank_in_type = {}
         for t in out:
@@ -239,7 +183,7 @@ class SampleTable:
     def _assign_splits(self, indices: np.ndarray, t: str, salt: int) -> None:
         counts = largest_remainder(len(indices), self.plan.splits)
         labels = [s for s in self.plan.splits for _ in range(counts[s])]
-        order = _rng(self.plan.seed, salt).permutation(len(labels))
+        order = random_stream(self.plan.seed, salt).permutation(len(labels))
         for i, k in zip(indices, order):
             self.split_of[int(i)] = labels[k]
 
@@ -280,32 +224,28 @@ class SampleTable:
         if t == "real":
             return self._real_spec(i, attempt)
         if self.plan.version < 3:
-            return self._fake_spec(i, _rng(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else [])), attempt)
-        from .plan_fakes import redraw_spec
+            return self._fake_spec(i, random_stream(self.plan.seed, SALT_FAKE_SPEC, i, *([attempt] if attempt else [])), attempt)
         return redraw_spec(self, i, attempt) if attempt else self.distinct_fakes[0][i]
 
     @cached_property
     def distinct_fakes(self) -> tuple[dict[int, SampleSpec], tuple[set, set]]:
         """Plan version 3: every fake's first draw, none repeating an earlier fake's faces, and the combinations
         used (plan_fakes)."""
-        from .plan_fakes import distinct_fakes
         return distinct_fakes(self)
 
     def _fake_spec(self, i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
-        from .plan_fakes import fake_spec
         return fake_spec(self, i, rng, attempt)
 
     def _real_spec(self, i: int, attempt: int = 0) -> SampleSpec:
-        from .plan_reals import real_spec
         return real_spec(self, i, attempt)
 
     @cached_property
     def real_sources(self) -> list[tuple[SourceItem, bool]]:
         """Plan version 2: the source of the j-th real and whether it is the j-th fake's own target (plan_reals)."""
-        from .plan_reals import real_sources
         return real_sources(self)
 
-    def _clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
+    def clip(self, rng: np.random.Generator, item: SourceItem) -> dict:
+        """A clip of a video source drawn from `rng`: its start and length (at most plan.clip_seconds)."""
         if item.kind != "video":
             return {}
         n = max(1, min(item.frames, int(round(self.plan.clip_seconds * item.fps))))
@@ -313,4 +253,4 @@ class SampleTable:
 
     @cached_property
     def expected(self) -> dict[str, int]:
-        return {t: int((self.types == t).sum()) for t in (*FAKE_TYPES, "real")}
+        return {t: int((self.types == t).sum()) for t in SAMPLE_TYPES}

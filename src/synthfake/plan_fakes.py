@@ -7,19 +7,22 @@ from typing import Iterator
 import numpy as np
 
 from .errors import PlanError
-from .plan import (_PICK_ORDER, DISTINCT_TRIES, PAIR_ROLE, SALT_DISTINCT, SALT_FAKE_SPEC, SampleSpec, SampleTable,
-                   _rng, sample_id)
+from .sample_spec import (DISTINCT_TRIES, PICK_ORDER, SALT_DISTINCT, SALT_FAKE_SPEC, SampleSpec, random_stream,
+                          sample_id)
+from .shared_types import PAIR_ROLE
 from .sources import SourceItem
 
+# `table` below is the plan's SampleTable (plan.py), which calls these; they read its pools, roles and draws.
 
-def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
+
+def fake_spec(table: "SampleTable", i: int, rng: np.random.Generator, attempt: int = 0) -> SampleSpec:
     """Fake `i` drawn from `rng`: its sources (distinct identities, the most constrained pool first), clip, seed."""
     t = str(table.types[i])
     split, backend = table.split_of[i], table.backend(i)
     pool = table.pools[split]
     roles = table.roles[backend]
     used: set[str] = set()
-    order = sorted(range(len(roles)), key=lambda k: _PICK_ORDER[roles[k][1]])
+    order = sorted(range(len(roles)), key=lambda k: PICK_ORDER[roles[k][1]])
     picked: dict[int, tuple[SourceItem, str]] = {}
     for k in order:  # a video first, so that a distinct identity is left for it
         role, kind = roles[k]
@@ -35,7 +38,7 @@ def fake_spec(table: SampleTable, i: int, rng: np.random.Generator, attempt: int
         used.add(it.identity)
     chosen = [picked[k] for k in sorted(picked)]
     pair = next((it for it, r in chosen if r == PAIR_ROLE[t]), None)
-    params = table._clip(rng, pair) if pair else {}
+    params = table.clip(rng, pair) if pair else {}
     return SampleSpec(i, sample_id(table.hash, i), t, backend, split,
                       int(rng.integers(2**31)), chosen, params, degrade_key=i, attempt=attempt)
 
@@ -46,12 +49,12 @@ def combination(spec: SampleSpec, by: str = "identity") -> tuple:
     return spec.backend, spec.split, tuple((r, getattr(it, by)) for it, r in spec.sources)
 
 
-def wears_glasses(table: SampleTable, spec: SampleSpec) -> bool:
+def wears_glasses(table: "SampleTable", spec: SampleSpec) -> bool:
     """Plan version 4: the draw gives a backend that avoids glasses (AVOID_GLASSES) a face of someone wearing them."""
     return table.avoid_glasses[spec.backend] and any(it.identity in table.glasses for it, _ in spec.sources)
 
 
-def _first_new(table: SampleTable, draws: Iterator[SampleSpec], used: tuple[set, set]) -> SampleSpec:
+def _first_new(table: "SampleTable", draws: Iterator[SampleSpec], used: tuple[set, set]) -> SampleSpec:
     """The first draw whose faces no earlier fake used, else the first whose files none used, else the first; at
     each of these, one without glasses (for a backend that avoids them) before one with. Distinct faces come
     first: with few people, keeping glasses out would repeat near-identical fakes (a default run: 4 %)."""
@@ -65,15 +68,15 @@ def _first_new(table: SampleTable, draws: Iterator[SampleSpec], used: tuple[set,
     return best[min(best)]
 
 
-def _draws(table: SampleTable, i: int, attempt: int) -> Iterator[SampleSpec]:
+def _draws(table: "SampleTable", i: int, attempt: int) -> Iterator[SampleSpec]:
     """Fake i's draw for an attempt, then DISTINCT_TRIES more from their own streams."""
     key = [attempt] if attempt else []
-    yield fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i, *key), attempt)
+    yield fake_spec(table, i, random_stream(table.plan.seed, SALT_FAKE_SPEC, i, *key), attempt)
     for k in range(1, DISTINCT_TRIES + 1):
-        yield fake_spec(table, i, _rng(table.plan.seed, SALT_FAKE_SPEC, i, *key, SALT_DISTINCT, k), attempt)
+        yield fake_spec(table, i, random_stream(table.plan.seed, SALT_FAKE_SPEC, i, *key, SALT_DISTINCT, k), attempt)
 
 
-def distinct_fakes(table: SampleTable) -> tuple[dict[int, SampleSpec], tuple[set, set]]:
+def distinct_fakes(table: "SampleTable") -> tuple[dict[int, SampleSpec], tuple[set, set]]:
     """Plan version 3: every fake's first draw, in index order, and the combinations they use. A fake whose
     faces repeat an earlier fake's of the same backend and split draws again (up to DISTINCT_TRIES): two fakes
     are the same manipulation of the same people only once the split's combinations run out (a near-duplicate a
@@ -87,6 +90,6 @@ def distinct_fakes(table: SampleTable) -> tuple[dict[int, SampleSpec], tuple[set
     return out, used
 
 
-def redraw_spec(table: SampleTable, i: int, attempt: int) -> SampleSpec:
+def redraw_spec(table: "SampleTable", i: int, attempt: int) -> SampleSpec:
     """Plan version 3: fake i drawn again after `attempt` failed quality gates, avoiding every first draw's faces."""
     return _first_new(table, _draws(table, i, attempt), table.distinct_fakes[1])

@@ -11,7 +11,8 @@ from collections import Counter
 
 from . import generators as registry
 from .errors import SynthfakeError
-from .plan import DEFAULT_BACKENDS, Plan, SampleTable
+from .plan import Plan, SampleTable
+from .shared_types import DEFAULT_BACKENDS
 
 MIN_LABEL_PER_SPLIT = 10  # fewer reals or fakes than this in val/test: a threshold or a score chosen on noise
 

@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import media, media_audio
+from . import media
 from .errors import ManifestError, MediaError, SynthfakeError
 from .dataset import Dataset
-from .manifest import FAKE_TYPES, Record, resolve, source_file
+from .manifest import Record, resolve, source_file
+from .shared_types import SAMPLE_TYPES
 from .sources import SourceIndex
 
 FAKE_RGB, REAL_RGB, SOURCE_RGB = (214, 40, 40), (40, 160, 70), (150, 150, 150)
@@ -43,7 +44,7 @@ class Cell:
 
 def group_records(records: list[Record], per_row: int) -> dict[tuple[str, str], list[Record]]:
     """Records by (type, backend), fake types first in the standard order, at most per_row each (by index)."""
-    order = {t: k for k, t in enumerate((*FAKE_TYPES, "real"))}
+    order = {t: k for k, t in enumerate(SAMPLE_TYPES)}
     groups: dict[tuple[str, str], list[Record]] = {}
     for r in sorted(records, key=lambda r: (order[r.type], r.backend, r.index)):
         groups.setdefault((r.type, r.backend), []).append(r)
@@ -90,7 +91,7 @@ def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size
     try:
         kind = media.kind_of(path)
         if kind == "audio":
-            data, rate = media_audio.read_audio(path)
+            data, rate = media.read_audio(path)
             s0 = int(p.get("audio_offset_s", 0.0) * rate)
             n = int(p.get("audio_seconds", len(data) / rate) * rate)
             return Tile(ref.role, waveform(data[s0:s0 + n], size), SOURCE_RGB)

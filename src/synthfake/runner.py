@@ -29,7 +29,7 @@ from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, Environme
 from .degrade import apply_chain, draw_chain
 from .files import commit_file, lock_nowait, sha256_file
 from .manifest import Failure, Record, SourceRef, append_line, repair_torn_tail
-from .plan import SampleSpec, sample_id
+from .sample_spec import SampleSpec, sample_id
 from .progress import sample_progress
 from .sources import Sources
 

@@ -25,8 +25,8 @@ from typing import Callable, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from . import faces, media, media_audio
-from .generators.common import glasses
+from . import faces, media
+from . import glasses
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
@@ -159,7 +159,7 @@ def _index_media(item: SourceItem, path: Path) -> None:
     """An audio file's duration and level, a photo's or video's faces; a file that cannot be decoded is excluded."""
     try:
         if item.kind == "audio":
-            data, rate = media_audio.read_audio(path)
+            data, rate = media.read_audio(path)
             item.duration, item.audio = len(data) / rate, True
             peak = float(np.abs(data).max())
             if peak < SILENT_PEAK:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import media
-from ..manifest import MediaMeta
+from ..shared_types import MediaMeta
 from .base import Settings
 from .confounds import check_confounds
 from ..errors import MediaError

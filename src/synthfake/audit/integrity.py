@@ -18,7 +18,8 @@ from .base import EXAMPLES, FAIL, PASS, WARN, Check
 from ..errors import ManifestError
 from ..files import sha256_file
 from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve, source_file
-from ..plan import SampleTable, sample_id
+from ..plan import SampleTable
+from ..sample_spec import sample_id
 from ..progress import sample_progress
 
 HASH_THREADS = 4

@@ -17,7 +17,7 @@ from .. import media
 from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
 from .frames import UNCHANGED_LEVEL, UNCHANGED_SHARE, unchanged_task
 from ..manifest import Record
-from ..plan import PAIR_ROLE
+from ..shared_types import PAIR_ROLE
 
 FRAMES_LABEL = 3  # frames re-checked per fake video
 MOSTLY_REAL = 0.5  # a fake with at least this share of its sampled frames unchanged is a real sample

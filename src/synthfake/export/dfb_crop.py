@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake.generators.common.align import ARCFACE_112
-from synthfake.generators.common.landmarks import similarity
+from synthfake.landmarks import ARCFACE_112
+from synthfake.landmarks import similarity
 from synthfake.media import iter_frames_at, read_image
 
 RES = 256

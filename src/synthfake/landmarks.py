@@ -1,4 +1,4 @@
-"""68-point landmark measures and transforms shared by the weights-free backends and their checks.
+"""68-point landmark measures and transforms shared by the backends, the sources index and the exports.
 
 Index groups follow dlib's 68-point scheme: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47,
 outer lips 48-59, inner lips 60-67.
@@ -16,6 +16,9 @@ RIGID = np.array([0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 3
 UPPER_INNER = np.array([61, 62, 63])
 LOWER_INNER = np.array([67, 66, 65])  # paired with UPPER_INNER
 INNER_MOUTH = np.arange(60, 68)
+# insightface's ArcFace 5-point template for a 112 px crop (eye centres, nose tip, mouth corners)
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 
 
 def eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,14 +8,14 @@ import av
 import numpy as np
 import soundfile as sf
 
-from .errors import MediaError
-from .media import _check_file, _open
+from ..errors import MediaError
+from .container import check_file, open_container
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode an audio file to float32 (samples, channels)."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
@@ -31,7 +31,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
     """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
     path = Path(path)
-    with _open(path) as c:
+    with open_container(path) as c:
         if not c.streams.audio:
             return None
         a = c.streams.audio[0]

@@ -1,0 +1,63 @@
+"""Which kind a media file is (by extension), and opening it: every failure is a `MediaError(path, reason)`."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import av
+
+from ..errors import MediaError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
+
+
+def kind_of(path: str | Path) -> str | None:
+    """Media kind from the file extension, or None for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    if ext in AUDIO_EXTS:
+        return "audio"
+    return None
+
+
+def check_file(path: Path) -> None:
+    """MediaError when `path` is missing or empty."""
+    if not path.exists():
+        raise MediaError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+
+
+def open_container(path: Path):
+    """The file opened with PyAV (a context manager); MediaError naming it when it cannot be opened."""
+    check_file(path)
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise MediaError(path, f"cannot open as media ({why})") from None
+
+
+@contextmanager
+def video_stream(path: Path):
+    """The open container and its first video stream (MediaError when it has none)."""
+    with open_container(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream")
+        yield c, c.streams.video[0]
+
+
+def stream_rotation(c, v) -> int:
+    """The display rotation (degrees counter-clockwise) of a video stream, read from its first frame."""
+    try:
+        for frame in c.decode(v):
+            return int(getattr(frame, "rotation", 0))
+    except av.error.FFmpegError:
+        return 0
+    return 0

@@ -1,0 +1,105 @@
+"""Reading a video's frames: one decoding loop (`_decode`) behind every reader, RGB uint8 frames turned
+upright as the display matrix says, only the kept frames converted. The readers differ only in which frames
+they keep: a range (`iter_frames`, `read_frames`), a set (`iter_frames_at`), or K spread frames of an image
+or video (`frames_of`). One pass beats seeking on these clips (DESIGN.md: 1-2 keyframes a clip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import av
+import numpy as np
+
+from ..errors import MediaError
+from .container import kind_of, video_stream
+from .image import read_image
+
+
+def upright(frame: "av.VideoFrame") -> np.ndarray:
+    """A decoded frame as RGB, turned as its display matrix says (a phone video shot upright reads upright,
+    as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle."""
+    rgb = frame.to_ndarray(format="rgb24")
+    k = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
+
+
+def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: int | None = None,
+            partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of every decoded frame `keep` accepts, stopping after frame `last` (None: the end).
+    A decoding error raises, unless `partial` and frames came already (a truncated video keeps them);
+    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default)."""
+    got, i = 0, -1
+    with video_stream(path) as (c, stream):
+        stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
+        if threads is not None:
+            stream.codec_context.thread_count = threads
+        try:
+            for i, frame in enumerate(c.decode(stream)):
+                if keep(i):
+                    got += 1
+                    yield i, upright(frame)
+                if last is not None and i >= last:
+                    break
+        except av.error.FFmpegError as e:
+            if not (partial and got):
+                raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
+    if i < 0:
+        raise MediaError(path, "no decodable video frame")
+
+
+def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+    """RGB frames [start, start+count) in one decoding pass (count None: to the end)."""
+    end = None if count is None else start + count
+    if end is not None and end <= start:
+        return
+    for _, rgb in _decode(Path(path), lambda i: i >= start, None if end is None else end - 1):
+        yield rgb
+
+
+def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> list[np.ndarray]:
+    """All frames of [start, start+count) as a list; a short read is an error."""
+    frames = list(iter_frames(path, start, count))
+    if count is not None and len(frames) < count:
+        raise MediaError(path, f"truncated: wanted frames {start}..{start + count - 1}, decoded {len(frames)}")
+    return frames
+
+
+def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
+                   partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe
+    clips); MediaError when none of them decodes."""
+    path = Path(path)
+    if not wanted:
+        raise MediaError(path, "no video frames")
+    got = 0
+    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, partial), 1):
+        yield item
+    if not got:
+        raise MediaError(path, "no decodable video frame")
+
+
+def uniform_indices(total: int, k: int) -> list[int]:
+    """K frame indices spread evenly over `total` frames (centres of K equal bins); none when total <= 0."""
+    k = min(k, total)
+    return sorted({int((j + 0.5) * total / k) for j in range(k)})
+
+
+def count_packets(path: str | Path) -> int:
+    """Video packets in the container: the frame count when the header gives none."""
+    with video_stream(Path(path)) as (c, stream):
+        return sum(1 for p in c.demux(stream) if p.size)
+
+
+def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | None = None,
+              partial: bool = False) -> Iterable[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of a file: an image as frame 0, a video as K uniformly spread frames in one pass."""
+    from .probe import probe
+
+    kind = kind or kind_of(path)
+    if kind == "image":
+        return [(0, read_image(path))]
+    if kind == "video":
+        total = probe(path).frames or count_packets(path)
+        return iter_frames_at(path, set(uniform_indices(total, k)), threads, partial)
+    raise MediaError(Path(path), "not an image or video file")

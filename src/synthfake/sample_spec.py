@@ -1,0 +1,63 @@
+"""One planned sample (`SampleSpec`: what the plan hands a backend), its id, and the plan's random streams.
+
+Below the plan and the backends alike: the plan builds specs, a backend reads them, neither imports the other
+for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .sources import SourceItem
+
+PICK_ORDER = {"video": 0, "face": 1, "audio": 2, "face?": 3}  # pools drawn first: the most constrained
+DISTINCT_TRIES = 16  # plan version 3: draws a fake makes looking for sources no earlier fake of its kind used
+
+
+@dataclass
+class SampleSpec:
+    """One planned sample: everything a generator needs, nothing it makes up."""
+
+    index: int
+    id: str
+    type: str
+    backend: str
+    split: str
+    seed: int
+    sources: list[tuple[SourceItem, str]]  # (item, role)
+    params: dict = field(default_factory=dict)
+    degrade_key: int = -1  # index whose draw sets the degradations: its own, or a paired real's fake's
+    attempt: int = 0  # 0, or k when drawn again after k failed quality gates (plan.redraws at most)
+
+    @property
+    def degrade_seed(self) -> list[int]:
+        return [SALT_DEGRADE, self.degrade_key]
+
+    @property
+    def label(self) -> int:
+        return 0 if self.type == "real" else 1
+
+
+# Salts of the plan's random streams, each seeded with (plan seed, salt[, index]); changing one changes every dataset.
+SALT_TYPE_ORDER = 1  # which index gets which type
+SALT_SPLIT_BASE = 2  # + the type's position in plan.ratios: which samples of that type go to which split
+SALT_EXTRA_REAL_SPLITS = 9  # splits of the reals that have no fake to pair with
+SALT_FAKE_SPEC = 100  # a fake's sources, clip and seed
+SALT_REAL_SPEC = 200  # an unpaired real's source and clip
+SALT_DEGRADE = 300  # the degradation chain drawn for a sample
+SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type get which backend
+SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
+SALT_DISTINCT = 600  # + try: a fake's draw again when its sources repeat an earlier fake's (plan version 3)
+
+
+def random_stream(*key: int) -> np.random.Generator:
+    """The random stream of one key (plan seed, salt[, index, ...])."""
+    return np.random.default_rng([int(k) for k in key])
+
+
+def sample_id(plan_hash: str, index: int) -> str:
+    """A sample's id: deterministic from the plan's hash and its index."""
+    return hashlib.sha256(f"{plan_hash}:{index}".encode()).hexdigest()[:16]

@@ -1,0 +1,64 @@
+"""The vocabulary every part shares: the sample types (declared once, in `SAMPLE_TYPE_TABLE`), their source
+roles, and a media file's properties. Imports nothing of the project, so any module may import it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class SampleTypeInfo:
+    """One sample type. `roles`: the sources it draws, in order, as (role, pool); pools: face = photo or video,
+    video = face video, audio = speech; "face?" is drawn only when the split has an identity left and the
+    sample's seed says so. `pair_role`: the source whose clip or photo its paired real re-encodes (and whose
+    frames the output is aligned with when `aligned`). `reference_role`: what its output is compared with for
+    artefacts (the photo a reenactment animates, the base of a morph)."""
+
+    name: str
+    label: int
+    ratio: float  # share of the fakes by default (0 for real: reals are counted apart)
+    backend: str  # the weights-free default
+    roles: tuple[tuple[str, str], ...]
+    pair_role: str
+    reference_role: str
+    aligned: bool
+
+
+SAMPLE_TYPE_TABLE: tuple[SampleTypeInfo, ...] = (
+    SampleTypeInfo("generation", 1, 0.40, "morph", (("base", "face"), ("parent", "face"), ("parent", "face?")),
+                   pair_role="base", reference_role="base", aligned=False),
+    SampleTypeInfo("face_swap", 1, 0.30, "landmark_swap", (("source", "face"), ("target", "face")),
+                   pair_role="target", reference_role="target", aligned=True),
+    SampleTypeInfo("reenactment", 1, 0.20, "landmark_reenact", (("source", "face"), ("driving", "video")),
+                   pair_role="driving", reference_role="source", aligned=False),
+    SampleTypeInfo("lip_sync", 1, 0.10, "mouth_sync", (("target", "video"), ("audio", "audio")),
+                   pair_role="target", reference_role="target", aligned=True),
+    SampleTypeInfo("real", 0, 0.0, "reencode", (("real", "face"),), pair_role="real", reference_role="real",
+                   aligned=True),
+)
+TYPE_INFO = {t.name: t for t in SAMPLE_TYPE_TABLE}
+SAMPLE_TYPES = tuple(TYPE_INFO)
+FAKE_TYPES = tuple(t.name for t in SAMPLE_TYPE_TABLE if t.label == 1)
+SampleType = Literal[SAMPLE_TYPES]  # type: ignore[valid-type]
+
+DEFAULT_RATIOS = {t: TYPE_INFO[t].ratio for t in FAKE_TYPES}
+DEFAULT_BACKENDS = {t.name: t.backend for t in SAMPLE_TYPE_TABLE}
+ROLES = {t: list(TYPE_INFO[t].roles) for t in FAKE_TYPES}
+PAIR_ROLE = {t: TYPE_INFO[t].pair_role for t in FAKE_TYPES}
+
+
+class MediaMeta(BaseModel):
+    """A media file's properties as its container header gives them (a record's `media`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["image", "video", "audio"]
+    width: int
+    height: int
+    frames: int
+    fps: float
+    duration: float
+    codec: str
+    audio: bool
