@@ -23,9 +23,10 @@ from rich.table import Table
 from synthfake.dataset import Dataset
 from synthfake.degrade import PRESETS, apply_chain, draw_chain
 from synthfake.executors import run_local
+from synthfake.run_config import RunConfig, RunSettings
 from synthfake.manifest import read_records
 from synthfake.shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
-from synthfake.runner import run_worker
+from synthfake.runner import Shard
 from synthfake.sources import video_track
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,10 +88,10 @@ def main() -> None:
                 shutil.copytree(warm / "cache", out / "cache", dirs_exist_ok=True)
                 t0 = time.perf_counter()
                 if workers == 1:
-                    res = run_worker(out, 0, 1, show_progress=False)
+                    res = Shard(out, RunSettings(show_progress=False), 0, 1).run()
                     book = res.bookkeeping_s / max(1e-9, res.bookkeeping_s + res.generate_s)
                 else:
-                    run_local(ds, workers, show_progress=False)
+                    run_local(RunConfig(out, args.sources, {}, 0.4, RunSettings(show_progress=False), "local", workers), ds)
                     book = None
                 wall = time.perf_counter() - t0
                 done = len(read_records(out))

@@ -191,7 +191,7 @@ def init_worker() -> None:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """Processes forked from a server that has already imported the decoders and dlib (fast start, no torch)."""
+    """Worker processes that have the decoders and dlib loaded (pools.process_pool), one thread each."""
     return process_pool(workers, __name__, init_worker)
 
 

@@ -9,8 +9,6 @@ one Generated or exception per sample, each output the same as `generate` gives 
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from synthfake.errors import BackendNotReady, SynthfakeError
+from synthfake.errors import SynthfakeError
+from synthfake.registry import Contract, Registry
 from synthfake.sample_spec import SampleSpec
 from synthfake.shared_types import SAMPLE_TYPES
 from synthfake.sources import Source, Sources
@@ -131,43 +130,31 @@ class Backend(Protocol):
         """Write the sample beside `out_stem` (the writer adds the suffix); return what it wrote and used."""
 
 
-def check_contract(name: str, mod: ModuleType) -> Backend:
-    """The module itself when it follows `Backend`, else BackendNotReady naming what is wrong."""
+def _backend_checks(mod: ModuleType) -> list[str]:
+    """The backend's own part of the contract: its TYPE, AVOID_GLASSES and OPTIONS."""
     problems = []
     if getattr(mod, "TYPE", None) not in SAMPLE_TYPES:
         problems.append(f"TYPE {getattr(mod, 'TYPE', None)!r} is not one of {', '.join(SAMPLE_TYPES)}")
-    if not isinstance(getattr(mod, "VERSION", None), str) or not mod.VERSION:
-        problems.append("VERSION must be a non-empty string")
-    for fn, n_args in (("ready", 1), ("generate", 4)):
-        f = getattr(mod, fn, None)
-        if not callable(f):
-            problems.append(f"no function {fn}()")
-        elif len(inspect.signature(f).parameters) != n_args:
-            problems.append(f"{fn}() must take {n_args} argument(s)")
     if not isinstance(getattr(mod, "AVOID_GLASSES", False), bool):
         problems.append("AVOID_GLASSES must be a bool")
     for key, opt in getattr(mod, "OPTIONS", {}).items():
         if not isinstance(opt, Option):
             problems.append(f"OPTIONS[{key!r}] is not an Option")
-    if problems:
-        raise BackendNotReady(f"backend '{name}' ({mod.__file__}): breaks the backend contract: {'; '.join(problems)}")
-    return mod  # type: ignore[return-value]
+    return problems
+
+
+REGISTRY = Registry("backend", BACKENDS, Contract(run="generate", run_args=4, extra_checks=_backend_checks),
+                    install_hint="install the extra it needs (pip install 'synthfake[models]')")
 
 
 def get(name: str) -> Backend:
-    if name not in BACKENDS:
-        raise BackendNotReady(f"backend '{name}': unknown (known: {', '.join(sorted(BACKENDS))})")
-    return check_contract(name, importlib.import_module(BACKENDS[name]))
+    """The backend module `name`, its contract checked once and cached (BackendNotReady when unknown or broken)."""
+    return REGISTRY.get(name)  # type: ignore[return-value]
 
 
 def why_not_ready(name: str, sample_type: str, ctx: Context) -> str | None:
     """None when backend `name` can make samples of `sample_type` here, else a one-line reason."""
-    try:
-        mod = get(name)
-    except BackendNotReady as e:
-        return str(e)
-    except ImportError as e:
-        return f"backend '{name}': missing dependency ({e.name}); install the extra it needs"
-    if mod.TYPE != sample_type:
-        return f"backend '{name}' makes {mod.TYPE}, not {sample_type}"
-    return mod.ready(ctx)
+    why = REGISTRY.why_not_ready(name, ctx)
+    if why is None and get(name).TYPE != sample_type:
+        return f"backend '{name}' makes {get(name).TYPE}, not {sample_type}"
+    return why

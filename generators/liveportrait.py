@@ -35,6 +35,7 @@ import numpy as np
 
 from synthfake import faces, media, weights
 from synthfake.generators.common import align, onnx_models
+from synthfake import landmarks as lmk
 from synthfake.generators.common.clips import clip_landmarks
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, Option, options, source_still
@@ -153,18 +154,6 @@ def motion_multiplier(x_s: np.ndarray, x_d0: np.ndarray) -> float:
     return float(np.sqrt(ConvexHull(x_s.reshape(-1, 3)).volume) / np.sqrt(ConvexHull(x_d0.reshape(-1, 3)).volume))
 
 
-def _fill(lms: list) -> tuple[list, int]:
-    """Frames without a tracked face take the nearest earlier (else later) face; returns (filled, missing)."""
-    found = [i for i, lm in enumerate(lms) if lm is not None]
-    if not found:
-        return lms, len(lms)
-    out, last = [], lms[found[0]]
-    for lm in lms:
-        last = lm if lm is not None else last
-        out.append(last)
-    return out, len(lms) - len(found)
-
-
 def _params(seed: int, device: str) -> dict:
     rng = np.random.default_rng(seed)
     return {"crop": CROP, "template": "ffhq_512", "crop_scale": CROP_SCALE, "motion": "relative",
@@ -186,7 +175,7 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     x_s = s_motion.keypoints()
     mask = align.box_mask(CROP, p["mask_margin"], p["mask_blur"])
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
-    lms, p["driving_frames_without_face"] = _fill(clip_landmarks(drv, start, n))
+    lms, p["driving_frames_without_face"] = lmk.hold_gaps(clip_landmarks(drv, start, n))
     if lms and lms[0] is None:
         raise SampleFailed(f"{drv.item.path}: no face tracked in driving frames {start}..{start + n - 1}")
     window = clip_window(lms)

@@ -20,12 +20,12 @@ from conftest import gen
 from PIL import Image
 
 from synthfake import media
-from synthfake.audit import dupes as audit_dupes
+from synthfake.audit import exact_dupes, near_dupes
 from synthfake.audit import run_audit
 from synthfake.audit.balance import compare
 from synthfake.audit.base import FAIL, PASS, WARN, Settings
 from synthfake.audit.confounds import chance_p, jpeg_quality, single_auc
-from synthfake.audit.dupes import near_pairs
+from synthfake.audit.near_dupes import near_pairs
 from synthfake.files import sha256_file
 from synthfake.audit.integrity import parse_manifests
 from synthfake.manifest import Record, read_records
@@ -308,7 +308,7 @@ def test_near_pairs_within_hamming_distance(monkeypatch):
     assert near_pairs(h, owner, 3) == {(0, 1): 2}
     everything = near_pairs(h, owner, 64)
     assert everything == {(0, 1): 2, (0, 2): 63, (1, 2): 61}
-    monkeypatch.setattr(audit_dupes, "BLOCK_PAIRS", 4)  # one row per block
+    monkeypatch.setattr(near_dupes, "BLOCK_PAIRS", 4)  # one row per block
     assert near_pairs(h, owner, 64) == everything
 
 
@@ -395,13 +395,13 @@ def test_reals_of_one_source_fail_exact_duplicates(ds):
     report = run_audit(ds, Settings(workers=2, show_progress=False, real_source_share=0.0))
     counts = Counter(r.sources[0].sha256 for r in reals)
     ex = report.check("exact_duplicates")
-    if counts.most_common(1)[0][1] < audit_dupes.MIN_REALS_PER_SOURCE:
+    if counts.most_common(1)[0][1] < exact_dupes.MIN_REALS_PER_SOURCE:
         assert ex.status != FAIL or "stands for" not in ex.summary
         rewrite(ds, lambda r: r.model_copy(update={"sources": [first]}) if r.label == 0 else None)
         ex = run_audit(ds, Settings(workers=2, show_progress=False)).check("exact_duplicates")
     print("  ", ex.summary)
     assert ex.status == FAIL and "stands for" in ex.summary
-    assert ex.details["real_sources"]["top_count"] >= audit_dupes.MIN_REALS_PER_SOURCE
+    assert ex.details["real_sources"]["top_count"] >= exact_dupes.MIN_REALS_PER_SOURCE
 
 
 def test_twin_fakes_fail_unless_the_plan_repeated_their_sources(ds):
@@ -433,7 +433,7 @@ def test_same_output_twice_is_told_from_two_faces_on_one_target(data_dir):
     """The near-identical measure: one photo with a faint change all over (the same swap drawn with other blend
     parameters) is a twin; the same photo with one face-sized patch changed (another face pasted) is not, though
     both differ from it by under one grey level over the whole frame."""
-    from synthfake.audit.dupes import IDENTICAL_GREY, worst_block_difference
+    from synthfake.audit.near_dupes import IDENTICAL_GREY, worst_block_difference
 
     img = media.read_image(data_dir / "faces" / "photo_s1.jpg")
     faint = np.clip(img.astype(np.int16) + 2, 0, 255).astype(np.uint8)

@@ -93,7 +93,8 @@ def _copy_plan(ds, to):
 
 def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures(t2i_run, tmp_path, monkeypatch):
     from synthfake.manifest import read_failures, read_records
-    from synthfake.runner import run_worker
+    from synthfake.run_config import RunSettings
+    from synthfake.runner import Shard
 
     _, _, root = t2i_run
     w = root.parent
@@ -105,7 +106,7 @@ def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "1")
     one = _copy_plan(three, tmp_path / "one")  # the same plan, one sample at a time
-    assert run_worker(one, 0, 1, weights_dir=w, show_progress=False).done == 4
+    assert Shard(one, RunSettings(weights_dir=w, show_progress=False), 0, 1).run().done == 4
     by_one = {r.index: r for r in read_records(one)}
     by_three = {r.index: r for r in read_records(three)}
     assert sorted(by_one) == sorted(by_three) == [0, 1, 2, 3]
@@ -125,7 +126,7 @@ def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures
     monkeypatch.setattr(t2i, "generate_batch", flaky)
     monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "3")
     again = _copy_plan(three, tmp_path / "again")
-    res = run_worker(again, 0, 1, weights_dir=w, show_progress=False)
+    res = Shard(again, RunSettings(weights_dir=w, show_progress=False), 0, 1).run()
     assert calls == [[0, 1, 2], [3]] and (res.done, res.failed) == (3, 1)
     fails = {f.index: f.reason for f in read_failures(again)}
     assert list(fails) == [1] and "out of memory on this one" in fails[1]

@@ -82,7 +82,8 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
     # a bug (an unexpected exception) and a bad sample: both recorded, the bug's traceback in logs/
     from synthfake import generators as registry
     from synthfake.errors import SampleFailed
-    from synthfake.runner import run_worker
+    from synthfake.run_config import RunSettings
+    from synthfake.runner import Shard
 
     ds3 = tmp_path / "D3"
     gen("run", *SWAP, "--n", 4, "--sources", faces, "--out", ds3, "--quiet", "--rank", 0, "--world-size", 2)
@@ -98,7 +99,7 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
 
     registry.get = lambda name: Broken()
     try:
-        res = run_worker(ds3, 1, 2, show_progress=False)
+        res = Shard(ds3, RunSettings(show_progress=False), 1, 2).run()
     finally:
         registry.get = real_get
     assert res.failed == 2 and res.done == 0

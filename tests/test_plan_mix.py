@@ -122,13 +122,14 @@ def _dataset(photo_sources, out: Path) -> Dataset:
 
 def test_failed_quality_gates_are_redrawn_deterministically(photo_sources, tmp_path, monkeypatch):
     from synthfake.generators import landmark_swap
-    from synthfake.runner import run_worker
+    from synthfake.run_config import RunSettings
+    from synthfake.runner import Shard
 
     monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 2))
     outs = []
     for name in ("a", "b"):
         ds = _dataset(photo_sources, tmp_path / name)
-        res = run_worker(ds, 0, 1, show_progress=False)
+        res = Shard(ds, RunSettings(show_progress=False), 0, 1).run()
         assert (res.done, res.failed) == (6, 0)
         recs = sorted(read_records(ds.root), key=lambda r: r.index)
         assert [r.attempt for r in recs] == [2, 0, 2, 0, 2, 0]
@@ -142,17 +143,18 @@ def test_failed_quality_gates_are_redrawn_deterministically(photo_sources, tmp_p
 
 def test_redraws_stop_at_the_limit_and_other_errors_are_not_redrawn(photo_sources, tmp_path, monkeypatch):
     from synthfake.generators import landmark_swap
-    from synthfake.runner import run_worker
+    from synthfake.run_config import RunSettings
+    from synthfake.runner import Shard
 
     monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 99))
     ds = _dataset(photo_sources, tmp_path / "a")
-    assert run_worker(ds, 0, 1, show_progress=False).failed == 3
+    assert Shard(ds, RunSettings(show_progress=False), 0, 1).run().failed == 3
     fails = read_failures(ds.root)
     assert {f.attempts for f in fails} == {3} and all("attempt 2 of" in f.reason for f in fails)
     assert not list(ds.media_root.rglob(".*tmp*"))  # every attempt's temporary files are gone
     monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 99, RuntimeError))
     ds = _dataset(photo_sources, tmp_path / "b")
-    run_worker(ds, 0, 1, show_progress=False)
+    Shard(ds, RunSettings(show_progress=False), 0, 1).run()
     assert {f.attempts for f in read_failures(ds.root)} == {1}
 
 

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 from synthfake.manifest import read_failures, read_records
-from synthfake.runner import run_worker
+from synthfake.run_config import RunSettings
+from synthfake.runner import Shard
 from synthfake.sources import load_index
 
 from conftest import gen
@@ -59,7 +60,7 @@ def test_source_that_breaks_after_planning_is_a_recorded_failure(data_dir, tmp_p
     index = load_index(out / "sources.json")
     target = index.items[0]
     (src / target.path).write_bytes(b"\xff\xd8 not a jpeg any more")
-    res = run_worker(out, 0, 1, show_progress=False)
+    res = Shard(out, RunSettings(show_progress=False), 0, 1).run()
     fails = read_failures(out)
     print(f"\n{res.failed} failed, {res.done} done; e.g. {fails[0].reason if fails else ''}")
     assert res.failed >= 1 and res.done + res.failed == 6

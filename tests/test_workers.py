@@ -9,7 +9,7 @@ import pytest
 
 from synthfake.errors import SynthfakeError
 from synthfake.manifest import read_records
-from synthfake.runner import world_from_env
+from synthfake.run_config import world_from_env
 
 from conftest import gen
 

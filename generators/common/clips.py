@@ -23,8 +23,9 @@ FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0, max_gap: int = 0) -> list[np.ndarray | None]:
     """Temporally smoothed 68 landmarks of frames [start, start + n), None where no face was tracked.
 
-    The one missing-face policy of a clip: `faces.track` already carried the box over short detector misses;
-    runs of at most `max_gap` still-missing frames are interpolated (`landmarks.fill_gaps`); the rest stay None.
+    Missing faces: `faces.track` already carried the box over short detector misses; runs of at most `max_gap`
+    still-missing frames are interpolated (`landmarks.fill_gaps`); the rest stay None (a backend that needs a face
+    on every frame holds the nearest one: `landmarks.hold_gaps`). Each backend's choice is fixed by its version.
     """
     track = src.track()[start:start + n]
     if max_gap > 0:

@@ -14,9 +14,9 @@ from rich.table import Table
 from . import cli_tools, generators as registry
 from .degrade import parse_chain
 from .cli_common import _check_output_file, err, one_line_errors, out
-from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _check_run_inputs, _nothing_to_do,
-                      _parse_pairs, _parse_splits, _worker_exit)
-from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EnvironmentBroken, SynthfakeError
+from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _nothing_to_do, _parse_pairs,
+                      _parse_splits, _worker_exit)
+from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
 from .shared_types import DEFAULT_RATIOS
 from .plan_options import default, parse_backend_opts, parse_backends
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
@@ -93,11 +93,8 @@ def run(
                                           "over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
-    from .dataset import Dataset
-    from .executors import run_local, run_ray
-    from .plan_options import plan_warnings
-    from .runner import run_worker, world_from_env
-    from .status import dataset_status, status_tables
+    from .executors import run_here, run_local, run_ray
+    from .run_config import RunConfig, RunSettings
 
     if recipe is not None:
         from .recipe import apply_recipe, read_recipe
@@ -109,64 +106,62 @@ def run(
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
         backend_opts = [backend_opts] if isinstance(backend_opts, str) else backend_opts
-    if executor not in ("local", "ray") or device not in ("cpu", "cuda"):
-        raise SynthfakeError(f"--executor {executor} / --device {device}: expected local|ray and cpu|cuda")
-    if workers and (rank is not None or world_size is not None):
-        raise SynthfakeError("--workers starts its own shards; do not combine it with --rank/--world-size")
     unknown = [t for t in types or [] if t not in DEFAULT_RATIOS]
     if unknown:
         raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
     ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
     chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios)
     opts = parse_backend_opts(backend_opts or [], chosen)
-    split_fracs = _parse_splits(splits)
-    _check_run_inputs(out_dir, sources, n, n if reals is None else reals)
-    shard = None if executor == "ray" or workers else world_from_env(rank, world_size)  # before anything is written
-    ctx = registry.Context(cache_dir=out_dir / "cache", device=device, weights_dir=weights_dir, backend_opts=opts)
-
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
-                       backends=chosen, backend_opts=opts, splits=split_fracs,
+                       backends=chosen, backend_opts=opts, splits=_parse_splits(splits),
                        clip_seconds=clip_seconds, min_manipulated=min_manipulated, redraws=redraws,
                        degrade=parse_chain(degrade) if degrade else [])
-    ds = Dataset.prepare(out_dir, sources, plan_fields, identity_threshold, show=not quiet)
-    _check_ready(ds.plan, ctx)  # backends first: a missing backend says so even when the sources would not fit
+    config = RunConfig.build(out_dir, sources, plan_fields, identity_threshold,
+                             RunSettings(device, weights_dir, retry_failed, show_progress=not quiet),
+                             executor, workers, rank, world_size)  # every flag checked before anything is written
+    code = _launch(config, {"ray": run_ray, "local": run_local, "here": run_here}[config.launcher])
+    raise typer.Exit(code)
+
+
+def _launch(config, launcher) -> int:
+    """Scan and plan (nothing written until the plan holds), check the backends, write the plan, run the shards,
+    print the status; the exit code (0 done, 1 samples failed, 2/3 from the workers)."""
+    from .dataset import Dataset
+    from .plan_options import plan_warnings
+    from .status import dataset_status, status_tables
+
+    quiet = not config.settings.show_progress
+    ds = Dataset.prepare(config.out, config.sources, config.plan_fields, config.identity_threshold, show=not quiet)
+    _check_ready(ds.plan, config.settings.context(ds.cache_dir, ds.plan.backend_opts))  # before the sources fit
     ds.save()
     for line in plan_warnings(ds.table):
         err.print(f"WARN: {line}", markup=False, highlight=False)
-    excluded = [it for it in ds.index.items if it.excluded and it.excluded != NOT_MEDIA]
-    for it in excluded:
-        err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
+    for it in ds.index.items:
+        if it.excluded and it.excluded != NOT_MEDIA:
+            err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     code = 0
     try:
-        if executor == "ray":
-            run_ray(out_dir, workers or world_size or 1, device, weights_dir, retry_failed)
-        elif workers and workers > 1:
-            if not ds.todo(0, 1, retry_failed):
-                _nothing_to_do(ds, retry_failed)
-            else:
-                codes = run_local(ds, workers, device, weights_dir, retry_failed, not quiet)
-                code = _worker_exit(codes)
+        if config.launcher == "local" and not ds.todo(0, 1, config.settings.retry_failed):
+            _nothing_to_do(ds, config.settings.retry_failed)
         else:
-            run_worker(ds, *(shard or (0, 1)), device, weights_dir, retry_failed, show_progress=not quiet)
-    except EnvironmentBroken as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_BROKEN) from None
+            ran = launcher(config, ds)
+            code = _worker_exit(ran) if config.launcher == "local" else 0
     except KeyboardInterrupt as e:
         why = e.args[0] if e.args else "Ctrl-C"
         err.print(f"interrupted ({why}): workers stopped; what was written is kept: rerun the same command to "
                   f"resume", highlight=False)
-        raise typer.Exit(EXIT_KILLED if why == "SIGTERM" else 130) from None
+        return EXIT_KILLED if why == "SIGTERM" else 130
     st = dataset_status(ds)
     if not quiet:
         out.print(status_tables(st)[0])
     if st["total"]["failed"]:
         code = code or EXIT_FAILED
-        err.print(f"{st['total']['failed']} sample(s) failed; reasons in {out_dir}/failures/ "
+        err.print(f"{st['total']['failed']} sample(s) failed; reasons in {config.out}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
     if not quiet:
-        err.print(f"next: gen audit {out_dir}  ·  gen preview {out_dir} --out sheet.png  ·  gen status {out_dir}",
-                  markup=False, highlight=False)
-    raise typer.Exit(code)
+        err.print(f"next: gen audit {config.out}  ·  gen preview {config.out} --out sheet.png  ·  gen status "
+                  f"{config.out}", markup=False, highlight=False)
+    return code
 
 
 @app.command()
@@ -213,14 +208,14 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
         if json_out:
             write_json_atomic(json_out, {"folder": str(dataset), "labels": str(labels), "status": check.status,
                                          "summary": check.summary, **check.details, "skipped": skipped})
-        raise typer.Exit(1 if check.status == FAIL else 0)
+        raise typer.Exit(EXIT_FAILED if check.status == FAIL else 0)
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,
                                          show_progress=not quiet))
     out.print(audit_table(report))
     if json_out:
         write_report(json_out, report)
-    raise typer.Exit(1 if report.status == FAIL else 0)
+    raise typer.Exit(EXIT_FAILED if report.status == FAIL else 0)
 
 
 @app.command()

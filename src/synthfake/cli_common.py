@@ -10,14 +10,34 @@ import typer
 import typer.core
 from rich.console import Console
 
-from .errors import SynthfakeError
+from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+# the extra that brings each optional import (pyproject.toml)
+EXTRA_OF = {"torch": "detector", "transformers": "detector", "accelerate": "detector", "onnx": "detector",
+            "onnxruntime": "detector", "safetensors": "detector", "diffusers": "models", "requests": "models",
+            "librosa": "models", "insightface": "models", "pyarrow": "export", "datasets": "export",
+            "webdataset": "export", "huggingface_hub": "export", "ray": "ray"}
+
+
+def say(line: str) -> None:
+    """One line to stderr, printed literally (no rich markup: user text such as paths stays as typed)."""
+    err.print(line, markup=False, highlight=False)
+
+
+def missing_extra(e: ImportError) -> str | None:
+    """The one line for an import an extra brings (the pip command), or None for any other ImportError."""
+    top = (e.name or "").split(".")[0]
+    extra = EXTRA_OF.get(top)
+    return f"missing dependency '{top}': pip install 'synthfake[{extra}]'" if extra else None
+
 
 def one_line_errors(fn):
-    """Bad input or usage: one line 'error: FILE: reason' on stderr and exit 2."""
+    """The one path of an error to the user: 'error: FILE or OPTION: reason' on stderr, printed literally, and
+    the errors.py exit code: 2 for bad input or usage (nothing written), 3 when the environment broke (a missing
+    extra, a backend that cannot load, a full or read-only disk)."""
 
     @functools.wraps(fn)
     def wrapper(*a, **k):
@@ -25,8 +45,14 @@ def one_line_errors(fn):
             return fn(*a, **k)
         except SynthfakeError as e:
             for line in str(e).splitlines() or [type(e).__name__]:
-                err.print(f"error: {line}", markup=False, highlight=False)
-            raise typer.Exit(2)
+                say(f"error: {line}")
+            raise typer.Exit(EXIT_BROKEN if isinstance(e, EnvironmentBroken) else EXIT_USAGE) from None
+        except ImportError as e:
+            line = missing_extra(e)
+            if line is None:
+                raise
+            say(f"error: {line}")
+            raise typer.Exit(EXIT_BROKEN) from None
 
     return wrapper
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import generators as registry
 from .cli_common import err
-from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
+from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_USAGE, SynthfakeError
 from .plan import Plan
 from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from .plan_counts import largest_remainder
@@ -51,16 +51,6 @@ WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/
 RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 
-def _check_run_inputs(out_dir: Path, sources: Path, n: int, reals: int) -> None:
-    """What `gen run` is given, checked before anything is written."""
-    if n + reals == 0:
-        raise SynthfakeError(f"--n {n} --reals {reals}: nothing to make; give --n (and/or --reals) of at least 1")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SynthfakeError(f"--out {out_dir}: is a file, not a dataset folder")
-    if not sources.is_dir():
-        raise SynthfakeError(f"--sources {sources}: not a folder")
-
-
 def _nothing_to_do(ds, retry_failed: bool) -> None:
     records, failures = ds.finished()
     hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
@@ -71,9 +61,9 @@ def _nothing_to_do(ds, retry_failed: bool) -> None:
 def _worker_exit(codes: list[int]) -> int:
     """The run's exit code from its workers': broken environment (3) first, then bad input (2), then failed (1)."""
     for r, c in enumerate(codes):
-        if c not in (0, EXIT_FAILED, 2, EXIT_BROKEN):  # those printed their own one line
+        if c not in (0, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN):  # those printed their own one line
             err.print(f"worker {r} exited with code {c}; rerun the same command to resume", highlight=False)
-    for c in (EXIT_BROKEN, 2):
+    for c in (EXIT_BROKEN, EXIT_USAGE):
         if c in codes:
             return c
     return EXIT_FAILED if any(codes) else 0

@@ -17,7 +17,6 @@ import numpy as np
 
 from . import media
 from .errors import SynthfakeError
-from .writer import save_image
 
 INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 IMAGE_ONLY, VIDEO_ONLY = {"jpeg"}, {"h264", "fps"}
@@ -181,7 +180,7 @@ def apply_chain(src: Path, out_stem: Path, chain: list[dict]) -> Path:
                                    [cv2.IMWRITE_JPEG_QUALITY, int(params["jpeg"]["quality"])])
             path.write_bytes(buf.tobytes())
             return path
-        return save_image(out_stem, rgb)
+        return media.write_png(out_stem, rgb)
     fps_in = media.video_fps(src)
     fps_out = Fraction(params["fps"]["fps"]) if "fps" in params else fps_in
     info = media.probe(src)

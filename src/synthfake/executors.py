@@ -1,21 +1,22 @@
-"""Running the shards: K local processes (one GPU each with cuda), or Ray tasks on a Ray cluster.
+"""Launchers: the shards of one run as K local processes (one GPU each with cuda), K Ray tasks on a Ray
+cluster, or this process alone (one shard from the flags, or from Slurm's or torchrun's environment).
 
-Both run the same `run_worker(rank, world_size)`; nothing but the launcher differs, so a dataset can be
-started on one and resumed on the other.
+Each takes the run's configuration and its dataset and runs the same `Shard(dataset, settings, rank, world)`;
+nothing but the launcher differs, so a dataset can be started on one and resumed on another.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import time
-from pathlib import Path
 
 from .errors import SynthfakeError
 from .dataset import Dataset
+from .pools import shard_context
 from .progress import make_progress
-from .runner import run_worker, worker_process
+from .run_config import RunConfig, RunSettings
+from .runner import Shard, WorkerResult, worker_process
 
 
 def visible_gpus() -> list[str]:
@@ -47,24 +48,29 @@ def _wait(ds: Dataset, procs: list, left: int, start: int, show: bool) -> None:
         p.join()
 
 
-def run_local(ds: Dataset, workers: int, device: str = "cpu", weights_dir=None,
-              retry_failed: bool = False, show_progress: bool = True) -> list[int]:
-    """Start `workers` processes, one shard each, with one progress bar over all; returns exit codes."""
-    gpus = visible_gpus() if device == "cuda" else []
-    if device == "cuda" and not gpus:
+def run_here(config: RunConfig, ds: Dataset) -> WorkerResult:
+    """This process is one shard: `config.shard` (flags, or $SLURM_* / $RANK, $WORLD_SIZE)."""
+    return Shard(ds, config.settings, *config.shard).run()
+
+
+def run_local(config: RunConfig, ds: Dataset) -> list[int]:
+    """Start `config.workers` processes, one shard each, with one progress bar over all; returns exit codes."""
+    st, workers = config.settings, config.workers
+    gpus = visible_gpus() if st.device == "cuda" else []
+    if st.device == "cuda" and not gpus:
         raise SynthfakeError("--device cuda: no GPU visible (CUDA_VISIBLE_DEVICES empty and torch sees none)")
     claim = ds.claim(workers)  # refused here, before any worker starts, while another world size writes
-    left = len(ds.todo(0, 1, retry_failed))
+    left = len(ds.todo(0, 1, st.retry_failed))
     start = _lines(ds)
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker_process, args=(str(ds.root), r, workers, device, weights_dir, retry_failed,
-                                                       gpus, os.getpid()),
+    quiet = RunSettings(st.device, st.weights_dir, st.retry_failed, show_progress=False)  # the launcher's bar shows
+    ctx = shard_context()
+    procs = [ctx.Process(target=worker_process, args=(str(ds.root), quiet, r, workers, gpus, os.getpid()),
                          name=f"synthfake-worker-{r}") for r in range(workers)]
     old = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM to the launcher stops its workers too
     try:
         for p in procs:
             p.start()
-        _wait(ds, procs, left, start, show_progress)
+        _wait(ds, procs, left, start, st.show_progress)
     except KeyboardInterrupt:
         stop_workers(procs)
         raise
@@ -91,8 +97,7 @@ def stop_workers(procs, grace: float = 10.0) -> None:
             p.join()
 
 
-def run_ray(dataset: str | Path, world_size: int, device: str = "cpu", weights_dir=None,
-            retry_failed: bool = False) -> list[dict]:
+def run_ray(config: RunConfig, ds: Dataset) -> list[dict]:
     """The same shards as Ray tasks; DATASET must be on storage every node sees (NFS, Lustre...)."""
     try:
         import ray
@@ -100,11 +105,13 @@ def run_ray(dataset: str | Path, world_size: int, device: str = "cpu", weights_d
         raise SynthfakeError("--executor ray: Ray is not installed; pip install 'synthfake[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"))
-    task = ray.remote(num_gpus=1 if device == "cuda" else 0)(_ray_shard)
-    refs = [task.remote(str(dataset), r, world_size, device, weights_dir, retry_failed) for r in range(world_size)]
+    st = config.settings
+    quiet = RunSettings(st.device, st.weights_dir, st.retry_failed, show_progress=False)
+    task = ray.remote(num_gpus=1 if st.device == "cuda" else 0)(_ray_shard)
+    refs = [task.remote(str(ds.root), quiet, r, config.workers) for r in range(config.workers)]
     return ray.get(refs)
 
 
-def _ray_shard(dataset, rank, world, device, weights_dir, retry_failed) -> dict:
-    res = run_worker(dataset, rank, world, device, weights_dir, retry_failed, show_progress=False)
+def _ray_shard(dataset: str, settings: RunSettings, rank: int, world: int) -> dict:
+    res = Shard(dataset, settings, rank, world).run()
     return {"rank": res.rank, "done": res.done, "failed": res.failed, "skipped": res.skipped}

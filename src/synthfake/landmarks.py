@@ -115,6 +115,19 @@ def fill_gaps(track: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     return track, found
 
 
+def hold_gaps(lms: list) -> tuple[list, int]:
+    """Frames without a face (None) take the nearest earlier face, the first ones the first face found; returns
+    (filled, missing). The other gap policy beside `fill_gaps`: for a driving clip that must move on every frame."""
+    found = [i for i, lm in enumerate(lms) if lm is not None]
+    if not found:
+        return lms, len(lms)
+    out, last = [], lms[found[0]]
+    for lm in lms:
+        last = lm if lm is not None else last
+        out.append(last)
+    return out, len(lms) - len(found)
+
+
 def pearson(a, b) -> float:
     """Pearson correlation over the entries where both are finite (NaN when fewer than 3 or constant)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -1,5 +1,6 @@
-"""Worker processes: forked from a forkserver that has already imported the work's module, or forked directly
-when the parent is in a state that copies safely (`quick_context`)."""
+"""Every worker process the project starts comes from here: forked directly when the parent is in a state
+that copies safely, else from a forkserver that has already imported the work's module (`quick_context`, for
+pools of short tasks and the scoring workers), or spawned from nothing (`shard_context`, for `gen run`'s shards)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def quick_context(preload: str):
     return forkserver_context(preload)
 
 
+def shard_context():
+    """`gen run`'s shards are spawned: each runs for hours, pins its own GPU, and must die with the launcher
+    (PR_SET_PDEATHSIG names the launcher as parent, which a forkserver's child does not have); the launcher has
+    scanned sources by then (OpenCV's thread pool runs), so a fork would not be safe."""
+    return mp.get_context("spawn")
+
+
 def process_pool(workers: int, preload: str, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
-    """`workers` processes from `forkserver_context(preload)`, each running `initializer` once."""
-    return ProcessPoolExecutor(workers, mp_context=forkserver_context(preload), initializer=initializer)
+    """`workers` processes from `quick_context(preload)`, each running `initializer` once (the audit's decoding
+    checks, the detector's crops, the DeepfakeBench export)."""
+    return ProcessPoolExecutor(workers, mp_context=quick_context(preload), initializer=initializer)

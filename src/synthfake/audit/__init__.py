@@ -16,16 +16,18 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from .artefacts import check_artefacts
-from .balance import check_balance
 from .base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
-from .confounds import check_confounds
-from .dupes import check_exact, check_near
-from .identity import check_faces, check_names, identity_check
 from .integrity import check_integrity
-from .labels import check_labels
 from ..dataset import Dataset
 from ..files import write_json_atomic
+from ..registry import Contract, Registry
+
+# Every check after integrity (which loads the records the others read), in report order: a module with VERSION,
+# DECODES, ready(settings) and check(data, pool) -> Check.
+CHECKS = Registry("audit check", {name: f"{__name__}.{module}" for name, module in (
+    ("balance", "balance"), ("exact_duplicates", "exact_dupes"), ("near_duplicates", "near_dupes"),
+    ("identity", "identity"), ("confounds", "confounds"), ("label_noise", "labels"), ("artefacts", "artefacts"))},
+    Contract(run="check", run_args=2))
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 
@@ -60,8 +62,8 @@ def _timed(fn, *args):
 def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     """Every check over DATASET; a missing plan or sources index is a SynthfakeError (bad input).
 
-    Each check's `timings` holds `scan` (wall) and `scan_cpu` for the parts that read records and bytes,
-    and `decode` (wall) for the parts that decode media in the pool.
+    Each check's `timings` holds `scan` (wall) and `scan_cpu` for a check that reads records and bytes, and
+    `decode` (wall) for one that decodes media in the pool (its CPU is the pool's).
     """
     st = settings or Settings()
     t0 = time.perf_counter()
@@ -71,28 +73,20 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     integrity.timings.update(scan=t[0], scan_cpu=t[1])
     data = AuditData(ds, plan, index, layout, records, failures, actual, st)
     checks = [integrity]
-    for fn, args in ((check_balance, (layout, records, st.tolerance)), (check_exact, (data,))):
-        c, *t = _timed(fn, *args)
-        c.timings.update(scan=t[0], scan_cpu=t[1])
-        checks.append(c)
-    names, *t_names = _timed(check_names, data)
-    confounds, *t = _timed(check_confounds, data)
-    confounds.timings.update(scan=t[0], scan_cpu=t[1])
     pool = make_pool(st.workers)
     try:
-        near, t_near, _ = _timed(check_near, data, pool)
-        faces_, t_faces, _ = _timed(check_faces, data, pool)
-        labels, t_labels, _ = _timed(check_labels, data, pool)
-        artefacts, t_art, _ = _timed(check_artefacts, data, pool)
+        for name in CHECKS.names():
+            why = CHECKS.why_not_ready(name, st)
+            if why:
+                checks.append(Check(name, WARN, f"not run: {why}"))
+                continue
+            module = CHECKS.get(name)
+            c, wall, cpu = _timed(module.check, data, pool)
+            c.timings.update(decode=wall) if module.DECODES else c.timings.update(scan=wall, scan_cpu=cpu)
+            checks.append(c)
     finally:
         if pool is not None:
             pool.shutdown()
-    near.timings["decode"] = t_near
-    identity = identity_check(names, faces_)
-    identity.timings.update(scan=t_names[0], scan_cpu=t_names[1], decode=t_faces)
-    labels.timings["decode"] = t_labels
-    artefacts.timings["decode"] = t_art
-    checks += [near, identity, confounds, labels, artefacts]
     settings_out = asdict(st)
     settings_out.pop("show_progress")
     return Report(str(ds), plan.hash, len(records), worst(c.status for c in checks), settings_out, checks,

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
 from ..errors import MediaError
 from ..manifest import Record
 
@@ -38,6 +38,15 @@ REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source"
             "real": "real"}
 CLIP_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "driving", "real": "real"}
 ALIGNED = {"face_swap", "lip_sync", "real"}
+
+
+VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+DECODES = True  # decodes media (capped by settings.max_samples)
+
+
+def ready(settings: Settings) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
 
 
 def _local_std(gray: np.ndarray) -> np.ndarray:
@@ -163,7 +172,7 @@ def problems(m: dict) -> list[str]:
     return out
 
 
-def check_artefacts(data: AuditData, pool: Executor | None) -> Check:
+def check(data: AuditData, pool: Executor | None) -> Check:
     st = data.settings
     recs = spread(sorted((r for r in data.records if r.media.kind in ("image", "video")), key=lambda r: r.id),
                   st.max_samples)

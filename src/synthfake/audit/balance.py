@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .base import FAIL, PASS, Check
+from concurrent.futures import Executor
+
+from .base import FAIL, PASS, AuditData, Check, Settings
 from ..manifest import Record
 from ..plan import SampleTable
 
 EPS = 1e-9
+
+
+VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+DECODES = False  # reads only records and file bytes
+
+
+def ready(settings: Settings) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
 
 
 def planned_rows(layout: SampleTable) -> list[tuple[str, str, str, str]]:
@@ -58,7 +69,9 @@ def compare(planned: dict, observed: dict, tolerance: float) -> list[dict]:
     return out
 
 
-def check_balance(layout: SampleTable, records: list[Record], tolerance: float) -> Check:
+def check(data: AuditData, pool: Executor | None) -> Check:
+    """Shares per type, real/fake, backend, split and type within a split against the plan's exact counts."""
+    layout, records, tolerance = data.layout, data.records, data.settings.tolerance
     planned = _groups(planned_rows(layout))
     observed = _groups([(r.type, "real" if r.label == 0 else "fake", r.backend, r.split) for r in records])
     rows = compare(planned, observed, tolerance)

@@ -81,7 +81,7 @@ def spread(items: list, cap: int) -> list:
 
 
 def make_pool(workers: int) -> Executor | None:
-    """Processes forked from a clean forkserver that has the frame code and dlib models loaded (None: inline)."""
+    """Worker processes that have the frame code and dlib loaded (pools.process_pool; None: inline)."""
     if workers <= 0:
         return None
     return process_pool(workers, "synthfake.audit.warm")

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import FAIL, PASS, AuditData, Check
+from concurrent.futures import Executor
+
+from .base import FAIL, PASS, AuditData, Check, Settings
 from ..manifest import Record
 
 # libjpeg's standard luminance table (quality 50); quality q scales it by 5000/q (q < 50) or 200 - 2q
@@ -28,6 +30,15 @@ STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60,
                      92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
 JPEG_FORMATS = ("jpeg", "jpg")
 CONTENT_DEPENDENT = ("video.bitrate", "video.bytes", "image.bytes")  # vary with what is shown: need p < alpha too
+
+
+VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+DECODES = False  # reads only records and file bytes
+
+
+def ready(settings: Settings) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
 
 
 def _scaled_tables() -> np.ndarray:
@@ -143,7 +154,8 @@ def _auc_text(row: dict) -> str:
     return f"{row['property']} AUC {row['auc']:.2f}" + ("" if row["p"] is None else f", p {row['p']:.2g}")
 
 
-def check_confounds(data: AuditData) -> Check:
+def check(data: AuditData, pool: Executor | None = None) -> Check:
+    """Each media property alone against the label (ROC AUC), within each media kind."""
     hi, alpha = data.settings.auc_fail, data.settings.confound_p
     rows = []
     for name, categorical, recs, value in properties(data):

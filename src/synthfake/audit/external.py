@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import media
 from ..shared_types import MediaMeta
 from .base import Settings
-from .confounds import check_confounds
+from .confounds import check as check_confounds
 from ..errors import MediaError
 from ..labels import present, read_labels
 

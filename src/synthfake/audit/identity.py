@@ -15,12 +15,21 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
-from .dupes import face_identities
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
+from .exact_dupes import face_identities
 from .frames import face_task
 from ..plan import Plan
 
 FRAMES_FACE = 1  # frames embedded per held-out video (the middle one); the cap bounds the records
+
+
+VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+DECODES = True  # decodes media (capped by settings.max_samples)
+
+
+def ready(settings: Settings) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
 
 
 def train_split(plan: Plan) -> str:
@@ -90,7 +99,9 @@ def check_faces(data: AuditData, pool: Executor | None) -> dict:
             "distances": sorted(measured, key=lambda m: m["distance"])[:EXAMPLES]}
 
 
-def identity_check(names: dict, faces_: dict) -> Check:
+def check(data: AuditData, pool: Executor | None) -> Check:
+    """Identity names in more than one split, and held-out output faces as close as one person to a train identity."""
+    names, faces_ = check_names(data), check_faces(data, pool)
     status = FAIL if names["leaks"] or faces_["flagged"] else PASS
     summary = f"{names['identities']} identities, {names['leaks']} in more than one split"
     summary += "".join(f" (e.g. {e['identity']} in {', '.join(e['splits'])})" for e in names["leak_examples"][:1])

@@ -14,13 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import media
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, Settings, pool_map, spread
 from .frames import UNCHANGED_LEVEL, UNCHANGED_SHARE, unchanged_task
 from ..manifest import Record
 from ..shared_types import PAIR_ROLE
 
 FRAMES_LABEL = 3  # frames re-checked per fake video
 MOSTLY_REAL = 0.5  # a fake with at least this share of its sampled frames unchanged is a real sample
+
+
+VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+DECODES = True  # decodes media (capped by settings.max_samples)
+
+
+def ready(settings: Settings) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
 
 
 def _task(data: AuditData, r: Record, root: Path) -> tuple | None:
@@ -32,7 +41,7 @@ def _task(data: AuditData, r: Record, root: Path) -> tuple | None:
             FRAMES_LABEL)
 
 
-def check_labels(data: AuditData, pool: Executor | None) -> Check:
+def check(data: AuditData, pool: Executor | None) -> Check:
     st, minimum = data.settings, data.plan.min_manipulated
     fakes = sorted((r for r in data.records if r.label == 1), key=lambda r: r.id)
     low = [f"{r.id}: {r.manipulated_frames}/{r.media.frames} frames manipulated" for r in fakes

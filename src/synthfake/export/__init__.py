@@ -15,21 +15,15 @@ from pathlib import Path
 
 from synthfake.errors import SynthfakeError
 from synthfake.files import canonical_hash, write_json_atomic
+from synthfake.registry import Contract, Registry
 
-from .common import MARKER, Options, Result, counts_of, select, write_bytes_atomic, write_marker
+from .common import MARKER, Options, Result, counts_of, select, write_marker
 
-FORMATS = ("deepfakebench", "ffpp", "hf", "webdataset")
+# Each format module: VERSION, ready(options) (None, or why not), export(items, out, options, result) and
+# SETTINGS, the Options fields it reads (an export folder resumed with other values of those is refused).
+FORMATS = Registry("export format", {f: f"{__name__}.{f}" for f in ("deepfakebench", "ffpp", "hf", "webdataset")},
+                   Contract(run="export", run_args=4), install_hint="pip install 'synthfake[export]'")
 SETTINGS = ".export-settings.json"
-
-
-def _module(fmt: str):
-    """The format's module, imported alone (hf needs pyarrow, from the [export] extra)."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"{__name__}.{fmt}")
-    except ImportError as e:
-        raise SynthfakeError(f"--format {fmt}: missing dependency {e.name}; pip install 'synthfake[export]'") from None
 
 
 def _check_settings(out: Path, settings: dict) -> None:
@@ -49,24 +43,20 @@ def _check_settings(out: Path, settings: dict) -> None:
 
 def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Result:
     """Export every intact record of `dataset` to `out` in format `fmt`."""
-    if fmt not in FORMATS:
-        raise SynthfakeError(f"--format {fmt}: unknown (choose from {', '.join(FORMATS)})")
+    why = FORMATS.why_not_ready(fmt, o)
+    if why:
+        raise SynthfakeError(f"--format {fmt}: {why}")
+    module = FORMATS.get(fmt)
     dataset, out = Path(dataset), Path(out)
     if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
         raise SynthfakeError(f"{out}: the export must go outside the dataset folder {dataset}")
     items, skipped = select(dataset, o.verify, o.log)
     settings = {"format": fmt, "records": canonical_hash(sorted(it.record.id for it in items)),
-                "embed": o.embed if fmt == "hf" else None,
-                "shard_mb": o.shard_mb if fmt in ("hf", "webdataset") else None,
-                "frames": o.frames if fmt == "deepfakebench" else None}
+                **{k: getattr(o, k) if k in module.SETTINGS else None for k in ("embed", "shard_mb", "frames")}}
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
     (out / MARKER).unlink(missing_ok=True)
-    res = Result(fmt, out, skipped=list(skipped), counts=counts_of(items))
-    extra = _module(fmt).export(items, out, o, res)
-    if fmt == "hf":
-        from .card import card
-
-        write_bytes_atomic(out / "README.md", card(dataset, res.counts, extra["files"], o.embed, res.skipped).encode())
+    res = Result(fmt, out, dataset, skipped=list(skipped), counts=counts_of(items))
+    extra = module.export(items, out, o, res)
     write_marker(res, dataset, extra)
     return res

@@ -51,6 +51,7 @@ class Result:
 
     fmt: str
     out: Path
+    dataset: Path
     exported: int = 0
     skipped: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)

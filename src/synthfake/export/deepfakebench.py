@@ -32,6 +32,16 @@ from synthfake.progress import sample_progress
 from .common import COMPRESSION, SPLITS, Item, Options, Result, write_bytes_atomic
 from .dfb_crop import aligned_faces, sampled_frames
 
+VERSION = "1"
+SETTINGS = ("frames",)  # the Options fields this format reads
+
+
+def ready(o: Options) -> str | None:
+    """Needs nothing beyond the core install (dlib ships with it)."""
+    return None
+
+
+
 NAME = "synthfake"
 PREFIX = "./datasets/rgb"  # where the README tells users to put the exported `synthfake/` folder
 

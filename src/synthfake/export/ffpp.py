@@ -20,6 +20,16 @@ from synthfake.progress import sample_progress
 
 from .common import COMPRESSION, SPLITS, Item, Options, Result, copy_atomic
 
+VERSION = "1"
+SETTINGS = ()  # the Options fields this format reads
+
+
+def ready(o: Options) -> str | None:
+    """Needs nothing beyond the core install."""
+    return None
+
+
+
 PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 

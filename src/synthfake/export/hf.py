@@ -19,7 +19,18 @@ import pyarrow.parquet as pq
 
 from synthfake.files import atomic_file
 
-from .common import Item, Options, Result, copy_atomic, each_shard
+from .card import card
+from .common import Item, Options, Result, copy_atomic, each_shard, write_bytes_atomic
+
+VERSION = "1"
+SETTINGS = ("embed", "shard_mb")  # the Options fields this format reads
+
+
+def ready(o: Options) -> str | None:
+    """Needs pyarrow (imported above: a missing one fails the import, named by the registry)."""
+    return None
+
+
 
 LABEL_NAMES = ["real", "fake"]  # index = record label (0 real, 1 fake)
 
@@ -91,4 +102,5 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
         if not (out / rel).exists():
             write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)
+    write_bytes_atomic(out / "README.md", card(res.dataset, res.counts, files, o.embed, res.skipped).encode())
     return {"files": files, "embed": o.embed}

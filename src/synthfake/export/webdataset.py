@@ -16,6 +16,16 @@ from synthfake.files import atomic_file
 
 from .common import Item, Options, Result, each_shard
 
+VERSION = "1"
+SETTINGS = ("shard_mb",)  # the Options fields this format reads
+
+
+def ready(o: Options) -> str | None:
+    """Needs nothing beyond the core install (tar files by the standard library)."""
+    return None
+
+
+
 
 def shard_name(split: str, n: int) -> str:
     return f"{split}-{n:05d}.tar"

@@ -22,6 +22,13 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def write_png(stem: str | Path, rgb: np.ndarray) -> Path:
+    """Write `rgb` as STEM.png (the one image format every sample leaves the writer in); returns the path."""
+    path = Path(f"{stem}.png")
+    path.write_bytes(encode_png(rgb))
+    return path
+
+
 def encode_png(rgb: np.ndarray) -> bytes:
     """Lossless PNG bytes of an RGB image (deterministic)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3])

@@ -1,0 +1,96 @@
+"""One `gen run` as asked for, built once from the flags (a recipe under them) and checked before anything is
+written: what the dataset holds (the plan's fields), how this run goes (`RunSettings`: nothing there changes a
+sample's bytes) and how it is launched (local processes, Ray tasks, or the one shard this process is).
+Launchers (`executors.py`) take this object and the dataset; shards (`runner.Shard`) take the settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SynthfakeError
+from .generators import Context
+
+ENV_WORLD = [("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"), ("SLURM_PROCID", "SLURM_NTASKS"),
+             ("RANK", "WORLD_SIZE")]
+EXECUTORS = ("local", "ray")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run goes on this machine: device, weights folder, whether failed samples are tried again, progress."""
+
+    device: str = "cpu"
+    weights_dir: Path | None = None
+    retry_failed: bool = False
+    show_progress: bool = True
+
+    def context(self, cache_dir: Path, backend_opts: dict) -> Context:
+        """What a backend is handed: these settings with the dataset's cache and the plan's backend options."""
+        return Context(cache_dir=cache_dir, device=self.device, weights_dir=self.weights_dir,
+                       backend_opts=backend_opts)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one `gen run` was asked for. `launcher`: 'local' (K processes), 'ray' (K Ray tasks) or 'here'
+    (this process is the shard `shard`: flags, or Slurm's / torchrun's environment)."""
+
+    out: Path
+    sources: Path
+    plan_fields: dict
+    identity_threshold: float
+    settings: RunSettings = field(default_factory=RunSettings)
+    launcher: str = "here"
+    workers: int = 1
+    shard: tuple[int, int] = (0, 1)
+
+    @classmethod
+    def build(cls, out: Path, sources: Path, plan_fields: dict, identity_threshold: float, settings: RunSettings,
+              executor: str, workers: int | None, rank: int | None, world_size: int | None) -> "RunConfig":
+        """Checked from the flags, before anything is written; one line naming the option on a bad value."""
+        if executor not in EXECUTORS or settings.device not in DEVICES:
+            raise SynthfakeError(f"--executor {executor} / --device {settings.device}: expected "
+                                 f"{'|'.join(EXECUTORS)} and {'|'.join(DEVICES)}")
+        if workers and (rank is not None or world_size is not None):
+            raise SynthfakeError("--workers starts its own shards; do not combine it with --rank/--world-size")
+        if plan_fields["n"] + plan_fields["reals"] == 0:
+            raise SynthfakeError(f"--n {plan_fields['n']} --reals {plan_fields['reals']}: nothing to make; give "
+                                 f"--n (and/or --reals) of at least 1")
+        if out.exists() and not out.is_dir():
+            raise SynthfakeError(f"--out {out}: is a file, not a dataset folder")
+        if not sources.is_dir():
+            raise SynthfakeError(f"--sources {sources}: not a folder")
+        if executor == "ray":
+            if importlib.util.find_spec("ray") is None:
+                raise SynthfakeError("--executor ray: Ray is not installed; pip install 'synthfake[ray]'")
+            return cls(out, sources, plan_fields, identity_threshold, settings, "ray", workers or world_size or 1)
+        if workers and workers > 1:
+            return cls(out, sources, plan_fields, identity_threshold, settings, "local", workers)
+        shard = (0, 1) if workers else world_from_env(rank, world_size)  # --workers 1: one shard, whatever $RANK says
+        return cls(out, sources, plan_fields, identity_threshold, settings, "here", 1, shard)
+
+
+def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """Flags first, then Slurm array, Slurm tasks, torchrun; else a single worker. Checked before anything
+    is written: a bad value (RANK=x, rank >= world size) is one line naming where it came from."""
+    where = "--rank/--world-size"
+    if rank is not None or world_size is not None:
+        r, w = rank or 0, world_size or 1
+    else:
+        r, w = 0, 1
+        for kr, kw in ENV_WORLD:
+            if os.environ.get(kr) is not None and os.environ.get(kw) is not None:
+                where = f"${kr}/${kw}"
+                try:
+                    r, w = int(os.environ[kr]), int(os.environ[kw])
+                except ValueError:
+                    given = f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}"
+                    raise SynthfakeError(f"{given}: expected whole numbers") from None
+                break
+    if not (w >= 1 and 0 <= r < w):
+        raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")
+    return r, w
