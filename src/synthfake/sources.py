@@ -57,7 +57,7 @@ class SourceItem(BaseModel):
     embedding: list[float] | None = None
     identity: str = ""
     excluded: str | None = None
-    glasses: float | None = None  # glasses score (generators/common/glasses.py): a video's median, a photo's own
+    glasses: float | None = None  # glasses score (synthfake/glasses.py): a video's median, a photo's own
     rotation: int = 0  # display matrix of a video (frames are read turned upright)
     retimed: str | None = None  # a variable-frame-rate video, read at a constant rate: how it varied
 
