@@ -23,6 +23,7 @@ from .. import faces, media
 from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
 from ..errors import MediaError
 from ..manifest import Record
+from ..shared_types import TYPE_INFO
 
 UNCOVERED_FAIL = 0.01  # share of the frame: the held-out reenactment defect was 1.4-10 %
 FROZEN_FAIL = 0.05  # excess share of identical consecutive frames
@@ -34,10 +35,6 @@ MOVED = 0.12  # of the frame: how far a moving head may carry the flat backgroun
 COLOUR_TOL = 12  # grey levels a flat colour may differ from the reference's and still be the same background
 FRAMES = 12
 OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
-REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source", "generation": "base",
-            "real": "real"}
-CLIP_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "driving", "real": "real"}
-ALIGNED = {"face_swap", "lip_sync", "real"}
 
 
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
@@ -144,16 +141,17 @@ def artefact_task(task: tuple) -> tuple[dict | None, str | None]:
 def _task(data: AuditData, r: Record) -> tuple | None:
     root = Path(data.index.root)
     roles = {s.role: s for s in r.sources}
-    ref = roles.get(REF_ROLE.get(r.type, ""))
+    info = TYPE_INFO[r.type]
+    ref = roles.get(info.reference_role)
     if ref is None:
         return None
     try:
         item = data.index.get(ref.path)
     except Exception:
         return None
-    clip = roles.get(CLIP_ROLE.get(r.type, ""))
+    clip = roles.get(info.pair_role)
     clip_path = str(root / clip.path) if clip is not None and media.kind_of(clip.path) == "video" else ""
-    aligned = r.type in ALIGNED and r.params.get("length", "trim_audio") != "loop_video"
+    aligned = info.aligned and r.params.get("length", "trim_audio") != "loop_video"
     track = data.root / "cache" / "tracks" / f"{ref.sha256}.npy"
     outside = aligned and r.type != "real" and not r.degradations
     return (str(data.media_path(r)), r.media.kind, str(root / ref.path), item.kind, item.still_frame, clip_path,

@@ -18,6 +18,8 @@ from pathlib import Path
 from synthfake.files import write_json_atomic
 from synthfake.progress import sample_progress
 
+from synthfake.shared_types import PAIR_ROLE
+
 from .common import COMPRESSION, SPLITS, Item, Options, Result, copy_atomic
 
 VERSION = "1"
@@ -30,7 +32,6 @@ def ready(o: Options) -> str | None:
 
 
 
-PAIR_ROLE = {"face_swap": "target", "reenactment": "driving", "lip_sync": "target", "generation": "base"}
 
 
 def source_numbers(items: list[Item]) -> dict[str, str]:
