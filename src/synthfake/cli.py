@@ -274,6 +274,9 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
 
 cli_tools.register(app)  # backends, slurm-script, export
+from .cli_weights import weights_app  # noqa: E402
+
+app.add_typer(weights_app, name="weights")
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")
