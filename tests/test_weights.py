@@ -128,8 +128,8 @@ def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):
     tiny_models.live_portrait(w)
     tiny_models.wav2lip(w / "wav2lip_gan_96.onnx")
     rows = _backends(tmp_path, w)
-    assert "ready" in rows["liveportrait"] and "not ready" not in rows["liveportrait"]
-    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]
+    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]  # no sha256 published for it
     assert "inswapper_128.onnx: sha256" in rows["inswapper"] and "differs from the published" in rows["inswapper"]
+    assert "live_portrait_feature_extractor.onnx: sha256" in rows["liveportrait"]
     rows = _backends(tmp_path, w, SYNTHFAKE_ALLOW_UNVERIFIED="1")
-    assert "not ready" not in rows["inswapper"]
+    assert "not ready" not in rows["inswapper"] and "not ready" not in rows["liveportrait"]
