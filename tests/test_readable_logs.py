@@ -52,3 +52,20 @@ def test_printed_lines_are_not_wrapped_when_piped(tmp_path):
     script = tmp_path / ("a-folder-with-a-long-name-" * 3) / "synthfake.sbatch"
     proc = gen("slurm-script", "--tasks", 2, "--script", script, "--", "--out", "D", "--sources", "S")
     assert proc.stdout == f"wrote {script}: sbatch {script}\n"
+
+
+def test_training_prints_lines_per_epoch_with_validation_auc_and_f1(mixed_dataset, tmp_path):
+    """`gen detect train` piped (as under Slurm or nohup): no tqdm redraws, no Python dicts, one line per epoch
+    with the validation AUC and macro F1."""
+    import pytest
+
+    pytest.importorskip("transformers")
+    proc = gen("detect", "train", mixed_dataset, "--out", tmp_path / "M", "--image-size", 32, "--epochs", 2, "--frames", 2,
+               "--score-frames", 2, "--batch-size", 8, "--workers", 0)
+    text = proc.stdout + proc.stderr
+    assert "\r" not in text and "{'" not in text and "it/s]" not in text, text[-2000:]
+    epochs = [ln for ln in proc.stderr.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(" done in ")[0] for ln in epochs] == ["epoch 1/2", "epoch 2/2"], proc.stderr[-2000:]
+    for ln in epochs:
+        assert "train loss " in ln and ("val AUC " in ln and ", macro F1 " in ln or "not both classes" in ln), ln
+    assert any(ln.startswith("step ") and ": loss " in ln for ln in proc.stderr.splitlines())
