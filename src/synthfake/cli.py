@@ -88,9 +88,9 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, backend_opts, "
-                                          "degrade, clip_seconds, splits (e.g. recipes/data/*.json); flags win "
-                                          "over it."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged data recipe by name (all4, "
+                                          "only_face_swap, all4_social, ...) or a JSON file of types, backends, "
+                                          "backend_opts, degrade, clip_seconds, splits; flags win over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .executors import run_here, run_local, run_ray
@@ -101,7 +101,7 @@ def run(
 
         got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
                                      clip_seconds=clip_seconds, splits=splits),
-                           read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"))
         types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
