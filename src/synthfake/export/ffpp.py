@@ -5,8 +5,9 @@
     splits/{train,val,test}.json (and the same at the root)   lists of [T, S] pairs, as FF++ ships them
 
 FF++'s loaders read a split's pairs and address `T_S` under each method and `T` (and `S`) under the originals
-(e.g. patch-forensics' faceforensics_process_frames.py opens `T_S.mp4` and `T.mp4`; DeepfakeBench files every
-video whose name a pair makes). So every file here is named that way and listed in its own split: a real gets
+(patch-forensics' faceforensics_process_frames.py opens `T_S.mp4` and `T.mp4`; DeepfakeBench's rearrange.py
+maps each name a pair makes to its split and looks every file up: a name no pair makes is a KeyError). So every
+file here is named that way and listed in its own split: a real gets
 the next number; a fake's T is the number of its paired real (the very clip it was made on, `paired_with`) or
 of a real from the same target file in its split, its S the number of a real of its source file in the split;
 a number no real holds is new (an original that is not part of this export). Two fakes of one backend with the
