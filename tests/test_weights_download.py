@@ -196,3 +196,44 @@ def test_every_model_backend_pins_what_is_published():
     assert pinned["live_portrait_motion_extractor.onnx"] is None and pinned["wav2lip_gan_96.onnx"] is None
     swapper = generators.get("inswapper").SWAPPER
     assert "e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af" in swapper.published()
+
+
+def test_a_hub_pipeline_is_a_snapshot_checked_against_the_hubs_lfs_sha256(tmp_path, monkeypatch):
+    """diffusers_t2i's folder: huggingface_hub's snapshot of the repo's diffusers files (not the single-file
+    checkpoint at its root), each LFS file checked against the sha256 the hub states; one that differs is
+    removed and named. huggingface_hub itself is replaced by a stand-in that serves two files."""
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    files = {"model_index.json": b"{}", "transformer/model.safetensors": SMALL, "vae/model.safetensors": OTHER,
+             "flux1-schnell.safetensors": b"root checkpoint"}
+    stated = {"transformer/model.safetensors": sha(SMALL), "vae/model.safetensors": sha(SMALL),
+              "flux1-schnell.safetensors": sha(b"root checkpoint")}
+    siblings = [SimpleNamespace(rfilename=f, lfs=SimpleNamespace(sha256=stated[f]) if f in stated else None)
+                for f in files]
+    asked = {}
+
+    class Api:
+        def model_info(self, repo, files_metadata=False):
+            return SimpleNamespace(sha="c0ffee" * 6 + "abcd", siblings=siblings)
+
+    def snapshot_download(repo, revision, local_dir, allow_patterns):
+        asked.update(repo=repo, revision=revision, patterns=allow_patterns)
+        for f in allow_patterns:
+            (local_dir / f).parent.mkdir(parents=True, exist_ok=True)
+            (local_dir / f).write_bytes(files[f])
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    from synthfake.weights_fetch import fetch
+
+    spec = WeightSpec("FLUX.1-schnell/model_index.json", "hub", hub="black-forest-labs/FLUX.1-schnell")
+    with pytest.raises(FetchFailed, match=r"vae/model.safetensors: sha256 .* differs from the pinned .*LFS pointer"):
+        fetch(spec, tmp_path, show=False)
+    assert asked["revision"].startswith("c0ffee") and "flux1-schnell.safetensors" not in asked["patterns"]
+    local = tmp_path / "FLUX.1-schnell"
+    assert (local / "transformer" / "model.safetensors").is_file() and not (local / "vae" / "model.safetensors").exists()
+    assert not (local / "model_index.json").exists()  # not a pipeline (nor `present` to a rerun) until all match
+    files["vae/model.safetensors"] = SMALL  # the rerun gets the right bytes
+    assert fetch(spec, tmp_path, show=False).verified is True and (local / "model_index.json").is_file()

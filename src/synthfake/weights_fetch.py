@@ -167,10 +167,14 @@ def fetch_hub(spec: WeightSpec, folder: Path, show: bool = True) -> Fetched:
         raise FetchFailed(f"{spec.hub}: {str(e).splitlines()[0]}") from None
     except (OSError, ValueError) as e:  # no connection: requests' errors are OSErrors
         raise FetchFailed(f"cannot reach huggingface.co ({type(e).__name__}): offline?", offline=True) from None
-    for s in files:
-        if s.lfs is not None:
-            _check(local / s.rfilename, {s.lfs.sha256: f"{spec.hub}@{info.sha[:10]} LFS pointer"}, s.rfilename,
-                   f"{spec.hub}@{info.sha}")
+    try:
+        for s in files:
+            if s.lfs is not None:
+                _check(local / s.rfilename, {s.lfs.sha256: f"{spec.hub}@{info.sha[:10]} LFS pointer"}, s.rfilename,
+                       f"{spec.hub}@{info.sha}")
+    except FetchFailed:
+        (folder / spec.name).unlink(missing_ok=True)  # the folder is not a pipeline until every file matches
+        raise
     return Fetched(spec.name, local, "downloaded", info.sha, True)
 
 
