@@ -58,7 +58,8 @@ def test_webdataset_shards_iterate_with_the_webdataset_package(exports, mixed_da
             seen[s["__key__"]] = rec["label"]
     assert seen == {i: r.label for i, r in recs.items()}
     # what a wds training pipeline does: decode, then (media, label) tuples with the label as an int
-    pipeline = wds.WebDataset([str(p) for p in shards], shardshuffle=False).decode().to_tuple("png;mp4", "cls", "__key__")
+    pipeline = (wds.WebDataset([str(p) for p in shards], shardshuffle=False).decode()
+                .to_tuple("png;mp4", "cls", "__key__"))
     assert {key: label for _, label, key in pipeline} == {i: r.label for i, r in recs.items()}
 
 
@@ -136,7 +137,8 @@ def test_ffpp_names_follow_t_s_and_every_file_is_in_its_split(exports, mixed_dat
             assert v["name"] in originals and not any(v["name"] in o for o, _ in others)
             assert numbers[v["name"]]["real"] == r.id
         else:
-            assert rel.startswith(f"manipulated_sequences/{r.backend}/c23/") and re.fullmatch(r"\d{3,}_\d{3,}", v["name"])
+            assert rel.startswith(f"manipulated_sequences/{r.backend}/c23/")
+            assert re.fullmatch(r"\d{3,}_\d{3,}", v["name"])
             assert v["name"] in fakes and not any(v["name"] in f for _, f in others)
             t, s = v["name"].split("_")
             paired = [x for x in recs.values() if x.params.get("paired_with") == r.id]

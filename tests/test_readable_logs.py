@@ -60,8 +60,8 @@ def test_training_prints_lines_per_epoch_with_validation_auc_and_f1(mixed_datase
     import pytest
 
     pytest.importorskip("transformers")
-    proc = gen("detect", "train", mixed_dataset, "--out", tmp_path / "M", "--image-size", 32, "--epochs", 2, "--frames", 2,
-               "--score-frames", 2, "--batch-size", 8, "--workers", 0)
+    proc = gen("detect", "train", mixed_dataset, "--out", tmp_path / "M", "--image-size", 32, "--epochs", 2,
+               "--frames", 2, "--score-frames", 2, "--batch-size", 8, "--workers", 0)
     text = proc.stdout + proc.stderr
     assert "\r" not in text and "{'" not in text and "it/s]" not in text, text[-2000:]
     epochs = [ln for ln in proc.stderr.splitlines() if ln.startswith("epoch ")]

@@ -75,7 +75,8 @@ def download(
             say(f"{name}: {spec.name}: {e}")
             failed += 1
             if e.offline:  # every other file would wait for the same missing connection
-                say(f"no connection: {len(todo) - i - 1} more file(s) not tried; run again when online (downloads resume)")
+                say(f"no connection: {len(todo) - i - 1} more file(s) not tried; run again when online "
+                    f"(downloads resume)")
                 raise typer.Exit(EXIT_BROKEN)
             continue
         out.print(f"{name}: {got.line()}", markup=False, highlight=False, soft_wrap=True)

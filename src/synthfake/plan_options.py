@@ -110,8 +110,9 @@ def glasses_warnings(table: SampleTable) -> list[str]:
             short = faces - len(bare)
             who = f"{', '.join(worn)}, who {'wears' if len(worn) == 1 else 'wear'} glasses"
             if bare:
-                have = (f"only {len(bare)} of the {_people(len(people))} in this split {'has' if len(bare) == 1 else 'have'}"
-                        f" none ({', '.join(bare)}), so it also uses {who}")
+                verb = "has" if len(bare) == 1 else "have"
+                have = (f"only {len(bare)} of the {_people(len(people))} in this split {verb} none "
+                        f"({', '.join(bare)}), so it also uses {who}")
             else:
                 every = "both people" if len(people) == 2 else f"all {_people(len(people))}"
                 have = f"{every} in this split ({', '.join(worn)}) wear glasses"

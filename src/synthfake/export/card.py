@@ -70,6 +70,9 @@ def card(dataset: Path, out: Path, counts: dict, files: dict[str, list[str]], em
              "files beside the Parquet files; `datasets` opens them relative to the working directory, so load "
              "from inside this folder (`--embed` makes the Parquet files self-contained)")
     splits = {SPLIT_NAMES.get(k, k): v for k, v in counts["split"].items()}
+    how = "" if license_id else (" (set it with `gen export --license`: the licence of the source media decides "
+                                 "it)")
+    nc = "\nSome of these are non-commercial: this data may not be used commercially.\n" if noncommercial else ""
     body = f"""# synthfake dataset
 
 Synthetic deepfakes (label 1, `fake`) and the real clips they were made from (label 0, `real`), made by
@@ -90,11 +93,10 @@ Splits are by identity: no person appears in two splits.
 
 ## Licences
 
-The licence in this card's metadata is `{license_id or "other"}`{"" if license_id else " (set it with `gen export --license`: the licence of the source media decides it)"}. The models
-that made the data:
+The licence in this card's metadata is `{license_id or "other"}`{how}. The models that made the data:
 
 {lic}
-{"" if not noncommercial else chr(10) + "Some of these are non-commercial: this data may not be used commercially." + chr(10)}
+{nc}
 ## How it was made
 
 Each sample `i` is a pure function of the plan, the sources index and `i`: its type, backend, split, sources and

@@ -87,5 +87,6 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
         if not (out / rel).exists():
             write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)
-    write_bytes_atomic(out / "README.md", card(res.dataset, out, res.counts, files, o.embed, res.skipped, o.license).encode())
+    text = card(res.dataset, out, res.counts, files, o.embed, res.skipped, o.license)
+    write_bytes_atomic(out / "README.md", text.encode())
     return {"files": files, "embed": o.embed}
