@@ -52,7 +52,7 @@ def test_missing_file_is_one_line_with_every_place_and_the_source(tmp_path, home
     assert f"--weights-dir: {tmp_path / 'flag' / 'model.onnx'}" in msg
     assert "$SYNTHFAKE_WEIGHTS: not set" in msg
     assert str(home / ".cache" / "synthfake" / "weights" / "model.onnx") in msg
-    assert msg.endswith("get it from https://example.org/model.onnx")
+    assert msg.endswith("get it from https://example.org/model.onnx, or run `gen weights download` (sha256 checked)")
 
 
 def test_sha256_is_cached_by_size_and_mtime(tmp_path, home):

@@ -85,7 +85,8 @@ def missing_message(spec: WeightSpec, weights_dir: Path | str | None) -> str:
     else:
         looked = "; ".join(f"{label}: {folder / spec.name}" if folder else f"{label}: not set"
                            for label, folder in places(weights_dir))
-    return f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}"
+    return (f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}, or run "
+            f"`gen weights download` (sha256 checked)")
 
 
 def require(spec: WeightSpec, weights_dir: Path | str | None) -> Path:
