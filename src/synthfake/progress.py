@@ -39,10 +39,10 @@ def _hms(seconds: float) -> str:
     return str(timedelta(seconds=int(seconds)))
 
 
-def _rate_text(rate: float | None, unit: str) -> str:
-    if unit == BYTES:
-        return f"{rate / 1e6:.1f} MB/s" if rate else "- MB/s"
-    return f"{rate:.2f} {unit}/s" if rate else f"- {unit}/s"
+def _rate_text(rate: float | None, unit: str, plain: bool = False) -> str:
+    if rate is None or (not rate and not plain):
+        return f"- {'MB' if unit == BYTES else unit}/s"
+    return f"{rate / 1e6:.1f} MB/s" if unit == BYTES else f"{rate:.2f} {unit}/s"
 
 
 class RateColumn(ProgressColumn):
@@ -111,7 +111,8 @@ class PlainProgress:
         pct = f" ({100 * done / total:.0f}%)" if total else ""
         count = (f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if t["unit"] == BYTES and total
                  else f"{done / 1e6:.1f} MB" if t["unit"] == BYTES else f"{done}/{total}")
-        print(f"{t['description']}: {count}{pct}, {_rate_text(rate, t['unit'])}, elapsed {_hms(elapsed)}, ETA {eta}",
+        speed = _rate_text(rate or 0.0, t["unit"], plain=True)  # a log line always carries a number
+        print(f"{t['description']}: {count}{pct}, {speed}, elapsed {_hms(elapsed)}, ETA {eta}",
               file=self.stream, flush=True)
 
 
