@@ -77,10 +77,14 @@ def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, floa
     if len(data[0]) < 2:
         v = float(statistic(*data))
         return v, v
-    from scipy.stats import bootstrap
+    import warnings
 
-    res = bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=boot, method="percentile",
-                    rng=np.random.default_rng(seed))
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    with warnings.catch_warnings():  # scipy warns of the nan interval an undefined resample gives; handled below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        res = bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=boot, method="percentile",
+                        rng=np.random.default_rng(seed))
     dist = res.bootstrap_distribution
     if np.isfinite(dist).all():
         return float(res.confidence_interval.low), float(res.confidence_interval.high)
