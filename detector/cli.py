@@ -38,8 +38,8 @@ def detect_train(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Detector recipe JSON (e.g. recipes/detector/"
-                                          "small_cnn_cpu.json): architecture, augmentations, training flags."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged detector recipe by name "
+                                          "(small_cnn_cpu) or a JSON file: architecture, augmentations, training flags."),
 ):
     """Fine-tune a ViT (or a recipe's small network from scratch) on the train split, choose the threshold on
     val, save the model folder."""
@@ -51,7 +51,7 @@ def detect_train(
     if recipe is not None:
         from synthfake.recipe import apply_recipe, read_recipe
 
-        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}))
+        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}, "detector"))
     opts = TrainOptions(**v, leave_out=leave_out, workers=workers, device=device, fp16=fp16, show=not quiet)
     from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
 

@@ -4,7 +4,8 @@ The labels CSV has `path,label[,kind,model]` (label 1 fake / 0 real; other colum
 to FOLDER). Each file is scored by `predict` itself (a sample submission lists the files), so a score here
 is exactly the one a submission would carry. Reported: ROC AUC, macro F1 (Fake positive) at the saved
 threshold and at the best threshold on this set (an oracle, optimistic by construction), recall per kind
-and per model, each with a 95 % bootstrap interval that resamples files.
+and per model, each with a 95 % bootstrap interval that resamples files (scipy.stats.bootstrap, paired
+resampling of the files' labels, scores and predictions, percentile interval).
 """
 
 from __future__ import annotations
@@ -69,9 +70,27 @@ def score_labelled(model_dir: Path, folder: Path, rows: list[Labelled], batch_si
     return {r.path: got.get(r.path) for r in rows}
 
 
-def _ci(values: list[float]) -> tuple[float, float]:
-    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], np.float64)
-    return (float("nan"), float("nan")) if not len(a) else (float(np.percentile(a, 2.5)), float(np.percentile(a, 97.5)))
+def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, float]:
+    """95 % percentile interval of `statistic(*data)` over `boot` resamples of the files (scipy.stats.bootstrap,
+    the arrays resampled together). Resamples where the statistic is undefined (an AUC over one class) are left
+    out of the interval; nan when none is defined; a single file is its own interval."""
+    if len(data[0]) < 2:
+        v = float(statistic(*data))
+        return v, v
+    import warnings
+
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    with warnings.catch_warnings():  # scipy warns of the nan interval an undefined resample gives; handled below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        res = bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=boot, method="percentile",
+                        rng=np.random.default_rng(seed))
+    dist = res.bootstrap_distribution
+    if np.isfinite(dist).all():
+        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    dist = dist[np.isfinite(dist)]
+    return (float("nan"), float("nan")) if not len(dist) else (float(np.percentile(dist, 2.5)),
+                                                                float(np.percentile(dist, 97.5)))
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -80,17 +99,20 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
 
 
-def _groups(names: list[str], y, pred, boots: list[np.ndarray]) -> dict[str, dict]:
+def _auc_or_nan(y: np.ndarray, p: np.ndarray) -> float:
+    auc = _auc(y, p)
+    return float("nan") if auc is None else auc
+
+
+def _groups(names: list[str], y, pred, seed: int, boot: int) -> dict[str, dict]:
     """Recall (share predicted as the true class) per group, with a bootstrap interval over the group's files."""
     idx = defaultdict(list)
     for i, g in enumerate(names):
         idx[g].append(i)
     out = {}
     for g in sorted(idx):
-        ii = np.asarray(idx[g])
-        hit = (y[ii] == pred[ii]).astype(float)
-        rs = np.random.default_rng(len(ii)).integers(0, len(ii), size=(len(boots), len(ii)))
-        out[g] = {"files": len(ii), "recall": float(hit.mean()), "ci": _ci(list(hit[rs].mean(axis=1)))}
+        hit = (y[idx[g]] == pred[idx[g]]).astype(float)
+        out[g] = {"files": len(hit), "recall": float(hit.mean()), "ci": _ci(np.mean, hit, seed=seed, boot=boot)}
     return out
 
 
@@ -103,20 +125,15 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     p = np.asarray([float(meta.fallback_label) if probs[r.path] is None else probs[r.path] for r in rows])
     pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
-    rng = np.random.default_rng(seed)
-    boots = [rng.integers(0, len(y), len(y)) for _ in range(boot)]
-    aucs, f1s, bests = [], [], []
-    for b in boots:
-        aucs.append(_auc(y[b], p[b]))
-        f1s.append(macro_f1(y[b], pred[b]))
-        bests.append(best_threshold(y[b], p[b])[1])
     auc = _auc(y, p)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,
-        roc_auc_ci=_ci(aucs) if auc is not None else None, macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(f1s),
-        best_threshold=bt, best_macro_f1=bf1, best_macro_f1_ci=_ci(bests),
-        recall_by_kind=_groups([r.kind for r in rows], y, pred, boots),
-        recall_by_model=_groups([r.model for r in rows], y, pred, boots),
+        roc_auc_ci=_ci(_auc_or_nan, y, p, seed=seed, boot=boot) if auc is not None else None,
+        macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(macro_f1, y, pred, seed=seed, boot=boot),
+        best_threshold=bt, best_macro_f1=bf1,
+        best_macro_f1_ci=_ci(lambda y_, p_: best_threshold(y_, p_)[1], y, p, seed=seed, boot=boot),
+        recall_by_kind=_groups([r.kind for r in rows], y, pred, seed, boot),
+        recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
         no_crops=sum(v is None for v in probs.values()), skipped=skipped,
         probs={k: v for k, v in probs.items() if v is not None})
 

@@ -25,6 +25,7 @@ from .evaluate import score_records, split_records
 from .metrics import best_threshold
 from .model import DetectorMeta, check_device, load_base, save_detector
 from .onnx_export import export_onnx
+from . import train_log
 
 
 @dataclass
@@ -150,12 +151,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     aug = augment_settings(o.augment)
     trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
                       data_collator=collate)
-    if not o.show:  # --quiet: with tqdm off the Trainer prints each log dict through PrinterCallback; drop it
-        from transformers.trainer_callback import PrinterCallback
-        from transformers.utils import logging as hf_logging
-
-        trainer.remove_callback(PrinterCallback)
-        hf_logging.set_verbosity_error()
+    train_log.attach(trainer, o.show, log, train_log.val_scorer(meta, dataset, val_recs, o))  # lines, not dicts
     trainer.train()
     if not trainer.is_world_process_zero():
         return meta

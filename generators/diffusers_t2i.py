@@ -61,7 +61,12 @@ def spec(ctx: Context) -> WeightSpec:
     repo = HUB.get(Path(name).name)
     how = (f"`huggingface-cli download {repo} --local-dir <weights dir>/{name}`" if repo else
            "a diffusers pipeline directory (save_pretrained or huggingface-cli download) holding model_index.json")
-    return WeightSpec(str(Path(name) / "model_index.json"), how)
+    return WeightSpec(str(Path(name) / "model_index.json"), how, hub=repo)
+
+
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The pipeline folder `--backend-opt diffusers_t2i.model=` names (a hub snapshot for the FLUX.1 names)."""
+    return [spec(ctx)]
 
 
 def ready(ctx: Context) -> str | None:

@@ -51,12 +51,26 @@ OPTIONS = {"driving": Option(DRIVING_OPTIONS[0], str, DRIVING_OPTIONS,
                             "LivePortrait's driving option (default: its CLI default)")}  # --backend-opt
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 PARTS = ("feature_extractor", "motion_extractor", "stitcher", "generator")
-FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx") for p in PARTS}
+CATALOG = "FaceFusion model catalog port with SHA256 beside FaceFusion's CRC32 (ModelCatalog.swift)"
+MIRROR = "LFS pointer of FaceFusion's assets mirror huggingface.co/uwg/modelz_base Extras/ffff_assets"
+PUBLISHED = {  # a part without a published sha256 is recorded as unverified
+    "feature_extractor": ("980d26afc9af6d1b6c946329df08b89a4a8582c9bb668d9475f5254e69434d15", f"{CATALOG}; {MIRROR}"),
+    "stitcher": ("c6683427edf3e0c3a86e61b1dea1e6dad56c557f5e711fec93966cfb34fd5f87", CATALOG),
+    "generator": ("db9274114fed504226c5921fc736b9558505e68682e7448631aea7b62cb3048a", MIRROR),
+}
+FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx", *PUBLISHED.get(p, (None, "")))
+         for p in PARTS}
+WEIGHTS = list(FILES.values())
+
+
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The files this backend loads (what `gen weights download liveportrait` fetches)."""
+    return WEIGHTS
 
 
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem(list(FILES.values()), ctx.weights_dir))
+            or weights.problem(WEIGHTS, ctx.weights_dir))
 
 
 @dataclass

@@ -45,6 +45,11 @@ def spec(name: str) -> WeightSpec:
     return WeightSpec(f"{name}.onnx", f"{ASSETS}{name}.onnx")
 
 
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The export `--backend-opt wav2lip.model=` chooses (no sha256 of either is published: unverified)."""
+    return [spec(variant(ctx))]
+
+
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "librosa", "scipy") or onnx_models.device_problem(ctx.device)
             or weights.problem([spec(variant(ctx))], ctx.weights_dir))

@@ -215,7 +215,7 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
     scan write plain progress lines (done/total, rate, ETA); `gen backends` prints reasons verbatim (markup-like
     text kept, long URLs whole, nothing cut with an ellipsis) in a narrow terminal."""
     _, _, _, run, scan = hostile
-    line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ samples/s, "
+    line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ (samples|files)/s, "
                       r"elapsed \d+:\d\d:\d\d, ETA (\d+:\d\d:\d\d|-)$")
     for proc, total in ((run, 6), (scan, len(PHOTOS) + 5)):
         found = [m for ln in proc.stderr.splitlines() if (m := line.match(ln))]

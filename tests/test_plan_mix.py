@@ -252,8 +252,10 @@ def test_a_split_without_enough_people_free_of_glasses_warns_at_planning_time():
     for it in index.items:
         it.glasses = None if it.kind == "audio" else (0.3 if it.identity == "p8" else 1.7)  # only p8 is bare
     warnings = plan_warnings(SampleTable(_plan(index, n=40, reals=40), index))
-    assert any("landmark_swap needs 2 distinct faces but" in w and "who wear them" in w for w in warnings), warnings
-    assert any("morph needs 2 distinct faces" in w for w in warnings)
+    assert any("each landmark_swap fake needs 2 people without glasses, but only 1 of the 2 people in this split "
+               "has none (p8), so it also uses" in w and "add photos or videos of at least 1 more person without "
+               "glasses" in w for w in warnings), warnings
+    assert any("each morph fake needs 2 people without glasses" in w for w in warnings)
     for it in index.items:
         it.glasses = None if it.kind == "audio" else 0.3
     assert not any("glasses" in w for w in plan_warnings(SampleTable(_plan(index, n=40, reals=40), index)))

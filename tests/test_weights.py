@@ -52,7 +52,7 @@ def test_missing_file_is_one_line_with_every_place_and_the_source(tmp_path, home
     assert f"--weights-dir: {tmp_path / 'flag' / 'model.onnx'}" in msg
     assert "$SYNTHFAKE_WEIGHTS: not set" in msg
     assert str(home / ".cache" / "synthfake" / "weights" / "model.onnx") in msg
-    assert msg.endswith("get it from https://example.org/model.onnx")
+    assert msg.endswith("get it from https://example.org/model.onnx, or run `gen weights download` (sha256 checked)")
 
 
 def test_sha256_is_cached_by_size_and_mtime(tmp_path, home):
@@ -128,8 +128,8 @@ def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):
     tiny_models.live_portrait(w)
     tiny_models.wav2lip(w / "wav2lip_gan_96.onnx")
     rows = _backends(tmp_path, w)
-    assert "ready" in rows["liveportrait"] and "not ready" not in rows["liveportrait"]
-    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]
+    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]  # no sha256 published for it
     assert "inswapper_128.onnx: sha256" in rows["inswapper"] and "differs from the published" in rows["inswapper"]
+    assert "live_portrait_feature_extractor.onnx: sha256" in rows["liveportrait"]
     rows = _backends(tmp_path, w, SYNTHFAKE_ALLOW_UNVERIFIED="1")
-    assert "not ready" not in rows["inswapper"]
+    assert "not ready" not in rows["inswapper"] and "not ready" not in rows["liveportrait"]

@@ -88,9 +88,9 @@ def run(
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, backend_opts, "
-                                          "degrade, clip_seconds, splits (e.g. recipes/data/*.json); flags win "
-                                          "over it."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged data recipe by name (all4, "
+                                          "only_face_swap, all4_social, ...) or a JSON file of types, backends, "
+                                          "backend_opts, degrade, clip_seconds, splits; flags win over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .executors import run_here, run_local, run_ray
@@ -101,7 +101,7 @@ def run(
 
         got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
                                      clip_seconds=clip_seconds, splits=splits),
-                           read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"))
         types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
@@ -274,6 +274,9 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
 
 cli_tools.register(app)  # backends, slurm-script, export
+from .cli_weights import weights_app  # noqa: E402
+
+app.add_typer(weights_app, name="weights")
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError
 
-out = Console()
+out = Console(soft_wrap=True)  # piped output (width 80) must not break a path or a `next:` command
 err = Console(stderr=True, soft_wrap=True)
 
 # the extra that brings each optional import (pyproject.toml)

@@ -67,13 +67,15 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
                frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
                workers: int = typer.Option(2, "--workers", min=1, help="deepfakebench: processes cropping faces."),
+               license_id: Optional[str] = typer.Option(None, "--license", help="hf: the card's licence id, e.g. "
+                                                        "cc-by-nc-4.0 (your source media decide it; default other)."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
                quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Write the dataset in a layout detector labs train with; one line per skipped record."""
     from .export import Options, run_export
 
     res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    verify=not no_verify, show=not quiet,
+                                                    license=license_id, verify=not no_verify, show=not quiet,
                                                     log=lambda m: err.print(m, markup=False, highlight=False)))
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
 

@@ -93,16 +93,31 @@ def plan_warnings(table: SampleTable) -> list[str]:
     return out + glasses_warnings(table)
 
 
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
 def glasses_warnings(table: SampleTable) -> list[str]:
-    """Splits where a backend that avoids glasses must still draw people who wear them (too few others)."""
+    """Splits where a backend that avoids glasses must still draw people who wear them (too few others), said
+    plainly: who is drawn, why, and what to add to the sources."""
     out = []
     used = {(table.split_of[int(i)], table.backend(int(i))) for i in table.fakes}
     for split, backend in sorted(used):
         faces = sum(1 for _, kind in table.roles[backend] if kind in ("face", "video"))  # required face roles
         people = {it.identity for it in table.pools[split]["face"]}
-        bare = people - table.glasses
-        if table.avoid_glasses.get(backend) and faces and len(bare) < faces and people & table.glasses:
-            out.append(f"split '{split}': {backend} needs {faces} distinct faces but {len(bare)} of its people "
-                       f"wear no glasses, so it draws {', '.join(sorted(people & table.glasses))}, who wear them "
-                       "(it works around their glasses, less well: see its AVOID_GLASSES); add sources")
+        bare, worn = sorted(people - table.glasses), sorted(people & table.glasses)
+        if table.avoid_glasses.get(backend) and faces and len(bare) < faces and worn:
+            short = faces - len(bare)
+            who = f"{', '.join(worn)}, who {'wears' if len(worn) == 1 else 'wear'} glasses"
+            if bare:
+                verb = "has" if len(bare) == 1 else "have"
+                have = (f"only {len(bare)} of the {_people(len(people))} in this split {verb} none "
+                        f"({', '.join(bare)}), so it also uses {who}")
+            else:
+                every = "both people" if len(people) == 2 else f"all {_people(len(people))}"
+                have = f"{every} in this split ({', '.join(worn)}) wear glasses"
+            out.append(f"split '{split}': each {backend} fake needs {_people(faces)} without glasses, but {have} "
+                       f"(it works around glasses, less convincingly). Fix: add photos or videos of at least "
+                       f"{short} more {'person' if short == 1 else 'people'} without glasses to the sources "
+                       f"(people go to splits by a hash of their identity, so add a few)")
     return out

@@ -247,7 +247,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
     listed = _list_files(root)
-    with sample_progress(len(listed), "indexing sources", show and bool(listed)) as advance:
+    with sample_progress(len(listed), "indexing sources", show and bool(listed), unit="files") as advance:
         for path, why in listed:
             items.append(_scan_one(root, path, why, old))
             advance()

@@ -24,12 +24,25 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gg
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """A documented weights file (or directory): its name, where to get it, its published sha256 if any."""
+    """A documented weights file (or directory): its name, where to get it, its published sha256 if any.
+
+    `url` is what a person is told and what `gen weights download` fetches: the file itself, or with `archive`
+    set a zip holding it (checked against `archive_sha256`); `hub` names a Hugging Face repository whose
+    snapshot is the folder `name` lies in (diffusers pipelines). `also` lists other published sha256 of the
+    same model (another release of the very file) that are accepted as verified, with where each is stated."""
 
     name: str
     url: str
     sha256: str | None = None
     cite: str = ""  # where the published sha256 is stated
+    archive: str | None = None  # the file is this member of the zip at `url`
+    archive_sha256: str | None = None
+    also: tuple[tuple[str, str], ...] = ()  # (sha256, where it is stated)
+    hub: str | None = None  # Hugging Face repo id: `name`'s folder is a snapshot of it
+
+    def published(self) -> dict[str, str]:
+        """{sha256: where it is stated} of every value this file may match to count as verified."""
+        return {**({self.sha256: self.cite} if self.sha256 else {}), **dict(self.also)}
 
 
 @dataclass
@@ -72,7 +85,8 @@ def missing_message(spec: WeightSpec, weights_dir: Path | str | None) -> str:
     else:
         looked = "; ".join(f"{label}: {folder / spec.name}" if folder else f"{label}: not set"
                            for label, folder in places(weights_dir))
-    return f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}"
+    return (f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}, or run "
+            f"`gen weights download` (sha256 checked)")
 
 
 def require(spec: WeightSpec, weights_dir: Path | str | None) -> Path:
@@ -122,7 +136,7 @@ def check(spec: WeightSpec, path: Path) -> Resolved:
     digest = sha256(path)
     if spec.sha256 is None:
         return Resolved(spec, path, digest, None)
-    if digest == spec.sha256:
+    if digest in spec.published():
         return Resolved(spec, path, digest, True)
     if not allow_unverified():
         raise BackendNotReady(f"{path}: sha256 {digest[:16]}... differs from the published {spec.sha256[:16]}... "

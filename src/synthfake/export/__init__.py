@@ -1,9 +1,9 @@
 """`gen export`: a dataset in the layouts detector labs already train with (one module per format).
 
     deepfakebench   frames, landmarks and the dataset JSON of SCLBD/DeepfakeBench
-    ffpp            FaceForensics++ folders and split pair lists
-    hf              Parquet shards + dataset card, for `datasets.load_dataset`
-    webdataset      tar shards of (media, record JSON)
+    ffpp            FaceForensics++ folders (T_S names) and split pair lists
+    hf              Parquet shards with typed Image/Video features + a huggingface_hub dataset card
+    webdataset      tar shards of (media, .cls label, record JSON) by webdataset.TarWriter
 
 Every format writes each file or folder under a temporary name and renames it, so an interrupted export is
 resumed by running it again; `export.json`, written last, marks a finished export and records what was skipped.

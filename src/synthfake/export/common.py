@@ -40,6 +40,7 @@ class Options:
     shard_mb: float = 256.0  # hf / webdataset: close a shard once it holds this many MB of media
     frames: int = 32  # deepfakebench: frames per video, np.linspace as its preprocess.py 'fixed_num_frames'
     workers: int = 2  # deepfakebench: processes cropping videos (two: the cores of the machine it was measured on)
+    license: str | None = None  # hf: the card's YAML licence id (default `other`, explained in the card)
     verify: bool = True  # check every media file's sha256 against its record
     show: bool = True
     log: Callable[[str], None] = print  # one line per skipped record
