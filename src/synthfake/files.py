@@ -60,8 +60,10 @@ def atomic_file(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         commit_file(tmp, final)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not e.filename:  # a failed write() names no file: name the one meant
+            e.filename = str(final)
         raise
 
 
