@@ -92,6 +92,27 @@ def test_numbers_are_finite_and_in_range_before_anything_is_written(src, tmp_pat
     assert _files(tmp_path) == sorted(["S", *[f"S/{n}" for n in os.listdir(src)], "old", "old/plan.json", "r.json"])
 
 
+def test_checks_that_need_no_scan_come_before_it(src, tmp_path, monkeypatch):
+    """Issue 28: a backend typo (with the nearest name), missing weights and `--executor ray` without Ray are
+    refused before the sources are scanned, and leave nothing; a variable earlier versions read is named with
+    what replaced it."""
+    out = tmp_path / "D"
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    monkeypatch.setenv("SYNTHFAKE_HTTP_TIMEOUT", "5")
+    cases = [(("--backend", "face_swap=inswaper"), "backend 'inswaper': unknown (did you mean 'inswapper'?"),
+             (("--backend", "face_swap=inswapper", "--weights-dir", empty), "weights file inswapper_128.onnx not found")]
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        cases.append((("--executor", "ray"), "--executor ray: Ray is not installed; pip install 'synthfake[ray]'"))
+    for extra, want in cases:
+        res = _gen(*RUN, "--sources", src, "--out", out, *extra)
+        text = _refused(res, want)
+        assert "indexing" not in text and not out.exists(), (extra, text)
+        assert "WARN: $SYNTHFAKE_HTTP_TIMEOUT is no longer read; use --backend-opt http_t2i.timeout=" in text
+
+
 def test_user_text_is_printed_as_typed(src, tmp_path):
     """Class: user text through rich. Emoji codes, markup and an unbalanced closing tag in paths and values come
     out literally in error lines, and never crash the printer."""
@@ -129,7 +150,8 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
 
     out = tmp_path / "D"
     table = src / "identities.csv"
-    for text, want in (("file,who\nphoto_s1.jpg,a\n", "needs the column(s) path, identity; missing path, identity"),
+    for text, want in (("file,who\nphoto_s1.jpg,a\n",
+                        "an identities table needs 'path' and 'identity' columns, got ['file', 'who']"),
                        ("\ufeffpath,identity\nphoto_s1.jpg,a\nphoto_s12.jpg,b\nphoto_s1.jpg,c\n",
                         "identities.csv:4: path 'photo_s1.jpg' is listed twice (first on line 2)"),
                        ("path,identity\nphoto_s1.jpg,\n", "identities.csv:2: a row needs both a path and an identity")):

@@ -107,10 +107,8 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
         raise SynthfakeError(f"{path}: is a folder, expected {what}") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise SynthfakeError(f"{path}: cannot read {what} ({e})") from None
-    missing = [c for c in required if c not in cols]
-    if missing:
-        raise SynthfakeError(f"{path}: {what} needs the column(s) {', '.join(required)}; "
-                             f"missing {', '.join(missing)} (got {cols})")
+    if any(c not in cols for c in required):
+        raise SynthfakeError(f"{path}: {what} needs {' and '.join(map(repr, required))} columns, got {cols}")
     if unique is not None:
         seen: dict[str, int] = {}
         for line, r in enumerate(rows, start=2):

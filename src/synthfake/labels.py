@@ -29,7 +29,7 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
     """Rows of a labels CSV (UTF-8, with or without the BOM Excel writes); a one-line error naming the file and
     line for a bad label or path."""
     csv_path = Path(csv_path)
-    rows = read_csv(csv_path, ("path", "label"), "labels (path,label[,kind,model])")
+    rows = read_csv(csv_path, ("path", "label"), "a labels CSV (path,label[,kind,model])")
     out, seen = [], set()
     for line, r in enumerate(rows, start=2):
         path, label = (r.get("path") or "").strip(), (r.get("label") or "").strip()

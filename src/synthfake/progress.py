@@ -7,6 +7,7 @@ and at the end: `shard 0/2: 12/50 (24%), 0.41 samples/s, elapsed 0:00:29, ETA 0:
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -41,6 +42,8 @@ class PlainProgress:
         try:
             self.interval = float(raw) if interval is None and raw else (30.0 if interval is None else interval)
         except ValueError:
+            self.interval = 30.0
+        if not math.isfinite(self.interval) or self.interval < 0:  # nan would never print, inf only at the ends
             self.interval = 30.0
         self.tasks: list[dict] = []
 

@@ -192,7 +192,7 @@ def read_identities(root: Path) -> dict[str, str] | None:
     table = root / "identities.csv"
     if not table.exists():
         return None
-    rows = read_csv(table, ("path", "identity"), "an identities table (path,identity)", unique="path")
+    rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
     blank = next((i for i, r in enumerate(rows, start=2) if not r["path"] or not r["identity"]), None)
     if blank is not None:
         raise SynthfakeError(f"{table}:{blank}: a row needs both a path and an identity")
