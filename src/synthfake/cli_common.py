@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 
 import typer
 import typer.core
 from rich.console import Console
 
+from .checks import number
 from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError, os_error
 
 out = Console(markup=False, emoji=False, highlight=False)
@@ -48,11 +48,11 @@ def option_flags(fn) -> dict[str, str]:
 
 
 def finite_numbers(values: dict, flags: dict[str, str]) -> None:
-    """Every float a command got (a flag, or a value a recipe set) is finite: one line naming the option."""
+    """Every float a command got from its flags is finite (checks.number): one line naming the option."""
     for name, v in values.items():
         for x in v if isinstance(v, (list, tuple)) else [v]:
-            if isinstance(x, float) and not math.isfinite(x):
-                raise SynthfakeError(f"{flags.get(name, name)} {x!r}: not a finite number")
+            if isinstance(x, float):
+                number(x, flags.get(name, name))
 
 
 def one_line_errors(fn):
