@@ -7,13 +7,23 @@ from typing import Optional
 
 import typer
 
-from synthfake.cli_common import err, one_line_errors, out
+from synthfake import checks
+from synthfake.cli_common import one_line_errors, out, say
+from synthfake.errors import SynthfakeError
 
 detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
 
 
 def _note(msg: str) -> None:
-    err.print(msg, markup=False, highlight=False)
+    say(msg)
+
+
+def _check_dataset_or_labels(dataset: Path, labels: Optional[Path]) -> None:
+    """`gen detect eval MODEL FOLDER`: a folder that is no dataset needs --labels; say so before the model loads."""
+    if labels is None and not (dataset / "plan.json").exists() and not (dataset / "manifest").is_dir():
+        what = "not a folder" if not dataset.is_dir() else "not a dataset made by `gen run` (no plan.json, no manifest/)"
+        raise SynthfakeError(f"{dataset}: {what}; to evaluate a labelled folder, give --labels labels.csv "
+                             f"(path,label[,kind,model])")
 
 
 @detect_app.command("train")
@@ -33,7 +43,7 @@ def detect_train(
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
     fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, the shuffling and the initialisation."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the shuffling and the initialisation."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
@@ -51,7 +61,13 @@ def detect_train(
     if recipe is not None:
         from synthfake.recipe import apply_recipe, read_recipe
 
-        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}, "detector"))
+        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}, "detector"), recipe)
+        for key in ("model", "augment"):
+            if v[key] is not None and not isinstance(v[key], dict):
+                raise SynthfakeError(f"{recipe}: {key}: expected a JSON object of settings, got {v[key]!r}")
+    if v["lr"] is not None:
+        checks.number(v["lr"], "--lr", above=0)
+    checks.output_dir(out_dir, "--out", {"DATASET": dataset})  # before any training: model files never go into it
     opts = TrainOptions(**v, leave_out=leave_out, workers=workers, device=device, fp16=fp16, show=not quiet)
     from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
 
@@ -72,7 +88,8 @@ def detect_predict(
     sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the saved threshold."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
+                                              help="Override the saved threshold."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
@@ -83,6 +100,8 @@ def detect_predict(
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
 
+    checks.output_file(out_csv, "--out")  # before scoring: a folder or an unwritable place is refused now
+    checks.output_file(probs_path(out_csv), "--out (its _probs.csv)")
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
                 threshold, show=not quiet, log=_note, runtime=runtime, int8=int8)
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
@@ -102,6 +121,7 @@ def detect_export(
 
     if int8 and dataset is None:
         raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")
+    checks.output_file(model_dir / "model.onnx", "MODEL_DIR")
     export_dir(model_dir, log=_note)
     if int8:
         quantize_int8(model_dir, dataset, workers=workers, log=_note)
@@ -131,6 +151,8 @@ def detect_eval(
     from synthfake.detector.metrics import tables
     from synthfake.files import write_json_atomic
 
+    checks.output_file(json_out, "--json")
+    _check_dataset_or_labels(dataset, labels)
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 

@@ -55,7 +55,7 @@ def weight_specs(ctx: Context) -> list[WeightSpec]:
 
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "onnx") or onnx_models.device_problem(ctx.device)
-            or weights.problem(WEIGHTS, ctx.weights_dir))
+            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
 
 
 @dataclass
@@ -69,8 +69,8 @@ class Models:
 
 
 @lru_cache(maxsize=2)
-def _models(weights_dir: str | None, device: str) -> Models:
-    sw, arc = weights.resolve(SWAPPER, weights_dir), weights.resolve(ARCFACE, weights_dir)
+def _models(weights_dir: str | None, device: str, allow_unverified: bool = False) -> Models:
+    sw, arc = (weights.resolve(s, weights_dir, allow_unverified) for s in (SWAPPER, ARCFACE))
     swapper = onnx_models.session(sw.path, device)
     onnx_models.expect_inputs(swapper, sw.path, ["target", "source"])
     emap = onnx_models.last_initializer(sw.path).astype(np.float32)
@@ -111,7 +111,7 @@ def _params(seed: int, device: str) -> dict:
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
+    m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, ctx.allow_unverified)
     p = _params(sample.seed, ctx.device)
     lat = latent(m, embedding(m, source_still(src, p), faces.five_points(np.array(src.item.landmarks, np.float32))))
     record, unverified = weights.record(m.resolved)

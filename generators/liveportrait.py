@@ -70,7 +70,7 @@ def weight_specs(ctx: Context) -> list[WeightSpec]:
 
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem(WEIGHTS, ctx.weights_dir))
+            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
 
 
 @dataclass
@@ -88,8 +88,8 @@ class Motion:
 
 
 @lru_cache(maxsize=2)
-def _models(weights_dir: str | None, device: str) -> tuple[dict, list]:
-    resolved = [weights.resolve(FILES[p], weights_dir) for p in PARTS]
+def _models(weights_dir: str | None, device: str, allow_unverified: bool = False) -> tuple[dict, list]:
+    resolved = [weights.resolve(FILES[p], weights_dir, allow_unverified) for p in PARTS]
     sess = {p: onnx_models.session(r.path, device) for p, r in zip(PARTS, resolved)}
     onnx_models.expect_inputs(sess["generator"], resolved[3].path, ["feature_volume", "source", "target"])
     onnx_models.expect_inputs(sess["stitcher"], resolved[2].path, ["source", "target"])
@@ -179,7 +179,8 @@ def _params(seed: int, device: str) -> dict:
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     src = sources.role("source")
     drv = sources.role("driving")
-    sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
+    sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device,
+                             ctx.allow_unverified)
     p = _params(sample.seed, ctx.device)
     image = source_still(src, p)
     s_crop, s_mat = align.crop(image, faces.five_points(np.array(src.item.landmarks, np.float32)), _template(), CROP)

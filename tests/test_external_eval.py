@@ -128,13 +128,13 @@ def test_recipes_apply_under_command_line_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
     recipe = tmp_path / "r.json"
     recipe.write_text(json.dumps({"description": "x", "model": ARCH, "epochs": 7, "image_size": 64, "lr": 0.01}))
-    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
-                                 str(recipe), "--epochs", "2"])
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "D"), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(recipe), "--epochs", "2"])  # (a model never goes inside its dataset)
     assert r.exit_code == 0, r.output
     o = seen[0]
     assert (o.epochs, o.image_size, o.lr, o.model) == (2, 64, 0.01, ARCH)  # the flag wins, the recipe fills the rest
     recipe.write_text(json.dumps({"epoch": 3}))
-    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "D"), "--out", str(tmp_path / "m"), "--recipe",
                                  str(recipe)])
     assert r.exit_code == 2 and "unknown recipe key(s) epoch" in r.output
 

@@ -222,10 +222,10 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
         assert found and int(found[0][2]) == 0 and found[-1][2] == found[-1][3] == str(total), proc.stderr[-1500:]
         assert "\x1b[" not in proc.stderr and "━" not in proc.stderr  # no bar drawn into the log
 
-    hint = "[bold]x[/bold] pip install 'synthfake[models]'"
-    env = {**os.environ, "COLUMNS": "50", "SYNTHFAKE_HTTP_TIMEOUT": hint, "HOME": str(tmp_path)}
-    proc = gen("backends", env=env)
-    assert f"$SYNTHFAKE_HTTP_TIMEOUT={hint!r}: expected a number" in proc.stdout
+    hint = tmp_path / "[bold]x[/bold] :smile: [/]"  # markup, an emoji code, a closing tag with no opening one
+    env = {**os.environ, "COLUMNS": "50", "HOME": str(tmp_path)}
+    proc = gen("backends", "--weights-dir", hint, env=env)
+    assert f"--weights-dir: {hint / 'inswapper_128.onnx'}" in proc.stdout
     url = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"
     assert url in proc.stdout and "…" not in proc.stdout and str(tmp_path) in proc.stdout
 

@@ -117,7 +117,6 @@ def test_driving_roll_and_scale_reach_the_output_keypoints(data_dir, tmp_path, m
             Source(index.get("drive.mp4"), d / "drive.mp4", "driving", cache)])
     w = tmp_path / "w"
     tiny_models.live_portrait(w)
-    monkeypatch.setenv("SYNTHFAKE_ALLOW_UNVERIFIED", "1")
     sess, resolved = lp._models(str(w), "cpu")
     log: list = []
     monkeypatch.setattr(lp, "_models", lambda *a: ({**sess, "stitcher": _Spy(sess["stitcher"], log)}, resolved))

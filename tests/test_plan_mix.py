@@ -56,9 +56,9 @@ def test_backend_flags_parse_to_a_mix_or_a_plain_name():
         with pytest.raises(SynthfakeError):
             parse_backends(bad, ratios)
     used = {"lip_sync": "wav2lip", "real": "reencode"}
-    assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == {"wav2lip": {"model": "wav2lip_96"}}
+    assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == ({"wav2lip": {"model": "wav2lip_96"}}, {})
     for bad, says in (("wav2lip.model=nope", "expected one of"), ("wav2lip.modle=x", "unknown option"),
-                      ("nosuch.model=x", "unknown backend"), ("liveportrait.driving=pose-friendly", "not in this plan"),
+                      ("nosuch.model=x", "backend 'nosuch': unknown"), ("liveportrait.driving=pose-friendly", "not in this plan"),
                       ("wav2lip=x", "expected NAME.key=value")):
         with pytest.raises(SynthfakeError, match=says):
             parse_backend_opts([bad], used)
@@ -88,8 +88,9 @@ def test_backend_opts_are_recorded_and_a_change_is_refused(photo_sources, tmp_pa
     out = tmp_path / "D"
     base = ["run", "--type", "generation", "--backend", "generation=morph:0.5,http_t2i:0.5", "--n", 2,
             "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", photo_sources, "--out", out, "--quiet"]
-    env = model_env(tmp_path / "home", BFL_API_KEY="k" * 24, SYNTHFAKE_HTTP_RETRIES="0", SYNTHFAKE_HTTP_TIMEOUT="0.5")
-    opt = ["--backend-opt", "http_t2i.url=http://127.0.0.1:9", "--backend-opt"]
+    env = model_env(tmp_path / "home", BFL_API_KEY="k" * 24)
+    opt = ["--backend-opt", "http_t2i.url=http://127.0.0.1:9", "--backend-opt", "http_t2i.retries=0", "--backend-opt",
+           "http_t2i.timeout=0.5", "--backend-opt"]  # run options (retries, timeout): not recorded in the plan
     gen(*base, *opt, "http_t2i.model=flux-dev", env=env, check=False)  # the http sample fails: no server
     plan = json.loads((out / "plan.json").read_text())
     assert plan["backend_opts"] == {"http_t2i": {"url": "http://127.0.0.1:9", "model": "flux-dev"}}

@@ -2,7 +2,8 @@
 
 `--backend face_swap=landmark_swap:0.5,self_blend:0.5` is a mix (exact counts per backend, plan.py);
 `--backend-opt NAME.key=value` is a backend option, checked against the backend's OPTIONS and recorded in
-plan.json, so a dataset resumed with another model or setting is refused like any other plan change.
+plan.json, so a dataset resumed with another model or setting is refused like any other plan change; a run
+option (timeouts, batch size: `Option.run`) is carried by the run's settings instead, never by the plan.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import generators as registry
+from .checks import number
 from .errors import SynthfakeError
 from .plan import Plan, SampleTable
 from .shared_types import DEFAULT_BACKENDS
@@ -25,7 +27,7 @@ def default(field: str):
 def _known(name: str, what: str) -> str:
     if name in registry.BACKENDS:
         return name
-    raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
+    raise SynthfakeError(f"{what}: {registry.REGISTRY.unknown(name)}")
 
 
 def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str, str | dict[str, float]]:
@@ -44,18 +46,24 @@ def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str,
                 weight = float(w) if w else 1.0
             except ValueError:
                 raise SynthfakeError(f"{what}: weight {w!r} of '{name}' is not a number") from None
-            if weight <= 0 or not name or name in mix:  # unknown names: the readiness check lists them all
+            number(weight, f"{what}: weight of '{name}'", above=0)
+            if not name or name in mix:  # unknown names: the readiness check lists them all, with the nearest
                 raise SynthfakeError(f"{what}: each backend once, with a weight > 0")
             mix[name] = weight
         out[t] = next(iter(mix)) if len(mix) == 1 else mix  # one backend is written as before: same plan hash
     return out
 
 
-def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
-    """{backend: {key: typed value}} from `--backend-opt NAME.key=value`; the backend must be in the plan."""
+def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+    """({backend: {key: typed value}} of the plan, the same of the run) from `--backend-opt NAME.key=value`; the
+    backend must be in the plan. Run options (`Option.run`: timeouts, batch sizes) change no sample's bytes and
+    stay out of plan.json."""
     used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
-    out: dict[str, dict] = {}
+    plan: dict[str, dict] = {}
+    run: dict[str, dict] = {}
     for item in items:
+        if not isinstance(item, str):
+            raise SynthfakeError(f"--backend-opt {item!r}: expected a string NAME.key=value")
         head, eq, raw = item.partition("=")
         name, dot, key = head.strip().partition(".")
         if not eq or not dot or not key:
@@ -64,8 +72,9 @@ def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
         if name not in used:
             names = ", ".join(sorted(used))
             raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan (its backends: {names})")
-        out.setdefault(name, {})[key] = registry.parse_option(name, key, raw.strip())
-    return out
+        value = registry.parse_option(name, key, raw.strip())
+        (run if registry.is_run_option(name, key) else plan).setdefault(name, {})[key] = value
+    return plan, run
 
 
 def plan_warnings(table: SampleTable) -> list[str]:

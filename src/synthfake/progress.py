@@ -12,6 +12,7 @@ from 0:00:11 to 0:03:15) in the last seconds of a run; the mean moves by one sam
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -75,6 +76,8 @@ class PlainProgress:
             self.interval = float(raw) if interval is None and raw else (30.0 if interval is None else interval)
         except ValueError:
             self.interval = 30.0
+        if not math.isfinite(self.interval) or self.interval < 0:  # nan would never print, inf only at the ends
+            self.interval = 30.0
         self.tasks: list[dict] = []
 
     def __enter__(self) -> "PlainProgress":
@@ -122,7 +125,7 @@ def make_progress(unit: str = "samples"):
     if not console.is_terminal:
         return PlainProgress()
     count = DownloadColumn() if unit == BYTES else MofNCompleteColumn()
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), count, RateColumn(),
+    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), count, RateColumn(),
                     TimeElapsedColumn(), EtaColumn(), console=console)
 
 

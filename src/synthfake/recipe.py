@@ -58,11 +58,45 @@ def read_recipe(recipe: str | Path, allowed: set[str], kind: str = "data") -> di
     return out
 
 
-def apply_recipe(ctx, values: dict, recipe: dict) -> dict:
-    """`values` (the command's parameters) with recipe settings for every option not given on the command line."""
+def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None) -> dict:
+    """`values` (the command's parameters) with recipe settings for every option not given on the command line.
+    A recipe value goes through its option's own conversion and range check (the ones a flag gets) and must be
+    finite, so a value of the wrong type is one line naming the recipe and the key."""
+    from .checks import number
+
+    params = {p.name: p for p in ctx.command.params}
     out = dict(values)
     for k, v in recipe.items():
         src = ctx.get_parameter_source(k) if k in ctx.params else None
-        if src is None or src.name in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
-            out[k] = v
+        if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
+            continue  # the flag given wins
+        p = params.get(k)
+        if p is None:
+            out[k] = v  # not a flag (a detector recipe's model or augment): its reader checks it
+            continue
+        where = f"{path or 'recipe'}: {k}"
+        out[k] = _convert(p, v, ctx, where)
+        for x in out[k] if isinstance(out[k], list) else [out[k]]:
+            if isinstance(x, float):
+                number(x, where)
     return out
+
+
+def _convert(param, value, ctx, where: str):
+    """A recipe value as the option's parser reads it: a list for a repeatable option, one value otherwise."""
+    if param.multiple and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        value = [value]
+    scalars = value if param.multiple else [value]
+    if not isinstance(scalars, list) or any(isinstance(x, (dict, list)) for x in scalars):
+        raise SynthfakeError(f"{where}: expected {'a list of values' if param.multiple else 'one value'}, got "
+                             f"{value!r}")
+    if any(isinstance(x, bool) for x in scalars) and not isinstance(param.default, bool):
+        raise SynthfakeError(f"{where}: expected a {'number' if param.default is not None else 'value'}, got {value!r}")
+    if value is None:
+        return None
+    try:
+        return param.process_value(ctx, value)
+    except Exception as e:  # click's (or typer's vendored click's) BadParameter
+        if not hasattr(e, "format_message"):
+            raise
+        raise SynthfakeError(f"{where}: {getattr(e, 'message', None) or e.format_message()}") from None

@@ -15,7 +15,6 @@ point `--sources` at the real folder or copy the files in.
 
 from __future__ import annotations
 
-import csv
 import os
 import stat
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pydantic import BaseModel
 
 from . import faces, media
 from . import glasses
+from .checks import read_csv
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
@@ -186,11 +186,22 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     return item
 
 
-def _assign_identities(root: Path, items: list[SourceItem], threshold: float) -> None:
+def read_identities(root: Path) -> dict[str, str] | None:
+    """{path: identity} of the sources' `identities.csv` (None when there is none); a file without the path and
+    identity columns, a path listed twice or a row without an identity is one line naming the file and row."""
     table = root / "identities.csv"
-    if table.exists():
-        with open(table, newline="") as fh:
-            given = {row["path"].strip(): row["identity"].strip() for row in csv.DictReader(fh)}
+    if not table.exists():
+        return None
+    rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
+    blank = next((i for i, r in enumerate(rows, start=2) if not r["path"] or not r["identity"]), None)
+    if blank is not None:
+        raise SynthfakeError(f"{table}:{blank}: a row needs both a path and an identity")
+    return {r["path"]: r["identity"] for r in rows}
+
+
+def _assign_identities(root: Path, items: list[SourceItem], threshold: float,
+                       given: dict[str, str] | None = None) -> None:
+    if given is not None:
         for it in items:
             it.identity = given.get(it.path, Path(it.path).stem)
         return
@@ -244,6 +255,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     root = Path(root).resolve()
     if not root.is_dir():
         raise SynthfakeError(f"{root}: sources folder not found")
+    given = read_identities(root)  # checked before any file is indexed
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
     listed = _list_files(root)
@@ -255,7 +267,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
                 on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
-    _assign_identities(root, items, threshold)
+    _assign_identities(root, items, threshold, given)
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
 
 

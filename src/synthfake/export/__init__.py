@@ -43,10 +43,12 @@ def _check_settings(out: Path, settings: dict) -> None:
 
 def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Result:
     """Export every intact record of `dataset` to `out` in format `fmt`."""
-    why = FORMATS.why_not_ready(fmt, o)
+    if fmt not in FORMATS.entries:
+        raise SynthfakeError(f"--format {fmt}: {FORMATS.unknown(fmt)}")
+    module = FORMATS.get(fmt)  # a missing extra: its ImportError, one line with the pip command (exit 3)
+    why = module.ready(o)
     if why:
         raise SynthfakeError(f"--format {fmt}: {why}")
-    module = FORMATS.get(fmt)
     dataset, out = Path(dataset), Path(out)
     if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
         raise SynthfakeError(f"{out}: the export must go outside the dataset folder {dataset}")
