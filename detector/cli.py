@@ -124,6 +124,11 @@ def detect_eval(
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    equalise: bool = typer.Option(False, "--equalise", help="With --labels: also score every listed file re-encoded "
+                                  "by one writer (images 512 px short side JPEG q90; videos 360 px, 10 s, H.264 CRF "
+                                  "23, no audio), so format, size, bitrate and audio say nothing of the label."),
+    equalise_cache: Optional[Path] = typer.Option(None, "--equalise-cache", help="Folder of the equalised copies "
+                                                  "(default: equalised-KEY beside the labels CSV)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""
@@ -131,6 +136,21 @@ def detect_eval(
     from synthfake.detector.metrics import tables
     from synthfake.files import write_json_atomic
 
+    if equalise and labels is None:
+        raise typer.BadParameter("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
+    if labels is not None and equalise:
+        from synthfake.detector.equalise import EqualiseSettings
+        from synthfake.detector.external import comparison_table, evaluate_equalised, external_tables
+
+        s = EqualiseSettings()
+        reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,
+                                  not quiet, _note)
+        for t in external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"):
+            out.print(t)
+        out.print(comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})"))
+        if json_out:
+            write_json_atomic(json_out, {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
+        return
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 
