@@ -22,14 +22,15 @@ def detect_train(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
-    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
+    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: the CPU recipe "
+                                        "detector/default_recipe.json, a small ResNet from scratch)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Passes over the train split."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training step."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, 1e-3 for the tiny config."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, the recipe's without."),
     frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
     score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
     margin: float = typer.Option(0.3, "--margin", min=0, help="Face box margin (0.3: 30%)."),
-    image_size: int = typer.Option(224, "--image-size", min=16, help="Tiny config only."),
+    image_size: int = typer.Option(224, "--image-size", min=16, help="From-scratch models only (a --base brings its own)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
     fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
@@ -45,9 +46,15 @@ def detect_train(
     val, save the model folder."""
     from synthfake.detector.train import TrainOptions, train
 
+    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY
+
     v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
              score_frames=score_frames, margin=margin, center_fallback=center_fallback,
-             fallback_label=fallback_label, seed=seed, model=None, augment=None)
+             fallback_label=fallback_label, seed=seed, **RECIPE_ONLY)
+    if recipe is None and base is None:  # no checkpoint: the CPU recipe that learns (the tiny ViT is --recipe's)
+        recipe = DEFAULT_RECIPE
+        if not quiet:
+            _note(f"no --base: training {DEFAULT_RECIPE.name} from scratch (see its 'why'); flags given win")
     if recipe is not None:
         from synthfake.recipe import apply_recipe, read_recipe
 
