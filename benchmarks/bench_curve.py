@@ -137,7 +137,8 @@ def point(recipe: str, n: int, a) -> dict:
     log(f"{recipe} n={n}: scoring")
     t1 = time.time()
     meta = json.loads((model / "detector.json").read_text())
-    row = {"recipe": recipe, "n": n, "dataset": str(ds), "model": str(model), "generate_min": gen_s / 60,
+    row = {"recipe": recipe, "n": n, "detector": a.detector.resolve().name, "dataset": str(ds), "model": str(model),
+           "generate_min": gen_s / 60,
            "train_min": train_s / 60, "train_crops": meta["train_crops"], "own": own_test(model, ds, a),
            **external(model, a)}
     row["score_min"] = (time.time() - t1) / 60
@@ -166,13 +167,13 @@ def _ci(v, ci) -> str:
 def table(rows: list[dict], a) -> str:
     """The curve as a Markdown table (the README's), one row per point."""
     kinds = [k for k in TYPES if any(k in r["equalised"]["kinds"] for r in rows)]
-    head = ["recipe", "n", "gen min", "train min", "train crops", "own-test AUC [95 %]", "ext AUC found [95 %]",
+    head = ["data recipe", "detector recipe", "n", "gen min", "train min", "train crops", "own-test AUC [95 %]", "ext AUC found [95 %]",
             "ext AUC equalised [95 %]", *(f"eq {SHORT[k]}" for k in kinds), "confound found / eq"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         f, e = r["found"], r["equalised"]
         lines.append("| " + " | ".join([
-            r["recipe"], str(r["n"]), _f(r["generate_min"], 1), _f(r["train_min"], 1), str(r["train_crops"]),
+            r["recipe"], r.get("detector", "-").removesuffix(".json"), str(r["n"]), _f(r["generate_min"], 1), _f(r["train_min"], 1), str(r["train_crops"]),
             _ci(r["own"]["roc_auc"], r["own"]["ci"]), _ci(f["roc_auc"], f["ci"]), _ci(e["roc_auc"], e["ci"]),
             *(_ci(e["kinds"][k]["auc"], e["kinds"][k]["ci"]) if k in e["kinds"] else "-" for k in kinds),
             f"{_f(f['confound_auc'])} / {_f(e['confound_auc'])}"]) + " |")
@@ -213,6 +214,8 @@ def main() -> None:
             rows.append(point(r, n, a))
     rows.sort(key=lambda r: (a.recipes_dir.index(r["recipe"]), r["n"]))
     print(table(rows, a))
+    print(f"\nconfound = the best single media property's AUC (as found / equalised); own-test: the dataset's "
+          f"test split (identities never trained on); detector recipe {a.detector}")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
 

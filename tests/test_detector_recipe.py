@@ -30,8 +30,9 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
     r = run("--epochs", "2", "--quiet")
     assert r.exit_code == 0, r.output
     o = seen[-1]
-    assert (o.model, o.self_blend, o.image_size, o.frames) == (shipped["model"], shipped["self_blend"],
-                                                             shipped["image_size"], shipped["frames"])
+    assert (o.model, o.augment, o.self_blend, o.image_size, o.frames) == (
+        shipped["model"], shipped.get("augment"), shipped.get("self_blend", 0.0), shipped["image_size"], shipped["frames"])
+    assert o.model["type"] == "resnet" and o.schedule == shipped["schedule"]
     assert o.epochs == 2  # a flag given wins over the recipe
     base = tmp_path / "base"
     base.mkdir()
