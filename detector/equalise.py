@@ -11,6 +11,7 @@ one-line reason, which the cache keeps too.
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -119,8 +120,6 @@ class Equalised:
 def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSettings(), cache: Path | None = None,
                     workers: int = 2, log=print) -> Equalised:
     """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones."""
-    import csv
-
     folder = Path(folder)
     if not folder.is_dir():
         raise SynthfakeError(f"{folder}: folder not found")
