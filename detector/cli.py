@@ -32,14 +32,15 @@ def detect_train(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
-    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
+    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: the CPU recipe "
+                                        "detector/default_recipe.json, a small ResNet from scratch)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Passes over the train split."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training step."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, 1e-3 for the tiny config."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, the recipe's without."),
     frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
     score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
     margin: float = typer.Option(0.3, "--margin", min=0, help="Face box margin (0.3: 30%)."),
-    image_size: int = typer.Option(224, "--image-size", min=16, help="Tiny config only."),
+    image_size: int = typer.Option(224, "--image-size", min=16, help="From-scratch models only (a --base brings its own)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
     fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
@@ -55,9 +56,15 @@ def detect_train(
     val, save the model folder."""
     from synthfake.detector.train import TrainOptions, train
 
+    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY
+
     v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
              score_frames=score_frames, margin=margin, center_fallback=center_fallback,
-             fallback_label=fallback_label, seed=seed, model=None, augment=None)
+             fallback_label=fallback_label, seed=seed, **RECIPE_ONLY)
+    if recipe is None and base is None:  # no checkpoint: the CPU recipe that learns (the tiny ViT is --recipe's)
+        recipe = DEFAULT_RECIPE
+        if not quiet:
+            _note(f"no --base: training {DEFAULT_RECIPE.name} from scratch (see its 'why'); flags given win")
     if recipe is not None:
         from synthfake.recipe import apply_recipe, read_recipe
 
@@ -144,6 +151,11 @@ def detect_eval(
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    equalise: bool = typer.Option(False, "--equalise", help="With --labels: also score every listed file re-encoded "
+                                  "by one writer (images 512 px short side JPEG q90; videos 360 px, 10 s, H.264 CRF "
+                                  "23, no audio), so format, size, bitrate and audio say nothing of the label."),
+    equalise_cache: Optional[Path] = typer.Option(None, "--equalise-cache", help="Folder of the equalised copies "
+                                                  "(default: equalised-KEY beside the labels CSV)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""
@@ -153,6 +165,21 @@ def detect_eval(
 
     checks.output_file(json_out, "--json")
     _check_dataset_or_labels(dataset, labels)
+    if equalise and labels is None:
+        raise SynthfakeError("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
+    if labels is not None and equalise:
+        from synthfake.detector.equalise import EqualiseSettings
+        from synthfake.detector.external import comparison_table, evaluate_equalised, external_tables
+
+        s = EqualiseSettings()
+        reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,
+                                  not quiet, _note)
+        for t in external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"):
+            out.print(t)
+        out.print(comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})"))
+        if json_out:
+            write_json_atomic(json_out, {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
+        return
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 

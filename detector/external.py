@@ -47,6 +47,8 @@ class ExternalReport:
     no_crops: int
     skipped: list[dict] = field(default_factory=list)  # {path, reason}
     probs: dict[str, float] = field(default_factory=dict)
+    confound: str | None = None  # the media property that alone best tells the scored files' labels apart
+    confound_auc: float | None = None  # its ROC AUC folded to >= 0.5 (`gen audit FOLDER --labels`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,7 +153,39 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
         log(f"{folder / s['path']}: {s['reason']}: skipped")
     _, meta = load_detector(model_dir, device, fp16)
     probs = score_labelled(model_dir, folder, rows, batch_size, device, fp16, workers, show, log) if rows else {}
-    return report_external(str(folder), rows, probs, meta, skipped)
+    rep = report_external(str(folder), rows, probs, meta, skipped)
+    rep.confound, rep.confound_auc = scored_confound(folder, labels, rows)
+    return rep
+
+
+def scored_confound(folder: Path, labels: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:
+    """The best single media property of the scored files and its AUC (folded to >= 0.5), as `gen audit FOLDER
+    --labels` computes it: what a detector's AUC on this set must beat to say more than file format or size."""
+    from synthfake.audit.external import folder_confounds, top_confound
+
+    if not rows:
+        return None, None
+    check, _ = folder_confounds(folder, labels, log=lambda m: None)
+    top = top_confound(check)
+    return (top[0], float(top[1])) if top else (None, None)
+
+
+def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=None, cache: Path | None = None,
+                       batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
+                       show: bool = True, log=print) -> dict[str, ExternalReport]:
+    """{"found": the folder as it is, "equalised": every listed file re-encoded by one writer (equalise.py)}.
+    The equalised report names files by their source path, and lists files that could not be equalised."""
+    from .equalise import EqualiseSettings, equalise_folder
+
+    found = evaluate_external(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
+    eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log)
+    for s in eq.skipped:
+        if s["reason"].startswith("not equalised"):
+            log(f"{Path(folder) / s['path']}: {s['reason']}: skipped")
+    rep = evaluate_external(model_dir, eq.folder, eq.labels, batch_size, device, fp16, workers, show, log)
+    rep.probs = {eq.source_of[k]: v for k, v in rep.probs.items()}
+    rep.skipped = eq.skipped + [{**s, "path": eq.source_of.get(s["path"], s["path"])} for s in rep.skipped]
+    return {"found": found, "equalised": rep}
 
 
 def _fmt(v: float | None, ci=None) -> str:
@@ -171,9 +205,17 @@ def external_tables(rep: ExternalReport, title: str):
                  ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
                  (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
                  (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)",
-                  _fmt(rep.best_macro_f1, rep.best_macro_f1_ci))):
+                  _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
+                 (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))):
         s.add_row(k, v)
     out = [s]
+    if rep.skipped:
+        t = Table(title="skipped files")
+        t.add_column("path")
+        t.add_column("reason")
+        for sk in rep.skipped:
+            t.add_row(sk["path"], sk["reason"])
+        out.append(t)
     for what, d in (("kind", rep.recall_by_kind), ("model", rep.recall_by_model)):
         t = Table(title=f"recall per {what} at the saved threshold (share predicted as its true class)")
         for col in (what, "files", "recall [95 %]"):
@@ -182,3 +224,18 @@ def external_tables(rep: ExternalReport, title: str):
             t.add_row(g, str(r["files"]), _fmt(r["recall"], r["ci"]))
         out.append(t)
     return out
+
+
+def comparison_table(reps: dict[str, ExternalReport], title: str):
+    """One row per version of the set (as found, equalised): the detector's AUC beside the confound's."""
+    from rich.table import Table
+
+    t = Table(title=title, caption="a detector says more than the files' format or size only where its AUC is "
+                                   "above the confound's")
+    for col in ("set", "files (fakes)", "skipped", "detector ROC AUC [95 %]", "most telling property",
+                "its AUC alone"):
+        t.add_column(col, justify="left" if col in ("set", "most telling property") else "right")
+    for name, rep in reps.items():
+        t.add_row(name, f"{rep.files} ({rep.fakes})", str(len(rep.skipped)), _fmt(rep.roc_auc, rep.roc_auc_ci),
+                  rep.confound or "n/a", _fmt(rep.confound_auc))
+    return t
