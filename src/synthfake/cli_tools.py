@@ -29,11 +29,9 @@ def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", h
         t.add_column(c, overflow="fold")
     reasons = []
     for name in sorted(registry.BACKENDS):
-        try:
-            mod = registry.get(name)
-            typ, why = mod.TYPE, mod.ready(ctx)
-        except ImportError as e:
-            typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
+        why = registry.REGISTRY.why_not_ready(name, ctx)
+        mod = registry.REGISTRY.loaded(name)
+        typ = mod.TYPE if mod is not None else "?"
         t.add_row(name, typ, Text("ready", style="green") if why is None else
                   Text.assemble(("not ready", "red"), " (below)"))
         if why is not None:

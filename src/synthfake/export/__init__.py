@@ -46,7 +46,7 @@ def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Re
     if fmt not in FORMATS.entries:
         raise SynthfakeError(f"--format {fmt}: {FORMATS.unknown(fmt)}")
     module = FORMATS.get(fmt)  # a missing extra: its ImportError, one line with the pip command (exit 3)
-    why = module.ready(o)
+    why = FORMATS.why_not_ready(fmt, o)
     if why:
         raise SynthfakeError(f"--format {fmt}: {why}")
     dataset, out = Path(dataset), Path(out)
