@@ -9,7 +9,7 @@ deterministic algorithms on a fixed number of threads. The ONNX file and a JSON 
 sha256, the settings, the loss curve, PSNR on frames it did not train on) are what the backend ships with.
 
     python -m synthfake.generators.common.autoencoder_train --sources ../shared/data \
-        --out generators/assets/latent_ae.onnx [--steps 2000]
+        --out generators/assets/latent_ae.onnx [--steps 1000]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sources", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)

@@ -2,7 +2,8 @@
 
 A real talking-head clip's audio and a speech recording differ in ways no lip-sync model causes: length, level,
 stereo image, sample rate. `dub` gives the fake the speech at the target clip's audio length, sample rate and
-channels, at its RMS level (a silent target gives digital silence, as its real has), with its stereo width
+channels, at its RMS level (peaks limited smoothly, not clipped; a silent target gives digital silence, as its
+real has), with its stereo width
 (the side signal made from the speech by all-pass decorrelation, scaled so that RMS(L-R) / RMS(L+R) is the
 target's). The bandwidth is the pair's: the writer band-limits the fake and its real alike (synthfake.finish).
 """
@@ -41,6 +42,15 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
 
+def limited(x: np.ndarray, knee: float = 0.8) -> np.ndarray:
+    """x with peaks above `knee` bent smoothly towards 1 (tanh), not clipped: a loud voice stays a voice."""
+    a = np.abs(x)
+    over = a > knee
+    out = x.copy()
+    out[over] = np.sign(x[over]) * (knee + (1 - knee) * np.tanh((a[over] - knee) / (1 - knee)))
+    return out
+
+
 def width(data: np.ndarray) -> float:
     """RMS(L - R) / RMS(L + R): 0 for mono or dual mono."""
     if data.shape[1] < 2:
@@ -69,7 +79,11 @@ def dub(speech: np.ndarray, speech_rate: int, target: tuple[np.ndarray, int]) ->
         mono = np.concatenate([mono, np.zeros(n - len(mono), np.float32)])
     mono = mono[:n].astype(np.float64)
     level, own = rms(t_data.mean(1)), rms(mono)
-    mono = mono * (level / own if own > 0 else 0.0)
+    gain = level / own if own > 0 else 0.0
+    for _ in range(3):  # a loud target: peaks are limited, and the gain raised for what the limiter took
+        loud = limited(mono * gain)
+        gain *= level / rms(loud) if rms(loud) > 0 else 1.0
+    mono = limited(mono * gain)
     w = width(t_data)
     if t_data.shape[1] == 2:
         side = decorrelated(mono)

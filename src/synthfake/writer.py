@@ -1,6 +1,7 @@
 """The one writer every sample goes through, real or fake: same codec, container and settings, and the commit.
 
-Encoding: images are PNG (lossless); videos are H.264 yuv420p MP4 at the source's fps with AAC audio, always
+Encoding: images are PNG (lossless; then one JPEG encode for both samples of a pair when the pair's backend
+declares it, `finish.py`); videos are H.264 yuv420p MP4 at the source's fps with AAC audio, always
 resampled to AUDIO_RATE and AUDIO_CHANNELS. A real is re-encoded exactly like a fake, so that a detector
 cannot learn "fake = different encoder" (nor "fake = 16 kHz speech" from a lip-sync backend's audio). A backend
 encodes through `save_image` / `save_video` into its temporary stem and returns what it wrote (`Generated`).
