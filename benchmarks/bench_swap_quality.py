@@ -120,7 +120,7 @@ def aligned(model: str) -> dict:
     """aligned_swap's settings of seed 0 with the model (and its FaceFusion pipeline) fixed."""
     tpl, size, _ = aligned_swap.FAMILIES[model]
     return dict(aligned_swap.draw(0), model=model, template=tpl, working_size=size, pipeline="facefusion",
-                crop_interp="area", mask="facefusion_box", face_mask_blur=0.3)
+                crop_interp="area", paste_mask="facefusion_box", face_mask_blur=0.3)
 
 
 def main() -> None:

@@ -48,15 +48,16 @@ def draw(seed: int) -> dict:
     pipeline = str(rng.choice(PIPELINES)) if model == "inswapper_128" else "facefusion"
     p = {"model": model, "template": tpl, "working_size": size, "pipeline": pipeline}
     if pipeline == "insightface":  # INSwapper.get(paste_back=True): erode mask_size/10, blur kernel mask_size/10
-        p.update(crop_interp="linear", mask="insightface_square", mask_margin=0.05, mask_blur=0.015)
+        p.update(crop_interp="linear", paste_mask="insightface_square", mask_margin=0.05, mask_blur=0.015)
     else:  # FaceFusion: INTER_AREA crop, static box mask, face_mask_blur around its default 0.3
-        p.update(crop_interp="area", mask="facefusion_box", face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
+        p.update(crop_interp="area", paste_mask="facefusion_box",
+                 face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
     return {**p, **landmark_swap._params(seed)}
 
 
 def paste_mask(p: dict) -> np.ndarray:
     size = p["working_size"]
-    if p["mask"] == "insightface_square":
+    if p["paste_mask"] == "insightface_square":
         return align.box_mask(size, p["mask_margin"], p["mask_blur"])
     return align.facefusion_box_mask(size, p["face_mask_blur"])
 

@@ -30,6 +30,7 @@ INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
 SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
 LIP_ZERO_GAP = 0.03  # inter-ocular units: lips closed this far before animating (flag_lip_zero)
+RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free zone (landmark_reenact's is 1.9)
 
 
 ready = always_ready
@@ -39,8 +40,8 @@ def draw(seed: int) -> dict:
     p = lr._params(seed)
     rng = np.random.default_rng([seed, 27])
     p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
-             lip_zero=True, paste_mask="feathered_square", mask_margin=round(float(rng.uniform(0.06, 0.1)), 3),
-             mask_blur=round(float(rng.uniform(0.04, 0.07)), 3), max_side=SOURCE_MAX_DIM)
+             lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE, mask_margin=round(float(rng.uniform(0.04, 0.06)), 3),
+             mask_blur=round(float(rng.uniform(0.03, 0.05)), 3), max_side=SOURCE_MAX_DIM)
     return p
 
 
@@ -57,6 +58,36 @@ def lips_closed(lm: np.ndarray) -> np.ndarray:
     gap = float(lmk.mouth_gap(lm))
     want = LIP_ZERO_GAP * float(lmk.interocular(lm))
     return lmk.open_mouth(lm, want - gap, 0.3) if gap > want else lm
+
+
+def still_zone(size: int, p: dict) -> np.ndarray:
+    """1 where the crop may move, 0 where the paste-back mask is below one (the photo shows through), a
+    smooth ramp of 0.1 of the crop between: what LivePortrait's stitching does, keeping the crop's edge
+    where the still photo continues it."""
+    inner = (p["mask_margin"] + 2.5 * p["mask_blur"]) * size
+    ramp = 0.1 * size
+    d = np.minimum.outer(np.minimum(np.arange(size), size - 1 - np.arange(size)),
+                         np.minimum(np.arange(size), size - 1 - np.arange(size))).astype(np.float32)
+    t = np.clip((d - inner) / ramp, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def keep_inside(out_lm: np.ndarray, motion: np.ndarray, ring: np.ndarray, size: int, p: dict) -> int:
+    """Shift a frame's head (its landmarks and rigid motion alike) back where its moved ring would go past the
+    crop's free zone (or past where the ring lies at rest, when that is further out): the head may move, not
+    across the paste-back seam, as LivePortrait's stitching keeps it. Returns the frames shifted."""
+    inner = (p["mask_margin"] + 2.5 * p["mask_blur"]) * size
+    lo = np.minimum(inner, ring.min(0))
+    hi = np.maximum(size - 1 - inner, ring.max(0))
+    shifted = 0
+    for t in range(len(motion)):
+        moved = lmk.apply(motion[t], ring)
+        shift = np.maximum(lo - moved.min(0), 0) - np.maximum(moved.max(0) - hi, 0)
+        if np.abs(shift).max() > 0.5:
+            motion[t][:, 2] += shift
+            out_lm[t] += shift.astype(out_lm.dtype)
+            shifted += 1
+    return shifted
 
 
 def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
@@ -94,6 +125,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     n = len(track)
     out_lm, motion = lr.drive(lips_closed(c_lm), track, neutral, p)
     ring = lmk.ring(c_lm, p["ring_scale"], p["ring_points"], crop.shape)
+    still = still_zone(INPUT, p)
+    p["frames_held_inside"] = keep_inside(out_lm, motion, ring, INPUT, p)
     tris = lr.topology(c_lm, ring)
     src_pts = np.vstack([c_lm, ring])
     falloff = p["falloff"] * float(lmk.interocular(c_lm))
@@ -104,7 +137,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
 
     def frames():
         for t in range(n):
-            face = lr.render(crop, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"])
+            face = lr.render(crop, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"], still)
             big = cv2.resize(face, (OUTPUT, OUTPUT), interpolation=cv2.INTER_LINEAR)
             yield align.paste_back(img, big, mask, to_512[:2])
 

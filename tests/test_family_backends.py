@@ -45,7 +45,7 @@ def with_model(seed: int, model: str) -> dict:
     p = aligned_swap.draw(seed)
     tpl, size, _ = aligned_swap.FAMILIES[model]
     p.update(model=model, template=tpl, working_size=size, pipeline="facefusion", crop_interp="area",
-             mask="facefusion_box", face_mask_blur=0.3)
+             paste_mask="facefusion_box", face_mask_blur=0.3)
     return p
 
 
