@@ -33,8 +33,8 @@ from synthfake.shared_types import MediaMeta
 from synthfake.shared_types import PAIR_ROLE
 from synthfake.sources import load_index
 
-CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise",
-          "artefacts")
+CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "signal_confounds",
+          "label_noise", "artefacts")
 
 
 @pytest.fixture(scope="module")
