@@ -89,7 +89,8 @@ def audio_signals(data: np.ndarray, rate: int) -> dict:
         mid = float(np.sqrt(np.mean((data[:, 0] + data[:, 1]).astype(np.float64) ** 2)))
         side = float(np.sqrt(np.mean((data[:, 0] - data[:, 1]).astype(np.float64) ** 2)))
         width = side / mid if mid > 0 else 0.0
-    return {"audio.rolloff_hz": round(rolloff, 1), "audio.loudness_dbfs": round(float(20 * np.log10(max(rms, 1e-9))), 2),
+    loudness = round(float(20 * np.log10(max(rms, 1e-9))), 2)
+    return {"audio.rolloff_hz": round(rolloff, 1), "audio.loudness_dbfs": loudness,
             "audio.stereo_width": round(width, 4), "audio.duration_s": round(len(data) / rate, 4)}
 
 
@@ -182,7 +183,8 @@ def check(data: AuditData, pool: Executor | None) -> Check:
         top = max(scored, key=lambda r: abs(r["auc"] - 0.5))
         summary = (f"{len(scored)} group/property pairs scored on {len(measured)} records (cap {st.max_samples}), "
                    f"none telling beyond chance; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}"
-                   + ("" if top["p"] is None else f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)"))
+                   + ("" if top["p"] is None else
+                      f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)"))
     else:
         summary = f"nothing to compare ({len(measured)} images or videos with audio measured)"
     if unreadable:
