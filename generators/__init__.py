@@ -25,11 +25,15 @@ from synthfake.sources import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
+    "aligned_swap": "synthfake.generators.aligned_swap",
     "self_blend": "synthfake.generators.self_blend",
     "reencode": "synthfake.generators.reencode",
     "landmark_reenact": "synthfake.generators.landmark_reenact",
+    "crop_reenact": "synthfake.generators.crop_reenact",
     "mouth_sync": "synthfake.generators.mouth_sync",
+    "crop_sync": "synthfake.generators.crop_sync",
     "morph": "synthfake.generators.morph",
+    "latent_decode": "synthfake.generators.latent_decode",
     "diffusers_t2i": "synthfake.generators.diffusers_t2i",
     "http_t2i": "synthfake.generators.http_t2i",
     "inswapper": "synthfake.generators.inswapper",

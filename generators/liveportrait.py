@@ -134,18 +134,7 @@ def driving_option(ctx: Context) -> str:
 
 def frame_square(lm: np.ndarray) -> np.ndarray:
     """(cx, cy, size) of LivePortrait's per-frame driving square from 68 landmarks (parse_rect_from_landmark)."""
-    lm = np.asarray(lm, np.float64)
-    top = (np.mean(lm[[36, 39]], 0) + np.mean(lm[[42, 45]], 0)) / 2  # eye corners 37/40, 43/46 (1-based)
-    uy = np.mean(lm[[48, 54]], 0) - top
-    uy = uy / np.linalg.norm(uy) if np.linalg.norm(uy) > 1e-3 else np.array([0.0, 1.0])
-    ux = np.array([uy[1], -uy[0]])
-    c0 = lm.mean(0)
-    r = (lm - c0) @ np.stack([ux, uy]).T
-    lo, hi = r.min(0), r.max(0)
-    c1 = (lo + hi) / 2
-    size = float((hi - lo).max()) * DRIVING_SCALE
-    centre = c0 + ux * c1[0] + uy * c1[1] + uy * (DRIVING_VY * size)
-    return np.array([centre[0], centre[1], size])
+    return align.liveportrait_square(lm, DRIVING_SCALE, DRIVING_VY)
 
 
 def clip_window(lms: list) -> np.ndarray:

@@ -51,6 +51,7 @@ SALT_DEGRADE = 300  # the degradation chain drawn for a sample
 SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type get which backend
 SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
 SALT_DISTINCT = 600  # + try: a fake's draw again when its sources repeat an earlier fake's (plan version 3)
+SALT_FINISH = 700  # + the pair's key: the JPEG quality both samples of a pair end with (finish.py)
 
 
 def random_stream(*key: int) -> np.random.Generator:

@@ -1,8 +1,9 @@
 """`gen audit`: the checks that find what would teach a detector the wrong thing, before it trains.
 
-Eight checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
-near duplicates, identity leakage, real/fake confounds, label noise, artefacts. The four that decode media (near
-duplicates, the face part of identity, label noise, artefacts) look at no more than `max_samples` records each and
+Nine checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
+near duplicates, identity leakage, real/fake confounds (record properties), signal confounds (blockiness, audio),
+label noise, artefacts. The five that decode media (near duplicates, the face part of identity, signal confounds,
+label noise, artefacts) look at no more than `max_samples` records each and
 run over a pool of processes; the others read only the records and the files' bytes.
 """
 
@@ -26,7 +27,8 @@ from ..registry import Contract, Registry
 # DECODES, ready(settings) and check(data, pool) -> Check.
 CHECKS = Registry("audit check", {name: f"{__name__}.{module}" for name, module in (
     ("balance", "balance"), ("exact_duplicates", "exact_dupes"), ("near_duplicates", "near_dupes"),
-    ("identity", "identity"), ("confounds", "confounds"), ("label_noise", "labels"), ("artefacts", "artefacts"))},
+    ("identity", "identity"), ("confounds", "confounds"), ("signal_confounds", "signals"), ("label_noise", "labels"),
+    ("artefacts", "artefacts"))},
     Contract(run="check", run_args=2))
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
