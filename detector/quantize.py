@@ -32,8 +32,9 @@ def quantize_file(src: Path, dst: Path, quant: dict | None = None) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     q = dict(QUANT if quant is None else quant)
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8 if q["weight_type"] == "int8" else QuantType.QUInt8,
-                     per_channel=q["per_channel"], reduce_range=q["reduce_range"])
+    weights = QuantType.QInt8 if q["weight_type"] == "int8" else QuantType.QUInt8
+    quantize_dynamic(str(src), str(dst), weight_type=weights, per_channel=q["per_channel"],
+                     reduce_range=q["reduce_range"])
 
 
 def int8_check(labels, fp32, int8, threshold: float) -> dict:
@@ -87,7 +88,8 @@ def save_int8(model_dir: Path, tmp: Path, check: dict, quant: dict | None = None
     """Move the int8 file `tmp` into place as model.int8.onnx and write its check, stamped with the weights and
     the fp32 ONNX it was made from (a later retrain or export makes it stale). Returns the check as written."""
     d = Path(model_dir)
-    check = {**check, "quantization": dict(QUANT if quant is None else quant), "weights": weights_stamp(d), "onnx": file_stamp(d / ONNX_FILE)}
+    check = {**check, "quantization": dict(QUANT if quant is None else quant), "weights": weights_stamp(d),
+             "onnx": file_stamp(d / ONNX_FILE)}
     tmp.replace(d / INT8_FILE)
     write_json_atomic(d / INT8_META, check)
     return check
