@@ -23,9 +23,9 @@ the column says how far apart they are.
     python benchmarks/bench_predict.py --model base --videos 2 --int8 D   # random ViT-Base, int8 checked on D's val
 
 With an int8 copy in the model folder (`--model-dir` with one, or `--int8 D`: `gen detect export --int8 --dataset D`
-as untimed setup), `gen detect predict` runs twice per round: as a user runs it (the checked int8 copy, when the
-check passed) and with `--fp32`; the int8 check (macro F1 of both on the val split, largest probability change)
-is printed under the table.
+as untimed setup), `gen detect predict` runs twice per round: as a user runs it (the int8 copy when its check
+passed, else fp32) and with the other model (`--fp32` or `--int8`); the int8 check (macro F1 of both on the val
+split, largest probability change) is printed under the table.
 """
 
 from __future__ import annotations
@@ -182,9 +182,10 @@ def main() -> None:
             if a.int8:
                 int8_setup(model, a.int8)
         check = model / "model.int8.json"
-        rows = {"ours": a.ours.split()}
-        if check.exists():  # as a user runs it (the int8 copy when its check passed), and fp32
-            rows["ours --fp32"] = [*a.ours.split(), "--fp32"]
+        rows = {"ours": a.ours.split()}  # as a user runs it: the int8 copy when its check passed, else fp32
+        if check.exists():  # and the other one of the two
+            other = "--fp32" if json.loads(check.read_text()).get("passed") else "--int8"
+            rows[f"ours {other}"] = [*a.ours.split(), other]
         clips = tmp / "clips"
         clips.mkdir()
         for p in paths:
@@ -206,13 +207,13 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} at the end; ours: `gen detect predict{(' ' + a.ours) if a.ours else ''}`")
     report(runs)
     if info:
-        pairs = zip(runs["ours"][0][2], runs["ours --fp32"][0][2])
+        pairs = zip(*(r[0][2] for k, r in runs.items() if k != "seed"))
         gap = max((abs(x - y) for x, y in pairs if x is not None and y is not None), default=float("nan"))
         print(f"\nint8 copy ({', '.join(f'{k} {v}' for k, v in info.get('quantization', {}).items())}), checked on "
               f"{info.get('files')} val files of {info.get('dataset')}: macro F1 int8 {info['macro_f1_int8']:.4f}, "
               f"fp32 {info['macro_f1_fp32']:.4f}, max prob change {info['max_prob_diff']:.4f}, "
-              f"{info.get('labels_changed')} label(s) changed. `ours`: {why}. On these clips, ours against "
-              f"ours --fp32: max prob diff {gap:.4f}.")
+              f"{info.get('labels_changed')} label(s) changed. `ours`: {why}. On these clips, int8 against fp32: "
+              f"max prob diff {gap:.4f}.")
 
 
 def report(runs: dict[str, list]) -> None:

@@ -1,9 +1,9 @@
 """The int8 copy of an exported detector and its check on a validation split.
 
-`gen detect export --int8 --dataset D` writes `model.int8.onnx` (onnxruntime dynamic quantisation: int8
-weights per output channel, uint8 activations scaled per batch) and `model.int8.json`: macro F1 of the fp32
-ONNX (torch's probabilities within 1e-5) and of the int8 copy on D's val split, the largest probability change,
-the labels that flipped, and the weights and ONNX file it was made from. `gen detect predict` scores with the
+`gen detect export --int8 --dataset D` writes `model.int8.onnx` (onnxruntime dynamic quantisation: the MatMuls'
+weights in int8 per output channel, their inputs in uint8 scaled per batch) and `model.int8.json`: macro F1 of the
+fp32 ONNX (torch's probabilities within 1e-5) and of the int8 copy on D's val split, the largest probability
+change, the labels that flipped, and the weights and ONNX file it was made from. `gen detect predict` scores with the
 int8 copy by default only when that check passed (F1 within F1_TOLERANCE either way) and the copy is current
 (`int8_choice`); `--int8` asks for it whatever the check said, `--fp32` never uses it.
 """
@@ -22,9 +22,10 @@ from synthfake.files import write_json_atomic
 from .onnx_export import INT8_FILE, INT8_META, ONNX_FILE, file_stamp, onnx_scorer, weights_stamp
 
 F1_TOLERANCE = 0.005  # the largest macro-F1 loss on val at which the int8 copy is used by default
-# per-channel weights: the largest probability change on a fine-tuned ViT-Base's val crops fell from per-tensor's
-# (README, "Speed against the seed's pipeline"); reduce_range (7-bit weights) is for AVX2 saturation, measured there
-QUANT = {"method": "dynamic", "weight_type": "int8", "per_channel": True, "reduce_range": False}
+# int8 weights per output channel, only in the MatMuls with constant weights (the patch embedding's Conv stays fp32:
+# onnxruntime's ConvInteger took 4 % of an int8 ViT-Base's time against 0.5 % for the fp32 Conv); the choice among
+# variants is measured in the README ("Speed against the seed's pipeline")
+QUANT = {"method": "dynamic", "weight_type": "int8", "per_channel": True, "reduce_range": False, "ops": ["MatMul"]}
 
 
 def quantize_file(src: Path, dst: Path, quant: dict | None = None) -> None:
@@ -34,7 +35,7 @@ def quantize_file(src: Path, dst: Path, quant: dict | None = None) -> None:
     q = dict(QUANT if quant is None else quant)
     weights = QuantType.QInt8 if q["weight_type"] == "int8" else QuantType.QUInt8
     quantize_dynamic(str(src), str(dst), weight_type=weights, per_channel=q["per_channel"],
-                     reduce_range=q["reduce_range"])
+                     reduce_range=q["reduce_range"], op_types_to_quantize=q.get("ops"))
 
 
 def int8_check(labels, fp32, int8, threshold: float) -> dict:
