@@ -19,6 +19,13 @@ the column says how far apart they are.
 
     python benchmarks/bench_predict.py                              # tiny ViT, the 6 clips: ~2-4 min
     python benchmarks/bench_predict.py --model base --videos 2      # ViT-Base-sized random weights: ~3-5 min
+    python benchmarks/bench_predict.py --model-dir M --videos 2     # a trained model folder (M's checked int8 copy)
+    python benchmarks/bench_predict.py --model base --videos 2 --int8 D   # random ViT-Base, int8 checked on D's val
+
+With an int8 copy in the model folder (`--model-dir` with one, or `--int8 D`: `gen detect export --int8 --dataset D`
+as untimed setup), `gen detect predict` runs twice per round: as a user runs it (the int8 copy when its check
+passed, else fp32) and with the other model (`--fp32` or `--int8`); the int8 check (macro F1 of both on the val
+split, largest probability change) is printed under the table.
 """
 
 from __future__ import annotations
@@ -117,6 +124,14 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+def int8_setup(model_dir: Path, dataset: Path) -> None:
+    """`gen detect export MODEL --int8 --dataset D` (untimed): the int8 copy and its check on D's val split."""
+    proc = subprocess.run([sys.executable, "-m", "synthfake", "detect", "export", str(model_dir), "--int8",
+                           "--dataset", str(dataset)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"gen detect export --int8 exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+
+
 def run_seed(model_dir: Path, paths: list[str], result: Path) -> tuple[float, float, list]:
     wall, rss = timed([sys.executable, __file__, "--seed-child", str(model_dir), "--paths", json.dumps(paths),
                        "--result", str(result)])
@@ -135,7 +150,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=int, default=6, help="How many clips (largest first).")
     ap.add_argument("--video-dir", type=Path, default=DATA)
-    ap.add_argument("--model", choices=("tiny", "base"), default="tiny")
+    ap.add_argument("--model", choices=("tiny", "base"), default="tiny", help="Random-weight ViT size.")
+    ap.add_argument("--model-dir", type=Path, help="Score with this model folder instead (not modified).")
+    ap.add_argument("--int8", type=Path, metavar="DATASET", help="Make the random model's int8 copy, checked on "
+                    "DATASET's val split (untimed), and time `predict` with it and with --fp32.")
     ap.add_argument("--repeat", type=int, default=3, help="Runs of each pipeline, alternating (at least 3).")
     ap.add_argument("--ours", default="", help="Extra flags for `gen detect predict` (e.g. '--runtime torch').")
     ap.add_argument("--seed-child", help=argparse.SUPPRESS)
@@ -150,23 +168,52 @@ def main() -> None:
     paths = sorted(map(str, a.video_dir.glob("*.mp4")), key=lambda p: -os.path.getsize(p))[:a.videos]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        desc = make_model(a.model, tmp / "model")
+        if a.model_dir:
+            model = tmp / "model"
+            model.mkdir()
+            for f in a.model_dir.iterdir():  # a folder of links: the original stays as it is
+                (model / f.name).symlink_to(f.resolve())
+            cfg = json.loads((model / "config.json").read_text())
+            desc = (f"{a.model_dir}: hidden {cfg.get('hidden_size')}, {cfg.get('num_hidden_layers')} layers, "
+                    f"{cfg.get('model_type')}")
+        else:
+            model = tmp / "model"
+            desc = f"random-weight ViT ({a.model}: {make_model(a.model, model)})"
+            if a.int8:
+                int8_setup(model, a.int8)
+        check = model / "model.int8.json"
+        rows = {"ours": a.ours.split()}  # as a user runs it: the int8 copy when its check passed, else fp32
+        if check.exists():  # and the other one of the two
+            other = "--fp32" if json.loads(check.read_text()).get("passed") else "--int8"
+            rows[f"ours {other}"] = [*a.ours.split(), other]
         clips = tmp / "clips"
         clips.mkdir()
         for p in paths:
             (clips / Path(p).name).symlink_to(p)
         order = sorted(Path(p).name for p in paths)
         paths = [str(clips / n) for n in order]  # both score the same files in the same order
-        runs: dict[str, list] = {"seed": [], "ours": []}
+        runs: dict[str, list] = {"seed": [], **{k: [] for k in rows}}
         for i in range(max(3, a.repeat)):
-            runs["seed"].append(run_seed(tmp / "model", paths, tmp / "seed.json"))
-            runs["ours"].append(run_ours(tmp / "model", clips, tmp / "sub.csv", a.ours.split()))
-            print(f"  round {i + 1}: seed {runs['seed'][-1][0]:.2f} s, ours {runs['ours'][-1][0]:.2f} s",
-                  file=sys.stderr)
-    print(f"model: random-weight ViT ({a.model}: {desc}), 224 px; {len(paths)} clips ({', '.join(order)}); "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; ours: `gen detect predict"
-          f"{(' ' + a.ours) if a.ours else ''}`")
+            runs["seed"].append(run_seed(model, paths, tmp / "seed.json"))
+            for name, flags in rows.items():
+                runs[name].append(run_ours(model, clips, tmp / "sub.csv", flags))
+            print(f"  round {i + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in runs.items()), file=sys.stderr)
+        info = json.loads(check.read_text()) if check.exists() else None
+        if info:
+            from synthfake.detector.quantize import int8_choice
+
+            why = int8_choice(model)[1]
+    print(f"model: {desc}, 224 px; {len(paths)} clips ({', '.join(order)}); {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the end; ours: `gen detect predict{(' ' + a.ours) if a.ours else ''}`")
     report(runs)
+    if info:
+        pairs = zip(*(r[0][2] for k, r in runs.items() if k != "seed"))
+        gap = max((abs(x - y) for x, y in pairs if x is not None and y is not None), default=float("nan"))
+        print(f"\nint8 copy ({', '.join(f'{k} {v}' for k, v in info.get('quantization', {}).items())}), checked on "
+              f"{info.get('files')} val files of {info.get('dataset')}: macro F1 int8 {info['macro_f1_int8']:.4f}, "
+              f"fp32 {info['macro_f1_fp32']:.4f}, max prob change {info['max_prob_diff']:.4f}, "
+              f"{info.get('labels_changed')} label(s) changed. `ours`: {why}. On these clips, int8 against fp32: "
+              f"max prob diff {gap:.4f}.")
 
 
 def report(runs: dict[str, list]) -> None:

@@ -101,7 +101,9 @@ def detect_predict(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
     runtime: str = typer.Option("auto", "--runtime", help="auto (onnx on CPU, torch on CUDA) | onnx | torch."),
-    int8: bool = typer.Option(False, "--int8", help="The int8 ONNX made by `gen detect export --int8`."),
+    int8: Optional[bool] = typer.Option(None, "--int8/--fp32", help="The int8 ONNX made by `gen detect export "
+                                        "--int8` / the fp32 one. Default: int8 on CPU when its val check passed.",
+                                        show_default=False),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
 ):
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
@@ -119,12 +121,14 @@ def detect_predict(
 @one_line_errors
 def detect_export(
     model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
-    int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split."),
+    int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split (`predict` "
+                              "uses it by default when its macro F1 stays within tolerance)."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
 ):
     """Write MODEL_DIR/model.onnx (checked against torch within 1e-5) for scoring without torch."""
-    from synthfake.detector.onnx_export import export_dir, quantize_int8
+    from synthfake.detector.onnx_export import export_dir
+    from synthfake.detector.quantize import quantize_int8
 
     if int8 and dataset is None:
         raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")

@@ -3,8 +3,7 @@
 Scoring then runs on onnxruntime and imports neither torch nor transformers. The export writes
 `onnx.json` with the opset, the checkpoint file's size and mtime (a later retrain makes the ONNX stale, and
 scoring says so) and the largest fake-probability difference to torch on sample crops, which must stay
-within 1e-5. An int8 copy (dynamic quantisation) is written only with `--int8 --dataset`: its accuracy
-against the fp32 ONNX on the validation split is saved beside it (`model.int8.json`) and printed.
+within 1e-5. The int8 copy and its validation check are made in `quantize.py`.
 """
 
 from __future__ import annotations
@@ -31,14 +30,18 @@ TOLERANCE = 1e-5
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
+def file_stamp(p: Path) -> dict:
+    """Name, size and mtime of a file ({} when absent): what a derived file was made from."""
+    p = Path(p)
+    if not p.is_file():
+        return {}
+    st = p.stat()
+    return {"file": p.name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def weights_stamp(d: Path) -> dict:
-    """Size and mtime of the checkpoint's weights file: what the ONNX copy was made from."""
-    for name in WEIGHT_FILES:
-        p = Path(d) / name
-        if p.is_file():
-            st = p.stat()
-            return {"file": name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-    return {}
+    """The stamp of the checkpoint's weights file: what the ONNX copy was made from."""
+    return next((file_stamp(Path(d) / n) for n in WEIGHT_FILES if (Path(d) / n).is_file()), {})
 
 
 def sample_pixels(meta: DetectorMeta, crops: np.ndarray | None = None, n: int = 8, seed: int = 0) -> np.ndarray:
@@ -107,6 +110,9 @@ def _session(path: Path, threads: int = 1, device: str = "cpu"):
     so.intra_op_num_threads = threads  # 0: one per core
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # idle pool threads sleep instead of spinning: the cores are shared with the decode workers (and, on a busy
+    # machine, other jobs); spinning cost 15 % more CPU for the same ViT-Base scoring (README)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -128,14 +134,16 @@ def session_probs(sess, pixels: np.ndarray, fake_index: int) -> np.ndarray:
     return e[:, fake_index] / e.sum(axis=1)
 
 
-def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: str = "cpu", int8: bool = False):
-    """A function pixels -> fake probabilities on onnxruntime, after checking the ONNX file is current."""
+def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: str = "cpu", int8: bool = False,
+                path: Path | None = None):
+    """A function pixels -> fake probabilities on onnxruntime, after checking the ONNX file (and with `int8`, the
+    int8 copy and its validation check) is current. `path`: score with that file instead (the int8 check)."""
     d = Path(model_dir)
-    path = d / (INT8_FILE if int8 else ONNX_FILE)
-    if not path.is_file():
+    onnx = d / (INT8_FILE if int8 else ONNX_FILE)
+    if not onnx.is_file():
         how = (f"`gen detect export {d} --int8 --dataset DATASET`" if int8
                else f"`gen detect export {d}` (or score with --runtime torch)")
-        raise SynthfakeError(f"{path}: not found; make it with {how}")
+        raise SynthfakeError(f"{onnx}: not found; make it with {how}")
     info_path = d / ONNX_META
     try:
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}
@@ -143,50 +151,19 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
         raise SynthfakeError(f"{info_path}: not valid JSON ({e})") from None
     stamp = weights_stamp(d)
     if stamp and info.get("weights") != stamp:
-        raise SynthfakeError(f"{path}: made from other weights than {d / stamp['file']} (retrained since?); run "
+        raise SynthfakeError(f"{onnx}: made from other weights than {d / stamp['file']} (retrained since?); run "
                              f"`gen detect export {d}` again")
-    if int8 and not (d / INT8_META).is_file():
-        raise SynthfakeError(f"{d / INT8_META}: missing; an int8 model is used only with its validation check")
-    sess = _session(path, threads, device)
+    if int8:
+        from .quantize import read_check, stale_reason
+
+        check = read_check(d)
+        if check is None:
+            raise SynthfakeError(f"{d / INT8_META}: missing; an int8 model is used only with its validation check")
+        if stale := stale_reason(d, check):
+            raise SynthfakeError(f"{onnx}: {stale}; run `gen detect export {d} --int8 --dataset DATASET` again")
+    sess = _session(path or onnx, threads, device)
 
     def probs(pixels: np.ndarray) -> np.ndarray:
         return session_probs(sess, pixels, meta.fake_index)
 
     return probs
-
-
-def quantize_int8(model_dir: Path, dataset: Path, batch_size: int = 16, workers: int = 2, log=print) -> dict:
-    """model.int8.onnx (dynamic int8 weights) and model.int8.json: macro F1 and the largest probability change
-    against the fp32 ONNX on the dataset's validation split."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from .evaluate import score_records, split_records
-    from .metrics import macro_f1  # scikit-learn: export time only, never on the scoring path
-    from .model import read_meta
-
-    d = Path(model_dir)
-    meta = read_meta(d)
-    fp32 = onnx_scorer(d, meta, threads=0)
-    tmp = d / f".{INT8_FILE}.{os.getpid()}.tmp"
-    quantize_dynamic(str(d / ONNX_FILE), str(tmp), weight_type=QuantType.QInt8)
-    recs = split_records(Path(dataset), "val")
-    a = score_records(fp32, meta, Path(dataset), recs, batch_size, workers, what="val fp32")
-    q = _session(tmp, threads=0)
-    b = score_records(lambda x: session_probs(q, x, meta.fake_index), meta, Path(dataset), recs, batch_size,
-                      workers, what="val int8")
-    pairs = [(r.label, x.prob, y.prob) for r, x, y in zip(recs, a, b) if x.prob is not None]
-    if not pairs:
-        tmp.unlink(missing_ok=True)
-        raise SynthfakeError(f"{dataset}: no scored file in the val split; cannot check an int8 model")
-    ys = np.asarray([p[0] for p in pairs])
-    f32 = float(macro_f1(ys, np.asarray([int(p[1] >= meta.threshold) for p in pairs])))
-    i8 = float(macro_f1(ys, np.asarray([int(p[2] >= meta.threshold) for p in pairs])))
-    check = {"dataset": str(dataset), "split": "val", "files": len(pairs), "threshold": meta.threshold,
-             "macro_f1_fp32": f32, "macro_f1_int8": i8,
-             "max_prob_diff": max(abs(p[1] - p[2]) for p in pairs),
-             "labels_changed": sum((p[1] >= meta.threshold) != (p[2] >= meta.threshold) for p in pairs)}
-    tmp.replace(d / INT8_FILE)
-    write_json_atomic(d / INT8_META, check)
-    log(f"{d / INT8_FILE}: val macro F1 {i8:.4f} (fp32 {f32:.4f}) over {len(pairs)} files, "
-        f"max prob change {check['max_prob_diff']:.4f}, {check['labels_changed']} label(s) changed")
-    return check

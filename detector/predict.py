@@ -110,16 +110,26 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp16: bool = False, threads: int = 0,
-                int8: bool = False, batch_size: int = 16) -> tuple[object, DetectorMeta]:
+                int8: bool | None = False, batch_size: int = 16, log=None) -> tuple[object, DetectorMeta]:
     """(pixels -> fake probabilities, meta). auto: onnxruntime on CPU (no torch import), torch on CUDA.
 
-    threads: intra-op threads (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
+    int8: True the int8 copy, False the fp32 model, None the int8 copy when its validation check passed and it is
+    current (`quantize.int8_choice`, said through `log`), on CPU onnxruntime only. threads: intra-op threads
+    (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
     """
     if runtime not in RUNTIMES:
         raise SynthfakeError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
     cuda = device.startswith("cuda")
     if runtime == "auto":
         runtime = "torch" if cuda and not int8 else "onnx"
+    if int8 is None:
+        int8 = False
+        if runtime == "onnx" and not cuda and not fp16:
+            from .quantize import int8_choice
+
+            int8, why = int8_choice(Path(model_dir))
+            if why and log:
+                log(why)
     if runtime == "onnx":
         if fp16:
             raise SynthfakeError("--fp16: half precision runs on --runtime torch (the ONNX file is float32)")
@@ -155,11 +165,12 @@ def model_threads(model_dir: Path, workers: int) -> int:
 def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = None, batch_size: int = 16,
             device: str = "cpu", fp16: bool = False, workers: int = 2, frames: int | None = None,
             threshold: float | None = None, show: bool = True, log=print, runtime: str = "auto",
-            int8: bool = False) -> Summary:
+            int8: bool | None = None) -> Summary:
     """Score every image and video under `input_dir`; write the submission and the probability CSV.
 
     The decoding workers start before the model loads. A small model gets one thread (the workers fill the
-    other cores); a large one gets them all, since it is the work and the workers wait on it.
+    other cores); a large one gets them all, since it is the work and the workers wait on it. int8: None scores
+    with the int8 copy when its validation check passed (`load_scorer`).
     """
     if batch_size < 1:
         raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
@@ -178,7 +189,8 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     order = sorted(files, key=_size, reverse=True)  # largest first: no long video left to run alone at the end
     parts = stream_crops(order, crop_settings(meta, frames), workers, chunk=max(1, batch_size // 2))
     try:
-        model, meta = load_scorer(model_dir, runtime, device, fp16, model_threads(model_dir, workers), int8, batch_size)
+        model, meta = load_scorer(model_dir, runtime, device, fp16, model_threads(model_dir, workers), int8, batch_size,
+                                  log)
     except BaseException:
         parts.close()
         raise

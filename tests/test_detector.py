@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import pytest
@@ -186,3 +187,34 @@ def test_model_threads_follow_the_model_size(tmp_path):
     with open(tmp_path / "model.safetensors", "wb") as fh:  # sparse: no disk used
         fh.truncate(SMALL_MODEL_BYTES + 1)
     assert model_threads(tmp_path, workers=2) == 0
+
+
+def test_export_int8_checks_the_copy_on_val_and_predict_follows_the_check(tiny_model, det_dataset, tmp_path):
+    """`gen detect export --int8 --dataset D` writes the int8 copy and its val check (both models' macro F1, the
+    largest probability change, the weights and ONNX it was made from); `predict` takes the copy by default
+    exactly when the check passed, and a retrain makes it stale."""
+    from synthfake.detector.quantize import F1_TOLERANCE
+    from synthfake.manifest import read_records
+
+    model = tmp_path / "M"
+    shutil.copytree(tiny_model, model)
+    code, out, err = gen_here("detect", "export", model, "--int8", "--dataset", det_dataset, "--workers", 0)
+    assert code == 0, err
+    check = json.loads((model / "model.int8.json").read_text())
+    val = [r for r in read_records(det_dataset) if r.split == "val"]
+    assert 0 < check["files"] <= len(val) and check["split"] == "val" and "model.int8.onnx" in out
+    assert check["passed"] == (abs(check["macro_f1_int8"] - check["macro_f1_fp32"]) <= F1_TOLERANCE)
+    assert 0 <= check["max_prob_diff"] < 0.5 and check["weights"]["file"] == "model.safetensors"
+    code, _, err = gen_here("detect", "predict", model, det_dataset / "media", "--out", tmp_path / "s.csv", "--quiet",
+                            "--workers", 0)
+    assert code == 0 and ("scoring with model.int8.onnx" in err) == check["passed"], err
+    code, _, err = gen_here("detect", "predict", model, det_dataset / "media", "--out", tmp_path / "s.csv", "--quiet",
+                            "--workers", 0, "--fp32")
+    assert code == 0 and "int8" not in err, err
+    st = (model / "model.safetensors").stat()  # retrained (and exported again, as training does)
+    os.utime(model / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    code, _, err = gen_here("detect", "export", model)
+    assert code == 0, err
+    code, _, err = gen_here("detect", "predict", model, det_dataset / "media", "--out", tmp_path / "s.csv", "--quiet",
+                            "--workers", 0)
+    assert code == 0 and "scoring with model.onnx (fp32): model.int8.onnx made from other weights" in err, err

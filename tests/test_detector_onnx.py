@@ -123,3 +123,72 @@ def test_scorer_memory_is_flat_in_frames(exported):
     small, large = peak(5), peak(50)
     held = 45 * part.nbytes * 2  # crops and flips of the extra frames
     assert large - small < held / 10, (small, large)
+
+
+def test_int8_check_counts_f1_flips_and_tolerance():
+    from synthfake.detector.quantize import F1_TOLERANCE, int8_check
+
+    labels, fp32 = [1, 1, 0, 0, 1], [0.9, 0.6, 0.4, 0.1, None]  # the last file had no face: left out
+    c = int8_check(labels, fp32, [0.9, 0.45, 0.4, 0.1, None], 0.5)
+    assert (c["files"], c["macro_f1_fp32"], c["labels_changed"], c["passed"]) == (4, 1.0, 1, False)
+    assert c["macro_f1_int8"] == pytest.approx((2 / 3 + 0.8) / 2) and c["max_prob_diff"] == pytest.approx(0.15)
+    c = int8_check(labels, fp32, [0.88, 0.52, 0.43, 0.1, None], 0.5)
+    assert c["passed"] and c["macro_f1_change"] == 0 and c["max_prob_diff"] == pytest.approx(0.08)
+    assert c["f1_tolerance"] == F1_TOLERANCE == 0.005
+    with pytest.raises(SynthfakeError, match="no scored file"):
+        int8_check([1], [None], [None], 0.5)
+
+
+def _probs(scorer, crops, meta):
+    return np.array([s.prob for s in score_stream(scorer, crops, meta, 16) if s.prob is not None])
+
+
+def test_int8_copy_is_used_by_default_only_when_checked_and_current(exported, crops, data_dir, tmp_path):
+    """No int8 copy: fp32, nothing said. A checked, current copy: used by default and said so; `--fp32` keeps
+    fp32 exactly. A failed check, a later export or a check without stamps: fp32 by default, with the reason;
+    `--int8` still takes a failed-check copy but refuses a stale one."""
+    from synthfake.detector.quantize import int8_choice, quantize_file, save_int8
+
+    d = tmp_path / "M"
+    shutil.copytree(exported[0], d)
+    notes: list[str] = []
+    fp32, meta = load_scorer(d, "onnx")
+    ref = _probs(fp32, crops, meta)
+    auto, _ = load_scorer(d, "onnx", int8=None, log=notes.append)
+    assert notes == [] and np.array_equal(_probs(auto, crops, meta), ref)
+
+    quantize_file(d / "model.onnx", d / ".q.tmp")
+    ok = {"files": 20, "macro_f1_fp32": 0.8, "macro_f1_int8": 0.797, "max_prob_diff": 0.01}
+    save_int8(d, d / ".q.tmp", ok)
+    assert int8_choice(d)[0] and (d / "model.int8.onnx").is_file() and not (d / ".q.tmp").exists()
+    auto, _ = load_scorer(d, "onnx", int8=None, log=notes.append)
+    assert len(notes) == 1 and notes[0].startswith("scoring with model.int8.onnx (val macro F1 0.7970")
+    got = _probs(auto, crops, meta)
+    assert not np.array_equal(got, ref) and np.abs(got - ref).max() < 0.05, "the int8 copy scored, close to fp32"
+    assert np.array_equal(_probs(load_scorer(d, "onnx", int8=False)[0], crops, meta), ref)
+    assert load_scorer(d, "torch", int8=None, log=notes.append)[0] is not None and len(notes) == 1
+    code = textwrap.dedent(f"""
+        import sys
+        from synthfake.detector.predict import predict
+        predict({str(d)!r}, {str(data_dir / 'faces')!r}, {str(tmp_path / 'sub.csv')!r}, workers=1, show=False)
+        print(sorted(m for m in ("torch", "transformers", "sklearn") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[0].startswith("scoring with model.int8.onnx") and out.stdout.splitlines()[-1] == "[]"
+
+    check = json.loads((d / "model.int8.json").read_text())
+    assert check["quantization"]["per_channel"] and check["onnx"]["file"] == "model.onnx"
+    (d / "model.int8.json").write_text(json.dumps({**check, "macro_f1_int8": 0.79}))
+    use, why = int8_choice(d)
+    assert not use and "moves val macro F1 by more than 0.005" in why
+    assert np.array_equal(_probs(load_scorer(d, "onnx", int8=True)[0], crops, meta), got)
+    (d / "model.int8.json").write_text(json.dumps({k: v for k, v in check.items() if k != "onnx"}))
+    assert "predates" in int8_choice(d)[1]
+    (d / "model.int8.json").write_text(json.dumps(check))
+    st = (d / "model.onnx").stat()
+    os.utime(d / "model.onnx", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))  # exported again
+    use, why = int8_choice(d)
+    assert not use and "exported again" in why
+    with pytest.raises(SynthfakeError, match="exported again"):
+        load_scorer(d, "onnx", int8=True)
