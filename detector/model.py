@@ -7,13 +7,12 @@ margin, TTA, image size, fake index) written by training.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import write_json_atomic
+from synthfake.files import read_json, write_json_atomic
 
 META_FILE = "detector.json"
 PREPROCESSOR_FILE = "preprocessor_config.json"
@@ -92,10 +91,7 @@ def read_preprocessor(d: Path, image_size: int) -> tuple[list[float], list[float
     p = Path(d) / PREPROCESSOR_FILE
     if not p.is_file():
         return [0.5] * 3, [0.5] * 3
-    try:
-        cfg = json.loads(p.read_text())
-    except ValueError as e:
-        raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+    cfg = read_json(p)
     size = cfg.get("size")
     if isinstance(size, dict) and "height" in size and (size["height"], size.get("width")) != (image_size,) * 2:
         raise SynthfakeError(f"{p}: size {size} differs from the model's image_size {image_size}")
@@ -213,10 +209,7 @@ def config_json(d: Path) -> dict:
     """config.json of a model folder as plain JSON (scoring with onnxruntime needs no transformers)."""
     _check_dir(d)
     p = Path(d) / "config.json"
-    try:
-        cfg = json.loads(p.read_text())
-    except ValueError as e:
-        raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+    cfg = read_json(p)
     if cfg.get("model_type") not in SCORING_TYPES:
         raise SynthfakeError(f"{p}: model_type {cfg.get('model_type')!r}; a detector folder holds one of "
                              f"{', '.join(SCORING_TYPES)}")
@@ -234,10 +227,7 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
     idx = fake_index(cfg.id2label)
     p = Path(d) / META_FILE
     if p.is_file():
-        try:
-            raw = json.loads(p.read_text())
-        except ValueError as e:
-            raise SynthfakeError(f"{p}: not valid JSON ({e})") from None
+        raw = read_json(p)
         known = {f.name for f in fields(DetectorMeta)}
         meta = DetectorMeta(**{k: v for k, v in raw.items() if k in known})
         if meta.fake_index != idx:

@@ -8,7 +8,6 @@ within 1e-5. The int8 copy and its validation check are made in `quantize.py`.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import write_json_atomic
+from synthfake.files import read_json, write_json_atomic
 
 from .model import DetectorMeta
 
@@ -145,10 +144,7 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
                else f"`gen detect export {d}` (or score with --runtime torch)")
         raise SynthfakeError(f"{onnx}: not found; make it with {how}")
     info_path = d / ONNX_META
-    try:
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    except ValueError as e:
-        raise SynthfakeError(f"{info_path}: not valid JSON ({e})") from None
+    info = read_json(info_path) if info_path.is_file() else {}
     stamp = weights_stamp(d)
     if stamp and info.get("weights") != stamp:
         raise SynthfakeError(f"{onnx}: made from other weights than {d / stamp['file']} (retrained since?); run "

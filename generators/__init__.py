@@ -121,6 +121,20 @@ def source_still(src: Source, params: dict) -> np.ndarray:
     return src.still()
 
 
+def source_face_at_most(src: Source, params: dict, even: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`source_still` and its face landmarks, scaled down (INTER_AREA) so its long side is at most
+    params["max_side"]; `even`: each side rounded down to an even number (what H.264 needs)."""
+    import cv2  # here, so that listing backends stays light
+
+    img, lm = source_still(src, params), src.still_face().landmarks
+    k = min(1.0, params["max_side"] / max(img.shape[:2]))
+    if k < 1.0:
+        w, h = round(img.shape[1] * k), round(img.shape[0] * k)
+        img = cv2.resize(img, (w // 2 * 2, h // 2 * 2) if even else (w, h), interpolation=cv2.INTER_AREA)
+        lm = lm * k
+    return img, lm
+
+
 @dataclass
 class Generated:
     """What a backend wrote and the parameters it actually used."""
@@ -133,11 +147,6 @@ class Generated:
     weights_unverified: list[str] = field(default_factory=list)  # files with no published sha256 to check
 
 
-def always_ready(ctx: Context) -> None:
-    """`ready` of a backend that needs nothing beyond the core install (dlib's models ship with it)."""
-    return None
-
-
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
     its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`;
@@ -147,7 +156,8 @@ class Backend(Protocol):
     VERSION: str  # recorded as backend_version; bump when the output for one spec changes
 
     def ready(self, ctx: Context) -> str | None:
-        """None when it can run here, else a one-line reason (missing extra, weights file...)."""
+        """Optional (a backend without it is always ready): None when it can run here, else a one-line reason
+        (missing extra, weights file...)."""
 
     def generate(self, sample: SampleSpec, sources: Sources, out_stem: Path, ctx: Context) -> Generated:
         """Write the sample beside `out_stem` (the writer adds the suffix); return what it wrote and used."""

@@ -16,15 +16,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import faces, media
+from synthfake import faces
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import align, warp
-from synthfake.generators.common.clips import render_clip
-from synthfake.writer import save_image
 
 TYPE = "face_swap"
 VERSION = "1.0"
@@ -35,8 +32,6 @@ FAMILIES = {"inswapper_128": ("arcface_128_v2", 128, 0.5), "simswap_256": ("arcf
             "simswap_unofficial_512": ("arcface_112_v1", 512, 0.2)}
 PIPELINES = ("insightface", "facefusion")  # Roop/ReActor's insightface paste-back, or FaceFusion's
 
-
-ready = always_ready
 
 
 def draw(seed: int) -> dict:
@@ -94,23 +89,4 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         p["source_frame"] = frame
     p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
     swapper = Swapper(src_img, src_lm, p)
-    if tgt.item.kind == "image":
-        img, lm = media.read_image(tgt.path), tgt.still_face().landmarks
-        why = landmark_swap.occlusion(img, lm, src_lm, p["below_glasses"])
-        if why:
-            raise SampleFailed(f"{tgt.item.path}: target face occluded: {why}")
-        return Generated(save_image(out_stem, swapper.frame(img, lm)), p, 1, 1)
-
-    skipped: dict[str, int] = {}
-
-    def one(rgb, lm, i):
-        why = landmark_swap.occlusion(rgb, lm, src_lm, p["below_glasses"])
-        if why:
-            skipped[why.split(" (")[0]] = skipped.get(why.split(" (")[0], 0) + 1
-            return rgb
-        return swapper.frame(rgb, lm)
-
-    start, n = sample.params["clip_start"], sample.params["clip_frames"]
-    path, written, swapped = render_clip(out_stem, tgt, start, n, one, sigma=p["smooth_sigma"])
-    p["skipped_frames"] = skipped
-    return Generated(path, p, written, swapped - sum(skipped.values()))
+    return landmark_swap.swap_target(sample, tgt, out_stem, src_lm, p, swapper.frame)

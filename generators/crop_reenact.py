@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready, source_still
+from synthfake.generators import Context, Generated, source_face_at_most
 from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
 from synthfake.writer import save_video
@@ -32,8 +32,6 @@ SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
 LIP_ZERO_GAP = 0.03  # inter-ocular units: lips closed this far before animating (flag_lip_zero)
 RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free zone (landmark_reenact's is 1.9)
 
-
-ready = always_ready
 
 
 def draw(seed: int) -> dict:
@@ -110,13 +108,7 @@ def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndar
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, drv = sources.role("source"), sources.role("driving")
     p = draw(sample.seed)
-    img = source_still(src, p)
-    lm = src.still_face().landmarks
-    k = min(1.0, p["max_side"] / max(img.shape[:2]))
-    if k < 1.0:
-        img = cv2.resize(img, (round(img.shape[1] * k) // 2 * 2, round(img.shape[0] * k) // 2 * 2),
-                         interpolation=cv2.INTER_AREA)
-        lm = lm * k
+    img, lm = source_face_at_most(src, p, even=True)
     crop, m = source_crop(img, lm, INPUT)
     c_lm = align.transform_points(lm, m).astype(np.float32)
     start = sample.params["clip_start"]

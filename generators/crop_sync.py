@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.generators import mouth_sync
 from synthfake.generators.common import align, clips, dub
 from synthfake.writer import save_video
@@ -33,8 +33,6 @@ PIPELINES = ("wav2lip", "facefusion")
 FFHQ = 512  # FaceFusion's lip syncer works in a 512 px ffhq_512 crop around the face
 MOUTH = np.r_[3:14, 31:36]  # FaceFusion's mouth mask hull: jaw and nose base
 
-
-ready = always_ready
 
 
 def draw(seed: int) -> dict:

@@ -54,8 +54,7 @@ def weight_specs(ctx: Context) -> list[WeightSpec]:
 
 
 def ready(ctx: Context) -> str | None:
-    return (onnx_models.missing_modules("onnxruntime", "onnx") or onnx_models.device_problem(ctx.device)
-            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
+    return onnx_models.backend_problem(ctx, WEIGHTS, "onnx")
 
 
 @dataclass

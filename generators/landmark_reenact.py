@@ -20,7 +20,7 @@ from synthfake import faces, media
 from synthfake.generators.common import warp
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready, source_still
+from synthfake.generators import Context, Generated, source_face_at_most
 from synthfake.writer import save_video
 
 TYPE = "reenactment"
@@ -29,8 +29,6 @@ VERSION = "1.2"  # 1.1: background follows the head with a smooth falloff (no un
 MAX_GAP = 5  # missed driving detections interpolated over at most this many frames
 NEUTRALS = ("first", "median")  # the driving video's first face, or its median canonical shape
 
-
-ready = always_ready
 
 
 def _params(seed: int) -> dict:
@@ -132,12 +130,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     p["neutral"] = sample.params.get("neutral", p["neutral"])
     if p["neutral"] not in NEUTRALS:
         raise SampleFailed(f"neutral {p['neutral']!r}: expected one of {', '.join(NEUTRALS)}")
-    img = source_still(src, p)
-    src_lm = src.still_face().landmarks
-    k = min(1.0, p["max_side"] / max(img.shape[:2]))
-    if k < 1.0:
-        img = cv2.resize(img, (round(img.shape[1] * k), round(img.shape[0] * k)), interpolation=cv2.INTER_AREA)
-        src_lm = src_lm * k
+    img, src_lm = source_face_at_most(src, p)
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])
     full, found = lmk.fill_gaps(drv.track(), MAX_GAP)

@@ -18,7 +18,7 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.generators import swap_regions as sr
 from synthfake import glasses
 from synthfake import landmarks as lmk
@@ -38,8 +38,6 @@ AVOID_GLASSES = True  # the plan prefers faces without glasses: with them only t
 # hull pasted a source's rims as ghosts and erased a target's)
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
-
-ready = always_ready
 
 
 def _params(seed: int) -> dict:
@@ -97,13 +95,18 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
     p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
+    return swap_target(sample, tgt, out_stem, src_lm, p, lambda rgb, lm: swap_frame(src_img, src_lm, tris, rgb, lm, p))
+
+
+def swap_target(sample, tgt, out_stem, src_lm: np.ndarray, p: dict, swap) -> Generated:
+    """The target photo or clip with `swap(rgb, lm)` applied to each face frame; an occluded photo fails, an
+    occluded video frame is kept as it is and counted in p["skipped_frames"] by reason."""
     if tgt.item.kind == "image":
         img, lm = media.read_image(tgt.path), tgt.still_face().landmarks
         why = occlusion(img, lm, src_lm, p["below_glasses"])
         if why:
             raise SampleFailed(f"{tgt.item.path}: target face occluded: {why}")
-        out = swap_frame(src_img, src_lm, tris, img, lm, p)
-        return Generated(save_image(out_stem, out), p, 1, 1)
+        return Generated(save_image(out_stem, swap(img, lm)), p, 1, 1)
 
     skipped: dict[str, int] = {}
 
@@ -112,7 +115,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         if why:
             skipped[why.split(" (")[0]] = skipped.get(why.split(" (")[0], 0) + 1
             return rgb
-        return swap_frame(src_img, src_lm, tris, rgb, lm, p)
+        return swap(rgb, lm)
 
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     path, written, swapped = render_clip(out_stem, tgt, start, n, one, sigma=p["smooth_sigma"])

@@ -69,8 +69,7 @@ def weight_specs(ctx: Context) -> list[WeightSpec]:
 
 
 def ready(ctx: Context) -> str | None:
-    return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
+    return onnx_models.backend_problem(ctx, WEIGHTS, "scipy")
 
 
 @dataclass

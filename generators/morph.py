@@ -26,7 +26,7 @@ from synthfake import landmarks as lmk
 from synthfake.generators.common.relight import relight
 from synthfake.generators.common.skin import skin_likelihood
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "generation"
@@ -45,8 +45,6 @@ SKIN_FLOOR = 0.02  # weight a face keeps where it shows no skin (against the oth
 MAX_YAW = 0.25  # a video source's frames with the head turned further are not drawn (the similarity fit is 2-D)
 FRAME_SALT = 1  # random stream of the k-th face's frame: [seed, FRAME_SALT + k]
 
-
-ready = always_ready
 
 
 def _params(seed: int, k: int) -> dict:

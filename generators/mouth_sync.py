@@ -20,7 +20,7 @@ from synthfake import media
 from synthfake.generators.common import clips, warp
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
@@ -42,8 +42,6 @@ def _params(seed: int) -> dict:
             "region_scale": 1.25, "region_drop": 0.45, "feather_px": 4, "smooth_sigma": 1.0,
             "teeth": warp.draw_teeth(rng), "min_speech_share": 0.9, "offset_u": float(rng.random())}
 
-
-ready = always_ready
 
 
 def envelope(mono: np.ndarray, rate: int, fps: float, frames: int, band: tuple[float, float],

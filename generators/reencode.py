@@ -7,14 +7,12 @@ difference between a real and its paired fake is the manipulation.
 from __future__ import annotations
 
 from synthfake import media
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
 TYPE = "real"
 VERSION = "1.0"
 
-
-ready = always_ready
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:

@@ -21,7 +21,7 @@ from synthfake import landmarks as lmk
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import clip_landmarks, render_clip
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated, always_ready
+from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
@@ -39,8 +39,6 @@ MIN_VISIBLE = 0.001  # share of the frame visibly changed below which the fake i
 MAX_CAST_DE = 5.0  # CIE76 distance of the blended face's mean colour from the source's: over it, a whole-face cast
 CAST_DRAWS = 16  # parameter draws tried before the sample fails (photo_s42: seed 2 passes at its 9th)
 
-
-ready = always_ready
 
 
 def draw_params(seed: int, k: int = 0) -> dict:

@@ -51,8 +51,7 @@ def weight_specs(ctx: Context) -> list[WeightSpec]:
 
 
 def ready(ctx: Context) -> str | None:
-    return (onnx_models.missing_modules("onnxruntime", "librosa", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem([spec(variant(ctx))], ctx.weights_dir, ctx.allow_unverified))
+    return onnx_models.backend_problem(ctx, weight_specs(ctx), "librosa", "scipy")
 
 
 @lru_cache(maxsize=2)

@@ -39,6 +39,15 @@ def device_problem(device: str) -> str | None:
     return not_ready_reason(providers, device)
 
 
+def backend_problem(ctx, specs: list, *modules: str) -> str | None:
+    """`ready` of an ONNX backend: onnxruntime and `modules` importable, the device usable, every weights file of
+    `specs` present (and verified unless the run allows otherwise); else the first problem, one line."""
+    from synthfake import weights
+
+    return (missing_modules("onnxruntime", *modules) or device_problem(ctx.device)
+            or weights.problem(specs, ctx.weights_dir, ctx.allow_unverified))
+
+
 @lru_cache(maxsize=16)
 def _session(path: str, mtime_ns: int, device: str):
     import onnxruntime as ort

@@ -4,7 +4,6 @@ themselves (thin lines around the eyes). Who wears glasses is the sources index'
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from synthfake import landmarks as lmk

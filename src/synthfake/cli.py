@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from . import checks, cli_tools, generators as registry
+from . import checks, cli_tools
 from .degrade import parse_chain
 from .cli_common import err, one_line_errors, out
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _nothing_to_do, _parse_pairs,

@@ -20,8 +20,8 @@ from .plan_counts import _at_least_two, largest_remainder, split_identity_counts
 from .plan_fakes import distinct_fakes, fake_spec, redraw_spec
 from .plan_reals import real_sources, real_spec
 from .sample_spec import (SALT_BACKEND_BASE, SALT_EXTRA_REAL_SPLITS, SALT_FAKE_SPEC, SALT_SPLIT_BASE,
-                          SALT_TYPE_ORDER, SampleSpec, random_stream, sample_id)
-from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS, PAIR_ROLE, ROLES, SAMPLE_TYPES
+                          SALT_TYPE_ORDER, SampleSpec, random_stream)
+from .shared_types import DEFAULT_RATIOS, ROLES, SAMPLE_TYPES
 from .sources import SourceIndex, SourceItem, glasses_identities
 
 # Source roles each fake type draws: shared_types.ROLES (face roles of one sample are distinct identities); a

@@ -24,7 +24,7 @@ from ..files import write_json_atomic
 from ..registry import Contract, Registry
 
 # Every check after integrity (which loads the records the others read), in report order: a module with VERSION,
-# DECODES, ready(settings) and check(data, pool) -> Check.
+# DECODES, check(data, pool) -> Check and, when it can be unable to run, ready(settings).
 CHECKS = Registry("audit check", {name: f"{__name__}.{module}" for name, module in (
     ("balance", "balance"), ("exact_duplicates", "exact_dupes"), ("near_duplicates", "near_dupes"),
     ("identity", "identity"), ("confounds", "confounds"), ("signal_confounds", "signals"), ("label_noise", "labels"),

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, source_item, spread
 from ..errors import MediaError
 from ..manifest import Record
 from ..shared_types import TYPE_INFO
@@ -41,11 +41,6 @@ OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: insid
 
 VERSION = "2"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks)
 DECODES = True  # decodes media (capped by settings.max_samples)
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def _local_std(gray: np.ndarray) -> np.ndarray:
@@ -152,13 +147,10 @@ def _task(data: AuditData, r: Record) -> tuple | None:
     root = Path(data.index.root)
     roles = {s.role: s for s in r.sources}
     info = TYPE_INFO[r.type]
-    ref = roles.get(info.reference_role)
-    if ref is None:
+    found = source_item(data, r, info.reference_role)
+    if found is None:
         return None
-    try:
-        item = data.index.get(ref.path)
-    except Exception:
-        return None
+    ref, item = found
     clip = roles.get(info.pair_role)
     clip_path = str(root / clip.path) if clip is not None and media.kind_of(clip.path) == "video" else ""
     aligned = info.aligned and r.params.get("length", "trim_audio") != "loop_video"

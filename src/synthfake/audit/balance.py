@@ -11,8 +11,7 @@ from collections import Counter
 
 from concurrent.futures import Executor
 
-from .base import FAIL, PASS, AuditData, Check, Settings
-from ..manifest import Record
+from .base import FAIL, PASS, AuditData, Check
 from ..plan import SampleTable
 
 EPS = 1e-9
@@ -20,11 +19,6 @@ EPS = 1e-9
 
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = False  # reads only records and file bytes
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def planned_rows(layout: SampleTable) -> list[tuple[str, str, str, str]]:

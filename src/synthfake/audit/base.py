@@ -100,3 +100,15 @@ def pool_map(pool: Executor | None, fn: Callable, tasks: list, label: str, show:
                 out.append(r)
                 advance()
     return out
+
+
+def source_item(data: AuditData, r: Record, role: str | None):
+    """(the record's source in `role`, its sources-index entry), or None when it has no such source or the index
+    no longer lists it (the check then measures the record alone)."""
+    ref = next((s for s in r.sources if s.role == role), None) if role else None
+    if ref is None:
+        return None
+    try:
+        return ref, data.index.get(ref.path)
+    except Exception:
+        return None

@@ -21,7 +21,7 @@ import numpy as np
 
 from concurrent.futures import Executor
 
-from .base import FAIL, PASS, AuditData, Check, Settings
+from .base import FAIL, PASS, AuditData, Check
 from ..manifest import Record
 
 # libjpeg's standard luminance table (quality 50); quality q scales it by 5000/q (q < 50) or 200 - 2q
@@ -34,11 +34,6 @@ CONTENT_DEPENDENT = ("video.bitrate", "video.bytes", "image.bytes")  # vary with
 
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = False  # reads only records and file bytes
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def _scaled_tables() -> np.ndarray:

@@ -6,17 +6,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from concurrent.futures import Executor
 
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, Settings
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check
 from ..manifest import Record
 
 MIN_REALS_PER_SOURCE = 3  # a source standing for fewer reals than this never fails the share test
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = False  # reads only records and file bytes
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def face_identities(r: Record) -> set[str]:

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
 from .exact_dupes import face_identities
 from .frames import face_task
 from ..plan import Plan
@@ -25,11 +25,6 @@ FRAMES_FACE = 1  # frames embedded per held-out video (the middle one); the cap 
 
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = True  # decodes media (capped by settings.max_samples)
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def train_split(plan: Plan) -> str:

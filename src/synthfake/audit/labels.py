@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import media
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, Settings, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
 from .frames import UNCHANGED_LEVEL, UNCHANGED_SHARE, unchanged_task
 from ..manifest import Record
 from ..shared_types import PAIR_ROLE
@@ -25,11 +25,6 @@ MOSTLY_REAL = 0.5  # a fake with at least this share of its sampled frames uncha
 
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = True  # decodes media (capped by settings.max_samples)
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 def _task(data: AuditData, r: Record, root: Path) -> tuple | None:

@@ -13,13 +13,12 @@ them (add sources), not counted towards the FAIL.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from concurrent.futures import Executor
 
 import cv2
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, Settings, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
 from .exact_dupes import face_identities
 from .frames import phash_task
 from .. import media
@@ -31,11 +30,6 @@ IDENTICAL_GREY = 4.0  # frames whose most different block (1/64 of the frame) di
 BLOCK_PAIRS = 1 << 22
 VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
 DECODES = True  # decodes media (capped by settings.max_samples)
-
-
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
 
 
 

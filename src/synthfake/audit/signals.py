@@ -12,13 +12,12 @@ unlikely by chance (p < confound_p): these values follow the content, so a few s
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import FAIL, PASS, AuditData, Check, Settings, pool_map, spread
+from .base import FAIL, PASS, AuditData, Check, Settings, pool_map, source_item, spread
 from .confounds import chance_p, distribution, single_auc
 from ..errors import MediaError
 from ..manifest import Record
@@ -115,14 +114,8 @@ def signal_task(task: tuple) -> tuple[dict | None, str | None]:
 def _landmarks(data: AuditData, r: Record) -> list | None:
     """The still face landmarks of the record's reference source when it is a photo (the same geometry as an
     image fake or real made from it), else None (the task detects)."""
-    ref = next((s for s in r.sources if s.role == REF_ROLE.get(r.type)), None)
-    if ref is None:
-        return None
-    try:
-        item = data.index.get(ref.path)
-    except Exception:
-        return None
-    return item.landmarks if item.kind == "image" else None
+    found = source_item(data, r, REF_ROLE.get(r.type))
+    return found[1].landmarks if found is not None and found[1].kind == "image" else None
 
 
 def groups(records: list[Record]) -> list[tuple[str, list[Record], list[Record]]]:

@@ -32,11 +32,6 @@ VERSION = "2"  # 2: names follow T_S for every file (numbers per real file, new 
 SETTINGS = ()  # the Options fields this format reads
 
 
-def ready(o: Options) -> str | None:
-    """Needs nothing beyond the core install."""
-    return None
-
-
 class Numbers:
     """FF++ numbers: one per real record (in export order), then new ones for originals not exported."""
 
