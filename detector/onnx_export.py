@@ -135,8 +135,9 @@ def session_probs(sess, pixels: np.ndarray, fake_index: int) -> np.ndarray:
 
 def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: str = "cpu", int8: bool = False,
                 path: Path | None = None):
-    """A function pixels -> fake probabilities on onnxruntime, after checking the ONNX file (and with `int8`, the
-    int8 copy and its validation check) is current. `path`: score with that file instead (the int8 check)."""
+    """A function pixels -> fake probabilities on onnxruntime, after checking the ONNX file is current (`int8`:
+    the int8 copy, whose validation check `quantize.require_check` makes sure of first). `path`: score with that
+    file instead (the int8 check)."""
     d = Path(model_dir)
     onnx = d / (INT8_FILE if int8 else ONNX_FILE)
     if not onnx.is_file():
@@ -149,14 +150,6 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
     if stamp and info.get("weights") != stamp:
         raise SynthfakeError(f"{onnx}: made from other weights than {d / stamp['file']} (retrained since?); run "
                              f"`gen detect export {d}` again")
-    if int8:
-        from .quantize import read_check, stale_reason
-
-        check = read_check(d)
-        if check is None:
-            raise SynthfakeError(f"{d / INT8_META}: missing; an int8 model is used only with its validation check")
-        if stale := stale_reason(d, check):
-            raise SynthfakeError(f"{onnx}: {stale}; run `gen detect export {d} --int8 --dataset DATASET` again")
     sess = _session(path or onnx, threads, device)
 
     def probs(pixels: np.ndarray) -> np.ndarray:

@@ -135,6 +135,10 @@ def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp1
             raise SynthfakeError("--fp16: half precision runs on --runtime torch (the ONNX file is float32)")
         from .onnx_export import onnx_scorer
 
+        if int8:
+            from .quantize import require_check
+
+            require_check(Path(model_dir))
         meta = read_meta(Path(model_dir))
         return onnx_scorer(Path(model_dir), meta, threads, device, int8), meta
     if int8:

@@ -108,6 +108,18 @@ def read_check(model_dir: Path) -> dict | None:
                              f"--dataset D` again") from None
 
 
+def require_check(model_dir: Path) -> None:
+    """An error unless the int8 copy has its validation check and is current (what `--int8` scores with)."""
+    d = Path(model_dir)
+    if not (d / INT8_FILE).is_file():
+        return  # onnx_scorer says how to make it
+    check = read_check(d)
+    if check is None:
+        raise SynthfakeError(f"{d / INT8_META}: missing; an int8 model is used only with its validation check")
+    if stale := stale_reason(d, check):
+        raise SynthfakeError(f"{d / INT8_FILE}: {stale}; run `gen detect export {d} --int8 --dataset DATASET` again")
+
+
 def stale_reason(model_dir: Path, check: dict) -> str:
     """Why the int8 copy no longer matches the checkpoint or model.onnx ('' when it does)."""
     d = Path(model_dir)
