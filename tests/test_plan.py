@@ -119,7 +119,7 @@ def test_fakes_do_not_repeat_sources_until_they_run_out():
     assert _repeats(new) < _repeats(old)
     assert [(new.spec(int(i)).type, new.split_of[int(i)], new.backend(int(i))) for i in new.fakes] == \
         [(old.spec(int(i)).type, old.split_of[int(i)], old.backend(int(i))) for i in old.fakes]  # only sources move
-    again = SampleTable(_plan(index), index)
+    again = SampleTable(_plan(index, version=4), index)
     assert [again.spec(int(i)).sources for i in again.fakes] == [new.spec(int(i)).sources for i in new.fakes]
     from synthfake.plan_fakes import combination
     for i in [int(i) for i in new.fakes if roomy(new.spec(int(i)))][:20]:  # a redraw takes other faces than its

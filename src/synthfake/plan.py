@@ -27,6 +27,15 @@ PLAN_VERSION = 5  # 1: reals drawn with replacement; 2: reals drawn without repl
 MAX_SAMPLES = 10**8  # ids are 64 bits: beyond this, two samples' ids (and media paths) collide with p > 3e-4
 
 
+def too_large(n: int, reals: int) -> str | None:
+    """Why a plan of n fakes and `reals` reals cannot be made, or None."""
+    if n + reals > MAX_SAMPLES:
+        return (f"--n {n} --reals {reals}: {n + reals} samples, more than one dataset can hold ({MAX_SAMPLES:.0e}: "
+                f"sample ids are 64 bits, and beyond that two samples' ids and media paths collide with probability "
+                f"> 3e-4); make several datasets, each with its own --seed")
+    return None
+
+
 class Plan(BaseModel):
     """Everything that decides the samples; written once as DATASET/plan.json. The CLI's defaults are these."""
 
@@ -47,11 +56,9 @@ class Plan(BaseModel):
 
     @model_validator(mode="after")
     def _plannable(self) -> "Plan":
-        if self.n + self.reals > MAX_SAMPLES:
-            raise ValueError(f"n + reals = {self.n + self.reals}: more samples than one dataset can hold "
-                             f"({MAX_SAMPLES:.0e}: sample ids are 64 bits, and beyond that two samples' ids and "
-                             f"media paths collide with probability > 3e-4); make several datasets with "
-                             f"different --seed")
+        why = too_large(self.n, self.reals)
+        if why:
+            raise ValueError(why)
         return self
 
     @field_validator("backends")

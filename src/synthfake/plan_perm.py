@@ -63,6 +63,7 @@ class Permutation:
         return (left << self.half) | right
 
     def __call__(self, x: int) -> int:
+        x = int(x)
         if not 0 <= x < self.n:
             raise IndexError(f"{x} outside 0..{self.n - 1}")
         x = self._forward(x)
@@ -71,6 +72,7 @@ class Permutation:
         return x
 
     def inverse(self, y: int) -> int:
+        y = int(y)
         if not 0 <= y < self.n:
             raise IndexError(f"{y} outside 0..{self.n - 1}")
         y = self._backward(y)
