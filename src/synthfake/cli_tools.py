@@ -68,12 +68,14 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
                workers: int = typer.Option(2, "--workers", min=1, help="deepfakebench: processes cropping faces."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
+               partial: bool = typer.Option(False, "--partial", help="Export a dataset that still has samples to "
+                                            "make (refused otherwise, naming how many)."),
                quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Write the dataset in a layout detector labs train with; one line per skipped record."""
     from .export import Options, run_export
 
     res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    verify=not no_verify, show=not quiet,
+                                                    verify=not no_verify, partial=partial, show=not quiet,
                                                     log=lambda m: err.print(m, markup=False, highlight=False)))
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
 

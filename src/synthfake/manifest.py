@@ -231,8 +231,14 @@ def part_shard(path: Path) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m and int(m.group(2)) > 0 else None
 
 
+def read_part(path: Path, strict: bool = False) -> list[Record]:
+    """The records of one part file; invalid lines and escaping paths raise ManifestError."""
+    return _read_jsonl(path, Record, strict)
+
+
 def read_records(dataset: str | Path, strict: bool = False) -> list[Record]:
-    """Every record of every worker file; invalid lines and escaping paths raise ManifestError."""
+    """Every line of every worker file as it is (a second record of an index too: `tally.planned_records` counts
+    each planned index once); invalid lines and escaping paths raise ManifestError."""
     return [r for f in part_files(Path(dataset) / "manifest") for r in _read_jsonl(f, Record, strict)]
 
 

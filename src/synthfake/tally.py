@@ -10,15 +10,17 @@ the other shards' manifests.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .manifest import iter_heads, part_files, part_shard
+from .manifest import Record, iter_heads, part_files, part_shard, read_part
+from .plan import Plan
 from .sample_spec import sample_id
 
 NOTES = 20  # example lines kept per kind; the counts are always complete
@@ -102,6 +104,26 @@ def read_held(root: Path, plan_hash: str, total: int, shard: tuple[int, int] | N
     f_idx, f_ok, _, _, _, f_outside = _lines(Path(root) / "failures", shard, plan_hash, total, notes, "failure")
     failed = np.setdiff1d(np.unique(f_idx[f_ok]), uniq, assume_unique=True)
     return Held(done, foreign, failed, len(idx) - len(uniq), outside + f_outside, int((~f_ok).sum()), notes)
+
+
+def planned_records(dataset: Path, log: Callable[[str], None] | None = None) -> list[Record]:
+    """Every record of a dataset, one per planned index (the first; a second one, or one whose id is not its
+    plan's, is left out with a line to `log`, stderr by default); without a plan.json (an unpacked export) each
+    index once. What a reader that wants the dataset's samples (the detector's training) takes."""
+    log = log or (lambda line: print(line, file=sys.stderr))
+    plan = Plan.from_file(Path(dataset) / "plan.json") if (Path(dataset) / "plan.json").is_file() else None
+    out, seen = [], set()
+    for f in part_files(Path(dataset) / "manifest"):
+        for r in read_part(f):
+            if r.index in seen:
+                log(f"{f.name}: left out a second record of index {r.index} (id {r.id}): the first one counts")
+                continue
+            seen.add(r.index)
+            if plan is not None and (r.index >= plan.total or r.id != sample_id(plan.hash, r.index)):
+                log(f"{f.name}: left out record {r.id} of index {r.index}: not a sample of this dataset's plan")
+                continue
+            out.append(r)
+    return out
 
 
 class Todo:
