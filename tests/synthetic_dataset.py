@@ -63,7 +63,8 @@ def plan_dataset(out: Path, sources: Path, index, n: int, reals: int, seed: int 
     from synthfake.sources import save_index
 
     out.mkdir(parents=True, exist_ok=True)
-    save_index(out / "sources.json", index)
+    if index is not None:  # else the caller put the scan's cache there
+        save_index(out / "sources.json", index)
     fields = dict(n=n, reals=reals, seed=seed, ratios=dict(DEFAULT_RATIOS), backends=dict(DEFAULT_BACKENDS))
     if version is not None:
         fields["version"] = version
@@ -98,8 +99,7 @@ def write_records(ds, world: int = 1, upto: int | None = None, media: bool = Tru
     total = min(ds.plan.total, upto if upto is not None else ds.plan.total)
     (root / "manifest").mkdir(exist_ok=True)
     parts = [open(root / "manifest" / f"part-{r:05d}-of-{world:05d}.jsonl", "a") for r in range(world)]
-    made = set()
-    source = {"path": "faces/f000000_0.jpg", "sha256": "0" * 64, "identity": "p0", "role": "real"}
+    made, sources = set(), {}
     try:
         for start in range(0, total, chunk):
             idx = np.arange(start, min(total, start + chunk))
@@ -114,9 +114,15 @@ def write_records(ds, world: int = 1, upto: int | None = None, media: bool = Tru
                         made.add(folder)
                     with open(root / rel, "wb") as fh:
                         fh.write(body)
+                key = (split, i % 97, t == "real")  # a few people per split, none in two splits
+                if key not in sources:
+                    path = f"faces/{split}-{key[1]}.jpg"
+                    sources[key] = {"path": path, "sha256": hashlib.sha256(path.encode()).hexdigest(),
+                                    "identity": f"{split}-{key[1]}", "role": "real" if key[2] else "target"}
+                source = sources[key]
                 rec = {"id": sid, "index": i, "type": t, "label": 0 if t == "real" else 1, "backend": backend,
                        "backend_version": "1", "weights": {}, "weights_unverified": [], "params": {}, "seed": i,
-                       "sources": [source], "identities": ["p0"], "path": rel,
+                       "sources": [source], "identities": [source["identity"]], "path": rel,
                        "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
                        "media": {"kind": "image", "width": 8, "height": 8, "frames": 1, "fps": 0.0, "duration": 0.0,
                                  "codec": "png", "audio": False},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Iterator, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -21,9 +21,9 @@ VOLATILE_FIELDS = ("rank", "world_size", "host", "elapsed_s", "created")  # diff
 
 
 def check_relpath(path: str) -> str:
-    """A path inside the dataset: relative, POSIX, no '..' component, not empty."""
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or "\\" in path or ".." in p.parts or path.startswith("~"):
+    """A path inside the dataset: relative, POSIX, no '..' component, not empty. (String tests equal to
+    PurePosixPath's is_absolute and parts, at a fraction of the cost: every record and source path passes here.)"""
+    if not path or path.startswith(("/", "~")) or "\\" in path or ".." in path.split("/"):
         raise ValueError(f"path escapes the dataset root: {path!r}")
     return path
 

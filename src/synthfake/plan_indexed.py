@@ -38,23 +38,38 @@ def _key(text: str) -> int:
 
 @dataclass
 class Rotation:
-    """How a group's fakes take their targets: the pair role's position in the roles, the files in turn (from
-    `offset`), and the other roles (required ones in `others`, optional ones drawn per sample)."""
+    """How a group's fakes take their targets: the pair role's position in the roles, the target people in turn
+    (fake k takes person (offset + k) mod P, and that person's files go round as they are taken again), and the
+    other roles (required ones in `others`, optional ones drawn per sample)."""
 
     pair: int | None
-    files: list[SourceItem]
+    people: list[str]
+    files: dict[str, list[SourceItem]]  # person -> their files for the pair role, in the split's order
     offset: int
     others: list[tuple[int, str, str]]
     optional: list[tuple[int, str, str]]
-    positions: dict[str, int]  # file path -> its place in `files`
-    turns: dict[str, list[str]]  # person -> their files' paths in `files` order
 
-    @classmethod
-    def of(cls, pair, files, offset, others, optional) -> "Rotation":
-        turns: dict[str, list[str]] = {}
-        for it in files:
-            turns.setdefault(it.identity, []).append(it.path)
-        return cls(pair, files, offset, others, optional, {it.path: n for n, it in enumerate(files)}, turns)
+    def __post_init__(self):
+        self.place = {p: n for n, p in enumerate(self.people)}
+
+    def target(self, k: int) -> tuple[SourceItem, int]:
+        """Fake k's target file, and how many of the group's fakes took that person before it."""
+        u = self.offset + k
+        person, turn = self.people[u % len(self.people)], u // len(self.people)
+        first = 0 if self.place[person] >= self.offset else 1  # the cycle of this person's first fake
+        files = self.files[person]
+        return files[turn % len(files)], turn - first
+
+    def fakes_of(self, item: SourceItem) -> tuple[int, int] | None:
+        """(k0, step): the group's fakes whose target is `item` are ranks k0, k0 + step, ... (None: never)."""
+        files = self.files.get(item.identity, [])
+        j = next((n for n, it in enumerate(files) if it.path == item.path), None)
+        if j is None:
+            return None
+        p, n = self.place[item.identity], len(self.people)
+        turn = 0 if p >= self.offset else 1
+        turn += (j - turn) % len(files)  # the first turn of this person that takes file j
+        return p + turn * n - self.offset, n * len(files)
 
 
 class IndexedTable(TableBase):
@@ -93,22 +108,29 @@ class IndexedTable(TableBase):
 
     # ------------------------------------------------------------------ groups
     def rotation(self, g: Group) -> Rotation:
+        """A group's target people (plan time, from the group's size): every person of the split who can take the
+        pair role, in a seeded order; for a backend that avoids glasses, only people without them while their
+        combinations are enough for the group's fakes (version 4's rule: new faces before avoiding glasses)."""
         if g not in self._rotations:
             roles = self.roles[g.backend]
             pair = next((n for n, (r, kind) in enumerate(roles) if r == PAIR_ROLE[g.type] and
                          not kind.endswith("?")), None)
             others = [(n, r, kind) for n, (r, kind) in enumerate(roles) if n != pair and not kind.endswith("?")]
             optional = [(n, r, kind.rstrip("?")) for n, (r, kind) in enumerate(roles) if kind.endswith("?")]
-            files: list[SourceItem] = []
+            files: dict[str, list[SourceItem]] = {}
             if pair is not None:
+                files = dict(self.split_pools[g.split].files["video" if roles[pair][1] == "video" else "face"])
+                bare = {p: f for p, f in files.items() if p not in self.glasses}
                 sp = self.split_pools[g.split]
-                files = sp.videos if roles[pair][1] == "video" else sp.order
-                bare = [it for it in files if it.identity not in self.glasses]
                 if self.avoid_glasses[g.backend] and bare and \
-                        Combos(sp, others, bare[0].identity).count("bare") > 0:
-                    files = bare  # targets without glasses while the others can be bare too (version 4's rule)
-            offset = _key(f"{self.plan.seed}:{SALT_V5_OFFSET}:{g.type}:{g.backend}:{g.split}") % max(1, len(files))
-            self._rotations[g] = Rotation.of(pair, files, offset, others, optional)
+                        sum(Combos(sp, others, p).count("all") for p in bare) >= g.count:
+                    files = bare
+            gid = self.layout.all_groups.index(g)
+            people = sorted(files)
+            order = random_stream(self.plan.seed, SALT_V5_OFFSET, gid).permutation(len(people)) if people else []
+            people = [people[k] for k in order] or [None]
+            offset = _key(f"{self.plan.seed}:{SALT_V5_OFFSET}:{gid}") % len(people)
+            self._rotations[g] = Rotation(pair, people, files, offset, others, optional)
         return self._rotations[g]
 
     @lru_cache(maxsize=4096)
@@ -124,7 +146,7 @@ class IndexedTable(TableBase):
             if g.type == "real" or not g.count:
                 continue
             rot = self.rotation(g)
-            people = {it.identity for it in rot.files} if rot.pair is not None else {None}
+            people = set(rot.people)
             kinds = {}  # the count of combinations depends on a person only through these memberships
             for person in sorted(people, key=str):
                 kinds.setdefault((person in self.split_pools[g.split].people["video"].pos, person in self.glasses),
@@ -145,10 +167,7 @@ class IndexedTable(TableBase):
         picked: dict[int, tuple[SourceItem, str]] = {}
         target, turn = None, k
         if rot.pair is not None:
-            n = len(rot.files)
-            target = rot.files[(rot.offset + k) % n]
-            mine = rot.turns[target.identity]  # the person's files, in turn
-            turn = (k // n) * len(mine) + mine.index(target.path)  # this person's how-manieth fake in the group
+            target, turn = rot.target(k)  # turn: this person's how-manieth fake in the group
             picked[rot.pair] = (target, self.roles[g.backend][rot.pair][0])
         combos, n_all, n_bare = self._combos(g, target.identity if target else None)
         rounds, q = divmod(turn, n_all)
@@ -235,13 +254,12 @@ class IndexedTable(TableBase):
             if g.type == "real" or g.split != split or not g.count:
                 continue
             rot = self.rotation(g)
-            pos = rot.positions.get(item.path) if rot.pair is not None else None
-            if pos is None:
+            if rot.pair is None:
                 continue
-            first = (pos - rot.offset) % len(rot.files)  # the group's first fake of this file, then every P-th
-            here = 0 if first >= g.count else (g.count - 1 - first) // len(rot.files) + 1
+            found = rot.fakes_of(item)
+            here = 0 if found is None or found[0] >= g.count else (g.count - 1 - found[0]) // found[1] + 1
             if turn < here:
-                i = self.layout.index_of(g, first + turn * len(rot.files))
-                return self._fake(i, g, first + turn * len(rot.files))[0]
+                k = found[0] + turn * found[1]
+                return self._fake(self.layout.index_of(g, k), g, k)[0]
             turn -= here
         return None

@@ -29,6 +29,7 @@ from ..sample_spec import sample_id
 from ..progress import sample_progress
 
 HASH_THREADS = 4
+HASH_BATCH = 256  # files a thread hashes per task (one task per file cost more than hashing a small one)
 FAIL_KINDS = ("invalid_lines", "escaping_paths", "missing_files", "size_mismatch", "sha256_mismatch",
               "duplicate_ids", "duplicate_indices", "unplanned_indices", "id_mismatch", "type_mismatch",
               "missing_indices", "shared_paths", "invalid_failures", "sources_mismatch")
@@ -136,11 +137,13 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
                 linked[id(r)] = linked.pop(pos)
     problems["shared_paths"] += (f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in shared.items())
     keys = list(first)
-    where = (linked.get(id(first[k])) or os.path.join(root, first[k].path) for k in keys)
+    where = [linked.get(id(first[k])) or os.path.join(root, first[k].path) for k in keys]
+    batches = [where[k:k + HASH_BATCH] for k in range(0, len(where), HASH_BATCH)]
     actual: dict[str, str] = {}
     with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance, \
             ThreadPoolExecutor(HASH_THREADS) as pool:
-        for key, digest in zip(keys, pool.map(_sha_or_none, where, chunksize=64)):
+        digests = (d for batch in pool.map(_sha_batch, batches) for d in batch)
+        for key, digest in zip(keys, digests):
             advance()
             for r in [first[key], *more.get(key, ())]:
                 if digest is None:
@@ -168,6 +171,10 @@ def _sha_or_none(path: str) -> str | None:
         return sha256_file(path)
     except OSError:
         return None
+
+
+def _sha_batch(paths: list[str]) -> list[str | None]:
+    return [_sha_or_none(p) for p in paths]
 
 
 def check_plan_coverage(layout: SampleTable, records: list[RecordView], failures: list[Failure],

@@ -13,7 +13,6 @@ import sys
 
 from ..manifest import Record
 
-_INTERNED = ("type", "backend", "backend_version", "split")
 KEPT = ("id", "index", "type", "label", "backend", "backend_version", "weights", "weights_unverified", "params",
         "seed", "sources", "identities", "path", "sha256", "bytes", "media", "manipulated_frames", "degradations",
         "attempt", "split")
@@ -38,11 +37,11 @@ class Compactor:
         return self.shared.setdefault(key, value)
 
     def __call__(self, r: Record) -> RecordView:
-        v = RecordView()
+        v, d = RecordView(), r.__dict__
         for name in KEPT:
-            setattr(v, name, getattr(r, name))
-        for name in _INTERNED:
-            setattr(v, name, sys.intern(getattr(r, name)))
+            setattr(v, name, d[name])
+        v.type, v.backend, v.split = sys.intern(r.type), sys.intern(r.backend), sys.intern(r.split)
+        v.backend_version = sys.intern(r.backend_version)
         keys = tuple((s.path, s.sha256, s.identity, s.role) for s in r.sources)
         v.sources = self._share(("sources", keys), tuple(self._share(("source", k), s) for k, s in zip(keys, r.sources)))
         v.identities = self._share(("identities", tuple(r.identities)), tuple(sys.intern(i) for i in r.identities))

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from synthfake.errors import ManifestError, SynthfakeError
-from synthfake.files import atomic_file, sha256_file, write_json_atomic
+from synthfake.files import atomic_file, fsync_dir, sha256_file, write_json_atomic
 from synthfake.manifest import Record, check_relpath, inside, iter_lines, part_files
 from synthfake.progress import sample_progress
 from synthfake.sample_spec import sample_id
@@ -258,6 +258,31 @@ def copy_atomic(src: Path, final: Path) -> None:
             os.link(src, tmp)
         except OSError:
             shutil.copyfile(src, tmp)
+
+
+class MediaCopies:
+    """Media copied into an export, many at a time: a hard link needs no temporary name (the link appears whole
+    or not at all, and its bytes are the dataset's, already on disk), so only each folder is fsynced, once, at
+    `sync()`; where linking is not possible (another filesystem), a copy goes through `copy_atomic`."""
+
+    def __init__(self):
+        self.folders: set[Path] = set()
+
+    def __call__(self, src: Path, final: Path) -> None:
+        if final.parent not in self.folders:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.add(final.parent)
+        try:
+            os.link(src, final)
+        except FileExistsError:
+            pass  # an earlier, interrupted run linked it: the same bytes
+        except OSError:
+            copy_atomic(src, final)
+
+    def sync(self) -> None:
+        for folder in sorted(self.folders):
+            fsync_dir(folder)
+        self.folders.clear()
 
 
 def write_bytes_atomic(final: Path, data: bytes) -> None:
