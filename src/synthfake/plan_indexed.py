@@ -2,13 +2,14 @@
 
 Where it sits: plan_layout (group and rank k, by keyed permutations). What it takes:
 - a fake's pair role (a swap's target, a morph's base, a reenactment's driving video, a lip sync's video): the
-  split's face files (or videos) go round in a seeded order, each group starting at its own offset, so the k-th
-  fake of a group takes file (offset + k) mod P and is that file's (k // P)-th fake;
+  group's target people go round in a seeded order from an offset of its own, fake k taking person
+  (offset + k) mod P, whose files go round as the person is taken again;
 - its other roles: the people of `plan_combos.Combos` for that target, the r-th fake of a target person taking
   combination r of a seeded permutation (bare combinations first for a backend that avoids glasses), so fakes of a
   group repeat no one's faces while combinations are left, and a person's files go round as they are taken again;
 - a real: the m-th real of a split takes the split's file m mod F (every file once before any twice), and pairs
-  with that file's next fake not yet paired (same file, same clip) when there is one, else its own clip.
+  with that file's next fake not yet paired (same file, same clip; found in closed form per group) when there
+  is one, else its own clip.
 A redraw (attempt k > 0 after a failed quality gate) keeps the pair role's file and clip and draws the other roles
 again, so a real paired with a fake stays paired with what that fake shows, whichever attempt is recorded.
 """
