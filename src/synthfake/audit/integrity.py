@@ -94,14 +94,14 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
                 show: bool) -> tuple[dict[str, str], set[str]]:
     """Existence, size and sha256 of each record's file: (id -> sha256 of the file on disk, ids whose path escapes
     the root through a symlink)."""
-    first: dict[tuple, RecordView] = {}  # (device, inode, size, mtime) -> the first record of that file
-    more: dict[tuple, list[RecordView]] = {}  # ... and any other record of the same file
+    first: dict[tuple, int] = {}  # (device, inode, size, mtime) -> the position of the first record of that file
+    more: dict[tuple, list[int]] = {}  # ... and of any other record of the same file
     linked: dict[int, str] = {}  # record position -> where its symlink leads
     paths: dict[str, str] = {}  # path -> the first id naming it
     shared: dict[str, list[str]] = {}
     plain_dirs: dict[str, bool] = {}  # folder -> no symlink on the way (checked once per folder)
     escaped: set[str] = set()
-    root = str(ds)
+    root = str(ds).rstrip("/") + "/"
     for pos, r in enumerate(records):
         if r.path in paths:
             shared.setdefault(r.path, [paths[r.path]]).append(r.id)
@@ -110,7 +110,7 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
         folder = r.path.rpartition("/")[0]
         if folder not in plain_dirs:
             plain_dirs[folder] = not _has_link(ds, folder)
-        full = os.path.join(root, r.path)
+        full = root + r.path
         try:
             st = os.lstat(full)
             if not plain_dirs[folder] or stat.S_ISLNK(st.st_mode):
@@ -130,22 +130,23 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         if key in first:
-            more.setdefault(key, []).append(r)
+            more.setdefault(key, []).append(pos)
         else:
-            first[key] = r
-            if pos in linked:
-                linked[id(r)] = linked.pop(pos)
+            first[key] = pos
     problems["shared_paths"] += (f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in shared.items())
     keys = list(first)
-    where = [linked.get(id(first[k])) or os.path.join(root, first[k].path) for k in keys]
-    batches = [where[k:k + HASH_BATCH] for k in range(0, len(where), HASH_BATCH)]
+
+    def hash_batch(batch: list[tuple]) -> list[str | None]:
+        return [_sha_or_none(linked.get(first[k]) or root + records[first[k]].path) for k in batch]
+
+    batches = [keys[k:k + HASH_BATCH] for k in range(0, len(keys), HASH_BATCH)]
     actual: dict[str, str] = {}
     with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance, \
             ThreadPoolExecutor(HASH_THREADS) as pool:
-        digests = (d for batch in pool.map(_sha_batch, batches) for d in batch)
+        digests = (d for batch in pool.map(hash_batch, batches) for d in batch)
         for key, digest in zip(keys, digests):
             advance()
-            for r in [first[key], *more.get(key, ())]:
+            for r in (records[p] for p in (first[key], *more.get(key, ()))):
                 if digest is None:
                     problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
                     continue
@@ -172,9 +173,6 @@ def _sha_or_none(path: str) -> str | None:
     except OSError:
         return None
 
-
-def _sha_batch(paths: list[str]) -> list[str | None]:
-    return [_sha_or_none(p) for p in paths]
 
 
 def check_plan_coverage(layout: SampleTable, records: list[RecordView], failures: list[Failure],

@@ -73,40 +73,48 @@ def check_media(dataset: Path, r: Record, verify: bool) -> tuple[Path | None, st
 
 class MediaPaths:
     """A record's media path checked to stay inside the dataset, resolving symlinks only where a folder on the way
-    or the file itself is one (checked once per folder): what `manifest.resolve` does, at a stat per record."""
+    or the file itself is one (checked once per folder): what `manifest.resolve` does, at one lstat per record.
+    Paths are strings until the end (a million records: pathlib's objects cost more than the stat)."""
 
     def __init__(self, dataset: Path):
         self.root, self.plain = Path(dataset).absolute(), {}
+        self.prefix = str(self.root).rstrip("/") + "/"
 
-    def __call__(self, rel: str) -> Path:
+    def __call__(self, rel: str) -> tuple[str, os.stat_result]:
+        """(absolute path, its stat) of a record's media; ManifestError or ValueError when it leaves the root,
+        OSError when it is not there."""
         folder = rel.rpartition("/")[0]
         if folder not in self.plain:
             p, self.plain[folder] = self.root, True
             for part in PurePosixPath(folder).parts:
                 p = p / part
                 self.plain[folder] = self.plain[folder] and not p.is_symlink()
-        full = self.root / rel
-        if self.plain[folder] and not full.is_symlink() and check_relpath(rel):
-            return full
-        return inside(self.root, rel, "media path")
+        check_relpath(rel)
+        full = self.prefix + rel
+        st = os.lstat(full)
+        if self.plain[folder] and not stat.S_ISLNK(st.st_mode):
+            return full, st
+        full = str(inside(self.root, rel, "media path"))  # a link on the way: where it leads must stay inside
+        return full, os.stat(full)
+
+    def path(self, rel: str) -> Path:
+        return Path(self(rel)[0])
 
 
 def _check(paths: MediaPaths, rel: str, size: int, sha: str, verify: bool) -> tuple[Path | None, str | None]:
     try:
-        p = paths(rel)
+        full, st = paths(rel)
     except (ManifestError, ValueError) as e:
         return None, str(e)
-    try:
-        st = p.stat()
     except OSError:
         return None, "media file missing"
     if not stat.S_ISREG(st.st_mode):
         return None, "media file missing"
     if st.st_size != size:
         return None, f"corrupt media: {st.st_size} bytes, the record says {size}"
-    if verify and sha256_file(p) != sha:
+    if verify and sha256_file(full) != sha:
         return None, "corrupt media: sha256 differs from the record"
-    return p, None
+    return Path(full), None
 
 
 @dataclass
@@ -143,7 +151,7 @@ class Selection:
                                                                           open(self.files[self.part[k]], "rb"))
                 fh.seek(int(self.offset[k]))
                 rec = Record.model_validate_json(fh.readline())
-                out.append(Item(rec, paths(rec.path)))
+                out.append(Item(rec, paths.path(rec.path)))
         finally:
             for fh in handles.values():
                 fh.close()
@@ -275,9 +283,10 @@ class MediaCopies:
         try:
             os.link(src, final)
         except FileExistsError:
-            pass  # an earlier, interrupted run linked it: the same bytes
+            pass  # there already: an interrupted export made it (linked, or copied whole and renamed)
         except OSError:
-            copy_atomic(src, final)
+            if not final.exists():  # another filesystem: copied whole under a temporary name, then renamed
+                copy_atomic(src, final)
 
     def sync(self) -> None:
         for folder in sorted(self.folders):

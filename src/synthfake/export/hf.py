@@ -97,9 +97,8 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
         rel = shard_path(split, n, chunk, o.embed)
         files.setdefault(split, []).append(rel)
         if not o.embed:
-            for it in chunk:  # the media beside the table, at the record's own relative path
-                if not (out / it.record.path).exists():
-                    copies(it.media, out / it.record.path)
+            for it in chunk:  # the media beside the table, at the record's own relative path (kept if there)
+                copies(it.media, out / it.record.path)
             copies.sync()  # before the shard that names them
         if not (out / rel).exists():
             write_shard(out / rel, chunk, o.embed)
