@@ -1,5 +1,7 @@
 """Packages are found, not listed: everything under src/, plus generators/ and detector/ (top-level folders, the
-repository's map) installed as synthfake.generators and synthfake.detector (package-dir in pyproject.toml)."""
+repository's map) installed as synthfake.generators and synthfake.detector, and the data folders recipes/ and
+manifests/ (their JSON files as package data) as synthfake.recipes and synthfake.manifests (package-dir and
+package-data in pyproject.toml)."""
 
 from setuptools import find_packages, setup
 
@@ -9,4 +11,5 @@ def mapped(package: str, folder: str) -> list[str]:
     return [package] + [f"{package}.{p}" for p in find_packages(folder)]
 
 
-setup(packages=find_packages("src") + mapped("synthfake.generators", "generators") + mapped("synthfake.detector", "detector"))
+setup(packages=find_packages("src") + mapped("synthfake.generators", "generators") + mapped("synthfake.detector", "detector")
+      + ["synthfake.recipes", "synthfake.manifests"])

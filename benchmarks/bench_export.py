@@ -92,7 +92,7 @@ def baseline(fmt: str, dataset: Path, out: Path, checkout: Path | None) -> tuple
             with wds.ShardWriter(str(out / "shard-%05d.tar"), maxsize=256e6, verbose=0) as sink:
                 for it in items:
                     sink.write({"__key__": it.record.id, it.media.suffix[1:]: it.media.read_bytes(),
-                                "json": it.record.model_dump_json().encode()})
+                                "cls": str(it.record.label).encode(), "json": it.record.model_dump_json().encode()})
 
         return "wds.ShardWriter", timed(run), 0
     if fmt == "hf":

@@ -17,7 +17,12 @@ target are swapped. Per frame (the target frame itself is the reference row):
 - `mouth r`, `eyes r`: Pearson r over all frames between the target's mouth opening (eye opening) and the one
   dlib measures on the output (1: the swap follows the target's speech and blinks).
 
+Rows for `aligned_swap` (one per model family: the same swap inside the family's aligned crop, pasted back) are
+added after landmark_swap's: its `blur` column measures the working size's loss of detail, which is the family's
+trace, not a defect of the swap.
+
     python benchmarks/bench_swap_quality.py [--frames 4]
+    python benchmarks/bench_swap_quality.py --sources DIR --photos a.jpg b.jpg --videos x.mp4 y.mp4   # other sources
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import cv2
 import numpy as np
 
 from synthfake import faces, media
-from synthfake.generators import landmark_swap
+from synthfake.generators import aligned_swap, landmark_swap
 from synthfake.generators import swap_regions as sr
 from synthfake import glasses as glasses_of
 from synthfake import landmarks as lmk
@@ -111,32 +116,47 @@ def eye_open(lm: np.ndarray) -> float:
     return float(v / lmk.interocular(lm))
 
 
+def aligned(model: str) -> dict:
+    """aligned_swap's settings of seed 0 with the model (and its FaceFusion pipeline) fixed."""
+    tpl, size, _ = aligned_swap.FAMILIES[model]
+    return dict(aligned_swap.draw(0), model=model, template=tpl, working_size=size, pipeline="facefusion",
+                crop_interp="area", paste_mask="facefusion_box", face_mask_blur=0.3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=4)
+    ap.add_argument("--sources", type=Path, default=DATA, help="a folder with faces/ and videos/")
+    ap.add_argument("--photos", nargs="+", default=["photo_s1.jpg", "photo_s12.jpg", "photo_s42.jpg"])
+    ap.add_argument("--videos", nargs="*", help="target videos in DIR/videos (default: all)")
     args = ap.parse_args()
-    photos = ["photo_s1.jpg", "photo_s12.jpg", "photo_s42.jpg"]
-    videos = sorted(p.name for p in (DATA / "videos").glob("*.mp4"))
-    names = ["target frame (reference)", "landmark_swap 1.0 (baseline)", f"landmark_swap {landmark_swap.VERSION}"]
+    data, photos = args.sources, args.photos
+    videos = args.videos or sorted(p.name for p in (data / "videos").glob("*.mp4"))
+    names = ["target frame (reference)", "landmark_swap 1.0 (baseline)", f"landmark_swap {landmark_swap.VERSION}",
+             *(f"aligned_swap {aligned_swap.VERSION} {m}" for m in aligned_swap.FAMILIES)]
     m = {k: {q: [] for q in ("found", "outl", "brow", "hair", "ring", "blur", "mouth", "eyes")} for k in names}
     tgt_mouth, tgt_eyes, skipped, glasses = [], [], 0, []
     for ph in photos:
-        src = media.read_image(DATA / "faces" / ph)
+        src = media.read_image(data / "faces" / ph)
         sf = faces.detect(src)
         tris68, tris = warp.delaunay(sf.landmarks), warp.delaunay(sr.extend(sf.landmarks))
         p2 = dict(landmark_swap._params(0), source_fringe=sr.source_fringe(src, sf.landmarks))
+        families = [aligned(m) for m in aligned_swap.FAMILIES]
         for v in videos:
-            sampled = [(fr, faces.detect(fr)) for _, fr in media.frames_of(DATA / "videos" / v, args.frames)]
+            sampled = [(fr, faces.detect(fr)) for _, fr in media.frames_of(data / "videos" / v, args.frames)]
             sampled = [(fr, tf.landmarks) for fr, tf in sampled if tf is not None]
             scores = [glasses_of.score(fr, lm) for fr, lm in sampled]
             glasses += scores  # a target wearing glasses is swapped below them, as `gen run` does for its person
             p2["below_glasses"] = glasses_of.wears("video", float(np.median(scores)) if scores else None)
+            swappers = [aligned_swap.Swapper(src, sf.landmarks, dict(f, below_glasses=p2["below_glasses"]))
+                        for f in families]
             for frame, lm in sampled:
                 if landmark_swap.occlusion(frame, lm, sf.landmarks, p2["below_glasses"]):
                     skipped += 1
                     continue
                 outs = [frame, swap_v1(src, sf.landmarks, tris68, frame, lm),
-                        landmark_swap.swap_frame(src, sf.landmarks, tris, frame, lm, p2)]
+                        landmark_swap.swap_frame(src, sf.landmarks, tris, frame, lm, p2),
+                        *(sw.frame(frame, lm) for sw in swappers)]
                 inner, ring = skin_and_ring(frame, lm)
                 base_out, base_ring = outlier_share(frame, lm), ring_de(frame, inner, ring)
                 base_sharp = sr.sharpness(frame, inner.astype(np.uint8))

@@ -7,13 +7,23 @@ from typing import Optional
 
 import typer
 
-from synthfake.cli_common import err, one_line_errors, out
+from synthfake import checks
+from synthfake.cli_common import one_line_errors, out, say
+from synthfake.errors import SynthfakeError
 
 detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
 
 
 def _note(msg: str) -> None:
-    err.print(msg, markup=False, highlight=False)
+    say(msg)
+
+
+def _check_dataset_or_labels(dataset: Path, labels: Optional[Path]) -> None:
+    """`gen detect eval MODEL FOLDER`: a folder that is no dataset needs --labels; say so before the model loads."""
+    if labels is None and not (dataset / "plan.json").exists() and not (dataset / "manifest").is_dir():
+        what = "not a folder" if not dataset.is_dir() else "not a dataset made by `gen run` (no plan.json, no manifest/)"
+        raise SynthfakeError(f"{dataset}: {what}; to evaluate a labelled folder, give --labels labels.csv "
+                             f"(path,label[,kind,model])")
 
 
 @detect_app.command("train")
@@ -22,36 +32,49 @@ def detect_train(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
-    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: tiny config)."),
+    base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: the CPU recipe "
+                                        "detector/default_recipe.json, a small ResNet from scratch)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Passes over the train split."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training step."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, 1e-3 for the tiny config."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, the recipe's without."),
     frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
     score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
     margin: float = typer.Option(0.3, "--margin", min=0, help="Face box margin (0.3: 30%)."),
-    image_size: int = typer.Option(224, "--image-size", min=16, help="Tiny config only."),
+    image_size: int = typer.Option(224, "--image-size", min=16, help="From-scratch models only (a --base brings its own)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
     fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split, the shuffling and the initialisation."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the shuffling and the initialisation."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Detector recipe JSON (e.g. recipes/detector/"
-                                          "small_cnn_cpu.json): architecture, augmentations, training flags."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged detector recipe by name "
+                                          "(small_cnn_cpu) or a JSON file: architecture, augmentations, training flags."),
 ):
     """Fine-tune a ViT (or a recipe's small network from scratch) on the train split, choose the threshold on
     val, save the model folder."""
     from synthfake.detector.train import TrainOptions, train
 
+    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY
+
     v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
              score_frames=score_frames, margin=margin, center_fallback=center_fallback,
-             fallback_label=fallback_label, seed=seed, model=None, augment=None)
+             fallback_label=fallback_label, seed=seed, **RECIPE_ONLY)
+    if recipe is None and base is None:  # no checkpoint: the CPU recipe that learns (the tiny ViT is --recipe's)
+        recipe = DEFAULT_RECIPE
+        if not quiet:
+            _note(f"no --base: training {DEFAULT_RECIPE.name} from scratch (see its 'why'); flags given win")
     if recipe is not None:
         from synthfake.recipe import apply_recipe, read_recipe
 
-        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}))
+        v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}, "detector"), recipe)
+        for key in ("model", "augment"):
+            if v[key] is not None and not isinstance(v[key], dict):
+                raise SynthfakeError(f"{recipe}: {key}: expected a JSON object of settings, got {v[key]!r}")
+    if v["lr"] is not None:
+        checks.number(v["lr"], "--lr", above=0)
+    checks.output_dir(out_dir, "--out", {"DATASET": dataset})  # before any training: model files never go into it
     opts = TrainOptions(**v, leave_out=leave_out, workers=workers, device=device, fp16=fp16, show=not quiet)
     from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
 
@@ -72,7 +95,8 @@ def detect_predict(
     sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the saved threshold."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
+                                              help="Override the saved threshold."),
     workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
@@ -83,6 +107,8 @@ def detect_predict(
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
 
+    checks.output_file(out_csv, "--out")  # before scoring: a folder or an unwritable place is refused now
+    checks.output_file(probs_path(out_csv), "--out (its _probs.csv)")
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
                 threshold, show=not quiet, log=_note, runtime=runtime, int8=int8)
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
@@ -102,6 +128,7 @@ def detect_export(
 
     if int8 and dataset is None:
         raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")
+    checks.output_file(model_dir / "model.onnx", "MODEL_DIR")
     export_dir(model_dir, log=_note)
     if int8:
         quantize_int8(model_dir, dataset, workers=workers, log=_note)
@@ -124,6 +151,11 @@ def detect_eval(
     fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    equalise: bool = typer.Option(False, "--equalise", help="With --labels: also score every listed file re-encoded "
+                                  "by one writer (images 512 px short side JPEG q90; videos 360 px, 10 s, H.264 CRF "
+                                  "23, no audio), so format, size, bitrate and audio say nothing of the label."),
+    equalise_cache: Optional[Path] = typer.Option(None, "--equalise-cache", help="Folder of the equalised copies "
+                                                  "(default: equalised-KEY beside the labels CSV)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""
@@ -131,6 +163,23 @@ def detect_eval(
     from synthfake.detector.metrics import tables
     from synthfake.files import write_json_atomic
 
+    checks.output_file(json_out, "--json")
+    _check_dataset_or_labels(dataset, labels)
+    if equalise and labels is None:
+        raise SynthfakeError("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
+    if labels is not None and equalise:
+        from synthfake.detector.equalise import EqualiseSettings
+        from synthfake.detector.external import comparison_table, evaluate_equalised, external_tables
+
+        s = EqualiseSettings()
+        reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,
+                                  not quiet, _note)
+        for t in external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"):
+            out.print(t)
+        out.print(comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})"))
+        if json_out:
+            write_json_atomic(json_out, {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
+        return
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 

@@ -4,7 +4,8 @@ The labels CSV has `path,label[,kind,model]` (label 1 fake / 0 real; other colum
 to FOLDER). Each file is scored by `predict` itself (a sample submission lists the files), so a score here
 is exactly the one a submission would carry. Reported: ROC AUC, macro F1 (Fake positive) at the saved
 threshold and at the best threshold on this set (an oracle, optimistic by construction), recall per kind
-and per model, each with a 95 % bootstrap interval that resamples files.
+and per model, each with a 95 % bootstrap interval that resamples files (scipy.stats.bootstrap, paired
+resampling of the files' labels, scores and predictions, percentile interval).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ExternalReport:
     no_crops: int
     skipped: list[dict] = field(default_factory=list)  # {path, reason}
     probs: dict[str, float] = field(default_factory=dict)
+    confound: str | None = None  # the media property that alone best tells the scored files' labels apart
+    confound_auc: float | None = None  # its ROC AUC folded to >= 0.5 (`gen audit FOLDER --labels`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -69,9 +72,27 @@ def score_labelled(model_dir: Path, folder: Path, rows: list[Labelled], batch_si
     return {r.path: got.get(r.path) for r in rows}
 
 
-def _ci(values: list[float]) -> tuple[float, float]:
-    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], np.float64)
-    return (float("nan"), float("nan")) if not len(a) else (float(np.percentile(a, 2.5)), float(np.percentile(a, 97.5)))
+def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, float]:
+    """95 % percentile interval of `statistic(*data)` over `boot` resamples of the files (scipy.stats.bootstrap,
+    the arrays resampled together). Resamples where the statistic is undefined (an AUC over one class) are left
+    out of the interval; nan when none is defined; a single file is its own interval."""
+    if len(data[0]) < 2:
+        v = float(statistic(*data))
+        return v, v
+    import warnings
+
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    with warnings.catch_warnings():  # scipy warns of the nan interval an undefined resample gives; handled below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        res = bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=boot, method="percentile",
+                        rng=np.random.default_rng(seed))
+    dist = res.bootstrap_distribution
+    if np.isfinite(dist).all():
+        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    dist = dist[np.isfinite(dist)]
+    return (float("nan"), float("nan")) if not len(dist) else (float(np.percentile(dist, 2.5)),
+                                                                float(np.percentile(dist, 97.5)))
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -80,17 +101,20 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
 
 
-def _groups(names: list[str], y, pred, boots: list[np.ndarray]) -> dict[str, dict]:
+def _auc_or_nan(y: np.ndarray, p: np.ndarray) -> float:
+    auc = _auc(y, p)
+    return float("nan") if auc is None else auc
+
+
+def _groups(names: list[str], y, pred, seed: int, boot: int) -> dict[str, dict]:
     """Recall (share predicted as the true class) per group, with a bootstrap interval over the group's files."""
     idx = defaultdict(list)
     for i, g in enumerate(names):
         idx[g].append(i)
     out = {}
     for g in sorted(idx):
-        ii = np.asarray(idx[g])
-        hit = (y[ii] == pred[ii]).astype(float)
-        rs = np.random.default_rng(len(ii)).integers(0, len(ii), size=(len(boots), len(ii)))
-        out[g] = {"files": len(ii), "recall": float(hit.mean()), "ci": _ci(list(hit[rs].mean(axis=1)))}
+        hit = (y[idx[g]] == pred[idx[g]]).astype(float)
+        out[g] = {"files": len(hit), "recall": float(hit.mean()), "ci": _ci(np.mean, hit, seed=seed, boot=boot)}
     return out
 
 
@@ -103,20 +127,15 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     p = np.asarray([float(meta.fallback_label) if probs[r.path] is None else probs[r.path] for r in rows])
     pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
-    rng = np.random.default_rng(seed)
-    boots = [rng.integers(0, len(y), len(y)) for _ in range(boot)]
-    aucs, f1s, bests = [], [], []
-    for b in boots:
-        aucs.append(_auc(y[b], p[b]))
-        f1s.append(macro_f1(y[b], pred[b]))
-        bests.append(best_threshold(y[b], p[b])[1])
     auc = _auc(y, p)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,
-        roc_auc_ci=_ci(aucs) if auc is not None else None, macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(f1s),
-        best_threshold=bt, best_macro_f1=bf1, best_macro_f1_ci=_ci(bests),
-        recall_by_kind=_groups([r.kind for r in rows], y, pred, boots),
-        recall_by_model=_groups([r.model for r in rows], y, pred, boots),
+        roc_auc_ci=_ci(_auc_or_nan, y, p, seed=seed, boot=boot) if auc is not None else None,
+        macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(macro_f1, y, pred, seed=seed, boot=boot),
+        best_threshold=bt, best_macro_f1=bf1,
+        best_macro_f1_ci=_ci(lambda y_, p_: best_threshold(y_, p_)[1], y, p, seed=seed, boot=boot),
+        recall_by_kind=_groups([r.kind for r in rows], y, pred, seed, boot),
+        recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
         no_crops=sum(v is None for v in probs.values()), skipped=skipped,
         probs={k: v for k, v in probs.items() if v is not None})
 
@@ -134,7 +153,39 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
         log(f"{folder / s['path']}: {s['reason']}: skipped")
     _, meta = load_detector(model_dir, device, fp16)
     probs = score_labelled(model_dir, folder, rows, batch_size, device, fp16, workers, show, log) if rows else {}
-    return report_external(str(folder), rows, probs, meta, skipped)
+    rep = report_external(str(folder), rows, probs, meta, skipped)
+    rep.confound, rep.confound_auc = scored_confound(folder, labels, rows)
+    return rep
+
+
+def scored_confound(folder: Path, labels: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:
+    """The best single media property of the scored files and its AUC (folded to >= 0.5), as `gen audit FOLDER
+    --labels` computes it: what a detector's AUC on this set must beat to say more than file format or size."""
+    from synthfake.audit.external import folder_confounds, top_confound
+
+    if not rows:
+        return None, None
+    check, _ = folder_confounds(folder, labels, log=lambda m: None)
+    top = top_confound(check)
+    return (top[0], float(top[1])) if top else (None, None)
+
+
+def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=None, cache: Path | None = None,
+                       batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
+                       show: bool = True, log=print) -> dict[str, ExternalReport]:
+    """{"found": the folder as it is, "equalised": every listed file re-encoded by one writer (equalise.py)}.
+    The equalised report names files by their source path, and lists files that could not be equalised."""
+    from .equalise import EqualiseSettings, equalise_folder
+
+    found = evaluate_external(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
+    eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log)
+    for s in eq.skipped:
+        if s["reason"].startswith("not equalised"):
+            log(f"{Path(folder) / s['path']}: {s['reason']}: skipped")
+    rep = evaluate_external(model_dir, eq.folder, eq.labels, batch_size, device, fp16, workers, show, log)
+    rep.probs = {eq.source_of[k]: v for k, v in rep.probs.items()}
+    rep.skipped = eq.skipped + [{**s, "path": eq.source_of.get(s["path"], s["path"])} for s in rep.skipped]
+    return {"found": found, "equalised": rep}
 
 
 def _fmt(v: float | None, ci=None) -> str:
@@ -154,9 +205,17 @@ def external_tables(rep: ExternalReport, title: str):
                  ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
                  (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
                  (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)",
-                  _fmt(rep.best_macro_f1, rep.best_macro_f1_ci))):
+                  _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
+                 (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))):
         s.add_row(k, v)
     out = [s]
+    if rep.skipped:
+        t = Table(title="skipped files")
+        t.add_column("path")
+        t.add_column("reason")
+        for sk in rep.skipped:
+            t.add_row(sk["path"], sk["reason"])
+        out.append(t)
     for what, d in (("kind", rep.recall_by_kind), ("model", rep.recall_by_model)):
         t = Table(title=f"recall per {what} at the saved threshold (share predicted as its true class)")
         for col in (what, "files", "recall [95 %]"):
@@ -165,3 +224,18 @@ def external_tables(rep: ExternalReport, title: str):
             t.add_row(g, str(r["files"]), _fmt(r["recall"], r["ci"]))
         out.append(t)
     return out
+
+
+def comparison_table(reps: dict[str, ExternalReport], title: str):
+    """One row per version of the set (as found, equalised): the detector's AUC beside the confound's."""
+    from rich.table import Table
+
+    t = Table(title=title, caption="a detector says more than the files' format or size only where its AUC is "
+                                   "above the confound's")
+    for col in ("set", "files (fakes)", "skipped", "detector ROC AUC [95 %]", "most telling property",
+                "its AUC alone"):
+        t.add_column(col, justify="left" if col in ("set", "most telling property") else "right")
+    for name, rep in reps.items():
+        t.add_row(name, f"{rep.files} ({rep.fakes})", str(len(rep.skipped)), _fmt(rep.roc_auc, rep.roc_auc_ci),
+                  rep.confound or "n/a", _fmt(rep.confound_auc))
+    return t

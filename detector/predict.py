@@ -13,6 +13,7 @@ from pathlib import Path
 
 from synthfake import media
 from synthfake.errors import SynthfakeError
+from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
 from .crops import crop_settings
@@ -66,7 +67,7 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
 def read_sample(path: Path) -> SampleSubmission:
     """Read a sample submission: first column is the file key, label column by name (else the second)."""
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's BOM is not part of the first column
             reader = csv.DictReader(fh)
             rows, cols = list(reader), list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -101,13 +102,11 @@ def _index(files: list[Path], root: Path) -> dict[str, Path]:
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
+    """Written under a temporary name beside `path` (removed if the write fails), then renamed onto it."""
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
 
 
 def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp16: bool = False, threads: int = 0,
@@ -166,6 +165,8 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
     input_dir, out = Path(input_dir), Path(out)
     files = list_inputs(input_dir)
+    if not files:
+        raise SynthfakeError(f"{input_dir}: no image or video file in it (nothing to score)")
     sub = read_sample(Path(sample)) if sample else None
     summary = Summary()
     if sub is not None:

@@ -25,6 +25,13 @@ from .evaluate import score_records, split_records
 from .metrics import best_threshold
 from .model import DetectorMeta, check_device, load_base, save_detector
 from .onnx_export import export_onnx
+from . import train_log
+
+
+DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/detector/ holds the same file
+# recipe keys that have no command-line flag, with their defaults (the tiny ViT: no model section)
+RECIPE_ONLY = {"model": None, "augment": None, "self_blend": 0.0, "schedule": "linear", "warmup": 0.0,
+               "weight_decay": 0.01}
 
 
 @dataclass
@@ -51,12 +58,17 @@ class TrainOptions:
     show: bool = True
     model: dict | None = None  # a recipe's from-scratch architecture ({"type": "resnet", ...}); None: tiny ViT
     augment: dict | None = None  # AugmentSettings fields to change
+    self_blend: float = 0.0  # self-blended pseudo-fakes made on the fly per real training crop (pseudo_fakes.py)
+    schedule: str = "linear"  # the learning-rate schedule (transformers' lr_scheduler_type: linear, cosine ...)
+    warmup: float = 0.0  # share of the steps spent warming the learning rate up
+    weight_decay: float = 0.01
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Training examples (cache file, crop index, class index), loaded lazily and augmented on the fly."""
+    """Training examples (cache file, crop index, class index[, pseudo]), loaded lazily and augmented on the fly;
+    a pseudo example is a real crop self-blended anew at each draw and labelled fake."""
 
-    def __init__(self, items: list[tuple[str, int, int]], meta: DetectorMeta, seed: int, aug: AugmentSettings):
+    def __init__(self, items: list[tuple], meta: DetectorMeta, seed: int, aug: AugmentSettings):
         self.items, self.meta, self.seed, self.aug = items, meta, seed, aug
         self.calls: dict[int, int] = defaultdict(int)
         self.mean = np.asarray(meta.mean, np.float32)
@@ -66,11 +78,16 @@ class CropDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        path, j, y = self.items[i]
+        path, j, y, *pseudo = self.items[i]
         with np.load(path, allow_pickle=False) as z:
             crop = z["crops"][j]
         self.calls[i] += 1  # a new draw each epoch; torch's per-worker seed keeps loader workers apart
         rng = np.random.default_rng([self.seed, torch.initial_seed() % 2 ** 63, i, self.calls[i]])
+        if pseudo:
+            from .pseudo_fakes import pseudo_fake
+
+            blended = pseudo_fake(crop, rng, self.meta.margin)
+            crop, y = (crop, 1 - self.meta.fake_index) if blended is None else (blended, self.meta.fake_index)
         x = augment(crop, rng, self.aug).astype(np.float32) * np.float32(1 / 255)
         x = ((x - self.mean) / self.std).transpose(2, 0, 1)
         return {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
@@ -113,6 +130,14 @@ def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, 
     return items
 
 
+def with_pseudo_fakes(items: list[tuple], rate: float, fake_index: int, seed: int) -> list[tuple]:
+    """`items` plus `rate` self-blended pseudo-fakes per real crop (whole repeats, then a seeded share)."""
+    reals = [(p, j, c, True) for p, j, c in items if c != fake_index]
+    whole, part = divmod(max(0.0, rate), 1.0)
+    pick = np.random.default_rng([seed, 7]).permutation(len(reals))[:round(part * len(reals))]
+    return items + reals * int(whole) + [reals[k] for k in sorted(pick)]
+
+
 def recorded_options(o: TrainOptions) -> dict:
     """The options that decide the model, as detector.json records them (not where caches live or progress)."""
     skip = {"cache_root", "show", "workers"}
@@ -141,21 +166,20 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     if not items:
         raise SynthfakeError(f"{dataset}: no face crops in the train split; nothing to train on")
     meta.train_crops = len(items)
+    if o.self_blend:
+        items = with_pseudo_fakes(items, o.self_blend, meta.fake_index, o.seed)
+        log(f"{len(items) - meta.train_crops} self-blended pseudo-fake(s) per epoch from real crops")
     lr = o.lr if o.lr is not None else (5e-5 if o.base else 1e-3)
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=o.batch_size, num_train_epochs=o.epochs, learning_rate=lr,
-        weight_decay=0.01, warmup_steps=0, lr_scheduler_type="linear", logging_steps=max(1, len(items) // o.batch_size),
+        weight_decay=o.weight_decay, warmup_steps=o.warmup, lr_scheduler_type=o.schedule,
+        logging_steps=max(1, len(items) // o.batch_size),
         save_strategy="no", report_to="none", use_cpu=o.device == "cpu", fp16=o.fp16, seed=o.seed,
         remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0)
     aug = augment_settings(o.augment)
     trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
                       data_collator=collate)
-    if not o.show:  # --quiet: with tqdm off the Trainer prints each log dict through PrinterCallback; drop it
-        from transformers.trainer_callback import PrinterCallback
-        from transformers.utils import logging as hf_logging
-
-        trainer.remove_callback(PrinterCallback)
-        hf_logging.set_verbosity_error()
+    train_log.attach(trainer, o.show, log, train_log.val_scorer(meta, dataset, val_recs, o))  # lines, not dicts
     trainer.train()
     if not trainer.is_world_process_zero():
         return meta

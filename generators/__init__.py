@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from synthfake.checks import number
 from synthfake.errors import SynthfakeError
 from synthfake.registry import Contract, Registry
 from synthfake.sample_spec import SampleSpec
@@ -24,11 +25,15 @@ from synthfake.sources import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",
+    "aligned_swap": "synthfake.generators.aligned_swap",
     "self_blend": "synthfake.generators.self_blend",
     "reencode": "synthfake.generators.reencode",
     "landmark_reenact": "synthfake.generators.landmark_reenact",
+    "crop_reenact": "synthfake.generators.crop_reenact",
     "mouth_sync": "synthfake.generators.mouth_sync",
+    "crop_sync": "synthfake.generators.crop_sync",
     "morph": "synthfake.generators.morph",
+    "latent_decode": "synthfake.generators.latent_decode",
     "diffusers_t2i": "synthfake.generators.diffusers_t2i",
     "http_t2i": "synthfake.generators.http_t2i",
     "inswapper": "synthfake.generators.inswapper",
@@ -39,24 +44,31 @@ BACKENDS: dict[str, str] = {
 
 @dataclass
 class Context:
-    """Run settings a backend may need: where weights live, which device, the dataset's cache, and the plan's
-    backend options ({backend: {option: value}}, as given; `options()` fills the defaults)."""
+    """Run settings a backend may need: where weights live, which device, the dataset's cache, the backend
+    options ({backend: {option: value}}, as given: the plan's and this run's; `options()` fills the defaults),
+    and whether weights that differ from their published sha256 may be used (`gen run --allow-unverified`)."""
 
     cache_dir: Path
     device: str = "cpu"
     weights_dir: Path | None = None
     backend_opts: dict = field(default_factory=dict)
+    allow_unverified: bool = False
 
 
 @dataclass(frozen=True)
 class Option:
-    """One backend option (`--backend-opt NAME.key=value`, recorded in plan.json): its default, type and, when
-    the values are few, the allowed ones. A default of None means 'the backend decides' (e.g. per model)."""
+    """One backend option (`--backend-opt NAME.key=value`): its default, type, the allowed values when they are
+    few, and for numbers the range [low, high]. A default of None means 'the backend decides' (e.g. per model).
+    An option that decides a sample's bytes is recorded in plan.json; a `run` option (a timeout, a batch size:
+    how fast, not what) is not, so a dataset may be resumed with another value."""
 
     default: str | int | float | bool | None
     type: type = str
     choices: tuple = ()
     help: str = ""
+    run: bool = False
+    low: float | None = None
+    high: float | None = None
 
 
 def parse_option(name: str, key: str, raw) -> str | int | float | bool:
@@ -73,17 +85,28 @@ def parse_option(name: str, key: str, raw) -> str | int | float | bool:
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError(raw)
             value = raw.lower() in ("1", "true", "yes")
+        elif o.type in (int, float) and isinstance(raw, bool):
+            raise ValueError(raw)
         else:
             value = o.type(raw)
     except (TypeError, ValueError):
         raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected a {o.type.__name__}") from None
     if o.choices and value not in o.choices:
         raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected one of {', '.join(map(str, o.choices))}")
+    if o.type in (int, float):
+        number(value, f"--backend-opt {name}.{key}", o.low, o.high)
     return value
 
 
+def is_run_option(name: str, key: str) -> bool:
+    """Whether option `key` of backend `name` is a `run` option (not recorded in plan.json)."""
+    opt = getattr(get(name), "OPTIONS", {}).get(key)
+    return bool(opt is not None and opt.run)
+
+
 def options(module_name: str, ctx: Context) -> dict:
-    """The options of the backend in module `module_name` (`__name__`): the plan's values over the defaults."""
+    """The options of the backend in module `module_name` (`__name__`): the plan's and the run's values over the
+    defaults."""
     name = module_name.rsplit(".", 1)[-1]
     mod = get(name)
     given = ctx.backend_opts.get(name, {})

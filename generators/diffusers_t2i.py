@@ -11,15 +11,15 @@ guidance 0, max_sequence_length 256; dev 50 steps, guidance 3.5, max_sequence_le
 transformer config with `guidance_embeds`); other pipelines use their own `__call__` defaults. Backend
 options (recorded in plan.json) override steps, guidance, height, width, dtype, offload (none | model |
 sequential, CUDA only) and max_sequence_length. Prompts come from generators/prompts.py.
-In `gen run` it takes samples in batches (`generate_batch`, $SYNTHFAKE_DIFFUSERS_BATCH; default 8 on CUDA, 1 on
-CPU), each image with its own prompt and seeded generator.
+In `gen run` it takes samples in batches (`generate_batch`; run option `--backend-opt diffusers_t2i.batch=K`, not
+recorded in plan.json: it changes no image; default 8 on CUDA, 1 on CPU), each image with its own prompt and
+seeded generator.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +29,7 @@ import numpy as np
 
 from synthfake import weights
 from synthfake.generators.common import onnx_models
-from synthfake.errors import BackendNotReady, not_ready_reason
+from synthfake.errors import BackendNotReady
 from synthfake.generators import Context, Generated, Option, options
 from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
@@ -38,16 +38,18 @@ from synthfake.writer import save_image
 TYPE = "generation"
 VERSION = "1.0"
 ROLES: list = []  # text-to-image draws no source
-ENV_BATCH = "SYNTHFAKE_DIFFUSERS_BATCH"
-BATCH_SIZE = 8  # images per call on CUDA unless $SYNTHFAKE_DIFFUSERS_BATCH says otherwise
+BATCH_SIZE = 8  # images per call on CUDA unless the run option `batch` says otherwise
 DEFAULT_MODEL = "FLUX.1-schnell"
 OLD_OPTIONS_FILE = "synthfake.json"  # read by earlier versions; now refused, its settings are backend options
 OPTIONS = {  # --backend-opt diffusers_t2i.KEY=VALUE, recorded in plan.json; None: the family's or pipeline's default
     "model": Option(DEFAULT_MODEL, str, (), "pipeline directory under the weights places"),
-    "steps": Option(None, int), "guidance": Option(None, float), "height": Option(None, int),
-    "width": Option(None, int), "max_sequence_length": Option(None, int),
+    "steps": Option(None, int, low=1, high=1000), "guidance": Option(None, float, low=0, high=100),
+    "height": Option(None, int, low=8, high=16384), "width": Option(None, int, low=8, high=16384),
+    "max_sequence_length": Option(None, int, low=1, high=4096),
     "dtype": Option(None, str, ("float32", "bfloat16", "float16"), "default bfloat16 on CUDA, float32 on CPU"),
     "offload": Option("none", str, ("none", "model", "sequential"), "CUDA memory offload"),
+    "batch": Option(None, int, (), "images per pipeline call (default 8 on CUDA, 1 on CPU)", run=True, low=1,
+                    high=1024),  # a run option: not in plan.json, batched and unbatched images are identical
 }
 HUB = {"FLUX.1-schnell": "black-forest-labs/FLUX.1-schnell", "FLUX.1-dev": "black-forest-labs/FLUX.1-dev"}
 FAMILY_DEFAULTS = {
@@ -61,12 +63,16 @@ def spec(ctx: Context) -> WeightSpec:
     repo = HUB.get(Path(name).name)
     how = (f"`huggingface-cli download {repo} --local-dir <weights dir>/{name}`" if repo else
            "a diffusers pipeline directory (save_pretrained or huggingface-cli download) holding model_index.json")
-    return WeightSpec(str(Path(name) / "model_index.json"), how)
+    return WeightSpec(str(Path(name) / "model_index.json"), how, hub=repo)
+
+
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The pipeline folder `--backend-opt diffusers_t2i.model=` names (a hub snapshot for the FLUX.1 names)."""
+    return [spec(ctx)]
 
 
 def ready(ctx: Context) -> str | None:
-    why = (onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
-           or not_ready_reason(batch_size, ctx))
+    why = onnx_models.missing_modules("torch", "diffusers", "transformers", "safetensors")
     if why:
         return why
     found = weights.locate(spec(ctx).name, ctx.weights_dir)
@@ -192,17 +198,14 @@ def model_dir(ctx: Context) -> Path:
 
 def load(ctx: Context) -> Loaded:
     """The pipeline the plan names, with the plan's options."""
-    return _load(str(model_dir(ctx).resolve()), ctx.device, tuple(sorted(options(__name__, ctx).items())))
+    given = {k: v for k, v in options(__name__, ctx).items() if not OPTIONS[k].run}
+    return _load(str(model_dir(ctx).resolve()), ctx.device, tuple(sorted(given.items())))
 
 
 def batch_size(ctx: Context) -> int:
-    """Images per pipeline call: $SYNTHFAKE_DIFFUSERS_BATCH, else BATCH_SIZE on CUDA and 1 on CPU."""
-    raw = os.environ.get(ENV_BATCH)
-    if raw in (None, ""):
-        return BATCH_SIZE if ctx.device == "cuda" else 1
-    if not raw.isdigit() or int(raw) < 1:
-        raise BackendNotReady(f"${ENV_BATCH}={raw!r}: expected a whole number of images, at least 1")
-    return int(raw)
+    """Images per pipeline call: the run option `batch`, else BATCH_SIZE on CUDA and 1 on CPU."""
+    given = options(__name__, ctx)["batch"]
+    return given if given is not None else (BATCH_SIZE if ctx.device == "cuda" else 1)
 
 
 def generate_batch(samples, sources_list, out_stems: list[Path], ctx: Context) -> list[Generated]:

@@ -13,13 +13,16 @@ http_t2i.output_format=` omits it for servers that reject it). What came back is
 and recorded: a lossy format (JPEG, lossy WebP) is refused by default, because JPEG artefacts inside a PNG are a
 compression shortcut the other backends' fakes do not have; `http_t2i.lossy=convert` keeps it, decoded to PNG.
 What decides the image (provider, url, model, size, formats) is a backend option recorded in plan.json
-(OPTIONS); the key only comes from the variable named by $SYNTHFAKE_HTTP_KEY_ENV (default BFL_API_KEY /
+(OPTIONS); how the calls go (timeouts, retries, concurrency, which variable holds the key, where else the key may
+go) is a run option (`Option(run=True)`, given the same way, not recorded: a dataset may be resumed with other
+values). The key only comes from the variable named by `http_t2i.key_env` (default BFL_API_KEY /
 OPENAI_API_KEY) and never enters records, failures or logs.
 The key goes only to the origin (scheme, host, port) of the `url` option, to origins listed in
-$SYNTHFAKE_HTTP_KEY_ORIGINS, and, with the default BFL URL, to https://*.bfl.ai (its regional polling hosts);
-never along a redirect to another origin. Everything leaving this adapter passes `http_client.guard`.
-Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most $SYNTHFAKE_HTTP_CONCURRENCY
-in flight per dataset and host; a request that still fails is the sample's recorded failure.
+`http_t2i.key_origins`, and, with the default BFL URL, to https://*.bfl.ai (its regional polling hosts);
+never along a redirect to another origin. Everything leaving this adapter passes `http_client.guard`, and every
+field of the record is scrubbed of the key. An image of another size than the one asked for is refused.
+Requests retry on 429/5xx/timeouts with backoff honouring Retry-After, at most `http_t2i.concurrency` in flight
+per dataset and host; a request that still fails is the sample's recorded failure.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -48,24 +53,36 @@ ROLES: list = []  # text-to-image draws no source
 PROVIDERS = {"bfl": ("https://api.bfl.ai", "flux-pro-1.1", "BFL_API_KEY"),
              "openai": ("https://api.openai.com", "gpt-image-1", "OPENAI_API_KEY")}
 WAITING = ("Pending", "Queued", "Processing")
-P = "SYNTHFAKE_HTTP_"
 LOSSY = ("refuse", "convert")
 LOSSLESS = ("png", "webp-lossless")
+SCHEMES = ("http", "https")
+MAX_SIDE = 16384
 OPTIONS = {  # --backend-opt http_t2i.KEY=VALUE: what decides the image, recorded in plan.json
     "provider": Option("bfl", str, tuple(PROVIDERS), "which API the server speaks"),
-    "url": Option("", str, (), "base URL (default: the provider's)"),
+    "url": Option("", str, (), "base URL, http(s)://host[:port][/path] (default: the provider's)"),
     "model": Option("", str, (), "model name (default: the provider's)"),
-    "size": Option("1024x1024", str, (), "WIDTHxHEIGHT asked for"),
+    "size": Option("1024x1024", str, (), "WIDTHxHEIGHT asked for (and required of the reply)"),
     "response_format": Option("", str, ("", "b64_json", "url"), "OpenAI response_format; empty: not sent"),
     "output_format": Option("png", str, ("png", "webp", "jpeg", ""), "asked-for format; empty: not sent"),
     "lossy": Option("refuse", str, LOSSY, "a lossy reply: refuse (a failure) or convert to PNG"),
+    # run options: how the calls go, not what comes back; not recorded in plan.json
+    "timeout": Option(60.0, float, (), "seconds a request may take", run=True, low=0.1, high=3600),
+    "retries": Option(5, int, (), "retries of a request after the first attempt", run=True, low=0, high=100),
+    "backoff": Option(1.0, float, (), "exponential backoff base, seconds", run=True, low=0, high=600),
+    "max_wait": Option(120.0, float, (), "longest wait between attempts, seconds", run=True, low=0, high=3600),
+    "concurrency": Option(4, int, (), "requests in flight per dataset and host", run=True, low=1, high=256),
+    "poll_interval": Option(0.5, float, (), "seconds between polls (BFL)", run=True, low=0.01, high=600),
+    "deadline": Option(600.0, float, (), "longest wait for one image, seconds (BFL)", run=True, low=1,
+                       high=86400),
+    "key_env": Option("", str, (), "variable holding the key (default BFL_API_KEY / OPENAI_API_KEY)", run=True),
+    "key_origins": Option("", str, (), "other origins the key may go to, comma-separated", run=True),
 }
 
 
 @dataclass
 class Config:
-    """Where and how to call: the plan's http_t2i options, and SYNTHFAKE_HTTP_* variables for the key's variable
-    name and throughput (timeouts, retries, concurrency), which do not change the image."""
+    """Where and how to call: the http_t2i options of the plan (what decides the image) and of the run (key
+    variable, throughput: timeouts, retries, concurrency), which do not change the image."""
 
     provider: str
     url: str
@@ -81,40 +98,50 @@ class Config:
     output_format: str | None
     lossy: str
     key_domain: str | None = None  # provider domain whose https subdomains may get the key (default URL only)
-    key_origins: str = ""  # extra origins the user allows the key to go to ($SYNTHFAKE_HTTP_KEY_ORIGINS)
+    key_origins: str = ""  # extra origins the user allows the key to go to (http_t2i.key_origins)
 
 
-def _num(name: str, default: float, cast=float, low: float = 0.0):
-    raw = os.environ.get(P + name)
+def check_url(url: str, what: str) -> str:
+    """An http(s) URL with a host and a valid port, else BackendNotReady naming the option."""
+    u = urlsplit(url)
     try:
-        value = cast(raw) if raw not in (None, "") else cast(default)
+        port = u.port
     except ValueError:
-        raise BackendNotReady(f"${P}{name}={raw!r}: expected a number") from None
-    if value < low:
-        raise BackendNotReady(f"${P}{name}={raw!r}: expected at least {low:g}")
-    return value
+        port = -1
+    if u.scheme.lower() not in SCHEMES or not u.hostname or port == -1 or port == 0:
+        raise BackendNotReady(f"{what}={url!r}: expected http(s)://host[:port][/path] with a port of 1-65535")
+    return url
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BackendNotReady(f"http_t2i.size={text!r}: expected WIDTHxHEIGHT, e.g. 1024x1024") from None
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise BackendNotReady(f"http_t2i.size={text!r}: each side must be 1-{MAX_SIDE} pixels")
+    return width, height
 
 
 def config(ctx: Context) -> Config:
-    """The call's settings: what decides the image from the plan's options, the rest from the environment."""
+    """The call's settings from the plan's and the run's options, checked (one line naming the option)."""
     o = options(__name__, ctx)
     provider = o["provider"]
     url, model, key_env = PROVIDERS[provider]
-    try:
-        width, height = (int(v) for v in o["size"].lower().split("x"))
-    except ValueError:
-        raise BackendNotReady(f"http_t2i.size={o['size']!r}: expected WIDTHxHEIGHT, e.g. 1024x1024") from None
+    width, height = _size(o["size"])
     if provider == "bfl" and (width % 32 or height % 32):
         raise BackendNotReady(f"http_t2i.size={o['size']!r}: the BFL API takes multiples of 32")
-    policy = Policy(timeout=_num("TIMEOUT", 60.0, float, 0.1), retries=_num("RETRIES", 5, int),
-                    backoff=_num("BACKOFF", 1.0), max_wait=_num("MAX_WAIT", 120.0))
-    base = (o["url"] or url).rstrip("/")
+    base = check_url(o["url"], "http_t2i.url").rstrip("/") if o["url"] else url
+    for origin in filter(None, (x.strip() for x in o["key_origins"].split(","))):
+        check_url(origin, "http_t2i.key_origins")
+    key_env = o["key_env"] or key_env
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
+        raise BackendNotReady(f"http_t2i.key_env={key_env!r}: expected an environment variable's name")
+    policy = Policy(timeout=o["timeout"], retries=o["retries"], backoff=o["backoff"], max_wait=o["max_wait"])
     domain = "bfl.ai" if provider == "bfl" and base == url else None
-    return Config(provider, base, o["model"] or model,
-                  os.environ.get(P + "KEY_ENV", key_env), width, height, policy,
-                  _num("CONCURRENCY", 4, int, 1), _num("POLL_INTERVAL", 0.5, float, 0.01),
-                  _num("DEADLINE", 600.0, float, 1.0), o["response_format"] or None, o["output_format"] or None,
-                  o["lossy"], domain, os.environ.get(P + "KEY_ORIGINS", ""))
+    return Config(provider, base, o["model"] or model, key_env, width, height, policy, o["concurrency"],
+                  o["poll_interval"], o["deadline"], o["response_format"] or None, o["output_format"] or None,
+                  o["lossy"], domain, o["key_origins"])
 
 
 def _trusted(cfg: Config):
@@ -127,7 +154,8 @@ def ready(ctx: Context) -> str | None:
         return why
     cfg = config(ctx)
     if not os.environ.get(cfg.key_env):
-        return f"${cfg.key_env} is not set (the {cfg.provider} API key; set ${P}KEY_ENV to read another variable)"
+        return (f"${cfg.key_env} is not set (the {cfg.provider} API key; --backend-opt http_t2i.key_env=NAME reads "
+                f"another variable)")
     return not_ready_reason(http_client.api_key, os.environ.get(cfg.key_env), cfg.key_env)
 
 
@@ -231,6 +259,15 @@ def decode(data: bytes, what: str) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def check_size(rgb: np.ndarray, cfg: Config, what: str) -> None:
+    """The image must have the size asked for: a server that answers another (a 1x1 placeholder, a default
+    size) did not make the sample the plan describes."""
+    height, width = rgb.shape[:2]
+    if (width, height) != (cfg.width, cfg.height):
+        raise ServiceFailed(f"{what}: returned a {width}x{height} image for the {cfg.width}x{cfg.height} asked "
+                            f"(http_t2i.size); refused")
+
+
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     cfg = config(ctx)
     key = http_client.api_key(os.environ.get(cfg.key_env), cfg.key_env)
@@ -238,13 +275,14 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     t0 = time.perf_counter()
     with http_client.guard(key), http_client.slot(Path(ctx.cache_dir) / "http_slots", cfg.concurrency):
         data, info = bfl(cfg, key, prompt.text, sample.seed) if cfg.provider == "bfl" else openai(cfg, key, prompt.text)
-    info = http_client.scrub_obj(info, key)  # e.g. a request id that echoes the key
     what = f"{cfg.provider} {cfg.model}"
     fmt = check_format(data, cfg, what)
     rgb = decode(data, what)
+    check_size(rgb, cfg, what)
     params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "provider": cfg.provider,
               "endpoint": where(cfg.url), "model": cfg.model, "requested_size": f"{cfg.width}x{cfg.height}",
               "height": int(rgb.shape[0]), "width": int(rgb.shape[1]), "returned_bytes": len(data),
               "request_s": round(time.perf_counter() - t0, 3), "output_format": cfg.output_format,
               "returned_format": fmt, "converted_to_png": fmt != "png", **info}
-    return Generated(save_image(out_stem, rgb), params, 1, 1, {})
+    # every field of the record, not only those copied from a reply (a request id, a status), holds no key form
+    return Generated(save_image(out_stem, rgb), http_client.scrub_obj(params, key), 1, 1, {})

@@ -33,19 +33,29 @@ TYPE = "face_swap"
 VERSION = "1.0"
 CROP = 128
 REACTOR_HASHES = "ReActor README, 'Model files hashes' (6Morpheus6/sd-webui-reactor_forge-neo README_RU.md)"
-SWAPPER = WeightSpec(
+FACEFUSION_HASH = ("the LFS pointer of FaceFusion's models-3.0.0 file (its mirror huggingface.co/uwg/modelz_base "
+                   "Extras/ffff_assets), also pinned by projects that download that URL")
+SWAPPER = WeightSpec(  # FaceFusion's copy differs from insightface's first release; both are accepted
     "inswapper_128.onnx",
     "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx",
-    "e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af", REACTOR_HASHES)
+    "a290273ed497312095dac48cdef20feec9d5208298223dd01288ab202b54bea7", FACEFUSION_HASH,
+    also=(("e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af",
+           f"insightface's original release, {REACTOR_HASHES}"),))
 ARCFACE = WeightSpec(
-    "w600k_r50.onnx",
-    "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip (w600k_r50.onnx inside)",
-    "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43", REACTOR_HASHES)
+    "w600k_r50.onnx", "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",
+    "4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43", REACTOR_HASHES, archive="w600k_r50.onnx",
+    archive_sha256="80ffe37d8a5940d59a7384c201a2a38d4741f2f3c51eef46ebb28218a7b0ca2f")
+WEIGHTS = [SWAPPER, ARCFACE]
+
+
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The files this backend loads (what `gen weights download inswapper` fetches)."""
+    return WEIGHTS
 
 
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "onnx") or onnx_models.device_problem(ctx.device)
-            or weights.problem([SWAPPER, ARCFACE], ctx.weights_dir))
+            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
 
 
 @dataclass
@@ -59,8 +69,8 @@ class Models:
 
 
 @lru_cache(maxsize=2)
-def _models(weights_dir: str | None, device: str) -> Models:
-    sw, arc = weights.resolve(SWAPPER, weights_dir), weights.resolve(ARCFACE, weights_dir)
+def _models(weights_dir: str | None, device: str, allow_unverified: bool = False) -> Models:
+    sw, arc = (weights.resolve(s, weights_dir, allow_unverified) for s in (SWAPPER, ARCFACE))
     swapper = onnx_models.session(sw.path, device)
     onnx_models.expect_inputs(swapper, sw.path, ["target", "source"])
     emap = onnx_models.last_initializer(sw.path).astype(np.float32)
@@ -101,7 +111,7 @@ def _params(seed: int, device: str) -> dict:
 
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
+    m = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, ctx.allow_unverified)
     p = _params(sample.seed, ctx.device)
     lat = latent(m, embedding(m, source_still(src, p), faces.five_points(np.array(src.item.landmarks, np.float32))))
     record, unverified = weights.record(m.resolved)

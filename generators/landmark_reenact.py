@@ -86,14 +86,19 @@ def topology(src_lm: np.ndarray, extra: np.ndarray) -> np.ndarray:
     return warp.delaunay(np.vstack([opened, extra]))
 
 
-def background_map(covered: np.ndarray, motion: np.ndarray, falloff: float) -> tuple[np.ndarray, np.ndarray]:
+def background_map(covered: np.ndarray, motion: np.ndarray, falloff: float,
+                   still: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Backward map (output -> source x, y) for pixels outside the warped head: the head's rigid motion,
     fading smoothly to none over `falloff` pixels of distance from the head region. Every output pixel gets a
-    source pixel (no uncovered wedge) and the map is continuous (the shoulders stretch, they do not tear)."""
+    source pixel (no uncovered wedge) and the map is continuous (the shoulders stretch, they do not tear).
+    `still` (float, 1 free to move, 0 fixed) scales that motion further: a crop pasted back into a still photo
+    must not move where it meets the photo."""
     h, w = covered.shape
     dist = cv2.distanceTransform((covered == 0).astype(np.uint8), cv2.DIST_L2, 5)
     t = np.clip(dist / max(falloff, 1.0), 0.0, 1.0)
     wgt = (1.0 - t * t * (3 - 2 * t)).astype(np.float32)  # smoothstep: 1 at the head, 0 far from it
+    if still is not None:
+        wgt *= still
     inv = lmk.invert(motion)
     gx = np.arange(w, dtype=np.float32)[None, :]
     gy = np.arange(h, dtype=np.float32)[:, None]
@@ -103,12 +108,13 @@ def background_map(covered: np.ndarray, motion: np.ndarray, falloff: float) -> t
 
 
 def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
-           ring: np.ndarray, falloff: float, src_gap: float, teeth: float) -> np.ndarray:
+           ring: np.ndarray, falloff: float, src_gap: float, teeth: float,
+           still: np.ndarray | None = None) -> np.ndarray:
     """One output frame: the head (landmarks + ring) warped onto out_lm and the moved ring, the rest of the
     frame by the head motion fading out with distance (`background_map`), every pixel taken from src."""
     dst = np.vstack([out_lm, lmk.apply(motion, ring)])
     head, covered = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
-    mx, my = background_map(covered, motion, falloff)
+    mx, my = background_map(covered, motion, falloff, still)
     frame = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = covered > 0
     frame[inside] = head[inside]

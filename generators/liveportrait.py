@@ -51,12 +51,26 @@ OPTIONS = {"driving": Option(DRIVING_OPTIONS[0], str, DRIVING_OPTIONS,
                             "LivePortrait's driving option (default: its CLI default)")}  # --backend-opt
 ASSETS = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
 PARTS = ("feature_extractor", "motion_extractor", "stitcher", "generator")
-FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx") for p in PARTS}
+CATALOG = "FaceFusion model catalog port with SHA256 beside FaceFusion's CRC32 (ModelCatalog.swift)"
+MIRROR = "LFS pointer of FaceFusion's assets mirror huggingface.co/uwg/modelz_base Extras/ffff_assets"
+PUBLISHED = {  # a part without a published sha256 is recorded as unverified
+    "feature_extractor": ("980d26afc9af6d1b6c946329df08b89a4a8582c9bb668d9475f5254e69434d15", f"{CATALOG}; {MIRROR}"),
+    "stitcher": ("c6683427edf3e0c3a86e61b1dea1e6dad56c557f5e711fec93966cfb34fd5f87", CATALOG),
+    "generator": ("db9274114fed504226c5921fc736b9558505e68682e7448631aea7b62cb3048a", MIRROR),
+}
+FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.onnx", *PUBLISHED.get(p, (None, "")))
+         for p in PARTS}
+WEIGHTS = list(FILES.values())
+
+
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The files this backend loads (what `gen weights download liveportrait` fetches)."""
+    return WEIGHTS
 
 
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem(list(FILES.values()), ctx.weights_dir))
+            or weights.problem(WEIGHTS, ctx.weights_dir, ctx.allow_unverified))
 
 
 @dataclass
@@ -74,8 +88,8 @@ class Motion:
 
 
 @lru_cache(maxsize=2)
-def _models(weights_dir: str | None, device: str) -> tuple[dict, list]:
-    resolved = [weights.resolve(FILES[p], weights_dir) for p in PARTS]
+def _models(weights_dir: str | None, device: str, allow_unverified: bool = False) -> tuple[dict, list]:
+    resolved = [weights.resolve(FILES[p], weights_dir, allow_unverified) for p in PARTS]
     sess = {p: onnx_models.session(r.path, device) for p, r in zip(PARTS, resolved)}
     onnx_models.expect_inputs(sess["generator"], resolved[3].path, ["feature_volume", "source", "target"])
     onnx_models.expect_inputs(sess["stitcher"], resolved[2].path, ["source", "target"])
@@ -120,18 +134,7 @@ def driving_option(ctx: Context) -> str:
 
 def frame_square(lm: np.ndarray) -> np.ndarray:
     """(cx, cy, size) of LivePortrait's per-frame driving square from 68 landmarks (parse_rect_from_landmark)."""
-    lm = np.asarray(lm, np.float64)
-    top = (np.mean(lm[[36, 39]], 0) + np.mean(lm[[42, 45]], 0)) / 2  # eye corners 37/40, 43/46 (1-based)
-    uy = np.mean(lm[[48, 54]], 0) - top
-    uy = uy / np.linalg.norm(uy) if np.linalg.norm(uy) > 1e-3 else np.array([0.0, 1.0])
-    ux = np.array([uy[1], -uy[0]])
-    c0 = lm.mean(0)
-    r = (lm - c0) @ np.stack([ux, uy]).T
-    lo, hi = r.min(0), r.max(0)
-    c1 = (lo + hi) / 2
-    size = float((hi - lo).max()) * DRIVING_SCALE
-    centre = c0 + ux * c1[0] + uy * c1[1] + uy * (DRIVING_VY * size)
-    return np.array([centre[0], centre[1], size])
+    return align.liveportrait_square(lm, DRIVING_SCALE, DRIVING_VY)
 
 
 def clip_window(lms: list) -> np.ndarray:
@@ -165,7 +168,8 @@ def _params(seed: int, device: str) -> dict:
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     src = sources.role("source")
     drv = sources.role("driving")
-    sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device)
+    sess, resolved = _models(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device,
+                             ctx.allow_unverified)
     p = _params(sample.seed, ctx.device)
     image = source_still(src, p)
     s_crop, s_mat = align.crop(image, faces.five_points(np.array(src.item.landmarks, np.float32)), _template(), CROP)

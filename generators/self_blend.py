@@ -19,27 +19,34 @@ import numpy as np
 from synthfake import media
 from synthfake import landmarks as lmk
 from synthfake.generators.common import warp
-from synthfake.generators.common.clips import render_clip
+from synthfake.generators.common.clips import clip_landmarks, render_clip
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, always_ready
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "1.1"  # 1.1: a blend that leaves the frame looking unchanged fails its quality gate (drawn again)
+VERSION = "1.2"  # 1.2: a draw that casts the face over MAX_CAST_DE from its source is drawn again (up to
+# CAST_DRAWS times), and a pair's images end with one JPEG encode (FINISH); 1.1: a blend that leaves the frame
+# looking unchanged fails its quality gate (drawn again)
 ROLES = [("target", "face")]  # one real face is both pseudo source and pseudo target
+FINISH = {"image_jpeg": True}  # the blend smooths the photo's JPEG grid in the face: both samples end with one
+# drawn JPEG encode (synthfake.finish), so the grid does not tell the fake
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # as in SBI: a full blend half the time
 HULLS = ("face68", "inner", "lower")  # which landmarks span the hull
 MIN_MASK_PX = 64
 VISIBLE_LEVEL = 24  # a pixel visibly changed: a channel moved by more than this (H.264 at CRF 18 moves <= 9)
 MIN_VISIBLE = 0.001  # share of the frame visibly changed below which the fake is its real (audit label_noise: 0.0005)
+MAX_CAST_DE = 5.0  # CIE76 distance of the blended face's mean colour from the source's: over it, a whole-face cast
+CAST_DRAWS = 8  # parameter draws tried before the sample fails
 
 
 ready = always_ready
 
 
-def draw_params(seed: int) -> dict:
-    """Every random choice of one sample, drawn once (a video uses the same values on every frame)."""
-    rng = np.random.default_rng([seed, 13])
+def draw_params(seed: int, k: int = 0) -> dict:
+    """Every random choice of one sample, drawn once (a video uses the same values on every frame); k > 0: the
+    k-th draw again, after earlier ones cast the face's colour too far (`colour_cast`)."""
+    rng = np.random.default_rng([seed, 13] + ([k] if k else []))
     freq = str(rng.choice(["downscale", "sharpen", "none"], p=[0.4, 0.3, 0.3]))
     return {
         "hue": round(float(rng.uniform(-8, 8)), 2),  # degrees of OpenCV's 0-180 hue
@@ -136,6 +143,29 @@ def blend_frame(rgb: np.ndarray, lm: np.ndarray, p: dict) -> tuple[np.ndarray, n
     return out, mask
 
 
+def colour_cast(rgb: np.ndarray, out: np.ndarray, mask: np.ndarray) -> float:
+    """CIE76 distance between the mask-weighted mean L*a*b* colour of `out` and of `rgb` (the face's cast)."""
+    w = mask[..., None].astype(np.float32)
+    if w.sum() <= 0:
+        return 0.0
+    means = [(cv2.cvtColor(im.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) * w).sum((0, 1)) / w.sum()
+             for im in (rgb, out)]
+    return float(np.linalg.norm(means[1] - means[0]))
+
+
+def settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> dict:
+    """The first of CAST_DRAWS parameter draws whose blend of this frame casts its face by at most MAX_CAST_DE,
+    the draw index and cast recorded; SampleFailed when none does."""
+    casts = []
+    for k in range(CAST_DRAWS):
+        p = draw_params(seed, k)
+        out, mask = blend_frame(rgb, lm, p)
+        casts.append(round(colour_cast(rgb, out, mask), 2))
+        if casts[-1] <= MAX_CAST_DE:
+            return {**p, "draw": k, "cast_de": casts[-1]}
+    raise SampleFailed(f"{where}: every self-blend draw cast the face's colour over dE {MAX_CAST_DE:g} ({casts})")
+
+
 def check_visible(rgb: np.ndarray, out: np.ndarray, where: str) -> None:
     """SampleFailed when the blend changed too little of the frame to tell it from its real (a low ratio on a
     faint pseudo source): a fake that is its real is label noise, so the sample is drawn again."""
@@ -147,24 +177,30 @@ def check_visible(rgb: np.ndarray, out: np.ndarray, where: str) -> None:
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt = sources.role("target")
-    p = draw_params(sample.seed)
     if tgt.item.kind == "image":
-        rgb = media.read_image(tgt.path)
-        out, mask = blend_frame(rgb, tgt.still_face().landmarks, p)
+        rgb, lm = media.read_image(tgt.path), tgt.still_face().landmarks
+        p = settle(rgb, lm, sample.seed, tgt.item.path)
+        out, mask = blend_frame(rgb, lm, p)
         if (mask > 0).sum() < MIN_MASK_PX:
             raise SampleFailed(f"{tgt.item.path}: blend mask under {MIN_MASK_PX} px")
         check_visible(rgb, out, tgt.item.path)
         return Generated(save_image(out_stem, out), p, 1, 1)
 
+    start, n = sample.params["clip_start"], sample.params["clip_frames"]
+    lms = clip_landmarks(tgt, start, n, draw_params(sample.seed)["smooth_sigma"])
+    first = next((i for i, lm in enumerate(lms) if lm is not None), None)
+    if first is None:
+        raise SampleFailed(f"{tgt.item.path}: no face in frames {start}..{start + n - 1}")
+    p = settle(media.read_frames(tgt.path, start + first, 1)[0], lms[first], sample.seed,
+               f"{tgt.item.path} frame {start + first}")
     checked = []
 
     def one(rgb, lm, i):
         out = blend_frame(rgb, lm, p)[0]
         if not checked:  # parameters are the sample's, drawn once: the first face frame speaks for the clip
-            check_visible(rgb, out, f"{tgt.item.path} frame {sample.params['clip_start'] + i}")
+            check_visible(rgb, out, f"{tgt.item.path} frame {start + i}")
             checked.append(i)
         return out
 
-    start, n = sample.params["clip_start"], sample.params["clip_frames"]
     path, written, changed = render_clip(out_stem, tgt, start, n, one, sigma=p["smooth_sigma"])
     return Generated(path, p, written, changed)

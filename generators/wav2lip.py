@@ -45,14 +45,19 @@ def spec(name: str) -> WeightSpec:
     return WeightSpec(f"{name}.onnx", f"{ASSETS}{name}.onnx")
 
 
+def weight_specs(ctx: Context) -> list[WeightSpec]:
+    """The export `--backend-opt wav2lip.model=` chooses (no sha256 of either is published: unverified)."""
+    return [spec(variant(ctx))]
+
+
 def ready(ctx: Context) -> str | None:
     return (onnx_models.missing_modules("onnxruntime", "librosa", "scipy") or onnx_models.device_problem(ctx.device)
-            or weights.problem([spec(variant(ctx))], ctx.weights_dir))
+            or weights.problem([spec(variant(ctx))], ctx.weights_dir, ctx.allow_unverified))
 
 
 @lru_cache(maxsize=2)
-def _model(weights_dir: str | None, device: str, name: str):
-    r = weights.resolve(spec(name), weights_dir)
+def _model(weights_dir: str | None, device: str, name: str, allow_unverified: bool = False):
+    r = weights.resolve(spec(name), weights_dir, allow_unverified)
     sess = onnx_models.session(r.path, device)
     onnx_models.expect_inputs(sess, r.path, ["source", "target"])
     return sess, r
@@ -132,7 +137,8 @@ def _params(seed: int, device: str, name: str) -> dict:
 def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
     tgt, aud = sources.role("target"), sources.role("audio")
     name = variant(ctx)
-    sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name)
+    sess, resolved = _model(str(ctx.weights_dir) if ctx.weights_dir else None, ctx.device, name,
+                            ctx.allow_unverified)
     p = _params(sample.seed, ctx.device, name)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     fps = float(media.video_fps(tgt.path))

@@ -23,10 +23,10 @@ def sources(tmp: Path, names: list[str]) -> Path:
 
 
 def model_env(home: Path, **extra: str) -> dict:
-    """The environment for `gen`: an empty home (no cached weights) and tiny models allowed unverified."""
+    """The environment for `gen`: an empty home (no cached weights), no SYNTHFAKE_* variable of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHFAKE_")}
     home.mkdir(parents=True, exist_ok=True)
-    env.update({"HOME": str(home), "SYNTHFAKE_ALLOW_UNVERIFIED": "1", **extra})
+    env.update({"HOME": str(home), **extra})
     return env
 
 

@@ -33,16 +33,18 @@ from synthfake.shared_types import MediaMeta
 from synthfake.shared_types import PAIR_ROLE
 from synthfake.sources import load_index
 
-CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "label_noise",
-          "artefacts")
+CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identity", "confounds", "signal_confounds",
+          "label_noise", "artefacts")
 
 
 @pytest.fixture(scope="module")
 def base(data_dir, dataset_dir) -> Path:
-    """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once."""
+    """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once. The swaps are
+    aligned_swap's: landmark_swap (the default) pastes a face without the photo's JPEG grid into a decoded JPEG,
+    which signal_confounds rightly fails (face blockiness AUC 0.10, p 0.03 on this dataset)."""
     out = dataset_dir("audit")
-    gen("run", "--type", "face_swap", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", out, "--workers", 2, "--quiet")
+    gen("run", "--type", "face_swap", "--backend", "face_swap=aligned_swap", "--n", 8, "--reals", 8,
+        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
     return out
 
 
@@ -384,8 +386,9 @@ def test_frozen_frames_fail_artefacts_only(ds):
     rewrite(ds, lambda r: with_file(r, p) if r.id == fake.id else None)
     report = audit(ds)
     assert_only(report, "artefacts")
-    # about half the pairs now repeat, less those already repeated in its source clip (29% on the shared media)
-    assert report.check("artefacts").details["per_record"][fake.id]["frozen"] > 0.2
+    # about half the pairs now repeat, less those already repeated in its source clip (29% on the shared media;
+    # 0.17 left on the aligned_swap clip here, with held frames found by 16 px blocks)
+    assert report.check("artefacts").details["per_record"][fake.id]["frozen"] > 0.1
 
 
 def test_reals_of_one_source_fail_exact_duplicates(ds):

@@ -101,12 +101,13 @@ def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures
     three = tmp_path / "three"  # `gen run` in batches of 3 (then 1)
     gen("run", "--type", "generation", "--backend", "generation=diffusers_t2i", *OPTS, "--weights-dir", w, "--n", 4,
         "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", sources(tmp_path, ["photo_s1.jpg"]),
-        "--out", three, "--quiet", env=model_env(tmp_path / "home", SYNTHFAKE_DIFFUSERS_BATCH="3"))
+        "--out", three, "--quiet", "--backend-opt", "diffusers_t2i.batch=3", env=model_env(tmp_path / "home"))
+    assert "batch" not in json.loads((three / "plan.json").read_text())["backend_opts"].get("diffusers_t2i", {})
     for k, v in model_env(tmp_path / "home2").items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "1")
-    one = _copy_plan(three, tmp_path / "one")  # the same plan, one sample at a time
-    assert Shard(one, RunSettings(weights_dir=w, show_progress=False), 0, 1).run().done == 4
+    one = _copy_plan(three, tmp_path / "one")  # the same plan, one sample at a time (a run option: no plan change)
+    by = {"diffusers_t2i": {"batch": 1}}
+    assert Shard(one, RunSettings(weights_dir=w, show_progress=False, backend_opts=by), 0, 1).run().done == 4
     by_one = {r.index: r for r in read_records(one)}
     by_three = {r.index: r for r in read_records(three)}
     assert sorted(by_one) == sorted(by_three) == [0, 1, 2, 3]
@@ -124,9 +125,9 @@ def test_batched_and_unbatched_runs_give_identical_bytes_and_per_sample_failures
         return out
 
     monkeypatch.setattr(t2i, "generate_batch", flaky)
-    monkeypatch.setenv("SYNTHFAKE_DIFFUSERS_BATCH", "3")
     again = _copy_plan(three, tmp_path / "again")
-    res = Shard(again, RunSettings(weights_dir=w, show_progress=False), 0, 1).run()
+    by = {"diffusers_t2i": {"batch": 3}}
+    res = Shard(again, RunSettings(weights_dir=w, show_progress=False, backend_opts=by), 0, 1).run()
     assert calls == [[0, 1, 2], [3]] and (res.done, res.failed) == (3, 1)
     fails = {f.index: f.reason for f in read_failures(again)}
     assert list(fails) == [1] and "out of memory on this one" in fails[1]

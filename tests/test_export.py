@@ -54,51 +54,98 @@ def test_webdataset_shards_iterate_with_the_webdataset_package(exports, mixed_da
             rec = json.loads(s["json"])
             media = s.get("mp4") or s.get("png")
             assert hashlib.sha256(media).hexdigest() == recs[s["__key__"]].sha256
-            assert p.name.startswith(rec["split"] + "-")
+            assert p.name.startswith(rec["split"] + "-") and s["cls"] == str(rec["label"]).encode()
             seen[s["__key__"]] = rec["label"]
     assert seen == {i: r.label for i, r in recs.items()}
+    # what a wds training pipeline does: decode, then (media, label) tuples with the label as an int
+    pipeline = (wds.WebDataset([str(p) for p in shards], shardshuffle=False).decode()
+                .to_tuple("png;mp4", "cls", "__key__"))
+    assert {key: label for _, label, key in pipeline} == {i: r.label for i, r in recs.items()}
 
 
 @pytest.mark.parametrize("folder", ["hf", "hf_embed"])
-def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder, tmp_path):
+def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder, tmp_path, monkeypatch):
     import datasets
 
     recs = records(mixed_dataset)
     # a cache of this test's own: datasets' shared cache keys a local folder by its path, and pytest reuses
     # /tmp/pytest-of-USER paths across runs, so a shared cache can serve another run's export
     ds = datasets.load_dataset(str(exports / folder), cache_dir=str(tmp_path / "hf_cache"))
-    assert set(ds) == {r.split for r in recs.values()}
+    hf_split = {"val": "validation"}
+    assert set(ds) == {hf_split.get(r.split, r.split) for r in recs.values()} and "validation" in ds
+    monkeypatch.chdir(exports / folder)  # media beside the Parquet files open relative to the working directory
     for split, part in ds.items():
         assert part.features["label"].names == ["real", "fake"]
-        want = {i: r.label for i, r in recs.items() if r.split == split}
+        assert isinstance(part.features["image"], datasets.Image) and isinstance(part.features["video"], datasets.Video)
+        want = {i: r.label for i, r in recs.items() if hf_split.get(r.split, r.split) == split}
         assert dict(zip(part["id"], part["label"])) == want
-        for row in part:
-            data = row["media_bytes"] if folder == "hf_embed" else (exports / folder / row["media_path"]).read_bytes()
+        raw = part.cast_column("image", datasets.Image(decode=False)).cast_column("video", datasets.Video(decode=False))
+        for row in raw:
+            media = row["image"] or row["video"]
+            data = media["bytes"] if folder == "hf_embed" else (exports / folder / media["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == recs[row["id"]].sha256
-    card = (exports / folder / "README.md").read_text()
+            assert (row["image"] is None) == (recs[row["id"]].media.kind == "video")
+        img = next((i for i, r in enumerate(part["media_kind"]) if r == "image"), None)
+        if img is not None:  # decoded by datasets itself: the very pixels of the PNG
+            import numpy as np
+            from PIL import Image
+
+            got = np.asarray(part[img]["image"])
+            path = recs[part[img]["id"]].path
+            assert (got == np.asarray(Image.open(mixed_dataset / path))).all()
+    text = (exports / folder / "README.md").read_text()
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard(text)
+    assert card.data.license == "other" and card.data.license_name and "{this folder}" not in text
+    assert {c["split"] for c in card.data.configs[0]["data_files"]} == set(ds)
     counts = Counter(r.backend for r in recs.values())
     for backend, c in counts.items():
-        assert f"| {backend} | {c} |" in card
-    assert "non-commercial" in card.lower() and '"seed"' in card
+        assert f"| {backend} | {c} |" in text
+    assert "non-commercial" in text.lower() and '"seed"' in text and str((exports / folder).resolve()) in text
 
 
-def test_ffpp_layout_names_and_split_pairs(exports, mixed_dataset):
+def test_hf_card_licence_comes_from_the_flag(mixed_dataset, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    gen("export", mixed_dataset, "--format", "hf", "--embed", "--license", "cc-by-nc-4.0", "--out", tmp_path / "H",
+        "--quiet")
+    card = DatasetCard((tmp_path / "H" / "README.md").read_text())
+    assert card.data.license == "cc-by-nc-4.0" and "license_name" not in card.data.to_dict()
+
+
+def _ffpp_loader(out, split):
+    """The names FF++'s loaders build from a split's pairs: originals T and S, fakes T_S and S_T."""
+    pairs = json.loads((out / "splits" / f"{split}.json").read_text())
+    assert all(len(p) == 2 and all(re.fullmatch(r"\d{3,}", x) for x in p) for p in pairs)
+    return {x for p in pairs for x in p}, {f"{a}_{b}" for a, b in pairs} | {f"{b}_{a}" for a, b in pairs}
+
+
+def test_ffpp_names_follow_t_s_and_every_file_is_in_its_split(exports, mixed_dataset):
     out, recs = exports / "ffpp", records(mixed_dataset)
     names = json.loads((out / "names.json").read_text())
+    numbers = json.loads((out / "numbers.json").read_text())
     assert sorted(v["id"] for v in names.values()) == sorted(recs)
-    numbers = json.loads((out / "source_numbers.json").read_text())
+    loader = {s: _ffpp_loader(out, s) for s in ("train", "val", "test")}
     for rel, v in names.items():
         r = recs[v["id"]]
         assert (out / rel).read_bytes() == (mixed_dataset / r.path).read_bytes()
+        originals, fakes = loader[r.split]
+        others = [loader[s] for s in loader if s != r.split]
         if r.label == 0:
-            assert rel.startswith("original_sequences/youtube/c23/")
+            assert rel.startswith("original_sequences/youtube/c23/") and re.fullmatch(r"\d{3,}", v["name"])
+            assert v["name"] in originals and not any(v["name"] in o for o, _ in others)
+            assert numbers[v["name"]]["real"] == r.id
         else:
             assert rel.startswith(f"manipulated_sequences/{r.backend}/c23/")
-            t, s = v["name"].split("_")[:2]
-            assert {t, s} <= {numbers[x.path] for x in r.sources} and [t, s] in json.loads(
-                (out / "splits" / f"{r.split}.json").read_text())
-    pairs = {s: json.loads((out / "splits" / f"{s}.json").read_text()) for s in ("train", "val", "test")}
-    by_split = {s: {x for p in ps for x in p} for s, ps in pairs.items()}
+            assert re.fullmatch(r"\d{3,}_\d{3,}", v["name"])
+            assert v["name"] in fakes and not any(v["name"] in f for _, f in others)
+            t, s = v["name"].split("_")
+            paired = [x for x in recs.values() if x.params.get("paired_with") == r.id]
+            if paired:  # T is the original of the very clip the fake was made on
+                assert numbers[t]["real"] == paired[0].id
+            assert numbers[s]["source"] in {x.path for x in r.sources} | {None}
+    by_split = {s: o for s, (o, _) in loader.items()}
     assert not (by_split["train"] & by_split["test"]) and not (by_split["train"] & by_split["val"])
 
 

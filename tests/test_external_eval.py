@@ -128,13 +128,13 @@ def test_recipes_apply_under_command_line_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
     recipe = tmp_path / "r.json"
     recipe.write_text(json.dumps({"description": "x", "model": ARCH, "epochs": 7, "image_size": 64, "lr": 0.01}))
-    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
-                                 str(recipe), "--epochs", "2"])
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "D"), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(recipe), "--epochs", "2"])  # (a model never goes inside its dataset)
     assert r.exit_code == 0, r.output
     o = seen[0]
     assert (o.epochs, o.image_size, o.lr, o.model) == (2, 64, 0.01, ARCH)  # the flag wins, the recipe fills the rest
     recipe.write_text(json.dumps({"epoch": 3}))
-    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "D"), "--out", str(tmp_path / "m"), "--recipe",
                                  str(recipe)])
     assert r.exit_code == 2 and "unknown recipe key(s) epoch" in r.output
 
@@ -160,3 +160,24 @@ def test_shipped_recipes_are_valid_and_gen_run_rejects_unknown_keys(tmp_path):
     r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "d"), "--sources", str(tmp_path), "--recipe", str(bad)])
     assert r.exit_code == 2 and "unknown recipe key(s) type" in r.output
     assert not (tmp_path / "d").exists()
+
+
+def test_bootstrap_intervals_are_scipys():
+    """The intervals are scipy.stats.bootstrap's percentile intervals (paired resampling of the files), not a
+    hand-written resampler: the same seed gives the same numbers from scipy directly."""
+    from scipy.stats import bootstrap
+    from sklearn.metrics import roc_auc_score
+
+    rows = [Labelled(f"f{i}", int(i % 2), "k" if i % 2 else "real", "m") for i in range(30)]
+    rng = np.random.default_rng(1)
+    probs = {r.path: float(np.clip(0.3 * r.label + rng.uniform(0, 0.7), 0, 1)) for r in rows}
+    rep = report_external("x", rows, probs, DetectorMeta(threshold=0.5), [], boot=200, seed=3)
+    y = np.asarray([r.label for r in rows])
+    p = np.asarray([probs[r.path] for r in rows])
+    ci = bootstrap((y, p), lambda a, b: roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan, paired=True,
+                   vectorized=False, n_resamples=200, method="percentile", rng=np.random.default_rng(3))
+    assert rep.roc_auc_ci == pytest.approx((ci.confidence_interval.low, ci.confidence_interval.high))
+    hit = (y[y == 1] == (p[y == 1] >= 0.5)).astype(float)
+    ci = bootstrap((hit,), np.mean, vectorized=False, n_resamples=200, method="percentile",
+                   rng=np.random.default_rng(3))
+    assert rep.recall_by_kind["k"]["ci"] == pytest.approx((ci.confidence_interval.low, ci.confidence_interval.high))

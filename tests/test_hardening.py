@@ -215,17 +215,17 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
     scan write plain progress lines (done/total, rate, ETA); `gen backends` prints reasons verbatim (markup-like
     text kept, long URLs whole, nothing cut with an ellipsis) in a narrow terminal."""
     _, _, _, run, scan = hostile
-    line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ samples/s, "
+    line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ (samples|files)/s, "
                       r"elapsed \d+:\d\d:\d\d, ETA (\d+:\d\d:\d\d|-)$")
     for proc, total in ((run, 6), (scan, len(PHOTOS) + 5)):
         found = [m for ln in proc.stderr.splitlines() if (m := line.match(ln))]
         assert found and int(found[0][2]) == 0 and found[-1][2] == found[-1][3] == str(total), proc.stderr[-1500:]
         assert "\x1b[" not in proc.stderr and "━" not in proc.stderr  # no bar drawn into the log
 
-    hint = "[bold]x[/bold] pip install 'synthfake[models]'"
-    env = {**os.environ, "COLUMNS": "50", "SYNTHFAKE_HTTP_TIMEOUT": hint, "HOME": str(tmp_path)}
-    proc = gen("backends", env=env)
-    assert f"$SYNTHFAKE_HTTP_TIMEOUT={hint!r}: expected a number" in proc.stdout
+    hint = tmp_path / "[bold]x[/bold] :smile: [/]"  # markup, an emoji code, a closing tag with no opening one
+    env = {**os.environ, "COLUMNS": "50", "HOME": str(tmp_path)}
+    proc = gen("backends", "--weights-dir", hint, env=env)
+    assert f"--weights-dir: {hint / 'inswapper_128.onnx'}" in proc.stdout
     url = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"
     assert url in proc.stdout and "…" not in proc.stdout and str(tmp_path) in proc.stdout
 

@@ -55,8 +55,8 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
         (weights / name).write_bytes(b"not an onnx model")
     ds = tmp_path / "D"
     proc = gen("run", *SWAP, "--n", 3, "--backend", "face_swap=inswapper", "--weights-dir", weights,
-               "--sources", faces, "--out", ds, "--quiet", check=False, timeout=300,
-               env={**os.environ, "SYNTHFAKE_ALLOW_UNVERIFIED": "1"})  # past the sha256 check, to the loader
+               "--sources", faces, "--out", ds, "--quiet", "--allow-unverified", check=False,
+               timeout=300)  # past the sha256 check, to the loader
     assert proc.returncode == 3, proc.stderr[-2000:]
     line = _error_line(proc)
     assert "shard 0/1 stopped" in line and "inswapper_128.onnx" in line and "not a loadable ONNX" in line

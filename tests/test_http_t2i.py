@@ -27,11 +27,16 @@ from synthfake.manifest import read_records
 from synthfake.generators.common import prompts
 
 KEY = "sk-synthfake-test-Zq81vX0s"
-GRADIENT = np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))] * 3)
+SIZE = "64x32"  # asked of the server in every run here (BFL: multiples of 32); the replies have this size
+GRADIENT = np.dstack([np.tile(np.arange(64, dtype=np.uint8) * 4, (32, 1))] * 3)
 PNG = cv2.imencode(".png", GRADIENT)[1].tobytes()
+TINY = cv2.imencode(".png", GRADIENT[:1, :1])[1].tobytes()  # a 1x1 placeholder
 JPEG = cv2.imencode(".jpg", GRADIENT, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 KEY_JSON = KEY.replace("-", "\\u002d")  # as a JSON encoder that escapes '-' writes it
 KEY_URL = "".join(f"%{b:02X}" for b in KEY.encode())  # every byte percent-encoded
+KEY_B64 = base64.b64encode(KEY.encode()).decode()
+KEY_FORMS = (KEY, KEY_JSON, KEY_URL, KEY_URL.lower(), KEY_B64[:-4], "".join(f"\\u{ord(c):04x}" for c in KEY),
+             "".join(f"&#{ord(c)};" for c in KEY), KEY.encode().hex())
 
 
 class Api(BaseHTTPRequestHandler):
@@ -94,7 +99,8 @@ class Api(BaseHTTPRequestHandler):
                 return self._send(401, b'{"detail": "bad key"}')
             if self._fault(action) or self._leak(action):
                 return
-            tid = KEY if action == "echo_id" else f"task{len(self.server.log)}"
+            tid = {"echo_id": KEY, "echo_id_mixed": f"req-{KEY}-{KEY_JSON}-{KEY_B64}"}.get(
+                action, f"task{len(self.server.log)}")  # a request id that echoes the key, in one or several forms
             self.server.bodies.append(json.loads(body))
             poll_base = self.server.elsewhere if action == "other_port" else base
             return self._json({"id": tid, "polling_url": f"{poll_base}/v1/get_result?id={tid}"})
@@ -132,6 +138,8 @@ class Api(BaseHTTPRequestHandler):
                 return self._send(400, b"key sent to the delivery host")
             if action == "jpeg":  # a provider that ignores output_format, as BFL's default does
                 return self._send(200, JPEG, "image/jpeg")
+            if action == "tiny":  # not the size asked for
+                return self._send(200, TINY, "image/png")
             return self._send(200, PNG, "image/png")
         self._send(404)
 
@@ -162,13 +170,14 @@ def elsewhere(api):
     srv.server_close()
 
 
+RUN_OPTS = ("timeout=1", "retries=2", "backoff=0.05", "poll_interval=0.05", "concurrency=2")  # not in plan.json
+
+
 def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str, key: str = KEY, check: bool = False,
          **extra):
-    env = model_env(tmp / "home", **{key_env: key}, **extra, SYNTHFAKE_HTTP_TIMEOUT="1",
-                    SYNTHFAKE_HTTP_RETRIES="2", SYNTHFAKE_HTTP_BACKOFF="0.05", SYNTHFAKE_HTTP_POLL_INTERVAL="0.05",
-                    SYNTHFAKE_HTTP_CONCURRENCY="2")
+    env = model_env(tmp / "home", **{key_env: key}, **extra)
     ds = tmp / "D"
-    opts = (f"provider={provider}", f"url=http://127.0.0.1:{srv.server_port}", *opts)
+    opts = (f"provider={provider}", f"url=http://127.0.0.1:{srv.server_port}", f"size={SIZE}", *opts, *RUN_OPTS)
     proc = gen("run", "--type", "generation", "--backend", "generation=http_t2i", "--n", n, "--reals", 0,
                "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
                *[a for o in opts for a in ("--backend-opt", f"http_t2i.{o}")], env=env, check=check)
@@ -176,20 +185,22 @@ def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str, key: s
 
 
 def _no_key_anywhere(ds: Path, proc) -> None:
-    for form in (KEY, KEY_JSON, KEY_URL, KEY_URL.lower()):
+    for form in KEY_FORMS:
         assert form not in proc.stdout + proc.stderr, form
         for p in ds.rglob("*"):
             if p.is_file():
-                assert form.encode() not in p.read_bytes(), (p, form)
+                data = p.read_bytes()  # as written, and with JSON's escaped backslashes read back
+                assert form.encode() not in data and form.encode() not in data.replace(b"\\\\", b"\\"), (p, form)
 
 
 def test_key_never_leaks_nor_goes_to_another_origin(tmp_path, api, elsewhere, data_dir):
     """Class: secrets. Replies echo the key raw, JSON-escaped and URL-encoded, in error bodies, a poll status
-    and a request id; one redirects across origins, one polls on another port. The key reaches no byte of the
-    dataset, stdout or stderr, and no request to the other origin; the key is stripped and checked first."""
-    api.script["submit"] = ["echo_json", "echo_url", "redirect", "other_port", "echo_id", "ok"]
-    api.script["poll"] = ["ready", "echo_status"]  # sample 4 (its id is the key) is made; sample 5 fails
-    ds, proc = _run(tmp_path, api, "bfl", 6, "BFL_API_KEY", key=KEY + "\n")  # a key read from a file
+    and a request id (one holding it plain, JSON-escaped and base64 at once); one redirects across origins, one
+    polls on another port. The key reaches no byte of the dataset, stdout or stderr, in no form, and no request
+    to the other origin; the key is stripped and checked first; run options stay out of plan.json."""
+    api.script["submit"] = ["echo_json", "echo_url", "redirect", "other_port", "echo_id", "ok", "echo_id_mixed"]
+    api.script["poll"] = ["ready", "echo_status", "ready"]  # samples 4 and 6 (ids echo the key) are made; 5 fails
+    ds, proc = _run(tmp_path, api, "bfl", 7, "BFL_API_KEY", key=KEY + "\n")  # a key read from a file
     assert proc.returncode == 1 and "5 sample(s) failed" in proc.stderr  # bad samples: recorded, run goes on
     fails = failures(ds)
     assert sorted(fails) == [0, 1, 2, 3, 5], fails
@@ -197,8 +208,11 @@ def test_key_never_leaks_nor_goes_to_another_origin(tmp_path, api, elsewhere, da
     assert "redirect to http://127.0.0.1:" in fails[2] and "not followed with the key" in fails[2]
     assert "another origin; the key is not sent there" in fails[3]
     assert "status '***'" in fails[5]
-    (record,) = check_records(ds, {})
+    record, mixed = sorted(check_records(ds, {}), key=lambda r: r.index)
     assert record.index == 4 and record.params["request_id"] == "***"
+    assert mixed.index == 6 and mixed.params["request_id"].startswith("req-***-***-***"), mixed.params
+    plan = json.loads((ds / "plan.json").read_text())
+    assert set(plan["backend_opts"]["http_t2i"]) == {"provider", "url", "size"}  # no timeout, retries...
     assert elsewhere.log == []  # nothing, keyed or not, went to the other origin
     _no_key_anywhere(ds, proc)
     # a key with a space inside fails before any request, naming the variable and never the value
@@ -238,10 +252,10 @@ def test_bfl_retries_polls_records_and_fails_cleanly(tmp_path, api, data_dir):
     for r in records.values():
         assert r.sources == [] and r.weights == {}
         assert r.params["prompt"] == prompts.sample(r.seed).text and r.params["provider"] == "bfl"
-        assert (r.media.width, r.media.height) == (64, 48)
+        assert (r.media.width, r.media.height) == (64, 32)
     assert records[0].params["attempts"] == 3 + 2 + 1  # 3 submits, 2 polls, 1 download
     sent = {b["seed"] for b in api.bodies}
-    assert {records[0].seed, records[2].seed} <= sent and all(b["width"] == b["height"] == 1024 for b in api.bodies)
+    assert {records[0].seed, records[2].seed} <= sent and all((b["width"], b["height"]) == (64, 32) for b in api.bodies)
     _no_key_anywhere(ds, proc)
     deliveries = [h for route, _, h, _ in api.log if route == "delivery"]
     assert deliveries and not any("x-key" in {k.lower() for k in h} for h in deliveries)
@@ -260,6 +274,29 @@ def test_bfl_jpeg_is_refused_or_converted_and_recorded(tmp_path, api, data_dir):
     (rec,) = check_records(ds, {})
     assert rec.params["returned_format"] == "jpeg" and rec.params["converted_to_png"]
     assert (ds / rec.path).read_bytes().startswith(b"\x89PNG")
+
+
+def test_reply_of_another_size_is_refused_and_options_are_checked_first(tmp_path, api, data_dir):
+    """Class: accepting nonsense. A 1x1 image for the 64x32 asked is a recorded failure, not a fake; an ftp URL,
+    a port over 65535, a size of 0x0, an unknown key variable name or a timeout of nan are refused before
+    anything is written or sent (exit 2, one line naming the option)."""
+    api.script["delivery"] = ["tiny", "ok"]
+    ds, proc = _run(tmp_path / "tiny", api, "bfl", 2, "BFL_API_KEY")
+    assert proc.returncode == 1 and "returned a 1x1 image for the 64x32 asked" in failures(ds)[0]
+    (rec,) = check_records(ds, {})
+    assert rec.index == 1 and (rec.media.width, rec.media.height) == (64, 32)
+    sent = len(api.log)
+    for opt, why in (("url=ftp://127.0.0.1/x", "http_t2i.url='ftp://127.0.0.1/x': expected http(s)://"),
+                     ("url=http://127.0.0.1:70000", "with a port of 1-65535"),
+                     ("size=0x0", "http_t2i.size='0x0': each side must be 1-16384 pixels"),
+                     ("key_env=NOT-A-NAME", "http_t2i.key_env='NOT-A-NAME': expected an environment variable"),
+                     ("timeout=nan", "--backend-opt http_t2i.timeout nan: not a finite number"),
+                     ("retries=-1", "--backend-opt http_t2i.retries -1: must be >= 0")):
+        bad = tmp_path / "bad"
+        _, proc = _run(bad, api, "bfl", 1, "BFL_API_KEY", opt)
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert proc.returncode == 2 and errors and why in errors[0], (opt, proc.stderr[-800:])
+        assert not (bad / "D").exists() and len(api.log) == sent, opt
 
 
 def test_image_format_reads_magic_bytes():

@@ -177,7 +177,7 @@ def test_faces_turned_far_apart_are_not_morphed(pool, tmp_path, monkeypatch):
 def test_glasses_are_not_ghosts_in_a_morph(data_dir):
     """talk_d9 wears thin rims. As a parent, averaged in, they showed as ghost rims on photo_s1's face; now they
     are inpainted first. As the base, they faded to ghosts over the averaged face; now they lie over it whole.
-    Measured by `glasses.rims` on the morph: rim pixels the morph shows."""
+    Measured by `rims.rims` on the morph: rim pixels the morph shows."""
     def still(name):
         img = media.read_image(data_dir / "faces" / name)
         return img, faces.detect(img).landmarks

@@ -57,9 +57,9 @@ def test_backend_flags_parse_to_a_mix_or_a_plain_name():
         with pytest.raises(SynthfakeError):
             parse_backends(bad, ratios)
     used = {"lip_sync": "wav2lip", "real": "reencode"}
-    assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == {"wav2lip": {"model": "wav2lip_96"}}
+    assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == ({"wav2lip": {"model": "wav2lip_96"}}, {})
     for bad, says in (("wav2lip.model=nope", "expected one of"), ("wav2lip.modle=x", "unknown option"),
-                      ("nosuch.model=x", "unknown backend"), ("liveportrait.driving=pose-friendly", "not in this plan"),
+                      ("nosuch.model=x", "backend 'nosuch': unknown"), ("liveportrait.driving=pose-friendly", "not in this plan"),
                       ("wav2lip=x", "expected NAME.key=value")):
         with pytest.raises(SynthfakeError, match=says):
             parse_backend_opts([bad], used)
@@ -89,8 +89,9 @@ def test_backend_opts_are_recorded_and_a_change_is_refused(photo_sources, tmp_pa
     out = tmp_path / "D"
     base = ["run", "--type", "generation", "--backend", "generation=morph:0.5,http_t2i:0.5", "--n", 2,
             "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", photo_sources, "--out", out, "--quiet"]
-    env = model_env(tmp_path / "home", BFL_API_KEY="k" * 24, SYNTHFAKE_HTTP_RETRIES="0", SYNTHFAKE_HTTP_TIMEOUT="0.5")
-    opt = ["--backend-opt", "http_t2i.url=http://127.0.0.1:9", "--backend-opt"]
+    env = model_env(tmp_path / "home", BFL_API_KEY="k" * 24)
+    opt = ["--backend-opt", "http_t2i.url=http://127.0.0.1:9", "--backend-opt", "http_t2i.retries=0", "--backend-opt",
+           "http_t2i.timeout=0.5", "--backend-opt"]  # run options (retries, timeout): not recorded in the plan
     gen(*base, *opt, "http_t2i.model=flux-dev", env=env, check=False)  # the http sample fails: no server
     plan = json.loads((out / "plan.json").read_text())
     assert plan["backend_opts"] == {"http_t2i": {"url": "http://127.0.0.1:9", "model": "flux-dev"}}
@@ -260,8 +261,10 @@ def test_a_split_without_enough_people_free_of_glasses_warns_at_planning_time():
     for it in index.items:
         it.glasses = None if it.kind == "audio" else (0.3 if it.identity == "p8" else 1.7)  # only p8 is bare
     warnings = plan_warnings(SampleTable(_plan(index, n=40, reals=40), index))
-    assert any("landmark_swap needs 2 distinct faces but" in w and "who wear them" in w for w in warnings), warnings
-    assert any("morph needs 2 distinct faces" in w for w in warnings)
+    assert any("each landmark_swap fake needs 2 people without glasses, but only 1 of the 2 people in this split "
+               "has none (p8), so it also uses" in w and "add photos or videos of at least 1 more person without "
+               "glasses" in w for w in warnings), warnings
+    assert any("each morph fake needs 2 people without glasses" in w for w in warnings)
     for it in index.items:
         it.glasses = None if it.kind == "audio" else 0.3
     assert not any("glasses" in w for w in plan_warnings(SampleTable(_plan(index, n=40, reals=40), index)))

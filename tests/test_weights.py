@@ -23,7 +23,6 @@ SPEC = WeightSpec("model.onnx", "https://example.org/model.onnx")
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv(weights.ENV_DIR, raising=False)
-    monkeypatch.delenv(weights.ENV_ALLOW, raising=False)
     return tmp_path / "home"
 
 
@@ -52,7 +51,7 @@ def test_missing_file_is_one_line_with_every_place_and_the_source(tmp_path, home
     assert f"--weights-dir: {tmp_path / 'flag' / 'model.onnx'}" in msg
     assert "$SYNTHFAKE_WEIGHTS: not set" in msg
     assert str(home / ".cache" / "synthfake" / "weights" / "model.onnx") in msg
-    assert msg.endswith("get it from https://example.org/model.onnx")
+    assert msg.endswith("get it from https://example.org/model.onnx, or run `gen weights download` (sha256 checked)")
 
 
 def test_sha256_is_cached_by_size_and_mtime(tmp_path, home):
@@ -75,8 +74,7 @@ def test_published_sha256_is_enforced_unless_allowed(tmp_path, home, monkeypatch
     assert weights.resolve(SPEC, tmp_path / "w").verified is None
     with pytest.raises(BackendNotReady, match="differs from the published 0000000000000000... \\(a published list\\)"):
         weights.resolve(bad, tmp_path / "w")
-    monkeypatch.setenv(weights.ENV_ALLOW, "1")
-    r = weights.resolve(bad, tmp_path / "w")
+    r = weights.resolve(bad, tmp_path / "w", allow_unverified=True)  # gen run --allow-unverified
     assert r.verified is False and weights.record([r]) == ({"model.onnx": sha256_file(p)}, ["model.onnx"])
 
 
@@ -93,13 +91,12 @@ MODEL_BACKENDS = {"inswapper": "inswapper_128.onnx", "liveportrait": "live_portr
                   "wav2lip": "wav2lip_gan_96.onnx", "diffusers_t2i": "FLUX.1-schnell/model_index.json"}
 
 
-def _backends(tmp_path, weights_dir, **env):
+def _backends(tmp_path, weights_dir, *flags, **env):
     e = model_env(tmp_path / "home", COLUMNS="1000")
-    e.pop("SYNTHFAKE_ALLOW_UNVERIFIED")
     e.pop("BFL_API_KEY", None)
     e.update(env)
     rows: dict[str, str] = {}
-    for line in gen("backends", "--weights-dir", weights_dir, env=e).stdout.splitlines():
+    for line in gen("backends", "--weights-dir", weights_dir, *flags, env=e).stdout.splitlines():
         cells = [c.strip() for c in line.split("│")[1:-1]]
         if len(cells) == 3 and cells[0]:
             rows[cells[0]] = cells[2]  # status; a reason is printed whole below the table
@@ -128,8 +125,8 @@ def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):
     tiny_models.live_portrait(w)
     tiny_models.wav2lip(w / "wav2lip_gan_96.onnx")
     rows = _backends(tmp_path, w)
-    assert "ready" in rows["liveportrait"] and "not ready" not in rows["liveportrait"]
-    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]
+    assert "ready" in rows["wav2lip"] and "not ready" not in rows["wav2lip"]  # no sha256 published for it
     assert "inswapper_128.onnx: sha256" in rows["inswapper"] and "differs from the published" in rows["inswapper"]
-    rows = _backends(tmp_path, w, SYNTHFAKE_ALLOW_UNVERIFIED="1")
-    assert "not ready" not in rows["inswapper"]
+    assert "live_portrait_feature_extractor.onnx: sha256" in rows["liveportrait"]
+    rows = _backends(tmp_path, w, "--allow-unverified")
+    assert "not ready" not in rows["inswapper"] and "not ready" not in rows["liveportrait"]

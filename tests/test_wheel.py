@@ -1,6 +1,6 @@
 """The package works installed from a built wheel, not only editable: the wheel is built from this checkout,
-installed (not -e) into a fresh venv, and `gen --version`, `gen backends`, `gen run`, `gen export` and
-`gen detect --help` run from it. The fresh venv reaches the dependencies through a .pth line naming this
+installed (not -e) into a fresh venv, and `gen --version`, `gen backends`, `gen run` (with a packaged recipe by
+name), `gen export` and `gen detect --help` run from it; the packaged recipes and JSON Schemas are in it. The fresh venv reaches the dependencies through a .pth line naming this
 venv's site-packages (no download; that folder's own .pth files, the editable finder among them, are not
 processed), so `synthfake` itself can only come from the wheel: the test checks where it was imported from."""
 
@@ -42,14 +42,17 @@ def test_the_wheel_holds_every_package_and_its_commands_run(wheel_venv, data_dir
                            "synthfake.generators.common, synthfake.detector; print(synthfake.__file__)")
     assert str(wheel_venv) in where and str(ROOT) not in where, where
     assert "synthfake" in _run(gen, "--version")
+    shipped = _run(py, "-c", "from synthfake.recipe import recipe_names; from synthfake.schemas import packaged_schema; "
+                             "print(recipe_names('data'), recipe_names('detector'), packaged_schema('record')['title'])")
+    assert "'all4'" in shipped and "'small_cnn_cpu'" in shipped and "Record" in shipped, shipped
     assert "landmark_swap" in _run(gen, "backends")
     sources = tmp_path / "sources"
     sources.mkdir()
     for name in ("photo_s1.jpg", "photo_s42.jpg"):
         shutil.copy(data_dir / "faces" / name, sources / name)
     ds = tmp_path / "ds"
-    _run(gen, "run", "--n", "1", "--reals", "1", "--type", "face_swap", "--sources", sources, "--out", ds,
-         "--splits", "train=1,val=0,test=0", "--quiet")
+    _run(gen, "run", "--n", "1", "--reals", "1", "--recipe", "only_face_swap", "--sources", sources, "--out", ds,
+         "--splits", "train=1,val=0,test=0", "--quiet")  # a packaged recipe, by name
     out = _run(gen, "export", ds, "--format", "ffpp", "--out", tmp_path / "ffpp")
     assert "2 record(s) as ffpp" in " ".join(out.split()), out
     assert "predict" in _run(gen, "detect", "--help")

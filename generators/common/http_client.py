@@ -3,8 +3,8 @@ cross-process limit on requests in flight, and failures whose messages never car
 
 Secrets: `api_key` strips and checks a key before any use; `request` sends a key only to an origin (scheme, host,
 port) the caller trusts and never follows a redirect with it (requests drops only `Authorization` on redirects);
-`guard` is the one exit of the HTTP layer: every exception leaving it has the key scrubbed (also in its JSON
-`\\uXXXX`-escaped and URL-encoded forms) and no chained traceback that could hold it.
+`guard` is the one exit of the HTTP layer: every exception leaving it has the key scrubbed (in every form a
+reply may carry it: `redact.py`) and no chained traceback that could hold it.
 
 `requests` is imported inside the functions (it is in the [models] extra).
 """
@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import email.utils
 import fcntl
-import html
 import random
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote_plus, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from synthfake.errors import BackendNotReady, EnvironmentBroken, ServiceFailed, SynthfakeError
 from synthfake.files import lock_nowait
 
+from .redact import redact, scrub, scrub_obj  # noqa: F401  (the scrubbing this layer applies)
+
 MAX_REDIRECTS = 5
-_U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 @dataclass
@@ -37,39 +36,6 @@ class Policy:
     retries: int = 5
     backoff: float = 1.0
     max_wait: float = 120.0
-
-
-def _unescaped(text: str) -> list[str]:
-    """The text as a reader would decode it: JSON \\uXXXX escapes, URL-encoding and HTML entities undone."""
-    json_ = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    forms = [json_, unquote_plus(text), unquote_plus(json_)]
-    return forms + [html.unescape(f) for f in forms]
-
-
-def redact(text: str, secret: str | None) -> str:
-    """The text with every occurrence of the secret replaced by ***, also where it appears only once the text's
-    escapes are decoded (then the decoded text is returned, so no encoded copy of the key survives)."""
-    if not secret or not text:
-        return text
-    if secret not in text:
-        text = next((f for f in _unescaped(text) if secret in f), text)
-    return text.replace(secret, "***")
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """The text with the secret redacted, on one line and cut short (for failure reasons)."""
-    return " ".join(redact(text, secret).split())[:200]
-
-
-def scrub_obj(obj, secret: str | None):
-    """A JSON-like value (e.g. a record's params) with the secret redacted from every string in it."""
-    if isinstance(obj, str):
-        return redact(obj, secret)
-    if isinstance(obj, dict):
-        return {scrub_obj(k, secret): scrub_obj(v, secret) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [scrub_obj(v, secret) for v in obj]
-    return obj
 
 
 def api_key(raw: str | None, variable: str) -> str:

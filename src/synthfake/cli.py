@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from . import cli_tools, generators as registry
+from . import checks, cli_tools, generators as registry
 from .degrade import parse_chain
-from .cli_common import _check_output_file, err, one_line_errors, out
+from .cli_common import err, one_line_errors, out
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _nothing_to_do, _parse_pairs,
                       _parse_splits, _worker_exit)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
@@ -64,8 +64,10 @@ def run(
     reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
     backends: Optional[List[str]] = typer.Option(None, "--backend", help=BACKEND_HELP),
     backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: a backend "
-                                                     "option, recorded in plan.json (repeatable)."),
-    seed: int = typer.Option(default("seed"), "--seed", help="Seed of the plan: same seed and sources, same dataset."),
+                                                     "option (repeatable); what decides a sample is recorded in "
+                                                     "plan.json, run options (timeouts, batch size) are not."),
+    seed: int = typer.Option(default("seed"), "--seed", min=0,
+                             help="Seed of the plan: same seed and sources, same dataset."),
     splits: str = typer.Option(",".join(f"{k}={v:g}" for k, v in default("splits").items()), "--splits",
                        help="Split fractions by identity (no identity crosses splits)."),
     clip_seconds: float = typer.Option(default("clip_seconds"), "--clip-seconds", min=0.04,
@@ -74,7 +76,7 @@ def run(
                                           help="A fake with fewer changed frames than this share is a failure."),
     redraws: int = typer.Option(default("redraws"), "--redraws", min=0,
                                 help="Draws again a sample that fails a quality gate, at most this many times."),
-    identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold",
+    identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold", min=0,
                                              help="Files whose faces are closer than this are one identity."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
     rank: Optional[int] = typer.Option(None, "--rank", min=0, help="This shard (default: $SLURM_ARRAY_TASK_ID, "
@@ -87,21 +89,26 @@ def run(
     degrade: Optional[str] = typer.Option(None, "--degrade", help="Post-processing for every sample: a preset "
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
+    allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use weights files whose sha256 "
+                                          "differs from the published one (records list them as unverified)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="JSON file of types, backends, backend_opts, "
-                                          "degrade, clip_seconds, splits (e.g. recipes/data/*.json); flags win "
-                                          "over it."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged data recipe by name (all4, "
+                                          "only_face_swap, all4_social, ...) or a JSON file of types, backends, "
+                                          "backend_opts, degrade, clip_seconds, splits; flags win over it."),
 ):
     """Generate (or resume) a dataset: scan sources, plan, run the shards, record every sample."""
     from .executors import run_here, run_local, run_ray
-    from .run_config import RunConfig, RunSettings
+    from .run_config import RunConfig, RunSettings, retired_env
+
+    for line in retired_env():
+        err.print(f"WARN: {line}")
 
     if recipe is not None:
         from .recipe import apply_recipe, read_recipe
 
         got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
                                      clip_seconds=clip_seconds, splits=splits),
-                           read_recipe(recipe, set(RUN_RECIPE_KEYS)))
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"), recipe)
         types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
@@ -111,14 +118,15 @@ def run(
         raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
     ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
     chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios)
-    opts = parse_backend_opts(backend_opts or [], chosen)
+    opts, run_opts = parse_backend_opts(backend_opts or [], chosen)
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
                        backends=chosen, backend_opts=opts, splits=_parse_splits(splits),
                        clip_seconds=clip_seconds, min_manipulated=min_manipulated, redraws=redraws,
                        degrade=parse_chain(degrade) if degrade else [])
-    config = RunConfig.build(out_dir, sources, plan_fields, identity_threshold,
-                             RunSettings(device, weights_dir, retry_failed, show_progress=not quiet),
+    settings = RunSettings(device, weights_dir, retry_failed, not quiet, run_opts, allow_unverified)
+    config = RunConfig.build(out_dir, sources, plan_fields, identity_threshold, settings,
                              executor, workers, rank, world_size)  # every flag checked before anything is written
+    _check_ready(plan_fields, settings.context(out_dir / "cache", opts))  # the backends too, before the scan
     code = _launch(config, {"ray": run_ray, "local": run_local, "here": run_here}[config.launcher])
     raise typer.Exit(code)
 
@@ -132,7 +140,6 @@ def _launch(config, launcher) -> int:
 
     quiet = not config.settings.show_progress
     ds = Dataset.prepare(config.out, config.sources, config.plan_fields, config.identity_threshold, show=not quiet)
-    _check_ready(ds.plan, config.settings.context(ds.cache_dir, ds.plan.backend_opts))  # before the sources fit
     ds.save()
     for line in plan_warnings(ds.table):
         err.print(f"WARN: {line}", markup=False, highlight=False)
@@ -196,7 +203,7 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
 
-    _check_output_file(json_out, "--json")
+    checks.output_file(json_out, "--json")
 
     if labels is not None:
         from .audit.external import confound_table, folder_confounds
@@ -230,7 +237,9 @@ def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
     from .preview import preview as draw
     from .preview_html import write_page
 
-    _check_output_file(out_png, "--out")
+    checks.output_file(out_png, "--out")
+    if html:
+        checks.output_file(out_png.with_suffix(".html"), "--html (OUT with .html)")
     rows = draw(dataset, out_png, per_row, tile, sources)
     out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "
               f"({', '.join(f'{t}/{b}' for t, b in rows)})", highlight=False)
@@ -249,7 +258,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import glasses_identities, save_index
 
-    _check_output_file(json_out, "--json")
+    checks.output_file(json_out, "--json")
     index = scan(folder, None, identity_threshold, show=True)
     with_glasses = glasses_identities(index.items)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
@@ -258,10 +267,10 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
         t.add_column(c)
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
-        use = "face" if it.is_face else ("audio" if it.is_audio else "[red]excluded[/]")
+        use = "face" if it.is_face else ("audio" if it.is_audio else Text("excluded", style="red"))
         specs = "" if it.glasses is None else f"{it.glasses:.2f}" + (" yes" if it.identity in with_glasses else "")
-        t.add_row(escape(it.path), it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
-                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", escape(it.identity), specs, use)
+        t.add_row(it.path, it.kind, size, str(it.frames or ""), f"{it.fps:g}" if it.fps else "",
+                  f"{it.faces_found}/{it.faces_sampled}" if it.faces_sampled else "", it.identity, specs, use)
     out.print(t)
     if with_glasses:
         out.print(f"wear glasses (backends that avoid them draw others first): {', '.join(sorted(with_glasses))}",
@@ -274,6 +283,9 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
 
 
 cli_tools.register(app)  # backends, slurm-script, export
+from .cli_weights import weights_app  # noqa: E402
+
+app.add_typer(weights_app, name="weights")
 from .detector.cli import detect_app  # noqa: E402  (the detector's commands live with the detector)
 
 app.add_typer(detect_app, name="detect")

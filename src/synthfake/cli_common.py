@@ -1,25 +1,30 @@
-"""What every `gen` command shares: the consoles, one-line error handling (exit 2) and output-file checks."""
+"""What every `gen` command shares: the consoles, one-line error handling (exit 2 or 3), and the check that
+every number option is finite (typer's range checks pass 'inf', and nan is refused with a misleading reason).
+
+The consoles print text literally (no rich markup, no `:emoji:` codes, no highlighting): paths, names and
+values a user typed appear as typed; styled words are rich `Text` objects."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-from typing import Optional
+import inspect
 
 import typer
 import typer.core
 from rich.console import Console
 
-from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError
+from .checks import number
+from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError, os_error
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)  # piped (width 80): no path or
+# `next:` command broken across lines; user text printed as typed (no markup, no emoji codes)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 # the extra that brings each optional import (pyproject.toml)
 EXTRA_OF = {"torch": "detector", "transformers": "detector", "accelerate": "detector", "onnx": "detector",
             "onnxruntime": "detector", "safetensors": "detector", "diffusers": "models", "requests": "models",
             "librosa": "models", "insightface": "models", "pyarrow": "export", "datasets": "export",
-            "webdataset": "export", "huggingface_hub": "export", "ray": "ray"}
+            "webdataset": "export", "huggingface_hub": "export", "ray": "ray", "albumentations": "detector"}
 
 
 def say(line: str) -> None:
@@ -34,14 +39,34 @@ def missing_extra(e: ImportError) -> str | None:
     return f"missing dependency '{top}': pip install 'synthfake[{extra}]'" if extra else None
 
 
+def option_flags(fn) -> dict[str, str]:
+    """{parameter name: its first flag (or its name, for an argument)} of a typer command function."""
+    out = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        decls = [d for d in getattr(p.default, "param_decls", None) or () if d.startswith("-")]
+        out[name] = decls[0] if decls else name.upper()
+    return out
+
+
+def finite_numbers(values: dict, flags: dict[str, str]) -> None:
+    """Every float a command got from its flags is finite (checks.number): one line naming the option."""
+    for name, v in values.items():
+        for x in v if isinstance(v, (list, tuple)) else [v]:
+            if isinstance(x, float):
+                number(x, flags.get(name, name))
+
+
 def one_line_errors(fn):
     """The one path of an error to the user: 'error: FILE or OPTION: reason' on stderr, printed literally, and
     the errors.py exit code: 2 for bad input or usage (nothing written), 3 when the environment broke (a missing
     extra, a backend that cannot load, a full or read-only disk)."""
 
+    flags = option_flags(fn)
+
     @functools.wraps(fn)
     def wrapper(*a, **k):
         try:
+            finite_numbers(k, flags)
             return fn(*a, **k)
         except SynthfakeError as e:
             for line in str(e).splitlines() or [type(e).__name__]:
@@ -53,6 +78,10 @@ def one_line_errors(fn):
                 raise
             say(f"error: {line}")
             raise typer.Exit(EXIT_BROKEN) from None
+        except OSError as e:
+            line, code = os_error(e)
+            say(f"error: {line}")
+            raise typer.Exit(code) from None
 
     return wrapper
 
@@ -64,13 +93,3 @@ def _flag_type(self, ctx):
 
 _option_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = _flag_type
-
-
-def _check_output_file(path: Optional[Path], option: str) -> None:
-    """An output file option (--json, --out FILE): not a folder, and its folder not a file."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
-    if any(p.exists() and not p.is_dir() for p in path.parents):
-        raise SynthfakeError(f"{option} {path}: a parent of it is a file, not a folder")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from . import generators as registry
+from .checks import number
 from .cli_common import err
 from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_USAGE, SynthfakeError
 from .plan import Plan
@@ -27,12 +30,22 @@ def _parse_splits(text: str) -> dict[str, float]:
         splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
     except ValueError:
         raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, e.g. train=0.7,val=0.15,test=0.15") from None
-    if any(v < 0 for v in splits.values()) or abs(sum(splits.values()) - 1) > 1e-6:
+    for k, v in splits.items():
+        number(v, f"--splits {k}", 0, 1)
+    if abs(sum(splits.values()) - 1) > 1e-6:
         raise SynthfakeError(f"--splits {text!r}: fractions must be >= 0 and sum to 1")
     return splits
 
 
-def _check_ready(plan: Plan, ctx: registry.Context) -> None:
+def _check_ready(plan_fields: dict, ctx: registry.Context) -> None:
+    """The plan's fields as a Plan (types, finite numbers) and every backend it uses ready here (a typo gets the
+    nearest name): all of it before the sources are scanned and before anything is written."""
+    try:
+        plan = Plan(**plan_fields, sources_digest="")
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SynthfakeError(f"{where}: {first['msg']} (got {first.get('input')!r})") from None
     problems = []
     counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
     for t, count in counts.items():

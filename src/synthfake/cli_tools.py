@@ -6,30 +6,34 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from . import generators as registry
+from . import checks, generators as registry
 from .cli_common import err, one_line_errors, out
-from .cli_run import WEIGHTS_HELP
+from .errors import SynthfakeError
+from .cli_run import WEIGHTS_HELP, _parse_splits
+from .degrade import parse_chain
 
 
 @one_line_errors
-def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)):
+def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP),
+             allow_unverified: bool = typer.Option(False, "--allow-unverified", help="As `gen run "
+                                                   "--allow-unverified`: weights that differ from their published "
+                                                   "sha256 count as ready.")):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
-    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir)
+    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified)
     t = Table(title="backends")
     for c in ("backend", "type", "status"):
         t.add_column(c, overflow="fold")
     reasons = []
     for name in sorted(registry.BACKENDS):
-        try:
-            mod = registry.get(name)
-            typ, why = mod.TYPE, mod.ready(ctx)
-        except ImportError as e:
-            typ, why = "?", f"missing dependency ({e.name}); install the extra it needs"
-        t.add_row(escape(name), escape(typ), "[green]ready[/]" if why is None else "[red]not ready[/] (below)")
+        why = registry.REGISTRY.why_not_ready(name, ctx)
+        mod = registry.REGISTRY.loaded(name)
+        typ = mod.TYPE if mod is not None else "?"
+        t.add_row(name, typ, Text("ready", style="green") if why is None else
+                  Text.assemble(("not ready", "red"), " (below)"))
         if why is not None:
             reasons.append(f"{name}: {why}")
     out.print(t)
@@ -39,6 +43,7 @@ def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", h
 
 @one_line_errors
 def slurm_script(
+    ctx: typer.Context,
     run_args: List[str] = typer.Argument(..., help="`gen run` options after `--` (--out, --sources, --n ...)."),
     tasks: int = typer.Option(..., "--tasks", min=1, help="Array tasks = shards (the world size)."),
     script: Path = typer.Option(Path("synthfake.sbatch"), "--script", help="Where to write the script."),
@@ -50,12 +55,15 @@ def slurm_script(
     max_running: Optional[int] = typer.Option(None, "--max-running", min=1, help="At most this many at once."),
 ):
     """Write the sbatch array script that runs `gen run` as one shard per task; submit it with sbatch."""
+    from .files import atomic_file
     from .slurm import sbatch_script
 
+    checks.output_file(script, "--script")
     text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(text)
-    script.chmod(0o755)
+    check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args)  # every task would fail alike on a bad option: refused here, nothing written
+    with atomic_file(script) as tmp:
+        tmp.write_text(text)
+        tmp.chmod(0o755)
     out.print(f"wrote {script}: sbatch {script}", highlight=False)
 
 
@@ -67,6 +75,8 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
                frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
                workers: int = typer.Option(2, "--workers", min=1, help="deepfakebench: processes cropping faces."),
+               license_id: Optional[str] = typer.Option(None, "--license", help="hf: the card's licence id, e.g. "
+                                                        "cc-by-nc-4.0 (your source media decide it; default other)."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
                partial: bool = typer.Option(False, "--partial", help="Export a dataset that still has samples to "
                                             "make (refused otherwise, naming how many)."),
@@ -74,10 +84,33 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
     """Write the dataset in a layout detector labs train with; one line per skipped record."""
     from .export import Options, run_export
 
+    checks.output_dir(out_dir, "--out", {"DATASET": dataset})
     res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    verify=not no_verify, partial=partial, show=not quiet,
+                                                    license=license_id, verify=not no_verify, partial=partial,
+                                                    show=not quiet,
                                                     log=lambda m: err.print(m, markup=False, highlight=False)))
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
+
+
+def check_run_args(run, run_args: list[str]) -> None:
+    """The `gen run` options of a Slurm script, read by the `run` command's own parser (types, ranges, finite
+    numbers, known flags), and the values `gen run` checks before its scan (--n/--reals, --splits, --degrade);
+    one line naming the option."""
+    import click
+
+    try:
+        ctx = run.make_context("run", list(run_args), resilient_parsing=False)
+    except click.exceptions.Exit:  # --help
+        return
+    except click.ClickException as e:
+        raise SynthfakeError(f"gen run options after `--`: {e.format_message()}") from None
+    p = ctx.params
+
+    if p["n"] + (p["n"] if p["reals"] is None else p["reals"]) == 0:
+        raise SynthfakeError(f"--n {p['n']} --reals {p['reals']}: nothing to make; give --n (and/or --reals) >= 1")
+    _parse_splits(p["splits"])
+    if p["degrade"]:
+        parse_chain(p["degrade"])
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 from collections import Counter
 from dataclasses import dataclass
@@ -89,9 +90,15 @@ class Dataset:
         self.table  # noqa: B018
         self.clean_stale_tmp()
         if not self.plan_file.exists():
+            made = next((p for p in reversed((self.root, *self.root.parents)) if not p.exists()), None)
             self.root.mkdir(parents=True, exist_ok=True)
-            save_index(self.root / SOURCES_FILE, self.index)
-            write_json_atomic(self.plan_file, self.plan.model_dump())
+            try:
+                save_index(self.root / SOURCES_FILE, self.index)
+                write_json_atomic(self.plan_file, self.plan.model_dump())
+            except BaseException:  # a full disk: no half-made dataset folder is left behind
+                if made is not None:
+                    shutil.rmtree(made, ignore_errors=True)
+                raise
 
     @cached_property
     def table(self) -> SampleTable:

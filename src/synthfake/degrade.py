@@ -49,8 +49,12 @@ def parse_chain(text: str) -> list[dict]:
     """A preset name, or steps like 'jpeg:p=0.5,quality=60-90;resize:factor=0.5-1,interp=area|cubic'."""
     if text in PRESETS:
         return PRESETS[text]
+    parts = [p.strip() for p in text.split(";")]
+    if not any(parts) or "" in parts[:-1]:  # ';;', ' ', 'jpeg;;blur': an empty step is a typo, not "no change"
+        raise SynthfakeError(f"--degrade {text!r}: an empty step; give a preset ({', '.join(PRESETS)}) or steps "
+                             f"like 'jpeg:p=.5,quality=60-90;blur:sigma=0.3-1'")
     steps = []
-    for part in filter(None, (p.strip() for p in text.split(";"))):
+    for part in filter(None, parts):
         op, _, args = part.partition(":")
         step: dict = {"op": op.strip(), "p": 1.0}
         for kv in filter(None, args.split(",")):

@@ -75,3 +75,13 @@ def environment_cause(e: BaseException) -> str | None:
         where = f"{e.filename}: " if e.filename else ""
         return f"{where}{e.strerror or type(e).__name__} (errno {e.errno})"
     return None
+
+
+def os_error(e: OSError) -> tuple[str, int]:
+    """An OSError as (one line naming the file and the reason, exit code): EXIT_BROKEN when the environment broke
+    (disk full, read-only file system, I/O error...), EXIT_USAGE for a path that cannot serve (a folder where a
+    file belongs, no permission). A failed rename names its target."""
+    name = e.filename2 or e.filename
+    where = f"{name}: " if name else ""
+    code = EXIT_BROKEN if e.errno in ENVIRONMENT_ERRNOS else EXIT_USAGE
+    return f"{where}{e.strerror or type(e).__name__}" + (f" (errno {e.errno})" if e.errno else ""), code

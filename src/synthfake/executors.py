@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 from .errors import SynthfakeError
 from .dataset import Dataset
@@ -64,7 +65,7 @@ def run_local(config: RunConfig, ds: Dataset) -> list[int]:
     left = len(ds.todo(0, 1, st.retry_failed))
     lines = _lines(ds)
     start = lines()
-    quiet = RunSettings(st.device, st.weights_dir, st.retry_failed, show_progress=False)  # the launcher's bar shows
+    quiet = replace(st, show_progress=False)  # the launcher's bar shows
     ctx = shard_context()
     procs = [ctx.Process(target=worker_process, args=(str(ds.root), quiet, r, workers, gpus, os.getpid()),
                          name=f"synthfake-worker-{r}") for r in range(workers)]
@@ -108,7 +109,7 @@ def run_ray(config: RunConfig, ds: Dataset) -> list[dict]:
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"))
     st = config.settings
-    quiet = RunSettings(st.device, st.weights_dir, st.retry_failed, show_progress=False)
+    quiet = replace(st, show_progress=False)
     task = ray.remote(num_gpus=1 if st.device == "cuda" else 0)(_ray_shard)
     refs = [task.remote(str(ds.root), quiet, r, config.workers) for r in range(config.workers)]
     return ray.get(refs)

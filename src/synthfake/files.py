@@ -51,11 +51,20 @@ def tmp_beside(final: Path) -> Path:
 
 @contextmanager
 def atomic_file(final: Path) -> Iterator[Path]:
-    """A temporary path beside `final` to write; committed onto `final` when the block ends without an error."""
+    """A temporary path beside `final`, in its folder, to write; committed onto `final` when the block ends without
+    an error. When the block or the commit fails (a full disk, `final` a folder) the temporary file is removed:
+    nothing is left but what was there before."""
+    final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_beside(final)
-    yield tmp
-    commit_file(tmp, final)
+    try:
+        yield tmp
+        commit_file(tmp, final)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not e.filename:  # a failed write() names no file: name the one meant
+            e.filename = str(final)
+        raise
 
 
 def write_json_atomic(path: str | Path, obj) -> None:

@@ -6,12 +6,13 @@ one-line error naming the CSV and its line; a listed file that is absent is skip
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import media
-from .errors import SynthfakeError
+from .checks import read_csv
+from .errors import ManifestError, SynthfakeError
+from .manifest import inside
 
 
 @dataclass
@@ -25,18 +26,10 @@ class Labelled:
 
 
 def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
-    """Rows of a labels CSV; a one-line error naming the file and line for a bad label or path."""
+    """Rows of a labels CSV (UTF-8, with or without the BOM Excel writes); a one-line error naming the file and
+    line for a bad label or path."""
     csv_path = Path(csv_path)
-    try:
-        with open(csv_path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            cols = [c.strip().lower() for c in reader.fieldnames or []]
-            reader.fieldnames = cols
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise SynthfakeError(f"{csv_path}: cannot read labels ({e})") from None
-    if "path" not in cols or "label" not in cols:
-        raise SynthfakeError(f"{csv_path}: a labels CSV needs 'path' and 'label' columns, got {cols}")
+    rows = read_csv(csv_path, ("path", "label"), "a labels CSV (path,label[,kind,model])")
     out, seen = [], set()
     for line, r in enumerate(rows, start=2):
         path, label = (r.get("path") or "").strip(), (r.get("label") or "").strip()
@@ -56,10 +49,16 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
 
 
 def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[dict]]:
-    """(rows whose file exists and is an image or video, skipped rows with the reason)."""
+    """(rows whose file exists inside the folder and is an image or video, skipped rows with the reason). Where a
+    path leads is checked, not only its text: a symlink to a file outside the folder is skipped, never opened."""
     keep, skipped = [], []
     for r in rows:
         f = Path(folder) / r.path
+        try:
+            inside(folder, r.path, "labelled path")
+        except ManifestError:
+            skipped.append({"path": r.path, "reason": f"leads outside {folder} (a symlink to {f.resolve()})"})
+            continue
         if not f.is_file():
             skipped.append({"path": r.path, "reason": "file not found"})
         elif media.kind_of(f) not in ("image", "video"):

@@ -39,7 +39,7 @@ def too_large(n: int, reals: int) -> str | None:
 class Plan(BaseModel):
     """Everything that decides the samples; written once as DATASET/plan.json. The CLI's defaults are these."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # plan.json is strict JSON: no Infinity/NaN
     version: int = PLAN_VERSION
     n: int = 100
     reals: int
@@ -67,6 +67,15 @@ class Plan(BaseModel):
         for t, b in v.items():
             if isinstance(b, dict) and (not b or any(w <= 0 for w in b.values())):
                 raise ValueError(f"backends.{t}: a mix needs at least one backend, each with a weight > 0")
+        return v
+
+    @field_validator("n", "reals", "seed", "redraws", "clip_seconds", "min_manipulated")
+    @classmethod
+    def _in_range(cls, v, info):
+        """Counts and the seed are >= 0, a clip is longer than 0 s, a share is within [0, 1] (a hand-edited
+        plan.json is refused with the field named, not a traceback mid-run)."""
+        if v < 0 or info.field_name == "clip_seconds" and v <= 0 or info.field_name == "min_manipulated" and v > 1:
+            raise ValueError(f"{info.field_name} {v!r} is out of range")
         return v
 
     def mix(self, sample_type: str) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 `--backend face_swap=landmark_swap:0.5,self_blend:0.5` is a mix (exact counts per backend, plan.py);
 `--backend-opt NAME.key=value` is a backend option, checked against the backend's OPTIONS and recorded in
-plan.json, so a dataset resumed with another model or setting is refused like any other plan change.
+plan.json, so a dataset resumed with another model or setting is refused like any other plan change; a run
+option (timeouts, batch size: `Option.run`) is carried by the run's settings instead, never by the plan.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import generators as registry
+from .checks import number
 from .errors import SynthfakeError
 from .plan import Plan, SampleTable
 from .shared_types import DEFAULT_BACKENDS
@@ -25,7 +27,7 @@ def default(field: str):
 def _known(name: str, what: str) -> str:
     if name in registry.BACKENDS:
         return name
-    raise SynthfakeError(f"{what}: unknown backend '{name}' (known: {', '.join(sorted(registry.BACKENDS))})")
+    raise SynthfakeError(f"{what}: {registry.REGISTRY.unknown(name)}")
 
 
 def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str, str | dict[str, float]]:
@@ -44,18 +46,24 @@ def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str,
                 weight = float(w) if w else 1.0
             except ValueError:
                 raise SynthfakeError(f"{what}: weight {w!r} of '{name}' is not a number") from None
-            if weight <= 0 or not name or name in mix:  # unknown names: the readiness check lists them all
+            number(weight, f"{what}: weight of '{name}'", above=0)
+            if not name or name in mix:  # unknown names: the readiness check lists them all, with the nearest
                 raise SynthfakeError(f"{what}: each backend once, with a weight > 0")
             mix[name] = weight
         out[t] = next(iter(mix)) if len(mix) == 1 else mix  # one backend is written as before: same plan hash
     return out
 
 
-def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
-    """{backend: {key: typed value}} from `--backend-opt NAME.key=value`; the backend must be in the plan."""
+def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+    """({backend: {key: typed value}} of the plan, the same of the run) from `--backend-opt NAME.key=value`; the
+    backend must be in the plan. Run options (`Option.run`: timeouts, batch sizes) change no sample's bytes and
+    stay out of plan.json."""
     used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
-    out: dict[str, dict] = {}
+    plan: dict[str, dict] = {}
+    run: dict[str, dict] = {}
     for item in items:
+        if not isinstance(item, str):
+            raise SynthfakeError(f"--backend-opt {item!r}: expected a string NAME.key=value")
         head, eq, raw = item.partition("=")
         name, dot, key = head.strip().partition(".")
         if not eq or not dot or not key:
@@ -64,8 +72,9 @@ def parse_backend_opts(items: list[str], backends: dict) -> dict[str, dict]:
         if name not in used:
             names = ", ".join(sorted(used))
             raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan (its backends: {names})")
-        out.setdefault(name, {})[key] = registry.parse_option(name, key, raw.strip())
-    return out
+        value = registry.parse_option(name, key, raw.strip())
+        (run if registry.is_run_option(name, key) else plan).setdefault(name, {})[key] = value
+    return plan, run
 
 
 def plan_warnings(table: SampleTable) -> list[str]:
@@ -90,16 +99,31 @@ def plan_warnings(table: SampleTable) -> list[str]:
     return out + glasses_warnings(table)
 
 
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
 def glasses_warnings(table: SampleTable) -> list[str]:
-    """Splits where a backend that avoids glasses must still draw people who wear them (too few others)."""
+    """Splits where a backend that avoids glasses must still draw people who wear them (too few others), said
+    plainly: who is drawn, why, and what to add to the sources."""
     out = []
     used = {(split, backend) for (t, backend, split), c in table.group_counts().items() if c and t != "real"}
     for split, backend in sorted(used):
         faces = sum(1 for _, kind in table.roles[backend] if kind in ("face", "video"))  # required face roles
         people = {it.identity for it in table.pools[split]["face"]}
-        bare = people - table.glasses
-        if table.avoid_glasses.get(backend) and faces and len(bare) < faces and people & table.glasses:
-            out.append(f"split '{split}': {backend} needs {faces} distinct faces but {len(bare)} of its people "
-                       f"wear no glasses, so it draws {', '.join(sorted(people & table.glasses))}, who wear them "
-                       "(it works around their glasses, less well: see its AVOID_GLASSES); add sources")
+        bare, worn = sorted(people - table.glasses), sorted(people & table.glasses)
+        if table.avoid_glasses.get(backend) and faces and len(bare) < faces and worn:
+            short = faces - len(bare)
+            who = f"{', '.join(worn)}, who {'wears' if len(worn) == 1 else 'wear'} glasses"
+            if bare:
+                verb = "has" if len(bare) == 1 else "have"
+                have = (f"only {len(bare)} of the {_people(len(people))} in this split {verb} none "
+                        f"({', '.join(bare)}), so it also uses {who}")
+            else:
+                every = "both people" if len(people) == 2 else f"all {_people(len(people))}"
+                have = f"{every} in this split ({', '.join(worn)}) wear glasses"
+            out.append(f"split '{split}': each {backend} fake needs {_people(faces)} without glasses, but {have} "
+                       f"(it works around glasses, less convincingly). Fix: add photos or videos of at least "
+                       f"{short} more {'person' if short == 1 else 'people'} without glasses to the sources "
+                       f"(people go to splits by a hash of their identity, so add a few)")
     return out

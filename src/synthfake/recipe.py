@@ -2,36 +2,101 @@
 
 A recipe sets option values by their CLI names (underscores or dashes); a flag given on the command line
 wins over the recipe. Unknown keys are an error naming the file, so a typo never silently does nothing.
+The recipes in the repository's `recipes/` ship inside the package (`synthfake.recipes`), so an installed
+synthfake takes them by name: `--recipe all4` (data, for `gen run`), `--recipe small_cnn_cpu` (detector); a
+path to a JSON file works as well.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+from importlib import resources
 from pathlib import Path
 
 from .errors import SynthfakeError
 from .files import read_json
 
 DOC_KEYS = ("description", "why")  # free text, kept for people
+KINDS = ("data", "detector")  # recipes/data for gen run, recipes/detector for gen detect train
 
 
-def read_recipe(path: Path, allowed: set[str]) -> dict:
+def packaged(kind: str):
+    """The folder of the packaged recipes of `kind` (a Traversable: a folder, or inside a zip)."""
+    return resources.files("synthfake.recipes").joinpath(kind)
+
+
+def recipe_names(kind: str) -> list[str]:
+    """The packaged recipes of `kind`, by name (file name without .json)."""
+    return sorted(p.name[:-5] for p in packaged(kind).iterdir() if p.name.endswith(".json"))
+
+
+def load(recipe: str | Path, kind: str) -> tuple[str, object]:
+    """(where, parsed JSON): the file when `recipe` names one (a path, or anything ending in .json), else the
+    packaged recipe of that name; a one-line error listing the packaged ones when it is neither."""
+    path = Path(recipe)
+    if path.is_file() or path.suffix == ".json" or len(path.parts) > 1:
+        return str(path), read_json(path)  # a missing or broken file: one line with its path
+    names = recipe_names(kind)
+    if str(recipe) not in names:
+        near = difflib.get_close_matches(str(recipe), names, n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        raise SynthfakeError(f"--recipe {recipe}: no such file, nor a packaged {kind} recipe ({hint}packaged: "
+                             f"{', '.join(names)})")
+    return f"{kind} recipe '{recipe}'", json.loads(packaged(kind).joinpath(f"{recipe}.json").read_text())
+
+
+def read_recipe(recipe: str | Path, allowed: set[str], kind: str = "data") -> dict:
     """The recipe's settings (keys normalised to option names); one-line error on bad JSON or unknown keys."""
-    path = Path(path)
-    raw = read_json(path)
+    where, raw = load(recipe, kind)
     if not isinstance(raw, dict):
-        raise SynthfakeError(f"{path}: a recipe is a JSON object of option names to values")
+        raise SynthfakeError(f"{where}: a recipe is a JSON object of option names to values")
     out = {k.replace("-", "_"): v for k, v in raw.items() if k not in DOC_KEYS}
     bad = sorted(set(out) - allowed)
     if bad:
-        raise SynthfakeError(f"{path}: unknown recipe key(s) {', '.join(bad)} (allowed: {', '.join(sorted(allowed))})")
+        raise SynthfakeError(f"{where}: unknown recipe key(s) {', '.join(bad)} (allowed: {', '.join(sorted(allowed))})")
     return out
 
 
-def apply_recipe(ctx, values: dict, recipe: dict) -> dict:
-    """`values` (the command's parameters) with recipe settings for every option not given on the command line."""
+def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None) -> dict:
+    """`values` (the command's parameters) with recipe settings for every option not given on the command line.
+    A recipe value goes through its option's own conversion and range check (the ones a flag gets) and must be
+    finite, so a value of the wrong type is one line naming the recipe and the key."""
+    from .checks import number
+
+    params = {p.name: p for p in ctx.command.params}
     out = dict(values)
     for k, v in recipe.items():
         src = ctx.get_parameter_source(k) if k in ctx.params else None
-        if src is None or src.name in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
-            out[k] = v
+        if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
+            continue  # the flag given wins
+        p = params.get(k)
+        if p is None:
+            out[k] = v  # not a flag (a detector recipe's model or augment): its reader checks it
+            continue
+        where = f"{path or 'recipe'}: {k}"
+        out[k] = _convert(p, v, ctx, where)
+        for x in out[k] if isinstance(out[k], list) else [out[k]]:
+            if isinstance(x, float):
+                number(x, where)
     return out
+
+
+def _convert(param, value, ctx, where: str):
+    """A recipe value as the option's parser reads it: a list for a repeatable option, one value otherwise."""
+    if param.multiple and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        value = [value]
+    scalars = value if param.multiple else [value]
+    if not isinstance(scalars, list) or any(isinstance(x, (dict, list)) for x in scalars):
+        raise SynthfakeError(f"{where}: expected {'a list of values' if param.multiple else 'one value'}, got "
+                             f"{value!r}")
+    if any(isinstance(x, bool) for x in scalars) and not isinstance(param.default, bool):
+        raise SynthfakeError(f"{where}: expected a {'number' if param.default is not None else 'value'}, got {value!r}")
+    if value is None:
+        return None
+    try:
+        return param.process_value(ctx, value)
+    except Exception as e:  # click's (or typer's vendored click's) BadParameter
+        if not hasattr(e, "format_message"):
+            raise
+        raise SynthfakeError(f"{where}: {getattr(e, 'message', None) or e.format_message()}") from None

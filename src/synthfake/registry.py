@@ -1,5 +1,6 @@
-"""One plugin contract for backends, export formats and audit checks: a named module with a `VERSION`, a
-`ready(...)` that says why it cannot run here (None when it can) and a run function. A registry maps names to
+"""One plugin contract for backends, export formats and audit checks: a named module with a `VERSION`, a run
+function, and, when it can be unable to run (a missing extra, weights, a key), a `ready(...)` that says why
+(None when it can; a module without one is always ready). A registry maps names to
 module paths, imports a module on first use (an entry whose extra is missing costs nothing until asked for),
 checks the contract once and caches the module."""
 
@@ -60,6 +61,10 @@ class Registry:
             self._loaded[name] = mod
         return mod
 
+    def loaded(self, name: str) -> ModuleType | None:
+        """The entry's module when an earlier `get` loaded it, else None (never imports)."""
+        return self._loaded.get(name)
+
     def _problems(self, mod: ModuleType) -> list[str]:
         c = self.contract
         problems = []
@@ -67,6 +72,8 @@ class Registry:
             problems.append("VERSION must be a non-empty string")
         for fn, n_args in (("ready", c.ready_args), (c.run, c.run_args)):
             f = getattr(mod, fn, None)
+            if fn == "ready" and f is None:
+                continue  # optional: always ready
             if not callable(f):
                 problems.append(f"no function {fn}()")
             elif len(inspect.signature(f).parameters) != n_args:
@@ -81,4 +88,5 @@ class Registry:
             return str(e)
         except ImportError as e:
             return f"{self.kind} '{name}': missing dependency {e.name}; {self.install_hint}"
-        return mod.ready(*ready_args)
+        ready = getattr(mod, "ready", None)
+        return ready(*ready_args) if ready is not None else None

@@ -10,28 +10,43 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import checks
 from .errors import SynthfakeError
 from .generators import Context
 
 ENV_WORLD = [("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"), ("SLURM_PROCID", "SLURM_NTASKS"),
              ("RANK", "WORLD_SIZE")]
 EXECUTORS = ("local", "ray")
+# Variables earlier versions read, and what took their place (the environment keeps only secrets and machine paths)
+RETIRED_ENV = {"SYNTHFAKE_ALLOW_UNVERIFIED": "--allow-unverified",
+               "SYNTHFAKE_DIFFUSERS_BATCH": "--backend-opt diffusers_t2i.batch=K",
+               **{f"SYNTHFAKE_HTTP_{k.upper()}": f"--backend-opt http_t2i.{k}=..." for k in (
+                   "timeout", "retries", "backoff", "max_wait", "concurrency", "poll_interval", "deadline", "key_env",
+                   "key_origins")}}
 DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How a run goes on this machine: device, weights folder, whether failed samples are tried again, progress."""
+    """How a run goes on this machine: device, weights folder, whether failed samples are tried again, progress,
+    the backends' run options (`--backend-opt` of an `Option(run=True)`: timeouts, batch sizes) and whether
+    weights that differ from their published sha256 may be used (`--allow-unverified`). None of it is in the
+    plan: a dataset may be resumed with other values."""
 
     device: str = "cpu"
     weights_dir: Path | None = None
     retry_failed: bool = False
     show_progress: bool = True
+    backend_opts: dict = field(default_factory=dict)
+    allow_unverified: bool = False
 
     def context(self, cache_dir: Path, backend_opts: dict) -> Context:
-        """What a backend is handed: these settings with the dataset's cache and the plan's backend options."""
+        """What a backend is handed: these settings with the dataset's cache and the plan's backend options (this
+        run's options beside them)."""
+        merged = {b: {**backend_opts.get(b, {}), **self.backend_opts.get(b, {})}
+                  for b in (*backend_opts, *self.backend_opts)}
         return Context(cache_dir=cache_dir, device=self.device, weights_dir=self.weights_dir,
-                       backend_opts=backend_opts)
+                       backend_opts=merged, allow_unverified=self.allow_unverified)
 
 
 @dataclass(frozen=True)
@@ -60,10 +75,9 @@ class RunConfig:
         if plan_fields["n"] + plan_fields["reals"] == 0:
             raise SynthfakeError(f"--n {plan_fields['n']} --reals {plan_fields['reals']}: nothing to make; give "
                                  f"--n (and/or --reals) of at least 1")
-        if out.exists() and not out.is_dir():
-            raise SynthfakeError(f"--out {out}: is a file, not a dataset folder")
         if not sources.is_dir():
             raise SynthfakeError(f"--sources {sources}: not a folder")
+        checks.output_dir(out, "--out", {"--sources": sources})  # a dataset inside its sources would change them
         if executor == "ray":
             if importlib.util.find_spec("ray") is None:
                 raise SynthfakeError("--executor ray: Ray is not installed; pip install 'synthfake[ray]'")
@@ -94,3 +108,8 @@ def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if not (w >= 1 and 0 <= r < w):
         raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")
     return r, w
+
+
+def retired_env() -> list[str]:
+    """One line per variable an earlier version read that is set here: it is ignored now; what replaces it."""
+    return [f"${k} is no longer read; use {v}" for k, v in RETIRED_ENV.items() if os.environ.get(k) is not None]

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from . import generators as registry
 from .dataset import Dataset, as_dataset
-from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError, environment_cause
+from .errors import (EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError,
+                     environment_cause, os_error)
 from .files import lock_nowait
 from .manifest import Failure, Record, append_line, repair_torn_tail
 from .progress import sample_progress
@@ -32,7 +33,7 @@ from .sample_spec import SampleSpec
 from .sources import Sources
 from .writer import commit_sample, now, source_refs
 
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)  # text as written
 
 
 @dataclass
@@ -190,8 +191,8 @@ class Shard:
         (a backend not ready, a bug) are not the draw's fault and fail at once."""
         while isinstance(result, SampleFailed) and spec.attempt < self.ds.plan.redraws:
             self.clean(spec)
-            err.print(f"[yellow]redraw[/] sample {spec.index} ({spec.type}), attempt {spec.attempt + 1}: "
-                      f"{escape(one_line(result))}", highlight=False)
+            err.print(Text.assemble(("redraw", "yellow"), f" sample {spec.index} ({spec.type}), attempt "
+                                    f"{spec.attempt + 1}: {one_line(result)}"))
             try:
                 spec = self.ds.table.spec(spec.index, spec.attempt + 1)
                 result = self.make(spec)
@@ -245,7 +246,7 @@ class Shard:
             world_size=self.world, host=socket.gethostname(), created=now()))
         self.res.failed += 1
         self.res.reasons.append(reason)
-        err.print(f"[red]failed[/] sample {spec.index} ({spec.type}): {escape(reason)}", highlight=False)
+        err.print(Text.assemble(("failed", "red"), f" sample {spec.index} ({spec.type}): {reason}"))
 
 
 def die_with_parent(parent: int) -> None:
@@ -273,4 +274,8 @@ def worker_process(dataset: str, settings: RunSettings, rank: int, world: int, g
     except SynthfakeError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_BROKEN if isinstance(e, EnvironmentBroken) else EXIT_USAGE)
+    except OSError as e:  # a full disk or a damaged dataset folder before any sample: one line, as the CLI says it
+        line, code = os_error(e)
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(code)
     sys.exit(EXIT_FAILED if res.failed else 0)

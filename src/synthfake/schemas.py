@@ -1,5 +1,5 @@
 """The JSON Schemas of a record, a failure and a plan, exported from their pydantic models; `manifests/` holds
-the committed copy (`python -m synthfake.schemas manifests/`)."""
+the committed copy (`python -m synthfake.schemas manifests/`), which ships in the package (`packaged_schema`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def export_schemas(folder: str | Path) -> list[Path]:
         p.write_text(json.dumps(model.model_json_schema(), indent=1, sort_keys=True) + "\n")
         out.append(p)
     return out
+
+
+def packaged_schema(name: str) -> dict:
+    """The shipped JSON Schema `name` (record, failure or plan), as an installed synthfake holds it."""
+    from importlib import resources
+
+    return json.loads(resources.files("synthfake.manifests").joinpath(f"{name}.schema.json").read_text())
 
 
 if __name__ == "__main__":

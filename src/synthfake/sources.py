@@ -15,7 +15,6 @@ point `--sources` at the real folder or copy the files in.
 
 from __future__ import annotations
 
-import csv
 import os
 import stat
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pydantic import BaseModel
 
 from . import faces, media
 from . import glasses
+from .checks import read_csv
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 
@@ -57,7 +57,7 @@ class SourceItem(BaseModel):
     embedding: list[float] | None = None
     identity: str = ""
     excluded: str | None = None
-    glasses: float | None = None  # glasses score (generators/common/glasses.py): a video's median, a photo's own
+    glasses: float | None = None  # glasses score (synthfake/glasses.py): a video's median, a photo's own
     rotation: int = 0  # display matrix of a video (frames are read turned upright)
     retimed: str | None = None  # a variable-frame-rate video, read at a constant rate: how it varied
 
@@ -203,11 +203,22 @@ def _close_pairs(emb: np.ndarray, threshold: float, block: int = 1024):
                 yield from ((a, int(b)) for b in cand[d < threshold])
 
 
-def _assign_identities(root: Path, items: list[SourceItem], threshold: float) -> None:
+def read_identities(root: Path) -> dict[str, str] | None:
+    """{path: identity} of the sources' `identities.csv` (None when there is none); a file without the path and
+    identity columns, a path listed twice or a row without an identity is one line naming the file and row."""
     table = root / "identities.csv"
-    if table.exists():
-        with open(table, newline="") as fh:
-            given = {row["path"].strip(): row["identity"].strip() for row in csv.DictReader(fh)}
+    if not table.exists():
+        return None
+    rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
+    blank = next((i for i, r in enumerate(rows, start=2) if not r["path"] or not r["identity"]), None)
+    if blank is not None:
+        raise SynthfakeError(f"{table}:{blank}: a row needs both a path and an identity")
+    return {r["path"]: r["identity"] for r in rows}
+
+
+def _assign_identities(root: Path, items: list[SourceItem], threshold: float,
+                       given: dict[str, str] | None = None) -> None:
+    if given is not None:
         for it in items:
             it.identity = given.get(it.path, Path(it.path).stem)
         return
@@ -259,10 +270,11 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     root = Path(root).resolve()
     if not root.is_dir():
         raise SynthfakeError(f"{root}: sources folder not found")
+    given = read_identities(root)  # checked before any file is indexed
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
     listed = _list_files(root)
-    with sample_progress(len(listed), "indexing sources", show and bool(listed)) as advance:
+    with sample_progress(len(listed), "indexing sources", show and bool(listed), unit="files") as advance:
         for path, why in listed:
             items.append(_scan_one(root, path, why, old))
             advance()
@@ -270,7 +282,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
                 on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
-    _assign_identities(root, items, threshold)
+    _assign_identities(root, items, threshold, given)
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
 
 

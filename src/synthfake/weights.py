@@ -4,7 +4,8 @@ A backend names its files by documented names (`WeightSpec`). Each is looked for
 `$SYNTHFAKE_WEIGHTS`, then `~/.cache/synthfake/weights`; a missing file is one line naming the file, every
 place looked and where to get it. A file's sha256 is cached by (path, size, mtime) in a small JSON file, so
 a 20 GB pipeline is hashed once, and it is checked against a published value where one exists. A file that
-differs from its published value is refused unless `SYNTHFAKE_ALLOW_UNVERIFIED=1`; records then say so.
+differs from its published value is refused unless the run allows it (`gen run --allow-unverified`, carried by
+the backend's Context); records then say so. The environment holds only the weights folder (a machine's path).
 """
 
 from __future__ import annotations
@@ -18,18 +19,31 @@ from .errors import BackendNotReady, not_ready_reason
 from .files import sha256_file, write_json_atomic
 
 ENV_DIR = "SYNTHFAKE_WEIGHTS"
-ENV_ALLOW = "SYNTHFAKE_ALLOW_UNVERIFIED"
+ALLOW_FLAG = "--allow-unverified"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".msgpack")
 
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """A documented weights file (or directory): its name, where to get it, its published sha256 if any."""
+    """A documented weights file (or directory): its name, where to get it, its published sha256 if any.
+
+    `url` is what a person is told and what `gen weights download` fetches: the file itself, or with `archive`
+    set a zip holding it (checked against `archive_sha256`); `hub` names a Hugging Face repository whose
+    snapshot is the folder `name` lies in (diffusers pipelines). `also` lists other published sha256 of the
+    same model (another release of the very file) that are accepted as verified, with where each is stated."""
 
     name: str
     url: str
     sha256: str | None = None
     cite: str = ""  # where the published sha256 is stated
+    archive: str | None = None  # the file is this member of the zip at `url`
+    archive_sha256: str | None = None
+    also: tuple[tuple[str, str], ...] = ()  # (sha256, where it is stated)
+    hub: str | None = None  # Hugging Face repo id: `name`'s folder is a snapshot of it
+
+    def published(self) -> dict[str, str]:
+        """{sha256: where it is stated} of every value this file may match to count as verified."""
+        return {**({self.sha256: self.cite} if self.sha256 else {}), **dict(self.also)}
 
 
 @dataclass
@@ -72,7 +86,8 @@ def missing_message(spec: WeightSpec, weights_dir: Path | str | None) -> str:
     else:
         looked = "; ".join(f"{label}: {folder / spec.name}" if folder else f"{label}: not set"
                            for label, folder in places(weights_dir))
-    return f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}"
+    return (f"weights file {spec.name} not found (looked in {looked}); get it from {spec.url}, or run "
+            f"`gen weights download` (sha256 checked)")
 
 
 def require(spec: WeightSpec, weights_dir: Path | str | None) -> Path:
@@ -113,31 +128,28 @@ def sha256(path: Path | str) -> str:
     return digest
 
 
-def allow_unverified() -> bool:
-    return os.environ.get(ENV_ALLOW, "").strip().lower() in ("1", "true", "yes")
-
-
-def check(spec: WeightSpec, path: Path) -> Resolved:
-    """Hash `path` and compare with the published sha256; a mismatch is refused unless allowed."""
+def check(spec: WeightSpec, path: Path, allow_unverified: bool = False) -> Resolved:
+    """Hash `path` and compare with the published sha256; a mismatch is refused unless `allow_unverified`."""
     digest = sha256(path)
     if spec.sha256 is None:
         return Resolved(spec, path, digest, None)
-    if digest == spec.sha256:
+    if digest in spec.published():
         return Resolved(spec, path, digest, True)
-    if not allow_unverified():
+    if not allow_unverified:
         raise BackendNotReady(f"{path}: sha256 {digest[:16]}... differs from the published {spec.sha256[:16]}... "
-                              f"({spec.cite}); get the original from {spec.url}, or set {ENV_ALLOW}=1 to use "
+                              f"({spec.cite}); get the original from {spec.url}, or pass {ALLOW_FLAG} to use "
                               f"this file anyway (records then list it as unverified)")
     return Resolved(spec, path, digest, False)
 
 
-def resolve(spec: WeightSpec, weights_dir: Path | str | None) -> Resolved:
-    return check(spec, require(spec, weights_dir))
+def resolve(spec: WeightSpec, weights_dir: Path | str | None, allow_unverified: bool = False) -> Resolved:
+    return check(spec, require(spec, weights_dir), allow_unverified)
 
 
-def problem(specs: list[WeightSpec], weights_dir: Path | str | None) -> str | None:
-    """None when every file is present and matches its published sha256, else the first one-line reason."""
-    return next(filter(None, (not_ready_reason(resolve, spec, weights_dir) for spec in specs)), None)
+def problem(specs: list[WeightSpec], weights_dir: Path | str | None, allow_unverified: bool = False) -> str | None:
+    """None when every file is present and matches its published sha256 (or may differ), else the first reason."""
+    return next(filter(None, (not_ready_reason(resolve, spec, weights_dir, allow_unverified) for spec in specs)),
+                None)
 
 
 def record(resolved: list[Resolved]) -> tuple[dict[str, str], list[str]]:

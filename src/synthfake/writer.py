@@ -1,11 +1,13 @@
 """The one writer every sample goes through, real or fake: same codec, container and settings, and the commit.
 
-Encoding: images are PNG (lossless); videos are H.264 yuv420p MP4 at the source's fps with AAC audio, always
+Encoding: images are PNG (lossless; then one JPEG encode for both samples of a pair when the pair's backend
+declares it, `finish.py`); videos are H.264 yuv420p MP4 at the source's fps with AAC audio, always
 resampled to AUDIO_RATE and AUDIO_CHANNELS. A real is re-encoded exactly like a fake, so that a detector
 cannot learn "fake = different encoder" (nor "fake = 16 kHz speech" from a lip-sync backend's audio). A backend
 encodes through `save_image` / `save_video` into its temporary stem and returns what it wrote (`Generated`).
 
-Commit (`commit_sample`): the quality gate on manipulated frames, the plan's degradations, probe, sha256, fsync
+Commit (`commit_sample`): the quality gate on manipulated frames, the pair's finish (`finish.py`: one JPEG encode,
+one audio band, when the pair's backend declares them), the plan's degradations, probe, sha256, fsync
 and rename onto the final name, then the record appended (flushed and fsynced) to the shard's manifest. A
 record exists only for a complete file.
 """
@@ -22,7 +24,7 @@ from typing import IO, Iterable
 
 import numpy as np
 
-from . import media
+from . import finish, media
 from .dataset import Dataset
 from .degrade import apply_chain, draw_chain
 from .errors import SampleFailed
@@ -85,6 +87,7 @@ def commit_sample(ds: Dataset, spec: SampleSpec, version: str, out: Generated, s
     if spec.label == 1 and out.manipulated_frames < ds.plan.min_manipulated * out.frames:
         raise SampleFailed(f"only {out.manipulated_frames}/{out.frames} frames manipulated "
                            f"(minimum {ds.plan.min_manipulated:.0%}); a fake of real frames is label noise")
+    finish.apply(ds, spec, out)
     applied = _degrade(ds, spec, out) if ds.plan.degrade else []
     t1 = time.perf_counter()
     final = ds.media_dir(spec.split, spec.type) / f"{spec.id}{out.path.suffix}"

@@ -1,15 +1,16 @@
 """`gen audit`: the checks that find what would teach a detector the wrong thing, before it trains.
 
-Eight checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
-near duplicates, identity leakage, real/fake confounds, label noise, artefacts. The four that decode media (near
-duplicates, the face part of identity, label noise, artefacts) look at no more than `max_samples` records each and
+Nine checks, each PASS / WARN / FAIL with the numbers behind it: integrity, balance, exact duplicates,
+near duplicates, identity leakage, real/fake confounds (record properties), signal confounds (blockiness, audio),
+label noise, artefacts. The five that decode media (near duplicates, the face part of identity, signal confounds,
+label noise, artefacts) look at no more than `max_samples` records each and
 run over a pool of processes; the others read only the records and the files' bytes.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from ..registry import Contract, Registry
 # DECODES, ready(settings) and check(data, pool) -> Check.
 CHECKS = Registry("audit check", {name: f"{__name__}.{module}" for name, module in (
     ("balance", "balance"), ("exact_duplicates", "exact_dupes"), ("near_duplicates", "near_dupes"),
-    ("identity", "identity"), ("confounds", "confounds"), ("label_noise", "labels"), ("artefacts", "artefacts"))},
+    ("identity", "identity"), ("confounds", "confounds"), ("signal_confounds", "signals"), ("label_noise", "labels"),
+    ("artefacts", "artefacts"))},
     Contract(run="check", run_args=2))
 
 STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
@@ -72,6 +74,8 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     (integrity, records, failures, actual), *t = _timed(check_integrity, ds, layout, st.show_progress)
     integrity.timings.update(scan=t[0], scan_cpu=t[1])
     data = AuditData(ds, plan, index, layout, records, failures, actual, st)
+    # checks that decode open only files integrity found whole on disk (a record naming a folder is not decoded)
+    on_disk = replace(data, records=[r for r in records if r.id in actual])
     checks = [integrity]
     pool = make_pool(st.workers)
     try:
@@ -81,7 +85,12 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
                 checks.append(Check(name, WARN, f"not run: {why}"))
                 continue
             module = CHECKS.get(name)
-            c, wall, cpu = _timed(module.check, data, pool)
+            try:
+                c, wall, cpu = _timed(module.check, on_disk if module.DECODES else data, pool)
+            except Exception as e:  # one check that breaks costs its verdict, never the report
+                why = " ".join(str(e).split())[:300]
+                checks.append(Check(name, FAIL, f"could not run: {type(e).__name__}: {why}"))
+                continue
             c.timings.update(decode=wall) if module.DECODES else c.timings.update(scan=wall, scan_cpu=cpu)
             checks.append(c)
     finally:
@@ -99,13 +108,13 @@ def write_report(path: str | Path, report: Report) -> None:
 
 def audit_table(report: Report) -> Table:
     """One row per check: verdict, the numbers behind it, seconds."""
-    t = Table(title=f"audit of {report.dataset} (plan {report.plan}, {report.records} records): "
-                    f"[{STYLE[report.status]}]{report.status}[/]", show_lines=True)
+    t = Table(title=Text.assemble(f"audit of {report.dataset} (plan {report.plan}, {report.records} records): ",
+                                  (report.status, STYLE[report.status])), show_lines=True)
     t.add_column("check", no_wrap=True)
     t.add_column("status", no_wrap=True)
     t.add_column("numbers")
     t.add_column("s", justify="right", no_wrap=True)
     for c in report.checks:
-        t.add_row(c.name, f"[{STYLE[c.status]}]{c.status}[/]", Text(c.summary),
+        t.add_row(c.name, Text(c.status, style=STYLE[c.status]), Text(c.summary),
                   f"{c.timings.get('scan', 0) + c.timings.get('decode', 0):.1f}")
     return t

@@ -4,8 +4,8 @@ Per fake (up to `max_samples`), against its own source:
 - uncovered: the share of frame area that is black or flat in the fake but textured in its source (a warp
   that left pixels unfilled), the worst sampled frame; blobs only (a morphological opening drops the
   scattered patches that compression flattens);
-- frozen: the share of consecutive frame pairs that are identical in the fake beyond those identical in the
-  clip it was made from (held or duplicated frames);
+- frozen: the share of consecutive frame pairs that are one frame shown twice (no 16 px block changed) in the
+  fake beyond those in the clip it was made from (held or duplicated frames);
 - outside: for fakes pixel-aligned with a target clip or photo (face_swap, lip_sync), PSNR between fake
   and target outside the face box with a margin, where nothing should have changed.
 Reals go through the same measures against their own sources (their numbers are the calibration: they must pass).
@@ -23,6 +23,7 @@ from .. import faces, media
 from .base import EXAMPLES, FAIL, PASS, AuditData, Check, Settings, pool_map, spread
 from ..errors import MediaError
 from ..manifest import Record
+from ..shared_types import TYPE_INFO
 
 UNCOVERED_FAIL = 0.01  # share of the frame: the held-out reenactment defect was 1.4-10 %
 FROZEN_FAIL = 0.05  # excess share of identical consecutive frames
@@ -33,14 +34,12 @@ TEXTURED_STD = 2.0
 MOVED = 0.12  # of the frame: how far a moving head may carry the flat background beside it
 COLOUR_TOL = 12  # grey levels a flat colour may differ from the reference's and still be the same background
 FRAMES = 12
+HELD_BLOCK = 16  # px: a frame shown twice changes no block of this size by HELD_LEVEL on average
+HELD_LEVEL = 1.0  # grey levels; H.264 at CRF 18 re-encoding a repeated frame moves a block by < 0.5
 OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
-REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source", "generation": "base",
-            "real": "real"}
-CLIP_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "driving", "real": "real"}
-ALIGNED = {"face_swap", "lip_sync", "real"}
 
 
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -82,13 +81,21 @@ def uncovered_share(fake: np.ndarray, ref: np.ndarray, aligned: bool) -> float:
     return float(new.mean())
 
 
+def held(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two grey frames are one frame shown twice when no HELD_BLOCK px block of them differs by HELD_LEVEL grey
+    levels on average: a mean over the whole frame called a talking photo whose mouth alone moves 'frozen'."""
+    d = cv2.absdiff(a, b).astype(np.float32)
+    h, w = d.shape
+    blocks = cv2.resize(d, (max(1, w // HELD_BLOCK), max(1, h // HELD_BLOCK)), interpolation=cv2.INTER_AREA)
+    return float(blocks.max()) < HELD_LEVEL
+
+
 def frozen_share(frames: list[np.ndarray]) -> float:
-    """Share of consecutive pairs whose mean absolute grey difference is under 0.25 (a held frame)."""
+    """Share of consecutive pairs that are one frame shown twice (`held`)."""
     if len(frames) < 2:
         return 0.0
-    g = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.int16) for f in frames]
-    same = [float(np.abs(a - b).mean()) < 0.25 for a, b in zip(g, g[1:])]
-    return float(np.mean(same))
+    g = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    return float(np.mean([held(a, b) for a, b in zip(g, g[1:])]))
 
 
 def outside_psnr(fake: np.ndarray, ref: np.ndarray, lm: np.ndarray | None) -> float | None:
@@ -144,16 +151,17 @@ def artefact_task(task: tuple) -> tuple[dict | None, str | None]:
 def _task(data: AuditData, r: Record) -> tuple | None:
     root = Path(data.index.root)
     roles = {s.role: s for s in r.sources}
-    ref = roles.get(REF_ROLE.get(r.type, ""))
+    info = TYPE_INFO[r.type]
+    ref = roles.get(info.reference_role)
     if ref is None:
         return None
     try:
         item = data.index.get(ref.path)
     except Exception:
         return None
-    clip = roles.get(CLIP_ROLE.get(r.type, ""))
+    clip = roles.get(info.pair_role)
     clip_path = str(root / clip.path) if clip is not None and media.kind_of(clip.path) == "video" else ""
-    aligned = r.type in ALIGNED and r.params.get("length", "trim_audio") != "loop_video"
+    aligned = info.aligned and r.params.get("length", "trim_audio") != "loop_video"
     track = data.root / "cache" / "tracks" / f"{ref.sha256}.npy"
     outside = aligned and r.type != "real" and not r.degradations
     return (str(data.media_path(r)), r.media.kind, str(root / ref.path), item.kind, item.still_frame, clip_path,

@@ -1,9 +1,9 @@
 """`gen export`: a dataset in the layouts detector labs already train with (one module per format).
 
     deepfakebench   frames, landmarks and the dataset JSON of SCLBD/DeepfakeBench
-    ffpp            FaceForensics++ folders and split pair lists
-    hf              Parquet shards + dataset card, for `datasets.load_dataset`
-    webdataset      tar shards of (media, record JSON)
+    ffpp            FaceForensics++ folders (T_S names) and split pair lists
+    hf              Parquet shards with typed Image/Video features + a huggingface_hub dataset card
+    webdataset      tar shards of (media, .cls label, record JSON) by webdataset.TarWriter
 
 Every format writes each file or folder under a temporary name and renames it, so an interrupted export is
 resumed by running it again; `export.json`, written last, marks a finished export and records what was skipped.
@@ -43,10 +43,12 @@ def _check_settings(out: Path, settings: dict) -> None:
 
 def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Result:
     """Export every intact record of `dataset` to `out` in format `fmt`."""
+    if fmt not in FORMATS.entries:
+        raise SynthfakeError(f"--format {fmt}: {FORMATS.unknown(fmt)}")
+    module = FORMATS.get(fmt)  # a missing extra: its ImportError, one line with the pip command (exit 3)
     why = FORMATS.why_not_ready(fmt, o)
     if why:
         raise SynthfakeError(f"--format {fmt}: {why}")
-    module = FORMATS.get(fmt)
     dataset, out = Path(dataset), Path(out)
     if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
         raise SynthfakeError(f"{out}: the export must go outside the dataset folder {dataset}")

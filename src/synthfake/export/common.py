@@ -48,6 +48,7 @@ class Options:
     shard_mb: float = 256.0  # hf / webdataset: close a shard once it holds this many MB of media
     frames: int = 32  # deepfakebench: frames per video, np.linspace as its preprocess.py 'fixed_num_frames'
     workers: int = 2  # deepfakebench: processes cropping videos (two: the cores of the machine it was measured on)
+    license: str | None = None  # hf: the card's YAML licence id (default `other`, explained in the card)
     verify: bool = True  # check every media file's sha256 against its record
     partial: bool = False  # export a dataset whose plan still has samples to make (refused otherwise)
     show: bool = True

@@ -36,19 +36,29 @@ def _webdataset(out: Path, shards: list[str]) -> Iterator[tuple[str, bytes | Non
                 key, _, ext = m.name.partition(".")
                 group.setdefault(key, {})[ext] = tar.extractfile(m).read()
             for key, parts in group.items():
-                media = next((v for e, v in parts.items() if e != "json"), None)
+                media = next((v for e, v in parts.items() if e not in ("json", "cls")), None)  # cls: the label
                 yield f"{path.name}:{key}", parts.get("json"), media
 
 
 def _parquet(out: Path, files: dict[str, list[str]]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+    """(where, record JSON, media bytes) per row: the media from the `image`/`video` feature (bytes, or a path
+    inside the export); exports before hf VERSION 2 held `media_bytes`/`media_path` columns."""
     import pyarrow.parquet as pq
 
     for rel in (f for fs in files.values() for f in fs):
-        table = pq.read_table(inside(out, rel), columns=["record", "media_path", "media_bytes"])
+        path = inside(out, rel)
+        names = pq.read_schema(path).names
+        typed = "image" in names
+        table = pq.read_table(path, columns=["record", "image", "video"] if typed else
+                              ["record", "media_path", "media_bytes"])
         for i, row in enumerate(table.to_pylist()):
-            media = row["media_bytes"]
-            if media is None and row["media_path"]:
-                p = inside(out, row["media_path"])
+            if typed:
+                feature = row["image"] or row["video"] or {}
+                media, where = feature.get("bytes"), feature.get("path")
+            else:
+                media, where = row["media_bytes"], row["media_path"]
+            if media is None and where:
+                p = inside(out, where)
                 media = p.read_bytes() if p.is_file() else None
             yield f"{rel}:{i}", (row["record"] or "").encode(), media
 

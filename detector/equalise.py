@@ -1,0 +1,171 @@
+"""Equalised copies of a labelled folder: every listed file, real and fake alike, through one fixed writer.
+
+An external set's fakes and reals often differ by how they were stored (a showcase GIF turned into a
+high-bitrate mp4 against a camera clip, a 256 px PNG tile against a 1920 px JPEG): a detector can score well
+there by learning file size. Re-encoding every file the same way (images: one short side, one JPEG quality;
+videos: one short side, one length cap, H.264 at one CRF, no audio) leaves the label only in what is shown.
+The copies are cached in a folder keyed by the settings (`equalised-KEY/`, beside the labels CSV by default);
+a file is made again only when its source bytes change. A file that cannot be decoded is skipped with a
+one-line reason, which the cache keeps too.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthfake import media
+from synthfake.errors import MediaError, SynthfakeError
+from synthfake.files import atomic_file, canonical_hash, read_json, sha256_file, write_json_atomic
+from synthfake.labels import Labelled, present, read_labels
+
+VERSION = 1  # bump when the writer changes what it produces
+INDEX = "equalised.json"
+LABELS = "labels.csv"
+
+
+@dataclass(frozen=True)
+class EqualiseSettings:
+    """The one writer every file goes through (the cache key)."""
+
+    image_side: int = 512  # short side of every image, px (shrunk or enlarged)
+    jpeg_quality: int = 90
+    video_side: int = 360  # short side of every video, px
+    max_seconds: float = 10.0  # videos are cut to their first this many seconds
+    crf: int = 23  # H.264 constant rate factor; audio is dropped
+
+    def key(self) -> str:
+        return canonical_hash({**asdict(self), "version": VERSION}, 12)
+
+
+def short_side(rgb: np.ndarray, side: int, even: bool = False) -> np.ndarray:
+    """`rgb` scaled so its short side is `side` px (area when shrinking, cubic when enlarging); even sizes for
+    H.264's 4:2:0 when `even`."""
+    h, w = rgb.shape[:2]
+    s = side / min(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    if even:
+        nw, nh = max(2, nw // 2 * 2), max(2, nh // 2 * 2)
+    if (nw, nh) == (w, h):
+        return rgb
+    return cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+
+
+def out_name(path: str) -> str:
+    """The equalised copy's path: the source's with `.jpg` or `.mp4` added (two sources never collide)."""
+    return path + (".jpg" if media.kind_of(path) == "image" else ".mp4")
+
+
+def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> None:
+    """Write the equalised copy of one image or video at `dst` (atomically); MediaError when it cannot be read."""
+    src, dst = Path(src), Path(dst)
+    if media.kind_of(src) == "image":
+        rgb = short_side(media.read_image(src), s.image_side)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])
+        if not ok:
+            raise MediaError(src, "JPEG encoding failed")
+        with atomic_file(dst) as tmp:
+            tmp.write_bytes(buf.tobytes())
+        return
+    fps = media.video_fps(src)
+    count = max(1, math.floor(s.max_seconds * fps + 1e-9))
+    frames = (short_side(f, s.video_side, even=True) for f in media.iter_frames(src, 0, count))
+    with atomic_file(dst) as tmp:
+        try:
+            media.write_video(tmp, frames, fps, audio=None, crf=s.crf)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _one(job: tuple[str, str, str, EqualiseSettings]) -> str:
+    """'' when the copy was written, else the one-line reason it could not be (a pool job)."""
+    src, dst, rel, s = job
+    try:
+        equalise_file(Path(src), Path(dst), s)
+        return ""
+    except MediaError as e:
+        return e.reason
+    except Exception as e:  # a decoder or encoder failure on one file must not stop the others
+        return f"failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+
+
+def default_cache(labels: Path, s: EqualiseSettings) -> Path:
+    """`equalised-KEY/` beside the labels CSV; where that folder cannot be written (a read-only share), under
+    ~/.cache/synthfake/equalised/, named by the labels' absolute path as well."""
+    labels = Path(labels).resolve()
+    if os.access(labels.parent, os.W_OK):
+        return labels.parent / f"equalised-{s.key()}"
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthfake" / "equalised"
+    return home / f"{canonical_hash(str(labels), 12)}-{s.key()}"
+
+
+@dataclass
+class Equalised:
+    """An equalised folder: its labels CSV (paths of the copies), the copy of each source, and what was skipped."""
+
+    folder: Path
+    labels: Path
+    source_of: dict[str, str]  # copy path -> source path (both relative)
+    skipped: list[dict]  # {path, reason}: absent, not media, or not decodable
+    made: int  # copies written by this call (0: everything came from the cache)
+
+
+def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSettings(), cache: Path | None = None,
+                    workers: int = 2, log=print) -> Equalised:
+    """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthfakeError(f"{folder}: folder not found")
+    rows, skipped = present(read_labels(labels, folder), folder)
+    cache = Path(cache) if cache is not None else default_cache(labels, s)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SynthfakeError(f"{cache}: cannot make the equalised cache folder ({e.strerror})") from None
+    index_path = cache / INDEX
+    index = read_json(index_path) if index_path.is_file() else {}
+    if index.get("settings") not in (None, asdict(s)):
+        raise SynthfakeError(f"{index_path}: made with other settings {index['settings']}; remove it or pass "
+                             f"another cache folder")
+    files = index.get("files", {})
+    shas = {r.path: sha256_file(folder / r.path) for r in rows}
+    todo = [r for r in rows if files.get(r.path, {}).get("sha256") != shas[r.path]
+            or not (files[r.path]["reason"] or (cache / out_name(r.path)).is_file())]
+    if todo:
+        log(f"equalising {len(todo)} of {len(rows)} file(s) into {cache}")
+        jobs = [(str(folder / r.path), str(cache / out_name(r.path)), r.path, s) for r in todo]
+        for r in todo:
+            (cache / out_name(r.path)).parent.mkdir(parents=True, exist_ok=True)
+        reasons = _run(jobs, workers)
+        for r, why in zip(todo, reasons):
+            files[r.path] = {"sha256": shas[r.path], "reason": why}
+        write_json_atomic(index_path, {"settings": asdict(s), "version": VERSION, "files": files})
+    kept: list[Labelled] = []
+    for r in rows:
+        why = files[r.path]["reason"]
+        if why:
+            skipped.append({"path": r.path, "reason": f"not equalised: {why}"})
+        else:
+            kept.append(r)
+    with atomic_file(cache / LABELS) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "kind", "model", "source"])
+        w.writerows([out_name(r.path), r.label, r.kind, r.model, r.path] for r in kept)
+    return Equalised(cache, cache / LABELS, {out_name(r.path): r.path for r in kept}, skipped, len(todo))
+
+
+def _run(jobs: list, workers: int) -> list[str]:
+    """_one over the jobs, in order, in `workers` processes (0: in this process)."""
+    if workers <= 0 or len(jobs) < 2:
+        return [_one(j) for j in jobs]
+    from synthfake.pools import process_pool
+
+    with process_pool(min(workers, len(jobs)), __name__) as ex:
+        return list(ex.map(_one, jobs))

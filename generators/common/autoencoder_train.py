@@ -1,0 +1,151 @@
+"""Train the small image autoencoder that `latent_recon` decodes through, and export it to ONNX (needs torch).
+
+Its shape is a latent diffusion model's autoencoder in small: an encoder down to 1/8 of the image with 48 latent
+channels, a decoder back up through three nearest-neighbour upsamplings each followed by 3x3 convolutions (the
+stage that leaves an LDM decoder's periodic upsampling traces), no skip connection from the input, so every
+output pixel is made by the decoder from the latent. Trained on random 48 px patches of the sources' face photos
+and video frames (L1 on pixels and on their horizontal and vertical differences), from a fixed seed, with
+deterministic algorithms on a fixed number of threads. The ONNX file and a JSON card beside it (the data files'
+sha256, the settings, the loss curve, PSNR on frames it did not train on) are what the backend ships with.
+
+    python -m synthfake.generators.common.autoencoder_train --sources ../shared/data \
+        --out generators/assets/latent_ae.onnx [--steps 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+PATCH = 48
+LATENT = 48
+FACTOR = 8  # the image side over the latent's
+
+
+def build():
+    """The autoencoder as two torch modules (encoder, decoder)."""
+    import torch.nn as nn
+
+    def act():
+        return nn.LeakyReLU(0.1)
+
+    enc = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), act(),
+                        nn.Conv2d(16, 32, 3, stride=2, padding=1), act(),
+                        nn.Conv2d(32, 64, 3, stride=2, padding=1), act(),
+                        nn.Conv2d(64, 96, 3, stride=2, padding=1), act(),
+                        nn.Conv2d(96, LATENT, 1))
+    up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+    dec = nn.Sequential(nn.Conv2d(LATENT, 64, 3, padding=1), act(), nn.Conv2d(64, 64, 3, padding=1), act(),
+                        up(), nn.Conv2d(64, 64, 3, padding=1), act(),
+                        up(), nn.Conv2d(64, 48, 3, padding=1), act(),
+                        up(), nn.Conv2d(48, 24, 3, padding=1), act(),
+                        nn.Conv2d(24, 3, 3, padding=1))
+    return enc, dec
+
+
+def load_images(sources: Path, frames_per_video: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
+    """(training images, held-out frames, {file: sha256}): every face photo, and frames spread over each video
+    (the odd-numbered ones of 2 x frames_per_video held out)."""
+    from synthfake import media
+
+    train, held, files = [], [], {}
+    for p in sorted((sources / "faces").glob("*")):
+        train.append(media.read_image(p))
+        files[p.relative_to(sources).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for p in sorted((sources / "videos").glob("*.mp4")):
+        for k, (_, f) in enumerate(media.frames_of(p, 2 * frames_per_video)):
+            (held if k % 2 else train).append(f)
+        files[p.relative_to(sources).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return train, held, files
+
+
+def batches(images: list[np.ndarray], batch: int, rng: np.random.Generator):
+    """Endless batches (B, 3, PATCH, PATCH) in [0, 1]: random patches, flipped at random."""
+    while True:
+        out = np.empty((batch, 3, PATCH, PATCH), np.float32)
+        for b in range(batch):
+            im = images[int(rng.integers(len(images)))]
+            y = int(rng.integers(im.shape[0] - PATCH + 1))
+            x = int(rng.integers(im.shape[1] - PATCH + 1))
+            p = im[y:y + PATCH, x:x + PATCH]
+            if rng.random() < 0.5:
+                p = p[:, ::-1]
+            out[b] = p.transpose(2, 0, 1) / 255.0
+        yield out
+
+
+def psnr(images: list[np.ndarray], run) -> float:
+    """Mean PSNR (dB) of run(image) against each image, cropped to multiples of FACTOR."""
+    vals = []
+    for im in images:
+        h, w = im.shape[0] // FACTOR * FACTOR, im.shape[1] // FACTOR * FACTOR
+        ref = im[:h, :w].astype(np.float64)
+        mse = ((run(im[:h, :w]).astype(np.float64) - ref) ** 2).mean()
+        vals.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+    return round(float(np.mean(vals)), 2)
+
+
+def main(argv=None) -> None:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sources", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frames-per-video", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    torch.use_deterministic_algorithms(True)
+    train, held, files = load_images(a.sources, a.frames_per_video)
+    enc, dec = build()
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = torch.optim.Adam(params, lr=a.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
+    gen = batches(train, a.batch, np.random.default_rng(a.seed))
+    curve, t0 = [], time.time()
+    for step in range(a.steps):
+        x = torch.from_numpy(next(gen))
+        y = dec(enc(x))
+        loss = ((y - x).abs().mean() + (torch.diff(y, dim=2) - torch.diff(x, dim=2)).abs().mean()
+                + (torch.diff(y, dim=3) - torch.diff(x, dim=3)).abs().mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == a.steps - 1:
+            curve.append([step, round(float(loss), 5)])
+            print(f"step {step} loss {float(loss):.4f} {time.time() - t0:.0f}s", flush=True)
+    enc.eval(), dec.eval()
+    model = torch.nn.Sequential(enc, dec).eval()
+
+    def run(im: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            y = model(torch.from_numpy(im.transpose(2, 0, 1)[None].astype(np.float32) / 255.0))
+        return np.clip(y[0].numpy().transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, torch.rand(1, 3, PATCH, PATCH), str(a.out), input_names=["image"],
+                      output_names=["decoded"], dynamic_axes={"image": {2: "h", 3: "w"}, "decoded": {2: "h", 3: "w"}},
+                      opset_version=17, dynamo=False)
+    card = {"file": a.out.name, "sha256": hashlib.sha256(a.out.read_bytes()).hexdigest(),
+            "parameters": sum(p.numel() for p in params), "latent_channels": LATENT, "factor": FACTOR,
+            "patch": PATCH, "steps": a.steps, "batch": a.batch, "lr": a.lr, "threads": a.threads, "seed": a.seed,
+            "torch": torch.__version__, "train_images": len(train), "held_out_frames": len(held),
+            "psnr_train_db": psnr(train[:9], run), "psnr_held_out_db": psnr(held, run), "files": files,
+            "loss_curve": curve, "seconds": round(time.time() - t0, 1)}
+    a.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in card.items() if k not in ("files", "loss_curve")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Weights-free reenactment through LivePortrait's pipeline: a 256 px crop of the source photo warped, stitched back.
+
+LivePortrait (KwaiVGI/LivePortrait live_portrait_pipeline.py, crop_config) cuts the source photo's face square
+(2.3 times the landmarks' extent, moved up 0.125 of it), reads it at 256 px, warps its features by the driving
+motion relative to the driving clip's first frame, decodes a 512 px crop and pastes it back into the still photo
+through a feathered mask (`flag_pasteback`): the head moves inside the mask, the shoulders and background are
+the photo's, and the face holds 256 px of detail wherever the photo had more. Before animating it closes the
+source's lips (`flag_lip_zero`), so the driver's mouth, not the photo's, shows. Here the warp is
+`landmark_reenact`'s, run in that 256 px crop with the source's lips closed first; the result is scaled to 512,
+pasted back through a feathered square, at the photo's size (at most SOURCE_MAX_DIM, as LivePortrait's
+`source_max_dim`). Output: the driving clip's fps, length and audio.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from synthfake import faces, media
+from synthfake import landmarks as lmk
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated, always_ready, source_still
+from synthfake.generators import landmark_reenact as lr
+from synthfake.generators.common import align
+from synthfake.writer import save_video
+
+TYPE = "reenactment"
+VERSION = "1.0"
+INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512 px
+SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
+SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
+LIP_ZERO_GAP = 0.03  # inter-ocular units: lips closed this far before animating (flag_lip_zero)
+RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free zone (landmark_reenact's is 1.9)
+
+
+ready = always_ready
+
+
+def draw(seed: int) -> dict:
+    p = lr._params(seed)
+    rng = np.random.default_rng([seed, 27])
+    p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
+             lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE,
+             mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3), max_side=SOURCE_MAX_DIM)
+    return p
+
+
+def source_crop(img: np.ndarray, lm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The source's LivePortrait square at `size` px and the 2x3 matrix image -> crop."""
+    cx, cy, side = align.liveportrait_square(lm, SOURCE_SCALE, SOURCE_VY)
+    s = size / side
+    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE), m
+
+
+def lips_closed(lm: np.ndarray) -> np.ndarray:
+    """The landmarks with the inner-lip gap set to LIP_ZERO_GAP face units (never opened wider)."""
+    gap = float(lmk.mouth_gap(lm))
+    want = LIP_ZERO_GAP * float(lmk.interocular(lm))
+    return lmk.open_mouth(lm, want - gap, 0.3) if gap > want else lm
+
+
+def still_zone(size: int, p: dict) -> np.ndarray:
+    """1 where the crop may move, 0 where the paste-back mask is below one (the photo shows through), a
+    smooth ramp of 0.1 of the crop between: what LivePortrait's stitching does, keeping the crop's edge
+    where the still photo continues it."""
+    inner = (p["mask_margin"] + 2.5 * p["mask_blur"]) * size
+    ramp = 0.1 * size
+    d = np.minimum.outer(np.minimum(np.arange(size), size - 1 - np.arange(size)),
+                         np.minimum(np.arange(size), size - 1 - np.arange(size))).astype(np.float32)
+    t = np.clip((d - inner) / ramp, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def keep_inside(out_lm: np.ndarray, motion: np.ndarray, ring: np.ndarray, size: int, p: dict) -> int:
+    """Shift a frame's head (its landmarks and rigid motion alike) back where its moved ring would go past the
+    crop's free zone (or past where the ring lies at rest, when that is further out): the head may move, not
+    across the paste-back seam, as LivePortrait's stitching keeps it. Returns the frames shifted."""
+    inner = (p["mask_margin"] + 2.5 * p["mask_blur"]) * size
+    lo = np.minimum(inner, ring.min(0))
+    hi = np.maximum(size - 1 - inner, ring.max(0))
+    shifted = 0
+    for t in range(len(motion)):
+        moved = lmk.apply(motion[t], ring)
+        shift = np.maximum(lo - moved.min(0), 0) - np.maximum(moved.max(0) - hi, 0)
+        if np.abs(shift).max() > 0.5:
+            motion[t][:, 2] += shift
+            out_lm[t] += shift.astype(out_lm.dtype)
+            shifted += 1
+    return shifted
+
+
+def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """(smoothed driving landmarks of the clip, the neutral shape, frames with a face) as landmark_reenact."""
+    full, found = lmk.fill_gaps(drv.track(), lr.MAX_GAP)
+    if not found.any():
+        raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
+    neutral = lr.neutral_shape(full, found, p["neutral"])
+    clip = full[start:start + n]
+    valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
+    if not valid.any():
+        raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")
+    held, last = [], clip[int(np.argmax(valid))]
+    for t in range(len(clip)):  # frames with no driving face hold the nearest earlier pose (not counted)
+        last = clip[t] if valid[t] else last
+        held.append(last)
+    return np.stack(faces.smooth_landmarks(held, p["smooth_sigma"])), neutral, int(valid.sum())
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    src, drv = sources.role("source"), sources.role("driving")
+    p = draw(sample.seed)
+    img = source_still(src, p)
+    lm = src.still_face().landmarks
+    k = min(1.0, p["max_side"] / max(img.shape[:2]))
+    if k < 1.0:
+        img = cv2.resize(img, (round(img.shape[1] * k) // 2 * 2, round(img.shape[0] * k) // 2 * 2),
+                         interpolation=cv2.INTER_AREA)
+        lm = lm * k
+    crop, m = source_crop(img, lm, INPUT)
+    c_lm = align.transform_points(lm, m).astype(np.float32)
+    start = sample.params["clip_start"]
+    n = min(sample.params["clip_frames"], p["max_frames"])
+    track, neutral, with_face = driving_track(drv, start, n, p)
+    n = len(track)
+    out_lm, motion = lr.drive(lips_closed(c_lm), track, neutral, p)
+    ring = lmk.ring(c_lm, p["ring_scale"], p["ring_points"], crop.shape)
+    still = still_zone(INPUT, p)
+    p["frames_held_inside"] = keep_inside(out_lm, motion, ring, INPUT, p)
+    tris = lr.topology(c_lm, ring)
+    src_pts = np.vstack([c_lm, ring])
+    falloff = p["falloff"] * float(lmk.interocular(c_lm))
+    src_gap = max(0.0, float(lmk.mouth_gap(c_lm)))
+    up = np.array([[OUTPUT / INPUT, 0, 0], [0, OUTPUT / INPUT, 0]], np.float32)
+    to_512 = np.vstack([up, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]])  # image -> 512 crop
+    mask = align.box_mask(OUTPUT, p["mask_margin"], p["mask_blur"])
+
+    def frames():
+        for t in range(n):
+            face = lr.render(crop, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"], still)
+            big = cv2.resize(face, (OUTPUT, OUTPUT), interpolation=cv2.INTER_LINEAR)
+            yield align.paste_back(img, big, mask, to_512[:2])
+
+    fps = media.video_fps(drv.path)
+    audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
+    p["audio"] = "driving" if audio is not None else "none"
+    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=drv.item.path)
+    return Generated(path, p, written, with_face)

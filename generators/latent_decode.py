@@ -1,0 +1,41 @@
+"""Weights-free stand-in for latent text-to-image: a real face photo encoded to a latent and decoded again.
+
+Every pixel of a latent diffusion model's image comes out of its autoencoder's decoder: no camera noise, no JPEG
+grid from a camera, and the decoder's traces (nearest-neighbour upsampling by 8 in three steps, each smoothed by
+convolutions). Reconstructing real images through such an autoencoder and training on real against
+reconstruction is a published way to teach a detector those traces without the generator's content bias
+(Rajan et al., "Aligned Datasets Improve Detection of Latent Diffusion-Generated Images", ICLR 2025): the fake
+and its real then differ by the decoder alone. No diffusion weights can be fetched here, so the autoencoder is a
+small one trained on the sources and shipped with the project (`common/autoencoder.py`, `autoencoder_train.py`:
+1/8 latent with 48 channels, decoder of the same shape as an LDM's); its sha256 is in every record. The base is a
+photo (or a video's still); the image decoded from it ends, like its paired real, with one drawn JPEG encode
+(FINISH). The result must still hold a face dlib finds.
+"""
+
+from __future__ import annotations
+
+from synthfake import faces
+from synthfake.errors import SampleFailed
+from synthfake.generators import Context, Generated, source_still
+from synthfake.generators.common import autoencoder
+from synthfake.writer import save_image
+
+TYPE = "generation"
+VERSION = "1.0"
+ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
+FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
+
+
+def ready(ctx: Context) -> str | None:
+    return autoencoder.problem()
+
+
+def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    base = sources.role("base")
+    p = {"autoencoder": autoencoder.MODEL.name, "factor": autoencoder.card()["factor"],
+         "latent_channels": autoencoder.card()["latent_channels"], "mode": "reconstruct"}
+    rgb = source_still(base, p)
+    out = autoencoder.reconstruct(rgb)
+    if faces.detect(out) is None:
+        raise SampleFailed(f"{base.item.path}: no face found in its reconstruction")
+    return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record())

@@ -1,0 +1,119 @@
+"""One check per kind of user input, shared by every command, each failing with one line that names the option
+(or file) and the reason before anything is written: numbers (finite and in range), output paths (the parent a
+folder, writable, not inside an input), and CSV tables (UTF-8 with or without Excel's BOM, the columns needed,
+each key once)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from .errors import SynthfakeError
+
+
+def number(value, what: str, low: float | None = None, high: float | None = None, *, above: float | None = None):
+    """`value` when it is a finite number with low <= value <= high (and value > above); else one line naming
+    `what` (e.g. '--splits train' or 'http_t2i.timeout')."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise SynthfakeError(f"{what} {value!r}: not a number") from None
+    if isinstance(value, bool) or not math.isfinite(x):
+        raise SynthfakeError(f"{what} {value!r}: not a finite number")
+    if low is not None and x < low or high is not None and x > high or above is not None and x <= above:
+        lo = f"> {above:g}" if above is not None else (f">= {low:g}" if low is not None else "")
+        hi = f"<= {high:g}" if high is not None else ""
+        raise SynthfakeError(f"{what} {value!r}: must be {' and '.join(p for p in (lo, hi) if p)}")
+    return value
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The path itself or its nearest ancestor that exists (the folder a new file or folder would go in)."""
+    for p in (path, *path.parents):
+        if os.path.lexists(p):
+            return p
+    return Path(".")
+
+
+def _why_not_writable(folder: Path) -> str | None:
+    """Why nothing can be created in `folder` (None when it can): a read-only file system or no permission."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        pass
+    return "permission denied"
+
+
+def _placeable(path: Path, what: str) -> None:
+    """`path` can be created or replaced: every existing ancestor is a folder, and the folder it goes in (the
+    path itself when it is an existing folder) is writable."""
+    where = _existing_ancestor(path.absolute())
+    if where != path.absolute() and not where.is_dir():
+        raise SynthfakeError(f"{what}: {where} is a file, not a folder")
+    folder = where if where.is_dir() else where.parent
+    why = _why_not_writable(folder)
+    if why:
+        raise SynthfakeError(f"{what}: cannot write in {folder} ({why})")
+
+
+def output_file(path: Path | None, option: str) -> None:
+    """An output file option (--json FILE, --out FILE): not a folder, its parent a folder, writable."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
+    _placeable(path, f"{option} {path}")
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    """Whether folder `a` is `b` or lies inside it (symlinks resolved)."""
+    ra, rb = Path(a).resolve(), Path(b).resolve()
+    return ra == rb or rb in ra.parents
+
+
+def output_dir(path: Path, option: str, inputs: dict[str, Path] | None = None) -> None:
+    """An output folder option (--out DIR): not a file, its parents folders, writable, and neither equal to nor
+    inside any input folder of `inputs` ({option: folder}), whose files it would change."""
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_dir():
+        raise SynthfakeError(f"{option} {path}: is a file, not a folder")
+    for name, folder in (inputs or {}).items():
+        if folder is not None and overlaps(path, folder):
+            where = "is" if Path(path).resolve() == Path(folder).resolve() else "is inside"
+            raise SynthfakeError(f"{option} {path}: {where} {name} {folder}, which it would change; "
+                                 f"write it elsewhere")
+    _placeable(path, f"{option} {path}")
+
+
+def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | None = None) -> list[dict[str, str]]:
+    """The rows of a CSV file (UTF-8, with or without the BOM Excel writes), column names stripped and lower-case,
+    values stripped. One line naming the file when it cannot be read, lacks a `required` column, or lists a
+    value of column `unique` twice (with both line numbers)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            cols = [(c or "").strip().lower() for c in reader.fieldnames or []]
+            reader.fieldnames = cols
+            rows = [{k: (v or "").strip() if isinstance(v, str) else "" for k, v in r.items() if k is not None}
+                    for r in reader]
+    except IsADirectoryError:
+        raise SynthfakeError(f"{path}: is a folder, expected {what}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SynthfakeError(f"{path}: cannot read {what} ({e})") from None
+    if any(c not in cols for c in required):
+        raise SynthfakeError(f"{path}: {what} needs {' and '.join(map(repr, required))} columns, got {cols}")
+    if unique is not None:
+        seen: dict[str, int] = {}
+        for line, r in enumerate(rows, start=2):
+            key = r.get(unique, "")
+            if key in seen:
+                raise SynthfakeError(f"{path}:{line}: {unique} {key!r} is listed twice (first on line {seen[key]})")
+            seen[key] = line
+    return rows

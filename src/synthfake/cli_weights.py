@@ -1,0 +1,85 @@
+"""`gen weights download [BACKEND...]`: every model file the backends need, fetched from its documented source
+with resume and its sha256 checked before it lands in the weights folder (synthfake.weights_fetch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import generators as registry
+from .cli_common import one_line_errors, out, say
+from .cli_run import WEIGHTS_HELP
+from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
+
+weights_app = typer.Typer(no_args_is_help=True, help="Model weights: fetch each backend's files, sha256 checked.")
+
+
+def model_backends() -> list[str]:
+    """Backends that load weights files (their module has `weight_specs(ctx)`), in registry order."""
+    names = []
+    for name in registry.BACKENDS:
+        try:
+            if hasattr(registry.get(name), "weight_specs"):
+                names.append(name)
+        except ImportError:  # a backend whose extra is missing still names its files in its own module
+            continue
+    return names
+
+
+def _options(raw: list[str]) -> dict:
+    """--backend-opt NAME.key=value as {backend: {key: value}}, each checked against the backend's OPTIONS."""
+    opts: dict = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        name, dot, opt = key.partition(".")
+        if not (sep and dot):
+            raise SynthfakeError(f"--backend-opt {item!r}: expected NAME.key=value")
+        opts.setdefault(name, {})[opt] = registry.parse_option(name, opt, value)
+    return opts
+
+
+@weights_app.command("download")
+@one_line_errors
+def download(
+    backends: Optional[List[str]] = typer.Argument(None, help="Backends whose files to fetch (default: every "
+                                                   "backend that loads weights)."),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=f"{WEIGHTS_HELP} Files go to the "
+                                               "first of these places that is set."),
+    backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: which file a "
+                                                     "backend loads, as for gen run (wav2lip.model=wav2lip_96)."),
+    mirror: Optional[str] = typer.Option(None, "--mirror", help="Fetch each file as MIRROR/FILE_NAME (a copy of "
+                                         "the public files); sha256 still checked. Hub pipelines: $HF_ENDPOINT."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+):
+    """Fetch every file a backend loads from its documented source (the README's backend table), resuming an
+    interrupted download; a file whose sha256 differs from the pinned value is removed, never used. Exit 0 when
+    every file is in place, 1 when a file failed its check or was not found, 3 when offline."""
+    from .weights_fetch import FetchFailed, fetch, target_dir
+
+    known = model_backends()
+    for name in backends or []:
+        if name not in registry.BACKENDS:
+            raise SynthfakeError(registry.REGISTRY.unknown(name))
+        if name not in known:
+            raise SynthfakeError(f"backend '{name}': loads no weights files (backends that do: {', '.join(known)})")
+    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, backend_opts=_options(backend_opts or []))
+    folder = target_dir(weights_dir)
+    todo = [(name, spec) for name in backends or known for spec in registry.get(name).weight_specs(ctx)]
+    failed = 0
+    for i, (name, spec) in enumerate(todo):
+        try:
+            got = fetch(spec, folder, mirror, show=not quiet)
+        except FetchFailed as e:
+            say(f"{name}: {spec.name}: {e}")
+            failed += 1
+            if e.offline:  # every other file would wait for the same missing connection
+                say(f"no connection: {len(todo) - i - 1} more file(s) not tried; run again when online "
+                    f"(downloads resume)")
+                raise typer.Exit(EXIT_BROKEN)
+            continue
+        out.print(f"{name}: {got.line()}", markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        say(f"{failed} of {len(todo)} file(s) not in place under {folder}")
+        raise typer.Exit(EXIT_FAILED)

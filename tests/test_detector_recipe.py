@@ -1,0 +1,84 @@
+"""The CPU detector recipe: what `gen detect train` uses without --base, and its self-blended pseudo-fakes made
+from real crops during training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from conftest import ROOT  # noqa: E402
+from synthfake.detector.model import DetectorMeta  # noqa: E402
+from synthfake.detector.train import DEFAULT_RECIPE, with_pseudo_fakes  # noqa: E402
+
+
+def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, monkeypatch):
+    import synthfake.detector.train as train_mod
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    shipped = json.loads(DEFAULT_RECIPE.read_text())
+    assert DEFAULT_RECIPE.resolve().parent == (ROOT / "recipes" / "detector").resolve()  # one file, not a copy
+    seen = []
+    monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
+    run = lambda *a: CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), *a])  # noqa: E731
+    r = run("--epochs", "2", "--quiet")
+    assert r.exit_code == 0, r.output
+    o = seen[-1]
+    assert (o.model, o.augment, o.self_blend, o.image_size, o.frames) == (
+        shipped["model"], shipped.get("augment"), shipped.get("self_blend", 0.0), shipped["image_size"], shipped["frames"])
+    assert o.model["type"] == "resnet" and o.schedule == shipped["schedule"]
+    assert o.epochs == 2  # a flag given wins over the recipe
+    base = tmp_path / "base"
+    base.mkdir()
+    r = run("--base", str(base), "--quiet")
+    assert r.exit_code == 0, r.output
+    assert (seen[-1].model, seen[-1].self_blend, seen[-1].image_size) == (None, 0.0, 224)  # a checkpoint: no recipe
+    r = run("--recipe", str(ROOT / "recipes" / "detector" / "tiny_vit_smoke.json"), "--quiet")
+    assert r.exit_code == 0 and seen[-1].model is None and seen[-1].self_blend == 0.0  # the tiny ViT, on request
+
+
+def test_pseudo_fakes_are_added_per_real_crop():
+    items = [("r", j, 0) for j in range(10)] + [("f", j, 1) for j in range(4)]
+    out = with_pseudo_fakes(items, 1.5, fake_index=1, seed=0)
+    pseudo = out[len(items):]
+    assert out[:len(items)] == items and len(pseudo) == 15 and all(p[3] is True and p[2] == 0 for p in pseudo)
+    assert len({p[1] for p in pseudo}) == 10 and with_pseudo_fakes(items, 1.5, 1, 0) == out
+    assert with_pseudo_fakes(items, 0.0, 1, 0) == items
+
+
+def test_pseudo_fake_blends_inside_the_face_only(data_dir):
+    from synthfake.detector.crops import CropSettings, file_crops
+    from synthfake.detector.pseudo_fakes import crop_box, pseudo_fake
+    from synthfake.detector.train import CropDataset, augment_settings
+
+    crop = file_crops(data_dir / "faces" / "photo_s42.jpg", CropSettings(frames=1, size=112)).crops[0]
+    assert crop_box(112, 0.3) == (21, 21, 91, 91)
+    fakes = [pseudo_fake(crop, np.random.default_rng(s), 0.3) for s in range(6)]
+    assert all(f is not None and f.shape == crop.shape and f.dtype == np.uint8 for f in fakes)
+    for f in fakes:
+        diff = np.abs(f.astype(int) - crop).max(2)
+        ring = np.ones(diff.shape, bool)
+        ring[21:91, 21:91] = False
+        assert (diff > 24).mean() >= 0.001  # visibly changed (the self_blend backend's gate), in the face box
+        assert diff[21:91, 21:91].mean() > 2 * diff[ring].mean()
+        assert diff[:8, :8].max() == 0 and diff[:8, -8:].max() == 0  # the corners are the real's, bit for bit
+    assert not all(np.array_equal(fakes[0], f) for f in fakes[1:])  # a new blend at each draw
+    # through the training dataset: a pseudo item is the real crop blended and labelled fake, drawn anew per epoch
+    tmp = DetectorMeta(image_size=112, margin=0.3)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        np.savez(Path(d) / "c.npz", crops=crop[None])
+        ds = CropDataset([(str(Path(d) / "c.npz"), 0, 0), (str(Path(d) / "c.npz"), 0, 0, True)], tmp, 0,
+                         augment_settings({"p_flip": 0, "p_resize": 0, "p_blur": 0, "p_color": 0, "p_jpeg": 0}))
+        real, fake, again = ds[0], ds[1], ds[1]
+    assert (real["labels"], fake["labels"]) == (0, 1)
+    assert not np.allclose(real["pixel_values"].numpy(), fake["pixel_values"].numpy())
+    assert not np.allclose(fake["pixel_values"].numpy(), again["pixel_values"].numpy())

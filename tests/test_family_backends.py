@@ -1,0 +1,191 @@
+"""The weights-free family stand-ins on real faces: each goes through its family's stages and leaves their traces,
+and a pair (fake and its real) leaves the writer with one history.
+
+- aligned_swap: nothing outside the pasted square changes; the face holds less detail at 128 px than at 512 px.
+- crop_sync: Wav2Lip's pipeline changes the face box only; FaceFusion's, the mouth region only; the dubbed speech
+  has the target clip's length, level and stereo width.
+- crop_reenact: the lips are closed before animating (LivePortrait's lip zero).
+- latent_decode: the decoded photo keeps the face; every pixel comes through the decoder (its period-8 pattern).
+- self_blend 1.2: no draw casts the face over dE 5.
+- one `gen run` of the four: image pairs end with one JPEG encode of one quality, a lip-sync pair has one length
+  and one audio band.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from synthfake import faces, media
+from synthfake import landmarks as lmk
+from synthfake.audit.signals import audio_signals, blockiness
+from synthfake.generators import aligned_swap, crop_reenact, crop_sync, latent_decode, self_blend
+from synthfake.generators.common import autoencoder, dub
+from synthfake.manifest import read_records, resolve
+
+from conftest import gen
+
+
+@pytest.fixture(scope="module")
+def photos(data_dir):
+    out = {}
+    for name in ("photo_s42.jpg", "still_talk_d3.jpg", "photo_s1.jpg"):
+        img = media.read_image(data_dir / "faces" / name)
+        out[name] = (img, faces.detect(img).landmarks)
+    return out
+
+
+def laplacian_var(img: np.ndarray, mask: np.ndarray) -> float:
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(cv2.Laplacian(g, cv2.CV_32F)[mask].var())
+
+
+def with_model(seed: int, model: str) -> dict:
+    p = aligned_swap.draw(seed)
+    tpl, size, _ = aligned_swap.FAMILIES[model]
+    p.update(model=model, template=tpl, working_size=size, pipeline="facefusion", crop_interp="area",
+             paste_mask="facefusion_box", face_mask_blur=0.3)
+    return p
+
+
+def test_aligned_swap_pastes_a_square_at_the_working_size(photos):
+    src, src_lm = photos["photo_s42.jpg"]
+    dst, dst_lm = photos["still_talk_d3.jpg"]
+    inner = np.zeros(dst.shape[:2], bool)
+    x0, y0, x1, y1 = faces.box_from_landmarks(dst_lm[np.r_[1:16, 27:36]])
+    inner[y0:y1, x0:x1] = True
+    detail = {}
+    for model in ("inswapper_128", "simswap_unofficial_512"):
+        p = with_model(0, model)
+        out = aligned_swap.Swapper(src, src_lm, p).frame(dst, dst_lm)
+        _, m, _ = aligned_swap.to_crop(dst, dst_lm, p)
+        square = cv2.warpAffine(np.ones((p["working_size"],) * 2, np.float32), cv2.invertAffineTransform(m),
+                                dst.shape[1::-1]) > 0
+        assert np.array_equal(out[~square], dst[~square])  # outside the pasted square: the target, bit for bit
+        assert np.abs(out[inner].astype(int) - dst[inner]).mean() > 5  # inside: another face
+        detail[model] = laplacian_var(out, inner) / laplacian_var(dst, inner)
+    print("  face detail (Laplacian variance) over the target's:", {k: round(v, 3) for k, v in detail.items()})
+    assert detail["inswapper_128"] < 0.6 * detail["simswap_unofficial_512"]
+
+
+def test_crop_sync_changes_only_the_face_box_or_the_mouth(photos):
+    img, lm = photos["still_talk_d3.jpg"]
+    for pipeline in crop_sync.PIPELINES:
+        p = {**crop_sync.draw(0), "pipeline": pipeline}
+        out = crop_sync.sync_frame(img, lm, 0.3, p)
+        x0, y0, x1, y1 = crop_sync.face_box(lm, img.shape, p)
+        box = np.zeros(img.shape[:2], bool)
+        box[y0:y1, x0:x1] = True
+        changed = np.abs(out.astype(int) - img).max(2) > 0
+        assert not changed[~box].any()
+        mouth_y = lm[48:68, 1].mean()
+        upper = changed[:int(lm[27, 1])]  # above the nose bridge
+        print(f"  {pipeline}: changed {100 * changed[box].mean():.1f}% of the face box, "
+              f"{100 * upper.mean():.2f}% of the frame above the nose bridge")
+        assert changed[int(mouth_y) - 3:int(mouth_y) + 3].any()
+        if pipeline == "wav2lip":  # the whole box went through 96 px: its upper half changed too
+            assert changed[y0:int(lm[27, 1]), x0:x1].mean() > 0.3
+        else:
+            assert not upper.any()
+
+
+def test_dubbed_speech_is_shaped_like_the_target_clip(data_dir):
+    target = media.read_audio_of_video(data_dir / "videos" / "talk_d12.mp4", 1.0, 2.0)
+    speech, rate = media.read_audio(data_dir / "audio" / "RD_Radio31_000.wav")
+    (audio, a_rate), info = dub.dub(speech.mean(1), rate, target)
+    want, got = audio_signals(*target), audio_signals(audio, a_rate)
+    print("  target:", want, " dubbed:", got)
+    assert audio.shape == target[0].shape and a_rate == target[1]
+    assert abs(got["audio.loudness_dbfs"] - want["audio.loudness_dbfs"]) < 0.5
+    assert abs(got["audio.stereo_width"] - want["audio.stereo_width"]) < 0.02
+    silent = (np.zeros_like(target[0]), target[1])
+    assert not dub.dub(speech.mean(1), rate, silent)[0][0].any()  # a silent real: a silent fake
+
+
+def test_crop_reenact_closes_the_lips_first(photos):
+    img, lm = photos["photo_s1.jpg"]
+    opened = lmk.open_mouth(lm, 0.3 * float(lmk.interocular(lm)) - float(lmk.mouth_gap(lm)), 0.3)
+    closed = crop_reenact.lips_closed(opened)
+    assert float(lmk.mouth_gap(closed)) <= crop_reenact.LIP_ZERO_GAP * float(lmk.interocular(lm)) + 1e-3
+    crop, m = crop_reenact.source_crop(img, lm, crop_reenact.INPUT)
+    assert crop.shape == (256, 256, 3)
+    c = np.asarray(lm) @ m[:, :2].T + m[:, 2]
+    assert (c > 0).all() and (c < 256).all()  # the whole face inside the 256 px crop
+
+
+@pytest.mark.skipif(autoencoder.problem() is not None, reason=str(autoencoder.problem()))
+def test_latent_decode_keeps_the_face_through_the_decoder(photos):
+    img, _ = photos["photo_s42.jpg"]
+    out = autoencoder.reconstruct(img)
+    everywhere = np.ones(img.shape[:2], bool)
+    gray = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)  # noqa: E731
+    before, after = blockiness(gray(img), everywhere), blockiness(gray(out), everywhere)
+    psnr = 10 * np.log10(255.0**2 / np.mean((out.astype(float) - img) ** 2))
+    print(f"  blockiness {before:.3f} -> {after:.3f}, PSNR {psnr:.1f} dB")
+    assert out.shape == img.shape and faces.detect(out) is not None
+    # the camera's JPEG grid is gone, the decoder's period-8 upsampling pattern is there in its place (the
+    # blockiness statistic reads both as 8 px structure): the trace a latent decoder leaves
+    assert before > 1.05 and after > 1.2 and psnr > 22
+    assert latent_decode.ready(None) is None
+
+
+def test_self_blend_draws_again_over_a_colour_cast(photos):
+    img, lm = photos["photo_s42.jpg"]
+    redrawn = 0
+    for seed in range(12):
+        p = self_blend.settle(img, lm, seed, "photo_s42")
+        out, mask = self_blend.blend_frame(img, lm, p)
+        assert self_blend.colour_cast(img, out, mask) <= self_blend.MAX_CAST_DE
+        redrawn += p["draw"] > 0
+    first = [self_blend.colour_cast(img, *self_blend.blend_frame(img, lm, self_blend.draw_params(s)))
+             for s in range(12)]
+    print(f"  first draws' casts {np.round(first, 1).tolist()}; {redrawn} of 12 drawn again")
+    assert redrawn == sum(c > self_blend.MAX_CAST_DE for c in first)
+
+
+@pytest.fixture(scope="module")
+def family_dataset(data_dir, dataset_dir):
+    out = dataset_dir("family")
+    backends = ["face_swap=aligned_swap", "lip_sync=crop_sync", "reenactment=crop_reenact"]
+    if autoencoder.problem() is None:
+        backends.append("generation=latent_decode")
+    gen("run", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2,
+        "--quiet", *[a for b in backends for a in ("--backend", b)])
+    return out
+
+
+def test_a_pair_leaves_the_writer_with_one_history(family_dataset):
+    recs = read_records(family_dataset)
+    fakes = {r.id: r for r in recs if r.label == 1}
+    pairs = [(fakes[r.params["paired_with"]], r) for r in recs if r.params.get("paired_with") in fakes]
+    assert pairs
+    for fake, real in pairs:
+        print(f"  {fake.type} {fake.backend}: {fake.path.rsplit('.', 1)[1]} {fake.params.get('finish')} | real "
+              f"{real.path.rsplit('.', 1)[1]} {real.params.get('finish')}")
+        assert fake.path.rsplit(".", 1)[1] == real.path.rsplit(".", 1)[1]
+        if fake.type in ("face_swap", "generation", "lip_sync"):
+            assert fake.params.get("finish") == real.params.get("finish")
+        if fake.type == "lip_sync":
+            assert fake.media.frames == real.media.frames and fake.media.audio == real.media.audio
+            if fake.media.audio:
+                a, b = (audio_signals(*media.read_audio_of_video(resolve(family_dataset, r), 0, 1e9))
+                        for r in (fake, real))
+                assert abs(a["audio.duration_s"] - b["audio.duration_s"]) < 1e-3
+                assert a["audio.rolloff_hz"] < 9000 and b["audio.rolloff_hz"] < 9000
+
+
+def test_finish_band_limits_audio_and_draws_one_jpeg_quality_per_pair(tmp_path):
+    from synthfake import finish
+
+    rng = np.random.default_rng(0)
+    audio = (rng.normal(0, 0.1, (44100, 2)).astype(np.float32), 44100)
+    low, rate = finish.band_limit(audio, 8000)
+    assert low.shape == audio[0].shape and rate == 44100
+    assert audio_signals(*audio)["audio.rolloff_hz"] > 20000 and audio_signals(low, rate)["audio.rolloff_hz"] < 9000
+    qs = [finish.jpeg_quality(0, key) for key in range(40)]
+    assert qs == [finish.jpeg_quality(0, key) for key in range(40)]  # a pair's quality: one value, every time
+    assert min(qs) >= finish.JPEG_QUALITY[0] and max(qs) <= finish.JPEG_QUALITY[1] and len(set(qs)) > 5
+    png = media.write_png(tmp_path / "x", np.full((16, 16, 3), 100, np.uint8))
+    jpg = finish.encode_jpeg(png, 90)
+    assert jpg.suffix == ".jpg" and not png.exists() and media.probe(jpg).codec in ("jpeg", "mjpeg")

@@ -1,0 +1,51 @@
+"""Recipes and schemas ship inside the package: a recipe is named without a path (`--recipe all4`,
+`--recipe small_cnn_cpu`), a path still works, a typo names the nearest recipe; the shipped schemas are the
+models' own. (tests/test_wheel.py checks the same from an installed wheel.)"""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from synthfake.cli import app
+from synthfake.cli_run import RUN_RECIPE_KEYS
+from synthfake.recipe import read_recipe, recipe_names
+from synthfake.schemas import export_schemas, packaged_schema
+
+
+def test_every_recipe_in_the_repository_is_packaged_and_read_by_name():
+    for kind in ("data", "detector"):
+        files = sorted(p.stem for p in (ROOT / "recipes" / kind).glob("*.json"))
+        assert recipe_names(kind) == files and files
+    keys = set(RUN_RECIPE_KEYS)
+    assert read_recipe("all4", keys, "data") == read_recipe(ROOT / "recipes" / "data" / "all4.json", keys, "data")
+
+
+def test_detect_train_takes_a_recipe_by_name(tmp_path, monkeypatch):
+    import synthfake.detector.train as train_mod
+
+    seen = []
+    monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or train_mod.DetectorMeta())
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+                                 "small_cnn_cpu"])
+    assert r.exit_code == 0, r.output
+    shipped = json.loads((ROOT / "recipes" / "detector" / "small_cnn_cpu.json").read_text())
+    assert seen[0].model == shipped["model"] and seen[0].epochs == shipped["epochs"]
+
+
+def test_an_unknown_recipe_name_is_one_line_with_the_nearest(tmp_path):
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "d"), "--sources", str(tmp_path), "--recipe",
+                                 "all_4"])
+    assert r.exit_code == 2 and "did you mean 'all4'?" in r.output and "only_face_swap" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "d").exists()
+    r = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "d"), "--sources", str(tmp_path), "--recipe",
+                                 str(tmp_path / "missing.json")])
+    assert r.exit_code == 2 and "missing.json" in r.output
+
+
+def test_packaged_schemas_are_the_models_own(tmp_path):
+    for fresh in export_schemas(tmp_path):
+        name = fresh.name.removesuffix(".schema.json")
+        assert packaged_schema(name) == json.loads(fresh.read_text()), name
