@@ -163,9 +163,10 @@ def test_an_old_plan_too_large_for_this_machine_is_refused_before_it_is_built(mo
 
 
 def test_a_redrawn_fake_keeps_the_target_its_real_was_paired_with(photo_sources, tmp_path, monkeypatch):
-    """Issue 27: a real must never be `paired_with` a fake recorded on another photo. Fakes of even index fail
-    their quality gate at attempt 0 and are drawn again; every real's pair still shows the real's own photo."""
-    from test_plan_mix import _flaky
+    """Issue 27: a real must never be `paired_with` a fake recorded on another photo. Every fake fails its quality
+    gate at attempt 0 and is drawn again (whichever indices the layout makes fakes); every real's pair still shows
+    the real's own photo."""
+    from synthfake.errors import SampleFailed
 
     from synthfake.dataset import Dataset
     from synthfake.generators import landmark_swap
@@ -174,7 +175,14 @@ def test_a_redrawn_fake_keeps_the_target_its_real_was_paired_with(photo_sources,
     from synthfake.runner import Shard
     from synthfake.sources import IDENTITY_THRESHOLD
 
-    monkeypatch.setattr(landmark_swap, "generate", _flaky(landmark_swap.generate, 1))
+    real_generate = landmark_swap.generate
+
+    def flaky(sample, sources, out_stem, ctx):
+        if sample.attempt == 0:
+            raise SampleFailed(f"planted: attempt 0 of sample {sample.index}")
+        return real_generate(sample, sources, out_stem, ctx)
+
+    monkeypatch.setattr(landmark_swap, "generate", flaky)
     ds = Dataset.prepare(tmp_path / "D", photo_sources, dict(n=4, reals=4, ratios={"face_swap": 0.3},
                                                             backends={"face_swap": "landmark_swap", "real": "reencode"},
                                                             splits={"train": 1.0, "val": 0.0, "test": 0.0}),
@@ -183,7 +191,7 @@ def test_a_redrawn_fake_keeps_the_target_its_real_was_paired_with(photo_sources,
     assert Shard(ds, RunSettings(show_progress=False), 0, 1).run().failed == 0
     recs = {r.id: r for r in read_records(ds.root)}
     pairs = [(r, recs[r.params["paired_with"]]) for r in recs.values() if "paired_with" in r.params]
-    assert any(fake.attempt for _, fake in pairs)  # a pair whose fake was redrawn
+    assert pairs and all(fake.attempt == 1 for _, fake in pairs)  # every pair's fake was redrawn
     for real, fake in pairs:
         target = next(s for s in fake.sources if s.role == "target")
         assert (target.path, target.sha256) == (real.sources[0].path, real.sources[0].sha256), (real.id, fake.attempt)
