@@ -164,9 +164,9 @@ def detect_eval(
     from synthfake.files import write_json_atomic
 
     checks.output_file(json_out, "--json")
-    _check_dataset_or_labels(dataset, labels)
     if equalise and labels is None:
         raise SynthfakeError("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
+    _check_dataset_or_labels(dataset, labels)
     if labels is not None and equalise:
         from synthfake.detector.equalise import EqualiseSettings
         from synthfake.detector.external import comparison_table, evaluate_equalised, external_tables

@@ -25,8 +25,7 @@ def crop_box(size: int, margin: float) -> tuple[int, int, int, int]:
 
 def visible(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether a blend changed the crop visibly (the backend's quality gate, on the crop)."""
-    share = float((np.abs(a.astype(np.int16) - b).max(2) > self_blend.VISIBLE_LEVEL).mean())
-    return share >= self_blend.MIN_VISIBLE
+    return self_blend.visible_share(a, b) >= self_blend.MIN_VISIBLE
 
 
 def pseudo_fake(crop: np.ndarray, rng: np.random.Generator, margin: float) -> np.ndarray | None:

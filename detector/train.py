@@ -175,7 +175,8 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         weight_decay=o.weight_decay, warmup_steps=o.warmup, lr_scheduler_type=o.schedule,
         logging_steps=max(1, len(items) // o.batch_size),
         save_strategy="no", report_to="none", use_cpu=o.device == "cpu", fp16=o.fp16, seed=o.seed,
-        remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0)
+        remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0,
+        dataloader_drop_last=len(items) % o.batch_size == 1)  # BatchNorm cannot train on a last batch of one crop
     aug = augment_settings(o.augment)
     trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
                       data_collator=collate)

@@ -26,7 +26,8 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
     assert DEFAULT_RECIPE.resolve().parent == (ROOT / "recipes" / "detector").resolve()  # one file, not a copy
     seen = []
     monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
-    run = lambda *a: CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), *a])  # noqa: E731
+    (tmp_path / "ds").mkdir()
+    run = lambda *a: CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), *a])  # noqa: E731
     r = run("--epochs", "2", "--quiet")
     assert r.exit_code == 0, r.output
     o = seen[-1]

@@ -28,7 +28,8 @@ def test_detect_train_takes_a_recipe_by_name(tmp_path, monkeypatch):
 
     seen = []
     monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or train_mod.DetectorMeta())
-    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+    (tmp_path / "ds").mkdir()
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--recipe",
                                  "small_cnn_cpu"])
     assert r.exit_code == 0, r.output
     shipped = json.loads((ROOT / "recipes" / "detector" / "small_cnn_cpu.json").read_text())

@@ -122,9 +122,9 @@ def test_gen_run_pairs_each_fake_with_its_target(data_dir, dataset_dir):
         assert a.shape == b.shape and 0 < np.abs(a.astype(int) - b.astype(int)).mean() < 8
 
 
-def test_a_blend_too_faint_to_see_is_redrawn(data_dir):
-    """A low ratio on a faint pseudo source leaves the frame looking like its real (label noise): the sample
-    fails its quality gate, while the same face with a full blend passes."""
+def test_a_blend_too_faint_to_see_is_redrawn(data_dir, monkeypatch):
+    """A low ratio on a faint pseudo source leaves the frame looking like its real (label noise): settle draws
+    again past it, and fails the sample, naming both measures, when every draw is that faint."""
     from synthfake.errors import SampleFailed
 
     img = media.read_image(data_dir / "faces" / "photo_s1.jpg")
@@ -133,7 +133,13 @@ def test_a_blend_too_faint_to_see_is_redrawn(data_dir):
     faint = {**p, "ratio": 0.25, "hue": 0.0, "saturation": 1.0, "brightness": 0.0, "contrast": 1.0,
              "rgb_shift": [0.0, 0.0, 0.0], "frequency": "none", "downscale": 1.0, "sharpen": 0.0,
              "scale": 1.0, "shift": [0.0, 0.0]}
-    with pytest.raises(SampleFailed, match="would look like its real"):
-        sb.check_visible(img, sb.blend_frame(img, lm, faint)[0], "photo_s1.jpg")
     strong = {**p, "ratio": 1.0, "brightness": 0.08, "rgb_shift": [10.0, -10.0, 10.0]}
-    sb.check_visible(img, sb.blend_frame(img, lm, strong)[0], "photo_s1.jpg")
+    assert sb.visible_share(img, sb.blend_frame(img, lm, faint)[0]) < sb.MIN_VISIBLE
+    assert sb.visible_share(img, sb.blend_frame(img, lm, strong)[0]) >= sb.MIN_VISIBLE
+    shifted = {**faint, "ratio": 1.0, "shift": [0.03, 0.03]}  # visible, without a colour cast
+    monkeypatch.setattr(sb, "draw_params", lambda seed, k=0: faint if k < 2 else shifted)
+    chosen = sb.settle(img, lm, 0, "photo_s1.jpg")
+    assert chosen["draw"] == 2 and sb.visible_share(img, sb.blend_frame(img, lm, chosen)[0]) >= sb.MIN_VISIBLE
+    monkeypatch.setattr(sb, "draw_params", lambda seed, k=0: faint)
+    with pytest.raises(SampleFailed, match=r"no self-blend draw .* changed 0.1% of the frame"):
+        sb.settle(img, lm, 0, "photo_s1.jpg")
