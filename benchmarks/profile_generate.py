@@ -161,8 +161,7 @@ def main() -> None:
             for it in ds.index.items:  # tracks once, before timing
                 if it.is_face and it.kind == "video":
                     video_track(Path(ds.index.root) / it.path, it.sha256, ds.cache_dir, it.embedding)
-            fakes = [i for i in range(ds.plan.total) if ds.table.types[i] != "real"]
-            reals = [i for i in range(ds.plan.total) if ds.table.types[i] == "real"]
+            fakes, reals = list(ds.table.indices(real=False)), list(ds.table.indices(real=True))
             rows = {}
             for what, todo in (("fakes", fakes), ("reals", reals)):
                 shard = Shard(ds, RunSettings(show_progress=False))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthfake.errors import SynthfakeError
-from synthfake.manifest import Record, read_records
+from synthfake.manifest import Record
+from synthfake.tally import planned_records
 from synthfake.progress import sample_progress
 
 from .crops import crop_settings, iter_record_crops
@@ -36,7 +37,7 @@ def check_leave_out(records: list[Record], leave_out: str | None, where: str) ->
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
     """A split's records; with `leave_out`, `keep='without'` drops that generator's fakes and `keep='only'`
     keeps the reals plus only that generator's fakes."""
-    every = read_records(dataset)
+    every = planned_records(dataset)  # each planned index once: a duplicated line or another plan's id left out
     if not every:
         raise SynthfakeError(f"{dataset}: no records in manifest/ (not a dataset made by `gen run`?)")
     check_leave_out(every, leave_out, str(dataset))

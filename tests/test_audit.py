@@ -352,12 +352,27 @@ def test_fakes_with_16khz_audio_fail_confounds_only(ds):
 
 def test_uncovered_wedge_fails_artefacts_only(ds):
     """A black wedge along the bottom of every frame of one fake video (what the old reenactment warp left),
-    planted where the target is textured: check 8 names the sample and the share."""
-    fake = next(r for r in read_records(ds) if r.label == 1 and r.media.kind == "video")
+    planted where the target is textured (the fake video whose target clip is most textured, by check 8's own
+    rule, under the wedge): check 8 names the sample and the share."""
+    from synthfake.audit.artefacts import BLACK, TEXTURED_STD, _local_std
+
+    root = Path(load_index(ds / "sources.json").root)
+
+    def wedge_of(h: int, w: int) -> np.ndarray:
+        return np.array([[0, h - 1], [w // 2, h - 1 - h // 6], [w - 1, h - 1]], np.int32)
+
+    def textured_under_wedge(r: Record) -> float:
+        target = next(s for s in r.sources if s.role == PAIR_ROLE[r.type])
+        ref = media.read_frames(root / target.path, r.params.get("clip_start", 0), 1)[0]
+        mask = np.zeros(ref.shape[:2], np.uint8)
+        cv2.fillConvexPoly(mask, wedge_of(*ref.shape[:2]), 1)
+        ok = (_local_std(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY)) >= TEXTURED_STD) & (ref.max(2) >= BLACK)
+        return float(ok[mask > 0].mean())
+
+    fake = max((r for r in read_records(ds) if r.label == 1 and r.media.kind == "video"), key=textured_under_wedge)
     p = ds / fake.path
     frames = media.read_frames(p)
-    h, w = frames[0].shape[:2]
-    wedge = np.array([[0, h - 1], [w // 2, h - 1 - h // 6], [w - 1, h - 1]], np.int32)
+    wedge = wedge_of(*frames[0].shape[:2])
     for f in frames:
         cv2.fillConvexPoly(f, wedge, (0, 0, 0))
     audio = media.read_audio_of_video(p, 0, fake.media.duration) if fake.media.audio else None

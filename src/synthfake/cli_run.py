@@ -64,10 +64,13 @@ RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds
 
 
 def _nothing_to_do(ds, retry_failed: bool) -> None:
-    records, failures = ds.finished()
-    hint = "" if retry_failed or not failures else " (--retry-failed tries the failed ones again)"
-    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(records)}) or failed "
-              f"({len(failures)}){hint}", highlight=False)
+    held = ds.held()  # each planned index once: a second record or another plan's id is not "done"
+    hint = "" if retry_failed or not len(held.failed) else " (--retry-failed tries the failed ones again)"
+    other = f", {len(held.foreign)} held by a record of another id" if len(held.foreign) else ""
+    err.print(f"nothing to do: all {ds.plan.total} samples are done ({len(held.done)}) or failed "
+              f"({len(held.failed)}){other}{hint}", highlight=False)
+    if held.summary():
+        err.print(held.summary(), markup=False, highlight=False)
 
 
 def _worker_exit(codes: list[int]) -> int:

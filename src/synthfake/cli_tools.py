@@ -78,13 +78,16 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                license_id: Optional[str] = typer.Option(None, "--license", help="hf: the card's licence id, e.g. "
                                                         "cc-by-nc-4.0 (your source media decide it; default other)."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
+               partial: bool = typer.Option(False, "--partial", help="Export a dataset that still has samples to "
+                                            "make (refused otherwise, naming how many)."),
                quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Write the dataset in a layout detector labs train with; one line per skipped record."""
     from .export import Options, run_export
 
     checks.output_dir(out_dir, "--out", {"DATASET": dataset})
     res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    license=license_id, verify=not no_verify, show=not quiet,
+                                                    license=license_id, verify=not no_verify, partial=partial,
+                                                    show=not quiet,
                                                     log=lambda m: err.print(m, markup=False, highlight=False)))
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
 

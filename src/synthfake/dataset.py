@@ -23,12 +23,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from .errors import PlanError, SynthfakeError
 from .files import lock_nowait, write_json_atomic
-from .manifest import Failure, Record, part_name, read_failures, read_records
-from .plan import Plan, SampleTable
-from .sample_spec import sample_id
+from .manifest import Record, part_name, part_shard, read_records
+from .plan import Plan, SampleTable, too_large
 from .sources import SourceIndex, load_index, save_index, scan
+from .tally import Held, Todo, read_held
 
 PLAN_FILE = "plan.json"
 SOURCES_FILE = "sources.json"
@@ -63,6 +65,9 @@ class Dataset:
         A dataset that already has a plan must get the same plan from the same sources; otherwise this fails.
         """
         root = Path(root)
+        why = too_large(plan_fields.get("n", 0), plan_fields.get("reals", 0))
+        if why:  # before the scan: nothing to wait for
+            raise PlanError(why)
         cached = load_index(root / SOURCES_FILE)
         index = _as_written(scan(sources_dir, cached, threshold, on_file, show=show))
         old = Plan.from_file(root / PLAN_FILE) if (root / PLAN_FILE).exists() else None
@@ -187,37 +192,43 @@ class Dataset:
     def records(self, strict: bool = False) -> list[Record]:
         return read_records(self.root, strict)
 
-    def finished(self) -> tuple[list[Record], list[Failure]]:
-        """Every record, and the failures of samples that have no record (one per id), as on disk now."""
-        records = self.records()
-        done = {r.id for r in records}
-        failures = {f.id: f for f in read_failures(self.root) if f.id not in done}
-        return records, list(failures.values())
+    def held(self, shard: tuple[int, int] | None = None) -> Held:
+        """What the manifest and failures parts hold, each planned index once (tally.py), for one shard
+        (rank, world: only the parts that can hold its indices are read) or for all."""
+        return read_held(self.root, self.plan.hash, self.plan.total, shard)
 
-    def todo(self, rank: int = 0, world: int = 1, retry_failed: bool = False) -> list[int]:
-        """Indices of shard (rank, world) with no record (and, unless retry_failed, no failure)."""
-        records, failures = self.finished()
-        skip = {r.id for r in records} | (set() if retry_failed else {f.id for f in failures})
-        return [i for i in range(rank, self.plan.total, world) if sample_id(self.table.hash, i) not in skip]
+    def todo(self, rank: int = 0, world: int = 1, retry_failed: bool = False, held: Held | None = None) -> Todo:
+        """Indices of shard (rank, world) with no record (of any id: a second record is never made) and, unless
+        retry_failed, no failure; lazily, in order."""
+        held = held or self.held((rank, world) if world > 1 else None)
+        return Todo(rank, world, self.plan.total, held.skip(retry_failed))
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Planned / done / failed / left per type (types the plan holds), and per shard of every world size
-        whose files are on disk."""
-        records, failures = self.finished()
-        done, failed = Counter(r.type for r in records), Counter(f.type for f in failures)
-        types = {t: {"planned": c, "done": done[t], "failed": failed[t], "left": c - done[t] - failed[t]}
-                 for t, c in self.table.expected.items() if c}
-        worlds = sorted({int(f.stem.split("-of-")[1]) for d in (self.manifest_dir, self.failures_dir)
-                         for f in d.glob("part-*.jsonl")}) or [1]
-        done_idx, fail_idx = {r.index for r in records}, {f.index for f in failures}
+    def counts(self, held: Held | None = None) -> dict[str, dict]:
+        """Planned / done / failed / left per type (types the plan holds), per shard of every world size whose
+        files are on disk, and what was not counted (duplicate records, foreign ids, indices outside the plan).
+        Left = planned - done - failed - held by a foreign record: every planned index in exactly one column."""
+        held = held or self.held()
+        total = self.plan.total
+        by_type = {name: Counter(dict(zip(*np.unique(self.table.types_of(a), return_counts=True)))) if len(a) else
+                   Counter() for name, a in (("done", held.done), ("failed", held.failed), ("foreign", held.foreign))}
+        types = {}
+        for t, c in self.table.expected.items():
+            if c:
+                row = {k: int(by_type[k][t]) for k in ("done", "failed")}
+                foreign = int(by_type["foreign"][t])
+                types[t] = {"planned": c, **row, "left": c - row["done"] - row["failed"] - foreign}
+                if foreign:
+                    types[t]["foreign"] = foreign
+        worlds = sorted({w for d in (self.manifest_dir, self.failures_dir) for f in d.glob("part-*.jsonl")
+                         if (w := (part_shard(f) or (0, 0))[1])}) or [1]
         shards: dict[str, dict[str, int]] = {}
         for w in worlds:
+            done, failed, other = (np.bincount(a % w, minlength=w) for a in (held.done, held.failed, held.foreign))
             for r in range(w):
-                mine = range(r, self.plan.total, w)
-                d = sum(1 for i in mine if i in done_idx)
-                f = sum(1 for i in mine if i in fail_idx)
-                shards[f"{r}/{w}"] = {"planned": len(mine), "done": d, "failed": f, "left": len(mine) - d - f}
-        return {"types": types, "shards": shards}
+                planned = len(range(r, total, w))
+                shards[f"{r}/{w}"] = {"planned": planned, "done": int(done[r]), "failed": int(failed[r]),
+                                      "left": planned - int(done[r]) - int(failed[r]) - int(other[r])}
+        return {"types": types, "shards": shards, "not_counted": held.problems(), "notes": held.notes}
 
 
 def _alive(pid: int) -> bool:

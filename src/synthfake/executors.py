@@ -18,6 +18,7 @@ from .pools import shard_context
 from .progress import make_progress
 from .run_config import RunConfig, RunSettings
 from .runner import Shard, WorkerResult, worker_process
+from .tally import LineCount
 
 
 def visible_gpus() -> list[str]:
@@ -32,19 +33,19 @@ def visible_gpus() -> list[str]:
         return []
 
 
-def _lines(ds: Dataset) -> int:
-    """Records plus failures written so far: newline counts, cheap enough to poll on 100k-record datasets."""
-    return sum(f.read_bytes().count(b"\n") for d in (ds.manifest_dir, ds.failures_dir) for f in d.glob("part-*.jsonl"))
+def _lines(ds: Dataset) -> LineCount:
+    """Records plus failures written so far: a counter that reads only what was appended since its last call."""
+    return LineCount([ds.manifest_dir, ds.failures_dir])
 
 
-def _wait(ds: Dataset, procs: list, left: int, start: int, show: bool) -> None:
+def _wait(lines: LineCount, procs: list, left: int, start: int, show: bool) -> None:
     """Until every worker exits; with `show`, one progress bar fed by the lines the workers append to `ds`."""
     if show:
         with make_progress() as prog:
             task = prog.add_task(f"{len(procs)} workers", total=left)
             while any(p.is_alive() for p in procs):
                 time.sleep(0.5)
-                prog.update(task, completed=min(left, _lines(ds) - start))
+                prog.update(task, completed=min(left, lines() - start))
     for p in procs:
         p.join()
 
@@ -62,7 +63,8 @@ def run_local(config: RunConfig, ds: Dataset) -> list[int]:
         raise SynthfakeError("--device cuda: no GPU visible (CUDA_VISIBLE_DEVICES empty and torch sees none)")
     claim = ds.claim(workers)  # refused here, before any worker starts, while another world size writes
     left = len(ds.todo(0, 1, st.retry_failed))
-    start = _lines(ds)
+    lines = _lines(ds)
+    start = lines()
     quiet = replace(st, show_progress=False)  # the launcher's bar shows
     ctx = shard_context()
     procs = [ctx.Process(target=worker_process, args=(str(ds.root), quiet, r, workers, gpus, os.getpid()),
@@ -71,7 +73,7 @@ def run_local(config: RunConfig, ds: Dataset) -> list[int]:
     try:
         for p in procs:
             p.start()
-        _wait(ds, procs, left, start, st.show_progress)
+        _wait(lines, procs, left, start, st.show_progress)
     except KeyboardInterrupt:
         stop_workers(procs)
         raise

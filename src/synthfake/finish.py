@@ -37,7 +37,7 @@ def declared(ds: Dataset, spec: SampleSpec) -> dict:
     if spec.label == 1:
         return dict(getattr(get(spec.backend), "FINISH", {}))
     key = spec.degrade_key
-    if key != spec.index and 0 <= key < len(table.types) and str(table.types[key]) != "real":
+    if key != spec.index and 0 <= key < table.total and table.type_of(key) != "real":
         return dict(getattr(get(table.backend(key)), "FINISH", {}))
     names = {b for t in ds.plan.ratios for b in ds.plan.mix(t)}
     finishes = [dict(getattr(get(b), "FINISH", {})) for b in sorted(names)]

@@ -82,12 +82,9 @@ def plan_warnings(table: SampleTable) -> list[str]:
     the plan holds; the plan is still made (a small demo is allowed), but the user is told before any work."""
     out = []
     by_split: dict[str, Counter] = {}
-    for i in table.fakes:
-        by_split.setdefault(table.split_of[int(i)], Counter())[str(table.types[i])] += 1
-    for j, i in enumerate(table.reals):  # the j-th real is in the j-th fake's split (_real_spec)
-        split = table.split_of[int(table.fakes[j])] if j < len(table.fakes) else table.split_of[int(i)]
-        by_split.setdefault(split, Counter())["real"] += 1
-    planned = {t for t, c in table.type_counts.items() if c and t != "real"}
+    for (t, _, split), c in table.group_counts().items():  # reals counted in the split they are made in
+        by_split.setdefault(split, Counter())[t] += c
+    planned = {t for t, c in table.expected.items() if c and t != "real"}
     for split in (s for s, w in table.plan.splits.items() if w > 0):
         c = by_split.get(split, Counter())
         fakes, reals = sum(v for t, v in c.items() if t != "real"), c["real"]
@@ -110,7 +107,7 @@ def glasses_warnings(table: SampleTable) -> list[str]:
     """Splits where a backend that avoids glasses must still draw people who wear them (too few others), said
     plainly: who is drawn, why, and what to add to the sources."""
     out = []
-    used = {(table.split_of[int(i)], table.backend(int(i))) for i in table.fakes}
+    used = {(split, backend) for (t, backend, split), c in table.group_counts().items() if c and t != "real"}
     for split, backend in sorted(used):
         faces = sum(1 for _, kind in table.roles[backend] if kind in ("face", "video"))  # required face roles
         people = {it.identity for it in table.pools[split]["face"]}

@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable, Iterator
 
 from rich.console import Console
 from rich.text import Text
@@ -29,7 +29,7 @@ from .files import lock_nowait
 from .manifest import Failure, Record, append_line, repair_torn_tail
 from .progress import sample_progress
 from .run_config import RunSettings
-from .sample_spec import SampleSpec, sample_id
+from .sample_spec import SampleSpec
 from .sources import Sources
 from .writer import commit_sample, now, source_refs
 
@@ -89,32 +89,33 @@ class Shard:
         try:
             repair_torn_tail(manifest_file)
             repair_torn_tail(failures_file)
-            todo = ds.todo(self.rank, self.world, self.settings.retry_failed)
+            held = ds.held((self.rank, self.world) if self.world > 1 else None)  # only parts that can hold mine
+            if held.summary():
+                err.print(f"{self.label}: {held.summary()}", markup=False, highlight=False)
+            todo = ds.todo(self.rank, self.world, self.settings.retry_failed, held)
             mine = range(self.rank, ds.plan.total, self.world)
             self.res.skipped = len(mine) - len(todo)
             todo = todo[:limit] if limit is not None else todo
             for p in ds.tmp_files(self.rank, self.world):
                 p.unlink(missing_ok=True)
             if not todo:
-                self._say_nothing_to_do(mine)
+                self._say_nothing_to_do(mine, held)
                 return self.res
             with open(manifest_file, "a") as self.manifest, open(failures_file, "a") as self.failures, \
                     sample_progress(len(todo), self.label, self.settings.show_progress) as advance:
-                for group in self.batches([ds.table.spec(i) for i in todo]):
+                for group in self.batches(ds.table.spec(i) for i in todo):  # each planned as its turn comes
                     self._make_group(group, advance)
         finally:
             lock.close()
             claim.close()
         return self.res
 
-    def _say_nothing_to_do(self, mine: range) -> None:
+    def _say_nothing_to_do(self, mine: range, held) -> None:
         if not self.settings.show_progress:
             return
-        records, failures = self.ds.finished()
-        done, failed = {r.id for r in records}, {f.id for f in failures}
-        err.print(f"{self.label}: nothing to do ({len(mine)} samples: "
-                  f"{len([i for i in mine if sample_id(self.ds.table.hash, i) in done])} done, "
-                  f"{len([i for i in mine if sample_id(self.ds.table.hash, i) in failed])} failed)")
+        err.print(f"{self.label}: nothing to do ({len(mine)} samples: {len(held.done)} done, {len(held.failed)} "
+                  f"failed" + (f", {len(held.foreign)} held by a record of another id" if len(held.foreign) else "")
+                  + ")")
 
     def _make_group(self, group: list[SampleSpec], advance) -> None:
         """Make one sample (or one backend batch), redraw what failed a quality gate, record each failure; stop
@@ -204,20 +205,24 @@ class Shard:
         for p in self.ds.tmp_files(self.rank, self.world, spec.split, spec.type, spec.id):
             p.unlink(missing_ok=True)
 
-    def batches(self, specs: list[SampleSpec]) -> list[list[SampleSpec]]:
-        """The todo list in order, runs of one batching backend grouped up to its batch size, others alone."""
-        out: list[list[SampleSpec]] = []
+    def batches(self, specs: Iterable[SampleSpec]) -> Iterator[list[SampleSpec]]:
+        """The todo list in order, runs of one batching backend grouped up to its batch size, others alone;
+        yielded as they fill, so a shard of a million samples plans one group at a time."""
+        cur: list[SampleSpec] = []
+        size = 1
         for spec in specs:
-            try:
-                backend = registry.get(spec.backend)
-                size = batch_size(backend, self.ctx) if hasattr(backend, "generate_batch") else 1
-            except Exception:  # make() reports an unusable backend as this sample's failure
-                size = 1
-            if size > 1 and out and out[-1][0].backend == spec.backend and len(out[-1]) < size:
-                out[-1].append(spec)
-            else:
-                out.append([spec])
-        return out
+            if cur and (size <= 1 or cur[0].backend != spec.backend or len(cur) >= size):
+                yield cur
+                cur = []
+            if not cur:
+                try:
+                    backend = registry.get(spec.backend)
+                    size = batch_size(backend, self.ctx) if hasattr(backend, "generate_batch") else 1
+                except Exception:  # make() reports an unusable backend as this sample's failure
+                    size = 1
+            cur.append(spec)
+        if cur:
+            yield cur
 
     def _log_bug(self, spec: SampleSpec, e: BaseException) -> Path:
         """Append an unexpected exception's traceback to the worker's log in the dataset; returns the log."""

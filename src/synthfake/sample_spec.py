@@ -52,6 +52,14 @@ SALT_BACKEND_BASE = 400  # + the type's position: which samples of a mixed type 
 SALT_REAL_ORDER = 500  # + nothing: the order in which a split's faces are taken as reals (plan version 2)
 SALT_DISTINCT = 600  # + try: a fake's draw again when its sources repeat an earlier fake's (plan version 3)
 SALT_FINISH = 700  # + the pair's key: the JPEG quality both samples of a pair end with (finish.py)
+# plan version 5 (plan_layout.py, plan_indexed.py): keyed permutations and streams, each from i alone
+SALT_V5_TYPES = 710  # the position of sample i among the plan's type blocks
+SALT_V5_GROUPS = 711  # + the type's position: its rank within the (backend, split) sub-blocks of its type
+SALT_V5_FILES = 712  # + the split's position: the order in which a split's face files are taken (targets, reals)
+SALT_V5_OFFSET = 713  # where a group starts in its split's order of targets
+SALT_V5_COMBOS = 714  # the order of the other roles' people for one target (per group, target person, round)
+SALT_V5_FAKE = 715  # + index[, attempt]: a fake's optional roles, clip and seed; a redraw's other roles
+SALT_V5_REAL = 716  # + index[, attempt]: a real's clip when unpaired, and its seed
 
 
 def random_stream(*key: int) -> np.random.Generator:

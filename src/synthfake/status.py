@@ -1,32 +1,54 @@
-"""`gen status`: done / failed / left per type and per shard, read from the files on disk."""
+"""`gen status`: done / failed / left per type and per shard, each planned index counted once (tally.py), and
+what was not counted (a second record of an index, a record whose id is not this plan's, an index outside it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from .dataset import Dataset, as_dataset
+
+COLUMNS = ("planned", "done", "failed", "left")
 
 
 def dataset_status(dataset: str | Path | Dataset) -> dict:
     ds = as_dataset(dataset)
     counts = ds.counts()
-    total = {k: sum(v[k] for v in counts["types"].values()) for k in ("planned", "done", "failed", "left")}
+    total = {k: sum(v[k] for v in counts["types"].values()) for k in COLUMNS}
+    foreign = sum(v.get("foreign", 0) for v in counts["types"].values())
+    if foreign:
+        total["foreign"] = foreign
     return {"dataset": str(ds.root), "plan": ds.plan.hash, "types": counts["types"], "total": total,
-            "shards": counts["shards"]}
+            "shards": counts["shards"], "not_counted": counts["not_counted"], "notes": counts["notes"]}
+
+
+def not_counted_lines(st: dict) -> list[str]:
+    """One line per kind of line that was not counted, with the first examples; none when all were."""
+    names = {"duplicate_records": "second record(s) of an index already held (the first one counts)",
+             "foreign_records": "record(s) whose id is not this plan's id for its index (the index is held, "
+                                "not made again: remove the line to make it)",
+             "outside_plan": "record(s) or failure(s) of an index outside the plan",
+             "foreign_failures": "failure(s) whose id is not this plan's"}
+    out = [f"not counted: {n} {names[k]}" for k, n in st.get("not_counted", {}).items() if n]
+    return out + [f"  {line}" for line in st.get("notes", [])[:5]] if out else []
 
 
 def status_tables(st: dict) -> list[Table]:
     t = Table(title=f"{st['dataset']} (plan {st['plan']})")
-    for c in ("type", "planned", "done", "failed", "left"):
+    cols = COLUMNS + (("foreign",) if "foreign" in st["total"] else ())
+    for c in ("type", *cols):
         t.add_column(c, justify="left" if c == "type" else "right")
     for name, row in {**st["types"], "total": st["total"]}.items():
-        t.add_row(name, *(str(row[k]) for k in ("planned", "done", "failed", "left")),
-                  style="bold" if name == "total" else None)
+        t.add_row(name, *(str(row.get(k, 0)) for k in cols), style="bold" if name == "total" else None)
+    lines = not_counted_lines(st)
+    if lines:
+        t.caption = Text("\n".join(lines), style="yellow")  # literal: the notes quote file names and ids
+        t.caption_justify = "left"
     s = Table(title="shards (rank/world size)")
-    for c in ("shard", "planned", "done", "failed", "left"):
+    for c in ("shard", *COLUMNS):
         s.add_column(c, justify="left" if c == "shard" else "right")
     for name, row in st["shards"].items():
-        s.add_row(name, *(str(row[k]) for k in ("planned", "done", "failed", "left")))
+        s.add_row(name, *(str(row[k]) for k in COLUMNS))
     return [t, s]

@@ -21,26 +21,22 @@ VERSION = "1"  # of this check: bump when its verdict for the same dataset chang
 DECODES = False  # reads only records and file bytes
 
 
-def planned_rows(layout: SampleTable) -> list[tuple[str, str, str, str]]:
-    """(type, label, backend, split) of every planned index; a real's split comes from its spec (its pair's)."""
-    rows = []
-    for i, t in enumerate(layout.types):
-        t = str(t)
-        split = layout.spec(i).split if t == "real" else layout.split_of[i]
-        rows.append((t, "real" if t == "real" else "fake", layout.backend(i), split))
-    return rows
+def planned_groups(layout: SampleTable) -> dict[tuple[str, str], Counter]:
+    """The plan's exact counts per dimension, from its (type, backend, split) counts (a real in its pair's split):
+    no pass over the samples, so a plan of a million samples costs what one of a hundred does."""
+    return _groups((t, "real" if t == "real" else "fake", b, s, c) for (t, b, s), c in layout.group_counts().items())
 
 
-def _groups(rows: list[tuple[str, str, str, str]]) -> dict[tuple[str, str], Counter]:
-    """Counters per dimension; 'split/type' holds one counter per split."""
+def _groups(rows) -> dict[tuple[str, str], Counter]:
+    """Counters per dimension from (type, label, backend, split, count) rows; 'split/type' holds one per split."""
     dims: dict[tuple[str, str], Counter] = {("type", ""): Counter(), ("label", ""): Counter(),
                                             ("backend", ""): Counter(), ("split", ""): Counter()}
-    for t, label, backend, split in rows:
-        dims[("type", "")][t] += 1
-        dims[("label", "")][label] += 1
-        dims[("backend", "")][backend] += 1
-        dims[("split", "")][split] += 1
-        dims.setdefault(("split/type", split), Counter())[t] += 1
+    for t, label, backend, split, c in rows:
+        dims[("type", "")][t] += c
+        dims[("label", "")][label] += c
+        dims[("backend", "")][backend] += c
+        dims[("split", "")][split] += c
+        dims.setdefault(("split/type", split), Counter())[t] += c
     return dims
 
 
@@ -66,13 +62,14 @@ def compare(planned: dict, observed: dict, tolerance: float) -> list[dict]:
 def check(data: AuditData, pool: Executor | None) -> Check:
     """Shares per type, real/fake, backend, split and type within a split against the plan's exact counts."""
     layout, records, tolerance = data.layout, data.records, data.settings.tolerance
-    planned = _groups(planned_rows(layout))
-    observed = _groups([(r.type, "real" if r.label == 0 else "fake", r.backend, r.split) for r in records])
+    planned = planned_groups(layout)
+    observed = _groups((t, "real" if label == 0 else "fake", b, s, c) for (t, label, b, s), c in
+                       Counter((r.type, r.label, r.backend, r.split) for r in records).items())
     rows = compare(planned, observed, tolerance)
     bad = [r for r in rows if r["status"] == FAIL]
     status = FAIL if bad else PASS
     top = max(rows, key=lambda r: r["deviation"] - r["allowed"], default=None)
-    summary = (f"{len(records)}/{len(layout.types)} records; largest deviation {top['deviation']:.3f} "
+    summary = (f"{len(records)}/{layout.total} records; largest deviation {top['deviation']:.3f} "
                f"({top['dimension']} {top['key']}: {top['observed']} vs {top['planned']} planned, "
                f"allowed {top['allowed']:.3f})" if top else "no records")
     summary += f"; {len(bad)} share(s) beyond what is allowed" if bad else ""

@@ -1,55 +1,84 @@
 """Audit check 1, integrity: records valid, files present with their size and sha256, the plan covered once.
 
-Every manifest line is parsed on its own (one bad line does not hide the others). A file is hashed once
-per (device, inode, size, mtime), in threads (hashlib releases the GIL).
+Every manifest line is parsed on its own (one bad line does not hide the others), streamed, and kept as a compact
+RecordView (audit/records.py). A file is hashed once per (device, inode, size, mtime), in threads (hashlib
+releases the GIL). Paths are checked to stay inside the dataset with one stat per file: symlinks are resolved only
+where a folder on the way or the file itself is one. Problem lists keep EXAMPLES lines each and count all, so a
+million records with a problem each cost a count, not a million strings.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import ValidationError
 
+import numpy as np
+
 from .base import EXAMPLES, FAIL, PASS, WARN, Check
+from .records import Compactor, RecordView
 from ..errors import ManifestError
 from ..files import sha256_file
-from ..manifest import Failure, Record, iter_jsonl, read_failures, resolve, source_file
+from ..manifest import Failure, Record, iter_jsonl, part_files, read_failures, resolve, source_file
 from ..plan import SampleTable
 from ..sample_spec import sample_id
 from ..progress import sample_progress
 
 HASH_THREADS = 4
+HASH_BATCH = 256  # files a thread hashes per task (one task per file cost more than hashing a small one)
 FAIL_KINDS = ("invalid_lines", "escaping_paths", "missing_files", "size_mismatch", "sha256_mismatch",
               "duplicate_ids", "duplicate_indices", "unplanned_indices", "id_mismatch", "type_mismatch",
               "missing_indices", "shared_paths", "invalid_failures", "sources_mismatch")
 WARN_KINDS = ("torn_tail", "orphan_files")
 
 
-def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[Record]:
-    """Every schema-valid record of every worker file; each bad line goes to `problems` with file:line."""
-    out = []
-    for f in sorted((ds / "manifest").glob("part-*.jsonl")):
+class Found(list):
+    """One kind of problem: every occurrence counted (len), the first EXAMPLES kept as lines."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def append(self, line: str) -> None:
+        self.n += 1
+        if super().__len__() < EXAMPLES:
+            super().append(line)
+
+    def __iadd__(self, lines):
+        for line in lines:
+            self.append(line)
+        return self
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+
+def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[RecordView]:
+    """Every schema-valid record of every worker file (compact views); each bad line goes to `problems`."""
+    out, compact = [], Compactor()
+    for f in part_files(ds / "manifest"):
         try:
-            lines = list(iter_jsonl(f, Record))
+            for no, item, torn_tail in iter_jsonl(f, Record):
+                if not isinstance(item, ValidationError):
+                    out.append(compact(item))
+                    continue
+                where = f"{f.relative_to(ds)}:{no}"
+                if torn_tail:
+                    problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
+                    continue
+                err = item.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"])
+                kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
+                problems[kind].append(f"{where}: {loc}: {err['msg']}")
         except ManifestError as e:  # a part that is a folder or cannot be read
             problems["invalid_lines"].append(str(e))
-            continue
-        for no, item, torn_tail in lines:
-            if not isinstance(item, ValidationError):
-                out.append(item)
-                continue
-            where = f"{f.relative_to(ds)}:{no}"
-            if torn_tail:
-                problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
-                continue
-            err = item.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
-            problems[kind].append(f"{where}: {loc}: {err['msg']}")
     return out
 
 
@@ -61,25 +90,35 @@ def _read_failures(ds: Path, problems: dict[str, list[str]]) -> list[Failure]:
         return []
 
 
-def check_files(ds: Path, records: list[Record], problems: dict[str, list[str]], show: bool) -> dict[str, str]:
-    """Existence, size and sha256 of each record's file; returns id -> sha256 of the file on disk."""
-    by_key: dict[tuple, list[Record]] = defaultdict(list)
-    paths: dict[str, list[str]] = defaultdict(list)
+def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[str]],
+                show: bool) -> tuple[dict[str, str], set[str]]:
+    """Existence, size and sha256 of each record's file: (id -> sha256 of the file on disk, ids whose path escapes
+    the root through a symlink)."""
+    first: dict[tuple, int] = {}  # (device, inode, size, mtime) -> the position of the first record of that file
+    more: dict[tuple, list[int]] = {}  # ... and of any other record of the same file
+    linked: dict[int, str] = {}  # record position -> where its symlink leads
+    paths: dict[str, str] = {}  # path -> the first id naming it
+    shared: dict[str, list[str]] = {}
     plain_dirs: dict[str, bool] = {}  # folder -> no symlink on the way (checked once per folder)
-    root = str(ds)
-    for r in records:
-        paths[r.path].append(r.id)
+    escaped: set[str] = set()
+    root = str(ds).rstrip("/") + "/"
+    for pos, r in enumerate(records):
+        if r.path in paths:
+            shared.setdefault(r.path, [paths[r.path]]).append(r.id)
+        else:
+            paths[r.path] = r.id
         folder = r.path.rpartition("/")[0]
         if folder not in plain_dirs:
             plain_dirs[folder] = not _has_link(ds, folder)
-        full = os.path.join(root, r.path)
+        full = root + r.path
         try:
             st = os.lstat(full)
             if not plain_dirs[folder] or stat.S_ISLNK(st.st_mode):
-                full = str(resolve(ds, r))  # a link: where it points must stay inside the root
+                full = linked[pos] = str(resolve(ds, r))  # a link: where it points must stay inside the root
                 st = os.stat(full)
         except ManifestError as e:
             problems["escaping_paths"].append(f"{r.id}: {e}")
+            escaped.add(r.id)
             continue
         except OSError:
             problems["missing_files"].append(f"{r.id}: {r.path} not found")
@@ -89,28 +128,33 @@ def check_files(ds: Path, records: list[Record], problems: dict[str, list[str]],
             continue
         if st.st_size != r.bytes:
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
-        by_key[(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)].append((r, full))
-    problems["shared_paths"] += [f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in paths.items()
-                                 if len(ids) > 1]
-    keys = list(by_key)
-    sums: dict[tuple, str | None] = {}
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in first:
+            more.setdefault(key, []).append(pos)
+        else:
+            first[key] = pos
+    problems["shared_paths"] += (f"{p}: {len(ids)} records ({', '.join(ids[:4])})" for p, ids in shared.items())
+    keys = list(first)
+
+    def hash_batch(batch: list[tuple]) -> list[str | None]:
+        return [_sha_or_none(linked.get(first[k]) or root + records[first[k]].path) for k in batch]
+
+    batches = [keys[k:k + HASH_BATCH] for k in range(0, len(keys), HASH_BATCH)]
+    actual: dict[str, str] = {}
     with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance, \
             ThreadPoolExecutor(HASH_THREADS) as pool:
-        for key, digest in zip(keys, pool.map(_sha_or_none, (by_key[k][0][1] for k in keys))):
-            sums[key] = digest
+        digests = (d for batch in pool.map(hash_batch, batches) for d in batch)
+        for key, digest in zip(keys, digests):
             advance()
-    actual = {}
-    for key, recs in by_key.items():
-        digest = sums[key]
-        for r, _ in recs:
-            if digest is None:
-                problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
-                continue
-            actual[r.id] = digest
-            if digest != r.sha256:
-                problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {digest[:12]}..., "
-                                                   f"record says {r.sha256[:12]}...")
-    return actual
+            for r in (records[p] for p in (first[key], *more.get(key, ()))):
+                if digest is None:
+                    problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
+                    continue
+                actual[r.id] = r.sha256 if digest == r.sha256 else digest  # the record's string when equal
+                if digest != r.sha256:
+                    problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {digest[:12]}..., "
+                                                       f"record says {r.sha256[:12]}...")
+    return actual, escaped
 
 
 def _has_link(ds: Path, rel: str) -> bool:
@@ -130,72 +174,96 @@ def _sha_or_none(path: str) -> str | None:
         return None
 
 
-def check_plan_coverage(layout: SampleTable, records: list[Record], failures: list[Failure],
+
+def check_plan_coverage(layout: SampleTable, records: list[RecordView], failures: list[Failure],
                         problems: dict[str, list[str]]) -> dict:
-    """Every planned index exactly once or failed; ids derived from the plan; types as planned."""
-    total = len(layout.types)
+    """Every planned index exactly once or failed; ids derived from the plan; types as planned (vectorised:
+    a million records cost seconds)."""
+    total = layout.total
     ids = Counter(r.id for r in records)
-    problems["duplicate_ids"] += [f"{i}: {c} records" for i, c in ids.items() if c > 1]
-    idx = Counter(r.index for r in records)
-    problems["duplicate_indices"] += [f"index {i}: {c} records" for i, c in sorted(idx.items()) if c > 1]
-    for r in records:
-        if r.index >= total:
+    problems["duplicate_ids"] += (f"{i}: {c} records" for i, c in ids.items() if c > 1)
+    del ids
+    idx = np.fromiter((r.index for r in records), np.int64, len(records))
+    uniq, counts = np.unique(idx, return_counts=True)
+    problems["duplicate_indices"] += (f"index {i}: {c} records" for i, c in zip(uniq[counts > 1].tolist(),
+                                                                                 counts[counts > 1].tolist()))
+    inside = idx < total
+    planned = np.full(len(records), "", object)
+    planned[inside] = layout.types_of(idx[inside])
+    for r, want in zip(records, planned):
+        if not want:
             problems["unplanned_indices"].append(f"{r.id}: index {r.index} outside the plan (0..{total - 1})")
             continue
         if r.id != sample_id(layout.hash, r.index):
             problems["id_mismatch"].append(f"{r.id}: index {r.index} has id {sample_id(layout.hash, r.index)} "
                                            f"in this plan")
-        planned = str(layout.types[r.index])
-        if r.type != planned or r.label != (0 if r.type == "real" else 1):
-            problems["type_mismatch"].append(f"{r.id}: {r.type} (label {r.label}), planned {planned}")
-    failed = {f.index for f in failures} - set(idx)
-    missing = [i for i in range(total) if i not in idx and i not in failed]
-    problems["missing_indices"] += [f"index {i} ({layout.types[i]}): no record and no failure" for i in missing]
-    return {"planned": total, "present": sum(1 for i in idx if i < total), "failed": len(failed)}
+        if r.type != want or r.label != (0 if r.type == "real" else 1):
+            problems["type_mismatch"].append(f"{r.id}: {r.type} (label {r.label}), planned {want}")
+    present = uniq[uniq < total]
+    failed = np.setdiff1d(np.unique(np.fromiter((f.index for f in failures), np.int64, len(failures))), present)
+    failed = failed[failed < total]
+    covered = np.union1d(present, failed)
+    missing, shown = problems["missing_indices"], 0
+    for start in range(0, total, 1 << 16):  # the first examples; the count from the sizes
+        if shown >= EXAMPLES:
+            break
+        span = np.arange(start, min(total, start + (1 << 16)))
+        for i in span[~np.isin(span, covered)][:EXAMPLES - shown].tolist():
+            missing.append(f"index {i} ({layout.type_of(i)}): no record and no failure")
+            shown += 1
+    missing.n += total - len(covered) - shown
+    return {"planned": total, "present": len(present), "failed": len(failed)}
 
 
-def readable(ds: Path, sources_root: str, records: list[Record], problems: dict[str, list[str]]) -> set[str]:
+def readable(ds: Path, sources_root: str, records: list[RecordView], problems: dict[str, list[str]],
+             escaped: set[str]) -> set[str]:
     """Ids of the records whose media and sources all resolve inside their roots (the only ones later checks
-    may open); a source that escapes is an escaping path (a media path that escapes is one already)."""
+    may open); a source that escapes is an escaping path (a media path that escapes is one already). Each source
+    path is checked once."""
+    ok_source: dict[str, str | None] = {}
     out = set()
     for r in records:
-        try:
-            resolve(ds, r)
-        except ManifestError:
+        if r.id in escaped:
             continue  # counted by check_files
-        try:
-            for ref in r.sources:
-                source_file(sources_root, ref)
-        except ManifestError as e:
-            problems["escaping_paths"].append(f"{r.id}: {e}")
+        why = None
+        for ref in r.sources:
+            if ref.path not in ok_source:
+                try:
+                    source_file(sources_root, ref)
+                    ok_source[ref.path] = None
+                except ManifestError as e:
+                    ok_source[ref.path] = str(e)
+            why = why or ok_source[ref.path]
+        if why:
+            problems["escaping_paths"].append(f"{r.id}: {why}")
             continue
         out.add(r.id)
     return out
 
 
-def orphan_files(ds: Path, records: list[Record]) -> list[str]:
+def orphan_files(ds: Path, records: list[RecordView]) -> list[str]:
     """Media files no record points to (hidden temporary files of live workers are not counted)."""
     known = {r.path for r in records}
     out = []
     for dirpath, dirnames, filenames in os.walk(ds / "media"):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel = Path(dirpath).relative_to(ds).as_posix()
-        out += [f"{rel}/{f}" for f in filenames if not f.startswith(".") and f"{rel}/{f}" not in known]
+        out += [f"{rel}/{f}" for f in sorted(filenames) if not f.startswith(".") and f"{rel}/{f}" not in known]
     return sorted(out)
 
 
-def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, list[Record], list[Failure], dict]:
+def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, list[RecordView], list[Failure], dict]:
     """Run check 1; returns the check, the valid records (first per id), the failures and the on-disk hashes."""
-    problems: dict[str, list[str]] = {k: [] for k in (*FAIL_KINDS, *WARN_KINDS)}
+    problems: dict[str, Found] = {k: Found() for k in (*FAIL_KINDS, *WARN_KINDS)}
     if layout.plan.sources_digest != layout.index.digest:
         problems["sources_mismatch"].append(f"{ds / 'sources.json'}: digest {layout.index.digest}, plan.json says "
                                             f"{layout.plan.sources_digest}")
     records = parse_manifests(ds, problems)
     failures = _read_failures(ds, problems)
     coverage = check_plan_coverage(layout, records, failures, problems)
-    actual = check_files(ds, records, problems, show)
-    problems["orphan_files"] = orphan_files(ds, records)
-    safe = readable(ds, layout.index.root, records, problems)
+    actual, escaped = check_files(ds, records, problems, show)
+    problems["orphan_files"] += orphan_files(ds, records)
+    safe = readable(ds, layout.index.root, records, problems, escaped)
     seen, unique = set(), []
     for r in records:
         if r.id not in seen and r.id in safe:
@@ -209,5 +277,5 @@ def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, l
                f"{coverage['failed']} failed; " + ("; ".join(bad) + f" (e.g. {first})" if bad else
                                                     f"{len(actual)} files match size and sha256"))
     details = {"records": len(records), "files_hashed": len(actual), **coverage, "counts": counts,
-               "examples": {k: v[:EXAMPLES] for k, v in problems.items() if v}}
+               "examples": {k: list(v)[:EXAMPLES] for k, v in problems.items() if v}}
     return Check("integrity", status, summary, details), unique, failures, actual

@@ -32,11 +32,6 @@ IMAGE_PROPS = ("blockiness.face", "blockiness.outside")
 AUDIO_PROPS = ("audio.rolloff_hz", "audio.loudness_dbfs", "audio.stereo_width", "audio.duration_s")
 
 
-def ready(settings: Settings) -> str | None:
-    """Needs nothing beyond the core install (scipy for the test)."""
-    return None
-
-
 def blockiness(gray: np.ndarray, mask: np.ndarray) -> float | None:
     """Mean absolute step across 8x8 block edges over the mean step elsewhere, horizontally and vertically
     averaged, within `mask` (1.0: no grid; a decoded JPEG 1.05-1.4); None when the mask holds too little."""

@@ -17,7 +17,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import canonical_hash, write_json_atomic
 from synthfake.registry import Contract, Registry
 
-from .common import MARKER, Options, Result, counts_of, select, write_marker
+from .common import MARKER, Options, Result, counts_of, select, unfinished, write_marker
 
 # Each format module: VERSION, ready(options) (None, or why not), export(items, out, options, result) and
 # SETTINGS, the Options fields it reads (an export folder resumed with other values of those is refused).
@@ -52,8 +52,17 @@ def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Re
     dataset, out = Path(dataset), Path(out)
     if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
         raise SynthfakeError(f"{out}: the export must go outside the dataset folder {dataset}")
+    missing = unfinished(dataset)
+    if missing and missing[0] and not o.partial:
+        left, failed, total = missing
+        raise SynthfakeError(f"{dataset}: {left} of {total} planned samples are not made yet ({total - left - failed} "
+                             f"recorded, {failed} failed): finish it (rerun the same `gen run`), or export what is "
+                             f"there with --partial")
     items, skipped = select(dataset, o.verify, o.log)
-    settings = {"format": fmt, "records": canonical_hash(sorted(it.record.id for it in items)),
+    if missing and (missing[0] or missing[1]):
+        o.log(f"not in this export: {missing[1]} planned sample(s) that failed, {missing[0]} not made yet "
+              f"(of {missing[2]} planned)")
+    settings = {"format": fmt, "records": canonical_hash(items.ids()),
                 **{k: getattr(o, k) if k in module.SETTINGS else None for k in ("embed", "shard_mb", "frames")}}
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)

@@ -1,8 +1,10 @@
 """What every export format shares: choosing the records whose media is intact, atomic writes, the marker.
 
-An export reads records only through `synthfake.manifest` (read_records / resolve), so it stays independent of
-how the dataset folder is organised. A record whose media is missing, corrupt (size or sha256 differs) or whose
-path escapes the dataset root is skipped with one line naming the file and the reason; the rest go on.
+An export reads records only through `synthfake.manifest` (part files, lines, relative paths checked to stay
+inside), so it stays independent of how the dataset folder is organised. Each planned index is exported once:
+a second record of an index, a record whose id is not the plan's, or one whose media is missing, corrupt (size
+or sha256 differs) or outside the dataset root is skipped with one line naming it and the reason; the rest go
+on. Records stream: a Selection keeps where each one sits and reads them back a shard at a time.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+from array import array
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
+import numpy as np
+from pydantic import ValidationError
+
 from synthfake.errors import ManifestError, SynthfakeError
-from synthfake.files import atomic_file, sha256_file, write_json_atomic
-from synthfake.manifest import Record, read_records, resolve
+from synthfake.files import atomic_file, fsync_dir, sha256_file, write_json_atomic
+from synthfake.manifest import Record, check_relpath, inside, iter_lines, part_files
 from synthfake.progress import sample_progress
+from synthfake.sample_spec import sample_id
 
 MARKER = "export.json"  # written last: an export folder holding it is complete
 COMPRESSION = "c23"  # FaceForensics++ / DeepfakeBench compression key; our H.264 at CRF 18 is closest to c23
@@ -42,6 +50,7 @@ class Options:
     workers: int = 2  # deepfakebench: processes cropping videos (two: the cores of the machine it was measured on)
     license: str | None = None  # hf: the card's YAML licence id (default `other`, explained in the card)
     verify: bool = True  # check every media file's sha256 against its record
+    partial: bool = False  # export a dataset whose plan still has samples to make (refused otherwise)
     show: bool = True
     log: Callable[[str], None] = print  # one line per skipped record
 
@@ -60,40 +69,189 @@ class Result:
 
 def check_media(dataset: Path, r: Record, verify: bool) -> tuple[Path | None, str | None]:
     """(absolute media path, None) when the file is there and matches its record, else (None, reason)."""
+    return _check(MediaPaths(dataset), r.path, r.bytes, r.sha256, verify)
+
+
+class MediaPaths:
+    """A record's media path checked to stay inside the dataset, resolving symlinks only where a folder on the way
+    or the file itself is one (checked once per folder): what `manifest.resolve` does, at one lstat per record.
+    Paths are strings until the end (a million records: pathlib's objects cost more than the stat)."""
+
+    def __init__(self, dataset: Path):
+        self.root, self.plain = Path(dataset).absolute(), {}
+        self.prefix = str(self.root).rstrip("/") + "/"
+
+    def __call__(self, rel: str) -> tuple[str, os.stat_result]:
+        """(absolute path, its stat) of a record's media; ManifestError or ValueError when it leaves the root,
+        OSError when it is not there."""
+        folder = rel.rpartition("/")[0]
+        if folder not in self.plain:
+            p, self.plain[folder] = self.root, True
+            for part in PurePosixPath(folder).parts:
+                p = p / part
+                self.plain[folder] = self.plain[folder] and not p.is_symlink()
+        check_relpath(rel)
+        full = self.prefix + rel
+        st = os.lstat(full)
+        if self.plain[folder] and not stat.S_ISLNK(st.st_mode):
+            return full, st
+        full = str(inside(self.root, rel, "media path"))  # a link on the way: where it leads must stay inside
+        return full, os.stat(full)
+
+    def path(self, rel: str) -> Path:
+        return Path(self(rel)[0])
+
+
+def _check(paths: MediaPaths, rel: str, size: int, sha: str, verify: bool) -> tuple[Path | None, str | None]:
     try:
-        p = resolve(dataset, r)
+        full, st = paths(rel)
     except (ManifestError, ValueError) as e:
         return None, str(e)
-    if not p.is_file():
+    except OSError:
         return None, "media file missing"
-    size = p.stat().st_size
-    if size != r.bytes:
-        return None, f"corrupt media: {size} bytes, the record says {r.bytes}"
-    if verify and sha256_file(p) != r.sha256:
+    if not stat.S_ISREG(st.st_mode):
+        return None, "media file missing"
+    if st.st_size != size:
+        return None, f"corrupt media: {st.st_size} bytes, the record says {size}"
+    if verify and sha256_file(full) != sha:
         return None, "corrupt media: sha256 differs from the record"
-    return p, None
+    return Path(full), None
 
 
-def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[list[Item], list[str]]:
-    """Intact records sorted by (split, index), and one line per skipped record."""
+@dataclass
+class Selection:
+    """The records an export writes: one per planned index (the first record; a second one, or one whose id is
+    not the plan's, is skipped with a line), media intact, in (split, index) order. Only where each record sits
+    (part, offset) and what shards and counts need is kept; records are read back a shard at a time, so a
+    million-record dataset exports in bounded memory at a flat rate."""
+
+    dataset: Path
+    files: list[Path]
+    split_names: list[str]
+    part: np.ndarray
+    offset: np.ndarray
+    split: np.ndarray
+    index: np.ndarray
+    size: np.ndarray
+    id_list: list[str]
+    counts: dict
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Iterator[Item]:
+        for start in range(0, len(self), SHARD_RECORDS):
+            yield from self.items(range(start, min(len(self), start + SHARD_RECORDS)))
+
+    def items(self, rows) -> list[Item]:
+        """The Items of some rows (positions in this selection), read from their part files."""
+        paths, out, handles = MediaPaths(self.dataset), [], {}
+        try:
+            for k in rows:
+                fh = handles.get(int(self.part[k])) or handles.setdefault(int(self.part[k]),
+                                                                          open(self.files[self.part[k]], "rb"))
+                fh.seek(int(self.offset[k]))
+                rec = Record.model_validate_json(fh.readline())
+                out.append(Item(rec, paths.path(rec.path)))
+        finally:
+            for fh in handles.values():
+                fh.close()
+        return out
+
+    def ids(self) -> list[str]:
+        return sorted(self.id_list)
+
+
+SHARD_RECORDS = 10_000  # a shard also closes at this many records (bounded memory whatever the media's size)
+
+
+def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Selection, list[str]]:
+    """The records to export (see Selection) and one line per record skipped: a second record of an index, an id
+    that is not the plan's, or media missing, corrupt or outside the dataset."""
     dataset = Path(dataset)
-    records = read_records(dataset)
-    if not records:
+    plan = _plan(dataset)
+    files = part_files(dataset / "manifest")
+    paths, seen, skipped = MediaPaths(dataset), set(), []
+    rows: dict[str, array] = {k: array("q") for k in ("part", "offset", "split", "index", "size")}
+    splits: dict[str, int] = {}
+    ids: list[str] = []
+    counts: dict = {"type": {}, "split": {}, "backend": {}, "label": {}}
+
+    def skip(line: str) -> None:
+        skipped.append(line)
+        log(line)
+
+    for n, f in enumerate(files):
+        for no, offset, r in _records(f):
+            where = f"{f.parent.name}/{f.name}:{no}"
+            if r.index in seen:
+                skip(f"skipped {r.path} (id {r.id}, {where}): a second record of index {r.index}; the first is exported")
+                continue
+            seen.add(r.index)
+            if plan is not None and (r.index >= plan[1] or r.id != sample_id(plan[0], r.index)):
+                skip(f"skipped {r.path} (id {r.id}, {where}): not a sample of this plan (index {r.index} has id "
+                     f"{sample_id(plan[0], r.index) if r.index < plan[1] else 'none: outside the plan'})")
+                continue
+            p, why = _check(paths, r.path, r.bytes, r.sha256, verify)
+            if p is None:
+                skip(f"skipped {r.path} (id {r.id}): {why}")
+                continue
+            for key, val in (("part", n), ("offset", offset), ("split", splits.setdefault(r.split, len(splits))),
+                             ("index", r.index), ("size", r.bytes)):
+                rows[key].append(val)
+            ids.append(r.id)
+            for key, val in (("type", r.type), ("split", r.split), ("backend", r.backend), ("label", str(r.label))):
+                counts[key][val] = counts[key].get(val, 0) + 1
+    if not ids and not skipped:
         raise SynthfakeError(f"{dataset}: no records under manifest/; is this a dataset made by `gen run`?")
-    items, skipped = [], []
-    for r in sorted(records, key=lambda r: (r.split, r.index)):
-        p, why = check_media(dataset, r, verify)
-        if p is None:
-            line = f"skipped {r.path} (id {r.id}): {why}"
-            skipped.append(line)
-            log(line)
-        else:
-            items.append(Item(r, p))
-    return items, skipped
+    cols = {k: np.frombuffer(v, np.int64) if len(v) else np.zeros(0, np.int64) for k, v in rows.items()}
+    names = sorted(splits)
+    rank = np.array([names.index(s) for s in splits], np.int64)  # code -> position in sorted split names
+    split = rank[cols["split"]] if len(ids) else cols["split"]
+    order = np.lexsort((cols["index"], split))
+    return Selection(dataset, files, names, cols["part"][order], cols["offset"][order], split[order],
+                     cols["index"][order], cols["size"][order], [ids[k] for k in order], counts), skipped
 
 
-def counts_of(items: list[Item]) -> dict:
+def _plan(dataset: Path) -> tuple[str, int] | None:
+    """(plan hash, samples planned) when `dataset` has a plan.json (an unpacked export has none)."""
+    if not (dataset / "plan.json").is_file():
+        return None
+    from synthfake.plan import Plan
+
+    plan = Plan.from_file(dataset / "plan.json")
+    return plan.hash, plan.total
+
+
+def _records(f: Path) -> Iterator[tuple[int, int, Record]]:
+    """(line number, offset, record) of a part; an invalid line is a ManifestError naming it, a torn tail skipped."""
+    for no, offset, line, torn in iter_lines(f):
+        try:
+            yield no, offset, Record.model_validate_json(line)
+        except ValidationError as e:
+            if torn:
+                continue
+            err = e.errors()[0]
+            raise ManifestError(f"{f}:{no}: invalid record ({'.'.join(map(str, err['loc']))}: {err['msg']})") from None
+
+
+def unfinished(dataset: Path) -> tuple[int, int, int] | None:
+    """(left, failed, planned) of a dataset whose plan has samples not made yet (neither recorded nor failed)."""
+    if not (dataset / "plan.json").is_file():
+        return None
+    from synthfake.plan import Plan
+    from synthfake.tally import read_held
+
+    plan = Plan.from_file(dataset / "plan.json")
+    held = read_held(dataset, plan.hash, plan.total)
+    left = plan.total - len(held.done) - len(held.foreign) - len(held.failed)
+    return left, len(held.failed), plan.total
+
+
+def counts_of(items) -> dict:
     """Records per type, split, backend and label."""
+    if isinstance(items, Selection):
+        return items.counts
     out: dict = {"type": {}, "split": {}, "backend": {}, "label": {}}
     for it in items:
         r = it.record
@@ -109,6 +267,32 @@ def copy_atomic(src: Path, final: Path) -> None:
             os.link(src, tmp)
         except OSError:
             shutil.copyfile(src, tmp)
+
+
+class MediaCopies:
+    """Media copied into an export, many at a time: a hard link needs no temporary name (the link appears whole
+    or not at all, and its bytes are the dataset's, already on disk), so only each folder is fsynced, once, at
+    `sync()`; where linking is not possible (another filesystem), a copy goes through `copy_atomic`."""
+
+    def __init__(self):
+        self.folders: set[Path] = set()
+
+    def __call__(self, src: Path, final: Path) -> None:
+        if final.parent not in self.folders:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.add(final.parent)
+        try:
+            os.link(src, final)
+        except FileExistsError:
+            pass  # there already: an interrupted export made it (linked, or copied whole and renamed)
+        except OSError:
+            if not final.exists():  # another filesystem: copied whole under a temporary name, then renamed
+                copy_atomic(src, final)
+
+    def sync(self) -> None:
+        for folder in sorted(self.folders):
+            fsync_dir(folder)
+        self.folders.clear()
 
 
 def write_bytes_atomic(final: Path, data: bytes) -> None:
@@ -135,28 +319,38 @@ def read_marker(out: Path) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def each_shard(items: list[Item], o: Options, label: str) -> Iterator[tuple[str, int, list[Item]]]:
-    """`shard_plan`'s shards in order, with a progress bar advanced as each one is done."""
+def each_shard(items, o: Options, label: str) -> Iterator[tuple[str, int, list[Item]]]:
+    """`shard_plan`'s shards in order, each read when its turn comes, with a progress bar advanced as each is done."""
     with sample_progress(len(items), label, o.show) as advance:
         for split, n, chunk in shard_plan(items, o.shard_mb):
             yield split, n, chunk
             advance(len(chunk))
 
 
-def shard_plan(items: list[Item], shard_mb: float) -> list[tuple[str, int, list[Item]]]:
+def shard_plan(items, shard_mb: float) -> Iterator[tuple[str, int, list[Item]]]:
     """(split, shard number, items) in a fixed order: shards never mix splits and close once their media
-    reaches `shard_mb` MB. Pure function of the manifest, so a resumed export makes the same shards."""
+    reaches `shard_mb` MB or SHARD_RECORDS records. Pure function of the manifest, so a resumed export makes the
+    same shards. A Selection is cut from its sizes and read a shard at a time."""
     limit = max(1, int(shard_mb * 1e6))
-    shards: list[tuple[str, int, list[Item]]] = []
-    for split in sorted({it.record.split for it in items}):
-        cur: list[Item] = []
-        size, n = 0, 0
-        for it in (i for i in items if i.record.split == split):
-            if cur and size + it.record.bytes > limit:
-                shards.append((split, n, cur))
-                cur, size, n = [], 0, n + 1
-            cur.append(it)
-            size += it.record.bytes
-        if cur:
-            shards.append((split, n, cur))
-    return shards
+    if not isinstance(items, Selection):
+        items = list(items)
+    sizes = items.size.tolist() if isinstance(items, Selection) else [it.record.bytes for it in items]
+    splits = [items.split_names[k] for k in items.split.tolist()] if isinstance(items, Selection) else \
+        [it.record.split for it in items]
+    order = sorted(range(len(sizes)), key=lambda k: splits[k]) if not isinstance(items, Selection) else \
+        range(len(sizes))  # a Selection is in (split, index) order already
+    cuts: list[tuple[str, int, list[int]]] = []
+    cur: list[int] = []
+    size, n, split = 0, 0, None
+    for k in order:
+        if cur and (splits[k] != split or size + sizes[k] > limit or len(cur) >= SHARD_RECORDS):
+            cuts.append((split, n, cur))
+            n = n + 1 if splits[k] == split else 0
+            cur, size = [], 0
+        split = splits[k]
+        cur.append(k)
+        size += sizes[k]
+    if cur:
+        cuts.append((split, n, cur))
+    for split, n, rows in cuts:
+        yield split, n, items.items(rows) if isinstance(items, Selection) else [items[k] for k in rows]

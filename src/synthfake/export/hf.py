@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from synthfake.files import atomic_file
 
 from .card import card
-from .common import Item, Options, Result, copy_atomic, each_shard, write_bytes_atomic
+from .common import Item, MediaCopies, Options, Result, each_shard, write_bytes_atomic
 
 VERSION = "2"  # 2: split `validation`, media as Image/Video features, card from huggingface_hub's card data
 SETTINGS = ("embed", "shard_mb")  # the Options fields this format reads
@@ -77,13 +77,14 @@ def write_shard(final: Path, items: list[Item], embed: bool) -> None:
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     files: dict[str, list[str]] = {}
+    copies = MediaCopies()
     for split, n, chunk in each_shard(items, o, "parquet shards"):
         rel = shard_path(split, n, chunk, o.embed)
         files.setdefault(hf_split(split), []).append(rel)
         if not o.embed:
-            for it in chunk:  # the media beside the table, at the record's own relative path
-                if not (out / it.record.path).exists():
-                    copy_atomic(it.media, out / it.record.path)
+            for it in chunk:  # the media beside the table, at the record's own relative path (kept if there)
+                copies(it.media, out / it.record.path)
+            copies.sync()  # before the shard that names them
         if not (out / rel).exists():
             write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)

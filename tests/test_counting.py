@@ -1,0 +1,116 @@
+"""Every reader counts each planned index once (issue 30, counting): a duplicated manifest line, a record whose
+id was altered, an export of an unfinished dataset, and a shard that must not read other shards' parts. The
+datasets are synthetic (tests/synthetic_dataset.py: tiny files, records written as workers write them), so no
+sample is generated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import gen
+from synthetic_dataset import append_line, lines_of, plan_dataset, write_records, write_sources
+
+N = 4  # fakes; as many reals: 8 planned
+
+
+@pytest.fixture
+def made(tmp_path) -> tuple[Path, Path, list[str]]:
+    """A finished synthetic dataset of 8 samples over 2 part files, and the `gen run` arguments that made it."""
+    sources, out = tmp_path / "S", tmp_path / "D"
+    index = write_sources(sources, files=24, people=8)
+    ds = plan_dataset(out, sources, index, N, N)
+    write_records(ds, world=2)
+    return out, sources, ["--sources", str(sources), "--out", str(out), "--n", str(N), "--reals", str(N), "--quiet"]
+
+
+def _status(out: Path) -> dict:
+    return json.loads(gen("status", out, "--json").stdout)
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for d in ("manifest", "failures") if (out / d).is_dir()
+            for p in sorted((out / d).glob("part-*"))}
+
+
+def test_a_duplicated_line_is_counted_once_by_every_reader(made, tmp_path):
+    out, _, args = made
+    part, _, rec = lines_of_first(out)
+    append_line(part, rec)  # the same record twice (a copy-paste, a re-sent line)
+    st = _status(out)
+    assert st["total"] == {"planned": 8, "done": 8, "failed": 0, "left": 0}, st["total"]
+    assert st["not_counted"]["duplicate_records"] == 1 and any("second record" in n for n in st["notes"])
+    text = gen("status", out).stdout
+    assert "second record" in text
+    run = gen("run", *args, "--workers", 2)
+    assert "all 8 samples are done (8)" in run.stderr and "duplicate" in run.stderr, run.stderr
+    hf = gen("export", out, "--format", "hf", "--out", tmp_path / "hf", "--quiet")
+    assert "8 record(s) as hf" in " ".join(hf.stdout.split()) and "second record of index" in hf.stderr
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.read_table(p).num_rows for p in (tmp_path / "hf" / "data").glob("*.parquet"))
+    assert rows == 8
+    from synthfake.detector.evaluate import split_records
+
+    assert sum(len(split_records(out, s)) for s in ("train", "val", "test")) == 8
+
+
+def lines_of_first(out: Path):
+    from synthfake.dataset import Dataset
+
+    return lines_of(Dataset.open(out))[0]
+
+
+def test_a_record_whose_id_was_altered_holds_its_index_and_is_named(made):
+    out, _, args = made
+    part = sorted((out / "manifest").glob("part-*.jsonl"))[0]
+    lines = part.read_text().splitlines()
+    rec = json.loads(lines[0])
+    rec["id"] = "0123456789abcdef"
+    lines[0] = json.dumps(rec, separators=(",", ":"))
+    part.write_text("\n".join(lines) + "\n")
+    before = _snapshot(out)
+    run = gen("run", *args, check=False)
+    assert run.returncode == 0, run.stderr
+    assert _snapshot(out) == before  # no second record (nor a failure) for a held index
+    assert "0123456789abcdef" in run.stderr and "not this plan's" in run.stderr
+    st = _status(out)
+    assert st["total"]["done"] == 7 and st["total"]["foreign"] == 1 and st["total"]["left"] == 0
+    assert st["not_counted"]["foreign_records"] == 1
+
+
+def test_export_of_an_unfinished_dataset_names_what_is_missing_and_needs_partial(tmp_path):
+    sources, out = tmp_path / "S", tmp_path / "D"
+    ds = plan_dataset(out, sources, write_sources(sources, files=24, people=8), N, N)
+    write_records(ds, world=1, upto=5)
+    proc = gen("export", out, "--format", "webdataset", "--out", tmp_path / "wds", "--quiet", check=False)
+    assert proc.returncode == 2 and "3 of 8 planned samples are not made yet" in proc.stderr, proc.stderr
+    assert "--partial" in proc.stderr and not (tmp_path / "wds").exists()
+    ok = gen("export", out, "--format", "webdataset", "--out", tmp_path / "wds", "--quiet", "--partial")
+    assert "5 record(s)" in " ".join(ok.stdout.split()) and "3 not made yet" in ok.stderr
+
+
+def test_a_shard_reads_only_the_parts_that_can_hold_its_indices(made):
+    """Shard 0 of 2 (and a re-partition to 4) never opens part 1 of 2: a broken or huge neighbour part costs
+    nothing; a record that sits in another world size's part (after a re-partition) is still found."""
+    out, _, _ = made
+    from synthfake.dataset import Dataset
+
+    ds = Dataset.open(out)
+    other = out / "manifest" / "part-00001-of-00002.jsonl"
+    kept = other.read_bytes()
+    other.write_bytes(b"not json\n" * 3)
+    assert len(ds.todo(0, 2)) == 0 and len(ds.todo(2, 4)) == 0  # part 1 of 2 holds only odd indices
+    with pytest.raises(Exception, match="part-00001-of-00002.jsonl:1"):
+        ds.todo(1, 2)
+    other.write_bytes(kept)
+    moved = out / "manifest" / "part-00000-of-00004.jsonl"  # index 4's record written by world size 4
+    lines = (out / "manifest" / "part-00000-of-00002.jsonl").read_text().splitlines()
+    four = [ln for ln in lines if json.loads(ln)["index"] == 4]
+    (out / "manifest" / "part-00000-of-00002.jsonl").write_text("\n".join(ln for ln in lines if ln not in four) + "\n")
+    moved.write_text("\n".join(four) + "\n")
+    assert list(ds.todo(0, 2)) == [] and list(ds.todo(0, 4)) == []
+    shutil.rmtree(out / "manifest")
+    assert list(ds.todo(0, 4)) == [0, 4]
