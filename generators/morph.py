@@ -30,11 +30,13 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.5"  # 1.5: the relight works in log RGB (lips and shadows keep the skin's hue on a pale base);
+VERSION = "1.6"  # 1.6: a pair's images end with one drawn JPEG encode (FINISH); 1.5: the relight works in log RGB (lips and shadows keep the skin's hue on a pale base);
 # 1.4: faces relit to the base (`relight`), each weighted per pixel by its skin likelihood, the
 # base's alone at the edge (no translucent hat); glasses rims inpainted on a parent, kept whole on the base;
 # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);
 # 1.2: a video source gives a frame drawn per sample (near-frontal), not its indexed still
+FINISH = {"image_jpeg": True}  # warped parents lose the base photo's JPEG grid in the face: both samples of a pair
+# end with one drawn JPEG encode (synthfake.finish)
 AVOID_GLASSES = True  # the plan prefers faces without glasses: rims found by `rims.rims` are inpainted on a
 # parent and kept whole on the base, but faint ones (talk_d12's) are partly missed and show as ghosts
 MIN_NEW_IDENTITY = 0.4  # embedding distance the morph keeps from every parent

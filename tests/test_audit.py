@@ -39,9 +39,9 @@ CHECKS = ("integrity", "balance", "exact_duplicates", "near_duplicates", "identi
 
 @pytest.fixture(scope="module")
 def base(data_dir, dataset_dir) -> Path:
-    """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once. The swaps are
-    aligned_swap's: landmark_swap (the default) pastes a face without the photo's JPEG grid into a decoded JPEG,
-    which signal_confounds rightly fails (face blockiness AUC 0.10, p 0.03 on this dataset)."""
+    """8 face swaps and 8 paired reals (photos and 1 s clips) from the shared media, made once, by aligned_swap
+    (its pairs end with one JPEG encode: landmark_swap before 2.5, without it, failed signal_confounds here on face
+    blockiness, AUC 0.10, p 0.03)."""
     out = dataset_dir("audit")
     gen("run", "--type", "face_swap", "--backend", "face_swap=aligned_swap", "--n", 8, "--reals", 8,
         "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")

@@ -52,14 +52,14 @@ def test_webdataset_shards_iterate_with_the_webdataset_package(exports, mixed_da
     for p in shards:
         for s in wds.WebDataset(str(p), shardshuffle=False):
             rec = json.loads(s["json"])
-            media = s.get("mp4") or s.get("png")
+            media = s.get("mp4") or s.get("png") or s.get("jpg")
             assert hashlib.sha256(media).hexdigest() == recs[s["__key__"]].sha256
             assert p.name.startswith(rec["split"] + "-") and s["cls"] == str(rec["label"]).encode()
             seen[s["__key__"]] = rec["label"]
     assert seen == {i: r.label for i, r in recs.items()}
     # what a wds training pipeline does: decode, then (media, label) tuples with the label as an int
     pipeline = (wds.WebDataset([str(p) for p in shards], shardshuffle=False).decode()
-                .to_tuple("png;mp4", "cls", "__key__"))
+                .to_tuple("png;jpg;mp4", "cls", "__key__"))
     assert {key: label for _, label, key in pipeline} == {i: r.label for i, r in recs.items()}
 
 

@@ -13,6 +13,8 @@ and a pair (fake and its real) leaves the writer with one history.
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -190,3 +192,24 @@ def test_finish_band_limits_audio_and_draws_one_jpeg_quality_per_pair(tmp_path):
     png = media.write_png(tmp_path / "x", np.full((16, 16, 3), 100, np.uint8))
     jpg = finish.encode_jpeg(png, 90)
     assert jpg.suffix == ".jpg" and not png.exists() and media.probe(jpg).codec in ("jpeg", "mjpeg")
+
+
+def test_default_image_fakes_and_their_reals_end_with_one_jpeg(photo_sources, tmp_path):
+    """landmark_swap and morph (the defaults) paste faces without the photo's JPEG grid: each pair ends with one
+    drawn JPEG encode, so face blockiness does not tell the fake from its real (audit signal_confounds)."""
+    out = tmp_path / "D"
+    gen("run", "--type", "face_swap", "--type", "generation", "--n", 4, "--reals", 4, "--splits",
+        "train=1,val=0,test=0", "--sources", photo_sources, "--out", out, "--quiet")
+    recs = read_records(out)
+    fakes = {r.id: r for r in recs if r.label == 1}
+    assert {r.backend for r in fakes.values()} == {"landmark_swap", "morph"}
+    pairs = [(fakes[r.params["paired_with"]], r) for r in recs if r.params.get("paired_with") in fakes]
+    assert pairs and all(r.path.endswith(".jpg") for r in recs)
+    for fake, real in pairs:
+        assert fake.params["finish"] == real.params["finish"] and "jpeg" in json.dumps(fake.params["finish"])
+        imgs = [media.read_image(resolve(out, r)) for r in (fake, real)]
+        x0, y0, x1, y1 = (int(v) for v in faces.detect(imgs[0]).box)
+        mask = np.zeros(imgs[0].shape[:2], bool)
+        mask[max(0, y0):y1, max(0, x0):x1] = True
+        scores = [blockiness(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), mask) for im in imgs]
+        assert all(s > 1.05 for s in scores), (fake.id, scores)  # the face of each carries a JPEG grid
