@@ -17,14 +17,17 @@ from __future__ import annotations
 import numpy as np
 
 from synthfake import media
-from synthfake.generators.common import clips, warp
+from synthfake.generators.common import clips, dub, warp
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
-VERSION = "1.1"  # 1.1: textured mouth interior (shaded cavity, tongue, tooth seams, grain)
+VERSION = "1.2"  # 1.2: the encoder fed the clip's whole audio, as the real's is (no priming cut); the speech is dubbed to the target clip's own audio (its level, stereo width, rate and
+# channels: `dub`) and the pair's audio band-limited alike (FINISH); 1.1: textured mouth interior (shaded
+# cavity, tongue, tooth seams, grain)
+FINISH = {"audio_band_hz": 8000}  # 16 kHz speech recordings: the pair's audio band-limited alike (synthfake.finish)
 MAX_GAP = 3
 LOWER_FACE = np.r_[2:15, 30:36, 48:68]  # landmarks inside the warped region
 LENGTH_MODES = ("trim_audio", "loop_video")
@@ -169,11 +172,16 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
             changed += did
             yield out
 
-    # The encoder delays the audio by AAC_PRIMING samples and the stream then lasts priming + input: feeding
-    # the segment without its first AAC_PRIMING samples keeps speech on its frames and the durations equal.
-    # Priming counts samples at the written rate: conform first (the writer's rate for reals and fakes alike).
-    p["aac_priming_samples"] = AAC_PRIMING
+    # The encoder puts AAC_PRIMING samples before the audio, the real's as the fake's: both are fed the clip's
+    # whole length, so their streams last alike (1.1 cut the priming off the fake: 23 ms shorter than its real).
+    # The speech takes the level, stereo width, rate and channels of the audio the real keeps over these frames
+    # (a silent target gives silence, as its real has): otherwise loudness tells the fake (audit signal_confounds).
+    own = media.read_audio_of_video(tgt.path, start / float(fps), n_out / float(fps))
+    if own is not None and len(own[0]) >= 0.99 * n_out / float(fps) * own[1]:
+        (seg, rate), p["dub"] = dub.dub(seg.mean(1), rate, own)
+    else:  # no audio track (its real has none either), or a looped clip longer than the target's own audio
+        p["dub"] = "none: the target clip has no audio over these frames; the speech as recorded"
     wav, wav_rate = conform_audio((seg, rate))
-    path, written = save_video(out_stem, frames(), fps, (wav[AAC_PRIMING:], wav_rate), expected=n_out,
+    path, written = save_video(out_stem, frames(), fps, (wav, wav_rate), expected=n_out,
                                source=tgt.item.path)
     return Generated(path, p, written, changed)
