@@ -177,11 +177,13 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     # The speech takes the level, stereo width, rate and channels of the audio the real keeps over these frames
     # (a silent target gives silence, as its real has): otherwise loudness tells the fake (audit signal_confounds).
     own = media.read_audio_of_video(tgt.path, start / float(fps), n_out / float(fps))
-    if own is not None and len(own[0]) >= 0.99 * n_out / float(fps) * own[1]:
-        (seg, rate), p["dub"] = dub.dub(seg.mean(1), rate, own)
-    else:  # no audio track (its real has none either), or a looped clip longer than the target's own audio
-        p["dub"] = "none: the target clip has no audio over these frames; the speech as recorded"
-    wav, wav_rate = conform_audio((seg, rate))
-    path, written = save_video(out_stem, frames(), fps, (wav, wav_rate), expected=n_out,
-                               source=tgt.item.path)
+    audio = conform_audio((seg, rate))
+    if own is None:  # the target has no audio track, nor has its real: a silent fake, or audio tells the label
+        audio, p["dub"] = None, "none: the target clip has no audio track, nor has its real"
+    elif len(own[0]) >= 0.99 * n_out / float(fps) * own[1]:
+        dubbed, p["dub"] = dub.dub(seg.mean(1), rate, own)
+        audio = conform_audio(dubbed)
+    else:  # a looped clip longer than the target's own audio
+        p["dub"] = "none: the target's audio is shorter than the looped clip; the speech as recorded"
+    path, written = save_video(out_stem, frames(), fps, audio, expected=n_out, source=tgt.item.path)
     return Generated(path, p, written, changed)
