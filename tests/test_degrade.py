@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthfake import media
+from synthfake import finish, media
 from synthfake.generators.common import warp
 from synthfake import generators as registry
 from synthfake.audit import run_audit
@@ -123,6 +123,8 @@ def test_record_replays_to_the_identical_file(degraded, tmp_path):
         spec = layout.spec(r.index)
         sources = Sources.of(spec.sources, Path(index.root), ctx.cache_dir, layout.glasses)  # as the runner does
         pristine = registry.get(spec.backend).generate(spec, sources, tmp_path / f"p{r.index}", ctx)
+        finish.apply(opened, spec, pristine)  # the pair's finish (a JPEG encode for landmark_swap 2.5), as the writer
+        assert pristine.params.get("finish") == r.params.get("finish")
         again = apply_chain(pristine.path, tmp_path / f"d{r.index}", r.degradations)
         assert sha256_file(again) == r.sha256, r.path
     print(f"\nreplayed {[r.path for r in chosen]} to identical sha256")
