@@ -10,6 +10,7 @@ questions: `total`, `type_of(i)`, `types_of(indices)`, `backend(i)`, `spec(i, at
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections import Counter
 from functools import cached_property
 from typing import Iterator
@@ -40,7 +41,7 @@ def _backend_attr(backend: str, name: str, default):
 CHUNK = 1 << 16  # indices looked at together when a table is walked (vectorised, memory bounded)
 
 
-class TableBase:
+class TableBase(ABC):
     """The parts of a sample table that do not depend on how samples are drawn."""
 
     def __init__(self, plan: "Plan", index: SourceIndex):  # noqa: F821 - plan.Plan (plan.py imports this module)
@@ -54,22 +55,25 @@ class TableBase:
         self.pools = self._pools()
 
     # ------------------------------------------------------------------ what every version answers
+    @abstractmethod
     def spec(self, i: int, attempt: int = 0) -> SampleSpec:
-        raise NotImplementedError
+        """Sample i's spec at an attempt (a redraw after a failed quality gate draws anew)."""
 
+    @abstractmethod
     def type_of(self, i: int) -> str:
-        raise NotImplementedError
+        """Sample i's planned type."""
 
+    @abstractmethod
     def types_of(self, indices: np.ndarray) -> np.ndarray:
         """The planned type of each index (an array of str)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backend(self, i: int) -> str:
-        raise NotImplementedError
+        """Sample i's backend."""
 
+    @abstractmethod
     def group_counts(self) -> Counter:
         """Planned samples per (type, backend, split), reals in the split they are made in; exact."""
-        raise NotImplementedError
 
     def indices(self, real: bool) -> Iterator[int]:
         """The indices of every fake (real=False) or every real, in index order, a chunk at a time."""

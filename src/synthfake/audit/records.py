@@ -15,6 +15,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from ..manifest import Record
+from ..shared_types import MediaMeta
 
 KEPT = ("id", "index", "type", "label", "backend", "backend_version", "weights", "weights_unverified", "params",
         "seed", "sources", "identities", "path", "sha256", "bytes", "media", "manipulated_frames", "degradations",
@@ -28,15 +29,8 @@ class SourceView(NamedTuple):
     role: str
 
 
-class MediaView(NamedTuple):
-    kind: str
-    width: int
-    height: int
-    frames: int
-    fps: float
-    duration: float
-    codec: str
-    audio: bool
+MediaView = NamedTuple("MediaView", [(name, f.annotation) for name, f in MediaMeta.model_fields.items()])
+MediaView.__doc__ = "A record's media properties (`MediaMeta`'s fields), immutable."
 
 
 RecordView = NamedTuple("RecordView", [(name, object) for name in KEPT])
