@@ -160,6 +160,6 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
         assert _refused(res).strip() == f"error: {table}: {want}" or f"{table}" in res.output and want in res.output
         assert not out.exists() and "indexing" not in res.output
     table.write_text("\ufeffpath,identity\nphoto_s1.jpg,ann\n")  # with Excel's BOM: read
-    from synthfake.sources import read_identities
+    from synthfake.identities import read_identities
 
     assert read_identities(src) == {"photo_s1.jpg": "ann"}

@@ -26,9 +26,9 @@ from pydantic import BaseModel
 
 from . import faces, media
 from . import glasses
-from .checks import read_csv
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
+from .identities import assign_identities, read_identities
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
@@ -186,66 +186,6 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     return item
 
 
-def _close_pairs(emb: np.ndarray, threshold: float, block: int = 1024):
-    """(a, b), a < b, of the embeddings closer than `threshold`: candidates from a blocked Gram matrix (BLAS, a
-    second for 10^4 files, where comparing each file with every other one took a minute), each then decided by
-    the very expression the one-by-one comparison used, so the same pairs come out to the last bit."""
-    sq = np.einsum("ij,ij->i", emb, emb)
-    for a0 in range(0, len(emb), block):
-        a1 = min(len(emb), a0 + block)
-        d2 = sq[a0:a1, None] + sq[None, a0:] - 2.0 * (emb[a0:a1] @ emb[a0:].T)
-        rows, cols = np.nonzero(d2 < threshold * threshold + 1e-6)  # a margin far above rounding: a superset
-        for a in range(a0, a1):
-            cand = cols[rows == a - a0] + a0
-            cand = cand[cand > a]
-            if len(cand):
-                d = np.linalg.norm(emb[cand] - emb[a], axis=1)
-                yield from ((a, int(b)) for b in cand[d < threshold])
-
-
-def read_identities(root: Path) -> dict[str, str] | None:
-    """{path: identity} of the sources' `identities.csv` (None when there is none); a file without the path and
-    identity columns, a path listed twice or a row without an identity is one line naming the file and row."""
-    table = root / "identities.csv"
-    if not table.exists():
-        return None
-    rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
-    blank = next((i for i, r in enumerate(rows, start=2) if not r["path"] or not r["identity"]), None)
-    if blank is not None:
-        raise SynthfakeError(f"{table}:{blank}: a row needs both a path and an identity")
-    return {r["path"]: r["identity"] for r in rows}
-
-
-def _assign_identities(root: Path, items: list[SourceItem], threshold: float,
-                       given: dict[str, str] | None = None) -> None:
-    if given is not None:
-        for it in items:
-            it.identity = given.get(it.path, Path(it.path).stem)
-        return
-    faced = [it for it in items if it.embedding is not None]
-    parent = list(range(len(faced)))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    emb = np.array([it.embedding for it in faced]) if faced else np.zeros((0, 128))
-    for a, b in _close_pairs(emb, threshold):
-        parent[find(b)] = find(a)
-    groups: dict[int, list[SourceItem]] = {}
-    for k, it in enumerate(faced):
-        groups.setdefault(find(k), []).append(it)
-    for members in groups.values():
-        lead = sorted(members, key=lambda m: (m.kind != "video", m.path))[0]
-        for m in members:
-            m.identity = Path(lead.path).stem
-    for it in items:
-        if not it.identity:
-            it.identity = ("voice:" if it.kind == "audio" else "") + Path(it.path).stem
-
-
 def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem]) -> SourceItem:
     """One listed file's entry: excluded with its reason, reused from the cache, or indexed now."""
     rel = path.relative_to(root).as_posix()
@@ -282,7 +222,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
                 on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
-    _assign_identities(root, items, threshold, given)
+    assign_identities(root, items, threshold, given)
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
 
 
