@@ -72,6 +72,11 @@ def write_json_atomic(path: str | Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_file(Path(path)) as tmp:
+        tmp.write_bytes(data)
+
+
 def lock_nowait(path: Path) -> IO | None:
     """`path` opened for appending with an exclusive flock taken without waiting; None when another holds it."""
     fh = open(path, "a")

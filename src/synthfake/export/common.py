@@ -1,4 +1,4 @@
-"""What every export format shares: choosing the records whose media is intact, atomic writes, the marker.
+"""What every export format shares: choosing the records whose media is intact, the shards, the marker.
 
 An export reads records only through `synthfake.manifest` (part files, lines, relative paths checked to stay
 inside), so it stays independent of how the dataset folder is organised. Each planned index is exported once:
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from array import array
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from synthfake.errors import ManifestError, SynthfakeError
-from synthfake.files import atomic_file, fsync_dir, sha256_file, write_json_atomic
+from synthfake.files import sha256_file, write_json_atomic
 from synthfake.manifest import Record, check_relpath, inside, iter_lines, part_files
 from synthfake.progress import sample_progress
 from synthfake.sample_spec import sample_id
@@ -258,53 +257,6 @@ def counts_of(items) -> dict:
         for key, val in (("type", r.type), ("split", r.split), ("backend", r.backend), ("label", str(r.label))):
             out[key][val] = out[key].get(val, 0) + 1
     return out
-
-
-def copy_atomic(src: Path, final: Path) -> None:
-    """Copy (hard link when the filesystem allows) to a temporary name, then rename onto `final`."""
-    with atomic_file(final) as tmp:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-
-
-class MediaCopies:
-    """Media copied into an export, many at a time: a hard link needs no temporary name (the link appears whole
-    or not at all, and its bytes are the dataset's, already on disk), so only each folder is fsynced, once, at
-    `sync()`; where linking is not possible (another filesystem), a copy goes through `copy_atomic`."""
-
-    def __init__(self):
-        self.folders: set[Path] = set()
-
-    def __call__(self, src: Path, final: Path) -> None:
-        if final.parent not in self.folders:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self.folders.add(final.parent)
-        try:
-            os.link(src, final)
-        except FileExistsError:
-            pass  # there already: an interrupted export made it (linked, or copied whole and renamed)
-        except OSError:
-            if not final.exists():  # another filesystem: copied whole under a temporary name, then renamed
-                copy_atomic(src, final)
-
-    def sync(self) -> None:
-        for folder in sorted(self.folders):
-            fsync_dir(folder)
-        self.folders.clear()
-
-
-def write_bytes_atomic(final: Path, data: bytes) -> None:
-    with atomic_file(final) as tmp:
-        tmp.write_bytes(data)
-
-
-def commit_dir(tmp: Path, final: Path) -> None:
-    """Rename a finished temporary folder onto its final name (a folder exists only when complete)."""
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
 
 
 def write_marker(res: Result, dataset: Path, extra: dict | None = None) -> None:

@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 
 from synthfake.errors import MediaError
-from synthfake.files import write_json_atomic
+from synthfake.files import write_bytes_atomic, write_json_atomic
 from synthfake.pools import process_pool
 from synthfake.progress import sample_progress
 
-from .common import COMPRESSION, SPLITS, Item, Options, Result, write_bytes_atomic
+from .common import COMPRESSION, SPLITS, Item, Options, Result
 from .dfb_crop import aligned_faces, sampled_frames
 
 VERSION = "1"

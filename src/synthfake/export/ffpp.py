@@ -26,7 +26,8 @@ from synthfake.files import write_json_atomic
 from synthfake.progress import sample_progress
 from synthfake.shared_types import PAIR_ROLE
 
-from .common import COMPRESSION, SPLITS, Item, Options, Result, copy_atomic
+from .common import COMPRESSION, SPLITS, Item, Options, Result
+from .copies import copy_atomic
 
 VERSION = "2"  # 2: names follow T_S for every file (numbers per real file, new S for a repeated pair)
 SETTINGS = ()  # the Options fields this format reads

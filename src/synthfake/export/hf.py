@@ -17,10 +17,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthfake.files import atomic_file
+from synthfake.files import atomic_file, write_bytes_atomic
 
 from .card import card
-from .common import Item, MediaCopies, Options, Result, each_shard, write_bytes_atomic
+from .common import Item, Options, Result, each_shard
+from .copies import MediaCopies
 
 VERSION = "2"  # 2: split `validation`, media as Image/Video features, card from huggingface_hub's card data
 SETTINGS = ("embed", "shard_mb")  # the Options fields this format reads

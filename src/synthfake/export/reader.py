@@ -16,10 +16,10 @@ from typing import Callable, Iterator
 from pydantic import ValidationError
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import write_json_atomic
+from synthfake.files import write_bytes_atomic, write_json_atomic
 from synthfake.manifest import Record, inside, part_name
 
-from .common import read_marker, write_bytes_atomic
+from .common import read_marker
 
 VIEW = ".dataset"
 
