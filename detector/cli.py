@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from synthfake import checks
-from synthfake.cli_common import one_line_errors, out, say
+from synthfake.cli_common import DECODE_WORKERS, DEVICE, FP16, QUIET, SCORE_BATCH, one_line_errors, out, say
 from synthfake.errors import SynthfakeError
 
 detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
@@ -45,10 +45,10 @@ def detect_train(
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
     fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the shuffling and the initialisation."),
-    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    fp16: bool = typer.Option(False, "--fp16", help="Mixed precision (CUDA only)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    workers: int = DECODE_WORKERS,
+    device: str = DEVICE,
+    fp16: bool = FP16,
+    quiet: bool = QUIET,
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged detector recipe by name "
                                           "(small_cnn_cpu) or a JSON file: architecture, augmentations, training flags."),
 ):
@@ -93,18 +93,18 @@ def detect_predict(
     input_dir: Path = typer.Argument(..., help="Folder of images and videos to score."),
     out_csv: Path = typer.Option(Path("submission.csv"), "--out", help="Submission CSV to write."),
     sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
+    batch_size: int = SCORE_BATCH,
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
                                               help="Override the saved threshold."),
-    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only, torch runtime)."),
+    workers: int = DECODE_WORKERS,
+    device: str = DEVICE,
+    fp16: bool = FP16,
     runtime: str = typer.Option("auto", "--runtime", help="auto (onnx on CPU, torch on CUDA) | onnx | torch."),
     int8: Optional[bool] = typer.Option(None, "--int8/--fp32", help="The int8 ONNX made by `gen detect export "
                                         "--int8` / the fp32 one. Default: int8 on CPU when its val check passed.",
                                         show_default=False),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    quiet: bool = QUIET,
 ):
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
@@ -124,7 +124,7 @@ def detect_export(
     int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split (`predict` "
                               "uses it by default when its macro F1 stays within tolerance)."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),
-    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
+    workers: int = DECODE_WORKERS,
 ):
     """Write MODEL_DIR/model.onnx (checked against torch within 1e-5) for scoring without torch."""
     from synthfake.detector.onnx_export import export_dir
@@ -149,12 +149,12 @@ def detect_eval(
     split: str = typer.Option("test", "--split", help="Split of the dataset to score (train, val, test)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out",
                                             help="Reals + only this held-out type/backend (model trained without it)."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory)."),
-    workers: int = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process)."),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    fp16: bool = typer.Option(False, "--fp16", help="Half precision (CUDA only)."),
+    batch_size: int = SCORE_BATCH,
+    workers: int = DECODE_WORKERS,
+    device: str = DEVICE,
+    fp16: bool = FP16,
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars nor training logs."),
+    quiet: bool = QUIET,
     equalise: bool = typer.Option(False, "--equalise", help="With --labels: also score every listed file re-encoded "
                                   "by one writer (images 512 px short side JPEG q90; videos 360 px, 10 s, H.264 CRF "
                                   "23, no audio), so format, size, bitrate and audio say nothing of the label."),

@@ -23,7 +23,7 @@ import numpy as np
 from synthfake import media
 from synthfake.errors import MediaError, SynthfakeError
 from synthfake.files import atomic_file, canonical_hash, read_json, sha256_file, write_json_atomic
-from synthfake.labels import Labelled, present, read_labels
+from synthfake.labels import Labelled, labelled_files
 
 VERSION = 1  # bump when the writer changes what it produces
 INDEX = "equalised.json"
@@ -121,9 +121,7 @@ def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSe
                     workers: int = 2, log=print) -> Equalised:
     """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: folder not found")
-    rows, skipped = present(read_labels(labels, folder), folder)
+    rows, skipped = labelled_files(folder, labels)
     cache = Path(cache) if cache is not None else default_cache(labels, s)
     try:
         cache.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.labels import Labelled, present, read_labels
+from synthfake.labels import Labelled, labelled_files
 
 from .metrics import best_threshold, macro_f1
 from .model import DetectorMeta
@@ -146,9 +146,7 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
     from .model import load_detector
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: folder not found")
-    rows, skipped = present(read_labels(labels, folder), folder)
+    rows, skipped = labelled_files(folder, labels)
     for s in skipped:
         log(f"{folder / s['path']}: {s['reason']}: skipped")
     _, meta = load_detector(model_dir, device, fp16)

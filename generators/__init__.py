@@ -150,7 +150,8 @@ class Generated:
 class Backend(Protocol):
     """What a backend module provides. Optional: `ROLES`, [(role, pool)] when it draws other sources than
     its type's (plan.ROLES); `OPTIONS`, {key: Option} it reads through `options(__name__, ctx)`;
-    `AVOID_GLASSES`, True when the plan should prefer draws without people who wear glasses."""
+    `AVOID_GLASSES`, True when the plan should prefer draws without people who wear glasses; `weight_specs(ctx)`,
+    the weights files it loads (what `gen weights download` fetches)."""
 
     TYPE: str  # generation | face_swap | reenactment | lip_sync | real
     VERSION: str  # recorded as backend_version; bump when the output for one spec changes

@@ -16,9 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import faces, media
+from synthfake import media
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, source_face_at_most
 from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
@@ -88,23 +87,6 @@ def keep_inside(out_lm: np.ndarray, motion: np.ndarray, ring: np.ndarray, size: 
     return shifted
 
 
-def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
-    """(smoothed driving landmarks of the clip, the neutral shape, frames with a face) as landmark_reenact."""
-    full, found = lmk.fill_gaps(drv.track(), lr.MAX_GAP)
-    if not found.any():
-        raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
-    neutral = lr.neutral_shape(full, found, p["neutral"])
-    clip = full[start:start + n]
-    valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
-    if not valid.any():
-        raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")
-    held, last = [], clip[int(np.argmax(valid))]
-    for t in range(len(clip)):  # frames with no driving face hold the nearest earlier pose (not counted)
-        last = clip[t] if valid[t] else last
-        held.append(last)
-    return np.stack(faces.smooth_landmarks(held, p["smooth_sigma"])), neutral, int(valid.sum())
-
-
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, drv = sources.role("source"), sources.role("driving")
     p = draw(sample.seed)
@@ -113,7 +95,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     c_lm = align.transform_points(lm, m).astype(np.float32)
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])
-    track, neutral, with_face = driving_track(drv, start, n, p)
+    track, neutral, with_face = lr.driving_track(drv, start, n, p)
     n = len(track)
     out_lm, motion = lr.drive(lips_closed(c_lm), track, neutral, p)
     ring = lmk.ring(c_lm, p["ring_scale"], p["ring_points"], crop.shape)

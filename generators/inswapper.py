@@ -48,13 +48,7 @@ ARCFACE = WeightSpec(
 WEIGHTS = [SWAPPER, ARCFACE]
 
 
-def weight_specs(ctx: Context) -> list[WeightSpec]:
-    """The files this backend loads (what `gen weights download inswapper` fetches)."""
-    return WEIGHTS
-
-
-def ready(ctx: Context) -> str | None:
-    return onnx_models.backend_problem(ctx, WEIGHTS, "onnx")
+weight_specs, ready = onnx_models.fixed_weights(WEIGHTS, "onnx")  # what `gen weights download` fetches
 
 
 @dataclass

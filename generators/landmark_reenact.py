@@ -123,6 +123,23 @@ def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.nd
     return frame
 
 
+def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """(smoothed driving landmarks of the clip, the neutral shape, frames with a face)."""
+    full, found = lmk.fill_gaps(drv.track(), MAX_GAP)
+    if not found.any():
+        raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
+    neutral = neutral_shape(full, found, p["neutral"])
+    clip = full[start:start + n]
+    valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
+    if not valid.any():
+        raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")
+    held, last = [], clip[int(np.argmax(valid))]
+    for t in range(len(clip)):  # frames with no driving face hold the nearest earlier pose (not counted)
+        last = clip[t] if valid[t] else last
+        held.append(last)
+    return np.stack(faces.smooth_landmarks(held, p["smooth_sigma"])), neutral, int(valid.sum())
+
+
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src = sources.role("source")
     drv = sources.role("driving")
@@ -133,21 +150,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     img, src_lm = source_face_at_most(src, p)
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])
-    full, found = lmk.fill_gaps(drv.track(), MAX_GAP)
-    if not found.any():
-        raise SampleFailed(f"{drv.item.path}: no face tracked in the driving video")
-    neutral = neutral_shape(full, found, p["neutral"])
-    clip = full[start:start + n]
-    n = len(clip)
-    valid = ~np.isnan(clip).reshape(len(clip), -1).any(1)
-    if not valid.any():
-        raise SampleFailed(f"{drv.item.path}: no face in driving frames {start}..{start + n - 1}")
-    held = [clip[t] if valid[t] else None for t in range(len(clip))]
-    last = clip[int(np.argmax(valid))]
-    for t in range(len(held)):  # frames with no driving face hold the nearest earlier pose (not counted)
-        last = held[t] if held[t] is not None else last
-        held[t] = last
-    smooth = np.stack(faces.smooth_landmarks(held, p["smooth_sigma"]))
+    smooth, neutral, with_face = driving_track(drv, start, n, p)
+    n = len(smooth)
     out_lm, motion = drive(src_lm, smooth, neutral, p)
     ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
     tris = topology(src_lm, ring)
@@ -160,4 +164,4 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
     path, written = save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
-    return Generated(path, p, written, int(valid.sum()))
+    return Generated(path, p, written, with_face)

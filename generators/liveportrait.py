@@ -63,13 +63,7 @@ FILES = {p: WeightSpec(f"live_portrait_{p}.onnx", f"{ASSETS}live_portrait_{p}.on
 WEIGHTS = list(FILES.values())
 
 
-def weight_specs(ctx: Context) -> list[WeightSpec]:
-    """The files this backend loads (what `gen weights download liveportrait` fetches)."""
-    return WEIGHTS
-
-
-def ready(ctx: Context) -> str | None:
-    return onnx_models.backend_problem(ctx, WEIGHTS, "scipy")
+weight_specs, ready = onnx_models.fixed_weights(WEIGHTS, "scipy")  # what `gen weights download` fetches
 
 
 @dataclass

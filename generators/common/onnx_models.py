@@ -48,6 +48,19 @@ def backend_problem(ctx, specs: list, *modules: str) -> str | None:
             or weights.problem(specs, ctx.weights_dir, ctx.allow_unverified))
 
 
+def fixed_weights(specs: list, *modules: str):
+    """(weight_specs, ready) of an ONNX backend that always loads the files `specs` and needs `modules`:
+    what `gen weights download` fetches and `backend_problem` over them."""
+
+    def weight_specs(ctx) -> list:
+        return specs
+
+    def ready(ctx) -> str | None:
+        return backend_problem(ctx, specs, *modules)
+
+    return weight_specs, ready
+
+
 @lru_cache(maxsize=16)
 def _session(path: str, mtime_ns: int, device: str):
     import onnxruntime as ort

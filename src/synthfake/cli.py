@@ -12,8 +12,8 @@ from rich.text import Text
 
 from . import checks, cli_tools
 from .degrade import parse_chain
-from .cli_common import err, one_line_errors, out
-from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, WEIGHTS_HELP, _check_ready, _nothing_to_do, _parse_pairs,
+from .cli_common import ALLOW_UNVERIFIED, DEVICE, QUIET, WEIGHTS_DIR, err, one_line_errors, out
+from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, _check_ready, _nothing_to_do, _parse_pairs,
                       _parse_splits, _worker_exit)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
 from .shared_types import DEFAULT_RATIOS
@@ -83,14 +83,13 @@ def run(
     world_size: Optional[int] = typer.Option(None, "--world-size", min=1, help="Number of shards (default: "
                                              "$SLURM_ARRAY_TASK_COUNT, $SLURM_NTASKS or $WORLD_SIZE)."),
     executor: str = typer.Option("local", "--executor", help="local | ray"),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
-    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP),
+    device: str = DEVICE,
+    weights_dir: Optional[Path] = WEIGHTS_DIR,
     degrade: Optional[str] = typer.Option(None, "--degrade", help="Post-processing for every sample: a preset "
                                           "(messenger, social, broadcast) or a chain like 'jpeg:p=.5,quality=60-90'."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try failed samples again."),
-    allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use weights files whose sha256 "
-                                          "differs from the published one (records list them as unverified)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    allow_unverified: bool = ALLOW_UNVERIFIED,
+    quiet: bool = QUIET,
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged data recipe by name (all4, "
                                           "only_face_swap, all4_social, ...) or a JSON file of types, backends, "
                                           "backend_opts, degrade, clip_seconds, splits; flags win over it."),
@@ -194,7 +193,7 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
           max_samples: int = typer.Option(300, "--max-samples", min=0,
                                           help="Records each decoding check looks at, at most."),
           workers: int = typer.Option(2, "--workers", min=0, help="Processes for the decoding checks."),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          quiet: bool = QUIET,
           labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model]: run the "
                                                 "confound check on a labelled folder that is not a dataset.")):
     """Integrity, balance, duplicates, identity leakage, confounds, label noise; exit 1 when a check FAILs.

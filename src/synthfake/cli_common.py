@@ -26,6 +26,17 @@ EXTRA_OF = {"torch": "detector", "transformers": "detector", "accelerate": "dete
             "librosa": "models", "insightface": "models", "pyarrow": "export", "datasets": "export",
             "webdataset": "export", "huggingface_hub": "export", "ray": "ray", "albumentations": "detector"}
 
+# options several commands take, declared once (typer reads an OptionInfo without changing it)
+QUIET = typer.Option(False, "--quiet", help="No progress bars nor logs.")
+DEVICE = typer.Option("cpu", "--device", help="cpu | cuda")
+FP16 = typer.Option(False, "--fp16", help="Half precision (CUDA only).")
+DECODE_WORKERS = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process).")
+SCORE_BATCH = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory).")
+WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
+WEIGHTS_DIR = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)
+ALLOW_UNVERIFIED = typer.Option(False, "--allow-unverified", help="Use (and count as ready) weights files whose "
+                                "sha256 differs from the published one; records list them as unverified.")
+
 
 def say(line: str) -> None:
     """One line to stderr, printed literally (no rich markup: user text such as paths stays as typed)."""

@@ -59,7 +59,6 @@ def _check_ready(plan_fields: dict, ctx: registry.Context) -> None:
 BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
                 f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
                 f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
-WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
 RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")
 
 

@@ -10,17 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from . import checks, generators as registry
-from .cli_common import err, one_line_errors, out
+from .cli_common import ALLOW_UNVERIFIED, QUIET, WEIGHTS_DIR, err, one_line_errors, out
 from .errors import SynthfakeError
-from .cli_run import WEIGHTS_HELP, _parse_splits
+from .cli_run import _parse_splits
 from .degrade import parse_chain
 
 
 @one_line_errors
-def backends(weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP),
-             allow_unverified: bool = typer.Option(False, "--allow-unverified", help="As `gen run "
-                                                   "--allow-unverified`: weights that differ from their published "
-                                                   "sha256 count as ready.")):
+def backends(weights_dir: Optional[Path] = WEIGHTS_DIR,
+             allow_unverified: bool = ALLOW_UNVERIFIED):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified)
@@ -80,7 +78,7 @@ def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
                no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sha256 check of every file."),
                partial: bool = typer.Option(False, "--partial", help="Export a dataset that still has samples to "
                                             "make (refused otherwise, naming how many)."),
-               quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+               quiet: bool = QUIET):
     """Write the dataset in a layout detector labs train with; one line per skipped record."""
     from .export import Options, run_export
 

@@ -9,8 +9,7 @@ from typing import List, Optional
 import typer
 
 from . import generators as registry
-from .cli_common import one_line_errors, out, say
-from .cli_run import WEIGHTS_HELP
+from .cli_common import QUIET, WEIGHTS_HELP, one_line_errors, out, say
 from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
 
 weights_app = typer.Typer(no_args_is_help=True, help="Model weights: fetch each backend's files, sha256 checked.")
@@ -51,7 +50,7 @@ def download(
                                                      "backend loads, as for gen run (wav2lip.model=wav2lip_96)."),
     mirror: Optional[str] = typer.Option(None, "--mirror", help="Fetch each file as MIRROR/FILE_NAME (a copy of "
                                          "the public files); sha256 still checked. Hub pipelines: $HF_ENDPOINT."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    quiet: bool = QUIET,
 ):
     """Fetch every file a backend loads from its documented source (the README's backend table), resuming an
     interrupted download; a file whose sha256 differs from the pinned value is removed, never used. Exit 0 when

@@ -66,3 +66,11 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
         else:
             keep.append(r)
     return keep, skipped
+
+
+def labelled_files(folder: Path, labels: Path) -> tuple[list[Labelled], list[dict]]:
+    """`present(read_labels(...))` of a labelled folder, which must exist: (rows to score, skipped with reasons)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthfakeError(f"{folder}: folder not found")
+    return present(read_labels(labels, folder), folder)

@@ -15,7 +15,7 @@ from ..shared_types import MediaMeta
 from .base import Settings
 from .confounds import check as check_confounds
 from ..errors import MediaError
-from ..labels import present, read_labels
+from ..labels import labelled_files
 
 
 @dataclass
@@ -43,7 +43,7 @@ class FolderData:
 def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings(), log=print):
     """(confound Check, skipped rows with reasons) of a labelled folder; unreadable files are skipped."""
     folder = Path(folder)
-    rows, skipped = present(read_labels(labels, folder), folder)
+    rows, skipped = labelled_files(folder, labels)
     recs = []
     for r in rows:
         try:

@@ -28,26 +28,34 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return data, rate
 
 
-def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
-    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
+def decode_audio(path: str | Path) -> tuple[np.ndarray, int, int | None] | None:
+    """A file's first audio track decoded whole: float32 (samples, channels), its rate and the stream's declared
+    duration (in its time base: samples, for the audio this project writes), or None without audio."""
     path = Path(path)
     with open_container(path) as c:
         if not c.streams.audio:
             return None
         a = c.streams.audio[0]
-        rate = a.codec_context.sample_rate
+        rate, total = a.codec_context.sample_rate, a.duration
         layout = "mono" if a.codec_context.channels == 1 else "stereo"
-        res = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        res = av.AudioResampler(format="fltp", layout=layout, rate=rate)  # passes fltp through untouched
         chunks = []
         try:
             for frame in c.decode(a):
-                for f in res.resample(frame):
-                    chunks.append(f.to_ndarray())
+                chunks.extend(f.to_ndarray() for f in res.resample(frame))
         except av.error.FFmpegError as e:
             raise MediaError(path, f"audio decoding failed ({getattr(e, 'strerror', None) or e})") from None
     if not chunks:
         return None
-    data = np.concatenate(chunks, axis=1).T.astype(np.float32)
+    return np.concatenate(chunks, axis=1).T.astype(np.float32), rate, total
+
+
+def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
+    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
+    got = decode_audio(path)
+    if got is None:
+        return None
+    data, rate, _ = got
     s0 = int(round(start_s * rate))
     return data[s0:s0 + int(round(dur_s * rate))], rate
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import MediaError
-from .audio import mux_audio
+from .audio import decode_audio, mux_audio
 from .container import open_container
 
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
@@ -21,19 +20,10 @@ AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measur
 
 def written_audio(path: str | Path) -> tuple[np.ndarray, int] | None:
     """The audio fed to the encoder of a clip this project wrote, float32 (samples, channels), or None."""
-    path = Path(path)
-    with open_container(path) as c:
-        if not c.streams.audio:
-            return None
-        s = c.streams.audio[0]
-        rate, total = s.codec_context.sample_rate, s.duration
-        chunks = []
-        try:
-            for frame in c.decode(s):
-                chunks.append(frame.to_ndarray().reshape(s.codec_context.channels, -1))
-        except av.error.FFmpegError as e:
-            raise MediaError(path, f"audio decoding failed ({getattr(e, 'strerror', None) or e})") from None
-    data = np.concatenate(chunks, axis=1).T.astype(np.float32)
+    got = decode_audio(path)
+    if got is None:
+        return None
+    data, rate, total = got
     n = (total - AAC_PRIMING) if total else len(data) - AAC_PRIMING
     return data[AAC_PRIMING:AAC_PRIMING + n], rate
 
