@@ -76,12 +76,8 @@ def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> None:
     fps = media.video_fps(src)
     count = max(1, math.floor(s.max_seconds * fps + 1e-9))
     frames = (short_side(f, s.video_side, even=True) for f in media.iter_frames(src, 0, count))
-    with atomic_file(dst) as tmp:
-        try:
-            media.write_video(tmp, frames, fps, audio=None, crf=s.crf)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+    with atomic_file(dst) as tmp:  # removed again when encoding fails
+        media.write_video(tmp, frames, fps, audio=None, crf=s.crf)
 
 
 def _one(job: tuple[str, str, str, EqualiseSettings]) -> str:

@@ -66,7 +66,7 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
     s_lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ws = region * skin.shaded_skin_likelihood(s_lab, lm)
+    ws = region * skin.skin_likelihood(s_lab, lm, shaded=True)
     if dst_skin is None:
         dst_skin = skin.skin_likelihood(cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
     wd = region * dst_skin

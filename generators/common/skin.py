@@ -33,29 +33,23 @@ def _reference(lab: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return med, 1.4826 * np.median(np.abs(px - med), 0) * np.array([3.0, 2.5, 2.5]) + np.array([10.0, 4.0, 4.0])
 
 
-def skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
+def skin_likelihood(lab: np.ndarray, lm: np.ndarray, shaded: bool = False) -> np.ndarray:
     """Per pixel in [0, 1]: how close the LAB colour is to this face's cheeks and nose (robust mean and spread), and
-    not far darker than them (photo_s42: shading spreads its cheeks' L so wide that brown hair passed on colour)."""
+    not far darker than them (photo_s42: shading spreads its cheeks' L so wide that brown hair passed on colour).
+    `shaded`: on chroma alone, so a cheek in deep shadow still counts (still_talk_d20's shaded side is 0.25 of its
+    cheeks' L): where a face's colour and shading are measured; near-black stays out."""
     ref = _reference(lab, lm)
     if ref is None:
         return np.ones(lab.shape[:2], np.float32)
     med, spread = ref
+    if shaded:
+        d2 = (((lab[..., 1:] - med[1:]) / spread[1:]) ** 2).sum(-1)
+        return (np.exp(-0.5 * d2 / 2.0) * (lab[..., 0] > SHADOW_DARKEST * med[0])).astype(np.float32)
     d2 = (((lab - med) / spread) ** 2).sum(-1)
     colour = np.exp(-0.5 * d2 / 2.0)
     # far darker than the cheeks: hair, even where a face's strong shading widens the L spread past it
     dark = np.maximum(SKIN_DARKEST * med[0] - lab[..., 0], 0)
     return (colour * np.exp(-0.5 * (dark / 8.0) ** 2)).astype(np.float32)
-
-
-def shaded_skin_likelihood(lab: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Like `skin_likelihood` on chroma alone, so a cheek in deep shadow still counts (still_talk_d20's shaded
-    side is 0.25 of its cheeks' L): where a face's colour and shading are measured. Near-black stays out."""
-    ref = _reference(lab, lm)
-    if ref is None:
-        return np.ones(lab.shape[:2], np.float32)
-    med, spread = ref
-    d2 = (((lab[..., 1:] - med[1:]) / spread[1:]) ** 2).sum(-1)
-    return (np.exp(-0.5 * d2 / 2.0) * (lab[..., 0] > SHADOW_DARKEST * med[0])).astype(np.float32)
 
 
 def thin_lines(rgb: np.ndarray, lm: np.ndarray, zone: np.ndarray, width: float, contrast: float,

@@ -169,6 +169,7 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
     that is not the plan's, or media missing, corrupt or outside the dataset."""
     dataset = Path(dataset)
     plan = _plan(dataset)
+    hash_total = (plan.hash, plan.total) if plan is not None else None
     files = part_files(dataset / "manifest")
     paths, seen, skipped = MediaPaths(dataset), set(), []
     rows: dict[str, array] = {k: array("q") for k in ("part", "offset", "split", "index", "size")}
@@ -187,9 +188,9 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
                 skip(f"skipped {r.path} (id {r.id}, {where}): a second record of index {r.index}; the first is exported")
                 continue
             seen.add(r.index)
-            if plan is not None and (r.index >= plan[1] or r.id != sample_id(plan[0], r.index)):
+            if hash_total is not None and (r.index >= hash_total[1] or r.id != sample_id(hash_total[0], r.index)):
                 skip(f"skipped {r.path} (id {r.id}, {where}): not a sample of this plan (index {r.index} has id "
-                     f"{sample_id(plan[0], r.index) if r.index < plan[1] else 'none: outside the plan'})")
+                     f"{sample_id(hash_total[0], r.index) if r.index < hash_total[1] else 'none: outside the plan'})")
                 continue
             p, why = _check(paths, r.path, r.bytes, r.sha256, verify)
             if p is None:
@@ -212,14 +213,13 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
                      cols["index"][order], cols["size"][order], [ids[k] for k in order], counts), skipped
 
 
-def _plan(dataset: Path) -> tuple[str, int] | None:
-    """(plan hash, samples planned) when `dataset` has a plan.json (an unpacked export has none)."""
+def _plan(dataset: Path):
+    """The Plan of `dataset`, or None when it has no plan.json (an unpacked export has none)."""
     if not (dataset / "plan.json").is_file():
         return None
     from synthfake.plan import Plan
 
-    plan = Plan.from_file(dataset / "plan.json")
-    return plan.hash, plan.total
+    return Plan.from_file(dataset / "plan.json")
 
 
 def _records(f: Path) -> Iterator[tuple[int, int, Record]]:
@@ -236,12 +236,11 @@ def _records(f: Path) -> Iterator[tuple[int, int, Record]]:
 
 def unfinished(dataset: Path) -> tuple[int, int, int] | None:
     """(left, failed, planned) of a dataset whose plan has samples not made yet (neither recorded nor failed)."""
-    if not (dataset / "plan.json").is_file():
-        return None
-    from synthfake.plan import Plan
     from synthfake.tally import read_held
 
-    plan = Plan.from_file(dataset / "plan.json")
+    plan = _plan(dataset)
+    if plan is None:
+        return None
     held = read_held(dataset, plan.hash, plan.total)
     left = plan.total - len(held.done) - len(held.foreign) - len(held.failed)
     return left, len(held.failed), plan.total
