@@ -101,17 +101,14 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     ring = lmk.ring(c_lm, p["ring_scale"], p["ring_points"], crop.shape)
     still = still_zone(INPUT, p)
     p["frames_held_inside"] = keep_inside(out_lm, motion, ring, INPUT, p)
-    tris = lr.topology(c_lm, ring)
-    src_pts = np.vstack([c_lm, ring])
-    falloff = p["falloff"] * float(lmk.interocular(c_lm))
-    src_gap = max(0.0, float(lmk.mouth_gap(c_lm)))
+    render_frame = lr.source_render(crop, c_lm, ring, p, still)
     up = np.array([[OUTPUT / INPUT, 0, 0], [0, OUTPUT / INPUT, 0]], np.float32)
     to_512 = np.vstack([up, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]])  # image -> 512 crop
     mask = align.box_mask(OUTPUT, p["mask_margin"], p["mask_blur"])
 
     def frames():
         for t in range(n):
-            face = lr.render(crop, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"], still)
+            face = render_frame(out_lm[t], motion[t])
             big = cv2.resize(face, (OUTPUT, OUTPUT), interpolation=cv2.INTER_LINEAR)
             yield align.paste_back(img, big, mask, to_512[:2])
 

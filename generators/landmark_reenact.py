@@ -123,6 +123,16 @@ def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.nd
     return frame
 
 
+def source_render(src: np.ndarray, src_lm: np.ndarray, ring: np.ndarray, p: dict, still: np.ndarray | None = None):
+    """`render` of one source still with what does not change between frames worked out once: a function of a
+    frame's (landmarks, head motion) giving the frame."""
+    tris = topology(src_lm, ring)
+    src_pts = np.vstack([src_lm, ring])
+    falloff = p["falloff"] * float(lmk.interocular(src_lm))
+    src_gap = max(0.0, float(lmk.mouth_gap(src_lm)))
+    return lambda out_lm, motion: render(src, src_pts, tris, out_lm, motion, ring, falloff, src_gap, p["teeth"], still)
+
+
 def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
     """(smoothed driving landmarks of the clip, the neutral shape, frames with a face)."""
     full, found = lmk.fill_gaps(drv.track(), MAX_GAP)
@@ -154,12 +164,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     n = len(smooth)
     out_lm, motion = drive(src_lm, smooth, neutral, p)
     ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
-    tris = topology(src_lm, ring)
-    src_pts = np.vstack([src_lm, ring])
-    falloff = p["falloff"] * float(lmk.interocular(src_lm))
-    src_gap = max(0.0, float(lmk.mouth_gap(src_lm)))
-    frames = (render(img, src_pts, tris, out_lm[t], motion[t], ring, falloff, src_gap, p["teeth"])
-              for t in range(n))
+    render_frame = source_render(img, src_lm, ring, p)
+    frames = (render_frame(out_lm[t], motion[t]) for t in range(n))
     fps = media.video_fps(drv.path)
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
