@@ -11,5 +11,5 @@ def mapped(package: str, folder: str) -> list[str]:
     return [package] + [f"{package}.{p}" for p in find_packages(folder)]
 
 
-setup(packages=find_packages("src") + mapped("synthfake.generators", "generators") + mapped("synthfake.detector", "detector")
-      + ["synthfake.recipes", "synthfake.manifests"])
+setup(packages=find_packages("src") + mapped("synthfake.generators", "generators")
+      + mapped("synthfake.detector", "detector") + ["synthfake.recipes", "synthfake.manifests"])

@@ -167,13 +167,15 @@ def _ci(v, ci) -> str:
 def table(rows: list[dict], a) -> str:
     """The curve as a Markdown table (the README's), one row per point."""
     kinds = [k for k in TYPES if any(k in r["equalised"]["kinds"] for r in rows)]
-    head = ["data recipe", "detector recipe", "n", "gen min", "train min", "train crops", "own-test AUC [95 %]", "ext AUC found [95 %]",
-            "ext AUC equalised [95 %]", *(f"eq {SHORT[k]}" for k in kinds), "confound found / eq"]
+    head = ["data recipe", "detector recipe", "n", "gen min", "train min", "train crops", "own-test AUC [95 %]",
+            "ext AUC found [95 %]", "ext AUC equalised [95 %]", *(f"eq {SHORT[k]}" for k in kinds),
+            "confound found / eq"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         f, e = r["found"], r["equalised"]
         lines.append("| " + " | ".join([
-            r["recipe"], r.get("detector", "-").removesuffix(".json"), str(r["n"]), _f(r["generate_min"], 1), _f(r["train_min"], 1), str(r["train_crops"]),
+            r["recipe"], r.get("detector", "-").removesuffix(".json"), str(r["n"]), _f(r["generate_min"], 1),
+            _f(r["train_min"], 1), str(r["train_crops"]),
             _ci(r["own"]["roc_auc"], r["own"]["ci"]), _ci(f["roc_auc"], f["ci"]), _ci(e["roc_auc"], e["ci"]),
             *(_ci(e["kinds"][k]["auc"], e["kinds"][k]["ci"]) if k in e["kinds"] else "-" for k in kinds),
             f"{_f(f['confound_auc'])} / {_f(e['confound_auc'])}"]) + " |")

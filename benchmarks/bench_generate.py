@@ -91,7 +91,8 @@ def main() -> None:
                     res = Shard(out, RunSettings(show_progress=False), 0, 1).run()
                     book = res.bookkeeping_s / max(1e-9, res.bookkeeping_s + res.generate_s)
                 else:
-                    run_local(RunConfig(out, args.sources, {}, 0.4, RunSettings(show_progress=False), "local", workers), ds)
+                    run_local(RunConfig(out, args.sources, {}, 0.4, RunSettings(show_progress=False), "local", workers),
+                              ds)
                     book = None
                 wall = time.perf_counter() - t0
                 done = len(read_records(out))

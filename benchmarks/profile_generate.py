@@ -1,7 +1,8 @@
 """Where one generation worker's time goes, per weights-free backend: decode, face detection and landmarks, the
-manipulation itself, encode, bookkeeping (probe, sha256, fsync + rename, record), and the rest (planning, the shard's loop). The manipulation is
-everything a backend's `generate` does that is none of the others (source loading and alignment included). Beside it, the floor: decoding and encoding the same frames and nothing else (the `reencode` backend
-on the same clips, which is also how every paired real is made).
+manipulation itself, encode, bookkeeping (probe, sha256, fsync + rename, record), and the rest (planning, the
+shard's loop). The manipulation is everything a backend's `generate` does that is none of the others (source
+loading and alignment included). Beside it, the floor: decoding and encoding the same frames and nothing else
+(the `reencode` backend on the same clips, which is also how every paired real is made).
 
 Each category's time is exclusive: a clock attributes every moment to the innermost category running (decoding
 inside a backend's frame loop counts as decode, not as manipulation). Landmark tracks of the source videos are

@@ -21,7 +21,8 @@ def _note(msg: str) -> None:
 def _check_dataset_or_labels(dataset: Path, labels: Optional[Path]) -> None:
     """`gen detect eval MODEL FOLDER`: a folder that is no dataset needs --labels; say so before the model loads."""
     if labels is None and not (dataset / "plan.json").exists() and not (dataset / "manifest").is_dir():
-        what = "not a folder" if not dataset.is_dir() else "not a dataset made by `gen run` (no plan.json, no manifest/)"
+        what = ("not a folder" if not dataset.is_dir()
+                else "not a dataset made by `gen run` (no plan.json, no manifest/)")
         raise SynthfakeError(f"{dataset}: {what}; to evaluate a labelled folder, give --labels labels.csv "
                              f"(path,label[,kind,model])")
 
@@ -40,17 +41,20 @@ def detect_train(
     frames: int = typer.Option(8, "--frames", min=1, help="Frames per training video."),
     score_frames: int = typer.Option(40, "--score-frames", min=1, help="Frames per video when scoring."),
     margin: float = typer.Option(0.3, "--margin", min=0, help="Face box margin (0.3: 30%)."),
-    image_size: int = typer.Option(224, "--image-size", min=16, help="From-scratch models only (a --base brings its own)."),
+    image_size: int = typer.Option(224, "--image-size", min=16,
+                                   help="From-scratch models only (a --base brings its own)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out", help="Train without this fake type or backend."),
     center_fallback: bool = typer.Option(False, "--center-fallback", help="No face: use centre crops."),
-    fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1, help="Label given to a file with no face and no fallback crop."),
+    fallback_label: int = typer.Option(0, "--fallback-label", min=0, max=1,
+                                       help="Label given to a file with no face and no fallback crop."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the split, the shuffling and the initialisation."),
     workers: int = DECODE_WORKERS,
     device: str = DEVICE,
     fp16: bool = FP16,
     quiet: bool = QUIET,
     recipe: Optional[Path] = typer.Option(None, "--recipe", help="A packaged detector recipe by name "
-                                          "(small_cnn_cpu) or a JSON file: architecture, augmentations, training flags."),
+                                          "(small_cnn_cpu) or a JSON file: architecture, augmentations, "
+                                          "training flags."),
 ):
     """Fine-tune a ViT (or a recipe's small network from scratch) on the train split, choose the threshold on
     val, save the model folder."""

@@ -1,4 +1,5 @@
-"""The classifier (a ViT; a small ResNet for from-scratch CPU recipes): find the fake class by name, build a tiny config, load a local base, save and load.
+"""The classifier (a ViT; a small ResNet for from-scratch CPU recipes): find the fake class by name, build a tiny
+config, load a local base, save and load.
 
 Checkpoints are read with `from_pretrained(local_files_only=True)`: nothing is ever downloaded. The model
 folder holds the HF checkpoint, a `preprocessor_config.json` and `detector.json` (threshold, frames,
@@ -146,8 +147,8 @@ def _weights_file(d: Path) -> str:
 
 
 def from_pretrained(d: Path, **kw):
-    """A classifier (ViT, or a recipe's ResNet) from a local folder; a weights file that cannot be loaded safely (a pickle
-    with more than tensors: refused by weights_only=True; a corrupt safetensors) is one line naming it."""
+    """A classifier (ViT, or a recipe's ResNet) from a local folder; a weights file that cannot be loaded safely
+    (a pickle with more than tensors: refused by weights_only=True; a corrupt safetensors) is one line naming it."""
     import pickle
     import warnings
 

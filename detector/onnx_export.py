@@ -52,7 +52,8 @@ def sample_pixels(meta: DetectorMeta, crops: np.ndarray | None = None, n: int = 
         rng = np.random.default_rng(seed)
         s = meta.image_size
         ramp = np.linspace(0, 255, s, dtype=np.float32)
-        crops = np.stack([np.clip(ramp[None, :, None] * rng.uniform(0.2, 1, 3) + ramp[:, None, None] * rng.uniform(0, .8)
+        crops = np.stack([np.clip(ramp[None, :, None] * rng.uniform(0.2, 1, 3)
+                                  + ramp[:, None, None] * rng.uniform(0, .8)
                                   + rng.normal(0, 40, (s, s, 3)), 0, 255).astype(np.uint8) for _ in range(n)])
     crops = list(crops)
     return to_pixels(crops + crops, [False] * len(crops) + [True] * len(crops), meta.mean, meta.std)

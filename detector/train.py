@@ -1,4 +1,5 @@
-"""Fine-tune a ViT (or train a recipe's small network from scratch) on a dataset's train split (transformers Trainer), pick the threshold on val, save.
+"""Fine-tune a ViT (or train a recipe's small network from scratch) on a dataset's train split (transformers
+Trainer), pick the threshold on val, save.
 
 Every face crop of a training file is one example labelled with the file's label. The threshold is chosen
 on file-level validation scores made exactly as `predict` makes them (same frames, flips and mean), so

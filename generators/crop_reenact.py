@@ -38,7 +38,8 @@ def draw(seed: int) -> dict:
     rng = np.random.default_rng([seed, 27])
     p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
              lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE,
-             mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3), max_side=SOURCE_MAX_DIM)
+             mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3),
+             max_side=SOURCE_MAX_DIM)
     return p
 
 

@@ -6,9 +6,9 @@ moves the source's canonical landmarks; the driving head pose relative to the cl
 (rotation, scale, translation, in face units) moves the source head. The source image is warped
 piecewise-affinely (Delaunay over the landmarks and a ring around the head that moves rigidly); outside
 the ring every pixel follows the head motion with a weight fading smoothly to zero (`background_map`), so
-the output has no uncovered pixel and no tear where the head meets the body; and a mouth interior is painted where the mouth
-opens wider than the source's. Output: the source's frame size at the driving fps and clip length,
-with the driving clip's audio when it has one.
+the output has no uncovered pixel and no tear where the head meets the body; and a mouth interior is painted
+where the mouth opens wider than the source's. Output: the source's frame size at the driving fps and clip
+length, with the driving clip's audio when it has one.
 """
 
 from __future__ import annotations

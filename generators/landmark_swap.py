@@ -28,7 +28,8 @@ from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.5"  # 2.5: a pair's images end with one drawn JPEG encode (FINISH); 2.4: relit in log RGB below 0.18 face units (lips and brows keep their hue on a pale face);
+VERSION = "2.5"  # 2.5: a pair's images end with one drawn JPEG encode (FINISH); 2.4: relit in log RGB below 0.18
+# face units (lips and brows keep their hue on a pale face);
 # 2.3: relit by frequency split (the target's low frequencies under the source's detail), a face with glasses
 # swapped below them, hair strands across the temples left out; 2.2: the source's hair along the face's edge and
 # over the brows left out (far darker than its cheeks is not skin); 2.1: a source video gives a frame drawn per

@@ -18,10 +18,11 @@ template with the 5 points spread 1.5x (its face editor's crop), from the projec
 crop: one window for the whole clip, as LivePortrait's `Cropper.crop_driving_video` (src/utils/cropper.py,
 crop.py): a square per frame from `parse_bbox_from_landmark` (eye-to-mouth axis, scale 2.2, vy -0.1), averaged
 over the clip, cut without rotation; so the driving head's roll, scale and translation stay in the crops and
-reach the motion. Driving option (`--backend-opt liveportrait.driving=...`, recorded): "expression-friendly" (LivePortrait's CLI
-default) moves the source by (x_d,i - x_d,0) times the hull-area multiplier `calc_motion_multiplier`, added to
-x_s; "pose-friendly" takes x_d,i as it is (live_portrait_pipeline.py). With relative motion from a still
-source x_d,0 equals x_s, so the two differ only by float rounding; the option is kept for parity and records.
+reach the motion. Driving option (`--backend-opt liveportrait.driving=...`, recorded): "expression-friendly"
+(LivePortrait's CLI default) moves the source by (x_d,i - x_d,0) times the hull-area multiplier
+`calc_motion_multiplier`, added to x_s; "pose-friendly" takes x_d,i as it is (live_portrait_pipeline.py). With
+relative motion from a still source x_d,0 equals x_s, so the two differ only by float rounding; the option is
+kept for parity and records.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.6"  # 1.6: a pair's images end with one drawn JPEG encode (FINISH); 1.5: the relight works in log RGB (lips and shadows keep the skin's hue on a pale base);
+VERSION = "1.6"  # 1.6: a pair's images end with one drawn JPEG encode (FINISH); 1.5: the relight works in log RGB
+# (lips and shadows keep the skin's hue on a pale base);
 # 1.4: faces relit to the base (`relight`), each weighted per pixel by its skin likelihood, the
 # base's alone at the edge (no translucent hat); glasses rims inpainted on a parent, kept whole on the base;
 # 1.3: where any face shows facial hair, the heaviest parent's pixels (no ghost moustache);

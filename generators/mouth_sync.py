@@ -24,9 +24,9 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
 TYPE = "lip_sync"
-VERSION = "1.2"  # 1.2: the encoder fed the clip's whole audio, as the real's is (no priming cut); the speech is dubbed to the target clip's own audio (its level, stereo width, rate and
-# channels: `dub`) and the pair's audio band-limited alike (FINISH); 1.1: textured mouth interior (shaded
-# cavity, tongue, tooth seams, grain)
+VERSION = "1.2"  # 1.2: the encoder fed the clip's whole audio, as the real's is (no priming cut); the speech is
+# dubbed to the target clip's own audio (its level, stereo width, rate and channels: `dub`) and the pair's audio
+# band-limited alike (FINISH); 1.1: textured mouth interior (shaded cavity, tongue, tooth seams, grain)
 FINISH = {"audio_band_hz": 8000}  # 16 kHz speech recordings: the pair's audio band-limited alike (synthfake.finish)
 MAX_GAP = 3
 LOWER_FACE = np.r_[2:15, 30:36, 48:68]  # landmarks inside the warped region

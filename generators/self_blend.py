@@ -26,8 +26,8 @@ from synthfake.writer import save_image
 
 TYPE = "face_swap"
 VERSION = "1.2"  # 1.2: a draw that casts the face over MAX_CAST_DE from its source, or changes under MIN_VISIBLE
-# of the frame, is drawn again (up to CAST_DRAWS times), and a pair's images end with one JPEG encode (FINISH); 1.1: a blend that leaves the frame
-# looking unchanged fails its quality gate (drawn again)
+# of the frame, is drawn again (up to CAST_DRAWS times), and a pair's images end with one JPEG encode (FINISH);
+# 1.1: a blend that leaves the frame looking unchanged fails its quality gate (drawn again)
 ROLES = [("target", "face")]  # one real face is both pseudo source and pseudo target
 FINISH = {"image_jpeg": True}  # the blend smooths the photo's JPEG grid in the face: both samples end with one
 # drawn JPEG encode (synthfake.finish), so the grid does not tell the fake

@@ -49,11 +49,13 @@ def _item(folder: Path, rel: str, kind: str, identity: str, embedding) -> dict:
     p.write_bytes(rel.encode())
     st = p.stat()
     face = kind != "audio"
-    return dict(path=rel, kind=kind, sha256=hashlib.sha256(rel.encode()).hexdigest(), bytes=st.st_size, mtime_ns=st.st_mtime_ns,
-                width=64 if face else 0, height=64 if face else 0, frames=250 if kind == "video" else (1 if face else 0),
+    return dict(path=rel, kind=kind, sha256=hashlib.sha256(rel.encode()).hexdigest(), bytes=st.st_size,
+                mtime_ns=st.st_mtime_ns, width=64 if face else 0, height=64 if face else 0,
+                frames=250 if kind == "video" else (1 if face else 0),
                 fps=25.0 if kind == "video" else 0.0, duration=10.0 if kind != "image" else 0.0, audio=kind != "image",
                 faces_found=1 if face else 0, faces_sampled=1 if face else 0, box=[8, 8, 40, 40] if face else None,
-                landmarks=LANDMARKS if face else None, embedding=embedding, identity=identity, glasses=0.3 if face else None)
+                landmarks=LANDMARKS if face else None, embedding=embedding, identity=identity,
+                glasses=0.3 if face else None)
 
 
 def plan_dataset(out: Path, sources: Path, index, n: int, reals: int, seed: int = 0, version: int | None = None):

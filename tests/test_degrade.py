@@ -50,7 +50,8 @@ def test_jpeg_quality_is_what_was_asked(photo, tmp_path):
     for q in (55, 75, 92):
         out = apply_chain(photo, tmp_path / f"q{q}", _one("jpeg", quality=q))
         est = jpeg_quality(out)
-        print(f"\njpeg quality {q}: estimated {est}, PSNR {warp.psnr(media.read_image(photo), media.read_image(out)):.1f} dB")
+        print(f"\njpeg quality {q}: estimated {est}, "
+              f"PSNR {warp.psnr(media.read_image(photo), media.read_image(out)):.1f} dB")
         assert out.suffix == ".jpg" and abs(est - q) <= 2
 
 

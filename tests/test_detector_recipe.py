@@ -27,12 +27,14 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
     seen = []
     monkeypatch.setattr(train_mod, "train", lambda ds, out, o, log: seen.append(o) or DetectorMeta())
     (tmp_path / "ds").mkdir()
-    run = lambda *a: CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), *a])  # noqa: E731
+    run = lambda *a: CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"),  # noqa: E731
+                                              "--out", str(tmp_path / "m"), *a])
     r = run("--epochs", "2", "--quiet")
     assert r.exit_code == 0, r.output
     o = seen[-1]
     assert (o.model, o.augment, o.self_blend, o.image_size, o.frames) == (
-        shipped["model"], shipped.get("augment"), shipped.get("self_blend", 0.0), shipped["image_size"], shipped["frames"])
+        shipped["model"], shipped.get("augment"), shipped.get("self_blend", 0.0), shipped["image_size"],
+        shipped["frames"])
     assert o.model["type"] == "resnet" and o.schedule == shipped["schedule"]
     assert o.epochs == 2  # a flag given wins over the recipe
     base = tmp_path / "base"

@@ -74,7 +74,8 @@ def test_streaming_and_tta_are_exact_for_any_batch_size(crops, saved, attn):
     ref = []  # each file alone: all its crops and their flips in one forward pass
     for fc in crops:
         c = list(fc.crops)
-        p = fake_probs(model, to_pixels(c + c, [False] * len(c) + [True] * len(c), meta.mean, meta.std), 1) if c else None
+        p = (fake_probs(model, to_pixels(c + c, [False] * len(c) + [True] * len(c), meta.mean, meta.std), 1)
+             if c else None)
         ref.append(None if p is None else float(p.astype(np.float64).mean()))
     for bs, scores in runs.items():
         assert [s.path for s in scores] == [f.path for f in crops]

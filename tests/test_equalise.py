@@ -138,7 +138,8 @@ def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path
     export_onnx(model.eval(), meta, tmp_path / "m", log=print)
     p = gen("detect", "eval", tmp_path / "m", folder, "--labels", folder / "faces.csv", "--equalise",
             "--equalise-cache", tmp_path / "eq", "--json", tmp_path / "r.json", "--workers", "0", "--quiet")
-    rows = [ln.split() for ln in p.stdout.splitlines() if ln.startswith("│ found ") or ln.startswith("│ equalised ")]
+    rows = [ln.split() for ln in p.stdout.splitlines()
+            if ln.startswith("│ found ") or ln.startswith("│ equalised ")]
     assert [r[1] for r in rows] == ["found", "equalised"] and "image.width" in rows[1]  # AUC beside the confound
     line = next(ln for ln in p.stderr.splitlines() if "broken.mp4: not equalised" in ln)
     assert line.endswith("broken.mp4: not equalised: cannot open as media (Invalid data found when processing "

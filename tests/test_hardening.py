@@ -245,7 +245,8 @@ def test_audio_without_speech_or_with_six_channels_is_excluded_by_name(data_dir,
     proc = gen("sources", "scan", src, "--json", tmp_path / "index.json", timeout=120)
     lines = proc.stdout.splitlines()
     assert any(ln.startswith("excluded silent.wav: no voice activity") for ln in lines), proc.stdout[-1500:]
-    assert any(ln.startswith("excluded six.wav: unreadable: 6 audio channels") and "mono or stereo" in ln for ln in lines)
+    assert any(ln.startswith("excluded six.wav: unreadable: 6 audio channels") and "mono or stereo" in ln
+               for ln in lines)
     items = {it["path"]: it for it in json.loads((tmp_path / "index.json").read_text())["items"]}
     assert items["speech.wav"]["excluded"] is None and items["speech.wav"]["duration"] > 1
     assert _snapshot(src) == before

@@ -101,7 +101,8 @@ def test_checks_that_need_no_scan_come_before_it(src, tmp_path, monkeypatch):
     empty.mkdir()
     monkeypatch.setenv("SYNTHFAKE_HTTP_TIMEOUT", "5")
     cases = [(("--backend", "face_swap=inswaper"), "backend 'inswaper': unknown (did you mean 'inswapper'?"),
-             (("--backend", "face_swap=inswapper", "--weights-dir", empty), "weights file inswapper_128.onnx not found")]
+             (("--backend", "face_swap=inswapper", "--weights-dir", empty),
+              "weights file inswapper_128.onnx not found")]
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:

@@ -27,7 +27,8 @@ def sources_for(data_dir: Path, root: Path, files: list[str], roles: list[str]) 
     for f in files:
         shutil.copy(data_dir / f, root / Path(f).name)
     index = scan(root)
-    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles))
+    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache")
+                   for f, r in zip(files, roles))
 
 
 def run(srcs: list[Source], root: Path, name: str, seed: int, params: dict):

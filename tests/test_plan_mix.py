@@ -59,7 +59,8 @@ def test_backend_flags_parse_to_a_mix_or_a_plain_name():
     used = {"lip_sync": "wav2lip", "real": "reencode"}
     assert parse_backend_opts(["wav2lip.model=wav2lip_96"], used) == ({"wav2lip": {"model": "wav2lip_96"}}, {})
     for bad, says in (("wav2lip.model=nope", "expected one of"), ("wav2lip.modle=x", "unknown option"),
-                      ("nosuch.model=x", "backend 'nosuch': unknown"), ("liveportrait.driving=pose-friendly", "not in this plan"),
+                      ("nosuch.model=x", "backend 'nosuch': unknown"),
+                      ("liveportrait.driving=pose-friendly", "not in this plan"),
                       ("wav2lip=x", "expected NAME.key=value")):
         with pytest.raises(SynthfakeError, match=says):
             parse_backend_opts([bad], used)

@@ -23,7 +23,8 @@ def sources_for(data_dir: Path, root: Path, files: list[str], roles: list[str]) 
     for f in files:
         shutil.copy(data_dir / f, root / Path(f).name)
     index = scan(root)
-    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache") for f, r in zip(files, roles))
+    return Sources(Source(index.get(Path(f).name), root / Path(f).name, r, root / "cache")
+                   for f, r in zip(files, roles))
 
 
 def spec(seed: int, srcs: list[Source], params: dict) -> SampleSpec:

@@ -26,7 +26,8 @@ def test_twelve_records_match_their_files(swap_dataset, data_dir):
         p = resolve(swap_dataset, r)
         assert p.exists() and p.stat().st_size == r.bytes and sha256_file(p) == r.sha256
         assert r.label == 1 and r.type == "face_swap" and r.backend == "landmark_swap" and r.weights == {}
-        assert {"feather", "color", "blend", "skipped_frames" if r.media.kind == "video" else "mask"} <= set(r.params) and r.seed >= 0
+        assert ({"feather", "color", "blend", "skipped_frames" if r.media.kind == "video" else "mask"} <= set(r.params)
+                and r.seed >= 0)
         roles = {s.role: s for s in r.sources}
         assert roles["source"].identity != roles["target"].identity
         if r.media.kind == "video":

@@ -1,8 +1,9 @@
 """The package works installed from a built wheel, not only editable: the wheel is built from this checkout,
 installed (not -e) into a fresh venv, and `gen --version`, `gen backends`, `gen run` (with a packaged recipe by
-name), `gen export` and `gen detect --help` run from it; the packaged recipes and JSON Schemas are in it. The fresh venv reaches the dependencies through a .pth line naming this
-venv's site-packages (no download; that folder's own .pth files, the editable finder among them, are not
-processed), so `synthfake` itself can only come from the wheel: the test checks where it was imported from."""
+name), `gen export` and `gen detect --help` run from it; the packaged recipes and JSON Schemas are in it. The
+fresh venv reaches the dependencies through a .pth line naming this venv's site-packages (no download; that
+folder's own .pth files, the editable finder among them, are not processed), so `synthfake` itself can only come
+from the wheel: the test checks where it was imported from."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def wheel_venv(tmp_path_factory) -> Path:
     wheel = next((tmp / "dist").glob("synthfake-*.whl"))
     venv = tmp / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv)
-    purelib = Path(_run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    purelib = Path(_run(venv / "bin" / "python", "-c",
+                        "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
     (purelib / "dev-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q", "--no-index", wheel)
     return venv
@@ -42,8 +44,10 @@ def test_the_wheel_holds_every_package_and_its_commands_run(wheel_venv, data_dir
                            "synthfake.generators.common, synthfake.detector; print(synthfake.__file__)")
     assert str(wheel_venv) in where and str(ROOT) not in where, where
     assert "synthfake" in _run(gen, "--version")
-    shipped = _run(py, "-c", "from synthfake.recipe import recipe_names; from synthfake.schemas import packaged_schema; "
-                             "print(recipe_names('data'), recipe_names('detector'), packaged_schema('record')['title'])")
+    shipped = _run(py, "-c", "from synthfake.recipe import recipe_names; "
+                             "from synthfake.schemas import packaged_schema; "
+                             "print(recipe_names('data'), recipe_names('detector'), "
+                             "packaged_schema('record')['title'])")
     assert "'all4'" in shipped and "'small_cnn_cpu'" in shipped and "Record" in shipped, shipped
     assert "landmark_swap" in _run(gen, "backends")
     sources = tmp_path / "sources"

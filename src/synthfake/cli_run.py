@@ -28,7 +28,8 @@ def _parse_splits(text: str) -> dict[str, float]:
     try:
         splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
     except ValueError:
-        raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, e.g. train=0.7,val=0.15,test=0.15") from None
+        raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, "
+                             f"e.g. train=0.7,val=0.15,test=0.15") from None
     for k, v in splits.items():
         number(v, f"--splits {k}", 0, 1)
     if abs(sum(splits.values()) - 1) > 1e-6:
@@ -56,7 +57,8 @@ def _check_ready(plan_fields: dict, ctx: registry.Context) -> None:
         raise SynthfakeError("\n".join(problems) + "\nnothing was written")
 
 
-BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
+BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). "
+                f"TYPE: {', '.join((*DEFAULT_RATIOS, 'real'))}; NAME: "
                 f"{', '.join(sorted(registry.BACKENDS))} (`gen backends` shows each one's type and whether it is "
                 f"ready). Default: {', '.join(f'{t}={b}' for t, b in DEFAULT_BACKENDS.items())}.")
 RUN_RECIPE_KEYS = ("types", "backends", "backend_opts", "degrade", "clip_seconds", "splits")

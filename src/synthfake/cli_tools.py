@@ -58,7 +58,8 @@ def slurm_script(
 
     checks.output_file(script, "--script")
     text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
-    check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args)  # every task would fail alike on a bad option: refused here, nothing written
+    # every task would fail alike on a bad option: refused here, nothing written
+    check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args)
     with atomic_file(script) as tmp:
         tmp.write_text(text)
         tmp.chmod(0o755)

@@ -28,7 +28,8 @@ from .plan_combos import Combos, SplitPool
 from .plan_layout import Group, Layout
 from .plan_perm import Permutation
 from .plan_table import TableBase
-from .sample_spec import SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SampleSpec, random_stream, sample_id
+from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SampleSpec, random_stream,
+                          sample_id)
 from .shared_types import PAIR_ROLE
 from .sources import SourceItem
 

@@ -185,7 +185,8 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
         for no, offset, r in _records(f):
             where = f"{f.parent.name}/{f.name}:{no}"
             if r.index in seen:
-                skip(f"skipped {r.path} (id {r.id}, {where}): a second record of index {r.index}; the first is exported")
+                skip(f"skipped {r.path} (id {r.id}, {where}): a second record of index {r.index}; "
+                     f"the first is exported")
                 continue
             seen.add(r.index)
             if hash_total is not None and (r.index >= hash_total[1] or r.id != sample_id(hash_total[0], r.index)):

@@ -43,7 +43,8 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
                     break
         except av.error.FFmpegError as e:
             if not (partial and got):
-                raise MediaError(path, f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
+                raise MediaError(path,
+                                 f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
     if i < 0:
         raise MediaError(path, "no decodable video frame")
 
