@@ -21,7 +21,7 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
-from .metrics import best_threshold, macro_f1
+from .metrics import best_threshold, macro_f1, summary_table
 from .model import DetectorMeta
 
 BOOT = 1000  # bootstrap resamples
@@ -196,16 +196,12 @@ def external_tables(rep: ExternalReport, title: str):
     """Rich tables: summary, recall per kind, recall per model."""
     from rich.table import Table
 
-    s = Table(title=title)
-    s.add_column("metric")
-    s.add_column("value [95 % bootstrap]", justify="right")
-    for k, v in (("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
-                 ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
-                 (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
-                 (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)",
-                  _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
-                 (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))):
-        s.add_row(k, v)
+    s = summary_table(title, (
+        ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
+        ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
+        (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
+        (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
+        (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))), "value [95 % bootstrap]")
     out = [s]
     if rep.skipped:
         t = Table(title="skipped files")

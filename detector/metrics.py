@@ -86,18 +86,27 @@ def report(y, prob, pred, types: list[str], backends: list[str], threshold: floa
                   no_crops)
 
 
-def tables(rep: Report, title: str):
-    """Rich tables of a report (summary, confusion, recall per type and per backend)."""
+def summary_table(title: str, rows, value_header: str = "value"):
+    """A rich table of (metric, value) rows: the first table of every report."""
     from rich.table import Table
 
     s = Table(title=title)
     s.add_column("metric")
-    s.add_column("value", justify="right")
-    auc = "n/a (one class)" if rep.roc_auc is None else f"{rep.roc_auc:.4f}"
-    for k, v in (("files", str(rep.files)), ("threshold", f"{rep.threshold:.4f}"),
-                 ("macro F1 (Fake positive)", f"{rep.macro_f1:.4f}"), ("F1 real", f"{rep.f1_real:.4f}"),
-                 ("F1 fake", f"{rep.f1_fake:.4f}"), ("ROC AUC", auc), ("fallback label (no crops)", str(rep.no_crops))):
+    s.add_column(value_header, justify="right")
+    for k, v in rows:
         s.add_row(k, v)
+    return s
+
+
+def tables(rep: Report, title: str):
+    """Rich tables of a report (summary, confusion, recall per type and per backend)."""
+    from rich.table import Table
+
+    auc = "n/a (one class)" if rep.roc_auc is None else f"{rep.roc_auc:.4f}"
+    s = summary_table(title, (("files", str(rep.files)), ("threshold", f"{rep.threshold:.4f}"),
+                              ("macro F1 (Fake positive)", f"{rep.macro_f1:.4f}"), ("F1 real", f"{rep.f1_real:.4f}"),
+                              ("F1 fake", f"{rep.f1_fake:.4f}"), ("ROC AUC", auc),
+                              ("fallback label (no crops)", str(rep.no_crops))))
     c = Table(title="confusion (rows: true, columns: predicted)")
     for col in ("", "pred real", "pred fake"):
         c.add_column(col, justify="right")

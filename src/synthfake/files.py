@@ -93,14 +93,24 @@ def canonical_hash(obj, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:n]
 
 
-def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = SynthfakeError) -> bytes:
-    """A file's bytes; a folder or an unreadable file raises `error` with one line naming it and why."""
+def open_to_read(path: Path, expected: str, error: type[SynthfakeError] = SynthfakeError) -> IO[bytes]:
+    """`path` opened for binary reading; a folder or an unreadable file raises `error` with one line naming it and
+    why (`expected` says what it should have been)."""
     try:
-        return path.read_bytes()
+        return open(path, "rb")
     except IsADirectoryError:
         raise error(f"{path}: is a folder, expected {expected}") from None
     except OSError as e:
         raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+
+
+def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = SynthfakeError) -> bytes:
+    """A file's bytes; a folder or an unreadable file raises `error` with one line naming it and why."""
+    with open_to_read(path, expected, error) as fh:
+        try:
+            return fh.read()
+        except OSError as e:
+            raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
 
 
 def read_json(path: str | Path):

@@ -16,6 +16,7 @@ from typing import Annotated, Iterator, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ManifestError
+from .files import open_to_read
 from .shared_types import MediaMeta, SampleType
 VOLATILE_FIELDS = ("rank", "world_size", "host", "elapsed_s", "created")  # differ between identical runs
 
@@ -149,13 +150,7 @@ def _bad_json(line: bytes) -> bool:
 def iter_lines(path: Path, expected: str = "a JSONL manifest part") -> Iterator[tuple[int, int, bytes, bool]]:
     """(line number, byte offset, line without its newline, is-the-unfinished-last-line) per non-empty line,
     streamed (a part of a million lines is never held whole); a folder or an unreadable file is a ManifestError."""
-    try:
-        fh = open(path, "rb")
-    except IsADirectoryError:
-        raise ManifestError(f"{path}: is a folder, expected {expected}") from None
-    except OSError as e:
-        raise ManifestError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
-    with fh:
+    with open_to_read(path, expected, ManifestError) as fh:
         offset = 0
         try:
             for no, raw in enumerate(fh, 1):
