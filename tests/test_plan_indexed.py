@@ -152,6 +152,20 @@ def test_a_plan_larger_than_one_dataset_can_hold_is_refused_with_the_reason(tmp_
     assert time.perf_counter() - t0 < 1 and not (tmp_path / "D").exists()
 
 
+def test_gen_run_says_why_a_plan_too_large_is_refused_in_one_plain_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    (tmp_path / "S").mkdir()
+    res = CliRunner().invoke(app, ["run", "--n", str(10**9), "--sources", str(tmp_path / "S"),
+                                   "--out", str(tmp_path / "D")])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and not (tmp_path / "D").exists()
+    assert len(lines) == 1 and lines[0].startswith("error: --n 1000000000 --reals 1000000000:"), lines
+    assert "Value error" not in lines[0] and "'ratios'" not in lines[0]  # the validator's words, not the whole plan
+
+
 def test_an_old_plan_too_large_for_this_machine_is_refused_before_it_is_built(monkeypatch):
     from synthfake import plan_legacy
 

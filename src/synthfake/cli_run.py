@@ -44,8 +44,11 @@ def _check_ready(plan_fields: dict, ctx: registry.Context) -> None:
         plan = Plan(**plan_fields, sources_digest="")
     except ValidationError as e:
         first = e.errors()[0]
+        why = str((first.get("ctx") or {}).get("error") or first["msg"])  # a validator's own words, no prefix
         where = ".".join(str(x) for x in first["loc"])
-        raise SynthfakeError(f"{where}: {first['msg']} (got {first.get('input')!r})") from None
+        if not where:  # a check across fields: its message names them; the whole plan adds nothing
+            raise SynthfakeError(why) from None
+        raise SynthfakeError(f"{where}: {why} (got {first.get('input')!r})") from None
     problems = []
     counts = {**largest_remainder(plan.n, plan.ratios), "real": plan.reals}
     for t, count in counts.items():
