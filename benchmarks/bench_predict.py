@@ -11,7 +11,7 @@ ours: `python -m synthfake detect predict MODEL_DIR CLIPS --out sub.csv` (= `gen
 
 Each run is a fresh process timed from launch to exit (imports, model load, scoring, writing): end to end.
 The two alternate A,B,A,B (--repeat each) so a busy spell on a shared machine hits both; the table gives
-the min and the median. peak RSS: the main process's ru_maxrss (ours: decode workers not included).
+the min and the median. peak RSS: the main process's VmHWM, polled (ours: decode workers not included).
 The probabilities differ by design: ours detects on a 360 px copy without upsampling (boxes shift by a few
 pixels), samples bin-centre frames (the seed's linspace includes the first and last frame) and resizes
 crops with PIL bilinear on uint8 (the seed's processor resamples the crop the same way, then rescales);
@@ -111,17 +111,25 @@ def make_model(kind: str, out: Path) -> str:
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds from launch to exit, peak RSS MB of the process) of one command; fails loudly."""
+    """(wall seconds from launch to exit, peak RSS MB of the process) of one command; fails loudly. The peak is
+    the child's own VmHWM, polled: wait4's ru_maxrss would carry this process's peak (Linux keeps a parent's
+    high-water mark across fork and exec), which after building a ViT-Base here is larger than either child's."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            hwm = [ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if ln.startswith("VmHWM:")]
+            peak = max(peak, int(hwm[0].split()[1]) / 1024) if hwm else peak
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} ... exited {proc.returncode}:\n{err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak
 
 
 def int8_setup(model_dir: Path, dataset: Path) -> None:
