@@ -260,7 +260,7 @@ def decode(data: bytes, what: str) -> np.ndarray:
 
 
 def check_size(rgb: np.ndarray, cfg: Config, what: str) -> None:
-    """The image must have the size asked for: a server that answers another (a 1x1 placeholder, a default
+    """The image must have the size asked for: a server that answers another (a 1x1 stand-in image, a default
     size) did not make the sample the plan describes."""
     height, width = rgb.shape[:2]
     if (width, height) != (cfg.width, cfg.height):

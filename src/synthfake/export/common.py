@@ -169,7 +169,7 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
     that is not the plan's, or media missing, corrupt or outside the dataset."""
     dataset = Path(dataset)
     plan = _plan(dataset)
-    hash_total = (plan.hash, plan.total) if plan is not None else None
+    plan_hash, total = (plan.hash, plan.total) if plan is not None else (None, 0)  # the hash once, not per record
     files = part_files(dataset / "manifest")
     paths, seen, skipped = MediaPaths(dataset), set(), []
     rows: dict[str, array] = {k: array("q") for k in ("part", "offset", "split", "index", "size")}
@@ -189,9 +189,9 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
                      f"the first is exported")
                 continue
             seen.add(r.index)
-            if hash_total is not None and (r.index >= hash_total[1] or r.id != sample_id(hash_total[0], r.index)):
+            if plan_hash is not None and (r.index >= total or r.id != sample_id(plan_hash, r.index)):
                 skip(f"skipped {r.path} (id {r.id}, {where}): not a sample of this plan (index {r.index} has id "
-                     f"{sample_id(hash_total[0], r.index) if r.index < hash_total[1] else 'none: outside the plan'})")
+                     f"{sample_id(plan_hash, r.index) if r.index < total else 'none: outside the plan'})")
                 continue
             p, why = _check(paths, r.path, r.bytes, r.sha256, verify)
             if p is None:
