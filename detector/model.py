@@ -109,13 +109,21 @@ def write_preprocessor(d: Path, meta: DetectorMeta) -> None:
         "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": meta.mean, "image_std": meta.std})
 
 
-SCORING_TYPES = ("vit", "resnet")  # checkpoints a trained detector folder may hold
+SCORING_TYPES = ("vit", "resnet", "residual_stats")  # checkpoints a trained detector folder may hold
+
+
+def register_types() -> None:
+    """Our own model types known to the transformers Auto classes (before a config or a folder is read)."""
+    from .residual_stats import register
+
+    register()
 
 
 def _vit_config(d: Path, allowed: tuple[str, ...] = ("vit",)):
     from transformers import AutoConfig
 
     _check_dir(d)
+    register_types()
     cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
     if cfg.model_type not in allowed:
         raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a "
@@ -127,13 +135,16 @@ def scratch_config(arch: dict, image_size: int):
     """A from-scratch config of a recipe's `model` section: {"type": "vit" | "resnet", ...config fields}."""
     from transformers import ResNetConfig, ViTConfig
 
+    from .residual_stats import ResidualStatsConfig
+
+    register_types()
     arch = dict(arch)
     kind = arch.pop("type", "vit")
-    classes = {"vit": ViTConfig, "resnet": ResNetConfig}
+    classes = {"vit": ViTConfig, "resnet": ResNetConfig, "residual_stats": ResidualStatsConfig}
     if kind not in classes:
         raise SynthfakeError(f"model type {kind!r}: a from-scratch recipe supports {', '.join(classes)}")
     labels = dict(num_labels=2, id2label=dict(TRAIN_LABELS), label2id={v: k for k, v in TRAIN_LABELS.items()})
-    if kind == "vit":
+    if kind in ("vit", "residual_stats"):
         arch.setdefault("image_size", image_size)
     try:
         return classes[kind](**arch, **labels)
@@ -154,6 +165,7 @@ def from_pretrained(d: Path, **kw):
 
     from transformers import AutoModelForImageClassification
 
+    register_types()
     try:
         with warnings.catch_warnings():  # torch's pickle-protocol warning precedes the refusal: one line is enough
             warnings.filterwarnings("ignore", category=UserWarning, module="torch.serialization")

@@ -1,0 +1,76 @@
+"""The residual-statistics detector (detector/residual_stats.py): what its features measure on a real face crop,
+and that it saves, loads and exports like the other model types."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from synthfake.detector.model import DetectorMeta, load_base, load_detector, save_detector  # noqa: E402
+from synthfake.detector.residual_stats import N_FEATURES, REGIONS  # noqa: E402
+from synthfake.detector.score import to_pixels  # noqa: E402
+
+SIZE = 224
+
+
+@pytest.fixture(scope="module")
+def crop(data_dir):
+    from synthfake.detector.crops import CropSettings, file_crops
+
+    fc = file_crops(data_dir / "faces" / "photo_s42.jpg", CropSettings(frames=1, size=SIZE))
+    assert len(fc.crops) == 1, fc.reason
+    return fc.crops[0]
+
+
+def feats(model, crops) -> np.ndarray:
+    x = torch.from_numpy(to_pixels(list(crops), [False] * len(crops), [0.5] * 3, [0.5] * 3))
+    with torch.no_grad():
+        return model.features(x).numpy()
+
+
+def index(filt: int, truncated: bool, region: str) -> int:
+    """Column of a residual feature: filters (KB, KV, first difference) x (plain, truncated) x regions."""
+    return (filt * 2 + int(truncated)) * len(REGIONS) + REGIONS.index(region)
+
+
+def test_a_face_resampled_at_a_lower_size_loses_residual_in_the_face_only(crop):
+    """What a swap at 128 px pasted back does to the crop: the core's residual falls, the ring's stays."""
+    import cv2
+
+    model, _ = load_base(None, SIZE, arch={"type": "residual_stats"})
+    fake = crop.copy()
+    a, b = 48, SIZE - 48
+    face = fake[a:b, a:b]
+    small = cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA)
+    fake[a:b, a:b] = cv2.resize(small, face.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    f = feats(model, [crop, fake])
+    assert f.shape == (2, N_FEATURES) and np.isfinite(f).all()
+    for filt in range(3):
+        core, ring = index(filt, False, "core"), index(filt, False, "ring")
+        assert f[1, core] < f[0, core] - 0.1, (filt, f[:, core])  # over 10 % less residual in the face
+        assert abs(f[1, ring] - f[0, ring]) < 0.02  # the margin ring untouched
+    noisy = np.clip(crop.astype(np.int16) + np.random.default_rng(0).integers(-6, 7, crop.shape), 0, 255)
+    g = feats(model, [noisy.astype(np.uint8)])
+    assert (g[0, :6 * len(REGIONS)] > f[0, :6 * len(REGIONS)]).all()  # sensor-like noise raises every residual
+
+
+def test_saves_loads_and_exports_with_the_same_probabilities(crop, tmp_path):
+    from synthfake.detector.onnx_export import export_onnx
+
+    model, meta = load_base(None, SIZE, arch={"type": "residual_stats", "hidden": 8})
+    model.train()
+    x = torch.from_numpy(to_pixels([crop, crop[:, ::-1]] * 4, [False] * 8, [0.5] * 3, [0.5] * 3))
+    x = x + 0.02 * torch.randn_like(x)
+    model(x, labels=torch.tensor([0, 1] * 4)).loss.backward()  # one batch through BatchNorm: running stats move
+    model.eval()
+    meta = DetectorMeta(image_size=SIZE)
+    save_detector(model, meta, tmp_path)
+    loaded, _ = load_detector(tmp_path)
+    with torch.no_grad():
+        ref, got = model(x).logits, loaded(x).logits
+    assert torch.allclose(ref, got, atol=1e-6) and torch.isfinite(got).all()  # nothing left empty by loading
+    assert export_onnx(loaded, meta, tmp_path, np.stack([crop])) <= 1e-5
+    assert (tmp_path / "model.onnx").is_file()
