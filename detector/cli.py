@@ -34,7 +34,7 @@ def detect_train(
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write."),
     base: Optional[Path] = typer.Option(None, "--base", help="Local ViT checkpoint folder (default: the CPU recipe "
-                                        "detector/default_recipe.json, a small ResNet from scratch)."),
+                                        "detector/default_recipe.json: residual statistics and a linear head)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Passes over the train split."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Default 5e-5 with --base, the recipe's without."),

@@ -35,7 +35,7 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
     assert (o.model, o.augment, o.self_blend, o.image_size, o.frames) == (
         shipped["model"], shipped.get("augment"), shipped.get("self_blend", 0.0), shipped["image_size"],
         shipped["frames"])
-    assert o.model["type"] == "resnet" and o.schedule == shipped["schedule"]
+    assert o.model["type"] == "residual_stats" and o.schedule == shipped["schedule"]
     assert o.epochs == 2  # a flag given wins over the recipe
     base = tmp_path / "base"
     base.mkdir()
