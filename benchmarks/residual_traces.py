@@ -54,12 +54,14 @@ def file_features(ds: Path, workers: int) -> tuple[dict, dict]:
 
 
 def paired_differences(feats: dict, recs: dict) -> dict[str, np.ndarray]:
-    """{backend: (pairs, features) fake minus its paired real}."""
+    """{backend: (pairs, features) fake minus its paired real}; pairs of an image and a video apart."""
     out = defaultdict(list)
     for rid, r in recs.items():
         fake = recs.get(r.params.get("paired_with", "")) if r.label == 0 else None
         if fake is not None and rid in feats and fake.id in feats:
-            out[fake.backend].append(feats[fake.id] - feats[rid])
+            kinds = (fake.media.kind, r.media.kind)  # a still of a video paired with the clip: its own row
+            out[fake.backend if kinds[0] == kinds[1] else f"{fake.backend} ({kinds[0]} vs {kinds[1]} real)"].append(
+                feats[fake.id] - feats[rid])
     return {b: np.asarray(v) for b, v in out.items()}
 
 
