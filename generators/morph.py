@@ -87,7 +87,7 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
     region = warp.hull_mask(mean, (h, w), erode=2) > 0
-    skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean) for im in warped]
+    skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB), mean) for im in warped]
     matched = [relight(im, ref, mean, region, dst_skin=skins[0]) if k else im for k, im in enumerate(warped)]
     face = np.clip(_skin_weighted_mean(matched, skins, mean, weights) + 0.5, 0, 255).astype(np.uint8)
     face = _dominant_features(face, skins, matched, mean, weights)

@@ -52,18 +52,19 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
             continue
         aff[k] = cv2.getAffineTransform(d.astype(np.float32), s.astype(np.float32))
         cv2.fillConvexPoly(label, np.round(d - (x0, y0)).astype(np.int32), int(k))
-    ys, xs = np.nonzero(label >= 0)
-    if len(ys) == 0:
+    covered = label >= 0
+    if not covered.any():
         return out, mask
-    a = aff[label[ys, xs]]
-    gx, gy = xs + x0, ys + y0
-    mx = np.full(label.shape, -1, np.float32)
-    my = np.full(label.shape, -1, np.float32)
-    mx[ys, xs] = a[:, 0, 0] * gx + a[:, 0, 1] * gy + a[:, 0, 2]
-    my[ys, xs] = a[:, 1, 0] * gx + a[:, 1, 1] * gy + a[:, 1, 2]
+    idx = np.maximum(label, 0)
+    a = [np.take(aff[:, i // 3, i % 3], idx) for i in range(6)]  # each pixel's triangle's affine, whole box
+    gx = np.arange(x0, x1)[None, :]
+    gy = np.arange(y0, y1)[:, None]
+    mx = np.where(covered, a[0] * gx + a[1] * gy + a[2], -1).astype(np.float32)
+    my = np.where(covered, a[3] * gx + a[4] * gy + a[5], -1).astype(np.float32)
     roi = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    out[y0:y1, x0:x1][ys, xs] = roi[ys, xs]
-    mask[y0:y1, x0:x1][ys, xs] = 255
+    roi[~covered] = 0
+    out[y0:y1, x0:x1] = roi
+    mask[y0:y1, x0:x1] = covered.view(np.uint8) * 255
     return out, mask
 
 
