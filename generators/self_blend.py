@@ -100,15 +100,22 @@ def blend_mask(lm: np.ndarray, shape: tuple[int, int], p: dict) -> np.ndarray:
     return m * float(p["ratio"])
 
 
+def _colour_tables(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """`pseudo_source`'s colour changes as per-value tables (cv2.LUT): hue turned and saturation scaled (uint8
+    HSV), then contrast, brightness and shift per RGB channel (float32, clipped); the same float ops per value."""
+    v = np.arange(256, dtype=np.float32)
+    hsv = np.stack([((v + p["hue"]) % 180).astype(np.uint8), np.clip(v * p["saturation"], 0, 255).astype(np.uint8),
+                    v.astype(np.uint8)], -1)
+    shift = np.asarray(p["rgb_shift"], np.float32)
+    rgb = (v[:, None] - 128.0) * p["contrast"] + 128.0 + 255.0 * p["brightness"] + shift
+    return hsv[:, None, :], np.clip(rgb, 0, 255)[:, None, :]
+
+
 def pseudo_source(rgb: np.ndarray, lm: np.ndarray, p: dict) -> np.ndarray:
     """The frame with colour, frequency and small geometric changes (the face that gets blended in)."""
-    img = rgb.astype(np.float32)
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + p["hue"]) % 180
-    hsv[..., 1] = np.clip(hsv[..., 1] * p["saturation"], 0, 255)
-    img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    img = (img - 128.0) * p["contrast"] + 128.0 + 255.0 * p["brightness"] + np.asarray(p["rgb_shift"], np.float32)
-    img = np.clip(img, 0, 255)
+    hsv_table, rgb_table = _colour_tables(p)
+    hsv = cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), hsv_table)
+    img = cv2.LUT(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), rgb_table)
     h, w = rgb.shape[:2]
     if p["frequency"] == "downscale":
         small = cv2.resize(img, (max(8, round(w * p["downscale"])), max(8, round(h * p["downscale"]))),
@@ -160,6 +167,11 @@ def settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> dict:
     """The first of CAST_DRAWS parameter draws whose blend of this frame casts its face by at most MAX_CAST_DE
     and changes at least MIN_VISIBLE of it (a fake that looks like its real is label noise), the draw index and
     cast recorded; SampleFailed naming both measures when none does."""
+    return _settle(rgb, lm, seed, where)[0]
+
+
+def _settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> tuple[dict, np.ndarray]:
+    """`settle`'s parameters and the frame they blended (not blended again)."""
     tried = []
     for k in range(CAST_DRAWS):
         p = draw_params(seed, k)
@@ -167,7 +179,7 @@ def settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> dict:
         cast, share = colour_cast(rgb, out, mask), visible_share(rgb, out)
         tried.append(f"dE {cast:.1f}/{100 * share:.3f}%")
         if cast <= MAX_CAST_DE and share >= MIN_VISIBLE and (mask > 0).sum() >= MIN_MASK_PX:
-            return {**p, "draw": k, "cast_de": round(cast, 2)}
+            return {**p, "draw": k, "cast_de": round(cast, 2)}, out
     raise SampleFailed(f"{where}: no self-blend draw both kept the face's colour within dE {MAX_CAST_DE:g} and "
                        f"changed {100 * MIN_VISIBLE:g}% of the frame by more than {VISIBLE_LEVEL} levels "
                        f"({', '.join(tried)})")
@@ -177,8 +189,8 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt = sources.role("target")
     if tgt.item.kind == "image":
         rgb, lm = media.read_image(tgt.path), tgt.still_face().landmarks
-        p = settle(rgb, lm, sample.seed, tgt.item.path)
-        return Generated(save_image(out_stem, blend_frame(rgb, lm, p)[0]), p, 1, 1)
+        p, out = _settle(rgb, lm, sample.seed, tgt.item.path)
+        return Generated(save_image(out_stem, out), p, 1, 1)
 
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     lms = clip_landmarks(tgt, start, n, draw_params(sample.seed)["smooth_sigma"])
