@@ -73,7 +73,7 @@ def hair_strands(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     10-14 %). Boolean."""
     shape, iod, up = rgb.shape[:2], float(lmk.interocular(lm)), lmk.up_vector(lm)
     mid = lm[36:48].mean(0)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    xx, yy = np.arange(shape[1])[None, :], np.arange(shape[0])[:, None]
     beside = np.abs((xx - mid[0]) * -up[1] + (yy - mid[1]) * up[0]) > 0.6 * iod
     zone = beside & (lmk.height_above(shape, lm, mid) > -0.3 * iod)
     return skin.thin_lines(rgb, lm, zone, width=0.04, contrast=STRAND_CONTRAST, min_length=0.12, light=False,

@@ -33,17 +33,27 @@ def _lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 
 def _split(log_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lightness, colour) of a log-RGB image: the channels' mean, and each channel's offset from it."""
-    light = log_rgb.mean(-1, keepdims=True)
+    light = _mean3(log_rgb)[..., None]
     return light, log_rgb - light
+
+
+def _mean3(x: np.ndarray) -> np.ndarray:
+    """x.mean(-1) over 3 channels, summed and divided in numpy's order (the same floats), without its slow
+    reduction over a short axis."""
+    return (x[..., 0] + x[..., 1] + x[..., 2]) / 3
 
 
 def colourfulness(log_rgb: np.ndarray, mask: np.ndarray) -> float:
     """How much colour varies within mask (mean distance of each pixel's log chromaticity from the mask's
     mean): 0 for a grey photo, high where lips, eyes and skin differ in hue."""
-    px = log_rgb[mask > 0]  # only these pixels' split: the same values as splitting the whole image
+    return _spread(log_rgb[mask > 0])
+
+
+def _spread(px: np.ndarray) -> float:
+    """`colourfulness` of the masked pixels px (N, 3) of a log-RGB image: their split is the whole image's."""
     if not len(px):
         return 0.0
-    c = px - ((px[:, 0] + px[:, 1] + px[:, 2]) / 3)[:, None]  # the channels' mean, summed in numpy's order
+    c = px - _mean3(px)[:, None]
     e = c - c.mean(0)
     return float(np.sqrt(e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] + e[:, 2] * e[:, 2]).mean())  # = norm(e, axis=-1)
 
@@ -85,7 +95,9 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     light_d = detail_d[both].mean(-1, keepdims=True)  # the target's lightness detail where it is measured
     gain = np.clip((light_d.std() + 0.005) / (light_s[both].std() + 0.005), LIGHT_GAIN, 1.0)
     hull = hull_mask(lm, dst.shape[:2])
-    colour_gain = min(1.0, colourfulness(d, hull) / max(colourfulness(s, hull), 1e-3))
+    inside = np.flatnonzero(hull)  # colourfulness(d, hull) and (s, hull), gathered as 8 bits, then logged
+    colour_gain = min(1.0, _spread(_LOG[dst.reshape(-1, 3)[inside]]) / max(_spread(_LOG[src.reshape(-1, 3)[inside]]),
+                                                                           1e-3))
     out = (d - detail_d) + gain * light_s + colour_gain * _colour_kept(light_s, lm, dst.shape[:2]) * colour_s
     out = strength * out + (1.0 - strength) * s
     return np.clip(np.exp(out) - DARK + 0.5, 0, 255).astype(np.uint8)

@@ -26,7 +26,7 @@ def cheeks(shape, lm: np.ndarray) -> np.ndarray:
 
 def _reference(lab: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Median LAB of the cheeks and nose, and the spread a skin pixel may lie from it (None: too few pixels)."""
-    px = lab[cheeks(lab.shape[:2], lm) > 0].astype(np.float32, copy=False)
+    px = lab.reshape(-1, 3)[np.flatnonzero(cheeks(lab.shape[:2], lm))].astype(np.float32, copy=False)
     if len(px) < 32:
         return None
     med = np.median(px, 0)
@@ -69,8 +69,11 @@ def _likelihood_u8(lab: np.ndarray, med: np.ndarray, spread: np.ndarray, shaded:
     if shaded:
         d2 = cv2.LUT(a, t[1]) + cv2.LUT(b, t[2])
         return (np.exp(-0.5 * d2 / 2.0) * (v > SHADOW_DARKEST * med[0])[L]).astype(np.float32)
-    d2 = cv2.LUT(L, t[0]) + cv2.LUT(a, t[1]) + cv2.LUT(b, t[2])
-    colour = np.exp(-0.5 * d2 / 2.0)
+    d2 = cv2.LUT(L, t[0]) + cv2.LUT(a, t[1])
+    d2 += cv2.LUT(b, t[2])
+    d2 *= -0.5  # exp(-0.5 * d2 / 2.0), op by op in place
+    d2 /= 2.0
+    colour = np.exp(d2, out=d2)
     dark = np.exp(-0.5 * (np.maximum(SKIN_DARKEST * med[0] - v, 0) / 8.0) ** 2)
     return (colour * cv2.LUT(L, dark)).astype(np.float32)
 

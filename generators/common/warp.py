@@ -18,13 +18,13 @@ def delaunay(points: np.ndarray) -> np.ndarray:
     sub = cv2.Subdiv2D((int(x0), int(y0), int(x1 - x0) + 1, int(y1 - y0) + 1))
     for p in pts:
         sub.insert((float(p[0]), float(p[1])))
-    tris = []
-    for t in sub.getTriangleList().reshape(-1, 3, 2):
-        d = np.linalg.norm(pts[None, :, :] - t[:, None, :], axis=2)
-        idx = d.argmin(1)
-        if d[np.arange(3), idx].max() < 1.0 and len(set(idx)) == 3:
-            tris.append(idx)
-    return np.array(tris, np.int32)
+    corners = sub.getTriangleList().reshape(-1, 3, 2)
+    d = np.linalg.norm(pts[None, None, :, :] - corners[:, :, None, :], axis=3)  # (T, 3, points)
+    idx = d.argmin(2)
+    near = np.take_along_axis(d, idx[..., None], 2)[..., 0].max(1) < 1.0  # every corner is one of the points
+    distinct = (idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])
+    keep = near & distinct
+    return idx[keep].astype(np.int32) if keep.any() else np.array([], np.int32)
 
 
 def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
