@@ -229,7 +229,12 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
 
 def blend(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """alpha * top + (1 - alpha) * base rounded to uint8: the one way a made patch is mixed into real pixels."""
-    return np.clip(alpha * top + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
+    out, rest = alpha * top, (1 - alpha) * base
+    if out.dtype != np.result_type(out, rest):
+        out = out.astype(np.result_type(out, rest))
+    out += rest  # the sum, rounding and clip in place: the same floats, fewer frame-sized temporaries
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def paste(frame: np.ndarray, box: tuple[int, int, int, int], patch: np.ndarray, alpha: np.ndarray) -> np.ndarray:
