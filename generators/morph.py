@@ -140,9 +140,18 @@ def _dominant_features(face: np.ndarray, skins: list[np.ndarray], matched: list[
     for idx in (np.arange(36, 42), np.arange(42, 48), np.r_[31:36, 48:60]):
         region |= warp.hull_mask(mean[idx], face.shape[:2])
     region |= _facial_hair(skins, mean)
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
-    soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
-    return np.clip(soft * matched[d] + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
+    region = warp.morph_around(cv2.dilate, region,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
+    sigma = max(1.0, 0.06 * iod)
+    # blurred and mixed on the region's box grown by the kernel only: beyond it the weight is 0 and the face kept
+    x0, y0, x1, y1 = warp.grown_box(region, warp.kernel_size(sigma), face.shape)
+    out = face.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    soft = cv2.GaussianBlur(region[y0:y1, x0:x1].astype(np.float32) / 255.0, (0, 0), sigma)[..., None]
+    box = (slice(y0, y1), slice(x0, x1))
+    out[box] = np.clip(soft * matched[d][box] + (1 - soft) * face[box] + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _facial_hair(skins: list[np.ndarray], mean: np.ndarray) -> np.ndarray:

@@ -37,7 +37,6 @@ MIN_MASK_PX = 64
 VISIBLE_LEVEL = 24  # a pixel visibly changed: a channel moved by more than this (H.264 at CRF 18 moves <= 9)
 MIN_VISIBLE = 0.001  # share of the frame visibly changed below which the fake is its real (audit label_noise: 0.0005)
 MAX_CAST_DE = 5.0  # CIE76 distance of the blended face's mean colour from the source's: over it, a whole-face cast
-SIMD_ALIGN = 64  # pixels: a crop's columns line up with the frame's for any vector width up to 64 floats
 CAST_DRAWS = 16  # parameter draws tried before the sample fails (photo_s42: seed 2 passes at its 9th)
 
 
@@ -93,7 +92,7 @@ def blend_mask(lm: np.ndarray, shape: tuple[int, int], p: dict) -> np.ndarray:
     sigma = max(0.5, p["blur"] * iod)
     # worked out on the hull's box grown by the dilation and a blur kernel: beyond it the blur of zeros is zero,
     # and within it every pixel sees what it sees on the whole frame (the same floats, a fraction of the pixels)
-    x0, y0, x1, y1 = _grown_box(hull, r + (round(sigma * 4 * 2 + 1) | 1) + 2, shape)
+    x0, y0, x1, y1 = warp.grown_box(hull, r + warp.kernel_size(sigma) + 2, shape)
     m = np.zeros(shape[:2], np.float32)
     if x1 <= x0 or y1 <= y0:
         return m
@@ -106,16 +105,6 @@ def blend_mask(lm: np.ndarray, shape: tuple[int, int], p: dict) -> np.ndarray:
     crop[crop < 1.0 / 512] = 0.0  # the blur's far tail would change pixels by less than a grey level: keep them exact
     m[y0:y1, x0:x1] = crop * float(p["ratio"])
     return m
-
-
-def _grown_box(pts: np.ndarray, margin: int, shape) -> tuple[int, int, int, int]:
-    """The box (x0, y0, x1, y1) of integer points grown by margin, within a frame of `shape`; its columns start
-    on a multiple of SIMD_ALIGN and number a multiple of it, or end at the frame's, so that OpenCV's vector
-    loops and their scalar tails (which round differently) fall on the same columns as on the whole frame."""
-    x, y, w, h = cv2.boundingRect(pts)
-    x0 = max(0, x - margin) // SIMD_ALIGN * SIMD_ALIGN
-    x1 = x0 + -(-(x + w + margin - x0) // SIMD_ALIGN) * SIMD_ALIGN
-    return x0, max(0, y - margin), min(shape[1], x1), min(shape[0], y + h + margin)
 
 
 def _colour_tables(p: dict) -> tuple[np.ndarray, np.ndarray]:

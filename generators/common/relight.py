@@ -98,6 +98,14 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     inside = np.flatnonzero(hull)  # colourfulness(d, hull) and (s, hull), gathered as 8 bits, then logged
     colour_gain = min(1.0, _spread(_LOG[dst.reshape(-1, 3)[inside]]) / max(_spread(_LOG[src.reshape(-1, 3)[inside]]),
                                                                            1e-3))
-    out = (d - detail_d) + gain * light_s + colour_gain * _colour_kept(light_s, lm, dst.shape[:2]) * colour_s
-    out = strength * out + (1.0 - strength) * s
-    return np.clip(np.exp(out) - DARK + 0.5, 0, 255).astype(np.uint8)
+    # out = strength * ((d - detail_d) + gain * light_s + colour_gain * kept * colour_s) + (1 - strength) * s,
+    # then back from log RGB: op by op in that order, in place (the same floats, no frame-sized temporaries)
+    out = np.subtract(d, detail_d, out=detail_d)
+    out += gain * light_s
+    out += np.multiply(colour_gain * _colour_kept(light_s, lm, dst.shape[:2]), colour_s, out=colour_s)
+    out *= strength
+    out += np.multiply(s, 1.0 - strength, out=s)
+    out = np.exp(out, out=out)
+    out -= DARK
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)

@@ -77,6 +77,37 @@ def hull_mask(points: np.ndarray, shape: tuple[int, int], erode: int = 0) -> np.
     return mask
 
 
+SIMD_ALIGN = 64  # pixels: a crop's columns line up with the frame's for any vector width up to 64 floats
+
+
+def grown_box(pts_or_mask: np.ndarray, margin: int, shape) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of integer points (or of a uint8 mask's nonzero pixels) grown by margin, within a
+    frame of `shape`; its columns start on a multiple of SIMD_ALIGN and number a multiple of it, or end at the
+    frame's, so that OpenCV's vector loops and their scalar tails (which round differently) fall on the same
+    columns as on the whole frame. Empty (x1 <= x0) when there is nothing."""
+    x, y, w, h = cv2.boundingRect(pts_or_mask)
+    if w == 0 or h == 0:
+        return 0, 0, 0, 0
+    x0 = max(0, x - margin) // SIMD_ALIGN * SIMD_ALIGN
+    x1 = x0 + -(-(x + w + margin - x0) // SIMD_ALIGN) * SIMD_ALIGN
+    return x0, max(0, y - margin), min(shape[1], x1), min(shape[0], y + h + margin)
+
+
+def kernel_size(sigma: float) -> int:
+    """The Gaussian kernel size cv2.GaussianBlur picks for a float image and `sigma`."""
+    return round(sigma * 4 * 2 + 1) | 1
+
+
+def morph_around(op, mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """cv2.erode or cv2.dilate (`op`) of a uint8 mask worked out on its nonzero box grown by the kernel: outside
+    it the result is 0, inside every window sees what it sees on the whole mask (the same pixels, fewer)."""
+    out = np.zeros_like(mask)
+    x0, y0, x1, y1 = grown_box(mask, max(kernel.shape) // 2 + 1, mask.shape)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = op(mask[y0:y1, x0:x1], kernel)
+    return out
+
+
 def brow_lines(lm: np.ndarray, shape: tuple[int, int], width_px: int) -> np.ndarray:
     """The two brow landmark lines (17-21, 22-26) drawn `width_px` thick (uint8 mask)."""
     brows = np.zeros(shape, np.uint8)
