@@ -13,6 +13,9 @@ blurred mask are the frame's own; the paired real is the very target clip re-enc
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 import cv2
 import numpy as np
 
@@ -204,9 +207,14 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     first = next((i for i, lm in enumerate(lms) if lm is not None), None)
     if first is None:
         raise SampleFailed(f"{tgt.item.path}: no face in frames {start}..{start + n - 1}")
-    # parameters are the sample's, drawn once: the first face frame speaks for the clip
-    p = settle(media.read_frames(tgt.path, start + first, 1)[0], lms[first], sample.seed,
-               f"{tgt.item.path} frame {start + first}")
-    path, written, changed = render_clip(out_stem, tgt, start, n, lambda rgb, lm, i: blend_frame(rgb, lm, p)[0],
-                                         sigma=p["smooth_sigma"])
+    # parameters are the sample's, drawn once: the first face frame speaks for the clip (decoded once: the
+    # frames up to it are kept for the clip, and its settled blend is the clip's)
+    with contextlib.closing(media.iter_frames(tgt.path, start, n)) as decoded:
+        head = list(itertools.islice(decoded, first + 1))
+        if len(head) <= first:
+            head.append(media.read_frames(tgt.path, start + first, 1)[0])  # a short decode: read_frames says why
+        p, settled = _settle(head[first], lms[first], sample.seed, f"{tgt.item.path} frame {start + first}")
+        path, written, changed = render_clip(
+            out_stem, tgt, start, n, lambda rgb, lm, i: settled if i == first else blend_frame(rgb, lm, p)[0],
+            sigma=p["smooth_sigma"], decoded=itertools.chain(head, decoded))
     return Generated(path, p, written, changed)
