@@ -127,7 +127,14 @@ def _skin_weighted_mean(matched: list[np.ndarray], skins: list[np.ndarray], mean
     w = [wt * (SKIN_FLOOR + cv2.GaussianBlur(cv2.erode(sk, near), (0, 0), sigma)) * (taper if k else 1.0)
          for k, (wt, sk) in enumerate(zip(weights, skins))]
     total = sum(w)
-    return sum((wk / total)[..., None] * im.astype(np.float32) for wk, im in zip(w, matched))
+    out = buf = None  # sum((wk / total)[..., None] * im) term by term in that order, into two frame buffers
+    for wk, im in zip(w, matched):
+        term = np.multiply(np.divide(wk, total, out=wk)[..., None], im, out=buf)
+        if out is None:
+            out, buf = term, np.empty_like(term)
+        else:
+            out += term
+    return out
 
 
 def _dominant_features(face: np.ndarray, skins: list[np.ndarray], matched: list[np.ndarray],
@@ -162,8 +169,12 @@ def _facial_hair(skins: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
     lower = (warp.hull_mask(mean, shape, erode=2) > 0) & (lmk.height_above(shape, mean, mean[33]) < 0)
     sigma = 0.02 * float(lmk.interocular(mean)) + 0.5
     hair = np.zeros(shape, bool)
+    # blurred on the lower face's box grown by the kernel: its windows see what they see on the whole frame
+    x0, y0, x1, y1 = warp.grown_box(lower.view(np.uint8), warp.kernel_size(sigma), shape)
+    box = (slice(y0, y1), slice(x0, x1))
     for sk in skins:
-        hair |= lower & (cv2.GaussianBlur(sk, (0, 0), sigma) < 0.3)
+        if x1 > x0 and y1 > y0:
+            hair[box] |= lower[box] & (cv2.GaussianBlur(sk[box], (0, 0), sigma) < 0.3)
     return hair.astype(np.uint8) * 255
 
 
