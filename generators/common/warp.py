@@ -188,17 +188,21 @@ def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris:
     x0, y0, x1, y1 = roi
     dst = np.asarray(dst_pts, np.float32)
     aff, ok = triangle_affines(src_pts, dst_pts, tris)
-    label = np.full((y1 - y0, x1 - x0), len(tris), np.int32)
+    small = len(tris) < 256  # triangle ids fit 8 bits: each coefficient is one cv2.LUT, not a 6-wide gather
+    label = np.full((y1 - y0, x1 - x0), len(tris), np.uint8 if small else np.int32)
     for k in np.nonzero(ok)[0]:
         cv2.fillConvexPoly(label, np.round(dst[tris[k]] - (x0, y0)).astype(np.int32), int(k))
-    table = np.zeros((len(tris) + 1, 6), np.float32)
-    table[:-1] = aff.reshape(-1, 6)
-    table[-1] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
-    c = np.take(table, label, axis=0)
+    table = np.zeros((256 if small else len(tris) + 1, 6), np.float32)
+    table[:len(tris)] = aff.reshape(-1, 6)
+    table[len(tris)] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
+    if small:
+        c = [cv2.LUT(label, np.ascontiguousarray(table[:, j])) for j in range(6)]
+    else:
+        c = np.moveaxis(np.take(table, label, axis=0), -1, 0)
     gx = np.arange(x0, x1, dtype=np.float32)[None, :]
     gy = np.arange(y0, y1, dtype=np.float32)[:, None]
-    mx = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
-    my = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
+    mx = c[0] * gx + c[1] * gy + c[2]
+    my = c[3] * gx + c[4] * gy + c[5]
     patch = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     mask = np.where(label < len(tris), 255, 0).astype(np.uint8)
     return patch, mask
