@@ -43,8 +43,9 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
     mask = np.zeros((h, w), np.uint8)
     if x1 <= x0 or y1 <= y0:
         return out, mask
-    label = np.full((y1 - y0, x1 - x0), -1, np.int32)
-    aff = np.zeros((len(tris), 2, 3), np.float64)
+    small = len(tris) < 255  # triangle ids fit 8 bits (255: none): each coefficient is one cv2.LUT
+    label = np.full((y1 - y0, x1 - x0), 255 if small else -1, np.uint8 if small else np.int32)
+    aff = np.zeros((256 if small else len(tris), 2, 3), np.float64)
     for k, t in enumerate(tris):
         d, s = dst[t], srcp[t]
         e1, e2 = d[1] - d[0], d[2] - d[0]
@@ -52,11 +53,13 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
             continue
         aff[k] = cv2.getAffineTransform(d.astype(np.float32), s.astype(np.float32))
         cv2.fillConvexPoly(label, np.round(d - (x0, y0)).astype(np.int32), int(k))
-    covered = label >= 0
+    covered = label != 255 if small else label >= 0
     if not covered.any():
         return out, mask
-    idx = np.maximum(label, 0)
-    a = [np.take(aff[:, i // 3, i % 3], idx) for i in range(6)]  # each pixel's triangle's affine, whole box
+    if small:  # each pixel's triangle's affine, whole box
+        a = [cv2.LUT(label, np.ascontiguousarray(aff[:, i // 3, i % 3])) for i in range(6)]
+    else:
+        a = [np.take(aff[:, i // 3, i % 3], np.maximum(label, 0)) for i in range(6)]
     gx = np.arange(x0, x1)[None, :]
     gy = np.arange(y0, y1)[:, None]
     mx = np.where(covered, a[0] * gx + a[1] * gy + a[2], -1).astype(np.float32)
