@@ -100,9 +100,27 @@ def background_map(covered: np.ndarray, motion: np.ndarray, falloff: float,
     inv = lmk.invert(motion)
     gx = np.arange(w, dtype=np.float32)[None, :]
     gy = np.arange(h, dtype=np.float32)[:, None]
-    mx = gx + wgt * (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2] - gx)
-    my = gy + wgt * (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2] - gy)
-    return mx.astype(np.float32), my.astype(np.float32)
+    return _blend_map(inv[0], gx, gy, gx, wgt), _blend_map(inv[1], gx, gy, gy, wgt)
+
+
+def _blend_map(row: np.ndarray, gx: np.ndarray, gy: np.ndarray, g: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+    """g + wgt * (row . (x, y, 1) - g) as float32, computed in float64 in that order, in place."""
+    m = row[0] * gx + row[1] * gy
+    m += row[2]
+    m -= g
+    m *= wgt
+    m += g
+    return m.astype(np.float32)
+
+
+def _head_box(pts: np.ndarray, shape) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of the frame that triangles on `pts` can cover, its corner on even pixels (so
+    rounding vertices relative to it ties as on the frame), or the whole frame when none of it."""
+    h, w = shape[:2]
+    x0, y0 = (np.floor(pts.min(0)).astype(int) // 2 * 2).clip(0)
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
+    x1, y1 = min(x1, w), min(y1, h)
+    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else (0, 0, w, h)
 
 
 def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
@@ -111,11 +129,13 @@ def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.nd
     """One output frame: the head (landmarks + ring) warped onto out_lm and the moved ring, the rest of the
     frame by the head motion fading out with distance (`background_map`), every pixel taken from src."""
     dst = np.vstack([out_lm, lmk.apply(motion, ring)])
-    head, covered = warp.warp_region(src, src_pts, dst, tris, (0, 0, src.shape[1], src.shape[0]))
+    x0, y0, x1, y1 = _head_box(dst, src.shape)
+    head, inside = warp.warp_region(src, src_pts, dst, tris, (x0, y0, x1, y1))
+    covered = np.zeros(src.shape[:2], np.uint8)
+    covered[y0:y1, x0:x1] = inside
     mx, my = background_map(covered, motion, falloff, still)
     frame = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = covered > 0
-    frame[inside] = head[inside]
+    np.copyto(frame[y0:y1, x0:x1], head, where=inside[..., None] > 0)
     gap = float(lmk.mouth_gap(out_lm))
     scale = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
     if gap > 1.0 and gap > src_gap * scale + 1.0:

@@ -76,13 +76,13 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     warped, covered = warp.piecewise_affine(src, sr.extend(src_lm), ext - (x0, y0), tris, roi.shape[:2])
     if covered.sum() < 255 * 64:
         return dst
-    lab_d = cv2.cvtColor(roi, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab_d = cv2.cvtColor(roi, cv2.COLOR_RGB2LAB)
     skin_d = skin.skin_likelihood(lab_d, lm)
-    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
     warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"], skin_d)
     warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
-    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+    skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False),
                           p.get("below_glasses", False), sr.hair_strands(warped, lm))
     alpha = (alpha * (covered > 0))[..., None]

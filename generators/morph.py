@@ -87,7 +87,7 @@ def morph(imgs: list[np.ndarray], lms: list[np.ndarray], weights: list[float], p
     mask = warp.hull_mask(mean, (h, w), erode=p["erode_px"])
     ref = warped[0]
     region = warp.hull_mask(mean, (h, w), erode=2) > 0
-    skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float32), mean) for im in warped]
+    skins = [skin_likelihood(cv2.cvtColor(im, cv2.COLOR_RGB2LAB), mean) for im in warped]
     matched = [relight(im, ref, mean, region, dst_skin=skins[0]) if k else im for k, im in enumerate(warped)]
     face = np.clip(_skin_weighted_mean(matched, skins, mean, weights) + 0.5, 0, 255).astype(np.uint8)
     face = _dominant_features(face, skins, matched, mean, weights)
@@ -127,7 +127,14 @@ def _skin_weighted_mean(matched: list[np.ndarray], skins: list[np.ndarray], mean
     w = [wt * (SKIN_FLOOR + cv2.GaussianBlur(cv2.erode(sk, near), (0, 0), sigma)) * (taper if k else 1.0)
          for k, (wt, sk) in enumerate(zip(weights, skins))]
     total = sum(w)
-    return sum((wk / total)[..., None] * im.astype(np.float32) for wk, im in zip(w, matched))
+    out = buf = None  # sum((wk / total)[..., None] * im) term by term in that order, into two frame buffers
+    for wk, im in zip(w, matched):
+        term = np.multiply(np.divide(wk, total, out=wk)[..., None], im, out=buf)
+        if out is None:
+            out, buf = term, np.empty_like(term)
+        else:
+            out += term
+    return out
 
 
 def _dominant_features(face: np.ndarray, skins: list[np.ndarray], matched: list[np.ndarray],
@@ -140,9 +147,18 @@ def _dominant_features(face: np.ndarray, skins: list[np.ndarray], matched: list[
     for idx in (np.arange(36, 42), np.arange(42, 48), np.r_[31:36, 48:60]):
         region |= warp.hull_mask(mean[idx], face.shape[:2])
     region |= _facial_hair(skins, mean)
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
-    soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.06 * iod))[..., None]
-    return np.clip(soft * matched[d] + (1 - soft) * face + 0.5, 0, 255).astype(np.uint8)
+    region = warp.morph_around(cv2.dilate, region,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(0.12 * iod) + 1,) * 2))
+    sigma = max(1.0, 0.06 * iod)
+    # blurred and mixed on the region's box grown by the kernel only: beyond it the weight is 0 and the face kept
+    x0, y0, x1, y1 = warp.grown_box(region, warp.kernel_size(sigma), face.shape)
+    out = face.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    soft = cv2.GaussianBlur(region[y0:y1, x0:x1].astype(np.float32) / 255.0, (0, 0), sigma)[..., None]
+    box = (slice(y0, y1), slice(x0, x1))
+    out[box] = np.clip(soft * matched[d][box] + (1 - soft) * face[box] + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _facial_hair(skins: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
@@ -153,8 +169,12 @@ def _facial_hair(skins: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
     lower = (warp.hull_mask(mean, shape, erode=2) > 0) & (lmk.height_above(shape, mean, mean[33]) < 0)
     sigma = 0.02 * float(lmk.interocular(mean)) + 0.5
     hair = np.zeros(shape, bool)
+    # blurred on the lower face's box grown by the kernel: its windows see what they see on the whole frame
+    x0, y0, x1, y1 = warp.grown_box(lower.view(np.uint8), warp.kernel_size(sigma), shape)
+    box = (slice(y0, y1), slice(x0, x1))
     for sk in skins:
-        hair |= lower & (cv2.GaussianBlur(sk, (0, 0), sigma) < 0.3)
+        if x1 > x0 and y1 > y0:
+            hair[box] |= lower[box] & (cv2.GaussianBlur(sk[box], (0, 0), sigma) < 0.3)
     return hair.astype(np.uint8) * 255
 
 

@@ -13,6 +13,9 @@ blurred mask are the frame's own; the paired real is the very target clip re-enc
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 import cv2
 import numpy as np
 
@@ -87,28 +90,42 @@ def blend_mask(lm: np.ndarray, shape: tuple[int, int], p: dict) -> np.ndarray:
     iod = float(lmk.interocular(lm))
     centre = lm.mean(0)
     pushed = centre + (lm - centre) * (1.0 + np.asarray(p["deform"], np.float32))[:, None]
-    mask = np.zeros(shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(_hull_points(pushed, p["hull"])).astype(np.int32)), 255)
+    hull = cv2.convexHull(np.round(_hull_points(pushed, p["hull"])).astype(np.int32))
     r = int(round(abs(p["morph"]) * iod))
+    sigma = max(0.5, p["blur"] * iod)
+    # worked out on the hull's box grown by the dilation and a blur kernel: beyond it the blur of zeros is zero,
+    # and within it every pixel sees what it sees on the whole frame (the same floats, a fraction of the pixels)
+    x0, y0, x1, y1 = warp.grown_box(hull, r + warp.kernel_size(sigma) + 2, shape)
+    m = np.zeros(shape[:2], np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return m
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, hull - np.array([x0, y0], np.int32), 255)
     if r > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         mask = cv2.dilate(mask, k) if p["morph"] > 0 else cv2.erode(mask, k)
-    m = mask.astype(np.float32) / 255.0
-    sigma = max(0.5, p["blur"] * iod)
-    m = cv2.GaussianBlur(m, (0, 0), sigma)
-    m[m < 1.0 / 512] = 0.0  # the blur's far tail would change pixels by less than a grey level: keep them exact
-    return m * float(p["ratio"])
+    crop = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    crop[crop < 1.0 / 512] = 0.0  # the blur's far tail would change pixels by less than a grey level: keep them exact
+    m[y0:y1, x0:x1] = crop * float(p["ratio"])
+    return m
+
+
+def _colour_tables(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """`pseudo_source`'s colour changes as per-value tables (cv2.LUT): hue turned and saturation scaled (uint8
+    HSV), then contrast, brightness and shift per RGB channel (float32, clipped); the same float ops per value."""
+    v = np.arange(256, dtype=np.float32)
+    hsv = np.stack([((v + p["hue"]) % 180).astype(np.uint8), np.clip(v * p["saturation"], 0, 255).astype(np.uint8),
+                    v.astype(np.uint8)], -1)
+    shift = np.asarray(p["rgb_shift"], np.float32)
+    rgb = (v[:, None] - 128.0) * p["contrast"] + 128.0 + 255.0 * p["brightness"] + shift
+    return hsv[:, None, :], np.clip(rgb, 0, 255)[:, None, :]
 
 
 def pseudo_source(rgb: np.ndarray, lm: np.ndarray, p: dict) -> np.ndarray:
     """The frame with colour, frequency and small geometric changes (the face that gets blended in)."""
-    img = rgb.astype(np.float32)
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + p["hue"]) % 180
-    hsv[..., 1] = np.clip(hsv[..., 1] * p["saturation"], 0, 255)
-    img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    img = (img - 128.0) * p["contrast"] + 128.0 + 255.0 * p["brightness"] + np.asarray(p["rgb_shift"], np.float32)
-    img = np.clip(img, 0, 255)
+    hsv_table, rgb_table = _colour_tables(p)
+    hsv = cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV), hsv_table)
+    img = cv2.LUT(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), rgb_table)
     h, w = rgb.shape[:2]
     if p["frequency"] == "downscale":
         small = cv2.resize(img, (max(8, round(w * p["downscale"])), max(8, round(h * p["downscale"]))),
@@ -127,10 +144,10 @@ def pseudo_source(rgb: np.ndarray, lm: np.ndarray, p: dict) -> np.ndarray:
 def blend_frame(rgb: np.ndarray, lm: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
     """One self-blended frame and its mask; pixels where the mask is 0 are rgb's, bit for bit."""
     mask = blend_mask(lm, rgb.shape, p)
-    ys, xs = np.nonzero(mask)
-    if len(ys) < MIN_MASK_PX:
+    if cv2.countNonZero(mask) < MIN_MASK_PX:
         return rgb, mask
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    x0, y0, w, h = cv2.boundingRect((mask > 0).view(np.uint8))  # the box of the mask's nonzero pixels
+    x1, y1 = x0 + w, y0 + h
     src = pseudo_source(rgb, lm, p)[y0:y1, x0:x1]
     a = mask[y0:y1, x0:x1, None]
     out = rgb.copy()
@@ -160,6 +177,11 @@ def settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> dict:
     """The first of CAST_DRAWS parameter draws whose blend of this frame casts its face by at most MAX_CAST_DE
     and changes at least MIN_VISIBLE of it (a fake that looks like its real is label noise), the draw index and
     cast recorded; SampleFailed naming both measures when none does."""
+    return _settle(rgb, lm, seed, where)[0]
+
+
+def _settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> tuple[dict, np.ndarray]:
+    """`settle`'s parameters and the frame they blended (not blended again)."""
     tried = []
     for k in range(CAST_DRAWS):
         p = draw_params(seed, k)
@@ -167,7 +189,7 @@ def settle(rgb: np.ndarray, lm: np.ndarray, seed: int, where: str) -> dict:
         cast, share = colour_cast(rgb, out, mask), visible_share(rgb, out)
         tried.append(f"dE {cast:.1f}/{100 * share:.3f}%")
         if cast <= MAX_CAST_DE and share >= MIN_VISIBLE and (mask > 0).sum() >= MIN_MASK_PX:
-            return {**p, "draw": k, "cast_de": round(cast, 2)}
+            return {**p, "draw": k, "cast_de": round(cast, 2)}, out
     raise SampleFailed(f"{where}: no self-blend draw both kept the face's colour within dE {MAX_CAST_DE:g} and "
                        f"changed {100 * MIN_VISIBLE:g}% of the frame by more than {VISIBLE_LEVEL} levels "
                        f"({', '.join(tried)})")
@@ -177,17 +199,22 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt = sources.role("target")
     if tgt.item.kind == "image":
         rgb, lm = media.read_image(tgt.path), tgt.still_face().landmarks
-        p = settle(rgb, lm, sample.seed, tgt.item.path)
-        return Generated(save_image(out_stem, blend_frame(rgb, lm, p)[0]), p, 1, 1)
+        p, out = _settle(rgb, lm, sample.seed, tgt.item.path)
+        return Generated(save_image(out_stem, out), p, 1, 1)
 
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     lms = clip_landmarks(tgt, start, n, draw_params(sample.seed)["smooth_sigma"])
     first = next((i for i, lm in enumerate(lms) if lm is not None), None)
     if first is None:
         raise SampleFailed(f"{tgt.item.path}: no face in frames {start}..{start + n - 1}")
-    # parameters are the sample's, drawn once: the first face frame speaks for the clip
-    p = settle(media.read_frames(tgt.path, start + first, 1)[0], lms[first], sample.seed,
-               f"{tgt.item.path} frame {start + first}")
-    path, written, changed = render_clip(out_stem, tgt, start, n, lambda rgb, lm, i: blend_frame(rgb, lm, p)[0],
-                                         sigma=p["smooth_sigma"])
+    # parameters are the sample's, drawn once: the first face frame speaks for the clip (decoded once: the
+    # frames up to it are kept for the clip, and its settled blend is the clip's)
+    with contextlib.closing(media.iter_frames(tgt.path, start, n)) as decoded:
+        head = list(itertools.islice(decoded, first + 1))
+        if len(head) <= first:
+            head.append(media.read_frames(tgt.path, start + first, 1)[0])  # a short decode: read_frames says why
+        p, settled = _settle(head[first], lms[first], sample.seed, f"{tgt.item.path} frame {start + first}")
+        path, written, changed = render_clip(
+            out_stem, tgt, start, n, lambda rgb, lm, i: settled if i == first else blend_frame(rgb, lm, p)[0],
+            sigma=p["smooth_sigma"], decoded=itertools.chain(head, decoded))
     return Generated(path, p, written, changed)

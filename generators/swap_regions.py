@@ -73,7 +73,7 @@ def hair_strands(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     10-14 %). Boolean."""
     shape, iod, up = rgb.shape[:2], float(lmk.interocular(lm)), lmk.up_vector(lm)
     mid = lm[36:48].mean(0)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    xx, yy = np.arange(shape[1])[None, :], np.arange(shape[0])[:, None]
     beside = np.abs((xx - mid[0]) * -up[1] + (yy - mid[1]) * up[0]) > 0.6 * iod
     zone = beside & (lmk.height_above(shape, lm, mid) > -0.3 * iod)
     return skin.thin_lines(rgb, lm, zone, width=0.04, contrast=STRAND_CONTRAST, min_length=0.12, light=False,
@@ -102,7 +102,7 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
     above = lmk.height_above(shape, lm, lm[36:48].mean(0)) > 0.12 * iod
     # and along the region's edge (temples, cheeks, jaw), where long hair falls across a source's face
     k = 2 * max(1, int(EDGE_RING * iod)) + 1
-    ring = (core > 0) & (cv2.erode(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) == 0)
+    ring = (core > 0) & (warp.morph_around(cv2.erode, core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) == 0)
     d = 2 * max(1, int(0.03 * iod)) + 1  # thin strands, and the half-covered pixels beside them
     nonskin = (cv2.dilate((src_skin < 0.4).astype(np.uint8), np.ones((d, d), np.uint8)) > 0) & (brows == 0)
     src_hair = (above if keep_brows else above & nonskin) | (ring & nonskin)

@@ -8,7 +8,7 @@ gives other audio, its own audio.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -34,11 +34,13 @@ def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0, max_gap:
 
 
 def render_clip(out_stem: Path, src: Source, start: int, n: int, fn: FrameFn,
-                audio: tuple[np.ndarray, int] | None | str = "source", sigma: float = 1.0) -> tuple[Path, int, int]:
-    """Write fn(frame, landmarks, i) for each frame with a face (others unchanged); returns (path, written, changed)."""
+                audio: tuple[np.ndarray, int] | None | str = "source", sigma: float = 1.0,
+                decoded: Iterable[np.ndarray] | None = None) -> tuple[Path, int, int]:
+    """Write fn(frame, landmarks, i) for each frame with a face (others unchanged); returns (path, written, changed).
+    `decoded`: the clip's frames where the caller has begun decoding them already (not decoded twice)."""
     lms = clip_landmarks(src, start, n, sigma)
-    frames = (rgb if lm is None else fn(rgb, lm, i)
-              for i, (rgb, lm) in enumerate(zip(media.iter_frames(src.path, start, n), lms)))
+    decoded = media.iter_frames(src.path, start, n) if decoded is None else decoded
+    frames = (rgb if lm is None else fn(rgb, lm, i) for i, (rgb, lm) in enumerate(zip(decoded, lms)))
     fps = media.video_fps(src.path)
     if isinstance(audio, str):
         audio = media.read_audio_of_video(src.path, start / fps, n / fps)

@@ -15,6 +15,7 @@ SIGMA = 0.25  # face units: what is shading and tone (below) and what is the fac
 LIGHT_GAIN = 0.7  # least share of the face's lightness detail kept on a smoother skin (a retouched photo)
 SHADOW_FADE = 0.6  # log lightness below the face's own low frequencies at which its colour detail is gone
 DARK = 4.0  # added to 8-bit values before the log, so sensor noise in near-black pixels is not magnified
+_LOG = np.log(np.arange(256, dtype=np.float32) + DARK)  # log RGB of each 8-bit value (looked up, not recomputed)
 
 
 def _lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -32,15 +33,29 @@ def _lowpass(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 
 def _split(log_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lightness, colour) of a log-RGB image: the channels' mean, and each channel's offset from it."""
-    light = log_rgb.mean(-1, keepdims=True)
+    light = _mean3(log_rgb)[..., None]
     return light, log_rgb - light
+
+
+def _mean3(x: np.ndarray) -> np.ndarray:
+    """x.mean(-1) over 3 channels, summed and divided in numpy's order (the same floats), without its slow
+    reduction over a short axis."""
+    return (x[..., 0] + x[..., 1] + x[..., 2]) / 3
 
 
 def colourfulness(log_rgb: np.ndarray, mask: np.ndarray) -> float:
     """How much colour varies within mask (mean distance of each pixel's log chromaticity from the mask's
     mean): 0 for a grey photo, high where lips, eyes and skin differ in hue."""
-    c = _split(log_rgb)[1][mask > 0]
-    return float(np.linalg.norm(c - c.mean(0), axis=-1).mean()) if len(c) else 0.0
+    return _spread(log_rgb[mask > 0])
+
+
+def _spread(px: np.ndarray) -> float:
+    """`colourfulness` of the masked pixels px (N, 3) of a log-RGB image: their split is the whole image's."""
+    if not len(px):
+        return 0.0
+    c = px - _mean3(px)[:, None]
+    e = c - c.mean(0)
+    return float(np.sqrt(e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] + e[:, 2] * e[:, 2]).mean())  # = norm(e, axis=-1)
 
 
 def _colour_kept(light: np.ndarray, lm: np.ndarray, shape) -> np.ndarray:
@@ -65,21 +80,32 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
 
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
-    s_lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+    s_lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB)
     ws = region * skin.skin_likelihood(s_lab, lm, shaded=True)
     if dst_skin is None:
-        dst_skin = skin.skin_likelihood(cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32), lm)
+        dst_skin = skin.skin_likelihood(cv2.cvtColor(dst, cv2.COLOR_RGB2LAB), lm)
     wd = region * dst_skin
     both = (ws > 0.5) & (wd > 0.5)
     if both.sum() < 64:
         return src
-    s, d = np.log(src.astype(np.float32) + DARK), np.log(dst.astype(np.float32) + DARK)
+    s, d = cv2.LUT(src, _LOG), cv2.LUT(dst, _LOG)
     px = sigma * float(lmk.interocular(lm))
     detail_s, detail_d = s - _lowpass(s, ws, px), d - _lowpass(d, wd, px)
-    (light_s, colour_s), light_d = _split(detail_s), _split(detail_d)[0]
-    gain = np.clip((light_d[both].std() + 0.005) / (light_s[both].std() + 0.005), LIGHT_GAIN, 1.0)
+    light_s, colour_s = _split(detail_s)
+    light_d = detail_d[both].mean(-1, keepdims=True)  # the target's lightness detail where it is measured
+    gain = np.clip((light_d.std() + 0.005) / (light_s[both].std() + 0.005), LIGHT_GAIN, 1.0)
     hull = hull_mask(lm, dst.shape[:2])
-    colour_gain = min(1.0, colourfulness(d, hull) / max(colourfulness(s, hull), 1e-3))
-    out = (d - detail_d) + gain * light_s + colour_gain * _colour_kept(light_s, lm, dst.shape[:2]) * colour_s
-    out = strength * out + (1.0 - strength) * s
-    return np.clip(np.exp(out) - DARK + 0.5, 0, 255).astype(np.uint8)
+    inside = np.flatnonzero(hull)  # colourfulness(d, hull) and (s, hull), gathered as 8 bits, then logged
+    colour_gain = min(1.0, _spread(_LOG[dst.reshape(-1, 3)[inside]]) / max(_spread(_LOG[src.reshape(-1, 3)[inside]]),
+                                                                           1e-3))
+    # out = strength * ((d - detail_d) + gain * light_s + colour_gain * kept * colour_s) + (1 - strength) * s,
+    # then back from log RGB: op by op in that order, in place (the same floats, no frame-sized temporaries)
+    out = np.subtract(d, detail_d, out=detail_d)
+    out += gain * light_s
+    out += np.multiply(colour_gain * _colour_kept(light_s, lm, dst.shape[:2]), colour_s, out=colour_s)
+    out *= strength
+    out += np.multiply(s, 1.0 - strength, out=s)
+    out = np.exp(out, out=out)
+    out -= DARK
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)

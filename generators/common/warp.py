@@ -18,13 +18,13 @@ def delaunay(points: np.ndarray) -> np.ndarray:
     sub = cv2.Subdiv2D((int(x0), int(y0), int(x1 - x0) + 1, int(y1 - y0) + 1))
     for p in pts:
         sub.insert((float(p[0]), float(p[1])))
-    tris = []
-    for t in sub.getTriangleList().reshape(-1, 3, 2):
-        d = np.linalg.norm(pts[None, :, :] - t[:, None, :], axis=2)
-        idx = d.argmin(1)
-        if d[np.arange(3), idx].max() < 1.0 and len(set(idx)) == 3:
-            tris.append(idx)
-    return np.array(tris, np.int32)
+    corners = sub.getTriangleList().reshape(-1, 3, 2)
+    d = np.linalg.norm(pts[None, None, :, :] - corners[:, :, None, :], axis=3)  # (T, 3, points)
+    idx = d.argmin(2)
+    near = np.take_along_axis(d, idx[..., None], 2)[..., 0].max(1) < 1.0  # every corner is one of the points
+    distinct = (idx[:, 0] != idx[:, 1]) & (idx[:, 0] != idx[:, 2]) & (idx[:, 1] != idx[:, 2])
+    keep = near & distinct
+    return idx[keep].astype(np.int32) if keep.any() else np.array([], np.int32)
 
 
 def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
@@ -43,8 +43,9 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
     mask = np.zeros((h, w), np.uint8)
     if x1 <= x0 or y1 <= y0:
         return out, mask
-    label = np.full((y1 - y0, x1 - x0), -1, np.int32)
-    aff = np.zeros((len(tris), 2, 3), np.float64)
+    small = len(tris) < 255  # triangle ids fit 8 bits (255: none): each coefficient is one cv2.LUT
+    label = np.full((y1 - y0, x1 - x0), 255 if small else -1, np.uint8 if small else np.int32)
+    aff = np.zeros((256 if small else len(tris), 2, 3), np.float64)
     for k, t in enumerate(tris):
         d, s = dst[t], srcp[t]
         e1, e2 = d[1] - d[0], d[2] - d[0]
@@ -52,18 +53,21 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
             continue
         aff[k] = cv2.getAffineTransform(d.astype(np.float32), s.astype(np.float32))
         cv2.fillConvexPoly(label, np.round(d - (x0, y0)).astype(np.int32), int(k))
-    ys, xs = np.nonzero(label >= 0)
-    if len(ys) == 0:
+    covered = label != 255 if small else label >= 0
+    if not covered.any():
         return out, mask
-    a = aff[label[ys, xs]]
-    gx, gy = xs + x0, ys + y0
-    mx = np.full(label.shape, -1, np.float32)
-    my = np.full(label.shape, -1, np.float32)
-    mx[ys, xs] = a[:, 0, 0] * gx + a[:, 0, 1] * gy + a[:, 0, 2]
-    my[ys, xs] = a[:, 1, 0] * gx + a[:, 1, 1] * gy + a[:, 1, 2]
+    if small:  # each pixel's triangle's affine, whole box
+        a = [cv2.LUT(label, np.ascontiguousarray(aff[:, i // 3, i % 3])) for i in range(6)]
+    else:
+        a = [np.take(aff[:, i // 3, i % 3], np.maximum(label, 0)) for i in range(6)]
+    gx = np.arange(x0, x1)[None, :]
+    gy = np.arange(y0, y1)[:, None]
+    mx = np.where(covered, a[0] * gx + a[1] * gy + a[2], -1).astype(np.float32)
+    my = np.where(covered, a[3] * gx + a[4] * gy + a[5], -1).astype(np.float32)
     roi = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    out[y0:y1, x0:x1][ys, xs] = roi[ys, xs]
-    mask[y0:y1, x0:x1][ys, xs] = 255
+    roi[~covered] = 0
+    out[y0:y1, x0:x1] = roi
+    mask[y0:y1, x0:x1] = covered.view(np.uint8) * 255
     return out, mask
 
 
@@ -74,6 +78,37 @@ def hull_mask(points: np.ndarray, shape: tuple[int, int], erode: int = 0) -> np.
     if erode > 0:
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
     return mask
+
+
+SIMD_ALIGN = 64  # pixels: a crop's columns line up with the frame's for any vector width up to 64 floats
+
+
+def grown_box(pts_or_mask: np.ndarray, margin: int, shape) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of integer points (or of a uint8 mask's nonzero pixels) grown by margin, within a
+    frame of `shape`; its columns start on a multiple of SIMD_ALIGN and number a multiple of it, or end at the
+    frame's, so that OpenCV's vector loops and their scalar tails (which round differently) fall on the same
+    columns as on the whole frame. Empty (x1 <= x0) when there is nothing."""
+    x, y, w, h = cv2.boundingRect(pts_or_mask)
+    if w == 0 or h == 0:
+        return 0, 0, 0, 0
+    x0 = max(0, x - margin) // SIMD_ALIGN * SIMD_ALIGN
+    x1 = x0 + -(-(x + w + margin - x0) // SIMD_ALIGN) * SIMD_ALIGN
+    return x0, max(0, y - margin), min(shape[1], x1), min(shape[0], y + h + margin)
+
+
+def kernel_size(sigma: float) -> int:
+    """The Gaussian kernel size cv2.GaussianBlur picks for a float image and `sigma`."""
+    return round(sigma * 4 * 2 + 1) | 1
+
+
+def morph_around(op, mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """cv2.erode or cv2.dilate (`op`) of a uint8 mask worked out on its nonzero box grown by the kernel: outside
+    it the result is 0, inside every window sees what it sees on the whole mask (the same pixels, fewer)."""
+    out = np.zeros_like(mask)
+    x0, y0, x1, y1 = grown_box(mask, max(kernel.shape) // 2 + 1, mask.shape)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = op(mask[y0:y1, x0:x1], kernel)
+    return out
 
 
 def brow_lines(lm: np.ndarray, shape: tuple[int, int], width_px: int) -> np.ndarray:
@@ -156,17 +191,21 @@ def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris:
     x0, y0, x1, y1 = roi
     dst = np.asarray(dst_pts, np.float32)
     aff, ok = triangle_affines(src_pts, dst_pts, tris)
-    label = np.full((y1 - y0, x1 - x0), len(tris), np.int32)
+    small = len(tris) < 256  # triangle ids fit 8 bits: each coefficient is one cv2.LUT, not a 6-wide gather
+    label = np.full((y1 - y0, x1 - x0), len(tris), np.uint8 if small else np.int32)
     for k in np.nonzero(ok)[0]:
         cv2.fillConvexPoly(label, np.round(dst[tris[k]] - (x0, y0)).astype(np.int32), int(k))
-    table = np.zeros((len(tris) + 1, 6), np.float32)
-    table[:-1] = aff.reshape(-1, 6)
-    table[-1] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
-    c = np.take(table, label, axis=0)
+    table = np.zeros((256 if small else len(tris) + 1, 6), np.float32)
+    table[:len(tris)] = aff.reshape(-1, 6)
+    table[len(tris)] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
+    if small:
+        c = [cv2.LUT(label, np.ascontiguousarray(table[:, j])) for j in range(6)]
+    else:
+        c = np.moveaxis(np.take(table, label, axis=0), -1, 0)
     gx = np.arange(x0, x1, dtype=np.float32)[None, :]
     gy = np.arange(y0, y1, dtype=np.float32)[:, None]
-    mx = c[..., 0] * gx + c[..., 1] * gy + c[..., 2]
-    my = c[..., 3] * gx + c[..., 4] * gy + c[..., 5]
+    mx = c[0] * gx + c[1] * gy + c[2]
+    my = c[3] * gx + c[4] * gy + c[5]
     patch = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     mask = np.where(label < len(tris), 255, 0).astype(np.uint8)
     return patch, mask
@@ -228,7 +267,12 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
 
 def blend(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """alpha * top + (1 - alpha) * base rounded to uint8: the one way a made patch is mixed into real pixels."""
-    return np.clip(alpha * top + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
+    out, rest = alpha * top, (1 - alpha) * base
+    if out.dtype != np.result_type(out, rest):
+        out = out.astype(np.result_type(out, rest))
+    out += rest  # the sum, rounding and clip in place: the same floats, fewer frame-sized temporaries
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def paste(frame: np.ndarray, box: tuple[int, int, int, int], patch: np.ndarray, alpha: np.ndarray) -> np.ndarray:

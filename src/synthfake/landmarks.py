@@ -41,7 +41,7 @@ def up_vector(lm: np.ndarray) -> np.ndarray:
 def height_above(shape: tuple[int, int], lm: np.ndarray, point: np.ndarray) -> np.ndarray:
     """Per pixel of an image of `shape`: its distance above `point` along the face's up vector (negative below)."""
     up = up_vector(lm)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    xx, yy = np.arange(shape[1])[None, :], np.arange(shape[0])[:, None]  # each term is one row or column's
     return (xx - point[0]) * up[0] + (yy - point[1]) * up[1]
 
 
