@@ -27,6 +27,14 @@ def delaunay(points: np.ndarray) -> np.ndarray:
     return idx[keep].astype(np.int32) if keep.any() else np.array([], np.int32)
 
 
+def per_pixel(table: np.ndarray, label: np.ndarray) -> list[np.ndarray]:
+    """Each column of a (K, 6) table of triangle affines looked up at every pixel's triangle label: one cv2.LUT a
+    column where the labels are 8 bits (the table then has 256 rows), a gather otherwise (the same values)."""
+    if label.dtype == np.uint8:
+        return [cv2.LUT(label, np.ascontiguousarray(table[:, j])) for j in range(table.shape[1])]
+    return [np.take(table[:, j], label) for j in range(table.shape[1])]
+
+
 def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
                      out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Warp `src` so that src_pts land on dst_pts, triangle by triangle.
@@ -56,10 +64,7 @@ def piecewise_affine(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, 
     covered = label != 255 if small else label >= 0
     if not covered.any():
         return out, mask
-    if small:  # each pixel's triangle's affine, whole box
-        a = [cv2.LUT(label, np.ascontiguousarray(aff[:, i // 3, i % 3])) for i in range(6)]
-    else:
-        a = [np.take(aff[:, i // 3, i % 3], np.maximum(label, 0)) for i in range(6)]
+    a = per_pixel(aff.reshape(-1, 6), label if small else np.maximum(label, 0))  # each pixel's triangle's affine
     gx = np.arange(x0, x1)[None, :]
     gy = np.arange(y0, y1)[:, None]
     mx = np.where(covered, a[0] * gx + a[1] * gy + a[2], -1).astype(np.float32)
@@ -198,10 +203,7 @@ def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris:
     table = np.zeros((256 if small else len(tris) + 1, 6), np.float32)
     table[:len(tris)] = aff.reshape(-1, 6)
     table[len(tris)] = (0, 0, -1, 0, 0, -1)  # uncovered pixels: sampled just outside (cheap to reflect), masked out
-    if small:
-        c = [cv2.LUT(label, np.ascontiguousarray(table[:, j])) for j in range(6)]
-    else:
-        c = np.moveaxis(np.take(table, label, axis=0), -1, 0)
+    c = per_pixel(table, label)
     gx = np.arange(x0, x1, dtype=np.float32)[None, :]
     gy = np.arange(y0, y1, dtype=np.float32)[:, None]
     mx = c[0] * gx + c[1] * gy + c[2]
