@@ -24,13 +24,12 @@ from rich.table import Table
 
 def columns() -> list[tuple[int, str]]:
     """(feature column, label): the KB residual truncated at 3 grey levels in each region, then the gradients in
-    the core and the ring (the model's order: residual channels x regions, then gradients x regions)."""
-    from synthfake.detector.residual_stats import REGIONS
+    the core and the ring, found by name in the model's feature list."""
+    from synthfake.detector.residual_stats import REGIONS, feature_names
 
-    kb_truncated = 1  # channels: KB, KB truncated, KV, KV truncated, first difference, truncated
-    grads = 6 * len(REGIONS)
-    return ([(kb_truncated * len(REGIONS) + i, f"{r} KB") for i, r in enumerate(REGIONS)]
-            + [(grads + REGIONS.index(r), f"{r} grad") for r in ("core", "ring")])
+    names = feature_names()
+    return ([(names.index(f"kb_t {r}"), f"{r} KB") for r in REGIONS]
+            + [(names.index(f"grad {r}"), f"{r} grad") for r in ("core", "ring")])
 
 
 def file_features(ds: Path, workers: int) -> tuple[dict, dict]:

@@ -68,6 +68,12 @@ class ResidualStatsConfig(PretrainedConfig):
 N_FEATURES = 3 * 2 * len(REGIONS) + len(REGIONS) + 2 * 2  # residuals (plain, truncated), gradients, chroma
 
 
+def feature_names() -> list[str]:
+    """The name of each feature column, in `features`' order (e.g. "kb_t ring": KB truncated, margin ring)."""
+    residuals = [f"{f}{t} {r}" for f in ("kb", "kv", "diff") for t in ("", "_t") for r in REGIONS]
+    return residuals + [f"grad {r}" for r in REGIONS] + [f"{c} {r}" for c in ("cr", "cb") for r in REGIONS[:2]]
+
+
 class ResidualStatsForImageClassification(PreTrainedModel):
     """pixel_values (B, 3, S, S), normalised as the config says -> logits (B, 2)."""
 
