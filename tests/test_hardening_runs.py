@@ -194,7 +194,8 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
 
     big = tmp_path / "B"
     stale = big / ".plan.json.99999999.tmp"
-    args = [sys.executable, "-m", "synthfake.cli", "run", *SWAP, "--n", "16", "--workers", "2", "--sources",
+    n = 64  # enough that a run is still going when the signal comes (generation got faster: 16 could finish)
+    args = [sys.executable, "-m", "synthfake.cli", "run", *SWAP, "--n", str(n), "--workers", "2", "--sources",
             str(faces), "--out", str(big), "--quiet"]
     for sig in (signal.SIGKILL, signal.SIGTERM):
         launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -212,7 +213,7 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     done, failed = _ids(big)
-    assert len(done) + len(failed) == 16 and len(set(done)) == len(done) and not stale.exists()
+    assert len(done) + len(failed) == n and len(set(done)) == len(done) and not stale.exists()
 
 
 def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
