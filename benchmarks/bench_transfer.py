@@ -65,6 +65,8 @@ def needs_missing_backend(path: Path) -> str | None:
 
 def build(name: str, a, timings: dict) -> Path:
     """`gen run --recipe` into a cached dataset folder (a finished run is a no-op)."""
+    from synthfake.errors import EXIT_FAILED
+
     ds = a.out / "data" / f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
     if (ds / "built.json").is_file():  # a finished build: not even a no-op `gen run`
         return ds
@@ -77,10 +79,14 @@ def build(name: str, a, timings: dict) -> Path:
            str(a.recipes / f"{name}.json"), "--n", str(a.n), "--seed", str(a.seed), "--clip-seconds",
            str(a.clip_seconds), "--splits", a.splits, "--workers", str(a.workers), "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    failed = sorted(p.name for p in (ds / "failures").glob("*.jsonl") if p.stat().st_size) if ds.exists() else []
+    if proc.returncode != 0 and not (proc.returncode == EXIT_FAILED and failed):  # failed samples: recorded, kept out
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-600:]}")
+    if failed:
+        log(f"{ds.name}: some samples failed (kept out of the dataset; reasons in {ds / 'failures'})")
     timings[f"build {name}"] = time.time() - t
-    (ds / "built.json").write_text(json.dumps({"seconds": timings[f"build {name}"], "cmd": cmd[3:]}))
+    (ds / "built.json").write_text(json.dumps({"seconds": timings[f"build {name}"], "cmd": cmd[3:],
+                                               "failure_files": failed}))
     if not shared_index.is_file():
         shutil.copy(ds / "sources.json", shared_index)
     return ds
