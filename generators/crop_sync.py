@@ -114,16 +114,14 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     else:
         p["dub"] = "none: the target clip has no audio track, nor has its real"
     lms = clips.clip_landmarks(tgt, start, n, p["smooth_sigma"], mouth_sync.MAX_GAP)
-    changed = 0
 
-    def frames():
-        nonlocal changed
+    def synced():
         for k, rgb in enumerate(media.iter_frames(tgt.path, start, n)):
             lm = lms[k] if k < len(lms) else None
             opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
             out = None if lm is None else sync_frame(rgb, lm, opening, p)
-            changed += out is not None
-            yield rgb if out is None else out
+            yield (rgb, False) if out is None else (out, True)
 
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=tgt.item.path)
-    return Generated(path, p, written, changed)
+    frames = clips.Counted(synced())
+    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=tgt.item.path)
+    return Generated(path, p, written, frames.changed)

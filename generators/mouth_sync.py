@@ -158,19 +158,15 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     lms = clips.clip_landmarks(tgt, start, n_clip, p["smooth_sigma"], MAX_GAP)
     clip = media.read_frames(tgt.path, start, n_clip)
     order = _frame_order(n_clip, n_out)
-    changed = 0
 
-    def frames():
-        nonlocal changed
+    def synced():
         for k, j in enumerate(order):
             lm = lms[j]
             if lm is None:
-                yield clip[j]
+                yield clip[j], False
                 continue
             opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
-            out, did = resync(clip[j], lm, opening * float(lmk.interocular(lm)), p)
-            changed += did
-            yield out
+            yield resync(clip[j], lm, opening * float(lmk.interocular(lm)), p)
 
     # The encoder puts AAC_PRIMING samples before the audio, the real's as the fake's: both are fed the clip's
     # whole length, so their streams last alike (1.1 cut the priming off the fake: 23 ms shorter than its real).
@@ -185,5 +181,6 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         audio = conform_audio(dubbed)
     else:  # a looped clip longer than the target's own audio
         p["dub"] = "none: the target's audio is shorter than the looped clip; the speech as recorded"
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n_out, source=tgt.item.path)
-    return Generated(path, p, written, changed)
+    frames = clips.Counted(synced())
+    path, written = save_video(out_stem, frames, fps, audio, expected=n_out, source=tgt.item.path)
+    return Generated(path, p, written, frames.changed)
