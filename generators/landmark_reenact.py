@@ -186,8 +186,13 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
     render_frame = source_render(img, src_lm, ring, p)
     frames = (render_frame(out_lm[t], motion[t]) for t in range(n))
+    path, written = save_driven(out_stem, frames, drv, start, n, p)
+    return Generated(path, p, written, with_face)
+
+
+def save_driven(out_stem, frames, drv, start: int, n: int, p: dict):
+    """Write the frames at the driving clip's fps with its audio over them (p["audio"] says whether it had any)."""
     fps = media.video_fps(drv.path)
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
-    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
-    return Generated(path, p, written, with_face)
+    return save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
