@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synthfake import media
+from synthfake import checks, media
 from synthfake.errors import SynthfakeError
 from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
@@ -50,9 +50,7 @@ class Summary:
 
 def list_inputs(folder: Path) -> list[Path]:
     """Every image and video under a folder, sorted by relative path."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: input folder not found")
+    folder = checks.existing_folder(folder, "input folder")
     # a broken symlink is listed too: it gets its row (the fallback) and a log line saying why
     return sorted((p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
                    and media.kind_of(p) in ("image", "video")),
