@@ -102,6 +102,19 @@ def pool_map(pool: Executor | None, fn: Callable, tasks: list, label: str, show:
     return out
 
 
+def measure(pool: Executor | None, fn: Callable, recs: list[Record], tasks: list, label: str,
+            show: bool) -> tuple[list[tuple[Record, object]], list[str]]:
+    """fn over the tasks (one a record) with pool_map: (record, measurement) of each one read, and an 'id: error'
+    line for each one that could not be."""
+    measured, unreadable = [], []
+    for r, (m, err) in zip(recs, pool_map(pool, fn, tasks, label, show)):
+        if err:
+            unreadable.append(f"{r.id}: {err}")
+        else:
+            measured.append((r, m))
+    return measured, unreadable
+
+
 def source_item(data: AuditData, r: Record, role: str | None):
     """(the record's source in `role`, its sources-index entry), or None when it has no such source or the index
     no longer lists it (the check then measures the record alone)."""

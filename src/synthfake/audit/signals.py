@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import FAIL, PASS, AuditData, Check, Settings, pool_map, source_item, spread
+from .base import FAIL, PASS, AuditData, Check, Settings, measure, source_item, spread
 from .confounds import chance_p, distribution, single_auc
 from ..errors import MediaError
 from ..manifest import Record
@@ -147,13 +147,8 @@ def check(data: AuditData, pool: Executor | None) -> Check:
     recs = spread(sorted(recs, key=lambda r: r.id), st.max_samples)
     tasks = [(str(data.media_path(r)), r.media.kind, bool(r.media.audio),
               _landmarks(data, r) if r.media.kind == "image" else None) for r in recs]
-    results = pool_map(pool, signal_task, tasks, "signal confounds", st.show_progress)
-    values, unreadable = {}, []
-    for r, (m, err) in zip(recs, results):
-        if err:
-            unreadable.append(f"{r.id}: {err}")
-        else:
-            values[r.id] = m
+    done, unreadable = measure(pool, signal_task, recs, tasks, "signal confounds", st.show_progress)
+    values = {r.id: m for r, m in done}
     measured = [r for r in recs if r.id in values]
     rows = []
     for name, fakes, reals in groups(measured):
