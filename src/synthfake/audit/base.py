@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
-from ..manifest import Failure, Record, resolve, source_file
-from ..plan import SampleTable, Plan
+from ..dataset import DatasetFiles
+from ..manifest import Failure, Record
+from ..plan import SampleTable
 from ..pools import process_pool
 from ..progress import sample_progress
-from ..sources import SourceIndex
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXAMPLES = 20  # examples listed per kind of problem; the counts beside them are always complete
@@ -46,23 +45,14 @@ class Settings:
 
 
 @dataclass
-class AuditData:
+class AuditData(DatasetFiles):
     """The dataset as the checks see it: plan, layout, sources index, parsed records and actual file hashes."""
 
-    root: Path
-    plan: Plan
-    index: SourceIndex
     layout: SampleTable
     records: list[Record]  # schema-valid records, first one per id
     failures: list[Failure]
     actual_sha: dict[str, str]  # record id -> sha256 of the file on disk (absent: file missing or unreadable)
     settings: Settings
-
-    def media_path(self, record: Record) -> Path:
-        return resolve(self.root, record)
-
-    def source_path(self, ref) -> Path:
-        return source_file(self.index.root, ref)
 
 
 def worst(statuses: Iterable[str]) -> str:
