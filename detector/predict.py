@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthfake import checks, media
-from synthfake.errors import SynthfakeError
+from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
@@ -115,8 +115,7 @@ def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp1
     current (`quantize.int8_choice`, said through `log`), on CPU onnxruntime only. threads: intra-op threads
     (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
     """
-    if runtime not in RUNTIMES:
-        raise SynthfakeError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
+    require_one_of(runtime, RUNTIMES, f"--runtime {runtime}: expected one of ")
     cuda = device.startswith("cuda")
     if runtime == "auto":
         runtime = "torch" if cuda and not int8 else "onnx"

@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake.generators.common import warp
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
+from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated, source_face_at_most
 from synthfake.writer import save_video
 
@@ -175,8 +175,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     drv = sources.role("driving")
     p = _params(sample.seed)
     p["neutral"] = sample.params.get("neutral", p["neutral"])
-    if p["neutral"] not in NEUTRALS:
-        raise SampleFailed(f"neutral {p['neutral']!r}: expected one of {', '.join(NEUTRALS)}")
+    require_one_of(p["neutral"], NEUTRALS, f"neutral {p['neutral']!r}: expected one of ", SampleFailed)
     img, src_lm = source_face_at_most(src, p)
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])

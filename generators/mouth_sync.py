@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import media
 from synthfake.generators.common import clips, dub, warp
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
+from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
@@ -135,8 +135,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt, aud = sources.role("target"), sources.role("audio")
     p = _params(sample.seed)
     p["length_mode"] = sample.params.get("length_mode", "trim_audio")
-    if p["length_mode"] not in LENGTH_MODES:
-        raise SampleFailed(f"length_mode {p['length_mode']!r}: expected one of {', '.join(LENGTH_MODES)}")
+    require_one_of(p["length_mode"], LENGTH_MODES, f"length_mode {p['length_mode']!r}: expected one of ", SampleFailed)
     start, n_clip = sample.params["clip_start"], sample.params["clip_frames"]
     fps = media.video_fps(tgt.path)
     data, rate = media.read_audio(aud.path)
