@@ -68,11 +68,8 @@ def top_confound(check) -> tuple[str, float] | None:
 
 def confound_table(check, title: str):
     """One row per property: files compared and its AUC alone; the verdict and summary in the caption."""
-    from rich.table import Table
+    from ..tables import table
 
-    t = Table(title=title, caption=f"{check.status}: {check.summary}")
-    for col in ("property", "real", "fake", "AUC alone"):
-        t.add_column(col, justify="left" if col == "property" else "right")
-    for r in check.details["properties"]:
-        t.add_row(r["property"], str(r["n_real"]), str(r["n_fake"]), "n/a" if r["auc"] is None else f"{r['auc']:.3f}")
-    return t
+    return table(title, ("property", "real", "fake", "AUC alone"),
+                 ((r["property"], str(r["n_real"]), str(r["n_fake"]), "n/a" if r["auc"] is None else f"{r['auc']:.3f}")
+                  for r in check.details["properties"]), caption=f"{check.status}: {check.summary}")
