@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from synthfake import checks
-from synthfake.cli_common import DECODE_WORKERS, DEVICE, FP16, QUIET, SCORE_BATCH, one_line_errors, out, say
+from synthfake.cli_common import (DECODE_WORKERS, DEVICE, FP16, QUIET, SCORE_BATCH, next_steps, one_line_errors, out,
+                                   say)
 from synthfake.errors import SynthfakeError
 
 detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
@@ -85,9 +86,8 @@ def detect_train(
     meta = train(as_dataset(dataset, _note), out_dir, opts, log=_note)
     out.print(f"saved {out_dir}: fake class {meta.fake_index} ({meta.fake_label}), threshold {meta.threshold:.4f}, "
               f"{meta.train_crops} training crops", highlight=False)
-    if not quiet:
-        out.print(f"next: gen detect eval {out_dir} {dataset}  ·  gen detect predict {out_dir} INPUT_DIR "
-                  f"--out submission.csv", markup=False, highlight=False)
+    next_steps(out, quiet, f"gen detect eval {out_dir} {dataset}",
+               f"gen detect predict {out_dir} INPUT_DIR --out submission.csv")
 
 
 @detect_app.command("predict")

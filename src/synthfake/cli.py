@@ -12,7 +12,7 @@ from rich.text import Text
 
 from . import checks, cli_tools
 from .degrade import parse_chain
-from .cli_common import ALLOW_UNVERIFIED, DEVICE, QUIET, WEIGHTS_DIR, err, one_line_errors, out
+from .cli_common import ALLOW_UNVERIFIED, DEVICE, QUIET, WEIGHTS_DIR, err, next_steps, one_line_errors, out
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, _check_ready, _nothing_to_do, _parse_pairs,
                       _parse_splits, _worker_exit)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
@@ -163,9 +163,8 @@ def _launch(config, launcher) -> int:
         code = code or EXIT_FAILED
         err.print(f"{st['total']['failed']} sample(s) failed; reasons in {config.out}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
-    if not quiet:
-        err.print(f"next: gen audit {config.out}  ·  gen preview {config.out} --out sheet.png  ·  gen status "
-                  f"{config.out}", markup=False, highlight=False)
+    next_steps(err, quiet, f"gen audit {config.out}", f"gen preview {config.out} --out sheet.png",
+               f"gen status {config.out}")
     return code
 
 

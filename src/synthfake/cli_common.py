@@ -43,6 +43,12 @@ def say(line: str) -> None:
     err.print(line, markup=False, highlight=False)
 
 
+def next_steps(console: Console, quiet: bool, *commands: str) -> None:
+    """The commands that usually come next, on one line printed literally (nothing when quiet)."""
+    if not quiet:
+        console.print("next: " + "  ·  ".join(commands), markup=False, highlight=False)
+
+
 def missing_extra(e: ImportError) -> str | None:
     """The one line for an import an extra brings (the pip command), or None for any other ImportError."""
     top = (e.name or "").split(".")[0]
