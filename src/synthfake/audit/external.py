@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import media
 from ..shared_types import MediaMeta
 from .base import Settings
-from .confounds import check as check_confounds
+from .confounds import check as check_confounds, most_telling
 from ..errors import MediaError
 from ..labels import labelled_files
 
@@ -62,7 +62,7 @@ def top_confound(check) -> tuple[str, float] | None:
     scored = [r for r in check.details["properties"] if r["auc"] is not None]
     if not scored:
         return None
-    r = max(scored, key=lambda r: abs(r["auc"] - 0.5))
+    r = most_telling(scored)
     return r["property"], max(r["auc"], 1 - r["auc"])
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import faces, media
 from .base import FAIL, PASS, AuditData, Check, Settings, measure, source_item, spread
-from .confounds import chance_p, distribution, single_auc
+from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
 
@@ -163,7 +163,7 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                             f"{r['real']['min']:g}..{r['real']['max']:g} | fake {r['fake']['min']:g}.."
                             f"{r['fake']['max']:g})" for r in failed[:4])
     elif scored:
-        top = max(scored, key=lambda r: abs(r["auc"] - 0.5))
+        top = most_telling(scored)
         summary = (f"{len(scored)} group/property pairs scored on {len(measured)} records (cap {st.max_samples}), "
                    f"none telling beyond chance; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}"
                    + ("" if top["p"] is None else
