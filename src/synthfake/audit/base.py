@@ -70,6 +70,11 @@ def spread(items: list, cap: int) -> list:
     return [items[int((j + 0.5) * len(items) / cap)] for j in range(cap)]
 
 
+def sampled(data: AuditData, keep: Callable[[Record], bool]) -> list[Record]:
+    """The records `keep` accepts, in id order, at most settings.max_samples of them spread evenly."""
+    return spread(sorted((r for r in data.records if keep(r)), key=lambda r: r.id), data.settings.max_samples)
+
+
 def make_pool(workers: int) -> Executor | None:
     """Worker processes that have the frame code and dlib loaded (pools.process_pool; None: inline)."""
     if workers <= 0:

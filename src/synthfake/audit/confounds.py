@@ -183,10 +183,9 @@ def check(data: AuditData, pool: Executor | None = None) -> Check:
     elif chance:
         summary = (f"{len(scored)} properties scored, none telling beyond chance (p >= {alpha:g}): "
                    + ", ".join(f"{_auc_text(r)} on {r['n_real']} real vs {r['n_fake']} fake" for r in chance[:4]))
-    elif scored:
-        top = most_telling(scored)
-        summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); "
-                   f"most telling {top['property']} AUC {top['auc']:.2f}")
+    elif scored:  # none failed, none was tested against chance (no p)
+        summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); most telling "
+                   + _auc_text(most_telling(scored)))
     else:
         summary = "no property has both reals and fakes to compare"
     na = [r["property"] for r in rows if r["auc"] is None]

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import FAIL, PASS, AuditData, Check, Settings, measure, source_item, spread
+from .base import FAIL, PASS, AuditData, Check, Settings, measure, sampled, source_item
 from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
@@ -142,9 +142,8 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
 
 
 def check(data: AuditData, pool: Executor | None) -> Check:
+    recs = sampled(data, lambda r: r.media.kind == "image" or (r.media.kind == "video" and r.media.audio))
     st = data.settings
-    recs = [r for r in data.records if r.media.kind == "image" or (r.media.kind == "video" and r.media.audio)]
-    recs = spread(sorted(recs, key=lambda r: r.id), st.max_samples)
     tasks = [(str(data.media_path(r)), r.media.kind, bool(r.media.audio),
               _landmarks(data, r) if r.media.kind == "image" else None) for r in recs]
     done, unreadable = measure(pool, signal_task, recs, tasks, "signal confounds", st.show_progress)
