@@ -114,6 +114,12 @@ def options(module_name: str, ctx: Context) -> dict:
             for k, o in getattr(mod, "OPTIONS", {}).items()}
 
 
+def stand_in_rng(seed: int) -> np.random.Generator:
+    """The generator of a model-family stand-in's own choices (model, pipeline, masks), a stream apart from the
+    draws of the weights-free backend it builds on (aligned_swap, crop_reenact, crop_sync)."""
+    return np.random.default_rng([seed, 27])
+
+
 def source_still(src: Source, params: dict) -> np.ndarray:
     """The still image of a source face, its frame recorded in params when the source is a video."""
     if src.item.kind == "video":

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, stand_in_rng
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import align, warp
@@ -35,7 +35,7 @@ PIPELINES = ("insightface", "facefusion")  # Roop/ReActor's insightface paste-ba
 
 def draw(seed: int) -> dict:
     """The sample's model, pipeline and mask, from its seed; then landmark_swap's own blend settings."""
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     names = list(FAMILIES)
     model = names[int(rng.choice(len(names), p=[FAMILIES[n][2] for n in names]))]
     tpl, size, _ = FAMILIES[model]

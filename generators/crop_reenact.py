@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from synthfake import landmarks as lmk
-from synthfake.generators import Context, Generated, source_face_at_most
+from synthfake.generators import Context, Generated, source_face_at_most, stand_in_rng
 from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
 
@@ -33,7 +33,7 @@ RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free z
 
 def draw(seed: int) -> dict:
     p = lr._params(seed)
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
              lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE,
              mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3),

@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, stand_in_rng
 from synthfake.generators import mouth_sync
 from synthfake.generators.common import align, clips, dub
 from synthfake.writer import save_video
@@ -37,7 +37,7 @@ MOUTH = np.r_[3:14, 31:36]  # FaceFusion's mouth mask hull: jaw and nose base
 
 def draw(seed: int) -> dict:
     p = mouth_sync._params(seed)
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     p.update(pipeline=str(rng.choice(PIPELINES)), size=SIZE, pad_bottom_px=PAD_BOTTOM, forehead=0.12,
              min_change_px=1.0, feather_px=2, face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
     return p
