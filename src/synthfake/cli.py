@@ -12,7 +12,8 @@ from rich.text import Text
 
 from . import checks, cli_tools
 from .degrade import parse_chain
-from .cli_common import ALLOW_UNVERIFIED, DEVICE, QUIET, WEIGHTS_DIR, err, next_steps, one_line_errors, out
+from .cli_common import (ALLOW_UNVERIFIED, DATASET, DEVICE, QUIET, WEIGHTS_DIR, err, next_steps, one_line_errors,
+                         out)
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, _check_ready, _nothing_to_do, _parse_pairs,
                       _parse_splits, _worker_exit, plan_option)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
@@ -168,7 +169,7 @@ def _launch(config, launcher) -> int:
 
 @app.command()
 @one_line_errors
-def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def status(dataset: Path = DATASET,
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")):
     """Done / failed / left, per type and per shard."""
     from .status import dataset_status, status_tables
@@ -183,7 +184,7 @@ def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
 
 @app.command()
 @one_line_errors
-def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def audit(dataset: Path = DATASET,
           json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report here."),
           tolerance: float = typer.Option(0.02, "--tolerance", min=0, max=1,
                                           help="Balance: largest allowed deviation of a share from the plan's."),
@@ -222,7 +223,7 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
 
 @app.command()
 @one_line_errors
-def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def preview(dataset: Path = DATASET,
             out_png: Path = typer.Option(..., "--out", help="Contact sheet PNG to write."),
             html: bool = typer.Option(False, "--html", help="Also write a playable page beside it (OUT with .html)."),
             per_row: int = typer.Option(4, "--per-row", min=1, help="Samples shown per type and backend."),
