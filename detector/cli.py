@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from synthfake import checks
-from synthfake.cli_common import DECODE_WORKERS, DEVICE, FP16, QUIET, SCORE_BATCH, one_line_errors, out, say
+from synthfake.cli_common import (DECODE_WORKERS, DEVICE, FP16, MODEL_DIR, QUIET, SCORE_BATCH, next_steps,
+                                   one_line_errors, out, say)
 from synthfake.errors import SynthfakeError
 
 detect_app = typer.Typer(no_args_is_help=True, help="Train, score and evaluate the ViT deepfake detector.")
@@ -85,15 +86,14 @@ def detect_train(
     meta = train(as_dataset(dataset, _note), out_dir, opts, log=_note)
     out.print(f"saved {out_dir}: fake class {meta.fake_index} ({meta.fake_label}), threshold {meta.threshold:.4f}, "
               f"{meta.train_crops} training crops", highlight=False)
-    if not quiet:
-        out.print(f"next: gen detect eval {out_dir} {dataset}  ·  gen detect predict {out_dir} INPUT_DIR "
-                  f"--out submission.csv", markup=False, highlight=False)
+    next_steps(out, quiet, f"gen detect eval {out_dir} {dataset}",
+               f"gen detect predict {out_dir} INPUT_DIR --out submission.csv")
 
 
 @detect_app.command("predict")
 @one_line_errors
 def detect_predict(
-    model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
+    model_dir: Path = MODEL_DIR,
     input_dir: Path = typer.Argument(..., help="Folder of images and videos to score."),
     out_csv: Path = typer.Option(Path("submission.csv"), "--out", help="Submission CSV to write."),
     sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
@@ -124,7 +124,7 @@ def detect_predict(
 @detect_app.command("export")
 @one_line_errors
 def detect_export(
-    model_dir: Path = typer.Argument(..., help="Model folder (trained, or any local ViT classifier)."),
+    model_dir: Path = MODEL_DIR,
     int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split (`predict` "
                               "uses it by default when its macro F1 stays within tolerance)."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),

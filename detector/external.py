@@ -194,7 +194,7 @@ def _fmt(v: float | None, ci=None) -> str:
 
 def external_tables(rep: ExternalReport, title: str):
     """Rich tables: summary, recall per kind, recall per model."""
-    from rich.table import Table
+    from synthfake.tables import table
 
     s = summary_table(title, (
         ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
@@ -204,32 +204,23 @@ def external_tables(rep: ExternalReport, title: str):
         (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))), "value [95 % bootstrap]")
     out = [s]
     if rep.skipped:
-        t = Table(title="skipped files")
-        t.add_column("path")
-        t.add_column("reason")
-        for sk in rep.skipped:
-            t.add_row(sk["path"], sk["reason"])
-        out.append(t)
+        out.append(table("skipped files", ("path", "reason"), ((sk["path"], sk["reason"]) for sk in rep.skipped),
+                         left=("path", "reason")))
     for what, d in (("kind", rep.recall_by_kind), ("model", rep.recall_by_model)):
-        t = Table(title=f"recall per {what} at the saved threshold (share predicted as its true class)")
-        for col in (what, "files", "recall [95 %]"):
-            t.add_column(col, justify="left" if col == what else "right")
-        for g, r in d.items():
-            t.add_row(g, str(r["files"]), _fmt(r["recall"], r["ci"]))
-        out.append(t)
+        out.append(table(f"recall per {what} at the saved threshold (share predicted as its true class)",
+                         (what, "files", "recall [95 %]"),
+                         ((g, str(r["files"]), _fmt(r["recall"], r["ci"])) for g, r in d.items())))
     return out
 
 
 def comparison_table(reps: dict[str, ExternalReport], title: str):
     """One row per version of the set (as found, equalised): the detector's AUC beside the confound's."""
-    from rich.table import Table
+    from synthfake.tables import table
 
-    t = Table(title=title, caption="a detector says more than the files' format or size only where its AUC is "
-                                   "above the confound's")
-    for col in ("set", "files (fakes)", "skipped", "detector ROC AUC [95 %]", "most telling property",
-                "its AUC alone"):
-        t.add_column(col, justify="left" if col in ("set", "most telling property") else "right")
-    for name, rep in reps.items():
-        t.add_row(name, f"{rep.files} ({rep.fakes})", str(len(rep.skipped)), _fmt(rep.roc_auc, rep.roc_auc_ci),
-                  rep.confound or "n/a", _fmt(rep.confound_auc))
-    return t
+    return table(title, ("set", "files (fakes)", "skipped", "detector ROC AUC [95 %]", "most telling property",
+                         "its AUC alone"),
+                 ((name, f"{rep.files} ({rep.fakes})", str(len(rep.skipped)), _fmt(rep.roc_auc, rep.roc_auc_ci),
+                   rep.confound or "n/a", _fmt(rep.confound_auc)) for name, rep in reps.items()),
+                 left=("set", "most telling property"),
+                 caption="a detector says more than the files' format or size only where its AUC is above the "
+                         "confound's")

@@ -88,37 +88,25 @@ def report(y, prob, pred, types: list[str], backends: list[str], threshold: floa
 
 def summary_table(title: str, rows, value_header: str = "value"):
     """A rich table of (metric, value) rows: the first table of every report."""
-    from rich.table import Table
+    from synthfake.tables import table
 
-    s = Table(title=title)
-    s.add_column("metric")
-    s.add_column(value_header, justify="right")
-    for k, v in rows:
-        s.add_row(k, v)
-    return s
+    return table(title, ("metric", value_header), rows)
 
 
 def tables(rep: Report, title: str):
     """Rich tables of a report (summary, confusion, recall per type and per backend)."""
-    from rich.table import Table
+    from synthfake.tables import table
 
     auc = "n/a (one class)" if rep.roc_auc is None else f"{rep.roc_auc:.4f}"
     s = summary_table(title, (("files", str(rep.files)), ("threshold", f"{rep.threshold:.4f}"),
                               ("macro F1 (Fake positive)", f"{rep.macro_f1:.4f}"), ("F1 real", f"{rep.f1_real:.4f}"),
                               ("F1 fake", f"{rep.f1_fake:.4f}"), ("ROC AUC", auc),
                               ("fallback label (no crops)", str(rep.no_crops))))
-    c = Table(title="confusion (rows: true, columns: predicted)")
-    for col in ("", "pred real", "pred fake"):
-        c.add_column(col, justify="right")
-    for name, row in zip(("true real", "true fake"), rep.confusion):
-        c.add_row(name, *map(str, row))
+    c = table("confusion (rows: true, columns: predicted)", ("", "pred real", "pred fake"),
+              ((name, *map(str, row)) for name, row in zip(("true real", "true fake"), rep.confusion)), left=())
     out = [s, c]
     for what, rec, cnt in (("type", rep.recall_by_type, rep.count_by_type),
                            ("backend", rep.recall_by_backend, rep.count_by_backend)):
-        t = Table(title=f"recall per {what} (share predicted as its true class)")
-        for col in (what, "files", "recall"):
-            t.add_column(col, justify="right" if col != what else "left")
-        for g, r in rec.items():
-            t.add_row(g, str(cnt[g]), f"{r:.4f}")
-        out.append(t)
+        out.append(table(f"recall per {what} (share predicted as its true class)", (what, "files", "recall"),
+                         ((g, str(cnt[g]), f"{r:.4f}") for g, r in rec.items())))
     return out

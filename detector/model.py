@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from synthfake.errors import SynthfakeError
+from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.files import read_json, write_json_atomic
 
 META_FILE = "detector.json"
@@ -223,9 +223,8 @@ def config_json(d: Path) -> dict:
     _check_dir(d)
     p = Path(d) / "config.json"
     cfg = read_json(p)
-    if cfg.get("model_type") not in SCORING_TYPES:
-        raise SynthfakeError(f"{p}: model_type {cfg.get('model_type')!r}; a detector folder holds one of "
-                             f"{', '.join(SCORING_TYPES)}")
+    require_one_of(cfg.get("model_type"), SCORING_TYPES,
+                   f"{p}: model_type {cfg.get('model_type')!r}; a detector folder holds one of ")
     cfg["id2label"] = {int(k): v for k, v in cfg.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}).items()}
     cfg.setdefault("image_size", 224)
     return cfg

@@ -11,8 +11,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synthfake import media
-from synthfake.errors import SynthfakeError
+from synthfake import checks, media
+from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
@@ -50,9 +50,7 @@ class Summary:
 
 def list_inputs(folder: Path) -> list[Path]:
     """Every image and video under a folder, sorted by relative path."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: input folder not found")
+    folder = checks.existing_folder(folder, "input folder")
     # a broken symlink is listed too: it gets its row (the fallback) and a log line saying why
     return sorted((p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
                    and media.kind_of(p) in ("image", "video")),
@@ -117,8 +115,7 @@ def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp1
     current (`quantize.int8_choice`, said through `log`), on CPU onnxruntime only. threads: intra-op threads
     (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
     """
-    if runtime not in RUNTIMES:
-        raise SynthfakeError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
+    require_one_of(runtime, RUNTIMES, f"--runtime {runtime}: expected one of ")
     cuda = device.startswith("cuda")
     if runtime == "auto":
         runtime = "torch" if cuda and not int8 else "onnx"

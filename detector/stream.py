@@ -150,9 +150,8 @@ def _serve(todo: Iterator, s: CropSettings, workers: int, chunk: int, fn: Callab
                         seq, part = slot.conn.recv()
                     except (EOFError, OSError):
                         continue  # it died: its sentinel says so on the next wait
-                    yield seq, part
+                    yield from _hand_on(slot, seq, part)
                     if part.last:
-                        slot.jobs.popleft()
                         _feed(slot, todo)
                 elif slot.proc.sentinel in ready:
                     yield from _replace_dead(slots, slot, s, chunk, fn, todo)
@@ -172,12 +171,17 @@ def _serve(todo: Iterator, s: CropSettings, workers: int, chunk: int, fn: Callab
             slot.conn.close()
 
 
+def _hand_on(slot: _Slot, seq: int, part: FileCrops) -> Iterator[tuple[int, FileCrops]]:
+    """Yield a worker's part; its file's last part takes the job off the slot's queue."""
+    yield seq, part
+    if part.last:
+        slot.jobs.popleft()
+
+
 def _replace_dead(slots: list[_Slot], slot: _Slot, s: CropSettings, chunk: int, fn: Callable,
                   todo: Iterator) -> Iterator[tuple[int, FileCrops]]:
     for seq, part in _drain(slot):
-        yield seq, part
-        if part.last:
-            slot.jobs.popleft()
+        yield from _hand_on(slot, seq, part)
     slot.proc.join()
     slot.conn.close()
     fresh = _start(s, chunk, fn)

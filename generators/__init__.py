@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from synthfake.checks import number
-from synthfake.errors import SynthfakeError
+from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.registry import Contract, Registry
 from synthfake.sample_spec import SampleSpec
 from synthfake.shared_types import SAMPLE_TYPES
@@ -91,8 +91,8 @@ def parse_option(name: str, key: str, raw) -> str | int | float | bool:
             value = o.type(raw)
     except (TypeError, ValueError):
         raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected a {o.type.__name__}") from None
-    if o.choices and value not in o.choices:
-        raise SynthfakeError(f"--backend-opt {name}.{key}={raw!r}: expected one of {', '.join(map(str, o.choices))}")
+    if o.choices:
+        require_one_of(value, o.choices, f"--backend-opt {name}.{key}={raw!r}: expected one of ")
     if o.type in (int, float):
         number(value, f"--backend-opt {name}.{key}", o.low, o.high)
     return value
@@ -112,6 +112,12 @@ def options(module_name: str, ctx: Context) -> dict:
     given = ctx.backend_opts.get(name, {})
     return {k: (parse_option(name, k, given[k]) if k in given else o.default)
             for k, o in getattr(mod, "OPTIONS", {}).items()}
+
+
+def stand_in_rng(seed: int) -> np.random.Generator:
+    """The generator of a model-family stand-in's own choices (model, pipeline, masks), a stream apart from the
+    draws of the weights-free backend it builds on (aligned_swap, crop_reenact, crop_sync)."""
+    return np.random.default_rng([seed, 27])
 
 
 def source_still(src: Source, params: dict) -> np.ndarray:

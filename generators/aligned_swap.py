@@ -17,8 +17,7 @@ import cv2
 import numpy as np
 
 from synthfake import faces
-from synthfake import landmarks as lmk
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, stand_in_rng
 from synthfake.generators import landmark_swap
 from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import align, warp
@@ -36,7 +35,7 @@ PIPELINES = ("insightface", "facefusion")  # Roop/ReActor's insightface paste-ba
 
 def draw(seed: int) -> dict:
     """The sample's model, pipeline and mask, from its seed; then landmark_swap's own blend settings."""
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     names = list(FAMILIES)
     model = names[int(rng.choice(len(names), p=[FAMILIES[n][2] for n in names]))]
     tpl, size, _ = FAMILIES[model]
@@ -83,10 +82,7 @@ class Swapper:
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], landmark_swap.SOURCE_MAX_YAW)
-    p = draw(sample.seed)
-    if frame is not None:
-        p["source_frame"] = frame
+    src_img, src_lm, p = landmark_swap.source_and_params(sample, src, draw)
     p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
     swapper = Swapper(src_img, src_lm, p)
     return landmark_swap.swap_target(sample, tgt, out_stem, src_lm, p, swapper.frame)

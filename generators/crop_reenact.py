@@ -16,12 +16,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthfake import media
 from synthfake import landmarks as lmk
-from synthfake.generators import Context, Generated, source_face_at_most
+from synthfake.generators import Context, Generated, source_face_at_most, stand_in_rng
 from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
-from synthfake.writer import save_video
 
 TYPE = "reenactment"
 VERSION = "1.0"
@@ -35,7 +33,7 @@ RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free z
 
 def draw(seed: int) -> dict:
     p = lr._params(seed)
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
              lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE,
              mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3),
@@ -113,8 +111,5 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
             big = cv2.resize(face, (OUTPUT, OUTPUT), interpolation=cv2.INTER_LINEAR)
             yield align.paste_back(img, big, mask, to_512[:2])
 
-    fps = media.video_fps(drv.path)
-    audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
-    p["audio"] = "driving" if audio is not None else "none"
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=drv.item.path)
+    path, written = lr.save_driven(out_stem, frames(), drv, start, n, p)
     return Generated(path, p, written, with_face)

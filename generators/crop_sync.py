@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
-from synthfake.generators import Context, Generated
+from synthfake.generators import Context, Generated, stand_in_rng
 from synthfake.generators import mouth_sync
 from synthfake.generators.common import align, clips, dub
 from synthfake.writer import save_video
@@ -37,7 +37,7 @@ MOUTH = np.r_[3:14, 31:36]  # FaceFusion's mouth mask hull: jaw and nose base
 
 def draw(seed: int) -> dict:
     p = mouth_sync._params(seed)
-    rng = np.random.default_rng([seed, 27])
+    rng = stand_in_rng(seed)
     p.update(pipeline=str(rng.choice(PIPELINES)), size=SIZE, pad_bottom_px=PAD_BOTTOM, forehead=0.12,
              min_change_px=1.0, feather_px=2, face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
     return p
@@ -114,16 +114,14 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     else:
         p["dub"] = "none: the target clip has no audio track, nor has its real"
     lms = clips.clip_landmarks(tgt, start, n, p["smooth_sigma"], mouth_sync.MAX_GAP)
-    changed = 0
 
-    def frames():
-        nonlocal changed
+    def synced():
         for k, rgb in enumerate(media.iter_frames(tgt.path, start, n)):
             lm = lms[k] if k < len(lms) else None
             opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
             out = None if lm is None else sync_frame(rgb, lm, opening, p)
-            changed += out is not None
-            yield rgb if out is None else out
+            yield (rgb, False) if out is None else (out, True)
 
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n, source=tgt.item.path)
-    return Generated(path, p, written, changed)
+    frames = clips.Counted(synced())
+    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=tgt.item.path)
+    return Generated(path, p, written, frames.changed)

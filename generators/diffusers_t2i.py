@@ -35,9 +35,8 @@ from synthfake.generators.common import prompts
 from synthfake.weights import WeightSpec
 from synthfake.writer import save_image
 
-TYPE = "generation"
+TYPE, ROLES = prompts.TYPE, prompts.ROLES  # what text-to-image makes, and no source drawn
 VERSION = "1.0"
-ROLES: list = []  # text-to-image draws no source
 BATCH_SIZE = 8  # images per call on CUDA unless the run option `batch` says otherwise
 DEFAULT_MODEL = "FLUX.1-schnell"
 OLD_OPTIONS_FILE = "synthfake.json"  # read by earlier versions; now refused, its settings are backend options

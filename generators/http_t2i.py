@@ -47,9 +47,8 @@ from synthfake.generators.common import prompts
 from synthfake.generators.common.http_client import Policy, json_body, request, where
 from synthfake.writer import save_image
 
-TYPE = "generation"
+TYPE, ROLES = prompts.TYPE, prompts.ROLES  # what text-to-image makes, and no source drawn
 VERSION = "1.0"
-ROLES: list = []  # text-to-image draws no source
 PROVIDERS = {"bfl": ("https://api.bfl.ai", "flux-pro-1.1", "BFL_API_KEY"),
              "openai": ("https://api.openai.com", "gpt-image-1", "OPENAI_API_KEY")}
 WAITING = ("Pending", "Queued", "Processing")

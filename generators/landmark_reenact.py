@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import faces, media
 from synthfake.generators.common import warp
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
+from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated, source_face_at_most
 from synthfake.writer import save_video
 
@@ -175,8 +175,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     drv = sources.role("driving")
     p = _params(sample.seed)
     p["neutral"] = sample.params.get("neutral", p["neutral"])
-    if p["neutral"] not in NEUTRALS:
-        raise SampleFailed(f"neutral {p['neutral']!r}: expected one of {', '.join(NEUTRALS)}")
+    require_one_of(p["neutral"], NEUTRALS, f"neutral {p['neutral']!r}: expected one of ", SampleFailed)
     img, src_lm = source_face_at_most(src, p)
     start = sample.params["clip_start"]
     n = min(sample.params["clip_frames"], p["max_frames"])
@@ -186,8 +185,13 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     ring = lmk.ring(src_lm, p["ring_scale"], p["ring_points"], img.shape)
     render_frame = source_render(img, src_lm, ring, p)
     frames = (render_frame(out_lm[t], motion[t]) for t in range(n))
+    path, written = save_driven(out_stem, frames, drv, start, n, p)
+    return Generated(path, p, written, with_face)
+
+
+def save_driven(out_stem, frames, drv, start: int, n: int, p: dict):
+    """Write the frames at the driving clip's fps with its audio over them (p["audio"] says whether it had any)."""
     fps = media.video_fps(drv.path)
     audio = media.read_audio_of_video(drv.path, start / fps, n / fps)
     p["audio"] = "driving" if audio is not None else "none"
-    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)
-    return Generated(path, p, written, with_face)
+    return save_video(out_stem, frames, fps, audio, expected=n, source=drv.item.path)

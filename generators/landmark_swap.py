@@ -91,14 +91,20 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], SOURCE_MAX_YAW)
-    p = _params(sample.seed)
-    if frame is not None:
-        p["source_frame"] = frame
+    src_img, src_lm, p = source_and_params(sample, src, _params)
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
     p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
     return swap_target(sample, tgt, out_stem, src_lm, p, lambda rgb, lm: swap_frame(src_img, src_lm, tris, rgb, lm, p))
+
+
+def source_and_params(sample, src, params) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The swap's source face (image, landmarks) and the sample's parameters, with the video frame it came from."""
+    src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], SOURCE_MAX_YAW)
+    p = params(sample.seed)
+    if frame is not None:
+        p["source_frame"] = frame
+    return src_img, src_lm, p
 
 
 def swap_target(sample, tgt, out_stem, src_lm: np.ndarray, p: dict, swap) -> Generated:

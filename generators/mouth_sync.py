@@ -19,7 +19,7 @@ import numpy as np
 from synthfake import media
 from synthfake.generators.common import clips, dub, warp
 from synthfake import landmarks as lmk
-from synthfake.errors import SampleFailed
+from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated
 from synthfake.writer import conform_audio, save_video
 
@@ -135,8 +135,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     tgt, aud = sources.role("target"), sources.role("audio")
     p = _params(sample.seed)
     p["length_mode"] = sample.params.get("length_mode", "trim_audio")
-    if p["length_mode"] not in LENGTH_MODES:
-        raise SampleFailed(f"length_mode {p['length_mode']!r}: expected one of {', '.join(LENGTH_MODES)}")
+    require_one_of(p["length_mode"], LENGTH_MODES, f"length_mode {p['length_mode']!r}: expected one of ", SampleFailed)
     start, n_clip = sample.params["clip_start"], sample.params["clip_frames"]
     fps = media.video_fps(tgt.path)
     data, rate = media.read_audio(aud.path)
@@ -158,19 +157,15 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     lms = clips.clip_landmarks(tgt, start, n_clip, p["smooth_sigma"], MAX_GAP)
     clip = media.read_frames(tgt.path, start, n_clip)
     order = _frame_order(n_clip, n_out)
-    changed = 0
 
-    def frames():
-        nonlocal changed
+    def synced():
         for k, j in enumerate(order):
             lm = lms[j]
             if lm is None:
-                yield clip[j]
+                yield clip[j], False
                 continue
             opening = p["rest_open"] + env[k] * (p["max_open"] - p["rest_open"])
-            out, did = resync(clip[j], lm, opening * float(lmk.interocular(lm)), p)
-            changed += did
-            yield out
+            yield resync(clip[j], lm, opening * float(lmk.interocular(lm)), p)
 
     # The encoder puts AAC_PRIMING samples before the audio, the real's as the fake's: both are fed the clip's
     # whole length, so their streams last alike (1.1 cut the priming off the fake: 23 ms shorter than its real).
@@ -185,5 +180,6 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         audio = conform_audio(dubbed)
     else:  # a looped clip longer than the target's own audio
         p["dub"] = "none: the target's audio is shorter than the looped clip; the speech as recorded"
-    path, written = save_video(out_stem, frames(), fps, audio, expected=n_out, source=tgt.item.path)
-    return Generated(path, p, written, changed)
+    frames = clips.Counted(synced())
+    path, written = save_video(out_stem, frames, fps, audio, expected=n_out, source=tgt.item.path)
+    return Generated(path, p, written, frames.changed)

@@ -20,6 +20,18 @@ from synthfake.writer import save_video
 FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
+class Counted:
+    """The frames of (frame, changed) pairs, counting the changed ones as the writer draws them (Generated's count)."""
+
+    def __init__(self, pairs: Iterable[tuple[np.ndarray, bool]]):
+        self.pairs, self.changed = pairs, 0
+
+    def __iter__(self):
+        for frame, did in self.pairs:
+            self.changed += did
+            yield frame
+
+
 def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0, max_gap: int = 0) -> list[np.ndarray | None]:
     """Temporally smoothed 68 landmarks of frames [start, start + n), None where no face was tracked.
 

@@ -177,9 +177,8 @@ def key_origins(base: str, extra: str = "", domain: str | None = None):
 
     def trusted(url: str) -> bool:
         o = origin(url)
-        if o in allowed:
-            return True
-        return bool(domain) and o[0] == "https" and o[2] == 443 and (o[1] == domain or o[1].endswith("." + domain))
+        return o in allowed or (bool(domain) and o[0] == "https" and o[2] == 443
+                                and (o[1] == domain or o[1].endswith("." + domain)))
     return trusted
 
 

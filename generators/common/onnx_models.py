@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthfake.errors import BackendNotReady, not_ready_reason
+from synthfake.errors import BackendNotReady, not_ready_reason, require_one_of
 
 EXTRA_HINT = "pip install 'synthfake[models]'"
 GPU_HINT = "pip install 'synthfake[gpu]' (onnxruntime-gpu)"
@@ -29,9 +29,9 @@ def providers(device: str) -> list[str]:
 
     if device != "cuda":
         return ["CPUExecutionProvider"]
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise BackendNotReady(f"--device cuda: onnxruntime {ort.__version__} has no CUDAExecutionProvider "
-                              f"(available: {', '.join(ort.get_available_providers())}); {GPU_HINT}")
+    require_one_of("CUDAExecutionProvider", ort.get_available_providers(),
+                   f"--device cuda: onnxruntime {ort.__version__} has no CUDAExecutionProvider (available: ",
+                   BackendNotReady, f"); {GPU_HINT}")
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 

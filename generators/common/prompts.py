@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+TYPE = "generation"  # what every text-to-image backend makes (its module imports TYPE and ROLES from here)
+ROLES: list = []  # text-to-image draws no source
+
 AGES = [("8-year-old", "child"), ("14-year-old", "teen"), ("19-year-old", "adult"), ("24-year-old", "adult"),
         ("30-year-old", "adult"), ("37-year-old", "adult"), ("45-year-old", "adult"), ("52-year-old", "adult"),
         ("60-year-old", "adult"), ("68-year-old", "adult"), ("77-year-old", "adult"), ("85-year-old", "adult")]

@@ -29,6 +29,14 @@ def number(value, what: str, low: float | None = None, high: float | None = None
     return value
 
 
+def existing_folder(folder, what: str = "folder") -> Path:
+    """`folder` as a Path when it is a folder; else one line: '<folder>: <what> not found'."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthfakeError(f"{folder}: {what} not found")
+    return folder
+
+
 def _existing_ancestor(path: Path) -> Path:
     """The path itself or its nearest ancestor that exists (the folder a new file or folder would go in)."""
     for p in (path, *path.parents):

@@ -12,9 +12,10 @@ from rich.text import Text
 
 from . import checks, cli_tools
 from .degrade import parse_chain
-from .cli_common import ALLOW_UNVERIFIED, DEVICE, QUIET, WEIGHTS_DIR, err, one_line_errors, out
+from .cli_common import (ALLOW_UNVERIFIED, DATASET, DEVICE, QUIET, WEIGHTS_DIR, err, next_steps, one_line_errors,
+                         out)
 from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, _check_ready, _nothing_to_do, _parse_pairs,
-                      _parse_splits, _worker_exit)
+                      _parse_splits, _worker_exit, plan_option)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
 from .shared_types import DEFAULT_RATIOS
 from .plan_options import default, parse_backend_opts, parse_backends
@@ -59,22 +60,20 @@ def run(
     sources: Path = typer.Option(..., "--sources", help="Folder of real photos, videos and speech audio."),
     types: Optional[List[str]] = typer.Option(None, "--type", help=f"Only these fake types (repeatable): "
                                               f"{', '.join(DEFAULT_RATIOS)}."),
-    n: int = typer.Option(default("n"), "--n", min=0, help="Number of fake samples."),
+    n: int = plan_option("n", "Number of fake samples.", min=0),
     reals: Optional[int] = typer.Option(None, "--reals", min=0, help="Number of real samples (default: --n)."),
     backends: Optional[List[str]] = typer.Option(None, "--backend", help=BACKEND_HELP),
     backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: a backend "
                                                      "option (repeatable); what decides a sample is recorded in "
                                                      "plan.json, run options (timeouts, batch size) are not."),
-    seed: int = typer.Option(default("seed"), "--seed", min=0,
-                             help="Seed of the plan: same seed and sources, same dataset."),
+    seed: int = plan_option("seed", "Seed of the plan: same seed and sources, same dataset.", min=0),
     splits: str = typer.Option(",".join(f"{k}={v:g}" for k, v in default("splits").items()), "--splits",
                        help="Split fractions by identity (no identity crosses splits)."),
-    clip_seconds: float = typer.Option(default("clip_seconds"), "--clip-seconds", min=0.04,
-                                       help="Longest video clip per sample."),
-    min_manipulated: float = typer.Option(default("min_manipulated"), "--min-manipulated", min=0, max=1,
-                                          help="A fake with fewer changed frames than this share is a failure."),
-    redraws: int = typer.Option(default("redraws"), "--redraws", min=0,
-                                help="Draws again a sample that fails a quality gate, at most this many times."),
+    clip_seconds: float = plan_option("clip_seconds", "Longest video clip per sample.", min=0.04),
+    min_manipulated: float = plan_option("min_manipulated", "A fake with fewer changed frames than this share is a "
+                                         "failure.", min=0, max=1),
+    redraws: int = plan_option("redraws", "Draws again a sample that fails a quality gate, at most this many times.",
+                               min=0),
     identity_threshold: float = typer.Option(IDENTITY_THRESHOLD, "--identity-threshold", min=0,
                                              help="Files whose faces are closer than this are one identity."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start K local worker processes."),
@@ -163,15 +162,14 @@ def _launch(config, launcher) -> int:
         code = code or EXIT_FAILED
         err.print(f"{st['total']['failed']} sample(s) failed; reasons in {config.out}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
-    if not quiet:
-        err.print(f"next: gen audit {config.out}  ·  gen preview {config.out} --out sheet.png  ·  gen status "
-                  f"{config.out}", markup=False, highlight=False)
+    next_steps(err, quiet, f"gen audit {config.out}", f"gen preview {config.out} --out sheet.png",
+               f"gen status {config.out}")
     return code
 
 
 @app.command()
 @one_line_errors
-def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def status(dataset: Path = DATASET,
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")):
     """Done / failed / left, per type and per shard."""
     from .status import dataset_status, status_tables
@@ -186,7 +184,7 @@ def status(dataset: Path = typer.Argument(..., help="Dataset folder."),
 
 @app.command()
 @one_line_errors
-def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def audit(dataset: Path = DATASET,
           json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report here."),
           tolerance: float = typer.Option(0.02, "--tolerance", min=0, max=1,
                                           help="Balance: largest allowed deviation of a share from the plan's."),
@@ -225,7 +223,7 @@ def audit(dataset: Path = typer.Argument(..., help="Dataset folder."),
 
 @app.command()
 @one_line_errors
-def preview(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def preview(dataset: Path = DATASET,
             out_png: Path = typer.Option(..., "--out", help="Contact sheet PNG to write."),
             html: bool = typer.Option(False, "--html", help="Also write a playable page beside it (OUT with .html)."),
             per_row: int = typer.Option(4, "--per-row", min=1, help="Samples shown per type and backend."),

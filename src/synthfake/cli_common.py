@@ -31,6 +31,8 @@ QUIET = typer.Option(False, "--quiet", help="No progress bars nor logs.")
 DEVICE = typer.Option("cpu", "--device", help="cpu | cuda")
 FP16 = typer.Option(False, "--fp16", help="Half precision (CUDA only).")
 DECODE_WORKERS = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process).")
+DATASET = typer.Argument(..., help="Dataset folder.")
+MODEL_DIR = typer.Argument(..., help="Model folder (trained, or any local ViT classifier).")
 SCORE_BATCH = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory).")
 WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
 WEIGHTS_DIR = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)
@@ -41,6 +43,12 @@ ALLOW_UNVERIFIED = typer.Option(False, "--allow-unverified", help="Use (and coun
 def say(line: str) -> None:
     """One line to stderr, printed literally (no rich markup: user text such as paths stays as typed)."""
     err.print(line, markup=False, highlight=False)
+
+
+def next_steps(console: Console, quiet: bool, *commands: str) -> None:
+    """The commands that usually come next, on one line printed literally (nothing when quiet)."""
+    if not quiet:
+        console.print("next: " + "  ·  ".join(commands), markup=False, highlight=False)
 
 
 def missing_extra(e: ImportError) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import typer
 from pydantic import ValidationError
 
 from . import generators as registry
@@ -12,6 +13,7 @@ from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_USAGE, SynthfakeError
 from .plan import Plan
 from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from .plan_counts import largest_remainder
+from .plan_options import default
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -22,6 +24,11 @@ def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
         k, v = item.split("=", 1)
         out_[k.strip()] = v.strip()
     return out_
+
+
+def plan_option(field: str, help: str, **limits):
+    """The `gen run` option of Plan field `field`: the Plan's default, the field's name as its flag (--clip-seconds)."""
+    return typer.Option(default(field), "--" + field.replace("_", "-"), help=help, **limits)
 
 
 def _parse_splits(text: str) -> dict[str, float]:

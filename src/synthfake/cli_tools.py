@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import checks, generators as registry
-from .cli_common import ALLOW_UNVERIFIED, QUIET, WEIGHTS_DIR, err, one_line_errors, out
+from .cli_common import ALLOW_UNVERIFIED, DATASET, QUIET, WEIGHTS_DIR, err, one_line_errors, out
 from .errors import SynthfakeError
 from .cli_run import _parse_splits
 from .degrade import parse_chain
@@ -67,7 +67,7 @@ def slurm_script(
 
 
 @one_line_errors
-def export_cmd(dataset: Path = typer.Argument(..., help="Dataset folder."),
+def export_cmd(dataset: Path = DATASET,
                fmt: str = typer.Option(..., "--format", help="deepfakebench | ffpp | hf | webdataset"),
                out_dir: Path = typer.Option(..., "--out", help="Export folder (resumed when it holds this export)."),
                embed: bool = typer.Option(False, "--embed", help="hf: media bytes inside the Parquet files."),

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import PlanError, SynthfakeError
 from .files import lock_nowait, write_json_atomic
-from .manifest import Record, part_name, part_shard, read_records
+from .manifest import Record, part_name, part_shard, read_records, resolve, source_file
 from .plan import Plan, SampleTable, too_large
 from .sources import SourceIndex, load_index, save_index, scan
 from .tally import Held, Todo, read_held
@@ -36,13 +36,36 @@ PLAN_FILE = "plan.json"
 SOURCES_FILE = "sources.json"
 
 
+class _Under:
+    """A folder under the dataset root, read as an attribute (`ds.manifest_dir`)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, ds, owner=None) -> Path:
+        return self if ds is None else ds.root / self.name
+
+
 @dataclass
-class Dataset:
-    """One dataset folder with its plan and sources index, read (or built) once per process."""
+class DatasetFiles:
+    """A dataset folder with its plan and sources index, and where a record's media and sources lie."""
 
     root: Path
     plan: Plan
     index: SourceIndex
+
+    def media_path(self, record: Record) -> Path:
+        return resolve(self.root, record)
+
+    def source_path(self, ref) -> Path:
+        return source_file(self.index.root, ref)
+
+
+@dataclass
+class Dataset(DatasetFiles):
+    """One dataset folder with its plan and sources index, read (or built) once per process."""
+
+    manifest_dir, failures_dir, media_root, cache_dir = map(_Under, ("manifest", "failures", "media", "cache"))
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -109,22 +132,6 @@ class Dataset:
     @property
     def plan_file(self) -> Path:
         return self.root / PLAN_FILE
-
-    @property
-    def manifest_dir(self) -> Path:
-        return self.root / "manifest"
-
-    @property
-    def failures_dir(self) -> Path:
-        return self.root / "failures"
-
-    @property
-    def media_root(self) -> Path:
-        return self.root / "media"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
 
     def media_dir(self, split: str, sample_type: str) -> Path:
         return self.media_root / split / sample_type

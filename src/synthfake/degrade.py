@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from . import media
-from .errors import SynthfakeError
+from .errors import SynthfakeError, require_one_of
 
 INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 IMAGE_ONLY, VIDEO_ONLY = {"jpeg"}, {"h264", "fps"}
@@ -80,9 +80,8 @@ def parse_chain(text: str) -> list[dict]:
 
 def validate_chain(steps: list[dict], text: str = "") -> None:
     for s in steps:
-        if s.get("op") not in KNOWN:
-            raise SynthfakeError(f"--degrade {text!r}: unknown operation {s.get('op')!r} "
-                                 f"(known: {', '.join(KNOWN)}; presets: {', '.join(PRESETS)})")
+        require_one_of(s.get("op"), KNOWN, f"--degrade {text!r}: unknown operation {s.get('op')!r} (known: ",
+                       suffix=f"; presets: {', '.join(PRESETS)})")
         extra = set(s) - KNOWN[s["op"]] - {"op", "p"}
         if extra or not 0 <= s["p"] <= 1:
             raise SynthfakeError(f"--degrade {text!r}: {s['op']}: bad settings {sorted(extra) or 'p'}")

@@ -51,6 +51,12 @@ class ServiceFailed(SynthfakeError):
     failures/ like SampleFailed, but not drawn again: other sources would not help."""
 
 
+def require_one_of(value, choices, prefix: str, error: type[Exception] = SynthfakeError, suffix: str = "") -> None:
+    """Raise `error(prefix + the choices, comma-separated, + suffix)` unless value is one of them."""
+    if value not in choices:
+        raise error(prefix + ", ".join(map(str, choices)) + suffix)
+
+
 def not_ready_reason(check: Callable, *args) -> str | None:
     """The one-line reason `check(*args)` raises BackendNotReady with, or None: a raising check as ready()'s answer."""
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import media
-from .checks import read_csv
+from .checks import existing_folder, read_csv
 from .errors import ManifestError, SynthfakeError
 from .manifest import inside
 
@@ -70,7 +70,5 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
 
 def labelled_files(folder: Path, labels: Path) -> tuple[list[Labelled], list[dict]]:
     """`present(read_labels(...))` of a labelled folder, which must exist: (rows to score, skipped with reasons)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: folder not found")
+    folder = existing_folder(folder)
     return present(read_labels(labels, folder), folder)

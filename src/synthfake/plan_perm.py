@@ -62,23 +62,22 @@ class Permutation:
             left, right = right ^ _f(left, k, self.mask), left
         return (left << self.half) | right
 
-    def __call__(self, x: int) -> int:
+    def _walk(self, x: int, step) -> int:
+        """step applied to index x until the result is an index again (cycle walking: the domain is at most 4n,
+        so this ends in a few steps); IndexError for an x outside 0..n-1."""
         x = int(x)
         if not 0 <= x < self.n:
             raise IndexError(f"{x} outside 0..{self.n - 1}")
-        x = self._forward(x)
-        while x >= self.n:  # cycle walking: the domain is at most 4n, so this ends in a few steps
-            x = self._forward(x)
+        x = step(x)
+        while x >= self.n:
+            x = step(x)
         return x
 
+    def __call__(self, x: int) -> int:
+        return self._walk(x, self._forward)
+
     def inverse(self, y: int) -> int:
-        y = int(y)
-        if not 0 <= y < self.n:
-            raise IndexError(f"{y} outside 0..{self.n - 1}")
-        y = self._backward(y)
-        while y >= self.n:
-            y = self._backward(y)
-        return y
+        return self._walk(y, self._backward)
 
     def array(self, xs: np.ndarray) -> np.ndarray:
         """The permutation of many indices at once (int64 in, int64 out), equal to calling it on each."""

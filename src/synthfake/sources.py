@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from . import faces, media
 from . import glasses
+from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 from .identities import assign_identities, read_identities
@@ -207,9 +208,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     on stderr when `show`)."""
     from .progress import sample_progress
 
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise SynthfakeError(f"{root}: sources folder not found")
+    root = existing_folder(Path(root).resolve(), "sources folder")
     given = read_identities(root)  # checked before any file is indexed
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []

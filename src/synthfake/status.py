@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .dataset import Dataset, as_dataset
+from .tables import table
 
 COLUMNS = ("planned", "done", "failed", "left")
 
@@ -36,19 +37,14 @@ def not_counted_lines(st: dict) -> list[str]:
 
 
 def status_tables(st: dict) -> list[Table]:
-    t = Table(title=f"{st['dataset']} (plan {st['plan']})")
     cols = COLUMNS + (("foreign",) if "foreign" in st["total"] else ())
-    for c in ("type", *cols):
-        t.add_column(c, justify="left" if c == "type" else "right")
+    t = table(f"{st['dataset']} (plan {st['plan']})", ("type", *cols))
     for name, row in {**st["types"], "total": st["total"]}.items():
         t.add_row(name, *(str(row.get(k, 0)) for k in cols), style="bold" if name == "total" else None)
     lines = not_counted_lines(st)
     if lines:
         t.caption = Text("\n".join(lines), style="yellow")  # literal: the notes quote file names and ids
         t.caption_justify = "left"
-    s = Table(title="shards (rank/world size)")
-    for c in ("shard", *COLUMNS):
-        s.add_column(c, justify="left" if c == "shard" else "right")
-    for name, row in st["shards"].items():
-        s.add_row(name, *(str(row[k]) for k in COLUMNS))
+    s = table("shards (rank/world size)", ("shard", *COLUMNS),
+              ((name, *(str(row[k]) for k in COLUMNS)) for name, row in st["shards"].items()))
     return [t, s]

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, source_item, spread
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, measure, sampled, source_item
 from ..errors import MediaError
 from ..manifest import Record
 from ..shared_types import TYPE_INFO
@@ -173,17 +173,14 @@ def problems(m: dict) -> list[str]:
 
 
 def check(data: AuditData, pool: Executor | None) -> Check:
+    recs = sampled(data, lambda r: r.media.kind in ("image", "video"))
     st = data.settings
-    recs = spread(sorted((r for r in data.records if r.media.kind in ("image", "video")), key=lambda r: r.id),
-                  st.max_samples)
     tasks = [(r, t) for r in recs if (t := _task(data, r)) is not None]
-    results = pool_map(pool, artefact_task, [t for _, t in tasks], "artefacts", st.show_progress)
-    failed, unreadable, reals = [], [], {"uncovered": 0.0, "frozen": 0.0, "outside_db": None}
+    done, unreadable = measure(pool, artefact_task, [r for r, _ in tasks], [t for _, t in tasks], "artefacts",
+                               st.show_progress)
+    failed, reals = [], {"uncovered": 0.0, "frozen": 0.0, "outside_db": None}
     per_record = {}
-    for (r, _), (m, err) in zip(tasks, results):
-        if err:
-            unreadable.append(f"{r.id}: {err}")
-            continue
+    for r, m in done:
         per_record[r.id] = m
         if r.label == 0:
             reals["uncovered"] = max(reals["uncovered"], m["uncovered"])

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
-from ..manifest import Failure, Record, resolve, source_file
-from ..plan import SampleTable, Plan
+from ..dataset import DatasetFiles
+from ..manifest import Failure, Record
+from ..plan import SampleTable
 from ..pools import process_pool
 from ..progress import sample_progress
-from ..sources import SourceIndex
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXAMPLES = 20  # examples listed per kind of problem; the counts beside them are always complete
@@ -46,23 +45,14 @@ class Settings:
 
 
 @dataclass
-class AuditData:
+class AuditData(DatasetFiles):
     """The dataset as the checks see it: plan, layout, sources index, parsed records and actual file hashes."""
 
-    root: Path
-    plan: Plan
-    index: SourceIndex
     layout: SampleTable
     records: list[Record]  # schema-valid records, first one per id
     failures: list[Failure]
     actual_sha: dict[str, str]  # record id -> sha256 of the file on disk (absent: file missing or unreadable)
     settings: Settings
-
-    def media_path(self, record: Record) -> Path:
-        return resolve(self.root, record)
-
-    def source_path(self, ref) -> Path:
-        return source_file(self.index.root, ref)
 
 
 def worst(statuses: Iterable[str]) -> str:
@@ -78,6 +68,11 @@ def spread(items: list, cap: int) -> list:
     if len(items) <= cap:
         return list(items)
     return [items[int((j + 0.5) * len(items) / cap)] for j in range(cap)]
+
+
+def sampled(data: AuditData, keep: Callable[[Record], bool]) -> list[Record]:
+    """The records `keep` accepts, in id order, at most settings.max_samples of them spread evenly."""
+    return spread(sorted((r for r in data.records if keep(r)), key=lambda r: r.id), data.settings.max_samples)
 
 
 def make_pool(workers: int) -> Executor | None:
@@ -100,6 +95,19 @@ def pool_map(pool: Executor | None, fn: Callable, tasks: list, label: str, show:
                 out.append(r)
                 advance()
     return out
+
+
+def measure(pool: Executor | None, fn: Callable, recs: list[Record], tasks: list, label: str,
+            show: bool) -> tuple[list[tuple[Record, object]], list[str]]:
+    """fn over the tasks (one a record) with pool_map: (record, measurement) of each one read, and an 'id: error'
+    line for each one that could not be."""
+    measured, unreadable = [], []
+    for r, (m, err) in zip(recs, pool_map(pool, fn, tasks, label, show)):
+        if err:
+            unreadable.append(f"{r.id}: {err}")
+        else:
+            measured.append((r, m))
+    return measured, unreadable
 
 
 def source_item(data: AuditData, r: Record, role: str | None):

@@ -116,6 +116,11 @@ def _scores(labels: np.ndarray, values: list, categorical: bool) -> np.ndarray:
     return np.array([by[v][1] / by[v][0] for v in values])
 
 
+def most_telling(scored: list[dict]) -> dict:
+    """The scored row whose AUC lies furthest from chance (0.5), either way."""
+    return max(scored, key=lambda r: abs(r["auc"] - 0.5))
+
+
 def single_auc(labels: np.ndarray, values: list, categorical: bool) -> float:
     """ROC AUC of one property for fake (1) vs real (0); a category scores by its share of fakes."""
     from sklearn.metrics import roc_auc_score
@@ -178,10 +183,9 @@ def check(data: AuditData, pool: Executor | None = None) -> Check:
     elif chance:
         summary = (f"{len(scored)} properties scored, none telling beyond chance (p >= {alpha:g}): "
                    + ", ".join(f"{_auc_text(r)} on {r['n_real']} real vs {r['n_fake']} fake" for r in chance[:4]))
-    elif scored:
-        top = max(scored, key=lambda r: abs(r["auc"] - 0.5))
-        summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); "
-                   f"most telling {top['property']} AUC {top['auc']:.2f}")
+    elif scored:  # none failed, none was tested against chance (no p)
+        summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); most telling "
+                   + _auc_text(most_telling(scored)))
     else:
         summary = "no property has both reals and fakes to compare"
     na = [r["property"] for r in rows if r["auc"] is None]

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import media
 from ..shared_types import MediaMeta
 from .base import Settings
-from .confounds import check as check_confounds
+from .confounds import check as check_confounds, most_telling
 from ..errors import MediaError
 from ..labels import labelled_files
 
@@ -62,17 +62,14 @@ def top_confound(check) -> tuple[str, float] | None:
     scored = [r for r in check.details["properties"] if r["auc"] is not None]
     if not scored:
         return None
-    r = max(scored, key=lambda r: abs(r["auc"] - 0.5))
+    r = most_telling(scored)
     return r["property"], max(r["auc"], 1 - r["auc"])
 
 
 def confound_table(check, title: str):
     """One row per property: files compared and its AUC alone; the verdict and summary in the caption."""
-    from rich.table import Table
+    from ..tables import table
 
-    t = Table(title=title, caption=f"{check.status}: {check.summary}")
-    for col in ("property", "real", "fake", "AUC alone"):
-        t.add_column(col, justify="left" if col == "property" else "right")
-    for r in check.details["properties"]:
-        t.add_row(r["property"], str(r["n_real"]), str(r["n_fake"]), "n/a" if r["auc"] is None else f"{r['auc']:.3f}")
-    return t
+    return table(title, ("property", "real", "fake", "AUC alone"),
+                 ((r["property"], str(r["n_real"]), str(r["n_fake"]), "n/a" if r["auc"] is None else f"{r['auc']:.3f}")
+                  for r in check.details["properties"]), caption=f"{check.status}: {check.summary}")

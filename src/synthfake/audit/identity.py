@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, AuditData, Check, measure, spread
 from .exact_dupes import face_identities
 from .frames import face_task
 from ..plan import Plan
@@ -66,14 +66,11 @@ def check_faces(data: AuditData, pool: Executor | None) -> dict:
                   key=lambda r: r.id)
     recs = spread(held, st.max_samples) if cents else []
     tasks = [(str(data.media_path(r)), r.media.kind, FRAMES_FACE) for r in recs]
-    results = pool_map(pool, face_task, tasks, "identity: faces", st.show_progress)
+    done, unreadable = measure(pool, face_task, recs, tasks, "identity: faces", st.show_progress)
     names = sorted(cents)
     mat = np.stack([cents[n] for n in names]) if names else np.zeros((0, 128), np.float32)
-    measured, flagged, no_face, unreadable = [], [], 0, []
-    for r, (embs, error) in zip(recs, results):
-        if error:
-            unreadable.append(f"{r.id}: {error}")
-            continue
+    measured, flagged, no_face = [], [], 0
+    for r, embs in done:
         if not embs:
             no_face += 1
             continue

@@ -73,14 +73,14 @@ def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[RecordView
                 if not isinstance(item, ValidationError):
                     out.append(compact(item))
                     continue
-                where = f"{f.relative_to(ds)}:{no}"
                 if torn_tail:
-                    problems["torn_tail"].append(f"{where}: unfinished last line (repaired by the next run)")
-                    continue
-                err = item.errors()[0]
-                loc = ".".join(str(x) for x in err["loc"])
-                kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
-                problems[kind].append(f"{where}: {loc}: {err['msg']}")
+                    kind, why = "torn_tail", "unfinished last line (repaired by the next run)"
+                else:
+                    err = item.errors()[0]
+                    loc = ".".join(str(x) for x in err["loc"])
+                    kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
+                    why = f"{loc}: {err['msg']}"
+                problems[kind].append(f"{f.relative_to(ds)}:{no}: {why}")
         except ManifestError as e:  # a part that is a folder or cannot be read
             problems["invalid_lines"].append(str(e))
     return out
@@ -125,10 +125,10 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
             escaped.add(r.id)
             continue
         except OSError:
-            problems["missing_files"].append(f"{r.id}: {r.path} not found")
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problems["missing_files"].append(f"{r.id}: {r.path} is not a regular file")
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            why = "not found" if st is None else "is not a regular file"
+            problems["missing_files"].append(f"{r.id}: {r.path} {why}")
             continue
         if st.st_size != r.bytes:
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")

@@ -14,7 +14,7 @@ import sys
 from operator import itemgetter
 from typing import NamedTuple
 
-from ..manifest import Record
+from ..manifest import Record, SourceRef
 from ..shared_types import MediaMeta
 
 KEPT = ("id", "index", "type", "label", "backend", "backend_version", "weights", "weights_unverified", "params",
@@ -22,11 +22,8 @@ KEPT = ("id", "index", "type", "label", "backend", "backend_version", "weights",
         "attempt", "split")
 
 
-class SourceView(NamedTuple):
-    path: str
-    sha256: str
-    identity: str
-    role: str
+SourceView = NamedTuple("SourceView", [(name, str) for name in SourceRef.model_fields])
+SourceView.__doc__ = "One of a record's sources (`SourceRef`'s fields), immutable."
 
 
 MediaView = NamedTuple("MediaView", [(name, f.annotation) for name, f in MediaMeta.model_fields.items()])

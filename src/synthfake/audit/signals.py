@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import FAIL, PASS, AuditData, Check, Settings, pool_map, source_item, spread
-from .confounds import chance_p, distribution, single_auc
+from .base import FAIL, PASS, AuditData, Check, Settings, measure, sampled, source_item
+from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
 
@@ -142,18 +142,12 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
 
 
 def check(data: AuditData, pool: Executor | None) -> Check:
+    recs = sampled(data, lambda r: r.media.kind == "image" or (r.media.kind == "video" and r.media.audio))
     st = data.settings
-    recs = [r for r in data.records if r.media.kind == "image" or (r.media.kind == "video" and r.media.audio)]
-    recs = spread(sorted(recs, key=lambda r: r.id), st.max_samples)
     tasks = [(str(data.media_path(r)), r.media.kind, bool(r.media.audio),
               _landmarks(data, r) if r.media.kind == "image" else None) for r in recs]
-    results = pool_map(pool, signal_task, tasks, "signal confounds", st.show_progress)
-    values, unreadable = {}, []
-    for r, (m, err) in zip(recs, results):
-        if err:
-            unreadable.append(f"{r.id}: {err}")
-        else:
-            values[r.id] = m
+    done, unreadable = measure(pool, signal_task, recs, tasks, "signal confounds", st.show_progress)
+    values = {r.id: m for r, m in done}
     measured = [r for r in recs if r.id in values]
     rows = []
     for name, fakes, reals in groups(measured):
@@ -168,7 +162,7 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                             f"{r['real']['min']:g}..{r['real']['max']:g} | fake {r['fake']['min']:g}.."
                             f"{r['fake']['max']:g})" for r in failed[:4])
     elif scored:
-        top = max(scored, key=lambda r: abs(r["auc"] - 0.5))
+        top = most_telling(scored)
         summary = (f"{len(scored)} group/property pairs scored on {len(measured)} records (cap {st.max_samples}), "
                    f"none telling beyond chance; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}"
                    + ("" if top["p"] is None else

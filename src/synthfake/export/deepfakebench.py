@@ -33,12 +33,7 @@ from .common import COMPRESSION, SPLITS, Item, Options, Result
 from .dfb_crop import aligned_faces, sampled_frames
 
 VERSION = "1"
-SETTINGS = ("frames",)  # the Options fields this format reads
-
-
-def ready(o: Options) -> str | None:
-    """Needs nothing beyond the core install (dlib ships with it)."""
-    return None
+SETTINGS = ("frames",)  # the Options fields this format reads; no ready(): the core install (dlib) is enough
 
 
 

@@ -50,14 +50,20 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int, int | None] | None:
     return np.concatenate(chunks, axis=1).T.astype(np.float32), rate, total
 
 
-def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
-    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
+def audio_span(path: str | Path, span) -> tuple[np.ndarray, int] | None:
+    """A stretch of a file's decoded audio, float32 (samples, channels), with its rate; None without audio.
+    `span(rate, total, decoded)` gives (first sample, count) from the rate and the header's and decoded lengths."""
     got = decode_audio(path)
     if got is None:
         return None
-    data, rate, _ = got
-    s0 = int(round(start_s * rate))
-    return data[s0:s0 + int(round(dur_s * rate))], rate
+    data, rate, total = got
+    s0, n = span(rate, total, len(data))
+    return data[s0:s0 + n], rate
+
+
+def read_audio_of_video(path: str | Path, start_s: float, dur_s: float) -> tuple[np.ndarray, int] | None:
+    """Audio track of a video over [start_s, start_s + dur_s) as float32 (samples, channels), or None."""
+    return audio_span(path, lambda rate, _total, _n: (int(round(start_s * rate)), int(round(dur_s * rate))))
 
 
 def mux_audio(out, stream, audio: tuple[np.ndarray, int]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .audio import decode_audio, mux_audio
+from .audio import audio_span, mux_audio
 from .container import open_container
 
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measured: decoded delay 1024)
@@ -20,12 +20,7 @@ AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (measur
 
 def written_audio(path: str | Path) -> tuple[np.ndarray, int] | None:
     """The audio fed to the encoder of a clip this project wrote, float32 (samples, channels), or None."""
-    got = decode_audio(path)
-    if got is None:
-        return None
-    data, rate, total = got
-    n = (total - AAC_PRIMING) if total else len(data) - AAC_PRIMING
-    return data[AAC_PRIMING:AAC_PRIMING + n], rate
+    return audio_span(path, lambda _rate, total, n: (AAC_PRIMING, (total or n) - AAC_PRIMING))
 
 
 def with_audio(src: str | Path, dst: str | Path, audio: tuple[np.ndarray, int]) -> None:
