@@ -117,7 +117,10 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         cres = F.conv2d(F.pad(chroma, (1, 1, 1, 1), mode="reflect"), kb.expand(2, 1, 3, 3), groups=2).abs()
 
         def pooled(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-            return torch.log(torch.einsum("bchw,rhw->bcr", x, m) + EPS).flatten(1)
+            # summed in float64: a float32 sum over 50k pixels depends on the runtime's order by ~1e-6, which the
+            # standardisation and head can lift past the ONNX check's 1e-5 in probability
+            s = torch.einsum("bchw,rhw->bcr", x.double(), m.double())
+            return torch.log(s + EPS).float().flatten(1)
 
         both = torch.stack([srm, torch.clamp(srm, max=self.config.clip)], 2).flatten(1, 2)  # (B, 6, H, W)
         return torch.cat([pooled(both, masks), pooled(grad, masks), pooled(cres, masks[:2])], 1)

@@ -74,3 +74,21 @@ def test_saves_loads_and_exports_with_the_same_probabilities(crop, tmp_path):
     assert torch.allclose(ref, got, atol=1e-6) and torch.isfinite(got).all()  # nothing left empty by loading
     assert export_onnx(loaded, meta, tmp_path, np.stack([crop])) <= 1e-5
     assert (tmp_path / "model.onnx").is_file()
+
+
+def test_a_head_that_amplifies_its_features_still_exports_within_tolerance(crop, tmp_path):
+    """A trained head on features of small spread (running_var 0.005-0.02) with probabilities near 0.5 lifts the
+    runtimes' float32 summation differences past 1e-5: the region sums must not depend on the runtime's order."""
+    from synthfake.detector.onnx_export import export_onnx, sample_pixels
+
+    model, _ = load_base(None, SIZE, arch={"type": "residual_stats"})
+    meta = DetectorMeta(image_size=SIZE)
+    with torch.no_grad():
+        f = model.features(torch.from_numpy(sample_pixels(meta, np.stack([crop]))))
+        model.norm.running_mean.copy_(f.mean(0))
+        model.norm.running_var.fill_(0.005)
+        sign = torch.tensor([1.0, -1.0]).repeat(N_FEATURES // 2)
+        model.head.weight.copy_(torch.stack([-0.34 * sign, 0.34 * sign]))
+        model.head.bias.zero_()
+    model.eval()
+    assert export_onnx(model, meta, tmp_path, np.stack([crop]), log=lambda m: None) <= 1e-5
