@@ -95,12 +95,12 @@ class ResidualStatsForImageClassification(PreTrainedModel):
 
     def fixed(self, device) -> tuple[torch.Tensor, ...]:
         """(kernels, masks, mean, std) on `device`, built from the config once (not weights: a checkpoint cannot
-        change them, and loading on the meta device cannot leave them empty)."""
+        change them, and loading on the meta device cannot leave them empty); masks in float64, as `features` sums."""
         key = str(device)
         if key not in self._fixed:
             c = self.config
             self._fixed[key] = tuple(t.to(device) for t in (
-                grey_kernels(), region_masks(c.image_size), torch.tensor(c.pixel_mean).view(1, 3, 1, 1),
+                grey_kernels(), region_masks(c.image_size).double(), torch.tensor(c.pixel_mean).view(1, 3, 1, 1),
                 torch.tensor(c.pixel_std).view(1, 3, 1, 1)))
         return self._fixed[key]
 
@@ -119,7 +119,7 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         def pooled(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
             # summed in float64: a float32 sum over 50k pixels depends on the runtime's order by ~1e-6, which the
             # standardisation and head can lift past the ONNX check's 1e-5 in probability
-            s = torch.einsum("bchw,rhw->bcr", x.double(), m.double())
+            s = torch.einsum("bchw,rhw->bcr", x.double(), m)
             return torch.log(s + EPS).float().flatten(1)
 
         both = torch.stack([srm, torch.clamp(srm, max=self.config.clip)], 2).flatten(1, 2)  # (B, 6, H, W)
