@@ -89,6 +89,8 @@ def kind_aucs(rep: dict, labels: Path) -> dict[str, dict]:
     reals and that kind's fakes; files with no crops score their fallback label, skipped files are left out."""
     from sklearn.metrics import roc_auc_score
 
+    from synthfake.detector.metrics import roc_auc_rows
+
     skipped = {s["path"] for s in rep["skipped"]}
     with open(labels, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["path"] not in skipped]
@@ -99,8 +101,8 @@ def kind_aucs(rep: dict, labels: Path) -> dict[str, dict]:
         fakes = np.asarray([prob[r["path"]] for r in rows if r["label"] == "1" and r["kind"] == k])
         y = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
         auc = float(roc_auc_score(y, np.r_[reals, fakes]))
-        boots = [roc_auc_score(y, np.r_[reals[rng.integers(0, len(reals), len(reals))],
-                                        fakes[rng.integers(0, len(fakes), len(fakes))]]) for _ in range(BOOT)]
+        boots = roc_auc_rows(y, np.stack([np.r_[reals[rng.integers(0, len(reals), len(reals))],
+                                                fakes[rng.integers(0, len(fakes), len(fakes))]] for _ in range(BOOT)]))
         out[k] = {"auc": auc, "ci": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
                   "fakes": len(fakes)}
     return out

@@ -21,7 +21,7 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
-from .metrics import best_threshold, macro_f1, summary_table
+from .metrics import best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
 from .model import DetectorMeta
 
 BOOT = 1000  # bootstrap resamples
@@ -73,11 +73,12 @@ def score_labelled(model_dir: Path, folder: Path, rows: list[Labelled], batch_si
 
 
 def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, float]:
-    """95 % percentile interval of `statistic(*data)` over `boot` resamples of the files (scipy.stats.bootstrap,
-    the arrays resampled together). Resamples where the statistic is undefined (an AUC over one class) are left
-    out of the interval; nan when none is defined; a single file is its own interval."""
+    """95 % percentile interval of `statistic(*data, axis=-1)` (vectorised: one value per row) over `boot`
+    resamples of the files (scipy.stats.bootstrap, the arrays resampled together). Resamples where the statistic
+    is undefined (an AUC over one class) are left out of the interval; nan when none is defined; a single file is
+    its own interval."""
     if len(data[0]) < 2:
-        v = float(statistic(*data))
+        v = float(statistic(*data, axis=-1))
         return v, v
     import warnings
 
@@ -85,7 +86,7 @@ def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, floa
 
     with warnings.catch_warnings():  # scipy warns of the nan interval an undefined resample gives; handled below
         warnings.simplefilter("ignore", DegenerateDataWarning)
-        res = bootstrap(data, statistic, paired=True, vectorized=False, n_resamples=boot, method="percentile",
+        res = bootstrap(data, statistic, paired=True, vectorized=True, n_resamples=boot, method="percentile",
                         rng=np.random.default_rng(seed))
     dist = res.bootstrap_distribution
     if np.isfinite(dist).all():
@@ -101,9 +102,11 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
 
 
-def _auc_or_nan(y: np.ndarray, p: np.ndarray) -> float:
-    auc = _auc(y, p)
-    return float("nan") if auc is None else auc
+def _best_f1_rows(y: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The oracle macro F1 (`best_threshold`) of every row."""
+    y, p = np.moveaxis(y, axis, -1), np.moveaxis(p, axis, -1)
+    return np.array([best_threshold(a, b)[1] for a, b in zip(y.reshape(-1, y.shape[-1]), p.reshape(-1, p.shape[-1]))]
+                    ).reshape(y.shape[:-1])
 
 
 def _groups(names: list[str], y, pred, seed: int, boot: int) -> dict[str, dict]:
@@ -130,10 +133,10 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     auc = _auc(y, p)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,
-        roc_auc_ci=_ci(_auc_or_nan, y, p, seed=seed, boot=boot) if auc is not None else None,
-        macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(macro_f1, y, pred, seed=seed, boot=boot),
+        roc_auc_ci=_ci(roc_auc_rows, y, p, seed=seed, boot=boot) if auc is not None else None,
+        macro_f1=macro_f1(y, pred), macro_f1_ci=_ci(macro_f1_rows, y, pred, seed=seed, boot=boot),
         best_threshold=bt, best_macro_f1=bf1,
-        best_macro_f1_ci=_ci(lambda y_, p_: best_threshold(y_, p_)[1], y, p, seed=seed, boot=boot),
+        best_macro_f1_ci=_ci(_best_f1_rows, y, p, seed=seed, boot=boot),
         recall_by_kind=_groups([r.kind for r in rows], y, pred, seed, boot),
         recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
         no_crops=sum(v is None for v in probs.values()), skipped=skipped,

@@ -14,6 +14,38 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
     return float(f1_score(y, pred, labels=[0, 1], average="macro", zero_division=0))
 
 
+def _macro_f1_of_counts(tp, fp, fn, tn) -> np.ndarray:
+    """Mean of the fake and real F1 from confusion counts (arrays), 0 where a class is absent and never predicted."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_fake = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f_real = np.where(2 * tn + fn + fp > 0, 2 * tn / (2 * tn + fn + fp), 0.0)
+    return (f_fake + f_real) / 2
+
+
+def roc_auc_rows(y, p, axis: int = -1) -> np.ndarray:
+    """ROC AUC of every row at once (Mann-Whitney U over average ranks: scikit-learn's value, ties counted half);
+    nan where a row holds one class. Vectorised for scipy.stats.bootstrap, where roc_auc_score per resample cost
+    ~10 ms of input checks (20 s of a 61-file `gen detect eval --labels`)."""
+    from scipy.stats import rankdata
+
+    y = np.moveaxis(np.asarray(y), axis, -1).astype(bool)
+    p = np.moveaxis(np.asarray(p, np.float64), axis, -1)
+    n1 = y.sum(-1)
+    n0 = y.shape[-1] - n1
+    u = np.where(y, rankdata(p, axis=-1), 0.0).sum(-1) - n1 * (n1 + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
+
+
+def macro_f1_rows(y, pred, axis: int = -1) -> np.ndarray:
+    """`macro_f1` of every row at once (zero_division 0), vectorised for scipy.stats.bootstrap."""
+    y = np.moveaxis(np.asarray(y), axis, -1).astype(bool)
+    q = np.moveaxis(np.asarray(pred), axis, -1).astype(bool)
+    tp, fp, fn = (y & q).sum(-1), (~y & q).sum(-1), (y & ~q).sum(-1)
+    tn = y.shape[-1] - tp - fp - fn
+    return _macro_f1_of_counts(tp, fp, fn, tn)
+
+
 def macro_f1_at(y, p, thresholds) -> np.ndarray:
     """Macro F1 of `p >= t` for every t at once (sorted counts; zero_division 0 like scikit-learn)."""
     y, p, ts = np.asarray(y, int), np.asarray(p, float), np.asarray(thresholds, float)
@@ -21,10 +53,7 @@ def macro_f1_at(y, p, thresholds) -> np.ndarray:
     tp = len(pos) - np.searchsorted(pos, ts, "left")
     fp = len(neg) - np.searchsorted(neg, ts, "left")
     fn, tn = len(pos) - tp, len(neg) - fp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f_fake = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        f_real = np.where(2 * tn + fn + fp > 0, 2 * tn / (2 * tn + fn + fp), 0.0)
-    return (f_fake + f_real) / 2
+    return _macro_f1_of_counts(tp, fp, fn, tn)
 
 
 def best_threshold(y, p) -> tuple[float, float]:

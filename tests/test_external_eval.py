@@ -181,3 +181,21 @@ def test_bootstrap_intervals_are_scipys():
     ci = bootstrap((hit,), np.mean, vectorized=False, n_resamples=200, method="percentile",
                    rng=np.random.default_rng(3))
     assert rep.recall_by_kind["k"]["ci"] == pytest.approx((ci.confidence_interval.low, ci.confidence_interval.high))
+
+
+def test_vectorised_metrics_equal_scikit_learns_row_by_row():
+    """The bootstrap's row-wise AUC and macro F1 give scikit-learn's values (ties counted half), nan for an AUC
+    over one class."""
+    from sklearn.metrics import roc_auc_score
+
+    from synthfake.detector.metrics import macro_f1, macro_f1_rows, roc_auc_rows
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (200, 12))
+    y[0] = 1  # one class: no AUC
+    p = np.round(rng.random((200, 12)), 1)  # many ties
+    q = rng.integers(0, 2, (200, 12))
+    want = [roc_auc_score(a, b) if 0 < a.sum() < len(a) else np.nan for a, b in zip(y, p)]
+    assert np.allclose(roc_auc_rows(y, p), want, rtol=0, atol=1e-12, equal_nan=True) and np.isnan(want[0])
+    assert np.allclose(roc_auc_rows(y.T, p.T, axis=0), want, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.allclose(macro_f1_rows(y, q), [macro_f1(a, b) for a, b in zip(y, q)], rtol=0, atol=1e-12)
