@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,26 @@ def gen(*args, check: bool = True, env=None, timeout: float = 900) -> subprocess
     if check and proc.returncode != 0:
         raise AssertionError(f"gen {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A session folder `build(folder)` fills once per test run: under pytest-xdist the first worker to ask builds
+    it under the run's shared temporary root while the others wait on a lock, then all reuse it (a failed build
+    leaves no marker, so the next worker to ask builds again)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        root = tmp_path_factory.mktemp(name)
+        build(root)
+        return root
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, common to its workers
+    root, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            build(root)
+            done.touch()
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +67,18 @@ def warm_sources(data_dir, tmp_path_factory) -> Path:
     tracks of its videos (DATASET/cache/tracks). `dataset_dir` copies it into a new dataset folder, so a
     fixture's `gen run` reuses them as a resumed run does (~20-40 s a dataset); tests of scanning and
     tracking themselves start from bare folders."""
+    from synthfake.pools import process_pool
     from synthfake.sources import load_index, video_track
 
-    root = tmp_path_factory.mktemp("warm")
-    gen("sources", "scan", data_dir, "--json", root / "sources.json")
-    for it in load_index(root / "sources.json").items:
-        if it.kind == "video" and not it.excluded and it.embedding:
-            video_track(data_dir / it.path, it.sha256, root / "cache", it.embedding)
-    return root
+    def build(root: Path) -> None:
+        gen("sources", "scan", data_dir, "--json", root / "sources.json")
+        videos = [it for it in load_index(root / "sources.json").items
+                  if it.kind == "video" and not it.excluded and it.embedding]
+        with process_pool(2, "synthfake.sources") as pool:  # ~70 s of tracking on one core
+            list(pool.map(video_track, [data_dir / it.path for it in videos], [it.sha256 for it in videos],
+                          [root / "cache"] * len(videos), [it.embedding for it in videos]))
+
+    return built_once(tmp_path_factory, "warm", build)
 
 
 @pytest.fixture(scope="session")
@@ -67,17 +93,21 @@ def dataset_dir(warm_sources, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def swap_dataset(data_dir, dataset_dir) -> Path:
-    """`gen run --type face_swap --n 12 --reals 0` on the real media, made once for several tests."""
+    """`gen run --type face_swap --n 12 --reals 0 --clip-seconds 1` on the real media, made once for several tests."""
     out = dataset_dir("swap")
-    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
+    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
         "--out", out, "--workers", 2, "--quiet")
     return out
 
 
 @pytest.fixture(scope="session")
-def mixed_dataset(data_dir, dataset_dir) -> Path:
-    """Every fake type plus reals in all three splits, with short clips: `gen run --n 8 --reals 4`."""
-    out = dataset_dir("mixed")
-    gen("run", "--n", 8, "--reals", 4, "--clip-seconds", 0.5, "--splits", "train=0.34,val=0.33,test=0.33",
-        "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
-    return out
+def mixed_dataset(data_dir, warm_sources, tmp_path_factory) -> Path:
+    """Every fake type plus reals in all three splits, with short clips: `gen run --n 8 --reals 4`, read by the
+    tests of several files (training adds its crop cache under cache/, written atomically)."""
+    def build(root: Path) -> None:
+        out = root / "D"
+        shutil.copytree(warm_sources, out)
+        gen("run", "--n", 8, "--reals", 4, "--clip-seconds", 0.5, "--splits", "train=0.34,val=0.33,test=0.33",
+            "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+
+    return built_once(tmp_path_factory, "mixed", build) / "D"

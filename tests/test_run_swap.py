@@ -62,7 +62,7 @@ def test_swap_quality_identity_and_untouched_background(swap_dataset, data_dir):
             track = np.load(track_file(swap_dataset / "cache", roles["target"].sha256,
                                        index.get(roles["target"].path).embedding))
             tgt, out = media.read_frames(tpath, start, n), media.read_frames(out_path)
-            pairs = [(tgt[k], out[k], track[start + k]) for k in range(0, n, 4)]
+            pairs = [(tgt[k], out[k], track[start + k]) for k in range(0, n, 2)]
         for t_img, o_img, lm in pairs:
             if np.isnan(lm).any():
                 continue
@@ -90,7 +90,7 @@ def test_swap_quality_identity_and_untouched_background(swap_dataset, data_dir):
 
 def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_dir, dataset_dir):
     again = dataset_dir("swap_again")  # one worker here, two in the fixture
-    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
+    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
         "--out", again, "--quiet")
     a = sorted((stable_view(r) for r in read_records(swap_dataset)), key=lambda v: v["index"])
     b = sorted((stable_view(r) for r in read_records(again)), key=lambda v: v["index"])
@@ -101,7 +101,7 @@ def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_d
 
 def test_rerun_of_a_finished_run_does_nothing(swap_dataset, data_dir):
     before = {p: p.stat().st_mtime_ns for p in (swap_dataset / "manifest").glob("*.jsonl")}
-    proc = gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 2, "--sources", data_dir,
+    proc = gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
                "--out", swap_dataset)
     assert "nothing to do" in proc.stderr
     assert before == {p: p.stat().st_mtime_ns for p in (swap_dataset / "manifest").glob("*.jsonl")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .. import media
@@ -52,8 +53,8 @@ def changed_share(fake: np.ndarray, src: np.ndarray) -> float:
     if abs(fake.shape[0] - src.shape[0]) > 1 or abs(fake.shape[1] - src.shape[1]) > 1:
         return 1.0
     h, w = min(fake.shape[0], src.shape[0]), min(fake.shape[1], src.shape[1])
-    diff = np.abs(fake[:h, :w].astype(np.int16) - src[:h, :w].astype(np.int16)).max(axis=2)
-    return float((diff > UNCHANGED_LEVEL).mean())
+    diff = cv2.absdiff(np.ascontiguousarray(fake[:h, :w]), np.ascontiguousarray(src[:h, :w]))
+    return float((cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2]) > UNCHANGED_LEVEL).mean())
 
 
 def unchanged_task(task: tuple[str, str, str, int, int]) -> tuple[list[float] | None, str | None, str | None]:
