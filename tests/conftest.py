@@ -108,6 +108,6 @@ def mixed_dataset(data_dir, warm_sources, tmp_path_factory) -> Path:
         out = root / "D"
         shutil.copytree(warm_sources, out)
         gen("run", "--n", 8, "--reals", 4, "--clip-seconds", 0.5, "--splits", "train=0.34,val=0.33,test=0.33",
-            "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+            "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
 
     return built_once(tmp_path_factory, "mixed", build) / "D"

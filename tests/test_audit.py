@@ -44,7 +44,7 @@ def base(data_dir, dataset_dir) -> Path:
     blockiness, AUC 0.10, p 0.03)."""
     out = dataset_dir("audit")
     gen("run", "--type", "face_swap", "--backend", "face_swap=aligned_swap", "--n", 8, "--reals", 8,
-        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
     return out
 
 
@@ -55,8 +55,9 @@ def ds(base, tmp_path) -> Path:
     return dst
 
 
-def audit(path: Path):
-    return run_audit(path, Settings(workers=2, show_progress=False))
+def audit(path: Path, *only: str):
+    """Every check (or integrity and `only`), in this process: the `gen audit` CLI tests run the pool."""
+    return run_audit(path, Settings(workers=0, checks=only or None, show_progress=False))
 
 
 def verdicts(checks) -> dict[str, str]:
@@ -252,6 +253,18 @@ def test_not_a_dataset_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and "plan.json" in lines[0]
 
 
+def test_check_runs_integrity_and_the_named_checks_only(base, tmp_path):
+    """`--check NAME` (repeatable) runs integrity and NAME; a misspelt name is one line, exit 2, nothing run."""
+    report = tmp_path / "r.json"
+    gen("audit", base, "--check", "balance", "--check", "confounds", "--json", report, "--quiet")
+    rep = json.loads(report.read_text())
+    assert [c["name"] for c in rep["checks"]] == ["integrity", "balance", "confounds"]
+    assert rep["settings"]["checks"] == ["balance", "confounds"] and rep["status"] == PASS
+    proc = gen("audit", base, "--check", "near_duplicate", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "did you mean 'near_duplicates'" in lines[0], proc.stderr
+
+
 # ------------------------------------------------------------------ the parts, on made-up numbers
 def test_manifest_lines_are_judged_one_by_one(tmp_path):
     meta = MediaMeta(kind="image", width=2, height=2, frames=1, fps=0, duration=0, codec="png", audio=False)
@@ -410,13 +423,14 @@ def test_reals_of_one_source_fail_exact_duplicates(ds):
     """The audit FAILs when one source file stands for more than real_source_share of the reals."""
     reals = [r for r in read_records(ds) if r.label == 0]
     first = reals[0].sources[0]
-    report = run_audit(ds, Settings(workers=2, show_progress=False, real_source_share=0.0))
+    report = run_audit(ds, Settings(workers=0, show_progress=False, real_source_share=0.0,
+                                    checks=("exact_duplicates",)))
     counts = Counter(r.sources[0].sha256 for r in reals)
     ex = report.check("exact_duplicates")
     if counts.most_common(1)[0][1] < exact_dupes.MIN_REALS_PER_SOURCE:
         assert ex.status != FAIL or "stands for" not in ex.summary
         rewrite(ds, lambda r: r.model_copy(update={"sources": [first]}) if r.label == 0 else None)
-        ex = run_audit(ds, Settings(workers=2, show_progress=False)).check("exact_duplicates")
+        ex = audit(ds, "exact_duplicates").check("exact_duplicates")
     print("  ", ex.summary)
     assert ex.status == FAIL and "stands for" in ex.summary
     assert ex.details["real_sources"]["top_count"] >= exact_dupes.MIN_REALS_PER_SOURCE
@@ -441,7 +455,7 @@ def test_twin_fakes_fail_unless_the_plan_repeated_their_sources(ds):
         params = {**a.params, "clip_start": clip_start} if clip_start else a.params
         rewrite(ds, lambda r: with_file(r, ds / b.path, media=a.media, sources=sources, params=params)
                 if r.id == b.id else None)
-        near = audit(ds).check("near_duplicates")
+        near = audit(ds, "near_duplicates").check("near_duplicates")
         print("  ", near.summary)
         assert near.status == status and near.details["counts"][counted] == 1
         assert b.id in near.summary and a.id in near.summary

@@ -36,7 +36,7 @@ def det_dataset(data_dir, dataset_dir):
     """6 face swaps + 6 reals (images and 1 s clips) over train/val/test."""
     out = dataset_dir("det")
     gen("run", "--type", "face_swap", "--n", 6, "--reals", 6, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", out, "--workers", 2, "--quiet")
+        "--out", out, "--workers", 1, "--quiet")
     return out
 
 

@@ -153,7 +153,7 @@ def family_dataset(data_dir, dataset_dir):
     backends = ["face_swap=aligned_swap", "lip_sync=crop_sync", "reenactment=crop_reenact"]
     if autoencoder.problem() is None:
         backends.append("generation=latent_decode")
-    gen("run", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2,
+    gen("run", "--n", 8, "--reals", 8, "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 1,
         "--quiet", *[a for b in backends for a in ("--backend", b)])
     return out
 

@@ -128,7 +128,7 @@ def test_a_lip_sync_pair_sounds_alike_but_for_the_voice(data_dir, dataset_dir):
 
     out = dataset_dir("lipsync_pairs")
     gen("run", "--type", "lip_sync", "--n", 4, "--reals", 4, "--clip-seconds", 1, "--splits", "train=1,val=0,test=0",
-        "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+        "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
     recs = read_records(out)
     fakes = {r.id: r for r in recs if r.label == 1}
     pairs = [(fakes[r.params["paired_with"]], r) for r in recs if r.params.get("paired_with") in fakes]

@@ -24,7 +24,7 @@ BACKEND = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "
 @pytest.fixture(scope="module")
 def default_dataset(data_dir, dataset_dir) -> Path:
     out = dataset_dir("default")
-    gen("run", "--n", 12, "--sources", data_dir, "--out", out, "--clip-seconds", 1, "--workers", 2, "--quiet")
+    gen("run", "--n", 12, "--sources", data_dir, "--out", out, "--clip-seconds", 1, "--workers", 1, "--quiet")
     return out
 
 

@@ -99,7 +99,7 @@ def test_video_mask_does_not_flicker(data_dir, tmp_path):
 def test_gen_run_pairs_each_fake_with_its_target(data_dir, dataset_dir):
     out = dataset_dir("self_blend")
     gen("run", "--type", "face_swap", "--backend", "face_swap=self_blend", "--n", 4, "--reals", 4,
-        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
     recs = read_records(out)
     fakes = {r.id: r for r in recs if r.label == 1}
     reals = [r for r in recs if r.label == 0]

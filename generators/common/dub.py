@@ -30,10 +30,10 @@ def tiled(data: np.ndarray, rate: int, start: int, n: int) -> np.ndarray:
 
 
 def resample(data: np.ndarray, rate: int, to: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
     if rate == to:
         return data.astype(np.float32)
+    from scipy.signal import resample_poly  # imported only when needed: 1.5 s a process
+
     g = gcd(int(rate), int(to))
     return resample_poly(data, to // g, rate // g, axis=0).astype(np.float32)
 

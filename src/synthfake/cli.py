@@ -191,6 +191,8 @@ def audit(dataset: Path = DATASET,
           max_samples: int = typer.Option(300, "--max-samples", min=0,
                                           help="Records each decoding check looks at, at most."),
           workers: int = typer.Option(2, "--workers", min=0, help="Processes for the decoding checks."),
+          only: Optional[list[str]] = typer.Option(None, "--check", help="Run this check (repeatable) after "
+                                                   "integrity, which always runs; default: every check."),
           quiet: bool = QUIET,
           labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model]: run the "
                                                 "confound check on a labelled folder that is not a dataset.")):
@@ -214,7 +216,7 @@ def audit(dataset: Path = DATASET,
         raise typer.Exit(EXIT_FAILED if check.status == FAIL else 0)
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,
-                                         show_progress=not quiet))
+                                         checks=tuple(only) if only else None, show_progress=not quiet))
     out.print(audit_table(report))
     if json_out:
         write_report(json_out, report)

@@ -45,13 +45,13 @@ AUDIO_CHANNELS = 2
 
 def conform_audio(audio: tuple[np.ndarray, int]) -> tuple[np.ndarray, int]:
     """Audio (samples, channels) float32 at AUDIO_RATE with AUDIO_CHANNELS (polyphase resampling, scipy)."""
-    from scipy.signal import resample_poly
-
     data, rate = audio
     data = np.asarray(data, np.float32)
     if data.ndim == 1:
         data = data[:, None]
     if rate != AUDIO_RATE:
+        from scipy.signal import resample_poly  # imported here: 1.5 s a process, and most sources need none
+
         g = gcd(int(rate), AUDIO_RATE)
         data = resample_poly(data, AUDIO_RATE // g, int(rate) // g, axis=0).astype(np.float32)
     if data.shape[1] != AUDIO_CHANNELS:

@@ -20,6 +20,7 @@ from rich.text import Text
 from .base import FAIL, PASS, WARN, AuditData, Check, Settings, make_pool, worst
 from .integrity import check_integrity
 from ..dataset import Dataset
+from ..errors import SynthfakeError
 from ..files import write_json_atomic
 from ..registry import Contract, Registry
 
@@ -62,12 +63,16 @@ def _timed(fn, *args):
 
 
 def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
-    """Every check over DATASET; a missing plan or sources index is a SynthfakeError (bad input).
+    """Every check over DATASET (or integrity and `settings.checks`); a missing plan or sources index, or an
+    unknown check name, is a SynthfakeError (bad input).
 
     Each check's `timings` holds `scan` (wall) and `scan_cpu` for a check that reads records and bytes, and
     `decode` (wall) for one that decodes media in the pool (its CPU is the pool's).
     """
     st = settings or Settings()
+    unknown = [CHECKS.unknown(n) for n in st.checks or () if n not in CHECKS.entries and n != "integrity"]
+    if unknown:
+        raise SynthfakeError(unknown[0])
     t0 = time.perf_counter()
     opened = Dataset.open(dataset)
     ds, plan, index, layout = opened.root, opened.plan, opened.index, opened.table
@@ -80,6 +85,8 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     pool = make_pool(st.workers)
     try:
         for name in CHECKS.names():
+            if st.checks is not None and name not in st.checks:
+                continue
             why = CHECKS.why_not_ready(name, st)
             if why:
                 checks.append(Check(name, WARN, f"not run: {why}"))

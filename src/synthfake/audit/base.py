@@ -41,6 +41,7 @@ class Settings:
     confound_p: float = 0.05  # confounds: ...and only when a Mann-Whitney U test finds it this unlikely by chance
     near_identical_fail: float = 0.02  # near duplicates: FAIL when more than this share of fakes is near-identical
     real_source_share: float = 0.25  # exact duplicates: FAIL when one source file stands for more of the reals
+    checks: tuple[str, ...] | None = None  # the checks to run after integrity (None: all of them)
     show_progress: bool = True
 
 
