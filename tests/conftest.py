@@ -33,7 +33,7 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
         root = tmp_path_factory.mktemp(name)
         build(root)
         return root
-    shared = tmp_path_factory.getbasetemp().parent  # one per run, common to its workers
+    shared = _run_root(tmp_path_factory)
     root, done = shared / name, shared / f"{name}.done"
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -43,6 +43,23 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
             build(root)
             done.touch()
     return root
+
+
+def _run_root(tmp_path_factory) -> Path:
+    """The run's temporary root: one per test run, common to its xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_environment(tmp_path_factory) -> None:
+    """Every test and every `gen` it starts share one machine cache (synthfake.machine_cache: source scans and
+    face tracks by sha256) made empty for this run, never the user's ~/.cache. Bytecode is written, so the ~300
+    `gen` processes of a run compile the project's modules once, not each (an environment may set
+    PYTHONDONTWRITEBYTECODE)."""
+    os.environ["XDG_CACHE_HOME"] = str(_run_root(tmp_path_factory) / "machine-cache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 @pytest.fixture(scope="session")

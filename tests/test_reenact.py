@@ -11,6 +11,7 @@ import pytest
 from synthfake import faces, media
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed
+from synthfake.files import sha256_file
 from synthfake.generators import Context, landmark_reenact
 from synthfake.sample_spec import SampleSpec
 from synthfake.sources import Source, Sources, SourceItem, scan
@@ -90,7 +91,7 @@ def test_seeded_params_and_no_face_driving(data_dir, tmp_path):
     srcs = sources_for(data_dir, tmp_path, [SOURCE], ["source"])
     blank = tmp_path / "blank.mp4"
     media.write_video(blank, [np.full((96, 96, 3), 128, np.uint8)] * 6, 25)
-    item = SourceItem(path="blank.mp4", kind="video", sha256="0" * 64, frames=6, fps=25.0)
+    item = SourceItem(path="blank.mp4", kind="video", sha256=sha256_file(blank), frames=6, fps=25.0)
     drv = Source(item, blank, "driving", tmp_path / "cache")
     assert landmark_reenact._params(3) == landmark_reenact._params(3) != landmark_reenact._params(4)
     with pytest.raises(SampleFailed, match="blank.mp4: no face tracked"):

@@ -80,3 +80,50 @@ def test_people_who_wear_glasses_are_found_on_the_real_media(warm_sources):
     videos = {Path(it.path).stem: it.glasses for it in index.items if it.kind == "video"}
     assert min(videos["talk_d9"], videos["talk_d12"]) > glasses.VIDEO_MAX
     assert max(v for k, v in videos.items() if k not in ("talk_d9", "talk_d12")) < 0.9
+
+
+def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomputed(data_dir, tmp_path,
+                                                                                   monkeypatch):
+    """A second folder holding the same files is indexed from the machine cache (keyed by sha256) and its video
+    tracked from it; an entry that is cut or of another shape is computed again and replaced, never an error."""
+    import numpy as np
+
+    from synthfake import faces, machine_cache
+    from synthfake.sources import SCAN_VERSION, TRACK_VERSION, _machine_kind, scan, track_file, video_track
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # an empty machine cache
+    photo, video = "faces/photo_s1.jpg", "videos/talk_d0.mp4"
+    for d in ("a", "b"):
+        for f in (photo, video):
+            (tmp_path / d / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(data_dir / f, tmp_path / d / f)
+    first = scan(tmp_path / "a")
+    kind = _machine_kind("scan", SCAN_VERSION)
+    held = {p.name for p in (machine_cache.root() / kind).rglob("*.json")}
+    assert len(held) == 2
+    calls = []
+    monkeypatch.setattr(faces, "embedding", lambda *a: calls.append(a))  # the scan's costly step: never reached
+    second = scan(tmp_path / "b")
+    content = [it.model_dump(exclude={"mtime_ns"}) for it in first.items]
+    assert not calls and [it.model_dump(exclude={"mtime_ns"}) for it in second.items] == content
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    it = next(i for i in first.items if i.path == photo)
+    entry = machine_cache.entry(kind, f"{it.sha256}.image", ".json")
+    for bad in ('{"width": 1', '{"kind": "sound", "path": 3}'):
+        entry.write_text(bad)
+        again = next(i for i in scan(tmp_path / "b").items if i.path == photo)
+        assert again.model_dump(exclude={"mtime_ns"}) == it.model_dump(exclude={"mtime_ns"})
+        assert json.loads(entry.read_text())["embedding"] == it.embedding  # replaced by the recomputed entry
+
+    v = next(i for i in first.items if i.path == video)
+    track = video_track(tmp_path / "a" / video, v.sha256, tmp_path / "cacheA", v.embedding)
+    shared = machine_cache.entry(_machine_kind("tracks", TRACK_VERSION),
+                                 track_file(tmp_path, v.sha256, v.embedding).stem, ".npy")
+    assert np.array_equal(np.load(shared), track, equal_nan=True)
+    np.save(shared, np.zeros_like(track))  # a planted entry: read, so not tracked again
+    assert not video_track(tmp_path / "b" / video, v.sha256, tmp_path / "cacheB", v.embedding).any()
+    shared.write_bytes(b"cut")
+    assert np.array_equal(video_track(tmp_path / "b" / video, v.sha256, tmp_path / "cacheC", v.embedding), track,
+                          equal_nan=True)

@@ -24,7 +24,7 @@ from typing import Callable, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from . import faces, media
+from . import faces, machine_cache, media
 from . import glasses
 from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
@@ -36,6 +36,9 @@ MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
 NOT_MEDIA = "not a media file (unknown extension)"
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
+SCAN_VERSION = 1  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key)
+TRACK_VERSION = 1  # of `faces.track`'s output for a video and reference (machine cache key)
+_FILE_FIELDS = {"path", "bytes", "mtime_ns", "sha256", "identity"}  # where the file is, not what it holds
 
 
 class SourceItem(BaseModel):
@@ -183,8 +186,22 @@ def _index_file(root: Path, path: Path, st: os.stat_result) -> SourceItem:
     except OSError as e:
         item.excluded = f"unreadable ({e.strerror or type(e).__name__})"
         return item
+    kind_key = _machine_kind("scan", SCAN_VERSION)
+    key = f"{item.sha256}.{item.kind}"
+    held = machine_cache.read_json(kind_key, key)
+    if held is not None:
+        try:
+            return SourceItem.model_validate({**held, **item.model_dump(include=_FILE_FIELDS)})
+        except ValueError:
+            pass  # an entry of another shape: index the file again and replace it
     _index_media(item, path)
+    machine_cache.write_json(kind_key, key, item.model_dump(exclude=_FILE_FIELDS))
     return item
+
+
+def _machine_kind(what: str, version: int) -> str:
+    """The machine cache folder of `what` computed by this code: its version and dlib's, whose models compute it."""
+    return f"{what}-{version}-dlib{faces.dlib.__version__}"
 
 
 def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem]) -> SourceItem:
@@ -300,16 +317,23 @@ def track_file(cache_dir: Path, sha256: str, reference: list[float] | None = Non
 
 
 def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float] | None = None) -> np.ndarray:
-    """The track of the person whose embedding is `reference` (the largest face when None), cached per both."""
+    """The track of the person whose embedding is `reference` (the largest face when None), cached per both in the
+    dataset (`cache_dir`) and on this machine (`machine_cache`)."""
     cache = track_file(cache_dir, sha256, reference)
     if cache.exists():
         return np.load(cache, allow_pickle=False)
-    ref = np.array(reference, np.float32) if reference is not None else None
-    found = faces.track(media.iter_frames(path), ref)
-    out = np.full((len(found), 68, 2), np.nan, np.float32)
-    for i, f in enumerate(found):
-        if f is not None:
-            out[i] = f.landmarks
+    kind_key = _machine_kind("tracks", TRACK_VERSION)
+    shared = len(sha256) == 64  # a file's real sha256 (a caller's made-up name stays out of the machine cache)
+    out = machine_cache.read_array(kind_key, cache.stem) if shared else None
+    if out is None:
+        ref = np.array(reference, np.float32) if reference is not None else None
+        found = faces.track(media.iter_frames(path), ref)
+        out = np.full((len(found), 68, 2), np.nan, np.float32)
+        for i, f in enumerate(found):
+            if f is not None:
+                out[i] = f.landmarks
+        if shared:
+            machine_cache.write_array(kind_key, cache.stem, out)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npy")
     np.save(tmp, out, allow_pickle=False)
