@@ -77,6 +77,14 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def write_npy_atomic(path: str | Path, arr) -> None:
+    """A numpy array as .npy (no pickles), whole or not at all."""
+    import numpy as np
+
+    with atomic_file(Path(path)) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+
+
 def lock_nowait(path: Path) -> IO | None:
     """`path` opened for appending with an exclusive flock taken without waiting; None when another holds it."""
     fh = open(path, "a")

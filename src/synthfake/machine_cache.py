@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_file
+from .files import write_json_atomic, write_npy_atomic
 
 
 def root() -> Path:
@@ -38,7 +38,7 @@ def read_json(kind: str, key: str) -> dict | None:
 
 
 def write_json(kind: str, key: str, data: dict) -> None:
-    _write(entry(kind, key, ".json"), lambda tmp: tmp.write_text(json.dumps(data, sort_keys=True)))
+    _write(write_json_atomic, entry(kind, key, ".json"), data)
 
 
 def read_array(kind: str, key: str) -> np.ndarray | None:
@@ -49,18 +49,12 @@ def read_array(kind: str, key: str) -> np.ndarray | None:
 
 
 def write_array(kind: str, key: str, arr: np.ndarray) -> None:
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-
-    _write(entry(kind, key, ".npy"), save)
+    _write(write_npy_atomic, entry(kind, key, ".npy"), arr)
 
 
-def _write(path: Path, fill) -> None:
-    """Write `path` atomically; a cache folder that cannot be made or written is left alone."""
+def _write(write, path: Path, content) -> None:
+    """`write(path, content)` (atomic); a cache folder that cannot be made or written is left alone."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as tmp:
-            fill(tmp)
+        write(path, content)
     except OSError:
         pass

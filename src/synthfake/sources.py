@@ -28,7 +28,7 @@ from . import faces, machine_cache, media
 from . import glasses
 from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
-from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
+from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic, write_npy_atomic
 from .identities import assign_identities, read_identities
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
@@ -334,8 +334,5 @@ def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float]
                 out[i] = f.landmarks
         if shared:
             machine_cache.write_array(kind_key, cache.stem, out)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, out, allow_pickle=False)
-    os.replace(tmp, cache)
+    write_npy_atomic(cache, out)
     return out
