@@ -34,6 +34,7 @@ BACKENDS: dict[str, str] = {
     "crop_sync": "synthfake.generators.crop_sync",
     "morph": "synthfake.generators.morph",
     "latent_decode": "synthfake.generators.latent_decode",
+    "latent_decode_wide": "synthfake.generators.latent_decode_wide",
     "diffusers_t2i": "synthfake.generators.diffusers_t2i",
     "http_t2i": "synthfake.generators.http_t2i",
     "inswapper": "synthfake.generators.inswapper",

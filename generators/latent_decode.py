@@ -26,16 +26,23 @@ ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is t
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 
 
+AUTOENCODER = "latent_ae"
+
+
 def ready(ctx: Context) -> str | None:
-    return autoencoder.problem()
+    return autoencoder.problem(AUTOENCODER)
 
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
+    return decode_through(AUTOENCODER, sources, out_stem)
+
+
+def decode_through(name: str, sources, out_stem) -> Generated:
+    """The base still reconstructed by autoencoder `name` and written as the fake (the one path of both versions)."""
     base = sources.role("base")
-    p = {"autoencoder": autoencoder.MODEL.name, "factor": autoencoder.card()["factor"],
-         "latent_channels": autoencoder.card()["latent_channels"], "mode": "reconstruct"}
+    p = {**autoencoder.settings(name), "mode": "reconstruct"}
     rgb = source_still(base, p)
-    out = autoencoder.reconstruct(rgb)
+    out = autoencoder.reconstruct(rgb, name)
     if faces.detect(out) is None:
         raise SampleFailed(f"{base.item.path}: no face found in its reconstruction")
-    return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record())
+    return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record(name))

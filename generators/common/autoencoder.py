@@ -1,7 +1,8 @@
-"""The shipped image autoencoder (assets/latent_ae.onnx, made by `autoencoder_train`), run with OpenCV's DNN module.
+"""The shipped image autoencoders (assets/latent_ae*.onnx, made by `autoencoder_train`), run with OpenCV's DNN module.
 
-OpenCV is part of the core install, so the backend that decodes through it needs no extra. The file is checked
-against the sha256 in its card (assets/latent_ae.json) before it is used, and that sha256 goes into every record.
+OpenCV is part of the core install, so the backends that decode through them need no extra. A file is checked
+against the sha256 in its card (assets/NAME.json) before it is used, and that sha256 goes into every record.
+`latent_ae` is latent_decode's (1.0), `latent_ae2` latent_decode_wide's (a wider one trained four times longer).
 """
 
 from __future__ import annotations
@@ -17,48 +18,60 @@ import numpy as np
 from synthfake.errors import BackendNotReady
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-MODEL = ASSETS / "latent_ae.onnx"
-CARD = ASSETS / "latent_ae.json"
+FIRST = "latent_ae"
 
 
-def card() -> dict:
-    return json.loads(CARD.read_text())
+def model_file(name: str = FIRST) -> Path:
+    return ASSETS / f"{name}.onnx"
 
 
-def problem() -> str | None:
+def card(name: str = FIRST) -> dict:
+    return json.loads((ASSETS / f"{name}.json").read_text())
+
+
+def problem(name: str = FIRST) -> str | None:
     """None when the model file and its card are here and agree, else a one-line reason."""
-    if not MODEL.is_file() or not CARD.is_file():
-        return f"{MODEL}: the autoencoder is missing (python -m synthfake.generators.common.autoencoder_train)"
-    want = card().get("sha256")
-    got = hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    model, card_file = model_file(name), ASSETS / f"{name}.json"
+    if not model.is_file() or not card_file.is_file():
+        return (f"{model}: the autoencoder is missing; it ships with the project (generators/assets), and "
+                f"`python -m synthfake.generators.common.autoencoder_train --out {model}` with its card's settings "
+                f"makes it again")
+    want = card(name).get("sha256")
+    got = hashlib.sha256(model.read_bytes()).hexdigest()
     if got != want:
-        return f"{MODEL}: sha256 {got[:12]}... differs from its card's {str(want)[:12]}..."
+        return f"{model}: sha256 {got[:12]}... differs from its card's {str(want)[:12]}..."
     return None
 
 
-@lru_cache(maxsize=1)
-def _net():
-    why = problem()
+@lru_cache(maxsize=2)
+def _net(name: str):
+    why = problem(name)
     if why:
         raise BackendNotReady(why)
-    net = cv2.dnn.readNetFromONNX(str(MODEL))
+    net = cv2.dnn.readNetFromONNX(str(model_file(name)))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
     return net
 
 
-def reconstruct(rgb: np.ndarray) -> np.ndarray:
+def reconstruct(rgb: np.ndarray, name: str = FIRST) -> np.ndarray:
     """The image encoded to the latent and decoded back (RGB uint8, same size): padded by reflection to a
     multiple of the autoencoder's factor, cut back after."""
-    f = int(card()["factor"])
+    f = int(card(name)["factor"])
     h, w = rgb.shape[:2]
     ph, pw = -h % f, -w % f
     x = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101) if ph or pw else rgb
-    net = _net()
+    net = _net(name)
     net.setInput(np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32) / 255.0))
     y = net.forward()[0].transpose(1, 2, 0)[:h, :w]
     return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def weights_record() -> dict[str, str]:
-    return {MODEL.name: card()["sha256"]}
+def settings(name: str = FIRST) -> dict:
+    """What a record says of the autoencoder: its file, factor and latent channels."""
+    c = card(name)
+    return {"autoencoder": model_file(name).name, "factor": c["factor"], "latent_channels": c["latent_channels"]}
+
+
+def weights_record(name: str = FIRST) -> dict[str, str]:
+    return {model_file(name).name: card(name)["sha256"]}
