@@ -14,6 +14,8 @@ photo (or a video's still); the image decoded from it ends, like its paired real
 
 from __future__ import annotations
 
+from functools import partial
+
 from synthfake import faces
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, source_still
@@ -29,16 +31,12 @@ FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encod
 AUTOENCODER = "latent_ae"
 
 
-def ready(ctx: Context) -> str | None:
-    return autoencoder.problem(AUTOENCODER)
+def ready_with(name: str, ctx: Context) -> str | None:
+    return autoencoder.problem(name)
 
 
-def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    return decode_through(AUTOENCODER, sources, out_stem)
-
-
-def decode_through(name: str, sources, out_stem) -> Generated:
-    """The base still reconstructed by autoencoder `name` and written as the fake (the one path of both versions)."""
+def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generated:
+    """The base still reconstructed by autoencoder `name` and written as the fake (latent_decode_wide's path too)."""
     base = sources.role("base")
     p = {**autoencoder.settings(name), "mode": "reconstruct"}
     rgb = source_still(base, p)
@@ -46,3 +44,7 @@ def decode_through(name: str, sources, out_stem) -> Generated:
     if faces.detect(out) is None:
         raise SampleFailed(f"{base.item.path}: no face found in its reconstruction")
     return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record(name))
+
+
+ready = partial(ready_with, AUTOENCODER)
+generate = partial(generate_with, AUTOENCODER)

@@ -11,20 +11,12 @@ that name it.
 
 from __future__ import annotations
 
-from synthfake.generators import Context, Generated
-from synthfake.generators.common import autoencoder
-from synthfake.generators.latent_decode import decode_through
+from functools import partial
 
-TYPE = "generation"
+from synthfake.generators import latent_decode as first
+
+TYPE, ROLES, FINISH = first.TYPE, first.ROLES, first.FINISH  # one real face, reconstructed; its pair's JPEG finish
 VERSION = "1.0"
-ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
-FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 AUTOENCODER = "latent_ae2"
-
-
-def ready(ctx: Context) -> str | None:
-    return autoencoder.problem(AUTOENCODER)
-
-
-def generate(sample, sources, out_stem, ctx: Context) -> Generated:
-    return decode_through(AUTOENCODER, sources, out_stem)
+ready = partial(first.ready_with, AUTOENCODER)
+generate = partial(first.generate_with, AUTOENCODER)

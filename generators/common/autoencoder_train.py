@@ -83,15 +83,20 @@ def batches(images: list[np.ndarray], batch: int, rng: np.random.Generator, patc
         yield out
 
 
-def psnr(images: list[np.ndarray], run) -> float:
-    """Mean PSNR (dB) of run(image) against each image, cropped to multiples of FACTOR."""
+def _mean_over(images: list[np.ndarray], run, score) -> float:
+    """Mean of score(image, run(image)) over the images, each cropped to multiples of FACTOR."""
     vals = []
     for im in images:
-        h, w = im.shape[0] // FACTOR * FACTOR, im.shape[1] // FACTOR * FACTOR
-        ref = im[:h, :w].astype(np.float64)
-        mse = ((run(im[:h, :w]).astype(np.float64) - ref) ** 2).mean()
-        vals.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-    return round(float(np.mean(vals)), 2)
+        im = np.ascontiguousarray(im[:im.shape[0] // FACTOR * FACTOR, :im.shape[1] // FACTOR * FACTOR])
+        vals.append(score(im, run(im)))
+    return float(np.mean(vals))
+
+
+def psnr(images: list[np.ndarray], run) -> float:
+    """Mean PSNR (dB) of run(image) against each image."""
+    def db(im, out):
+        return 10 * np.log10(255.0**2 / max(((out.astype(np.float64) - im) ** 2).mean(), 1e-10))
+    return round(_mean_over(images, run, db), 2)
 
 
 def residual_log_ratio(images: list[np.ndarray], run) -> float:
@@ -104,12 +109,7 @@ def residual_log_ratio(images: list[np.ndarray], run) -> float:
     def size(im: np.ndarray) -> float:
         return float(np.abs(cv2.filter2D(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), -1, kb)).mean())
 
-    vals = []
-    for im in images:
-        h, w = im.shape[0] // FACTOR * FACTOR, im.shape[1] // FACTOR * FACTOR
-        im = np.ascontiguousarray(im[:h, :w])
-        vals.append(np.log(size(run(im)) / max(size(im), 1e-6)))
-    return round(float(np.mean(vals)), 3)
+    return round(_mean_over(images, run, lambda im, out: np.log(size(out) / max(size(im), 1e-6))), 3)
 
 
 def main(argv=None) -> None:
