@@ -2,7 +2,8 @@
 
 OpenCV is part of the core install, so the backends that decode through them need no extra. A file is checked
 against the sha256 in its card (assets/NAME.json) before it is used, and that sha256 goes into every record.
-`latent_ae` is latent_decode's (1.0), `latent_ae2` latent_decode_wide's (a wider one trained four times longer).
+`latent_ae` is latent_decode's, `latent_ae2` latent_decode_wide's (wider, three times the steps). A card is read
+once per process.
 """
 
 from __future__ import annotations
@@ -25,14 +26,20 @@ def model_file(name: str = FIRST) -> Path:
     return ASSETS / f"{name}.onnx"
 
 
+def card_file(name: str = FIRST) -> Path:
+    return ASSETS / f"{name}.json"
+
+
+@lru_cache(maxsize=4)
 def card(name: str = FIRST) -> dict:
-    return json.loads((ASSETS / f"{name}.json").read_text())
+    """The autoencoder's card (settings, sha256); read once, as every sample asks for it."""
+    return json.loads(card_file(name).read_text())
 
 
 def problem(name: str = FIRST) -> str | None:
     """None when the model file and its card are here and agree, else a one-line reason."""
-    model, card_file = model_file(name), ASSETS / f"{name}.json"
-    if not model.is_file() or not card_file.is_file():
+    model = model_file(name)
+    if not model.is_file() or not card_file(name).is_file():
         return (f"{model}: the autoencoder is missing; it ships with the project (generators/assets), and "
                 f"`python -m synthfake.generators.common.autoencoder_train --out {model}` with its card's settings "
                 f"makes it again")

@@ -1,10 +1,10 @@
-"""Train the small image autoencoder that `latent_recon` decodes through, and export it to ONNX (needs torch).
+"""Train a small image autoencoder that `latent_decode` or `latent_decode_wide` decodes through, and export it to ONNX.
 
 Its shape is a latent diffusion model's autoencoder in small: an encoder down to 1/8 of the image with 48 latent
 channels, a decoder back up through three nearest-neighbour upsamplings each followed by 3x3 convolutions (the
 stage that leaves an LDM decoder's periodic upsampling traces), no skip connection from the input, so every
-output pixel is made by the decoder from the latent. Trained on random 48 px patches of the sources' face photos
-and video frames (L1 on pixels and on their horizontal and vertical differences), from a fixed seed, with
+output pixel is made by the decoder from the latent (needs torch). Trained on random patches (48 px by default)
+of the sources' face photos and video frames (L1 on pixels and on their horizontal and vertical differences), from a fixed seed, with
 deterministic algorithms on a fixed number of threads. The ONNX file and a JSON card beside it (the data files'
 sha256, the settings, the loss curve, PSNR on frames it did not train on) are what the backend ships with.
 
