@@ -5,8 +5,9 @@ channels, a decoder back up through three nearest-neighbour upsamplings each fol
 stage that leaves an LDM decoder's periodic upsampling traces), no skip connection from the input, so every
 output pixel is made by the decoder from the latent (needs torch). Trained on random patches (48 px by default)
 of the sources' face photos and video frames (L1 on pixels and on their horizontal and vertical differences),
-from a fixed seed, with deterministic algorithms on a fixed number of threads. The ONNX file and a JSON card beside it (the data files'
-sha256, the settings, the loss curve, PSNR on frames it did not train on) are what the backend ships with.
+from a fixed seed, with deterministic algorithms on a fixed number of threads. The ONNX file and a JSON card
+beside it (the data files' sha256, the settings, the loss curve, PSNR on frames it did not train on) are what
+the backend ships with.
 
     python -m synthfake.generators.common.autoencoder_train --sources ../shared/data \
         --out generators/assets/latent_ae.onnx [--steps 1000]
