@@ -35,6 +35,7 @@ BACKENDS: dict[str, str] = {
     "morph": "synthfake.generators.morph",
     "latent_decode": "synthfake.generators.latent_decode",
     "latent_decode_wide": "synthfake.generators.latent_decode_wide",
+    "latent_decode_colour": "synthfake.generators.latent_decode_colour",
     "diffusers_t2i": "synthfake.generators.diffusers_t2i",
     "http_t2i": "synthfake.generators.http_t2i",
     "inswapper": "synthfake.generators.inswapper",

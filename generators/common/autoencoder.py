@@ -2,8 +2,8 @@
 
 OpenCV is part of the core install, so the backends that decode through them need no extra. A file is checked
 against the sha256 in its card (assets/NAME.json) before it is used, and that sha256 goes into every record.
-`latent_ae` is latent_decode's, `latent_ae2` latent_decode_wide's (wider, three times the steps). A card is read
-once per process.
+`latent_ae` is latent_decode's, `latent_ae2` latent_decode_wide's (wider, three times the steps), `latent_ae3`
+latent_decode_colour's (latent_ae2 taught colours the sources lack). A card is read once per process.
 """
 
 from __future__ import annotations
@@ -50,14 +50,14 @@ def problem(name: str = FIRST) -> str | None:
     return None
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _net(name: str):
     why = problem(name)
     if why:
         raise BackendNotReady(why)
     net = cv2.dnn.readNetFromONNX(str(model_file(name)))
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)  # on the CPU, its default target: naming the target
+    # printed a warning line per process from OpenCV's new graph engine, and changed no output byte
     return net
 
 

@@ -9,6 +9,10 @@ from a fixed seed, with deterministic algorithms on a fixed number of threads. T
 beside it (the data files' sha256, the settings, the loss curve, PSNR on frames it did not train on) are what
 the backend ships with.
 
+`--init AE.onnx` starts from a shipped autoencoder's weights and `--colour` shows it colours the sources lack
+(channels permuted, saturation scaled): latent_ae3 is latent_ae2 fine-tuned so (its card holds the command's
+settings).
+
     python -m synthfake.generators.common.autoencoder_train --sources ../shared/data \
         --out generators/assets/latent_ae.onnx [--steps 1000]
 """
@@ -53,6 +57,17 @@ def build(enc_widths=ENC_WIDTHS, dec_widths=DEC_WIDTHS, latent=LATENT):
     return enc, dec
 
 
+def load_onnx_weights(model, path: Path) -> None:
+    """Copy an autoencoder's weights from its ONNX file (exported by `main` from nn.Sequential(encoder, decoder),
+    so its initializers keep the module's parameter names) into `model`; every name must match."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    found = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
+    model.load_state_dict(found, strict=True)
+
+
 def load_images(sources: Path, frames_per_video: int) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     """(training images, held-out frames, {file: sha256}): every face photo, and frames spread over each video
     (the odd-numbered ones of 2 x frames_per_video held out)."""
@@ -69,8 +84,11 @@ def load_images(sources: Path, frames_per_video: int) -> tuple[list[np.ndarray],
     return train, held, files
 
 
-def batches(images: list[np.ndarray], batch: int, rng: np.random.Generator, patch: int = PATCH):
-    """Endless batches (B, 3, patch, patch) in [0, 1]: random patches, flipped at random."""
+def batches(images: list[np.ndarray], batch: int, rng: np.random.Generator, patch: int = PATCH,
+            colour: float = 0.0):
+    """Endless batches (B, 3, patch, patch) in [0, 1]: random patches, flipped at random; with `colour` > 0 that
+    share of patches has its channels permuted and its saturation scaled (0.6-1.6), so colours the sources lack
+    (a saturated blue backdrop) are learned too, not turned into the nearest skin or wall colour."""
     while True:
         out = np.empty((batch, 3, patch, patch), np.float32)
         for b in range(batch):
@@ -81,6 +99,10 @@ def batches(images: list[np.ndarray], batch: int, rng: np.random.Generator, patc
             if rng.random() < 0.5:
                 p = p[:, ::-1]
             out[b] = p.transpose(2, 0, 1) / 255.0
+            if colour and rng.random() < colour:  # no draw at all without it: the shipped cards' runs replay
+                q = out[b][rng.permutation(3)]
+                grey = q.mean(0, keepdims=True)
+                out[b] = np.clip(grey + (q - grey) * rng.uniform(0.6, 1.6), 0, 1)
         yield out
 
 
@@ -130,16 +152,21 @@ def main(argv=None) -> None:
     ap.add_argument("--latent", type=int, default=LATENT)
     ap.add_argument("--enc-widths", type=int, nargs=4, default=list(ENC_WIDTHS))
     ap.add_argument("--dec-widths", type=int, nargs=4, default=list(DEC_WIDTHS))
+    ap.add_argument("--colour", type=float, default=0.0,
+                    help="Share of patches with permuted channels and scaled saturation (0: none).")
+    ap.add_argument("--init", type=Path, help="Start from this autoencoder's ONNX file (same widths).")
     a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
     train, held, files = load_images(a.sources, a.frames_per_video)
     enc, dec = build(a.enc_widths, a.dec_widths, a.latent)
+    if a.init:
+        load_onnx_weights(torch.nn.Sequential(enc, dec), a.init)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=a.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
-    gen = batches(train, a.batch, np.random.default_rng(a.seed), a.patch)
+    gen = batches(train, a.batch, np.random.default_rng(a.seed), a.patch, a.colour)
     curve, t0 = [], time.time()
     for step in range(a.steps):
         x = torch.from_numpy(next(gen))
@@ -170,7 +197,8 @@ def main(argv=None) -> None:
     card = {"file": a.out.name, "sha256": hashlib.sha256(a.out.read_bytes()).hexdigest(),
             "parameters": sum(p.numel() for p in params), "latent_channels": a.latent, "factor": FACTOR,
             "enc_widths": a.enc_widths, "dec_widths": a.dec_widths, "patch": a.patch, "steps": a.steps,
-            "batch": a.batch, "lr": a.lr, "clip": a.clip, "threads": a.threads, "seed": a.seed,
+            "batch": a.batch, "lr": a.lr, "clip": a.clip, "colour": a.colour, "threads": a.threads, "seed": a.seed,
+            "init": a.init and {"file": a.init.name, "sha256": hashlib.sha256(a.init.read_bytes()).hexdigest()},
             "torch": torch.__version__, "train_images": len(train), "held_out_frames": len(held),
             "psnr_train_db": psnr(train[:9], run), "psnr_held_out_db": psnr(held, run),
             "residual_log_ratio_held_out": residual_log_ratio(held, run), "files": files,
