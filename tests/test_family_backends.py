@@ -175,6 +175,24 @@ def test_latent_decode_colour_keeps_a_blue_backdrop_blue(photos):
     assert latent_decode_colour.ready(None) is None
 
 
+def test_autoencoder_train_starts_from_a_shipped_file_and_refuses_one_that_does_not_fit(photos, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    card = autoencoder.card("latent_ae2")
+    enc, dec = autoencoder_train.build(card["enc_widths"], card["dec_widths"], card["latent_channels"])
+    autoencoder_train.load_onnx_weights(torch.nn.Sequential(enc, dec), autoencoder.model_file("latent_ae2"))
+    img = np.ascontiguousarray(photos["photo_s42.jpg"][0][200:264, 200:264])
+    with torch.no_grad():
+        y = dec(enc(torch.from_numpy(img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)))[0]
+    ours = np.clip(y.numpy().transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
+    assert np.abs(ours - autoencoder.reconstruct(img, "latent_ae2")).max() <= 1  # the same network as the shipped one
+    with pytest.raises(SystemExit) as exit_:  # the first autoencoder's widths (the defaults) do not fit it
+        autoencoder_train.main(["--sources", "unused", "--out", "unused.onnx", "--init",
+                                str(autoencoder.model_file("latent_ae2"))])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and "do not fit --enc-widths [16, 32, 64, 96]" in err[-1], err
+
+
 def test_self_blend_draws_again_over_a_colour_cast(photos):
     img, lm = photos["photo_s42.jpg"]
     redrawn = 0

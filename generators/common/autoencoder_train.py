@@ -159,10 +159,16 @@ def main(argv=None) -> None:
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     torch.use_deterministic_algorithms(True)
-    train, held, files = load_images(a.sources, a.frames_per_video)
-    enc, dec = build(a.enc_widths, a.dec_widths, a.latent)
+    enc, dec = build(a.enc_widths, a.dec_widths, a.latent)  # first: a bad --init is refused before the data loads
     if a.init:
-        load_onnx_weights(torch.nn.Sequential(enc, dec), a.init)
+        if not a.init.is_file():
+            ap.error(f"--init {a.init}: no such file")
+        try:
+            load_onnx_weights(torch.nn.Sequential(enc, dec), a.init)
+        except RuntimeError:
+            ap.error(f"--init {a.init}: its weights do not fit --enc-widths {a.enc_widths} --dec-widths "
+                     f"{a.dec_widths} --latent {a.latent} (its card, {a.init.with_suffix('.json').name}, has its own)")
+    train, held, files = load_images(a.sources, a.frames_per_video)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=a.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
