@@ -1,4 +1,4 @@
-"""Train a small image autoencoder that `latent_decode` or `latent_decode_wide` decodes through, and export it to ONNX.
+"""Train a small image autoencoder that a `latent_decode*` backend decodes through, and export it to ONNX.
 
 Its shape is a latent diffusion model's autoencoder in small: an encoder down to 1/8 of the image with 48 latent
 channels, a decoder back up through three nearest-neighbour upsamplings each followed by 3x3 convolutions (the
