@@ -36,6 +36,7 @@ BACKENDS: dict[str, str] = {
     "latent_decode": "synthfake.generators.latent_decode",
     "latent_decode_wide": "synthfake.generators.latent_decode_wide",
     "latent_decode_colour": "synthfake.generators.latent_decode_colour",
+    "latent_decode_sharp": "synthfake.generators.latent_decode_sharp",
     "diffusers_t2i": "synthfake.generators.diffusers_t2i",
     "http_t2i": "synthfake.generators.http_t2i",
     "inswapper": "synthfake.generators.inswapper",

@@ -3,7 +3,8 @@
 OpenCV is part of the core install, so the backends that decode through them need no extra. A file is checked
 against the sha256 in its card (assets/NAME.json) before it is used, and that sha256 goes into every record.
 `latent_ae` is latent_decode's, `latent_ae2` latent_decode_wide's (wider, three times the steps), `latent_ae3`
-latent_decode_colour's (latent_ae2 taught colours the sources lack). A card is read once per process.
+latent_decode_colour's (latent_ae2 taught colours the sources lack), `latent_ae4` latent_decode_sharp's (latent_ae3
+taught fine detail). A card is read once per process.
 """
 
 from __future__ import annotations

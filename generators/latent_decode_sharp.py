@@ -1,0 +1,23 @@
+"""Weights-free stand-in for latent text-to-image, fourth autoencoder: latent_decode_colour's, taught fine detail.
+
+The first three autoencoders were trained on L1 alone, whose best guess at detail it cannot recover is the blurred
+mean: their reconstructions keep ~35 % of a photo's high-pass residual (log ratio -0.9 to -1.2) and compress to
+~70 % of its JPEG bytes. A blur over the whole image is a trace of their own (an LDM's autoencoder, trained with
+perceptual and adversarial losses, makes detail), and a file-size shortcut for a detector. `assets/latent_ae4.onnx`
+is latent_ae3 fine-tuned with `spectral_loss` beside L1 (`autoencoder_train --init --colour --spectral`; its card
+holds the settings): the decoder makes high frequencies of the photo's strength and orientation, not at their exact
+place. Same path as latent_decode (a 1/8 latent, 48 channels, every pixel from the decoder, the pair's one drawn
+JPEG encode).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from synthfake.generators import latent_decode as first
+
+TYPE, ROLES, FINISH = first.TYPE, first.ROLES, first.FINISH  # one real face, reconstructed; its pair's JPEG finish
+VERSION = "1.0"
+AUTOENCODER = "latent_ae4"
+ready = partial(first.ready_with, AUTOENCODER)
+generate = partial(first.generate_with, AUTOENCODER)
