@@ -4,10 +4,11 @@ The first three autoencoders were trained on L1 alone, whose best guess at detai
 mean: their reconstructions keep ~35 % of a photo's high-pass residual (log ratio -0.9 to -1.2) and compress to
 ~70 % of its JPEG bytes. A blur over the whole image is a trace of their own (an LDM's autoencoder, trained with
 perceptual and adversarial losses, makes detail), and a file-size shortcut for a detector. `assets/latent_ae4.onnx`
-is latent_ae3 fine-tuned with `spectral_loss` beside L1 (`autoencoder_train --init --colour --spectral`; its card
-holds the settings): the decoder makes high frequencies of the photo's strength and orientation, not at their exact
-place. Same path as latent_decode (a 1/8 latent, 48 channels, every pixel from the decoder, the pair's one drawn
-JPEG encode).
+is latent_ae3 fine-tuned with `spectral_loss` and `grid_loss` beside L1 (`autoencoder_train --init --colour
+--spectral --grid`; its card holds the settings): the decoder makes high frequencies of the photo's strength and
+orientation, not at their exact place, and not as an 8 px grid (with the spectral loss alone it made one, which
+FLUX's and SD's decoders do not). Same path as latent_decode (a 1/8 latent, 48 channels, every pixel from the
+decoder, the pair's one drawn JPEG encode).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ and a pair (fake and its real) leaves the writer with one history.
 - latent_decode: the decoded photo keeps the face; every pixel comes through the decoder (its period-8 pattern).
 - latent_decode_wide: the same path through the wider autoencoder comes closer to the photo (PSNR, colour).
 - latent_decode_colour: a saturated blue backdrop, a colour the sources lack, stays blue (wide's turns green).
-- latent_decode_sharp: a held-out frame keeps its fine detail (colour's blurs it) and its JPEG size; spectral_loss
-  prefers detail in the wrong place to a blur, where L1 prefers the blur.
+- latent_decode_sharp: a held-out frame keeps its fine detail (colour's blurs it) and its JPEG size, with no 8 px
+  grid; spectral_loss prefers detail in the wrong place to a blur, where L1 prefers the blur; grid_loss sees an
+  8 px grid and not other content or noise.
 - self_blend 1.2: no draw casts the face over dE 5.
 - one `gen run` of the four: image pairs end with one JPEG encode of one quality, a lip-sync pair has one length
   and one audio band.
@@ -191,11 +192,28 @@ def test_spectral_loss_prefers_moved_detail_to_a_blur(photos):
     assert spec["moved"] < spec["blurred"] / 3  # spectral_loss's: the detail
 
 
+def test_grid_loss_sees_an_8px_grid_and_nothing_else(photos):
+    torch = pytest.importorskip("torch")
+    tensor = lambda a: torch.from_numpy(a.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)  # noqa: E731
+    x = tensor(photos["photo_s42.jpg"][0][150:214, 150:214])
+    moved = tensor(photos["photo_s42.jpg"][0][166:230, 142:206])  # other content, its JPEG grid at the same phase
+    steps = np.zeros((64, 64), np.float32)
+    steps[:, (np.arange(64) // 8) % 2 == 1] = 0.02  # a 2 % step at every 8th column boundary
+    gridded = x + torch.from_numpy(steps + steps.T)
+    noisy = x + torch.from_numpy(np.random.default_rng(0).normal(0, 0.01, x.shape).astype(np.float32))
+    loss = {k: float(autoencoder_train.grid_loss(v, x)) for k, v in (("gridded", gridded), ("moved", moved),
+                                                                      ("noisy", noisy))}
+    print(f"  grid_loss {loss}")
+    assert float(autoencoder_train.grid_loss(x, x)) == 0.0
+    assert loss["gridded"] > 0.3 and max(loss["moved"], loss["noisy"]) < loss["gridded"] / 3
+
+
 @pytest.mark.skipif(autoencoder.problem("latent_ae4") is not None, reason=str(autoencoder.problem("latent_ae4")))
 def test_latent_decode_sharp_keeps_the_detail_the_others_blur(data_dir):
     names = ("latent_ae3", "latent_ae4")
     jpeg = lambda im: len(cv2.imencode(".jpg", im[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1])  # noqa: E731
-    resid, size = {n: [] for n in names}, {n: [] for n in names}
+    resid, size, grid = {n: [] for n in names}, {n: [] for n in names}, []
+    jpeg_grey = lambda im: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], 0)  # noqa: E731
     for video in ("talk_d0.mp4", "talk_d9.mp4"):  # the two the autoencoders blur most
         frame = [f for k, (_, f) in enumerate(media.frames_of(data_dir / "videos" / video, 24)) if k % 2][3]
         frame = np.ascontiguousarray(frame[: frame.shape[0] // 8 * 8, : frame.shape[1] // 8 * 8])  # held out of training
@@ -210,7 +228,11 @@ def test_latent_decode_sharp_keeps_the_detail_the_others_blur(data_dir):
         assert size["latent_ae4"][-1] > size["latent_ae3"][-1] + 0.12  # so its JPEG is no longer the small one
         assert psnr["latent_ae4"] > psnr["latent_ae3"] - 1.5  # and the frame is still there
         assert faces.detect(decoded["latent_ae4"]) is not None
+        everywhere = np.ones(frame.shape[:2], bool)
+        grid.append(blockiness(jpeg_grey(decoded["latent_ae4"]), everywhere) - blockiness(jpeg_grey(frame), everywhere))
     assert np.mean(resid["latent_ae3"]) < -1.0 < -0.6 < np.mean(resid["latent_ae4"])
+    print(f"  8 px grid after one JPEG encode, over the frame's: {np.round(grid, 3).tolist()}")
+    assert np.mean(grid) < 0.1  # its detail is not an 8 px grid (spectral_loss alone: 0.15 and 0.08 here)
     assert latent_decode_sharp.ready(None) is None
 
 

@@ -13,7 +13,8 @@ the backend ships with.
 (channels permuted, saturation scaled): latent_ae3 is latent_ae2 fine-tuned so (its card holds the command's
 settings). `--spectral W` adds `spectral_loss` (the high frequencies' log amplitude) with weight W, so the decoder
 makes fine detail instead of blurring it away, as an LDM's autoencoder (trained with perceptual and adversarial
-losses) does: latent_ae4 is latent_ae3 fine-tuned so.
+losses) does, and `--grid W` adds `grid_loss`, so it does not make that detail as an 8 px grid: latent_ae4 is
+latent_ae3 fine-tuned with both.
 
     python -m synthfake.generators.common.autoencoder_train --sources ../shared/data \
         --out generators/assets/latent_ae.onnx [--steps 1000]
@@ -128,6 +129,23 @@ def spectral_loss(y, x, low: float = SPECTRAL_LOW):
     return (torch.log(fy + SPECTRAL_EPS) - torch.log(fx + SPECTRAL_EPS)).abs()[..., band].mean()
 
 
+def grid_loss(y, x):
+    """|log| of the output's 8 px grid strength over the input's: the mean step across every FACTOR-th column and
+    row boundary (where the decoder's latent cells meet) over the mean step elsewhere, in luma. The spectral loss
+    alone let the decoder make its detail there (an 8 px grid that FLUX's and SD's decoders do not leave)."""
+    import torch
+
+    def strength(z):
+        g = 0.299 * z[:, 0] + 0.587 * z[:, 1] + 0.114 * z[:, 2]
+        out = []
+        for d in (torch.diff(g, dim=2).abs(), torch.diff(g, dim=1).abs().transpose(1, 2)):
+            edge = (torch.arange(d.shape[2]) % FACTOR) == FACTOR - 1
+            out.append((d[..., edge].mean((1, 2)) + 1e-3) / (d[..., ~edge].mean((1, 2)) + 1e-3))  # flat: 1
+        return (out[0] + out[1]) / 2
+
+    return (torch.log(strength(y)) - torch.log(strength(x))).abs().mean()
+
+
 def _mean_over(images: list[np.ndarray], run, score) -> float:
     """Mean of score(image, run(image)) over the images, each cropped to multiples of FACTOR."""
     vals = []
@@ -178,6 +196,8 @@ def main(argv=None) -> None:
                     help="Share of patches with permuted channels and scaled saturation (0: none).")
     ap.add_argument("--spectral", type=float, default=0.0,
                     help="Weight of spectral_loss (log amplitude above 1/8 Nyquist) beside L1 (0: none).")
+    ap.add_argument("--grid", type=float, default=0.0,
+                    help="Weight of grid_loss (the 8 px grid's strength against the input's) beside L1 (0: none).")
     ap.add_argument("--init", type=Path, help="Start from this autoencoder's ONNX file (same widths).")
     a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
@@ -205,6 +225,8 @@ def main(argv=None) -> None:
                 + (torch.diff(y, dim=3) - torch.diff(x, dim=3)).abs().mean())
         if a.spectral:  # nothing added without it: the shipped cards' runs replay
             loss = loss + a.spectral * spectral_loss(y, x)
+        if a.grid:
+            loss = loss + a.grid * grid_loss(y, x)
         opt.zero_grad()
         loss.backward()
         if a.clip:
@@ -229,7 +251,8 @@ def main(argv=None) -> None:
     card = {"file": a.out.name, "sha256": hashlib.sha256(a.out.read_bytes()).hexdigest(),
             "parameters": sum(p.numel() for p in params), "latent_channels": a.latent, "factor": FACTOR,
             "enc_widths": a.enc_widths, "dec_widths": a.dec_widths, "patch": a.patch, "steps": a.steps,
-            "batch": a.batch, "lr": a.lr, "clip": a.clip, "colour": a.colour, "spectral": a.spectral, "threads": a.threads,
+            "batch": a.batch, "lr": a.lr, "clip": a.clip, "colour": a.colour, "spectral": a.spectral, "grid": a.grid,
+            "threads": a.threads,
             "seed": a.seed,
             "init": a.init and {"file": a.init.name, "sha256": hashlib.sha256(a.init.read_bytes()).hexdigest()},
             "torch": torch.__version__, "train_images": len(train), "held_out_frames": len(held),
