@@ -7,7 +7,7 @@ perceptual and adversarial losses, makes detail), and a file-size shortcut for a
 is latent_ae3 fine-tuned with `spectral_loss` and `grid_loss` beside L1 (`autoencoder_train --init --colour
 --spectral --grid`; its card holds the settings): the decoder makes high frequencies of the photo's strength and
 orientation, not at their exact place, and not as an 8 px grid (with the spectral loss alone it made one, which
-FLUX's and SD's decoders do not). Same path as latent_decode (a 1/8 latent, 48 channels, every pixel from the
+FLUX's decoder does not). Same path as latent_decode (a 1/8 latent, 48 channels, every pixel from the
 decoder, the pair's one drawn JPEG encode).
 """
 

@@ -132,7 +132,7 @@ def spectral_loss(y, x, low: float = SPECTRAL_LOW):
 def grid_loss(y, x):
     """|log| of the output's 8 px grid strength over the input's: the mean step across every FACTOR-th column and
     row boundary (where the decoder's latent cells meet) over the mean step elsewhere, in luma. The spectral loss
-    alone let the decoder make its detail there (an 8 px grid that FLUX's and SD's decoders do not leave)."""
+    alone let the decoder make its detail there (an 8 px grid, which FLUX's decoder does not leave)."""
     import torch
 
     def strength(z):
@@ -252,8 +252,7 @@ def main(argv=None) -> None:
             "parameters": sum(p.numel() for p in params), "latent_channels": a.latent, "factor": FACTOR,
             "enc_widths": a.enc_widths, "dec_widths": a.dec_widths, "patch": a.patch, "steps": a.steps,
             "batch": a.batch, "lr": a.lr, "clip": a.clip, "colour": a.colour, "spectral": a.spectral, "grid": a.grid,
-            "threads": a.threads,
-            "seed": a.seed,
+            "threads": a.threads, "seed": a.seed,
             "init": a.init and {"file": a.init.name, "sha256": hashlib.sha256(a.init.read_bytes()).hexdigest()},
             "torch": torch.__version__, "train_images": len(train), "held_out_frames": len(held),
             "psnr_train_db": psnr(train[:9], run), "psnr_held_out_db": psnr(held, run),
