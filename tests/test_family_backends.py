@@ -215,8 +215,9 @@ def test_latent_decode_sharp_keeps_the_detail_the_others_blur(data_dir):
     resid, size, grid = {n: [] for n in names}, {n: [] for n in names}, []
     jpeg_grey = lambda im: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], 0)  # noqa: E731
     for video in ("talk_d0.mp4", "talk_d9.mp4"):  # the two the autoencoders blur most
+        # an odd-numbered frame of 24: held out of every autoencoder's training
         frame = [f for k, (_, f) in enumerate(media.frames_of(data_dir / "videos" / video, 24)) if k % 2][3]
-        frame = np.ascontiguousarray(frame[: frame.shape[0] // 8 * 8, : frame.shape[1] // 8 * 8])  # held out of training
+        frame = np.ascontiguousarray(frame[: frame.shape[0] // 8 * 8, : frame.shape[1] // 8 * 8])
         decoded = {n: autoencoder.reconstruct(frame, n) for n in names}
         psnr = {n: autoencoder_train.psnr([frame], lambda im, n=n: decoded[n]) for n in names}
         for n in names:
