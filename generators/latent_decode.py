@@ -37,7 +37,7 @@ def ready_with(name: str, ctx: Context) -> str | None:
 
 def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generated:
     """The base still reconstructed by autoencoder `name` and written as the fake (every latent_decode* backend's
-    path: _wide and _colour name another autoencoder)."""
+    path; each names its own autoencoder)."""
     base = sources.role("base")
     p = {**autoencoder.settings(name), "mode": "reconstruct"}
     rgb = source_still(base, p)

@@ -37,6 +37,7 @@ ENC_WIDTHS = (16, 32, 64, 96)  # latent_ae.onnx (latent_decode); latent_ae2.onnx
 DEC_WIDTHS = (64, 64, 48, 24)
 SPECTRAL_LOW = 0.125  # spectral_loss looks above this share of Nyquist (below it L1 already matches)
 SPECTRAL_EPS = 0.002  # added to amplitudes before the log: near the finest band's 5th percentile on the sources
+YCC = ((0.299, 0.587, 0.114), (-0.169, -0.331, 0.5), (0.5, -0.419, -0.081))  # luma, two colour differences
 
 
 def build(enc_widths=ENC_WIDTHS, dec_widths=DEC_WIDTHS, latent=LATENT):
@@ -118,7 +119,7 @@ def spectral_loss(y, x, low: float = SPECTRAL_LOW):
     uncertainty is the blurred mean) never does; matched in R, G and B instead, detail came back as colour speckle."""
     import torch
 
-    ycc = torch.tensor([[0.299, 0.587, 0.114], [-0.169, -0.331, 0.5], [0.5, -0.419, -0.081]], dtype=x.dtype)
+    ycc = torch.tensor(YCC, dtype=x.dtype)
     y, x = torch.einsum("ck,bkhw->bchw", ycc, y), torch.einsum("ck,bkhw->bchw", ycc, x)
     p = x.shape[-1]
     w = torch.hann_window(p, periodic=False, dtype=x.dtype)
@@ -136,7 +137,7 @@ def grid_loss(y, x):
     import torch
 
     def strength(z):
-        g = 0.299 * z[:, 0] + 0.587 * z[:, 1] + 0.114 * z[:, 2]
+        g = YCC[0][0] * z[:, 0] + YCC[0][1] * z[:, 1] + YCC[0][2] * z[:, 2]
         out = []
         for d in (torch.diff(g, dim=2).abs(), torch.diff(g, dim=1).abs().transpose(1, 2)):
             edge = (torch.arange(d.shape[2]) % FACTOR) == FACTOR - 1
