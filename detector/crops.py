@@ -25,7 +25,8 @@ from synthfake.errors import MediaError
 from synthfake.files import canonical_hash, commit_file
 from synthfake.pools import process_pool
 
-CACHE_VERSION = 1  # bump when the crop code changes what it produces
+CACHE_VERSION = 2  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE)
+RETRY_SIDE = 1280  # no face at detect_side: one more scan with the long side at up to this many pixels
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
 DIED = "failed: the reading process died on this file"
 
@@ -81,8 +82,12 @@ def resize(rgb: np.ndarray, size: int) -> np.ndarray:
 
 def crop_face(rgb: np.ndarray, s: CropSettings, face: int = 0) -> tuple[np.ndarray | None, int]:
     """The largest face with its margin, clipped to the frame and resized (None when there is no face), and its
-    width: the next frame's `face`, with which detection skips the pyramid levels far below it (same boxes)."""
+    width: the next frame's `face`, with which detection skips the pyramid levels far below it (same boxes).
+    A frame with no face at `detect_side` is scanned once more nearer full size: a face 40-80 px wide there
+    (a showcase image with several people, a 640 px video) is below dlib's 80 px window."""
     boxes = faces.detect_boxes(rgb, s.detect_side, face)
+    if not boxes and max(rgb.shape[:2]) > s.detect_side:  # faces under ~80 px at detect_side (dlib's window)
+        boxes = faces.detect_boxes(rgb, min(max(rgb.shape[:2]), max(RETRY_SIDE, s.detect_side)))
     if not boxes:
         return None, 0
     x0, y0, x1, y1 = faces.margin_box(boxes[0], s.margin, rgb.shape)
