@@ -27,6 +27,7 @@ from synthfake.pools import process_pool
 
 CACHE_VERSION = 2  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE)
 RETRY_SIDE = 1280  # no face at detect_side: one more scan with the long side at up to this many pixels
+SECOND_LOOKS = 3  # such scans that may find nothing before a file's later frames stop looking twice
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
 DIED = "failed: the reading process died on this file"
 
@@ -80,20 +81,30 @@ def resize(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((size, size), Image.BILINEAR))
 
 
-def crop_face(rgb: np.ndarray, s: CropSettings, face: int = 0) -> tuple[np.ndarray | None, int]:
-    """The largest face with its margin, clipped to the frame and resized (None when there is no face), and its
-    width: the next frame's `face`, with which detection skips the pyramid levels far below it (same boxes).
-    A frame with no face at `detect_side` is scanned once more nearer full size: a face 40-80 px wide there
-    (a showcase image with several people, a 640 px video) is below dlib's 80 px window."""
+def face_boxes(rgb: np.ndarray, s: CropSettings, face: int = 0, looks: int = SECOND_LOOKS) -> tuple[list, int]:
+    """The frame's face boxes at `detect_side`, or, when there are none and `looks` > 0, from one more scan with
+    the long side at up to RETRY_SIDE: a face 40-80 px wide at detect_side (a showcase image with several people,
+    a 640 px video) is under dlib's 80 px window. Also the second looks left to the file's next frames: one that
+    finds nothing uses one up, so a video without faces pays a few extra scans, not one per frame."""
     boxes = faces.detect_boxes(rgb, s.detect_side, face)
-    if not boxes and max(rgb.shape[:2]) > s.detect_side:  # faces under ~80 px at detect_side (dlib's window)
-        boxes = faces.detect_boxes(rgb, min(max(rgb.shape[:2]), max(RETRY_SIDE, s.detect_side)))
+    if boxes or looks <= 0 or max(rgb.shape[:2]) <= s.detect_side:
+        return boxes, looks
+    boxes = faces.detect_boxes(rgb, min(max(rgb.shape[:2]), max(RETRY_SIDE, s.detect_side)))
+    return boxes, looks if boxes else looks - 1
+
+
+def crop_face(rgb: np.ndarray, s: CropSettings, face: int = 0,
+              looks: int = SECOND_LOOKS) -> tuple[np.ndarray | None, int, int]:
+    """The largest face with its margin, clipped to the frame and resized (None when there is no face), its
+    width: the next frame's `face`, with which detection skips the pyramid levels far below it (same boxes),
+    and the second looks left to the next frame (`face_boxes`)."""
+    boxes, looks = face_boxes(rgb, s, face, looks)
     if not boxes:
-        return None, 0
+        return None, 0, looks
     x0, y0, x1, y1 = faces.margin_box(boxes[0], s.margin, rgb.shape)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return None, 0
-    return resize(rgb[y0:y1, x0:x1], s.size), boxes[0][2] - boxes[0][0]
+        return None, 0, looks
+    return resize(rgb[y0:y1, x0:x1], s.size), boxes[0][2] - boxes[0][0], looks
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -111,11 +122,11 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
     file or one with no face ends with no crops and a reason; a decoder that fails after some crops keeps
     them (a truncated video); any other failure ends with a reason even after crops were sent.
     """
-    buf, idx, centres, n, got, face = [], [], [], 0, 0, 0
+    buf, idx, centres, n, got, face, looks = [], [], [], 0, 0, 0, SECOND_LOOKS
     try:
         for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0], partial=True):
             n += 1
-            c, face = crop_face(rgb, s, face)
+            c, face, looks = crop_face(rgb, s, face, looks)
             if c is not None:
                 buf.append(c)
                 idx.append(i)

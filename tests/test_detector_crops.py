@@ -87,6 +87,27 @@ def test_a_face_too_small_for_the_detection_size_is_found_by_a_second_look(media
     assert len(file_crops(media_files / "animal_s31.jpg", CropSettings(size=SIZE)).crops) == 0
 
 
+def test_frames_without_a_face_stop_looking_twice_after_a_few(media_files, monkeypatch):
+    """A file whose frames hold no face pays SECOND_LOOKS extra scans, not one per frame; a found face keeps them."""
+    from synthfake import faces
+    from synthfake.detector import crops
+    from synthfake.media import read_image
+
+    big = np.kron(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8),
+                  np.ones((16, 16, 1), np.uint8))  # 768x1024 squares, no face
+    scans = []
+    detect = faces.detect_boxes
+    monkeypatch.setattr(faces, "detect_boxes", lambda rgb, side=360, face=0: scans.append(side) or detect(rgb, side))
+    s, face, looks = CropSettings(size=SIZE), 0, crops.SECOND_LOOKS
+    for _ in range(8):
+        c, face, looks = crops.crop_face(big, s, face, looks)
+        assert c is None
+    assert crops.SECOND_LOOKS == 3 and looks == 0
+    assert scans == [360, 1024] * 3 + [360] * 5  # the first three frames looked twice, the rest once
+    photo = read_image(media_files / "photo_s1.jpg")
+    assert crops.crop_face(photo, s, 0, 1)[2] == 1  # found at the first look: nothing used up
+
+
 def _crops_or_die(job):
     if job[0] == "POISON":
         os._exit(3)
