@@ -87,9 +87,10 @@ def face_boxes(rgb: np.ndarray, s: CropSettings, face: int = 0, looks: int = SEC
     a 640 px video) is under dlib's 80 px window. Also the second looks left to the file's next frames: one that
     finds nothing uses one up, so a video without faces pays a few extra scans, not one per frame."""
     boxes = faces.detect_boxes(rgb, s.detect_side, face)
-    if boxes or looks <= 0 or max(rgb.shape[:2]) <= s.detect_side:
+    side = min(max(rgb.shape[:2]), RETRY_SIDE)
+    if boxes or looks <= 0 or side <= s.detect_side:  # found, given up, or nothing larger to look at
         return boxes, looks
-    boxes = faces.detect_boxes(rgb, min(max(rgb.shape[:2]), max(RETRY_SIDE, s.detect_side)))
+    boxes = faces.detect_boxes(rgb, side)
     return boxes, looks if boxes else looks - 1
 
 
