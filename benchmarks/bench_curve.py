@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import sys
 import time
@@ -84,30 +83,6 @@ def own_test(model: Path, ds: Path, a) -> dict:
             "macro_f1": rep.macro_f1, "recall_by_type": rep.recall_by_type}
 
 
-def kind_aucs(rep: dict, labels: Path) -> dict[str, dict]:
-    """Per external kind: ROC AUC of that kind's fakes against all reals, with a bootstrap interval that resamples
-    reals and that kind's fakes; files with no crops score their fallback label, skipped files are left out."""
-    from sklearn.metrics import roc_auc_score
-
-    from synthfake.detector.metrics import roc_auc_rows
-
-    skipped = {s["path"] for s in rep["skipped"]}
-    with open(labels, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["path"] not in skipped]
-    prob = {r["path"]: rep["probs"].get(r["path"], 0.0) for r in rows}
-    reals = np.asarray([prob[r["path"]] for r in rows if r["label"] == "0"])
-    out, rng = {}, np.random.default_rng(0)
-    for k in sorted({r["kind"] for r in rows if r["label"] == "1"}):
-        fakes = np.asarray([prob[r["path"]] for r in rows if r["label"] == "1" and r["kind"] == k])
-        y = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
-        auc = float(roc_auc_score(y, np.r_[reals, fakes]))
-        boots = roc_auc_rows(y, np.stack([np.r_[reals[rng.integers(0, len(reals), len(reals))],
-                                                fakes[rng.integers(0, len(fakes), len(fakes))]] for _ in range(BOOT)]))
-        out[k] = {"auc": auc, "ci": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
-                  "fakes": len(fakes)}
-    return out
-
-
 def external(model: Path, a) -> dict:
     """The model on the external set as found and equalised (one equalised copy, cached under --out)."""
     from synthfake.detector.external import evaluate_equalised
@@ -119,7 +94,7 @@ def external(model: Path, a) -> dict:
         d = rep.as_dict()
         out[name] = {"roc_auc": d["roc_auc"], "ci": d["roc_auc_ci"], "files": d["files"], "fakes": d["fakes"],
                      "confound": d["confound"], "confound_auc": d["confound_auc"], "no_crops": d["no_crops"],
-                     "kinds": kind_aucs(d, a.wild / "index.csv"), "skipped": d["skipped"]}
+                     "kinds": d["auc_by_kind"], "media": d["auc_by_media"], "skipped": d["skipped"]}
     return out
 
 

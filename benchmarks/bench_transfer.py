@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import shutil
 import subprocess
@@ -120,9 +119,13 @@ def trained(ds: Path, tag: str, a, timings: dict, leave_out: str | None = None) 
     return d
 
 
-def cached_json(path: Path, make) -> dict:
+def cached_json(path: Path, make, needs: tuple[str, ...] = ()) -> dict:
+    """The JSON cached at `path`, or `make()`'s (cached) when there is none or it lacks a key in `needs` (written
+    by an older version of the bench)."""
     if path.is_file():
-        return json.loads(path.read_text())
+        rep = json.loads(path.read_text())
+        if all(k in rep for k in needs):
+            return rep
     rep = make()
     path.write_text(json.dumps(rep))
     return rep
@@ -150,22 +153,7 @@ def external(model: Path, a, timings: dict) -> dict:
         timings[f"external {model.name}"] = time.time() - t
         return rep.as_dict()
 
-    return cached_json(model / "external.json", make)
-
-
-def kind_aucs(rep: dict, labels: Path) -> dict[str, float]:
-    """Per external kind: ROC AUC of that kind's fakes against all reals (fallback files at their label)."""
-    from sklearn.metrics import roc_auc_score
-
-    with open(labels, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["path"] not in {s["path"] for s in rep["skipped"]}]
-    prob = {r["path"]: rep["probs"].get(r["path"], 0.0) for r in rows}
-    reals = [prob[r["path"]] for r in rows if r["label"] == "0"]
-    out = {}
-    for k in sorted({r["kind"] for r in rows if r["label"] == "1"}):
-        fakes = [prob[r["path"]] for r in rows if r["label"] == "1" and r["kind"] == k]
-        out[k] = float(roc_auc_score([0] * len(reals) + [1] * len(fakes), reals + fakes))
-    return out
+    return cached_json(model / "external.json", make, needs=("auc_by_kind",))
 
 
 def confound(a) -> tuple[str, float]:
@@ -214,7 +202,7 @@ def main() -> None:
                "train_crops": meta["train_crops"], "val_files": meta["val_files"], "threshold": meta["threshold"]}
         ext = external(model, a, timings)
         row.update(ext_auc=ext["roc_auc"], ext_ci=ext["roc_auc_ci"], ext_f1=ext["macro_f1"],
-                   ext_kinds=kind_aucs(ext, a.wild / "index.csv"), ext_no_crops=ext["no_crops"])
+                   ext_kinds={k: v["auc"] for k, v in ext["auc_by_kind"].items()}, ext_no_crops=ext["no_crops"])
         own = synthetic(model, ds, a, "own", timings)
         mixed = synthetic(model, build(MIXED, a, timings), a, MIXED, timings) if r != MIXED else own
         row.update(syn_auc=own["roc_auc"], syn_all4_auc=mixed["roc_auc"], syn_files=own["files"])

@@ -5,7 +5,10 @@ to FOLDER). Each file is scored by `predict` itself (a sample submission lists t
 is exactly the one a submission would carry. Reported: ROC AUC, macro F1 (Fake positive) at the saved
 threshold and at the best threshold on this set (an oracle, optimistic by construction), recall per kind
 and per model, each with a 95 % bootstrap interval that resamples files (scipy.stats.bootstrap, paired
-resampling of the files' labels, scores and predictions, percentile interval).
+resampling of the files' labels, scores and predictions, percentile interval). Beside them, ROC AUC per kind
+(its fakes against every real) and per media (images' fakes against real images, videos' against real
+videos): a set that mixes photos and clips can rank every real video above every fake image, and the one AUC
+over all files hides which side a detector fails on.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class ExternalReport:
     recall_by_kind: dict[str, dict]  # kind -> {files, recall, ci}
     recall_by_model: dict[str, dict]
     no_crops: int
+    auc_by_kind: dict[str, dict] = field(default_factory=dict)  # kind -> {auc, ci, fakes, reals}
+    auc_by_media: dict[str, dict] = field(default_factory=dict)  # image | video -> {auc, ci, fakes, reals}
     skipped: list[dict] = field(default_factory=list)  # {path, reason}
     probs: dict[str, float] = field(default_factory=dict)
     confound: str | None = None  # the media property that alone best tells the scored files' labels apart
@@ -121,6 +126,32 @@ def _groups(names: list[str], y, pred, seed: int, boot: int) -> dict[str, dict]:
     return out
 
 
+def _auc_against(reals: np.ndarray, fakes: np.ndarray, rng: np.random.Generator, boot: int) -> dict:
+    """ROC AUC of `fakes` against `reals`, with a 95 % interval that resamples the two sides separately (a kind
+    of four fakes keeps both classes in every resample)."""
+    y = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
+    draws = np.stack([np.r_[reals[rng.integers(0, len(reals), len(reals))],
+                            fakes[rng.integers(0, len(fakes), len(fakes))]] for _ in range(boot)])
+    boots = roc_auc_rows(y, draws)
+    return {"auc": float(roc_auc_rows(y, np.r_[reals, fakes])), "fakes": len(fakes), "reals": len(reals),
+            "ci": (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))}
+
+
+def aucs_by(rows: list[Labelled], p: np.ndarray, seed: int = 0, boot: int = BOOT) -> tuple[dict, dict]:
+    """({kind: its fakes against every real}, {media: its fakes against its reals}), groups with both classes."""
+    from synthfake.media import kind_of
+
+    y = np.asarray([r.label for r in rows], int)
+    kinds, media = np.asarray([r.kind for r in rows]), np.asarray([kind_of(r.path) or "other" for r in rows])
+    rng = np.random.default_rng(seed)
+    by_kind = {str(k): _auc_against(p[y == 0], p[(y == 1) & (kinds == k)], rng, boot)
+               for k in sorted(set(kinds[y == 1])) if (y == 0).any()}
+    rng = np.random.default_rng(seed)
+    by_media = {str(m): _auc_against(p[(y == 0) & (media == m)], p[(y == 1) & (media == m)], rng, boot)
+                for m in sorted(set(media)) if ((y == 0) & (media == m)).any() and ((y == 1) & (media == m)).any()}
+    return by_kind, by_media
+
+
 def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | None], meta: DetectorMeta,
                     skipped: list[dict], seed: int = 0, boot: int = BOOT) -> ExternalReport:
     """Metrics of file-level probabilities with bootstrap intervals (files resampled with replacement)."""
@@ -131,6 +162,7 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
     auc = _auc(y, p)
+    by_kind, by_media = aucs_by(rows, p, seed, boot)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,
         roc_auc_ci=_ci(roc_auc_rows, y, p, seed=seed, boot=boot) if auc is not None else None,
@@ -139,7 +171,7 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         best_macro_f1_ci=_ci(_best_f1_rows, y, p, seed=seed, boot=boot),
         recall_by_kind=_groups([r.kind for r in rows], y, pred, seed, boot),
         recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
-        no_crops=sum(v is None for v in probs.values()), skipped=skipped,
+        no_crops=sum(v is None for v in probs.values()), auc_by_kind=by_kind, auc_by_media=by_media, skipped=skipped,
         probs={k: v for k, v in probs.items() if v is not None})
 
 
@@ -209,6 +241,13 @@ def external_tables(rep: ExternalReport, title: str):
     if rep.skipped:
         out.append(table("skipped files", ("path", "reason"), ((sk["path"], sk["reason"]) for sk in rep.skipped),
                          left=("path", "reason")))
+    groups = [*((f"kind {k}", "every real", d) for k, d in rep.auc_by_kind.items()),
+              *((f"media {m}", f"{m} reals", d) for m, d in rep.auc_by_media.items())]
+    if groups:
+        out.append(table("ROC AUC of a group's fakes against reals",
+                         ("fakes", "against", "fakes / reals", "ROC AUC [95 %]"),
+                         ((g, a, f"{d['fakes']} / {d['reals']}", _fmt(d["auc"], d["ci"])) for g, a, d in groups),
+                         left=("fakes", "against")))
     for what, d in (("kind", rep.recall_by_kind), ("model", rep.recall_by_model)):
         out.append(table(f"recall per {what} at the saved threshold (share predicted as its true class)",
                          (what, "files", "recall [95 %]"),

@@ -183,6 +183,37 @@ def test_bootstrap_intervals_are_scipys():
     assert rep.recall_by_kind["k"]["ci"] == pytest.approx((ci.confidence_interval.low, ci.confidence_interval.high))
 
 
+def test_auc_per_kind_and_per_media_say_where_a_mixed_set_fails():
+    """Every real clip scored above every fake photo: the AUC over all files hides it, the per-media AUCs show it
+    (photos' fakes against real photos perfect, clips' fakes against real clips at chance); per kind is that kind's
+    fakes against every real, as scikit-learn computes it, inside its interval; the report prints both."""
+    from rich.console import Console
+    from sklearn.metrics import roc_auc_score
+
+    from synthfake.detector.external import external_tables
+
+    def rows_of(kind, label, ext, probs):
+        return [(Labelled(f"{kind}{i}.{ext}", label, kind, "m"), q) for i, q in enumerate(probs)]
+    scored = (rows_of("real", 0, "jpg", [0.1, 0.15, 0.2, 0.25, 0.3]) + rows_of("gen", 1, "png", [0.4, 0.45, 0.5, 0.55])
+              + rows_of("real", 0, "mp4", [0.7, 0.75, 0.8, 0.85, 0.9]) + rows_of("lips", 1, "mp4", [0.72, 0.8, 0.88]))
+    rows, probs = [r for r, _ in scored], {r.path: q for r, q in scored}
+    rep = report_external("x", rows, probs, DetectorMeta(threshold=0.5), [], boot=300)
+    assert set(rep.auc_by_media) == {"image", "video"}
+    assert rep.auc_by_media["image"]["auc"] == 1.0 and rep.auc_by_media["image"]["reals"] == 5
+    clips = [0.7, 0.75, 0.8, 0.85, 0.9, 0.72, 0.8, 0.88]
+    assert rep.auc_by_media["video"]["auc"] == pytest.approx(roc_auc_score([0] * 5 + [1] * 3, clips))
+    assert rep.roc_auc < rep.auc_by_media["image"]["auc"]
+    reals = [q for r, q in scored if r.label == 0]
+    gen = rep.auc_by_kind["gen"]
+    assert gen["auc"] == pytest.approx(roc_auc_score([0] * 10 + [1] * 4, reals + [0.4, 0.45, 0.5, 0.55]))
+    assert gen["ci"][0] <= gen["auc"] <= gen["ci"][1] and (gen["fakes"], gen["reals"]) == (4, 10)
+    console = Console(width=160, record=True)
+    for t in external_tables(rep, "x"):
+        console.print(t)
+    text = console.export_text()
+    assert "media video" in text and "kind lips" in text and "3 / 5" in text
+
+
 def test_vectorised_metrics_equal_scikit_learns_row_by_row():
     """The bootstrap's row-wise AUC and macro F1 give scikit-learn's values (ties counted half), nan for an AUC
     over one class."""
