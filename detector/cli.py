@@ -166,7 +166,8 @@ def detect_eval(
                                                   "(default: equalised-KEY beside the labels CSV)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
-    --labels: ROC AUC, macro F1 at the saved and best thresholds, recall per kind and model, 95 % bootstrap."""
+    --labels: ROC AUC (overall, per kind, per media), macro F1 at the saved and best thresholds, recall per kind
+    and model, 95 % bootstrap."""
     from synthfake.detector.evaluate import evaluate
     from synthfake.detector.metrics import tables
     from synthfake.files import write_json_atomic
