@@ -6,7 +6,8 @@ recipes/detector/) is trained on it. Each point reports the minutes to generate 
 the dataset's own test split (identities never seen in training), and the ROC AUC on the external set
 (../shared/wild, never tuned on) as found and equalised (every file re-encoded by one writer, `gen detect eval
 --labels --equalise`), each with its 95 % bootstrap interval over files, the AUC per external kind (that kind's
-fakes against all reals, with its interval), and the confound AUC (best single media property) of each
+fakes against all reals, with its interval), the AUC per media (image fakes against real images, video against
+video; points made before this column show "-"), and the confound AUC (best single media property) of each
 version of the external set: the bar a detector must clear to say more than file format or size.
 
 Everything is cached under --out (datasets, crops, models, one JSON per point): a rerun only does what is
@@ -144,9 +145,10 @@ def _ci(v, ci) -> str:
 def table(rows: list[dict], a) -> str:
     """The curve as a Markdown table (the README's), one row per point."""
     kinds = [k for k in TYPES if any(k in r["equalised"]["kinds"] for r in rows)]
+    media = [m for m in ("image", "video") if any(m in r["equalised"].get("media", {}) for r in rows)]
     head = ["data recipe", "detector recipe", "n", "gen min", "train min", "train crops", "own-test AUC [95 %]",
             "ext AUC found [95 %]", "ext AUC equalised [95 %]", *(f"eq {SHORT[k]}" for k in kinds),
-            "confound found / eq"]
+            *(f"eq {m}s" for m in media), "confound found / eq"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         f, e = r["found"], r["equalised"]
@@ -155,6 +157,7 @@ def table(rows: list[dict], a) -> str:
             _f(r["train_min"], 1), str(r["train_crops"]),
             _ci(r["own"]["roc_auc"], r["own"]["ci"]), _ci(f["roc_auc"], f["ci"]), _ci(e["roc_auc"], e["ci"]),
             *(_ci(e["kinds"][k]["auc"], e["kinds"][k]["ci"]) if k in e["kinds"] else "-" for k in kinds),
+            *(_ci(e["media"][m]["auc"], e["media"][m]["ci"]) if m in e.get("media", {}) else "-" for m in media),
             f"{_f(f['confound_auc'])} / {_f(e['confound_auc'])}"]) + " |")
     return "\n".join(lines)
 
