@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transfer import ROOT, SHARED, SHORT, TYPES, build, log  # noqa: E402
+from bench_transfer import ROOT, SHARED, SHORT, TYPES, build, dataset_name, log  # noqa: E402
 
 RECIPES = ("all4", "all4_self_blend", "only_face_swap")
 SIZES = (50, 200, 800)
@@ -100,10 +100,11 @@ def external(model: Path, a) -> dict:
 
 
 def point(recipe: str, n: int, a) -> dict:
-    """One point of the curve, computed once and cached as JSON under --out/points/."""
+    """One point of the curve, computed once and cached as JSON under --out/points/, named by its dataset (recipe,
+    n, seed, clip length) and the detector's options."""
     from synthfake.files import write_json_atomic
 
-    path = a.out / "points" / f"{recipe}-n{n}-{a.tag}.json"
+    path = a.out / "points" / f"{dataset_name(recipe, replace_n(a, n))}-{a.tag}.json"
     if path.is_file():
         return json.loads(path.read_text())
     t0 = time.time()

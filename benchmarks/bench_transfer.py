@@ -62,11 +62,16 @@ def needs_missing_backend(path: Path) -> str | None:
     return None
 
 
+def dataset_name(name: str, a) -> str:
+    """The cached dataset's folder name: the recipe and every flag that changes what `gen run` makes."""
+    return f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
+
+
 def build(name: str, a, timings: dict) -> Path:
     """`gen run --recipe` into a cached dataset folder (a finished run is a no-op)."""
     from synthfake.errors import EXIT_FAILED
 
-    ds = a.out / "data" / f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
+    ds = a.out / "data" / dataset_name(name, a)
     if (ds / "built.json").is_file():  # a finished build: not even a no-op `gen run`
         return ds
     shared_index = a.out / "sources.json"  # one scan of the sources serves every dataset (refreshed by size/mtime)
