@@ -63,7 +63,7 @@ def needs_missing_backend(path: Path) -> str | None:
 
 
 def dataset_name(name: str, a) -> str:
-    """The cached dataset's folder name: the recipe and every flag that changes what `gen run` makes."""
+    """The cached dataset's folder name: recipe, n, seed and clip length (not --splits: keep one per --out)."""
     return f"{name}-n{a.n}-seed{a.seed}-clip{a.clip_seconds:g}"
 
 
