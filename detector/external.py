@@ -137,18 +137,19 @@ def _auc_against(reals: np.ndarray, fakes: np.ndarray, rng: np.random.Generator,
             "ci": (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))}
 
 
-def aucs_by(rows: list[Labelled], p: np.ndarray, seed: int = 0, boot: int = BOOT) -> tuple[dict, dict]:
+def _aucs_by(rows: list[Labelled], p: np.ndarray, seed: int, boot: int) -> tuple[dict, dict]:
     """({kind: its fakes against every real}, {media: its fakes against its reals}), groups with both classes."""
     from synthfake.media import kind_of
 
-    y = np.asarray([r.label for r in rows], int)
-    kinds, media = np.asarray([r.kind for r in rows]), np.asarray([kind_of(r.path) or "other" for r in rows])
+    media_of = [kind_of(r.path) or "other" for r in rows]
+    real, fake = np.asarray([r.label == 0 for r in rows]), np.asarray([r.label == 1 for r in rows])
+    kinds, media = np.asarray([r.kind for r in rows]), np.asarray(media_of)
     rng = np.random.default_rng(seed)
-    by_kind = {str(k): _auc_against(p[y == 0], p[(y == 1) & (kinds == k)], rng, boot)
-               for k in sorted(set(kinds[y == 1])) if (y == 0).any()}
+    by_kind = {k: _auc_against(p[real], p[fake & (kinds == k)], rng, boot)
+               for k in sorted({r.kind for r in rows if r.label == 1}) if real.any()}
+    both = {m for m, r in zip(media_of, rows) if r.label == 0} & {m for m, r in zip(media_of, rows) if r.label == 1}
     rng = np.random.default_rng(seed)
-    by_media = {str(m): _auc_against(p[(y == 0) & (media == m)], p[(y == 1) & (media == m)], rng, boot)
-                for m in sorted(set(media)) if ((y == 0) & (media == m)).any() and ((y == 1) & (media == m)).any()}
+    by_media = {m: _auc_against(p[real & (media == m)], p[fake & (media == m)], rng, boot) for m in sorted(both)}
     return by_kind, by_media
 
 
@@ -162,7 +163,7 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
     auc = _auc(y, p)
-    by_kind, by_media = aucs_by(rows, p, seed, boot)
+    by_kind, by_media = _aucs_by(rows, p, seed, boot)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,
         roc_auc_ci=_ci(roc_auc_rows, y, p, seed=seed, boot=boot) if auc is not None else None,
