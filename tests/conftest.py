@@ -110,10 +110,11 @@ def dataset_dir(warm_sources, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def swap_dataset(data_dir, dataset_dir) -> Path:
-    """`gen run --type face_swap --n 12 --reals 0 --clip-seconds 1` on the real media, made once for several tests."""
+    """`gen run --type face_swap --backend face_swap=landmark_swap --n 12 --reals 0 --clip-seconds 1` on the real
+    media, made once for several tests."""
     out = dataset_dir("swap")
-    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", out, "--workers", 2, "--quiet")
+    gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap", "--n", 12, "--reals", 0,
+        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
     return out
 
 

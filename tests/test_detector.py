@@ -33,9 +33,10 @@ def gen_here(*args):
 
 @pytest.fixture(scope="module")
 def det_dataset(data_dir, dataset_dir):
-    """6 face swaps + 6 reals (images and 1 s clips) over train/val/test."""
+    """6 face swaps (landmark_swap) + 6 reals (images and 1 s clips) over train/val/test."""
     out = dataset_dir("det")
-    gen("run", "--type", "face_swap", "--n", 6, "--reals", 6, "--clip-seconds", 1, "--sources", data_dir,
+    gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap", "--n", 6, "--reals", 6,
+        "--clip-seconds", 1, "--sources", data_dir,
         "--out", out, "--workers", 1, "--quiet")
     return out
 

@@ -323,11 +323,13 @@ def test_finish_band_limits_audio_and_draws_one_jpeg_quality_per_pair(tmp_path):
     assert jpg.suffix == ".jpg" and not png.exists() and media.probe(jpg).codec in ("jpeg", "mjpeg")
 
 
-def test_default_image_fakes_and_their_reals_end_with_one_jpeg(photo_sources, tmp_path):
-    """landmark_swap and morph (the defaults) paste faces without the photo's JPEG grid: each pair ends with one
-    drawn JPEG encode, so face blockiness does not tell the fake from its real (audit signal_confounds)."""
+def test_landmark_image_fakes_and_their_reals_end_with_one_jpeg(photo_sources, tmp_path):
+    """landmark_swap and morph (the defaults until 6 Dec 2026) paste faces without the photo's JPEG grid: each pair
+    ends with one drawn JPEG encode, so face blockiness does not tell the fake from its real (audit
+    signal_confounds)."""
     out = tmp_path / "D"
-    gen("run", "--type", "face_swap", "--type", "generation", "--n", 4, "--reals", 4, "--splits",
+    gen("run", "--type", "face_swap", "--type", "generation", "--backend", "face_swap=landmark_swap", "--backend",
+        "generation=morph", "--n", 4, "--reals", 4, "--splits",
         "train=1,val=0,test=0", "--sources", photo_sources, "--out", out, "--quiet")
     recs = read_records(out)
     fakes = {r.id: r for r in recs if r.label == 1}

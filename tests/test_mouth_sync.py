@@ -127,7 +127,8 @@ def test_a_lip_sync_pair_sounds_alike_but_for_the_voice(data_dir, dataset_dir):
     from synthfake.manifest import read_records, resolve
 
     out = dataset_dir("lipsync_pairs")
-    gen("run", "--type", "lip_sync", "--n", 4, "--reals", 4, "--clip-seconds", 1, "--splits", "train=1,val=0,test=0",
+    gen("run", "--type", "lip_sync", "--backend", "lip_sync=mouth_sync", "--n", 4, "--reals", 4,
+        "--clip-seconds", 1, "--splits", "train=1,val=0,test=0",
         "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
     recs = read_records(out)
     fakes = {r.id: r for r in recs if r.label == 1}

@@ -8,7 +8,7 @@ import pytest
 
 from synthfake.errors import PlanError
 from synthfake.plan import SampleTable, Plan
-from synthfake.shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
+from synthfake.shared_types import DEFAULT_RATIOS, LANDMARK_BACKENDS
 from synthfake.plan_counts import largest_remainder, split_identity_counts
 from synthfake.sources import SourceIndex, SourceItem
 
@@ -26,7 +26,7 @@ def _index(n_people=9, videos=6):
 
 
 def _plan(index, **kw):
-    base = dict(n=100, reals=100, seed=0, ratios=DEFAULT_RATIOS, backends=DEFAULT_BACKENDS,
+    base = dict(n=100, reals=100, seed=0, ratios=DEFAULT_RATIOS, backends=LANDMARK_BACKENDS,
                 splits={"train": 0.7, "val": 0.15, "test": 0.15}, sources_digest=index.digest)
     return Plan(**{**base, **kw})
 

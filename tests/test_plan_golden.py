@@ -11,10 +11,10 @@ from pathlib import Path
 from test_plan import _index, _plan
 
 from synthfake.plan import Plan, SampleTable
-from synthfake.shared_types import DEFAULT_BACKENDS
+from synthfake.shared_types import LANDMARK_BACKENDS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plan_v2_v4_samples.json"
-MIX = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
+MIX = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
 REDRAWN = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # indices whose attempts 1 and 2 are kept too
 
 

@@ -16,9 +16,9 @@ from synthfake.errors import PlanError
 from synthfake.plan import MAX_SAMPLES, Plan, SampleTable
 from synthfake.plan_counts import largest_remainder
 from synthfake.plan_perm import Permutation
-from synthfake.shared_types import DEFAULT_BACKENDS, PAIR_ROLE
+from synthfake.shared_types import LANDMARK_BACKENDS, PAIR_ROLE
 
-MIX = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
+MIX = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
 
 
 def _target(spec):
@@ -142,12 +142,12 @@ def test_sample_i_is_pure_and_nothing_is_kept_per_sample():
 
 def test_a_plan_larger_than_one_dataset_can_hold_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ValueError, match="more than one dataset can hold"):
-        Plan(n=10**9, reals=0, backends=DEFAULT_BACKENDS, sources_digest="x")
+        Plan(n=10**9, reals=0, backends=LANDMARK_BACKENDS, sources_digest="x")
     from synthfake.dataset import Dataset
 
     t0 = time.perf_counter()
     with pytest.raises(PlanError, match="64 bits"):  # before the sources are scanned
-        Dataset.prepare(tmp_path / "D", tmp_path / "no-sources", dict(n=10**9, reals=10**9, backends=DEFAULT_BACKENDS),
+        Dataset.prepare(tmp_path / "D", tmp_path / "no-sources", dict(n=10**9, reals=10**9, backends=LANDMARK_BACKENDS),
                         0.4)
     assert time.perf_counter() - t0 < 1 and not (tmp_path / "D").exists()
 

@@ -14,7 +14,7 @@ from synthfake.dataset import Dataset
 from synthfake.errors import SampleFailed, SynthfakeError
 from synthfake.manifest import read_failures, read_records
 from synthfake.plan import Plan, SampleTable
-from synthfake.shared_types import DEFAULT_BACKENDS
+from synthfake.shared_types import LANDMARK_BACKENDS
 from synthfake.plan_counts import largest_remainder
 from synthfake.plan_options import parse_backend_opts, parse_backends, plan_warnings
 from synthfake.sources import IDENTITY_THRESHOLD
@@ -23,7 +23,7 @@ from conftest import gen
 from model_checks import model_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MIX = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5},
+MIX = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5},
        "generation": {"morph": 0.7, "diffusers_t2i": 0.3}}
 
 
@@ -237,7 +237,7 @@ def test_backends_that_avoid_glasses_draw_no_one_who_wears_them_when_others_are_
     from synthfake.sources import glasses_identities
 
     assert glasses_identities(_glasses_index(30, 12).items) == {"p0", "p1"}
-    mix = {**DEFAULT_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
+    mix = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 0.5, "self_blend": 0.5}}
 
     def people(version: int, index) -> dict[str, set]:
         table = SampleTable(_plan(index, n=100, reals=100, backends=mix, version=version), index)

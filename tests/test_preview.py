@@ -12,13 +12,13 @@ from PIL import Image
 
 from synthfake import media
 from synthfake.manifest import read_failures, read_records, resolve
+from synthfake.shared_types import DEFAULT_BACKENDS
 from synthfake.preview import group_records, waveform
 
 from conftest import gen
 
 EXPECTED = {"generation": 5, "face_swap": 4, "reenactment": 2, "lip_sync": 1, "real": 12}  # n=12, largest remainder
-BACKEND = {"generation": "morph", "face_swap": "landmark_swap", "reenactment": "landmark_reenact",
-           "lip_sync": "mouth_sync", "real": "reencode"}
+BACKEND = DEFAULT_BACKENDS  # the family stand-ins (latent_decode_sharp, aligned_swap, crop_reenact, crop_sync)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_default_run_makes_every_type_exactly(default_dataset):
         if r.label == 1:
             assert r.manipulated_frames >= 0.9 * r.media.frames
     sync = next(r for r in records if r.type == "lip_sync")
-    assert sync.media.audio and {"audio_offset_s", "max_open", "length_mode"} <= set(sync.params)
+    assert sync.media.audio and {"audio_offset_s", "max_open", "dub", "pipeline"} <= set(sync.params)
 
 
 def test_preview_draws_the_dataset(default_dataset, tmp_path):

@@ -81,6 +81,15 @@ def _missing(size: int, text: str) -> np.ndarray:
     return np.asarray(img)
 
 
+def audio_span(record: Record) -> tuple[float, float] | None:
+    """(start, seconds) of the speech a lip-sync sample used: mouth_sync records its length, crop_sync's equals
+    the clip's (the fake's own duration); None when the sample used no audio segment."""
+    p = record.params
+    if "audio_offset_s" not in p:
+        return None
+    return p["audio_offset_s"], p.get("audio_seconds", record.media.duration)
+
+
 def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size: int) -> Tile:
     """The picture of one source as this sample used it."""
     p = record.params
@@ -92,9 +101,9 @@ def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size
         kind = media.kind_of(path)
         if kind == "audio":
             data, rate = media.read_audio(path)
-            s0 = int(p.get("audio_offset_s", 0.0) * rate)
-            n = int(p.get("audio_seconds", len(data) / rate) * rate)
-            return Tile(ref.role, waveform(data[s0:s0 + n], size), SOURCE_RGB)
+            start, seconds = audio_span(record) or (0.0, len(data) / rate)
+            s0 = int(start * rate)
+            return Tile(ref.role, waveform(data[s0:s0 + int(seconds * rate)], size), SOURCE_RGB)
         if kind == "video" and "clip_start" in p and ref.role in ("target", "driving", "real"):
             return Tile(ref.role, middle_frame(path, p["clip_frames"], p["clip_start"]), SOURCE_RGB)
         if kind == "video":

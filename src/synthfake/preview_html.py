@@ -13,7 +13,7 @@ from pathlib import Path
 from .errors import ManifestError
 from .manifest import Record, resolve, source_file
 from .media import kind_of
-from .preview import group_records, load
+from .preview import audio_span, group_records, load
 from .sources import SourceIndex
 
 STYLE = """body{font-family:sans-serif;background:#fafafa;margin:16px}h2{margin:18px 0 6px}
@@ -48,9 +48,9 @@ def _player(src: str, kind: str | None, label: str, fragment: str = "") -> str:
 
 def _fragment(record: Record, role: str, kind: str | None, fps: float, still: int) -> str:
     """The part of a source the sample used: its audio segment, its clip, or (a face role) its still frame."""
-    p = record.params
-    if kind == "audio" and "audio_offset_s" in p:
-        return f"#t={p['audio_offset_s']:.3f},{p['audio_offset_s'] + p['audio_seconds']:.3f}"
+    p, span = record.params, audio_span(record)
+    if kind == "audio" and span:
+        return f"#t={span[0]:.3f},{span[0] + span[1]:.3f}"
     if kind == "video" and fps > 0:
         if "clip_start" in p and role in ("target", "driving", "real"):
             return f"#t={p['clip_start'] / fps:.3f},{(p['clip_start'] + p['clip_frames']) / fps:.3f}"

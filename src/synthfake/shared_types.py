@@ -20,7 +20,8 @@ class SampleTypeInfo:
     name: str
     label: int
     ratio: float  # share of the fakes by default (0 for real: reals are counted apart)
-    backend: str  # the weights-free default
+    backend: str  # the weights-free default: the stand-in that goes through its model family's stages
+    landmark_backend: str  # the first weights-free backend (landmark warps and splices; the default until 6 Dec 2026)
     roles: tuple[tuple[str, str], ...]
     pair_role: str
     reference_role: str
@@ -28,15 +29,17 @@ class SampleTypeInfo:
 
 
 SAMPLE_TYPE_TABLE: tuple[SampleTypeInfo, ...] = (
-    SampleTypeInfo("generation", 1, 0.40, "morph", (("base", "face"), ("parent", "face"), ("parent", "face?")),
+    SampleTypeInfo("generation", 1, 0.40, "latent_decode_sharp", "morph",
+                   (("base", "face"), ("parent", "face"), ("parent", "face?")),
                    pair_role="base", reference_role="base", aligned=False),
-    SampleTypeInfo("face_swap", 1, 0.30, "landmark_swap", (("source", "face"), ("target", "face")),
+    SampleTypeInfo("face_swap", 1, 0.30, "aligned_swap", "landmark_swap", (("source", "face"), ("target", "face")),
                    pair_role="target", reference_role="target", aligned=True),
-    SampleTypeInfo("reenactment", 1, 0.20, "landmark_reenact", (("source", "face"), ("driving", "video")),
+    SampleTypeInfo("reenactment", 1, 0.20, "crop_reenact", "landmark_reenact",
+                   (("source", "face"), ("driving", "video")),
                    pair_role="driving", reference_role="source", aligned=False),
-    SampleTypeInfo("lip_sync", 1, 0.10, "mouth_sync", (("target", "video"), ("audio", "audio")),
+    SampleTypeInfo("lip_sync", 1, 0.10, "crop_sync", "mouth_sync", (("target", "video"), ("audio", "audio")),
                    pair_role="target", reference_role="target", aligned=True),
-    SampleTypeInfo("real", 0, 0.0, "reencode", (("real", "face"),), pair_role="real", reference_role="real",
+    SampleTypeInfo("real", 0, 0.0, "reencode", "reencode", (("real", "face"),), pair_role="real", reference_role="real",
                    aligned=True),
 )
 TYPE_INFO = {t.name: t for t in SAMPLE_TYPE_TABLE}
@@ -46,6 +49,7 @@ SampleType = Literal[SAMPLE_TYPES]  # type: ignore[valid-type]
 
 DEFAULT_RATIOS = {t: TYPE_INFO[t].ratio for t in FAKE_TYPES}
 DEFAULT_BACKENDS = {t.name: t.backend for t in SAMPLE_TYPE_TABLE}
+LANDMARK_BACKENDS = {t.name: t.landmark_backend for t in SAMPLE_TYPE_TABLE}  # recipes/data/landmark_all4.json
 ROLES = {t: list(TYPE_INFO[t].roles) for t in FAKE_TYPES}
 PAIR_ROLE = {t: TYPE_INFO[t].pair_role for t in FAKE_TYPES}
 
