@@ -47,5 +47,11 @@ def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generat
     return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record(name))
 
 
+def through(name: str) -> tuple:
+    """TYPE, ROLES, FINISH, ready and generate of a latent_decode* backend that reconstructs through autoencoder
+    `name`: what the variants declare, written once here."""
+    return TYPE, ROLES, FINISH, partial(ready_with, name), partial(generate_with, name)
+
+
 ready = partial(ready_with, AUTOENCODER)
 generate = partial(generate_with, AUTOENCODER)

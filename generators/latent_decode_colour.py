@@ -11,12 +11,8 @@ latent, 48 channels, every pixel from the decoder, the pair's one drawn JPEG enc
 
 from __future__ import annotations
 
-from functools import partial
-
 from synthfake.generators import latent_decode as first
 
-TYPE, ROLES, FINISH = first.TYPE, first.ROLES, first.FINISH  # one real face, reconstructed; its pair's JPEG finish
+# one real face, reconstructed (through latent_ae3); its pair's JPEG finish
+TYPE, ROLES, FINISH, ready, generate = first.through("latent_ae3")
 VERSION = "1.0"
-AUTOENCODER = "latent_ae3"
-ready = partial(first.ready_with, AUTOENCODER)
-generate = partial(first.generate_with, AUTOENCODER)
