@@ -19,6 +19,16 @@ def _note(msg: str) -> None:
     say(msg)
 
 
+def _report(tables: list, json_out: Optional[Path], record) -> None:
+    """`gen detect eval`'s output, whichever report: its tables printed, then with --json `record()` written."""
+    for t in tables:
+        out.print(t)
+    if json_out:
+        from synthfake.files import write_json_atomic
+
+        write_json_atomic(json_out, record())
+
+
 def _check_dataset_or_labels(dataset: Path, labels: Optional[Path]) -> None:
     """`gen detect eval MODEL FOLDER`: a folder that is no dataset needs --labels; say so before the model loads."""
     if labels is None and not (dataset / "plan.json").exists() and not (dataset / "manifest").is_dir():
@@ -170,7 +180,6 @@ def detect_eval(
     and model, 95 % bootstrap."""
     from synthfake.detector.evaluate import evaluate
     from synthfake.detector.metrics import tables
-    from synthfake.files import write_json_atomic
 
     checks.output_file(json_out, "--json")
     if equalise and labels is None:
@@ -183,24 +192,17 @@ def detect_eval(
         s = EqualiseSettings()
         reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,
                                   not quiet, _note)
-        for t in external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"):
-            out.print(t)
-        out.print(comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})"))
-        if json_out:
-            write_json_atomic(json_out, {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
+        _report([*external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"),
+                 comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})")],
+                json_out, lambda: {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
         return
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 
         ext = evaluate_external(model_dir, dataset, labels, batch_size, device, fp16, workers, not quiet, _note)
-        for t in external_tables(ext, f"{model_dir} on {dataset} ({labels})"):
-            out.print(t)
-        if json_out:
-            write_json_atomic(json_out, ext.as_dict())
+        _report(external_tables(ext, f"{model_dir} on {dataset} ({labels})"), json_out, ext.as_dict)
         return
     rep, _, _ = evaluate(model_dir, dataset, split, leave_out, batch_size, device, fp16, workers, show=not quiet,
                          log=_note)
-    for t in tables(rep, f"{model_dir} on {dataset} [{split}]" + (f", held out: {leave_out}" if leave_out else "")):
-        out.print(t)
-    if json_out:
-        write_json_atomic(json_out, rep.as_dict())
+    _report(tables(rep, f"{model_dir} on {dataset} [{split}]" + (f", held out: {leave_out}" if leave_out else "")),
+            json_out, rep.as_dict)
