@@ -22,7 +22,6 @@ from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, stand_in_rng
 from synthfake.generators import mouth_sync
 from synthfake.generators.common import align, clips, dub
-from synthfake.writer import save_video
 
 TYPE = "lip_sync"
 VERSION = "1.0"
@@ -122,6 +121,5 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
             out = None if lm is None else sync_frame(rgb, lm, opening, p)
             yield (rgb, False) if out is None else (out, True)
 
-    frames = clips.Counted(synced())
-    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=tgt.item.path)
-    return Generated(path, p, written, frames.changed)
+    path, written, changed = clips.save_counted(out_stem, synced(), fps, audio, n, tgt)
+    return Generated(path, p, written, changed)

@@ -21,7 +21,7 @@ from synthfake.generators.common import clips, dub, warp
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated
-from synthfake.writer import conform_audio, save_video
+from synthfake.writer import conform_audio
 
 TYPE = "lip_sync"
 VERSION = "1.2"  # 1.2: the encoder fed the clip's whole audio, as the real's is (no priming cut); the speech is
@@ -180,6 +180,5 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         audio = conform_audio(dubbed)
     else:  # a looped clip longer than the target's own audio
         p["dub"] = "none: the target's audio is shorter than the looped clip; the speech as recorded"
-    frames = clips.Counted(synced())
-    path, written = save_video(out_stem, frames, fps, audio, expected=n_out, source=tgt.item.path)
-    return Generated(path, p, written, frames.changed)
+    path, written, changed = clips.save_counted(out_stem, synced(), fps, audio, n_out, tgt)
+    return Generated(path, p, written, changed)

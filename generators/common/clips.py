@@ -1,8 +1,8 @@
 """A target clip re-rendered frame by frame: smoothed per-frame landmarks in, H.264 clip out.
 
-Shared by the model backends that edit a target video in place (inswapper, wav2lip): frames without a face
-pass through untouched and are not counted as manipulated; the clip keeps its fps and, unless the caller
-gives other audio, its own audio.
+Shared by the backends that edit a target video in place (inswapper, wav2lip, mouth_sync, crop_sync): frames
+without a face pass through untouched and are not counted as manipulated; the clip keeps its fps and, unless the
+caller gives other audio, its own audio.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ class Counted:
         for frame, did in self.pairs:
             self.changed += did
             yield frame
+
+
+def save_counted(out_stem: Path, pairs: Iterable[tuple[np.ndarray, bool]], fps, audio, n: int,
+                 src: Source) -> tuple[Path, int, int]:
+    """Write the frames of (frame, changed) pairs as an edit of `src`'s clip; returns (path, written, changed)."""
+    frames = Counted(pairs)
+    path, written = save_video(out_stem, frames, fps, audio, expected=n, source=src.item.path)
+    return path, written, frames.changed
 
 
 def clip_landmarks(src: Source, start: int, n: int, sigma: float = 1.0, max_gap: int = 0) -> list[np.ndarray | None]:
