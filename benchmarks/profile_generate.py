@@ -5,8 +5,8 @@ loading and alignment included). Beside it, the floor: decoding and encoding the
 (the `reencode` backend on the same clips, which is also how every paired real is made).
 
 Each category's time is exclusive: a clock attributes every moment to the innermost category running (decoding
-inside a backend's frame loop counts as decode, not as manipulation). Landmark tracks of the source videos are
-computed before timing (they are cached per source file, once per dataset).
+inside a backend's frame loop counts as decode, not as manipulation). Landmark tracks of the source videos, dlib's
+models and scipy's signal module are loaded before timing (each is paid once per dataset or per worker).
 
     python benchmarks/profile_generate.py [--sources ../shared/data] [--n 8] [--clip-seconds 1]
                                           [--backend face_swap=landmark_swap ...]
@@ -28,7 +28,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ("decode", "detect", "manipulate", "encode", "bookkeeping", "other")
 DEFAULT = ("generation=morph", "face_swap=landmark_swap", "face_swap=self_blend", "reenactment=landmark_reenact",
-           "lip_sync=mouth_sync")
+           "lip_sync=mouth_sync", "generation=latent_decode_sharp", "face_swap=aligned_swap",
+           "reenactment=crop_reenact", "lip_sync=crop_sync")  # the landmark backends, then the defaults
 
 
 class Clock:
@@ -122,6 +123,16 @@ def instrument(clock: Clock, backends: list[str]) -> None:
     runner.commit_sample = writer.commit_sample
 
 
+def preload() -> None:
+    """What a worker pays once, paid before timing: dlib's three models and scipy's signal module (a run's first
+    sample would otherwise carry them, however the code before or after a change loads them)."""
+    import scipy.signal  # noqa: F401  (resampling and filters of audio; 1.5-3 s to import)
+
+    from synthfake import faces
+
+    faces.preload_models()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sources", type=Path, default=ROOT.parent / "shared" / "data")
@@ -137,6 +148,7 @@ def main() -> None:
     from synthfake.shared_types import DEFAULT_RATIOS
     from synthfake.sources import video_track
 
+    preload()
     clock = Clock()
     specs = args.backend or list(DEFAULT)
     instrument(clock, [s.split("=")[1] for s in specs] + ["reencode"])

@@ -108,13 +108,15 @@ def dataset_dir(warm_sources, tmp_path_factory):
     return make
 
 
+SWAP_DATASET = ("--type", "face_swap", "--backend", "face_swap=landmark_swap", "--n", 12, "--reals", 0,
+                "--clip-seconds", 1)  # the landmark swap's dataset that several files read
+
+
 @pytest.fixture(scope="session")
 def swap_dataset(data_dir, dataset_dir) -> Path:
-    """`gen run --type face_swap --backend face_swap=landmark_swap --n 12 --reals 0 --clip-seconds 1` on the real
-    media, made once for several tests."""
+    """`gen run SWAP_DATASET` on the real media, made once for several tests."""
     out = dataset_dir("swap")
-    gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap", "--n", 12, "--reals", 0,
-        "--clip-seconds", 1, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
+    gen("run", *SWAP_DATASET, "--sources", data_dir, "--out", out, "--workers", 2, "--quiet")
     return out
 
 

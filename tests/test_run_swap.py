@@ -16,7 +16,7 @@ from synthfake.files import sha256_file
 from synthfake.manifest import read_records, resolve, stable_view
 from synthfake.sources import load_index, track_file
 
-from conftest import gen
+from conftest import SWAP_DATASET, gen
 
 
 def test_twelve_records_match_their_files(swap_dataset, data_dir):
@@ -90,8 +90,7 @@ def test_swap_quality_identity_and_untouched_background(swap_dataset, data_dir):
 
 def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_dir, dataset_dir):
     again = dataset_dir("swap_again")  # one worker here, two in the fixture
-    gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
-        "--out", again, "--quiet")
+    gen("run", *SWAP_DATASET, "--sources", data_dir, "--out", again, "--quiet")
     a = sorted((stable_view(r) for r in read_records(swap_dataset)), key=lambda v: v["index"])
     b = sorted((stable_view(r) for r in read_records(again)), key=lambda v: v["index"])
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
@@ -101,8 +100,7 @@ def test_same_plan_twice_gives_identical_manifest_and_media(swap_dataset, data_d
 
 def test_rerun_of_a_finished_run_does_nothing(swap_dataset, data_dir):
     before = {p: p.stat().st_mtime_ns for p in (swap_dataset / "manifest").glob("*.jsonl")}
-    proc = gen("run", "--type", "face_swap", "--n", 12, "--reals", 0, "--clip-seconds", 1, "--sources", data_dir,
-               "--out", swap_dataset)
+    proc = gen("run", *SWAP_DATASET, "--sources", data_dir, "--out", swap_dataset)
     assert "nothing to do" in proc.stderr
     assert before == {p: p.stat().st_mtime_ns for p in (swap_dataset / "manifest").glob("*.jsonl")}
 
