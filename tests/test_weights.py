@@ -98,8 +98,8 @@ def _backends(tmp_path, weights_dir, *flags, **env):
     rows: dict[str, str] = {}
     for line in gen("backends", "--weights-dir", weights_dir, *flags, env=e).stdout.splitlines():
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if len(cells) == 3 and cells[0]:
-            rows[cells[0]] = cells[2]  # status; a reason is printed whole below the table
+        if len(cells) == 4 and cells[0]:
+            rows[cells[0]] = f"{cells[2]} {cells[3]}".strip()  # default, status; a reason is printed whole below
         elif ": " in line and line.split(": ", 1)[0] in rows:
             name, why = line.split(": ", 1)
             rows[name] = f"{rows[name]} {why}"
@@ -116,6 +116,8 @@ def test_backends_lists_all_and_names_missing_files(tmp_path):
         assert "not ready" in rows[name] and f"weights file {file} not found" in rows[name], rows[name]
         assert str(empty / file) in rows[name] and "get it from" in rows[name]
     assert "$BFL_API_KEY is not set" in rows["http_t2i"]
+    defaults = {name for name, row in rows.items() if row.startswith("default ")}
+    assert defaults == {"latent_decode_sharp", "aligned_swap", "crop_reenact", "crop_sync", "reencode"}, defaults
 
 
 def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):

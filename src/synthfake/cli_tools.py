@@ -12,6 +12,7 @@ from rich.text import Text
 from . import checks, generators as registry
 from .cli_common import ALLOW_UNVERIFIED, DATASET, QUIET, WEIGHTS_DIR, err, one_line_errors, out
 from .errors import SynthfakeError
+from .shared_types import DEFAULT_BACKENDS
 from .cli_run import _parse_splits
 from .degrade import parse_chain
 
@@ -22,16 +23,16 @@ def backends(weights_dir: Optional[Path] = WEIGHTS_DIR,
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified)
-    t = Table(title="backends")
-    for c in ("backend", "type", "status"):
+    t = Table(title="backends (default: what `gen run` uses for its type when no --backend or recipe names one)")
+    for c in ("backend", "type", "default", "status"):
         t.add_column(c, overflow="fold")
     reasons = []
     for name in sorted(registry.BACKENDS):
         why = registry.REGISTRY.why_not_ready(name, ctx)
         mod = registry.REGISTRY.loaded(name)
         typ = mod.TYPE if mod is not None else "?"
-        t.add_row(name, typ, Text("ready", style="green") if why is None else
-                  Text.assemble(("not ready", "red"), " (below)"))
+        t.add_row(name, typ, "default" if DEFAULT_BACKENDS.get(typ) == name else "",
+                  Text("ready", style="green") if why is None else Text.assemble(("not ready", "red"), " (below)"))
         if why is not None:
             reasons.append(f"{name}: {why}")
     out.print(t)
