@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from functools import partial
 
-from synthfake import faces
+import numpy as np
+
+from synthfake import faces, media
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, source_still
 from synthfake.generators.common import autoencoder
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample
 ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 
@@ -35,13 +37,28 @@ def ready_with(name: str, ctx: Context) -> str | None:
     return autoencoder.problem(name)
 
 
+def base_image(base, clip: dict, rng: np.random.Generator, p: dict) -> np.ndarray:
+    """A photo whole; a video at a frame with its face drawn from the sample's clip (recorded as source_frame).
+    One still per video made every draw of it one image (a plan of 40 reconstructs repeats its ~15 bases), and
+    the frame now lies in the clip its paired real re-encodes."""
+    if base.item.kind != "video" or "clip_start" not in clip:
+        return source_still(base, p)
+    start, n = clip["clip_start"], clip["clip_frames"]
+    seen = np.flatnonzero(~np.isnan(base.track()[start:start + n, 0, 0]))
+    k = start + int(rng.choice(seen) if len(seen) else rng.integers(n))
+    p["source_frame"] = k
+    return media.read_frames(base.path, k, 1)[0]
+
+
 def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generated:
     """The base still reconstructed by autoencoder `name` and written as the fake (every latent_decode* backend's
     path; each names its own autoencoder)."""
     base = sources.role("base")
     p = {**autoencoder.settings(name), "mode": "reconstruct"}
-    rgb = source_still(base, p)
-    out = autoencoder.reconstruct(rgb, name)
+    rng = np.random.default_rng(sample.seed)
+    rgb = base_image(base, sample.params, rng, p)
+    p["grid_offset"] = [int(v) for v in rng.integers(p["factor"], size=2)]
+    out = autoencoder.reconstruct(rgb, name, tuple(p["grid_offset"]))
     if faces.detect(out) is None:
         raise SampleFailed(f"{base.item.path}: no face found in its reconstruction")
     return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record(name))

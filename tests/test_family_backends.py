@@ -12,13 +12,16 @@ and a pair (fake and its real) leaves the writer with one history.
   grid; spectral_loss prefers detail in the wrong place to a blur, where L1 prefers the blur; grid_loss sees an
   8 px grid and not other content or noise.
 - self_blend 1.2: no draw casts the face over dE 5.
+- latent_decode 1.1: bases drawn again give different images (a video's frame from the clip, the grid's phase).
 - one `gen run` of the four: image pairs end with one JPEG encode of one quality, a lip-sync pair has one length
   and one audio band.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -241,6 +244,37 @@ def test_latent_decode_sharp_keeps_the_detail_the_others_blur(data_dir):
     print(f"  8 px grid after one JPEG encode, over the frame's: {np.round(grid, 3).tolist()}")
     assert np.mean(grid) < 0.1  # its detail is not an 8 px grid (spectral_loss alone: 0.16 and 0.09 here)
     assert latent_decode_sharp.ready(None) is None
+
+
+def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp_path):
+    """latent_decode 1.1: six generation fakes from three files of two people (bases drawn again) are six
+    different images, each a reconstruction of its base; a video base gives a frame of the sample's clip. 1.0
+    reconstructed one still per file: a default run repeated 15 bases over 40 fakes and `gen audit` FAILed
+    exact_duplicates (two of them byte for byte) and near_duplicates (3 % near-identical)."""
+    src = tmp_path / "S"
+    for rel in ("faces/still_talk_d3.jpg", "videos/talk_d3.mp4", "faces/photo_s1.jpg"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / rel, src / rel)
+    out = tmp_path / "D"
+    gen("run", "--type", "generation", "--n", 6, "--reals", 0, "--clip-seconds", 1, "--splits",
+        "train=1,val=0,test=0", "--sources", src, "--out", out, "--workers", 1, "--quiet")
+    fakes = read_records(out)
+    bases = [r.sources[0].path for r in fakes]
+    print(f"  bases {bases}; grid offsets {[r.params['grid_offset'] for r in fakes]}; "
+          f"video frames {[r.params.get('source_frame') for r in fakes]}")
+    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.1" for r in fakes)
+    assert len({r.sha256 for r in fakes}) == 6
+    imgs = [media.read_image(resolve(out, r)) for r in fakes]
+    assert len({hashlib.sha256(im.tobytes()).hexdigest() for im in imgs}) == 6  # not only the JPEG quality
+    for r, im in zip(fakes, imgs):
+        if r.sources[0].path.endswith(".mp4"):
+            start, n = r.params["clip_start"], r.params["clip_frames"]
+            assert start <= r.params["source_frame"] < start + n
+            base = media.read_frames(data_dir / r.sources[0].path, r.params["source_frame"], 1)[0]
+        else:
+            base = media.read_image(data_dir / r.sources[0].path)
+        mse = ((im.astype(np.float64) - base) ** 2).mean()
+        assert im.shape == base.shape and 10 * np.log10(255.0**2 / mse) > 25
 
 
 def test_autoencoder_train_starts_from_a_shipped_file_and_refuses_one_that_does_not_fit(photos, capsys):

@@ -62,16 +62,18 @@ def _net(name: str):
     return net
 
 
-def reconstruct(rgb: np.ndarray, name: str = FIRST) -> np.ndarray:
+def reconstruct(rgb: np.ndarray, name: str = FIRST, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """The image encoded to the latent and decoded back (RGB uint8, same size): padded by reflection to a
-    multiple of the autoencoder's factor, cut back after."""
+    multiple of the autoencoder's factor, cut back after. `offset` (dy, dx): rows and columns of reflection
+    put before the image, so the latent's grid of factor-px cells falls at another phase of it."""
     f = int(card(name)["factor"])
     h, w = rgb.shape[:2]
-    ph, pw = -h % f, -w % f
-    x = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101) if ph or pw else rgb
+    oy, ox = offset
+    ph, pw = -(h + oy) % f, -(w + ox) % f
+    x = cv2.copyMakeBorder(rgb, oy, ph, ox, pw, cv2.BORDER_REFLECT_101) if oy or ox or ph or pw else rgb
     net = _net(name)
     net.setInput(np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32) / 255.0))
-    y = net.forward()[0].transpose(1, 2, 0)[:h, :w]
+    y = net.forward()[0].transpose(1, 2, 0)[oy:oy + h, ox:ox + w]
     return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
