@@ -11,7 +11,7 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
 TYPE = "real"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: a real without a fake takes the image finish every image-making fake backend declares
 
 
 

@@ -13,6 +13,7 @@ and a pair (fake and its real) leaves the writer with one history.
   8 px grid and not other content or noise.
 - self_blend 1.2: no draw casts the face over dE 5.
 - latent_decode 1.1: bases drawn again give different images (a video's frame from the clip, the grid's phase).
+- reencode 1.1: a real without a fake ends as the fakes of its media do (one JPEG for a photo).
 - one `gen run` of the four: image pairs end with one JPEG encode of one quality, a lip-sync pair has one length
   and one audio band.
 """
@@ -339,6 +340,35 @@ def test_a_pair_leaves_the_writer_with_one_history(family_dataset):
                         for r in (fake, real))
                 assert abs(a["audio.duration_s"] - b["audio.duration_s"]) < 1e-3
                 assert a["audio.rolloff_hz"] < 9000 and b["audio.rolloff_hz"] < 9000
+
+
+def test_a_real_without_a_fake_ends_as_the_fakes_of_its_media_do(family_dataset):
+    """reencode 1.1: a real with no fake of its own takes each finish every fake backend able to make its media
+    declares alike. With the defaults (and the landmark backends) its photo ends as one JPEG, as every fake
+    photo does (1.0 left it PNG when the four backends' FINISH differed: a default run held 16 PNG reals and no
+    PNG fake, and on wild's reals `gen audit` FAILed image.bytes at AUC 0.21); its clip keeps its audio band, as
+    face swap and reenactment clips do; a text-to-image backend that writes PNG keeps unpaired reals PNG."""
+    from types import SimpleNamespace
+
+    from synthfake import finish
+    from synthfake.shared_types import DEFAULT_BACKENDS, FAKE_TYPES, LANDMARK_BACKENDS
+
+    def plan(backends):
+        return SimpleNamespace(plan=SimpleNamespace(ratios=dict.fromkeys(backends, 0.25),
+                                                    mix=lambda t: {backends[t]: 1.0}))
+
+    fakes = {t: DEFAULT_BACKENDS[t] for t in FAKE_TYPES}
+    assert finish.unpaired(plan(fakes)) == {"image_jpeg": True}
+    assert finish.unpaired(plan({t: LANDMARK_BACKENDS[t] for t in FAKE_TYPES})) == {"image_jpeg": True}
+    assert finish.unpaired(plan({"lip_sync": "crop_sync"})) == {"audio_band_hz": 8000}
+    assert finish.unpaired(plan({**fakes, "generation": "diffusers_t2i"})) == {}
+    recs = read_records(family_dataset)
+    paired = {r.params["paired_with"] for r in recs if r.params.get("paired_with")}
+    alone = [r for r in recs if r.label == 0 and r.media.kind == "image" and r.id not in paired
+             and not r.params.get("paired_with")]
+    print(f"  {len(alone)} real photos without a fake: {[r.path.rsplit('.', 1)[1] for r in alone]}")
+    assert all(r.path.endswith(".jpg") for r in recs if r.media.kind == "image")
+    assert all(r.backend_version == "1.1" for r in recs if r.label == 0)
 
 
 def test_finish_band_limits_audio_and_draws_one_jpeg_quality_per_pair(tmp_path):

@@ -7,7 +7,8 @@ the real drawn with it: a real's pair is the fake whose key it is degraded with)
   decoded by a network) has none, so without this a detector learns "no grid in the face" instead of the fake.
 - `"audio_band_hz": F`: a clip's audio is band-limited to F Hz (resampled through 2F and back, as the
   backend's speech was), its fake and its real alike: a band-limited voice then says nothing of the label.
-A real with no fake of its own (more reals than fakes) takes what every fake backend of the plan declares alike.
+A real with no fake of its own (more reals than fakes) takes each finish that every fake backend of the plan able
+to make its media declares alike (`unpaired`).
 Backends without FINISH (every backend before these) are written as before, byte for byte. What was done is
 recorded in the sample's params (`finish`).
 """
@@ -26,6 +27,7 @@ from .errors import MediaError
 from .generators import Generated, get
 from .media.remux import with_audio, written_audio
 from .sample_spec import SALT_FINISH, SampleSpec, random_stream
+from .shared_types import TYPE_INFO
 
 JPEG_QUALITY = (80, 95)  # drawn per pair, both ends included: a camera's or a web page's usual range
 
@@ -39,9 +41,25 @@ def declared(ds: Dataset, spec: SampleSpec) -> dict:
     key = spec.degrade_key
     if key != spec.index and 0 <= key < table.total and table.type_of(key) != "real":
         return dict(getattr(get(table.backend(key)), "FINISH", {}))
-    names = {b for t in ds.plan.ratios for b in ds.plan.mix(t)}
-    finishes = [dict(getattr(get(b), "FINISH", {})) for b in sorted(names)]
-    return finishes[0] if finishes and all(f == finishes[0] for f in finishes) else {}
+    return unpaired(ds)
+
+
+FINISH_MEDIA = {"image_jpeg": "image", "audio_band_hz": "video"}  # the media each finish applies to
+
+
+def unpaired(ds: Dataset) -> dict:
+    """The finish of a real without a fake: each key that every fake backend of the plan able to make its media
+    declares alike. With the defaults every image-making backend ends its images with one JPEG, so an unpaired
+    real photo does too (before reencode 1.1 it stayed PNG: a format and size that only reals had); only lip sync
+    band-limits audio, so an unpaired real clip keeps its band, as reenactment and face swap clips do."""
+    backends = [get(b) for b in sorted({b for t in ds.plan.ratios for b in ds.plan.mix(t)})]
+    out = {}
+    for key, kind in FINISH_MEDIA.items():
+        makers = [dict(getattr(m, "FINISH", {})) for m in backends if kind in TYPE_INFO[m.TYPE].outputs]
+        values = [f.get(key) for f in makers]
+        if values and values[0] is not None and values.count(values[0]) == len(values):
+            out[key] = values[0]
+    return out
 
 
 def jpeg_quality(seed: int, key: int) -> int:

@@ -26,21 +26,22 @@ class SampleTypeInfo:
     pair_role: str
     reference_role: str
     aligned: bool
+    outputs: tuple[str, ...]  # the media its samples can be: an image, a video, or either (the target's kind)
 
 
 SAMPLE_TYPE_TABLE: tuple[SampleTypeInfo, ...] = (
     SampleTypeInfo("generation", 1, 0.40, "latent_decode_sharp", "morph",
                    (("base", "face"), ("parent", "face"), ("parent", "face?")),
-                   pair_role="base", reference_role="base", aligned=False),
+                   pair_role="base", reference_role="base", aligned=False, outputs=("image",)),
     SampleTypeInfo("face_swap", 1, 0.30, "aligned_swap", "landmark_swap", (("source", "face"), ("target", "face")),
-                   pair_role="target", reference_role="target", aligned=True),
+                   pair_role="target", reference_role="target", aligned=True, outputs=("image", "video")),
     SampleTypeInfo("reenactment", 1, 0.20, "crop_reenact", "landmark_reenact",
                    (("source", "face"), ("driving", "video")),
-                   pair_role="driving", reference_role="source", aligned=False),
+                   pair_role="driving", reference_role="source", aligned=False, outputs=("video",)),
     SampleTypeInfo("lip_sync", 1, 0.10, "crop_sync", "mouth_sync", (("target", "video"), ("audio", "audio")),
-                   pair_role="target", reference_role="target", aligned=True),
+                   pair_role="target", reference_role="target", aligned=True, outputs=("video",)),
     SampleTypeInfo("real", 0, 0.0, "reencode", "reencode", (("real", "face"),), pair_role="real", reference_role="real",
-                   aligned=True),
+                   aligned=True, outputs=("image", "video")),
 )
 TYPE_INFO = {t.name: t for t in SAMPLE_TYPE_TABLE}
 SAMPLE_TYPES = tuple(TYPE_INFO)
