@@ -24,14 +24,11 @@ from synthfake.generators import mouth_sync
 from synthfake.generators.common import align, clips, dub
 
 TYPE = "lip_sync"
-VERSION = "1.1"  # 1.1: the widest opening drawn in MAX_OPEN (1.0 took mouth_sync's 0.30-0.42: an over-wide black O)
+VERSION = "1.0"
 SIZE = 96  # Wav2Lip's face crop
 PAD_BOTTOM = 10  # px below the chin (inference.py --pads 0 10 0 0)
 FINISH = {"audio_band_hz": 8000}  # Wav2Lip's 16 kHz speech: the pair's audio band-limited alike
 PIPELINES = ("wav2lip", "facefusion")
-MAX_OPEN = (0.12, 0.20)  # the opening at the loudest speech: its inner-lip gap lands at 0.13-0.26 eye distances
-# on the source photos, inside real talking heads' 0.02-0.24 (issue 27); mouth_sync's 0.30-0.42 reached 0.37-0.50,
-# painted as a flat black O that no real clip shows
 FFHQ = 512  # FaceFusion's lip syncer works in a 512 px ffhq_512 crop around the face
 MOUTH = np.r_[3:14, 31:36]  # FaceFusion's mouth mask hull: jaw and nose base
 
@@ -42,7 +39,6 @@ def draw(seed: int) -> dict:
     rng = stand_in_rng(seed)
     p.update(pipeline=str(rng.choice(PIPELINES)), size=SIZE, pad_bottom_px=PAD_BOTTOM, forehead=0.12,
              min_change_px=1.0, feather_px=2, face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
-    p["max_open"] = round(float(rng.uniform(*MAX_OPEN)), 3)
     return p
 
 
