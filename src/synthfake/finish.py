@@ -55,8 +55,7 @@ def unpaired(ds: Dataset) -> dict:
     backends = [get(b) for b in sorted({b for t in ds.plan.ratios for b in ds.plan.mix(t)})]
     out = {}
     for key, kind in FINISH_MEDIA.items():
-        makers = [dict(getattr(m, "FINISH", {})) for m in backends if kind in TYPE_INFO[m.TYPE].outputs]
-        values = [f.get(key) for f in makers]
+        values = [getattr(m, "FINISH", {}).get(key) for m in backends if kind in TYPE_INFO[m.TYPE].outputs]
         if values and values[0] is not None and values.count(values[0]) == len(values):
             out[key] = values[0]
     return out
