@@ -17,4 +17,4 @@ from synthfake.generators import latent_decode as first
 
 # one real face, reconstructed (through latent_ae4); its pair's JPEG finish
 TYPE, ROLES, FINISH, ready, generate = first.through("latent_ae4")
-VERSION = "1.1"  # as latent_decode 1.1: frame from the clip, grid phase drawn
+VERSION = "1.2"  # as latent_decode 1.2: frame from the clip, grid phase drawn, a JPEG base's history

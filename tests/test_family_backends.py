@@ -12,7 +12,8 @@ and a pair (fake and its real) leaves the writer with one history.
   grid; spectral_loss prefers detail in the wrong place to a blur, where L1 prefers the blur; grid_loss sees an
   8 px grid and not other content or noise.
 - self_blend 1.2: no draw casts the face over dE 5.
-- latent_decode 1.1: bases drawn again give different images (a video's frame from the clip, the grid's phase).
+- latent_decode 1.1: bases drawn again give different images (a video's frame from the clip, the grid's phase);
+  1.2: a JPEG base's compression history is given to the decoded image.
 - reencode 1.1: a real without a fake ends as the fakes of its media do (one JPEG for a photo).
 - one `gen run` of the four: image pairs end with one JPEG encode of one quality, a lip-sync pair has one length
   and one audio band.
@@ -247,6 +248,34 @@ def test_latent_decode_sharp_keeps_the_detail_the_others_blur(data_dir):
     assert latent_decode_sharp.ready(None) is None
 
 
+def test_a_jpeg_base_gives_its_compression_history_to_the_decoded_image(photos, tmp_path):
+    """latent_decode 1.2: the decoded image is saved as its JPEG base was (its tables and subsampling) before the
+    pair's finish, so the 8x8 grid a camera left in the real is in the fake too; a PNG base gives nothing."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    img, _ = photos["photo_s42.jpg"]
+    out = autoencoder.reconstruct(img)
+    everywhere = np.ones(img.shape[:2], bool)
+    grey = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)  # noqa: E731
+    bases = {}
+    for name, fmt, kw in (("q40.jpg", "JPEG", {"quality": 40, "subsampling": 2}), ("lossless.png", "PNG", {})):
+        Image.fromarray(img).save(tmp_path / name, fmt, **kw)
+        bases[name] = SimpleNamespace(item=SimpleNamespace(kind="image"), path=tmp_path / name)
+    p = {}
+    got = latent_decode.base_history(bases["q40.jpg"], out, p)
+    with Image.open(tmp_path / "q40.jpg") as im:
+        luma = np.mean(im.quantization[0])
+    print(f"  blockiness: decoded {blockiness(grey(out), everywhere):.3f}, with the base's history "
+          f"{blockiness(grey(got), everywhere):.3f}, the base {blockiness(grey(img), everywhere):.3f}; {p}")
+    assert p["base_jpeg"] == {"tables": 2, "subsampling": 2, "luma_q_mean": round(float(luma), 2)}
+    assert blockiness(grey(got), everywhere) > blockiness(grey(out), everywhere) + 0.1  # the grid is back
+    assert 0 < np.abs(got.astype(int) - out).mean() < 6  # and the decoded image still there
+    p = {}
+    assert latent_decode.base_history(bases["lossless.png"], out, p) is out and p == {}
+
+
 def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp_path):
     """latent_decode 1.1: six generation fakes from three files of two people (bases drawn again) are six
     different images, each a reconstruction of its base; a video base gives a frame of the sample's clip. 1.0
@@ -263,7 +292,7 @@ def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp
     bases = [r.sources[0].path for r in fakes]
     print(f"  bases {bases}; grid offsets {[r.params['grid_offset'] for r in fakes]}; "
           f"video frames {[r.params.get('source_frame') for r in fakes]}")
-    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.1" for r in fakes)
+    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.2" for r in fakes)
     assert len({r.sha256 for r in fakes}) == 6
     imgs = [media.read_image(resolve(out, r)) for r in fakes]
     assert len({hashlib.sha256(im.tobytes()).hexdigest() for im in imgs}) == 6  # not only the JPEG quality
@@ -272,8 +301,9 @@ def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp
             start, n = r.params["clip_start"], r.params["clip_frames"]
             assert start <= r.params["source_frame"] < start + n
             base = media.read_frames(data_dir / r.sources[0].path, r.params["source_frame"], 1)[0]
-        else:
+        else:  # a JPEG photo: saved with its own tables before the finish (1.2)
             base = media.read_image(data_dir / r.sources[0].path)
+            assert r.params["base_jpeg"]["tables"] == 2
         mse = ((im.astype(np.float64) - base) ** 2).mean()
         assert im.shape == base.shape and 10 * np.log10(255.0**2 / mse) > 25
 
