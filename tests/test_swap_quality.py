@@ -1,7 +1,8 @@
 """landmark_swap 2.x against 1.0 on real faces, with the benchmark's measures: the face's colour sits closer to
 the skin around it, the output's mouth follows the target's, a target with glasses is recognised, a
 source's long hair is not pasted over the target's temples, a face with glasses is swapped below them, and a
-colour face on a grey photo stays grey, and lips and brows keep their colour on a pale face."""
+colour face on a grey photo stays grey, and lips and brows keep their colour on a pale face; 2.6: a source turned
+away from its target is mirrored toward it."""
 
 from __future__ import annotations
 
@@ -144,3 +145,43 @@ def test_on_a_pale_face_lips_stay_red_and_brows_keep_their_hue(data_dir):
     print(f"\nlips' a above the cheeks' {np.round(redder, 1)}; brows' chroma / cheeks' {np.round(hue, 2)}")
     assert min(redder) > 10  # 2.3: 5.2, 5.7, 8.3; 2.4: 12.1, 13.0, 19.9 (the target's own: 25.1)
     assert np.mean(hue) > 0.78  # 2.3: 0.69, 0.65, 0.72 (mean 0.69); 2.4: 0.82, 0.74, 0.92 (0.83)
+
+
+def test_a_source_turned_away_from_its_target_is_mirrored_toward_it(data_dir):
+    """landmark_swap 2.6 / aligned_swap 1.1 (`facing`): the mirrored landmarks are where dlib finds them on the
+    flipped photo (yaw negated); a source turned left meets a target turned right mirrored, one turned the same
+    way as it is, and a target clip is judged over its frames."""
+    from types import SimpleNamespace
+
+    img = media.read_image(data_dir / "faces" / "photo_s42.jpg")
+    lm = faces.detect(img).landmarks
+    flipped, flm = lmk.mirrored(img, lm)
+    found = faces.detect(flipped).landmarks
+    assert np.abs(flm - found).mean() < 1.5 and abs(lmk.yaw(flm) + lmk.yaw(lm)) < 1e-4
+
+    def turned(amount: float) -> np.ndarray:  # the nose tip moved along the eye line: a head turned by `amount`
+        out = lm.copy()
+        out[30, 0] += amount * (lm[14, 0] - lm[2, 0]) / 2
+        return out
+
+    src = turned(-0.35)
+
+    def target(*yaws):
+        if len(yaws) == 1:
+            return SimpleNamespace(item=SimpleNamespace(kind="image"), still_face=lambda: faces.Face((0, 0, 1, 1),
+                                                                                                     turned(yaws[0])))
+        return SimpleNamespace(item=SimpleNamespace(kind="video"), track=lambda: np.stack([turned(y) for y in yaws]))
+
+    clip = SimpleNamespace(params={"clip_start": 0, "clip_frames": 4})
+    print(f"  yaw of the source {lmk.yaw(src):.2f}, of targets {lmk.yaw(turned(0.35)):.2f} / {lmk.yaw(turned(-0.4)):.2f}")
+    p = {}
+    out_img, out_lm = landmark_swap.facing(img, src, clip, target(0.35), p)
+    assert p == {"source_mirrored": True} and lmk.yaw(out_lm) > 0.2 and np.array_equal(out_img, flipped)
+    p = {}
+    out_img, out_lm = landmark_swap.facing(img, src, clip, target(-0.4), p)
+    assert p == {} and out_img is img and out_lm is src
+    p = {}  # a clip mostly turned the source's way keeps it; one mostly turned the other way mirrors it
+    landmark_swap.facing(img, src, clip, target(-0.3, -0.3, -0.2, 0.3), p)
+    assert p == {}
+    landmark_swap.facing(img, src, clip, target(0.3, 0.35, 0.2, -0.3), p)
+    assert p == {"source_mirrored": True}

@@ -204,6 +204,20 @@ def yaw(lm: np.ndarray) -> float:
     return (left - right) / (abs(left) + abs(right) + 1e-6)
 
 
+# the 68 points' left-right partners (jaw, brows, nose base, eyes, lips; the midline maps to itself)
+MIRROR = np.array([*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, 35, 34, 33, 32, 31,
+                   45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,
+                   64, 63, 62, 61, 60, 67, 66, 65])
+
+
+def mirrored(img: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The image flipped left-right and its 68 landmarks with it, each point taking its partner's place, so the
+    result is a face turned the other way (yaw negated) with the usual point order."""
+    out = np.array(lm, np.float32)[MIRROR]
+    out[:, 0] = img.shape[1] - 1 - out[:, 0]
+    return np.ascontiguousarray(img[:, ::-1]), out
+
+
 def source_face(src, seed, max_yaw: float) -> tuple[np.ndarray, np.ndarray, int | None]:
     """(image, 68 landmarks, frame or None) of a source in a face role: a photo's face, or a video frame drawn
     by `seed` (an int or a numpy seed sequence) among those where its person's face is tracked and
