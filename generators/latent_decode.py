@@ -29,10 +29,12 @@ from synthfake.generators.common import autoencoder
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.2"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
-# 1.2: a JPEG base's compression history (its tables) given to the decoded image before the finish
+VERSION = "1.3"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
+# 1.2: a JPEG base's compression history (its tables) given to the decoded image before the finish; 1.3: a video
+# base's frame is its clip's still (`Source.clip_still`), which its paired real takes too
 ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
+PAIR_STILL = True  # from a video, the fake is an image of its clip and its paired real is that still (plan 6)
 
 
 AUTOENCODER = "latent_ae"
@@ -42,15 +44,13 @@ def ready_with(name: str, ctx: Context) -> str | None:
     return autoencoder.problem(name)
 
 
-def base_image(base, clip: dict, rng: np.random.Generator, p: dict) -> np.ndarray:
-    """A photo whole; a video at a frame with its face drawn from the sample's clip (recorded as source_frame).
-    One still per video made every draw of it one image (a plan of 40 reconstructs repeats its ~15 bases), and
-    the frame now lies in the clip its paired real re-encodes."""
+def base_image(base, clip: dict, p: dict) -> np.ndarray:
+    """A photo whole; a video at its clip's still (`Source.clip_still`, recorded as source_frame): its paired real
+    is that same frame as an image (PAIR_STILL, plan version 6). One still per video made every draw of it one
+    image (a plan of 40 reconstructs repeats its ~15 bases); the clip is drawn per sample."""
     if base.item.kind != "video" or "clip_start" not in clip:
         return source_still(base, p)
-    start, n = clip["clip_start"], clip["clip_frames"]
-    seen = np.flatnonzero(~np.isnan(base.track()[start:start + n, 0, 0]))
-    k = start + int(rng.choice(seen) if len(seen) else rng.integers(n))
+    k = base.clip_still(clip["clip_start"], clip["clip_frames"])
     p["source_frame"] = k
     return media.read_frames(base.path, k, 1)[0]
 
@@ -80,7 +80,7 @@ def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generat
     base = sources.role("base")
     p = {**autoencoder.settings(name), "mode": "reconstruct"}
     rng = np.random.default_rng(sample.seed)
-    rgb = base_image(base, sample.params, rng, p)
+    rgb = base_image(base, sample.params, p)
     p["grid_offset"] = [int(v) for v in rng.integers(p["factor"], size=2)]
     out = base_history(base, autoencoder.reconstruct(rgb, name, tuple(p["grid_offset"])), p)
     if faces.detect(out) is None:
@@ -89,9 +89,9 @@ def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generat
 
 
 def through(name: str) -> tuple:
-    """TYPE, ROLES, FINISH, ready and generate of a latent_decode* backend that reconstructs through autoencoder
+    """TYPE, ROLES, FINISH, PAIR_STILL, ready and generate of a latent_decode* backend that reconstructs through autoencoder
     `name`: what the variants declare, written once here."""
-    return TYPE, ROLES, FINISH, partial(ready_with, name), partial(generate_with, name)
+    return TYPE, ROLES, FINISH, PAIR_STILL, partial(ready_with, name), partial(generate_with, name)
 
 
 ready = partial(ready_with, AUTOENCODER)

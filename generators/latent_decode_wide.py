@@ -15,5 +15,5 @@ from __future__ import annotations
 from synthfake.generators import latent_decode as first
 
 # one real face, reconstructed (through latent_ae2); its pair's JPEG finish
-TYPE, ROLES, FINISH, ready, generate = first.through("latent_ae2")
-VERSION = "1.2"  # as latent_decode 1.2: frame from the clip, grid phase drawn, a JPEG base's history
+TYPE, ROLES, FINISH, PAIR_STILL, ready, generate = first.through("latent_ae2")
+VERSION = "1.3"  # as latent_decode 1.3: the clip's still (its real the same), grid phase, a JPEG base's history

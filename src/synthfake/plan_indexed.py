@@ -248,6 +248,8 @@ class IndexedTable(TableBase):
             return self._spec(i, g, {0: (item, "real")}, self.clip(rng, item), int(rng.integers(2**31)), i, 0)
         params = {k: fake.params[k] for k in ("clip_start", "clip_frames") if k in fake.params}
         params["paired_with"] = fake.id
+        if self.pair_still[fake.backend] and item.kind == "video":  # the fake is an image of the clip (plan 6)
+            params["still"] = True
         return self._spec(i, g, {0: (item, "real")}, params, int(rng.integers(2**31)), fake.index, 0)
 
     def paired_fake(self, split: str, item: SourceItem, turn: int) -> SampleSpec | None:

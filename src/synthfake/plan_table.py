@@ -50,6 +50,7 @@ class TableBase(ABC):
         self.roles = {b: roles_for(t, b) for t in plan.ratios for b in plan.mix(t)}
         self.avoid_glasses = {b: plan.version >= 4 and bool(_backend_attr(b, "AVOID_GLASSES", False))
                               for b in self.roles}
+        self.pair_still = {b: plan.version >= 6 and bool(_backend_attr(b, "PAIR_STILL", False)) for b in self.roles}
         self.glasses = glasses_identities(index.items)  # people who wear glasses
         self.identity_split = self._split_identities()
         self.pools = self._pools()

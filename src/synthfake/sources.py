@@ -288,6 +288,12 @@ class Source:
         """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
         return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding)
 
+    def clip_still(self, start: int, n: int) -> int:
+        """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
+        middle when none is): the still a fake takes of a clip, which its paired real then takes too."""
+        seen = np.flatnonzero(~np.isnan(self.track()[start:start + n, 0, 0]))
+        return start + (int(seen[np.argmin(np.abs(seen - (n - 1) / 2))]) if len(seen) else n // 2)
+
 
 class Sources(list):
     """A sample's sources in plan order, looked up by role."""

@@ -40,7 +40,8 @@ HELD_LEVEL = 1.0  # grey levels; H.264 at CRF 18 re-encoding a repeated frame mo
 OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
 
 
-VERSION = "2"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks)
+VERSION = "3"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks;
+# 3: an image made from a video frame measured against that frame)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -157,7 +158,10 @@ def _task(data: AuditData, r: Record) -> tuple | None:
     aligned = info.aligned and r.params.get("length", "trim_audio") != "loop_video"
     track = data.root / "cache" / "tracks" / f"{ref.sha256}.npy"
     outside = aligned and r.type != "real" and not r.degradations
-    return (str(data.media_path(r)), r.media.kind, str(root / ref.path), item.kind, item.still_frame, clip_path,
+    # an image made from a video frame is measured against that frame (`source_frame`), not the file's indexed
+    # still: a real still of a clip's middle, against another moment, read as 1.7 % uncovered
+    still = int(r.params.get("source_frame", item.still_frame)) if r.media.kind == "image" else item.still_frame
+    return (str(data.media_path(r)), r.media.kind, str(root / ref.path), item.kind, still, clip_path,
             int(r.params.get("clip_start", 0)), aligned, str(track), outside)
 
 
