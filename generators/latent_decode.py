@@ -89,8 +89,8 @@ def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generat
 
 
 def through(name: str) -> tuple:
-    """TYPE, ROLES, FINISH, PAIR_STILL, ready and generate of a latent_decode* backend that reconstructs through autoencoder
-    `name`: what the variants declare, written once here."""
+    """TYPE, ROLES, FINISH, PAIR_STILL, ready and generate of a latent_decode* backend that reconstructs through
+    autoencoder `name`: what the variants declare, written once here."""
     return TYPE, ROLES, FINISH, PAIR_STILL, partial(ready_with, name), partial(generate_with, name)
 
 

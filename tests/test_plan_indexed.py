@@ -1,4 +1,4 @@
-"""Plan version 5: sample i from i alone (no per-sample state), exact counts, no repeated faces while
+"""Plan versions 5 and 6: sample i from i alone (no per-sample state), exact counts, no repeated faces while
 combinations are left, reals over every file of their split before one repeats, pairs that a redraw cannot
 make stale, and plans too large for one dataset refused with the reason."""
 
@@ -79,6 +79,38 @@ def test_fakes_repeat_no_faces_while_combinations_are_left():
     swaps = [roomy.spec(i) for i in range(roomy.total) if roomy.type_of(i) in ("face_swap", "reenactment")]
     pairs = [(s.backend, s.split, tuple((r, it.identity) for it, r in s.sources)) for s in swaps]
     assert len(set(pairs)) == len(pairs)
+
+
+def test_two_backends_of_a_type_draw_as_one_group():
+    """Plan version 6 (`family`): the backends of a type that take the same roles draw their people as one group,
+    so landmark_swap and aligned_swap do not put one source on one target while other combinations are left
+    (version 5 drew each backend apart, and a mixed plan made such twins); a type with one backend draws as in
+    version 5, and every real still pairs with a fake on its own file and clip."""
+    index = _index(n_people=24, videos=10)
+    mix = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 0.5, "aligned_swap": 0.5}}
+
+    def twins(version):
+        table = SampleTable(_plan(index, n=120, reals=120, backends=mix, version=version), index)
+        specs = [table.spec(i) for i in range(table.total)]
+        swaps = Counter((s.split, tuple((r, it.identity) for it, r in s.sources)) for s in specs
+                        if s.type == "face_swap")
+        return sum(c - 1 for c in swaps.values()), table, specs
+
+    before, _, _ = twins(5)
+    after, table, specs = twins(6)
+    print(f"\n  swaps onto the same people twice: version 5 {before}, version 6 {after}")
+    assert before > 0 and after == 0
+    fakes = {s.id: s for s in specs if s.type != "real"}
+    for r in (s for s in specs if "paired_with" in s.params):
+        fake = fakes[r.params["paired_with"]]
+        assert _target(fake).path == r.sources[0][0].path and fake.split == r.split
+        assert {k: fake.params.get(k) for k in ("clip_start", "clip_frames")} == \
+            {k: r.params.get(k) for k in ("clip_start", "clip_frames")}
+    assert sum(1 for s in specs if "paired_with" in s.params) >= 0.6 * 120
+    one = {**LANDMARK_BACKENDS, "face_swap": {"aligned_swap": 1.0}}  # one backend a type: version 5's draws
+    v5, v6 = (SampleTable(_plan(index, n=60, reals=0, backends=one, version=v), index) for v in (5, 6))
+    assert all(v5.spec(i).sources == v6.spec(i).sources and v5.spec(i).params == v6.spec(i).params
+               for i in range(v5.total))
 
 
 def test_reals_cover_every_file_of_their_split_before_one_repeats_and_stay_paired():

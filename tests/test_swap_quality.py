@@ -173,7 +173,8 @@ def test_a_source_turned_away_from_its_target_is_mirrored_toward_it(data_dir):
         return SimpleNamespace(item=SimpleNamespace(kind="video"), track=lambda: np.stack([turned(y) for y in yaws]))
 
     clip = SimpleNamespace(params={"clip_start": 0, "clip_frames": 4})
-    print(f"  yaw of the source {lmk.yaw(src):.2f}, of targets {lmk.yaw(turned(0.35)):.2f} / {lmk.yaw(turned(-0.4)):.2f}")
+    print(f"  yaw of the source {lmk.yaw(src):.2f}, of targets {lmk.yaw(turned(0.35)):.2f} / "
+          f"{lmk.yaw(turned(-0.4)):.2f}")
     p = {}
     out_img, out_lm = landmark_swap.facing(img, src, clip, target(0.35), p)
     assert p == {"source_mirrored": True} and lmk.yaw(out_lm) > 0.2 and np.array_equal(out_img, flipped)

@@ -12,6 +12,8 @@ Where it sits: plan_layout (group and rank k, by keyed permutations). What it ta
   is one, else its own clip.
 A redraw (attempt k > 0 after a failed quality gate) keeps the pair role's file and clip and draws the other roles
 again, so a real paired with a fake stays paired with what that fake shows, whichever attempt is recorded.
+Version 6 draws the backends of a type that take the same roles as one group (`family`), and pairs a real with a
+PAIR_STILL fake made from a video as that clip's still.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class IndexedTable(TableBase):
         self.split_pools = {s: SplitPool(self.pools[s]["face"], self.pools[s]["audio"], self.glasses, plan.seed, n)
                             for n, s in enumerate(plan.splits)}
         self._rotations: dict[Group, Rotation] = {}
+        self._families: dict[Group, tuple[Group, int, int]] = {}
         self.validate()
 
     # ------------------------------------------------------------------ what every version answers
@@ -109,10 +112,29 @@ class IndexedTable(TableBase):
         return self._redraw(spec, group, code, attempt) if attempt else spec
 
     # ------------------------------------------------------------------ groups
+    def family(self, g: Group) -> tuple[Group, int, int]:
+        """(the group whose draws g continues, g's first rank in them, their fakes together). Plan version 6 draws
+        the backends of one type and split that take the same roles as one group, so that two backends do not
+        make fakes of the same people while others are left (version 5 drew each apart: a mixed plan pasted one
+        source onto one target photo by landmark_swap and by aligned_swap, and `gen audit` found the two alike).
+        Before version 6, and for a type with one such backend, (g, 0, g.count): the same draws."""
+        if g not in self._families:
+            same = [g]
+            if self.plan.version >= 6 and g.type != "real":
+                same = [h for h in self.layout.all_groups if (h.type, h.split) == (g.type, g.split) and
+                        self.roles[h.backend] == self.roles[g.backend] and
+                        self.avoid_glasses[h.backend] == self.avoid_glasses[g.backend]]
+            before = same[:same.index(g)]
+            self._families[g] = (same[0], sum(h.count for h in before), sum(h.count for h in same))
+        return self._families[g]
+
     def rotation(self, g: Group) -> Rotation:
         """A group's target people (plan time, from the group's size): every person of the split who can take the
         pair role, in a seeded order; for a backend that avoids glasses, only people without them while their
         combinations are enough for the group's fakes (version 4's rule: new faces before avoiding glasses)."""
+        head, _, count = self.family(g)
+        if head is not g:
+            return self.rotation(head)
         if g not in self._rotations:
             roles = self.roles[g.backend]
             pair = next((n for n, (r, kind) in enumerate(roles) if r == PAIR_ROLE[g.type] and
@@ -125,7 +147,7 @@ class IndexedTable(TableBase):
                 bare = {p: f for p, f in files.items() if p not in self.glasses}
                 sp = self.split_pools[g.split]
                 if self.avoid_glasses[g.backend] and bare and \
-                        sum(Combos(sp, others, p).count("all") for p in bare) >= g.count:
+                        sum(Combos(sp, others, p).count("all") for p in bare) >= count:
                     files = bare
             gid = self.layout.all_groups.index(g)
             people = sorted(files)
@@ -166,15 +188,16 @@ class IndexedTable(TableBase):
     def _fake(self, i: int, g: Group, k: int) -> tuple[SampleSpec, tuple[str, int]]:
         """Fake i at rank k of group g, and the (tier, number) of its other roles' combination."""
         rot = self.rotation(g)
+        head, first, _ = self.family(g)
         picked: dict[int, tuple[SourceItem, str]] = {}
         target, turn = None, k
         if rot.pair is not None:
-            target, turn = rot.target(k)  # turn: this person's how-manieth fake in the group
+            target, turn = rot.target(first + k)  # turn: this person's how-manieth fake in the group's family
             picked[rot.pair] = (target, self.roles[g.backend][rot.pair][0])
         combos, n_all, n_bare = self._combos(g, target.identity if target else None)
         rounds, q = divmod(turn, n_all)
-        key = (self.plan.seed, SALT_V5_COMBOS, self.layout.all_groups.index(g), _key(str(target and target.identity)),
-               rounds)
+        key = (self.plan.seed, SALT_V5_COMBOS, self.layout.all_groups.index(head),
+               _key(str(target and target.identity)), rounds)
         if q < n_bare:
             code = ("bare", Permutation(n_bare, *key, 0)(q))
         elif n_bare:
@@ -260,10 +283,12 @@ class IndexedTable(TableBase):
             rot = self.rotation(g)
             if rot.pair is None:
                 continue
-            found = rot.fakes_of(item)
-            here = 0 if found is None or found[0] >= g.count else (g.count - 1 - found[0]) // found[1] + 1
+            _, first, _ = self.family(g)
+            found = rot.fakes_of(item)  # ranks of the family; g holds [first, first + g.count) of them
+            k0 = None if found is None else found[0] + -(-max(first - found[0], 0) // found[1]) * found[1] - first
+            here = 0 if k0 is None or k0 >= g.count else (g.count - 1 - k0) // found[1] + 1
             if turn < here:
-                k = found[0] + turn * found[1]
+                k = k0 + turn * found[1]
                 return self._fake(self.layout.index_of(g, k), g, k)[0]
             turn -= here
         return None
