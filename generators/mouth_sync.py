@@ -121,7 +121,8 @@ def resync(rgb: np.ndarray, lm: np.ndarray, target_gap: float, p: dict) -> tuple
     alpha = warp.feather(covered, p["feather_px"])[..., None]
     out = warp.paste(rgb, (x0, y0, x1, y1), patch, alpha)
     if target_gap > cur + 1.0:
-        out = warp.fill_mouth(out, new, (target_gap - cur) / target_gap, p["teeth"])
+        out = warp.fill_mouth(out, new, (target_gap - cur) / target_gap, p["teeth"],
+                              tuple(p.get("cavity", warp.CAVITY)))
     return out, True
 
 

@@ -219,12 +219,17 @@ def draw_teeth(rng: np.random.Generator) -> float:
     return 0.0 if rng.random() < 0.4 else round(float(rng.uniform(0.18, 0.32)), 3)
 
 
-def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 0.0) -> np.ndarray:
+CAVITY = (0.36, 0.2)  # fill_mouth's cavity: the lips' colour times 0.36 at the lips, 0.2 less deep inside
+
+
+def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 0.0,
+               cavity: tuple[float, float] = CAVITY) -> np.ndarray:
     """Paint a mouth interior inside the inner-lip polygon (points 60-67): a cavity tinted by the lips that
-    darkens away from the lips, a tongue's warmth low in it, an upper-teeth band `teeth` of the gap high with
-    gaps between teeth and shade towards the corners, and grain like the frame's; `strength` in [0, 1] is its
-    opacity. Needed wherever a warp opens a mouth that was closed: stretched lip pixels are not a mouth, and a
-    flat painted polygon is a shortcut of its own (audit check 8 sees it as uncovered).
+    darkens away from the lips (`cavity`: its level at the lips and how much less deep inside, in the lips'
+    colour), a tongue's warmth low in it, an upper-teeth band `teeth` of the gap high with gaps between teeth and
+    shade towards the corners, and grain like the frame's; `strength` in [0, 1] is its opacity. Needed wherever a
+    warp opens a mouth that was closed: stretched lip pixels are not a mouth, and a flat painted polygon is a
+    shortcut of its own (audit check 8 sees it as uncovered).
     """
     if strength <= 0:
         return rgb
@@ -252,7 +257,7 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
     across = ((xx - pts[62, 0]) * along[0] + (yy - pts[62, 1]) * along[1]) / (0.5 * width)  # -1..1 corner to corner
     depth = ((xx - pts[62, 0]) * down[0] + (yy - pts[62, 1]) * down[1]) / gap  # 0 at the upper lip, 1 at the lower
     inner = cv2.distanceTransform(mask, cv2.DIST_L2, 3) / max(0.5 * gap, 1.0)  # 0 at the lips, 1 deep inside
-    shade = (0.36 - 0.2 * np.clip(inner, 0, 1))[..., None]
+    shade = (cavity[0] - cavity[1] * np.clip(inner, 0, 1))[..., None]
     fill = lip[None, None, :] * shade
     fill += (np.clip(depth - 0.6, 0, 0.4) / 0.4)[..., None] * np.array([38.0, 8, 10])  # the tongue, low at the back
     if teeth > 0:  # upper teeth: the part of the cavity within teeth * gap below the upper lip's middle
