@@ -25,6 +25,12 @@ def gen(*args, check: bool = True, env=None, timeout: float = 900) -> subprocess
     return proc
 
 
+def fake_real_pairs(records) -> list:
+    """(fake, its paired real) for every real of `records` paired with a fake among them."""
+    fakes = {r.id: r for r in records if r.label == 1}
+    return [(fakes[r.params["paired_with"]], r) for r in records if r.params.get("paired_with") in fakes]
+
+
 def built_once(tmp_path_factory, name: str, build) -> Path:
     """A session folder `build(folder)` fills once per test run: under pytest-xdist the first worker to ask builds
     it under the run's shared temporary root while the others wait on a lock, then all reuse it (a failed build

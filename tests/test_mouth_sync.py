@@ -122,7 +122,7 @@ def test_loop_video_to_audio_length(synced, tmp_path):
 def test_a_lip_sync_pair_sounds_alike_but_for_the_voice(data_dir, dataset_dir):
     """The fake's speech takes its target clip's level, width and rate, the pair is band-limited alike and both
     streams last alike (1.1 fed the encoder 1024 samples fewer: every fake 23 ms shorter than its real)."""
-    from conftest import gen
+    from conftest import fake_real_pairs, gen
     from synthfake.audit.signals import audio_signals
     from synthfake.manifest import read_records, resolve
 
@@ -131,8 +131,7 @@ def test_a_lip_sync_pair_sounds_alike_but_for_the_voice(data_dir, dataset_dir):
         "--clip-seconds", 1, "--splits", "train=1,val=0,test=0",
         "--sources", data_dir, "--out", out, "--workers", 1, "--quiet")
     recs = read_records(out)
-    fakes = {r.id: r for r in recs if r.label == 1}
-    pairs = [(fakes[r.params["paired_with"]], r) for r in recs if r.params.get("paired_with") in fakes]
+    pairs = fake_real_pairs(recs)
     assert pairs
     assert any(not real.media.audio for _, real in pairs)  # talk_d0 has no audio track
     for fake, real in pairs:
