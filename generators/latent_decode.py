@@ -22,7 +22,7 @@ import io
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from synthfake import faces, media
+from synthfake import faces
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated, source_still
 from synthfake.generators.common import autoencoder
@@ -52,7 +52,7 @@ def base_image(base, clip: dict, p: dict) -> np.ndarray:
         return source_still(base, p)
     k = base.clip_still(clip["clip_start"], clip["clip_frames"])
     p["source_frame"] = k
-    return media.read_frames(base.path, k, 1)[0]
+    return base.frame(k)
 
 
 def base_history(base, rgb: np.ndarray, p: dict) -> np.ndarray:

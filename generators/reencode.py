@@ -24,8 +24,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     if sample.params.get("still"):
         k = src.clip_still(start, n)
-        return Generated(save_image(out_stem, media.read_frames(src.path, k, 1)[0]), {"writer": "png",
-                                                                                    "source_frame": k}, 1, 0)
+        return Generated(save_image(out_stem, src.frame(k)), {"writer": "png", "source_frame": k}, 1, 0)
     fps = media.video_fps(src.path)
     audio = media.read_audio_of_video(src.path, start / fps, n / fps)
     path, written = save_video(out_stem, media.iter_frames(src.path, start, n), fps, audio, expected=n,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthfake import media
 from synthfake.faces import jumped
 
 # Points that move with the skull, not with expression: upper jaw line, nose, eye corners.
@@ -230,4 +229,4 @@ def source_face(src, seed, max_yaw: float) -> tuple[np.ndarray, np.ndarray, int 
     if not ok:
         return src.still(), np.array(src.item.landmarks, np.float32), src.item.still_frame
     k = ok[int(np.random.default_rng(seed).integers(len(ok)))]
-    return media.read_frames(src.path, k, 1)[0], track[k].astype(np.float32), k
+    return src.frame(k), track[k].astype(np.float32), k

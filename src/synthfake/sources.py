@@ -279,7 +279,11 @@ class Source:
         """The photo, or the indexed still frame of a video (the frame with its largest face)."""
         if self.item.kind == "image":
             return media.read_image(self.path)
-        return media.read_frames(self.path, self.item.still_frame, 1)[0]
+        return self.frame(self.item.still_frame)
+
+    def frame(self, k: int) -> np.ndarray:
+        """Frame k of the video (RGB)."""
+        return media.read_frames(self.path, k, 1)[0]
 
     def still_face(self) -> faces.Face:
         return faces.Face(tuple(self.item.box), np.array(self.item.landmarks, np.float32))
