@@ -111,6 +111,10 @@ def detect_predict(
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
                                               help="Override the saved threshold."),
+    fake_share: Optional[float] = typer.Option(None, "--fake-share", min=0, max=1, help="Label at the threshold "
+                                               "that calls this share of the scored files fake (e.g. 0.5 for a "
+                                               "test set about half fake), not the saved one: scores of new people "
+                                               "and generators shift (README, Detector)."),
     workers: int = DECODE_WORKERS,
     device: str = DEVICE,
     fp16: bool = FP16,
@@ -126,9 +130,9 @@ def detect_predict(
     checks.output_file(out_csv, "--out")  # before scoring: a folder or an unwritable place is refused now
     checks.output_file(probs_path(out_csv), "--out (its _probs.csv)")
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
-                threshold, show=not quiet, log=_note, runtime=runtime, int8=int8)
+                threshold, show=not quiet, log=_note, runtime=runtime, int8=int8, fake_share=fake_share)
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
-              f"{len(s.missing)} listed but missing", highlight=False)
+              f"{len(s.missing)} listed but missing, threshold {s.threshold:.4f}", highlight=False)
 
 
 @detect_app.command("export")

@@ -24,7 +24,7 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
-from .metrics import best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
+from .metrics import SHARE, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, share_threshold, summary_table
 from .model import DetectorMeta
 
 BOOT = 1000  # bootstrap resamples
@@ -54,6 +54,9 @@ class ExternalReport:
     probs: dict[str, float] = field(default_factory=dict)
     confound: str | None = None  # the media property that alone best tells the scored files' labels apart
     confound_auc: float | None = None  # its ROC AUC folded to >= 0.5 (`gen audit FOLDER --labels`)
+    share_threshold: float | None = None  # calls SHARE of the scored files fake (`predict --fake-share`)
+    share_macro_f1: float | None = None
+    share_macro_f1_ci: tuple[float, float] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -162,6 +165,9 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     p = np.asarray([float(meta.fallback_label) if probs[r.path] is None else probs[r.path] for r in rows])
     pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
+    none = [probs[r.path] is None for r in rows]
+    st = share_threshold(p[~np.asarray(none, bool)], SHARE)
+    spred = np.where(none, meta.fallback_label, (p >= st).astype(int))
     auc = _auc(y, p)
     by_kind, by_media = _aucs_by(rows, p, seed, boot)
     return ExternalReport(
@@ -173,7 +179,8 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         recall_by_kind=_groups([r.kind for r in rows], y, pred, seed, boot),
         recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
         no_crops=sum(v is None for v in probs.values()), auc_by_kind=by_kind, auc_by_media=by_media, skipped=skipped,
-        probs={k: v for k, v in probs.items() if v is not None})
+        probs={k: v for k, v in probs.items() if v is not None}, share_threshold=st,
+        share_macro_f1=macro_f1(y, spred), share_macro_f1_ci=_ci(macro_f1_rows, y, spred, seed=seed, boot=boot))
 
 
 def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: int = 16, device: str = "cpu",
@@ -236,6 +243,8 @@ def external_tables(rep: ExternalReport, title: str):
         ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
         ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
         (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
+        (f"macro F1 @ {rep.share_threshold:.4f}: {SHARE:.0%} called fake (--fake-share {SHARE}, no labels)",
+         _fmt(rep.share_macro_f1, rep.share_macro_f1_ci)),
         (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
         (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))), "value [95 % bootstrap]")
     out = [s]

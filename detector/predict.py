@@ -17,6 +17,7 @@ from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
 from .crops import crop_settings
+from .metrics import share_threshold
 from .model import DetectorMeta, read_meta
 from .score import FileScore, label_of, score_parts
 from .stream import stream_crops
@@ -46,6 +47,7 @@ class Summary:
     files: int = 0
     fallbacks: int = 0
     missing: list[str] = field(default_factory=list)
+    threshold: float = 0.5  # the one the labels were given at
 
 
 def list_inputs(folder: Path) -> list[Path]:
@@ -166,13 +168,19 @@ def model_threads(model_dir: Path, workers: int) -> int:
 def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = None, batch_size: int = 16,
             device: str = "cpu", fp16: bool = False, workers: int = 2, frames: int | None = None,
             threshold: float | None = None, show: bool = True, log=print, runtime: str = "auto",
-            int8: bool | None = None) -> Summary:
+            int8: bool | None = None, fake_share: float | None = None) -> Summary:
     """Score every image and video under `input_dir`; write the submission and the probability CSV.
 
     The decoding workers start before the model loads. A small model gets one thread (the workers fill the
     other cores); a large one gets them all, since it is the work and the workers wait on it. int8: None scores
-    with the int8 copy when its validation check passed (`load_scorer`).
+    with the int8 copy when its validation check passed (`load_scorer`). fake_share: label at the threshold that
+    calls that share of the scored files fake (`share_threshold`) instead of the saved one.
     """
+    if threshold is not None and fake_share is not None:
+        raise SynthfakeError("--threshold and --fake-share both set: give one (a threshold, or the share of the "
+                             "folder to call fake)")
+    if fake_share is not None and not 0 < fake_share < 1:
+        raise SynthfakeError(f"--fake-share {fake_share}: must be between 0 and 1 (the share of files to call fake)")
     if batch_size < 1:
         raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
     input_dir, out = Path(input_dir), Path(out)
@@ -212,8 +220,10 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     for k in summary.missing:
         log(f"{k}: listed in {sample} but not found under {input_dir} -> fallback label {meta.fallback_label}")
 
+    summary.threshold = _threshold(scores, meta, threshold, fake_share, log)
+
     def label(p: Path | None) -> int:
-        return meta.fallback_label if p is None else label_of(scores[p], meta, threshold)
+        return meta.fallback_label if p is None else label_of(scores[p], meta, summary.threshold)
 
     if sub is None:
         rows = [{"filename": p.relative_to(input_dir).as_posix(), "label": label(p)} for p in files]
@@ -235,6 +245,22 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
              for p in files for sc in [scores[p]]]
     _write_csv(probs_path(out), ["filename", "prob_fake", "label", "crops", "sampled_frames", "reason"], probs)
     return summary
+
+
+def _threshold(scores: dict[Path, FileScore], meta, threshold: float | None, fake_share: float | None,
+               log) -> float:
+    """The given threshold, the one that calls `fake_share` of the scored files fake, or the saved one."""
+    if fake_share is None:
+        return meta.threshold if threshold is None else threshold
+    probs = [s.prob for s in scores.values() if s.prob is not None]
+    if len(probs) < 2:
+        log(f"--fake-share {fake_share}: {len(probs)} file(s) scored, too few to rank; the saved threshold "
+            f"{meta.threshold:.4f} applies")
+        return meta.threshold
+    t = share_threshold(probs, fake_share)
+    log(f"--fake-share {fake_share}: threshold {t:.4f} calls {sum(q >= t for q in probs)} of {len(probs)} scored "
+        f"file(s) fake (saved threshold: {meta.threshold:.4f})")
+    return t
 
 
 def _size(p: Path) -> int:

@@ -230,3 +230,32 @@ def test_vectorised_metrics_equal_scikit_learns_row_by_row():
     assert np.allclose(roc_auc_rows(y, p), want, rtol=0, atol=1e-12, equal_nan=True) and np.isnan(want[0])
     assert np.allclose(roc_auc_rows(y.T, p.T, axis=0), want, rtol=0, atol=1e-12, equal_nan=True)
     assert np.allclose(macro_f1_rows(y, q), [macro_f1(a, b) for a, b in zip(y, q)], rtol=0, atol=1e-12)
+
+
+def test_a_shifted_folder_is_labelled_at_the_share_it_is_told_not_at_the_saved_threshold(folder, model_dir,
+                                                                                          tmp_path):
+    """Every score of a new folder below the saved threshold: the saved one calls all real (macro F1 1/3 on a half
+    fake set), the share rule calls half fake and ranks them right (macro F1 1); predict --fake-share labels the
+    files it scored at that rule, and refuses a threshold beside it."""
+    from synthfake.detector.metrics import share_threshold
+
+    assert share_threshold([0.9, 0.1, 0.8, 0.2], 0.5) == pytest.approx(0.5)
+    assert share_threshold([0.3, 0.1, 0.2], 0.0) == pytest.approx(0.25)  # at least one file each way
+    assert share_threshold([0.3, 0.1, 0.2], 1.0) == pytest.approx(0.15)
+    rows = [Labelled(f"f{i}.jpg", int(i % 2), "k" if i % 2 else "real", "m") for i in range(20)]
+    probs = {r.path: 0.05 + 0.1 * r.label + 0.001 * i for i, r in enumerate(rows)}  # fakes just above their reals
+    rep = report_external("x", rows, probs, DetectorMeta(threshold=0.5), [], boot=100)
+    assert rep.macro_f1 == pytest.approx(1 / 3) and rep.share_macro_f1 == 1.0
+    assert sum(q >= rep.share_threshold for q in probs.values()) == 10
+
+    p = gen("detect", "predict", model_dir, folder, "--out", tmp_path / "s.csv", "--workers", "0", "--fake-share",
+            "0.5")
+    assert "threshold" in p.stdout
+    with open(tmp_path / "s_probs.csv") as fh:
+        got = [r for r in csv.DictReader(fh)]
+    scored = sorted((float(r["prob_fake"]), int(r["label"])) for r in got if r["prob_fake"])
+    assert [y for _, y in scored] == [0, 0, 1, 1]  # 4 scored files: the two highest called fake
+    p = gen("detect", "predict", model_dir, folder, "--out", tmp_path / "t.csv", "--threshold", "0.4",
+            "--fake-share", "0.5", check=False)
+    assert p.returncode == 2 and "--threshold and --fake-share both set" in p.stderr
+    assert p.stderr.strip().count("\n") == 0 and not (tmp_path / "t.csv").exists()
