@@ -515,3 +515,20 @@ def test_landmark_image_fakes_and_their_reals_end_with_one_jpeg(photo_sources, t
         mask[max(0, y0):y1, max(0, x0):x1] = True
         scores = [blockiness(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), mask) for im in imgs]
         assert all(s > 1.05 for s in scores), (fake.id, scores)  # the face of each carries a JPEG grid
+
+
+def test_a_blend_worked_out_on_its_mask_box_gives_the_bytes_of_the_whole_frame():
+    """warp.blend mixes only the box where alpha is not 0 (a face in a large frame): every byte equals the
+    formula over the whole frame, for float32 and float64 alphas, and a frame with no alpha comes back as it was."""
+    from synthfake.generators.common import warp
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        base = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+        top = (rng.random((240, 320, 3)) * 300 - 20).astype(dtype)
+        alpha = np.zeros((240, 320), np.float32)
+        alpha[60:120, 100:180] = 1
+        alpha = cv2.GaussianBlur(alpha, (0, 0), 4)[..., None].astype(dtype)
+        assert 0 < (alpha != 0).mean() < 0.5
+        assert np.array_equal(warp.blend(top, base, alpha), warp._mix(top, base, alpha))
+    assert np.array_equal(warp.blend(top, base, np.zeros_like(alpha)), base)

@@ -273,7 +273,35 @@ def fill_mouth(rgb: np.ndarray, lm: np.ndarray, strength: float, teeth: float = 
 
 
 def blend(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """alpha * top + (1 - alpha) * base rounded to uint8: the one way a made patch is mixed into real pixels."""
+    """alpha * top + (1 - alpha) * base rounded to uint8: the one way a made patch is mixed into real pixels.
+
+    Worked out on the box where alpha is not 0 only (a face is a small part of a frame): outside it the formula
+    gives an 8-bit base back exactly (0 * top + 1 * base + 0.5, truncated), so the bytes are the same."""
+    box = _support(top, base, alpha)
+    if box is None:
+        return _mix(top, base, alpha)
+    y0, y1, x0, x1 = box
+    out = base.copy()
+    out[y0:y1, x0:x1] = _mix(top[y0:y1, x0:x1], base[y0:y1, x0:x1], alpha[y0:y1, x0:x1])
+    return out
+
+
+def _support(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) holding every alpha that is not 0, or None where the whole array is the quicker way (no
+    such box, not a per-pixel alpha, not an 8-bit base)."""
+    if base.dtype != np.uint8 or np.ndim(alpha) < 2 or not (top.shape[:2] == base.shape[:2] == alpha.shape[:2]):
+        return None
+    nonzero = alpha != 0
+    if nonzero.ndim == 3:
+        nonzero = nonzero.any(axis=2)
+    x, y, w, h = cv2.boundingRect(nonzero.view(np.uint8))
+    if w * h > 0.8 * nonzero.size:
+        return None
+    return y, y + h, x, x + w
+
+
+def _mix(top: np.ndarray, base: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """`blend`'s formula over whole arrays."""
     out, rest = alpha * top, (1 - alpha) * base
     if out.dtype != np.result_type(out, rest):
         out = out.astype(np.result_type(out, rest))
