@@ -9,7 +9,7 @@ data-parallel unchanged; only the main process scores validation and writes the 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from . import train_log
 DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/detector/ holds the same file
 # recipe keys that have no command-line flag, with their defaults (the tiny ViT: no model section)
 RECIPE_ONLY = {"model": None, "augment": None, "self_blend": 0.0, "schedule": "linear", "warmup": 0.0,
-               "weight_decay": 0.01}
+               "weight_decay": 0.01, "balance_files": False, "l2": 0.0}
 
 
 @dataclass
@@ -63,14 +63,17 @@ class TrainOptions:
     schedule: str = "linear"  # the learning-rate schedule (transformers' lr_scheduler_type: linear, cosine ...)
     warmup: float = 0.0  # share of the steps spent warming the learning rate up
     weight_decay: float = 0.01
+    balance_files: bool = False  # each training file weighs the same in the loss, a photo's one crop as a clip's 16
+    l2: float = 0.0  # L2 penalty in the loss on the trained weight matrices (a ridge on the head, not AdamW's decay)
 
 
 class CropDataset(torch.utils.data.Dataset):
     """Training examples (cache file, crop index, class index[, pseudo]), loaded lazily and augmented on the fly;
     a pseudo example is a real crop self-blended anew at each draw and labelled fake."""
 
-    def __init__(self, items: list[tuple], meta: DetectorMeta, seed: int, aug: AugmentSettings):
-        self.items, self.meta, self.seed, self.aug = items, meta, seed, aug
+    def __init__(self, items: list[tuple], meta: DetectorMeta, seed: int, aug: AugmentSettings,
+                 weights: np.ndarray | None = None):
+        self.items, self.meta, self.seed, self.aug, self.weights = items, meta, seed, aug, weights
         self.calls: dict[int, int] = defaultdict(int)
         self.mean = np.asarray(meta.mean, np.float32)
         self.std = np.asarray(meta.std, np.float32)
@@ -91,13 +94,44 @@ class CropDataset(torch.utils.data.Dataset):
             crop, y = (crop, 1 - self.meta.fake_index) if blended is None else (blended, self.meta.fake_index)
         x = augment(crop, rng, self.aug).astype(np.float32) * np.float32(1 / 255)
         x = ((x - self.mean) / self.std).transpose(2, 0, 1)
-        return {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
+        out = {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
+        if self.weights is not None:
+            out["weights"] = float(self.weights[i])
+        return out
 
 
 def collate(batch: list[dict]) -> dict:
     """Stack examples into the batch the Trainer passes to the model."""
-    return {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
-            "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
+    out = {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
+           "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
+    if "weights" in batch[0]:
+        out["weights"] = torch.tensor([b["weights"] for b in batch], dtype=torch.float32)
+    return out
+
+
+def file_weights(items: list[tuple]) -> np.ndarray:
+    """Each crop's weight when every training file weighs the same: 1 / its file's crops, scaled to mean 1 (the
+    loss keeps its size). Unbalanced, a clip of 16 crops outweighs a photo 16 to 1, and the head learns clips."""
+    counts = Counter(item[0] for item in items)
+    w = np.array([1.0 / counts[item[0]] for item in items])
+    return w * (len(w) / w.sum())
+
+
+def penalised_trainer(base, l2: float):
+    """A `base` (transformers Trainer) subclass whose loss weighs each crop by the batch's `weights` when given
+    (`file_weights`) and adds `l2` times the sum of squares of the trained weight matrices (biases go free)."""
+
+    class PenalisedTrainer(base):
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            weights, labels = inputs.pop("weights", None), inputs.pop("labels")
+            out = model(**inputs)
+            loss = torch.nn.functional.cross_entropy(out.logits, labels, reduction="none")
+            loss = loss.mean() if weights is None else (loss * weights).sum() / weights.sum()
+            if l2:
+                loss = loss + l2 * sum((p ** 2).sum() for p in model.parameters() if p.requires_grad and p.ndim > 1)
+            return (loss, out) if return_outputs else loss
+
+    return PenalisedTrainer
 
 
 def augment_settings(changes: dict | None) -> AugmentSettings:
@@ -179,8 +213,10 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0,
         dataloader_drop_last=len(items) % o.batch_size == 1)  # BatchNorm cannot train on a last batch of one crop
     aug = augment_settings(o.augment)
-    trainer = Trainer(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug),
-                      data_collator=collate)
+    weights = file_weights(items) if o.balance_files else None
+    trainer_class = Trainer if not (o.balance_files or o.l2) else penalised_trainer(Trainer, o.l2)
+    trainer = trainer_class(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug, weights),
+                            data_collator=collate)
     train_log.attach(trainer, o.show, log, train_log.val_scorer(meta, dataset, val_recs, o))  # lines, not dicts
     trainer.train()
     if not trainer.is_world_process_zero():

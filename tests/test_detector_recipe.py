@@ -85,3 +85,37 @@ def test_pseudo_fake_blends_inside_the_face_only(data_dir):
     assert (real["labels"], fake["labels"]) == (0, 1)
     assert not np.allclose(real["pixel_values"].numpy(), fake["pixel_values"].numpy())
     assert not np.allclose(fake["pixel_values"].numpy(), again["pixel_values"].numpy())
+
+
+def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
+    """balance_files: a clip's 16 crops weigh together what a photo's one crop weighs (mean weight 1); l2: the
+    loss is the weighted cross-entropy plus l2 times the head's squared weights, biases free."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+    from transformers.modeling_outputs import ImageClassifierOutput
+
+    from synthfake.detector.train import file_weights, penalised_trainer
+
+    items = [("clip.npz", j, 0) for j in range(16)] + [("photo.npz", 0, 1), ("photo2.npz", 0, 1)]
+    w = file_weights(items)
+    assert w.mean() == pytest.approx(1.0) and w[:16].sum() == pytest.approx(w[16]) == pytest.approx(w[17])
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 2)
+
+        def forward(self, pixel_values, labels=None):
+            return ImageClassifierOutput(logits=self.fc(pixel_values))
+
+    torch.manual_seed(0)
+    model = Head()
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = penalised_trainer(Trainer, 0.5)(model=model, args=args)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 1, 0])
+    weights = torch.tensor([0.25, 0.25, 0.5, 3.0])
+    got = trainer.compute_loss(model, {"pixel_values": x, "labels": y, "weights": weights})
+    ce = torch.nn.functional.cross_entropy(model.fc(x), y, reduction="none")
+    want = (ce * weights).sum() / weights.sum() + 0.5 * (model.fc.weight ** 2).sum()
+    assert float(got) == pytest.approx(float(want), rel=1e-6)
+    assert float(got) != pytest.approx(float(ce.mean() + 0.5 * (model.fc.weight ** 2).sum()), rel=1e-3)
