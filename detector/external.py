@@ -24,8 +24,9 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
-from .metrics import SHARE, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, share_threshold, summary_table
+from .metrics import best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
 from .model import DetectorMeta
+from .score import SHARE, share_threshold
 
 BOOT = 1000  # bootstrap resamples
 

@@ -17,9 +17,8 @@ from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
 from .crops import crop_settings
-from .metrics import share_threshold
 from .model import DetectorMeta, read_meta
-from .score import FileScore, label_of, score_parts
+from .score import FileScore, label_of, score_parts, share_threshold
 from .stream import stream_crops
 
 RUNTIMES = ("auto", "onnx", "torch")

@@ -131,3 +131,17 @@ def label_of(score: FileScore, meta: DetectorMeta, threshold: float | None = Non
     if score.prob is None:
         return meta.fallback_label
     return int(score.prob >= (meta.threshold if threshold is None else threshold))
+
+
+SHARE = 0.5  # the share of a folder that `--fake-share` calls fake when no other is given
+
+
+def share_threshold(p, share: float = SHARE) -> float:
+    """The threshold that calls `share` of the scores fake (rounded to whole files, at least one file each way):
+    the midpoint between neighbouring scores. Uses no labels: for a folder whose scores sit elsewhere than the
+    validation split's (new people, new generators), where a saved threshold can call everything one class."""
+    s = np.sort(np.asarray(p, float))[::-1]
+    if len(s) < 2:
+        return float(s[0]) if len(s) else 0.5
+    k = int(np.clip(round(share * len(s)), 1, len(s) - 1))
+    return float((s[k - 1] + s[k]) / 2)

@@ -237,7 +237,7 @@ def test_a_shifted_folder_is_labelled_at_the_share_it_is_told_not_at_the_saved_t
     """Every score of a new folder below the saved threshold: the saved one calls all real (macro F1 1/3 on a half
     fake set), the share rule calls half fake and ranks them right (macro F1 1); predict --fake-share labels the
     files it scored at that rule, and refuses a threshold beside it."""
-    from synthfake.detector.metrics import share_threshold
+    from synthfake.detector.score import share_threshold
 
     assert share_threshold([0.9, 0.1, 0.8, 0.2], 0.5) == pytest.approx(0.5)
     assert share_threshold([0.3, 0.1, 0.2], 0.0) == pytest.approx(0.25)  # at least one file each way
