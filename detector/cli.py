@@ -164,7 +164,8 @@ def detect_eval(
     dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or any folder with --labels."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model] (paths relative to "
                                           "the folder): evaluate a labelled folder that is not a dataset."),
-    split: str = typer.Option("test", "--split", help="Split of the dataset to score (train, val, test)."),
+    split: str = typer.Option("test", "--split", help="Split of the dataset to score (train, val, test; all: "
+                              "every file, for a dataset made from people the model never saw)."),
     leave_out: Optional[str] = typer.Option(None, "--leave-out",
                                             help="Reals + only this held-out type/backend (model trained without it)."),
     batch_size: int = SCORE_BATCH,

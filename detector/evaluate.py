@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synthfake.dataset import Dataset
 from synthfake.errors import SynthfakeError
 from synthfake.manifest import Record
 from synthfake.tally import planned_records
@@ -34,14 +35,20 @@ def check_leave_out(records: list[Record], leave_out: str | None, where: str) ->
                              f"(found: {', '.join(names) or 'no fakes'})")
 
 
+def plan_hash(dataset: Path) -> str:
+    """The dataset's plan hash (detector.json records the one a model trained on); an export read without its
+    original folder may carry no plan."""
+    return Dataset.open(dataset).plan.hash if (Path(dataset) / "plan.json").exists() else ""
+
+
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
-    """A split's records; with `leave_out`, `keep='without'` drops that generator's fakes and `keep='only'`
+    """A split's records (`all`: every record); with `leave_out`, `keep='without'` drops that generator's fakes and `keep='only'`
     keeps the reals plus only that generator's fakes."""
     every = planned_records(dataset)  # each planned index once: a duplicated line or another plan's id left out
     if not every:
         raise SynthfakeError(f"{dataset}: no records in manifest/ (not a dataset made by `gen run`?)")
     check_leave_out(every, leave_out, str(dataset))
-    recs = [r for r in every if r.split == split]
+    recs = [r for r in every if split in ("all", r.split)]
     if leave_out is not None:
         recs = [r for r in recs if (not matches(r, leave_out)) == (keep == "without") or r.label == 0]
     return sorted(recs, key=lambda r: r.id)
@@ -76,6 +83,9 @@ def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str
     if leave_out is not None and meta.leave_out != leave_out:
         raise SynthfakeError(f"{model_dir}: trained with leave_out={meta.leave_out!r}; a leave-one-out evaluation "
                              f"of {leave_out!r} needs a model trained with `gen detect train --leave-out {leave_out}`")
+    if split == "all" and meta.dataset_plan and meta.dataset_plan == plan_hash(dataset):
+        raise SynthfakeError(f"{dataset}: --split all on the dataset {model_dir} trained on would score its train "
+                             "split too; give a dataset made from people it never saw, or name one split")
     records = split_records(dataset, split, leave_out, keep="only")
     if not records:
         raise SynthfakeError(f"{dataset}: no records in split {split!r}")

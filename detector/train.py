@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synthfake.dataset import Dataset
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
 from .augment import AugmentSettings, augment
 from .crops import CropSettings, iter_record_crops
-from .evaluate import score_records, split_records
+from .evaluate import plan_hash, score_records, split_records
 from .metrics import best_threshold
 from .model import DetectorMeta, check_device, load_base, save_detector
 from .onnx_export import export_onnx
@@ -194,7 +193,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     model, meta = load_base(o.base, o.image_size, log, o.model)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,
-                   dataset_plan=_plan_hash(dataset), seed=o.seed, training=recorded_options(o))
+                   dataset_plan=plan_hash(dataset), seed=o.seed, training=recorded_options(o))
     s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,
                      center_fallback=o.center_fallback)
     items = training_items(dataset, train_recs, s, meta, o, log)
@@ -239,8 +238,3 @@ def choose_threshold(model, meta: DetectorMeta, dataset: Path, val_recs, o: Trai
     t, f1 = best_threshold([y for y, _ in pairs], [p for _, p in pairs])
     log(f"threshold {t:.4f}: validation macro F1 {f1:.4f} over {len(pairs)} file(s)")
     return replace(meta, threshold=t, val_macro_f1=f1, val_files=len(pairs))
-
-
-def _plan_hash(dataset: Path) -> str:
-    """The dataset's plan hash for detector.json; an export read without its original folder may carry no plan."""
-    return Dataset.open(dataset).plan.hash if (Path(dataset) / "plan.json").exists() else ""

@@ -219,3 +219,22 @@ def test_export_int8_checks_the_copy_on_val_and_predict_follows_the_check(tiny_m
     code, _, err = gen_here("detect", "predict", model, det_dataset / "media", "--out", tmp_path / "s.csv", "--quiet",
                             "--workers", 0)
     assert code == 0 and "scoring with model.onnx (fp32): model.int8.onnx made from other weights" in err, err
+
+
+def test_split_all_scores_every_file_of_a_dataset_the_model_never_trained_on(tiny_model, det_dataset, tmp_path):
+    """`--split all` on the model's own dataset is refused (it would score the train split); on a dataset from
+    other people (here: the same folder once the model no longer names its plan) it scores every record."""
+    import shutil
+
+    from synthfake.manifest import read_records
+
+    p = gen("detect", "eval", tiny_model, det_dataset, "--split", "all", "--quiet", check=False)
+    assert p.returncode == 2 and "would score its train split too" in p.stderr and p.stderr.count("\n") == 1
+    other = tmp_path / "M"
+    shutil.copytree(tiny_model, other)
+    meta = json.loads((other / "detector.json").read_text())
+    meta["dataset_plan"] = "0" * 16  # as a model trained on another dataset records it
+    (other / "detector.json").write_text(json.dumps(meta))
+    gen("detect", "eval", other, det_dataset, "--split", "all", "--json", tmp_path / "r.json", "--quiet",
+        "--workers", 0)
+    assert json.loads((tmp_path / "r.json").read_text())["files"] == len(read_records(det_dataset))
