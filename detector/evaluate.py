@@ -42,8 +42,8 @@ def plan_hash(dataset: Path) -> str:
 
 
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
-    """A split's records (`all`: every record); with `leave_out`, `keep='without'` drops that generator's fakes and `keep='only'`
-    keeps the reals plus only that generator's fakes."""
+    """A split's records (`all`: every record); with `leave_out`, `keep='without'` drops that generator's fakes
+    and `keep='only'` keeps the reals plus only that generator's fakes."""
     every = planned_records(dataset)  # each planned index once: a duplicated line or another plan's id left out
     if not every:
         raise SynthfakeError(f"{dataset}: no records in manifest/ (not a dataset made by `gen run`?)")

@@ -164,10 +164,10 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         raise SynthfakeError(f"{folder}: no labelled file could be scored ({len(skipped)} skipped)")
     y = np.asarray([r.label for r in rows], int)
     p = np.asarray([float(meta.fallback_label) if probs[r.path] is None else probs[r.path] for r in rows])
-    pred = np.where([probs[r.path] is None for r in rows], meta.fallback_label, (p >= meta.threshold).astype(int))
+    none = np.asarray([probs[r.path] is None for r in rows], bool)  # no crops: the fallback label
+    pred = np.where(none, meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
-    none = [probs[r.path] is None for r in rows]
-    st = share_threshold(p[~np.asarray(none, bool)], SHARE)
+    st = share_threshold(p[~none], SHARE)
     spred = np.where(none, meta.fallback_label, (p >= st).astype(int))
     auc = _auc(y, p)
     by_kind, by_media = _aucs_by(rows, p, seed, boot)
