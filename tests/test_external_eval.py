@@ -102,7 +102,20 @@ def test_bad_rows_are_one_line_errors(folder, tmp_path, model_dir, row, msg):
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and msg in p.stderr
     _write_labels(tmp_path / "nolabel.csv", [("a.jpg",)], ("file",))
     p = gen("audit", folder, "--labels", tmp_path / "nolabel.csv", check=False)
-    assert p.returncode == 2 and "needs 'path' and 'label' columns" in p.stderr
+    assert p.returncode == 2 and "needs 'label' column, got ['file']" in p.stderr
+    _write_labels(tmp_path / "nopath.csv", [("a.jpg", "1")], ("file", "label"))
+    with pytest.raises(SynthfakeError, match="needs a 'path' or 'filename' column, got \\['file', 'label'\\]"):
+        read_labels(tmp_path / "nopath.csv", folder)
+
+
+def test_a_competition_answer_sheet_reads_as_labels(folder, tmp_path):
+    """`filename,label` with Real / Fake (any case), as a competition's answer sheet has it, reads as 0 / 1."""
+    _write_labels(tmp_path / "answers.csv", [("faces/photo_s1.jpg", "Real"), ("faces/photo_s12.jpg", "FAKE"),
+                                             ("faces/photo_s42.jpg", "fake")], ("filename", "label"))
+    rows = read_labels(tmp_path / "answers.csv", folder)
+    assert [(r.path, r.label, r.kind) for r in rows] == [("faces/photo_s1.jpg", 0, "real"),
+                                                          ("faces/photo_s12.jpg", 1, "fake"),
+                                                          ("faces/photo_s42.jpg", 1, "fake")]
 
 
 def test_cli_json_and_audit(folder, model_dir, tmp_path):

@@ -116,7 +116,8 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise SynthfakeError(f"{path}: cannot read {what} ({e})") from None
     if any(c not in cols for c in required):
-        raise SynthfakeError(f"{path}: {what} needs {' and '.join(map(repr, required))} columns, got {cols}")
+        named = " and ".join(map(repr, required))
+        raise SynthfakeError(f"{path}: {what} needs {named} column{'s' if len(required) > 1 else ''}, got {cols}")
     if unique is not None:
         seen: dict[str, int] = {}
         for line, r in enumerate(rows, start=2):

@@ -1,4 +1,5 @@
 """Labels CSVs of folders that are not synthfake datasets: `path,label[,kind,model]`, paths relative to the folder.
+A competition's answer sheet (`filename,label` with Real / Fake) reads as it is.
 
 Used by `gen detect eval --labels` and `gen audit --labels`. A bad label or a path leaving the folder is a
 one-line error naming the CSV and its line; a listed file that is absent is skipped with its reason.
@@ -25,24 +26,33 @@ class Labelled:
     model: str
 
 
+LABEL_VALUES = {"0": 0, "1": 1, "real": 0, "fake": 1}  # the competition's answer sheets say Real / Fake
+PATH_COLUMNS = ("path", "filename")  # ours, then the competition's submission column
+
+
 def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
     """Rows of a labels CSV (UTF-8, with or without the BOM Excel writes); a one-line error naming the file and
     line for a bad label or path."""
     csv_path = Path(csv_path)
-    rows = read_csv(csv_path, ("path", "label"), "a labels CSV (path,label[,kind,model])")
+    what = "a labels CSV (path,label[,kind,model] or filename,label)"
+    rows = read_csv(csv_path, ("label",), what)
+    column = next((c for c in PATH_COLUMNS if rows and c in rows[0]), None)
+    if rows and column is None:
+        raise SynthfakeError(f"{csv_path}: {what} needs a 'path' or 'filename' column, got {sorted(rows[0])}")
     out, seen = [], set()
     for line, r in enumerate(rows, start=2):
-        path, label = (r.get("path") or "").strip(), (r.get("label") or "").strip()
+        path, word = (r.get(column) or "").strip(), (r.get("label") or "").strip()
+        label = LABEL_VALUES.get(word.lower())
         p = PurePosixPath(path)
         if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
             raise SynthfakeError(f"{csv_path}:{line}: path {path!r} must be relative to {folder} and stay inside it")
-        if label not in ("0", "1"):
-            raise SynthfakeError(f"{csv_path}:{line}: label {label!r} for {path}: expected 1 (fake) or 0 (real)")
+        if label is None:
+            raise SynthfakeError(f"{csv_path}:{line}: label {word!r} for {path}: expected 1 or Fake, 0 or Real")
         if path in seen:
             raise SynthfakeError(f"{csv_path}:{line}: {path} is listed twice")
         seen.add(path)
-        kind = (r.get("kind") or "").strip() or ("fake" if label == "1" else "real")
-        out.append(Labelled(path, int(label), kind, (r.get("model") or "").strip() or kind))
+        kind = (r.get("kind") or "").strip() or ("fake" if label == 1 else "real")
+        out.append(Labelled(path, label, kind, (r.get("model") or "").strip() or kind))
     if not out:
         raise SynthfakeError(f"{csv_path}: no rows")
     return out
