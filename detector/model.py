@@ -41,6 +41,7 @@ class DetectorMeta:
     leave_out: str | None = None
     val_macro_f1: float | None = None
     val_files: int = 0
+    threshold_rule: str = "val"  # how the threshold was chosen (train.pick_threshold)
     train_crops: int = 0
     base: str | None = None
     dataset_plan: str | None = None  # the hash of the dataset's plan.json it was trained on (ids derive from it)

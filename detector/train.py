@@ -3,7 +3,8 @@ Trainer), pick the threshold on val, save.
 
 Every face crop of a training file is one example labelled with the file's label. The threshold is chosen
 on file-level validation scores made exactly as `predict` makes them (same frames, flips and mean), so
-the saved threshold fits the scores it will be applied to. Under torchrun / accelerate the Trainer runs
+the saved threshold fits the scores it will be applied to, and pulled toward 0.5 by how few people val holds
+(`pick_threshold`). Under torchrun / accelerate the Trainer runs
 data-parallel unchanged; only the main process scores validation and writes the model folder.
 """
 
@@ -22,7 +23,7 @@ from synthfake.progress import sample_progress
 from .augment import AugmentSettings, augment
 from .crops import CropSettings, iter_record_crops
 from .evaluate import plan_hash, score_records, split_records
-from .metrics import best_threshold
+from .metrics import best_threshold, macro_f1_at
 from .model import DetectorMeta, check_device, load_base, save_detector
 from .onnx_export import export_onnx
 from . import train_log
@@ -31,7 +32,7 @@ from . import train_log
 DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/detector/ holds the same file
 # recipe keys that have no command-line flag, with their defaults (the tiny ViT: no model section)
 RECIPE_ONLY = {"model": None, "augment": None, "self_blend": 0.0, "schedule": "linear", "warmup": 0.0,
-               "weight_decay": 0.01, "balance_files": False, "l2": 0.0}
+               "weight_decay": 0.01, "balance_files": False, "l2": 0.0, "threshold_prior_people": 2.0}
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainOptions:
     weight_decay: float = 0.01
     balance_files: bool = False  # each training file weighs the same in the loss, a photo's one crop as a clip's 16
     l2: float = 0.0  # L2 penalty in the loss on the trained weight matrices (a ridge on the head, not AdamW's decay)
+    threshold_prior_people: float = 2.0  # how many val people 0.5 weighs as in `pick_threshold` (0: val's best)
 
 
 class CropDataset(torch.utils.data.Dataset):
@@ -228,13 +230,27 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
 
 
 def choose_threshold(model, meta: DetectorMeta, dataset: Path, val_recs, o: TrainOptions, log) -> DetectorMeta:
-    """The threshold maximising validation macro F1 (Fake positive); 0.5 when val cannot decide."""
+    """The threshold `pick_threshold` gives on the val split's scores; 0.5 when val cannot decide."""
     scores = score_records(model, meta, dataset, val_recs, o.eval_batch_size, o.workers, o.cache_root, o.show,
                            "scoring val")
-    pairs = [(r.label, sc.prob) for r, sc in zip(val_recs, scores) if sc.prob is not None]
+    scored = [(r, sc.prob) for r, sc in zip(val_recs, scores) if sc.prob is not None]
+    pairs = [(r.label, p) for r, p in scored]
     if len({y for y, _ in pairs}) < 2:
         log(f"{dataset}: val split has {len(pairs)} scored file(s) and not both classes: threshold left at 0.5")
-        return replace(meta, threshold=0.5, val_files=len(pairs))
-    t, f1 = best_threshold([y for y, _ in pairs], [p for _, p in pairs])
-    log(f"threshold {t:.4f}: validation macro F1 {f1:.4f} over {len(pairs)} file(s)")
-    return replace(meta, threshold=t, val_macro_f1=f1, val_files=len(pairs))
+        return replace(meta, threshold=0.5, val_files=len(pairs), threshold_rule="0.5: val lacks a class")
+    people = {i for r, _ in scored for i in r.identities if not i.startswith("voice:")}
+    t, f1, rule = pick_threshold([y for y, _ in pairs], [p for _, p in pairs], len(people), o.threshold_prior_people)
+    log(f"threshold {t:.4f} ({rule}): validation macro F1 {f1:.4f} over {len(pairs)} file(s)")
+    return replace(meta, threshold=t, val_macro_f1=f1, val_files=len(pairs), threshold_rule=rule)
+
+
+def pick_threshold(y, p, people: int, prior_people: float) -> tuple[float, float, str]:
+    """(threshold, validation macro F1 there, how it was chosen): val's best threshold pulled toward 0.5, the
+    head's boundary on its paired (so balanced) training data, as if 0.5 were the best of `prior_people` more
+    people: 0.5 + (best - 0.5) * people / (people + prior_people). Each person's files sit at a score level of
+    their own, so val's best alone fits its one or two people's level, not the next person's (README, "The
+    threshold"); with dozens of val people it is hardly moved."""
+    best, _ = best_threshold(y, p)
+    t = 0.5 + (best - 0.5) * people / (people + prior_people) if people + prior_people > 0 else 0.5
+    f1 = float(macro_f1_at(y, p, [t])[0])
+    return t, f1, f"val's best {best:.4f} over {people} people, pulled toward 0.5 by {prior_people:g} more"

@@ -65,6 +65,7 @@ def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
     assert cfg["id2label"][str(meta["fake_index"])] == "Fake"
     assert (meta["frames"], meta["margin"], meta["tta"], meta["image_size"]) == (8, 0.3, True, 64)
     assert 0.0 <= meta["threshold"] <= 1.0 and meta["train_crops"] > 0
+    assert "people, pulled toward 0.5 by 2 more" in meta["threshold_rule"]
     from synthfake.plan import Plan  # what it was trained on, and how: the dataset's plan hash, options, seed
 
     assert meta["dataset_plan"] == Plan.from_file(det_dataset / "plan.json").hash and meta["seed"] == 0

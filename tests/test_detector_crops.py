@@ -244,6 +244,21 @@ def test_best_threshold_maximises_macro_f1():
     assert best_threshold([0, 0], [0.3, 0.7])[1] == 0.5  # one class: a threshold above everything
 
 
+def test_val_s_threshold_is_pulled_toward_half_by_how_few_people_val_holds():
+    """Val scores whose best threshold is 0.775: kept with no pull, halfway to 0.5 from 2 people beside 2, hardly
+    moved by 40 people."""
+    from synthfake.detector.metrics import macro_f1
+    from synthfake.detector.train import pick_threshold
+
+    y, p = [0, 0, 0, 1, 1, 1], [0.55, 0.6, 0.7, 0.85, 0.9, 0.95]
+    assert pick_threshold(y, p, people=2, prior_people=0)[:2] == (pytest.approx(0.775), 1.0)
+    t, f1, rule = pick_threshold(y, p, people=2, prior_people=2)
+    assert t == pytest.approx(0.6375) and f1 == pytest.approx(macro_f1(y, [0, 0, 1, 1, 1, 1]))
+    assert "0.7750 over 2 people" in rule
+    assert pick_threshold(y, p, people=40, prior_people=2)[0] == pytest.approx(0.5 + 0.275 * 40 / 42)
+    assert pick_threshold(y, p, people=0, prior_people=0)[0] == 0.5
+
+
 def test_report_counts_recalls_per_type_and_backend():
     from synthfake.detector.metrics import report
 
