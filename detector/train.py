@@ -182,7 +182,7 @@ def recorded_options(o: TrainOptions) -> dict:
 
 def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     """Train, choose the threshold on val, save the model folder; returns the saved meta."""
-    from transformers import Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments, set_seed
 
     dataset = Path(dataset)
     train_recs = split_records(dataset, "train", o.leave_out, keep="without")
@@ -192,6 +192,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples{held} "
                              f"(found {len(train_recs)} record(s), labels {sorted({r.label for r in train_recs})})")
     check_device(o.device, o.fp16)
+    set_seed(o.seed)  # the new head's weights are drawn here, before the Trainer seeds itself: same seed, same model
     model, meta = load_base(o.base, o.image_size, log, o.model)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,

@@ -56,6 +56,14 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
+def test_the_same_data_and_seed_train_the_same_weights(tiny_model, det_dataset, tmp_path):
+    """A second training run gives the fixture's weights byte for byte (the new head is drawn after seeding)."""
+    gen("detect", "train", det_dataset, "--out", tmp_path / "again", *TINY)
+    assert (tmp_path / "again" / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
+    again = json.loads((tmp_path / "again" / "detector.json").read_text())
+    assert again["threshold"] == json.loads((tiny_model / "detector.json").read_text())["threshold"]
+
+
 def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
     quiet = TRAIN_RUN[0].stdout + TRAIN_RUN[0].stderr  # --quiet: no Trainer log dicts, no tqdm bars
     assert "'loss'" not in quiet and "train_runtime" not in quiet and "it/s]" not in quiet, quiet[-1500:]
