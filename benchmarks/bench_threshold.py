@@ -30,7 +30,7 @@ from rich.table import Table
 from synthfake.detector.evaluate import evaluate
 from synthfake.detector.metrics import best_threshold, macro_f1_at
 from synthfake.detector.model import load_detector
-from synthfake.detector.train import pick_threshold
+from synthfake.detector.train import people_of, pick_threshold
 
 PRIORS = (1, 2, 4, 8)
 
@@ -40,7 +40,7 @@ def split_scores(model: Path, dataset: Path, split: str, drop: str | None = None
     _, recs, scores = evaluate(model, dataset, split, show=False, log=lambda *a: None)
     keep = [(r, s) for r, s in zip(recs, scores)
             if not (drop and any(re.fullmatch(drop, i) for i in r.identities))]
-    people = {i for r, s in keep if s.prob is not None for i in r.identities if not i.startswith("voice:")}
+    people = people_of([r for r, s in keep if s.prob is not None])
     return [r.label for r, _ in keep], [s.prob for _, s in keep], people
 
 

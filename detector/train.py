@@ -239,10 +239,15 @@ def choose_threshold(model, meta: DetectorMeta, dataset: Path, val_recs, o: Trai
     if len({y for y, _ in pairs}) < 2:
         log(f"{dataset}: val split has {len(pairs)} scored file(s) and not both classes: threshold left at 0.5")
         return replace(meta, threshold=0.5, val_files=len(pairs), threshold_rule="0.5: val lacks a class")
-    people = {i for r, _ in scored for i in r.identities if not i.startswith("voice:")}
+    people = people_of([r for r, _ in scored])
     t, f1, rule = pick_threshold([y for y, _ in pairs], [p for _, p in pairs], len(people), o.threshold_prior_people)
     log(f"threshold {t:.4f} ({rule}): validation macro F1 {f1:.4f} over {len(pairs)} file(s)")
     return replace(meta, threshold=t, val_macro_f1=f1, val_files=len(pairs), threshold_rule=rule)
+
+
+def people_of(records) -> set[str]:
+    """The people whose faces the records show (speech voices, shared by every split, are no one's face)."""
+    return {i for r in records for i in r.identities if not i.startswith("voice:")}
 
 
 def pick_threshold(y, p, people: int, prior_people: float) -> tuple[float, float, str]:
@@ -250,7 +255,7 @@ def pick_threshold(y, p, people: int, prior_people: float) -> tuple[float, float
     head's boundary on its paired (so balanced) training data, as if 0.5 were the best of `prior_people` more
     people: 0.5 + (best - 0.5) * people / (people + prior_people). Each person's files sit at a score level of
     their own, so val's best alone fits its one or two people's level, not the next person's (README, "The
-    threshold"); with dozens of val people it is hardly moved."""
+    saved threshold"); with dozens of val people it is hardly moved."""
     best, _ = best_threshold(y, p)
     t = 0.5 + (best - 0.5) * people / (people + prior_people) if people + prior_people > 0 else 0.5
     f1 = float(macro_f1_at(y, p, [t])[0])
