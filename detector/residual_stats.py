@@ -9,6 +9,10 @@ second-order predictors (Fridrich & Kodovsky 2012) and a first difference, on gr
 gradients (how much structure there is to carry detail) and a residual of each chroma plane; each is averaged
 over the face core, the margin ring, the mouth and the eyes of the crop (`detector/crops.py`: the face box is
 its central 1/(1 + 2 * margin)), in log. 32 numbers a crop; the head is all that trains.
+With `mscn`, 48 more: BRISQUE-style statistics (Mittal et al. 2012) of the mean-subtracted, contrast-normalised
+grey image at full and half size, per region: its log variance, its shape ((E|z|)^2 / E z^2, a generalised
+Gaussian's), and the mean product of neighbours in four directions. They say how detail is distributed, not only
+how much there is.
 
 It is a transformers model (config + PreTrainedModel, registered with the Auto classes), so training (the
 Trainer), saving, loading, the ONNX export and scoring take it like the ViT and the ResNet.
@@ -59,19 +63,55 @@ class ResidualStatsConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
     def __init__(self, image_size: int = 224, clip: float = 3.0, hidden: int = 0, pixel_mean=(0.5, 0.5, 0.5),
-                 pixel_std=(0.5, 0.5, 0.5), **kwargs):
+                 pixel_std=(0.5, 0.5, 0.5), mscn: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.clip, self.hidden = int(image_size), float(clip), int(hidden)
+        self.mscn = bool(mscn)
         self.pixel_mean, self.pixel_std = [float(v) for v in pixel_mean], [float(v) for v in pixel_std]
 
 
 N_FEATURES = 3 * 2 * len(REGIONS) + len(REGIONS) + 2 * 2  # residuals (plain, truncated), gradients, chroma
+MSCN_STATS = ("var", "shape", "h", "v", "d1", "d2")  # per region and scale; h..d2: neighbour products
+N_MSCN = 2 * len(MSCN_STATS) * len(REGIONS)
 
 
-def feature_names() -> list[str]:
+def n_features(mscn: bool) -> int:
+    return N_FEATURES + (N_MSCN if mscn else 0)
+
+
+def feature_names(mscn: bool = False) -> list[str]:
     """The name of each feature column, in `features`' order (e.g. "kb_t ring": KB truncated, margin ring)."""
     residuals = [f"{f}{t} {r}" for f in ("kb", "kv", "diff") for t in ("", "_t") for r in REGIONS]
-    return residuals + [f"grad {r}" for r in REGIONS] + [f"{c} {r}" for c in ("cr", "cb") for r in REGIONS[:2]]
+    names = residuals + [f"grad {r}" for r in REGIONS] + [f"{c} {r}" for c in ("cr", "cb") for r in REGIONS[:2]]
+    extra = [f"mscn{s} {k} {r}" for s in (1, 2) for k in MSCN_STATS for r in REGIONS]
+    return names + (extra if mscn else [])
+
+
+def gaussian_window(n: int = 7, sigma: float = 7 / 6) -> torch.Tensor:
+    """(1, 1, n, n): BRISQUE's local weighting window."""
+    ax = torch.arange(n, dtype=torch.float32) - n // 2
+    g = torch.exp(-ax ** 2 / (2 * sigma * sigma))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def mscn_stats(grey: torch.Tensor, window: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(B, 6 * R) of grey (B, 1, H, W) in grey levels: MSCN log variance, shape and four neighbour products per
+    region, each a mask-weighted mean (the masks (R, H, W) sum to 1; a product's map is one pixel smaller)."""
+    p = window.shape[-1] // 2
+    mu = F.conv2d(F.pad(grey, (p, p, p, p), mode="reflect"), window)
+    var = F.conv2d(F.pad(grey * grey, (p, p, p, p), mode="reflect"), window) - mu * mu
+    z = ((grey - mu) / (torch.sqrt(torch.clamp(var, min=0.0)) + 1.0))[:, 0].double()
+
+    def mean(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bhw,rhw->br", x, m)
+
+    ex2, eabs = mean(z * z, masks), mean(z.abs(), masks)
+    products = [z[:, :, :-1] * z[:, :, 1:], z[:, :-1, :] * z[:, 1:, :], z[:, :-1, :-1] * z[:, 1:, 1:],
+                z[:, :-1, 1:] * z[:, 1:, :-1]]
+    cuts = [masks[:, :, :-1], masks[:, :-1, :], masks[:, :-1, :-1], masks[:, :-1, 1:]]
+    out = [torch.log(ex2 + EPS), eabs * eabs / (ex2 + EPS)] + [mean(q, m) for q, m in zip(products, cuts)]
+    return torch.cat(out, 1).float()
 
 
 class ResidualStatsForImageClassification(PreTrainedModel):
@@ -83,10 +123,10 @@ class ResidualStatsForImageClassification(PreTrainedModel):
     def __init__(self, config: ResidualStatsConfig):
         super().__init__(config)
         self._fixed: dict = {}  # filters, masks and normalisation per device: made from the config, never loaded
-        self.norm = nn.BatchNorm1d(N_FEATURES, affine=False)
-        h = config.hidden
-        self.head = (nn.Linear(N_FEATURES, config.num_labels) if h <= 0 else
-                     nn.Sequential(nn.Linear(N_FEATURES, h), nn.GELU(), nn.Linear(h, config.num_labels)))
+        n, h = n_features(getattr(config, "mscn", False)), config.hidden
+        self.norm = nn.BatchNorm1d(n, affine=False)
+        self.head = (nn.Linear(n, config.num_labels) if h <= 0 else
+                     nn.Sequential(nn.Linear(n, h), nn.GELU(), nn.Linear(h, config.num_labels)))
         self.post_init()
 
     def _init_weights(self, module):
@@ -94,19 +134,21 @@ class ResidualStatsForImageClassification(PreTrainedModel):
             module.reset_parameters()
 
     def fixed(self, device) -> tuple[torch.Tensor, ...]:
-        """(kernels, masks, mean, std) on `device`, built from the config once (not weights: a checkpoint cannot
-        change them, and loading on the meta device cannot leave them empty); masks in float64, as `features` sums."""
+        """(kernels, masks, mean, std, window, half-size masks) on `device`, built from the config once (not
+        weights: a checkpoint cannot change them, and loading on the meta device cannot leave them empty); masks in
+        float64, as `features` sums."""
         key = str(device)
         if key not in self._fixed:
             c = self.config
             self._fixed[key] = tuple(t.to(device) for t in (
                 grey_kernels(), region_masks(c.image_size).double(), torch.tensor(c.pixel_mean).view(1, 3, 1, 1),
-                torch.tensor(c.pixel_std).view(1, 3, 1, 1)))
+                torch.tensor(c.pixel_std).view(1, 3, 1, 1), gaussian_window(),
+                region_masks(c.image_size // 2).double()))
         return self._fixed[key]
 
     def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, N_FEATURES): log mean residual sizes per region."""
-        kernels, masks, mean, std = self.fixed(pixel_values.device)
+        """(B, n_features): log mean residual sizes per region (and, with `mscn`, the MSCN statistics)."""
+        kernels, masks, mean, std, window, half_masks = self.fixed(pixel_values.device)
         rgb = (pixel_values * std + mean) * 255.0
         r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
         grey = 0.299 * r + 0.587 * g + 0.114 * b
@@ -123,7 +165,11 @@ class ResidualStatsForImageClassification(PreTrainedModel):
             return torch.log(s + EPS).float().flatten(1)
 
         both = torch.stack([srm, torch.clamp(srm, max=self.config.clip)], 2).flatten(1, 2)  # (B, 6, H, W)
-        return torch.cat([pooled(both, masks), pooled(grad, masks), pooled(cres, masks[:2])], 1)
+        out = [pooled(both, masks), pooled(grad, masks), pooled(cres, masks[:2])]
+        if getattr(self.config, "mscn", False):
+            half = F.avg_pool2d(grey, 2)
+            out += [mscn_stats(grey, window, masks), mscn_stats(half, window, half_masks)]
+        return torch.cat(out, 1)
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
         f = self.features(pixel_values)

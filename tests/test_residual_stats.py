@@ -92,3 +92,34 @@ def test_a_head_that_amplifies_its_features_still_exports_within_tolerance(crop,
         model.head.bias.zero_()
     model.eval()
     assert export_onnx(model, meta, tmp_path, np.stack([crop]), log=lambda m: None) <= 1e-5
+
+
+def test_mscn_statistics_see_a_smoothed_face_core_and_export(crop, tmp_path):
+    """With `mscn`, 48 more columns: a face core smoothed (as a regenerated face is) holds less normalised detail and
+    its neighbours are more alike (product over variance rises), while the margin ring's statistics stay; the model
+    saves and exports as before."""
+    import cv2
+
+    from synthfake.detector.onnx_export import export_onnx
+    from synthfake.detector.residual_stats import N_MSCN, feature_names
+
+    model, meta = load_base(None, SIZE, arch={"type": "residual_stats", "mscn": True})
+    fake = crop.copy()
+    a, b = 48, SIZE - 48
+    fake[a:b, a:b] = cv2.GaussianBlur(fake[a:b, a:b], (0, 0), 1.2)
+    f = feats(model, [crop, fake])
+    names = feature_names(True)
+    assert f.shape == (2, N_FEATURES + N_MSCN) == (2, len(names)) and np.isfinite(f).all()
+    col = {n: i for i, n in enumerate(names)}
+    var, h = f[:, col["mscn1 var core"]], f[:, col["mscn1 h core"]]
+    assert var[1] < var[0] - 0.3, var
+    assert h[1] / np.exp(var[1]) > 1.2 * h[0] / np.exp(var[0]), (h, var)  # neighbour correlation
+    for stat in ("var", "shape", "h"):
+        assert abs(f[1, col[f"mscn1 {stat} ring"]] - f[0, col[f"mscn1 {stat} ring"]]) < 0.02, stat
+    np.testing.assert_allclose(f[:, :N_FEATURES], feats(load_base(None, SIZE, arch={"type": "residual_stats"})[0],
+                                                        [crop, fake]), atol=1e-6)  # the first 32 unchanged
+    model.eval()
+    save_detector(model, DetectorMeta(image_size=SIZE), tmp_path)
+    loaded, _ = load_detector(tmp_path)
+    assert loaded.config.mscn and loaded.norm.num_features == N_FEATURES + N_MSCN
+    assert export_onnx(loaded, DetectorMeta(image_size=SIZE), tmp_path, np.stack([crop]), log=lambda m: None) <= 1e-5
