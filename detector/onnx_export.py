@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import read_json, write_json_atomic
+from synthfake.files import read_json, sha256_file, write_json_atomic
 
 from .model import DetectorMeta
 
@@ -30,17 +30,37 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def file_stamp(p: Path) -> dict:
-    """Name, size and mtime of a file ({} when absent): what a derived file was made from."""
+    """Name, size, mtime and sha256 of a file ({} when absent): what a derived file was made from."""
     p = Path(p)
     if not p.is_file():
         return {}
     st = p.stat()
-    return {"file": p.name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"file": p.name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(p)}
+
+
+def weights_file(d: Path) -> Path | None:
+    """The checkpoint's weights file (None when it has none)."""
+    return next((Path(d) / n for n in WEIGHT_FILES if (Path(d) / n).is_file()), None)
 
 
 def weights_stamp(d: Path) -> dict:
     """The stamp of the checkpoint's weights file: what the ONNX copy was made from."""
-    return next((file_stamp(Path(d) / n) for n in WEIGHT_FILES if (Path(d) / n).is_file()), {})
+    w = weights_file(d)
+    return file_stamp(w) if w else {}
+
+
+def same_file(stamp: dict | None, p: Path) -> bool:
+    """Whether `p` is the file `stamp` was taken of. Size and mtime unchanged say so at once; a changed mtime alone
+    (the folder copied, unpacked or synced) is settled by the content's sha256, where the stamp holds one."""
+    p = Path(p)
+    if not stamp or not p.is_file() or stamp.get("file") != p.name:
+        return False
+    st = p.stat()
+    if stamp.get("bytes") != st.st_size:
+        return False
+    if stamp.get("mtime_ns") == st.st_mtime_ns:
+        return True
+    return bool(stamp.get("sha256")) and stamp["sha256"] == sha256_file(p)
 
 
 def sample_pixels(meta: DetectorMeta, crops: np.ndarray | None = None, n: int = 8, seed: int = 0) -> np.ndarray:
@@ -147,9 +167,9 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
         raise SynthfakeError(f"{onnx}: not found; make it with {how}")
     info_path = d / ONNX_META
     info = read_json(info_path) if info_path.is_file() else {}
-    stamp = weights_stamp(d)
-    if stamp and info.get("weights") != stamp:
-        raise SynthfakeError(f"{onnx}: made from other weights than {d / stamp['file']} (retrained since?); run "
+    w = weights_file(d)
+    if w and not same_file(info.get("weights"), w):
+        raise SynthfakeError(f"{onnx}: made from other weights than {w} (retrained since?); run "
                              f"`gen detect export {d}` again")
     sess = _session(path or onnx, threads, device)
 

@@ -19,7 +19,8 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.files import write_json_atomic
 
-from .onnx_export import INT8_FILE, INT8_META, ONNX_FILE, file_stamp, onnx_scorer, weights_stamp
+from .onnx_export import (INT8_FILE, INT8_META, ONNX_FILE, file_stamp, onnx_scorer, same_file, weights_file,
+                          weights_stamp)
 
 F1_TOLERANCE = 0.005  # the largest macro-F1 loss on val at which the int8 copy is used by default
 # int8 weights per output channel, only in the MatMuls with constant weights (the patch embedding's Conv stays fp32:
@@ -123,12 +124,12 @@ def require_check(model_dir: Path) -> None:
 def stale_reason(model_dir: Path, check: dict) -> str:
     """Why the int8 copy no longer matches the checkpoint or model.onnx ('' when it does)."""
     d = Path(model_dir)
-    stamp = weights_stamp(d)
+    w = weights_file(d)
     if "weights" not in check or "onnx" not in check:
         return "its check predates the stamp of the weights it was made from"
-    if stamp and check["weights"] != stamp:
-        return f"made from other weights than {d / stamp['file']} (retrained since?)"
-    if check["onnx"] != file_stamp(d / ONNX_FILE):
+    if w and not same_file(check["weights"], w):
+        return f"made from other weights than {w} (retrained since?)"
+    if not same_file(check["onnx"], d / ONNX_FILE):
         return f"made from another {ONNX_FILE} (exported again since?)"
     return ""
 

@@ -70,8 +70,13 @@ def test_stale_or_missing_export_is_a_clear_error(exported, tmp_path):
     copy = tmp_path / "M"
     shutil.copytree(d, copy)
     meta = read_meta(copy)
-    st = (copy / "model.safetensors").stat()  # a retrain rewrites the weights: a newer mtime
-    os.utime(copy / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    w = copy / "model.safetensors"
+    st = w.stat()  # a folder copied without its times (cp -r, scp, an unzip): the same weights, a new mtime
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    onnx_scorer(copy, meta)  # settled by the content's sha256
+    data = bytearray(w.read_bytes())  # a retrain rewrites the weights: other bytes, the same size
+    data[-1] ^= 1
+    w.write_bytes(bytes(data))
     with pytest.raises(SynthfakeError, match="retrained since"):
         onnx_scorer(copy, meta)
     (copy / "model.onnx").unlink()
@@ -187,7 +192,11 @@ def test_int8_copy_is_used_by_default_only_when_checked_and_current(exported, cr
     assert "predates" in int8_choice(d)[1]
     (d / "model.int8.json").write_text(json.dumps(check))
     st = (d / "model.onnx").stat()
-    os.utime(d / "model.onnx", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))  # exported again
+    os.utime(d / "model.onnx", ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))  # copied: its bytes are the same
+    assert int8_choice(d)[0]
+    onnx = bytearray((d / "model.onnx").read_bytes())  # exported again: other bytes
+    onnx[-1] ^= 1
+    (d / "model.onnx").write_bytes(bytes(onnx))
     use, why = int8_choice(d)
     assert not use and "exported again" in why
     with pytest.raises(SynthfakeError, match="exported again"):
