@@ -217,7 +217,9 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         parts.close()
     summary.files = len(scores)
     for k in summary.missing:
-        log(f"{k}: listed in {sample} but not found under {input_dir} -> fallback label {meta.fallback_label}")
+        why = ("is not an image or video file by its extension" if (input_dir / k.strip()).is_file()
+               else f"not found under {input_dir}")
+        log(f"{k}: listed in {sample} but {why} -> fallback label {meta.fallback_label}")
 
     summary.threshold = _threshold(scores, meta, threshold, fake_share, log)
 

@@ -10,7 +10,7 @@ import av
 from ..errors import MediaError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"}  # a GIF: PyAV decodes it as a video
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
 
 
