@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from synthfake.manifest import read_failures, read_records
 from synthfake.run_config import RunSettings
 from synthfake.runner import Shard
@@ -29,6 +31,28 @@ def test_scan_lists_nonfaces_with_reason_and_groups_identities(data_dir, tmp_pat
     ids = {it.identity for it in index.items if it.is_face}
     assert len(ids) == 9, ids  # 6 people in videos + 3 photos
     assert by_path["audio/RD_Radio31_000.wav"].is_audio
+
+
+def test_a_partial_identities_table_names_its_files_and_the_rest_are_grouped_by_face(data_dir, tmp_path):
+    """Camera names repeat across folders: two people's IMG_0001.JPG stay two people. identities.csv listing one
+    file names that file's group; every other file is grouped by its face as without a table, and audio stays a
+    voice. A listed path with no file is one line naming the table and row."""
+    from synthfake.errors import SynthfakeError
+    from synthfake.sources import scan
+
+    src = tmp_path / "src"
+    for rel, orig in (("alice/IMG_0001.JPG", "faces/photo_s1.jpg"), ("bob/IMG_0001.JPG", "faces/photo_s42.jpg"),
+                      ("carol/VID_0001.mp4", "videos/talk_d3.mp4"), ("carol/IMG_0002.jpg", "faces/still_talk_d3.jpg"),
+                      ("speech.wav", "audio/RD_Radio31_000.wav")):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / orig, src / rel)
+    (src / "identities.csv").write_text("path,identity\ncarol/IMG_0002.jpg,carol\n")
+    ids = {it.path: it.identity for it in scan(src, show=False).items}
+    assert ids == {"alice/IMG_0001.JPG": "alice/IMG_0001", "bob/IMG_0001.JPG": "bob/IMG_0001",
+                   "carol/VID_0001.mp4": "carol", "carol/IMG_0002.jpg": "carol", "speech.wav": "voice:speech"}
+    (src / "identities.csv").write_text("path,identity\ncarol/IMG_0003.jpg,carol\n")
+    with pytest.raises(SynthfakeError, match=r"identities.csv:2: 'carol/IMG_0003.jpg' is no file under"):
+        scan(src, show=False)
 
 
 def test_corrupt_video_is_named_recorded_and_the_run_goes_on(data_dir, dataset_dir, tmp_path):

@@ -30,25 +30,39 @@ def _close_pairs(emb: np.ndarray, threshold: float, block: int = 1024):
 
 def read_identities(root: Path) -> dict[str, str] | None:
     """{path: identity} of the sources' `identities.csv` (None when there is none); a file without the path and
-    identity columns, a path listed twice or a row without an identity is one line naming the file and row."""
+    identity columns, a path listed twice, a row without an identity or a path with no file under the folder is
+    one line naming the file and row."""
     table = root / "identities.csv"
     if not table.exists():
         return None
     rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
-    blank = next((i for i, r in enumerate(rows, start=2) if not r["path"] or not r["identity"]), None)
-    if blank is not None:
-        raise SynthfakeError(f"{table}:{blank}: a row needs both a path and an identity")
+    for i, r in enumerate(rows, start=2):
+        if not r["path"] or not r["identity"]:
+            raise SynthfakeError(f"{table}:{i}: a row needs both a path and an identity")
+        if not (root / r["path"]).is_file():
+            raise SynthfakeError(f"{table}:{i}: {r['path']!r} is no file under {root} (paths are relative to it)")
     return {r["path"]: r["identity"] for r in rows}
+
+
+def file_names(paths: list[str]) -> dict[str, str]:
+    """A name per source path for identities: its stem where no other file shares it (talk_d3), else its path
+    without the extension (alice/IMG_0001), else the whole path: two people's IMG_0001.JPG stay two names."""
+    def unique(key) -> dict[str, str]:
+        keys = [key(p) for p in paths]
+        return {p: k for p, k in zip(paths, keys) if keys.count(k) == 1}
+
+    stems, bare = unique(lambda p: Path(p).stem), unique(lambda p: Path(p).with_suffix("").as_posix())
+    return {p: stems.get(p) or bare.get(p) or p for p in paths}
 
 
 def assign_identities(root: Path, items: list["SourceItem"], threshold: float,  # noqa: F821 - sources.SourceItem
                       given: dict[str, str] | None = None) -> None:
-    """Set every item's identity: from `given` (identities.csv), else faces within `threshold` of each other are one
-    person, named by the stem of the group's first video (else photo); a file without a face is its own."""
-    if given is not None:
-        for it in items:
-            it.identity = given.get(it.path, Path(it.path).stem)
-        return
+    """Set every item's identity. Faces within `threshold` of each other are one person; a group with files
+    listed in `given` (identities.csv) takes the first listed one's identity (listed files always keep their
+    own), else the name of its first video (else photo). A file without a face is its own person; audio is a
+    voice ("voice:NAME"), never a face's person."""
+    given = given or {}
+    names = file_names([it.path for it in items])
     faced = [it for it in items if it.embedding is not None]
     parent = list(range(len(faced)))
 
@@ -65,9 +79,13 @@ def assign_identities(root: Path, items: list["SourceItem"], threshold: float,  
     for k, it in enumerate(faced):
         groups.setdefault(find(k), []).append(it)
     for members in groups.values():
+        listed = sorted(m.path for m in members if m.path in given)
         lead = sorted(members, key=lambda m: (m.kind != "video", m.path))[0]
+        name = given[listed[0]] if listed else names[lead.path]
         for m in members:
-            m.identity = Path(lead.path).stem
+            m.identity = name
     for it in items:
-        if not it.identity:
-            it.identity = ("voice:" if it.kind == "audio" else "") + Path(it.path).stem
+        if it.path in given and it.kind != "audio":
+            it.identity = given[it.path]
+        elif not it.identity:
+            it.identity = ("voice:" if it.kind == "audio" else "") + given.get(it.path, names[it.path])
