@@ -93,6 +93,26 @@ def test_source_that_breaks_after_planning_is_a_recorded_failure(data_dir, tmp_p
     assert not list((out / "media").rglob(".*.tmp*"))  # no temporary file left behind
 
 
+def test_a_run_resumes_from_its_sources_moved_to_another_folder(data_dir, tmp_path):
+    """The same files under another path (moved, or mounted elsewhere) resume the run from there: before 6 Dec every
+    sample left failed on the old path, and --retry-failed failed them again. Another --identity-threshold is
+    named as such, not as changed files."""
+    src = tmp_path / "src"
+    shutil.copytree(data_dir / "faces", src / "faces")
+    out = tmp_path / "D"
+    gen("run", "--type", "face_swap", "--n", 3, "--reals", 0, "--sources", src, "--out", out, "--quiet")
+    done = {r.id: r.sha256 for r in read_records(out)}
+    shutil.rmtree(out / "manifest")
+    shutil.rmtree(out / "media")
+    moved = src.rename(tmp_path / "elsewhere")
+    gen("run", "--type", "face_swap", "--n", 3, "--reals", 0, "--sources", moved, "--out", out, "--quiet")
+    assert {r.id: r.sha256 for r in read_records(out)} == done and not read_failures(out)
+    assert load_index(out / "sources.json").root == str(moved.resolve())
+    proc = gen("run", "--type", "face_swap", "--n", 3, "--reals", 0, "--sources", moved, "--out", out, "--quiet",
+               "--identity-threshold", 0.5, check=False)
+    assert proc.returncode == 2 and "drawn at --identity-threshold 0.4, not 0.5" in proc.stderr, proc.stderr
+
+
 def test_people_who_wear_glasses_are_found_on_the_real_media(warm_sources):
     """talk_d9 and talk_d12 wear glasses in their videos (and the stills cut from them); the other seven do not.
     A still alone may score under the photo line (talk_d12's: 1.34): the person is judged on the video."""

@@ -98,13 +98,18 @@ class Dataset(DatasetFiles):
             plan_fields = {**plan_fields, "version": old.version}
         plan = _as_written(Plan(**plan_fields, sources_digest=index.digest))
         if old is not None:
+            if cached is not None and cached.identity_threshold != threshold:
+                raise PlanError(f"{root / SOURCES_FILE}: this dataset's identities were drawn at --identity-threshold "
+                                f"{cached.identity_threshold}, not {threshold}; rerun with it or use a new --out")
             if cached is not None and old.sources_digest != index.digest:
                 raise PlanError(f"{root / PLAN_FILE}: the files under {sources_dir} changed since this plan was "
                                 f"made; use a new --out or restore the sources")
             if old.model_dump() != plan.model_dump():
                 raise PlanError(f"{root / PLAN_FILE}: this dataset holds another plan ({_diff(old, plan)}); "
                                 f"rerun with the same settings or use a new --out")
-            plan, index = old, cached or index  # the written plan keeps its ids
+            # the written plan keeps its ids; the same files found in another folder (moved, or mounted elsewhere)
+            # are read from there
+            plan, index = old, cached.model_copy(update={"root": index.root}) if cached else index
         return cls(root, plan, index)
 
     def save(self) -> None:
@@ -122,6 +127,8 @@ class Dataset(DatasetFiles):
                 if made is not None:
                     shutil.rmtree(made, ignore_errors=True)
                 raise
+        elif (written := load_index(self.root / SOURCES_FILE)) is not None and written.root != self.index.root:
+            save_index(self.root / SOURCES_FILE, self.index)  # the sources moved: the workers read them there
 
     @cached_property
     def table(self) -> SampleTable:
