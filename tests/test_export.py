@@ -242,6 +242,23 @@ def test_rerun_resumes_and_another_export_in_the_same_folder_is_refused(mixed_da
     assert proc.returncode == 2 and "holds another export" in proc.stderr
 
 
+def test_a_deepfakebench_export_killed_mid_video_resumes_whole(exports, mixed_dataset, tmp_path):
+    """A kill between a video's two renames (landmarks in place, frames not) and another process's temporary
+    folders: the rerun makes the video again and leaves no temporary folder (before 6 Dec: 'Directory not empty'
+    on every rerun, and stale .tmp folders inside a finished export)."""
+    out = tmp_path / "dfb"
+    shutil.copytree(exports / "deepfakebench", out)
+    (out / "export.json").unlink()
+    frames = sorted((out / "synthfake").glob("SF-*/frames/*"))[0]
+    want = sorted(p.name for p in frames.iterdir())
+    shutil.rmtree(frames)  # killed after the landmarks' rename
+    (frames.parent / f".{frames.name}.99999.tmp").mkdir()  # another process's half-written folder
+    (frames.parent / f".{frames.name}.99999.tmp" / "000.png").write_bytes(b"half")
+    gen("export", mixed_dataset, "--format", "deepfakebench", "--out", out, "--frames", DFB_FRAMES, "--quiet")
+    assert sorted(p.name for p in frames.iterdir()) == want
+    assert not list(out.rglob(".*.tmp")) and (out / "export.json").is_file()
+
+
 def test_reader_refuses_a_record_path_that_escapes(tmp_path):
     import io
     import tarfile

@@ -52,9 +52,12 @@ def write_video(it: Item, label_dir: Path, num_frames: int) -> list[str]:
     frames_dir, lm_dir = label_dir / "frames" / vid, label_dir / "landmarks" / vid
     if frames_dir.is_dir() and lm_dir.is_dir():
         return sorted(p.name for p in frames_dir.glob("*.png"))
+    for d in ("frames", "landmarks"):  # what a killed export left of this video (any process): never whole
+        for stale in (label_dir / d).glob(f".{vid}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(lm_dir, ignore_errors=True)  # landmarks renamed, frames not: killed between the two renames
     tmp_f, tmp_l = (label_dir / d / f".{vid}.{os.getpid()}.tmp" for d in ("frames", "landmarks"))
     for d in (tmp_f, tmp_l):
-        shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
     names = []
     m = it.record.media
