@@ -178,7 +178,8 @@ def detect_eval(
                                   "by one writer (images 512 px short side JPEG q90; videos 360 px, 10 s, H.264 CRF "
                                   "23, no audio), so format, size, bitrate and audio say nothing of the label."),
     equalise_cache: Optional[Path] = typer.Option(None, "--equalise-cache", help="Folder of the equalised copies "
-                                                  "(default: equalised-KEY beside the labels CSV)."),
+                                                  "(default: equalised-KEY beside the labels CSV, or beside the folder "
+                                                  "when the CSV is inside it)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC (overall, per kind, per media), macro F1 at the saved and best thresholds, recall per kind

@@ -92,12 +92,16 @@ def _one(job: tuple[str, str, str, EqualiseSettings]) -> str:
         return f"failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
 
 
-def default_cache(labels: Path, s: EqualiseSettings) -> Path:
-    """`equalised-KEY/` beside the labels CSV; where that folder cannot be written (a read-only share), under
-    ~/.cache/synthfake/equalised/, named by the labels' absolute path as well."""
+def default_cache(labels: Path, s: EqualiseSettings, folder: Path | None = None) -> Path:
+    """`equalised-KEY/` beside the labels CSV, or beside the scored `folder` (`NAME.equalised-KEY/`) when the CSV
+    sits inside it (copies inside the folder would be scored with it later); where that cannot be written (a
+    read-only share), under ~/.cache/synthfake/equalised/, named by the labels' absolute path as well."""
     labels = Path(labels).resolve()
-    if os.access(labels.parent, os.W_OK):
-        return labels.parent / f"equalised-{s.key()}"
+    where, name = labels.parent, f"equalised-{s.key()}"
+    if folder is not None and labels.parent.is_relative_to(Path(folder).resolve()):
+        where, name = Path(folder).resolve().parent, f"{Path(folder).resolve().name}.equalised-{s.key()}"
+    if os.access(where, os.W_OK):
+        return where / name
     home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthfake" / "equalised"
     return home / f"{canonical_hash(str(labels), 12)}-{s.key()}"
 
@@ -118,7 +122,10 @@ def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSe
     """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones."""
     folder = Path(folder)
     rows, skipped = labelled_files(folder, labels)
-    cache = Path(cache) if cache is not None else default_cache(labels, s)
+    cache = Path(cache) if cache is not None else default_cache(labels, s, folder)
+    if cache.resolve().is_relative_to(folder.resolve()):
+        raise SynthfakeError(f"{cache}: the equalised cache is inside the folder it re-encodes ({folder}); its "
+                             f"copies and labels would be scored with it. Give --equalise-cache another folder")
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -100,7 +100,14 @@ def test_cache_is_reused_and_remade_only_where_sources_change(folder, tmp_path):
         equalise_folder(folder, folder / "labels.csv", other, cache, workers=0, log=notes.append)
     from synthfake.detector.equalise import default_cache
 
-    assert default_cache(folder / "labels.csv", S) == folder.resolve() / f"equalised-{S.key()}"
+    assert default_cache(tmp_path / "labels.csv", S, folder) == tmp_path.resolve() / f"equalised-{S.key()}"
+    # labels inside the scored folder: the copies go beside it, never into it (where predict would score them)
+    beside = folder.resolve().parent / f"{folder.name}.equalised-{S.key()}"
+    assert default_cache(folder / "labels.csv", S, folder) == beside
+    before = (folder / "labels.csv").read_bytes()
+    with pytest.raises(SynthfakeError, match="inside the folder it re-encodes"):
+        equalise_folder(folder, folder / "labels.csv", S, folder, workers=0, log=notes.append)
+    assert (folder / "labels.csv").read_bytes() == before  # the answer key untouched
 
 
 def test_undecodable_and_absent_files_are_skipped_with_a_reason(folder, tmp_path):
