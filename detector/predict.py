@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from synthfake import checks, media
 from synthfake.errors import SynthfakeError, require_one_of
@@ -25,6 +25,7 @@ RUNTIMES = ("auto", "onnx", "torch")
 
 LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
 PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
+KEY_COLUMNS = ("filename", "file_name", "file", "path", "filepath", "name", "video", "image", "id")
 
 
 @dataclass
@@ -73,20 +74,24 @@ def read_sample(path: Path) -> SampleSubmission:
         raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None
     if len(cols) < 2:
         raise SynthfakeError(f"{path}: sample submission needs a file column and a label column, got {cols}")
+    if not rows:
+        raise SynthfakeError(f"{path}: sample submission has no rows (nothing to fill in)")
+    key = _pick(cols, KEY_COLUMNS) or cols[0]
     label = _pick(cols, LABEL_COLUMNS)
     prob = _pick(cols, PROB_COLUMNS)
     if label is None and prob is None:
-        label = cols[1]
+        label = next(c for c in cols if c != key)
     values = {str(r.get(label, "")).strip() for r in rows} if label else set()
     words = None
     for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):
         if values and values <= {real, fake}:
             words = (real, fake)
-    return SampleSubmission(cols, cols[0], label, prob, rows, words)
+    return SampleSubmission(cols, key, label, prob, rows, words)
 
 
 def _index(files: list[Path], root: Path) -> dict[str, Path]:
-    """Lookup keys for each file: relative path, name, and stem (the last two only when unique)."""
+    """Lookup keys for each file: relative path, name, and stem (the last two only when unique), each also in
+    lower case where that is unique too (a sheet may write Photo.JPG as photo.jpg)."""
     keys: dict[str, Path] = {}
     seen: dict[str, int] = {}
     for p in files:
@@ -97,7 +102,21 @@ def _index(files: list[Path], root: Path) -> dict[str, Path]:
         for k in (p.name, p.stem):
             if seen[k] == 1:
                 keys.setdefault(k, p)
+    low: dict[str, set[Path]] = {}
+    for k, p in keys.items():
+        low.setdefault(k.lower(), set()).add(p)
+    for k, ps in low.items():
+        if len(ps) == 1:
+            keys.setdefault(k, next(iter(ps)))
     return keys
+
+
+def find_listed(index: dict[str, Path], key: str) -> Path | None:
+    """The file a sheet's key names: as written, then as a relative path ('./a.jpg', 'sub\\b.mp4'), then in lower
+    case."""
+    key = key.strip()
+    norm = PurePosixPath(key.replace("\\", "/")).as_posix() if key else key
+    return next((index[k] for k in (key, norm, norm.lower()) if k in index), None)
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -190,8 +209,11 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     summary = Summary()
     if sub is not None:
         index = _index(files, input_dir)
-        wanted = [index.get(str(r[sub.key]).strip()) for r in sub.rows]
+        wanted = [find_listed(index, str(r[sub.key] or "")) for r in sub.rows]
         summary.missing = [str(r[sub.key]) for r, p in zip(sub.rows, wanted) if p is None]
+        if not any(wanted):
+            raise SynthfakeError(f"{sample}: none of its {len(sub.rows)} rows names a file under {input_dir} (column "
+                                 f"{sub.key!r}, e.g. {summary.missing[0]!r}; {len(files)} image or video files there)")
         files = sorted({p for p in wanted if p is not None}, key=lambda p: p.relative_to(input_dir).as_posix())
     meta = read_meta(Path(model_dir))  # crop settings first (plain JSON), so the workers start before the model
     order = sorted(files, key=_size, reverse=True)  # largest first: no long video left to run alone at the end

@@ -247,3 +247,38 @@ def test_split_all_scores_every_file_of_a_dataset_the_model_never_trained_on(tin
     gen("detect", "eval", other, det_dataset, "--split", "all", "--json", tmp_path / "r.json", "--quiet",
         "--workers", 0)
     assert json.loads((tmp_path / "r.json").read_text())["files"] == len(read_records(det_dataset))
+
+
+def test_a_sheet_names_its_files_as_people_write_them(data_dir, tmp_path):
+    """The key column found by name (a `label,filename` sheet), keys like './a.jpg', 'sub\\b.mp4' or another case
+    find their file; a sheet naming none of the files, or with no rows, is one line before anything is scored
+    (before 6 Dec: every row a silent fallback, exit 0)."""
+    from synthfake.detector.predict import _index, find_listed, predict, read_sample
+    from synthfake.errors import SynthfakeError
+
+    inp = tmp_path / "in"
+    (inp / "sub").mkdir(parents=True)
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp / "Photo One.JPG")
+    shutil.copy(data_dir / "faces" / "photo_s42.jpg", inp / "sub" / "b.jpg")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("label,filename\n0,./photo one.jpg\n0,sub\\b.jpg\n0,Photo One\n")
+    sub = read_sample(sheet)
+    assert (sub.key, sub.label) == ("filename", "label")
+    index = _index([inp / "Photo One.JPG", inp / "sub" / "b.jpg"], inp)
+    got = [find_listed(index, r[sub.key]) for r in sub.rows]
+    assert got == [inp / "Photo One.JPG", inp / "sub" / "b.jpg", inp / "Photo One.JPG"]
+    sheet.write_text("filename,label\nnot_here.jpg,0\n")
+    with pytest.raises(SynthfakeError, match="none of its 1 rows names a file under"):
+        predict(tmp_path / "no_model", inp, tmp_path / "s.csv", sheet, show=False)
+    sheet.write_text("filename,label\n")
+    with pytest.raises(SynthfakeError, match="has no rows"):
+        predict(tmp_path / "no_model", inp, tmp_path / "s.csv", sheet, show=False)
+    assert not (tmp_path / "s.csv").exists()
+    from synthfake.labels import read_labels
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n./sub/b.jpg,1\nPhoto One.JPG,0\n")
+    assert [r.path for r in read_labels(labels, inp)] == ["sub/b.jpg", "Photo One.JPG"]
+    labels.write_text("path,label\n./sub/b.jpg,1\nsub/b.jpg,1\n")
+    with pytest.raises(SynthfakeError, match="sub/b.jpg is listed twice"):
+        read_labels(labels, inp)

@@ -48,6 +48,7 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
             raise SynthfakeError(f"{csv_path}:{line}: path {path!r} must be relative to {folder} and stay inside it")
         if label is None:
             raise SynthfakeError(f"{csv_path}:{line}: label {word!r} for {path}: expected 1 or Fake, 0 or Real")
+        path = p.as_posix()  # './a.jpg' and 'a.jpg' are one file
         if path in seen:
             raise SynthfakeError(f"{csv_path}:{line}: {path} is listed twice")
         seen.add(path)
