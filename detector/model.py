@@ -215,6 +215,9 @@ def save_detector(model, meta: DetectorMeta, out: Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    mode = (out / "config.json").stat().st_mode & 0o777  # what the umask gives a file
+    for w in out.glob("model*.safetensors"):  # written 0600: a copied folder was unreadable to its next user
+        w.chmod(mode)
     write_preprocessor(out, meta)
     write_json_atomic(out / META_FILE, asdict(meta))
 

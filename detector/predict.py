@@ -121,7 +121,8 @@ def find_listed(index: dict[str, Path], key: str) -> Path | None:
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     """Written under a temporary name beside `path` (removed if the write fails), then renamed onto it."""
-    with atomic_file(path) as tmp, open(tmp, "w", newline="") as fh:
+    # a file name that is not UTF-8 (os.fsdecode's surrogates) is written back as the bytes it has on disk
+    with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)

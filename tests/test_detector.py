@@ -69,6 +69,8 @@ def test_train_writes_a_loadable_model_folder(tiny_model, det_dataset):
     meta = json.loads((tiny_model / "detector.json").read_text())
     cfg = json.loads((tiny_model / "config.json").read_text())
     assert (tiny_model / "model.safetensors").is_file()
+    mode = (tiny_model / "config.json").stat().st_mode & 0o777
+    assert (tiny_model / "model.safetensors").stat().st_mode & 0o777 == mode  # readable as the rest (was 0600)
     assert cfg["id2label"][str(meta["fake_index"])] == "Fake"
     assert (meta["frames"], meta["margin"], meta["tta"], meta["image_size"]) == (8, 0.3, True, 64)
     assert 0.0 <= meta["threshold"] <= 1.0 and meta["train_crops"] > 0
@@ -282,3 +284,15 @@ def test_a_sheet_names_its_files_as_people_write_them(data_dir, tmp_path):
     labels.write_text("path,label\n./sub/b.jpg,1\nsub/b.jpg,1\n")
     with pytest.raises(SynthfakeError, match="sub/b.jpg is listed twice"):
         read_labels(labels, inp)
+
+
+def test_a_file_name_that_is_not_utf8_is_written_as_it_is_on_disk(tmp_path):
+    """os.listdir gives such a name with surrogates; the submission holds its bytes (was a UnicodeEncodeError after
+    every file had been scored)."""
+    import os
+
+    from synthfake.detector.predict import _write_csv
+
+    name = os.fsdecode(b"caf\xe9.jpg")
+    _write_csv(tmp_path / "s.csv", ["filename", "label"], [{"filename": name, "label": 0}])
+    assert (tmp_path / "s.csv").read_bytes() == b"filename,label\r\ncaf\xe9.jpg,0\r\n"
