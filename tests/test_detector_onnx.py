@@ -21,7 +21,7 @@ pytest.importorskip("onnx")
 
 from synthfake.detector.crops import CropSettings, FileCrops, file_crops  # noqa: E402
 from synthfake.detector.model import DetectorMeta, read_meta, save_detector, tiny_config  # noqa: E402
-from synthfake.detector.onnx_export import export_onnx, onnx_scorer  # noqa: E402
+from synthfake.detector.onnx_export import export_onnx, onnx_scorer, sample_pixels  # noqa: E402
 from synthfake.detector.predict import load_scorer  # noqa: E402
 from synthfake.detector.score import score_stream  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402
@@ -170,6 +170,9 @@ def test_int8_copy_is_used_by_default_only_when_checked_and_current(exported, cr
     assert len(notes) == 1 and notes[0].startswith("scoring with model.int8.onnx (val macro F1 0.7970")
     got = _probs(auto, crops, meta)
     assert not np.array_equal(got, ref) and np.abs(got - ref).max() < 0.05, "the int8 copy scored, close to fp32"
+    pixels = sample_pixels(meta, np.stack([c for fc in crops for c in fc.crops]))
+    alone = np.concatenate([auto(pixels[i:i + 1]) for i in range(len(pixels))])
+    assert np.array_equal(auto(pixels), alone), "an int8 probability must not depend on what shares its batch"
     assert np.array_equal(_probs(load_scorer(d, "onnx", int8=False)[0], crops, meta), ref)
     assert load_scorer(d, "torch", int8=None, log=notes.append)[0] is not None and len(notes) == 1
     code = textwrap.dedent(f"""
