@@ -244,8 +244,11 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
     p = Path(d) / META_FILE
     if p.is_file():
         raw = read_json(p)
+        if not isinstance(raw, dict):
+            raise SynthfakeError(f"{p}: expected a JSON object of scoring settings, got {type(raw).__name__}")
         known = {f.name for f in fields(DetectorMeta)}
         meta = DetectorMeta(**{k: v for k, v in raw.items() if k in known})
+        check_meta(p, meta)
         if meta.fake_index != idx:
             raise SynthfakeError(f"{p}: fake_index {meta.fake_index} disagrees with config.json's id2label "
                                  f"(fake class {idx} {cfg.id2label[idx]!r})")
@@ -253,6 +256,34 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
     size = getattr(cfg, "image_size", 224)
     mean, std = read_preprocessor(d, size)
     return DetectorMeta(image_size=size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
+
+
+def check_meta(p: Path, meta: DetectorMeta) -> None:
+    """One line naming detector.json and the field when a value (a hand edit) cannot be scored with."""
+    import math
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def whole(v, low: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+    bad = {
+        "threshold": not (number(meta.threshold) and 0 <= meta.threshold <= 1) and "a number from 0 to 1",
+        "frames": not whole(meta.frames, 1) and "a whole number of frames, at least 1",
+        "image_size": not whole(meta.image_size, 8) and "a whole number of pixels, at least 8",
+        "detect_side": not whole(meta.detect_side, 32) and "a whole number of pixels, at least 32",
+        "margin": not (number(meta.margin) and 0 <= meta.margin <= 2) and "a number from 0 to 2",
+        "fallback_label": meta.fallback_label not in (0, 1) and "0 or 1",
+        "tta": not isinstance(meta.tta, bool) and "true or false",
+        "mean": not (isinstance(meta.mean, list) and len(meta.mean) == 3 and all(map(number, meta.mean)))
+        and "3 numbers",
+        "std": not (isinstance(meta.std, list) and len(meta.std) == 3 and all(number(v) and v > 0 for v in meta.std))
+        and "3 positive numbers",
+    }
+    field_, want = next(((k, v) for k, v in bad.items() if v), (None, None))
+    if field_:
+        raise SynthfakeError(f"{p}: {field_} {getattr(meta, field_)!r}: expected {want}")
 
 
 def check_device(device: str, fp16: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 
 import pytest
@@ -296,3 +297,25 @@ def test_a_file_name_that_is_not_utf8_is_written_as_it_is_on_disk(tmp_path):
     name = os.fsdecode(b"caf\xe9.jpg")
     _write_csv(tmp_path / "s.csv", ["filename", "label"], [{"filename": name, "label": 0}])
     assert (tmp_path / "s.csv").read_bytes() == b"filename,label\r\ncaf\xe9.jpg,0\r\n"
+
+
+def test_a_hand_edited_detector_json_is_checked_before_scoring(tiny_model, tmp_path):
+    """A threshold written as a string, out of [0, 1] or NaN, frames 0 or a list for the whole file: one line naming
+    the file and field (before 6 Dec: a traceback after scoring, or every label 0 at threshold nan)."""
+    from synthfake.detector.model import read_meta
+    from synthfake.errors import SynthfakeError
+
+    d = tmp_path / "M"
+    shutil.copytree(tiny_model, d)
+    meta = json.loads((d / "detector.json").read_text())
+    for field_, value, want in (("threshold", "0.3", "threshold '0.3'"), ("threshold", 1.5, "threshold 1.5"),
+                                ("threshold", float("nan"), "threshold nan"), ("frames", 0, "frames 0"),
+                                ("std", [0.5, 0, 0.5], "std [0.5, 0, 0.5]")):
+        (d / "detector.json").write_text(json.dumps({**meta, field_: value}))
+        with pytest.raises(SynthfakeError, match=f"detector.json: {re.escape(want)}: expected"):
+            read_meta(d)
+    (d / "detector.json").write_text("[1, 2]")
+    with pytest.raises(SynthfakeError, match="expected a JSON object"):
+        read_meta(d)
+    (d / "detector.json").write_text(json.dumps({**meta, "threshold": 0.25}))
+    assert read_meta(d).threshold == 0.25  # a sound edit is taken
