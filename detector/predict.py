@@ -82,11 +82,21 @@ def read_sample(path: Path) -> SampleSubmission:
     if label is None and prob is None:
         label = next(c for c in cols if c != key)
     values = {str(r.get(label, "")).strip() for r in rows} if label else set()
+    if label and prob is None and values and all(_fraction(v) for v in values) and values - {"0", "1"}:
+        label, prob, values = None, label, set()  # DFDC's sheet: label 0.5 in every row asks for probabilities
     words = None
     for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):
         if values and values <= {real, fake}:
             words = (real, fake)
     return SampleSubmission(cols, key, label, prob, rows, words)
+
+
+def _fraction(v: str) -> bool:
+    """Whether a sheet's value reads as a number from 0 to 1 (a probability placeholder such as 0.5)."""
+    try:
+        return 0.0 <= float(v) <= 1.0
+    except ValueError:
+        return False
 
 
 def _index(files: list[Path], root: Path) -> dict[str, Path]:
@@ -137,6 +147,8 @@ def load_scorer(model_dir: Path, runtime: str = "auto", device: str = "cpu", fp1
     (0: one per core). On CUDA batches are padded to `batch_size` (fixed shapes).
     """
     require_one_of(runtime, RUNTIMES, f"--runtime {runtime}: expected one of ")
+    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:") and device[5:].isdigit()):
+        raise SynthfakeError(f"--device {device}: expected cpu, cuda or cuda:N")
     cuda = device.startswith("cuda")
     if runtime == "auto":
         runtime = "torch" if cuda and not int8 else "onnx"

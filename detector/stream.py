@@ -25,10 +25,13 @@ from .crops import DIED, CropSettings, FileCrops, crop_chunks, empty, init_worke
 
 def _work(conn, s: CropSettings, chunk: int, fn: Callable) -> None:
     init_worker()
-    while (job := conn.recv()) is not None:
-        seq, path = job
-        for part in fn(path, s, chunk):
-            conn.send((seq, part))
+    try:
+        while (job := conn.recv()) is not None:
+            seq, path = job
+            for part in fn(path, s, chunk):
+                conn.send((seq, part))
+    except (KeyboardInterrupt, BrokenPipeError, EOFError):
+        pass  # Ctrl-C reaches the whole process group: the scorer's process reports it, once
 
 
 @dataclass

@@ -319,3 +319,19 @@ def test_a_hand_edited_detector_json_is_checked_before_scoring(tiny_model, tmp_p
         read_meta(d)
     (d / "detector.json").write_text(json.dumps({**meta, "threshold": 0.25}))
     assert read_meta(d).threshold == 0.25  # a sound edit is taken
+
+
+def test_a_sheet_of_probability_placeholders_gets_probabilities(tmp_path):
+    """DFDC's sample submission holds label 0.5 in every row and is scored by log loss: it gets each file's
+    probability, not a hard 0 / 1; a sheet of 0 / 1 labels still gets labels; --device is checked on every runtime."""
+    from synthfake.detector.predict import load_scorer, read_sample
+    from synthfake.errors import SynthfakeError
+
+    sheet = tmp_path / "sample_submission.csv"
+    sheet.write_text("filename,label\na.mp4,0.5\nb.mp4,0.5\n")
+    sub = read_sample(sheet)
+    assert (sub.label, sub.prob) == (None, "label")
+    sheet.write_text("filename,label\na.mp4,0\nb.mp4,1\n")
+    assert (read_sample(sheet).label, read_sample(sheet).prob) == ("label", None)
+    with pytest.raises(SynthfakeError, match="--device gpu: expected cpu, cuda or cuda:N"):
+        load_scorer(tmp_path, "onnx", device="gpu")

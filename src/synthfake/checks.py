@@ -33,7 +33,7 @@ def existing_folder(folder, what: str = "folder") -> Path:
     """`folder` as a Path when it is a folder; else one line: '<folder>: <what> not found'."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise SynthfakeError(f"{folder}: {what} not found")
+        raise SynthfakeError(f"{folder}: {what} {'is a file, not a folder' if folder.exists() else 'not found'}")
     return folder
 
 
