@@ -8,6 +8,7 @@ a logged one-line reason; the run goes on.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -53,10 +54,21 @@ class Summary:
 def list_inputs(folder: Path) -> list[Path]:
     """Every image and video under a folder, sorted by relative path."""
     folder = checks.existing_folder(folder, "input folder")
-    # a broken symlink is listed too: it gets its row (the fallback) and a log line saying why
-    return sorted((p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
-                   and media.kind_of(p) in ("image", "video")),
-                  key=lambda p: p.relative_to(folder).as_posix())
+    found, seen = [], set()
+    # linked folders are followed (each real folder once: a link loop ends); a broken symlink is listed too: it
+    # gets its row (the fallback) and a log line saying why
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for n in names:
+            p = Path(top) / n
+            if (p.is_file() or p.is_symlink() and not p.exists()) and media.kind_of(p) in ("image", "video"):
+                found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:

@@ -335,3 +335,20 @@ def test_a_sheet_of_probability_placeholders_gets_probabilities(tmp_path):
     assert (read_sample(sheet).label, read_sample(sheet).prob) == ("label", None)
     with pytest.raises(SynthfakeError, match="--device gpu: expected cpu, cuda or cuda:N"):
         load_scorer(tmp_path, "onnx", device="gpu")
+
+
+def test_predict_lists_files_in_linked_folders_once(data_dir, tmp_path):
+    """A symlinked subfolder is followed (its files were skipped without a word); a link back to the folder
+    itself ends there."""
+    import os
+
+    from synthfake.detector.predict import list_inputs
+
+    inp, other = tmp_path / "in", tmp_path / "other"
+    inp.mkdir()
+    other.mkdir()
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", other / "x.jpg")
+    shutil.copy(data_dir / "faces" / "photo_s42.jpg", inp / "y.jpg")
+    os.symlink(other, inp / "linked")
+    os.symlink(inp, inp / "loop")
+    assert [p.relative_to(inp).as_posix() for p in list_inputs(inp)] == ["linked/x.jpg", "y.jpg"]
