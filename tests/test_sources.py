@@ -50,6 +50,12 @@ def test_a_partial_identities_table_names_its_files_and_the_rest_are_grouped_by_
     ids = {it.path: it.identity for it in scan(src, show=False).items}
     assert ids == {"alice/IMG_0001.JPG": "alice/IMG_0001", "bob/IMG_0001.JPG": "bob/IMG_0001",
                    "carol/VID_0001.mp4": "carol", "carol/IMG_0002.jpg": "carol", "speech.wav": "voice:speech"}
+    shutil.copy(src / "bob" / "IMG_0001.JPG", src / "bob" / "IMG_0001 copy.JPG")  # a copy is kept out, named
+    index = scan(src, show=False)
+    assert {it.path: it.excluded for it in index.items if it.excluded} == {
+        "bob/IMG_0001.JPG": "same content as bob/IMG_0001 copy.JPG"}
+    (src / "bob" / "IMG_0001 copy.JPG").unlink()
+    assert not [it for it in scan(src, index, show=False).items if it.excluded]  # decided again when it is gone
     (src / "identities.csv").write_text("path,identity\ncarol/IMG_0003.jpg,carol\n")
     with pytest.raises(SynthfakeError, match=r"identities.csv:2: 'carol/IMG_0003.jpg' is no file under"):
         scan(src, show=False)

@@ -4,7 +4,8 @@ Per file: kind, sha256, size, media properties, faces found (on a few frames), t
 landmarks and 128-D embedding, and an identity. Identity comes from `identities.csv` (path,identity)
 when the folder has one; otherwise files whose faces lie within `identity_threshold` of each other are
 one person (a still cut from a video is the same person as the video), and every other file is its own.
-Files that cannot serve in a face role stay in the index with the reason in `excluded`.
+Files that cannot serve in a face role stay in the index with the reason in `excluded`, and so does a file with
+the content of one listed before it (a copy, or a link inside the folder).
 
 Files that cannot be read are excluded with their reason too, and the scan goes on: a broken symlink, an
 unreadable file or folder, something that is not a regular file. Symlinks: every source must resolve inside the
@@ -34,6 +35,7 @@ from .identities import assign_identities, read_identities
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
 NOT_MEDIA = "not a media file (unknown extension)"
+COPY_OF = "same content as "  # then the path of the first file with it
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
 SCAN_VERSION = 1  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key)
@@ -219,6 +221,20 @@ def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem
     return _index_file(root, path, st)
 
 
+def _exclude_copies(items: list[SourceItem]) -> None:
+    """A file with the content of one listed before it (a copy, a link inside the folder) is kept out with its
+    reason: it would be drawn as often as a file of its own, a real twice over."""
+    first: dict[str, str] = {}
+    for it in items:
+        if it.excluded and it.excluded.startswith(COPY_OF):  # decided again: the first file may be gone
+            it.excluded = None
+        if it.excluded is None and it.sha256:
+            if it.sha256 in first:
+                it.excluded = COPY_OF + first[it.sha256]
+            else:
+                first[it.sha256] = it.path
+
+
 def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float = IDENTITY_THRESHOLD,
          on_file: Callable[[str], None] | None = None, show: bool = False) -> SourceIndex:
     """Index every file under `root`, reusing cached entries whose size and mtime are unchanged (with progress
@@ -238,6 +254,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
                 on_file(path.relative_to(root).as_posix())
     if not any(it.kind != "other" for it in items):
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
+    _exclude_copies(items)
     assign_identities(root, items, threshold, given)
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
 

@@ -70,7 +70,8 @@ def check(data: AuditData, pool: Executor | None) -> Check:
     status = FAIL if bad else PASS
     top = max(rows, key=lambda r: r["deviation"] - r["allowed"], default=None)
     summary = (f"{len(records)}/{layout.total} records; largest deviation {top['deviation']:.3f} "
-               f"({top['dimension']} {top['key']}: {top['observed']} vs {top['planned']} planned, "
-               f"allowed {top['allowed']:.3f})" if top else "no records")
+               f"({top['dimension']} {top['key']}: share {top['observed_share']:.3f} of {top['observed']} made vs "
+               f"{top['planned_share']:.3f} of {top['planned']} planned, allowed {top['allowed']:.3f})"
+               if top else "no records")
     summary += f"; {len(bad)} share(s) beyond what is allowed" if bad else ""
     return Check("balance", status, summary, {"tolerance": tolerance, "rows": rows})
