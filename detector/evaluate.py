@@ -10,7 +10,7 @@ from pathlib import Path
 
 from synthfake.dataset import Dataset
 from synthfake.errors import SynthfakeError
-from synthfake.manifest import Record
+from synthfake.manifest import Record, read_records
 from synthfake.tally import planned_records
 from synthfake.progress import sample_progress
 
@@ -88,7 +88,9 @@ def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str
                              "split too; give a dataset made from people it never saw, or name one split")
     records = split_records(dataset, split, leave_out, keep="only")
     if not records:
-        raise SynthfakeError(f"{dataset}: no records in split {split!r}")
+        have = sorted({r.split for r in read_records(dataset)})
+        raise SynthfakeError(f"{dataset}: no records in split {split!r} (its splits: {', '.join(have) or 'none'}; "
+                             f"or all)")
     scores = score_records(model, meta, dataset, records, batch_size, workers, cache_root, show, f"scoring {split}")
     for r, s in zip(records, scores):
         if s.prob is None:

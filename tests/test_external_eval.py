@@ -91,7 +91,8 @@ def test_bootstrap_intervals_bracket_the_estimate():
 
 @pytest.mark.parametrize("row,msg", [(("a.jpg", "yes"), "labels.csv:3: label 'yes' for a.jpg: expected 1"),
                                      (("../a.jpg", "1"), "labels.csv:3: path '../a.jpg' must be relative"),
-                                     (("faces/photo_s1.jpg", "0"), "labels.csv:3: faces/photo_s1.jpg is listed twice")])
+                                     (("faces/photo_s1.jpg", "0"),
+                                      "labels.csv:3: faces/photo_s1.jpg is listed twice (first on line 2)")])
 def test_bad_rows_are_one_line_errors(folder, tmp_path, model_dir, row, msg):
     _write_labels(tmp_path / "labels.csv", [("faces/photo_s1.jpg", "0"), row], ("path", "label"))
     with pytest.raises(SynthfakeError, match=msg.replace("(", r"\(")):
