@@ -59,7 +59,7 @@ def hostile(data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     os.symlink(outside, src / "linked")
     os.mkfifo(src / "pipe.jpg")  # opening it to read would block: proves the scan never opens it
     (src / "locked").mkdir()
-    shutil.copy(data_dir / "faces" / "photo_s42.jpg", src / "locked" / "hidden.jpg")
+    shutil.copy(data_dir / "faces" / "still_talk_d12.jpg", src / "locked" / "hidden.jpg")  # no copy of a PHOTO
     os.chmod(src / "locked", 0)
     ds = top / "D"
     env = {**os.environ, "SYNTHFAKE_PROGRESS_INTERVAL": "0"}  # stderr is a pipe here: plain progress lines
