@@ -1,8 +1,8 @@
 """WebDataset: tar shards `SPLIT-NNNNN.tar` of (media, label, record JSON) per sample, keyed by record id.
 
 Each sample is three members written by `webdataset.TarWriter`: `ID.mp4|ID.jpg|ID.png`, `ID.cls` (the label,
-0 real / 1 fake, what `wds` pipelines' `.to_tuple("jpg;png;mp4", "cls")` read) and `ID.json` (the full record), grouped by
-the name up to the first dot as the package expects. TarWriter is given mtime 0 and fixed owner and mode and
+0 real / 1 fake, what `wds` pipelines' `.to_tuple("jpg;png;mp4", "cls")` read) and `ID.json` (the full record),
+grouped by the name up to the first dot as the package expects. TarWriter is given mtime 0 and fixed owner and mode and
 writes a sample's members in sorted order, so an export is byte-for-byte repeatable; each shard is written to
 a temporary name and renamed, and a resumed export skips the shards already there.
 """
