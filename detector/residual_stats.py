@@ -71,6 +71,8 @@ class ResidualStatsConfig(PretrainedConfig):
 
 
 N_FEATURES = 3 * 2 * len(REGIONS) + len(REGIONS) + 2 * 2  # residuals (plain, truncated), gradients, chroma
+CHROMA = slice(N_FEATURES - 4, N_FEATURES)  # the chroma residuals' columns (Cr, Cb x core, ring)
+GREY_LEVELS = 0.5  # mean |Cr| + |Cb| (grey levels) under which a crop has no colour: its chroma says nothing
 MSCN_STATS = ("var", "shape", "h", "v", "d1", "d2")  # per region and scale; h..d2: neighbour products
 N_MSCN = 2 * len(MSCN_STATS) * len(REGIONS)
 
@@ -171,12 +173,25 @@ class ResidualStatsForImageClassification(PreTrainedModel):
             out += [mscn_stats(grey, window, masks), mscn_stats(half, window, half_masks)]
         return torch.cat(out, 1)
 
+    def colourless(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 1) True for a crop without colour (a black-and-white photo): its chroma residuals are 0 by nature,
+        which a head trained on colour reads as far outside anything real (a grey real photo scored 0.999 fake)."""
+        _, _, mean, std, _, _ = self.fixed(pixel_values.device)
+        rgb = (pixel_values * std + mean) * 255.0
+        r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+        grey = 0.299 * r + 0.587 * g + 0.114 * b
+        size = ((r - grey).abs() * 0.713 + (b - grey).abs() * 0.564).mean(dim=(1, 2))
+        return (size < GREY_LEVELS)[:, None]
+
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
         f = self.features(pixel_values)
         if self.training:  # batch statistics, and the running ones updated
             f = self.norm(f)
         else:  # the running statistics written out (the ONNX exporter cannot shape a batch_norm here)
             f = (f - self.norm.running_mean) / torch.sqrt(self.norm.running_var + self.norm.eps)
+        chroma = f[:, CHROMA]  # a colourless crop's chroma set to the training mean: no evidence either way
+        chroma = torch.where(self.colourless(pixel_values), torch.zeros_like(chroma), chroma)
+        f = torch.cat([f[:, :CHROMA.start], chroma, f[:, CHROMA.stop:]], 1)
         logits = self.head(f)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)

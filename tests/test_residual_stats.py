@@ -123,3 +123,32 @@ def test_mscn_statistics_see_a_smoothed_face_core_and_export(crop, tmp_path):
     loaded, _ = load_detector(tmp_path)
     assert loaded.config.mscn and loaded.norm.num_features == N_FEATURES + N_MSCN
     assert export_onnx(loaded, DetectorMeta(image_size=SIZE), tmp_path, np.stack([crop]), log=lambda m: None) <= 1e-5
+
+
+def test_a_black_and_white_photo_is_judged_on_its_grey_levels(crop, tmp_path):
+    """A colourless crop's chroma residuals are 0 by nature; they are set to the training mean, so the head does
+    not read them as a fake's (a grey real photo scored 0.999 before 6 Dec). Colour crops are untouched, and the
+    ONNX copy agrees."""
+    import cv2
+
+    from synthfake.detector.onnx_export import export_onnx
+    from synthfake.detector.residual_stats import CHROMA
+
+    model, meta = load_base(None, SIZE, arch={"type": "residual_stats"})
+    grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
+    x = torch.from_numpy(to_pixels([crop, grey], [False, False], [0.5] * 3, [0.5] * 3))
+    model.train()
+    model(x.repeat(4, 1, 1, 1), labels=torch.tensor([0, 1] * 4))  # running statistics from these crops
+    model.eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.weight[1, CHROMA] = 1.0  # a head that reads only chroma
+        model.head.bias.zero_()
+        f = model.features(x)
+        logits = model(x).logits
+    assert f[1, CHROMA].max() < -6 and f[0, CHROMA].min() > -3  # no chroma residual at all in the grey crop
+    assert model.colourless(x).ravel().tolist() == [False, True]
+    z = (f[0, CHROMA] - model.norm.running_mean[CHROMA]) / torch.sqrt(model.norm.running_var[CHROMA] + 1e-5)
+    assert torch.allclose(logits[0, 1], z.sum(), atol=1e-4) and logits[1, 1].abs() < 1e-6
+    both = np.stack([crop, grey])
+    assert export_onnx(model, DetectorMeta(image_size=SIZE), tmp_path, both, log=lambda m: None) <= 1e-5
