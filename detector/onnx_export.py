@@ -166,7 +166,10 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
                else f"`gen detect export {d}` (or score with --runtime torch)")
         raise SynthfakeError(f"{onnx}: not found; make it with {how}")
     info_path = d / ONNX_META
-    info = read_json(info_path) if info_path.is_file() else {}
+    if not info_path.is_file():
+        raise SynthfakeError(f"{info_path}: missing (what {onnx.name} was made from and its check); run "
+                             f"`gen detect export {d}` again")
+    info = read_json(info_path)
     w = weights_file(d)
     if w and not same_file(info.get("weights"), w):
         raise SynthfakeError(f"{onnx}: made from other weights than {w} (retrained since?); run "

@@ -79,6 +79,9 @@ def test_stale_or_missing_export_is_a_clear_error(exported, tmp_path):
     w.write_bytes(bytes(data))
     with pytest.raises(SynthfakeError, match="retrained since"):
         onnx_scorer(copy, meta)
+    (copy / "onnx.json").unlink()
+    with pytest.raises(SynthfakeError, match="onnx.json: missing"):
+        onnx_scorer(copy, meta)
     (copy / "model.onnx").unlink()
     with pytest.raises(SynthfakeError, match="gen detect export"):
         load_scorer(copy, "onnx")
