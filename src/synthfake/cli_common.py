@@ -27,7 +27,8 @@ EXTRA_OF = {"torch": "detector", "transformers": "detector", "accelerate": "dete
             "webdataset": "export", "huggingface_hub": "export", "ray": "ray", "albumentations": "detector"}
 
 # options several commands take, declared once (typer reads an OptionInfo without changing it)
-QUIET = typer.Option(False, "--quiet", help="No progress bars nor logs.")
+QUIET = typer.Option(False, "--quiet", help="No progress bars nor progress logs (a line about a skipped or "
+                                                  "fallback file is still said).")
 DEVICE = typer.Option("cpu", "--device", help="cpu | cuda")
 FP16 = typer.Option(False, "--fp16", help="Half precision (CUDA only).")
 DECODE_WORKERS = typer.Option(2, "--workers", min=0, help="Decoding/detection processes (0: in-process).")
