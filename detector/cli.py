@@ -111,8 +111,9 @@ def detect_predict(
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
                                               help="Override the saved threshold."),
-    fake_share: Optional[float] = typer.Option(None, "--fake-share", min=0, max=1, help="Label at the threshold "
-                                               "that calls this share of the scored files fake (e.g. 0.5 for a "
+    fake_share: Optional[float] = typer.Option(None, "--fake-share", help="Label at the threshold "
+                                               "that calls this share (between 0 and 1, both excluded) of the "
+                                               "scored files fake (e.g. 0.5 for a "
                                                "test set about half fake), not the saved one: scores of new people "
                                                "and generators shift (README, Detector)."),
     workers: int = DECODE_WORKERS,
