@@ -152,6 +152,11 @@ def detect_export(
     if int8 and dataset is None:
         raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")
     checks.output_file(model_dir / "model.onnx", "MODEL_DIR")
+    if int8:  # the dataset's val split is checked before the export, not after it
+        from synthfake.detector.evaluate import split_records
+
+        if not split_records(dataset, "val"):
+            raise SynthfakeError(f"{dataset}: no records in its val split, which checks the int8 copy's accuracy")
     export_dir(model_dir, log=_note)
     if int8:
         quantize_int8(model_dir, dataset, workers=workers, log=_note)
