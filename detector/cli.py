@@ -128,8 +128,9 @@ def detect_predict(
     """Score every image and video under INPUT_DIR; write the submission and a per-file probability CSV."""
     from synthfake.detector.predict import predict, probs_path
 
-    checks.output_file(out_csv, "--out")  # before scoring: a folder or an unwritable place is refused now
-    checks.output_file(probs_path(out_csv), "--out (its _probs.csv)")
+    files = {"--sample-submission": sample_submission, "MODEL_DIR": model_dir}  # a file or folder it would change
+    checks.output_file(out_csv, "--out", files)  # before scoring: a folder or an unwritable place is refused now
+    checks.output_file(probs_path(out_csv), "--out (its _probs.csv)", files)
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
                 threshold, show=not quiet, log=_note, runtime=runtime, int8=int8, fake_share=fake_share)
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
@@ -193,7 +194,7 @@ def detect_eval(
     from synthfake.detector.evaluate import evaluate
     from synthfake.detector.metrics import tables
 
-    checks.output_file(json_out, "--json")
+    checks.output_file(json_out, "--json", {"MODEL_DIR": model_dir, "DATASET": dataset, "--labels": labels})
     if equalise and labels is None:
         raise SynthfakeError("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
     _check_dataset_or_labels(dataset, labels)

@@ -225,3 +225,25 @@ def test_a_missing_extra_is_one_line_with_the_pip_command(made, tmp_path):
         assert f"pip install 'synthfake[{extra}]'" in line, (args, line)
         assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
     assert not (tmp_path / "M2").exists() and not (tmp_path / "s.csv").exists() and not (tmp_path / "hf").exists()
+
+
+def test_an_output_file_never_replaces_an_input(data_dir, tmp_path):
+    """`--json` or `--out` naming an input file (a labels CSV, a sample submission) or a path inside an input folder
+    (a dataset's plan.json, a manifest part, the sources) is one line, exit 2, and the input is unchanged (before 6
+    Dec `gen audit --json DATASET/plan.json` replaced the plan and the dataset could no longer be opened)."""
+    from synthfake import checks
+    from synthfake.errors import SynthfakeError
+
+    folder = tmp_path / "L"
+    folder.mkdir()
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", folder / "real.jpg")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\nreal.jpg,0\n")
+    res = CliRunner().invoke(app, ["audit", str(folder), "--labels", str(labels), "--json", str(labels)])
+    assert res.exit_code == 2 and f"is --labels {labels}, which it would change" in res.output
+    assert labels.read_text() == "path,label\nreal.jpg,0\n"
+    res = CliRunner().invoke(app, ["sources", "scan", str(folder), "--json", str(folder / "index.json")])
+    assert res.exit_code == 2 and f"is inside FOLDER {folder}" in res.output and not (folder / "index.json").exists()
+    with pytest.raises(SynthfakeError, match="is inside DATASET"):
+        checks.output_file(folder / "plan.json", "--json", {"DATASET": folder})
+    checks.output_file(tmp_path / "report.json", "--json", {"DATASET": folder, "--labels": labels})  # beside: fine

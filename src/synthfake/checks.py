@@ -69,13 +69,21 @@ def _placeable(path: Path, what: str) -> None:
         raise SynthfakeError(f"{what}: cannot write in {folder} ({why})")
 
 
-def output_file(path: Path | None, option: str) -> None:
-    """An output file option (--json FILE, --out FILE): not a folder, its parent a folder, writable."""
+def output_file(path: Path | None, option: str, inputs: dict[str, Path | None] | None = None) -> None:
+    """An output file option (--json FILE, --out FILE): not a folder, its parent a folder, writable, and neither an
+    input file of `inputs` ({option: path}) nor inside an input folder, which it would change."""
     if path is None:
         return
     path = Path(path)
     if path.is_dir():
         raise SynthfakeError(f"{option} {path}: is a folder; give a file name")
+    for name, given in (inputs or {}).items():
+        if given is None:
+            continue
+        if Path(given).is_dir() and overlaps(path, given) or Path(path).resolve() == Path(given).resolve():
+            where = "is inside" if Path(given).is_dir() else "is"
+            raise SynthfakeError(f"{option} {path}: {where} {name} {given}, which it would change; write it "
+                                 f"elsewhere")
     _placeable(path, f"{option} {path}")
 
 

@@ -201,7 +201,7 @@ def audit(dataset: Path = DATASET,
     from .audit import audit_table, run_audit, write_report
     from .audit.base import FAIL, Settings
 
-    checks.output_file(json_out, "--json")
+    checks.output_file(json_out, "--json", {"DATASET": dataset, "--labels": labels})
 
     if labels is not None:
         from .audit.external import confound_table, folder_confounds
@@ -235,9 +235,12 @@ def preview(dataset: Path = DATASET,
     from .preview import preview as draw
     from .preview_html import write_page
 
-    checks.output_file(out_png, "--out")
+    checks.output_file(out_png, "--out", {"DATASET": dataset, "--sources": sources})
     if html:
-        checks.output_file(out_png.with_suffix(".html"), "--html (OUT with .html)")
+        if out_png.suffix.lower() == ".html":
+            raise SynthfakeError(f"--out {out_png}: the contact sheet is a PNG; with --html the page is written "
+                                 f"beside it as {out_png.with_suffix('.html').name}: give --out a .png name")
+        checks.output_file(out_png.with_suffix(".html"), "--html (OUT with .html)", {"DATASET": dataset})
     rows = draw(dataset, out_png, per_row, tile, sources)
     out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "
               f"({', '.join(f'{t}/{b}' for t, b in rows)})", highlight=False)
@@ -256,7 +259,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     """Index every photo, video and audio file: kind, size, faces, identity; list what is kept out and why."""
     from .sources import glasses_identities, save_index
 
-    checks.output_file(json_out, "--json")
+    checks.output_file(json_out, "--json", {"FOLDER": folder})
     index = scan(folder, None, identity_threshold, show=True)
     with_glasses = glasses_identities(index.items)
     t = Table(title=f"{index.root}: {len(index.items)} files, "
