@@ -4,6 +4,7 @@ label-blind chain from a label-dependent one."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -175,3 +176,20 @@ def test_preview_shows_before_and_after(degraded, tmp_path):
     assert cells and all(c.tiles[1].label == "before" and "after" in c.tiles[0].label for c in cells)
     assert all(c.tiles[0].image.shape != c.tiles[1].image.shape or (c.tiles[0].image != c.tiles[1].image).any()
                for c in cells)
+
+
+def test_a_chain_missing_a_setting_or_with_choices_for_a_range_is_one_line():
+    """A bare `jpeg` passed the checks and then failed every image sample (KeyError 'quality'); `quality=10|90` was
+    drawn as the range 10-90. Both are refused before anything runs, naming what to give."""
+    from synthfake.degrade import parse_chain
+    from synthfake.errors import SynthfakeError
+
+    for text, want in (("jpeg", "jpeg needs quality (e.g. 'jpeg:quality=60-90')"),
+                       ("resize:factor=0.5-1", "resize needs interp"),
+                       ("jpeg:quality=10|90", "choices a|b are for fps, interp, preset; give quality a range"),
+                       ("jpeg:qualty=50", "unknown setting(s) ['qualty']"),
+                       ("jpeg:p=2,quality=50-60", "p=2.0 must be a probability from 0 to 1")):
+        with pytest.raises(SynthfakeError, match=re.escape(want)):
+            parse_chain(text)
+    assert parse_chain("h264") == [{"op": "h264", "p": 1.0}]  # the writer's CRF and preset
+    assert parse_chain("fps:fps=25|30")[0]["fps"] == [25.0, 30.0]

@@ -43,6 +43,7 @@ PRESETS: dict[str, list[dict]] = {
 }
 KNOWN = {"jpeg": {"quality"}, "resize": {"factor", "interp"}, "blur": {"sigma"}, "noise": {"sigma"},
          "color": {"brightness", "contrast", "saturation", "gamma"}, "fps": {"fps"}, "h264": {"crf", "preset"}}
+REQUIRED = {**KNOWN, "h264": set()}  # what an operation cannot run without (h264 has the writer's defaults)
 
 
 def parse_chain(text: str) -> list[dict]:
@@ -66,6 +67,9 @@ def parse_chain(text: str) -> list[dict]:
                     step["p"] = float(v)
                 elif rng:
                     step[k] = [float(rng[1]), float(rng[2])]
+                elif "|" in v and k in BOUNDS and k not in CHOICE_KEYS:
+                    raise SynthfakeError(f"--degrade {text!r}: {op.strip()}: {k}={v!r}: choices a|b are for "
+                                         f"{', '.join(sorted(CHOICE_KEYS))}; give {k} a range lo-hi")
                 elif "|" in v or not re.fullmatch(r"-?[\d.]+", v):
                     step[k] = [float(x) if re.fullmatch(r"-?[\d.]+", x) else x for x in v.split("|")]
                 else:
@@ -83,8 +87,15 @@ def validate_chain(steps: list[dict], text: str = "") -> None:
         require_one_of(s.get("op"), KNOWN, f"--degrade {text!r}: unknown operation {s.get('op')!r} (known: ",
                        suffix=f"; presets: {', '.join(PRESETS)})")
         extra = set(s) - KNOWN[s["op"]] - {"op", "p"}
-        if extra or not 0 <= s["p"] <= 1:
-            raise SynthfakeError(f"--degrade {text!r}: {s['op']}: bad settings {sorted(extra) or 'p'}")
+        if extra:
+            raise SynthfakeError(f"--degrade {text!r}: {s['op']}: unknown setting(s) {sorted(extra)} (known: "
+                                 f"{', '.join(sorted(KNOWN[s['op']]))}, p)")
+        if not (isinstance(s["p"], (int, float)) and 0 <= s["p"] <= 1):
+            raise SynthfakeError(f"--degrade {text!r}: {s['op']}: p={s['p']!r} must be a probability from 0 to 1")
+        missing = sorted(REQUIRED[s["op"]] - set(s))
+        if missing:
+            raise SynthfakeError(f"--degrade {text!r}: {s['op']} needs {', '.join(missing)} (e.g. "
+                                 f"'{s['op']}:{','.join(f'{k}={EXAMPLE[k]}' for k in missing)}')")
         for key, spec in s.items():
             if key in ("op", "p"):
                 continue
@@ -121,6 +132,8 @@ def _check_value(text: str, op: str, key: str, spec) -> None:
 
 
 CHOICE_KEYS = {"fps", "interp", "preset"}  # a list under these keys is a set of choices, not a range
+EXAMPLE = {"quality": "60-90", "factor": "0.5-1", "interp": "area|cubic", "sigma": "0.3-1", "brightness": "-10-10",
+           "contrast": "0.9-1.1", "saturation": "0.9-1.1", "gamma": "0.9-1.1", "fps": "25|30"}
 
 
 def _draw(key: str, spec, rng: np.random.Generator, integer: bool):
