@@ -71,7 +71,7 @@ def detect_train(
     val, save the model folder."""
     from synthfake.detector.train import TrainOptions, train
 
-    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY
+    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY, check_recipe_only
 
     v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
              score_frames=score_frames, margin=margin, center_fallback=center_fallback,
@@ -84,6 +84,7 @@ def detect_train(
         from synthfake.recipe import apply_recipe, read_recipe
 
         v = apply_recipe(ctx, v, read_recipe(recipe, set(v) - {"base"}, "detector"), recipe)
+        check_recipe_only(v, recipe)
         for key in ("model", "augment"):
             if v[key] is not None and not isinstance(v[key], dict):
                 raise SynthfakeError(f"{recipe}: {key}: expected a JSON object of settings, got {v[key]!r}")

@@ -33,6 +33,26 @@ DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/dete
 # recipe keys that have no command-line flag, with their defaults (the tiny ViT: no model section)
 RECIPE_ONLY = {"model": None, "augment": None, "self_blend": 0.0, "schedule": "linear", "warmup": 0.0,
                "weight_decay": 0.01, "balance_files": False, "l2": 0.0, "threshold_prior_people": 2.0}
+SCHEDULES = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
+
+
+def check_recipe_only(v: dict, where) -> None:
+    """The recipe-only keys' values (no flag checks them): one line naming the recipe and key."""
+    import math
+
+    def number(x, low: float, high: float = math.inf) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and low <= x <= high
+
+    bad = {"self_blend": not number(v["self_blend"], 0, 1) and "a share from 0 to 1",
+           "warmup": not number(v["warmup"], 0, 1) and "a share of the steps from 0 to 1",
+           "weight_decay": not number(v["weight_decay"], 0) and "a number >= 0",
+           "l2": not number(v["l2"], 0) and "a number >= 0",
+           "threshold_prior_people": not number(v["threshold_prior_people"], 0) and "a number of people >= 0",
+           "balance_files": not isinstance(v["balance_files"], bool) and "true or false",
+           "schedule": v["schedule"] not in SCHEDULES and f"one of {', '.join(SCHEDULES)}"}
+    key, want = next(((k, w) for k, w in bad.items() if w), (None, None))
+    if key:
+        raise SynthfakeError(f"{where}: {key}: expected {want}, got {v[key]!r}")
 
 
 @dataclass

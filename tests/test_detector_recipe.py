@@ -121,3 +121,26 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
         want = (ce * weights).sum() / weights.sum() + 0.5 * (model.fc.weight ** 2).sum()
     assert float(got) == pytest.approx(float(want), rel=1e-6)
     assert float(got) != pytest.approx(float(ce.mean() + 0.5 * (model.fc.weight.detach() ** 2).sum()), rel=1e-3)
+
+
+@pytest.mark.parametrize("setting,want", [
+    ({"epochs": None}, "epochs: expected a value, got null"),
+    ({"schedule": "cosin"}, "schedule: expected one of linear, cosine"),
+    ({"warmup": "abc"}, "warmup: expected a share of the steps from 0 to 1, got 'abc'"),
+    ({"l2": "big"}, "l2: expected a number >= 0"),
+    ({"threshold_prior_people": -1}, "threshold_prior_people: expected a number of people >= 0, got -1"),
+    ({"self_blend": -3}, "self_blend: expected a share from 0 to 1, got -3")])
+def test_a_recipe_s_own_keys_are_checked_before_training(tmp_path, setting, want):
+    """The keys no flag checks went straight to the Trainer (a traceback after the data was read, or a negative
+    prior taken): one line naming the recipe and the key, exit 2, before anything is trained."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    (tmp_path / "ds").mkdir()
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(setting))
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(recipe)])
+    assert r.exit_code == 2 and f"{recipe}: {want}" in " ".join(r.output.split()), r.output
+    assert not (tmp_path / "m").exists()

@@ -93,7 +93,9 @@ def _convert(param, value, ctx, where: str):
     if any(isinstance(x, bool) for x in scalars) and not isinstance(param.default, bool):
         raise SynthfakeError(f"{where}: expected a {'number' if param.default is not None else 'value'}, got {value!r}")
     if value is None:
-        return None
+        if param.default is None or param.multiple:
+            return None  # unset, as without the key
+        raise SynthfakeError(f"{where}: expected a value, got null (leave the key out for the default)")
     try:
         return param.process_value(ctx, value)
     except Exception as e:  # click's (or typer's vendored click's) BadParameter
