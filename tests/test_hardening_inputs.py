@@ -102,7 +102,9 @@ def test_checks_that_need_no_scan_come_before_it(src, tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHFAKE_HTTP_TIMEOUT", "5")
     cases = [(("--backend", "face_swap=inswaper"), "backend 'inswaper': unknown (did you mean 'inswapper'?"),
              (("--backend", "face_swap=inswapper", "--weights-dir", empty),
-              "weights file inswapper_128.onnx not found")]
+              "weights file inswapper_128.onnx not found"),
+             (("--executor", "ray", "--rank", "7", "--world-size", "2"),
+              "--rank 7: --executor ray runs all --world-size shards as Ray tasks")]  # it ran both, silently
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:

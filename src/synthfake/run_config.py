@@ -79,6 +79,9 @@ class RunConfig:
             raise SynthfakeError(f"--sources {sources}: not a folder")
         checks.output_dir(out, "--out", {"--sources": sources})  # a dataset inside its sources would change them
         if executor == "ray":
+            if rank is not None:  # Ray runs every shard of --world-size itself
+                raise SynthfakeError(f"--rank {rank}: --executor ray runs all --world-size shards as Ray tasks; "
+                                     f"drop --rank (or run one shard without Ray)")
             if importlib.util.find_spec("ray") is None:
                 raise SynthfakeError("--executor ray: Ray is not installed; pip install 'synthfake[ray]'")
             return cls(out, sources, plan_fields, identity_threshold, settings, "ray", workers or world_size or 1)
