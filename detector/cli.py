@@ -88,6 +88,9 @@ def detect_train(
         for key in ("model", "augment"):
             if v[key] is not None and not isinstance(v[key], dict):
                 raise SynthfakeError(f"{recipe}: {key}: expected a JSON object of settings, got {v[key]!r}")
+        if base is not None and v["model"] is not None:  # it would be recorded as trained, and never built
+            raise SynthfakeError(f"{recipe}: model {v['model'].get('type', v['model'])!r}: --base {base} brings its "
+                                 f"own model; drop --base to train the recipe's, or use a recipe without 'model'")
     if v["lr"] is not None:
         checks.number(v["lr"], "--lr", above=0)
     checks.output_dir(out_dir, "--out", {"DATASET": dataset})  # before any training: model files never go into it

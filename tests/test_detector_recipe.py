@@ -144,3 +144,17 @@ def test_a_recipe_s_own_keys_are_checked_before_training(tmp_path, setting, want
                                  str(recipe)])
     assert r.exit_code == 2 and f"{recipe}: {want}" in " ".join(r.output.split()), r.output
     assert not (tmp_path / "m").exists()
+
+
+def test_a_recipe_model_with_base_is_refused(tmp_path):
+    """--base brings its own model: a recipe's `model` section beside it was recorded in detector.json as what was
+    trained while a ViT was trained."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "base").mkdir()
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--base",
+                                 str(tmp_path / "base"), "--recipe", "small_cnn_cpu"])
+    assert r.exit_code == 2 and "brings its own model" in " ".join(r.output.split()), r.output
