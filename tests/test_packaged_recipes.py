@@ -50,3 +50,18 @@ def test_packaged_schemas_are_the_models_own(tmp_path):
     for fresh in export_schemas(tmp_path):
         name = fresh.name.removesuffix(".schema.json")
         assert packaged_schema(name) == json.loads(fresh.read_text()), name
+
+
+def test_a_backend_flag_replaces_its_type_only(tmp_path, monkeypatch, data_dir):
+    """`--recipe all4_social --backend face_swap=self_blend` keeps the recipe's backends for the other types (the
+    flag replaced the recipe's whole list, so three types fell back to the defaults without a word)."""
+    import synthfake.cli as cli_mod
+
+    seen = []
+    monkeypatch.setattr(cli_mod, "_launch", lambda config, launcher: seen.append(config) or 0)
+    r = CliRunner().invoke(app, ["run", "--n", "2", "--sources", str(data_dir), "--out", str(tmp_path / "d"),
+                                 "--recipe", "all4_social", "--backend", "face_swap=self_blend"])
+    assert r.exit_code == 0, r.output
+    assert seen[0].plan_fields["backends"] == {"generation": "morph", "face_swap": "self_blend",
+                                               "reenactment": "landmark_reenact", "lip_sync": "mouth_sync",
+                                               "real": "reencode"}
