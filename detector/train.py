@@ -200,6 +200,21 @@ def recorded_options(o: TrainOptions) -> dict:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(o).items() if k not in skip}
 
 
+def _say_if_unfinished(dataset: Path, log) -> None:
+    """One line when a `gen run` dataset holds fewer records than its plan (a shard not run yet, or failures):
+    training goes on with what is there, as `gen export --partial` would."""
+    from synthfake.manifest import read_failures
+    from synthfake.plan import Plan
+
+    if not (dataset / "plan.json").is_file():
+        return  # an export: what it holds is the dataset
+    total, held = Plan.from_file(dataset / "plan.json").total, len(split_records(dataset, "all"))
+    if held < total:
+        failed = len({f.index for f in read_failures(dataset)})
+        log(f"note: {dataset} holds {held} of its {total} planned samples ({failed} failed, "
+            f"{max(0, total - held - failed)} not made yet: `gen status {dataset}`); training on those {held}")
+
+
 def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     """Train, choose the threshold on val, save the model folder; returns the saved meta."""
     from transformers import Trainer, TrainingArguments, set_seed
@@ -212,6 +227,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         raise SynthfakeError(f"{dataset}: the train split needs both real and fake samples{held} "
                              f"(found {len(train_recs)} record(s), labels {sorted({r.label for r in train_recs})})")
     check_device(o.device, o.fp16)
+    _say_if_unfinished(dataset, log)
     set_seed(o.seed)  # the new head's weights are drawn here, before the Trainer seeds itself: same seed, same model
     model, meta = load_base(o.base, o.image_size, log, o.model)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,

@@ -352,3 +352,22 @@ def test_predict_lists_files_in_linked_folders_once(data_dir, tmp_path):
     os.symlink(other, inp / "linked")
     os.symlink(inp, inp / "loop")
     assert [p.relative_to(inp).as_posix() for p in list_inputs(inp)] == ["linked/x.jpg", "y.jpg"]
+
+
+def test_training_says_when_the_dataset_is_unfinished(det_dataset, tmp_path):
+    """A dataset with shards still to run trained without a word; now one line says how many of the plan's samples
+    it holds (training goes on with them, as `gen export --partial` would)."""
+    from synthfake.detector.train import _say_if_unfinished
+
+    lines = []
+    _say_if_unfinished(det_dataset, lines.append)
+    assert lines == []
+    d = tmp_path / "D"
+    shutil.copytree(det_dataset, d)
+    part = sorted((d / "manifest").glob("part-*.jsonl"))[0]
+    kept = part.read_text().splitlines()[:3]
+    part.write_text("\n".join(kept) + "\n")
+    for other in sorted((d / "manifest").glob("part-*.jsonl"))[1:]:
+        other.unlink()
+    _say_if_unfinished(d, lines.append)
+    assert len(lines) == 1 and "holds 3 of its" in lines[0] and "gen status" in lines[0], lines
