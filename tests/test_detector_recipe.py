@@ -158,3 +158,12 @@ def test_a_recipe_model_with_base_is_refused(tmp_path):
     r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--base",
                                  str(tmp_path / "base"), "--recipe", "small_cnn_cpu"])
     assert r.exit_code == 2 and "brings its own model" in " ".join(r.output.split()), r.output
+
+
+def test_train_help_names_the_default_recipe_s_values():
+    """`gen detect train --help` shows the --base defaults; its text names what the recipe sets without --base."""
+    from synthfake.detector.cli import detect_train
+
+    r = json.loads(DEFAULT_RECIPE.read_text())
+    want = f"({r['epochs']:g}, {r['lr']:g}, {r['frames']}, {r['score_frames']})"
+    assert DEFAULT_RECIPE.resolve().stem in detect_train.__doc__ and want in " ".join(detect_train.__doc__.split())

@@ -241,10 +241,10 @@ def preview(dataset: Path = DATASET,
     from .preview_html import write_page
 
     checks.output_file(out_png, "--out", {"DATASET": dataset, "--sources": sources})
+    if out_png.suffix.lower() != ".png":  # PNG bytes under another name, or the --html page written over it
+        raise SynthfakeError(f"--out {out_png}: the contact sheet is a PNG (with --html the page goes beside it as "
+                             f"NAME.html): give --out a .png name")
     if html:
-        if out_png.suffix.lower() == ".html":
-            raise SynthfakeError(f"--out {out_png}: the contact sheet is a PNG; with --html the page is written "
-                                 f"beside it as {out_png.with_suffix('.html').name}: give --out a .png name")
         checks.output_file(out_png.with_suffix(".html"), "--html (OUT with .html)", {"DATASET": dataset})
     rows = draw(dataset, out_png, per_row, tile, sources)
     out.print(f"wrote {out_png}: {sum(len(c) for c in rows.values())} samples in {len(rows)} rows "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -58,6 +59,8 @@ def slurm_script(
     from .slurm import sbatch_script
 
     checks.output_file(script, "--script")
+    if time is not None and not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", time.strip()):
+        raise SynthfakeError(f"--time {time!r}: not a Slurm time (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)")
     text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
     # every task would fail alike on a bad option: refused here, nothing written
     check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args)
