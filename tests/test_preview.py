@@ -68,7 +68,8 @@ def test_preview_draws_the_dataset(default_dataset, tmp_path):
 
 
 def test_preview_errors_are_one_line(tmp_path):
-    proc = gen("preview", tmp_path, "--out", tmp_path / "s.png", check=False)
+    (tmp_path / "D").mkdir()  # a folder that is no dataset
+    proc = gen("preview", tmp_path / "D", "--out", tmp_path / "s.png", check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "plan.json" in proc.stderr
 
 
