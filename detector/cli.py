@@ -72,7 +72,7 @@ def detect_train(
     score frames (10, 0.01, 16, 16); the defaults shown below apply with --base or where a flag is given."""
     from synthfake.detector.train import TrainOptions, train
 
-    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY, check_recipe_only
+    from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY, augment_settings, check_recipe_only
 
     v = dict(base=base, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, frames=frames,
              score_frames=score_frames, margin=margin, center_fallback=center_fallback,
@@ -89,6 +89,10 @@ def detect_train(
         for key in ("model", "augment"):
             if v[key] is not None and not isinstance(v[key], dict):
                 raise SynthfakeError(f"{recipe}: {key}: expected a JSON object of settings, got {v[key]!r}")
+        try:
+            augment_settings(v["augment"])  # checked now, not once the crops are made
+        except SynthfakeError as e:
+            raise SynthfakeError(f"{recipe}: {e}") from None
         if base is not None and v["model"] is not None:  # it would be recorded as trained, and never built
             raise SynthfakeError(f"{recipe}: model {v['model'].get('type', v['model'])!r}: --base {base} brings its "
                                  f"own model; drop --base to train the recipe's, or use a recipe without 'model'")

@@ -161,7 +161,20 @@ def augment_settings(changes: dict | None) -> AugmentSettings:
     bad = sorted(set(changes or {}) - known)
     if bad:
         raise SynthfakeError(f"augment: unknown field(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
-    return AugmentSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in (changes or {}).items()})
+    a = AugmentSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in (changes or {}).items()})
+    limits = {"scale": (0.01, 1.0), "sigma": (0.0, 50.0), "quality": (1, 100)}
+    for f in fields(AugmentSettings):
+        v = getattr(a, f.name)
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 if f.name.startswith("p_")
+              else isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
+              and limits[f.name][0] <= v[0] <= v[1] <= limits[f.name][1] if f.name in limits
+              else isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1)  # jitter
+        if not ok:
+            want = ("a probability from 0 to 1" if f.name.startswith("p_") else
+                    f"[lo, hi] within {limits[f.name][0]:g}..{limits[f.name][1]:g}" if f.name in limits else
+                    "a number from 0 to below 1")
+            raise SynthfakeError(f"augment: {f.name} {getattr(a, f.name)!r}: expected {want}")
+    return a
 
 
 def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, o: TrainOptions, log) -> list:

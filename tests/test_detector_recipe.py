@@ -129,7 +129,9 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     ({"warmup": "abc"}, "warmup: expected a share of the steps from 0 to 1, got 'abc'"),
     ({"l2": "big"}, "l2: expected a number >= 0"),
     ({"threshold_prior_people": -1}, "threshold_prior_people: expected a number of people >= 0, got -1"),
-    ({"self_blend": -3}, "self_blend: expected a share from 0 to 1, got -3")])
+    ({"self_blend": -3}, "self_blend: expected a share from 0 to 1, got -3"),
+    ({"augment": {"p_jpeg": 1.5}}, "augment: p_jpeg 1.5: expected a probability from 0 to 1"),
+    ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100")])
 def test_a_recipe_s_own_keys_are_checked_before_training(tmp_path, setting, want):
     """The keys no flag checks went straight to the Trainer (a traceback after the data was read, or a negative
     prior taken): one line naming the recipe and the key, exit 2, before anything is trained."""
