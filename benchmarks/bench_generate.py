@@ -27,7 +27,7 @@ from synthfake.run_config import RunConfig, RunSettings
 from synthfake.manifest import read_records
 from synthfake.shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from synthfake.runner import Shard
-from synthfake.sources import video_track
+from synthfake.source_files import video_track
 
 ROOT = Path(__file__).resolve().parents[1]
 

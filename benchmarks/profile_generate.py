@@ -146,7 +146,7 @@ def main() -> None:
     from synthfake.run_config import RunSettings
     from synthfake.runner import Shard
     from synthfake.shared_types import DEFAULT_RATIOS
-    from synthfake.sources import video_track
+    from synthfake.source_files import video_track
 
     preload()
     clock = Clock()

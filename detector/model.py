@@ -8,6 +8,7 @@ margin, TTA, image size, fake index) written by training.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -260,26 +261,24 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
 
 def check_meta(p: Path, meta: DetectorMeta) -> None:
     """One line naming detector.json and the field when a value (a hand edit) cannot be scored with."""
-    import math
-
-    def number(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    from synthfake.checks import is_number
 
     def whole(v, low: int) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        return is_number(v, low) and isinstance(v, int)
+
+    def three(v, low: float) -> bool:
+        return isinstance(v, list) and len(v) == 3 and all(is_number(x, low) for x in v)
 
     bad = {
-        "threshold": not (number(meta.threshold) and 0 <= meta.threshold <= 1) and "a number from 0 to 1",
+        "threshold": not is_number(meta.threshold, 0, 1) and "a number from 0 to 1",
         "frames": not whole(meta.frames, 1) and "a whole number of frames, at least 1",
         "image_size": not whole(meta.image_size, 8) and "a whole number of pixels, at least 8",
         "detect_side": not whole(meta.detect_side, 32) and "a whole number of pixels, at least 32",
-        "margin": not (number(meta.margin) and 0 <= meta.margin <= 2) and "a number from 0 to 2",
+        "margin": not is_number(meta.margin, 0, 2) and "a number from 0 to 2",
         "fallback_label": meta.fallback_label not in (0, 1) and "0 or 1",
         "tta": not isinstance(meta.tta, bool) and "true or false",
-        "mean": not (isinstance(meta.mean, list) and len(meta.mean) == 3 and all(map(number, meta.mean)))
-        and "3 numbers",
-        "std": not (isinstance(meta.std, list) and len(meta.std) == 3 and all(number(v) and v > 0 for v in meta.std))
-        and "3 positive numbers",
+        "mean": not three(meta.mean, -math.inf) and "3 numbers",
+        "std": not (three(meta.std, 0) and 0 not in meta.std) and "3 positive numbers",
     }
     field_, want = next(((k, v) for k, v in bad.items() if v), (None, None))
     if field_:

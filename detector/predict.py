@@ -104,7 +104,7 @@ def read_sample(path: Path) -> SampleSubmission:
 
 
 def _fraction(v: str) -> bool:
-    """Whether a sheet's value reads as a number from 0 to 1 (a probability placeholder such as 0.5)."""
+    """Whether a sheet's value reads as a number from 0 to 1 (a probability a sheet asks for, e.g. DFDC's 0.5)."""
     try:
         return 0.0 <= float(v) <= 1.0
     except ValueError:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synthfake.checks import is_number
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
@@ -38,16 +39,11 @@ SCHEDULES = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant
 
 def check_recipe_only(v: dict, where) -> None:
     """The recipe-only keys' values (no flag checks them): one line naming the recipe and key."""
-    import math
-
-    def number(x, low: float, high: float = math.inf) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and low <= x <= high
-
-    bad = {"self_blend": not number(v["self_blend"], 0, 1) and "a share from 0 to 1",
-           "warmup": not number(v["warmup"], 0, 1) and "a share of the steps from 0 to 1",
-           "weight_decay": not number(v["weight_decay"], 0) and "a number >= 0",
-           "l2": not number(v["l2"], 0) and "a number >= 0",
-           "threshold_prior_people": not number(v["threshold_prior_people"], 0) and "a number of people >= 0",
+    bad = {"self_blend": not is_number(v["self_blend"], 0, 1) and "a share from 0 to 1",
+           "warmup": not is_number(v["warmup"], 0, 1) and "a share of the steps from 0 to 1",
+           "weight_decay": not is_number(v["weight_decay"], 0) and "a number >= 0",
+           "l2": not is_number(v["l2"], 0) and "a number >= 0",
+           "threshold_prior_people": not is_number(v["threshold_prior_people"], 0) and "a number of people >= 0",
            "balance_files": not isinstance(v["balance_files"], bool) and "true or false",
            "schedule": v["schedule"] not in SCHEDULES and f"one of {', '.join(SCHEDULES)}"}
     key, want = next(((k, w) for k, w in bad.items() if w), (None, None))
@@ -165,10 +161,10 @@ def augment_settings(changes: dict | None) -> AugmentSettings:
     limits = {"scale": (0.01, 1.0), "sigma": (0.0, 50.0), "quality": (1, 100)}
     for f in fields(AugmentSettings):
         v = getattr(a, f.name)
-        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 if f.name.startswith("p_")
-              else isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)
-              and limits[f.name][0] <= v[0] <= v[1] <= limits[f.name][1] if f.name in limits
-              else isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1)  # jitter
+        ok = (is_number(v, 0, 1) if f.name.startswith("p_")
+              else isinstance(v, tuple) and len(v) == 2 and all(is_number(x, *limits[f.name]) for x in v)
+              and v[0] <= v[1] if f.name in limits
+              else is_number(v, 0, 1) and v < 1)  # jitter
         if not ok:
             want = ("a probability from 0 to 1" if f.name.startswith("p_") else
                     f"[lo, hi] within {limits[f.name][0]:g}..{limits[f.name][1]:g}" if f.name in limits else

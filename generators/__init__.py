@@ -21,7 +21,7 @@ from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.registry import Contract, Registry
 from synthfake.sample_spec import SampleSpec
 from synthfake.shared_types import SAMPLE_TYPES
-from synthfake.sources import Source, Sources
+from synthfake.source_files import Source, Sources
 
 BACKENDS: dict[str, str] = {
     "landmark_swap": "synthfake.generators.landmark_swap",

@@ -91,7 +91,8 @@ def warm_sources(data_dir, tmp_path_factory) -> Path:
     fixture's `gen run` reuses them as a resumed run does (~20-40 s a dataset); tests of scanning and
     tracking themselves start from bare folders."""
     from synthfake.pools import process_pool
-    from synthfake.sources import load_index, video_track
+    from synthfake.source_files import video_track
+    from synthfake.sources import load_index
 
     def build(root: Path) -> None:
         gen("sources", "scan", data_dir, "--json", root / "sources.json")

@@ -24,7 +24,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import sha256_file
 from synthfake.manifest import Record, append_line, read_records
 from synthfake.plan import SampleTable
-from synthfake.sources import Sources
+from synthfake.source_files import Sources
 
 from conftest import gen
 

@@ -12,7 +12,8 @@ import tiny_models
 
 from synthfake import faces, media
 from synthfake.generators import Context
-from synthfake.sources import Source, Sources, scan
+from synthfake.source_files import Source, Sources
+from synthfake.sources import scan
 
 N = 36
 T = 400  # tile side: two tiles side by side

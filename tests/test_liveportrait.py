@@ -99,7 +99,8 @@ def test_driving_roll_and_scale_reach_the_output_keypoints(data_dir, tmp_path, m
 
     from synthfake import faces
     from synthfake.generators import Context
-    from synthfake.sources import Source, Sources, scan
+    from synthfake.source_files import Source, Sources
+    from synthfake.sources import scan
 
     face = media.read_image(data_dir / "faces" / "photo_s42.jpg")
     cx, cy = np.array(faces.detect(face).box).reshape(2, 2).mean(0)

@@ -17,7 +17,8 @@ from synthfake.generators import Context, morph
 from synthfake import landmarks as lmk
 from synthfake.generators.common import rims, skin, warp
 from synthfake.sample_spec import SampleSpec
-from synthfake.sources import Source, Sources, scan
+from synthfake.source_files import Source, Sources
+from synthfake.sources import scan
 
 FACES = ["faces/photo_s42.jpg", "faces/still_talk_d3.jpg", "faces/photo_s12.jpg", "videos/talk_d18.mp4"]
 CASES = [  # (base, parents...): photos, a video still as parent, two and three identities

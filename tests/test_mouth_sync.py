@@ -16,7 +16,8 @@ from synthfake.generators.common import warp
 from synthfake import landmarks as lmk
 from synthfake.generators import Context, mouth_sync
 from synthfake.sample_spec import SampleSpec
-from synthfake.sources import Source, Sources, scan
+from synthfake.source_files import Source, Sources
+from synthfake.sources import scan
 
 TARGET, AUDIO = "videos/talk_d20.mp4", "audio/RD_Radio31_000.wav"
 CLIP = (20, 125)  # start, frames: 5 s at 25 fps

@@ -14,7 +14,8 @@ from synthfake.errors import SampleFailed
 from synthfake.files import sha256_file
 from synthfake.generators import Context, landmark_reenact
 from synthfake.sample_spec import SampleSpec
-from synthfake.sources import Source, Sources, SourceItem, scan
+from synthfake.source_files import Source, Sources
+from synthfake.sources import SourceItem, scan
 
 SOURCE, DRIVING = "faces/photo_s1.jpg", "videos/talk_d12.mp4"
 

@@ -14,7 +14,8 @@ from synthfake.generators import swap_regions
 from synthfake.generators.common import warp
 from synthfake.files import sha256_file
 from synthfake.manifest import read_records, resolve, stable_view
-from synthfake.sources import load_index, track_file
+from synthfake.source_files import track_file
+from synthfake.sources import load_index
 
 from conftest import SWAP_DATASET, gen
 

@@ -80,7 +80,8 @@ def test_video_mask_does_not_flicker(data_dir, tmp_path):
     """Masks on consecutive frames of a real talking head, aligned by the face's motion, overlap with
     IoU >= 0.9 (median >= 0.95); redrawing the parameters per frame (the flicker the backend avoids) falls below."""
     from synthfake.generators.common.clips import clip_landmarks
-    from synthfake.sources import Source, SourceItem
+    from synthfake.source_files import Source
+    from synthfake.sources import SourceItem
 
     path = data_dir / "videos" / "talk_d12.mp4"
     item = SourceItem(path="videos/talk_d12.mp4", kind="video", sha256="t12", bytes=1, identity="x")

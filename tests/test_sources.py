@@ -139,7 +139,8 @@ def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomput
     import numpy as np
 
     from synthfake import faces, machine_cache
-    from synthfake.sources import SCAN_VERSION, TRACK_VERSION, _machine_kind, scan, track_file, video_track
+    from synthfake.source_files import TRACK_VERSION, track_file, video_track
+    from synthfake.sources import SCAN_VERSION, machine_kind, scan
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # an empty machine cache
     photo, video = "faces/photo_s1.jpg", "videos/talk_d0.mp4"
@@ -148,7 +149,7 @@ def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomput
             (tmp_path / d / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(data_dir / f, tmp_path / d / f)
     first = scan(tmp_path / "a")
-    kind = _machine_kind("scan", SCAN_VERSION)
+    kind = machine_kind("scan", SCAN_VERSION)
     held = {p.name for p in (machine_cache.root() / kind).rglob("*.json")}
     assert len(held) == 2
     calls = []
@@ -169,7 +170,7 @@ def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomput
 
     v = next(i for i in first.items if i.path == video)
     track = video_track(tmp_path / "a" / video, v.sha256, tmp_path / "cacheA", v.embedding)
-    shared = machine_cache.entry(_machine_kind("tracks", TRACK_VERSION),
+    shared = machine_cache.entry(machine_kind("tracks", TRACK_VERSION),
                                  track_file(tmp_path, v.sha256, v.embedding).stem, ".npy")
     assert np.array_equal(np.load(shared), track, equal_nan=True)
     np.save(shared, np.zeros_like(track))  # a planted entry: read, so not tracked again

@@ -14,7 +14,7 @@ import numpy as np
 
 from synthfake import faces, media
 from synthfake import landmarks as lmk
-from synthfake.sources import Source
+from synthfake.source_files import Source
 from synthfake.writer import save_video
 
 FrameFn = Callable[[np.ndarray, np.ndarray, int], np.ndarray]

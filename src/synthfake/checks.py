@@ -29,6 +29,13 @@ def number(value, what: str, low: float | None = None, high: float | None = None
     return value
 
 
+def is_number(value, low: float = -math.inf, high: float = math.inf) -> bool:
+    """Whether `value` is a finite JSON number (not a bool, not a string) with low <= value <= high: what a
+    settings file read as written (detector.json, a recipe's own keys) must hold."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high)
+
+
 def existing_folder(folder, what: str = "folder") -> Path:
     """`folder` as a Path when it is a folder; else one line: '<folder>: <what> not found'."""
     folder = Path(folder)

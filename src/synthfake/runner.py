@@ -30,7 +30,7 @@ from .manifest import Failure, Record, append_line, repair_torn_tail
 from .progress import sample_progress
 from .run_config import RunSettings
 from .sample_spec import SampleSpec
-from .sources import Sources
+from .source_files import Sources
 from .writer import commit_sample, now, source_refs
 
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)  # text as written

@@ -1,0 +1,99 @@
+"""A sample's source files as generators see them (a role each, the indexed faces) and the cached landmark track
+of a video's person, kept per file in the dataset and on this machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import faces, machine_cache, media
+from .errors import SynthfakeError
+from .files import canonical_hash, write_npy_atomic
+from .sources import SourceItem, machine_kind
+
+TRACK_VERSION = 1  # of `faces.track`'s output for a video and reference (machine cache key)
+
+
+@dataclass
+class Source:
+    """A source file in one role of one sample, with cached faces."""
+
+    item: SourceItem
+    path: Path  # absolute
+    role: str
+    cache_dir: Path
+    wears_glasses: bool = False  # the person wears glasses in any of their files (`glasses_identities`)
+
+    def still(self) -> np.ndarray:
+        """The photo, or the indexed still frame of a video (the frame with its largest face)."""
+        if self.item.kind == "image":
+            return media.read_image(self.path)
+        return self.frame(self.item.still_frame)
+
+    def frame(self, k: int) -> np.ndarray:
+        """Frame k of the video (RGB)."""
+        return media.read_frames(self.path, k, 1)[0]
+
+    def still_face(self) -> faces.Face:
+        return faces.Face(tuple(self.item.box), np.array(self.item.landmarks, np.float32))
+
+    def track(self) -> np.ndarray:
+        """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
+        return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding)
+
+    def clip_still(self, start: int, n: int) -> int:
+        """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
+        middle when none is): the still a fake takes of a clip, which its paired real then takes too."""
+        seen = np.flatnonzero(~np.isnan(self.track()[start:start + n, 0, 0]))
+        return start + (int(seen[np.argmin(np.abs(seen - (n - 1) / 2))]) if len(seen) else n // 2)
+
+
+class Sources(list):
+    """A sample's sources in plan order, looked up by role."""
+
+    @classmethod
+    def of(cls, drawn, root: Path, cache_dir: Path, glasses: set[str]) -> "Sources":
+        """The sources of a sample's (item, role) draw, files under `root`; `glasses`: the identities that wear
+        glasses (`glasses_identities` of the index), which some backends treat apart."""
+        return cls(Source(it, Path(root) / it.path, role, cache_dir, it.identity in glasses) for it, role in drawn)
+
+    def role(self, name: str) -> Source:
+        """The first source in role `name`."""
+        found = self.all(name)
+        if not found:
+            roles = ", ".join(s.role for s in self) or "none"
+            raise SynthfakeError(f"no source in role '{name}' (roles here: {roles})")
+        return found[0]
+
+    def all(self, name: str) -> list[Source]:
+        return [s for s in self if s.role == name]
+
+
+def track_file(cache_dir: Path, sha256: str, reference: list[float] | None = None) -> Path:
+    """Where the track of a video's person is cached: per file and per reference embedding."""
+    key = f"{sha256}.id{canonical_hash(reference, 12)}" if reference is not None else sha256
+    return Path(cache_dir) / "tracks" / f"{key}.npy"
+
+
+def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float] | None = None) -> np.ndarray:
+    """The track of the person whose embedding is `reference` (the largest face when None), cached per both in the
+    dataset (`cache_dir`) and on this machine (`machine_cache`)."""
+    cache = track_file(cache_dir, sha256, reference)
+    if cache.exists():
+        return np.load(cache, allow_pickle=False)
+    kind_key = machine_kind("tracks", TRACK_VERSION)
+    shared = len(sha256) == 64  # a file's real sha256 (a caller's made-up name stays out of the machine cache)
+    out = machine_cache.read_array(kind_key, cache.stem) if shared else None
+    if out is None:
+        ref = np.array(reference, np.float32) if reference is not None else None
+        found = faces.track(media.iter_frames(path), ref)
+        out = np.full((len(found), 68, 2), np.nan, np.float32)
+        for i, f in enumerate(found):
+            if f is not None:
+                out[i] = f.landmarks
+        if shared:
+            machine_cache.write_array(kind_key, cache.stem, out)
+    write_npy_atomic(cache, out)
+    return out
