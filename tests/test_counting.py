@@ -6,6 +6,7 @@ sample is generated."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -114,3 +115,33 @@ def test_a_shard_reads_only_the_parts_that_can_hold_its_indices(made):
     assert list(ds.todo(0, 2)) == [] and list(ds.todo(0, 4)) == []
     shutil.rmtree(out / "manifest")
     assert list(ds.todo(0, 4)) == [0, 4]
+
+
+def test_status_after_a_change_of_world_size_counts_the_shards_of_the_current_one_by_index(tmp_path):
+    """Shard 0 of 2 ran (indices 0 2 4 6), then the run was resumed as shard 0 of 3 (it made 3; 0 and 6 were
+    held). `gen status` lists the shards of world size 3 only, each with the recorded indices it owns (i % 3),
+    whichever part holds them, and left = what a run of that shard would make. It listed every world size with
+    a part on disk: shard 1 of 2, which never ran, showed as partly done, and the shard table counted every
+    sample twice."""
+    sources, out = tmp_path / "S", tmp_path / "D"
+    ds = plan_dataset(out, sources, write_sources(sources, files=24, people=8), N, N)  # 8 planned
+    write_records(ds, world=2)
+    old = out / "manifest" / "part-00001-of-00002.jsonl"  # shard 1 of 2 never ran: index 3 moves to 0 of 3
+    rec = next(json.loads(ln) for ln in old.read_text().splitlines() if json.loads(ln)["index"] == 3)
+    old.unlink()
+    ds.claim(3).close()  # written by shard 0 of 3
+    new = out / "manifest" / "part-00000-of-00003.jsonl"
+    append_line(new, {**rec, "rank": 0, "world_size": 3})
+    st = _status(out)
+    assert st["total"] == {"planned": 8, "done": 5, "failed": 0, "left": 3}, st["total"]
+    assert st["shards"] == {"0/3": {"planned": 3, "done": 3, "failed": 0, "left": 0},
+                            "1/3": {"planned": 3, "done": 1, "failed": 0, "left": 2},  # 4, by shard 0 of 2
+                            "2/3": {"planned": 2, "done": 1, "failed": 0, "left": 1}}, st["shards"]
+    assert st["world_size"] == 3 and st["other_world_sizes"] == [2]
+    assert [st["shards"][f"{r}/3"]["left"] for r in range(3)] == [len(ds.todo(r, 3)) for r in range(3)]
+    text = " ".join(gen("status", out).stdout.split())
+    assert "shards of world size 3" in text and "0/2" not in text and "1/2" not in text
+    assert "parts of world size 2 on disk too" in text
+    (out / "manifest" / "claim.json").unlink()  # no claim (a copied dataset): the newest part's world size
+    os.utime(new, (new.stat().st_mtime + 10,) * 2)
+    assert _status(out)["world_size"] == 3

@@ -217,10 +217,37 @@ class Dataset(DatasetFiles):
         held = held or self.held((rank, world) if world > 1 else None)
         return Todo(rank, world, self.plan.total, held.skip(retry_failed))
 
+    def claimed_world(self) -> int | None:
+        """The world size claim.json names (the partition writing now, or the last one that wrote); None when
+        there is no readable claim."""
+        try:
+            world = json.loads((self.manifest_dir / "claim.json").read_text()).get("world_size")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return world if isinstance(world, int) and not isinstance(world, bool) and world > 0 else None
+
+    def part_worlds(self) -> dict[int, float]:
+        """World sizes whose part files (manifest or failures) are on disk, each with its newest part's mtime."""
+        out: dict[int, float] = {}
+        for f in (f for d in (self.manifest_dir, self.failures_dir) for f in d.glob("part-*.jsonl")):
+            shard = part_shard(f)
+            if shard:
+                try:
+                    out[shard[1]] = max(out.get(shard[1], 0.0), f.stat().st_mtime)
+                except OSError:
+                    continue
+        return out
+
     def counts(self, held: Held | None = None) -> dict[str, dict]:
-        """Planned / done / failed / left per type (types the plan holds), per shard of every world size whose
-        files are on disk, and what was not counted (duplicate records, foreign ids, indices outside the plan).
-        Left = planned - done - failed - held by a foreign record: every planned index in exactly one column."""
+        """Planned / done / failed / left per type (types the plan holds), per shard of the current world size,
+        and what was not counted (duplicate records, foreign ids, indices outside the plan).
+        Left = planned - done - failed - held by a foreign record: every planned index in exactly one column,
+        per type and per shard alike. The current world size is the one claim.json names (else that of the
+        newest part file, else 1); a shard's counts come from the indices held (index i is shard i % world),
+        not from which part files exist: after a change of world size, the records the old partition wrote
+        count in the new shards that own their indices, and a shard that never ran shows what others made of
+        its indices (so a run of it makes only the rest). `other_world_sizes` names the older partitions whose
+        parts are on disk."""
         held = held or self.held()
         total = self.plan.total
         by_type = {name: Counter(dict(zip(*np.unique(self.table.types_of(a), return_counts=True)))) if len(a) else
@@ -233,16 +260,18 @@ class Dataset(DatasetFiles):
                 types[t] = {"planned": c, **row, "left": c - row["done"] - row["failed"] - foreign}
                 if foreign:
                     types[t]["foreign"] = foreign
-        worlds = sorted({w for d in (self.manifest_dir, self.failures_dir) for f in d.glob("part-*.jsonl")
-                         if (w := (part_shard(f) or (0, 0))[1])}) or [1]
+        on_disk = self.part_worlds()
+        w = self.claimed_world() or (max(on_disk, key=lambda k: (on_disk[k], k)) if on_disk else 1)
         shards: dict[str, dict[str, int]] = {}
-        for w in worlds:
-            done, failed, other = (np.bincount(a % w, minlength=w) for a in (held.done, held.failed, held.foreign))
-            for r in range(w):
-                planned = len(range(r, total, w))
-                shards[f"{r}/{w}"] = {"planned": planned, "done": int(done[r]), "failed": int(failed[r]),
-                                      "left": planned - int(done[r]) - int(failed[r]) - int(other[r])}
-        return {"types": types, "shards": shards, "not_counted": held.problems(), "notes": held.notes}
+        done, failed, other = (np.bincount(a % w, minlength=w) for a in (held.done, held.failed, held.foreign))
+        for r in range(w):
+            planned = len(range(r, total, w))
+            shards[f"{r}/{w}"] = {"planned": planned, "done": int(done[r]), "failed": int(failed[r]),
+                                  "left": planned - int(done[r]) - int(failed[r]) - int(other[r])}
+            if other[r]:
+                shards[f"{r}/{w}"]["foreign"] = int(other[r])
+        return {"types": types, "world_size": w, "other_world_sizes": sorted(k for k in on_disk if k != w),
+                "shards": shards, "not_counted": held.problems(), "notes": held.notes}
 
 
 def _alive(pid: int) -> bool:

@@ -1,5 +1,6 @@
-"""`gen status`: done / failed / left per type and per shard, each planned index counted once (tally.py), and
-what was not counted (a second record of an index, a record whose id is not this plan's, an index outside it)."""
+"""`gen status`: done / failed / left per type and per shard of the current world size (sample i is shard
+i % world, whichever partition wrote its record), each planned index counted once (tally.py), and what was not
+counted (a second record of an index, a record whose id is not this plan's, an index outside it)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def dataset_status(dataset: str | Path | Dataset) -> dict:
     if foreign:
         total["foreign"] = foreign
     return {"dataset": str(ds.root), "plan": ds.plan.hash, "types": counts["types"], "total": total,
+            "world_size": counts["world_size"], "other_world_sizes": counts["other_world_sizes"],
             "shards": counts["shards"], "not_counted": counts["not_counted"], "notes": counts["notes"]}
 
 
@@ -45,6 +47,12 @@ def status_tables(st: dict) -> list[Table]:
     if lines:
         t.caption = Text("\n".join(lines), style="yellow")  # literal: the notes quote file names and ids
         t.caption_justify = "left"
-    s = table("shards (rank/world size)", ("shard", *COLUMNS),
-              ((name, *(str(row[k]) for k in COLUMNS)) for name, row in st["shards"].items()))
+    w = st["world_size"]
+    s = table(f"shards of world size {w} (rank/world size)", ("shard", *cols),
+              ((name, *(str(row.get(k, 0)) for k in cols)) for name, row in st["shards"].items()))
+    if st.get("other_world_sizes"):
+        older = ", ".join(str(k) for k in st["other_world_sizes"])
+        s.caption = Text(f"parts of world size {older} on disk too (an earlier partition): their samples are "
+                         f"counted here by index, sample i in shard i % {w}", style="yellow")
+        s.caption_justify = "left"
     return [t, s]
