@@ -265,6 +265,95 @@ def test_check_runs_integrity_and_the_named_checks_only(base, tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "did you mean 'near_duplicates'" in lines[0], proc.stderr
 
 
+# ------------------------------------------------------------------ checks that measured nothing, labelled folders
+DECODING = ("near_duplicates", "signal_confounds", "label_noise", "artefacts")
+
+
+def synthetic(tmp_path: Path, n: int, reals: int) -> Path:
+    """A dataset of n fakes and `reals` reals whose records point at tiny undecodable files (no generation)."""
+    from synthetic_dataset import plan_dataset, write_records, write_sources
+
+    src = tmp_path / "src"
+    ds = plan_dataset(tmp_path / "D", src, write_sources(src, files=24, people=8), n, reals)
+    write_records(ds)
+    return tmp_path / "D"
+
+
+def test_max_samples_0_warns_where_nothing_was_measured(tmp_path):
+    """`--max-samples 0`: the decoding checks sample nothing, so they WARN saying so (they said PASS over
+    nothing), the overall verdict is WARN, not PASS, and the exit code stays WARN's: 0. The checks that read
+    records and bytes measured them and still PASS."""
+    ds = synthetic(tmp_path, 8, 8)
+    report = tmp_path / "r.json"
+    proc = gen("audit", ds, "--max-samples", 0, "--workers", 0, "--quiet", "--json", report, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(report.read_text())
+    show(rep["checks"])
+    by = {c["name"]: c for c in rep["checks"]}
+    assert rep["status"] == WARN and "WARN" in proc.stdout.splitlines()[0]
+    for name in DECODING:
+        assert by[name]["status"] == WARN, by[name]
+        assert "measured nothing: --max-samples 0" in by[name]["summary"], by[name]["summary"]
+        assert by[name]["details"].get("not_measured", by[name]["summary"]).endswith("none sampled)")
+    assert {n: by[n]["status"] for n in ("integrity", "balance", "exact_duplicates", "confounds")} == \
+        dict.fromkeys(("integrity", "balance", "exact_duplicates", "confounds"), PASS)
+
+
+def test_confounds_of_one_class_warn_no_auc(tmp_path):
+    """A dataset of fakes only: no single-property AUC can be computed, so confounds WARNs (it said PASS)."""
+    report = run_audit(synthetic(tmp_path, 8, 0), Settings(workers=0, checks=("confounds",), show_progress=False))
+    show(report.checks)
+    c = report.check("confounds")
+    assert c.status == WARN and report.status == WARN
+    assert c.summary == "measured nothing: one class only (8 fakes, no reals): no AUC"
+    assert all(r["auc"] is None for r in c.details["properties"])
+
+
+@pytest.fixture
+def labelled(tmp_path) -> Path:
+    """A labelled folder (not a dataset): two real PNG photos and two fake JPEGs, labels.csv of both classes and
+    fakes.csv of the fakes alone."""
+    d = tmp_path / "folder"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("r0.png", "r1.png", "f0.jpg", "f1.jpg"):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(d / name)
+    (d / "labels.csv").write_text("path,label\nr0.png,0\nr1.png,0\nf0.jpg,1\nf1.jpg,1\n")
+    (d / "fakes.csv").write_text("path,label\nf0.jpg,1\nf1.jpg,1\n")
+    return d
+
+
+def test_labelled_folder_of_one_class_warns_no_auc(labelled, tmp_path):
+    """`gen audit FOLDER --labels CSV` whose CSV holds one class: WARN (it said PASS), naming the CSV, exit 0."""
+    report = tmp_path / "a.json"
+    proc = gen("audit", labelled, "--labels", labelled / "fakes.csv", "--json", report, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(report.read_text())
+    want = "measured nothing: one class only (2 fakes, no reals) in fakes.csv: no AUC"
+    assert (rep["status"], rep["summary"]) == (WARN, want)
+    assert f"WARN: {want}" in " ".join(proc.stdout.split())
+
+
+def test_check_with_labels_runs_the_checks_that_apply_or_refuses(labelled, tmp_path):
+    """`--check` with `--labels` runs the named checks of a labelled folder (confounds); a dataset's check or a
+    misspelt name is one line, exit 2, listing the checks that apply (it was ignored: confounds ran)."""
+    for name, why in (("balance", "a dataset's check only"),
+                      ("confound", "unknown audit check (did you mean 'confounds'?)")):
+        out = tmp_path / f"{name}.json"
+        proc = gen("audit", labelled, "--labels", labelled / "labels.csv", "--check", name, "--json", out,
+                   check=False)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stdout[-500:] + proc.stderr
+        assert f"--check {name}: {why}; checks that apply to a labelled folder (--labels): confounds" in lines[0]
+        assert "AUC alone" not in proc.stdout and not out.exists()  # nothing run, nothing written
+    report = tmp_path / "a.json"
+    proc = gen("audit", labelled, "--labels", labelled / "labels.csv", "--check", "confounds", "--json", report,
+               check=False)
+    assert proc.returncode in (0, 1) and "AUC alone" in proc.stdout, proc.stderr
+    rep = json.loads(report.read_text())
+    assert rep["checks"] == ["confounds"] and rep["status"] in (PASS, FAIL) and rep["properties"]
+
+
 # ------------------------------------------------------------------ the parts, on made-up numbers
 def test_manifest_lines_are_judged_one_by_one(tmp_path):
     meta = MediaMeta(kind="image", width=2, height=2, frames=1, fps=0, duration=0, codec="png", audio=False)

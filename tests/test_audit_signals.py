@@ -18,7 +18,7 @@ import numpy as np
 from synthfake import media
 from synthfake.audit import signals
 from synthfake.audit.artefacts import frozen_share
-from synthfake.audit.base import FAIL, PASS, Settings
+from synthfake.audit.base import FAIL, PASS, WARN, Settings
 from synthfake.manifest import Record
 from synthfake.shared_types import MediaMeta
 
@@ -143,6 +143,20 @@ def test_lip_sync_audio_shortcuts_fail_against_their_paired_reals(tmp_path):
     for prop in signals.AUDIO_PROPS:
         assert r[("lip_sync", prop)]["status"] == FAIL, (prop, r[("lip_sync", prop)])
     assert check.status == FAIL
+
+
+def test_signal_confounds_that_measured_nothing_warn(tmp_path):
+    """Nothing sampled (max_samples 0) or one class only measured: no AUC, so WARN saying why, never PASS."""
+    recs = image_pairs(tmp_path, fake_grid=False, n=2)
+    data = audit_data(tmp_path, recs)
+    data.settings.max_samples = 0
+    check = signals.check(data, None)
+    assert (check.status, check.summary) == (WARN, "measured nothing: --max-samples 0 (4 images or videos with "
+                                                   "audio, none sampled)")
+    check = signals.check(audit_data(tmp_path, [r for r in recs if r.label == 1]), None)
+    assert check.status == WARN and check.details["measured"] == 2
+    assert check.summary == ("measured nothing comparable: one class only (2 fakes, no reals) among 2 measured "
+                             "records: no AUC")
 
 
 def test_matched_lip_sync_audio_passes(tmp_path):

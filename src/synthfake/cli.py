@@ -197,7 +197,8 @@ def audit(dataset: Path = DATASET,
                                           help="Records each decoding check looks at, at most."),
           workers: int = typer.Option(2, "--workers", min=0, help="Processes for the decoding checks."),
           only: Optional[list[str]] = typer.Option(None, "--check", help="Run this check (repeatable) after "
-                                                   "integrity, which always runs; default: every check."),
+                                                   "integrity, which always runs; default: every check. With "
+                                                   "--labels only confounds applies."),
           quiet: bool = QUIET,
           labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model]: run the "
                                                 "confound check on a labelled folder that is not a dataset.")):
@@ -209,15 +210,17 @@ def audit(dataset: Path = DATASET,
     checks.output_file(json_out, "--json", {"DATASET": dataset, "--labels": labels})
 
     if labels is not None:
-        from .audit.external import confound_table, folder_confounds
+        from .audit.external import confound_table, folder_checks, folder_confounds
         from .files import write_json_atomic
 
-        check, skipped = folder_confounds(dataset, labels, Settings(),
+        names = folder_checks(only)  # --check as for a dataset: a check that does not apply is bad input (exit 2)
+        check, skipped = folder_confounds(dataset, labels, Settings(checks=names),
                                           lambda m: err.print(m, markup=False, highlight=False))
         out.print(confound_table(check, f"confounds of {dataset} ({labels})"))
         if json_out:
-            write_json_atomic(json_out, {"folder": str(dataset), "labels": str(labels), "status": check.status,
-                                         "summary": check.summary, **check.details, "skipped": skipped})
+            write_json_atomic(json_out, {"folder": str(dataset), "labels": str(labels), "checks": list(names),
+                                         "status": check.status, "summary": check.summary, **check.details,
+                                         "skipped": skipped})
         raise typer.Exit(EXIT_FAILED if check.status == FAIL else 0)
 
     report = run_audit(dataset, Settings(tolerance=tolerance, max_samples=max_samples, workers=workers,

@@ -4,7 +4,9 @@ Nine checks, each PASS / WARN / FAIL with the numbers behind it: integrity, bala
 near duplicates, identity leakage, real/fake confounds (record properties), signal confounds (blockiness, audio),
 label noise, artefacts. The five that decode media (near duplicates, the face part of identity, signal confounds,
 label noise, artefacts) look at no more than `max_samples` records each and
-run over a pool of processes; the others read only the records and the files' bytes.
+run over a pool of processes; the others read only the records and the files' bytes. A check (or its media part)
+that measured nothing, as under `max_samples` 0, or over one class only where an AUC needs two, says WARN with
+why (its `details["not_measured"]`), never PASS: the overall verdict is never PASS on the strength of nothing.
 """
 
 from __future__ import annotations

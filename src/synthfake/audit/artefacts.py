@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, measure, sampled, source_item
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, measure, measured_nothing, sampled, source_item
 from .frames import brightest
 from ..errors import MediaError
 from ..manifest import Record
@@ -40,8 +40,8 @@ HELD_LEVEL = 1.0  # grey levels; H.264 at CRF 18 re-encoding a repeated frame mo
 OUTSIDE_MARGIN = 0.45  # of the face box, each side, around the landmarks: inside may change
 
 
-VERSION = "3"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks;
-# 3: an image made from a video frame measured against that frame)
+VERSION = "4"  # of this check: bump when its verdict for the same dataset changes (2: held frames by 16 px blocks;
+# 3: an image made from a video frame measured against that frame; 4: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -177,8 +177,12 @@ def problems(m: dict) -> list[str]:
     return out
 
 
+def _visual(r: Record) -> bool:
+    return r.media.kind in ("image", "video")
+
+
 def check(data: AuditData, pool: Executor | None) -> Check:
-    recs = sampled(data, lambda r: r.media.kind in ("image", "video"))
+    recs = sampled(data, _visual)
     st = data.settings
     tasks = [(r, t) for r in recs if (t := _task(data, r)) is not None]
     done, unreadable = measure(pool, artefact_task, [r for r, _ in tasks], [t for _, t in tasks], "artefacts",
@@ -201,6 +205,11 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                f"{100 * reals['uncovered']:.2f}% uncovered / {100 * reals['frozen']:.1f}% frozen")
     if failed:
         summary += f"; e.g. {failed[0]}"
+    if not per_record:  # a check that measured nothing has not passed
+        status = WARN
+        summary = measured_nothing(st, sum(map(_visual, data.records)), "images or videos",
+                                   f"none of {len(recs)} sampled readable with a source to measure against"
+                                   f" ({len(recs) - len(tasks)} without one, {len(unreadable)} unreadable)")
     details = {"thresholds": {"uncovered": UNCOVERED_FAIL, "frozen": FROZEN_FAIL, "outside_db": OUTSIDE_FAIL_DB},
                "failed": len(failed), "examples": failed[:EXAMPLES], "unreadable": unreadable[:EXAMPLES],
                "per_record": per_record}

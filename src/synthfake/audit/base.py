@@ -76,6 +76,25 @@ def sampled(data: AuditData, keep: Callable[[Record], bool]) -> list[Record]:
     return spread(sorted((r for r in data.records if keep(r)), key=lambda r: r.id), data.settings.max_samples)
 
 
+def measured_nothing(settings: Settings, candidates: int, what: str, otherwise: str) -> str:
+    """The summary of a check (or part) that measured none of its `candidates` records of `what`: why. Such a check
+    says WARN, never PASS: no records of the kind, the --max-samples cap at 0, or `otherwise` (none readable...)."""
+    if not candidates:
+        why = f"no {what}"
+    elif settings.max_samples == 0:
+        why = f"--max-samples 0 ({candidates} {what}, none sampled)"
+    else:
+        why = otherwise
+    return f"measured nothing: {why}"
+
+
+def one_class(n_real: int, n_fake: int) -> str:
+    """Why no real/fake AUC can be computed over n_real reals and n_fake fakes (one of them 0)."""
+    if not n_real and not n_fake:
+        return "no records"
+    return f"one class only ({n_fake} fakes, no reals)" if n_fake else f"one class only ({n_real} reals, no fakes)"
+
+
 def make_pool(workers: int) -> Executor | None:
     """Worker processes that have the frame code and dlib loaded (pools.process_pool; None: inline)."""
     if workers <= 0:

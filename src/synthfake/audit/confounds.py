@@ -21,7 +21,7 @@ import numpy as np
 
 from concurrent.futures import Executor
 
-from .base import FAIL, PASS, AuditData, Check
+from .base import FAIL, PASS, WARN, AuditData, Check, one_class
 from ..manifest import Record
 
 # libjpeg's standard luminance table (quality 50); quality q scales it by 5000/q (q < 50) or 200 - 2q
@@ -32,7 +32,8 @@ JPEG_FORMATS = ("jpeg", "jpg")
 CONTENT_DEPENDENT = ("video.bitrate", "video.bytes", "image.bytes")  # vary with what is shown: need p < alpha too
 
 
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
+# (2: WARN, not PASS, when it measured nothing)
 DECODES = False  # reads only records and file bytes
 
 
@@ -176,7 +177,8 @@ def check(data: AuditData, pool: Executor | None = None) -> Check:
     scored = [r for r in rows if r["auc"] is not None]
     failed = [r for r in scored if r["status"] == FAIL]
     chance = [r for r in scored if r["status"] == PASS and r["p"] is not None]
-    status = FAIL if failed else PASS
+    status = FAIL if failed else PASS if scored else WARN  # a check that compared nothing has not passed
+    details = {"auc_fail": hi, "p_fail": alpha}
     if failed:
         summary = "; ".join(f"{_auc_text(r)} (real {_describe(r['real'], r['categorical'])}"
                             f" | fake {_describe(r['fake'], r['categorical'])})" for r in failed[:4])
@@ -187,8 +189,11 @@ def check(data: AuditData, pool: Executor | None = None) -> Check:
         summary = (f"{len(scored)} properties scored, all AUC within ({1 - hi:.2f}, {hi:.2f}); most telling "
                    + _auc_text(most_telling(scored)))
     else:
-        summary = "no property has both reals and fakes to compare"
+        ys = [r.label for r in data.records]
+        n_real, n_fake = ys.count(0), ys.count(1)
+        why = one_class(n_real, n_fake) if not (n_real and n_fake) else "no property has both reals and fakes"
+        summary = details["not_measured"] = f"measured nothing: {why}: no AUC"
     na = [r["property"] for r in rows if r["auc"] is None]
-    if na:
+    if na and scored:
         summary += f"; n/a (no reals or no fakes with it): {', '.join(na)}"
-    return Check("confounds", status, summary, {"auc_fail": hi, "p_fail": alpha, "properties": rows})
+    return Check("confounds", status, summary, {**details, "properties": rows})

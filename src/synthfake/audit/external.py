@@ -2,7 +2,9 @@
 
 Each listed file is probed (kind, size, fps, duration, codec, audio, bytes) and the same single-property
 ROC AUCs as a dataset's audit are computed, so an external set whose fakes are told apart by format or
-size alone (a showcase GIF vs a camera photo) is visible next to any detector scored on it.
+size alone (a showcase GIF vs a camera photo) is visible next to any detector scored on it. A labels file of one
+class (or one that leaves one class readable) has no AUC: the check WARNs saying so. `--check` names only checks
+in FOLDER_CHECKS here; any other is refused (folder_checks).
 """
 
 from __future__ import annotations
@@ -12,10 +14,33 @@ from pathlib import Path
 
 from .. import media
 from ..shared_types import MediaMeta
-from .base import Settings
+from .base import WARN, Settings, one_class
 from .confounds import check as check_confounds, most_telling
-from ..errors import MediaError
-from ..labels import labelled_files
+from ..errors import MediaError, SynthfakeError
+from ..checks import existing_folder
+from ..labels import present, read_labels
+
+FOLDER_CHECKS = ("confounds",)  # the audit checks that apply to a labelled folder (the rest read a dataset's records)
+
+
+def folder_checks(names) -> tuple[str, ...]:
+    """The checks `gen audit FOLDER --labels CSV --check NAME...` runs (None or empty: all that apply); a name that
+    does not apply to a labelled folder (a dataset's check, or no check at all) is a SynthfakeError (bad input)."""
+    import difflib
+
+    from . import CHECKS
+
+    for name in names or ():
+        if name in FOLDER_CHECKS:
+            continue
+        if name in CHECKS.entries or name == "integrity":
+            what = "a dataset's check only"
+        else:
+            near = difflib.get_close_matches(name, FOLDER_CHECKS, n=1, cutoff=0.6)
+            what = "unknown audit check" + (f" (did you mean '{near[0]}'?)" if near else "")
+        raise SynthfakeError(f"--check {name}: {what}; checks that apply to a labelled folder (--labels): "
+                             f"{', '.join(FOLDER_CHECKS)}")
+    return tuple(n for n in FOLDER_CHECKS if not names or n in names)
 
 
 @dataclass
@@ -42,8 +67,10 @@ class FolderData:
 
 def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings(), log=print):
     """(confound Check, skipped rows with reasons) of a labelled folder; unreadable files are skipped."""
-    folder = Path(folder)
-    rows, skipped = labelled_files(folder, labels)
+    folder = existing_folder(Path(folder))
+    table = read_labels(labels, folder)
+    listed = [r.label for r in table]
+    rows, skipped = present(table, folder)
     recs = []
     for r in rows:
         try:
@@ -54,7 +81,16 @@ def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings()
         recs.append(LabelledMedia(r.path, r.label, (folder / r.path).stat().st_size, info))
     for s in skipped:
         log(f"{folder / s['path']}: {s['reason']}: skipped")
-    return check_confounds(FolderData(folder, recs, settings)), skipped
+    check = check_confounds(FolderData(folder, recs, settings))
+    if check.status == WARN and "not_measured" in check.details:  # say which file left one class (or none)
+        if not (0 in listed and 1 in listed):
+            n_real, n_fake = listed.count(0), listed.count(1)
+            why = f"{one_class(n_real, n_fake) if listed else 'no rows'} in {Path(labels).name}"
+        else:
+            why = (f"{one_class(*[sum(r.label == y for r in recs) for y in (0, 1)])} among the {len(recs)} "
+                   f"readable files ({len(skipped)} skipped)")
+        check.summary = check.details["not_measured"] = f"measured nothing: {why}: no AUC"
+    return check, skipped
 
 
 def top_confound(check) -> tuple[str, float] | None:

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, AuditData, Check, measure, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, measure, measured_nothing, spread
 from .exact_dupes import face_identities
 from .frames import face_task
 from ..plan import Plan
@@ -23,7 +23,8 @@ from ..plan import Plan
 FRAMES_FACE = 1  # frames embedded per held-out video (the middle one); the cap bounds the records
 
 
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
+# (2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -104,4 +105,18 @@ def check(data: AuditData, pool: Executor | None) -> Check:
     summary += "".join(f" (e.g. {f['id']} in {f['split']} is {f['nearest_train']} at {f['distance']})"
                        for f in faces_["flagged_examples"][:1])
     summary += f"; {len(names['voices_excluded'])} speech voice(s) excluded (shared by all splits by design)"
-    return Check("identity", status, summary, {"names": names, "faces": faces_})
+    details = {"names": names, "faces": faces_}
+    # a check (or its face part) that measured nothing has not passed: no identity at all, or held-out outputs
+    # to compare with train identities of which none was decoded (the cap at 0, or none readable)
+    nothing = None
+    if not names["identities"] and not faces_["train_identities_with_embedding"]:
+        nothing = summary = measured_nothing(data.settings, 0, "face identities in the records", "")
+    elif faces_["train_identities_with_embedding"] and faces_["held_out_records"] and \
+            not faces_["with_face"] + faces_["no_face"]:
+        nothing = "faces " + measured_nothing(data.settings, faces_["held_out_records"], "held-out outputs",
+                                              f"none of {faces_['sampled']} sampled readable")
+        summary = f"{nothing}; {summary}"
+    if nothing:
+        details["not_measured"] = nothing
+        status = WARN if status == PASS else status
+    return Check("identity", status, summary, details)

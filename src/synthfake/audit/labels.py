@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import media
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, measured_nothing, pool_map, spread
 from .frames import UNCHANGED_LEVEL, UNCHANGED_SHARE, unchanged_task
 from ..manifest import Record
 from ..shared_types import PAIR_ROLE
@@ -23,7 +23,8 @@ FRAMES_LABEL = 3  # frames re-checked per fake video
 MOSTLY_REAL = 0.5  # a fake with at least this share of its sampled frames unchanged is a real sample
 
 
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
+# (2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -74,6 +75,17 @@ def check(data: AuditData, pool: Executor | None) -> Check:
     first = low or mostly_real
     if first:
         summary += f"; e.g. {first[0]}"
+    # a check (or its media part) that measured nothing has not passed: no fakes, or none re-checked though the
+    # cap cut them all or every one it sampled was unreadable
+    nothing = None
+    if not fakes:
+        nothing = summary = measured_nothing(st, 0, "fakes", "")
+    elif not checked and (st.max_samples == 0 or tasks):
+        nothing = "re-check against their target " + measured_nothing(
+            st, len(fakes), "fakes", f"none of {len(tasks)} comparable sampled fakes readable")
+        summary = f"{nothing}; {summary}"
+    if nothing and status == PASS:
+        status = WARN
     details = {"min_manipulated": minimum, "fakes": len(fakes), "below_minimum": len(low),
                "below_minimum_examples": low[:EXAMPLES], "cap": st.max_samples, "frames_per_video": FRAMES_LABEL,
                "rechecked": checked, "not_comparable": len(sampled) - len(tasks), "skipped": skipped[:EXAMPLES],
@@ -82,4 +94,6 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                "partly_unchanged": len(partly), "partly_unchanged_examples": partly[:EXAMPLES],
                "changed_share_min": round(min(medians), 5) if medians else None,
                "unchanged_level": UNCHANGED_LEVEL, "unchanged_share": UNCHANGED_SHARE}
+    if nothing:
+        details["not_measured"] = nothing
     return Check("label_noise", status, summary, details)

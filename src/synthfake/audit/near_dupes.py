@@ -18,7 +18,7 @@ from concurrent.futures import Executor
 import cv2
 import numpy as np
 
-from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, pool_map, spread
+from .base import EXAMPLES, FAIL, PASS, WARN, AuditData, Check, measured_nothing, pool_map, spread
 from .exact_dupes import face_identities
 from .frames import phash_task
 from .. import media
@@ -28,7 +28,8 @@ FRAMES_NEAR = 3  # frames hashed per video
 IDENTICAL_GREY = 4.0  # frames whose most different block (1/64 of the frame) differs by less: the same output
 # (measured: one swap drawn twice with other blend parameters 1.3-3.1; two expressions of one source 4.3-8.6)
 BLOCK_PAIRS = 1 << 22
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
+# (2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 
 
@@ -147,7 +148,11 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                                      kinds["unexplained_within_split"] or kinds["repeated_sources"])
     if first:
         summary += f"; e.g. {first[0]}"
-    details = {"records": len(visual), "hashed": len(recs) - len(unreadable), "cap": st.max_samples,
+    hashed = len(recs) - len(unreadable)
+    if not hashed:  # a check that measured nothing has not passed
+        status, summary = WARN, measured_nothing(st, len(visual), "images or videos",
+                                                 f"none of {len(recs)} sampled readable (see integrity)")
+    details = {"records": len(visual), "hashed": hashed, "cap": st.max_samples,
                "frames_per_video": FRAMES_NEAR, "hamming": st.hamming, "counts": n,
                "near_identical_fakes": len(twins), "near_identical_share": round(twin_share, 4),
                "unreadable": unreadable[:EXAMPLES], "examples": {k: v[:EXAMPLES] for k, v in kinds.items() if v}}

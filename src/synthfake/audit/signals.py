@@ -17,12 +17,14 @@ import cv2
 import numpy as np
 
 from .. import faces, media
-from .base import FAIL, PASS, AuditData, Check, Settings, measure, sampled, source_item
+from .base import (FAIL, PASS, WARN, AuditData, Check, Settings, measure, measured_nothing, one_class, sampled,
+                   source_item)
 from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
 
-VERSION = "1"  # of this check: bump when its verdict for the same dataset changes
+VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
+# (2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 GRID = 8  # JPEG's block size
 OUTSIDE_MARGIN = 0.3  # of the face box, each side: "outside" starts beyond it
@@ -141,8 +143,12 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
     return row
 
 
+def _signalled(r: Record) -> bool:
+    return r.media.kind == "image" or (r.media.kind == "video" and r.media.audio)
+
+
 def check(data: AuditData, pool: Executor | None) -> Check:
-    recs = sampled(data, lambda r: r.media.kind == "image" or (r.media.kind == "video" and r.media.audio))
+    recs = sampled(data, _signalled)
     st = data.settings
     tasks = [(str(data.media_path(r)), r.media.kind, bool(r.media.audio),
               _landmarks(data, r) if r.media.kind == "image" else None) for r in recs]
@@ -167,10 +173,18 @@ def check(data: AuditData, pool: Executor | None) -> Check:
                    f"none telling beyond chance; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}"
                    + ("" if top["p"] is None else
                       f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)"))
+    elif not measured:  # a check that measured nothing has not passed
+        summary = measured_nothing(st, sum(map(_signalled, data.records)), "images or videos with audio",
+                                   f"none of {len(recs)} sampled readable")
     else:
-        summary = f"nothing to compare ({len(measured)} images or videos with audio measured)"
+        n_fake = sum(r.label == 1 for r in measured)
+        why = one_class(len(measured) - n_fake, n_fake) if n_fake in (0, len(measured)) else \
+            "no property measured on both reals and fakes"
+        summary = f"measured nothing comparable: {why} among {len(measured)} measured records: no AUC"
     if unreadable:
         summary += f"; {len(unreadable)} unreadable (see integrity)"
     details = {"auc_fail": st.auc_fail, "p_fail": st.confound_p, "measured": len(measured), "rows": rows,
                "unreadable": unreadable[:20], "per_record": values}
-    return Check("signal_confounds", FAIL if failed else PASS, summary, details)
+    if not scored:
+        details["not_measured"] = summary
+    return Check("signal_confounds", FAIL if failed else PASS if scored else WARN, summary, details)
