@@ -96,6 +96,13 @@ def detect_train(
         if base is not None and v["model"] is not None:  # it would be recorded as trained, and never built
             raise SynthfakeError(f"{recipe}: model {v['model'].get('type', v['model'])!r}: --base {base} brings its "
                                  f"own model; drop --base to train the recipe's, or use a recipe without 'model'")
+        if base is None and v["model"] is not None:  # an unknown key (a typo) now, not once the data is read
+            from synthfake.detector.model import scratch_config
+
+            try:
+                scratch_config(v["model"], v["image_size"])
+            except SynthfakeError as e:
+                raise SynthfakeError(f"{recipe}: {e}") from None
     if v["lr"] is not None:
         flag = ctx.get_parameter_source("lr").name not in ("DEFAULT", "DEFAULT_MAP")
         checks.number(v["lr"], "--lr" if flag or recipe is None else f"{recipe}: lr", above=0)

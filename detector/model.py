@@ -8,6 +8,8 @@ margin, TTA, image size, fake index) written by training.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -133,8 +135,26 @@ def _vit_config(d: Path, allowed: tuple[str, ...] = ("vit",)):
     return cfg
 
 
+def config_keys(cls) -> set[str]:
+    """The keys a recipe's `model` section may set for config class `cls`: our own config's __init__ parameters
+    (ResidualStatsConfig), else the fields of a default instance (ViTConfig, ResNetConfig), less what is not a
+    setting (transformers' bookkeeping: model_type, transformers_version, _private)."""
+    from .residual_stats import ResidualStatsConfig
+
+    if cls is ResidualStatsConfig:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return {k for k in cls().to_dict() if not k.startswith("_") and k not in ("model_type", "transformers_version")}
+
+
+def _near(key: str, known: set[str]) -> str:
+    hit = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{hit[0]}'?)" if hit else ""
+
+
 def scratch_config(arch: dict, image_size: int):
-    """A from-scratch config of a recipe's `model` section: {"type": "vit" | "resnet", ...config fields}."""
+    """A from-scratch config of a recipe's `model` section: {"type": "vit" | "resnet" | "residual_stats", ...config
+    fields}; a key the config does not know (a typo) is one line naming it, not stored and ignored."""
     from transformers import ResNetConfig, ViTConfig
 
     from .residual_stats import ResidualStatsConfig
@@ -146,6 +166,16 @@ def scratch_config(arch: dict, image_size: int):
     if kind not in classes:
         raise SynthfakeError(f"model type {kind!r}: a from-scratch recipe supports {', '.join(classes)}")
     labels = dict(num_labels=2, id2label=dict(TRAIN_LABELS), label2id={v: k for k, v in TRAIN_LABELS.items()})
+    own = sorted(set(arch) & set(labels))
+    if own:
+        raise SynthfakeError(f"model {kind}: {', '.join(own)}: set by training (2 classes, "
+                             f"{', '.join(TRAIN_LABELS.values())}), not by a recipe; leave it out")
+    known = config_keys(classes[kind]) - set(labels)
+    unknown = sorted(set(arch) - known)
+    if unknown:  # a transformers config stores any key: a typo would be kept and never read
+        raise SynthfakeError(f"model {kind}: unknown key{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(repr(k) + _near(k, known) for k in unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
     if kind in ("vit", "residual_stats"):
         arch.setdefault("image_size", image_size)
     try:

@@ -46,6 +46,21 @@ def test_an_unknown_recipe_name_is_one_line_with_the_nearest(tmp_path):
     assert r.exit_code == 2 and "missing.json" in r.output
 
 
+def test_an_unknown_detector_recipe_name_says_so_then_lists_the_shipped(tmp_path):
+    """`gen detect train --recipe nosuch` printed the list of recipes as if it were the answer: the line says first
+    that the name is neither a file nor a shipped recipe, then lists the shipped ones (a near typo keeps its
+    'did you mean')."""
+    shipped = ", ".join(recipe_names("detector"))
+    (tmp_path / "ds").mkdir()
+    train = ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--recipe"]
+    r = CliRunner().invoke(app, [*train, "nosuch"])
+    assert r.exit_code == 2 and not (tmp_path / "m").exists()
+    assert r.output.strip() == f"error: recipe 'nosuch': no such recipe file or shipped name; shipped: {shipped}"
+    r = CliRunner().invoke(app, [*train, "small_cn_cpu"])
+    assert r.exit_code == 2 and r.output.strip() == (f"error: recipe 'small_cn_cpu': no such recipe file or shipped "
+                                                     f"name (did you mean 'small_cnn_cpu'?); shipped: {shipped}")
+
+
 def test_packaged_schemas_are_the_models_own(tmp_path):
     for fresh in export_schemas(tmp_path):
         name = fresh.name.removesuffix(".schema.json")

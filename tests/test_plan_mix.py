@@ -66,6 +66,39 @@ def test_backend_flags_parse_to_a_mix_or_a_plain_name():
             parse_backend_opts([bad], used)
 
 
+def test_a_backend_opt_flag_given_twice_is_refused_a_recipe_s_value_is_overridden(tmp_path, monkeypatch):
+    """`--backend-opt wav2lip.model=A --backend-opt wav2lip.model=B`: the last won without a word. A key repeated
+    with another value is one line naming it and both values (exit 2, nothing written); the same value twice, or
+    a flag over a recipe's value, is fine."""
+    from typer.testing import CliRunner
+
+    import synthfake.cli as cli_mod
+    from synthfake.cli import app
+    from synthfake.errors import EXIT_USAGE
+
+    used = {"lip_sync": "wav2lip", "real": "reencode"}
+    with pytest.raises(SynthfakeError, match="--backend-opt wav2lip.model: given twice, 'wav2lip_96' and "
+                                             "'wav2lip_gan_96'"):
+        parse_backend_opts(["wav2lip.model=wav2lip_96", "wav2lip.model=wav2lip_gan_96"], used)
+    assert parse_backend_opts(["wav2lip.model=wav2lip_96"] * 2, used) == ({"wav2lip": {"model": "wav2lip_96"}}, {})
+    seen = []
+    monkeypatch.setattr(cli_mod, "_check_ready", lambda fields, ctx: None)
+    monkeypatch.setattr(cli_mod, "_launch", lambda config, launcher: seen.append(config) or 0)
+    (tmp_path / "src").mkdir()
+    run = ("run", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "d"), "--type", "lip_sync",
+           "--backend", "lip_sync=wav2lip")
+    r = CliRunner().invoke(app, [*run, "--backend-opt", "wav2lip.model=wav2lip_96", "--backend-opt",
+                                 "wav2lip.model=wav2lip_gan_96"])
+    assert r.exit_code == EXIT_USAGE and len(r.output.strip().splitlines()) == 1, r.output
+    assert "wav2lip.model: given twice, 'wav2lip_96' and 'wav2lip_gan_96'" in r.output and not seen
+    assert not (tmp_path / "d").exists()
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"backend_opts": ["wav2lip.model=wav2lip_96"]}))
+    r = CliRunner().invoke(app, [*run, "--recipe", str(recipe), "--backend-opt", "wav2lip.model=wav2lip_gan_96"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1].plan_fields["backend_opts"] == {"wav2lip": {"model": "wav2lip_gan_96"}}  # the flag wins
+
+
 def test_mixed_run_records_exact_counts_and_the_mix(photo_sources, tmp_path):
     out = tmp_path / "D"
     gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap:0.5,self_blend:0.5", "--n", 4,

@@ -56,11 +56,12 @@ def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str,
 
 def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict], dict[str, dict]]:
     """({backend: {key: typed value}} of the plan, the same of the run) from `--backend-opt NAME.key=value`; the
-    backend must be in the plan. Run options (`Option.run`: timeouts, batch sizes) change no sample's bytes and
-    stay out of plan.json."""
+    backend must be in the plan, and a key given once (a repeat with another value is an error, not "the last
+    wins"). Run options (`Option.run`: timeouts, batch sizes) change no sample's bytes and stay out of plan.json."""
     used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
     plan: dict[str, dict] = {}
     run: dict[str, dict] = {}
+    given: dict[tuple[str, str], str] = {}  # (backend, key) -> the value as typed: a repeat with another value
     for item in items:
         if not isinstance(item, str):
             raise SynthfakeError(f"--backend-opt {item!r}: expected a string NAME.key=value")
@@ -73,7 +74,11 @@ def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict
             names = ", ".join(sorted(used))
             raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan (its backends: {names})")
         value = registry.parse_option(name, key, raw.strip())
-        (run if registry.is_run_option(name, key) else plan).setdefault(name, {})[key] = value
+        into = (run if registry.is_run_option(name, key) else plan).setdefault(name, {})
+        if key in into and into[key] != value:  # the last would win without a word
+            raise SynthfakeError(f"--backend-opt {name}.{key}: given twice, {given[name, key]!r} and "
+                                 f"{raw.strip()!r}; give it once")
+        into[key], given[name, key] = value, raw.strip()
     return plan, run
 
 

@@ -33,16 +33,17 @@ def recipe_names(kind: str) -> list[str]:
 
 def load(recipe: str | Path, kind: str) -> tuple[str, object]:
     """(where, parsed JSON): the file when `recipe` names one (a path, or anything ending in .json), else the
-    packaged recipe of that name; a one-line error listing the packaged ones when it is neither."""
+    packaged recipe of that name; when it is neither, one line saying so (with the nearest name, if one is close)
+    and listing the shipped ones."""
     path = Path(recipe)
     if path.is_file() or path.suffix == ".json" or len(path.parts) > 1:
         return str(path), read_json(path)  # a missing or broken file: one line with its path
     names = recipe_names(kind)
     if str(recipe) not in names:
         near = difflib.get_close_matches(str(recipe), names, n=1, cutoff=0.6)
-        hint = f"did you mean '{near[0]}'? " if near else ""
-        raise SynthfakeError(f"--recipe {recipe}: no such file, nor a packaged {kind} recipe ({hint}packaged: "
-                             f"{', '.join(names)})")
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise SynthfakeError(f"recipe '{recipe}': no such recipe file or shipped name{hint}; shipped: "
+                             f"{', '.join(names)}")
     return f"{kind} recipe '{recipe}'", json.loads(packaged(kind).joinpath(f"{recipe}.json").read_text())
 
 
