@@ -59,6 +59,16 @@ class FileCrops:
     note: str = ""  # set when crops exist but are not face crops (centre fallback)
     last: bool = True  # False for a part of a file's crops that more parts follow
 
+    @property
+    def video(self) -> bool:
+        """Whether the crops are a video's (by the file's extension, as training and scoring both see it)."""
+        return is_video_file(self.path)
+
+
+def is_video_file(path: str | Path) -> bool:
+    """A video (or GIF) by its extension: the media kind a model with media heads is told."""
+    return Path(path).suffix.lower() in media.VIDEO_EXTS
+
 
 def crop_settings(meta, frames: int | None = None) -> CropSettings:
     """The crop settings a model (its DetectorMeta) was trained for, frames overridable."""

@@ -19,6 +19,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import read_json, sha256_file, write_json_atomic
 
 from .model import DetectorMeta
+from .score import video_flags
 
 ONNX_FILE = "model.onnx"
 ONNX_META = "onnx.json"
@@ -87,20 +88,24 @@ def export_onnx(model, meta: DetectorMeta, out: Path, crops: np.ndarray | None =
     """
     import torch
 
-    from .score import fake_probs
+    from .score import fake_probs, takes_media
 
     out = Path(out)
     model = model.float().cpu().eval()
     x = sample_pixels(meta, crops)
+    video = (np.arange(len(x)) % 2).astype(np.float32)  # both heads checked where a model has two
     tmp = out / f".{ONNX_FILE}.{os.getpid()}.tmp"
     t0 = time.perf_counter()
+    inputs, names = (torch.from_numpy(x[:2]),), ["pixel_values"]
+    if takes_media(model):  # forward(pixel_values, labels, is_video): labels passed as None
+        inputs, names = (torch.from_numpy(x[:2]), None, torch.from_numpy(video[:2])), ["pixel_values", "is_video"]
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on ViT's shape checks, which hold for fixed 224 inputs
-        torch.onnx.export(model, (torch.from_numpy(x[:2]),), str(tmp), input_names=["pixel_values"],
-                          output_names=["logits"], dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+        torch.onnx.export(model, inputs, str(tmp), input_names=names, output_names=["logits"],
+                          dynamic_axes={**{k: {0: "batch"} for k in names}, "logits": {0: "batch"}},
                           opset_version=OPSET, dynamo=False)
-    ref = fake_probs(model, x, meta.fake_index)
-    got = session_probs(_session(tmp, threads=0), x, meta.fake_index)
+    ref = fake_probs(model, x, meta.fake_index, video=video)
+    got = session_probs(_session(tmp, threads=0), x, meta.fake_index, video)
     diff = float(np.max(np.abs(ref.astype(np.float64) - got)))
     if not diff <= TOLERANCE:
         tmp.unlink(missing_ok=True)
@@ -146,9 +151,13 @@ def _session(path: Path, threads: int = 1, device: str = "cpu"):
         raise SynthfakeError(f"{path}: onnxruntime cannot load it ({(str(e).splitlines() or [''])[0]})") from None
 
 
-def session_probs(sess, pixels: np.ndarray, fake_index: int) -> np.ndarray:
-    """Softmax probability of the fake class from the ONNX logits, computed in float64."""
-    logits = sess.run(["logits"], {"pixel_values": np.ascontiguousarray(pixels, np.float32)})[0].astype(np.float64)
+def session_probs(sess, pixels: np.ndarray, fake_index: int, video=None) -> np.ndarray:
+    """Softmax probability of the fake class from the ONNX logits, computed in float64; `video` (B,) feeds the
+    graph's `is_video` input where it has one (a model with media heads)."""
+    feed = {"pixel_values": np.ascontiguousarray(pixels, np.float32)}
+    if any(i.name == "is_video" for i in sess.get_inputs()):
+        feed["is_video"] = video_flags(video, len(pixels))
+    logits = sess.run(["logits"], feed)[0].astype(np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
     return e[:, fake_index] / e.sum(axis=1)
@@ -156,7 +165,7 @@ def session_probs(sess, pixels: np.ndarray, fake_index: int) -> np.ndarray:
 
 def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: str = "cpu", int8: bool = False,
                 path: Path | None = None):
-    """A function pixels -> fake probabilities on onnxruntime, after checking the ONNX file is current (`int8`:
+    """A function (pixels, video=None) -> fake probabilities on onnxruntime, after checking the ONNX file is current (`int8`:
     the int8 copy, whose validation check `quantize.require_check` makes sure of first). `path`: score with that
     file instead (the int8 check)."""
     d = Path(model_dir)
@@ -179,9 +188,11 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
     # crop by crop, or a crop's probability moves (by up to 0.002 measured) with the files that share its batch
     one_by_one = int8 or path is not None
 
-    def probs(pixels: np.ndarray) -> np.ndarray:
+    def probs(pixels: np.ndarray, video=None) -> np.ndarray:
         if one_by_one and len(pixels) > 1:
-            return np.concatenate([session_probs(sess, pixels[i:i + 1], meta.fake_index) for i in range(len(pixels))])
-        return session_probs(sess, pixels, meta.fake_index)
+            v = video_flags(video, len(pixels))
+            return np.concatenate([session_probs(sess, pixels[i:i + 1], meta.fake_index, v[i:i + 1])
+                                   for i in range(len(pixels))])
+        return session_probs(sess, pixels, meta.fake_index, video)
 
     return probs

@@ -13,12 +13,19 @@ With `mscn`, 48 more: BRISQUE-style statistics (Mittal et al. 2012) of the mean-
 grey image at full and half size, per region: its log variance, its shape ((E|z|)^2 / E z^2, a generalised
 Gaussian's), and the mean product of neighbours in four directions. They say how detail is distributed, not only
 how much there is.
+With `media_heads`, a second linear head scores video crops on contrasts alone: each filter's face core, mouth and
+eyes against its own margin ring (23 numbers), trained on the video crops while the first head trains on the
+images. In a video the absolute detail level is the camera's, the codec's and the beauty filter's; a paste-back
+leaves the face unlike its own surroundings. A head without absolute levels cannot read a soft real clip as fake
+(strategy/README.md, 5b). The media kind comes in as `is_video` (B,), 1.0 for a video's crop.
 
 It is a transformers model (config + PreTrainedModel, registered with the Auto classes), so training (the
 Trainer), saving, loading, the ONNX export and scoring take it like the ViT and the ResNet.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -58,15 +65,18 @@ def region_masks(n: int) -> torch.Tensor:
 
 class ResidualStatsConfig(PretrainedConfig):
     """`image_size` (the masks' size), `clip` (grey levels a truncated residual is capped at), `hidden` (0: a
-    linear head), `pixel_mean` / `pixel_std` (the normalisation the crops arrive with, undone to grey levels)."""
+    linear head), `mscn` (48 more statistics), `media_heads` (video crops scored on contrasts; `image_head_all`:
+    the first head learns from the video crops too, not only the images), `pixel_mean` /
+    `pixel_std` (the normalisation the crops arrive with, undone to grey levels)."""
 
     model_type = MODEL_TYPE
 
     def __init__(self, image_size: int = 224, clip: float = 3.0, hidden: int = 0, pixel_mean=(0.5, 0.5, 0.5),
-                 pixel_std=(0.5, 0.5, 0.5), mscn: bool = False, **kwargs):
+                 pixel_std=(0.5, 0.5, 0.5), mscn: bool = False, media_heads: bool = False,
+                 image_head_all: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.clip, self.hidden = int(image_size), float(clip), int(hidden)
-        self.mscn = bool(mscn)
+        self.mscn, self.media_heads, self.image_head_all = bool(mscn), bool(media_heads), bool(image_head_all)
         self.pixel_mean, self.pixel_std = [float(v) for v in pixel_mean], [float(v) for v in pixel_std]
 
 
@@ -75,6 +85,21 @@ CHROMA = slice(N_FEATURES - 4, N_FEATURES)  # the chroma residuals' columns (Cr,
 GREY_LEVELS = 0.5  # mean |Cr| + |Cb| (grey levels) under which a crop has no colour: its chroma says nothing
 MSCN_STATS = ("var", "shape", "h", "v", "d1", "d2")  # per region and scale; h..d2: neighbour products
 N_MSCN = 2 * len(MSCN_STATS) * len(REGIONS)
+
+
+N_CONTRASTS = 3 * 7 + 2  # core, mouth, eyes minus ring for 6 residuals and the gradient; Cr, Cb core minus ring
+CHROMA_CONTRASTS = slice(N_CONTRASTS - 2, N_CONTRASTS)
+
+
+def contrasts(f: torch.Tensor) -> torch.Tensor:
+    """(B, 23) of the log features (B, >= 32): each region's log residual size minus the margin ring's, per filter
+    (a ratio of sizes): what a global change of detail (focus, codec, filter) leaves unchanged."""
+    out = []
+    for b in range(0, 28, 4):  # 6 residual columns and the gradient, 4 regions each (REGIONS' order)
+        ring = f[:, b + 1:b + 2]
+        out += [f[:, b:b + 1] - ring, f[:, b + 2:b + 4] - ring]
+    out += [f[:, 28:29] - f[:, 29:30], f[:, 30:31] - f[:, 31:32]]
+    return torch.cat(out, 1)
 
 
 def n_features(mscn: bool) -> int:
@@ -129,6 +154,9 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         self.norm = nn.BatchNorm1d(n, affine=False)
         self.head = (nn.Linear(n, config.num_labels) if h <= 0 else
                      nn.Sequential(nn.Linear(n, h), nn.GELU(), nn.Linear(h, config.num_labels)))
+        if getattr(config, "media_heads", False):
+            self.video_norm = nn.BatchNorm1d(N_CONTRASTS, affine=False)
+            self.video_head = nn.Linear(N_CONTRASTS, config.num_labels)
         self.post_init()
 
     def _init_weights(self, module):
@@ -183,18 +211,41 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         size = ((r - grey).abs() * 0.713 + (b - grey).abs() * 0.564).mean(dim=(1, 2))
         return (size < GREY_LEVELS)[:, None]
 
-    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
-        f = self.features(pixel_values)
-        if self.training:  # batch statistics, and the running ones updated
-            f = self.norm(f)
-        else:  # the running statistics written out (the ONNX exporter cannot shape a batch_norm here)
-            f = (f - self.norm.running_mean) / torch.sqrt(self.norm.running_var + self.norm.eps)
-        chroma = f[:, CHROMA]  # a colourless crop's chroma set to the training mean: no evidence either way
-        chroma = torch.where(self.colourless(pixel_values), torch.zeros_like(chroma), chroma)
-        f = torch.cat([f[:, :CHROMA.start], chroma, f[:, CHROMA.stop:]], 1)
-        logits = self.head(f)
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return ImageClassifierOutput(loss=loss, logits=logits)
+    def standardised(self, f: torch.Tensor, norm: nn.BatchNorm1d, chroma: slice, grey: torch.Tensor) -> torch.Tensor:
+        """`f` standardised (batch statistics in training, the running ones written out otherwise: the ONNX
+        exporter cannot shape a batch_norm here), a colourless crop's chroma columns set to the training mean:
+        no evidence either way."""
+        if self.training:
+            f = norm(f)
+        else:
+            f = (f - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)
+        c = torch.where(grey, torch.zeros_like(f[:, chroma]), f[:, chroma])
+        return torch.cat([f[:, :chroma.start], c, f[:, chroma.stop:]], 1)
+
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None,
+                is_video: torch.Tensor | None = None, **kwargs):
+        raw = self.features(pixel_values)
+        grey = self.colourless(pixel_values)
+        image = self.head(self.standardised(raw, self.norm, CHROMA, grey))
+        if not getattr(self.config, "media_heads", False):
+            crop_loss = F.cross_entropy(image, labels, reduction="none") if labels is not None else None
+            return CropOutput(loss=None if crop_loss is None else crop_loss.mean(), logits=image, crop_loss=crop_loss)
+        video = self.video_head(self.standardised(contrasts(raw), self.video_norm, CHROMA_CONTRASTS, grey))
+        flag = (torch.zeros(len(raw), device=raw.device) if is_video is None else is_video.reshape(-1)) > 0.5
+        logits = torch.where(flag[:, None], video, image)  # each head learns from its own media
+        crop_loss = None
+        if labels is not None:
+            crop_loss = F.cross_entropy(logits, labels, reduction="none")
+            if self.config.image_head_all:  # ... and the image head from the video crops too
+                crop_loss = crop_loss + torch.where(flag, F.cross_entropy(image, labels, reduction="none"), 0.0)
+        return CropOutput(loss=None if crop_loss is None else crop_loss.mean(), logits=logits, crop_loss=crop_loss)
+
+
+@dataclass
+class CropOutput(ImageClassifierOutput):
+    """ImageClassifierOutput with each crop's loss (B,), which a trainer that weighs crops (train.py) sums."""
+
+    crop_loss: torch.Tensor | None = None
 
 
 def register() -> None:

@@ -3,8 +3,9 @@
 Memory is bounded by the batch size whatever the number of frames or files: batches may span files, and
 a file's probability (the mean fake probability over its crops and flips) is given as soon as its last
 crop has been scored. Results do not depend on the batch size (float32, eval mode, inference mode).
-This module imports no torch: the model is a function pixels -> fake probabilities (onnxruntime), or a
-torch module, wrapped by `as_scorer` on first use.
+This module imports no torch: the model is a function (pixels, video) -> fake probabilities (onnxruntime), or a
+torch module, wrapped by `as_scorer` on first use; `video` (B,) is 1.0 for a crop of a video, which a model with
+media heads scores with its video head (residual_stats.py) and every other model ignores.
 """
 
 from __future__ import annotations
@@ -51,28 +52,41 @@ def to_pixels(crops: list[np.ndarray], flips: list[bool], mean, std) -> np.ndarr
     return x
 
 
-def fake_probs(model, pixels, fake_index: int, pad_to: int = 0) -> np.ndarray:
+def takes_media(model) -> bool:
+    """Whether a torch model (or its config) scores a video's crops with a head of their own (`is_video`)."""
+    return bool(getattr(getattr(model, "config", model), "media_heads", False))
+
+
+def video_flags(video, n: int) -> np.ndarray:
+    """(n,) float32 of 1.0 for a video's crop: `video` as given (None: all images)."""
+    return np.zeros(n, np.float32) if video is None else np.asarray(video, np.float32).reshape(n)
+
+
+def fake_probs(model, pixels, fake_index: int, pad_to: int = 0, video=None) -> np.ndarray:
     """Softmax probability of the fake class for a batch of a torch model, computed in float32.
 
     `pad_to`: pad a short batch with zeros to this size (fixed shapes on CUDA: one kernel plan, no
-    re-allocation); the padding's outputs are dropped.
+    re-allocation); the padding's outputs are dropped. `video`: which crops are a video's (`takes_media`).
     """
     import torch
 
     x = torch.as_tensor(pixels)
     n = len(x)
+    v = torch.from_numpy(video_flags(video, n))
     if pad_to and n < pad_to:
         x = torch.cat([x, x.new_zeros((pad_to - n, *x.shape[1:]))])
+        v = torch.cat([v, v.new_zeros(pad_to - n)])
     param = next(model.parameters())
+    extra = {"is_video": v.to(param.device)} if takes_media(model) else {}
     with torch.inference_mode():
-        logits = model(pixel_values=x.to(param.device, param.dtype)).logits[:n]
+        logits = model(pixel_values=x.to(param.device, param.dtype), **extra).logits[:n]
     return torch.softmax(logits.float(), dim=-1)[:, fake_index].cpu().numpy()
 
 
-def as_scorer(model, fake_index: int, pad_to: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """A function pixels -> fake probabilities: a torch module is wrapped, a function is kept as it is."""
+def as_scorer(model, fake_index: int, pad_to: int = 0) -> Callable[..., np.ndarray]:
+    """A function (pixels, video=None) -> fake probabilities: a torch module is wrapped, a function is kept."""
     if hasattr(model, "parameters"):
-        return lambda pixels: fake_probs(model, pixels, fake_index, pad_to)
+        return lambda pixels, video=None: fake_probs(model, pixels, fake_index, pad_to, video)
     return model
 
 
@@ -92,13 +106,14 @@ def score_parts(model, parts: Iterable[tuple[int, FileCrops]], meta: DetectorMet
     views = (False, True) if (meta.tta if tta is None else tta) else (False,)
     probs_of = as_scorer(model, meta.fake_index)
     files: dict[int, _Pending] = {}
-    buf: list[tuple[int, np.ndarray, bool]] = []
+    buf: list[tuple[int, np.ndarray, bool, bool]] = []
     next_seq = 0
 
     def flush() -> None:
         if buf:
-            probs = probs_of(to_pixels([c for _, c, _ in buf], [f for _, _, f in buf], meta.mean, meta.std))
-            for (seq, _, _), p in zip(buf, probs):
+            pixels = to_pixels([b[1] for b in buf], [b[2] for b in buf], meta.mean, meta.std)
+            probs = probs_of(pixels, np.array([b[3] for b in buf], np.float32))
+            for (seq, *_), p in zip(buf, probs):
                 files[seq].probs.append(float(p))
             buf.clear()
 
@@ -116,7 +131,7 @@ def score_parts(model, parts: Iterable[tuple[int, FileCrops]], meta: DetectorMet
         pe.crops += len(part.crops)
         for crop in part.crops:
             for flip in views:
-                buf.append((seq, crop, flip))
+                buf.append((seq, crop, flip, part.video))
                 if len(buf) >= batch_size:
                     flush()
         if part.last:

@@ -27,6 +27,7 @@ from .evaluate import plan_hash, score_records, split_records
 from .metrics import best_threshold, macro_f1_at
 from .model import DetectorMeta, check_device, load_base, save_detector
 from .onnx_export import export_onnx
+from .score import takes_media
 from . import train_log
 
 
@@ -85,12 +86,14 @@ class TrainOptions:
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Training examples (cache file, crop index, class index[, pseudo]), loaded lazily and augmented on the fly;
-    a pseudo example is a real crop self-blended anew at each draw and labelled fake."""
+    """Training examples (cache file, crop index, class index, is a video's[, pseudo]), loaded lazily and augmented
+    on the fly; a pseudo example is a real crop self-blended anew at each draw and labelled fake. `media`: the
+    model is told which crops are a video's (`score.takes_media`)."""
 
     def __init__(self, items: list[tuple], meta: DetectorMeta, seed: int, aug: AugmentSettings,
-                 weights: np.ndarray | None = None):
+                 weights: np.ndarray | None = None, media: bool = False):
         self.items, self.meta, self.seed, self.aug, self.weights = items, meta, seed, aug, weights
+        self.media = media
         self.calls: dict[int, int] = defaultdict(int)
         self.mean = np.asarray(meta.mean, np.float32)
         self.std = np.asarray(meta.std, np.float32)
@@ -99,7 +102,7 @@ class CropDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        path, j, y, *pseudo = self.items[i]
+        path, j, y, video, *pseudo = self.items[i]
         with np.load(path, allow_pickle=False) as z:
             crop = z["crops"][j]
         self.calls[i] += 1  # a new draw each epoch; torch's per-worker seed keeps loader workers apart
@@ -114,6 +117,8 @@ class CropDataset(torch.utils.data.Dataset):
         out = {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
         if self.weights is not None:
             out["weights"] = float(self.weights[i])
+        if self.media:
+            out["is_video"] = float(video)
         return out
 
 
@@ -121,8 +126,9 @@ def collate(batch: list[dict]) -> dict:
     """Stack examples into the batch the Trainer passes to the model."""
     out = {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
            "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
-    if "weights" in batch[0]:
-        out["weights"] = torch.tensor([b["weights"] for b in batch], dtype=torch.float32)
+    for key in ("weights", "is_video"):
+        if key in batch[0]:
+            out[key] = torch.tensor([b[key] for b in batch], dtype=torch.float32)
     return out
 
 
@@ -141,8 +147,9 @@ def penalised_trainer(base, l2: float):
     class PenalisedTrainer(base):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
             weights, labels = inputs.pop("weights", None), inputs.pop("labels")
-            out = model(**inputs)
-            loss = torch.nn.functional.cross_entropy(out.logits, labels, reduction="none")
+            out = model(**inputs, labels=labels)
+            loss = getattr(out, "crop_loss", None)  # a model whose loss is not its logits' (media heads)
+            loss = torch.nn.functional.cross_entropy(out.logits, labels, reduction="none") if loss is None else loss
             loss = loss.mean() if weights is None else (loss * weights).sum() / weights.sum()
             if l2:
                 loss = loss + l2 * sum((p ** 2).sum() for p in model.parameters() if p.requires_grad and p.ndim > 1)
@@ -174,9 +181,9 @@ def augment_settings(changes: dict | None) -> AugmentSettings:
 
 
 def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, o: TrainOptions, log) -> list:
-    """(cache file, crop index, class index) for every crop of every training record; files without
-    crops are logged and skipped."""
-    from .crops import cache_file
+    """(cache file, crop index, class index, is a video's) for every crop of every training record; files
+    without crops are logged and skipped."""
+    from .crops import cache_file, is_video_file
 
     root = o.cache_root or Path(dataset) / "cache" / "crops"
     real_index = 1 - meta.fake_index
@@ -188,8 +195,8 @@ def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, 
                 skipped += 1
                 log(f"{r.path}: {fc.reason}: not used for training")
                 continue
-            cls = meta.fake_index if r.label == 1 else real_index
-            items += [(str(cache_file(root, s, r.id)), j, cls) for j in range(len(fc.crops))]
+            cls, video = meta.fake_index if r.label == 1 else real_index, is_video_file(r.path)
+            items += [(str(cache_file(root, s, r.id)), j, cls, video) for j in range(len(fc.crops))]
     if skipped:
         log(f"{skipped} of {len(records)} training file(s) gave no crops")
     return items
@@ -197,7 +204,7 @@ def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, 
 
 def with_pseudo_fakes(items: list[tuple], rate: float, fake_index: int, seed: int) -> list[tuple]:
     """`items` plus `rate` self-blended pseudo-fakes per real crop (whole repeats, then a seeded share)."""
-    reals = [(p, j, c, True) for p, j, c in items if c != fake_index]
+    reals = [(p, j, c, v, True) for p, j, c, v in items if c != fake_index]
     whole, part = divmod(max(0.0, rate), 1.0)
     pick = np.random.default_rng([seed, 7]).permutation(len(reals))[:round(part * len(reals))]
     return items + reals * int(whole) + [reals[k] for k in sorted(pick)]
@@ -262,8 +269,8 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     aug = augment_settings(o.augment)
     weights = file_weights(items) if o.balance_files else None
     trainer_class = Trainer if not (o.balance_files or o.l2) else penalised_trainer(Trainer, o.l2)
-    trainer = trainer_class(model=model, args=args, train_dataset=CropDataset(items, meta, o.seed, aug, weights),
-                            data_collator=collate)
+    examples = CropDataset(items, meta, o.seed, aug, weights, media=takes_media(model))
+    trainer = trainer_class(model=model, args=args, train_dataset=examples, data_collator=collate)
     train_log.attach(trainer, o.show, log, train_log.val_scorer(meta, dataset, val_recs, o))  # lines, not dicts
     trainer.train()
     if not trainer.is_world_process_zero():

@@ -48,10 +48,11 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
 
 
 def test_pseudo_fakes_are_added_per_real_crop():
-    items = [("r", j, 0) for j in range(10)] + [("f", j, 1) for j in range(4)]
+    items = [("r", j, 0, j % 2 == 1) for j in range(10)] + [("f", j, 1, False) for j in range(4)]
     out = with_pseudo_fakes(items, 1.5, fake_index=1, seed=0)
     pseudo = out[len(items):]
-    assert out[:len(items)] == items and len(pseudo) == 15 and all(p[3] is True and p[2] == 0 for p in pseudo)
+    assert out[:len(items)] == items and len(pseudo) == 15 and all(p[4] is True and p[2] == 0 for p in pseudo)
+    assert all(p[3] == (p[1] % 2 == 1) for p in pseudo)  # a pseudo-fake keeps its real's media kind
     assert len({p[1] for p in pseudo}) == 10 and with_pseudo_fakes(items, 1.5, 1, 0) == out
     assert with_pseudo_fakes(items, 0.0, 1, 0) == items
 
@@ -80,7 +81,7 @@ def test_pseudo_fake_blends_inside_the_face_only(data_dir):
 
     with tempfile.TemporaryDirectory() as d:
         np.savez(Path(d) / "c.npz", crops=crop[None])
-        ds = CropDataset([(str(Path(d) / "c.npz"), 0, 0), (str(Path(d) / "c.npz"), 0, 0, True)], tmp, 0,
+        ds = CropDataset([(str(Path(d) / "c.npz"), 0, 0, False), (str(Path(d) / "c.npz"), 0, 0, False, True)], tmp, 0,
                          augment_settings({"p_flip": 0, "p_resize": 0, "p_blur": 0, "p_color": 0, "p_jpeg": 0}))
         real, fake, again = ds[0], ds[1], ds[1]
     assert (real["labels"], fake["labels"]) == (0, 1)
@@ -97,7 +98,7 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
 
     from synthfake.detector.train import file_weights, penalised_trainer
 
-    items = [("clip.npz", j, 0) for j in range(16)] + [("photo.npz", 0, 1), ("photo2.npz", 0, 1)]
+    items = [("clip.npz", j, 0, True) for j in range(16)] + [("photo.npz", 0, 1, False), ("photo2.npz", 0, 1, False)]
     w = file_weights(items)
     assert w.mean() == pytest.approx(1.0) and w[:16].sum() == pytest.approx(w[16]) == pytest.approx(w[17])
 
@@ -131,7 +132,11 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     ({"threshold_prior_people": -1}, "threshold_prior_people: expected a number of people >= 0, got -1"),
     ({"self_blend": -3}, "self_blend: expected a share from 0 to 1, got -3"),
     ({"augment": {"p_jpeg": 1.5}}, "augment: p_jpeg 1.5: expected a probability from 0 to 1"),
-    ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100")])
+    ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100"),
+    ({"model": {"type": "residual_stats", "clipp": 3.0}}, "model residual_stats: unknown key 'clipp' (did you mean "
+                                                          "'clip'?); known: clip, hidden,"),
+    ({"model": {"type": "resnet", "hiden_sizes": [8]}}, "model resnet: unknown key 'hiden_sizes' (did you mean "
+                                                        "'hidden_sizes'?); known: ")])
 def test_a_recipe_s_own_keys_are_checked_before_training(tmp_path, setting, want):
     """The keys no flag checks went straight to the Trainer (a traceback after the data was read, or a negative
     prior taken): one line naming the recipe and the key, exit 2, before anything is trained."""
@@ -169,3 +174,42 @@ def test_train_help_names_the_default_recipe_s_values():
     r = json.loads(DEFAULT_RECIPE.read_text())
     want = f"({r['epochs']:g}, {r['lr']:g}, {r['frames']}, {r['score_frames']})"
     assert DEFAULT_RECIPE.resolve().stem in detect_train.__doc__ and want in " ".join(detect_train.__doc__.split())
+
+
+def test_a_model_section_key_the_config_does_not_know_is_refused():
+    """A transformers config stores any key: `"clipp": 3.0` or `"hiden": 8` in a recipe's model section was kept
+    and never read. Every shipped recipe's model section still builds; an unknown key is one line naming it (the
+    nearest known key when one is close) and listing the known ones, read from the config class itself."""
+    import inspect
+
+    from transformers import ResNetConfig, ViTConfig
+
+    from synthfake.detector.model import scratch_config
+    from synthfake.detector.residual_stats import ResidualStatsConfig
+    from synthfake.errors import SynthfakeError
+
+    shipped = sorted((ROOT / "recipes" / "detector").glob("*.json"))
+    models = {p.stem: json.loads(p.read_text()).get("model") for p in shipped}
+    assert any(m and m.get("type") == "residual_stats" for m in models.values())
+    assert any(m and m.get("type") == "resnet" for m in models.values())
+    for name, model in models.items():
+        if model is not None:
+            cfg = scratch_config(model, 64)
+            assert all(getattr(cfg, k) == v for k, v in model.items() if k != "type"), name
+    for model, want in (({"type": "residual_stats", "clipp": 3.0}, "unknown key 'clipp' (did you mean 'clip'?)"),
+                        ({"type": "residual_stats", "hiden": 8}, "unknown key 'hiden' (did you mean 'hidden'?)"),
+                        ({"type": "vit", "hiden_size": 8, "zzz": 1},
+                         "unknown keys 'hiden_size' (did you mean 'hidden_size'?), 'zzz';"),
+                        ({"type": "resnet", "id2label": {0: "a", 1: "b"}}, "id2label: set by training")):
+        with pytest.raises(SynthfakeError) as e:
+            scratch_config(model, 64)
+        assert want in str(e.value) and "\n" not in str(e.value), str(e.value)
+    with pytest.raises(SynthfakeError) as e:
+        scratch_config({"type": "residual_stats", "nope": 1}, 64)
+    params = [k for k in inspect.signature(ResidualStatsConfig.__init__).parameters if k not in ("self", "kwargs")]
+    assert str(e.value).endswith(f"known: {', '.join(sorted(params))}")  # the class's own parameters, as it grows
+    for kind, cls in (("vit", ViTConfig), ("resnet", ResNetConfig)):
+        with pytest.raises(SynthfakeError) as e:
+            scratch_config({"type": kind, "nope": 1}, 64)
+        known = str(e.value).split("known: ")[1].split(", ")
+        assert set(known) <= set(cls().to_dict()) and "hidden_act" in known and "label2id" not in known

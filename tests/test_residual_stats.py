@@ -152,3 +152,59 @@ def test_a_black_and_white_photo_is_judged_on_its_grey_levels(crop, tmp_path):
     assert torch.allclose(logits[0, 1], z.sum(), atol=1e-4) and logits[1, 1].abs() < 1e-6
     both = np.stack([crop, grey])
     assert export_onnx(model, DetectorMeta(image_size=SIZE), tmp_path, both, log=lambda m: None) <= 1e-5
+
+
+def test_media_heads_score_a_video_s_crops_on_contrasts_alone(crop, tmp_path):
+    """`media_heads`: a video's crop goes to a second head that sees only each region against its margin ring, so a
+    global change of detail (a softer camera, codec or filter) cannot move it; each head learns from its own media
+    only; the ONNX copy takes `is_video` and agrees; scoring tells the model which files are videos."""
+    from synthfake.detector.crops import FileCrops
+    from synthfake.detector.onnx_export import export_onnx, onnx_scorer
+    from synthfake.detector.residual_stats import contrasts
+    from synthfake.detector.score import score_stream
+    from synthfake.detector.train import CropDataset, augment_settings, collate
+
+    model, meta = load_base(None, SIZE, arch={"type": "residual_stats", "media_heads": True})
+    f = torch.randn(3, N_FEATURES)
+    shift = torch.zeros(N_FEATURES)
+    for b in range(0, N_FEATURES, 4):  # every region of one filter 2x or 0.5x the size: a log shift per filter
+        shift[b:b + 4] = float(np.random.default_rng(b).normal())
+    assert torch.allclose(contrasts(f + shift), contrasts(f), atol=1e-5) and contrasts(f).shape == (3, 23)
+
+    soft = cv2_blur(crop)
+    x = torch.from_numpy(to_pixels([crop, soft, crop, soft], [False] * 4, [0.5] * 3, [0.5] * 3))
+    video = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    model.train()
+    model(x.repeat(2, 1, 1, 1), labels=torch.tensor([0, 1] * 4), is_video=video.repeat(2))  # running statistics
+    model.zero_grad()
+    model(x[2:], labels=torch.tensor([0, 1]), is_video=video[2:]).loss.backward()  # a batch of video crops only
+    assert model.head.weight.grad.abs().max() == 0 and model.video_head.weight.grad.abs().max() > 0
+    model.eval()
+    with torch.no_grad():
+        both = model(x, is_video=video).logits
+        as_images = model(x).logits  # no flag: every crop an image's
+    assert torch.allclose(both[:2], as_images[:2]) and not torch.allclose(both[2:], as_images[2:])
+
+    save_detector(model, meta, tmp_path)
+    loaded, meta = load_detector(tmp_path)
+    assert loaded.config.media_heads
+    assert export_onnx(loaded, meta, tmp_path, np.stack([crop, soft]), log=lambda m: None) <= 1e-5
+    files = [FileCrops("a.jpg", np.stack([crop])), FileCrops("a.mp4", np.stack([crop])), FileCrops("b.GIF", soft[None])]
+    assert [fc.video for fc in files] == [False, True, True]
+    ref = [s.prob for s in score_stream(loaded, files, meta, 2)]
+    got = [s.prob for s in score_stream(onnx_scorer(tmp_path, meta), files, meta, 2)]
+    assert np.allclose(ref, got, atol=1e-5) and abs(ref[0] - ref[1]) > 1e-3  # same crop, other media, other head
+
+    np.savez(tmp_path / "c.npz", crops=crop[None])
+    items = [(str(tmp_path / "c.npz"), 0, 0, False), (str(tmp_path / "c.npz"), 0, 1, True)]
+    ds = CropDataset(items, meta, 0, augment_settings({}), media=True)
+    batch = collate([ds[0], ds[1]])
+    assert batch["is_video"].tolist() == [0.0, 1.0]
+    assert "is_video" not in CropDataset(items, meta, 0, augment_settings({}))[1]  # a model without media heads
+
+
+def cv2_blur(crop: np.ndarray) -> np.ndarray:
+    """The whole crop softened alike (a beauty filter or a softer camera, not a paste-back)."""
+    import cv2
+
+    return cv2.GaussianBlur(crop, (0, 0), 1.2)
