@@ -123,7 +123,10 @@ def detect_predict(
     model_dir: Path = MODEL_DIR,
     input_dir: Path = typer.Argument(..., help="Folder of images and videos to score."),
     out_csv: Path = typer.Option(Path("submission.csv"), "--out", help="Submission CSV to write."),
-    sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows."),
+    sample_submission: Optional[Path] = typer.Option(None, "--sample-submission", help="Follow its columns and rows. "
+                                                     "A file with no face crop (or listed but missing) gets the "
+                                                     "model's fallback label in a label column, 0.5 in a "
+                                                     "probability column (DFDC's 0.5 in every row asks for one)."),
     batch_size: int = SCORE_BATCH,
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the model's)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0, max=1,
@@ -150,8 +153,9 @@ def detect_predict(
     checks.output_file(probs_path(out_csv), "--out (its _probs.csv)", files)
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
                 threshold, show=not quiet, log=_note, runtime=runtime, int8=int8, fake_share=fake_share)
+    got = f" (written as {s.fallback})" if s.fallbacks or s.missing else ""
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
-              f"{len(s.missing)} listed but missing, threshold {s.threshold:.4f}", highlight=False)
+              f"{len(s.missing)} listed but missing{got}, threshold {s.threshold:.4f}", highlight=False)
 
 
 @detect_app.command("export")
@@ -160,7 +164,8 @@ def detect_export(
     model_dir: Path = MODEL_DIR,
     int8: bool = typer.Option(False, "--int8", help="Also an int8 copy, checked on DATASET's val split (`predict` "
                               "uses it by default when its macro F1 stays within tolerance)."),
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset whose val split checks the int8 copy."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Dataset made by `gen run`, or its "
+                                           "webdataset/hf export, whose val split checks the int8 copy."),
     workers: int = DECODE_WORKERS,
 ):
     """Write MODEL_DIR/model.onnx (checked against torch within 1e-5) for scoring without torch."""
@@ -172,8 +177,9 @@ def detect_export(
     checks.output_file(model_dir / "model.onnx", "MODEL_DIR")
     if int8:  # the dataset's val split is checked before the export, not after it
         from synthfake.detector.evaluate import split_records
+        from synthfake.export.reader import as_dataset  # a webdataset or hf export, as `detect train` reads it
 
-        if not split_records(dataset, "val"):
+        if not split_records(as_dataset(dataset, _note), "val"):
             raise SynthfakeError(f"{dataset}: no records in its val split, which checks the int8 copy's accuracy")
     export_dir(model_dir, log=_note)
     if int8:

@@ -2,7 +2,9 @@
 
 Writes the submission CSV and, beside it, `<name>_probs.csv` with each file's fake probability, crops
 used and the reason for any fallback. An unreadable file or one with no face gets the fallback label and
-a logged one-line reason; the run goes on.
+a logged one-line reason; the run goes on. A sheet that asks for a probability (a probability column, or DFDC's
+0.5 in every row) gets UNSCORED_PROB there instead: the fallback label as probability 0 or 1 is the most confident
+answer possible, and under log loss the most costly one when wrong.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .score import FileScore, label_of, score_parts, share_threshold
 from .stream import stream_crops
 
 RUNTIMES = ("auto", "onnx", "torch")
+UNSCORED_PROB = 0.5  # a probability sheet's value for a file with no crops (or listed and missing): no opinion
 
 LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
 PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
@@ -49,6 +52,7 @@ class Summary:
     fallbacks: int = 0
     missing: list[str] = field(default_factory=list)
     threshold: float = 0.5  # the one the labels were given at
+    fallback: str = ""  # what a file with no crops got: "fallback label 0", "fallback probability 0.5", ...
 
 
 def list_inputs(folder: Path) -> list[Path]:
@@ -249,6 +253,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     except BaseException:
         parts.close()
         raise
+    summary.fallback = _fallback_text(sub, meta.fallback_label)
     scores: dict[Path, FileScore] = {}
     try:
         with sample_progress(len(files), "scoring", show) as advance:
@@ -257,7 +262,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
                 advance()
                 if sc.prob is None:
                     summary.fallbacks += 1
-                    log(f"{p}: {sc.reason} -> fallback label {meta.fallback_label}")
+                    log(f"{p}: {sc.reason} -> {summary.fallback}")
                 elif sc.note:
                     log(f"{p}: {sc.note}")
     finally:  # done, or stopped by an error or Ctrl-C: the reader thread and the workers end here
@@ -266,7 +271,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     for k in summary.missing:
         why = ("is not an image or video file by its extension" if (input_dir / k.strip()).is_file()
                else f"not found under {input_dir}")
-        log(f"{k}: listed in {sample} but {why} -> fallback label {meta.fallback_label}")
+        log(f"{k}: listed in {sample} but {why} -> {summary.fallback}")
 
     summary.threshold = _threshold(scores, meta, threshold, fake_share, log)
 
@@ -285,7 +290,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
                 row[sub.label] = sub.words[y] if sub.words else y
             if sub.prob:
                 sc = scores.get(p) if p is not None else None
-                row[sub.prob] = f"{sc.prob:.6f}" if sc is not None and sc.prob is not None else float(y)
+                row[sub.prob] = f"{sc.prob:.6f}" if sc is not None and sc.prob is not None else UNSCORED_PROB
             rows.append(row)
         _write_csv(out, sub.columns, rows)
     probs = [{"filename": p.relative_to(input_dir).as_posix(), "prob_fake": "" if sc.prob is None else f"{sc.prob:.8f}",
@@ -293,6 +298,17 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
              for p in files for sc in [scores[p]]]
     _write_csv(probs_path(out), ["filename", "prob_fake", "label", "crops", "sampled_frames", "reason"], probs)
     return summary
+
+
+def _fallback_text(sub: SampleSubmission | None, label: int) -> str:
+    """What a file with no crops gets in the submission, as the log and the report line say it: the fallback label
+    in a label column, UNSCORED_PROB in a probability column (a sheet may hold both)."""
+    said = []
+    if sub is None or sub.label:
+        said.append(f"fallback label {sub.words[label] if sub is not None and sub.words else label}")
+    if sub is not None and sub.prob:
+        said.append(f"{'' if sub.label else 'fallback '}probability {UNSCORED_PROB}")
+    return ", ".join(said)
 
 
 def _threshold(scores: dict[Path, FileScore], meta, threshold: float | None, fake_share: float | None,

@@ -1,9 +1,10 @@
 """The int8 copy of an exported detector and its check on a validation split.
 
-`gen detect export --int8 --dataset D` writes `model.int8.onnx` (onnxruntime dynamic quantisation: the MatMuls'
-weights in int8 per output channel, their inputs in uint8 scaled per batch) and `model.int8.json`: macro F1 of the
-fp32 ONNX (torch's probabilities within 1e-5) and of the int8 copy on D's val split, the largest probability
-change, the labels that flipped, and the weights and ONNX file it was made from. `gen detect predict` scores with the
+`gen detect export --int8 --dataset D` (a dataset made by `gen run`, or its webdataset/hf export, as `gen detect
+train` takes it) writes `model.int8.onnx` (onnxruntime dynamic quantisation: the MatMuls' weights in int8 per output
+channel, their inputs in uint8 scaled per batch) and `model.int8.json`: macro F1 of the fp32 ONNX (torch's
+probabilities within 1e-5) and of the int8 copy on D's val split, the largest probability change, the labels that
+flipped, and the weights and ONNX file it was made from. `gen detect predict` scores with the
 int8 copy by default only when that check passed (F1 within F1_TOLERANCE either way) and the copy is current
 (`int8_choice`); `--int8` asks for it whatever the check said, `--fp32` never uses it.
 """
@@ -57,19 +58,24 @@ def int8_check(labels, fp32, int8, threshold: float) -> dict:
 
 
 def quantize_int8(model_dir: Path, dataset: Path, batch_size: int = 16, workers: int = 2, log=print) -> dict:
-    """model.int8.onnx and model.int8.json (`int8_check` on the dataset's val split, and what it was made from)."""
+    """model.int8.onnx and model.int8.json (`int8_check` on the dataset's val split, and what it was made from).
+    `dataset`: a dataset made by `gen run`, or its webdataset/hf export (read through its unpacked view, as
+    `gen detect train` reads it)."""
+    from synthfake.export.reader import as_dataset
+
     from .evaluate import score_records, split_records
     from .model import read_meta
 
     d = Path(model_dir)
     meta = read_meta(d)
     fp32 = onnx_scorer(d, meta, threads=0)  # also checks that model.onnx is current
+    data = as_dataset(dataset, log)  # the dataset itself, or an export's unpacked view
     tmp = d / f".{INT8_FILE}.{os.getpid()}.tmp"
     try:
         quantize_file(d / ONNX_FILE, tmp)
-        recs = split_records(Path(dataset), "val")
-        a = score_records(fp32, meta, Path(dataset), recs, batch_size, workers, what="val fp32")
-        b = score_records(onnx_scorer(d, meta, threads=0, path=tmp), meta, Path(dataset), recs, batch_size, workers,
+        recs = split_records(data, "val")
+        a = score_records(fp32, meta, data, recs, batch_size, workers, what="val fp32")
+        b = score_records(onnx_scorer(d, meta, threads=0, path=tmp), meta, data, recs, batch_size, workers,
                           what="val int8")
         try:
             check = int8_check([r.label for r in recs], [x.prob for x in a], [y.prob for y in b], meta.threshold)

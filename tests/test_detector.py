@@ -337,6 +337,42 @@ def test_a_sheet_of_probability_placeholders_gets_probabilities(tmp_path):
         load_scorer(tmp_path, "onnx", device="gpu")
 
 
+def test_a_probability_sheet_gets_0_5_for_a_file_without_crops(data_dir, tmp_path):
+    """A DFDC-style sheet (0.5 in every row: probabilities, scored by log loss): a file with no face, or listed and
+    missing, was written as the fallback label (1.0 here), the most confident answer possible and the most costly
+    one when wrong. It gets 0.5 now, and the log and the report line say so; a label sheet still gets the label."""
+    from transformers import ViTForImageClassification
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+    from synthfake.detector.model import DetectorMeta, save_detector, tiny_config
+
+    model = tmp_path / "M"
+    save_detector(ViTForImageClassification(tiny_config(32)).eval(), DetectorMeta(image_size=32, frames=2,
+                                                                                  fallback_label=1), model)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp / "face.jpg")
+    shutil.copy(data_dir / "nonfaces" / "animal_s22.jpg", inp / "animal.jpg")
+    sheet = tmp_path / "sample_submission.csv"
+    args = ["detect", "predict", str(model), str(inp), "--out", str(tmp_path / "sub.csv"), "--sample-submission",
+            str(sheet), "--runtime", "torch", "--workers", "0", "--quiet"]
+    sheet.write_text("filename,label\nface.jpg,0.5\nanimal.jpg,0.5\ngone.mp4,0.5\n")
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    sub = {row["filename"]: row["label"] for row in _rows(tmp_path / "sub.csv")}
+    assert sub["animal.jpg"] == "0.5" and sub["gone.mp4"] == "0.5", sub
+    assert 0 <= float(sub["face.jpg"]) <= 1 and len(sub["face.jpg"]) == 8  # its probability, 6 decimals
+    assert "animal.jpg: no face" in r.stderr and "-> fallback probability 0.5" in r.stderr, r.stderr
+    assert "(written as fallback probability 0.5)" in r.stdout, r.stdout
+    sheet.write_text("filename,label\nface.jpg,0\nanimal.jpg,0\ngone.mp4,0\n")  # labels: the fallback label
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    sub = {row["filename"]: row["label"] for row in _rows(tmp_path / "sub.csv")}
+    assert sub["animal.jpg"] == "1" and sub["gone.mp4"] == "1" and sub["face.jpg"] in ("0", "1"), sub
+    assert "-> fallback label 1" in r.stderr and "(written as fallback label 1)" in r.stdout, r.output
+
+
 def test_predict_lists_files_in_linked_folders_once(data_dir, tmp_path):
     """A symlinked subfolder is followed (its files were skipped without a word); a link back to the folder
     itself ends there."""

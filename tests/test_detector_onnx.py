@@ -207,3 +207,53 @@ def test_int8_copy_is_used_by_default_only_when_checked_and_current(exported, cr
     assert not use and "exported again" in why
     with pytest.raises(SynthfakeError, match="exported again"):
         load_scorer(d, "onnx", int8=True)
+
+
+def _media_dataset(root, data_dir):
+    """A synthetic dataset (tests/synthetic_dataset.py, no generation) whose val records point at real photos,
+    so that the val split scores."""
+    import hashlib
+    import io
+
+    from PIL import Image
+    from synthetic_dataset import plan_dataset, write_records, write_sources
+
+    index = write_sources(root / "src", files=40, people=20)
+    ds = plan_dataset(root / "D", root / "src", index, 12, 12)  # 2 of its records in val
+    write_records(ds)
+    photos = sorted((data_dir / "faces").glob("*.jpg"))
+    for part in sorted((root / "D" / "manifest").glob("part-*.jsonl")):
+        lines = [json.loads(x) for x in part.read_text().splitlines() if x.strip()]
+        for k, rec in enumerate(r for r in lines if r["split"] == "val"):
+            buf = io.BytesIO()
+            Image.open(photos[k % len(photos)]).convert("RGB").save(buf, "PNG")
+            body = buf.getvalue()
+            (root / "D" / rec["path"]).write_bytes(body)
+            rec.update(sha256=hashlib.sha256(body).hexdigest(), bytes=len(body))
+        part.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert any(r["split"] == "val" for p in (root / "D" / "manifest").glob("*.jsonl")
+               for r in map(json.loads, p.read_text().splitlines()))
+    return root / "D"
+
+
+@pytest.mark.parametrize("fmt", ["webdataset", "hf"])
+def test_export_int8_takes_an_export_of_a_dataset_as_detect_train_does(exported, data_dir, tmp_path, fmt):
+    """`gen detect export M --int8 --dataset EXPORT`, EXPORT a webdataset or hf export made by `gen export` (which
+    `gen detect train` reads): refused as 'no records in manifest/' before; now its val split checks the copy."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    ds = _media_dataset(tmp_path, data_dir)
+    r = CliRunner().invoke(app, ["export", str(ds), "--format", fmt, "--out", str(tmp_path / fmt), "--quiet"])
+    assert r.exit_code == 0, r.output
+    d = tmp_path / "M"
+    shutil.copytree(exported[0], d)
+    r = CliRunner().invoke(app, ["detect", "export", str(d), "--int8", "--dataset", str(tmp_path / fmt),
+                                 "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    check = json.loads((d / "model.int8.json").read_text())
+    val = sum(r["split"] == "val" for p in (ds / "manifest").glob("*.jsonl")
+              for r in map(json.loads, p.read_text().splitlines()))
+    assert check["dataset"] == str(tmp_path / fmt) and check["split"] == "val" and 0 < check["files"] <= val
+    assert (d / "model.int8.onnx").is_file() and "model.int8.onnx" in r.output

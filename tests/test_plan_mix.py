@@ -99,6 +99,64 @@ def test_a_backend_opt_flag_given_twice_is_refused_a_recipe_s_value_is_overridde
     assert seen[-1].plan_fields["backend_opts"] == {"wav2lip": {"model": "wav2lip_gan_96"}}  # the flag wins
 
 
+def test_a_backend_opt_flag_beside_a_recipe_replaces_its_key_only(tmp_path, monkeypatch):
+    """`--recipe R --backend-opt http_t2i.model=B` where R sets http_t2i.url and http_t2i.model: the flag replaced
+    R's whole backend_opts list, so its url (and its run options) fell back to the defaults without a word. Now the
+    flag's key wins and R's other keys stay, in plan.json and in the run's options."""
+    from typer.testing import CliRunner
+
+    import synthfake.cli as cli_mod
+    from synthfake.cli import app
+
+    seen = []
+    monkeypatch.setattr(cli_mod, "_check_ready", lambda fields, ctx: None)
+    monkeypatch.setattr(cli_mod, "_launch", lambda config, launcher: seen.append(config) or 0)
+    (tmp_path / "src").mkdir()
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"types": ["generation"], "backends": ["generation=http_t2i"],
+                                  "backend_opts": ["http_t2i.url=http://127.0.0.1:9", "http_t2i.model=flux-dev",
+                                                   "http_t2i.retries=0"]}))
+    run = ("run", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "d"), "--recipe", str(recipe))
+    r = CliRunner().invoke(app, [*run, "--backend-opt", "http_t2i.model=flux-pro", "--backend-opt",
+                                 "http_t2i.timeout=5"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1].plan_fields["backend_opts"] == {"http_t2i": {"url": "http://127.0.0.1:9", "model": "flux-pro"}}
+    assert seen[-1].settings.backend_opts == {"http_t2i": {"retries": 0, "timeout": 5.0}}
+    r = CliRunner().invoke(app, list(run))  # no flag: the recipe's list as it is
+    assert r.exit_code == 0, r.output
+    assert seen[-1].plan_fields["backend_opts"] == {"http_t2i": {"url": "http://127.0.0.1:9", "model": "flux-dev"}}
+    r = CliRunner().invoke(app, [*run, "--backend-opt", "http_t2i.model=a", "--backend-opt", "http_t2i.model=b"])
+    assert r.exit_code != 0 and "http_t2i.model: given twice, 'a' and 'b'" in r.output, r.output
+
+
+def test_weights_download_reads_backend_opts_as_gen_run_does(tmp_path, monkeypatch):
+    """`gen weights download --backend-opt` had its own parser: a key given twice with two values let the last win
+    without a word. It now goes through gen run's (`read_backend_opts`): same refusal, same text, nothing fetched."""
+    from typer.testing import CliRunner
+
+    import synthfake.weights_fetch as fetch_mod
+    from synthfake.cli import app
+    from synthfake.errors import EXIT_USAGE
+    from synthfake.plan_options import read_backend_opts
+
+    fetched = []
+    monkeypatch.setattr(fetch_mod, "fetch", lambda spec, *a, **k: fetched.append(spec.name))
+    twice = ["wav2lip.model=wav2lip_96", "wav2lip.model=wav2lip_gan_96"]
+    with pytest.raises(SynthfakeError) as run_err:
+        parse_backend_opts(twice, {"lip_sync": "wav2lip", "real": "reencode"})
+    r = CliRunner().invoke(app, ["weights", "download", "wav2lip", "--weights-dir", str(tmp_path / "w"), "--quiet",
+                                 "--backend-opt", twice[0], "--backend-opt", twice[1]])
+    assert r.exit_code == EXIT_USAGE and len(r.output.strip().splitlines()) == 1, r.output
+    assert str(run_err.value) in r.output and not fetched
+    for bad in ("wav2lip=x", "wav2lip.modle=x", "nosuch.model=x"):
+        with pytest.raises(SynthfakeError) as run_err:
+            read_backend_opts([bad], {"wav2lip"})
+        r = CliRunner().invoke(app, ["weights", "download", "wav2lip", "--weights-dir", str(tmp_path / "w"),
+                                     "--quiet", "--backend-opt", bad])
+        assert r.exit_code == EXIT_USAGE and str(run_err.value) in r.output, (bad, r.output)
+    assert read_backend_opts(["wav2lip.model=wav2lip_96"] * 2) == {"wav2lip": {"model": "wav2lip_96"}}
+
+
 def test_mixed_run_records_exact_counts_and_the_mix(photo_sources, tmp_path):
     out = tmp_path / "D"
     gen("run", "--type", "face_swap", "--backend", "face_swap=landmark_swap:0.5,self_blend:0.5", "--n", 4,

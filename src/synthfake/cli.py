@@ -101,19 +101,17 @@ def run(
         err.print(f"WARN: {line}")
 
     if recipe is not None:
-        from .recipe import apply_recipe, read_recipe
+        from .recipe import apply_recipe, flag_name, read_recipe
 
-        given = read_recipe(recipe, set(RUN_RECIPE_KEYS), "data")
+        # a --backend TYPE=... flag replaces that type's backend only, a --backend-opt NAME.key=... flag that key
+        # only: the recipe's other types keep their backends, its other options their values
         got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
-                                     clip_seconds=clip_seconds, splits=splits), given, recipe)
+                                     clip_seconds=clip_seconds, splits=splits),
+                           read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"), recipe,
+                           by_name={"backends": flag_name, "backend_opts": flag_name})
         types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends
-        if backends is not None and given.get("backends") and backends != given["backends"]:
-            # a --backend flag names its type: the recipe's other types keep their backends
-            kept = [given["backends"]] if isinstance(given["backends"], str) else given["backends"]
-            flagged = {str(b).partition("=")[0].strip() for b in backends}
-            backends = [b for b in kept if str(b).partition("=")[0].strip() not in flagged] + list(backends)
         backend_opts = [backend_opts] if isinstance(backend_opts, str) else backend_opts
     unknown = [t for t in types or [] if t not in DEFAULT_RATIOS]
     if unknown:

@@ -27,18 +27,6 @@ def model_backends() -> list[str]:
     return names
 
 
-def _options(raw: list[str]) -> dict:
-    """--backend-opt NAME.key=value as {backend: {key: value}}, each checked against the backend's OPTIONS."""
-    opts: dict = {}
-    for item in raw:
-        key, sep, value = item.partition("=")
-        name, dot, opt = key.partition(".")
-        if not (sep and dot):
-            raise SynthfakeError(f"--backend-opt {item!r}: expected NAME.key=value")
-        opts.setdefault(name, {})[opt] = registry.parse_option(name, opt, value)
-    return opts
-
-
 @weights_app.command("download")
 @one_line_errors
 def download(
@@ -55,6 +43,7 @@ def download(
     """Fetch every file a backend loads from its documented source (the README's backend table), resuming an
     interrupted download; a file whose sha256 differs from the pinned value is removed, never used. Exit 0 when
     every file is in place, 1 when a file failed its check or was not found, 3 when offline."""
+    from .plan_options import read_backend_opts  # the parser of gen run's --backend-opt
     from .weights_fetch import FetchFailed, fetch, target_dir
 
     known = model_backends()
@@ -63,7 +52,8 @@ def download(
             raise SynthfakeError(registry.REGISTRY.unknown(name))
         if name not in known:
             raise SynthfakeError(f"backend '{name}': loads no weights files (backends that do: {', '.join(known)})")
-    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, backend_opts=_options(backend_opts or []))
+    opts = read_backend_opts(backend_opts or [])  # each key once, as for gen run
+    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, backend_opts=opts)
     folder = target_dir(weights_dir)
     todo = [(name, spec) for name in backends or known for spec in registry.get(name).weight_specs(ctx)]
     failed = 0

@@ -54,13 +54,11 @@ def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str,
     return out
 
 
-def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict], dict[str, dict]]:
-    """({backend: {key: typed value}} of the plan, the same of the run) from `--backend-opt NAME.key=value`; the
-    backend must be in the plan, and a key given once (a repeat with another value is an error, not "the last
-    wins"). Run options (`Option.run`: timeouts, batch sizes) change no sample's bytes and stay out of plan.json."""
-    used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
-    plan: dict[str, dict] = {}
-    run: dict[str, dict] = {}
+def read_backend_opts(items: list[str], used: set[str] | None = None) -> dict[str, dict]:
+    """{backend: {key: typed value}} from `--backend-opt NAME.key=value` (gen run, gen weights download): each
+    value checked against the backend's OPTIONS, a key given once (a repeat with another value is an error, not
+    "the last wins"); with `used`, the backend must be one of them (the plan's backends)."""
+    out: dict[str, dict] = {}
     given: dict[tuple[str, str], str] = {}  # (backend, key) -> the value as typed: a repeat with another value
     for item in items:
         if not isinstance(item, str):
@@ -70,15 +68,28 @@ def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict
         if not eq or not dot or not key:
             raise SynthfakeError(f"--backend-opt {item!r}: expected NAME.key=value, e.g. wav2lip.model=wav2lip_96")
         _known(name, f"--backend-opt {item}")
-        if name not in used:
+        if used is not None and name not in used:
             names = ", ".join(sorted(used))
             raise SynthfakeError(f"--backend-opt {item}: backend '{name}' is not in this plan (its backends: {names})")
         value = registry.parse_option(name, key, raw.strip())
-        into = (run if registry.is_run_option(name, key) else plan).setdefault(name, {})
+        into = out.setdefault(name, {})
         if key in into and into[key] != value:  # the last would win without a word
             raise SynthfakeError(f"--backend-opt {name}.{key}: given twice, {given[name, key]!r} and "
                                  f"{raw.strip()!r}; give it once")
         into[key], given[name, key] = value, raw.strip()
+    return out
+
+
+def parse_backend_opts(items: list[str], backends: dict) -> tuple[dict[str, dict], dict[str, dict]]:
+    """({backend: {key: typed value}} of the plan, the same of the run) from `--backend-opt NAME.key=value`
+    (`read_backend_opts`); the backend must be in the plan. Run options (`Option.run`: timeouts, batch sizes)
+    change no sample's bytes and stay out of plan.json."""
+    used = {b for v in backends.values() for b in ([v] if isinstance(v, str) else v)}
+    plan: dict[str, dict] = {}
+    run: dict[str, dict] = {}
+    for name, opts in read_backend_opts(items, used).items():
+        for key, value in opts.items():
+            (run if registry.is_run_option(name, key) else plan).setdefault(name, {})[key] = value
     return plan, run
 
 

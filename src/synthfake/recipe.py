@@ -13,6 +13,7 @@ import difflib
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from .errors import SynthfakeError
 from .files import read_json
@@ -59,27 +60,45 @@ def read_recipe(recipe: str | Path, allowed: set[str], kind: str = "data") -> di
     return out
 
 
-def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None) -> dict:
+def flag_name(item) -> str:
+    """What a `NAME=value` flag names: `face_swap` of `--backend face_swap=morph`, `wav2lip.model` of
+    `--backend-opt wav2lip.model=wav2lip_96` (the text before the first '=', stripped)."""
+    return str(item).partition("=")[0].strip()
+
+
+def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None,
+                 by_name: dict[str, Callable[[object], str]] | None = None) -> dict:
     """`values` (the command's parameters) with recipe settings for every option not given on the command line.
     A recipe value goes through its option's own conversion and range check (the ones a flag gets) and must be
-    finite, so a value of the wrong type is one line naming the recipe and the key."""
+    finite, so a value of the wrong type is one line naming the recipe and the key.
+
+    `by_name` {option: name_of}: repeatable options whose flags replace only the recipe's values of the same name
+    (`--backend face_swap=...` that type's backend, `--backend-opt wav2lip.model=...` that key); the recipe's
+    other values are kept, the flags' after them."""
     from .checks import number
 
     params = {p.name: p for p in ctx.command.params}
+    by_name = by_name or {}
     out = dict(values)
     for k, v in recipe.items():
         src = ctx.get_parameter_source(k) if k in ctx.params else None
-        if src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP"):  # typer vendors click: compare by name
+        flagged = src is not None and src.name not in ("DEFAULT", "DEFAULT_MAP")  # typer vendors click: by name
+        if flagged and k not in by_name:
             continue  # the flag given wins
         p = params.get(k)
         if p is None:
             out[k] = v  # not a flag (a detector recipe's model or augment): its reader checks it
             continue
         where = f"{path or 'recipe'}: {k}"
-        out[k] = _convert(p, v, ctx, where)
-        for x in out[k] if isinstance(out[k], list) else [out[k]]:
+        value = _convert(p, v, ctx, where)
+        for x in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(x, float):
                 number(x, where)
+        if flagged:  # the flags replace the recipe's values they name, and only those
+            flags = list(out[k] or [])
+            named = {by_name[k](x) for x in flags}
+            value = [x for x in value or [] if by_name[k](x) not in named] + flags
+        out[k] = value
     return out
 
 
