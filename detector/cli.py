@@ -30,10 +30,17 @@ def _report(tables: list, json_out: Optional[Path], record) -> None:
 
 
 def _check_dataset_or_labels(dataset: Path, labels: Optional[Path]) -> None:
-    """`gen detect eval MODEL FOLDER`: a folder that is no dataset needs --labels; say so before the model loads."""
-    if labels is None and not (dataset / "plan.json").exists() and not (dataset / "manifest").is_dir():
+    """`gen detect eval MODEL FOLDER`: a folder that is no dataset (nor a webdataset/hf export of one, unpacked
+    here as `gen detect train` unpacks it) needs --labels; say so before the model loads."""
+    if labels is not None:
+        return
+    from synthfake.export.reader import as_dataset
+
+    view = as_dataset(dataset, _note)
+    if not (view / "plan.json").exists() and not (view / "manifest").is_dir():
         what = ("not a folder" if not dataset.is_dir()
-                else "not a dataset made by `gen run` (no plan.json, no manifest/)")
+                else "not a dataset made by `gen run` (no plan.json, no manifest/) nor a webdataset/hf "
+                     "export of one")
         raise SynthfakeError(f"{dataset}: {what}; to evaluate a labelled folder, give --labels labels.csv "
                              f"(path,label[,kind,model])")
 
@@ -191,7 +198,8 @@ def detect_export(
 @one_line_errors
 def detect_eval(
     model_dir: Path = typer.Argument(..., help="Model folder made by `gen detect train`."),
-    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or any folder with --labels."),
+    dataset: Path = typer.Argument(..., help="Dataset made by `gen run`, or its webdataset/hf export (as `gen "
+                                 "detect train` takes it), or any folder with --labels."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV path,label[,kind,model] (paths relative to "
                                           "the folder): evaluate a labelled folder that is not a dataset."),
     split: str = typer.Option("test", "--split", help="Split of the dataset to score (train, val, test; all: "

@@ -2,6 +2,10 @@
 
 `--leave-out X` (a fake type or backend name) holds one generator out: training drops its fakes, and
 evaluation then scores the split's reals against only that generator's fakes.
+
+A dataset is a folder made by `gen run`, or its webdataset/hf export (`gen export`), read as `gen detect train`
+reads it: through its unpacked view EXPORT/.dataset/ (`synthfake.export.reader.as_dataset`), so the records,
+their paths and the crop cache (EXPORT/.dataset/cache/crops/) are the ones training used.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.manifest import Record, read_records
 from synthfake.tally import planned_records
 from synthfake.progress import sample_progress
+from synthfake.sample_spec import sample_id
 
 from .crops import crop_settings, iter_record_crops
 from .metrics import Report, report
@@ -39,6 +44,16 @@ def plan_hash(dataset: Path) -> str:
     """The dataset's plan hash (detector.json records the one a model trained on); an export read without its
     original folder may carry no plan."""
     return Dataset.open(dataset).plan.hash if (Path(dataset) / "plan.json").exists() else ""
+
+
+def trained_on(meta: DetectorMeta, dataset: Path, records: list[Record]) -> bool:
+    """Whether `dataset` is the one the model trained on: its plan hash, or for an export's unpacked view (no
+    plan.json) its records' ids, which derive from the plan hash."""
+    if not meta.dataset_plan:
+        return False
+    if own := plan_hash(dataset):
+        return own == meta.dataset_plan
+    return any(r.id == sample_id(meta.dataset_plan, r.index) for r in records)
 
 
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
@@ -78,18 +93,22 @@ def report_of(records: list[Record], scores: list[FileScore], meta: DetectorMeta
 def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str | None = None,
              batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
              cache_root: Path | None = None, show: bool = True, log=print) -> tuple[Report, list[Record], list]:
-    """Score a split of a dataset with a trained model and compute every metric."""
+    """Score a split of a dataset (or of its webdataset/hf export, as `train` reads it) with a trained model and
+    compute every metric."""
+    from synthfake.export.reader import as_dataset
+
     model, meta = load_detector(model_dir, device, fp16)
     if leave_out is not None and meta.leave_out != leave_out:
         raise SynthfakeError(f"{model_dir}: trained with leave_out={meta.leave_out!r}; a leave-one-out evaluation "
                              f"of {leave_out!r} needs a model trained with `gen detect train --leave-out {leave_out}`")
-    if split == "all" and meta.dataset_plan and meta.dataset_plan == plan_hash(dataset):
-        raise SynthfakeError(f"{dataset}: --split all on the dataset {model_dir} trained on would score its train "
-                             "split too; give a dataset made from people it never saw, or name one split")
+    given, dataset = dataset, as_dataset(dataset, log)  # a webdataset/hf export: its unpacked view, as train's
     records = split_records(dataset, split, leave_out, keep="only")
+    if split == "all" and trained_on(meta, dataset, records):
+        raise SynthfakeError(f"{given}: --split all on the dataset {model_dir} trained on would score its train "
+                             "split too; give a dataset made from people it never saw, or name one split")
     if not records:
         have = sorted({r.split for r in read_records(dataset)})
-        raise SynthfakeError(f"{dataset}: no records in split {split!r} (its splits: {', '.join(have) or 'none'}; "
+        raise SynthfakeError(f"{given}: no records in split {split!r} (its splits: {', '.join(have) or 'none'}; "
                              f"or all)")
     scores = score_records(model, meta, dataset, records, batch_size, workers, cache_root, show, f"scoring {split}")
     for r, s in zip(records, scores):

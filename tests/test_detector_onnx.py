@@ -209,9 +209,9 @@ def test_int8_copy_is_used_by_default_only_when_checked_and_current(exported, cr
         load_scorer(d, "onnx", int8=True)
 
 
-def _media_dataset(root, data_dir):
-    """A synthetic dataset (tests/synthetic_dataset.py, no generation) whose val records point at real photos,
-    so that the val split scores."""
+def _media_dataset(root, data_dir, splits=("val",)):
+    """A synthetic dataset (tests/synthetic_dataset.py, no generation) whose records of `splits` point at real
+    photos, so that those splits score."""
     import hashlib
     import io
 
@@ -219,21 +219,36 @@ def _media_dataset(root, data_dir):
     from synthetic_dataset import plan_dataset, write_records, write_sources
 
     index = write_sources(root / "src", files=40, people=20)
-    ds = plan_dataset(root / "D", root / "src", index, 12, 12)  # 2 of its records in val
+    ds = plan_dataset(root / "D", root / "src", index, 12, 12)  # val: 1 real, 1 fake; test: 2 and 2
     write_records(ds)
     photos = sorted((data_dir / "faces").glob("*.jpg"))
+    k = 0
     for part in sorted((root / "D" / "manifest").glob("part-*.jsonl")):
         lines = [json.loads(x) for x in part.read_text().splitlines() if x.strip()]
-        for k, rec in enumerate(r for r in lines if r["split"] == "val"):
+        for rec in (r for r in lines if r["split"] in splits):
             buf = io.BytesIO()
             Image.open(photos[k % len(photos)]).convert("RGB").save(buf, "PNG")
+            k += 1
             body = buf.getvalue()
             (root / "D" / rec["path"]).write_bytes(body)
             rec.update(sha256=hashlib.sha256(body).hexdigest(), bytes=len(body))
         part.write_text("".join(json.dumps(r) + "\n" for r in lines))
-    assert any(r["split"] == "val" for p in (root / "D" / "manifest").glob("*.jsonl")
-               for r in map(json.loads, p.read_text().splitlines()))
+    assert {r["split"] for p in (root / "D" / "manifest").glob("*.jsonl")
+            for r in map(json.loads, p.read_text().splitlines())} >= set(splits)
     return root / "D"
+
+
+def _exported_media_dataset(root, data_dir, fmt, splits=("val",)):
+    """`_media_dataset` and its `gen export --format fmt` (webdataset or hf, which `gen detect train` reads):
+    (dataset, export folder)."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    ds = _media_dataset(root, data_dir, splits)
+    r = CliRunner().invoke(app, ["export", str(ds), "--format", fmt, "--out", str(root / fmt), "--quiet"])
+    assert r.exit_code == 0, r.output
+    return ds, root / fmt
 
 
 @pytest.mark.parametrize("fmt", ["webdataset", "hf"])
@@ -244,9 +259,7 @@ def test_export_int8_takes_an_export_of_a_dataset_as_detect_train_does(exported,
 
     from synthfake.cli import app
 
-    ds = _media_dataset(tmp_path, data_dir)
-    r = CliRunner().invoke(app, ["export", str(ds), "--format", fmt, "--out", str(tmp_path / fmt), "--quiet"])
-    assert r.exit_code == 0, r.output
+    ds, _ = _exported_media_dataset(tmp_path, data_dir, fmt)
     d = tmp_path / "M"
     shutil.copytree(exported[0], d)
     r = CliRunner().invoke(app, ["detect", "export", str(d), "--int8", "--dataset", str(tmp_path / fmt),
@@ -257,3 +270,48 @@ def test_export_int8_takes_an_export_of_a_dataset_as_detect_train_does(exported,
               for r in map(json.loads, p.read_text().splitlines()))
     assert check["dataset"] == str(tmp_path / fmt) and check["split"] == "val" and 0 < check["files"] <= val
     assert (d / "model.int8.onnx").is_file() and "model.int8.onnx" in r.output
+
+
+@pytest.mark.parametrize("fmt", ["webdataset", "hf"])
+def test_eval_takes_an_export_of_a_dataset_as_detect_train_does(exported, data_dir, tmp_path, fmt):
+    """`gen detect eval M EXPORT [--split S] [--leave-out T]`, EXPORT a webdataset or hf export made by `gen export`
+    (which `gen detect train` reads): refused as 'not a dataset made by `gen run`' before; now it scores the same
+    records as the dataset itself, to the same per-file probabilities and AUC, with crops cached where `train`
+    caches them for that export (EXPORT/.dataset/cache/crops)."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+    from synthfake.detector.evaluate import evaluate, plan_hash
+
+    ds, ex = _exported_media_dataset(tmp_path, data_dir, fmt, splits=("val", "test"))
+    m = tmp_path / "M"
+    shutil.copytree(exported[0], m)
+    held = tmp_path / "M-held"  # as if trained with --leave-out face_swap
+    shutil.copytree(exported[0], held)
+    meta = json.loads((held / "detector.json").read_text())
+    (held / "detector.json").write_text(json.dumps({**meta, "leave_out": "face_swap"}))
+
+    def cli(model, data, *flags):
+        out = tmp_path / f"r{len(list(tmp_path.glob('r*.json')))}.json"
+        r = CliRunner().invoke(app, ["detect", "eval", str(model), str(data), *flags, "--json", str(out), "--quiet",
+                                     "--workers", "0"])
+        assert r.exit_code == 0, r.output
+        return json.loads(out.read_text())
+
+    for model, flags in ((m, ()), (m, ("--split", "val")), (held, ("--split", "all", "--leave-out", "face_swap"))):
+        want, got = cli(model, ds, *flags), cli(model, ex, *flags)
+        assert got == want and got["files"] > 0
+    assert want["roc_auc"] is not None and 0 < want["files"] < 24  # all: reals + only face_swap's fakes
+    assert (ex / ".dataset" / "cache" / "crops").is_dir()  # where `gen detect train EXPORT` caches them
+    own = tmp_path / "M-own"  # as if trained on D: --split all would score its train split, on D or its export
+    shutil.copytree(exported[0], own)
+    (own / "detector.json").write_text(json.dumps({**meta, "dataset_plan": plan_hash(ds)}))
+    for data in (ds, ex):
+        r = CliRunner().invoke(app, ["detect", "eval", str(own), str(data), "--split", "all", "--quiet"])
+        assert r.exit_code == 2 and "would score its train split" in r.output, r.output
+
+    rep0, recs0, scores0 = evaluate(m, ds, "test", workers=0, show=False, log=lambda s: None)
+    rep1, recs1, scores1 = evaluate(m, ex, "test", workers=0, show=False, log=lambda s: None)
+    assert [(r.id, r.path, r.label) for r in recs1] == [(r.id, r.path, r.label) for r in recs0] and len(recs0) == 4
+    assert [s.prob for s in scores1] == [s.prob for s in scores0] and all(s.prob is not None for s in scores0)
+    assert rep1.roc_auc == rep0.roc_auc is not None

@@ -173,7 +173,8 @@ def test_detector_inputs_say_what_is_wrong(made, tmp_path):
     for args, want in ((("predict", tmp_path / "M", empty, "--out", tmp_path / "sub.csv"),
                         f"error: {empty}: no image or video file in it (nothing to score)"),
                        (("eval", tmp_path / "M", src), f"error: {src}: not a dataset made by `gen run` (no plan.json, "
-                                                       f"no manifest/); to evaluate a labelled folder, give --labels")):
+                                                       f"no manifest/) nor a webdataset/hf export of one; to "
+                                                       f"evaluate a labelled folder, give --labels")):
         res = CliRunner().invoke(app, ["detect", *map(str, args)])
         assert res.exit_code == 2 and res.output.startswith(want) and len(res.output.splitlines()) == 1, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
