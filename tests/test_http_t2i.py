@@ -177,7 +177,10 @@ def _run(tmp: Path, srv, provider: str, n: int, key_env: str, *opts: str, key: s
          **extra):
     env = model_env(tmp / "home", **{key_env: key}, **extra)
     ds = tmp / "D"
-    opts = (f"provider={provider}", f"url=http://127.0.0.1:{srv.server_port}", f"size={SIZE}", *opts, *RUN_OPTS)
+    base = {"provider": provider, "url": f"http://127.0.0.1:{srv.server_port}", "size": SIZE}
+    given = {o.partition("=")[0] for o in opts}  # an option given here replaces the default (a key given twice is refused)
+    run = [o for o in RUN_OPTS if o.partition("=")[0] not in given]
+    opts = (*(f"{k}={v}" for k, v in base.items() if k not in given), *opts, *run)
     proc = gen("run", "--type", "generation", "--backend", "generation=http_t2i", "--n", n, "--reals", 0,
                "--splits", "train=1,val=0,test=0", "--sources", sources(tmp, ["photo_s1.jpg"]), "--out", ds,
                *[a for o in opts for a in ("--backend-opt", f"http_t2i.{o}")], env=env, check=check)
