@@ -41,9 +41,11 @@ def check_leave_out(records: list[Record], leave_out: str | None, where: str) ->
 
 
 def plan_hash(dataset: Path) -> str:
-    """The dataset's plan hash (detector.json records the one a model trained on); an export read without its
-    original folder may carry no plan."""
-    return Dataset.open(dataset).plan.hash if (Path(dataset) / "plan.json").exists() else ""
+    """The dataset's plan hash (detector.json records the one a model trained on); an export's unpacked view gives
+    the hash its export.json names ("" for an export made before that was written)."""
+    from synthfake.export.reader import view_plan
+
+    return Dataset.open(dataset).plan.hash if (Path(dataset) / "plan.json").exists() else view_plan(dataset)
 
 
 def trained_on(meta: DetectorMeta, dataset: Path, records: list[Record]) -> bool:

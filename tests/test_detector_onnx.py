@@ -303,6 +303,9 @@ def test_eval_takes_an_export_of_a_dataset_as_detect_train_does(exported, data_d
         assert got == want and got["files"] > 0
     assert want["roc_auc"] is not None and 0 < want["files"] < 24  # all: reals + only face_swap's fakes
     assert (ex / ".dataset" / "cache" / "crops").is_dir()  # where `gen detect train EXPORT` caches them
+    from synthfake.export.reader import as_dataset
+
+    assert plan_hash(as_dataset(ex)) == plan_hash(ds) != ""  # what a model trained on the export records
     own = tmp_path / "M-own"  # as if trained on D: --split all would score its train split, on D or its export
     shutil.copytree(exported[0], own)
     (own / "detector.json").write_text(json.dumps({**meta, "dataset_plan": plan_hash(ds)}))

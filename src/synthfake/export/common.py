@@ -260,8 +260,11 @@ def counts_of(items) -> dict:
 
 
 def write_marker(res: Result, dataset: Path, extra: dict | None = None) -> None:
-    """The last file an export writes: format, source, counts, skipped lines."""
+    """The last file an export writes: format, source, its plan's hash (what a detector trained on the export
+    records as its dataset), counts, skipped lines."""
+    plan = _plan(Path(dataset))
     write_json_atomic(res.out / MARKER, {"format": res.fmt, "dataset": str(Path(dataset).resolve()),
+                                         "plan": plan.hash if plan is not None else None,
                                          "exported": res.exported, "counts": res.counts,
                                          "skipped": res.skipped, **(extra or {})})
 

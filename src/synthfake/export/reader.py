@@ -9,6 +9,7 @@ differs from its record is left out with one line. A second call reuses what is 
 from __future__ import annotations
 
 import hashlib
+import json
 import tarfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,6 +23,16 @@ from synthfake.manifest import Record, inside, part_name
 from .common import read_marker
 
 VIEW = ".dataset"
+UNPACKED = "unpacked.json"  # in the view: where it came from and the plan hash the export was made under
+
+
+def view_plan(view: Path) -> str:
+    """The plan hash an unpacked view's export was made under ("" when unknown: an export made before 6 Dec
+    evening, or a view without its note)."""
+    try:
+        return str(json.loads((Path(view) / UNPACKED).read_text()).get("plan") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _webdataset(out: Path, shards: list[str]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
@@ -92,8 +103,8 @@ def as_dataset(path: str | Path, log: Callable[[str], None] = print) -> Path:
     if not lines:
         raise SynthfakeError(f"{path}: the {marker['format']} export holds no readable sample")
     write_bytes_atomic(manifest, ("\n".join(lines) + "\n").encode())
-    write_json_atomic(view / "unpacked.json", {"from": str(path.resolve()), "format": marker["format"],
-                                               "records": len(lines)})
+    write_json_atomic(view / UNPACKED, {"from": str(path.resolve()), "format": marker["format"],
+                                         "plan": marker.get("plan"), "records": len(lines)})
     return view
 
 
