@@ -67,7 +67,7 @@ class FileCrops:
 
 def is_video_file(path: str | Path) -> bool:
     """A video (or GIF) by its extension: the media kind a model with media heads is told."""
-    return Path(path).suffix.lower() in media.VIDEO_EXTS
+    return media.kind_of(path) == "video"
 
 
 def crop_settings(meta, frames: int | None = None) -> CropSettings:

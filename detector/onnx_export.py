@@ -165,9 +165,9 @@ def session_probs(sess, pixels: np.ndarray, fake_index: int, video=None) -> np.n
 
 def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: str = "cpu", int8: bool = False,
                 path: Path | None = None):
-    """A function (pixels, video=None) -> fake probabilities on onnxruntime, after checking the ONNX file is current (`int8`:
-    the int8 copy, whose validation check `quantize.require_check` makes sure of first). `path`: score with that
-    file instead (the int8 check)."""
+    """A function (pixels, video=None) -> fake probabilities on onnxruntime, after checking the ONNX file is
+    current (`int8`: the int8 copy, whose validation check `quantize.require_check` makes sure of first). `path`:
+    score with that file instead (the int8 check)."""
     d = Path(model_dir)
     onnx = d / (INT8_FILE if int8 else ONNX_FILE)
     if not onnx.is_file():

@@ -129,9 +129,10 @@ def score_parts(model, parts: Iterable[tuple[int, FileCrops]], meta: DetectorMet
     for seq, part in parts:
         pe = files.setdefault(seq, _Pending(part.path))
         pe.crops += len(part.crops)
+        video = part.video
         for crop in part.crops:
             for flip in views:
-                buf.append((seq, crop, flip, part.video))
+                buf.append((seq, crop, flip, video))
                 if len(buf) >= batch_size:
                     flush()
         if part.last:

@@ -101,14 +101,14 @@ def run(
         err.print(f"WARN: {line}")
 
     if recipe is not None:
-        from .recipe import apply_recipe, flag_name, read_recipe
+        from .recipe import apply_recipe, read_recipe
 
         # a --backend TYPE=... flag replaces that type's backend only, a --backend-opt NAME.key=... flag that key
         # only: the recipe's other types keep their backends, its other options their values
         got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
                                      clip_seconds=clip_seconds, splits=splits),
                            read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"), recipe,
-                           by_name={"backends": flag_name, "backend_opts": flag_name})
+                           by_name={"backends", "backend_opts"})
         types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
         types = [types] if isinstance(types, str) else types
         backends = [backends] if isinstance(backends, str) else backends

@@ -13,7 +13,6 @@ import difflib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from .errors import SynthfakeError
 from .files import read_json
@@ -66,19 +65,17 @@ def flag_name(item) -> str:
     return str(item).partition("=")[0].strip()
 
 
-def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None,
-                 by_name: dict[str, Callable[[object], str]] | None = None) -> dict:
+def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None, by_name: set[str] = frozenset()) -> dict:
     """`values` (the command's parameters) with recipe settings for every option not given on the command line.
     A recipe value goes through its option's own conversion and range check (the ones a flag gets) and must be
     finite, so a value of the wrong type is one line naming the recipe and the key.
 
-    `by_name` {option: name_of}: repeatable options whose flags replace only the recipe's values of the same name
-    (`--backend face_swap=...` that type's backend, `--backend-opt wav2lip.model=...` that key); the recipe's
-    other values are kept, the flags' after them."""
+    `by_name`: repeatable NAME=value options whose flags replace only the recipe's values of the same name
+    (`flag_name`: `--backend face_swap=...` that type's backend, `--backend-opt wav2lip.model=...` that key); the
+    recipe's other values are kept, the flags' after them."""
     from .checks import number
 
     params = {p.name: p for p in ctx.command.params}
-    by_name = by_name or {}
     out = dict(values)
     for k, v in recipe.items():
         src = ctx.get_parameter_source(k) if k in ctx.params else None
@@ -96,8 +93,8 @@ def apply_recipe(ctx, values: dict, recipe: dict, path: Path | None = None,
                 number(x, where)
         if flagged:  # the flags replace the recipe's values they name, and only those
             flags = list(out[k] or [])
-            named = {by_name[k](x) for x in flags}
-            value = [x for x in value or [] if by_name[k](x) not in named] + flags
+            named = {flag_name(x) for x in flags}
+            value = [x for x in value or [] if flag_name(x) not in named] + flags
         out[k] = value
     return out
 
