@@ -236,14 +236,24 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
     ex = _pool(workers)
     try:
         pending: deque = deque()
+        unsent = None  # the next job, refused by a pool a worker died in while jobs were being sent
         while True:
             while len(pending) < (1 if careful else window):
-                job = careful.popleft() if careful else next(todo, None)
+                job = unsent if unsent is not None else careful.popleft() if careful else next(todo, None)
                 if job is None:
                     break
-                pending.append((job, ex.submit(fn, job)))
+                try:
+                    pending.append((job, ex.submit(fn, job)))
+                    unsent = None
+                except BrokenProcessPool:  # the pending results say which job killed it; this one comes after
+                    unsent = job
+                    break
             if not pending:
-                return
+                if unsent is None:
+                    return
+                ex.shutdown(cancel_futures=True)
+                ex = _pool(workers)
+                continue
             job, fut = pending.popleft()
             try:
                 yield fut.result()
@@ -255,6 +265,9 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
                     yield empty(str(job[0]), size, DIED)
                 else:
                     careful.extend([job, *(j for j, _ in pending)])
+                if unsent is not None:
+                    careful.append(unsent)
+                    unsent = None
                 pending.clear()
     finally:
         ex.shutdown(cancel_futures=True)
