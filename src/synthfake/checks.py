@@ -134,10 +134,14 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
         named = " and ".join(map(repr, required))
         raise SynthfakeError(f"{path}: {what} needs {named} column{'s' if len(required) > 1 else ''}, got {cols}")
     if unique is not None:
-        seen: dict[str, int] = {}
-        for line, r in enumerate(rows, start=2):
-            key = r.get(unique, "")
-            if key in seen:
-                raise SynthfakeError(f"{path}:{line}: {unique} {key!r} is listed twice (first on line {seen[key]})")
-            seen[key] = line
+        refuse_repeats(path, [f"{unique} {r.get(unique, '')!r}" for r in rows])
     return rows
+
+
+def refuse_repeats(path: Path, keys: list[str]) -> None:
+    """One line naming the first key of a CSV's rows (row i on line i + 2) that a later row repeats, with both lines."""
+    seen: dict[str, int] = {}
+    for line, key in enumerate(keys, start=2):
+        if key in seen:
+            raise SynthfakeError(f"{path}:{line}: {key} is listed twice (first on line {seen[key]})")
+        seen[key] = line

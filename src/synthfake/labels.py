@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import media
-from .checks import existing_folder, read_csv
+from .checks import existing_folder, read_csv, refuse_repeats
 from .errors import ManifestError, SynthfakeError
 from .manifest import inside
 
@@ -39,7 +39,7 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
     column = next((c for c in PATH_COLUMNS if rows and c in rows[0]), None)
     if rows and column is None:
         raise SynthfakeError(f"{csv_path}: {what} needs a 'path' or 'filename' column, got {sorted(rows[0])}")
-    out, seen = [], {}
+    out = []
     for line, r in enumerate(rows, start=2):
         path, word = (r.get(column) or "").strip(), (r.get("label") or "").strip()
         label = LABEL_VALUES.get(word.lower())
@@ -49,13 +49,11 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
         if label is None:
             raise SynthfakeError(f"{csv_path}:{line}: label {word!r} for {path}: expected 1 or Fake, 0 or Real")
         path = p.as_posix()  # './a.jpg' and 'a.jpg' are one file
-        if path in seen:
-            raise SynthfakeError(f"{csv_path}:{line}: {path} is listed twice (first on line {seen[path]})")
-        seen[path] = line
         kind = (r.get("kind") or "").strip() or ("fake" if label == 1 else "real")
         out.append(Labelled(path, label, kind, (r.get("model") or "").strip() or kind))
     if not out:
         raise SynthfakeError(f"{csv_path}: no rows")
+    refuse_repeats(csv_path, [r.path for r in out])
     return out
 
 
