@@ -167,7 +167,7 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     none = np.asarray([probs[r.path] is None for r in rows], bool)  # no crops: the fallback label
     pred = np.where(none, meta.fallback_label, (p >= meta.threshold).astype(int))
     bt, bf1 = best_threshold(y, p)
-    st = share_threshold(p[~none], SHARE)
+    st = share_threshold(p[~none], SHARE) if (~none).sum() >= 2 else meta.threshold  # as `predict --fake-share`
     spred = np.where(none, meta.fallback_label, (p >= st).astype(int))
     auc = _auc(y, p)
     by_kind, by_media = _aucs_by(rows, p, seed, boot)
@@ -236,6 +236,14 @@ def _fmt(v: float | None, ci=None) -> str:
     return f"{v:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
+def _share_called(rep: ExternalReport) -> str:
+    """What the --fake-share threshold calls fake, counted: a folder of one or three files cannot be split in half."""
+    called = sum(v >= rep.share_threshold for v in rep.probs.values())
+    if len(rep.probs) < 2:
+        return f"{called} of {len(rep.probs)} scored called fake (too few to rank: the saved threshold)"
+    return f"{called} of {len(rep.probs)} scored called fake"
+
+
 def external_tables(rep: ExternalReport, title: str):
     """Rich tables: summary, recall per kind, recall per model."""
     from synthfake.tables import table
@@ -244,7 +252,7 @@ def external_tables(rep: ExternalReport, title: str):
         ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
         ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
         (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
-        (f"macro F1 @ {rep.share_threshold:.4f}: {SHARE:.0%} called fake (--fake-share {SHARE}, no labels)",
+        (f"macro F1 @ {rep.share_threshold:.4f}: {_share_called(rep)} (--fake-share {SHARE}, no labels)",
          _fmt(rep.share_macro_f1, rep.share_macro_f1_ci)),
         (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
         (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))), "value [95 % bootstrap]")

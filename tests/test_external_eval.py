@@ -262,6 +262,21 @@ def test_a_shifted_folder_is_labelled_at_the_share_it_is_told_not_at_the_saved_t
     rep = report_external("x", rows, probs, DetectorMeta(threshold=0.5), [], boot=100)
     assert rep.macro_f1 == pytest.approx(1 / 3) and rep.share_macro_f1 == 1.0
     assert sum(q >= rep.share_threshold for q in probs.values()) == 10
+    from synthfake.detector.external import external_tables
+    from rich.console import Console
+
+    console = Console(width=400)
+
+    with console.capture() as cap:
+        for t in external_tables(rep, "x"):
+            console.print(t)
+    assert "10 of 20 scored called fake" in cap.get()
+    one = report_external("x", rows[1:2], {rows[1].path: 0.2}, DetectorMeta(threshold=0.5), [], boot=10)
+    assert one.share_threshold == 0.5 and one.share_macro_f1 == one.macro_f1  # one file: the saved threshold
+    with console.capture() as cap:
+        for t in external_tables(one, "x"):
+            console.print(t)
+    assert "0 of 1 scored called fake (too few to rank" in cap.get()
 
     p = gen("detect", "predict", model_dir, folder, "--out", tmp_path / "s.csv", "--workers", "0", "--fake-share",
             "0.5")
