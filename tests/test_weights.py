@@ -1,4 +1,4 @@
-"""Weights lookup (--weights-dir, $SYNTHFAKE_WEIGHTS, ~/.cache/synthfake/weights), sha256 cache, published-value
+"""Weights lookup (--weights-dir, $SYNTHFAKE_WEIGHTS, $XDG_CACHE_HOME/synthfake/weights), sha256 cache, published-value
 check, and `gen backends` saying which model backends miss which file."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SPEC = WeightSpec("model.onnx", "https://example.org/model.onnx")
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv(weights.ENV_DIR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     return tmp_path / "home"
 
 
@@ -41,6 +42,15 @@ def test_places_are_searched_in_order(tmp_path, home, monkeypatch):
     assert weights.locate("model.onnx", flag) == env / "model.onnx"
     _put(flag)
     assert weights.locate("model.onnx", flag) == flag / "model.onnx"
+
+
+def test_the_cache_place_follows_xdg_cache_home(tmp_path, home, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    found = _put(tmp_path / "xdg" / "synthfake" / "weights")
+    assert weights.locate("model.onnx", None) == found
+    weights.sha256(found)
+    assert weights.cache_file().parent == tmp_path / "xdg" / "synthfake" and weights.cache_file().exists()
+    assert not (home / ".cache").exists()
 
 
 def test_missing_file_is_one_line_with_every_place_and_the_source(tmp_path, home):

@@ -35,7 +35,7 @@ DECODE_WORKERS = typer.Option(2, "--workers", min=0, help="Decoding/detection pr
 DATASET = typer.Argument(..., help="Dataset folder.")
 MODEL_DIR = typer.Argument(..., help="Model folder (trained, or any local ViT classifier).")
 SCORE_BATCH = typer.Option(16, "--batch-size", min=1, help="Crops per forward pass (bounds memory).")
-WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then ~/.cache/synthfake/weights)."
+WEIGHTS_HELP = "Folder of model weights (then $SYNTHFAKE_WEIGHTS, then $XDG_CACHE_HOME/synthfake/weights, ~/.cache when unset)."
 WEIGHTS_DIR = typer.Option(None, "--weights-dir", help=WEIGHTS_HELP)
 ALLOW_UNVERIFIED = typer.Option(False, "--allow-unverified", help="Use (and count as ready) weights files whose "
                                 "sha256 differs from the published one; records list them as unverified.")

@@ -1,7 +1,7 @@
 """Weights files: where a backend finds them, their sha256 (cached), and the check against published values.
 
 A backend names its files by documented names (`WeightSpec`). Each is looked for in `--weights-dir`, then
-`$SYNTHFAKE_WEIGHTS`, then `~/.cache/synthfake/weights`; a missing file is one line naming the file, every
+`$SYNTHFAKE_WEIGHTS`, then `$XDG_CACHE_HOME/synthfake/weights` (`~/.cache` when unset); a missing file is one line naming the file, every
 place looked and where to get it. A file's sha256 is cached by (path, size, mtime) in a small JSON file, so
 a 20 GB pipeline is hashed once, and it is checked against a published value where one exists. A file that
 differs from its published value is refused unless the run allows it (`gen run --allow-unverified`, carried by
@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import machine_cache
 from .errors import BackendNotReady, not_ready_reason
 from .files import sha256_file, write_json_atomic
 
@@ -57,7 +58,8 @@ class Resolved:
 
 
 def default_dir() -> Path:
-    return Path.home() / ".cache" / "synthfake" / "weights"
+    """The machine's cache folder (`machine_cache.root()`, which honours $XDG_CACHE_HOME), then weights/."""
+    return machine_cache.root() / "weights"
 
 
 def places(weights_dir: Path | str | None) -> list[tuple[str, Path | None]]:
@@ -65,7 +67,7 @@ def places(weights_dir: Path | str | None) -> list[tuple[str, Path | None]]:
     env = os.environ.get(ENV_DIR)
     return [("--weights-dir", Path(weights_dir).expanduser() if weights_dir else None),
             (f"${ENV_DIR}", Path(env).expanduser() if env else None),
-            ("~/.cache/synthfake/weights", default_dir())]
+            (f"the cache ({default_dir()})", default_dir())]
 
 
 def locate(name: str, weights_dir: Path | str | None) -> Path | None:
@@ -99,7 +101,7 @@ def require(spec: WeightSpec, weights_dir: Path | str | None) -> Path:
 
 # ---------------------------------------------------------------- sha256, cached by (path, size, mtime)
 def cache_file() -> Path:
-    return Path.home() / ".cache" / "synthfake" / "weights-sha256.json"
+    return machine_cache.root() / "weights-sha256.json"
 
 
 def _load_cache() -> dict:
