@@ -129,6 +129,45 @@ def test_a_backend_opt_flag_beside_a_recipe_replaces_its_key_only(tmp_path, monk
     assert r.exit_code != 0 and "http_t2i.model: given twice, 'a' and 'b'" in r.output, r.output
 
 
+def test_a_backend_flag_for_a_type_the_plan_does_not_make_is_refused(tmp_path, monkeypatch):
+    """`--type face_swap --backend lip_sync=mouth_sync` (or a recipe without lip_sync): the flag was dropped
+    without a word. Now one line names the flag and the types the plan makes (exit 2, before any work); a
+    recipe's own backend for a type `--type` leaves out is not the user's flag and stays ignored."""
+    from typer.testing import CliRunner
+
+    import synthfake.cli as cli_mod
+    from synthfake.cli import app
+    from synthfake.errors import EXIT_USAGE
+
+    with pytest.raises(SynthfakeError, match="--backend lip_sync=mouth_sync: this plan makes only face_swap"):
+        parse_backends({"lip_sync": "mouth_sync"}, {"face_swap": 0.3})
+    # a recipe's entry for lip_sync, not flagged: ignored, as before
+    assert parse_backends({"face_swap": "self_blend", "lip_sync": "mouth_sync"}, {"face_swap": 0.3},
+                          flagged={"face_swap"}) == {"face_swap": "self_blend", "real": "reencode"}
+    seen = []
+    monkeypatch.setattr(cli_mod, "_check_ready", lambda fields, ctx: None)
+    monkeypatch.setattr(cli_mod, "_launch", lambda config, launcher: seen.append(config) or 0)
+    (tmp_path / "src").mkdir()
+    run = ("run", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "d"))
+    refused = [(("--type", "face_swap", "--backend", "lip_sync=mouth_sync"), "face_swap fakes"),
+               (("--type", "face_swap", "--type", "generation", "--backend", "face_swap=self_blend", "--backend",
+                 "lip_sync=mouth_sync"), "generation, face_swap fakes"),
+               (("--recipe", "only_face_swap", "--backend", "lip_sync=mouth_sync"), "face_swap fakes"),
+               (("--recipe", "all4", "--type", "face_swap", "--backend", "lip_sync=mouth_sync"), "face_swap fakes")]
+    for extra, types in refused:
+        r = CliRunner().invoke(app, [*run, *extra])
+        assert r.exit_code == EXIT_USAGE and len(r.output.strip().splitlines()) == 1, (extra, r.output)
+        assert f"--backend lip_sync=mouth_sync: this plan makes only {types} (and reals), no lip_sync" in r.output, (
+            extra, r.output)
+        assert "add --type lip_sync" in r.output and not seen and not (tmp_path / "d").exists(), extra
+    r = CliRunner().invoke(app, [*run, "--recipe", "all4", "--type", "face_swap"])  # the recipe's lip_sync=...
+    assert r.exit_code == 0, r.output
+    assert seen[-1].plan_fields["backends"] == {"face_swap": "landmark_swap", "real": "reencode"}
+    r = CliRunner().invoke(app, [*run, "--recipe", "all4", "--type", "face_swap", "--backend", "face_swap=self_blend"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1].plan_fields["backends"] == {"face_swap": "self_blend", "real": "reencode"}
+
+
 def test_weights_download_reads_backend_opts_as_gen_run_does(tmp_path, monkeypatch):
     """`gen weights download --backend-opt` had its own parser: a key given twice with two values let the last win
     without a word. It now goes through gen run's (`read_backend_opts`): same refusal, same text, nothing fetched."""

@@ -100,6 +100,9 @@ def run(
     for line in retired_env():
         err.print(f"WARN: {line}")
 
+    from .recipe import flag_name
+
+    flagged = {flag_name(b) for b in backends or []}  # the types the user named, not the recipe's
     if recipe is not None:
         from .recipe import apply_recipe, read_recipe
 
@@ -117,7 +120,7 @@ def run(
     if unknown:
         raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
     ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
-    chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios)
+    chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios, flagged)
     opts, run_opts = parse_backend_opts(backend_opts or [], chosen)
     plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
                        backends=chosen, backend_opts=opts, splits=_parse_splits(splits),

@@ -9,6 +9,7 @@ option (timeouts, batch size: `Option.run`) is carried by the run's settings ins
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 
 from . import generators as registry
 from .checks import number
@@ -30,11 +31,21 @@ def _known(name: str, what: str) -> str:
     raise SynthfakeError(f"{what}: {registry.REGISTRY.unknown(name)}")
 
 
-def parse_backends(given: dict[str, str], ratios: dict[str, float]) -> dict[str, str | dict[str, float]]:
-    """{type: backend or {backend: weight}} for the plan's types and reals, from `--backend TYPE=SPEC`."""
+def parse_backends(given: dict[str, str], ratios: dict[str, float],
+                   flagged: Collection[str] | None = None) -> dict[str, str | dict[str, float]]:
+    """{type: backend or {backend: weight}} for the plan's types and reals, from `--backend TYPE=SPEC`.
+
+    `flagged`: the types the user gave a --backend flag for (default: every type in `given`); a flag for a fake
+    type the plan does not make (`--type face_swap --backend lip_sync=...`) is refused, not dropped without a
+    word. A type in `given` but not flagged (a recipe's own backend for a type `--type` left out) is ignored."""
     unknown = [t for t in given if t not in DEFAULT_BACKENDS]
     if unknown:
         raise SynthfakeError(f"--backend {unknown[0]}=...: unknown type (choose from {', '.join(DEFAULT_BACKENDS)})")
+    unplanned = [t for t in given if (flagged is None or t in flagged) and t not in (*ratios, "real")]
+    if unplanned:
+        t = unplanned[0]
+        raise SynthfakeError(f"--backend {t}={given[t]}: this plan makes only {', '.join(ratios)} fakes (and "
+                             f"reals), no {t}; add --type {t} or drop the flag")
     out: dict[str, str | dict[str, float]] = {}
     for t in (*ratios, "real"):
         text = given.get(t, DEFAULT_BACKENDS[t])
