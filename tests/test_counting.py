@@ -117,6 +117,35 @@ def test_a_shard_reads_only_the_parts_that_can_hold_its_indices(made):
     assert list(ds.todo(0, 4)) == [0, 4]
 
 
+def test_a_rerun_with_nothing_to_do_leaves_the_claim_as_it_was(made):
+    """A finished dataset written by `--workers 2`, run again with another world size and nothing to do (a plain
+    `gen run`, `--rank 0 --world-size 3`): claim.json was rewritten to the new world size, so `gen status` showed
+    the shard table of a partition that never wrote. Now claim.json keeps naming 2. A shard of another world
+    size with work left still claims (a shard of it with nothing left does not), as before."""
+    from synthfake.dataset import Dataset
+    from synthfake.run_config import RunSettings
+    from synthfake.runner import Shard
+
+    out, _, args = made
+    Dataset.open(out).claim(2).close()  # as the --workers 2 run that wrote the parts leaves it
+    claim = out / "manifest" / "claim.json"
+    before = claim.read_bytes()
+    for extra in ((), ("--rank", "0", "--world-size", "3"), ("--workers", "3"), ("--retry-failed",)):
+        gen("run", *args, *extra)  # exit 0
+        assert claim.read_bytes() == before, extra
+        st = _status(out)
+        assert st["world_size"] == 2 and set(st["shards"]) == {"0/2", "1/2"}, (extra, st["shards"])
+    part = out / "manifest" / "part-00001-of-00002.jsonl"  # index 3's record lost: shard 0 of 3 has work
+    part.write_text("".join(ln + "\n" for ln in part.read_text().splitlines() if json.loads(ln)["index"] != 3))
+    quiet = RunSettings(show_progress=False)
+    Shard(out, quiet, 1, 3).run(limit=0)  # nothing left in shard 1 of 3: no claim
+    assert claim.read_bytes() == before
+    Shard(out, quiet, 0, 3).run(limit=0)  # work left (none made here): world size 3 claims, as before
+    assert json.loads(claim.read_text())["world_size"] == 3
+    st = _status(out)
+    assert st["world_size"] == 3 and st["other_world_sizes"] == [2] and st["shards"]["0/3"]["left"] == 1
+
+
 def test_status_after_a_change_of_world_size_counts_the_shards_of_the_current_one_by_index(tmp_path):
     """Shard 0 of 2 ran (indices 0 2 4 6), then the run was resumed as shard 0 of 3 (it made 3; 0 and 6 were
     held). `gen status` lists the shards of world size 3 only, each with the recorded indices it owns (i % 3),

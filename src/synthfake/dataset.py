@@ -170,19 +170,24 @@ class Dataset(DatasetFiles):
                 gone.append(p)
         return gone
 
-    def claim(self, world: int):
+    def claim(self, world: int, has_work: Callable[[], bool] | None = None):
         """Claim the dataset for world size `world` (held until the returned handle is closed).
 
         Every worker of world size W holds a shared lock on `.world-W.lock` while it runs; `claim.json` names
         the W writing now. Another W is refused while a worker of the claimed one is live; a finished or dead
-        claim (no one holds its lock) is taken over. Shards of two partitions never write together."""
+        claim (no one holds its lock) is taken over. Shards of two partitions never write together.
+
+        `has_work`: asked (under the claim's guard) before claim.json is rewritten for another world size; when
+        it says False (a rerun of a finished dataset, or of a shard with nothing left) claim.json keeps naming
+        the world size that wrote last, so `gen status` still shows that partition. A claim.json that cannot be
+        read as a file (a folder, no permission) is one line naming it, work or not."""
         self.manifest_dir.mkdir(parents=True, exist_ok=True)
         claim_file = self.manifest_dir / "claim.json"
         with open(self.manifest_dir / ".claim.lock", "a") as guard:
             fcntl.flock(guard, fcntl.LOCK_EX)
             try:
                 held = json.loads(claim_file.read_text()).get("world_size")
-            except (OSError, ValueError, AttributeError):
+            except (FileNotFoundError, ValueError, AttributeError):
                 held = None
             if isinstance(held, int) and held != world:
                 other = lock_nowait(self.manifest_dir / f".world-{held}.lock")
@@ -193,9 +198,13 @@ class Dataset(DatasetFiles):
                 other.close()
             mine = open(self.manifest_dir / f".world-{world}.lock", "a")
             fcntl.flock(mine, fcntl.LOCK_SH)
-            if held != world:
-                write_json_atomic(claim_file, {"world_size": world, "host": socket.gethostname(),
-                                               "pid": os.getpid()})
+            try:
+                if held != world and (has_work is None or has_work()):
+                    write_json_atomic(claim_file, {"world_size": world, "host": socket.gethostname(),
+                                                   "pid": os.getpid()})
+            except BaseException:
+                mine.close()
+                raise
         return mine
 
     def pristine_still(self, sample: str) -> Path:

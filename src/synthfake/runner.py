@@ -81,7 +81,9 @@ class Shard:
         ds.manifest_dir.mkdir(exist_ok=True)
         ds.failures_dir.mkdir(exist_ok=True)
         manifest_file, failures_file, lock_file = ds.worker_files(self.rank, self.world)
-        claim = ds.claim(self.world)
+        # a shard with nothing left takes the claim (a live other world size is still refused) but leaves
+        # claim.json naming the world size that wrote last: a rerun of a finished dataset changes nothing
+        claim = ds.claim(self.world, lambda: bool(ds.todo(self.rank, self.world, self.settings.retry_failed)))
         lock = lock_nowait(lock_file)
         if lock is None:
             claim.close()
