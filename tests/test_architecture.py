@@ -112,3 +112,11 @@ def test_the_flow_table_names_every_module_a_sample_imports():
     named = set(re.findall(r"`((?:src/synthfake|generators|detector)/[\w/]+\.py)`", section))
     assert needed <= named, f"the flow table misses {sorted(needed - named)}"
     assert named <= needed, f"the flow table names files a sample does not import: {sorted(named - needed)}"
+
+
+def test_ci_runs_the_readme_s_test_command():
+    """`.ci/run` calls exactly command 2 of the README's set-up (less the venv activation it does itself)."""
+    block = (ROOT / "README.md").read_text().split("# 2. run the tests", 1)[1].split("```", 1)[0]
+    command = block.strip().splitlines()[-1].removeprefix(". .venv/bin/activate && ")
+    assert command.startswith("pip install torch") and "pytest" in command
+    assert command in (ROOT / ".ci" / "run").read_text().splitlines()
