@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +30,7 @@ from .errors import PlanError, SynthfakeError
 from .files import lock_nowait, write_json_atomic
 from .manifest import Record, part_name, part_shard, read_records, resolve, source_file
 from .plan import Plan, SampleTable, too_large
-from .sources import SourceIndex, load_index, save_index, scan
+from .sources import SourceIndex, changed_files, load_index, save_index, scan
 from .tally import Held, Todo, read_held
 
 PLAN_FILE = "plan.json"
@@ -82,10 +83,13 @@ class Dataset(DatasetFiles):
 
     @classmethod
     def prepare(cls, root: str | Path, sources_dir: str | Path, plan_fields: dict, threshold: float,
-                on_file: Callable[[str], None] | None = None, show: bool = False) -> "Dataset":
+                on_file: Callable[[str], None] | None = None, show: bool = False,
+                warn: Callable[[str], None] | None = None) -> "Dataset":
         """Scan (reusing the cached index) and build the plan from `plan_fields`; nothing is written (`save`).
 
-        A dataset that already has a plan must get the same plan from the same sources; otherwise this fails.
+        A dataset that already has a plan must get the same plan from the same files (`changed_files`: added,
+        removed or of other content); otherwise this fails. The same files scanned under other rules (an older
+        synthfake's) or identities keep the cached index and plan, with one WARN line (to `warn`, else stderr).
         """
         root = Path(root)
         why = too_large(plan_fields.get("n", 0), plan_fields.get("reals", 0))
@@ -96,20 +100,32 @@ class Dataset(DatasetFiles):
         old = Plan.from_file(root / PLAN_FILE) if (root / PLAN_FILE).exists() else None
         if old is not None:  # a plan written by an older synthfake keeps the drawing rules of its version
             plan_fields = {**plan_fields, "version": old.version}
-        plan = _as_written(Plan(**plan_fields, sources_digest=index.digest))
-        if old is not None:
-            if cached is not None and cached.identity_threshold != threshold:
+        digest, note = index.digest, None
+        if old is not None and cached is not None:
+            if cached.identity_threshold != threshold:
                 raise PlanError(f"{root / SOURCES_FILE}: this dataset's identities were drawn at --identity-threshold "
                                 f"{cached.identity_threshold}, not {threshold}; rerun with it or use a new --out")
-            if cached is not None and old.sources_digest != index.digest:
-                raise PlanError(f"{root / PLAN_FILE}: the files under {sources_dir} changed since this plan was "
-                                f"made; use a new --out or restore the sources")
+            changed = changed_files(cached, index)
+            if changed:
+                raise PlanError(f"{root / PLAN_FILE}: {len(changed)} file(s) under {sources_dir} changed since this "
+                                f"plan was made ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); "
+                                f"use a new --out or restore the sources")
+            if old.sources_digest != digest:  # the same files, scanned under other rules or identities.csv
+                digest = old.sources_digest  # the cached index is used: the plan stays the one it was drawn from
+                note = (f"{root / SOURCES_FILE}: this dataset's sources index was made under other rules or "
+                        f"identities than a fresh scan of {sources_dir} gives (no file changed; an older synthfake, "
+                        f"or identities.csv edited); the cached index is used, so the dataset stays as planned; a "
+                        f"new --out applies the current ones")
+        plan = _as_written(Plan(**plan_fields, sources_digest=digest))
+        if old is not None:
             if old.model_dump() != plan.model_dump():
                 raise PlanError(f"{root / PLAN_FILE}: this dataset holds another plan ({_diff(old, plan)}); "
                                 f"rerun with the same settings or use a new --out")
             # the written plan keeps its ids; the same files found in another folder (moved, or mounted elsewhere)
             # are read from there
             plan, index = old, cached.model_copy(update={"root": index.root}) if cached else index
+        if note:  # once every check has passed
+            (warn or (lambda line: print(f"WARN: {line}", file=sys.stderr)))(note)
         return cls(root, plan, index)
 
     def save(self) -> None:

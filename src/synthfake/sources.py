@@ -92,6 +92,31 @@ class SourceIndex(BaseModel):
         raise SynthfakeError(f"{path}: not in the sources index of {self.root}")
 
 
+def changed_files(cached: SourceIndex, fresh: SourceIndex) -> list[str]:
+    """The files a fresh scan finds other than the cached index recorded them, in path order: "PATH added",
+    "PATH removed", "PATH changed". Contents are compared by sha256 where both indexes hashed the file, by size
+    where one did not (not a media file under one version's rules, as a GIF was, or a read that failed) but both
+    stat'ed it, and by presence alone where either could not stat it (nothing of its content was recorded then).
+    What the scan decides about the files (kinds, copies kept out, identities) is no change of a file here."""
+    old, new = ({it.path: it for it in index.items} for index in (cached, fresh))
+    out = []
+    for path in sorted(old.keys() | new.keys()):
+        a, b = old.get(path), new.get(path)
+        if a is None or b is None:
+            out.append(f"{path} {'added' if a is None else 'removed'}")
+        elif not _same_file(a, b):
+            out.append(f"{path} changed")
+    return out
+
+
+def _same_file(a: SourceItem, b: SourceItem) -> bool:
+    if a.sha256 and b.sha256:
+        return a.sha256 == b.sha256
+    if a.mtime_ns and b.mtime_ns:  # both stat'ed (an entry of a file that could not be is path and reason only)
+        return a.bytes == b.bytes
+    return True
+
+
 def _list_files(root: Path) -> list[tuple[Path, str | None]]:
     """(path, why it cannot be read or None) for every file under root; folders that cannot be listed and
     symlinked folders appear as one excluded entry each."""

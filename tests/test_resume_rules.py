@@ -1,0 +1,64 @@
+"""A dataset made by an older synthfake, whose scan applied other rules to the same files, resumes from its own
+sources index; a source file that really changed is still refused, by name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from synthfake.manifest import read_records
+from synthfake.sources import load_index, scan
+
+from conftest import gen
+
+# what synthfake up to c124dac applied to the same files: identities named by stem alone (two people's
+# IMG_0001.JPG were one name) and copies not kept out
+OLD_RULES = ("import sys; from pathlib import Path; import synthfake.identities as i, synthfake.sources as s; "
+             "i.file_names = lambda paths: {p: Path(p).stem for p in paths}; s._exclude_copies = lambda items: None; "
+             "from synthfake.entry import main; sys.argv[0] = 'gen'; main()")
+RUN = ("run", "--type", "face_swap", "--n", 3, "--reals", 2, "--splits", "train=1,val=0,test=0", "--quiet")
+
+
+def _made(out):
+    """Every record as written but for when and how long, and every media file's bytes."""
+    records = sorted((r.model_dump(exclude={"created", "elapsed_s"}) for r in read_records(out)),
+                     key=lambda r: r["index"])
+    return records, {p.relative_to(out): p.read_bytes() for p in (out / "media").rglob("*") if p.is_file()}
+
+
+def test_a_dataset_scanned_under_older_rules_resumes_and_a_changed_file_is_refused(data_dir, tmp_path):
+    src, out = tmp_path / "src", tmp_path / "D"
+    for rel, orig in (("faces/photo_s1.jpg", "photo_s1.jpg"), ("faces/photo_s1 copy.jpg", "photo_s1.jpg"),
+                      ("faces/photo_s12.jpg", "photo_s12.jpg"), ("alice/IMG_0001.JPG", "still_talk_d0.jpg"),
+                      ("bob/IMG_0001.JPG", "still_talk_d3.jpg")):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(data_dir / "faces" / orig, src / rel)
+    old = subprocess.run([sys.executable, "-c", OLD_RULES, *map(str, RUN), "--sources", src, "--out", out],
+                         capture_output=True, text=True, timeout=900)
+    assert old.returncode == 0, old.stderr[-3000:]
+    cached = load_index(out / "sources.json")
+    assert {it.identity for it in cached.items if "IMG_0001" in it.path} == {"IMG_0001"}  # the older naming
+    plan_bytes, index_bytes = (out / "plan.json").read_bytes(), (out / "sources.json").read_bytes()
+    assert json.loads(plan_bytes)["sources_digest"] == cached.digest != scan(src, cached).digest
+    made = _made(out)
+    assert len(made[0]) == 5
+    shutil.rmtree(out / "manifest")
+    shutil.rmtree(out / "media")
+
+    proc = gen(*RUN, "--sources", src, "--out", out)  # the current rules: the cached index is used, with a WARN
+    warns = [line for line in proc.stderr.splitlines() if "sources index was made under other rules" in line]
+    assert len(warns) == 1 and warns[0].startswith("WARN: ") and "a new --out applies" in warns[0], proc.stderr
+    assert _made(out) == made  # the same records and media, to the byte
+    assert (out / "plan.json").read_bytes() == plan_bytes and (out / "sources.json").read_bytes() == index_bytes
+
+    proc = gen(*RUN, "--sources", src, "--out", out, "--identity-threshold", 0.5, check=False)
+    assert proc.returncode == 2 and "drawn at --identity-threshold 0.4, not 0.5" in proc.stderr, proc.stderr
+
+    shutil.copy(src / "alice" / "IMG_0001.JPG", src / "faces" / "photo_s12.jpg")  # a photo replaced by another
+    proc = gen(*RUN, "--sources", src, "--out", out, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert ("1 file(s) under" in proc.stderr and "changed since this plan was made (faces/photo_s12.jpg changed)"
+            in proc.stderr), proc.stderr
+    assert (out / "sources.json").read_bytes() == index_bytes and _made(out) == made
