@@ -25,6 +25,13 @@ def test_embedding_same_person_vs_other(data_dir):
     assert same < faces.SAME_PERSON < diff
 
 
+def test_a_strip_of_an_image_is_no_face_not_an_error():
+    """An 8000x10 image downscaled for detection rounded to 0 px tall, and OpenCV's resize raised: `gen run` and
+    `gen sources scan` ended in a traceback on such a source."""
+    for shape in ((10, 8000, 3), (9000, 10, 3), (1, 5000, 3)):
+        assert faces.detect_boxes(np.zeros(shape, np.uint8)) == [] and faces.detect(np.zeros(shape, np.uint8)) is None
+
+
 def test_margin_box_is_clipped():
     assert faces.margin_box((10, 10, 110, 110), 0.3, (100, 200)) == (0, 0, 140, 100)
 

@@ -149,7 +149,8 @@ def detect_boxes(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE, face: int = 0
     """
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 8000x10 strip: 1 px tall, not 0 (OpenCV refuses)
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     skip = _levels_below(round(face * scale)) if face else 0
     rects = _scan(small, skip)
     if skip and (not rects or _level(max(rects, key=_area)) < skip + 2):
