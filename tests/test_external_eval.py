@@ -90,6 +90,12 @@ def test_bootstrap_intervals_bracket_the_estimate():
     assert perfect.roc_auc == 1.0 and perfect.roc_auc_ci == (1.0, 1.0) and perfect.macro_f1 == 1.0
 
 
+def test_labels_written_by_pandas_as_floats_are_read(folder, tmp_path):
+    _write_labels(tmp_path / "labels.csv", [("faces/photo_s1.jpg", "0.0"), ("faces/still_talk_d3.jpg", "1.0")],
+                  ("path", "label"))
+    assert [r.label for r in read_labels(tmp_path / "labels.csv", folder)] == [0, 1]
+
+
 @pytest.mark.parametrize("row,msg", [(("a.jpg", "yes"), "labels.csv:3: label 'yes' for a.jpg: expected 1"),
                                      (("../a.jpg", "1"), "labels.csv:3: path '../a.jpg' must be relative"),
                                      (("faces/photo_s1.jpg", "0"),

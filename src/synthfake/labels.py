@@ -26,7 +26,8 @@ class Labelled:
     model: str
 
 
-LABEL_VALUES = {"0": 0, "1": 1, "real": 0, "fake": 1}  # the competition's answer sheets say Real / Fake
+# the competition's answer sheets say Real / Fake; pandas writes an int column holding a NaN as 0.0 / 1.0
+LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "real": 0, "fake": 1}
 PATH_COLUMNS = ("path", "filename")  # ours, then the competition's submission column
 
 
