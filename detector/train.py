@@ -231,6 +231,16 @@ def _say_if_unfinished(dataset: Path, log) -> None:
             f"{max(0, total - held - failed)} not made yet: `gen status {dataset}`); training on those {held}")
 
 
+def _check_batch_size(model, batch_size: int) -> None:
+    """A network that normalises over the batch (BatchNorm) cannot train on one crop at a time: refused before
+    any crop is made (it was a traceback from inside the Trainer)."""
+    from torch import nn
+
+    if batch_size < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise SynthfakeError(f"--batch-size {batch_size}: the {model.config.model_type} network normalises over the "
+                             f"batch (BatchNorm) and cannot train on one crop at a time; use 2 or more")
+
+
 def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     """Train, choose the threshold on val, save the model folder; returns the saved meta."""
     from transformers import Trainer, TrainingArguments, set_seed
@@ -246,6 +256,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     _say_if_unfinished(dataset, log)
     set_seed(o.seed)  # the new head's weights are drawn here, before the Trainer seeds itself: same seed, same model
     model, meta = load_base(o.base, o.image_size, log, o.model)
+    _check_batch_size(model, o.batch_size)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,
                    dataset_plan=plan_hash(dataset), seed=o.seed, training=recorded_options(o))

@@ -213,3 +213,17 @@ def test_a_model_section_key_the_config_does_not_know_is_refused():
             scratch_config({"type": kind, "nope": 1}, 64)
         known = str(e.value).split("known: ")[1].split(", ")
         assert set(known) <= set(cls().to_dict()) and "hidden_act" in known and "label2id" not in known
+
+
+def test_batch_size_one_is_refused_for_a_network_that_normalises_over_the_batch():
+    """`--batch-size 1` with the default recipe ended in BatchNorm's traceback from inside the Trainer."""
+    from synthfake.detector.model import load_base
+    from synthfake.detector.train import _check_batch_size
+    from synthfake.errors import SynthfakeError
+
+    model, _ = load_base(None, 224, lambda *a: None, {"type": "residual_stats", "clip": 3.0, "hidden": 0})
+    with pytest.raises(SynthfakeError, match="--batch-size 1: the residual_stats network normalises over the batch"):
+        _check_batch_size(model, 1)
+    _check_batch_size(model, 2)
+    vit, _ = load_base(None, 32, lambda *a: None)  # the tiny ViT has no BatchNorm: one crop at a time is fine
+    _check_batch_size(vit, 1)
