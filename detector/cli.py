@@ -159,7 +159,8 @@ def detect_predict(
     checks.output_file(out_csv, "--out", files)  # before scoring: a folder or an unwritable place is refused now
     checks.output_file(probs_path(out_csv), "--out (its _probs.csv)", files)
     s = predict(model_dir, input_dir, out_csv, sample_submission, batch_size, device, fp16, workers, frames,
-                threshold, show=not quiet, log=_note, runtime=runtime, int8=int8, fake_share=fake_share)
+                threshold, show=not quiet, log=_note, runtime=runtime, int8=int8, fake_share=fake_share,
+                say_skipped=True)
     got = f" (written as {s.fallback})" if s.fallbacks or s.missing else ""
     out.print(f"wrote {out_csv} and {probs_path(out_csv)}: {s.files} file(s) scored, {s.fallbacks} fallback(s), "
               f"{len(s.missing)} listed but missing{got}, threshold {s.threshold:.4f}", highlight=False)

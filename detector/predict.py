@@ -10,39 +10,22 @@ answer possible, and under log loss the most costly one when wrong.
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from synthfake import checks, media
 from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.files import atomic_file
 from synthfake.progress import sample_progress
 
 from .crops import crop_settings
+from .inputs import (SampleSubmission, examples, index_files, lookup, passed_over, read_sample, refuse_input_as_output,
+                     scan_inputs, why_missing)
 from .model import DetectorMeta, read_meta
 from .score import FileScore, label_of, score_parts, share_threshold
 from .stream import stream_crops
 
 RUNTIMES = ("auto", "onnx", "torch")
 UNSCORED_PROB = 0.5  # a probability sheet's value for a file with no crops (or listed and missing): no opinion
-
-LABEL_COLUMNS = ("label", "prediction", "pred", "target", "class", "is_fake", "fake", "deepfake")
-PROB_COLUMNS = ("probability", "prob", "score", "fake_prob", "prob_fake", "confidence")
-KEY_COLUMNS = ("filename", "file_name", "file", "path", "filepath", "name", "video", "image", "id")
-
-
-@dataclass
-class SampleSubmission:
-    """The columns and row order a competition expects, and how it spells labels."""
-
-    columns: list[str]
-    key: str
-    label: str | None
-    prob: str | None
-    rows: list[dict]
-    words: tuple[str, str] | None = None  # (real, fake) spelled as the sample spells them
-
 
 @dataclass
 class Summary:
@@ -53,96 +36,6 @@ class Summary:
     missing: list[str] = field(default_factory=list)
     threshold: float = 0.5  # the one the labels were given at
     fallback: str = ""  # what a file with no crops got: "fallback label 0", "fallback probability 0.5", ...
-
-
-def list_inputs(folder: Path) -> list[Path]:
-    """Every image and video under a folder, sorted by relative path."""
-    folder = checks.existing_folder(folder, "input folder")
-    found, seen = [], set()
-    # linked folders are followed (each real folder once: a link loop ends); a broken symlink is listed too: it
-    # gets its row (the fallback) and a log line saying why
-    for top, dirs, names in os.walk(folder, followlinks=True):
-        real = os.path.realpath(top)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs.sort()
-        for n in names:
-            p = Path(top) / n
-            if (p.is_file() or p.is_symlink() and not p.exists()) and media.kind_of(p) in ("image", "video"):
-                found.append(p)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
-
-
-def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
-    low = {c.strip().lower(): c for c in columns}
-    return next((low[n] for n in names if n in low), None)
-
-
-def read_sample(path: Path) -> SampleSubmission:
-    """Read a sample submission: first column is the file key, label column by name (else the second)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's BOM is not part of the first column
-            reader = csv.DictReader(fh)
-            rows, cols = list(reader), list(reader.fieldnames or [])
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None
-    if len(cols) < 2:
-        raise SynthfakeError(f"{path}: sample submission needs a file column and a label column, got {cols}")
-    if not rows:
-        raise SynthfakeError(f"{path}: sample submission has no rows (nothing to fill in)")
-    key = _pick(cols, KEY_COLUMNS) or cols[0]
-    label = _pick(cols, LABEL_COLUMNS)
-    prob = _pick(cols, PROB_COLUMNS)
-    if label is None and prob is None:
-        label = next(c for c in cols if c != key)
-    values = {str(r.get(label, "")).strip() for r in rows} if label else set()
-    if label and prob is None and values and all(_fraction(v) for v in values) and values - {"0", "1"}:
-        label, prob, values = None, label, set()  # DFDC's sheet: label 0.5 in every row asks for probabilities
-    words = None
-    for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):
-        if values and values <= {real, fake}:
-            words = (real, fake)
-    return SampleSubmission(cols, key, label, prob, rows, words)
-
-
-def _fraction(v: str) -> bool:
-    """Whether a sheet's value reads as a number from 0 to 1 (a probability a sheet asks for, e.g. DFDC's 0.5)."""
-    try:
-        return 0.0 <= float(v) <= 1.0
-    except ValueError:
-        return False
-
-
-def _index(files: list[Path], root: Path) -> dict[str, Path]:
-    """Lookup keys for each file: relative path, name, and stem (the last two only when unique), each also in
-    lower case where that is unique too (a sheet may write Photo.JPG as photo.jpg)."""
-    keys: dict[str, Path] = {}
-    seen: dict[str, int] = {}
-    for p in files:
-        for k in {p.name, p.stem}:
-            seen[k] = seen.get(k, 0) + 1
-    for p in files:
-        keys[p.relative_to(root).as_posix()] = p
-        for k in (p.name, p.stem):
-            if seen[k] == 1:
-                keys.setdefault(k, p)
-    low: dict[str, set[Path]] = {}
-    for k, p in keys.items():
-        low.setdefault(k.lower(), set()).add(p)
-    for k, ps in low.items():
-        if len(ps) == 1:
-            keys.setdefault(k, next(iter(ps)))
-    return keys
-
-
-def find_listed(index: dict[str, Path], key: str) -> Path | None:
-    """The file a sheet's key names: as written, then as a relative path ('./a.jpg', 'sub\\b.mp4'), then in lower
-    case."""
-    key = key.strip()
-    norm = PurePosixPath(key.replace("\\", "/")).as_posix() if key else key
-    return next((index[k] for k in (key, norm, norm.lower()) if k in index), None)
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -215,13 +108,15 @@ def model_threads(model_dir: Path, workers: int) -> int:
 def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = None, batch_size: int = 16,
             device: str = "cpu", fp16: bool = False, workers: int = 2, frames: int | None = None,
             threshold: float | None = None, show: bool = True, log=print, runtime: str = "auto",
-            int8: bool | None = None, fake_share: float | None = None) -> Summary:
+            int8: bool | None = None, fake_share: float | None = None, say_skipped: bool = False) -> Summary:
     """Score every image and video under `input_dir`; write the submission and the probability CSV.
 
     The decoding workers start before the model loads. A small model gets one thread (the workers fill the
     other cores); a large one gets them all, since it is the work and the workers wait on it. int8: None scores
     with the int8 copy when its validation check passed (`load_scorer`). fake_share: label at the threshold that
-    calls that share of the scored files fake (`share_threshold`) instead of the saved one.
+    calls that share of the scored files fake (`share_threshold`) instead of the saved one. say_skipped: log, before
+    scoring, the files under `input_dir` left out (not an image or video, macOS zip leftovers, not in the sheet);
+    `gen detect predict` sets it (`eval --labels` scores through here with a sheet of its own).
     """
     if threshold is not None and fake_share is not None:
         raise SynthfakeError("--threshold and --fake-share both set: give one (a threshold, or the share of the "
@@ -231,19 +126,37 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     if batch_size < 1:
         raise SynthfakeError(f"--batch-size {batch_size}: must be at least 1")
     input_dir, out = Path(input_dir), Path(out)
-    files = list_inputs(input_dir)
+    found = scan_inputs(input_dir)
+    files = found.files
     if not files:
-        raise SynthfakeError(f"{input_dir}: no image or video file in it (nothing to score)")
+        raise SynthfakeError(f"{input_dir}: no image or video file in it (nothing to score)"
+                             + (f"; {line}" if (line := passed_over(found, input_dir, [out, sample])) else ""))
+    for path, option in ((out, "--out"), (probs_path(out), "--out (its _probs.csv)")):
+        refuse_input_as_output(path, option, files, input_dir)
     sub = read_sample(Path(sample)) if sample else None
+    if say_skipped and (line := passed_over(found, input_dir, [out, probs_path(out), sample])):
+        log(f"{input_dir}: {line}")
     summary = Summary()
+    ambiguous: dict[str, list[Path]] = {}
     if sub is not None:
-        index = _index(files, input_dir)
-        wanted = [find_listed(index, str(r[sub.key] or "")) for r in sub.rows]
+        index = index_files(files, input_dir)
+        wanted = []
+        for r in sub.rows:
+            key = str(r[sub.key] or "")
+            p, could = lookup(index, key)
+            wanted.append(p)
+            if could:
+                ambiguous[key] = could
         summary.missing = [str(r[sub.key]) for r, p in zip(sub.rows, wanted) if p is None]
         if not any(wanted):
             raise SynthfakeError(f"{sample}: none of its {len(sub.rows)} rows names a file under {input_dir} (column "
                                  f"{sub.key!r}, e.g. {summary.missing[0]!r}; {len(files)} image or video files there)")
-        files = sorted({p for p in wanted if p is not None}, key=lambda p: p.relative_to(input_dir).as_posix())
+        listed = {p for p in wanted if p is not None}
+        unlisted = [p for p in files if p not in listed]
+        if unlisted and say_skipped:
+            log(f"{input_dir}: {len(unlisted)} image or video file(s) not listed in {sample}, not scored "
+                f"({examples(unlisted, input_dir)})")
+        files = sorted(listed, key=lambda p: p.relative_to(input_dir).as_posix())
     meta = read_meta(Path(model_dir))  # crop settings first (plain JSON), so the workers start before the model
     order = sorted(files, key=_size, reverse=True)  # largest first: no long video left to run alone at the end
     parts = stream_crops(order, crop_settings(meta, frames), workers, chunk=max(1, batch_size // 2))
@@ -269,9 +182,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
         parts.close()
     summary.files = len(scores)
     for k in summary.missing:
-        why = ("is not an image or video file by its extension" if (input_dir / k.strip()).is_file()
-               else f"not found under {input_dir}")
-        log(f"{k}: listed in {sample} but {why} -> {summary.fallback}")
+        log(f"{k}: listed in {sample} but {why_missing(k, input_dir, ambiguous.get(k))} -> {summary.fallback}")
 
     summary.threshold = _threshold(scores, meta, threshold, fake_share, log)
 

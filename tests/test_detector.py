@@ -256,7 +256,8 @@ def test_a_sheet_names_its_files_as_people_write_them(data_dir, tmp_path):
     """The key column found by name (a `label,filename` sheet), keys like './a.jpg', 'sub\\b.mp4' or another case
     find their file; a sheet naming none of the files, or with no rows, is one line before anything is scored
     (before 6 Dec: every row a silent fallback, exit 0)."""
-    from synthfake.detector.predict import _index, find_listed, predict, read_sample
+    from synthfake.detector.inputs import find_listed, index_files, read_sample
+    from synthfake.detector.predict import predict
     from synthfake.errors import SynthfakeError
 
     inp = tmp_path / "in"
@@ -267,7 +268,7 @@ def test_a_sheet_names_its_files_as_people_write_them(data_dir, tmp_path):
     sheet.write_text("label,filename\n0,./photo one.jpg\n0,sub\\b.jpg\n0,Photo One\n")
     sub = read_sample(sheet)
     assert (sub.key, sub.label) == ("filename", "label")
-    index = _index([inp / "Photo One.JPG", inp / "sub" / "b.jpg"], inp)
+    index = index_files([inp / "Photo One.JPG", inp / "sub" / "b.jpg"], inp)
     got = [find_listed(index, r[sub.key]) for r in sub.rows]
     assert got == [inp / "Photo One.JPG", inp / "sub" / "b.jpg", inp / "Photo One.JPG"]
     sheet.write_text("filename,label\nnot_here.jpg,0\n")
@@ -324,7 +325,8 @@ def test_a_hand_edited_detector_json_is_checked_before_scoring(tiny_model, tmp_p
 def test_a_sheet_of_probability_placeholders_gets_probabilities(tmp_path):
     """DFDC's sample submission holds label 0.5 in every row and is scored by log loss: it gets each file's
     probability, not a hard 0 / 1; a sheet of 0 / 1 labels still gets labels; --device is checked on every runtime."""
-    from synthfake.detector.predict import load_scorer, read_sample
+    from synthfake.detector.inputs import read_sample
+    from synthfake.detector.predict import load_scorer
     from synthfake.errors import SynthfakeError
 
     sheet = tmp_path / "sample_submission.csv"
@@ -378,7 +380,7 @@ def test_predict_lists_files_in_linked_folders_once(data_dir, tmp_path):
     itself ends there."""
     import os
 
-    from synthfake.detector.predict import list_inputs
+    from synthfake.detector.inputs import list_inputs
 
     inp, other = tmp_path / "in", tmp_path / "other"
     inp.mkdir()

@@ -81,7 +81,7 @@ def test_an_animated_gif_is_read_as_a_video(data_dir, tmp_path):
     `gen detect predict` lists it (before 6 Dec it was skipped without a word and its submission row dropped)."""
     import av
 
-    from synthfake.detector.predict import list_inputs
+    from synthfake.detector.inputs import list_inputs
 
     frames = media.read_frames(data_dir / "videos" / "talk_d12.mp4", 0, 6)
     path = tmp_path / "clip.GIF"

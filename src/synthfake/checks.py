@@ -6,8 +6,10 @@ each key once)."""
 from __future__ import annotations
 
 import csv
+import errno
 import math
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import SynthfakeError
@@ -53,8 +55,15 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def _why_not_writable(folder: Path) -> str | None:
-    """Why nothing can be created in `folder` (None when it can): a read-only file system or no permission."""
+    """Why nothing can be created in `folder` (None when it can): a read-only file system or no permission. Where
+    os.access says yes, a file is made and removed there: root is told yes where writing fails (/proc)."""
     if os.access(folder, os.W_OK | os.X_OK):
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".synthfake-probe-", dir=folder)
+        except OSError as e:  # /proc says ENOENT: the folder exists, but no file can be made in it
+            return "no file can be made there" if e.errno == errno.ENOENT else e.strerror or type(e).__name__
+        os.close(fd)
+        os.unlink(probe)
         return None
     try:
         if os.statvfs(folder).f_flag & os.ST_RDONLY:
