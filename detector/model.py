@@ -19,6 +19,8 @@ from synthfake.errors import SynthfakeError, require_one_of
 from synthfake.files import read_json, write_json_atomic
 
 META_FILE = "detector.json"
+ONNX_META = "onnx.json"  # written by onnx_export.export_onnx
+ONNX_META_KEY = "detector_json"  # onnx.json: true when the export read the folder's detector.json (a trained folder)
 PREPROCESSOR_FILE = "preprocessor_config.json"
 FAKE_WORDS = ("fake", "spoof", "manipulat", "synthetic", "generated", "forged", "forgery", "artificial")
 FAKE_TOKENS = ("ai",)  # only as a whole word ("AI-generated", "ai")
@@ -265,12 +267,34 @@ def config_json(d: Path) -> dict:
     return cfg
 
 
+OWN_TYPES = ("residual_stats",)  # model types only `gen detect train` makes (registered by synthfake itself)
+
+
+def trained_here(d: Path, model_type: str | None) -> str:
+    """Why folder `d` shows it was made by `gen detect train` ('' when nothing says so): config.json of a model type
+    only our training makes, or onnx.json recording that the export read this folder's detector.json (a plain
+    checkpoint exported with `gen detect export` has onnx.json too, so its mere presence says nothing)."""
+    if model_type in OWN_TYPES:
+        return f"config.json: model_type {model_type!r}, which only it makes"
+    p = Path(d) / ONNX_META
+    try:
+        info = read_json(p) if p.is_file() else {}
+    except SynthfakeError:  # a corrupt onnx.json is the ONNX scorer's to report
+        info = {}
+    if isinstance(info, dict) and info.get(ONNX_META_KEY) is True:
+        return f"{ONNX_META}: model.onnx was exported with its {META_FILE}"
+    return ""
+
+
 def read_meta(d: Path, cfg=None) -> DetectorMeta:
-    """detector.json when present (a trained folder), else defaults for a plain HF checkpoint."""
+    """detector.json when present (a trained folder), else defaults for a plain HF checkpoint. A folder made by
+    `gen detect train` (`trained_here`) without its detector.json is refused: defaults (threshold 0.5, 40 frames)
+    would flip its labels without a word."""
     if cfg is None:
         from types import SimpleNamespace
 
-        cfg = SimpleNamespace(**{k: config_json(d)[k] for k in ("id2label", "image_size")})
+        raw_cfg = config_json(d)
+        cfg = SimpleNamespace(**{k: raw_cfg.get(k) for k in ("id2label", "image_size", "model_type")})
     idx = fake_index(cfg.id2label)
     p = Path(d) / META_FILE
     if p.is_file():
@@ -279,18 +303,26 @@ def read_meta(d: Path, cfg=None) -> DetectorMeta:
             raise SynthfakeError(f"{p}: expected a JSON object of scoring settings, got {type(raw).__name__}")
         known = {f.name for f in fields(DetectorMeta)}
         meta = DetectorMeta(**{k: v for k, v in raw.items() if k in known})
-        check_meta(p, meta)
+        check_meta(p, meta, cfg)
         if meta.fake_index != idx:
             raise SynthfakeError(f"{p}: fake_index {meta.fake_index} disagrees with config.json's id2label "
                                  f"(fake class {idx} {cfg.id2label[idx]!r})")
         return meta
+    if why := trained_here(d, getattr(cfg, "model_type", None)):
+        raise SynthfakeError(f"{p}: missing, though {d} was made by `gen detect train` ({why}); it held the "
+                             f"threshold, frames and crop settings: copy {META_FILE} back from the folder the model "
+                             f"came from, or train again (defaults would change its labels)")
     size = getattr(cfg, "image_size", 224)
     mean, std = read_preprocessor(d, size)
     return DetectorMeta(image_size=size, fake_index=idx, fake_label=cfg.id2label[idx], mean=mean, std=std)
 
 
-def check_meta(p: Path, meta: DetectorMeta) -> None:
-    """One line naming detector.json and the field when a value (a hand edit) cannot be scored with."""
+SIZED_TYPES = ("vit", "residual_stats")  # built for one crop size (config.json's image_size); a ResNet takes any
+
+
+def check_meta(p: Path, meta: DetectorMeta, cfg=None) -> None:
+    """One line naming detector.json and the field when a value (a hand edit) cannot be scored with; `cfg` (the
+    model's config): also an image_size other than the one the model was built for."""
     from synthfake.checks import is_number
 
     def whole(v, low: int) -> bool:
@@ -313,6 +345,10 @@ def check_meta(p: Path, meta: DetectorMeta) -> None:
     field_, want = next(((k, v) for k, v in bad.items() if v), (None, None))
     if field_:
         raise SynthfakeError(f"{p}: {field_} {getattr(meta, field_)!r}: expected {want}")
+    built = getattr(cfg, "image_size", None)
+    if getattr(cfg, "model_type", None) in SIZED_TYPES and built is not None and built != meta.image_size:
+        raise SynthfakeError(f"{p}: image_size {meta.image_size}, but the model (config.json) was built for "
+                             f"{built}x{built} crops; set image_size back to {built}")
 
 
 def check_device(device: str, fp16: bool) -> None:

@@ -2,8 +2,10 @@
 
 Scoring then runs on onnxruntime and imports neither torch nor transformers. The export writes
 `onnx.json` with the opset, the checkpoint file's size and mtime (a later retrain makes the ONNX stale, and
-scoring says so) and the largest fake-probability difference to torch on sample crops, which must stay
-within 1e-5. The int8 copy and its validation check are made in `quantize.py`.
+scoring says so), model.onnx's own size, mtime and sha256 (one copied in from another training is refused), whether
+the folder had its detector.json (a trained folder: `model.read_meta` then refuses to score without it) and the
+largest fake-probability difference to torch on sample crops, which must stay within 1e-5. The int8 copy and its
+validation check are made in `quantize.py`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.files import read_json, sha256_file, write_json_atomic
 
-from .model import DetectorMeta
+from .model import META_FILE, ONNX_META, ONNX_META_KEY, DetectorMeta
 from .score import video_flags
 
 ONNX_FILE = "model.onnx"
-ONNX_META = "onnx.json"
 INT8_FILE = "model.int8.onnx"
 INT8_META = "model.int8.json"
 OPSET = 17
@@ -52,7 +53,10 @@ def weights_stamp(d: Path) -> dict:
 
 def same_file(stamp: dict | None, p: Path) -> bool:
     """Whether `p` is the file `stamp` was taken of. Size and mtime unchanged say so at once; a changed mtime alone
-    (the folder copied, unpacked or synced) is settled by the content's sha256, where the stamp holds one."""
+    (the folder copied, unpacked or synced) is settled by the content's sha256, where the stamp holds one (cached
+    by path, size and mtime: a copied folder's ViT-Base ONNX is hashed once, not at every predict)."""
+    from synthfake.weights import sha256
+
     p = Path(p)
     if not stamp or not p.is_file() or stamp.get("file") != p.name:
         return False
@@ -61,7 +65,7 @@ def same_file(stamp: dict | None, p: Path) -> bool:
         return False
     if stamp.get("mtime_ns") == st.st_mtime_ns:
         return True
-    return bool(stamp.get("sha256")) and stamp["sha256"] == sha256_file(p)
+    return bool(stamp.get("sha256")) and stamp["sha256"] == sha256(p)
 
 
 def sample_pixels(meta: DetectorMeta, crops: np.ndarray | None = None, n: int = 8, seed: int = 0) -> np.ndarray:
@@ -112,8 +116,11 @@ def export_onnx(model, meta: DetectorMeta, out: Path, crops: np.ndarray | None =
         raise SynthfakeError(f"{out / ONNX_FILE}: ONNX and torch fake probabilities differ by {diff:.2e} on "
                              f"{len(x)} sample crops (tolerance {TOLERANCE:g}); not written")
     tmp.replace(out / ONNX_FILE)
-    write_json_atomic(out / ONNX_META, {"opset": OPSET, "weights": weights_stamp(out), "check_crops": len(x),
-                                        "max_prob_diff_vs_torch": diff, "tolerance": TOLERANCE})
+    # the ONNX file's own stamp: a model.onnx copied in from another training is refused, not scored with;
+    # ONNX_META_KEY: a folder with scoring settings (a trained one), which read_meta then never scores without
+    write_json_atomic(out / ONNX_META, {"opset": OPSET, "weights": weights_stamp(out),
+                                        "onnx": file_stamp(out / ONNX_FILE), ONNX_META_KEY: (out / META_FILE).is_file(),
+                                        "check_crops": len(x), "max_prob_diff_vs_torch": diff, "tolerance": TOLERANCE})
     log(f"{out / ONNX_FILE}: exported in {time.perf_counter() - t0:.1f} s; max |p_onnx - p_torch| {diff:.2e} "
         f"on {len(x)} sample crops")
     return diff
@@ -151,6 +158,17 @@ def _session(path: Path, threads: int = 1, device: str = "cpu"):
         raise SynthfakeError(f"{path}: onnxruntime cannot load it ({(str(e).splitlines() or [''])[0]})") from None
 
 
+def check_input_size(sess, meta: DetectorMeta, d: Path, onnx: Path) -> None:
+    """One line when the graph's fixed crop size (pixel_values' last two dims) is not the image_size scoring crops
+    to: detector.json edited, or the ONNX file made for another size (onnxruntime's own error is a traceback)."""
+    shape = next((i.shape for i in sess.get_inputs() if i.name == "pixel_values"), None)
+    dims = [x for x in (shape or [])[2:] if isinstance(x, int)]
+    if len(dims) == 2 and dims != [meta.image_size] * 2:
+        src = d / META_FILE if (d / META_FILE).is_file() else d / "config.json"
+        raise SynthfakeError(f"{src}: image_size {meta.image_size}, but {onnx.name} takes {dims[0]}x{dims[1]} crops; "
+                             f"set image_size back to {dims[0]} (or export again for the model's own size)")
+
+
 def session_probs(sess, pixels: np.ndarray, fake_index: int, video=None) -> np.ndarray:
     """Softmax probability of the fake class from the ONNX logits, computed in float64; `video` (B,) feeds the
     graph's `is_video` input where it has one (a model with media heads)."""
@@ -183,7 +201,13 @@ def onnx_scorer(model_dir: Path, meta: DetectorMeta, threads: int = 1, device: s
     if w and not same_file(info.get("weights"), w):
         raise SynthfakeError(f"{onnx}: made from other weights than {w} (retrained since?); run "
                              f"`gen detect export {d}` again")
+    fp32 = d / ONNX_FILE  # the int8 copy's own stamp is in model.int8.json (quantize.stale_reason)
+    if not int8 and path is None and info.get("onnx") is not None and not same_file(info["onnx"], fp32):
+        raise SynthfakeError(f"{fp32}: not the file {info_path.name} was written for (other size or sha256: copied "
+                             f"in from another model folder?); run `gen detect export {d}` again, or copy back "
+                             f"the model.onnx it was exported with")
     sess = _session(path or onnx, threads, device)
+    check_input_size(sess, meta, d, path or onnx)
     # dynamic int8 quantises each MatMul's input with one scale over the whole tensor, batch included: run a batch
     # crop by crop, or a crop's probability moves (by up to 0.002 measured) with the files that share its batch
     one_by_one = int8 or path is not None

@@ -4,9 +4,10 @@
 train` takes it) writes `model.int8.onnx` (onnxruntime dynamic quantisation: the MatMuls' weights in int8 per output
 channel, their inputs in uint8 scaled per batch) and `model.int8.json`: macro F1 of the fp32 ONNX (torch's
 probabilities within 1e-5) and of the int8 copy on D's val split, the largest probability change, the labels that
-flipped, and the weights and ONNX file it was made from. `gen detect predict` scores with the
-int8 copy by default only when that check passed (F1 within F1_TOLERANCE either way) and the copy is current
-(`int8_choice`); `--int8` asks for it whatever the check said, `--fp32` never uses it.
+flipped, the weights and ONNX file it was made from, and the int8 file's own stamp (one copied in later is not
+scored with). `gen detect predict` scores with the int8 copy by default only when that check passed (F1 within
+F1_TOLERANCE either way) and the copy is current (`int8_choice`); `--int8` asks for it whatever the check said,
+`--fp32` never uses it.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def save_int8(model_dir: Path, tmp: Path, check: dict, quant: dict | None = None
     check = {**check, "quantization": dict(QUANT if quant is None else quant), "weights": weights_stamp(d),
              "onnx": file_stamp(d / ONNX_FILE)}
     tmp.replace(d / INT8_FILE)
+    check["int8"] = file_stamp(d / INT8_FILE)  # the checked file itself: one copied in later is not scored with
     write_json_atomic(d / INT8_META, check)
     return check
 
@@ -137,6 +139,8 @@ def stale_reason(model_dir: Path, check: dict) -> str:
         return f"made from other weights than {w} (retrained since?)"
     if not same_file(check["onnx"], d / ONNX_FILE):
         return f"made from another {ONNX_FILE} (exported again since?)"
+    if check.get("int8") is not None and not same_file(check["int8"], d / INT8_FILE):  # older checks lack the stamp
+        return f"differs from the file {INT8_META} checked (other size or sha256: copied in from another model folder?)"
     return ""
 
 
@@ -145,6 +149,9 @@ def int8_choice(model_dir: Path) -> tuple[bool, str]:
     d = Path(model_dir)
     redo = f"`gen detect export {d} --int8 --dataset D`"
     if not (d / INT8_FILE).is_file():
+        if (d / INT8_META).is_file():
+            return False, (f"scoring with {ONNX_FILE} (fp32): {INT8_FILE} is missing though its check {INT8_META} "
+                           f"is there; run {redo} again (or delete {INT8_META})")
         return False, ""
     check = read_check(d)
     if check is None:
