@@ -232,7 +232,8 @@ def detect_eval(
     _check_dataset_or_labels(dataset, labels)
     if labels is not None and equalise:
         from synthfake.detector.equalise import EqualiseSettings
-        from synthfake.detector.external import comparison_table, evaluate_equalised, external_tables
+        from synthfake.detector.equalised_eval import comparison_table, evaluate_equalised
+        from synthfake.detector.external import external_tables
 
         s = EqualiseSettings()
         reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,

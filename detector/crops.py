@@ -3,7 +3,8 @@
 Decoding and detection run in a process pool with a bounded number of files in flight, so memory does
 not grow with the number of files; a video's frames are decoded one at a time and only the crop of each
 wanted frame is kept, so memory does not grow with the frame count either. Training crops are cached on
-disk keyed by sample id and the crop settings.
+disk keyed by sample id and the crop settings, and served only while the media file holds the record's bytes
+(same size and mtime, or the same sha256): a file that was absent, unreadable or truncated is read again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image
 
 from synthfake import faces, media
 from synthfake.errors import MediaError
-from synthfake.files import canonical_hash, commit_file
+from synthfake.files import canonical_hash, commit_file, sha256_file
 from synthfake.pools import process_pool
 
 CACHE_VERSION = 2  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE)
@@ -177,36 +178,83 @@ def cache_file(cache_root: Path, s: CropSettings, sample_id: str) -> Path:
     return Path(cache_root) / s.key() / f"{sample_id}.npz"
 
 
-def load_cached(path: Path, sha256: str) -> FileCrops | None:
-    """A cached result when it exists and was made from the same media bytes."""
+def file_state(path: str | Path) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a media file as it is now; None when it cannot be stat'ed (absent)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def load_cached(path: Path, sha256: str, media_path: str | Path | None = None) -> FileCrops | None:
+    """A cached result made from the media bytes the file holds now, whose sha256 is the record's.
+
+    The file must have the size and mtime it had when its crops were made; where it has others (a dataset copied
+    without its file times, a file restored) the entry is served only when it was made from the record's bytes
+    and the file's sha256 is the record's again (the entry then takes the new size and mtime). A missing file,
+    and a cached result that said the file was unreadable (written before such results stopped being cached),
+    are never served: they depend on the file's state, not on its bytes.
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
-            if str(z["sha256"]) != sha256:
+            if str(z["sha256"]) != sha256 or str(z["reason"]).startswith(("unreadable", "failed")):
                 return None
-            return FileCrops(str(z["path"]), z["crops"], z["frames"].tolist(), int(z["sampled"]),
-                             str(z["reason"]), str(z["note"]))
+            fc = FileCrops(str(z["path"]), z["crops"], z["frames"].tolist(), int(z["sampled"]),
+                           str(z["reason"]), str(z["note"]))
+            state = tuple(z["state"].tolist()) if "state" in z.files else None
+            intact = bool(z["intact"]) if "intact" in z.files else state is None  # before states: by sha256
     except (OSError, KeyError, ValueError):
         return None
+    if media_path is None:
+        return fc
+    now = file_state(media_path)
+    if now is None:
+        return None
+    if state == now:
+        return fc
+    if not intact or _sha256(media_path) != sha256:
+        return None
+    save_cached(path, fc, sha256, now, True)  # the same bytes with other file times: remember these
+    return fc
 
 
-def save_cached(path: Path, fc: FileCrops, sha256: str) -> None:
-    """Write a file's crops atomically, tagged with the media's sha256."""
+def _sha256(path: str | Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
+
+
+def save_cached(path: Path, fc: FileCrops, sha256: str, state: tuple[int, int] | None = None,
+                intact: bool = False) -> None:
+    """Write a file's crops atomically, tagged with the record's sha256, the media file's (size, mtime) when they
+    were made and whether its bytes then had that sha256 (`intact`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, crops=fc.crops, frames=np.asarray(fc.frames, np.int64), sampled=fc.sampled, reason=fc.reason,
-             note=fc.note, sha256=sha256, path=fc.path)
+             note=fc.note, sha256=sha256, path=fc.path, state=np.asarray(state or (-1, -1), np.int64),
+             intact=bool(intact))
     commit_file(tmp, path)
 
 
 def cached_crops(job: tuple[str, str, str, CropSettings, str]) -> FileCrops:
-    """Crops of a dataset sample from the cache, made and cached on a miss. job: (path, id, sha256, s, root)."""
+    """Crops of a dataset sample from the cache, made and cached on a miss. job: (path, id, sha256, s, root).
+
+    A file that could not be read (absent, damaged beyond decoding) or whose reading failed is not cached: that
+    is the file's state, and a restored file must be read again. Crops of a file whose bytes are not the record's
+    (a truncated video) are cached for training to read, tagged so that they are never served once the file
+    changes.
+    """
     path, sample_id, sha256, s, root = job
     cf = cache_file(Path(root), s, sample_id)
-    fc = load_cached(cf, sha256) if cf.exists() else None
+    fc = load_cached(cf, sha256, path) if cf.exists() else None
     if fc is None:
+        before = file_state(path)
         fc = file_crops(path, s)
-        if not fc.reason.startswith("failed"):
-            save_cached(cf, fc, sha256)
+        if not fc.reason.startswith(("failed", "unreadable")):  # crops, or none in readable bytes
+            intact = before is not None and _sha256(path) == sha256 and file_state(path) == before
+            save_cached(cf, fc, sha256, before, intact)
     return fc
 
 

@@ -58,6 +58,7 @@ class ExternalReport:
     share_threshold: float | None = None  # calls SHARE of the scored files fake (`predict --fake-share`)
     share_macro_f1: float | None = None
     share_macro_f1_ci: tuple[float, float] | None = None
+    fallback_label: int = 0  # the label (and probability) a file without crops gets
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -181,20 +182,33 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         recall_by_model=_groups([r.model for r in rows], y, pred, seed, boot),
         no_crops=sum(v is None for v in probs.values()), auc_by_kind=by_kind, auc_by_media=by_media, skipped=skipped,
         probs={k: v for k, v in probs.items() if v is not None}, share_threshold=st,
-        share_macro_f1=macro_f1(y, spred), share_macro_f1_ci=_ci(macro_f1_rows, y, spred, seed=seed, boot=boot))
+        share_macro_f1=macro_f1(y, spred), share_macro_f1_ci=_ci(macro_f1_rows, y, spred, seed=seed, boot=boot),
+        fallback_label=meta.fallback_label)
+
+
+def score_folder(model_dir: Path, folder: Path, labels: Path, batch_size: int, device: str, fp16: bool,
+                 workers: int, show: bool, log) -> tuple[list[Labelled], list[dict], dict[str, float | None]]:
+    """(rows scored, rows skipped with their reason, each scored file's probability or None) of a labelled folder,
+    scored by `predict`; skipped rows are logged."""
+    rows, skipped = labelled_files(folder, labels)
+    for s in skipped:
+        log(f"{folder / s['path']}: {s['reason']}: skipped")
+    probs = score_labelled(model_dir, folder, rows, batch_size, device, fp16, workers, show, log) if rows else {}
+    return rows, skipped, probs
 
 
 def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: int = 16, device: str = "cpu",
                       fp16: bool = False, workers: int = 2, show: bool = True, log=print) -> ExternalReport:
-    """Read the labels, score the files that exist, and report; skipped rows are logged with their reason."""
-    from .model import load_detector
+    """Read the labels, score the files that exist, and report; skipped rows are logged with their reason.
+
+    The scores are `predict`'s (onnxruntime on CPU, or torch where predict uses it): the model's settings are read
+    from its folder (`read_meta`, plain JSON), so a folder `predict` scores (model.onnx without the torch
+    weights) is evaluated too."""
+    from .model import read_meta
 
     folder = Path(folder)
-    rows, skipped = labelled_files(folder, labels)
-    for s in skipped:
-        log(f"{folder / s['path']}: {s['reason']}: skipped")
-    _, meta = load_detector(model_dir, device, fp16)
-    probs = score_labelled(model_dir, folder, rows, batch_size, device, fp16, workers, show, log) if rows else {}
+    meta = read_meta(Path(model_dir))
+    rows, skipped, probs = score_folder(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
     rep = report_external(str(folder), rows, probs, meta, skipped)
     rep.confound, rep.confound_auc = scored_confound(folder, labels, rows)
     return rep
@@ -212,25 +226,7 @@ def scored_confound(folder: Path, labels: Path, rows: list[Labelled]) -> tuple[s
     return (top[0], float(top[1])) if top else (None, None)
 
 
-def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=None, cache: Path | None = None,
-                       batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
-                       show: bool = True, log=print) -> dict[str, ExternalReport]:
-    """{"found": the folder as it is, "equalised": every listed file re-encoded by one writer (equalise.py)}.
-    The equalised report names files by their source path, and lists files that could not be equalised."""
-    from .equalise import EqualiseSettings, equalise_folder
-
-    found = evaluate_external(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
-    eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log)
-    for s in eq.skipped:
-        if s["reason"].startswith("not equalised"):
-            log(f"{Path(folder) / s['path']}: {s['reason']}: skipped")
-    rep = evaluate_external(model_dir, eq.folder, eq.labels, batch_size, device, fp16, workers, show, log)
-    rep.probs = {eq.source_of[k]: v for k, v in rep.probs.items()}
-    rep.skipped = eq.skipped + [{**s, "path": eq.source_of.get(s["path"], s["path"])} for s in rep.skipped]
-    return {"found": found, "equalised": rep}
-
-
-def _fmt(v: float | None, ci=None) -> str:
+def fmt(v: float | None, ci=None) -> str:
     if v is None:
         return "n/a"
     return f"{v:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
@@ -250,12 +246,12 @@ def external_tables(rep: ExternalReport, title: str):
 
     s = summary_table(title, (
         ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
-        ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", _fmt(rep.roc_auc, rep.roc_auc_ci)),
-        (f"macro F1 @ saved threshold {rep.threshold:.4f}", _fmt(rep.macro_f1, rep.macro_f1_ci)),
+        ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", fmt(rep.roc_auc, rep.roc_auc_ci)),
+        (f"macro F1 @ saved threshold {rep.threshold:.4f}", fmt(rep.macro_f1, rep.macro_f1_ci)),
         (f"macro F1 @ {rep.share_threshold:.4f}: {_share_called(rep)} (--fake-share {SHARE}, no labels)",
-         _fmt(rep.share_macro_f1, rep.share_macro_f1_ci)),
-        (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", _fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
-        (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", _fmt(rep.confound_auc))), "value [95 % bootstrap]")
+         fmt(rep.share_macro_f1, rep.share_macro_f1_ci)),
+        (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),
+        (f"confound: {rep.confound or 'n/a'} alone, ROC AUC", fmt(rep.confound_auc))), "value [95 % bootstrap]")
     out = [s]
     if rep.skipped:
         out.append(table("skipped files", ("path", "reason"), ((sk["path"], sk["reason"]) for sk in rep.skipped),
@@ -265,23 +261,10 @@ def external_tables(rep: ExternalReport, title: str):
     if groups:
         out.append(table("ROC AUC of a group's fakes against reals",
                          ("fakes", "against", "fakes / reals", "ROC AUC [95 %]"),
-                         ((g, a, f"{d['fakes']} / {d['reals']}", _fmt(d["auc"], d["ci"])) for g, a, d in groups),
+                         ((g, a, f"{d['fakes']} / {d['reals']}", fmt(d["auc"], d["ci"])) for g, a, d in groups),
                          left=("fakes", "against")))
     for what, d in (("kind", rep.recall_by_kind), ("model", rep.recall_by_model)):
         out.append(table(f"recall per {what} at the saved threshold (share predicted as its true class)",
                          (what, "files", "recall [95 %]"),
-                         ((g, str(r["files"]), _fmt(r["recall"], r["ci"])) for g, r in d.items())))
+                         ((g, str(r["files"]), fmt(r["recall"], r["ci"])) for g, r in d.items())))
     return out
-
-
-def comparison_table(reps: dict[str, ExternalReport], title: str):
-    """One row per version of the set (as found, equalised): the detector's AUC beside the confound's."""
-    from synthfake.tables import table
-
-    return table(title, ("set", "files (fakes)", "skipped", "detector ROC AUC [95 %]", "most telling property",
-                         "its AUC alone"),
-                 ((name, f"{rep.files} ({rep.fakes})", str(len(rep.skipped)), _fmt(rep.roc_auc, rep.roc_auc_ci),
-                   rep.confound or "n/a", _fmt(rep.confound_auc)) for name, rep in reps.items()),
-                 left=("set", "most telling property"),
-                 caption="a detector says more than the files' format or size only where its AUC is above the "
-                         "confound's")
