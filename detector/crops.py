@@ -23,7 +23,7 @@ from PIL import Image
 
 from synthfake import faces, media
 from synthfake.errors import MediaError
-from synthfake.files import canonical_hash, commit_file, sha256_file
+from synthfake.files import canonical_hash, commit_file, sha256_or_none
 from synthfake.pools import process_pool
 
 CACHE_VERSION = 2  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE)
@@ -213,17 +213,10 @@ def load_cached(path: Path, sha256: str, media_path: str | Path | None = None) -
         return None
     if state == now:
         return fc
-    if not intact or _sha256(media_path) != sha256:
+    if not intact or sha256_or_none(media_path) != sha256:
         return None
     save_cached(path, fc, sha256, now, True)  # the same bytes with other file times: remember these
     return fc
-
-
-def _sha256(path: str | Path) -> str:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return ""
 
 
 def save_cached(path: Path, fc: FileCrops, sha256: str, state: tuple[int, int] | None = None,
@@ -253,7 +246,7 @@ def cached_crops(job: tuple[str, str, str, CropSettings, str]) -> FileCrops:
         before = file_state(path)
         fc = file_crops(path, s)
         if not fc.reason.startswith(("failed", "unreadable")):  # crops, or none in readable bytes
-            intact = before is not None and _sha256(path) == sha256 and file_state(path) == before
+            intact = before is not None and sha256_or_none(path) == sha256 and file_state(path) == before
             save_cached(cf, fc, sha256, before, intact)
     return fc
 

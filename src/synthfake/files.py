@@ -21,6 +21,14 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def sha256_or_none(path: str | Path) -> str | None:
+    """sha256 of a file, or None when it cannot be read (gone, a folder, no permission)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
 def _fsync(path: str | Path, flags: int) -> None:
     fd = os.open(path, flags)
     try:

@@ -23,7 +23,7 @@ import numpy as np
 from .base import EXAMPLES, FAIL, PASS, WARN, Check
 from .records import Compactor, RecordView
 from ..errors import ManifestError
-from ..files import sha256_file
+from ..files import sha256_or_none
 from ..manifest import Failure, Record, iter_jsonl, part_files, read_failures, resolve, source_file
 from ..plan import SampleTable
 from ..sample_spec import sample_id
@@ -143,7 +143,7 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
     large = [k for k in keys if k[2] >= SMALL_FILE]
 
     def digest(k: tuple) -> str | None:
-        return _sha_or_none(linked.get(first[k]) or root + records[first[k]].path)
+        return sha256_or_none(linked.get(first[k]) or root + records[first[k]].path)
 
     def hash_batch(batch: list[tuple]) -> list[str | None]:
         return [digest(k) for k in batch]
@@ -174,13 +174,6 @@ def _has_link(ds: Path, rel: str) -> bool:
         if p.is_symlink():
             return True
     return False
-
-
-def _sha_or_none(path: str) -> str | None:
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
 
 
 
