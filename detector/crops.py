@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from synthfake import faces, media
-from synthfake.errors import MediaError
+from synthfake.errors import MediaError, SynthfakeError
 from synthfake.files import canonical_hash, commit_file, sha256_or_none
 from synthfake.pools import process_pool
 
@@ -302,6 +302,7 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
                 ex.shutdown(cancel_futures=True)
                 ex = _pool(workers)
                 if careful or not pending:  # this job ran alone: it is the one that kills workers
+                    _check_workers_start(ex)
                     size = next(x.size for x in job if isinstance(x, CropSettings))
                     yield empty(str(job[0]), size, DIED)
                 else:
@@ -312,6 +313,17 @@ def run_pool(fn, jobs: Iterable, workers: int, window: int | None = None) -> Ite
                 pending.clear()
     finally:
         ex.shutdown(cancel_futures=True)
+
+
+def _check_workers_start(ex: ProcessPoolExecutor) -> None:
+    """One line when a fresh pool's workers die before any file (an empty job breaks it too): then no file is at
+    fault, and every one would be marked as one that kills its reader, one fresh pool at a time."""
+    try:
+        ex.submit(os.getpid).result()
+    except BrokenProcessPool:
+        raise SynthfakeError("the decoding worker processes die as they start, before reading any file (a script "
+                             "that calls synthfake without `if __name__ == \"__main__\":` around its work starts "
+                             "itself again in each worker; or memory is short)") from None
 
 
 def iter_record_crops(dataset: Path, records: list, s: CropSettings, workers: int,

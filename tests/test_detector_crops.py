@@ -145,6 +145,21 @@ def test_pool_keeps_order_and_survives_a_dying_worker(media_files):
     assert np.array_equal(out[1].crops, file_crops(paths[1], s).crops)
 
 
+def test_workers_that_die_as_they_start_are_one_error_not_every_file_failed(monkeypatch):
+    """A script without the main-module guard starts itself again in each forkserver worker, which dies before any
+    file: every file was marked "the reading process died on this file", one fresh pool at a time (a run of 265
+    files spun for half an hour). Now one line says the workers die as they start."""
+    import functools
+    from concurrent.futures import ProcessPoolExecutor
+
+    from synthfake.detector import crops
+    from synthfake.errors import SynthfakeError
+
+    monkeypatch.setattr(crops, "_pool", lambda w: ProcessPoolExecutor(w, initializer=functools.partial(os._exit, 3)))
+    with pytest.raises(SynthfakeError, match="the decoding worker processes die as they start"):
+        list(run_pool(len, [("a.jpg", CropSettings())] * 3, 2))
+
+
 def test_stream_sends_parts_in_frame_order_and_survives_a_dying_worker(media_files):
     s = CropSettings(frames=10, size=SIZE)
     paths = [str(media_files / n) for n in ("talk_d18.mp4", "photo_s1.jpg", "talk_d20.mp4", "animal_s31.jpg")]
