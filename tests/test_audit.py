@@ -354,6 +354,74 @@ def test_check_with_labels_runs_the_checks_that_apply_or_refuses(labelled, tmp_p
     assert rep["checks"] == ["confounds"] and rep["status"] in (PASS, FAIL) and rep["properties"]
 
 
+def test_corrupt_files_are_counted_once_and_never_decoded(tmp_path, monkeypatch):
+    """A cut file is one size mismatch (it was a sha256 mismatch as well: "2 sha256 mismatch" for one sha-only
+    corruption beside it), a changed byte one sha256 mismatch; neither reaches a decoding check, which get only the
+    files whose size and sha256 match their record (they got every file that existed). Checks reading records
+    and bytes still see every record."""
+    from synthfake.audit import artefacts, exact_dupes as dupes
+    from synthfake.audit.base import Check
+
+    ds = synthetic(tmp_path, 8, 8)
+    recs = sorted(read_records(ds), key=lambda r: r.id)
+    cut, flipped = recs[0], recs[1]
+    p = ds / cut.path
+    p.write_bytes(p.read_bytes()[:-1])
+    p = ds / flipped.path
+    data = bytearray(p.read_bytes())
+    data[0] ^= 0xFF
+    p.write_bytes(bytes(data))
+    seen: dict[str, list[str]] = {}
+
+    def spy(name):
+        def check(data, pool):
+            seen[name] = sorted(r.id for r in data.records)
+            return Check(name, PASS, "spied")
+        return check
+
+    monkeypatch.setattr(artefacts, "check", spy("artefacts"))
+    monkeypatch.setattr(dupes, "check", spy("exact_duplicates"))
+    report = audit(ds, "artefacts", "exact_duplicates")
+    show(report.checks)
+    integrity = report.check("integrity")
+    counts = integrity.details["counts"]
+    assert (counts["size_mismatch"], counts["sha256_mismatch"], counts["missing_files"]) == (1, 1, 0), counts
+    assert cut.id in integrity.details["examples"]["size_mismatch"][0]
+    assert flipped.id in integrity.details["examples"]["sha256_mismatch"][0]
+    assert "1 size mismatch; 1 sha256 mismatch" in integrity.summary and integrity.status == FAIL
+    assert seen["exact_duplicates"] == [r.id for r in recs]
+    assert seen["artefacts"] == [r.id for r in recs[2:]]
+    assert integrity.details["files_whole"] == len(recs) - 2
+
+
+def test_labelled_folder_none_readable_is_one_line_exit_2(labelled, tmp_path):
+    """A labels CSV none of whose files can be read (the wrong folder) is bad input: one line naming the folder
+    and the CSV, exit 2, no report (it was a WARN, exit 0, that lets a CI gate pass)."""
+    (labelled / "elsewhere.csv").write_text("path,label\nx/r0.png,0\nx/f0.jpg,1\n")
+    report = tmp_path / "a.json"
+    proc = gen("audit", labelled, "--labels", labelled / "elsewhere.csv", "--json", report, check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stdout[-500:] + proc.stderr
+    assert lines[0] == (f"error: {labelled}: none of the 2 files listed in {labelled / 'elsewhere.csv'} can be read "
+                        f"(e.g. x/r0.png: file not found); are its paths relative to this folder?")
+    assert not report.exists() and "AUC alone" not in proc.stdout
+
+
+def test_labelled_folder_counts_the_files_it_read_and_names_a_folder(labelled, tmp_path):
+    """A CSV of one class whose rows include a folder: the WARN counts the files read (2 reals; it said 3, the
+    rows), and the folder is skipped as a folder (it was 'file not found')."""
+    (labelled / "sub.png").mkdir()
+    (labelled / "reals.csv").write_text("path,label\nr0.png,0\nr1.png,0\nsub.png,0\n")
+    report = tmp_path / "a.json"
+    proc = gen("audit", labelled, "--labels", labelled / "reals.csv", "--json", report, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(report.read_text())
+    want = "measured nothing: one class only (2 reals, no fakes) in reals.csv (1 listed file skipped): no AUC"
+    assert (rep["status"], rep["summary"]) == (WARN, want)
+    assert rep["skipped"] == [{"path": "sub.png", "reason": "a folder, not a file"}]
+    assert f"{labelled / 'sub.png'}: a folder, not a file: skipped" in proc.stderr
+
+
 # ------------------------------------------------------------------ the parts, on made-up numbers
 def test_manifest_lines_are_judged_one_by_one(tmp_path):
     meta = MediaMeta(kind="image", width=2, height=2, frames=1, fps=0, duration=0, codec="png", audio=False)

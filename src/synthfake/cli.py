@@ -168,8 +168,8 @@ def _launch(config, launcher) -> int:
         code = code or EXIT_FAILED
         err.print(f"{st['total']['failed']} sample(s) failed; reasons in {config.out}/failures/ "
                   f"(--retry-failed tries them again)", highlight=False)
-    next_steps(err, quiet, f"gen audit {config.out}", f"gen preview {config.out} --out sheet.png",
-               f"gen status {config.out}")
+    next_steps(err, quiet, ["gen", "audit", config.out], ["gen", "preview", config.out, "--out", "sheet.png"],
+               ["gen", "status", config.out])
     return code
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import shlex
+from collections.abc import Sequence
 
 import typer
 import typer.core
@@ -46,10 +48,20 @@ def say(line: str) -> None:
     err.print(line, markup=False, highlight=False)
 
 
-def next_steps(console: Console, quiet: bool, *commands: str) -> None:
-    """The commands that usually come next, on one line printed literally (nothing when quiet)."""
+def shell_line(command: str | Sequence[object]) -> str:
+    """A command as a user can paste it into a shell: a sequence of words (paths, options) is joined with each
+    word shell-quoted where it needs it (`D` stays D, `odd out ü` becomes 'odd out ü'); a string is taken as
+    already a command line."""
+    if isinstance(command, str):
+        return command
+    return " ".join(shlex.quote(str(word)) for word in command)
+
+
+def next_steps(console: Console, quiet: bool, *commands: str | Sequence[object]) -> None:
+    """The commands that usually come next, on one line printed literally (nothing when quiet). Give each
+    command that holds a path as its words (["gen", "audit", out]): they are shell-quoted, so the line pastes."""
     if not quiet:
-        console.print("next: " + "  ·  ".join(commands), markup=False, highlight=False)
+        console.print("next: " + "  ·  ".join(map(shell_line, commands)), markup=False, highlight=False)
 
 
 def missing_extra(e: ImportError) -> str | None:
@@ -102,6 +114,10 @@ def one_line_errors(fn):
             line, code = os_error(e)
             say(f"error: {line}")
             raise typer.Exit(code) from None
+        except KeyboardInterrupt:  # pool workers ignore Ctrl-C: the pools stop them as this unwinds (pools.Pool)
+            say(f"interrupted (Ctrl-C): {fn.__name__.removesuffix('_cmd').replace('_', ' ')} stopped; what was "
+                f"written whole is kept")
+            raise typer.Exit(130) from None
 
     return wrapper
 

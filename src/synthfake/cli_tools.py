@@ -23,6 +23,13 @@ def backends(weights_dir: Optional[Path] = WEIGHTS_DIR,
              allow_unverified: bool = ALLOW_UNVERIFIED):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
+    from .weights import places
+    from .weights_fetch import not_a_folder
+
+    for label, folder in places(weights_dir)[:2]:  # the places a user set (the cache may not be made yet)
+        if folder is not None and (why := "no such folder" if not folder.exists() else not_a_folder(folder)):
+            err.print(f"WARN: {label} {folder}: {why}; no weights file is found there", markup=False,
+                      highlight=False)
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified)
     t = Table(title="backends (default: what `gen run` uses for its type when no --backend or recipe names one)")
     for c in ("backend", "type", "default", "status"):
@@ -74,7 +81,10 @@ def slurm_script(
 def export_cmd(dataset: Path = DATASET,
                fmt: str = typer.Option(..., "--format", help="deepfakebench | ffpp | hf | webdataset"),
                out_dir: Path = typer.Option(..., "--out", help="Export folder (resumed when it holds this export)."),
-               embed: bool = typer.Option(False, "--embed", help="hf: media bytes inside the Parquet files."),
+               embed: bool = typer.Option(False, "--embed", help="hf only: media bytes inside the Parquet files."),
+               link: bool = typer.Option(False, "--link", help="ffpp, hf without --embed: hard-link the media "
+                                         "instead of copying it (saves space; editing the export in place then "
+                                         "edits the dataset)."),
                shard_size: float = typer.Option(256.0, "--shard-size", min=0.001, help="hf/webdataset: MB per shard."),
                frames: int = typer.Option(32, "--frames", min=1, help="deepfakebench: frames per video."),
                workers: int = typer.Option(2, "--workers", min=1, help="deepfakebench: processes cropping faces."),
@@ -88,9 +98,9 @@ def export_cmd(dataset: Path = DATASET,
     from .export import Options, run_export
 
     checks.output_dir(out_dir, "--out", {"DATASET": dataset})
-    res = run_export(dataset, fmt, out_dir, Options(embed=embed, shard_mb=shard_size, frames=frames, workers=workers,
-                                                    license=license_id, verify=not no_verify, partial=partial,
-                                                    show=not quiet,
+    res = run_export(dataset, fmt, out_dir, Options(embed=embed, link=link, shard_mb=shard_size, frames=frames,
+                                                    workers=workers, license=license_id, verify=not no_verify,
+                                                    partial=partial, show=not quiet,
                                                     log=lambda m: err.print(m, markup=False, highlight=False)))
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
 

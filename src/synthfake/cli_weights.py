@@ -44,7 +44,7 @@ def download(
     interrupted download; a file whose sha256 differs from the pinned value is removed, never used. Exit 0 when
     every file is in place, 1 when a file failed its check or was not found, 3 when offline."""
     from .plan_options import read_backend_opts  # the parser of gen run's --backend-opt
-    from .weights_fetch import FetchFailed, fetch, target_dir
+    from .weights_fetch import FetchFailed, fetch, not_a_folder, target_place
 
     known = model_backends()
     for name in backends or []:
@@ -54,7 +54,10 @@ def download(
             raise SynthfakeError(f"backend '{name}': loads no weights files (backends that do: {', '.join(known)})")
     opts = read_backend_opts(backend_opts or [])  # each key once, as for gen run
     ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, backend_opts=opts)
-    folder = target_dir(weights_dir)
+    label, folder = target_place(weights_dir)
+    if (why := not_a_folder(folder)) is not None:  # before any download (else: 'File exists (errno 17)')
+        name = label if label.startswith(("-", "$")) else "the weights cache"  # --weights-dir, $SYNTHFAKE_WEIGHTS
+        raise SynthfakeError(f"{name} {folder}: {why}")
     todo = [(name, spec) for name in backends or known for spec in registry.get(name).weight_specs(ctx)]
     failed = 0
     for i, (name, spec) in enumerate(todo):

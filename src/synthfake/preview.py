@@ -4,13 +4,17 @@ One row per (type, backend); each cell shows the sample (the middle frame of a v
 sources it was made from (a face photo or still, the driving/target frame at the middle of the clip
 used, or the waveform of the audio segment used), captioned with its id and split. Fakes have a red
 frame, reals a green one. Source files are read from the sources root recorded in the dataset, or from
-`sources_dir` when they have moved; a missing source is drawn as a grey tile that says so.
+`sources_dir` when they have moved; a missing source is drawn as a grey tile that says so, a file that is there
+but cannot be decoded as a grey tile that says 'unreadable', with one WARN line per such file on stderr (a
+preview is a look, not a check: the exit code stays 0; `gen audit` is the check).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -34,6 +38,7 @@ class Tile:
     label: str
     image: np.ndarray
     frame: tuple[int, int, int]
+    unreadable: tuple[Path, str] | None = None  # (file, why): there, but it could not be decoded
 
 
 @dataclass
@@ -75,6 +80,67 @@ def waveform(data: np.ndarray, size: int) -> np.ndarray:
     return img
 
 
+# How each file read for the sheet went, by (path, size, mtime_ns): None (decoded) or why it could not be; the page
+# of the same `gen preview` (preview_html) captions those files from here instead of decoding them again.
+_READS: dict[tuple[str, int, int], str | None] = {}
+
+
+def _stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+def why_not(path: Path, e: Exception) -> str:
+    """The reason of a read error without the path the message starts with."""
+    if isinstance(e, OSError) and not isinstance(e, MediaError):
+        return e.strerror or type(e).__name__
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text.removeprefix(f"{path}: ").strip() or type(e).__name__
+
+
+def read_noted(path: Path, read: Callable[[], object]):
+    """read(), its outcome noted for `path` (a file that is there but fails to decode: its reason)."""
+    try:
+        got = read()
+    except (MediaError, OSError) as e:
+        if (key := _stamp(path)) is not None and path.is_file():
+            _READS[key] = why_not(path, e)
+        raise
+    if (key := _stamp(path)) is not None:
+        _READS.setdefault(key, None)
+    return got
+
+
+def problem(path: Path) -> str | None:
+    """'missing', 'unreadable: REASON' or None for one file the page links: the sheet's read of it when it made
+    one, else one decode (the image, the audio, a video's first frame)."""
+    if not path.exists():
+        return "missing"
+    if not path.is_file():
+        return "unreadable: not a file"
+    key = _stamp(path)
+    if key not in _READS:
+        kind = media.kind_of(path)
+        reader = {"audio": lambda: media.read_audio(path), "video": lambda: media.read_frames(path, 0, 1)}.get(
+            kind, lambda: media.read_image(path))
+        try:
+            read_noted(path, reader)
+        except (MediaError, OSError):
+            pass
+    why = _READS.get(key)
+    return None if why is None else f"unreadable: {why}"
+
+
+def _unreadable(path: Path, e: Exception, size: int, label: str, frame) -> Tile:
+    """The grey tile of a file that is not there ('missing') or is there but cannot be decoded ('unreadable')."""
+    if not path.exists():
+        return Tile(label, _missing(size, "missing"), frame)
+    return Tile(label, _missing(size, "unreadable"), frame, (path, why_not(path, e)))
+
+
 def _missing(size: int, text: str) -> np.ndarray:
     img = Image.new("RGB", (size, size), GREY)
     ImageDraw.Draw(img).text((6, size // 2 - 8), text, fill=INK, font=_font(11))
@@ -100,34 +166,42 @@ def source_tile(root: Path, index: SourceIndex | None, record: Record, ref, size
     try:
         kind = media.kind_of(path)
         if kind == "audio":
-            data, rate = media.read_audio(path)
+            data, rate = read_noted(path, lambda: media.read_audio(path))
             start, seconds = audio_span(record) or (0.0, len(data) / rate)
             s0 = int(start * rate)
             return Tile(ref.role, waveform(data[s0:s0 + int(seconds * rate)], size), SOURCE_RGB)
         if kind == "video" and "clip_start" in p and ref.role in ("target", "driving", "real"):
-            return Tile(ref.role, middle_frame(path, p["clip_frames"], p["clip_start"]), SOURCE_RGB)
+            return Tile(ref.role, read_noted(path, lambda: middle_frame(path, p["clip_frames"], p["clip_start"])),
+                        SOURCE_RGB)
         if kind == "video":
             still = next((it.still_frame for it in index.items if it.path == ref.path), 0) if index else 0
-            return Tile(ref.role, media.read_frames(path, still, 1)[0], SOURCE_RGB)
-        return Tile(ref.role, media.read_image(path), SOURCE_RGB)
-    except (MediaError, OSError):
-        return Tile(ref.role, _missing(size, "missing" if not path.exists() else "unreadable"), SOURCE_RGB)
+            return Tile(ref.role, read_noted(path, lambda: media.read_frames(path, still, 1)[0]), SOURCE_RGB)
+        return Tile(ref.role, read_noted(path, lambda: media.read_image(path)), SOURCE_RGB)
+    except (MediaError, OSError) as e:
+        return _unreadable(path, e, size, ref.role, SOURCE_RGB)
 
 
 def cell_for(ds: Path, root: Path, index: SourceIndex | None, record: Record, size: int) -> Cell:
     """The sample beside its sources (a real's one source is the sample itself: not repeated)."""
-    frame = REAL_RGB if record.label == 0 else FAKE_RGB
+    frame, label = (REAL_RGB, "real") if record.label == 0 else (FAKE_RGB, "fake")
     try:
-        img = middle_frame(resolve(ds, record), record.media.frames)
+        path = resolve(ds, record)
     except ManifestError:
-        img = _missing(size, "outside root")
-    except (MediaError, OSError):
-        img = _missing(size, "media missing")
-    tiles = [Tile("real" if record.label == 0 else "fake", img, frame)]
+        path, tile = None, Tile(label, _missing(size, "outside root"), frame)
+    if path is not None:
+        try:
+            tile = Tile(label, read_noted(path, lambda: middle_frame(path, record.media.frames)), frame)
+        except (MediaError, OSError) as e:
+            tile = _unreadable(path, e, size, label, frame)
+            tile.image = _missing(size, "media missing" if tile.unreadable is None else "media unreadable")
+    tiles = [tile]
     before = ds / "cache" / "pristine" / f"{record.id}.png"  # kept by the runner when a chain applies
     if record.degradations and before.exists():
         tiles[0].label += " (after " + "+".join(d["op"] for d in record.degradations) + ")"
-        tiles.append(Tile("before", media.read_image(before), SOURCE_RGB))
+        try:
+            tiles.append(Tile("before", read_noted(before, lambda: media.read_image(before)), SOURCE_RGB))
+        except (MediaError, OSError) as e:
+            tiles.append(_unreadable(before, e, size, "before", SOURCE_RGB))
     if record.label == 1:
         tiles += [source_tile(root, index, record, ref, size) for ref in record.sources]
     return Cell(record, tiles)
@@ -182,11 +256,28 @@ def load(dataset: str | Path, sources_dir: str | Path | None) -> tuple[Path, Pat
     return ds, Path(sources_dir) if sources_dir else Path(index.root), index, records
 
 
+SHOWN = 5  # unreadable files named one a line; past that, a count
+
+
+def unreadable_lines(rows: dict[tuple[str, str], list[Cell]]) -> list[str]:
+    """One line per file drawn 'unreadable' (each file once), at most SHOWN, then one line counting the rest."""
+    bad = {t.unreadable[0]: t.unreadable[1] for cells in rows.values() for c in cells for t in c.tiles
+           if t.unreadable}
+    lines = [f"{path}: unreadable ({why}); drawn as 'unreadable'" for path, why in list(bad.items())[:SHOWN]]
+    if len(bad) > SHOWN:
+        lines.append(f"{len(bad) - SHOWN} more unreadable file(s) drawn as 'unreadable' ({len(bad)} in all)")
+    return lines
+
+
 def preview(dataset: str | Path, out: str | Path, per_row: int = 4, tile: int = 160,
-            sources_dir: str | Path | None = None) -> dict[tuple[str, str], list[Cell]]:
-    """Write the contact sheet PNG to `out`; returns the cells drawn, by (type, backend)."""
+            sources_dir: str | Path | None = None,
+            warn: Callable[[str], None] | None = None) -> dict[tuple[str, str], list[Cell]]:
+    """Write the contact sheet PNG to `out`; returns the cells drawn, by (type, backend). Each file that is there
+    but cannot be decoded is said in one line to `warn` (else 'WARN: ...' on stderr); the sheet is still written."""
     ds, root, index, records = load(dataset, sources_dir)
     rows = {k: [cell_for(ds, root, index, r, tile) for r in rs] for k, rs in group_records(records, per_row).items()}
+    for line in unreadable_lines(rows):
+        (warn or (lambda line: print(f"WARN: {line}", file=sys.stderr, flush=True)))(line)
     n = len(records)
     img = draw_sheet(rows, f"{ds.resolve().name}: {n} samples, {sum(r.label for r in records)} fake, "
                            f"{n - sum(r.label for r in records)} real (first {per_row} per type and backend)", tile)

@@ -1,7 +1,10 @@
 """`gen preview --html`: one page where every previewed sample plays beside its sources.
 
-Media are linked, not copied, by paths relative to the page; video sources play only the clip the
-sample used (a `#t=start,end` media fragment), audio only the segment used.
+Media are linked, not copied, by paths relative to the page, each segment URL-quoted (a file named `talk #1.mp4`
+or `100%.jpg` is that file to a browser, not a path cut at a fragment or a bad escape); video sources play only
+the clip the sample used (a `#t=start,end` media fragment), audio only the segment used. A file that is not
+there, or is there but cannot be decoded, gets a grey box saying 'missing' / 'unreadable' (the reason in its
+caption and title) and a plain link instead of a player.
 """
 
 from __future__ import annotations
@@ -9,33 +12,56 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import ManifestError
 from .manifest import Record, resolve, source_file
 from .media import kind_of
-from .preview import audio_span, group_records, load
+from .preview import audio_span, group_records, load, problem
 from .sources import SourceIndex
 
 STYLE = """body{font-family:sans-serif;background:#fafafa;margin:16px}h2{margin:18px 0 6px}
 .row{display:flex;flex-wrap:wrap;gap:14px}.cell{border:1px solid #ccc;background:#fff;padding:6px}
 .cell.fake{border-color:#d62828}.cell.real{border-color:#28a046}.media{display:flex;gap:6px;align-items:flex-start}
 figure{margin:0}figcaption{font-size:11px;color:#555}video,img{width:200px;height:200px;object-fit:contain;
-background:#222}audio{width:200px}.cap{font-size:12px;margin-top:4px}"""
+background:#222}audio{width:200px}.cap{font-size:12px;margin-top:4px}.bad{width:200px;height:200px;
+background:#c8c8c8;display:flex;align-items:center;justify-content:center;font-size:13px;color:#222}"""
 
 
 def _rel(target: Path, page_dir: Path) -> str:
     return Path(os.path.relpath(target.resolve(), page_dir.resolve())).as_posix()
 
 
+def url_of(rel: str) -> str:
+    """A relative posix path as a URL path: each segment percent-quoted ('#', '?', '%', ' ', ':' and non-ASCII
+    included), so the browser reads the file's own name."""
+    return "/".join(quote(seg, safe="") for seg in rel.split("/"))
+
+
 def _linked(target, page_dir: Path, kind: str | None, label: str, fragment: str = "") -> str:
-    """A player for `target` (a function giving the checked path); a path outside its root is not linked."""
+    """A player for `target` (a function giving the checked path); a path outside its root is not linked, a file
+    missing or unreadable is said so beside a plain link to it."""
     try:
-        return _player(_rel(target(), page_dir), kind, label, fragment)
+        path = target()
     except ManifestError as e:
         return f"<figure><figcaption>{html.escape(label)}: not shown ({html.escape(str(e))})</figcaption></figure>"
+    src = url_of(_rel(path, page_dir))
+    trouble = problem(path)
+    if trouble is not None:
+        return _broken(src, label, trouble)
+    return _player(src, kind, label, fragment)
+
+
+def _broken(src: str, label: str, trouble: str) -> str:
+    """A grey box saying 'missing' or 'unreadable', the reason in its title and caption, and a link to the file."""
+    word, _, why = trouble.partition(": ")
+    cap = f"{label}: {word}" + (f" ({why})" if why else "")
+    return (f'<figure title="{html.escape(cap)}"><div class="bad">{html.escape(word)}</div><figcaption>'
+            f'{html.escape(cap)} <a href="{html.escape(src, quote=True)}">file</a></figcaption></figure>')
 
 
 def _player(src: str, kind: str | None, label: str, fragment: str = "") -> str:
+    """The player of `src` (a URL path, already quoted) and the part `fragment` (#t=...) plays."""
     src = html.escape(src + fragment, quote=True)
     if kind == "video":
         tag = f'<video src="{src}" controls muted loop playsinline preload="metadata"></video>'

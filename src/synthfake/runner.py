@@ -27,6 +27,7 @@ from .errors import (EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, Environm
                      environment_cause, os_error)
 from .files import lock_nowait
 from .manifest import Failure, Record, append_line, repair_torn_tail
+from .pools import die_with_parent
 from .progress import sample_progress
 from .run_config import RunSettings
 from .sample_spec import SampleSpec
@@ -249,16 +250,6 @@ class Shard:
         self.res.failed += 1
         self.res.reasons.append(reason)
         err.print(Text.assemble(("failed", "red"), f" sample {spec.index} ({spec.type}): {reason}"))
-
-
-def die_with_parent(parent: int) -> None:
-    """Linux: the kernel sends SIGTERM when the launcher dies (even by SIGKILL), so no orphan holds a lock."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the launcher died before prctl took effect
-        sys.exit(EXIT_KILLED)
 
 
 def worker_process(dataset: str, settings: RunSettings, rank: int, world: int, gpus: list[str],

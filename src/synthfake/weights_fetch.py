@@ -53,9 +53,26 @@ class Fetched:
         return f"{self.how} {self.path} ({state})"
 
 
+def target_place(weights_dir: Path | str | None) -> tuple[str, Path]:
+    """(label, folder) of where downloads go: the first weights place that is set (--weights-dir,
+    $SYNTHFAKE_WEIGHTS, the cache)."""
+    return next((label, folder) for label, folder in weights.places(weights_dir) if folder is not None)
+
+
 def target_dir(weights_dir: Path | str | None) -> Path:
     """Where downloads go: the first weights place that is set (--weights-dir, $SYNTHFAKE_WEIGHTS, the cache)."""
-    return next(folder for _, folder in weights.places(weights_dir) if folder is not None)
+    return target_place(weights_dir)[1]
+
+
+def not_a_folder(folder: Path) -> str | None:
+    """Why `folder` cannot be (or become) a folder: it, or the first of its parents that exists, is a file; None
+    when it is a folder or can be made one."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if p.is_dir():
+                return None
+            return "is a file, not a folder" if p == folder else f"{p} is a file, not a folder"
+    return None
 
 
 def source_url(url: str, mirror: str | None) -> str:

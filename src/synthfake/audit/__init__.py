@@ -78,11 +78,12 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
     t0 = time.perf_counter()
     opened = Dataset.open(dataset)
     ds, plan, index, layout = opened.root, opened.plan, opened.index, opened.table
-    (integrity, records, failures, actual), *t = _timed(check_integrity, ds, layout, st.show_progress)
+    (integrity, records, failures, actual, whole), *t = _timed(check_integrity, ds, layout, st.show_progress)
     integrity.timings.update(scan=t[0], scan_cpu=t[1])
     data = AuditData(ds, plan, index, layout, records, failures, actual, st)
-    # checks that decode open only files integrity found whole on disk (a record naming a folder is not decoded)
-    on_disk = replace(data, records=[r for r in records if r.id in actual])
+    # checks that decode open only files integrity found whole: present, a regular file, with the size and sha256
+    # of their record (a corrupt or cut file, or a record naming a folder, is integrity's finding, not decoded)
+    on_disk = replace(data, records=[r for r in records if r.id in whole])
     checks = [integrity]
     pool = make_pool(st.workers)
     try:
@@ -102,9 +103,12 @@ def run_audit(dataset: str | Path, settings: Settings | None = None) -> Report:
                 continue
             c.timings.update(decode=wall) if module.DECODES else c.timings.update(scan=wall, scan_cpu=cpu)
             checks.append(c)
-    finally:
+    except BaseException:  # Ctrl-C (the workers ignore it: this process stops them) or a bug: queued work cancelled
         if pool is not None:
-            pool.shutdown()
+            pool.stop()
+        raise
+    if pool is not None:
+        pool.shutdown()
     settings_out = asdict(st)
     settings_out.pop("show_progress")
     return Report(str(ds), plan.hash, len(records), worst(c.status for c in checks), settings_out, checks,

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 from ..dataset import DatasetFiles
 from ..manifest import Failure, Record
 from ..plan import SampleTable
-from ..pools import process_pool
+from ..pools import Pool, process_pool
 from ..progress import sample_progress
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -95,7 +95,7 @@ def one_class(n_real: int, n_fake: int) -> str:
     return f"one class only ({n_fake} fakes, no reals)" if n_fake else f"one class only ({n_real} reals, no fakes)"
 
 
-def make_pool(workers: int) -> Executor | None:
+def make_pool(workers: int) -> Pool | None:
     """Worker processes that have the frame code and dlib loaded (pools.process_pool; None: inline)."""
     if workers <= 0:
         return None

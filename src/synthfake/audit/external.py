@@ -3,8 +3,10 @@
 Each listed file is probed (kind, size, fps, duration, codec, audio, bytes) and the same single-property
 ROC AUCs as a dataset's audit are computed, so an external set whose fakes are told apart by format or
 size alone (a showcase GIF vs a camera photo) is visible next to any detector scored on it. A labels file of one
-class (or one that leaves one class readable) has no AUC: the check WARNs saying so. `--check` names only checks
-in FOLDER_CHECKS here; any other is refused (folder_checks).
+class (or one that leaves one class readable) has no AUC: the check WARNs saying so, counting the files it read.
+A labels file none of whose files can be read (the wrong folder, paths relative to another one) is bad input, not
+a WARN that lets a CI gate pass. `--check` names only checks in FOLDER_CHECKS here; any other is refused
+(folder_checks).
 """
 
 from __future__ import annotations
@@ -66,11 +68,15 @@ class FolderData:
 
 
 def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings(), log=print):
-    """(confound Check, skipped rows with reasons) of a labelled folder; unreadable files are skipped."""
+    """(confound Check, skipped rows with reasons) of a labelled folder; unreadable files are skipped. None of the
+    listed files readable is a SynthfakeError (one line naming the folder and the CSV)."""
     folder = existing_folder(Path(folder))
     table = read_labels(labels, folder)
     listed = [r.label for r in table]
     rows, skipped = present(table, folder)
+    for s in skipped:
+        if s["reason"] == "file not found" and (folder / s["path"]).is_dir():
+            s["reason"] = "a folder, not a file"
     recs = []
     for r in rows:
         try:
@@ -79,16 +85,21 @@ def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings()
             skipped.append({"path": r.path, "reason": str(e)})
             continue
         recs.append(LabelledMedia(r.path, r.label, (folder / r.path).stat().st_size, info))
+    if not recs:
+        first = skipped[0]
+        raise SynthfakeError(f"{folder}: none of the {len(table)} files listed in {labels} can be read (e.g. "
+                             f"{first['path']}: {first['reason']}); are its paths relative to this folder?")
     for s in skipped:
         log(f"{folder / s['path']}: {s['reason']}: skipped")
     check = check_confounds(FolderData(folder, recs, settings))
-    if check.status == WARN and "not_measured" in check.details:  # say which file left one class (or none)
+    if check.status == WARN and "not_measured" in check.details:  # say which file left one class
+        measured = one_class(*[sum(r.label == y for r in recs) for y in (0, 1)])  # the files read, not the rows
         if not (0 in listed and 1 in listed):
-            n_real, n_fake = listed.count(0), listed.count(1)
-            why = f"{one_class(n_real, n_fake) if listed else 'no rows'} in {Path(labels).name}"
+            why = f"{measured} in {Path(labels).name}"
+            if skipped:
+                why += f" ({len(skipped)} listed file{'s' if len(skipped) > 1 else ''} skipped)"
         else:
-            why = (f"{one_class(*[sum(r.label == y for r in recs) for y in (0, 1)])} among the {len(recs)} "
-                   f"readable files ({len(skipped)} skipped)")
+            why = f"{measured} among the {len(recs)} readable files ({len(skipped)} skipped)"
         check.summary = check.details["not_measured"] = f"measured nothing: {why}: no AUC"
     return check, skipped
 

@@ -95,9 +95,11 @@ def _read_failures(ds: Path, problems: dict[str, list[str]]) -> list[Failure]:
 
 
 def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[str]],
-                show: bool) -> tuple[dict[str, str], set[str]]:
+                show: bool) -> tuple[dict[str, str], set[str], set[str]]:
     """Existence, size and sha256 of each record's file: (id -> sha256 of the file on disk, ids whose path escapes
-    the root through a symlink)."""
+    the root through a symlink, ids whose file matches its record's size and sha256: the only ones the decoding
+    checks open). A file is counted once, under the first test it fails: missing, then size, then sha256 (a cut
+    file is a size mismatch, not a sha256 one as well)."""
     first: dict[tuple, int] = {}  # (device, inode, size, mtime) -> the position of the first record of that file
     more: dict[tuple, list[int]] = {}  # ... and of any other record of the same file
     linked: dict[int, str] = {}  # record position -> where its symlink leads
@@ -105,6 +107,8 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
     shared: dict[str, list[str]] = {}
     plain_dirs: dict[str, bool] = {}  # folder -> no symlink on the way (checked once per folder)
     escaped: set[str] = set()
+    wrong_size: set[int] = set()  # positions of records whose file has another size
+    broken: set[str] = set()  # ids of a record whose file is missing, unreadable, escaping or not as recorded
     root = str(ds).rstrip("/") + "/"
     for pos, r in enumerate(records):
         if r.path in paths:
@@ -123,15 +127,18 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
         except ManifestError as e:
             problems["escaping_paths"].append(f"{r.id}: {e}")
             escaped.add(r.id)
+            broken.add(r.id)
             continue
         except OSError:
             st = None
         if st is None or not stat.S_ISREG(st.st_mode):
             why = "not found" if st is None else "is not a regular file"
             problems["missing_files"].append(f"{r.id}: {r.path} {why}")
+            broken.add(r.id)
             continue
         if st.st_size != r.bytes:
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
+            wrong_size.add(pos)
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         if key in first:
             more.setdefault(key, []).append(pos)
@@ -150,20 +157,31 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
 
     batches = [large[k:k + HASH_BATCH] for k in range(0, len(large), HASH_BATCH)]
     actual: dict[str, str] = {}
-    with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance, \
-            ThreadPoolExecutor(HASH_THREADS) as pool:
-        threaded = (d for batch in pool.map(hash_batch, batches) for d in batch)  # large files: threads
-        for key, sha in chain(((k, digest(k)) for k in small), zip(large, threaded)):  # small ones: here
-            advance()
-            for r in (records[p] for p in (first[key], *more.get(key, ()))):
-                if sha is None:
-                    problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
-                    continue
-                actual[r.id] = r.sha256 if sha == r.sha256 else sha  # the record's string when equal
-                if sha != r.sha256:
-                    problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {sha[:12]}..., "
-                                                       f"record says {r.sha256[:12]}...")
-    return actual, escaped
+    whole: set[str] = set()
+    pool = ThreadPoolExecutor(HASH_THREADS)
+    try:
+        with sample_progress(len(keys), "integrity: sha256", show and len(keys) > 200) as advance:
+            threaded = (d for batch in pool.map(hash_batch, batches) for d in batch)  # large files: threads
+            for key, sha in chain(((k, digest(k)) for k in small), zip(large, threaded)):  # small ones: here
+                advance()
+                for p in (first[key], *more.get(key, ())):
+                    r = records[p]
+                    if sha is None:
+                        problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
+                        broken.add(r.id)
+                        continue
+                    actual[r.id] = r.sha256 if sha == r.sha256 else sha  # the record's string when equal
+                    if p in wrong_size:  # counted once: as a size mismatch
+                        broken.add(r.id)
+                    elif sha != r.sha256:
+                        problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {sha[:12]}..., "
+                                                           f"record says {r.sha256[:12]}...")
+                        broken.add(r.id)
+                    else:
+                        whole.add(r.id)
+    finally:  # on Ctrl-C the batches not started are dropped (a `with` block would hash every one first)
+        pool.shutdown(cancel_futures=True)
+    return actual, escaped, whole - broken
 
 
 def _has_link(ds: Path, rel: str) -> bool:
@@ -254,8 +272,10 @@ def orphan_files(ds: Path, records: list[RecordView]) -> list[str]:
     return sorted(out)
 
 
-def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, list[RecordView], list[Failure], dict]:
-    """Run check 1; returns the check, the valid records (first per id), the failures and the on-disk hashes."""
+def check_integrity(ds: Path, layout: SampleTable,
+                    show: bool) -> tuple[Check, list[RecordView], list[Failure], dict, set[str]]:
+    """Run check 1; returns the check, the valid records (first per id), the failures, the on-disk hashes and the
+    ids of the records whose file is whole (its recorded size and sha256: `check_files`)."""
     problems: dict[str, Found] = {k: Found() for k in (*FAIL_KINDS, *WARN_KINDS)}
     if layout.plan.sources_digest != layout.index.digest:
         problems["sources_mismatch"].append(f"{ds / 'sources.json'}: digest {layout.index.digest}, plan.json says "
@@ -263,7 +283,7 @@ def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, l
     records = parse_manifests(ds, problems)
     failures = _read_failures(ds, problems)
     coverage = check_plan_coverage(layout, records, failures, problems)
-    actual, escaped = check_files(ds, records, problems, show)
+    actual, escaped, whole = check_files(ds, records, problems, show)
     problems["orphan_files"] += orphan_files(ds, records)
     safe = readable(ds, layout.index.root, records, problems, escaped)
     seen, unique = set(), []
@@ -277,7 +297,8 @@ def check_integrity(ds: Path, layout: SampleTable, show: bool) -> tuple[Check, l
     first = next((problems[k][0] for k in (*FAIL_KINDS, *WARN_KINDS) if problems[k]), "")
     summary = (f"{len(records)} records, {coverage['present']}/{coverage['planned']} planned present, "
                f"{coverage['failed']} failed; " + ("; ".join(bad) + f" (e.g. {first})" if bad else
-                                                    f"{len(actual)} files match size and sha256"))
-    details = {"records": len(records), "files_hashed": len(actual), **coverage, "counts": counts,
+                                                    f"{len(whole)} files match size and sha256"))
+    details = {"records": len(records), "files_hashed": len(actual), "files_whole": len(whole), **coverage,
+               "counts": counts,
                "examples": {k: list(v)[:EXAMPLES] for k, v in problems.items() if v}}
-    return Check("integrity", status, summary, details), unique, failures, actual
+    return Check("integrity", status, summary, details), unique, failures, actual, whole

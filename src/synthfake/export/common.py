@@ -2,6 +2,7 @@
 
 An export reads records only through `synthfake.manifest` (part files, lines, relative paths checked to stay
 inside), so it stays independent of how the dataset folder is organised. Each planned index is exported once:
+a line that is not a valid record (a path leaving the dataset root, a missing field: what `gen audit` reports),
 a second record of an index, a record whose id is not the plan's, or one whose media is missing, corrupt (size
 or sha256 differs) or outside the dataset root is skipped with one line naming it and the reason; the rest go
 on. Records stream: a Selection keeps where each one sits and reads them back a shard at a time.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import stat
 from array import array
 from dataclasses import dataclass, field
@@ -27,6 +30,9 @@ from synthfake.progress import sample_progress
 from synthfake.sample_spec import sample_id
 
 MARKER = "export.json"  # written last: an export folder holding it is complete
+VIEW = ".dataset"  # in an export folder: `gen detect`'s unpacked view of it (reader.py), not the export's own
+TMP = re.compile(r"\.(.+)\.([0-9]+)\.tmp")  # files.tmp_beside's `.NAME.PID.tmp`, what every format writes under
+TMP_FOLDERS = ("frames", "landmarks")  # where deepfakebench writes whole folders under that name
 COMPRESSION = "c23"  # FaceForensics++ / DeepfakeBench compression key; our H.264 at CRF 18 is closest to c23
 SPLITS = ("train", "val", "test")
 
@@ -44,6 +50,7 @@ class Options:
     """Settings shared by the formats (CLI flags); a format ignores the ones it has no use for."""
 
     embed: bool = False  # hf: media bytes inside the Parquet files instead of paths
+    link: bool = False  # ffpp, hf without embed: hard-link the media instead of copying (editing it edits the dataset)
     shard_mb: float = 256.0  # hf / webdataset: close a shard once it holds this many MB of media
     frames: int = 32  # deepfakebench: frames per video, np.linspace as its preprocess.py 'fixed_num_frames'
     workers: int = 2  # deepfakebench: processes cropping videos (two: the cores of the machine it was measured on)
@@ -165,8 +172,9 @@ SHARD_RECORDS = 10_000  # a shard also closes at this many records (bounded memo
 
 
 def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Selection, list[str]]:
-    """The records to export (see Selection) and one line per record skipped: a second record of an index, an id
-    that is not the plan's, or media missing, corrupt or outside the dataset."""
+    """The records to export (see Selection) and one line per record skipped: a line that is not a valid record
+    (naming its part file and line), a second record of an index, an id that is not the plan's, or media
+    missing, corrupt or outside the dataset."""
     dataset = Path(dataset)
     plan = _plan(dataset)
     plan_hash, total = (plan.hash, plan.total) if plan is not None else (None, 0)  # the hash once, not per record
@@ -184,6 +192,9 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
     for n, f in enumerate(files):
         for no, offset, r in _records(f):
             where = f"{f.parent.name}/{f.name}:{no}"
+            if isinstance(r, str):  # skipped as `gen audit` reports it; it holds no index (audit's view too)
+                skip(f"skipped {where}: invalid record ({r})")
+                continue
             if r.index in seen:
                 skip(f"skipped {r.path} (id {r.id}, {where}): a second record of index {r.index}; "
                      f"the first is exported")
@@ -223,8 +234,9 @@ def _plan(dataset: Path):
     return Plan.from_file(dataset / "plan.json")
 
 
-def _records(f: Path) -> Iterator[tuple[int, int, Record]]:
-    """(line number, offset, record) of a part; an invalid line is a ManifestError naming it, a torn tail skipped."""
+def _records(f: Path) -> Iterator[tuple[int, int, Record | str]]:
+    """(line number, offset, record) of a part; for a line that is not a valid record (a path leaving the dataset
+    root, a missing field) the record is a string saying why, as `gen audit` words it; a torn tail is skipped."""
     for no, offset, line, torn in iter_lines(f):
         try:
             yield no, offset, Record.model_validate_json(line)
@@ -232,7 +244,7 @@ def _records(f: Path) -> Iterator[tuple[int, int, Record]]:
             if torn:
                 continue
             err = e.errors()[0]
-            raise ManifestError(f"{f}:{no}: invalid record ({'.'.join(map(str, err['loc']))}: {err['msg']})") from None
+            yield no, offset, f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
 
 
 def unfinished(dataset: Path) -> tuple[int, int, int] | None:
@@ -267,6 +279,39 @@ def write_marker(res: Result, dataset: Path, extra: dict | None = None) -> None:
                                          "plan": plan.hash if plan is not None else None,
                                          "exported": res.exported, "counts": res.counts,
                                          "skipped": res.skipped, **(extra or {})})
+
+
+def stale_tmp(out: Path) -> list[Path]:
+    """What a killed export left in `out`: files named as `files.tmp_beside` names a file being written
+    (`.NAME.PID.tmp`, e.g. `.test-00002.tar.4081.tmp`, `data/.train-00000-....parquet.4943.tmp`,
+    `.../images/004/.0000.jpg.5118.tmp`) and deepfakebench's temporary folders of that name in its frames/ and
+    landmarks/ folders. Nothing else: no other name, no folder elsewhere, nothing under `.dataset/` (gen detect's
+    unpacked view) and no symlinked folder is followed."""
+    out = Path(out)
+    found: list[Path] = []
+    for root, dirs, files in os.walk(out):
+        if root == str(out):
+            dirs[:] = [d for d in dirs if d != VIEW]
+        for d in [d for d in dirs if TMP.fullmatch(d)]:
+            dirs.remove(d)  # never descended into: a temporary folder is removed whole or left alone
+            if os.path.basename(root) in TMP_FOLDERS:
+                found.append(Path(root, d))
+        found += [Path(root, f) for f in files if TMP.fullmatch(f)]
+    return sorted(found)
+
+
+def remove_stale_tmp(out: Path, log: Callable[[str], None]) -> None:
+    """Remove what `stale_tmp` finds (an export folder holds one export at a time: another process's temporary
+    files here are a killed export's), with one line saying how many."""
+    found = stale_tmp(out)
+    for p in found:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+    if found:
+        log(f"removed {len(found)} temporary file(s) an interrupted export left in {out} "
+            f"(e.g. {found[0].relative_to(out)})")
 
 
 def read_marker(out: Path) -> dict | None:

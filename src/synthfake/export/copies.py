@@ -1,4 +1,12 @@
-"""Media copied into an export: hard links where the filesystem allows, else whole copies renamed into place."""
+"""Media copied into an export: whole copies by default, hard links with `--link`.
+
+A copy is `shutil.copyfile` (sendfile on Linux; from Python 3.14 copy_file_range first, so on a reflink-capable
+filesystem the blocks may be shared copy-on-write, which is safe: an edit copies them). A hard link is the
+dataset's own file under a second name: editing the exported file in place (a PIL save, a resize script) edits
+the dataset's media, and its records' sha256 no longer match. So links are opt-in (`--link`, to save space) and
+fall back to a copy where the filesystem cannot link (another device). Either way the file appears under its
+final name whole or not at all.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +14,54 @@ import os
 import shutil
 from pathlib import Path
 
-from synthfake.files import atomic_file, fsync_dir
+from synthfake.files import atomic_file, fsync_dir, fsync_file, tmp_beside
 
 
-def copy_atomic(src: Path, final: Path) -> None:
-    """Copy (hard link when the filesystem allows) to a temporary name, then rename onto `final`."""
+def copy_atomic(src: Path, final: Path, link: bool = False) -> None:
+    """Copy `src` (or hard-link it, with `link`, where the filesystem allows) to a temporary name, then rename
+    onto `final`."""
     with atomic_file(final) as tmp:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+        if link:
+            try:
+                os.link(src, tmp)
+                return
+            except OSError:
+                pass
+        shutil.copyfile(src, tmp)
 
 
 class MediaCopies:
-    """Media copied into an export, many at a time: a hard link needs no temporary name (the link appears whole
-    or not at all, and its bytes are the dataset's, already on disk), so only each folder is fsynced, once, at
-    `sync()`; where linking is not possible (another filesystem), a copy goes through `copy_atomic`."""
+    """Media copied into an export, many at a time, each folder fsynced once at `sync()`. A copy is written under
+    a temporary name, fsynced and renamed; a hard link (`link`) needs no temporary name (the link appears whole
+    or not at all, and its bytes are the dataset's, already on disk); where linking is not possible (another
+    filesystem) it is copied. A file already there (an interrupted export made it) is kept."""
 
-    def __init__(self):
+    def __init__(self, link: bool = False):
+        self.link = link
         self.folders: set[Path] = set()
 
     def __call__(self, src: Path, final: Path) -> None:
         if final.parent not in self.folders:
             final.parent.mkdir(parents=True, exist_ok=True)
             self.folders.add(final.parent)
+        if self.link:
+            try:
+                os.link(src, final)
+                return
+            except FileExistsError:
+                return  # there already: an interrupted export made it (linked, or copied whole and renamed)
+            except OSError:
+                pass  # another filesystem: copied below
+        if final.exists():
+            return
+        tmp = tmp_beside(final)
         try:
-            os.link(src, final)
-        except FileExistsError:
-            pass  # there already: an interrupted export made it (linked, or copied whole and renamed)
-        except OSError:
-            if not final.exists():  # another filesystem: copied whole under a temporary name, then renamed
-                copy_atomic(src, final)
+            shutil.copyfile(src, tmp)
+            fsync_file(tmp)
+            os.replace(tmp, final)  # the folder is fsynced at sync(), before the shard that names the file
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def sync(self) -> None:
         for folder in sorted(self.folders):

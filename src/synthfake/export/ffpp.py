@@ -14,8 +14,8 @@ a number no real holds is new (an original that is not part of this export). Two
 same pair take a new S, and a real that no fake names is paired with the next such real of its split, so no
 name needs a suffix and no file is left out of the splits. Images (generation) go to `.../images/NAME/0000.png`,
 as FF++ stores frames. `names.json` maps every file to its record id, split and label; `numbers.json` every
-number to its real's record (or null) and source file. Each file is linked or copied to a temporary name and
-renamed; a resumed export skips files present.
+number to its real's record (or null) and source file. Each file is copied (hard-linked with --link) to a
+temporary name and renamed; a resumed export skips files present.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .common import COMPRESSION, SPLITS, Item, Options, Result
 from .copies import copy_atomic
 
 VERSION = "2"  # 2: names follow T_S for every file (numbers per real file, new S for a repeated pair)
-SETTINGS = ()  # the Options fields this format reads
+SETTINGS = ("link",)  # the Options fields this format reads
 
 
 class Numbers:
@@ -128,7 +128,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
             r = it.record
             rel = target_path(it, names[r.id])
             if not (out / rel).exists():
-                copy_atomic(it.media, out / rel)
+                copy_atomic(it.media, out / rel, o.link)
             listing[rel] = {"name": names[r.id], "id": r.id, "split": r.split, "label": r.label, "type": r.type,
                             "backend": r.backend}
             advance()

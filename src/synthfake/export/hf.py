@@ -5,8 +5,9 @@ filters on as columns, `label` a ClassLabel (real, fake), the full record as JSO
 a typed feature: `image` (datasets.Image) for photos, `video` (datasets.Video) for clips, the other one empty.
 The schema is `datasets.Features(...).arrow_schema`, which carries the feature types in the Parquet metadata,
 so `datasets.load_dataset(OUT)` gives typed splits. With --embed the media bytes are inside the Parquet files
-(what the Hub serves); without, the files are copied beside them and the feature holds their path relative to
-the export folder, which `datasets` opens relative to the working directory (load it from inside the folder).
+(what the Hub serves); without, the files are copied beside them (hard-linked with --link) and the feature holds
+their path relative to the export folder, which `datasets` opens relative to the working directory (load it
+from inside the folder).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .common import Item, Options, Result, each_shard
 from .copies import MediaCopies
 
 VERSION = "2"  # 2: split `validation`, media as Image/Video features, card from huggingface_hub's card data
-SETTINGS = ("embed", "shard_mb")  # the Options fields this format reads
+SETTINGS = ("embed", "shard_mb", "link")  # the Options fields this format reads (link: without embed)
 LABEL_NAMES = ["real", "fake"]  # index = record label (0 real, 1 fake)
 HF_SPLIT = {"val": "validation"}  # our split names -> Hugging Face's
 
@@ -78,7 +79,7 @@ def write_shard(final: Path, items: list[Item], embed: bool) -> None:
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     files: dict[str, list[str]] = {}
-    copies = MediaCopies()
+    copies = MediaCopies(o.link)
     for split, n, chunk in each_shard(items, o, "parquet shards"):
         rel = shard_path(split, n, chunk, o.embed)
         files.setdefault(hf_split(split), []).append(rel)

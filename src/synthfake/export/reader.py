@@ -20,9 +20,8 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import write_bytes_atomic, write_json_atomic
 from synthfake.manifest import Record, inside, part_name
 
-from .common import read_marker
+from .common import VIEW, read_marker
 
-VIEW = ".dataset"
 UNPACKED = "unpacked.json"  # in the view: where it came from and the plan hash the export was made under
 
 

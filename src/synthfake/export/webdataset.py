@@ -9,6 +9,7 @@ a temporary name and renamed, and a resumed export skips the shards already ther
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from synthfake.files import atomic_file
@@ -36,13 +37,20 @@ def write_shard(final: Path, items: list[Item]) -> None:
     with atomic_file(final) as tmp, open(tmp, "wb") as fh:
         sink = TarWriter(fh, user="synthfake", group="synthfake", mode=0o644, encoder=False, mtime=0,
                          format="PAX_FORMAT")
-        for it in items:
-            key = it.record.id
-            if "." in key or "/" in key:
-                raise ValueError(f"record id {key!r} cannot be a webdataset key (no '.' or '/')")
-            sink.write({"__key__": key, it.media.suffix.lower().lstrip("."): it.media.read_bytes(),
-                        "cls": str(it.record.label).encode(), "json": it.record.model_dump_json().encode()})
-        sink.close()
+        try:
+            for it in items:
+                key = it.record.id
+                if "." in key or "/" in key:
+                    raise ValueError(f"record id {key!r} cannot be a webdataset key (no '.' or '/')")
+                sink.write({"__key__": key, it.media.suffix.lower().lstrip("."): it.media.read_bytes(),
+                            "cls": str(it.record.label).encode(), "json": it.record.model_dump_json().encode()})
+        except BaseException:
+            # the tar stream is closed while its file is open (the temporary file goes anyway): left open, it
+            # is closed when collected, writing to the closed file ("Exception ignored in: _Stream.__del__")
+            with contextlib.suppress(Exception):
+                sink.close()
+            raise
+        sink.close()  # before the file: the tar's end blocks go into it, and a failure here is the shard's
 
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
