@@ -86,7 +86,7 @@ def own_test(model: Path, ds: Path, a) -> dict:
 
 def external(model: Path, a) -> dict:
     """The model on the external set as found and equalised (one equalised copy, cached under --out)."""
-    from synthfake.detector.external import evaluate_equalised
+    from synthfake.detector.equalised_eval import evaluate_equalised
 
     reps = evaluate_equalised(model, a.wild, a.wild / "index.csv", cache=a.out / "equalised", workers=a.workers,
                               show=False, log=lambda m: None)
