@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -59,13 +61,15 @@ def test_missing_model_is_one_line_naming_file_places_and_source(tmp_path, data_
     empty = tmp_path / "w"
     empty.mkdir()
     src = sources(tmp_path, ["photo_s1.jpg", "photo_s12.jpg"])
+    env = model_env(tmp_path / "home")
     proc = gen("run", "--type", "face_swap", "--backend", "face_swap=inswapper", "--weights-dir", empty, "--n", 1,
                "--reals", 0, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", tmp_path / "D",
-               "--quiet", env=model_env(tmp_path / "home"), check=False)
+               "--quiet", env=env, check=False)
+    cache = Path(env.get("XDG_CACHE_HOME") or tmp_path / "home" / ".cache")  # the weights cache follows XDG
     assert proc.returncode == 2
     line = next(ln for ln in proc.stderr.splitlines() if "inswapper_128.onnx" in ln)
     for part in (str(empty / "inswapper_128.onnx"), "$SYNTHFAKE_WEIGHTS: not set",
-                 str(tmp_path / "home" / ".cache" / "synthfake" / "weights" / "inswapper_128.onnx"),
+                 str(cache / "synthfake" / "weights" / "inswapper_128.onnx"),
                  "facefusion-assets/releases/download/models-3.0.0/inswapper_128.onnx"):
         assert part in line
     assert not (tmp_path / "D" / "plan.json").exists()
