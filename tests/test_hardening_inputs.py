@@ -166,3 +166,27 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     from synthfake.identities import read_identities
 
     assert read_identities(src) == {"photo_s1.jpg": "ann"}
+
+
+def test_split_names_sources_inside_out_and_names_not_utf8(src, tmp_path):
+    """`--splits train=.5,../../escape=.5` wrote media outside the dataset (the name is a folder); a repeated split
+    kept the last; `--sources D/media --out D` wrote fakes among the sources and then refused to resume; a source
+    named in other bytes than UTF-8 ended `gen run` in a traceback. Each is now refused or excluded in one line."""
+    from synthfake.sources import scan
+
+    out = tmp_path / "D"
+    _refused(_gen(*RUN, "--sources", src, "--out", out, "--splits", "train=.5,../../escape=.5"),
+             "unknown split '../../escape' (the splits are train, val, test)")
+    _refused(_gen(*RUN, "--sources", src, "--out", out, "--splits", "train=.5,train=.5"), "--splits train: given twice")
+    assert not out.exists() and not (tmp_path / "escape").exists()
+    nest = tmp_path / "N"
+    shutil.copytree(src, nest / "media")
+    before = _files(nest)
+    _refused(_gen(*RUN, "--sources", nest / "media", "--out", nest), f"--out {nest}: holds --sources {nest / 'media'}")
+    assert _files(nest) == before
+    odd = os.fsdecode(b"caf\xe9.jpg")
+    shutil.copy(src / "photo_s1.jpg", src / odd)
+    index = scan(src)
+    bad = next(it for it in index.items if it.path.startswith("caf"))
+    assert bad.path == "caf\ufffd.jpg" and "file name is not UTF-8" in (bad.excluded or ""), bad
+    index.model_dump_json()  # the index can be written

@@ -111,7 +111,8 @@ def overlaps(a: Path, b: Path) -> bool:
 
 def output_dir(path: Path, option: str, inputs: dict[str, Path] | None = None) -> None:
     """An output folder option (--out DIR): not a file, its parents folders, writable, and neither equal to nor
-    inside any input folder of `inputs` ({option: folder}), whose files it would change."""
+    inside any input folder of `inputs` ({option: folder}), whose files it would change, nor holding one (`gen run
+    --sources D/media --out D` wrote its fakes among the sources, then refused to resume: they had changed)."""
     path = Path(path)
     if os.path.lexists(path) and not path.is_dir():
         raise SynthfakeError(f"{option} {path}: is a file, not a folder")
@@ -119,6 +120,9 @@ def output_dir(path: Path, option: str, inputs: dict[str, Path] | None = None) -
         if folder is not None and overlaps(path, folder):
             where = "is" if Path(path).resolve() == Path(folder).resolve() else "is inside"
             raise SynthfakeError(f"{option} {path}: {where} {name} {folder}, which it would change; "
+                                 f"write it elsewhere")
+        if folder is not None and overlaps(folder, path):
+            raise SynthfakeError(f"{option} {path}: holds {name} {folder}, whose files what it writes would join; "
                                  f"write it elsewhere")
     _placeable(path, f"{option} {path}")
 

@@ -22,6 +22,8 @@ def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
         if "=" not in item:
             raise SynthfakeError(f"{what} {item!r}: expected KEY=VALUE")
         k, v = item.split("=", 1)
+        if k.strip() in out_:
+            raise SynthfakeError(f"{what} {k.strip()}: given twice, {out_[k.strip()]!r} and {v.strip()!r}")
         out_[k.strip()] = v.strip()
     return out_
 
@@ -31,6 +33,9 @@ def plan_option(field: str, help: str, **limits):
     return typer.Option(default(field), "--" + field.replace("_", "-"), help=help, **limits)
 
 
+SPLIT_NAMES = ("train", "val", "test")  # media/{train,val,test}/: what the detector and every export read
+
+
 def _parse_splits(text: str) -> dict[str, float]:
     try:
         splits = {k: float(v) for k, v in _parse_pairs(text.split(","), "--splits").items()}
@@ -38,6 +43,8 @@ def _parse_splits(text: str) -> dict[str, float]:
         raise SynthfakeError(f"--splits {text!r}: fractions must be numbers, "
                              f"e.g. train=0.7,val=0.15,test=0.15") from None
     for k, v in splits.items():
+        if k not in SPLIT_NAMES:  # a split names a media folder: `../x` wrote outside the dataset
+            raise SynthfakeError(f"--splits {text!r}: unknown split {k!r} (the splits are {', '.join(SPLIT_NAMES)})")
         number(v, f"--splits {k}", 0, 1)
     if abs(sum(splits.values()) - 1) > 1e-6:
         raise SynthfakeError(f"--splits {text!r}: fractions must be >= 0 and sum to 1")

@@ -132,7 +132,20 @@ def _list_files(root: Path) -> list[tuple[Path, str | None]]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
         out += [(Path(dirpath) / f, None) for f in sorted(filenames) if not f.startswith(".")]
     out = [(p, why) for p, why in out if why or (p.name != "identities.csv" and p.suffix.lower() != ".md")]
+    out = [_utf8_name(p, why) for p, why in out]
     return sorted(out, key=lambda x: x[0].relative_to(root).as_posix() if x[0] != root else "")
+
+
+def _utf8_name(path: Path, why: str | None) -> tuple[Path, str | None]:
+    """A path whose name is not UTF-8 (its bytes kept by Python as surrogates) cannot be written into the index or
+    a record: excluded, named with its bad bytes shown as U+FFFD (one such file had ended `gen run` in a
+    traceback)."""
+    try:
+        str(path).encode("utf-8")
+        return path, why
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "replace")
+        return Path(shown), "file name is not UTF-8 (rename it to use it)"
 
 
 def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | None]:
