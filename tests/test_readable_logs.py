@@ -50,7 +50,9 @@ def test_the_sources_scan_counts_files(data_dir, tmp_path):
 def test_printed_lines_are_not_wrapped_when_piped(tmp_path):
     """Piped output is 80 columns wide to rich: a long path in a `wrote ...` or `next: ...` line stays whole."""
     script = tmp_path / ("a-folder-with-a-long-name-" * 3) / "synthfake.sbatch"
-    proc = gen("slurm-script", "--tasks", 2, "--script", script, "--", "--out", "D", "--sources", "S")
+    (tmp_path / "S").mkdir()  # gen run's checks that need no scan run first: --sources a folder
+    proc = gen("slurm-script", "--tasks", 2, "--script", script, "--", "--out", tmp_path / "D", "--sources",
+               tmp_path / "S")
     assert proc.stdout == f"wrote {script}: sbatch {script}\n"
 
 

@@ -14,11 +14,11 @@ from . import checks, cli_tools
 from .degrade import parse_chain
 from .cli_common import (ALLOW_UNVERIFIED, DATASET, DEVICE, QUIET, WEIGHTS_DIR, err, next_steps, one_line_errors,
                          out)
-from .cli_run import (BACKEND_HELP, RUN_RECIPE_KEYS, _check_ready, _nothing_to_do, _parse_pairs,
+from .cli_run import (BACKEND_HELP, _check_ready, _nothing_to_do, run_choices,
                       _parse_splits, _worker_exit, plan_option)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
 from .shared_types import DEFAULT_RATIOS
-from .plan_options import default, parse_backend_opts, parse_backends
+from .plan_options import default
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)  # help: the docstring of _main
@@ -100,36 +100,16 @@ def run(
     for line in retired_env():
         err.print(f"WARN: {line}")
 
-    from .recipe import flag_name
-
-    flagged = {flag_name(b) for b in backends or []}  # the types the user named, not the recipe's
-    if recipe is not None:
-        from .recipe import apply_recipe, read_recipe
-
-        # a --backend TYPE=... flag replaces that type's backend only, a --backend-opt NAME.key=... flag that key
-        # only: the recipe's other types keep their backends, its other options their values
-        got = apply_recipe(ctx, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
-                                     clip_seconds=clip_seconds, splits=splits),
-                           read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"), recipe,
-                           by_name={"backends", "backend_opts"})
-        types, backends, backend_opts, degrade, clip_seconds, splits = (got[k] for k in RUN_RECIPE_KEYS)
-        types = [types] if isinstance(types, str) else types
-        backends = [backends] if isinstance(backends, str) else backends
-        backend_opts = [backend_opts] if isinstance(backend_opts, str) else backend_opts
-    unknown = [t for t in types or [] if t not in DEFAULT_RATIOS]
-    if unknown:
-        raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
-    ratios = {t: r for t, r in DEFAULT_RATIOS.items() if not types or t in types}
-    chosen = parse_backends(_parse_pairs(backends or [], "--backend"), ratios, flagged)
-    opts, run_opts = parse_backend_opts(backend_opts or [], chosen)
-    plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=ratios,
-                       backends=chosen, backend_opts=opts, splits=_parse_splits(splits),
-                       clip_seconds=clip_seconds, min_manipulated=min_manipulated, redraws=redraws,
-                       degrade=parse_chain(degrade) if degrade else [])
-    settings = RunSettings(device, weights_dir, retry_failed, not quiet, run_opts, allow_unverified)
+    c = run_choices(ctx, recipe, dict(types=types, backends=backends, backend_opts=backend_opts, degrade=degrade,
+                                      clip_seconds=clip_seconds, splits=splits))
+    plan_fields = dict(n=n, reals=n if reals is None else reals, seed=seed, ratios=c["ratios"],
+                       backends=c["chosen"], backend_opts=c["opts"], splits=_parse_splits(c["splits"]),
+                       clip_seconds=c["clip_seconds"], min_manipulated=min_manipulated, redraws=redraws,
+                       degrade=parse_chain(c["degrade"]) if c["degrade"] else [])
+    settings = RunSettings(device, weights_dir, retry_failed, not quiet, c["run_opts"], allow_unverified)
     config = RunConfig.build(out_dir, sources, plan_fields, identity_threshold, settings,
                              executor, workers, rank, world_size)  # every flag checked before anything is written
-    _check_ready(plan_fields, settings.context(out_dir / "cache", opts))  # the backends too, before the scan
+    _check_ready(plan_fields, settings.context(out_dir / "cache", c["opts"]))  # the backends too, before the scan
     code = _launch(config, {"ray": run_ray, "local": run_local, "here": run_here}[config.launcher])
     raise typer.Exit(code)
 

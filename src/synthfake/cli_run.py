@@ -13,7 +13,7 @@ from .errors import EXIT_BROKEN, EXIT_FAILED, EXIT_USAGE, SynthfakeError
 from .plan import Plan
 from .shared_types import DEFAULT_BACKENDS, DEFAULT_RATIOS
 from .plan_counts import largest_remainder
-from .plan_options import default
+from .plan_options import default, parse_backend_opts, parse_backends
 
 
 def _parse_pairs(items: list[str], what: str) -> dict[str, str]:
@@ -100,3 +100,28 @@ def _worker_exit(codes: list[int]) -> int:
         if c in codes:
             return c
     return EXIT_FAILED if any(codes) else 0
+
+
+def run_choices(ctx, recipe, given: dict) -> dict:
+    """What `gen run` makes, from its flags (`given`: RUN_RECIPE_KEYS as typer hands them) under a recipe: the
+    recipe read and applied where no flag is given (a --backend TYPE=... flag replaces that type's backend only,
+    a --backend-opt NAME.key=... flag that key only), --type, --backend and --backend-opt checked. Returns `given`
+    so merged plus `ratios`, `chosen` (backends), `opts` and `run_opts`. The one implementation of these steps:
+    `gen run` and `gen slurm-script` (which refuses what every task would refuse)."""
+    from .recipe import apply_recipe, flag_name, read_recipe
+
+    flagged = {flag_name(b) for b in given["backends"] or []}  # the types the user named, not the recipe's
+    got = dict(given)
+    if recipe is not None:
+        got = apply_recipe(ctx, got, read_recipe(recipe, set(RUN_RECIPE_KEYS), "data"), recipe,
+                           by_name={"backends", "backend_opts"})
+        got.update({k: [got[k]] if isinstance(got[k], str) else got[k] for k in ("types", "backends",
+                                                                             "backend_opts")})
+    unknown = [t for t in got["types"] or [] if t not in DEFAULT_RATIOS]
+    if unknown:
+        raise SynthfakeError(f"--type {', '.join(unknown)}: unknown type (choose from {', '.join(DEFAULT_RATIOS)})")
+    got["ratios"] = {t: r for t, r in DEFAULT_RATIOS.items() if not got["types"] or t in got["types"]}
+    got["chosen"] = parse_backends(_parse_pairs(got["backends"] or [], "--backend"), got["ratios"], flagged)
+    got["opts"], got["run_opts"] = parse_backend_opts(got["backend_opts"] or [], got["chosen"])
+    return got
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import List, Optional
 
@@ -12,7 +13,7 @@ from rich.text import Text
 
 from . import checks, generators as registry
 from .cli_common import ALLOW_UNVERIFIED, DATASET, QUIET, WEIGHTS_DIR, err, one_line_errors, out
-from .errors import SynthfakeError
+from .errors import BackendNotReady, SynthfakeError
 from .shared_types import DEFAULT_BACKENDS
 from .cli_run import _parse_splits
 from .degrade import parse_chain
@@ -68,13 +69,14 @@ def slurm_script(
     checks.output_file(script, "--script")
     if time is not None and not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", time.strip()):
         raise SynthfakeError(f"--time {time!r}: not a Slurm time (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)")
-    text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running)
+    text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running,
+                         str(script))
     # every task would fail alike on a bad option: refused here, nothing written
-    check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args)
+    check_run_args(ctx.find_root().command.get_command(ctx, "run"), run_args, tasks)
     with atomic_file(script) as tmp:
         tmp.write_text(text)
         tmp.chmod(0o755)
-    out.print(f"wrote {script}: sbatch {script}", highlight=False)
+    out.print(f"wrote {script}: sbatch {shlex.quote(str(script))}", highlight=False)  # copied whole
 
 
 @one_line_errors
@@ -105,11 +107,19 @@ def export_cmd(dataset: Path = DATASET,
     out.print(f"wrote {out_dir}: {res.exported} record(s) as {fmt}, {len(res.skipped)} skipped", highlight=False)
 
 
-def check_run_args(run, run_args: list[str]) -> None:
-    """The `gen run` options of a Slurm script, read by the `run` command's own parser (types, ranges, finite
-    numbers, known flags), and the values `gen run` checks before its scan (--n/--reals, --splits, --degrade);
-    one line naming the option."""
+def check_run_args(run, run_args: list[str], tasks: int) -> None:
+    """What `gen run RUN_ARGS` checks before its scan that holds on every node alike, with gen run's functions and
+    in its order, so a failure is the one line gen run would print (and every task would): the options read by
+    the `run` command's own parser (types, ranges, finite numbers, known flags), the recipe (found, its keys and
+    values), --type, --backend and --backend-opt (types, mixes, backend names and the type each makes, options of
+    the plan's backends), --splits, --degrade, --n/--reals, --sources a folder and --out placed (not a file, not in
+    --sources, its parent writable). Not checked: whether each backend is ready (weights, extras, API keys, GPUs
+    are the compute node's) and the sources' contents (the scan)."""
     import click
+
+    from .cli_run import RUN_RECIPE_KEYS, run_choices
+    from .plan import too_large
+    from .run_config import RunConfig, RunSettings
 
     try:
         ctx = run.make_context("run", list(run_args), resilient_parsing=False)
@@ -117,13 +127,45 @@ def check_run_args(run, run_args: list[str]) -> None:
         return
     except click.ClickException as e:
         raise SynthfakeError(f"gen run options after `--`: {e.format_message()}") from None
-    p = ctx.params
+    p = dict(ctx.params)
+    listed = ("types", "backends", "backend_opts")
+    p.update({k: list(p[k]) if p[k] else None for k in listed})  # as typer hands them to run(): lists
+    # the steps of cli.run() up to RunConfig.build, in its order, with its functions
+    c = run_choices(ctx, p["recipe"], {k: p[k] for k in RUN_RECIPE_KEYS})
+    reals = p["n"] if p["reals"] is None else p["reals"]
+    _parse_splits(c["splits"])
+    if c["degrade"]:
+        parse_chain(c["degrade"])
+    RunConfig.build(p["out_dir"], p["sources"], dict(n=p["n"], reals=reals), p["identity_threshold"],
+                    RunSettings(p["device"]), "local", None, 0, tasks)  # the script's --rank/--world-size
+    # gen run's _check_ready: the Plan (too_large is the one check of it the steps above leave), then each
+    # backend: here its name and type, not its readiness
+    if why := too_large(p["n"], reals):
+        raise SynthfakeError(why)
+    _check_backend_names(c["chosen"])
 
-    if p["n"] + (p["n"] if p["reals"] is None else p["reals"]) == 0:
-        raise SynthfakeError(f"--n {p['n']} --reals {p['reals']}: nothing to make; give --n (and/or --reals) >= 1")
-    _parse_splits(p["splits"])
-    if p["degrade"]:
-        parse_chain(p["degrade"])
+
+def _check_backend_names(chosen: dict) -> None:
+    """Every backend of the plan known and making its type: gen run's lines for these (`TYPE: backend 'X':
+    unknown (did you mean ...)`, `TYPE: backend 'X' makes Y, not TYPE`). A backend whose module cannot be imported
+    here (an extra the login node lacks) is left to the compute node's readiness check."""
+    problems = []
+    for t, spec in chosen.items():
+        for name in [spec] if isinstance(spec, str) else spec:
+            if name not in registry.BACKENDS:
+                problems.append(f"{t}: {registry.REGISTRY.unknown(name)}")
+                continue
+            try:
+                made = registry.get(name).TYPE
+            except ImportError:
+                continue
+            except BackendNotReady as e:  # breaks the backend contract: alike on every node
+                problems.append(f"{t}: {e}")
+                continue
+            if made != t:  # the words of registry.why_not_ready, which asks readiness first
+                problems.append(f"{t}: backend '{name}' makes {made}, not {t}")
+    if problems:
+        raise SynthfakeError("\n".join(problems))
 
 
 def register(app: typer.Typer) -> None:

@@ -92,24 +92,29 @@ class RunConfig:
 
 
 def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """Flags first, then Slurm array, Slurm tasks, torchrun; else a single worker. Checked before anything
-    is written: a bad value (RANK=x, rank >= world size) is one line naming where it came from."""
-    where = "--rank/--world-size"
-    if rank is not None or world_size is not None:
-        r, w = rank or 0, world_size or 1
-    else:
-        r, w = 0, 1
+    """Each of rank and world size from its flag, else from the environment: the first of Slurm array, Slurm
+    tasks, torchrun whose variables for what the flags leave out are set; else rank 0 of a single worker. A
+    script that writes `--world-size N` keeps N when one index is resubmitted (`sbatch --array=3` sets
+    SLURM_ARRAY_TASK_COUNT=1) and takes its rank from $SLURM_ARRAY_TASK_ID. Checked before anything is written:
+    a bad value (RANK=x, rank >= world size) is one line naming where each came from."""
+    r, w, r_from, w_from = rank, world_size, "--rank", "--world-size"
+    if rank is None or world_size is None:
         for kr, kw in ENV_WORLD:
-            if os.environ.get(kr) is not None and os.environ.get(kw) is not None:
-                where = f"${kr}/${kw}"
+            read = [k for k, flag in ((kr, rank), (kw, world_size)) if flag is None]
+            if all(os.environ.get(k) is not None for k in read):
                 try:
-                    r, w = int(os.environ[kr]), int(os.environ[kw])
+                    got = {k: int(os.environ[k]) for k in read}
                 except ValueError:
-                    given = f"${kr}={os.environ[kr]!r} / ${kw}={os.environ[kw]!r}"
+                    given = " / ".join(f"${k}={os.environ[k]!r}" for k in read)
                     raise SynthfakeError(f"{given}: expected whole numbers") from None
+                if rank is None:
+                    r, r_from = got[kr], f"${kr}"
+                if world_size is None:
+                    w, w_from = got[kw], f"${kw}"
                 break
+    r, w = (0 if r is None else r), (1 if w is None else w)
     if not (w >= 1 and 0 <= r < w):
-        raise SynthfakeError(f"{where}: rank {r} / world size {w}: need 0 <= rank < world size")
+        raise SynthfakeError(f"{r_from}/{w_from}: rank {r} / world size {w}: need 0 <= rank < world size")
     return r, w
 
 

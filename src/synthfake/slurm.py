@@ -1,7 +1,9 @@
 """`gen slurm-script`: the sbatch array script that runs `gen run` as one shard per array task.
 
-Each task finds its shard in SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (runner.world_from_env), so the
-script holds the `gen run` command once and nothing per task.
+The script holds the `gen run` command once, with the world size written in (`--world-size N`) and the rank
+read from the task's index (`--rank "$SLURM_ARRAY_TASK_ID"`): any subset of indices resubmitted
+(`sbatch --array=3 FILE`) runs the same shards of the same world. SLURM_ARRAY_TASK_COUNT is not read; it counts
+the indices of this submission (1 for `--array=3`), not the shards.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ SHARD_FLAGS = ("--workers", "--rank", "--world-size", "--executor")  # the array
 
 def sbatch_script(run_args: list[str], tasks: int, job_name: str = "synthfake", time: str | None = None,
                   partition: str | None = None, gpus_per_task: int = 0, cpus_per_task: int = 2,
-                  max_running: int | None = None) -> str:
-    """The script text: one array task per shard, each running `gen run RUN_ARGS --quiet`."""
+                  max_running: int | None = None, script: str = "synthfake.sbatch") -> str:
+    """The script text: one array task per shard, each running `gen run RUN_ARGS --rank "$SLURM_ARRAY_TASK_ID"
+    --world-size TASKS --quiet`; `script`: where it is written (its comment says how to resubmit it)."""
     if tasks < 1:
         raise SynthfakeError(f"--tasks {tasks}: need at least one array task")
     clash = [a for a in run_args if a.split("=")[0] in SHARD_FLAGS]
@@ -31,8 +34,14 @@ def sbatch_script(run_args: list[str], tasks: int, job_name: str = "synthfake", 
     lines += [f"#SBATCH --partition={partition}"] if partition else []
     lines += [f"#SBATCH --gpus-per-task={gpus_per_task}"] if gpus_per_task else []
     device = ["--device", "cuda"] if gpus_per_task and "--device" not in run_args else []
-    cmd = shlex.join(["gen", "run", *run_args, *device, "--quiet"])
+    # the rank is the shell's (set -u: run outside an array, the script stops naming the variable), the world the
+    # script's own: SLURM_ARRAY_TASK_COUNT is 1 when one index is resubmitted
+    shard = f'--rank "$SLURM_ARRAY_TASK_ID" --world-size {tasks}'
+    cmd = f"{shlex.join(['gen', 'run', *run_args, *device])} {shard} --quiet"
     lines += ["set -euo pipefail",
-              "# shard SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT; a failed task is resumed by resubmitting it",
+              f"# task I runs shard I of {tasks} (I in 0-{tasks - 1}), whichever indices a submission holds: a failed",
+              f"# task resumes where it stopped when resubmitted with its index, task 3: sbatch --array=3 "
+              f"{shlex.quote(script)}",
+              "# (several: --array=3,7,10-12); the dataset's other shards are not touched",
               f"{cmd}", ""]
     return "\n".join(lines)
