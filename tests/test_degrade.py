@@ -92,6 +92,18 @@ def test_fps_and_h264_on_video(clip, tmp_path):
     assert lo.stat().st_size < 0.5 * hi.stat().st_size and p_lo < p_hi - 4
 
 
+def test_a_key_written_twice_in_a_step_is_refused():
+    """`jpeg:quality=80,quality=90` kept the last value without a word."""
+    from synthfake.degrade import parse_chain
+    from synthfake.errors import SynthfakeError
+
+    with pytest.raises(SynthfakeError, match="jpeg: quality given twice"):
+        parse_chain("jpeg:quality=80,quality=90")
+    with pytest.raises(SynthfakeError, match="blur: p given twice"):
+        parse_chain("blur:p=.5,sigma=1,p=.2")
+    assert parse_chain("jpeg:p=.5,quality=60-90") == [{"op": "jpeg", "p": 0.5, "quality": [60.0, 90.0]}]
+
+
 def test_draws_are_deterministic_and_kind_aware():
     chain = PRESETS["messenger"]
     a = draw_chain(chain, [0, 300, 5], "video")

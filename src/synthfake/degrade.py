@@ -58,9 +58,13 @@ def parse_chain(text: str) -> list[dict]:
     for part in filter(None, parts):
         op, _, args = part.partition(":")
         step: dict = {"op": op.strip(), "p": 1.0}
+        given: set[str] = set()  # a key written twice in a step: refused (the last one had won)
         for kv in filter(None, args.split(",")):
             k, _, v = kv.partition("=")
             k, v = k.strip(), v.strip()
+            if k in given:
+                raise SynthfakeError(f"--degrade {text!r}: {op.strip()}: {k} given twice")
+            given.add(k)
             rng = re.fullmatch(r"(-?[\d.]+)-(-?[\d.]+)", v)
             try:
                 if k == "p":

@@ -70,7 +70,7 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
             skipped.append({"path": r.path, "reason": f"leads outside {folder} (a symlink to {f.resolve()})"})
             continue
         if not f.is_file():
-            skipped.append({"path": r.path, "reason": "file not found"})
+            skipped.append({"path": r.path, "reason": "a folder, not a file" if f.is_dir() else "file not found"})
         elif media.kind_of(f) not in ("image", "video"):
             skipped.append({"path": r.path, "reason": "not an image or video"})
         else:

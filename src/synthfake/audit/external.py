@@ -74,9 +74,6 @@ def folder_confounds(folder: Path, labels: Path, settings: Settings = Settings()
     table = read_labels(labels, folder)
     listed = [r.label for r in table]
     rows, skipped = present(table, folder)
-    for s in skipped:
-        if s["reason"] == "file not found" and (folder / s["path"]).is_dir():
-            s["reason"] = "a folder, not a file"
     recs = []
     for r in rows:
         try:
