@@ -57,6 +57,8 @@ def hostile(data_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     os.symlink(top / "nowhere.jpg", src / "gone.jpg")
     os.symlink(outside / "elsewhere.jpg", src / "out.jpg")
     os.symlink(outside, src / "linked")
+    os.symlink(src / "loop_b.jpg", src / "loop_a.jpg")  # a link loop: ELOOP, not a broken link
+    os.symlink(src / "loop_a.jpg", src / "loop_b.jpg")
     os.mkfifo(src / "pipe.jpg")  # opening it to read would block: proves the scan never opens it
     (src / "locked").mkdir()
     shutil.copy(data_dir / "faces" / "still_talk_d12.jpg", src / "locked" / "hidden.jpg")  # no copy of a PHOTO
@@ -74,7 +76,7 @@ def test_unreadable_sources_and_corrupt_dataset_files_are_one_line(hostile, tmp_
     """Class: files that cannot be read (sources scan and run; plan.json, sources.json, a manifest part that is
     a folder in status, audit, preview and run)."""
     src, ds, _, run, scan = hostile
-    expected = {"gone.jpg": "broken symlink", "out.jpg": "outside the sources root",
+    expected = {"gone.jpg": "broken symlink", "out.jpg": "outside the sources root", "loop_a.jpg": "symlink loop",
                 "linked": "symlinked folder, not followed", "pipe.jpg": "not a regular file"}
     if os.geteuid() != 0:  # root reads a folder without permissions anyway
         expected["locked"] = "unreadable folder"
@@ -217,7 +219,7 @@ def test_job_logs_show_progress_and_rich_prints_dynamic_text_whole(hostile, tmp_
     _, _, _, run, scan = hostile
     line = re.compile(r"^(shard 0/1|1 workers|indexing sources): (\d+)/(\d+) \(\d+%\), [\d.]+ (samples|files)/s, "
                       r"elapsed \d+:\d\d:\d\d, ETA (\d+:\d\d:\d\d|-)$")
-    for proc, total in ((run, 6), (scan, len(PHOTOS) + 5)):
+    for proc, total in ((run, 6), (scan, len(PHOTOS) + 7)):  # 7: the entries the hostile fixture adds
         found = [m for ln in proc.stderr.splitlines() if (m := line.match(ln))]
         assert found and int(found[0][2]) == 0 and found[-1][2] == found[-1][3] == str(total), proc.stderr[-1500:]
         assert "\x1b[" not in proc.stderr and "━" not in proc.stderr  # no bar drawn into the log

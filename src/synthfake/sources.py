@@ -17,6 +17,7 @@ point `--sources` at the real folder or copy the files in.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -153,6 +154,8 @@ def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | No
     try:
         st = path.stat()
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symlink loop (it leads back to itself)", None
         return ("broken symlink" if path.is_symlink() else f"cannot stat ({e.strerror})"), None
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file", None
