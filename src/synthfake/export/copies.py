@@ -17,17 +17,24 @@ from pathlib import Path
 from synthfake.files import atomic_file, fsync_dir, fsync_file, tmp_beside
 
 
+def _linked(src: Path, dst: Path) -> bool:
+    """Hard-link `src` as `dst`: True when linked, False where the filesystem cannot (another device: copy it).
+    FileExistsError is the caller's: `dst` is there already."""
+    try:
+        os.link(src, dst)
+        return True
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+
+
 def copy_atomic(src: Path, final: Path, link: bool = False) -> None:
     """Copy `src` (or hard-link it, with `link`, where the filesystem allows) to a temporary name, then rename
     onto `final`."""
     with atomic_file(final) as tmp:
-        if link:
-            try:
-                os.link(src, tmp)
-                return
-            except OSError:
-                pass
-        shutil.copyfile(src, tmp)
+        if not (link and _linked(src, tmp)):
+            shutil.copyfile(src, tmp)
 
 
 class MediaCopies:
@@ -46,12 +53,10 @@ class MediaCopies:
             self.folders.add(final.parent)
         if self.link:
             try:
-                os.link(src, final)
-                return
+                if _linked(src, final):
+                    return
             except FileExistsError:
                 return  # there already: an interrupted export made it (linked, or copied whole and renamed)
-            except OSError:
-                pass  # another filesystem: copied below
         if final.exists():
             return
         tmp = tmp_beside(final)
