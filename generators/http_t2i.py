@@ -109,6 +109,10 @@ def check_url(url: str, what: str) -> str:
         port = -1
     if u.scheme.lower() not in SCHEMES or not u.hostname or port == -1 or port == 0:
         raise BackendNotReady(f"{what}={url!r}: expected http(s)://host[:port][/path] with a port of 1-65535")
+    if u.username is not None or u.password is not None:  # the URL goes into plan.json: no secret may
+        bare = u._replace(netloc=u.netloc.rsplit("@", 1)[1]).geturl()
+        raise BackendNotReady(f"{what}={bare!r} with a user name or password in it: the URL is written into "
+                              f"plan.json; give the credential through the provider's key variable instead")
     return url
 
 
@@ -244,6 +248,10 @@ def image_format(data: bytes) -> str:
 def check_format(data: bytes, cfg: Config, what: str) -> str:
     """The returned format; a lossy one is refused unless the option lossy=convert."""
     fmt = image_format(data)
+    if fmt == "unknown":  # an HTML error page or JSON as the "image": no lossy option can help
+        head = data[:200].lstrip()[:1]
+        kind = "text (an HTML or JSON page?)" if head in (b"<", b"{", b"[") else "not a PNG, JPEG, WebP or GIF"
+        raise ServiceFailed(f"{what}: the returned bytes are not an image ({len(data)} bytes, {kind})")
     if fmt not in LOSSLESS and cfg.lossy == "refuse":
         raise ServiceFailed(f"{what}: returned a {fmt} image, not lossless (asked for output_format "
                            f"{cfg.output_format!r}); refused, as its compression would be a shortcut "

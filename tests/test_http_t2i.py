@@ -7,6 +7,8 @@ Retry-After wait, recorded failures, and that the API key reaches only the API a
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import base64
 import json
 import threading
@@ -291,6 +293,9 @@ def test_reply_of_another_size_is_refused_and_options_are_checked_first(tmp_path
     sent = len(api.log)
     for opt, why in (("url=ftp://127.0.0.1/x", "http_t2i.url='ftp://127.0.0.1/x': expected http(s)://"),
                      ("url=http://127.0.0.1:70000", "with a port of 1-65535"),
+                     ("url=http://user:PASSWD1@127.0.0.1:8806", "http_t2i.url='http://127.0.0.1:8806' with a user "
+                                                                "name or password in it: the URL is written into "
+                                                                "plan.json"),
                      ("size=0x0", "http_t2i.size='0x0': each side must be 1-16384 pixels"),
                      ("key_env=NOT-A-NAME", "http_t2i.key_env='NOT-A-NAME': expected an environment variable"),
                      ("timeout=nan", "--backend-opt http_t2i.timeout nan: not a finite number"),
@@ -300,6 +305,7 @@ def test_reply_of_another_size_is_refused_and_options_are_checked_first(tmp_path
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
         assert proc.returncode == 2 and errors and why in errors[0], (opt, proc.stderr[-800:])
         assert not (bad / "D").exists() and len(api.log) == sent, opt
+        assert "PASSWD1" not in proc.stderr + proc.stdout, opt
 
 
 def test_image_format_reads_magic_bytes():
@@ -310,6 +316,16 @@ def test_image_format_reads_magic_bytes():
     assert image_format(webp) == "webp-lossless"
     assert image_format(cv2.imencode(".webp", GRADIENT, [cv2.IMWRITE_WEBP_QUALITY, 80])[1].tobytes()) == "webp-lossy"
     assert image_format(b"<html>") == "unknown"
+
+
+def test_a_page_returned_as_the_image_is_called_not_an_image():
+    """An HTML page as the image was refused as a lossy format, with a hint (lossy=convert) that cannot help."""
+    from synthfake.errors import ServiceFailed
+    from synthfake.generators.http_t2i import check_format
+
+    cfg = SimpleNamespace(lossy="convert", output_format="png")
+    with pytest.raises(ServiceFailed, match=r"x: the returned bytes are not an image \(14 bytes, text \(an HTML"):
+        check_format(b"<html>no</html>"[:14], cfg, "x")
 
 
 def test_openai_b64_url_and_empty_data(tmp_path, api, data_dir):
