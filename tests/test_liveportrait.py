@@ -37,9 +37,10 @@ def test_records_are_source_animated_by_the_driving_clip(reenact_run):
         assert r.media.frames == r.params["clip_frames"] == r.manipulated_frames == 12
         assert (r.media.width, r.media.height) == (photo.width // 2 * 2, photo.height // 2 * 2)
         assert r.params["motion"] == "relative" and r.params["driving_frames_without_face"] == 0
-        # the tiny test models differ from the three parts whose sha256 is published (--allow-unverified)
+        # the tiny test models differ from the three parts whose sha256 is published (--allow-unverified), and the
+        # motion extractor has none published: all four are unverified
         assert "weights_unverified" not in r.params and sorted(r.weights_unverified) == [
-            f"live_portrait_{p}.onnx" for p in ("feature_extractor", "generator", "stitcher")]
+            f"live_portrait_{p}.onnx" for p in ("feature_extractor", "generator", "motion_extractor", "stitcher")]
     audit_integrity(ds, tmp)
 
 

@@ -142,3 +142,16 @@ def test_backends_ready_with_models_and_refuses_unpublished_inswapper(tmp_path):
     assert "live_portrait_feature_extractor.onnx: sha256" in rows["liveportrait"]
     rows = _backends(tmp_path, w, "--allow-unverified")
     assert "not ready" not in rows["inswapper"] and "not ready" not in rows["liveportrait"]
+
+
+def test_a_folder_where_a_weights_file_belongs_is_a_reason_not_a_crash(tmp_path, home):
+    """`gen backends` printed only 'Is a directory (errno 21)' and no table when inswapper_128.onnx was a folder."""
+    (tmp_path / "w" / "model.onnx").mkdir(parents=True)
+    why = weights.problem([SPEC], tmp_path / "w")
+    assert why.startswith(f"{tmp_path / 'w' / 'model.onnx'}: is a folder, not the weights file model.onnx"), why
+
+
+def test_a_file_without_a_published_sha256_is_recorded_unverified(tmp_path, home):
+    p = _put(tmp_path / "w")
+    got = weights.resolve(SPEC, tmp_path / "w")
+    assert got.verified is None and weights.record([got]) == ({"model.onnx": sha256_file(p)}, ["model.onnx"])

@@ -239,3 +239,27 @@ def test_a_hub_pipeline_is_a_snapshot_checked_against_the_hubs_lfs_sha256(tmp_pa
     assert not (local / "model_index.json").exists()  # not a pipeline (nor `present` to a rerun) until all match
     files["vae/model.safetensors"] = SMALL  # the rerun gets the right bytes
     assert fetch(spec, tmp_path, show=False).verified is True and (local / "model_index.json").is_file()
+
+
+def test_an_offline_hub_download_is_one_line_whatever_the_http_client(tmp_path, monkeypatch):
+    """huggingface_hub on httpx raises errors that are not OSErrors: `gen weights download` offline printed a
+    150-line traceback for the FLUX pipeline (exit 1) where the other backends said one line (exit 3)."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    from synthfake.weights_fetch import FetchFailed, fetch_hub
+
+    class ConnectError(Exception):
+        pass
+
+    ConnectError.__module__ = "httpx"
+
+    def offline(self, *a, **k):
+        raise ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", offline)
+    spec = weights.WeightSpec("FLUX/model_index.json", "https://huggingface.co/x/y", hub="x/y")
+    with pytest.raises(FetchFailed, match=r"cannot reach huggingface.co \(ConnectError\): offline\?") as e:
+        fetch_hub(spec, tmp_path)
+    assert e.value.offline
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug stays a bug, not "offline?"
+        fetch_hub(spec, tmp_path)

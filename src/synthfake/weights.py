@@ -76,7 +76,7 @@ def locate(name: str, weights_dir: Path | str | None) -> Path | None:
         p = Path(name).expanduser()
         return p if p.exists() else None
     for _, folder in places(weights_dir):
-        if folder is not None and (folder / name).exists():
+        if folder is not None and (folder / name).exists():  # a folder where a file belongs: `check` says so
             return folder / name
     return None
 
@@ -132,6 +132,8 @@ def sha256(path: Path | str) -> str:
 
 def check(spec: WeightSpec, path: Path, allow_unverified: bool = False) -> Resolved:
     """Hash `path` and compare with the published sha256; a mismatch is refused unless `allow_unverified`."""
+    if Path(path).is_dir() and Path(spec.name).suffix in WEIGHT_SUFFIXES:  # `gen backends` had ended on its errno
+        raise BackendNotReady(f"{path}: is a folder, not the weights file {spec.name}; get the file from {spec.url}")
     digest = sha256(path)
     if spec.sha256 is None:
         return Resolved(spec, path, digest, None)
@@ -155,8 +157,10 @@ def problem(specs: list[WeightSpec], weights_dir: Path | str | None, allow_unver
 
 
 def record(resolved: list[Resolved]) -> tuple[dict[str, str], list[str]]:
-    """The record's {file name: sha256} and the names that differ from their published sha256."""
-    return ({r.spec.name: r.sha256 for r in resolved}, [r.spec.name for r in resolved if r.verified is False])
+    """The record's {file name: sha256} and the names not verified: differing from their published sha256 (taken
+    with --allow-unverified) or with none published to check against (as `gen weights download` and the README
+    say they are recorded; they had been left out)."""
+    return ({r.spec.name: r.sha256 for r in resolved}, [r.spec.name for r in resolved if r.verified is not True])
 
 
 def directory_files(root: Path) -> list[Path]:

@@ -166,6 +166,15 @@ def fetch_file(spec: WeightSpec, folder: Path, mirror: str | None = None, show: 
     return Fetched(spec.name, final, "downloaded", digest, verified)
 
 
+NETWORK_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")  # the hub's clients
+
+
+def _network_error(e: Exception) -> bool:
+    """An error of the connection, whichever HTTP client huggingface_hub runs on: requests' are OSErrors, httpx's
+    (huggingface_hub >= 1.0) are not, and a traceback was all an offline `gen weights download` printed."""
+    return isinstance(e, (OSError, ValueError)) or type(e).__module__.split(".")[0] in NETWORK_MODULES
+
+
 def fetch_hub(spec: WeightSpec, folder: Path, show: bool = True) -> Fetched:
     """A diffusers pipeline folder as a snapshot of `spec.hub` (its diffusers files only: the single-file
     checkpoints at the repository root are left out), each LFS file checked against the hub's sha256."""
@@ -182,7 +191,9 @@ def fetch_hub(spec: WeightSpec, folder: Path, show: bool = True) -> Fetched:
                           f"(`huggingface-cli login`), then run again") from None
     except HfHubHTTPError as e:
         raise FetchFailed(f"{spec.hub}: {str(e).splitlines()[0]}") from None
-    except (OSError, ValueError) as e:  # no connection: requests' errors are OSErrors
+    except Exception as e:
+        if not _network_error(e):
+            raise
         raise FetchFailed(f"cannot reach huggingface.co ({type(e).__name__}): offline?", offline=True) from None
     try:
         for s in files:
