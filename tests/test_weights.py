@@ -155,3 +155,24 @@ def test_a_file_without_a_published_sha256_is_recorded_unverified(tmp_path, home
     p = _put(tmp_path / "w")
     got = weights.resolve(SPEC, tmp_path / "w")
     assert got.verified is None and weights.record([got]) == ({"model.onnx": sha256_file(p)}, ["model.onnx"])
+
+
+def test_an_unpinned_file_that_cannot_be_its_kind_is_not_ready(tmp_path, home):
+    """A proxy's HTML page saved as wav2lip_gan_96.onnx, an empty file, a truncated safetensors: `gen backends`
+    called each ready and the run stopped (exit 3) after writing a dataset. Now a reason names the file."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    w = tmp_path / "w"
+    _put(w, data=b"<!DOCTYPE html><p>log in to the proxy</p>")
+    assert "is a text page" in weights.problem([SPEC], w)
+    _put(w, data=b"")
+    assert "is empty" in weights.problem([SPEC], w)
+    _put(w, data=b"\x08\x07\x12\x07pytorch")  # ir_version 7, producer: what an ONNX file begins with
+    assert weights.problem([SPEC], w) is None
+    st = weights.WeightSpec("m.safetensors", "https://example.org/m.safetensors")
+    save_file({"x": np.zeros((64, 64), np.float32)}, str(w / "m.safetensors"))
+    assert weights.problem([st], w) is None
+    whole = (w / "m.safetensors").read_bytes()
+    (w / "m.safetensors").write_bytes(whole[: len(whole) // 2])
+    assert "truncated?" in weights.problem([st], w)

@@ -263,3 +263,15 @@ def test_an_offline_hub_download_is_one_line_whatever_the_http_client(tmp_path, 
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # a bug stays a bug, not "offline?"
         fetch_hub(spec, tmp_path)
+
+
+def test_a_page_saved_as_an_unpinned_file_is_removed_not_put_in_place(tmp_path):
+    """A mirror (or a proxy) that answers with its HTML page: wav2lip's file, which has no published sha256, was
+    put in place and `gen backends` called it ready."""
+    from synthfake.weights_fetch import FetchFailed, _check
+
+    part = tmp_path / "wav2lip_gan_96.onnx.part"
+    part.write_bytes(b"<!DOCTYPE html><p>Please log in to the proxy</p>")
+    with pytest.raises(FetchFailed, match="wav2lip_gan_96.onnx: the file from http://m/x is a text page"):
+        _check(part, {}, "wav2lip_gan_96.onnx", "http://m/x")
+    assert not part.exists()

@@ -130,12 +130,43 @@ def sha256(path: Path | str) -> str:
     return digest
 
 
+def implausible(path: Path, name: str | None = None) -> str | None:
+    """Why a weights file with no published sha256 cannot be what its name says (None: it may be), from a look at
+    its first bytes and size: empty, a text or HTML page (a proxy's login page saved as the file), a safetensors
+    file whose header does not match its size (truncated). Nothing else checks such a file before a run loads it. `name`: the file's own name when `path` is a download's
+    temporary one."""
+    suffix = Path(name or path.name).suffix
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            header = fh.read(n) if suffix == ".safetensors" and 0 < n < 100_000_000 else b""
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if size == 0:
+        return "is empty"
+    if head.lstrip()[:1] in (b"<", b"{") and suffix != ".json":
+        return "is a text page (HTML or JSON?), not model weights"
+    if suffix == ".safetensors":
+        try:
+            end = max((t["data_offsets"][1] for k, t in json.loads(header).items() if k != "__metadata__"),
+                      default=0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "has no safetensors header"
+        if 8 + n + end != size:
+            return f"holds {size} bytes where its safetensors header says {8 + n + end} (truncated?)"
+    return None
+
+
 def check(spec: WeightSpec, path: Path, allow_unverified: bool = False) -> Resolved:
     """Hash `path` and compare with the published sha256; a mismatch is refused unless `allow_unverified`."""
     if Path(path).is_dir() and Path(spec.name).suffix in WEIGHT_SUFFIXES:  # `gen backends` had ended on its errno
         raise BackendNotReady(f"{path}: is a folder, not the weights file {spec.name}; get the file from {spec.url}")
     digest = sha256(path)
     if spec.sha256 is None:
+        if why := implausible(Path(path)):
+            raise BackendNotReady(f"{path}: {why}; get the file from {spec.url}")
         return Resolved(spec, path, digest, None)
     if digest in spec.published():
         return Resolved(spec, path, digest, True)

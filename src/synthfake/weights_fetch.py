@@ -121,6 +121,9 @@ def _check(path: Path, published: dict[str, str], what: str, url: str) -> tuple[
     """(sha256, verified); a file whose sha256 is not a published one is removed and FetchFailed raised."""
     digest = sha256_file(path)
     if not published:
+        if why := weights.implausible(path, what):  # `what`: the file's own name (a download is NAME.part)
+            path.unlink(missing_ok=True)
+            raise FetchFailed(f"{what}: the file from {url} {why}; the download was removed")
         return digest, None
     if digest in published:
         return digest, True
