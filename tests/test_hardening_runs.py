@@ -55,12 +55,14 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
         (weights / name).write_bytes(b"not an onnx model")
     ds = tmp_path / "D"
     proc = gen("run", *SWAP, "--n", 3, "--backend", "face_swap=inswapper", "--weights-dir", weights,
-               "--sources", faces, "--out", ds, "--quiet", "--allow-unverified", check=False,
-               timeout=300)  # past the sha256 check, to the loader
+               "--sources", faces, "--out", ds, "--allow-unverified", check=False, timeout=300,
+               env={**os.environ, "SYNTHFAKE_PROGRESS_INTERVAL": "0"})  # past the sha256 check, to the loader
     assert proc.returncode == 3, proc.stderr[-2000:]
     line = _error_line(proc)
     assert "shard 0/1 stopped" in line and "inswapper_128.onnx" in line and "not a loadable ONNX" in line
     assert _ids(ds) == ([], [])  # nothing recorded: the samples are still to do
+    counts = [ln.split(": ", 1)[1].split(" ", 1)[0] for ln in proc.stderr.splitlines() if ln.startswith("shard 0/1: ")]
+    assert counts and counts[-1] == "0/3", counts  # the sample the shard stopped at is not counted as made
 
     # disk full (here: the file-size limit, EFBIG) while writing media: same class, same outcome
     ds2 = tmp_path / "D2"

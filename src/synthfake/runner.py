@@ -134,10 +134,11 @@ class Shard:
         for spec, result in zip(group, results):
             spec, result = self.redraw(spec, result)
             cause = environment_cause(result) if isinstance(result, BaseException) else None
-            if cause is not None:  # not this sample's fault: record nothing, stop after the group
-                self.clean(spec)
+            if cause is not None:  # not this sample's fault: record nothing, stop after the group (nor counted
+                self.clean(spec)   # on the progress line: it is still to do)
                 broken = broken or (spec, cause)
-            elif isinstance(result, Exception):
+                continue
+            if isinstance(result, Exception):
                 self.fail(spec, result)
             else:
                 self.res.done += 1
