@@ -77,7 +77,7 @@ def own_test(model: Path, ds: Path, a) -> dict:
     rows = [Labelled(r.id, r.label, r.type, r.backend) for r in recs]
     probs = {r.id: s.prob for r, s in zip(recs, scores)}
     meta = json.loads((model / "detector.json").read_text())
-    from synthfake.detector.model import DetectorMeta
+    from synthfake.detector.meta import DetectorMeta
 
     boot = report_external(str(ds), rows, probs, DetectorMeta(threshold=meta["threshold"]), [], boot=BOOT)
     return {"roc_auc": boot.roc_auc, "ci": boot.roc_auc_ci, "files": rep.files, "fakes": boot.fakes,

@@ -94,7 +94,8 @@ def make_model(kind: str, out: Path) -> str:
     import torch
     from transformers import ViTConfig, ViTForImageClassification
 
-    from synthfake.detector.model import TRAIN_LABELS, DetectorMeta, save_detector, tiny_config
+    from synthfake.detector.meta import TRAIN_LABELS, DetectorMeta
+    from synthfake.detector.model import save_detector, tiny_config
     from synthfake.detector.onnx_export import export_onnx
 
     torch.manual_seed(0)

@@ -39,7 +39,7 @@ def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=Non
     The equalised cache is checked (and filled) before anything is scored: a cache that would overwrite a file the
     equaliser did not write is refused before any work."""
     from .equalise import EqualiseSettings, equalise_folder
-    from .model import read_meta
+    from .meta import read_meta
 
     folder = Path(folder)
     meta = read_meta(Path(model_dir))  # a folder that cannot be scored with fails before anything is re-encoded

@@ -21,7 +21,8 @@ from synthfake.sample_spec import sample_id
 
 from .crops import crop_settings, iter_record_crops
 from .metrics import Report, report
-from .model import DetectorMeta, load_detector
+from .meta import DetectorMeta
+from .model import load_detector
 from .score import FileScore, label_of, score_stream
 
 

@@ -25,7 +25,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
 from .metrics import best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
-from .model import DetectorMeta
+from .meta import DetectorMeta
 from .score import SHARE, share_threshold
 
 BOOT = 1000  # bootstrap resamples
@@ -204,7 +204,7 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
     The scores are `predict`'s (onnxruntime on CPU, or torch where predict uses it): the model's settings are read
     from its folder (`read_meta`, plain JSON), so a folder `predict` scores (model.onnx without the torch
     weights) is evaluated too."""
-    from .model import read_meta
+    from .meta import read_meta
 
     folder = Path(folder)
     meta = read_meta(Path(model_dir))

@@ -3,7 +3,7 @@
 Scoring then runs on onnxruntime and imports neither torch nor transformers. The export writes
 `onnx.json` with the opset, the checkpoint file's size and mtime (a later retrain makes the ONNX stale, and
 scoring says so), model.onnx's own size, mtime and sha256 (one copied in from another training is refused), whether
-the folder had its detector.json (a trained folder: `model.read_meta` then refuses to score without it) and the
+the folder had its detector.json (a trained folder: `meta.read_meta` then refuses to score without it) and the
 largest fake-probability difference to torch on sample crops, which must stay within 1e-5. The int8 copy and its
 validation check are made in `quantize.py`.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.files import read_json, sha256_file, write_json_atomic
 
-from .model import META_FILE, ONNX_META, ONNX_META_KEY, DetectorMeta
+from .meta import META_FILE, ONNX_META, ONNX_META_KEY, DetectorMeta
 from .score import video_flags
 
 ONNX_FILE = "model.onnx"

@@ -20,7 +20,7 @@ from synthfake.progress import sample_progress
 from .crops import crop_settings
 from .inputs import (SampleSubmission, examples, index_files, lookup, passed_over, read_sample, refuse_input_as_output,
                      scan_inputs, why_missing)
-from .model import DetectorMeta, read_meta
+from .meta import DetectorMeta, read_meta
 from .score import FileScore, label_of, score_parts, share_threshold
 from .stream import stream_crops
 

@@ -65,7 +65,7 @@ def quantize_int8(model_dir: Path, dataset: Path, batch_size: int = 16, workers:
     from synthfake.export.reader import as_dataset
 
     from .evaluate import score_records, split_records
-    from .model import read_meta
+    from .meta import read_meta
 
     d = Path(model_dir)
     meta = read_meta(d)

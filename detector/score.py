@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .crops import FileCrops
-from .model import DetectorMeta
+from .meta import DetectorMeta
 
 
 @dataclass

@@ -25,7 +25,8 @@ from .augment import AugmentSettings, augment
 from .crops import CropSettings, iter_record_crops
 from .evaluate import plan_hash, score_records, split_records
 from .metrics import best_threshold, macro_f1_at
-from .model import DetectorMeta, check_device, load_base, save_detector
+from .meta import DetectorMeta
+from .model import check_device, load_base, save_detector
 from .onnx_export import export_onnx
 from .score import takes_media
 from . import train_log

@@ -303,7 +303,7 @@ def test_a_file_name_that_is_not_utf8_is_written_as_it_is_on_disk(tmp_path):
 def test_a_hand_edited_detector_json_is_checked_before_scoring(tiny_model, tmp_path):
     """A threshold written as a string, out of [0, 1] or NaN, frames 0 or a list for the whole file: one line naming
     the file and field (before 6 Dec: a traceback after scoring, or every label 0 at threshold nan)."""
-    from synthfake.detector.model import read_meta
+    from synthfake.detector.meta import read_meta
     from synthfake.errors import SynthfakeError
 
     d = tmp_path / "M"
@@ -347,7 +347,8 @@ def test_a_probability_sheet_gets_0_5_for_a_file_without_crops(data_dir, tmp_pat
     from typer.testing import CliRunner
 
     from synthfake.cli import app
-    from synthfake.detector.model import DetectorMeta, save_detector, tiny_config
+    from synthfake.detector.meta import DetectorMeta
+    from synthfake.detector.model import save_detector, tiny_config
 
     model = tmp_path / "M"
     save_detector(ViTForImageClassification(tiny_config(32)).eval(), DetectorMeta(image_size=32, frames=2,

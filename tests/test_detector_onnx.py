@@ -20,7 +20,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from synthfake.detector.crops import CropSettings, FileCrops, file_crops  # noqa: E402
-from synthfake.detector.model import DetectorMeta, read_meta, save_detector, tiny_config  # noqa: E402
+from synthfake.detector.meta import DetectorMeta, read_meta  # noqa: E402
+from synthfake.detector.model import save_detector, tiny_config  # noqa: E402
 from synthfake.detector.onnx_export import export_onnx, onnx_scorer, sample_pixels  # noqa: E402
 from synthfake.detector.predict import load_scorer  # noqa: E402
 from synthfake.detector.score import score_stream  # noqa: E402

@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from conftest import ROOT  # noqa: E402
-from synthfake.detector.model import DetectorMeta  # noqa: E402
+from synthfake.detector.meta import DetectorMeta  # noqa: E402
 from synthfake.detector.train import DEFAULT_RECIPE, with_pseudo_fakes  # noqa: E402
 
 

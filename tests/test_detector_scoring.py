@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from synthfake.detector.crops import CropSettings, file_crops  # noqa: E402
-from synthfake.detector.model import DetectorMeta, fake_index, load_detector, save_detector, tiny_config  # noqa: E402
+from synthfake.detector.meta import DetectorMeta, fake_index  # noqa: E402
+from synthfake.detector.model import load_detector, save_detector, tiny_config  # noqa: E402
 from synthfake.detector.score import fake_probs, score_parts, score_stream, to_pixels  # noqa: E402
 from synthfake.detector.crops import FileCrops  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402

@@ -129,7 +129,8 @@ def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from conftest import gen
-    from synthfake.detector.model import DetectorMeta, load_base, save_detector
+    from synthfake.detector.meta import DetectorMeta
+    from synthfake.detector.model import load_base, save_detector
     from synthfake.detector.onnx_export import export_onnx
 
     for name in ("photo_s1.jpg", "photo_s12.jpg", "still_talk_d3.jpg"):

@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from synthfake.detector.external import evaluate_external, report_external  # noqa: E402
-from synthfake.detector.model import DetectorMeta, load_base, save_detector  # noqa: E402
+from synthfake.detector.meta import DetectorMeta  # noqa: E402
+from synthfake.detector.model import load_base, save_detector  # noqa: E402
 from synthfake.detector.onnx_export import export_onnx  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402
 from synthfake.labels import Labelled, read_labels  # noqa: E402

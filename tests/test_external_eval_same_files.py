@@ -19,7 +19,8 @@ pytest.importorskip("transformers")
 from synthfake.detector.equalise import EqualiseSettings  # noqa: E402
 from synthfake.detector.equalised_eval import SAME, comparison_table, evaluate_equalised  # noqa: E402
 from synthfake.detector.external import evaluate_external  # noqa: E402
-from synthfake.detector.model import DetectorMeta, load_base, save_detector  # noqa: E402
+from synthfake.detector.meta import DetectorMeta  # noqa: E402
+from synthfake.detector.model import load_base, save_detector  # noqa: E402
 from synthfake.detector.onnx_export import export_onnx  # noqa: E402
 
 ARCH = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}

@@ -18,8 +18,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from synthfake.detector.model import (DetectorMeta, read_meta, save_detector, scratch_config,  # noqa: E402
-                                      tiny_config)
+from synthfake.detector.meta import DetectorMeta, read_meta  # noqa: E402
+from synthfake.detector.model import save_detector, scratch_config, tiny_config  # noqa: E402
 from synthfake.detector.onnx_export import export_dir, export_onnx, onnx_scorer, sample_pixels  # noqa: E402
 from synthfake.detector.predict import load_scorer  # noqa: E402
 from synthfake.detector.quantize import int8_choice, quantize_file, require_check, save_int8  # noqa: E402

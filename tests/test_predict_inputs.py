@@ -24,7 +24,8 @@ def model(tmp_path_factory) -> Path:
     """A tiny random ViT (32 px), saved as `gen detect train` saves one; fallback label 1."""
     from transformers import ViTForImageClassification
 
-    from synthfake.detector.model import DetectorMeta, save_detector, tiny_config
+    from synthfake.detector.meta import DetectorMeta
+    from synthfake.detector.model import save_detector, tiny_config
 
     d = tmp_path_factory.mktemp("model") / "M"
     save_detector(ViTForImageClassification(tiny_config(32)).eval(), DetectorMeta(image_size=32, frames=2,

@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from synthfake.detector.model import DetectorMeta, load_base, load_detector, save_detector  # noqa: E402
+from synthfake.detector.meta import DetectorMeta  # noqa: E402
+from synthfake.detector.model import load_base, load_detector, save_detector  # noqa: E402
 from synthfake.detector.residual_stats import N_FEATURES, REGIONS  # noqa: E402
 from synthfake.detector.score import to_pixels  # noqa: E402
 
