@@ -19,7 +19,7 @@ import pytest
 from conftest import gen
 from synthfake.errors import SynthfakeError
 from synthfake.export import SETTINGS, Options, run_export
-from synthfake.export.common import MARKER
+from synthfake.export.folder import MARKER
 from synthfake.manifest import part_files, read_records
 
 

@@ -19,8 +19,8 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import canonical_hash, write_json_atomic
 from synthfake.registry import Contract, Registry
 
-from .common import (MARKER, TMP, Options, Result, counts_of, read_marker, remove_stale_tmp, select, stale_tmp,
-                     unfinished, write_marker)
+from .common import Options, Result, counts_of, select, unfinished, write_marker
+from .folder import MARKER, TMP, read_marker, remove_stale_tmp, stale_tmp
 
 # Each format module: VERSION, ready(options) (None, or why not), export(items, out, options, result) and
 # SETTINGS, the Options fields it reads (an export folder resumed with other values of those is refused).

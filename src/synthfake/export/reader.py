@@ -20,7 +20,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.files import write_bytes_atomic, write_json_atomic
 from synthfake.manifest import Record, inside, part_name
 
-from .common import VIEW, read_marker
+from .folder import VIEW, read_marker
 
 UNPACKED = "unpacked.json"  # in the view: where it came from and the plan hash the export was made under
 
