@@ -9,7 +9,7 @@ from pathlib import Path
 
 from synthfake.labels import Labelled
 
-from .external import ExternalReport, fmt, report_external, score_folder, scored_confound
+from .external import ExternalReport, fmt, report_external, score_folder, scored_as_found, scored_confound
 
 def confound_of(folder: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:
     """`scored_confound` of these rows of a folder only (through a labels CSV that lists them)."""
@@ -44,9 +44,7 @@ def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=Non
     folder = Path(folder)
     meta = read_meta(Path(model_dir))  # a folder that cannot be scored with fails before anything is re-encoded
     eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log)
-    rows, skipped, probs = score_folder(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
-    found = report_external(str(folder), rows, probs, meta, skipped)
-    found.confound, found.confound_auc = scored_confound(folder, labels, rows)
+    found, rows, probs = scored_as_found(model_dir, meta, folder, labels, batch_size, device, fp16, workers, show, log)
     for s in eq.skipped:
         if s["reason"].startswith("not equalised"):
             log(f"{folder / s['path']}: {s['reason']}: skipped")
@@ -62,7 +60,7 @@ def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=Non
     rep.probs = {eq.source_of[k]: v for k, v in rep.probs.items()}
     same_rows = [r for r in rows if r.path in sources]
     same = report_external(str(folder), same_rows, {r.path: probs[r.path] for r in same_rows}, meta,
-                           skipped + [s for s in left if s["path"] in found_paths and s["path"] not in sources])
+                           found.skipped + [s for s in left if s["path"] in found_paths and s["path"] not in sources])
     same.confound, same.confound_auc = confound_of(folder, same_rows)
     reps = {"found": found, SAME: same, "equalised": rep}
     if left_out(reps):

@@ -207,11 +207,18 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
     from .meta import read_meta
 
     folder = Path(folder)
-    meta = read_meta(Path(model_dir))
+    return scored_as_found(model_dir, read_meta(Path(model_dir)), folder, labels, batch_size, device, fp16, workers,
+                           show, log)[0]
+
+
+def scored_as_found(model_dir: Path, meta, folder: Path, labels: Path, batch_size: int, device: str, fp16: bool,
+                    workers: int, show: bool, log) -> tuple[ExternalReport, list[Labelled], dict]:
+    """(the report, with the confound of what was scored; the rows scored; their probabilities) of the folder as
+    it is."""
     rows, skipped, probs = score_folder(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
     rep = report_external(str(folder), rows, probs, meta, skipped)
     rep.confound, rep.confound_auc = scored_confound(folder, labels, rows)
-    return rep
+    return rep, rows, probs
 
 
 def scored_confound(folder: Path, labels: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:

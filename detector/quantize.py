@@ -13,13 +13,12 @@ F1_TOLERANCE either way) and the copy is current (`int8_choice`); `--int8` asks 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import write_json_atomic
+from synthfake.files import removed_on_error, tmp_beside, write_json_atomic
 
 from .onnx_export import (INT8_FILE, INT8_META, ONNX_FILE, file_stamp, onnx_scorer, same_file, weights_file,
                           weights_stamp)
@@ -71,8 +70,7 @@ def quantize_int8(model_dir: Path, dataset: Path, batch_size: int = 16, workers:
     meta = read_meta(d)
     fp32 = onnx_scorer(d, meta, threads=0)  # also checks that model.onnx is current
     data = as_dataset(dataset, log)  # the dataset itself, or an export's unpacked view
-    tmp = d / f".{INT8_FILE}.{os.getpid()}.tmp"
-    try:
+    with removed_on_error(tmp_beside(d / INT8_FILE)) as tmp:
         quantize_file(d / ONNX_FILE, tmp)
         recs = split_records(data, "val")
         a = score_records(fp32, meta, data, recs, batch_size, workers, what="val fp32")
@@ -82,9 +80,6 @@ def quantize_int8(model_dir: Path, dataset: Path, batch_size: int = 16, workers:
             check = int8_check([r.label for r in recs], [x.prob for x in a], [y.prob for y in b], meta.threshold)
         except SynthfakeError as e:
             raise SynthfakeError(f"{dataset}: {e}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     check = save_int8(d, tmp, {"dataset": str(dataset), "split": "val", **check})
     verdict = "used by default" if check["passed"] else f"NOT used by default (F1 moved by more than {F1_TOLERANCE})"
     log(f"{d / INT8_FILE}: val macro F1 {check['macro_f1_int8']:.4f} (fp32 {check['macro_f1_fp32']:.4f}) over "

@@ -66,12 +66,22 @@ def atomic_file(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_beside(final)
     try:
-        yield tmp
-        commit_file(tmp, final)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and not e.filename:  # a failed write() names no file: name the one meant
+        with removed_on_error(tmp):
+            yield tmp
+            commit_file(tmp, final)
+    except OSError as e:
+        if not e.filename:  # a failed write() names no file: name the one meant
             e.filename = str(final)
+        raise
+
+
+@contextmanager
+def removed_on_error(tmp: Path) -> Iterator[Path]:
+    """`tmp` is removed when the block fails (a full disk, Ctrl-C, a bug): a failed write leaves nothing behind."""
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -60,16 +60,20 @@ def _worker_start() -> None:
     die_with_parent(_FORKER[0] if _FORKER[0] is not None else os.getppid())
 
 
-class _ForkProcess(_mpc.ForkProcess):
+class _StartsAsWorker:
+    """Mixed into a context's Process class: `_worker_start` runs before the process's target."""
+
     def run(self):
         _worker_start()
         super().run()
 
 
-class _ForkServerProcess(_mpc.ForkServerProcess):
-    def run(self):
-        _worker_start()
-        super().run()
+class _ForkProcess(_StartsAsWorker, _mpc.ForkProcess):
+    pass
+
+
+class _ForkServerProcess(_StartsAsWorker, _mpc.ForkServerProcess):
+    pass
 
 
 class _ForkContext(_mpc.ForkContext):

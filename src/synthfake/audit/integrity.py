@@ -110,6 +110,12 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
     wrong_size: set[int] = set()  # positions of records whose file has another size
     broken: set[str] = set()  # ids of a record whose file is missing, unreadable, escaping or not as recorded
     root = str(ds).rstrip("/") + "/"
+
+    def flag(kind: str, r: RecordView, what: str) -> None:
+        """A problem of this kind with r's file; r is not checked further."""
+        problems[kind].append(f"{r.id}: {what}")
+        broken.add(r.id)
+
     for pos, r in enumerate(records):
         if r.path in paths:
             shared.setdefault(r.path, [paths[r.path]]).append(r.id)
@@ -125,16 +131,14 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
                 full = linked[pos] = str(resolve(ds, r))  # a link: where it points must stay inside the root
                 st = os.stat(full)
         except ManifestError as e:
-            problems["escaping_paths"].append(f"{r.id}: {e}")
+            flag("escaping_paths", r, str(e))
             escaped.add(r.id)
-            broken.add(r.id)
             continue
         except OSError:
             st = None
         if st is None or not stat.S_ISREG(st.st_mode):
             why = "not found" if st is None else "is not a regular file"
-            problems["missing_files"].append(f"{r.id}: {r.path} {why}")
-            broken.add(r.id)
+            flag("missing_files", r, f"{r.path} {why}")
             continue
         if st.st_size != r.bytes:
             problems["size_mismatch"].append(f"{r.id}: {r.path} has {st.st_size} bytes, record says {r.bytes}")
@@ -167,16 +171,13 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
                 for p in (first[key], *more.get(key, ())):
                     r = records[p]
                     if sha is None:
-                        problems["missing_files"].append(f"{r.id}: {r.path} cannot be read")
-                        broken.add(r.id)
+                        flag("missing_files", r, f"{r.path} cannot be read")
                         continue
                     actual[r.id] = r.sha256 if sha == r.sha256 else sha  # the record's string when equal
                     if p in wrong_size:  # counted once: as a size mismatch
                         broken.add(r.id)
                     elif sha != r.sha256:
-                        problems["sha256_mismatch"].append(f"{r.id}: {r.path} sha256 {sha[:12]}..., "
-                                                           f"record says {r.sha256[:12]}...")
-                        broken.add(r.id)
+                        flag("sha256_mismatch", r, f"{r.path} sha256 {sha[:12]}..., record says {r.sha256[:12]}...")
                     else:
                         whole.add(r.id)
     finally:  # on Ctrl-C the batches not started are dropped (a `with` block would hash every one first)

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from synthfake.files import atomic_file, fsync_dir, fsync_file, tmp_beside
+from synthfake.files import atomic_file, fsync_dir, fsync_file, removed_on_error, tmp_beside
 
 
 def _linked(src: Path, dst: Path) -> bool:
@@ -59,14 +59,10 @@ class MediaCopies:
                 return  # there already: an interrupted export made it (linked, or copied whole and renamed)
         if final.exists():
             return
-        tmp = tmp_beside(final)
-        try:
+        with removed_on_error(tmp_beside(final)) as tmp:
             shutil.copyfile(src, tmp)
             fsync_file(tmp)
             os.replace(tmp, final)  # the folder is fsynced at sync(), before the shard that names the file
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
     def sync(self) -> None:
         for folder in sorted(self.folders):
