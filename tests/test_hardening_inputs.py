@@ -190,3 +190,24 @@ def test_split_names_sources_inside_out_and_names_not_utf8(src, tmp_path):
     bad = next(it for it in index.items if it.path.startswith("caf"))
     assert bad.path == "caf\ufffd.jpg" and "file name is not UTF-8" in (bad.excluded or ""), bad
     index.model_dump_json()  # the index can be written
+
+
+@pytest.mark.parametrize("args, where, what", [
+    (("run", "--seed", "-1"), "gen run", "--seed"),
+    (("run", "--no-such-flag"), "gen run", "--no-such-flag"),
+    (("detect", "predict"), "gen detect predict", "model_dir"),
+    (("no-such-command",), "gen", "no-such-command"),
+    (("detect", "eval", "--batch-size", "x", "m", "d"), "gen detect eval", "--batch-size"),
+])
+def test_a_usage_error_is_one_line_naming_the_command_exit_2(args, where, what):
+    """Typer's own checks (a value out of range, an unknown flag, a missing argument) are one line, as every other
+    refusal is, not typer's five-line box; `--version` and `--help` still exit 0."""
+    from conftest import gen
+
+    p = gen(*args, check=False, timeout=120)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{where}: ") and what in lines[0], p.stderr
+    assert f"(see {where} --help)" in lines[0] and p.stdout == ""
+    assert gen("--version", timeout=120).stdout.startswith("synthfake ")
+    assert "Usage: gen detect eval" in gen("detect", "eval", "--help", timeout=120).stdout
