@@ -211,3 +211,18 @@ def test_a_usage_error_is_one_line_naming_the_command_exit_2(args, where, what):
     assert f"(see {where} --help)" in lines[0] and p.stdout == ""
     assert gen("--version", timeout=120).stdout.startswith("synthfake ")
     assert "Usage: gen detect eval" in gen("detect", "eval", "--help", timeout=120).stdout
+
+
+def test_gen_backends_checks_a_backend_as_backend_opts_would_load_it(tmp_path, monkeypatch):
+    """`gen backends --backend-opt` checks the file a run with that option loads (wav2lip_96, not the default
+    wav2lip_gan_96) and the key a provider reads; a wrong option is refused in one line, as gen run refuses it."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    empty = tmp_path / "w"
+    empty.mkdir()
+    res = _gen("backends", "--weights-dir", empty, "--backend-opt", "wav2lip.model=wav2lip_96",
+               "--backend-opt", "http_t2i.provider=openai")
+    assert res.exit_code == 0, res.output
+    assert "wav2lip_96.onnx not found" in res.output and "wav2lip_gan_96" not in res.output
+    assert "$OPENAI_API_KEY is not set" in res.output
+    bad = _gen("backends", "--backend-opt", "wav2lip.model=nope")
+    assert bad.exit_code == 2 and "wav2lip.model" in bad.output

@@ -21,17 +21,24 @@ from .degrade import parse_chain
 
 @one_line_errors
 def backends(weights_dir: Optional[Path] = WEIGHTS_DIR,
-             allow_unverified: bool = ALLOW_UNVERIFIED):
+             allow_unverified: bool = ALLOW_UNVERIFIED,
+             backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value, as for "
+                                                              "gen run: check the backend as that run would load it "
+                                                              "(wav2lip.model=wav2lip_96, http_t2i.provider=openai).")):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
+    from .plan_options import read_backend_opts  # the parser of gen run's --backend-opt
     from .weights import places
     from .weights_fetch import not_a_folder
+
+    opts = read_backend_opts(backend_opts or [])  # checked against each backend's options, each key once
 
     for label, folder in places(weights_dir)[:2]:  # the places a user set (the cache may not be made yet)
         if folder is not None and (why := "no such folder" if not folder.exists() else not_a_folder(folder)):
             err.print(f"WARN: {label} {folder}: {why}; no weights file is found there", markup=False,
                       highlight=False)
-    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified)
+    ctx = registry.Context(cache_dir=Path("."), weights_dir=weights_dir, allow_unverified=allow_unverified,
+                           backend_opts=opts)
     t = Table(title="backends (default: what `gen run` uses for its type when no --backend or recipe names one)")
     for c in ("backend", "type", "default", "status"):
         t.add_column(c, overflow="fold")
