@@ -71,7 +71,7 @@ def _check_ready(plan_fields: dict, ctx: registry.Context) -> None:
             if why:
                 problems.append(f"{t}: {why}")
     if problems:
-        raise SynthfakeError("\n".join(problems) + "\nnothing was written")
+        raise SynthfakeError("\n".join(problems))  # a line per backend; exit 2 says nothing was written
 
 
 BACKEND_HELP = (f"TYPE=NAME, or a mix TYPE=NAME:W,NAME:W with exact counts per backend (repeatable). "
