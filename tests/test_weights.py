@@ -27,7 +27,7 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-def _put(folder, name="model.onnx", data=b"weights"):
+def _put(folder, name="model.onnx", data=b"\x08\x07\x12\x07weights"):  # as an ONNX file: ir_version, producer
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
     return folder / name
@@ -176,3 +176,26 @@ def test_an_unpinned_file_that_cannot_be_its_kind_is_not_ready(tmp_path, home):
     whole = (w / "m.safetensors").read_bytes()
     (w / "m.safetensors").write_bytes(whole[: len(whole) // 2])
     assert "truncated?" in weights.problem([st], w)
+
+
+def test_an_unpinned_onnx_file_cut_short_is_not_ready(tmp_path, home):
+    """wav2lip's ONNX files have no published sha256: one cut short by a failed copy was called ready and the run
+    stopped at its first sample. Its protobuf fields are walked by their lengths: a cut file ends inside one."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    w = tmp_path / "w"
+    weight = numpy_helper.from_array(np.ones((64, 64), np.float32), "W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], [weight])
+    whole = helper.make_model(graph, producer_name="test").SerializeToString()
+    _put(w, data=whole)
+    assert weights.problem([SPEC], w) is None
+    for cut in (len(whole) - 1, len(whole) // 2, 3):
+        _put(w, data=whole[:cut])
+        assert "truncated?" in weights.problem([SPEC], w), cut
+    _put(w, data=b"\x00\x00\x00garbage")
+    assert "is not an ONNX file" in weights.problem([SPEC], w)
+    assert onnx.load_from_string(whole).graph.name == "g"  # the bytes above are a real model

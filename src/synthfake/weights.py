@@ -156,7 +156,36 @@ def implausible(path: Path, name: str | None = None) -> str | None:
             return "has no safetensors header"
         if 8 + n + end != size:
             return f"holds {size} bytes where its safetensors header says {8 + n + end} (truncated?)"
+    if suffix == ".onnx":
+        return _protobuf_cut(path, size)
     return None
+
+
+def _protobuf_cut(path: Path, size: int) -> str | None:
+    """Why an .onnx file is not a whole protobuf message (None: it is): its top-level fields are walked by their
+    tags and lengths (the graph is one field, skipped, not read), so a file cut short ends inside a field."""
+
+    def varint(fh) -> int | None:
+        value = shift = 0
+        while (b := fh.read(1)) and shift < 70:
+            value |= (b[0] & 0x7F) << shift
+            if b[0] < 0x80:
+                return value
+            shift += 7
+        return None  # the file ended inside the number
+
+    cut = f"ends inside its last field ({size} bytes; truncated?)"
+    with open(path, "rb") as fh:
+        while (at := fh.tell()) < size:
+            key = varint(fh)
+            if key is None or key >> 3 == 0 or key & 7 not in (0, 1, 2, 5):
+                return f"is not an ONNX file (no protobuf field at byte {at})"
+            n = varint(fh) if key & 7 in (0, 2) else {1: 8, 5: 4}[key & 7]  # wire type 0: the value itself
+            if n is None:
+                return cut
+            if key & 7 != 0:
+                fh.seek(n, os.SEEK_CUR)
+        return cut if fh.tell() != size else None
 
 
 def check(spec: WeightSpec, path: Path, allow_unverified: bool = False) -> Resolved:
