@@ -126,24 +126,17 @@ def test_undecodable_and_absent_files_are_skipped_with_a_reason(folder, tmp_path
 def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path):
     """`gen detect eval --labels --equalise` on real faces: both AUCs with their confounds; the broken file's
     reason on one line of the report."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from conftest import gen
-    from synthfake.detector.meta import DetectorMeta
-    from synthfake.detector.model import load_base, save_detector
-    from synthfake.detector.onnx_export import export_onnx
+    from tiny_models import random_detector
 
     for name in ("photo_s1.jpg", "photo_s12.jpg", "still_talk_d3.jpg"):
         shutil.copy(data_dir / "faces" / name, folder / "img" / name)
     _write_labels(folder / "faces.csv", [("img/photo_s1.jpg", 0, "real", "r"), ("img/photo_s12.jpg", 1, "swap", "s"),
                                          ("img/still_talk_d3.jpg", 1, "swap", "s"), ("img/real.jpg", 0, "real", "r"),
                                          ("vid/broken.mp4", 1, "swap", "s")])
-    torch.manual_seed(0)
-    arch = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
-    model, _ = load_base(None, 48, print, arch)
-    meta = DetectorMeta(image_size=48, frames=2, threshold=0.5)
-    save_detector(model.eval(), meta, tmp_path / "m")
-    export_onnx(model.eval(), meta, tmp_path / "m", log=print)
+    random_detector(tmp_path / "m", frames=2)
     p = gen("detect", "eval", tmp_path / "m", folder, "--labels", folder / "faces.csv", "--equalise",
             "--equalise-cache", tmp_path / "eq", "--json", tmp_path / "r.json", "--workers", "0", "--quiet")
     rows = [ln.split() for ln in p.stdout.splitlines()

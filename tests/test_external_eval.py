@@ -18,12 +18,11 @@ pytest.importorskip("transformers")
 
 from synthfake.detector.external import evaluate_external, report_external  # noqa: E402
 from synthfake.detector.meta import DetectorMeta  # noqa: E402
-from synthfake.detector.model import load_base, save_detector  # noqa: E402
-from synthfake.detector.onnx_export import export_onnx  # noqa: E402
+from synthfake.detector.model import load_base  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402
 from synthfake.labels import Labelled, read_labels  # noqa: E402
+from tiny_models import RESNET as ARCH, random_detector  # noqa: E402
 
-ARCH = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
 FILES = [("faces/photo_s1.jpg", 0), ("faces/photo_s12.jpg", 0), ("faces/still_talk_d3.jpg", 1),
          ("videos/talk_d9.mp4", 1), ("nonfaces/animal_s22.jpg", 0)]
 
@@ -50,14 +49,7 @@ def folder(data_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A random small ResNet detector (a from-scratch recipe's architecture) saved as training saves it."""
-    torch.manual_seed(0)
-    model, meta = load_base(None, 48, print, ARCH)
-    d = tmp_path_factory.mktemp("model") / "m"
-    meta = DetectorMeta(image_size=48, frames=3, threshold=0.5)
-    save_detector(model.eval(), meta, d)
-    export_onnx(model.eval(), meta, d, log=print)  # training ends with the ONNX export scoring runs on
-    return d
+    return random_detector(tmp_path_factory.mktemp("model") / "m", frames=3)
 
 
 def test_scores_are_predicts_and_missing_is_skipped(folder, model_dir, tmp_path):

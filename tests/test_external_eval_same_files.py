@@ -19,11 +19,8 @@ pytest.importorskip("transformers")
 from synthfake.detector.equalise import EqualiseSettings  # noqa: E402
 from synthfake.detector.equalised_eval import SAME, comparison_table, evaluate_equalised  # noqa: E402
 from synthfake.detector.external import evaluate_external  # noqa: E402
-from synthfake.detector.meta import DetectorMeta  # noqa: E402
-from synthfake.detector.model import load_base, save_detector  # noqa: E402
-from synthfake.detector.onnx_export import export_onnx  # noqa: E402
+from tiny_models import random_detector  # noqa: E402
 
-ARCH = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
 S = EqualiseSettings(image_side=96, jpeg_quality=85, video_side=64, max_seconds=1.0, crf=30)
 ROWS = [("faces/photo_s1.jpg", 0), ("nonfaces/animal_s22.jpg", 0), ("faces/photo_s12.jpg", 1),
         ("faces/still_talk_d3.jpg", 1), ("bad/broken.mp4", 1), ("bad/zero.jpg", 0)]
@@ -48,13 +45,7 @@ def folder(data_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model, _ = load_base(None, 48, print, ARCH)
-    d = tmp_path_factory.mktemp("model") / "m"
-    meta = DetectorMeta(image_size=48, frames=2, threshold=0.5)
-    save_detector(model.eval(), meta, d)
-    export_onnx(model.eval(), meta, d, log=print)
-    return d
+    return random_detector(tmp_path_factory.mktemp("model") / "m", frames=2)
 
 
 def test_found_and_equalised_are_compared_over_the_same_files(folder, model_dir, tmp_path):

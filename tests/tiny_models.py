@@ -155,3 +155,23 @@ def build_tiny_flux(root: Path, size: int = 32) -> Path:
     FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=clip, tokenizer=clip_tok,
                  text_encoder_2=t5, tokenizer_2=t5_tok, transformer=transformer).save_pretrained(root)
     return root
+
+
+RESNET = {"type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}
+
+
+def random_detector(folder: Path, frames: int, seed: int = 0) -> Path:
+    """A random small ResNet detector (a from-scratch recipe's architecture, 48 px) saved as training saves it:
+    the torch weights, detector.json and the ONNX graph scoring runs on."""
+    import torch
+
+    from synthfake.detector.meta import DetectorMeta
+    from synthfake.detector.model import load_base, save_detector
+    from synthfake.detector.onnx_export import export_onnx
+
+    torch.manual_seed(seed)
+    model, _ = load_base(None, 48, print, RESNET)
+    meta = DetectorMeta(image_size=48, frames=frames, threshold=0.5)
+    save_detector(model.eval(), meta, folder)
+    export_onnx(model.eval(), meta, folder, log=print)
+    return folder
