@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -157,8 +158,8 @@ class _Keys(dict):
 
 def index_files(files: list[Path], root: Path) -> _Keys:
     """Lookup keys for each file: relative path, name, and stem (the last two only when unique), each also in
-    lower case where that is unique too (a sheet may write Photo.JPG as photo.jpg). A name, stem or lower-case key
-    that fits more than one file is kept in `ambiguous` with those files."""
+    lower case and composed (`_fold`) where that is unique too (a sheet may write Photo.JPG as photo.jpg). A name,
+    stem or folded key that fits more than one file is kept in `ambiguous` with those files."""
     keys = _Keys(root)
     named: dict[str, list[Path]] = {}
     for p in files:
@@ -174,9 +175,9 @@ def index_files(files: list[Path], root: Path) -> _Keys:
             keys.ambiguous[k] = ps
     low: dict[str, set[Path]] = {}
     for k, p in keys.items():
-        low.setdefault(k.lower(), set()).add(p)
+        low.setdefault(_fold(k), set()).add(p)
     for k, ps in keys.ambiguous.items():
-        low.setdefault(k.lower(), set()).update(ps)
+        low.setdefault(_fold(k), set()).update(ps)
     for k, ps in low.items():
         if k in keys or k in keys.ambiguous:
             continue
@@ -185,6 +186,12 @@ def index_files(files: list[Path], root: Path) -> _Keys:
         else:
             keys.ambiguous[k] = sorted(ps, key=lambda p: p.relative_to(root).as_posix())
     return keys
+
+
+def _fold(key: str) -> str:
+    """A key as the second tier compares it: lower case, and accents and Hangul composed (NFC): macOS names files
+    in decomposed form (NFD), so 'é' or '사진' in a file name and in a sheet typed elsewhere differ byte for byte."""
+    return unicodedata.normalize("NFC", key).lower()
 
 
 def _norm(key: str) -> str:
@@ -197,8 +204,8 @@ def _candidates(key: str, roots: list[str]) -> list[str]:
     stripped, each also as a relative path; then in lower case; then without a leading '/', the input folder's own
     name ('test/a.jpg' for INPUT_DIR test) or its absolute path, each also in lower case."""
     written = [k for raw in dict.fromkeys((key, key.strip())) for k in (raw, _norm(raw))]
-    tries = [*written, *(k.lower() for k in written)]
-    names = {PurePosixPath(r).name.lower() for r in roots if PurePosixPath(r).name}
+    tries = [*written, *(_fold(k) for k in written)]
+    names = {_fold(PurePosixPath(r).name) for r in roots if PurePosixPath(r).name}
     for k in dict.fromkeys(written):
         rest = [r for r in roots if k.startswith(r.rstrip("/") + "/")]
         if rest:  # the file's absolute path
@@ -208,10 +215,10 @@ def _candidates(key: str, roots: list[str]) -> list[str]:
         if bare != k:
             tries.append(bare)
         first, _, tail = bare.partition("/")
-        if tail and first.lower() in names:
+        if tail and _fold(first) in names:
             tries.append(tail)
     prefixed = tries[2 * len(written):]
-    return list(dict.fromkeys([*tries, *(k.lower() for k in prefixed)]))
+    return list(dict.fromkeys([*tries, *(_fold(k) for k in prefixed)]))
 
 
 def lookup(index: dict[str, Path], key: str) -> tuple[Path | None, list[Path]]:

@@ -146,6 +146,30 @@ def test_a_key_with_the_folder_name_or_a_leading_slash_finds_its_file(tmp_path):
     assert why_missing("._cmyk.jpg", root, None).startswith("is a macOS zip leftover")
 
 
+def test_a_sheet_key_in_composed_unicode_finds_a_file_named_in_decomposed_form(tmp_path):
+    """macOS names files in NFD ('e' + combining accent, Hangul as jamo); a sample sheet typed elsewhere is NFC. The
+    two look the same and differ byte for byte: the file was 'not found' and got the fallback."""
+    import unicodedata
+
+    from synthfake.detector.inputs import find_listed, index_files
+
+    root = tmp_path / "테스트"
+    names = ["photo é s42.jpg", "영상/사진 01.mp4", "Ünïcødé.png"]
+    files = []
+    for n in names:
+        p = root / unicodedata.normalize("NFD", n)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+        files.append(p)
+    assert all(unicodedata.normalize("NFD", n) != unicodedata.normalize("NFC", n) for n in names)
+    index = index_files(sorted(files), root)
+    for n, p in zip(names, files):
+        for key in (unicodedata.normalize("NFC", n), unicodedata.normalize("NFC", f"테스트/{n}"),
+                    unicodedata.normalize("NFC", n).upper(), unicodedata.normalize("NFD", n)):
+            assert find_listed(index, key) == p, key
+    assert find_listed(index, unicodedata.normalize("NFC", "사진 01.mp4")) == files[1]  # the name alone
+
+
 def test_a_key_that_fits_several_files_is_called_ambiguous(model, data_dir, tmp_path):
     """same.jpg and same.mp4 under the folder, a sheet row `same`: 'not found' before; now 'ambiguous' with both."""
     inp = tmp_path / "in"
