@@ -5,6 +5,7 @@ recorded as failed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def test_scan_lists_nonfaces_with_reason_and_groups_identities(data_dir, tmp_pat
     ids = {it.identity for it in index.items if it.is_face}
     assert len(ids) == 9, ids  # 6 people in videos + 3 photos
     assert by_path["audio/RD_Radio31_000.wav"].is_audio
+
+
+def test_the_scan_table_keeps_long_names_whole_in_a_pipe(data_dir, tmp_path):
+    """Piped into a log, the table was laid out 80 columns wide and cut names to 'phone_…', which cannot be told
+    from 'photo…'; every path now appears whole in its row."""
+    d = tmp_path / "src"
+    d.mkdir()
+    long = "a_rather_long_name_for_a_phone_video_still_from_the_competition_set_0001.jpg"
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", d / long)
+    shutil.copy(data_dir / "faces" / "photo_s12.jpg", d / "photo_s12.jpg")
+    rows = [ln for ln in gen("sources", "scan", d, env={**os.environ, "COLUMNS": ""}).stdout.splitlines()
+            if ln.startswith("│")]
+    paths = "".join(ln.split("│")[1].strip() for ln in rows)  # a name too long for its column folds onto the next
+    assert long in paths and "photo_s12.jpg" in paths and not any("…" in ln for ln in rows), rows
 
 
 def test_a_partial_identities_table_names_its_files_and_the_rest_are_grouped_by_face(data_dir, tmp_path):

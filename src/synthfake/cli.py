@@ -254,7 +254,7 @@ def sources_scan(folder: Path = typer.Argument(..., help="Folder of real media."
     t = Table(title=f"{index.root}: {len(index.items)} files, "
                     f"{len({i.identity for i in index.items if i.is_face})} face identities")
     for c in ("path", "kind", "size", "frames", "fps", "faces", "identity", "glasses", "use"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold" if c in ("path", "identity") else "ellipsis")  # names whole, folded
     for it in index.items:
         size = f"{it.width}x{it.height}" if it.width else (f"{it.duration:.1f}s" if it.duration else "")
         use = "face" if it.is_face else ("audio" if it.is_audio else Text("excluded", style="red"))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import shlex
+import sys
 from collections.abc import Sequence
 
 import typer
@@ -18,8 +20,16 @@ from rich.console import Console
 from .checks import number
 from .errors import EXIT_BROKEN, EXIT_USAGE, EnvironmentBroken, SynthfakeError, os_error
 
-out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False)  # piped (width 80): no path or
-# `next:` command broken across lines; user text printed as typed (no markup, no emoji codes)
+
+
+def _piped_width() -> int | None:
+    """Output into a pipe or a log (no terminal, no $COLUMNS) is laid out 200 columns wide, not rich's 80, so
+    tables keep their cells whole ('phone_…' cannot be told from 'photo…' in a log); a terminal sets its own."""
+    return None if os.environ.get("COLUMNS") or sys.stdout.isatty() else 200
+
+
+out = Console(soft_wrap=True, markup=False, emoji=False, highlight=False, width=_piped_width())  # piped: no path
+# or `next:` command broken across lines; user text printed as typed (no markup, no emoji codes)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 # the extra that brings each optional import (pyproject.toml)
