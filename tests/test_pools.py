@@ -46,6 +46,21 @@ def _session(sid: int) -> list[int]:
     return out
 
 
+def _signal_state(sid: int) -> str:
+    """Each live process of session `sid`: its /proc status lines on signals and threads, and its command line."""
+    lines = []
+    for pid in _session(sid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+        except OSError:
+            continue
+        keep = [ln for ln in status if ln.startswith(("State", "Threads", "SigBlk", "SigIgn", "SigCgt", "SigPnd",
+                                                       "ShdPnd"))]
+        lines.append(f"{pid} {cmd}: " + "; ".join(" ".join(ln.split()) for ln in keep))
+    return "\n".join(lines)
+
+
 def _wait(cond, seconds: float) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -134,8 +149,11 @@ def test_ctrl_c_stops_the_audit_with_one_line_and_130(tmp_path, method):
     write_records(ds)
     ds = tmp_path / "D"
     report = tmp_path / "r.json"
+    # SIGINT at its default, as in a terminal's foreground job: a suite started in the background of a script
+    # (`bash .ci/run &`) hands its children SIGINT ignored, and Python then never raises KeyboardInterrupt
     launcher = subprocess.Popen([sys.executable, "-c", CTRL_C, str(ds), method, str(report)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         workers = lambda: [p for p in _session(launcher.pid) if p != launcher.pid]  # noqa: E731
         # the 2 workers are up (under a forkserver, with it and the resource tracker)
@@ -144,7 +162,11 @@ def test_ctrl_c_stops_the_audit_with_one_line_and_130(tmp_path, method):
         before = workers()
         os.killpg(launcher.pid, signal.SIGINT)
         t0 = time.monotonic()
-        _, stderr = launcher.communicate(timeout=30)
+        try:
+            _, stderr = launcher.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say why: SIGINT ignored (SigIgn bit 2) or blocked, or a stop that hangs
+            raise AssertionError(f"no exit 30 s after SIGINT; the launcher's and workers' signal state and "
+                                 f"threads:\n{_signal_state(launcher.pid)}") from None
         took = time.monotonic() - t0
         lines = [ln for ln in stderr.splitlines() if ln.strip()]
         assert launcher.returncode == 130 and lines == ["interrupted (Ctrl-C): audit stopped; what was written whole is kept"], \
