@@ -282,4 +282,8 @@ app.add_typer(detect_app, name="detect")
 
 
 if __name__ == "__main__":  # `python -m synthfake.cli` (torchrun); the `gen` script starts at synthfake.entry
-    app()
+    import sys
+
+    from .entry import run
+
+    sys.exit(run(app, sys.argv[1:], "gen"))  # usage errors one line, as from `gen`
