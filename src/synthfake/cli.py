@@ -284,6 +284,6 @@ app.add_typer(detect_app, name="detect")
 if __name__ == "__main__":  # `python -m synthfake.cli` (torchrun); the `gen` script starts at synthfake.entry
     import sys
 
-    from .entry import run
+    from .cli_common import run as run_app
 
-    sys.exit(run(app, sys.argv[1:], "gen"))  # usage errors one line, as from `gen`
+    sys.exit(run_app(app, sys.argv[1:], "gen"))  # usage errors one line, as from `gen`
