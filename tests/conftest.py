@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,25 @@ def gen(*args, check: bool = True, env=None, timeout: float = 900) -> subprocess
     if check and proc.returncode != 0:
         raise AssertionError(f"gen {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that does not come, as in some containers, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(cond, seconds: float) -> bool:
+    """Poll `cond` every 0.05 s for up to `seconds`; its last value."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
 
 
 def fake_real_pairs(records) -> list:

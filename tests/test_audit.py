@@ -323,12 +323,17 @@ def labelled(tmp_path) -> Path:
     return d
 
 
+def _audit_one_class(labelled, csv_name: str, tmp_path):
+    """`gen audit FOLDER --labels CSV --json`: it exits 0; (the process, the JSON report)."""
+    report = tmp_path / "a.json"
+    proc = gen("audit", labelled, "--labels", labelled / csv_name, "--json", report, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(report.read_text())
+
+
 def test_labelled_folder_of_one_class_warns_no_auc(labelled, tmp_path):
     """`gen audit FOLDER --labels CSV` whose CSV holds one class: WARN (it said PASS), naming the CSV, exit 0."""
-    report = tmp_path / "a.json"
-    proc = gen("audit", labelled, "--labels", labelled / "fakes.csv", "--json", report, check=False)
-    assert proc.returncode == 0, proc.stderr
-    rep = json.loads(report.read_text())
+    proc, rep = _audit_one_class(labelled, "fakes.csv", tmp_path)
     want = "measured nothing: one class only (2 fakes, no reals) in fakes.csv: no AUC"
     assert (rep["status"], rep["summary"]) == (WARN, want)
     assert f"WARN: {want}" in " ".join(proc.stdout.split())
@@ -412,10 +417,7 @@ def test_labelled_folder_counts_the_files_it_read_and_names_a_folder(labelled, t
     rows), and the folder is skipped as a folder (it was 'file not found')."""
     (labelled / "sub.png").mkdir()
     (labelled / "reals.csv").write_text("path,label\nr0.png,0\nr1.png,0\nsub.png,0\n")
-    report = tmp_path / "a.json"
-    proc = gen("audit", labelled, "--labels", labelled / "reals.csv", "--json", report, check=False)
-    assert proc.returncode == 0, proc.stderr
-    rep = json.loads(report.read_text())
+    proc, rep = _audit_one_class(labelled, "reals.csv", tmp_path)
     want = "measured nothing: one class only (2 reals, no fakes) in reals.csv (1 listed file skipped): no AUC"
     assert (rep["status"], rep["summary"]) == (WARN, want)
     assert rep["skipped"] == [{"path": "sub.png", "reason": "a folder, not a file"}]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import gen
+from conftest import alive, gen, wait_until
 
 from synthfake.dataset import Dataset
 from synthfake.manifest import read_failures, read_records
@@ -160,24 +160,6 @@ def _workers(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
-
-
-def _wait(cond, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux-only")
 def test_one_dataset_one_set_of_writers(faces, tmp_path):
     """Class: one dataset, one set of writers. A world size claimed by live workers refuses another (exit 2,
@@ -201,12 +183,12 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
             str(faces), "--out", str(big), "--quiet"]
     for sig in (signal.SIGKILL, signal.SIGTERM):
         launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert _wait(lambda: len(_workers(launcher.pid)) == 2 and (big / "manifest" / "claim.json").exists(), 120)
+        assert wait_until(lambda: len(_workers(launcher.pid)) == 2 and (big / "manifest" / "claim.json").exists(), 120)
         workers = _workers(launcher.pid)
         time.sleep(1.0)
         launcher.send_signal(sig)
         _, stderr = launcher.communicate(timeout=60)
-        assert _wait(lambda: not any(_alive(w) for w in workers), 20), f"orphans after {sig.name}"
+        assert wait_until(lambda: not any(alive(w) for w in workers), 20), f"orphans after {sig.name}"
         if sig == signal.SIGTERM:
             assert launcher.returncode == 143 and "Traceback" not in stderr, stderr[-2000:]
             assert [ln for ln in stderr.splitlines() if ln.strip()] == [

@@ -16,19 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import alive, wait_until
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="PR_SET_PDEATHSIG and /proc are Linux-only")
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper that does not come, as in some containers, counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _session(sid: int) -> list[int]:
@@ -59,15 +52,6 @@ def _signal_state(sid: int) -> str:
                                                        "ShdPnd"))]
         lines.append(f"{pid} {cmd}: " + "; ".join(" ".join(ln.split()) for ln in keep))
     return "\n".join(lines)
-
-
-def _wait(cond, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def _kill_left(pids) -> None:
@@ -108,11 +92,11 @@ def test_sigkill_of_the_launcher_takes_every_worker_with_it(method):
         line = json.loads(launcher.stdout.readline())
         assert line["method"] == method and len(line["workers"]) == 2
         procs = [p for p in (*line["workers"], line["server"], line["tracker"]) if p]  # fork: no server, tracker
-        assert all(_alive(p) for p in procs)
+        assert all(alive(p) for p in procs)
         launcher.kill()
         launcher.wait(10)
-        assert _wait(lambda: not any(_alive(p) for p in procs), 10), \
-            f"left after SIGKILL: {[p for p in procs if _alive(p)]} of {line}"
+        assert wait_until(lambda: not any(alive(p) for p in procs), 10), \
+            f"left after SIGKILL: {[p for p in procs if alive(p)]} of {line}"
     finally:
         launcher.kill()
         _kill_left(_session(launcher.pid))
@@ -157,7 +141,7 @@ def test_ctrl_c_stops_the_audit_with_one_line_and_130(tmp_path, method):
     try:
         workers = lambda: [p for p in _session(launcher.pid) if p != launcher.pid]  # noqa: E731
         # the 2 workers are up (under a forkserver, with it and the resource tracker)
-        assert _wait(lambda: len(workers()) >= (4 if method == "forkserver" else 2), 60), workers()
+        assert wait_until(lambda: len(workers()) >= (4 if method == "forkserver" else 2), 60), workers()
         time.sleep(0.5)
         before = workers()
         os.killpg(launcher.pid, signal.SIGINT)
@@ -172,7 +156,7 @@ def test_ctrl_c_stops_the_audit_with_one_line_and_130(tmp_path, method):
         assert launcher.returncode == 130 and lines == ["interrupted (Ctrl-C): audit stopped; what was written whole is kept"], \
             (launcher.returncode, stderr[-3000:])
         assert took < 10 and not report.exists()
-        assert _wait(lambda: not any(_alive(p) for p in before), 10), f"left: {[p for p in before if _alive(p)]}"
+        assert wait_until(lambda: not any(alive(p) for p in before), 10), f"left: {[p for p in before if alive(p)]}"
     finally:
         launcher.kill()
         _kill_left(_session(launcher.pid))

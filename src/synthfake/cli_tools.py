@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import checks, generators as registry
-from .cli_common import ALLOW_UNVERIFIED, DATASET, QUIET, WEIGHTS_DIR, err, one_line_errors, out
+from .cli_common import ALLOW_UNVERIFIED, BACKEND_OPTS, DATASET, QUIET, WEIGHTS_DIR, err, one_line_errors, out
 from .errors import BackendNotReady, SynthfakeError
 from .shared_types import DEFAULT_BACKENDS
 from .cli_run import _parse_splits
@@ -22,9 +22,7 @@ from .degrade import parse_chain
 @one_line_errors
 def backends(weights_dir: Optional[Path] = WEIGHTS_DIR,
              allow_unverified: bool = ALLOW_UNVERIFIED,
-             backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value, as for "
-                                                              "gen run: check the backend as that run would load it "
-                                                              "(wav2lip.model=wav2lip_96, http_t2i.provider=openai).")):
+             backend_opts: Optional[List[str]] = BACKEND_OPTS):
     """Every backend: ready, or why not (missing extra or weights file); the reasons, with their install hints,
     URLs and paths whole, go below the table so they can be copied."""
     from .plan_options import read_backend_opts  # the parser of gen run's --backend-opt

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from . import generators as registry
-from .cli_common import QUIET, WEIGHTS_HELP, one_line_errors, out, say
+from .cli_common import BACKEND_OPTS, QUIET, WEIGHTS_HELP, one_line_errors, out, say
 from .errors import EXIT_BROKEN, EXIT_FAILED, SynthfakeError
 
 weights_app = typer.Typer(no_args_is_help=True, help="Model weights: fetch each backend's files, sha256 checked.")
@@ -34,8 +34,7 @@ def download(
                                                    "backend that loads weights)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help=f"{WEIGHTS_HELP} Files go to the "
                                                "first of these places that is set."),
-    backend_opts: Optional[List[str]] = typer.Option(None, "--backend-opt", help="NAME.key=value: which file a "
-                                                     "backend loads, as for gen run (wav2lip.model=wav2lip_96)."),
+    backend_opts: Optional[List[str]] = BACKEND_OPTS,
     mirror: Optional[str] = typer.Option(None, "--mirror", help="Fetch each file as MIRROR/FILE_NAME (a copy of "
                                          "the public files); sha256 still checked. Hub pipelines: $HF_ENDPOINT."),
     quiet: bool = QUIET,
