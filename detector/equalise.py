@@ -31,7 +31,7 @@ from synthfake.files import (atomic_file, canonical_hash, read_json, sha256_file
                              write_json_atomic)
 from synthfake.labels import Labelled, labelled_files
 
-VERSION = 1  # bump when the writer changes what it produces
+VERSION = 2  # bump when the writer changes what it produces (2: non-square pixels read at the shown width)
 INDEX = "equalised.json"
 LABELS = "labels.csv"
 HEADER = ["path", "label", "kind", "model", "source"]  # the equaliser's labels CSV

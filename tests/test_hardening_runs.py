@@ -245,6 +245,42 @@ def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     assert varying.rotation == 0 and varying.retimed.startswith("variable frame rate: frame durations 40.0-80.0 ms")
 
 
+def test_anamorphic_video_reads_in_square_pixels(data_dir, tmp_path):
+    """Class: media the sources and a competition folder may hold. A clip stored squashed with non-square pixels
+    (sample aspect 4:3, as DVD and broadcast cuts are) is read at the width a viewer sees: its size, its pixels
+    and its face's proportions are the unsquashed clip's, in the sources index too."""
+    import av
+    import cv2
+    import numpy as np
+    from fractions import Fraction
+
+    from synthfake import faces, media
+    from synthfake.sources import scan
+
+    shown = [f[:480, 16:496] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 8)]  # 480x480
+    src = tmp_path / "S"
+    src.mkdir()
+    clip = src / "anamorphic.mp4"
+    with av.open(str(clip), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 360, 480, "yuv420p"  # stored 3/4 as wide, shown 4/3 wider
+        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for f in shown:
+            squashed = cv2.resize(f, (360, 480), interpolation=cv2.INTER_AREA)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(squashed, format="rgb24")))
+        out.mux(s.encode())
+    info = media.probe(clip)
+    assert (info.width, info.height, info.frames) == (480, 480, 8)
+    got = media.read_frames(clip)
+    assert got[3].shape == (480, 480, 3) and np.abs(got[3].astype(int) - shown[3]).mean() < 6
+    want, seen = faces.detect(shown[3]), faces.detect(got[3])
+    assert seen is not None
+    span = lambda face: np.ptp(face.landmarks, axis=0)  # the 68 points' width and height
+    assert np.allclose(span(seen) / span(want), 1.0, atol=0.04)
+    item = scan(src).items[0]
+    assert item.is_face and (item.width, item.height) == (480, 480)
+
+
 def test_help_documents_every_option_and_lists_values():
     """Class: --help. Every option of every command has help text, flags show no `<bool>`, --type and
     --backend list their values, the main help has examples and the exit codes."""

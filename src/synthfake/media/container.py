@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -51,6 +52,15 @@ def video_stream(path: Path):
         if not c.streams.video:
             raise MediaError(path, "no video stream")
         yield c, c.streams.video[0]
+
+
+def stream_sar(v) -> Fraction | None:
+    """A video stream's sample (pixel) aspect ratio when its pixels are not square (an anamorphic clip: a
+    4:3 picture stored 1440 wide for 1920); None for square, unset or implausible (outside 1/4..4) values."""
+    sar = v.sample_aspect_ratio  # the container's value, else the codec's (av_guess_sample_aspect_ratio)
+    if not sar or sar == 1 or not Fraction(1, 4) <= sar <= 4:
+        return None
+    return Fraction(sar)
 
 
 def stream_rotation(c, v) -> int:

@@ -5,6 +5,7 @@ or video (`frames_of`). One pass beats seeking on these clips (DESIGN.md: 1-2 ke
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -12,14 +13,20 @@ import av
 import numpy as np
 
 from ..errors import MediaError
-from .container import kind_of, video_stream
+from .container import kind_of, stream_sar, video_stream
 from .image import read_image
 
 
-def upright(frame: "av.VideoFrame") -> np.ndarray:
-    """A decoded frame as RGB, turned as its display matrix says (a phone video shot upright reads upright,
-    as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle."""
-    rgb = frame.to_ndarray(format="rgb24")
+def upright(frame: "av.VideoFrame", sar: Fraction | None = None) -> np.ndarray:
+    """A decoded frame as RGB in square pixels, turned as its display matrix says (a phone video shot upright
+    reads upright, as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle.
+    Non-square pixels (`sar`, `container.stream_sar`) are resampled to the shown width, height kept, bicubic
+    as ffmpeg's `scale=iw*sar:ih` does: a face is read with the proportions a viewer sees."""
+    if sar:
+        rgb = frame.to_ndarray(format="rgb24", width=max(1, round(frame.width * sar)), height=frame.height,
+                               interpolation="BICUBIC")
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
     k = round(getattr(frame, "rotation", 0) / 90) % 4
     return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
 
@@ -31,6 +38,7 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
     `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default)."""
     got, i = 0, -1
     with video_stream(path) as (c, stream):
+        sar = stream_sar(stream)
         stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         if threads is not None:
             stream.codec_context.thread_count = threads
@@ -38,7 +46,7 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
             for i, frame in enumerate(c.decode(stream)):
                 if keep(i):
                     got += 1
-                    yield i, upright(frame)
+                    yield i, upright(frame, sar)
                 if last is not None and i >= last:
                     break
         except av.error.FFmpegError as e:

@@ -1,5 +1,5 @@
-"""What a media file's header says: size, frames, fps, duration, codec, audio (a record's `media`), its
-display rotation and whether its frame rate varies. Audio files are read whole (their length is the samples)."""
+"""What a media file's header says: size as shown (square pixels, turned upright), frames, fps, duration,
+codec, audio (a record's `media`), its display rotation and whether its frame rate varies. Audio files are read whole (their length is the samples)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from ..shared_types import MediaMeta
 from .audio import read_audio
-from .container import kind_of, open_container, stream_rotation, video_stream
+from .container import kind_of, open_container, stream_rotation, stream_sar, video_stream
 from .image import read_image
 
 
@@ -32,6 +32,8 @@ def probe(path: str | Path) -> MediaMeta:
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
         frames = v.frames or int(round(dur * fps))
         w, h = v.codec_context.width, v.codec_context.height
+        if sar := stream_sar(v):  # non-square pixels: frames are read at the shown width (frames.upright)
+            w = max(1, round(w * sar))
         if round(stream_rotation(c, v) / 90) % 2:  # shown turned a quarter: the frames we read are h x w
             w, h = h, w
         return MediaMeta(kind="video", width=w, height=h, frames=frames, fps=fps, duration=dur,
