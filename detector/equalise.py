@@ -31,7 +31,8 @@ from synthfake.files import (atomic_file, canonical_hash, read_json, sha256_file
                              write_json_atomic)
 from synthfake.labels import Labelled, labelled_files
 
-VERSION = 2  # bump when the writer changes what it produces (2: non-square pixels read at the shown width)
+VERSION = 2  # bump when the writer changes what it produces (2: non-square pixels read at the shown width; each
+# copy's enlargement in the index)
 INDEX = "equalised.json"
 LABELS = "labels.csv"
 HEADER = ["path", "label", "kind", "model", "source"]  # the equaliser's labels CSV
@@ -84,42 +85,52 @@ def check_size(src: Path, w: int, h: int, side: int, limit: int, what: str, even
                               f"a {what} may have")
 
 
-def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> None:
-    """Write the equalised copy of one image or video at `dst` (atomically); MediaError when it cannot be read or
-    its copy would be too large to write."""
+def enlarged(shape: tuple[int, ...], side: int) -> float:
+    """How many times a picture of `shape` is enlarged to a `side` px short side (1.0 when it is shrunk or kept):
+    the cubic blur of an enlargement is left in the copy, so `gen detect eval --equalise` weighs it as a property."""
+    return round(max(1.0, side / min(shape[:2])), 4)
+
+
+def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> float:
+    """Write the equalised copy of one image or video at `dst` (atomically) and give its enlargement (`enlarged`;
+    a video's first frame's); MediaError when it cannot be read or its copy would be too large to write."""
     src, dst = Path(src), Path(dst)
     if media.kind_of(src) == "image":
         rgb = media.read_image(src)
         check_size(src, rgb.shape[1], rgb.shape[0], s.image_side, JPEG_MAX_SIDE, "JPEG")
+        scale = enlarged(rgb.shape, s.image_side)
         rgb = short_side(rgb, s.image_side)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])
         if not ok:
             raise MediaError(src, "JPEG encoding failed")
         with atomic_file(dst) as tmp:
             tmp.write_bytes(buf.tobytes())
-        return
+        return scale
     fps = media.video_fps(src)
     count = max(1, math.floor(s.max_seconds * fps + 1e-9))
+    scales = []
 
     def frames():
         for f in media.iter_frames(src, 0, count):
             check_size(src, f.shape[1], f.shape[0], s.video_side, VIDEO_MAX_SIDE, "video frame", even=True)
+            scales.append(enlarged(f.shape, s.video_side))
             yield short_side(f, s.video_side, even=True)
 
     with atomic_file(dst) as tmp:  # removed again when encoding fails
         media.write_video(tmp, frames(), fps, audio=None, crf=s.crf)
+    return scales[0]
 
 
-def _one(job: tuple[str, str, str, EqualiseSettings]) -> str:
-    """'' when the copy was written, else the one-line reason it could not be (a pool job)."""
+def _one(job: tuple[str, str, str, EqualiseSettings]) -> tuple[str, float | None]:
+    """('', its enlargement) when the copy was written, else (the one-line reason it could not be, None): a pool
+    job."""
     src, dst, rel, s = job
     try:
-        equalise_file(Path(src), Path(dst), s)
-        return ""
+        return "", equalise_file(Path(src), Path(dst), s)
     except MediaError as e:
-        return e.reason
+        return e.reason, None
     except Exception as e:  # a decoder or encoder failure on one file must not stop the others
-        return f"failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+        return f"failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}", None
 
 
 def default_cache(labels: Path, s: EqualiseSettings, folder: Path | None = None) -> Path:
@@ -145,6 +156,7 @@ class Equalised:
     source_of: dict[str, str]  # copy path -> source path (both relative)
     skipped: list[dict]  # {path, reason}: absent, not media, or not decodable
     made: int  # copies written by this call (0: everything came from the cache)
+    enlarged: dict[str, float]  # source path -> how many times its copy was enlarged (`enlarged`; 1.0: not)
 
 
 def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSettings(), cache: Path | None = None,
@@ -168,17 +180,16 @@ def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSe
     files = index.get("files", {})
     shas = {r.path: sha256_file(folder / r.path) for r in rows}
     todo = [r for r in rows if files.get(r.path, {}).get("sha256") != shas[r.path]
-            or not (files[r.path]["reason"] or (cache / out_name(r.path)).is_file())]
+            or not (files[r.path]["reason"] or (cache / out_name(r.path)).is_file() and "enlarged" in files[r.path])]
     if todo:
         log(f"equalising {len(todo)} of {len(rows)} file(s) into {cache}")
         jobs = [(str(folder / r.path), str(cache / out_name(r.path)), r.path, s) for r in todo]
         for r in todo:
             (cache / out_name(r.path)).parent.mkdir(parents=True, exist_ok=True)
-        reasons = _run(jobs, workers)
-        for r, why in zip(todo, reasons):
+        for r, (why, scale) in zip(todo, _run(jobs, workers)):
             if why:  # an earlier copy of other source bytes must not stay beside the index that skips it
                 (cache / out_name(r.path)).unlink(missing_ok=True)
-            files[r.path] = {"sha256": shas[r.path], "reason": why}
+            files[r.path] = {"sha256": shas[r.path], "reason": why, "enlarged": scale}
     kept: list[Labelled] = []
     for r in rows:
         why = files[r.path]["reason"]
@@ -203,7 +214,8 @@ def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSe
         write_bytes_atomic(cache / LABELS, data)
     if todo or before != digest or index.get("labels_sha256") != [digest]:
         write_index([digest])
-    return Equalised(cache, cache / LABELS, {out_name(r.path): r.path for r in kept}, skipped, len(todo))
+    return Equalised(cache, cache / LABELS, {out_name(r.path): r.path for r in kept}, skipped, len(todo),
+                     {r.path: files[r.path]["enlarged"] for r in kept})
 
 
 def check_cache(cache: Path, labels: Path, rows: list[Labelled], s: EqualiseSettings) -> dict:
@@ -250,7 +262,7 @@ def _own_labels(own: Path, index: dict) -> bool:
         return next(csv.reader(fh), None) == HEADER
 
 
-def _run(jobs: list, workers: int) -> list[str]:
+def _run(jobs: list, workers: int) -> list[tuple[str, float | None]]:
     """_one over the jobs, in order, in `workers` processes (0: in this process)."""
     if workers <= 0 or len(jobs) < 2:
         return [_one(j) for j in jobs]

@@ -123,6 +123,28 @@ def test_undecodable_and_absent_files_are_skipped_with_a_reason(folder, tmp_path
     assert index["files"]["vid/broken.mp4"]["reason"] == why["vid/broken.mp4"][len("not equalised: "):]
 
 
+def test_the_equalisers_own_enlargement_is_weighed_as_a_property(folder, tmp_path):
+    """A small source is enlarged to the short side with a cubic blur that no property of the copies shows (they
+    all have one size): the equaliser records each copy's enlargement, keeps it in its cache, and the equalised
+    report weighs it beside the copies' properties."""
+    from synthfake.detector.equalised_eval import enlargement_confound, most_telling
+    from synthfake.labels import labelled_files
+
+    big = EqualiseSettings(image_side=400, jpeg_quality=85, video_side=200, max_seconds=1.0, crf=30)
+    eq = equalise_folder(folder, folder / "labels.csv", big, tmp_path / "eq", workers=0, log=lambda m: None)
+    # fake.png 200x300, real.jpg 480x640; fake.mp4 240x320, real.mp4 120x160
+    assert eq.enlarged == {"img/fake.png": 2.0, "img/real.jpg": 1.0, "vid/fake.mp4": 1.0, "vid/real.mp4": 1.6667}
+    again = equalise_folder(folder, folder / "labels.csv", big, tmp_path / "eq", workers=0, log=lambda m: None)
+    assert again.made == 0 and again.enlarged == eq.enlarged
+    rows, _ = labelled_files(eq.folder, eq.labels)
+    images = [r for r in rows if r.path.startswith("img/")]
+    assert enlargement_confound(images, eq.source_of, eq.enlarged) == ("equalise.enlarged", 1.0)
+    assert enlargement_confound(rows, eq.source_of, eq.enlarged) == ("equalise.enlarged", 0.625)
+    assert enlargement_confound(images[:1], eq.source_of, eq.enlarged) == (None, None)  # one class: no AUC
+    assert most_telling(("image.bytes", 0.6), ("equalise.enlarged", 1.0)) == ("equalise.enlarged", 1.0)
+    assert most_telling((None, None), ("image.bytes", 0.6)) == ("image.bytes", 0.6)
+
+
 def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path):
     """`gen detect eval --labels --equalise` on real faces: both AUCs with their confounds; the broken file's
     reason on one line of the report."""
