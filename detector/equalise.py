@@ -118,7 +118,7 @@ def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> float:
 
     with atomic_file(dst) as tmp:  # removed again when encoding fails
         media.write_video(tmp, frames(), fps, audio=None, crf=s.crf)
-    return scales[0]
+    return scales[0] if scales else 1.0
 
 
 def _one(job: tuple[str, str, str, EqualiseSettings]) -> tuple[str, float | None]:
