@@ -200,6 +200,35 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
     assert len(done) + len(failed) == n and len(set(done)) == len(done) and not stale.exists()
 
 
+def _h264_clip(path, frames, size: tuple[int, int], setup) -> None:
+    """An H.264 clip of RGB `frames` stored at `size` (w, h), its stream given `setup` before the first frame."""
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = *size, "yuv420p"
+        setup(s)
+        for f in frames:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        out.mux(s.encode())
+
+
+def _read_as_shown(clip, shown: list) -> list:
+    """The clip's frames, once its probed size and frame count and its frames' sizes and pixels are `shown`'s."""
+    import numpy as np
+
+    from synthfake import media
+
+    info, (h, w) = media.probe(clip), shown[0].shape[:2]
+    assert (info.width, info.height, info.frames) == (w, h, len(shown))
+    got = media.read_frames(clip)
+    assert [g.shape for g in got] == [f.shape for f in shown]
+    assert np.abs(got[3].astype(int) - shown[3]).mean() < 6
+    return got
+
+
 def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     """Class: media the sources may hold. A clip stored sideways with a display matrix (as phones write it) is
     read upright, as ffmpeg's autorotate shows it: size, pixels, and the face the sources scan finds; a
@@ -213,20 +242,11 @@ def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     from synthfake.sources import scan
 
     upright = [f[:480, 56:456] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 12)]  # 480x400
-    src = tmp_path / "S"
-    src.mkdir()
-    clip = src / "phone.mp4"
-    with av.open(str(clip), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 480, 400, "yuv420p"  # stored turned a quarter clockwise
-        s.set_display_rotation(90)  # shown turned back a quarter counter-clockwise: upright
-        for f in upright:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(f, -1)), format="rgb24")))
-        out.mux(s.encode())
-    info = media.probe(clip)
-    assert (info.width, info.height, info.frames) == (400, 480, 12)
-    got = media.read_frames(clip)
-    assert got[0].shape == (480, 400, 3) and np.abs(got[5].astype(int) - upright[5]).mean() < 6
+    clip = tmp_path / "S" / "phone.mp4"
+    src = clip.parent
+    # stored turned a quarter clockwise, shown turned back a quarter counter-clockwise: upright
+    _h264_clip(clip, (np.rot90(f, -1) for f in upright), (480, 400), lambda s: s.set_display_rotation(90))
+    got = _read_as_shown(clip, upright)
     assert faces.detect(got[5]) is not None and faces.detect(np.rot90(got[5], -1).copy()) is None
     # a variable-frame-rate clip (40 and 80 ms frames) is read at a constant rate: the index says so
     vfr = src / "vfr.mp4"
@@ -249,35 +269,24 @@ def test_anamorphic_video_reads_in_square_pixels(data_dir, tmp_path):
     """Class: media the sources and a competition folder may hold. A clip stored squashed with non-square pixels
     (sample aspect 4:3, as DVD and broadcast cuts are) is read at the width a viewer sees: its size, its pixels
     and its face's proportions are the unsquashed clip's, in the sources index too."""
-    import av
+    from fractions import Fraction
+
     import cv2
     import numpy as np
-    from fractions import Fraction
 
     from synthfake import faces, media
     from synthfake.sources import scan
 
     shown = [f[:480, 16:496] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 8)]  # 480x480
-    src = tmp_path / "S"
-    src.mkdir()
-    clip = src / "anamorphic.mp4"
-    with av.open(str(clip), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 360, 480, "yuv420p"  # stored 3/4 as wide, shown 4/3 wider
-        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for f in shown:
-            squashed = cv2.resize(f, (360, 480), interpolation=cv2.INTER_AREA)
-            out.mux(s.encode(av.VideoFrame.from_ndarray(squashed, format="rgb24")))
-        out.mux(s.encode())
-    info = media.probe(clip)
-    assert (info.width, info.height, info.frames) == (480, 480, 8)
-    got = media.read_frames(clip)
-    assert got[3].shape == (480, 480, 3) and np.abs(got[3].astype(int) - shown[3]).mean() < 6
+    clip = tmp_path / "S" / "anamorphic.mp4"
+    squashed = (cv2.resize(f, (360, 480), interpolation=cv2.INTER_AREA) for f in shown)  # stored 3/4 as wide
+    _h264_clip(clip, squashed, (360, 480), lambda s: setattr(s.codec_context, "sample_aspect_ratio", Fraction(4, 3)))
+    got = _read_as_shown(clip, shown)
     want, seen = faces.detect(shown[3]), faces.detect(got[3])
     assert seen is not None
     span = lambda face: np.ptp(face.landmarks, axis=0)  # the 68 points' width and height
     assert np.allclose(span(seen) / span(want), 1.0, atol=0.04)
-    item = scan(src).items[0]
+    item = scan(clip.parent).items[0]
     assert item.is_face and (item.width, item.height) == (480, 480)
 
 
