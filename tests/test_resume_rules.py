@@ -62,3 +62,53 @@ def test_a_dataset_scanned_under_older_rules_resumes_and_a_changed_file_is_refus
     assert ("1 file(s) under" in proc.stderr and "changed since this plan was made (faces/photo_s12.jpg changed)"
             in proc.stderr), proc.stderr
     assert (out / "sources.json").read_bytes() == index_bytes and _made(out) == made
+
+
+def test_a_dataset_begun_before_square_pixels_with_an_anamorphic_clip_is_refused_by_name(data_dir, tmp_path):
+    """Since scan version 2 a clip with non-square pixels is read at its shown width: a dataset whose sources index
+    was written before (its landmarks and tracks of that clip taken on the stored width) is refused on resume,
+    naming the clip; the same without such a clip, or with an index of today's, resumes."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+    import pytest
+
+    from synthfake import media
+    from synthfake.dataset import Dataset
+    from synthfake.errors import PlanError
+
+    src = tmp_path / "src"
+    (src / "faces").mkdir(parents=True)
+    for name in ("photo_s1.jpg", "photo_s12.jpg", "still_talk_d0.jpg"):
+        shutil.copy(data_dir / "faces" / name, src / "faces" / name)
+    clip = src / "wide.mp4"
+    with av.open(str(clip), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 384, 512, "yuv420p"  # stored 3/4 as wide as shown
+        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for f in media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 10):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(cv2.resize(f, (384, 512)), format="rgb24")))
+        out.mux(s.encode())
+    fields = dict(n=2, reals=2, ratios={"face_swap": 0.3}, splits={"train": 1.0, "val": 0.0, "test": 0.0},
+                  backends={"face_swap": "landmark_swap", "real": "reencode"})
+    out = tmp_path / "D"
+    Dataset.prepare(out, src, fields, 0.4).save()
+    index = json.loads((out / "sources.json").read_text())
+    assert index["scan_version"] == 2 and any(it["path"] == "wide.mp4" and it["excluded"] is None
+                                               for it in index["items"])
+    assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
+    del index["scan_version"]  # as an older synthfake wrote it
+    (out / "sources.json").write_text(json.dumps(index))
+    with pytest.raises(PlanError, match=r"sources.json: begun by a synthfake that read non-square pixels as stored; "
+                                        r"wide.mp4 now read at the shown width"):
+        Dataset.prepare(out, src, fields, 0.4)
+    clip.unlink()  # an older index without such a clip is not refused for it (a removed file is, by name)
+    with pytest.raises(PlanError, match=r"changed since this plan was made \(wide.mp4 removed\)"):
+        Dataset.prepare(out, src, fields, 0.4)
+    square = tmp_path / "D2"
+    Dataset.prepare(square, src, fields, 0.4).save()
+    index = json.loads((square / "sources.json").read_text())
+    del index["scan_version"]
+    (square / "sources.json").write_text(json.dumps(index))
+    assert Dataset.prepare(square, src, fields, 0.4).plan

@@ -32,6 +32,7 @@ from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 from .identities import assign_identities, read_identities
+from .media.container import stream_sar, video_stream
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
@@ -81,6 +82,7 @@ class SourceIndex(BaseModel):
     root: str
     identity_threshold: float = IDENTITY_THRESHOLD
     items: list[SourceItem]
+    scan_version: int = 1  # SCAN_VERSION of the code that wrote it (an index from before this field: 1)
 
     @property
     def digest(self) -> str:
@@ -297,7 +299,25 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
     _exclude_copies(items)
     assign_identities(root, items, threshold, given)
-    return SourceIndex(root=str(root), identity_threshold=threshold, items=items)
+    return SourceIndex(root=str(root), identity_threshold=threshold, items=items, scan_version=SCAN_VERSION)
+
+
+def read_otherwise(cached: SourceIndex, root: Path) -> list[str]:
+    """The videos of an index that this code reads other than the code that wrote it did, by path: since scan
+    version 2, non-square pixels are read at the shown width, so an older index's sizes and landmarks of such a
+    video (and a dataset's tracks of it) no longer match its frames."""
+    if cached.scan_version >= 2:
+        return []
+    out = []
+    for it in cached.items:
+        if it.kind == "video" and it.excluded is None:
+            try:
+                with video_stream(root / it.path) as (_, v):
+                    if stream_sar(v):
+                        out.append(it.path)
+            except MediaError:
+                continue  # unreadable now: the run says so where it reads it
+    return out
 
 
 def glasses_identities(items: list[SourceItem]) -> set[str]:
