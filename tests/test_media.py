@@ -101,3 +101,28 @@ def test_an_animated_gif_is_read_as_a_video(data_dir, tmp_path):
     assert f.shape == (256, 256, 3) and np.abs(f.astype(int) - frames[i][::2, ::2]).mean() < 25
     (tmp_path / "notes.txt").write_text("not media")
     assert list_inputs(tmp_path) == [path]
+
+
+def test_a_cover_picture_stored_before_the_video_is_not_the_video(data_dir, tmp_path):
+    """A file whose first video stream is a one-frame picture (a cover or thumbnail muxed in first) and whose
+    second is the clip: probed, sampled and decoded from the clip (before 7 Dec: the cover, one black frame)."""
+    import av
+
+    frames = media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 12)
+    path = tmp_path / "with_cover.mp4"
+    with av.open(str(path), "w") as c:
+        cover = c.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 128, 128, "yuvj420p"
+        clip = c.add_stream("libx264", rate=25)
+        clip.width, clip.height, clip.pix_fmt = 512, 512, "yuv420p"
+        c.mux(cover.encode(av.VideoFrame.from_ndarray(np.zeros((128, 128, 3), np.uint8), format="rgb24")))
+        c.mux(cover.encode())
+        for f in frames:
+            c.mux(clip.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(clip.encode())
+    info = media.probe(path)
+    assert (info.codec, info.width, info.frames) == ("h264", 512, 12)
+    got = media.read_frames(path)
+    assert len(got) == 12 and np.abs(got[6].astype(int) - frames[6]).mean() < 4
+    assert [i for i, _ in media.frames_of(path, 3)] == media.uniform_indices(12, 3)
+    assert media.variable_frame_rate(path) is None

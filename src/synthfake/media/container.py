@@ -47,11 +47,20 @@ def open_container(path: Path):
 
 @contextmanager
 def video_stream(path: Path):
-    """The open container and its first video stream (MediaError when it has none)."""
+    """The open container and its first moving video stream (`moving`); MediaError when it has none."""
     with open_container(path) as c:
         if not c.streams.video:
             raise MediaError(path, "no video stream")
-        yield c, c.streams.video[0]
+        yield c, moving(c.streams.video)
+
+
+STILL = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+
+
+def moving(streams) -> "av.VideoStream":
+    """The first video stream that is not a picture: a cover or thumbnail muxed in as a video stream (flagged as
+    an attached or still picture, or holding one frame) is passed over when a clip follows it; else the first."""
+    return next((s for s in streams if not s.disposition & STILL and s.frames != 1), streams[0])
 
 
 def stream_sar(v) -> Fraction | None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..shared_types import MediaMeta
 from .audio import read_audio
-from .container import kind_of, open_container, stream_rotation, stream_sar, video_stream
+from .container import kind_of, stream_rotation, stream_sar, video_stream
 from .image import read_image
 
 
@@ -50,8 +50,7 @@ def variable_frame_rate(path: str | Path, tolerance: float = 0.1) -> str | None:
     """None for a constant frame rate; else how the frame durations vary. Frames are read in order and
     written at the average rate, so a VFR source is re-timed: the sources index records it (no decoding)."""
     path = Path(path)
-    with open_container(path) as c:
-        v = c.streams.video[0]
+    with video_stream(path) as (c, v):
         pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
         fps = float(v.average_rate or v.guessed_rate or 0)
         steps = np.diff(pts) * float(v.time_base) if len(pts) > 2 else np.zeros(0)
