@@ -100,6 +100,7 @@ def test_a_dataset_begun_before_square_pixels_with_an_anamorphic_clip_is_refused
     assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
     del index["scan_version"]  # as an older synthfake wrote it
     (out / "sources.json").write_text(json.dumps(index))
+    assert scan(src, load_index(out / "sources.json")).scan_version == 1  # its entries, reused, keep its version
     with pytest.raises(PlanError, match=r"sources.json: begun by a synthfake that read non-square pixels as stored; "
                                         r"wide.mp4 now read at the shown width"):
         Dataset.prepare(out, src, fields, 0.4)

@@ -299,7 +299,8 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
         raise SynthfakeError(f"{root}: no photo, video or audio file found")
     _exclude_copies(items)
     assign_identities(root, items, threshold, given)
-    return SourceIndex(root=str(root), identity_threshold=threshold, items=items, scan_version=SCAN_VERSION)
+    version = min(SCAN_VERSION, cached.scan_version) if cached else SCAN_VERSION  # reused entries keep theirs
+    return SourceIndex(root=str(root), identity_threshold=threshold, items=items, scan_version=version)
 
 
 def read_otherwise(cached: SourceIndex, root: Path) -> list[str]:

@@ -1,5 +1,6 @@
 """What a media file's header says: size as shown (square pixels, turned upright), frames, fps, duration,
-codec, audio (a record's `media`), its display rotation and whether its frame rate varies. Audio files are read whole (their length is the samples)."""
+codec, audio (a record's `media`), its display rotation and whether its frame rate varies. Audio files are read
+whole (their length is the samples)."""
 
 from __future__ import annotations
 
