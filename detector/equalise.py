@@ -113,7 +113,8 @@ def equalise_file(src: Path, dst: Path, s: EqualiseSettings) -> float:
     def frames():
         for f in media.iter_frames(src, 0, count):
             check_size(src, f.shape[1], f.shape[0], s.video_side, VIDEO_MAX_SIDE, "video frame", even=True)
-            scales.append(enlarged(f.shape, s.video_side))
+            if not scales:
+                scales.append(enlarged(f.shape, s.video_side))
             yield short_side(f, s.video_side, even=True)
 
     with atomic_file(dst) as tmp:  # removed again when encoding fails

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from synthfake.labels import Labelled
 
-from .external import ExternalReport, fmt, report_external, score_folder, scored_as_found, scored_confound
+from .external import (ExternalReport, auc_or_none, fmt, report_external, score_folder, scored_as_found,
+                       scored_confound)
 
 
 def confound_of(folder: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:
@@ -29,16 +30,11 @@ def enlargement_confound(rows: list[Labelled], source_of: dict[str, str],
                          enlarged: dict[str, float]) -> tuple[str | None, float | None]:
     """("equalise.enlarged", its AUC folded to >= 0.5): how well the equaliser's own enlargement of small sources
     (the cubic blur it leaves, which no property of the copies shows) alone tells the labels of the copies."""
-    from sklearn.metrics import roc_auc_score
-
-    labels = [r.label for r in rows]
-    if len(set(labels)) < 2:
-        return None, None
-    auc = float(roc_auc_score(labels, [enlarged[source_of[r.path]] for r in rows]))
-    return "equalise.enlarged", max(auc, 1 - auc)
+    auc = auc_or_none([r.label for r in rows], [enlarged[source_of[r.path]] for r in rows])
+    return (None, None) if auc is None else ("equalise.enlarged", max(auc, 1 - auc))
 
 
-def most_telling(*found: tuple[str | None, float | None]) -> tuple[str | None, float | None]:
+def best_confound(*found: tuple[str | None, float | None]) -> tuple[str | None, float | None]:
     """The (property, folded AUC) with the highest AUC among those measured."""
     return max((f for f in found if f[1] is not None), key=lambda f: f[1], default=(None, None))
 
@@ -75,8 +71,8 @@ def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=Non
     left = eq.skipped + [{**s, "path": eq.source_of.get(s["path"], s["path"])} for s in eq_skipped]
     left += [{"path": eq.source_of[r.path], "reason": "not scored as found"} for r in eq_rows if r not in both]
     rep = report_external(str(eq.folder), both, {r.path: eq_probs[r.path] for r in both}, meta, left)
-    rep.confound, rep.confound_auc = most_telling(confound_of(eq.folder, both),
-                                                  enlargement_confound(both, eq.source_of, eq.enlarged))
+    rep.confound, rep.confound_auc = best_confound(confound_of(eq.folder, both),
+                                                   enlargement_confound(both, eq.source_of, eq.enlarged))
     rep.probs = {eq.source_of[k]: v for k, v in rep.probs.items()}
     same_rows = [r for r in rows if r.path in sources]
     same = report_external(str(folder), same_rows, {r.path: probs[r.path] for r in same_rows}, meta,

@@ -106,9 +106,11 @@ def _ci(statistic, *data: np.ndarray, seed: int, boot: int) -> tuple[float, floa
                                                                 float(np.percentile(dist, 97.5)))
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+def auc_or_none(y, p) -> float | None:
+    """ROC AUC of scores `p` for labels `y` (1 fake); None when `y` holds one class only."""
     from sklearn.metrics import roc_auc_score
 
+    y = np.asarray(y)
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
 
 
@@ -170,7 +172,7 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
     bt, bf1 = best_threshold(y, p)
     st = share_threshold(p[~none], SHARE) if (~none).sum() >= 2 else meta.threshold  # as `predict --fake-share`
     spred = np.where(none, meta.fallback_label, (p >= st).astype(int))
-    auc = _auc(y, p)
+    auc = auc_or_none(y, p)
     by_kind, by_media = _aucs_by(rows, p, seed, boot)
     return ExternalReport(
         folder=folder, files=len(y), fakes=int(y.sum()), threshold=meta.threshold, roc_auc=auc,

@@ -127,7 +127,7 @@ def test_the_equalisers_own_enlargement_is_weighed_as_a_property(folder, tmp_pat
     """A small source is enlarged to the short side with a cubic blur that no property of the copies shows (they
     all have one size): the equaliser records each copy's enlargement, keeps it in its cache, and the equalised
     report weighs it beside the copies' properties."""
-    from synthfake.detector.equalised_eval import enlargement_confound, most_telling
+    from synthfake.detector.equalised_eval import enlargement_confound, best_confound
     from synthfake.labels import labelled_files
 
     big = EqualiseSettings(image_side=400, jpeg_quality=85, video_side=200, max_seconds=1.0, crf=30)
@@ -141,8 +141,8 @@ def test_the_equalisers_own_enlargement_is_weighed_as_a_property(folder, tmp_pat
     assert enlargement_confound(images, eq.source_of, eq.enlarged) == ("equalise.enlarged", 1.0)
     assert enlargement_confound(rows, eq.source_of, eq.enlarged) == ("equalise.enlarged", 0.625)
     assert enlargement_confound(images[:1], eq.source_of, eq.enlarged) == (None, None)  # one class: no AUC
-    assert most_telling(("image.bytes", 0.6), ("equalise.enlarged", 1.0)) == ("equalise.enlarged", 1.0)
-    assert most_telling((None, None), ("image.bytes", 0.6)) == ("image.bytes", 0.6)
+    assert best_confound(("image.bytes", 0.6), ("equalise.enlarged", 1.0)) == ("equalise.enlarged", 1.0)
+    assert best_confound((None, None), ("image.bytes", 0.6)) == ("image.bytes", 0.6)
 
 
 def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path):

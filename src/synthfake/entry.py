@@ -9,15 +9,15 @@ import sys
 
 def main() -> None:
     """`gen`: dispatch on the first word, then spare the exit a full collection of every object (~0.2-0.4 s)."""
+    from .cli_common import run
+
     try:
         if sys.argv[1:2] == ["detect"]:
-            from .cli_common import run
             from .detector.cli import detect_app
 
             code = run(detect_app, sys.argv[2:], "gen detect")
         else:
             from .cli import app
-            from .cli_common import run
 
             code = run(app, sys.argv[1:], "gen")
     finally:  # everything is written and closed by now

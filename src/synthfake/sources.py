@@ -32,7 +32,6 @@ from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 from .identities import assign_identities, read_identities
-from .media.container import stream_sar, video_stream
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
@@ -313,9 +312,8 @@ def read_otherwise(cached: SourceIndex, root: Path) -> list[str]:
     for it in cached.items:
         if it.kind == "video" and it.excluded is None:
             try:
-                with video_stream(root / it.path) as (_, v):
-                    if stream_sar(v):
-                        out.append(it.path)
+                if media.video_sar(root / it.path):
+                    out.append(it.path)
             except MediaError:
                 continue  # unreadable now: the run says so where it reads it
     return out

@@ -41,6 +41,12 @@ def probe(path: str | Path) -> MediaMeta:
                          codec=v.codec_context.name, audio=bool(c.streams.audio))
 
 
+def video_sar(path: str | Path) -> Fraction | None:
+    """A video's sample aspect ratio when its pixels are not square (frames are read at the shown width), else None."""
+    with video_stream(Path(path)) as (_, v):
+        return stream_sar(v)
+
+
 def video_rotation(path: str | Path) -> int:
     """The display rotation of a video (degrees counter-clockwise; frames are read turned upright)."""
     with video_stream(Path(path)) as (c, v):
