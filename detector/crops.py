@@ -26,8 +26,8 @@ from synthfake.errors import MediaError, SynthfakeError
 from synthfake.files import canonical_hash, commit_file, sha256_or_none
 from synthfake.pools import process_pool
 
-CACHE_VERSION = 3  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE; 3: square
-# pixels, media.frames.upright)
+CACHE_VERSION = 4  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE; 3: square
+# pixels, media.frames.upright; 4: HDR and BT.2020 mapped to SDR)
 RETRY_SIDE = 1280  # no face at detect_side: one more scan with the long side at up to this many pixels
 SECOND_LOOKS = 3  # such scans that may find nothing before a file's later frames stop looking twice
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread

@@ -31,8 +31,8 @@ from synthfake.files import (atomic_file, canonical_hash, read_json, sha256_file
                              write_json_atomic)
 from synthfake.labels import Labelled, labelled_files
 
-VERSION = 2  # bump when the writer changes what it produces (2: non-square pixels read at the shown width; each
-# copy's enlargement in the index)
+VERSION = 3  # bump when the writer changes what it produces (2: non-square pixels read at the shown width; each
+# copy's enlargement in the index; 3: HDR and BT.2020 mapped to SDR)
 INDEX = "equalised.json"
 LABELS = "labels.csv"
 HEADER = ["path", "label", "kind", "model", "source"]  # the equaliser's labels CSV

@@ -290,6 +290,32 @@ def test_anamorphic_video_reads_in_square_pixels(data_dir, tmp_path):
     assert item.is_face and (item.width, item.height) == (480, 480)
 
 
+def test_hdr_video_reads_as_an_sdr_screen_shows_it(data_dir, tmp_path):
+    """Class: media the sources and a competition folder may hold. A phone's HDR clip (10-bit BT.2020, PQ or HLG)
+    is read tone- and gamut-mapped to SDR BT.709, close to the SDR frames it was made from; read as stored it is
+    grey (PQ) or pale (HLG). Its face is found and `media.video_colour` names it; an SDR clip is read as before."""
+    import av
+    import cv2
+    import numpy as np
+    from hdr_clips import hdr_clip
+
+    from synthfake import faces, media
+
+    sdr = [cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA)
+           for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 4)]
+    for transfer in ("PQ", "HLG"):
+        clip = tmp_path / f"{transfer}.mp4"
+        hdr_clip(clip, sdr, transfer)
+        with av.open(str(clip)) as c:  # as stored: the signal shown as if it were SDR
+            stored = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        assert np.abs(stored - sdr[0]).mean() > 12
+        got = media.read_frames(clip)
+        assert len(got) == 4 and got[0].shape == (256, 256, 3)
+        assert np.abs(got[0].astype(int) - sdr[0]).mean() < 5, transfer
+        assert media.video_colour(clip) == transfer and faces.detect(got[2]) is not None
+    assert media.video_colour(data_dir / "videos" / "talk_d0.mp4") is None
+
+
 def test_help_documents_every_option_and_lists_values():
     """Class: --help. Every option of every command has help text, flags show no `<bool>`, --type and
     --backend list their values, the main help has examples and the exit codes."""

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from synthfake.manifest import read_records
-from synthfake.sources import load_index, scan
+from synthfake.sources import SCAN_VERSION, load_index, scan
 
 from conftest import gen
 
@@ -95,7 +95,7 @@ def test_a_dataset_begun_before_square_pixels_with_an_anamorphic_clip_is_refused
     out = tmp_path / "D"
     Dataset.prepare(out, src, fields, 0.4).save()
     index = json.loads((out / "sources.json").read_text())
-    assert index["scan_version"] == 2 and any(it["path"] == "wide.mp4" and it["excluded"] is None
+    assert index["scan_version"] == SCAN_VERSION and any(it["path"] == "wide.mp4" and it["excluded"] is None
                                                for it in index["items"])
     assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
     del index["scan_version"]  # as an older synthfake wrote it
@@ -113,3 +113,30 @@ def test_a_dataset_begun_before_square_pixels_with_an_anamorphic_clip_is_refused
     del index["scan_version"]
     (square / "sources.json").write_text(json.dumps(index))
     assert Dataset.prepare(square, src, fields, 0.4).plan
+
+
+def test_a_dataset_begun_before_sdr_mapping_with_an_hdr_clip_is_refused_by_name(data_dir, tmp_path):
+    """Since scan version 3 an HDR clip is read mapped to SDR: a dataset whose sources index was written at version
+    2 (its samples so far made from the clip's frames as stored) is refused on resume, naming the clip."""
+    import pytest
+    from hdr_clips import hdr_clip
+
+    from synthfake import media
+    from synthfake.dataset import Dataset
+    from synthfake.errors import PlanError
+
+    src = tmp_path / "src"
+    (src / "faces").mkdir(parents=True)
+    for name in ("photo_s1.jpg", "photo_s12.jpg"):
+        shutil.copy(data_dir / "faces" / name, src / "faces" / name)
+    hdr_clip(src / "phone.mp4", media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 6), "HLG")
+    fields = dict(n=2, reals=2, ratios={"face_swap": 0.3}, splits={"train": 1.0, "val": 0.0, "test": 0.0},
+                  backends={"face_swap": "landmark_swap", "real": "reencode"})
+    out = tmp_path / "D"
+    Dataset.prepare(out, src, fields, 0.4).save()
+    assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
+    index = json.loads((out / "sources.json").read_text())
+    (out / "sources.json").write_text(json.dumps({**index, "scan_version": 2}))  # as the last synthfake wrote it
+    with pytest.raises(PlanError, match=r"begun by a synthfake that read HDR and BT.2020 colour as stored; "
+                                        r"phone.mp4 now read mapped to SDR BT.709"):
+        Dataset.prepare(out, src, fields, 0.4)

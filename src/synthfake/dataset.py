@@ -110,12 +110,12 @@ class Dataset(DatasetFiles):
                 raise PlanError(f"{root / PLAN_FILE}: {len(changed)} file(s) under {sources_dir} changed since this "
                                 f"plan was made ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); "
                                 f"use a new --out or restore the sources")
-            anamorphic = read_otherwise(cached, Path(sources_dir))
-            if anamorphic:  # its landmarks and tracks were taken on frames of another width than this code reads
-                raise PlanError(f"{root / SOURCES_FILE}: begun by a synthfake that read non-square pixels as stored; "
-                                f"{', '.join(anamorphic[:3])}{', ...' if len(anamorphic) > 3 else ''} now read at "
-                                f"the shown width would not match its landmarks or its samples so far; finish it "
-                                f"with the synthfake that began it, or use a new --out")
+            was, now, moved = read_otherwise(cached, Path(sources_dir))
+            if moved:  # its landmarks and tracks were taken on frames other than this code reads
+                raise PlanError(f"{root / SOURCES_FILE}: begun by a synthfake that read {was}; "
+                                f"{', '.join(moved[:3])}{', ...' if len(moved) > 3 else ''} now read {now} "
+                                f"would not match its landmarks or its samples so far; finish it with the synthfake "
+                                f"that began it, or use a new --out")
             if old.sources_digest != digest:  # the same files, scanned under other rules or identities.csv
                 digest = old.sources_digest  # the cached index is used: the plan stays the one it was drawn from
                 note = (f"{root / SOURCES_FILE}: this dataset's sources index was made under other rules or "

@@ -13,7 +13,7 @@ from .errors import SynthfakeError
 from .files import canonical_hash, write_npy_atomic
 from .sources import SourceItem, machine_kind
 
-TRACK_VERSION = 2  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels)
+TRACK_VERSION = 3  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels; 3: SDR)
 
 
 @dataclass

@@ -39,8 +39,8 @@ NOT_MEDIA = "not a media file (unknown extension)"
 COPY_OF = "same content as "  # then the path of the first file with it
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
-SCAN_VERSION = 2  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
-# 2: non-square pixels read at the shown width)
+SCAN_VERSION = 3  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
+# 2: non-square pixels read at the shown width; 3: HDR and BT.2020 mapped to SDR; READ_SINCE)
 _FILE_FIELDS = {"path", "bytes", "mtime_ns", "sha256", "identity"}  # where the file is, not what it holds
 
 
@@ -302,21 +302,29 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     return SourceIndex(root=str(root), identity_threshold=threshold, items=items, scan_version=version)
 
 
-def read_otherwise(cached: SourceIndex, root: Path) -> list[str]:
-    """The videos of an index that this code reads other than the code that wrote it did, by path: since scan
-    version 2, non-square pixels are read at the shown width, so an older index's sizes and landmarks of such a
-    video (and a dataset's tracks of it) no longer match its frames."""
-    if cached.scan_version >= 2:
-        return []
-    out = []
-    for it in cached.items:
-        if it.kind == "video" and it.excluded is None:
-            try:
-                if media.video_sar(root / it.path):
-                    out.append(it.path)
-            except MediaError:
-                continue  # unreadable now: the run says so where it reads it
-    return out
+# what each scan version changed in how a video's frames are read: (how it was, how it is now, which videos)
+READ_SINCE = {2: ("non-square pixels as stored", "at the shown width", media.video_sar),
+              3: ("HDR and BT.2020 colour as stored", "mapped to SDR BT.709", media.video_colour)}
+
+
+def read_otherwise(cached: SourceIndex, root: Path) -> tuple[str, str, list[str]]:
+    """(how they were read, how now, paths): the videos of an index that this code reads other than the code that
+    wrote it did (READ_SINCE, the first change that touches any), so that its sizes and landmarks of them (and a
+    dataset's tracks and samples so far) no longer match their frames; no paths when none."""
+    for version, (was, now, differs) in sorted(READ_SINCE.items()):
+        if cached.scan_version >= version:
+            continue
+        out = []
+        for it in cached.items:
+            if it.kind == "video" and it.excluded is None:
+                try:
+                    if differs(root / it.path):
+                        out.append(it.path)
+                except MediaError:
+                    continue  # unreadable now: the run says so where it reads it
+        if out:
+            return was, now, out
+    return "", "", []
 
 
 def glasses_identities(items: list[SourceItem]) -> set[str]:

@@ -72,6 +72,21 @@ def stream_sar(v) -> Fraction | None:
     return Fraction(sar)
 
 
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+BT2020 = 9  # AVColorPrimaries
+# FFmpeg 8's swscale (9.5 measured; 9.1 takes the arguments and does nothing) maps HDR and BT.2020 to SDR BT.709
+TONE_MAPS = av.library_versions.get("libswscale", (0,)) >= (9, 5)
+
+
+def colour_of(v_or_frame) -> str | None:
+    """"PQ" or "HLG" for an HDR stream or frame, "BT.2020" for a wide-gamut SDR one, None for the rest (read as
+    stored): what `frames.upright` maps to SDR BT.709 as a player on an ordinary screen shows it."""
+    src = getattr(v_or_frame, "codec_context", v_or_frame)
+    if src.color_trc in HDR_TRANSFERS:
+        return HDR_TRANSFERS[src.color_trc]
+    return "BT.2020" if src.color_primaries == BT2020 else None
+
+
 def stream_rotation(c, v) -> int:
     """The display rotation (degrees counter-clockwise) of a video stream, read from its first frame."""
     try:

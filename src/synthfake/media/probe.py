@@ -11,7 +11,7 @@ import numpy as np
 
 from ..shared_types import MediaMeta
 from .audio import read_audio
-from .container import kind_of, stream_rotation, stream_sar, video_stream
+from .container import colour_of, kind_of, stream_rotation, stream_sar, video_stream
 from .image import read_image
 
 
@@ -45,6 +45,13 @@ def video_sar(path: str | Path) -> Fraction | None:
     """A video's sample aspect ratio when its pixels are not square (frames are read at the shown width), else None."""
     with video_stream(Path(path)) as (_, v):
         return stream_sar(v)
+
+
+def video_colour(path: str | Path) -> str | None:
+    """"PQ", "HLG" or "BT.2020" for a video whose frames are mapped to SDR BT.709 when read (`frames.upright`),
+    else None."""
+    with video_stream(Path(path)) as (_, v):
+        return colour_of(v)
 
 
 def video_rotation(path: str | Path) -> int:

@@ -1,0 +1,45 @@
+"""HDR test clips made from SDR frames as BT.2408 maps SDR into HDR (SDR white at 203 nits, BT.1886 display
+gamma 2.4, BT.709 primaries into BT.2020), 10-bit H.264 tagged as phones tag them: what `media.frames.upright`
+must bring back to (about) the SDR frames."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+TRANSFERS = {"PQ": 16, "HLG": 18}  # AVColorTransferCharacteristic
+BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+HLG_A, HLG_B, HLG_C = 0.17883277, 0.28466892, 0.55991073  # BT.2100
+PQ_M1, PQ_M2, PQ_C1, PQ_C2, PQ_C3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875  # ST 2084
+
+
+def _signal(rgb8: np.ndarray, transfer: str) -> np.ndarray:
+    """SDR RGB uint8 -> the transfer's BT.2020 R'G'B' signal in 16 bits."""
+    nits = 203.0 * ((rgb8.astype(np.float64) / 255.0) ** 2.4) @ BT709_TO_BT2020.T
+    if transfer == "PQ":
+        y = np.clip(nits / 10000.0, 0, 1) ** PQ_M1
+        v = ((PQ_C1 + PQ_C2 * y) / (1 + PQ_C3 * y)) ** PQ_M2
+    else:  # HLG: the inverse of its 1000-nit display's OOTF (system gamma 1.2), then its OETF
+        ys = (np.maximum(nits @ np.array([0.2627, 0.6780, 0.0593]), 1e-9) / 1000.0) ** (1 / 1.2)
+        e = np.clip(nits / (1000.0 * ys[..., None] ** 0.2), 0, 1)
+        v = np.where(e <= 1 / 12, np.sqrt(3 * e), HLG_A * np.log(np.maximum(12 * e - HLG_B, 1e-12)) + HLG_C)
+    return np.round(np.clip(v, 0, 1) * 65535).astype(np.uint16)
+
+
+def hdr_clip(path, frames, transfer: str, fps: int = 25) -> None:
+    """Write SDR RGB `frames` as a 10-bit BT.2020 `transfer` ("PQ" or "HLG") H.264 clip at `path`."""
+    frames = list(frames)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt, s.options = "yuv420p10le", {"crf": "16", "preset": "veryfast"}
+        tags = {"colorspace": 9, "color_primaries": 9, "color_range": 1, "color_trc": TRANSFERS[transfer]}
+        for k, v in tags.items():
+            setattr(s.codec_context, k, v)
+        for rgb in frames:
+            f = av.VideoFrame.from_ndarray(_signal(rgb, transfer), format="rgb48le")
+            f = f.reformat(format="yuv420p10le", dst_colorspace="bt2020", dst_color_range=1)
+            for k, v in tags.items():
+                setattr(f, k, v)
+            out.mux(s.encode(f))
+        out.mux(s.encode())
