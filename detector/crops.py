@@ -58,7 +58,7 @@ class FileCrops:
     frames: list[int] = field(default_factory=list)
     sampled: int = 0
     reason: str = ""  # set when the file failed or has no crops: it gets the fallback label
-    note: str = ""  # set when crops exist but are not face crops (centre fallback)
+    note: str = ""  # set when crops exist but are not face crops (centre fallback), or a file was cut short
     last: bool = True  # False for a part of a file's crops that more parts follow
 
     @property
@@ -133,11 +133,12 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
 
     The last part has `last=True` and carries the frames sampled and any reason or note. An unreadable
     file or one with no face ends with no crops and a reason; a decoder that fails after some crops keeps
-    them (a truncated video); any other failure ends with a reason even after crops were sent.
+    them (a truncated video), with a note that says so; any other failure ends with a reason even after crops
+    were sent.
     """
-    buf, idx, centres, n, got, face, looks = [], [], [], 0, 0, 0, SECOND_LOOKS
+    buf, idx, centres, n, got, face, looks, cut = [], [], [], 0, 0, 0, SECOND_LOOKS, ""
     try:
-        for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0], partial=True):
+        for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0]):
             n += 1
             c, face, looks = crop_face(rgb, s, face, looks)
             if c is not None:
@@ -153,12 +154,13 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
         if not got:
             yield empty(path, s.size, f"unreadable: {e.reason}", n)
             return
+        cut = f"{e.reason}; scored on the {got} crop(s) before it"
     except Exception as e:  # a decoder or detector failure must not stop a batch run
         first = (str(e).splitlines() or [""])[0]
         yield empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
         return
     if got:
-        yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n)
+        yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n, note=cut)
         return
     reason = f"no face in {n} sampled frame(s)"
     if centres:

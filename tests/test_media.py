@@ -126,3 +126,33 @@ def test_a_cover_picture_stored_before_the_video_is_not_the_video(data_dir, tmp_
     assert len(got) == 12 and np.abs(got[6].astype(int) - frames[6]).mean() < 4
     assert [i for i, _ in media.frames_of(path, 3)] == media.uniform_indices(12, 3)
     assert media.variable_frame_rate(path) is None
+
+
+def test_a_clip_cut_short_behind_a_whole_header_is_said_so_not_read_as_whole(data_dir, tmp_path):
+    """A web-optimised MP4 (index first) cut short by a download: its header promises the whole clip and threaded
+    decoding just stopped where the bytes end, so it was sampled as a whole clip from its first second. Now a
+    reader says "cut short" (or where decoding failed) after the frames that came; the detector scores those
+    crops and says so in a note; the sources scan excludes the file."""
+    import av
+    import cv2
+
+    from synthfake.detector.crops import CropSettings, file_crops
+    from synthfake.sources import scan
+
+    clip = tmp_path / "S" / "web.mp4"
+    clip.parent.mkdir()
+    with av.open(str(clip), "w", options={"movflags": "faststart"}) as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 256
+        s.pix_fmt = "yuv420p"
+        for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 60):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(cv2.resize(f, (256, 256)), format="rgb24")))
+        out.mux(s.encode())
+    data = clip.read_bytes()
+    clip.write_bytes(data[:len(data) * 2 // 5])
+    assert media.probe(clip).frames == 60  # the header still promises all of it
+    with pytest.raises(MediaError, match=r"web.mp4: (cut short: its video ends after frame|decoding failed at frame)"):
+        list(media.frames_of(clip, 8))
+    got = file_crops(clip, CropSettings(frames=8))
+    assert 0 < len(got.crops) < 8 and not got.reason and "; scored on the" in got.note
+    assert scan(clip.parent).items[0].excluded.startswith("unreadable: ")

@@ -53,12 +53,16 @@ def _mapped_to_sdr(frame: "av.VideoFrame", args: dict) -> np.ndarray:
     return kept[key].reformat(frame, format="rgb24", **SDR, **args).to_ndarray()
 
 
-def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: int | None = None,
-            partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, RGB frame) of every decoded frame `keep` accepts, stopping after frame `last` (None: the end).
-    A decoding error raises, unless `partial` and frames came already (a truncated video keeps them);
-    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default)."""
-    got, i = 0, -1
+CUT_SHORT = 0.9  # a stream that ends before this share of the frames asked for is a cut-short file
+
+
+def _decode(path: Path, keep: Callable[[int], bool], last: int | None,
+            threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of every decoded frame `keep` accepts, stopping after frame `last` (None: the end);
+    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default). A decoding error, or a
+    stream that ends well before frame `last` (a download cut short whose header promises the whole clip: threaded
+    decoding just stops there), raises MediaError after the frames that came: a reader that keeps them catches it."""
+    i = -1
     with video_stream(path) as (c, stream):
         sar = stream_sar(stream)
         if colour_of(stream) and not TONE_MAPS:
@@ -71,16 +75,17 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if keep(i):
-                    got += 1
                     yield i, upright(frame, sar)
                 if last is not None and i >= last:
                     break
         except av.error.FFmpegError as e:
-            if not (partial and got):
-                raise MediaError(path,
-                                 f"decoding failed at frame {i + 1} ({getattr(e, 'strerror', None) or e})") from None
+            raise MediaError(path,
+                             f"decoding failed at frame {i + 2} ({getattr(e, 'strerror', None) or e})") from None
     if i < 0:
         raise MediaError(path, "no decodable video frame")
+    if last is not None and i + 1 < CUT_SHORT * (last + 1):
+        raise MediaError(path, f"cut short: its video ends after frame {i + 1}, before frame {last + 1} (a truncated "
+                               f"file?)")
 
 
 def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
@@ -100,15 +105,14 @@ def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> l
     return frames
 
 
-def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
-                   partial: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe
-    clips); MediaError when none of them decodes."""
+    clips); MediaError when none of them decodes, or (after those that do) when the file is cut short."""
     path = Path(path)
     if not wanted:
         raise MediaError(path, "no video frames")
     got = 0
-    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, partial), 1):
+    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads), 1):
         yield item
     if not got:
         raise MediaError(path, "no decodable video frame")
@@ -126,8 +130,8 @@ def count_packets(path: str | Path) -> int:
         return sum(1 for p in c.demux(stream) if p.size)
 
 
-def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | None = None,
-              partial: bool = False) -> Iterable[tuple[int, np.ndarray]]:
+def frames_of(path: str | Path, k: int, kind: str | None = None,
+              threads: int | None = None) -> Iterable[tuple[int, np.ndarray]]:
     """(index, RGB frame) of a file: an image as frame 0, a video as K uniformly spread frames in one pass."""
     from .probe import probe
 
@@ -136,5 +140,5 @@ def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | 
         return [(0, read_image(path))]
     if kind == "video":
         total = probe(path).frames or count_packets(path)
-        return iter_frames_at(path, set(uniform_indices(total, k)), threads, partial)
+        return iter_frames_at(path, set(uniform_indices(total, k)), threads)
     raise MediaError(Path(path), "not an image or video file")
