@@ -156,3 +156,18 @@ def test_a_clip_cut_short_behind_a_whole_header_is_said_so_not_read_as_whole(dat
     got = file_crops(clip, CropSettings(frames=8))
     assert 0 < len(got.crops) < 8 and not got.reason and "; scored on the" in got.note
     assert scan(clip.parent).items[0].excluded.startswith("unreadable: ")
+
+
+def test_an_avif_photo_is_an_image(data_dir, tmp_path):
+    """AVIF (phones and browsers save it) is read as an image, not passed over for its extension."""
+    import cv2
+
+    img = media.read_image(data_dir / "faces" / "photo_s12.jpg")
+    ok, buf = cv2.imencode(".avif", np.ascontiguousarray(img[..., ::-1]))
+    if not ok:
+        pytest.skip("this OpenCV build writes no AVIF")
+    p = tmp_path / "photo.avif"
+    p.write_bytes(buf.tobytes())
+    got = media.read_image(p)
+    assert media.kind_of(p) == "image" and got.shape == img.shape
+    assert np.abs(got.astype(int) - img).mean() < 6

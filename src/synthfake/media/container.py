@@ -10,7 +10,7 @@ import av
 
 from ..errors import MediaError
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}  # AVIF: OpenCV >= 4.9 decodes it
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"}  # a GIF: PyAV decodes it as a video
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
 
