@@ -8,6 +8,7 @@ order media meets them: geometry and resolution, blur, colour, and JPEG re-compr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -26,6 +27,9 @@ class AugmentSettings:
     jitter: float = 0.2  # brightness, contrast and saturation factors in [1 - j, 1 + j]
     p_jpeg: float = 0.5
     quality: tuple[int, int] = (30, 95)
+    p_grey: float = 0.0  # a black-and-white copy: scored on its luma features alone (residual_stats)
+    p_h264: float = 0.0  # one intra-coded H.264 frame (instead of JPEG): the codec's deblocked smoothing
+    crf: tuple[int, int] = (20, 32)
 
 
 def down_up(rgb: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
@@ -56,6 +60,28 @@ def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else rgb
 
 
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The crop in black and white (BT.601 luma in all three channels), as an archival or filtered photo."""
+    return np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+
+
+def h264(rgb: np.ndarray, crf: int) -> np.ndarray:
+    """The crop through x264 as one intra frame at `crf` (veryfast, as the dataset writer) and back: an
+    H.264 clip's smoothing, which a detector must not read as fake (a real clip re-encoded scored 0.48 -> 0.53)."""
+    import av
+
+    h, w = rgb.shape[:2]
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = w - w % 2, h - h % 2, "yuv420p", Fraction(1, 25)
+    enc.options = {"crf": str(int(crf)), "preset": "veryfast", "threads": "1"}
+    packets = enc.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:enc.height, :enc.width]), "rgb24"))
+    dec = av.CodecContext.create("h264", "r")
+    frames = [f for p in packets + enc.encode(None) for f in dec.decode(p)] + dec.decode(None)
+    out = rgb.copy()
+    out[:enc.height, :enc.width] = frames[0].to_ndarray(format="rgb24")
+    return out
+
+
 def augment(rgb: np.ndarray, rng: np.random.Generator, a: AugmentSettings = AugmentSettings()) -> np.ndarray:
     """A randomly augmented copy of one crop (same shape, uint8)."""
     x = np.ascontiguousarray(rgb)
@@ -68,6 +94,10 @@ def augment(rgb: np.ndarray, rng: np.random.Generator, a: AugmentSettings = Augm
     if rng.random() < a.p_color:
         j = a.jitter
         x = color_jitter(x, *rng.uniform(1 - j, 1 + j, size=3))
-    if rng.random() < a.p_jpeg:
+    if a.p_grey and rng.random() < a.p_grey:
+        x = grey(x)
+    if a.p_h264 and rng.random() < a.p_h264:
+        x = h264(x, int(rng.integers(a.crf[0], a.crf[1] + 1)))
+    elif rng.random() < a.p_jpeg:
         x = jpeg(x, int(rng.integers(a.quality[0], a.quality[1] + 1)))
     return x

@@ -156,6 +156,8 @@ def test_a_clip_cut_short_behind_a_whole_header_is_said_so_not_read_as_whole(dat
     got = file_crops(clip, CropSettings(frames=8))
     assert 0 < len(got.crops) < 8 and not got.reason and "; scored on the" in got.note
     assert scan(clip.parent).items[0].excluded.startswith("unreadable: ")
+    whole = data_dir / "videos" / "talk_d0.mp4"  # "up to N frames" is not "these frames": a short clip gives its own
+    assert len(list(media.iter_frames(whole, 0, 10 * media.probe(whole).frames))) == media.probe(whole).frames
 
 
 def test_an_avif_photo_is_an_image(data_dir, tmp_path):

@@ -56,12 +56,13 @@ def _mapped_to_sdr(frame: "av.VideoFrame", args: dict) -> np.ndarray:
 CUT_SHORT = 0.9  # a stream that ends before this share of the frames asked for is a cut-short file
 
 
-def _decode(path: Path, keep: Callable[[int], bool], last: int | None,
-            threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: int | None = None,
+            to_last: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of every decoded frame `keep` accepts, stopping after frame `last` (None: the end);
-    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default). A decoding error, or a
-    stream that ends well before frame `last` (a download cut short whose header promises the whole clip: threaded
-    decoding just stops there), raises MediaError after the frames that came: a reader that keeps them catches it."""
+    `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default). A decoding error, or with
+    `to_last` a stream that ends well before frame `last` (a download cut short whose header promises the whole
+    clip: threaded decoding just stops there), raises MediaError after the frames that came: a reader that keeps
+    them catches it."""
     i = -1
     with video_stream(path) as (c, stream):
         sar = stream_sar(stream)
@@ -83,7 +84,7 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None,
                              f"decoding failed at frame {i + 2} ({getattr(e, 'strerror', None) or e})") from None
     if i < 0:
         raise MediaError(path, "no decodable video frame")
-    if last is not None and i + 1 < CUT_SHORT * (last + 1):
+    if to_last and last is not None and i + 1 < CUT_SHORT * (last + 1):
         raise MediaError(path, f"cut short: its video ends after frame {i + 1}, before frame {last + 1} (a truncated "
                                f"file?)")
 
@@ -107,12 +108,13 @@ def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> l
 
 def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe
-    clips); MediaError when none of them decodes, or (after those that do) when the file is cut short."""
+    clips); MediaError when none of them decodes, or (after those that do) when the video ends well before the
+    last of them (cut short: the indices come from its header's frame count)."""
     path = Path(path)
     if not wanted:
         raise MediaError(path, "no video frames")
     got = 0
-    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads), 1):
+    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, to_last=True), 1):
         yield item
     if not got:
         raise MediaError(path, "no decodable video frame")
