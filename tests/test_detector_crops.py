@@ -242,6 +242,16 @@ def test_augmentations_change_pixels_not_shape(media_files):
     assert np.abs(aug.down_up(img, 0.4, np.random.default_rng(0)).astype(int) - img).mean() > 0.5
     assert np.abs(aug.color_jitter(img, 1.0, 1.0, 1.0).astype(int) - img).max() <= 1
     assert aug.color_jitter(img, 1.2, 1.0, 1.0).mean() > img.mean() + 10
+    g = aug.grey(img)
+    assert (g[..., 0] == g[..., 1]).all() and (g[..., 1] == g[..., 2]).all()
+    h = aug.h264(img, 30)  # one x264 intra frame: its deblocked smoothing, not JPEG's blocks
+    assert h.shape == img.shape and 0.5 < np.abs(h.astype(int) - img).mean() < 15 and h.std() < img.std()
+    assert np.abs(aug.h264(img, 20).astype(int) - img).mean() < np.abs(h.astype(int) - img).mean()
+    # off by default: the draws, and so every recipe's training, are the ones they were
+    assert np.array_equal(aug.augment(img, np.random.default_rng(5), aug.AugmentSettings(p_grey=0, p_h264=0)), out[5])
+    both = aug.AugmentSettings(p_grey=1, p_h264=1, p_resize=0, p_blur=0, p_color=0)
+    o = aug.augment(img, np.random.default_rng(0), both)
+    assert (o[..., 0] == o[..., 2]).mean() > 0.9 and not np.array_equal(o, aug.grey(img))
 
 
 def test_best_threshold_maximises_macro_f1():

@@ -133,6 +133,7 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     ({"self_blend": -3}, "self_blend: expected a share from 0 to 1, got -3"),
     ({"augment": {"p_jpeg": 1.5}}, "augment: p_jpeg 1.5: expected a probability from 0 to 1"),
     ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100"),
+    ({"augment": {"crf": [40, 20]}}, "augment: crf (40, 20): expected [lo, hi] within 0..51"),
     ({"model": {"type": "residual_stats", "clipp": 3.0}}, "model residual_stats: unknown key 'clipp' (did you mean "
                                                           "'clip'?); known: clip, hidden,"),
     ({"model": {"type": "resnet", "hiden_sizes": [8]}}, "model resnet: unknown key 'hiden_sizes' (did you mean "
