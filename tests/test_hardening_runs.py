@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clips import h264_clip
 from conftest import alive, gen, wait_until
 
 from synthfake.dataset import Dataset
@@ -200,21 +201,6 @@ def test_one_dataset_one_set_of_writers(faces, tmp_path):
     assert len(done) + len(failed) == n and len(set(done)) == len(done) and not stale.exists()
 
 
-def _h264_clip(path, frames, size: tuple[int, int], setup) -> None:
-    """An H.264 clip of RGB `frames` stored at `size` (w, h), its stream given `setup` before the first frame."""
-    import av
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = *size, "yuv420p"
-        setup(s)
-        for f in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
-        out.mux(s.encode())
-
-
 def _read_as_shown(clip, shown: list) -> list:
     """The clip's frames, once its probed size and frame count and its frames' sizes and pixels are `shown`'s."""
     import numpy as np
@@ -245,7 +231,7 @@ def test_rotated_video_reads_upright_and_its_face_is_found(data_dir, tmp_path):
     clip = tmp_path / "S" / "phone.mp4"
     src = clip.parent
     # stored turned a quarter clockwise, shown turned back a quarter counter-clockwise: upright
-    _h264_clip(clip, (np.rot90(f, -1) for f in upright), (480, 400), lambda s: s.set_display_rotation(90))
+    h264_clip(clip, (np.rot90(f, -1) for f in upright), (480, 400), lambda s: s.set_display_rotation(90))
     got = _read_as_shown(clip, upright)
     assert faces.detect(got[5]) is not None and faces.detect(np.rot90(got[5], -1).copy()) is None
     # a variable-frame-rate clip (40 and 80 ms frames) is read at a constant rate: the index says so
@@ -280,7 +266,7 @@ def test_anamorphic_video_reads_in_square_pixels(data_dir, tmp_path):
     shown = [f[:480, 16:496] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 8)]  # 480x480
     clip = tmp_path / "S" / "anamorphic.mp4"
     squashed = (cv2.resize(f, (360, 480), interpolation=cv2.INTER_AREA) for f in shown)  # stored 3/4 as wide
-    _h264_clip(clip, squashed, (360, 480), lambda s: setattr(s.codec_context, "sample_aspect_ratio", Fraction(4, 3)))
+    h264_clip(clip, squashed, (360, 480), lambda s: setattr(s.codec_context, "sample_aspect_ratio", Fraction(4, 3)))
     got = _read_as_shown(clip, shown)
     want, seen = faces.detect(shown[3]), faces.detect(got[3])
     assert seen is not None
@@ -297,7 +283,7 @@ def test_hdr_video_reads_as_an_sdr_screen_shows_it(data_dir, tmp_path):
     import av
     import cv2
     import numpy as np
-    from hdr_clips import hdr_clip
+    from clips import hdr_clip
 
     from synthfake import faces, media
 

@@ -133,21 +133,14 @@ def test_a_clip_cut_short_behind_a_whole_header_is_said_so_not_read_as_whole(dat
     decoding just stopped where the bytes end, so it was sampled as a whole clip from its first second. Now a
     reader says "cut short" (or where decoding failed) after the frames that came; the detector scores those
     crops and says so in a note; the sources scan excludes the file."""
-    import av
-    import cv2
+    from clips import h264_clip
 
     from synthfake.detector.crops import CropSettings, file_crops
     from synthfake.sources import scan
 
     clip = tmp_path / "S" / "web.mp4"
-    clip.parent.mkdir()
-    with av.open(str(clip), "w", options={"movflags": "faststart"}) as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width = s.height = 256
-        s.pix_fmt = "yuv420p"
-        for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 60):
-            out.mux(s.encode(av.VideoFrame.from_ndarray(cv2.resize(f, (256, 256)), format="rgb24")))
-        out.mux(s.encode())
+    h264_clip(clip, media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 60), (256, 256),
+              options={"movflags": "faststart"})
     data = clip.read_bytes()
     clip.write_bytes(data[:len(data) * 2 // 5])
     assert media.probe(clip).frames == 60  # the header still promises all of it

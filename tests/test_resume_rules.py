@@ -28,6 +28,26 @@ def _made(out):
     return records, {p.relative_to(out): p.read_bytes() for p in (out / "media").rglob("*") if p.is_file()}
 
 
+SWAP_FIELDS = dict(n=2, reals=2, ratios={"face_swap": 0.3}, splits={"train": 1.0, "val": 0.0, "test": 0.0},
+                   backends={"face_swap": "landmark_swap", "real": "reencode"})
+
+
+def _photos(data_dir, src, names=("photo_s1.jpg", "photo_s12.jpg")):
+    """A sources folder `src` holding these face photos of the shared data."""
+    (src / "faces").mkdir(parents=True)
+    for name in names:
+        shutil.copy(data_dir / "faces" / name, src / "faces" / name)
+    return src
+
+
+def _begun(src, out):
+    """A dataset `out` planned (plan and sources index written) from `src` with SWAP_FIELDS."""
+    from synthfake.dataset import Dataset
+
+    Dataset.prepare(out, src, SWAP_FIELDS, 0.4).save()
+    return out
+
+
 def test_a_dataset_scanned_under_older_rules_resumes_and_a_changed_file_is_refused(data_dir, tmp_path):
     src, out = tmp_path / "src", tmp_path / "D"
     for rel, orig in (("faces/photo_s1.jpg", "photo_s1.jpg"), ("faces/photo_s1 copy.jpg", "photo_s1.jpg"),
@@ -70,30 +90,19 @@ def test_a_dataset_begun_before_square_pixels_with_an_anamorphic_clip_is_refused
     naming the clip; the same without such a clip, or with an index of today's, resumes."""
     from fractions import Fraction
 
-    import av
-    import cv2
     import pytest
+    from clips import h264_clip
 
     from synthfake import media
     from synthfake.dataset import Dataset
     from synthfake.errors import PlanError
 
-    src = tmp_path / "src"
-    (src / "faces").mkdir(parents=True)
-    for name in ("photo_s1.jpg", "photo_s12.jpg", "still_talk_d0.jpg"):
-        shutil.copy(data_dir / "faces" / name, src / "faces" / name)
-    clip = src / "wide.mp4"
-    with av.open(str(clip), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 384, 512, "yuv420p"  # stored 3/4 as wide as shown
-        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for f in media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 10):
-            out.mux(s.encode(av.VideoFrame.from_ndarray(cv2.resize(f, (384, 512)), format="rgb24")))
-        out.mux(s.encode())
-    fields = dict(n=2, reals=2, ratios={"face_swap": 0.3}, splits={"train": 1.0, "val": 0.0, "test": 0.0},
-                  backends={"face_swap": "landmark_swap", "real": "reencode"})
-    out = tmp_path / "D"
-    Dataset.prepare(out, src, fields, 0.4).save()
+    src = _photos(data_dir, tmp_path / "src", ("photo_s1.jpg", "photo_s12.jpg", "still_talk_d0.jpg"))
+    clip = src / "wide.mp4"  # stored 3/4 as wide as shown
+    h264_clip(clip, media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 10), (384, 512),
+              lambda s: setattr(s.codec_context, "sample_aspect_ratio", Fraction(4, 3)))
+    fields = SWAP_FIELDS
+    out = _begun(src, tmp_path / "D")
     index = json.loads((out / "sources.json").read_text())
     assert index["scan_version"] == SCAN_VERSION and any(it["path"] == "wide.mp4" and it["excluded"] is None
                                                for it in index["items"])
@@ -119,21 +128,16 @@ def test_a_dataset_begun_before_sdr_mapping_with_an_hdr_clip_is_refused_by_name(
     """Since scan version 3 an HDR clip is read mapped to SDR: a dataset whose sources index was written at version
     2 (its samples so far made from the clip's frames as stored) is refused on resume, naming the clip."""
     import pytest
-    from hdr_clips import hdr_clip
+    from clips import hdr_clip
 
     from synthfake import media
     from synthfake.dataset import Dataset
     from synthfake.errors import PlanError
 
-    src = tmp_path / "src"
-    (src / "faces").mkdir(parents=True)
-    for name in ("photo_s1.jpg", "photo_s12.jpg"):
-        shutil.copy(data_dir / "faces" / name, src / "faces" / name)
+    src = _photos(data_dir, tmp_path / "src")
     hdr_clip(src / "phone.mp4", media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 6), "HLG")
-    fields = dict(n=2, reals=2, ratios={"face_swap": 0.3}, splits={"train": 1.0, "val": 0.0, "test": 0.0},
-                  backends={"face_swap": "landmark_swap", "real": "reencode"})
-    out = tmp_path / "D"
-    Dataset.prepare(out, src, fields, 0.4).save()
+    fields = SWAP_FIELDS
+    out = _begun(src, tmp_path / "D")
     assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
     index = json.loads((out / "sources.json").read_text())
     (out / "sources.json").write_text(json.dumps({**index, "scan_version": 2}))  # as the last synthfake wrote it

@@ -1,6 +1,7 @@
-"""HDR test clips made from SDR frames as BT.2408 maps SDR into HDR (SDR white at 203 nits, BT.1886 display
-gamma 2.4, BT.709 primaries into BT.2020), 10-bit H.264 tagged as phones tag them: what `media.frames.upright`
-must bring back to (about) the SDR frames."""
+"""Test clips written from RGB frames: plain H.264 with a stream or container setting (rotation, pixel aspect,
+faststart), and HDR clips made from SDR frames as BT.2408 maps SDR into HDR (SDR white at 203 nits, BT.1886
+display gamma 2.4, BT.709 primaries into BT.2020), 10-bit H.264 tagged as phones tag them: what
+`media.frames.upright` must bring back to (about) the SDR frames."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ TRANSFERS = {"PQ": 16, "HLG": 18}  # AVColorTransferCharacteristic
 BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
 HLG_A, HLG_B, HLG_C = 0.17883277, 0.28466892, 0.55991073  # BT.2100
 PQ_M1, PQ_M2, PQ_C1, PQ_C2, PQ_C3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875  # ST 2084
+
+
+def h264_clip(path, frames, size: tuple[int, int], setup=None, options: dict | None = None) -> None:
+    """An H.264 clip of RGB `frames` resized to `size` (w, h), its stream given `setup` before the first frame,
+    the container opened with `options` (e.g. movflags=faststart)."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", options=options or {}) as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = *size, "yuv420p"
+        if setup:
+            setup(s)
+        for f in frames:
+            f = f if f.shape[1::-1] == tuple(size) else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        out.mux(s.encode())
 
 
 def _signal(rgb8: np.ndarray, transfer: str) -> np.ndarray:
