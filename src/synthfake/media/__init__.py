@@ -5,9 +5,9 @@ Every failure to read is a `MediaError(path, reason)`. Frames are RGB uint8 arra
 """
 
 from .audio import mux_audio, read_audio, read_audio_of_video
-from .container import AUDIO_EXTS, IMAGE_EXTS, VIDEO_EXTS, kind_of
+from .container import AUDIO_EXTS, IMAGE_EXTS, VIDEO_EXTS, count_packets, kind_of
 from .encode import VIDEO_CRF, VIDEO_PRESET, write_video
-from .frames import count_packets, frames_of, iter_frames, iter_frames_at, read_frames, uniform_indices, upright
+from .frames import frames_of, iter_frames, iter_frames_at, read_frames, uniform_indices, upright
 from .image import encode_png, read_image, write_png
 from .probe import probe, variable_frame_rate, video_colour, video_fps, video_rotation, video_sar
 

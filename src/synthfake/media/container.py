@@ -54,6 +54,18 @@ def video_stream(path: Path):
         yield c, moving(c.streams.video)
 
 
+def stated_frames(path: Path) -> int:
+    """The frame count the container states for the video (MP4 and MOV do); 0 where it states none."""
+    with video_stream(Path(path)) as (_, stream):
+        return stream.frames
+
+
+def count_packets(path: Path) -> int:
+    """The video's packets (its frames): the count where the container states none."""
+    with video_stream(Path(path)) as (c, stream):
+        return sum(1 for p in c.demux(stream) if p.size)
+
+
 STILL = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
 
 

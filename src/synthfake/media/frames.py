@@ -15,7 +15,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError
-from .container import TONE_MAPS, colour_of, kind_of, stream_sar, video_stream
+from .container import TONE_MAPS, colour_of, kind_of, stated_frames, stream_sar, video_stream
 from .image import read_image
 
 
@@ -106,15 +106,16 @@ def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> l
     return frames
 
 
-def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
+                   stated: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe
-    clips); MediaError when none of them decodes, or (after those that do) when the video ends well before the
-    last of them (cut short: the indices come from its header's frame count)."""
+    clips); MediaError when none of them decodes, or, with `stated` (the indices come from a frame count the
+    container states), after those that do when the video ends well before the last of them (cut short)."""
     path = Path(path)
     if not wanted:
         raise MediaError(path, "no video frames")
     got = 0
-    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, to_last=True), 1):
+    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, to_last=stated), 1):
         yield item
     if not got:
         raise MediaError(path, "no decodable video frame")
@@ -126,12 +127,6 @@ def uniform_indices(total: int, k: int) -> list[int]:
     return sorted({int((j + 0.5) * total / k) for j in range(k)})
 
 
-def count_packets(path: str | Path) -> int:
-    """Video packets in the container: the frame count when the header gives none."""
-    with video_stream(Path(path)) as (c, stream):
-        return sum(1 for p in c.demux(stream) if p.size)
-
-
 def frames_of(path: str | Path, k: int, kind: str | None = None,
               threads: int | None = None) -> Iterable[tuple[int, np.ndarray]]:
     """(index, RGB frame) of a file: an image as frame 0, a video as K uniformly spread frames in one pass."""
@@ -141,6 +136,6 @@ def frames_of(path: str | Path, k: int, kind: str | None = None,
     if kind == "image":
         return [(0, read_image(path))]
     if kind == "video":
-        total = probe(path).frames or count_packets(path)
-        return iter_frames_at(path, set(uniform_indices(total, k)), threads)
+        return iter_frames_at(path, set(uniform_indices(probe(path).frames, k)), threads,
+                              stated=stated_frames(path) > 0)
     raise MediaError(Path(path), "not an image or video file")

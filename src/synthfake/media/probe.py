@@ -11,7 +11,7 @@ import numpy as np
 
 from ..shared_types import MediaMeta
 from .audio import read_audio
-from .container import colour_of, kind_of, stream_rotation, stream_sar, video_stream
+from .container import colour_of, count_packets, kind_of, stream_rotation, stream_sar, video_stream
 from .image import read_image
 
 
@@ -31,14 +31,18 @@ def probe(path: str | Path) -> MediaMeta:
     with video_stream(path) as (c, v):
         fps = float(v.average_rate or v.guessed_rate or 0)
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
-        frames = v.frames or int(round(dur * fps))
+        frames = v.frames or (int(round(dur * fps)) if v.duration else 0)
         w, h = v.codec_context.width, v.codec_context.height
         if sar := stream_sar(v):  # non-square pixels: frames are read at the shown width (frames.upright)
             w = max(1, round(w * sar))
         if round(stream_rotation(c, v) / 90) % 2:  # shown turned a quarter: the frames we read are h x w
             w, h = h, w
-        return MediaMeta(kind="video", width=w, height=h, frames=frames, fps=fps, duration=dur,
+        meta = MediaMeta(kind="video", width=w, height=h, frames=frames, fps=fps, duration=dur,
                          codec=v.codec_context.name, audio=bool(c.streams.audio))
+    if not frames:  # no count nor stream duration (Matroska, WebM): the container's may be a longer audio track's
+        meta.frames = count_packets(path)
+        meta.duration = meta.frames / fps if fps else dur
+    return meta
 
 
 def video_sar(path: str | Path) -> Fraction | None:
