@@ -160,6 +160,8 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
         yield empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
         return
     if got:
+        if not cut and media.kind_of(path) == "image" and (k := media.image_frames(path)) > 1:
+            cut = f"an animated image of {k} frames: scored on its first"
         yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n, note=cut)
         return
     reason = f"no face in {n} sampled frame(s)"

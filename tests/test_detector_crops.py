@@ -231,6 +231,18 @@ def test_crop_cache_is_keyed_by_settings_and_content(media_files, tmp_path):
                 CropSettings(frames=3, size=128).key()}) == 4
 
 
+def test_an_animated_image_is_scored_on_its_first_frame_and_says_so(media_files, tmp_path):
+    """An animated WebP reads as its first frame (OpenCV; FFmpeg decodes no animated WebP): the crops say so."""
+    from PIL import Image
+
+    photo = Image.open(media_files / "photo_s1.jpg").convert("RGB")
+    frames = [photo.rotate(a) for a in (0, 2, 4)]
+    frames[0].save(tmp_path / "moving.webp", save_all=True, append_images=frames[1:], duration=40, lossless=True)
+    got = file_crops(tmp_path / "moving.webp", CropSettings(size=SIZE))
+    assert len(got.crops) == 1 and got.note == "an animated image of 3 frames: scored on its first"
+    assert file_crops(media_files / "photo_s1.jpg", CropSettings(size=SIZE)).note == ""
+
+
 def test_augmentations_change_pixels_not_shape(media_files):
     img = file_crops(media_files / "photo_s1.jpg", CropSettings(size=SIZE)).crops[0]
     out = [aug.augment(img, np.random.default_rng(i)) for i in range(8)]

@@ -22,6 +22,18 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def image_frames(path: str | Path) -> int:
+    """How many frames an image file holds (an animated WebP or PNG more than one, of which `read_image` gives
+    the first); 1 where Pillow cannot say."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except (OSError, ValueError):
+        return 1
+
+
 def write_png(stem: str | Path, rgb: np.ndarray) -> Path:
     """Write `rgb` as STEM.png (the one image format every sample leaves the writer in); returns the path."""
     path = Path(f"{stem}.png")
