@@ -136,7 +136,7 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
     them (a truncated video), with a note that says so; any other failure ends with a reason even after crops
     were sent.
     """
-    buf, idx, centres, n, got, face, looks, cut = [], [], [], 0, 0, 0, SECOND_LOOKS, ""
+    buf, idx, centres, n, got, face, looks, broke = [], [], [], 0, 0, 0, SECOND_LOOKS, ""
     try:
         for i, rgb in media.frames_of(path, s.frames, threads=DECODE_THREADS[0]):
             n += 1
@@ -151,20 +151,21 @@ def crop_chunks(path: str | Path, s: CropSettings, chunk: int = 0) -> Iterator[F
             elif s.center_fallback and not got:
                 centres.append((i, center_crop(rgb, s.size)))
     except MediaError as e:
-        if not got:
+        if not n:
             yield empty(path, s.size, f"unreadable: {e.reason}", n)
             return
-        cut = f"{e.reason}; scored on the {got} crop(s) before it"
+        broke = e.reason  # frames came before it: they are judged as a whole file's would be, and it is said
     except Exception as e:  # a decoder or detector failure must not stop a batch run
         first = (str(e).splitlines() or [""])[0]
         yield empty(path, s.size, f"failed: {type(e).__name__}: {first}", n)
         return
     if got:
-        if not cut and media.kind_of(path) == "image" and (k := media.image_frames(path)) > 1:
-            cut = f"an animated image of {k} frames: scored on its first"
-        yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n, note=cut)
+        note = f"{broke}; scored on the {got} crop(s) before it" if broke else ""
+        if not note and media.kind_of(path) == "image" and (k := media.image_frames(path)) > 1:
+            note = f"an animated image of {k} frames: scored on its first"
+        yield FileCrops(str(path), np.stack(buf) if buf else no_crops(s.size), idx, n, note=note)
         return
-    reason = f"no face in {n} sampled frame(s)"
+    reason = f"no face in {n} sampled frame(s)" + (f" before {broke}" if broke else "")
     if centres:
         yield FileCrops(str(path), np.stack([c for _, c in centres]), [i for i, _ in centres], n,
                         note=f"{reason}: centre crops")

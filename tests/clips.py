@@ -44,13 +44,22 @@ def _signal(rgb8: np.ndarray, transfer: str) -> np.ndarray:
     return np.round(np.clip(v, 0, 1) * 65535).astype(np.uint16)
 
 
-def hdr_clip(path, frames, transfer: str, fps: int = 25) -> None:
-    """Write SDR RGB `frames` as a 10-bit BT.2020 `transfer` ("PQ" or "HLG") H.264 clip at `path`."""
+def hdr_clip(path, frames, transfer: str, fps: int = 25, mastered: int = 0, setup=None) -> None:
+    """Write SDR RGB `frames` as a 10-bit BT.2020 `transfer` ("PQ" or "HLG") H.264 clip at `path`; with
+    `mastered` (nits), an HEVC HDR10 clip whose frames carry mastering-display and light-level metadata of that
+    peak, as an HDR10 camera or grade writes them; `setup(stream)` before the first frame."""
     frames = list(frames)
     with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps)
+        s = out.add_stream("libx265" if mastered else "libx264", rate=fps)
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt, s.options = "yuv420p10le", {"crf": "16", "preset": "veryfast"}
+        if mastered:
+            s.options = {"crf": "16", "preset": "ultrafast", "x265-params": (
+                "log-level=error:hdr10=1:repeat-headers=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:"
+                f"master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L({mastered * 10000},1):"
+                f"max-cll={mastered},{mastered // 2}")}
+        if setup:
+            setup(s)
         tags = {"colorspace": 9, "color_primaries": 9, "color_range": 1, "color_trc": TRANSFERS[transfer]}
         for k, v in tags.items():
             setattr(s.codec_context, k, v)

@@ -300,6 +300,13 @@ def test_hdr_video_reads_as_an_sdr_screen_shows_it(data_dir, tmp_path):
         assert np.abs(got[0].astype(int) - sdr[0]).mean() < 5, transfer
         assert media.video_colour(clip) == transfer and faces.detect(got[2]) is not None
     assert media.video_colour(data_dir / "videos" / "talk_d0.mp4") is None
+    # HDR10 as cameras and grades write it: mastering metadata (1000 nits) swscale would map to SDR white, half
+    # as bright (51 levels off); read as a TV shows it. Turned by its display matrix like any other clip.
+    hdr_clip(tmp_path / "hdr10.mp4", sdr, "PQ", mastered=1000)
+    assert np.abs(media.read_frames(tmp_path / "hdr10.mp4")[0].astype(int) - sdr[0]).mean() < 5
+    hdr_clip(tmp_path / "turned.mp4", [np.rot90(f, -1).copy() for f in sdr], "HLG",
+             setup=lambda s: s.set_display_rotation(90))
+    assert np.abs(media.read_frames(tmp_path / "turned.mp4")[0].astype(int) - sdr[0]).mean() < 5
 
 
 def test_help_documents_every_option_and_lists_values():

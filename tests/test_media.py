@@ -149,8 +149,37 @@ def test_a_clip_cut_short_behind_a_whole_header_is_said_so_not_read_as_whole(dat
     got = file_crops(clip, CropSettings(frames=8))
     assert 0 < len(got.crops) < 8 and not got.reason and "; scored on the" in got.note
     assert scan(clip.parent).items[0].excluded.startswith("unreadable: ")
+    noise = np.random.default_rng(1).integers(0, 255, (60, 128, 128, 3), np.uint8)  # no face: centre crops
+    h264_clip(tmp_path / "noise.mp4", noise, (128, 128), options={"movflags": "faststart"})
+    data = (tmp_path / "noise.mp4").read_bytes()
+    (tmp_path / "noise.mp4").write_bytes(data[:len(data) // 2])
+    got = file_crops(tmp_path / "noise.mp4", CropSettings(frames=8, center_fallback=True))
+    assert len(got.crops) and got.note.startswith("no face in ") and got.note.endswith(": centre crops")
     whole = data_dir / "videos" / "talk_d0.mp4"  # "up to N frames" is not "these frames": a short clip gives its own
     assert len(list(media.iter_frames(whole, 0, 10 * media.probe(whole).frames))) == media.probe(whole).frames
+
+
+def test_a_clip_cut_at_a_time_without_re_encoding_is_read_whole(data_dir, tmp_path):
+    """`ffmpeg -ss 2 -c copy` keeps the packets from the keyframe before 2 s and an edit list that drops them on
+    decoding, while the container's count still holds them: the stream's duration gives the count, and the clip
+    is read whole, not called cut short."""
+    import av
+    from clips import h264_clip
+
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    h264_clip(whole, media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 100), (256, 256),
+              lambda s: s.options.update(g="250"))
+    with av.open(str(whole)) as c, av.open(str(cut), "w") as out:
+        v = c.streams.video[0]
+        s = out.add_stream_from_template(v)
+        shift = int(2 / v.time_base)  # 2 s: the first keyframe (frame 0) stays as pre-roll
+        for p in sorted((p for p in c.demux(v) if p.size), key=lambda p: p.dts):
+            p.pts, p.dts, p.stream = p.pts - shift, p.dts - shift, s
+            out.mux(p)
+    with av.open(str(cut)) as c:
+        assert c.streams.video[0].frames == 100  # the container still counts the pre-roll
+    assert media.probe(cut).frames == 50
+    assert [i for i, _ in media.frames_of(cut, 8)] == media.uniform_indices(50, 8)
 
 
 def test_a_matroska_clip_with_longer_audio_is_counted_by_its_video(data_dir, tmp_path):

@@ -54,10 +54,25 @@ def video_stream(path: Path):
         yield c, moving(c.streams.video)
 
 
+CUT_SHORT = 0.9  # a video that ends before this share of the frames its container promises is cut short
+
+
+def stream_frames(v) -> int:
+    """The frame count the container states for a video stream (MP4 and MOV do; 0 where it states none), or, where
+    the stream's own duration holds under CUT_SHORT of it, the duration's: an edit list (`ffmpeg -ss X -c copy`)
+    keeps the frames before the cut in the file and the count, and the decoder drops them."""
+    fps = float(v.average_rate or v.guessed_rate or 0)
+    if v.frames and v.duration and fps:
+        shown = int(round(float(v.duration * v.time_base) * fps))
+        if shown < CUT_SHORT * v.frames:
+            return shown
+    return v.frames
+
+
 def stated_frames(path: Path) -> int:
-    """The frame count the container states for the video (MP4 and MOV do); 0 where it states none."""
+    """`stream_frames` of a file's video."""
     with video_stream(Path(path)) as (_, stream):
-        return stream.frames
+        return stream_frames(stream)
 
 
 def count_packets(path: Path) -> int:
@@ -86,8 +101,6 @@ def stream_sar(v) -> Fraction | None:
 
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
 BT2020 = 9  # AVColorPrimaries
-# FFmpeg 8's swscale (9.5 measured; 9.1 takes the arguments and does nothing) maps HDR and BT.2020 to SDR BT.709
-TONE_MAPS = av.library_versions.get("libswscale", (0,)) >= (9, 5)
 
 
 def colour_of(v_or_frame) -> str | None:
@@ -97,6 +110,16 @@ def colour_of(v_or_frame) -> str | None:
     if src.color_trc in HDR_TRANSFERS:
         return HDR_TRANSFERS[src.color_trc]
     return "BT.2020" if src.color_primaries == BT2020 else None
+
+
+def first_frame_colour(c, v) -> str | None:
+    """`colour_of` the stream's first decoded frame (its tags decide how frames are read, not the container's)."""
+    try:
+        for frame in c.decode(v):
+            return colour_of(frame)
+    except av.error.FFmpegError:
+        return None
+    return None
 
 
 def stream_rotation(c, v) -> int:

@@ -5,55 +5,31 @@ or video (`frames_of`). One pass beats seeking on these clips (DESIGN.md: 1-2 ke
 
 from __future__ import annotations
 
-import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError
-from .container import TONE_MAPS, colour_of, kind_of, stated_frames, stream_sar, video_stream
+from . import sdr
+from .container import CUT_SHORT, colour_of, kind_of, stated_frames, stream_sar, video_stream
 from .image import read_image
 
 
-SDR = {"dst_color_trc": 1, "dst_color_primaries": 1}  # BT.709 (swscale's tone and gamut mapping)
-
-
-def upright(frame: "av.VideoFrame", sar: Fraction | None = None) -> np.ndarray:
+def upright(frame: "av.VideoFrame", sar: Fraction | None = None, threads: int | None = None) -> np.ndarray:
     """A decoded frame as RGB in square pixels, turned as its display matrix says (a phone video shot upright
     reads upright, as ffmpeg's autorotate shows it); PyAV's `rotation` is the matrix's counter-clockwise angle.
     Non-square pixels (`sar`, `container.stream_sar`) are resampled to the shown width, height kept, bicubic
     as ffmpeg's `scale=iw*sar:ih` does: a face is read with the proportions a viewer sees. An HDR (PQ, HLG)
-    or BT.2020 frame, as phones record by default, is tone- and gamut-mapped to SDR BT.709 by swscale: read as
-    stored it is grey and flat (PQ) or pale (HLG), unlike anything a detector is shown."""
+    or BT.2020 frame is mapped to SDR BT.709 (`sdr.to_sdr`; `_decode` strips its mastering metadata first)."""
     args = {}
     if sar:
         args = {"width": max(1, round(frame.width * sar)), "height": frame.height, "interpolation": "BICUBIC"}
-    rgb = _mapped_to_sdr(frame, args) if colour_of(frame) else frame.to_ndarray(format="rgb24", **args)
+    rgb = sdr.to_sdr(frame, args, threads) if colour_of(frame) else frame.to_ndarray(format="rgb24", **args)
     k = round(getattr(frame, "rotation", 0) / 90) % 4
     return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
-
-
-_KEPT = threading.local()  # per thread: the reformatters of `_mapped_to_sdr`
-
-
-def _mapped_to_sdr(frame: "av.VideoFrame", args: dict) -> np.ndarray:
-    """`frame` as SDR BT.709 RGB through a reformatter kept per thread and input shape: swscale builds its tone
-    mapping once per context (~1.7 s here), then maps a 512 px frame in ~5 ms."""
-    key = (frame.width, frame.height, frame.format.name, frame.colorspace, frame.color_range, frame.color_trc,
-           frame.color_primaries, tuple(args.items()))
-    kept = _KEPT.__dict__.setdefault("reformatters", {})
-    if key not in kept:
-        if len(kept) >= 4:
-            kept.pop(next(iter(kept)))
-        kept[key] = VideoReformatter()
-    return kept[key].reformat(frame, format="rgb24", **SDR, **args).to_ndarray()
-
-
-CUT_SHORT = 0.9  # a stream that ends before this share of the frames asked for is a cut-short file
 
 
 def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: int | None = None,
@@ -63,20 +39,21 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
     `to_last` a stream that ends well before frame `last` (a download cut short whose header promises the whole
     clip: threaded decoding just stops there), raises MediaError after the frames that came: a reader that keeps
     them catches it."""
-    i = -1
+    i, strip = -1, None
     with video_stream(path) as (c, stream):
         sar = stream_sar(stream)
-        if colour_of(stream) and not TONE_MAPS:
-            raise MediaError(path, f"{colour_of(stream)} video: reading it as an ordinary screen shows it needs "
-                                   f"FFmpeg 8's swscale (libswscale >= 9.5, in PyAV >= 18's wheels); this PyAV links "
-                                   f"{'.'.join(map(str, av.library_versions.get('libswscale', ())))}")
         stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         if threads is not None:
             stream.codec_context.thread_count = threads
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if keep(i):
-                    yield i, upright(frame, sar)
+                    if colour := colour_of(frame):  # the frame's own tags: a container's may differ
+                        if not sdr.TONE_MAPS:
+                            raise MediaError(path, sdr.refusal(colour))
+                        strip = strip or sdr.unmastered(stream)
+                        frame = strip(frame)
+                    yield i, upright(frame, sar, threads)
                 if last is not None and i >= last:
                     break
         except av.error.FFmpegError as e:

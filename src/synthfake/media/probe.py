@@ -11,7 +11,8 @@ import numpy as np
 
 from ..shared_types import MediaMeta
 from .audio import read_audio
-from .container import colour_of, count_packets, kind_of, stream_rotation, stream_sar, video_stream
+from .container import (count_packets, first_frame_colour, kind_of, stream_frames, stream_rotation, stream_sar,
+                        video_stream)
 from .image import read_image
 
 
@@ -31,7 +32,7 @@ def probe(path: str | Path) -> MediaMeta:
     with video_stream(path) as (c, v):
         fps = float(v.average_rate or v.guessed_rate or 0)
         dur = float(v.duration * v.time_base) if v.duration else (c.duration or 0) / 1e6
-        frames = v.frames or (int(round(dur * fps)) if v.duration else 0)
+        frames = stream_frames(v) or (int(round(dur * fps)) if v.duration else 0)
         w, h = v.codec_context.width, v.codec_context.height
         if sar := stream_sar(v):  # non-square pixels: frames are read at the shown width (frames.upright)
             w = max(1, round(w * sar))
@@ -54,8 +55,8 @@ def video_sar(path: str | Path) -> Fraction | None:
 def video_colour(path: str | Path) -> str | None:
     """"PQ", "HLG" or "BT.2020" for a video whose frames are mapped to SDR BT.709 when read (`frames.upright`),
     else None."""
-    with video_stream(Path(path)) as (_, v):
-        return colour_of(v)
+    with video_stream(Path(path)) as (c, v):
+        return first_frame_colour(c, v)
 
 
 def video_rotation(path: str | Path) -> int:
