@@ -186,7 +186,7 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     if item.kind == "video":
         item.rotation = media.video_rotation(path)
         item.retimed = media.variable_frame_rate(path)
-    frames = list(media.frames_of(path, SCAN_FRAMES, item.kind))
+    frames = list(media.frames_of(path, SCAN_FRAMES, item.kind, total=info.frames))
     found = frame_faces(frames)
     item.faces_sampled, item.faces_found = len(frames), len(found)
     if not found:

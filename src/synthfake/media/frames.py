@@ -104,15 +104,16 @@ def uniform_indices(total: int, k: int) -> list[int]:
     return sorted({int((j + 0.5) * total / k) for j in range(k)})
 
 
-def frames_of(path: str | Path, k: int, kind: str | None = None,
-              threads: int | None = None) -> Iterable[tuple[int, np.ndarray]]:
-    """(index, RGB frame) of a file: an image as frame 0, a video as K uniformly spread frames in one pass."""
+def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | None = None,
+              total: int | None = None) -> Iterable[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of a file: an image as frame 0, a video as K uniformly spread frames in one pass
+    (`total`: its frame count as `probe` gave it, where the caller has it: a WebM's is counted by demuxing)."""
     from .probe import probe
 
     kind = kind or kind_of(path)
     if kind == "image":
         return [(0, read_image(path))]
     if kind == "video":
-        return iter_frames_at(path, set(uniform_indices(probe(path).frames, k)), threads,
+        return iter_frames_at(path, set(uniform_indices(total or probe(path).frames, k)), threads,
                               stated=stated_frames(path) > 0)
     raise MediaError(Path(path), "not an image or video file")
