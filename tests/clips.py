@@ -14,10 +14,12 @@ HLG_A, HLG_B, HLG_C = 0.17883277, 0.28466892, 0.55991073  # BT.2100
 PQ_M1, PQ_M2, PQ_C1, PQ_C2, PQ_C3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875  # ST 2084
 
 
-def h264_clip(path, frames, size: tuple[int, int], setup=None, options: dict | None = None) -> None:
+def h264_clip(path, frames, size: tuple[int, int], setup=None, options: dict | None = None, audio=None) -> None:
     """An H.264 clip of RGB `frames` resized to `size` (w, h), its stream given `setup` before the first frame,
-    the container opened with `options` (e.g. movflags=faststart)."""
+    the container opened with `options` (e.g. movflags=faststart); `audio` (float32 (samples, 1), rate) as AAC."""
     import cv2
+
+    from synthfake import media
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options=options or {}) as out:
@@ -25,10 +27,13 @@ def h264_clip(path, frames, size: tuple[int, int], setup=None, options: dict | N
         s.width, s.height, s.pix_fmt = *size, "yuv420p"
         if setup:
             setup(s)
+        sound = out.add_stream("aac", rate=audio[1], layout="mono") if audio else None
         for f in frames:
             f = f if f.shape[1::-1] == tuple(size) else cv2.resize(f, size, interpolation=cv2.INTER_AREA)
             out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         out.mux(s.encode())
+        if sound:
+            media.mux_audio(out, sound, audio)
 
 
 def _signal(rgb8: np.ndarray, transfer: str) -> np.ndarray:
