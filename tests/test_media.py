@@ -71,6 +71,24 @@ def test_bad_files_raise_one_error_type_naming_the_file(data_dir, tmp_path, make
     assert str(p) in msg and "\n" not in msg
 
 
+def test_a_voice_memo_in_m4a_is_read_and_scanned_as_audio(data_dir, tmp_path):
+    """.m4a (AAC: phones' voice memos) is an audio extension, yet libsndfile reads no AAC: a speech source so
+    saved was excluded from the sources as unreadable. FFmpeg decodes it now."""
+    import av
+
+    from synthfake.sources import scan
+
+    wav, rate = media.read_audio(data_dir / "audio" / "RD_Radio31_000.wav")
+    memo = tmp_path / "S" / "memo.m4a"
+    memo.parent.mkdir()
+    with av.open(str(memo), "w", format="mp4") as out:
+        media.mux_audio(out, out.add_stream("aac", rate=rate, layout="mono"), (wav[:, :1], rate))
+    got, got_rate = media.read_audio(memo)
+    assert got_rate == rate and got.dtype == np.float32 and abs(len(got) - len(wav)) <= 2048  # AAC priming
+    item = scan(memo.parent).items[0]
+    assert item.kind == "audio" and item.excluded is None and abs(item.duration - len(wav) / rate) < 0.2
+
+
 def test_audio_read(data_dir):
     data, rate = media.read_audio(data_dir / "audio" / "RD_Radio31_000.wav")
     assert rate == 16000 and data.shape == (128000, 2) and data.dtype == np.float32

@@ -13,13 +13,20 @@ from .container import check_file, open_container
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Decode an audio file to float32 (samples, channels)."""
+    """Decode an audio file to float32 (samples, channels): libsndfile (WAV, FLAC, Ogg, MP3), else FFmpeg (AAC in
+    .m4a, as phones' voice memos are: libsndfile reads no AAC)."""
     path = Path(path)
     check_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise MediaError(path, f"not a readable audio file ({e})") from None
+        try:
+            got = decode_audio(path)
+        except (MediaError, av.error.FFmpegError):
+            got = None
+        if got is None:
+            raise MediaError(path, f"not a readable audio file ({e})") from None
+        data, rate, _ = got
     if len(data) == 0:
         raise MediaError(path, "audio file holds no samples")
     if data.shape[1] > 2:
