@@ -69,12 +69,6 @@ def stream_frames(v) -> int:
     return v.frames
 
 
-def stated_frames(path: Path) -> int:
-    """`stream_frames` of a file's video."""
-    with video_stream(Path(path)) as (_, stream):
-        return stream_frames(stream)
-
-
 def count_packets(path: Path) -> int:
     """The video's packets (its frames): the count where the container states none."""
     with video_stream(Path(path)) as (c, stream):
@@ -97,29 +91,6 @@ def stream_sar(v) -> Fraction | None:
     if not sar or sar == 1 or not Fraction(1, 4) <= sar <= 4:
         return None
     return Fraction(sar)
-
-
-HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
-BT2020 = 9  # AVColorPrimaries
-
-
-def colour_of(v_or_frame) -> str | None:
-    """"PQ" or "HLG" for an HDR stream or frame, "BT.2020" for a wide-gamut SDR one, None for the rest (read as
-    stored): what `frames.upright` maps to SDR BT.709 as a player on an ordinary screen shows it."""
-    src = getattr(v_or_frame, "codec_context", v_or_frame)
-    if src.color_trc in HDR_TRANSFERS:
-        return HDR_TRANSFERS[src.color_trc]
-    return "BT.2020" if src.color_primaries == BT2020 else None
-
-
-def first_frame_colour(c, v) -> str | None:
-    """`colour_of` the stream's first decoded frame (its tags decide how frames are read, not the container's)."""
-    try:
-        for frame in c.decode(v):
-            return colour_of(frame)
-    except av.error.FFmpegError:
-        return None
-    return None
 
 
 def stream_rotation(c, v) -> int:

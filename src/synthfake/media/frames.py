@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import MediaError
 from . import sdr
-from .container import CUT_SHORT, colour_of, kind_of, stated_frames, stream_sar, video_stream
+from .container import CUT_SHORT, kind_of, stream_frames, stream_sar, video_stream
 from .image import read_image
 
 
@@ -27,7 +27,7 @@ def upright(frame: "av.VideoFrame", sar: Fraction | None = None, threads: int | 
     args = {}
     if sar:
         args = {"width": max(1, round(frame.width * sar)), "height": frame.height, "interpolation": "BICUBIC"}
-    rgb = sdr.to_sdr(frame, args, threads) if colour_of(frame) else frame.to_ndarray(format="rgb24", **args)
+    rgb = sdr.to_sdr(frame, args, threads) if sdr.colour_of(frame) else frame.to_ndarray(format="rgb24", **args)
     k = round(getattr(frame, "rotation", 0) / 90) % 4
     return np.rot90(rgb, k).copy() if k else rgb.copy()  # copy: PyAV may hand out a view of a reused buffer
 
@@ -36,19 +36,19 @@ def _decode(path: Path, keep: Callable[[int], bool], last: int | None, threads: 
             to_last: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of every decoded frame `keep` accepts, stopping after frame `last` (None: the end);
     `threads` sets the decoder's thread count (0: FFmpeg picks; None: PyAV's default). A decoding error, or with
-    `to_last` a stream that ends well before frame `last` (a download cut short whose header promises the whole
-    clip: threaded decoding just stops there), raises MediaError after the frames that came: a reader that keeps
-    them catches it."""
+    `to_last` a stream whose container states a frame count and that ends well before frame `last` (a download
+    cut short: threaded decoding just stops there), raises MediaError after the frames that came: a reader that
+    keeps them catches it."""
     i, strip = -1, None
     with video_stream(path) as (c, stream):
-        sar = stream_sar(stream)
+        sar, to_last = stream_sar(stream), to_last and stream_frames(stream) > 0
         stream.thread_type = "AUTO"  # threaded H.264 decoding gives the same pixels
         if threads is not None:
             stream.codec_context.thread_count = threads
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if keep(i):
-                    if colour := colour_of(frame):  # the frame's own tags: a container's may differ
+                    if colour := sdr.colour_of(frame):
                         if not sdr.TONE_MAPS:
                             raise MediaError(path, sdr.refusal(colour))
                         strip = strip or sdr.unmastered(stream)
@@ -83,16 +83,15 @@ def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> l
     return frames
 
 
-def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None,
-                   stated: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames_at(path: str | Path, wanted: set[int], threads: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of the `wanted` frames in one decoding pass (faster than seeking on sparse-keyframe
-    clips); MediaError when none of them decodes, or, with `stated` (the indices come from a frame count the
-    container states), after those that do when the video ends well before the last of them (cut short)."""
+    clips); MediaError when none of them decodes, or, after those that do, when the video ends well before the
+    last of them while its container states more frames (cut short)."""
     path = Path(path)
     if not wanted:
         raise MediaError(path, "no video frames")
     got = 0
-    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, to_last=stated), 1):
+    for got, item in enumerate(_decode(path, wanted.__contains__, max(wanted), threads, to_last=True), 1):
         yield item
     if not got:
         raise MediaError(path, "no decodable video frame")
@@ -114,6 +113,5 @@ def frames_of(path: str | Path, k: int, kind: str | None = None, threads: int | 
     if kind == "image":
         return [(0, read_image(path))]
     if kind == "video":
-        return iter_frames_at(path, set(uniform_indices(total or probe(path).frames, k)), threads,
-                              stated=stated_frames(path) > 0)
+        return iter_frames_at(path, set(uniform_indices(total or probe(path).frames, k)), threads)
     raise MediaError(Path(path), "not an image or video file")

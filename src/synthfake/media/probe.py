@@ -7,12 +7,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from ..shared_types import MediaMeta
+from . import sdr
 from .audio import read_audio
-from .container import (count_packets, first_frame_colour, kind_of, stream_frames, stream_rotation, stream_sar,
-                        video_stream)
+from .container import count_packets, kind_of, stream_frames, stream_rotation, stream_sar, video_stream
 from .image import read_image
 
 
@@ -56,7 +57,10 @@ def video_colour(path: str | Path) -> str | None:
     """"PQ", "HLG" or "BT.2020" for a video whose frames are mapped to SDR BT.709 when read (`frames.upright`),
     else None."""
     with video_stream(Path(path)) as (c, v):
-        return first_frame_colour(c, v)
+        try:
+            return next((sdr.colour_of(frame) for frame in c.decode(v)), None)  # the first frame's tags decide
+        except av.error.FFmpegError:
+            return None
 
 
 def video_rotation(path: str | Path) -> int:

@@ -16,7 +16,18 @@ TONE_MAPS = av.library_versions.get("libswscale", (0,)) >= (9, 5)
 SDR = {"dst_color_trc": 1, "dst_color_primaries": 1}  # BT.709
 MASTERING = ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")
 
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+BT2020 = 9  # AVColorPrimaries
+
 _KEPT = threading.local()  # per thread: one reformatter and what it was built for
+
+
+def colour_of(frame: "av.VideoFrame") -> str | None:
+    """"PQ" or "HLG" for an HDR frame, "BT.2020" for a wide-gamut SDR one, None for the rest (read as stored): by
+    the frame's own tags, which a container's may contradict."""
+    if frame.color_trc in HDR_TRANSFERS:
+        return HDR_TRANSFERS[frame.color_trc]
+    return "BT.2020" if frame.color_primaries == BT2020 else None
 
 
 def unmastered(stream: "av.VideoStream") -> Callable[["av.VideoFrame"], "av.VideoFrame"]:
