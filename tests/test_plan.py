@@ -95,6 +95,22 @@ def test_too_small_pool_is_a_clear_plan_error():
     assert "split" in msg and "change the split fractions" in msg
 
 
+@pytest.mark.parametrize("version", [1, None])
+def test_a_plan_short_of_faces_says_what_the_scan_kept_out(version):
+    """A sources folder of symlinks to files elsewhere is all kept out; the error said only "0 face identities"."""
+    index = _index(n_people=2, videos=1)
+    index.items += [SourceItem(path=f"l{k}.jpg", kind="image", excluded=f"symlink to /elsewhere/l{k}.jpg, outside "
+                               "the sources root (not followed)") for k in range(3)]
+    index.items += [SourceItem(path="c.jpg", kind="image", excluded="same content as p0.jpg"),
+                    SourceItem(path="n.jpg", kind="image", excluded="no face found in 1 sampled frame(s)")]
+    with pytest.raises(PlanError) as e:
+        SampleTable(_plan(index, **({"version": version} if version else {})), index)
+    msg = str(e.value)
+    assert ("(5 of the 9 file(s) under /nowhere were kept out: 3 x symlink to a file outside the sources root "
+            "(not followed: copy the files in, or give --sources the folder they lead to); 1 x copy of another file; "
+            "1 x no face found in N sampled frame(s); `gen sources scan /nowhere` lists each)") in msg
+
+
 def _repeats(table, where=lambda s: True) -> int:
     """Fakes whose (backend, split, role/path sources) equal an earlier fake's."""
     seen, out = set(), 0

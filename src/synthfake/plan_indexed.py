@@ -29,7 +29,7 @@ from .errors import PlanError
 from .plan_combos import Combos, SplitPool
 from .plan_layout import Group, Layout
 from .plan_perm import Permutation
-from .plan_table import TableBase
+from .plan_table import TableBase, left_out
 from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SampleSpec, random_stream,
                           sample_id)
 from .shared_types import PAIR_ROLE
@@ -182,7 +182,8 @@ class IndexedTable(TableBase):
                                                                                       else ""))
                     break
         if problems:
-            raise PlanError(" | ".join(problems) + ". Add face sources or change the split fractions.")
+            raise PlanError(" | ".join(problems) + f". Add face sources or change the split fractions"
+                            f"{left_out(self.index)}.")
 
     # ------------------------------------------------------------------ fakes
     def _fake(self, i: int, g: Group, k: int) -> tuple[SampleSpec, tuple[str, int]]:

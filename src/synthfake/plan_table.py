@@ -10,6 +10,7 @@ questions: `total`, `type_of(i)`, `types_of(indices)`, `backend(i)`, `spec(i, at
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from functools import cached_property
@@ -21,7 +22,7 @@ from .errors import PlanError
 from .plan_counts import _at_least_two, split_identity_counts
 from .sample_spec import SampleSpec
 from .shared_types import ROLES, SAMPLE_TYPES
-from .sources import SourceIndex, SourceItem, glasses_identities
+from .sources import COPY_OF, SourceIndex, SourceItem, glasses_identities
 
 
 def roles_for(sample_type: str, backend: str) -> list[tuple[str, str]]:
@@ -138,7 +139,7 @@ class TableBase(ABC):
                                 f"({', '.join(sorted(ids)) or 'none'}) but {'; '.join(sorted(set(needs)))}")
         if problems:
             raise PlanError(" | ".join(problems) + f". Add face sources, or change the split fractions "
-                            f"(now {self.plan.splits}), or drop the type with --type.")
+                            f"(now {self.plan.splits}), or drop the type with --type{left_out(self.index)}.")
 
     def _held(self) -> dict[str, set[tuple[str, str]]]:
         """{split: {(type, backend)}} of what each split holds; reals as ("real", "")."""
@@ -167,3 +168,25 @@ class TableBase(ABC):
             return {}
         n = max(1, min(item.frames, int(round(self.plan.clip_seconds * item.fps))))
         return {"clip_start": int(rng.integers(item.frames - n + 1)), "clip_frames": n}
+
+
+def left_out(index: SourceIndex) -> str:
+    """What the scan kept out of the sources, counted by reason, for an error about too few faces: a folder of
+    symlinks to files outside it had read as "0 face identities" and nothing more."""
+    reasons = Counter(_reason(it.excluded) for it in index.items if it.excluded)
+    if not reasons:
+        return ""
+    top = "; ".join(f"{n} x {why}" for why, n in reasons.most_common(3))
+    more = f"; {len(reasons) - 3} other reason(s)" if len(reasons) > 3 else ""
+    return (f" ({sum(reasons.values())} of the {len(index.items)} file(s) under {index.root} were kept out: {top}{more};"
+            f" `gen sources scan {index.root}` lists each)")
+
+
+def _reason(why: str) -> str:
+    """A file's exclusion reason without what is the file's own (its link's target, the copy's original, counts)."""
+    if why.startswith("symlink to "):
+        return "symlink to a file outside the sources root (not followed: copy the files in, or give --sources " \
+               "the folder they lead to)"
+    if why.startswith(COPY_OF):
+        return "copy of another file"
+    return re.sub(r"\d+(\.\d+)?", "N", why)
