@@ -28,7 +28,7 @@ from synthfake.pools import process_pool
 
 CACHE_VERSION = 4  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE; 3: square
 # pixels, media.frames.upright; 4: HDR and BT.2020 mapped to SDR)
-RETRY_SIDE = 1280  # no face at detect_side: one more scan with the long side at up to this many pixels
+RETRY_SIDE = faces.WIDER_SIDE  # no face at detect_side: one more scan with the long side at up to this many pixels
 SECOND_LOOKS = 3  # such scans that may find nothing before a file's later frames stop looking twice
 DECODE_THREADS = [0]  # 0: FFmpeg picks (one per core); a worker process decodes with one thread
 DIED = "failed: the reading process died on this file"
@@ -98,11 +98,11 @@ def face_boxes(rgb: np.ndarray, s: CropSettings, face: int = 0, looks: int = SEC
     the long side at up to RETRY_SIDE: a face 40-80 px wide at detect_side (a showcase image with several people,
     a 640 px video) is under dlib's 80 px window. Also the second looks left to the file's next frames: one that
     finds nothing uses one up, so a video without faces pays a few extra scans, not one per frame."""
-    boxes = faces.detect_boxes(rgb, s.detect_side, face)
+    boxes = faces.detect_boxes(rgb, s.detect_side, face, wider=0)  # the second look is budgeted here
     side = min(max(rgb.shape[:2]), RETRY_SIDE)
     if boxes or looks <= 0 or side <= s.detect_side:  # found, given up, or nothing larger to look at
         return boxes, looks
-    boxes = faces.detect_boxes(rgb, side)
+    boxes = faces.detect_boxes(rgb, side, wider=0)
     return boxes, looks if boxes else looks - 1
 
 

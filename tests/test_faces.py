@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from synthfake import faces, media
@@ -30,6 +31,24 @@ def test_a_strip_of_an_image_is_no_face_not_an_error():
     `gen sources scan` ended in a traceback on such a source."""
     for shape in ((10, 8000, 3), (9000, 10, 3), (1, 5000, 3)):
         assert faces.detect_boxes(np.zeros(shape, np.uint8)) == [] and faces.detect(np.zeros(shape, np.uint8)) is None
+
+
+def test_a_face_of_an_ordinary_size_in_a_1080p_frame_is_found(data_dir):
+    """A face 150-200 px wide in a 1920x1080 frame (an interview, a half-body photo) is under dlib's 80 px window
+    on the 360 px detection copy: the scan excluded such a source as "no face found". One wider look finds it; a
+    frame of 512 px (every source the default run uses) never looks wider, so its boxes are as they were."""
+    img = media.read_image(data_dir / "faces" / "photo_s1.jpg")
+    box = faces.detect(img).box
+    for width in (150, 200):
+        small = cv2.resize(img, None, fx=width / (box[2] - box[0]), fy=width / (box[2] - box[0]),
+                           interpolation=cv2.INTER_AREA)
+        frame = np.full((1080, 1920, 3), 90, np.uint8)
+        frame[300:300 + small.shape[0], 800:800 + small.shape[1]] = small
+        assert faces.detect_boxes(frame, wider=0) == []  # what the 360 px scan alone sees
+        found = faces.detect(frame)
+        assert found is not None and abs((found.box[2] - found.box[0]) - width) < 0.3 * width
+    nothing = np.full((512, 512, 3), 90, np.uint8)
+    assert faces.detect_boxes(nothing) == faces.detect_boxes(nothing, wider=0) == []
 
 
 def test_margin_box_is_clipped():

@@ -13,7 +13,8 @@ from .errors import SynthfakeError
 from .files import canonical_hash, write_npy_atomic
 from .sources import SourceItem, machine_kind
 
-TRACK_VERSION = 3  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels; 3: SDR)
+TRACK_VERSION = 4  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels; 3: SDR;
+# 4: a wider look where a frame over 720 px shows no face at 360 px)
 
 
 @dataclass

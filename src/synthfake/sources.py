@@ -39,9 +39,9 @@ NOT_MEDIA = "not a media file (unknown extension)"
 COPY_OF = "same content as "  # then the path of the first file with it
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
-SCAN_VERSION = 3  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
+SCAN_VERSION = 4  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
 # 2: non-square pixels read at the shown width; 3: HDR and BT.2020 mapped to SDR, READ_SINCE; Matroska frames
-# counted)
+# counted; 4: faces under ~300 px in frames over 720 px found by a wider look, `faces.WIDER_SIDE`)
 _FILE_FIELDS = {"path", "bytes", "mtime_ns", "sha256", "identity"}  # where the file is, not what it holds
 
 
