@@ -115,6 +115,7 @@ def from_pretrained(d: Path, **kw):
     import pickle
     import warnings
 
+    from safetensors import SafetensorError
     from transformers import AutoModelForImageClassification
 
     register_types()
@@ -125,7 +126,7 @@ def from_pretrained(d: Path, **kw):
     except pickle.UnpicklingError:
         raise SynthfakeError(f"{_weights_file(d)}: refused: a pickle holding more than tensors cannot be loaded "
                              "safely (weights_only=True); save the model as model.safetensors") from None
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # SafetensorError: an Exception of its own
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise SynthfakeError(f"{_weights_file(d)}: cannot load the weights ({type(e).__name__}: {first})") from None
 

@@ -159,6 +159,26 @@ def test_detector_predict_names_a_broken_symlink_and_refuses_a_pickled_checkpoin
     assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
+def test_a_corrupt_or_truncated_safetensors_is_one_line(tmp_path):
+    """safetensors raises an Exception of its own (SafetensorError), which left predict, eval and export in a
+    traceback on a half-copied model.safetensors."""
+    pytest.importorskip("transformers")
+    from transformers import ViTForImageClassification
+
+    from synthfake.detector.model import from_pretrained, tiny_config
+    from synthfake.errors import SynthfakeError
+
+    model_dir = tmp_path / "M"
+    ViTForImageClassification(tiny_config(32)).save_pretrained(str(model_dir))
+    weights = model_dir / "model.safetensors"
+    whole = weights.read_bytes()
+    for broken in (b"junk", whole[:1000]):
+        weights.write_bytes(broken)
+        with pytest.raises(SynthfakeError, match=rf"^{re.escape(str(weights))}: cannot load the weights "
+                                                 r"\(SafetensorError: "):
+            from_pretrained(model_dir)
+
+
 def test_paths_read_from_records_stay_inside_their_roots(hostile, tmp_path):
     """Class: reading outside the dataset. A source path with '..', a media file replaced by a symlink out of
     the dataset, a source replaced by a symlink out of the sources root: the audit fails integrity and neither
