@@ -281,6 +281,42 @@ def test_reader_refuses_a_record_path_that_escapes(tmp_path):
     assert not (tmp_path / "evil.png").exists()
 
 
+def test_a_shard_cut_short_is_one_line_naming_it(tmp_path):
+    """A webdataset tar or an hf Parquet file cut short (a copy or download that stopped) ended detect train, eval
+    and export in tarfile's or pyarrow's traceback."""
+    import io
+    import tarfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthfake.errors import SynthfakeError
+    from synthfake.export.reader import as_dataset
+
+    out = tmp_path / "W"
+    out.mkdir()
+    with tarfile.open(out / "train-00000.tar", "w") as tar:
+        for k in range(4):
+            data = os.urandom(5000)
+            info = tarfile.TarInfo(f"s{k}.png")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    shard = out / "train-00000.tar"
+    shard.write_bytes(shard.read_bytes()[:12000])
+    (out / "export.json").write_text(json.dumps({"format": "webdataset", "shards": ["train-00000.tar"]}))
+    with pytest.raises(SynthfakeError, match=rf"^{re.escape(str(shard))}: not a whole tar shard \("):
+        as_dataset(out, print)
+
+    hf = tmp_path / "H"
+    (hf / "data").mkdir(parents=True)
+    part = hf / "data" / "train-00000.parquet"
+    pq.write_table(pa.table({"record": ["{}"] * 50, "image": [None] * 50, "video": [None] * 50}), part)
+    part.write_bytes(part.read_bytes()[:300])
+    (hf / "export.json").write_text(json.dumps({"format": "hf", "files": {"train": ["data/train-00000.parquet"]}}))
+    with pytest.raises(SynthfakeError, match=rf"^{re.escape(str(part))}: not a whole Parquet file \("):
+        as_dataset(hf, print)
+
+
 def test_detect_train_reads_a_webdataset_export_without_the_original_folder(exports, mixed_dataset, tmp_path):
     """A copy of the export, away from the dataset, trains (a few-second tiny run) and holds every record."""
     pytest.importorskip("torch")

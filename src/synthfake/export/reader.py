@@ -38,29 +38,35 @@ def _webdataset(out: Path, shards: list[str]) -> Iterator[tuple[str, bytes | Non
     """(where, record JSON, media bytes) per sample of the tar shards."""
     for name in shards:
         path = inside(out, name)
-        with tarfile.open(path) as tar:
-            group: dict[str, dict[str, bytes]] = {}
-            for m in tar:
-                if not m.isfile():
-                    continue
-                key, _, ext = m.name.partition(".")
-                group.setdefault(key, {})[ext] = tar.extractfile(m).read()
-            for key, parts in group.items():
-                media = next((v for e, v in parts.items() if e not in ("json", "cls")), None)  # cls: the label
-                yield f"{path.name}:{key}", parts.get("json"), media
+        group: dict[str, dict[str, bytes]] = {}
+        try:
+            with tarfile.open(path) as tar:
+                for m in tar:
+                    if m.isfile():
+                        key, _, ext = m.name.partition(".")
+                        group.setdefault(key, {})[ext] = tar.extractfile(m).read()
+        except (tarfile.TarError, EOFError) as e:  # a shard cut short (a copy or download that stopped) or not a tar
+            raise SynthfakeError(f"{path}: not a whole tar shard ({e}); copy it again, or export anew") from None
+        for key, parts in group.items():
+            media = next((v for e, v in parts.items() if e not in ("json", "cls")), None)  # cls: the label
+            yield f"{path.name}:{key}", parts.get("json"), media
 
 
 def _parquet(out: Path, files: dict[str, list[str]]) -> Iterator[tuple[str, bytes | None, bytes | None]]:
     """(where, record JSON, media bytes) per row: the media from the `image`/`video` feature (bytes, or a path
     inside the export); exports before hf VERSION 2 held `media_bytes`/`media_path` columns."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for rel in (f for fs in files.values() for f in fs):
         path = inside(out, rel)
-        names = pq.read_schema(path).names
-        typed = "image" in names
-        table = pq.read_table(path, columns=["record", "image", "video"] if typed else
-                              ["record", "media_path", "media_bytes"])
+        try:
+            typed = "image" in pq.read_schema(path).names
+            table = pq.read_table(path, columns=["record", "image", "video"] if typed else
+                                  ["record", "media_path", "media_bytes"])
+        except pa.ArrowException as e:  # cut short or not Parquet (a missing file stays an OSError, said upstream)
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise SynthfakeError(f"{path}: not a whole Parquet file ({first}); copy it again, or export anew") from None
         for i, row in enumerate(table.to_pylist()):
             if typed:
                 feature = row["image"] or row["video"] or {}
