@@ -128,7 +128,8 @@ def read_sample(path: Path) -> SampleSubmission:
     if label is None and prob is None:
         label = next(c for c in cols if c != key)
     values = {str(r.get(label, "")).strip() for r in rows} if label else set()
-    if label and prob is None and values and all(_fraction(v) for v in values) and values - {"0", "1"}:
+    if label and prob is None and values and all(_fraction(v) for v in values) and any(
+            float(v) not in (0.0, 1.0) for v in values):  # 0.0 / 1.0 (a pandas float column) are labels
         label, prob, values = None, label, set()  # DFDC's sheet: label 0.5 in every row asks for probabilities
     words = None
     for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):

@@ -335,6 +335,8 @@ def test_a_sheet_of_probability_placeholders_gets_probabilities(tmp_path):
     assert (sub.label, sub.prob) == (None, "label")
     sheet.write_text("filename,label\na.mp4,0\nb.mp4,1\n")
     assert (read_sample(sheet).label, read_sample(sheet).prob) == ("label", None)
+    sheet.write_text("filename,label\na.mp4,0.0\nb.mp4,1.0\nc.mp4,0.00\n")  # a pandas float column: labels too
+    assert (read_sample(sheet).label, read_sample(sheet).prob) == ("label", None)  # (was: probabilities, silently)
     with pytest.raises(SynthfakeError, match="--device gpu: expected cpu, cuda or cuda:N"):
         load_scorer(tmp_path, "onnx", device="gpu")
 
