@@ -34,6 +34,26 @@ def test_scan_lists_nonfaces_with_reason_and_groups_identities(data_dir, tmp_pat
     assert by_path["audio/RD_Radio31_000.wav"].is_audio
 
 
+def test_a_video_of_a_few_frames_is_kept_out_of_face_roles(data_dir, tmp_path):
+    """A still saved as a one-frame clip (or a 0.3 s fragment) was taken as a face video: a lip-sync fake made on
+    it changed nothing a viewer could see and the audit failed it as label noise."""
+    from clips import h264_clip
+
+    from synthfake import media
+    from synthfake.sources import scan
+
+    face = media.read_image(data_dir / "faces" / "still_talk_d3.jpg")
+    src = tmp_path / "S"
+    src.mkdir()
+    for n in (1, 9, 10):
+        h264_clip(src / f"f{n}.mp4", [face] * n, (256, 256))
+    by_path = {it.path: it for it in scan(src).items}
+    for n in (1, 9):
+        assert by_path[f"f{n}.mp4"].excluded == (f"a video of only {n} frame(s), under 10: too short to be a clip "
+                                                 "(save a still as a photo to use its face)")
+    assert by_path["f10.mp4"].excluded is None and by_path["f10.mp4"].is_face
+
+
 def test_the_scan_table_keeps_long_names_whole_in_a_pipe(data_dir, tmp_path):
     """Piped into a log, the table was laid out 80 columns wide and cut names to 'phone_…', which cannot be told
     from 'photo…'; every path now appears whole in its row."""

@@ -8,18 +8,12 @@ The sources as a sample's generator uses them are `source_files.py`.
 Files that cannot serve in a face role stay in the index with the reason in `excluded`, and so does a file with
 the content of one listed before it (a copy, or a link inside the folder).
 
-Files that cannot be read are excluded with their reason too, and the scan goes on: a broken symlink, an
-unreadable file or folder, something that is not a regular file. Symlinks: every source must resolve inside the
-sources root (the same rule `manifest.inside` applies when a record's source is read back), so a file symlink
-pointing outside the root is excluded, and a symlinked folder is not followed (excluded, with the reason);
-point `--sources` at the real folder or copy the files in.
+Files that cannot be read are excluded with their reason too, and the scan goes on (`source_listing.py`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -32,16 +26,19 @@ from .checks import existing_folder
 from .errors import MediaError, SynthfakeError
 from .files import canonical_hash, read_json, sha256_file, validate_json, write_json_atomic
 from .identities import assign_identities, read_identities
+from .source_listing import list_files, unreadable
 
 SCAN_FRAMES = 5  # frames sampled per video at scan time
 MIN_FACE_SHARE = 0.6  # a video needs a face on this share of the sampled frames
+MIN_VIDEO_FRAMES = 10  # a shorter "video" (a still saved as a clip, a 0.3 s fragment) is no clip to manipulate
 NOT_MEDIA = "not a media file (unknown extension)"
 COPY_OF = "same content as "  # then the path of the first file with it
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
 SCAN_VERSION = 4  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
 # 2: non-square pixels read at the shown width; 3: HDR and BT.2020 mapped to SDR, READ_SINCE; Matroska frames
-# counted; 4: faces under ~300 px in frames over 720 px found by a wider look, `faces.WIDER_SIDE`)
+# counted; 4: faces under ~300 px in frames over 720 px found by a wider look, `faces.WIDER_SIDE`; videos
+# under MIN_VIDEO_FRAMES kept out)
 _FILE_FIELDS = {"path", "bytes", "mtime_ns", "sha256", "identity"}  # where the file is, not what it holds
 
 
@@ -121,54 +118,6 @@ def _same_file(a: SourceItem, b: SourceItem) -> bool:
     return True
 
 
-def _list_files(root: Path) -> list[tuple[Path, str | None]]:
-    """(path, why it cannot be read or None) for every file under root; folders that cannot be listed and
-    symlinked folders appear as one excluded entry each."""
-    out: list[tuple[Path, str | None]] = []
-
-    def unreadable(e: OSError) -> None:
-        out.append((Path(e.filename), f"unreadable folder ({e.strerror or type(e).__name__})"))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d)) and not d.startswith(".")]
-        out += [(Path(dirpath) / d, "symlinked folder, not followed (sources must lie under the root)")
-                for d in links]
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
-        out += [(Path(dirpath) / f, None) for f in sorted(filenames) if not f.startswith(".")]
-    out = [(p, why) for p, why in out if why or (p.name != "identities.csv" and p.suffix.lower() != ".md")]
-    out = [_utf8_name(p, why) for p, why in out]
-    return sorted(out, key=lambda x: x[0].relative_to(root).as_posix() if x[0] != root else "")
-
-
-def _utf8_name(path: Path, why: str | None) -> tuple[Path, str | None]:
-    """A path whose name is not UTF-8 (its bytes kept by Python as surrogates) cannot be written into the index or
-    a record: excluded, named with its bad bytes shown as U+FFFD (one such file had ended `gen run` in a
-    traceback)."""
-    try:
-        str(path).encode("utf-8")
-        return path, why
-    except UnicodeEncodeError:
-        shown = os.fsencode(path).decode("utf-8", "replace")
-        return Path(shown), "file name is not UTF-8 (rename it to use it)"
-
-
-def _unreadable(root: Path, path: Path) -> tuple[str | None, os.stat_result | None]:
-    """Why this listed file cannot be a source (None: it can), and its stat."""
-    try:
-        st = path.stat()
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "symlink loop (it leads back to itself)", None
-        return ("broken symlink" if path.is_symlink() else f"cannot stat ({e.strerror})"), None
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file", None
-    if path.is_symlink() and root not in path.resolve().parents:
-        return f"symlink to {path.resolve()}, outside the sources root (not followed)", None
-    if not os.access(path, os.R_OK):
-        return "unreadable (permission denied)", None
-    return None, st
-
-
 def frame_faces(frames: list[tuple[int, np.ndarray]]) -> list[tuple[int, faces.Face, np.ndarray]]:
     """(frame index, largest face, its 128-D embedding) for each frame in which dlib finds a face."""
     found = []
@@ -184,6 +133,10 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
     item.width, item.height, item.frames, item.fps = info.width, info.height, info.frames, info.fps
     item.duration, item.audio = info.duration, info.audio
     if item.kind == "video":
+        if info.frames < MIN_VIDEO_FRAMES:
+            item.excluded = (f"a video of only {info.frames} frame(s), under {MIN_VIDEO_FRAMES}: too short to be a "
+                             f"clip (save a still as a photo to use its face)")
+            return
         item.rotation = media.video_rotation(path)
         item.retimed = media.variable_frame_rate(path)
     frames = list(media.frames_of(path, SCAN_FRAMES, item.kind, total=info.frames))
@@ -254,7 +207,7 @@ def _scan_one(root: Path, path: Path, why: str | None, old: dict[str, SourceItem
     rel = path.relative_to(root).as_posix()
     st = None
     if why is None:
-        why, st = _unreadable(root, path)
+        why, st = unreadable(root, path)
     prev = old.get(rel)
     if why is not None:
         return SourceItem(path=rel, kind=media.kind_of(path) or "other", excluded=why)
@@ -288,7 +241,7 @@ def scan(root: str | Path, cached: SourceIndex | None = None, threshold: float =
     given = read_identities(root)  # checked before any file is indexed
     old = {it.path: it for it in (cached.items if cached else [])}
     items = []
-    listed = _list_files(root)
+    listed = list_files(root)
     with sample_progress(len(listed), "indexing sources", show and bool(listed), unit="files") as advance:
         for path, why in listed:
             items.append(_scan_one(root, path, why, old))
