@@ -95,6 +95,15 @@ def test_too_small_pool_is_a_clear_plan_error():
     assert "split" in msg and "change the split fractions" in msg
 
 
+def test_a_plan_without_speech_asks_for_speech_not_faces():
+    """Faces and clips enough, no audio: the error ended "Add face sources", which was not what was missing."""
+    index = _index()
+    index.items = [it for it in index.items if it.kind != "audio"]
+    with pytest.raises(PlanError) as e:
+        SampleTable(_plan(index, version=1), index)
+    assert "lip_sync needs a speech audio file. Add speech audio (a recording of someone talking), or" in str(e.value)
+
+
 @pytest.mark.parametrize("version", [1, None])
 def test_a_plan_short_of_faces_says_what_the_scan_kept_out(version):
     """A sources folder of symlinks to files elsewhere is all kept out; the error said only "0 face identities"."""

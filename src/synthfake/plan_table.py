@@ -128,17 +128,21 @@ class TableBase(ABC):
     # ------------------------------------------------------------------ plan-time check
     def validate(self) -> None:
         """Plan-time check that every split can supply every type (and backend) it holds, with what to change."""
-        problems = []
+        problems, short = [], set()
         held_by_split = self._held()
         for split, pool in self.pools.items():
             ids = {it.identity for it in pool["face"]}
             held = held_by_split.get(split, set())
-            needs = [f"{t} {need}" for t, b in sorted(held) if (need := self._shortage(t, b, ids, pool))]
+            needs = [(t, need) for t, b in sorted(held) if (need := self._shortage(t, b, ids, pool))]
             if needs:
-                problems.append(f"split '{split}' has {len(ids)} face identities "
-                                f"({', '.join(sorted(ids)) or 'none'}) but {'; '.join(sorted(set(needs)))}")
+                short |= {need for _, need in needs}
+                problems.append(f"split '{split}' has {len(ids)} face identities ({', '.join(sorted(ids)) or 'none'}) "
+                                f"but {'; '.join(sorted({f'{t} {need}' for t, need in needs}))}")
         if problems:
-            raise PlanError(" | ".join(problems) + f". Add face sources, or change the split fractions "
+            wanted = [what for need, what in (("identit", "face sources"), ("face video", "face videos"),
+                                              ("speech audio", "speech audio (a recording of someone talking)"))
+                      if any(need in n for n in short)]
+            raise PlanError(" | ".join(problems) + f". Add {' and '.join(wanted)}, or change the split fractions "
                             f"(now {self.plan.splits}), or drop the type with --type{left_out(self.index)}.")
 
     def _held(self) -> dict[str, set[tuple[str, str]]]:
