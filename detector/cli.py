@@ -110,6 +110,9 @@ def detect_train(
                 scratch_config(v["model"], v["image_size"])
             except SynthfakeError as e:
                 raise SynthfakeError(f"{recipe}: {e}") from None
+        if base is None and v["model"] is None:  # a recipe is whole: without 'model' it trains the tiny ViT
+            say(f"WARN: {recipe} names no 'model': training the tiny ViT meant for smoke runs (it does not learn on "
+                f"a CPU budget); to change a value of the default, copy {DEFAULT_RECIPE} and edit it")
     if v["lr"] is not None:
         flag = ctx.get_parameter_source("lr").name not in ("DEFAULT", "DEFAULT_MAP")
         checks.number(v["lr"], "--lr" if flag or recipe is None else f"{recipe}: lr", above=0)

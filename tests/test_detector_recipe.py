@@ -45,6 +45,9 @@ def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, m
     assert (seen[-1].model, seen[-1].self_blend, seen[-1].image_size) == (None, 0.0, 224)  # a checkpoint: no recipe
     r = run("--recipe", str(ROOT / "recipes" / "detector" / "tiny_vit_smoke.json"), "--quiet")
     assert r.exit_code == 0 and seen[-1].model is None and seen[-1].self_blend == 0.0  # the tiny ViT, on request
+    # ... and said so: a recipe of one changed value had trained it without a word (sweep)
+    assert "tiny_vit_smoke.json names no 'model': training the tiny ViT meant for smoke runs" in r.output
+    assert "WARN" not in run("--epochs", "2", "--quiet").output
 
 
 def test_pseudo_fakes_are_added_per_real_crop():
@@ -134,6 +137,7 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     ({"augment": {"p_jpeg": 1.5}}, "augment: p_jpeg 1.5: expected a probability from 0 to 1"),
     ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100"),
     ({"augment": {"crf": [40, 20]}}, "augment: crf (40, 20): expected [lo, hi] within 0..51"),
+    ({"augment": {"sharpen": [0.5, 11]}}, "augment: sharpen (0.5, 11): expected [lo, hi] within 0..10"),
     ({"model": {"type": "residual_stats", "clipp": 3.0}}, "model residual_stats: unknown key 'clipp' (did you mean "
                                                           "'clip'?); known: clip, hidden,"),
     ({"model": {"type": "resnet", "hiden_sizes": [8]}}, "model resnet: unknown key 'hiden_sizes' (did you mean "
