@@ -29,17 +29,6 @@ class SampleSubmission:
     words: tuple[str, str] | None = None  # (real, fake) spelled as the sample spells them
 
 
-MAC_FOLDER = "__MACOSX"  # a zip made by macOS's Finder: resource forks, one AppleDouble `._name` per file
-MAC_FILES = (".DS_Store",)
-
-
-def is_mac_leftover(rel: str) -> bool:
-    """Whether a path (relative to the folder scored) is what macOS leaves in a zip: anything under __MACOSX/, an
-    AppleDouble `._name` file (a resource fork, not the picture its name ends in), or a Finder .DS_Store."""
-    parts = PurePosixPath(rel).parts
-    return MAC_FOLDER in parts[:-1] or parts[-1].startswith("._") or parts[-1] in MAC_FILES
-
-
 @dataclass
 class Inputs:
     """What a folder holds: the images and videos to score, and the files passed over."""
@@ -66,7 +55,7 @@ def scan_inputs(folder: Path) -> Inputs:
             p = Path(top) / n
             if not (p.is_file() or p.is_symlink() and not p.exists()):
                 continue
-            if is_mac_leftover(p.relative_to(folder).as_posix()):
+            if media.is_mac_leftover(p.relative_to(folder).as_posix()):
                 mac.append(p)
             elif media.kind_of(p) in ("image", "video"):
                 found.append(p)
@@ -249,7 +238,7 @@ def why_missing(key: str, root: Path, could: list[Path] | None) -> str:
         rel = _norm(k).lstrip("/")
         if rel and ".." not in PurePosixPath(rel).parts and (root / rel).is_file():
             return ("is a macOS zip leftover (__MACOSX/ or an AppleDouble ._ file), passed over"
-                    if is_mac_leftover(rel) else "is not an image or video file by its extension")
+                    if media.is_mac_leftover(rel) else "is not an image or video file by its extension")
     return f"not found under {root}"
 
 

@@ -148,6 +148,15 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     keep, skipped = present(rows, folder)
     assert [r.path for r in keep] == ["real.jpg"]
     assert skipped[0]["path"] == "fake.jpg" and "leads outside" in skipped[0]["reason"]
+    # macOS zip leftovers listed by a glob: `predict` passes them over, so they were scored as fallbacks (prob 0)
+    (folder / "__MACOSX").mkdir()
+    for name in ("._real.jpg", "__MACOSX/real.jpg"):
+        shutil.copy(data_dir / "faces" / "photo_s1.jpg", folder / name)
+    mac = read_labels(_write(tmp_path / "mac.csv", "path,label\nreal.jpg,0\n._real.jpg,1\n__MACOSX/real.jpg,1\n"),
+                      folder)
+    keep, skipped = present(mac, folder)
+    assert [r.path for r in keep] == ["real.jpg"] and [s["path"] for s in skipped] == ["._real.jpg", "__MACOSX/real.jpg"]
+    assert all(s["reason"].startswith("a macOS zip leftover") for s in skipped)
     res = _gen("audit", folder, "--labels", labels)
     assert res.exit_code in (0, 1) and "fake.jpg" in res.output and "leads outside" in res.output, res.output
 
@@ -226,3 +235,8 @@ def test_gen_backends_checks_a_backend_as_backend_opts_would_load_it(tmp_path, m
     assert "$OPENAI_API_KEY is not set" in res.output
     bad = _gen("backends", "--backend-opt", "wav2lip.model=nope")
     assert bad.exit_code == 2 and "wav2lip.model" in bad.output
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -69,7 +69,10 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
         except ManifestError:
             skipped.append({"path": r.path, "reason": f"leads outside {folder} (a symlink to {f.resolve()})"})
             continue
-        if not f.is_file():
+        if media.is_mac_leftover(r.path):  # `predict` passes these over too: scored, they were fallbacks
+            skipped.append({"path": r.path, "reason": "a macOS zip leftover (__MACOSX/ or an AppleDouble ._ file), "
+                                                      "not the picture or clip its name ends in"})
+        elif not f.is_file():
             skipped.append({"path": r.path, "reason": "a folder, not a file" if f.is_dir() else "file not found"})
         elif media.kind_of(f) not in ("image", "video"):
             skipped.append({"path": r.path, "reason": "not an image or video"})

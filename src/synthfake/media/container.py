@@ -1,10 +1,10 @@
-"""Which kind a media file is (by extension), and opening it: every failure is a `MediaError(path, reason)`."""
+"""Which kind a media file is (by extension; a macOS zip leftover is none), and opening it: every failure is a `MediaError(path, reason)`."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import av
 
@@ -25,6 +25,17 @@ def kind_of(path: str | Path) -> str | None:
     if ext in AUDIO_EXTS:
         return "audio"
     return None
+
+
+MAC_FOLDER = "__MACOSX"  # a zip made by macOS's Finder: resource forks, one AppleDouble `._name` per file
+MAC_FILES = (".DS_Store",)
+
+
+def is_mac_leftover(rel: str) -> bool:
+    """Whether a path (relative to the folder scored) is what macOS leaves in a zip: anything under __MACOSX/, an
+    AppleDouble `._name` file (a resource fork, not the picture its name ends in), or a Finder .DS_Store."""
+    parts = PurePosixPath(rel).parts
+    return MAC_FOLDER in parts[:-1] or parts[-1].startswith("._") or parts[-1] in MAC_FILES
 
 
 def check_file(path: Path) -> None:
