@@ -54,6 +54,33 @@ def test_a_video_of_a_few_frames_is_kept_out_of_face_roles(data_dir, tmp_path):
     assert by_path["f10.mp4"].excluded is None and by_path["f10.mp4"].is_face
 
 
+def test_a_photo_of_two_people_is_kept_out_of_face_roles(data_dir, tmp_path):
+    """Two people side by side: the scan gave the photo the identity of the larger face, and the other person's
+    own photo could go to another split, which the audit (one face a file) passed (sweep)."""
+    import cv2
+    import numpy as np
+
+    from synthfake import media
+    from synthfake.sources import scan
+
+    from synthfake import faces
+
+    def head(name):  # the face with a margin, 300 px: two of them side by side as in a group photo
+        rgb = media.read_image(data_dir / "faces" / name)
+        x0, y0, x1, y1 = faces.margin_box(faces.detect(rgb).box, 0.4, rgb.shape)
+        return cv2.resize(rgb[y0:y1, x0:x1], (300, 300), interpolation=cv2.INTER_AREA)
+
+    a, b = head("photo_s42.jpg"), head("photo_s1.jpg")
+    src = tmp_path / "S"
+    src.mkdir()
+    cv2.imwrite(str(src / "pair.jpg"), cv2.cvtColor(np.hstack([a, b]), cv2.COLOR_RGB2BGR))
+    shutil.copy(data_dir / "faces" / "photo_s42.jpg", src / "one.jpg")
+    by_path = {it.path: it for it in scan(src).items}
+    assert by_path["pair.jpg"].excluded == ("another face beside the largest in 1/1 sampled frame(s): someone who "
+                                            "could be in another split (crop it to one person to use it)")
+    assert by_path["one.jpg"].excluded is None
+
+
 def test_the_scan_table_keeps_long_names_whole_in_a_pipe(data_dir, tmp_path):
     """Piped into a log, the table was laid out 80 columns wide and cut names to 'phone_…', which cannot be told
     from 'photo…'; every path now appears whole in its row."""
