@@ -240,3 +240,20 @@ def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomput
     shared.write_bytes(b"cut")
     assert np.array_equal(video_track(tmp_path / "b" / video, v.sha256, tmp_path / "cacheC", v.embedding), track,
                           equal_nan=True)
+
+
+def test_a_long_video_s_track_is_said_before_it_starts(data_dir, tmp_path, capsys):
+    """A source video's whole track comes before its first sample; a 2 min clip had left the run at 0 for minutes
+    without a word (sweep). From LONG_TRACK frames a line says what is being done and about how long it takes."""
+    from clips import h264_clip
+
+    from synthfake import media
+    from synthfake.source_files import LONG_TRACK, video_track
+
+    clip = tmp_path / "c.mp4"
+    h264_clip(clip, [media.read_image(data_dir / "faces" / "still_talk_d3.jpg")] * 3, (128, 128))
+    video_track(clip, "short", tmp_path / "a", None, frames=LONG_TRACK - 1)
+    assert capsys.readouterr().err == ""
+    video_track(clip, "long", tmp_path / "b", None, frames=3000)
+    assert capsys.readouterr().err == ("tracking the face through all 3000 frames of c.mp4 (once per file, kept on "
+                                       "this machine; at ~20 frames/s on one core, about 2 min)\n")

@@ -3,6 +3,7 @@ of a video's person, kept per file in the dataset and on this machine."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from .errors import SynthfakeError
 from .files import canonical_hash, write_npy_atomic
 from .sources import SourceItem, machine_kind
 
+LONG_TRACK = 1500  # frames (a minute at 25 fps) from which tracking a video is said before it starts
+TRACK_FPS = 20  # frames a second tracked on one core here (480 px; ~0.045 s a frame, the sweep's 2 min clip)
 TRACK_VERSION = 4  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels; 3: SDR;
 # 4: a wider look where a frame over 720 px shows no face at 360 px)
 
@@ -42,7 +45,7 @@ class Source:
 
     def track(self) -> np.ndarray:
         """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
-        return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding)
+        return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding, self.item.frames)
 
     def clip_still(self, start: int, n: int) -> int:
         """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
@@ -78,9 +81,11 @@ def track_file(cache_dir: Path, sha256: str, reference: list[float] | None = Non
     return Path(cache_dir) / "tracks" / f"{key}.npy"
 
 
-def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float] | None = None) -> np.ndarray:
+def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float] | None = None,
+                frames: int = 0) -> np.ndarray:
     """The track of the person whose embedding is `reference` (the largest face when None), cached per both in the
-    dataset (`cache_dir`) and on this machine (`machine_cache`)."""
+    dataset (`cache_dir`) and on this machine (`machine_cache`). A long video (`frames`, as indexed) is said first:
+    its whole track comes before its first sample, and a run had sat at 0 for minutes without a word."""
     cache = track_file(cache_dir, sha256, reference)
     if cache.exists():
         return np.load(cache, allow_pickle=False)
@@ -88,6 +93,10 @@ def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float]
     shared = len(sha256) == 64  # a file's real sha256 (a caller's made-up name stays out of the machine cache)
     out = machine_cache.read_array(kind_key, cache.stem) if shared else None
     if out is None:
+        if frames >= LONG_TRACK:
+            print(f"tracking the face through all {frames} frames of {path.name} (once per file, kept on this "
+                  f"machine; at ~{TRACK_FPS} frames/s on one core, about {frames / TRACK_FPS / 60:.0f} min)",
+                  file=sys.stderr, flush=True)
         ref = np.array(reference, np.float32) if reference is not None else None
         found = faces.track(media.iter_frames(path), ref)
         out = np.full((len(found), 68, 2), np.nan, np.float32)
