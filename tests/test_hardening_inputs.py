@@ -157,6 +157,12 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     keep, skipped = present(mac, folder)
     assert [r.path for r in keep] == ["real.jpg"] and [s["path"] for s in skipped] == ["._real.jpg", "__MACOSX/real.jpg"]
     assert all(s["reason"].startswith("a macOS zip leftover") for s in skipped)
+    # a name that differs only in case or Unicode form is named in the reason (it was "file not found", sweep)
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", folder / "cafe\u0301.jpg")  # decomposed on disk
+    near = read_labels(_write(tmp_path / "near.csv", "path,label\nREAL.JPG,0\ncaf\u00e9.jpg,1\nnone.jpg,1\n"), folder)
+    assert [s["reason"] for s in present(near, folder)[1]] == [
+        "file not found ('real.jpg' beside it differs only in letter case or Unicode form)",
+        "file not found ('cafe\u0301.jpg' beside it differs only in letter case or Unicode form)", "file not found"]
     res = _gen("audit", folder, "--labels", labels)
     assert res.exit_code in (0, 1) and "fake.jpg" in res.output and "leads outside" in res.output, res.output
 
