@@ -23,6 +23,8 @@ class AugmentSettings:
     scale: tuple[float, float] = (0.35, 0.9)
     p_blur: float = 0.3
     sigma: tuple[float, float] = (0.3, 1.6)
+    p_sharpen: float = 0.0  # an unsharp mask (a phone's or an editor's sharpening): more detail than the source had
+    sharpen: tuple[float, float] = (0.25, 1.5)  # its amount: the detail (crop minus its 1 px blur) added back times this
     p_color: float = 0.5
     jitter: float = 0.2  # brightness, contrast and saturation factors in [1 - j, 1 + j]
     p_jpeg: float = 0.5
@@ -43,6 +45,13 @@ def down_up(rgb: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarr
 def blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of standard deviation `sigma` pixels."""
     return cv2.GaussianBlur(rgb, (0, 0), sigma)
+
+
+def sharpen(rgb: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
+    """Unsharp mask: the crop plus `amount` times its detail (itself minus a Gaussian blur of `sigma` pixels)."""
+    x = rgb.astype(np.float32)
+    x += amount * (x - cv2.GaussianBlur(x, (0, 0), sigma))
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
 def color_jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
@@ -91,6 +100,8 @@ def augment(rgb: np.ndarray, rng: np.random.Generator, a: AugmentSettings = Augm
         x = down_up(x, rng.uniform(*a.scale), rng)
     if rng.random() < a.p_blur:
         x = blur(x, rng.uniform(*a.sigma))
+    if a.p_sharpen and rng.random() < a.p_sharpen:
+        x = sharpen(x, rng.uniform(*a.sharpen))
     if rng.random() < a.p_color:
         j = a.jitter
         x = color_jitter(x, *rng.uniform(1 - j, 1 + j, size=3))

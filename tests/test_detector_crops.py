@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -259,8 +260,12 @@ def test_augmentations_change_pixels_not_shape(media_files):
     h = aug.h264(img, 30)  # one x264 intra frame: its deblocked smoothing, not JPEG's blocks
     assert h.shape == img.shape and 0.5 < np.abs(h.astype(int) - img).mean() < 15 and h.std() < img.std()
     assert np.abs(aug.h264(img, 20).astype(int) - img).mean() < np.abs(h.astype(int) - img).mean()
+    lap = [np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F)).mean()
+           for x in (img, aug.sharpen(img, 0.5), aug.sharpen(img, 1.5))]  # more detail than the crop had
+    assert lap[0] * 1.2 < lap[1] < lap[2] and np.array_equal(aug.sharpen(img, 0.0), img)
     # off by default: the draws, and so every recipe's training, are the ones they were
-    assert np.array_equal(aug.augment(img, np.random.default_rng(5), aug.AugmentSettings(p_grey=0, p_h264=0)), out[5])
+    assert np.array_equal(aug.augment(img, np.random.default_rng(5), aug.AugmentSettings(p_grey=0, p_h264=0,
+                                                                                         p_sharpen=0)), out[5])
     both = aug.AugmentSettings(p_grey=1, p_h264=1, p_resize=0, p_blur=0, p_color=0)
     o = aug.augment(img, np.random.default_rng(0), both)
     assert (o[..., 0] == o[..., 2]).mean() > 0.9 and not np.array_equal(o, aug.grey(img))
