@@ -142,7 +142,7 @@ class TableBase(ABC):
             wanted = [what for need, what in (("identit", "face sources"), ("face video", "face videos"),
                                               ("speech audio", "speech audio (a recording of someone talking)"))
                       if any(need in n for n in short)]
-            raise PlanError(" | ".join(problems) + f". Add {' and '.join(wanted)}, or change the split fractions "
+            raise PlanError(" | ".join(problems) + f". Add {' and '.join(wanted) or 'sources'}, or change the split fractions "
                             f"(now {self.plan.splits}), or drop the type with --type{left_out(self.index)}.")
 
     def _held(self) -> dict[str, set[tuple[str, str]]]:
