@@ -155,7 +155,8 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     mac = read_labels(_write(tmp_path / "mac.csv", "path,label\nreal.jpg,0\n._real.jpg,1\n__MACOSX/real.jpg,1\n"),
                       folder)
     keep, skipped = present(mac, folder)
-    assert [r.path for r in keep] == ["real.jpg"] and [s["path"] for s in skipped] == ["._real.jpg", "__MACOSX/real.jpg"]
+    assert [r.path for r in keep] == ["real.jpg"]
+    assert [s["path"] for s in skipped] == ["._real.jpg", "__MACOSX/real.jpg"]
     assert all(s["reason"].startswith("a macOS zip leftover") for s in skipped)
     # a name that differs only in case or Unicode form is named in the reason (it was "file not found", sweep)
     shutil.copy(data_dir / "faces" / "photo_s1.jpg", folder / "cafe\u0301.jpg")  # decomposed on disk

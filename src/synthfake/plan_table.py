@@ -142,8 +142,8 @@ class TableBase(ABC):
             wanted = [what for need, what in (("identit", "face sources"), ("face video", "face videos"),
                                               ("speech audio", "speech audio (a recording of someone talking)"))
                       if any(need in n for n in short)]
-            raise PlanError(" | ".join(problems) + f". Add {' and '.join(wanted) or 'sources'}, or change the split fractions "
-                            f"(now {self.plan.splits}), or drop the type with --type{left_out(self.index)}.")
+            raise PlanError(" | ".join(problems) + f". Add {' and '.join(wanted) or 'sources'}, or change the split "
+                            f"fractions (now {self.plan.splits}), or drop the type with --type{left_out(self.index)}.")
 
     def _held(self) -> dict[str, set[tuple[str, str]]]:
         """{split: {(type, backend)}} of what each split holds; reals as ("real", "")."""
@@ -182,8 +182,8 @@ def left_out(index: SourceIndex) -> str:
         return ""
     top = "; ".join(f"{n} x {why}" for why, n in reasons.most_common(3))
     more = f"; {len(reasons) - 3} other reason(s)" if len(reasons) > 3 else ""
-    return (f" ({sum(reasons.values())} of the {len(index.items)} file(s) under {index.root} were kept out: {top}{more};"
-            f" `gen sources scan {index.root}` lists each)")
+    return (f" ({sum(reasons.values())} of the {len(index.items)} file(s) under {index.root} were kept out: "
+            f"{top}{more}; `gen sources scan {index.root}` lists each)")
 
 
 def _reason(why: str) -> str:
