@@ -24,7 +24,7 @@ class AugmentSettings:
     p_blur: float = 0.3
     sigma: tuple[float, float] = (0.3, 1.6)
     p_sharpen: float = 0.0  # an unsharp mask (a phone's or an editor's sharpening): more detail than the source had
-    sharpen: tuple[float, float] = (0.25, 1.5)  # its amount: the detail (crop minus its 1 px blur) added back times this
+    sharpen: tuple[float, float] = (0.25, 1.5)  # its amount: the detail (crop minus its 1 px blur) times this
     p_color: float = 0.5
     jitter: float = 0.2  # brightness, contrast and saturation factors in [1 - j, 1 + j]
     p_jpeg: float = 0.5
