@@ -134,6 +134,7 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     """Class: CSV tables. A labels CSV saved by Excel (UTF-8 with BOM) is read; an identities.csv without a path
     column or listing a path twice is one line naming the file, before any file is indexed; a labelled path
     that is a symlink out of its folder is skipped, never opened."""
+    from synthfake.errors import SynthfakeError
     from synthfake.labels import present, read_labels
 
     folder = tmp_path / "L"
@@ -158,6 +159,11 @@ def test_tables_users_write_are_read_as_saved_and_checked(src, tmp_path, data_di
     assert [r.path for r in keep] == ["real.jpg"]
     assert [s["path"] for s in skipped] == ["._real.jpg", "__MACOSX/real.jpg"]
     assert all(s["reason"].startswith("a macOS zip leftover") for s in skipped)
+    # Excel's empty ",," rows below a table are no rows, and a message names the file's own line after a blank one
+    assert [r.path for r in read_labels(_write(tmp_path / "xl.csv", "path,label\nreal.jpg,0\n,\n,,\n"), folder)] == [
+        "real.jpg"]  # (was: "path '' must be relative to ...")
+    with pytest.raises(SynthfakeError, match=r"blank.csv:4: label '2' for fake.jpg"):  # (was: blank.csv:3)
+        read_labels(_write(tmp_path / "blank.csv", "path,label\nreal.jpg,0\n\nfake.jpg,2\n"), folder)
     # a name that differs only in case or Unicode form is named in the reason (it was "file not found", sweep)
     shutil.copy(data_dir / "faces" / "photo_s1.jpg", folder / "cafe\u0301.jpg")  # decomposed on disk
     near = read_labels(_write(tmp_path / "near.csv", "path,label\nREAL.JPG,0\ncaf\u00e9.jpg,1\nnone.jpg,1\n"), folder)

@@ -127,18 +127,31 @@ def output_dir(path: Path, option: str, inputs: dict[str, Path] | None = None) -
     _placeable(path, f"{option} {path}")
 
 
-def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | None = None) -> list[dict[str, str]]:
+class Rows(list):
+    """A CSV's rows, with the line of the file each ends on (`lines`): a blank line or a row of empty cells (the
+    `,,` rows Excel leaves below a table) is no row, so the lines a message names are the file's own."""
+
+    def __init__(self, rows: list[dict[str, str]], lines: list[int]):
+        super().__init__(rows)
+        self.lines = lines
+
+
+def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | None = None) -> Rows:
     """The rows of a CSV file (UTF-8, with or without the BOM Excel writes), column names stripped and lower-case,
     values stripped. One line naming the file when it cannot be read, lacks a `required` column, or lists a
     value of column `unique` twice (with both line numbers)."""
     path = Path(path)
+    rows, lines = [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             cols = [(c or "").strip().lower() for c in reader.fieldnames or []]
             reader.fieldnames = cols
-            rows = [{k: (v or "").strip() if isinstance(v, str) else "" for k, v in r.items() if k is not None}
-                    for r in reader]
+            for r in reader:
+                row = {k: (v or "").strip() if isinstance(v, str) else "" for k, v in r.items() if k is not None}
+                if any(row.values()):
+                    rows.append(row)
+                    lines.append(reader.line_num)
     except IsADirectoryError:
         raise SynthfakeError(f"{path}: is a folder, expected {what}") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -147,14 +160,15 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
         named = " and ".join(map(repr, required))
         raise SynthfakeError(f"{path}: {what} needs {named} column{'s' if len(required) > 1 else ''}, got {cols}")
     if unique is not None:
-        refuse_repeats(path, [f"{unique} {r.get(unique, '')!r}" for r in rows])
-    return rows
+        refuse_repeats(path, [f"{unique} {r.get(unique, '')!r}" for r in rows], lines)
+    return Rows(rows, lines)
 
 
-def refuse_repeats(path: Path, keys: list[str]) -> None:
-    """One line naming the first key of a CSV's rows (row i on line i + 2) that a later row repeats, with both lines."""
+def refuse_repeats(path: Path, keys: list[str], lines: list[int] | None = None) -> None:
+    """One line naming the first key of a CSV's rows (on `lines`, else row i on line i + 2) that a later row
+    repeats, with both lines."""
     seen: dict[str, int] = {}
-    for line, key in enumerate(keys, start=2):
+    for line, key in zip(lines or range(2, len(keys) + 2), keys):
         if key in seen:
             raise SynthfakeError(f"{path}:{line}: {key} is listed twice (first on line {seen[key]})")
         seen[key] = line

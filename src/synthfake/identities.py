@@ -36,7 +36,7 @@ def read_identities(root: Path) -> dict[str, str] | None:
     if not table.exists():
         return None
     rows = read_csv(table, ("path", "identity"), "an identities table", unique="path")
-    for i, r in enumerate(rows, start=2):
+    for i, r in zip(rows.lines, rows):
         if not r["path"] or not r["identity"]:
             raise SynthfakeError(f"{table}:{i}: a row needs both a path and an identity")
         if not (root / r["path"]).is_file():

@@ -42,7 +42,7 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
     if rows and column is None:
         raise SynthfakeError(f"{csv_path}: {what} needs a 'path' or 'filename' column, got {sorted(rows[0])}")
     out = []
-    for line, r in enumerate(rows, start=2):
+    for line, r in zip(rows.lines, rows):
         path, word = (r.get(column) or "").strip(), (r.get("label") or "").strip()
         label = LABEL_VALUES.get(word.lower())
         p = PurePosixPath(path)
@@ -55,7 +55,7 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
         out.append(Labelled(path, label, kind, (r.get("model") or "").strip() or kind))
     if not out:
         raise SynthfakeError(f"{csv_path}: no rows")
-    refuse_repeats(csv_path, [r.path for r in out])
+    refuse_repeats(csv_path, [r.path for r in out], rows.lines)
     return out
 
 
