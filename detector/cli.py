@@ -185,6 +185,8 @@ def detect_export(
 
     if int8 and dataset is None:
         raise typer.BadParameter("--int8 needs --dataset (its val split checks the int8 model's accuracy)")
+    if dataset is not None and not int8:
+        raise typer.BadParameter("--dataset: checks the int8 copy only; add --int8 or drop it")
     checks.output_file(model_dir / "model.onnx", "MODEL_DIR")
     if int8:  # the dataset's val split is checked before the export, not after it
         from synthfake.detector.evaluate import split_records
@@ -232,6 +234,9 @@ def detect_eval(
     checks.output_file(json_out, "--json", {"MODEL_DIR": model_dir, "DATASET": dataset, "--labels": labels})
     if equalise and labels is None:
         raise SynthfakeError("--equalise needs --labels (it re-encodes the files a labels CSV lists)")
+    if equalise_cache is not None and not equalise:  # it would be ignored, and the user think the copies scored
+        raise SynthfakeError("--equalise-cache: applies with --equalise only (where its copies go); add --equalise or "
+                             "drop it")
     _check_dataset_or_labels(dataset, labels)
     if labels is not None and equalise:
         from synthfake.detector.equalise import EqualiseSettings

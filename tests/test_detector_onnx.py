@@ -271,6 +271,8 @@ def test_export_int8_takes_an_export_of_a_dataset_as_detect_train_does(exported,
               for r in map(json.loads, p.read_text().splitlines()))
     assert check["dataset"] == str(tmp_path / fmt) and check["split"] == "val" and 0 < check["files"] <= val
     assert (d / "model.int8.onnx").is_file() and "model.int8.onnx" in r.output
+    r = CliRunner().invoke(app, ["detect", "export", str(d), "--dataset", str(tmp_path / fmt)])  # was ignored
+    assert r.exit_code == 2 and "--dataset: checks the int8 copy only; add --int8 or drop it" in r.output
 
 
 @pytest.mark.parametrize("fmt", ["webdataset", "hf"])

@@ -176,3 +176,6 @@ def test_cli_reports_found_and_equalised_side_by_side(data_dir, folder, tmp_path
                for s in rep["equalised"]["skipped"])
     p = gen("detect", "eval", tmp_path / "m", folder, "--equalise", check=False)
     assert p.returncode == 2 and "--equalise needs --labels" in p.stderr
+    p = gen("detect", "eval", tmp_path / "m", folder, "--labels", folder / "faces.csv", "--equalise-cache", tmp_path,
+            check=False)  # it had been ignored: the copies named were never made nor scored (sweep)
+    assert p.returncode == 2 and "--equalise-cache: applies with --equalise only" in p.stderr
