@@ -135,7 +135,7 @@ def test_a_dataset_begun_before_sdr_mapping_with_an_hdr_clip_is_refused_by_name(
     from synthfake.errors import PlanError
 
     src = _photos(data_dir, tmp_path / "src")
-    hdr_clip(src / "phone.mp4", media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 6), "HLG")
+    hdr_clip(src / "phone.mp4", media.read_frames(data_dir / "videos" / "talk_d3.mp4", 0, 10), "HLG")  # MIN_VIDEO_FRAMES
     fields = SWAP_FIELDS
     out = _begun(src, tmp_path / "D")
     assert Dataset.prepare(out, src, fields, 0.4).plan  # an index of today's: resumes
