@@ -81,7 +81,7 @@ def test_a_face_too_small_for_the_detection_size_is_found_by_a_second_look(media
     canvas[:h, 300:300 + w] = small[:h, :min(w, 610)]
     cv2.imwrite(str(tmp_path / "wide.jpg"), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
     wide = read_image(tmp_path / "wide.jpg")
-    assert faces.detect_boxes(wide) == [], "at 360 px the face is under the detector's window"
+    assert faces.detect_boxes(wide, wider=0) == [], "at 360 px the face is under the detector's window"
     got = file_crops(tmp_path / "wide.jpg", CropSettings(size=SIZE))
     assert got.crops.shape == (1, SIZE, SIZE, 3) and not got.reason
     assert faces.detect_boxes(wide, 910)[0][2] - faces.detect_boxes(wide, 910)[0][0] > 80
@@ -98,7 +98,8 @@ def test_frames_without_a_face_stop_looking_twice_after_a_few(media_files, monke
                   np.ones((16, 16, 1), np.uint8))  # 768x1024 squares, no face
     scans = []
     detect = faces.detect_boxes
-    monkeypatch.setattr(faces, "detect_boxes", lambda rgb, side=360, face=0: scans.append(side) or detect(rgb, side))
+    monkeypatch.setattr(faces, "detect_boxes", lambda rgb, side=360, face=0, wider=0: scans.append(side) or
+                        detect(rgb, side, wider=wider))
     s, face, looks = CropSettings(size=SIZE), 0, crops.SECOND_LOOKS
     for _ in range(8):
         c, face, looks = crops.crop_face(big, s, face, looks)

@@ -263,7 +263,7 @@ def test_anamorphic_video_reads_in_square_pixels(data_dir, tmp_path):
     from synthfake import faces, media
     from synthfake.sources import scan
 
-    shown = [f[:480, 16:496] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 8)]  # 480x480
+    shown = [f[:480, 16:496] for f in media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 10)]  # 480x480
     clip = tmp_path / "S" / "anamorphic.mp4"
     squashed = (cv2.resize(f, (360, 480), interpolation=cv2.INTER_AREA) for f in shown)  # stored 3/4 as wide
     h264_clip(clip, squashed, (360, 480), lambda s: setattr(s.codec_context, "sample_aspect_ratio", Fraction(4, 3)))
