@@ -227,3 +227,28 @@ def test_an_avif_photo_is_an_image(data_dir, tmp_path):
     got = media.read_image(p)
     assert media.kind_of(p) == "image" and got.shape == img.shape
     assert np.abs(got.astype(int) - img).mean() < 6
+
+
+def test_an_iphone_heic_photo_is_read_upright_and_scanned_as_a_face(data_dir, tmp_path):
+    """HEIC (HEVC stills, an iPhone's default photo) was "not a media file (unknown extension)": a phone's photos
+    could not be sources, and predict passed them over. Read with libheif, turned as its orientation says."""
+    from PIL import Image
+
+    from synthfake.sources import scan
+
+    img = media.read_image(data_dir / "faces" / "photo_s12.jpg")  # 375x500 (w x h)
+    turned = Image.Exif()
+    turned[0x0112] = 6  # rotate 90 degrees clockwise to show
+    src = tmp_path / "S"
+    src.mkdir()
+    sideways = np.ascontiguousarray(np.rot90(img, 1))  # as the sensor stored it; orientation 6 shows it upright
+    Image.fromarray(sideways).save(src / "IMG_0001.HEIC", quality=90, exif=turned.tobytes())
+    Image.fromarray(img).save(src / "IMG_0002.heic", quality=90)
+    got = media.read_image(src / "IMG_0001.HEIC")
+    assert got.shape == img.shape and np.abs(got.astype(int) - img).mean() < 6
+    assert np.abs(media.read_image(src / "IMG_0002.heic").astype(int) - img).mean() < 6
+    by_path = {it.path: it for it in scan(src).items}
+    assert by_path["IMG_0001.HEIC"].is_face and by_path["IMG_0001.HEIC"].kind == "image"
+    (src / "bad.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40)
+    with pytest.raises(MediaError, match=r"bad.heic: not a decodable HEIF image"):
+        media.read_image(src / "bad.heic")

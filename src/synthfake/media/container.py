@@ -10,7 +10,8 @@ import av
 
 from ..errors import MediaError
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}  # AVIF: OpenCV >= 4.9 decodes it
+HEIF_EXTS = {".heic", ".heif"}  # an iPhone's photos: read with libheif (pillow-heif), not OpenCV
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"} | HEIF_EXTS  # AVIF: OpenCV >= 4.9
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"}  # a GIF: PyAV decodes it as a video
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a"}
 

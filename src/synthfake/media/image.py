@@ -1,4 +1,4 @@
-"""Images: decoded with OpenCV to RGB uint8, written as deterministic PNG."""
+"""Images: decoded with OpenCV to RGB uint8 (HEIC, a phone's default, with libheif), written as deterministic PNG."""
 
 from __future__ import annotations
 
@@ -8,18 +8,40 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError
-from .container import check_file
+from .container import HEIF_EXTS, check_file
+
+try:  # HEIC/HEIF through Pillow too (a JPEG-history check opens a base photo with Pillow)
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # an install without it reads every other format
+    register_heif_opener = None
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to RGB uint8."""
+    """Decode an image file to RGB uint8, upright as a viewer shows it (EXIF orientation; HEIF's own rotation)."""
     path = Path(path)
     check_file(path)
+    if path.suffix.lower() in HEIF_EXTS:
+        return _read_heif(path)
     buf = np.frombuffer(path.read_bytes(), np.uint8)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
         raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _read_heif(path: Path) -> np.ndarray:
+    """A HEIC/HEIF still (an iPhone's photo: HEVC-coded) via libheif, which OpenCV cannot decode."""
+    from PIL import Image, ImageOps
+
+    if register_heif_opener is None:
+        raise MediaError(path, "a HEIC/HEIF image needs pillow-heif (pip install pillow-heif)")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise MediaError(path, f"not a decodable HEIF image ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
 
 
 def image_frames(path: str | Path) -> int:
