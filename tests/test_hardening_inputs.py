@@ -206,6 +206,14 @@ def test_split_names_sources_inside_out_and_names_not_utf8(src, tmp_path):
     before = _files(nest)
     _refused(_gen(*RUN, "--sources", nest / "media", "--out", nest), f"--out {nest}: holds --sources {nest / 'media'}")
     assert _files(nest) == before
+    home = tmp_path / "home"  # a folder of other things: the dataset had been written among them (sweep)
+    (home / "photos").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine")
+    (home / ".hidden").write_text("")
+    before = _files(home)
+    _refused(_gen(*RUN, "--sources", src, "--out", home), f"--out {home}: holds no dataset but 2 other entries "
+                                                           "(notes.txt, photos), among which")
+    assert _files(home) == before
     odd = os.fsdecode(b"caf\xe9.jpg")
     shutil.copy(src / "photo_s1.jpg", src / odd)
     index = scan(src)

@@ -62,6 +62,18 @@ class DatasetFiles:
         return source_file(self.index.root, ref)
 
 
+OWN_NAMES = (PLAN_FILE, SOURCES_FILE, "manifest", "failures", "media", "cache")  # what `gen run` writes at the top
+
+
+def foreign_entries(root: Path) -> list[str]:
+    """What a folder that holds no dataset yet (no plan.json) holds besides a dataset's own names and hidden
+    files: `gen run --out` there would write its media among them (the sweep's run into a home-like folder)."""
+    root = Path(root)
+    if not root.is_dir() or (root / PLAN_FILE).exists():
+        return []
+    return sorted(e.name for e in root.iterdir() if not e.name.startswith(".") and e.name not in OWN_NAMES)
+
+
 @dataclass
 class Dataset(DatasetFiles):
     """One dataset folder with its plan and sources index, read (or built) once per process."""

@@ -78,6 +78,13 @@ class RunConfig:
         if not sources.is_dir():
             raise SynthfakeError(f"--sources {sources}: not a folder")
         checks.output_dir(out, "--out", {"--sources": sources})  # a dataset inside its sources would change them
+        from .dataset import foreign_entries
+
+        if other := foreign_entries(out):
+            raise SynthfakeError(f"--out {out}: holds no dataset but {len(other)} other entr"
+                                 f"{'y' if len(other) == 1 else 'ies'} ({', '.join(other[:3])}"
+                                 f"{', ...' if len(other) > 3 else ''}), among which the dataset's media and manifest "
+                                 f"would go; give a new or empty folder")
         if executor == "ray":
             if rank is not None:  # Ray runs every shard of --world-size itself
                 raise SynthfakeError(f"--rank {rank}: --executor ray runs all --world-size shards as Ray tasks; "
