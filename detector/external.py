@@ -24,7 +24,7 @@ import numpy as np
 from synthfake.errors import SynthfakeError
 from synthfake.labels import Labelled, labelled_files
 
-from .metrics import best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
+from .metrics import ONE_CLASS, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
 from .meta import DetectorMeta
 from .score import SHARE, share_threshold
 
@@ -256,7 +256,8 @@ def external_tables(rep: ExternalReport, title: str):
     s = summary_table(title, (
         ("files scored (fakes)", f"{rep.files} ({rep.fakes})"), ("skipped", str(len(rep.skipped))),
         ("no crops (fallback label)", str(rep.no_crops)), ("ROC AUC", fmt(rep.roc_auc, rep.roc_auc_ci)),
-        (f"macro F1 @ saved threshold {rep.threshold:.4f}", fmt(rep.macro_f1, rep.macro_f1_ci)),
+        (f"macro F1 @ saved threshold {rep.threshold:.4f}", fmt(rep.macro_f1, rep.macro_f1_ci)
+         + (ONE_CLASS if rep.fakes in (0, rep.files) else "")),
         (f"macro F1 @ {rep.share_threshold:.4f}: {_share_called(rep)} (--fake-share {SHARE}, no labels)",
          fmt(rep.share_macro_f1, rep.share_macro_f1_ci)),
         (f"macro F1 @ best threshold {rep.best_threshold:.4f} (oracle)", fmt(rep.best_macro_f1, rep.best_macro_f1_ci)),

@@ -122,13 +122,17 @@ def summary_table(title: str, rows, value_header: str = "value"):
     return table(title, ("metric", value_header), rows)
 
 
+ONE_CLASS = " (one class only: the absent class's F1 counts as 0; read the recall)"
+
+
 def tables(rep: Report, title: str):
     """Rich tables of a report (summary, confusion, recall per type and per backend)."""
     from synthfake.tables import table
 
     auc = "n/a (one class)" if rep.roc_auc is None else f"{rep.roc_auc:.4f}"
+    f1 = f"{rep.macro_f1:.4f}" + (ONE_CLASS if rep.roc_auc is None else "")
     s = summary_table(title, (("files", str(rep.files)), ("threshold", f"{rep.threshold:.4f}"),
-                              ("macro F1 (Fake positive)", f"{rep.macro_f1:.4f}"), ("F1 real", f"{rep.f1_real:.4f}"),
+                              ("macro F1 (Fake positive)", f1), ("F1 real", f"{rep.f1_real:.4f}"),
                               ("F1 fake", f"{rep.f1_fake:.4f}"), ("ROC AUC", auc),
                               ("fallback label (no crops)", str(rep.no_crops))))
     c = table("confusion (rows: true, columns: predicted)", ("", "pred real", "pred fake"),

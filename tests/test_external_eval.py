@@ -288,3 +288,27 @@ def test_a_shifted_folder_is_labelled_at_the_share_it_is_told_not_at_the_saved_t
             "--fake-share", "0.5", check=False)
     assert p.returncode == 2 and "--threshold and --fake-share both set" in p.stderr
     assert p.stderr.strip().count("\n") == 0 and not (tmp_path / "t.csv").exists()
+
+
+def test_a_one_class_set_says_what_its_macro_f1_counts():
+    """Only reals, 3 of 5 called real: macro F1 0.375 (the absent fake class's F1 counts as 0, as scikit-learn has
+    it), which had read as a poor detector without a word (sweep)."""
+    from rich.console import Console
+
+    from synthfake.detector.external import external_tables
+    from synthfake.detector.metrics import ONE_CLASS
+
+    rows = [Labelled(f"r{i}.jpg", 0, "real", "m") for i in range(5)]
+    rep = report_external("x", rows, dict(zip((r.path for r in rows), [0.1, 0.2, 0.3, 0.7, 0.8])),
+                          DetectorMeta(threshold=0.5), [], boot=50)
+    console = Console(width=200, record=True)
+    for t in external_tables(rep, "x"):
+        console.print(t)
+    text = console.export_text()
+    assert rep.macro_f1 == pytest.approx(0.375) and "0.375" in text and ONE_CLASS.strip() in text
+    mixed = report_external("x", [*rows, Labelled("f.jpg", 1, "gen", "m")], {**rep.probs, "f.jpg": 0.9},
+                            DetectorMeta(threshold=0.5), [], boot=50)
+    console = Console(width=200, record=True)
+    for t in external_tables(mixed, "x"):
+        console.print(t)
+    assert ONE_CLASS.strip() not in console.export_text()
