@@ -175,10 +175,12 @@ def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 def detect(rgb: np.ndarray, max_side: int = DETECT_MAX_SIDE) -> Face | None:
     """The largest face with its landmarks, or None."""
-    boxes = detect_boxes(rgb, max_side)
-    if not boxes:
-        return None
-    return Face(boxes[0], landmarks(rgb, boxes[0]))
+    return largest(rgb, detect_boxes(rgb, max_side))
+
+
+def largest(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> Face | None:
+    """The first (largest) of `detect_boxes`' boxes with its landmarks, or None when there is none."""
+    return Face(boxes[0], landmarks(rgb, boxes[0])) if boxes else None
 
 
 def embedding(rgb: np.ndarray, face: Face) -> np.ndarray:

@@ -125,8 +125,7 @@ def frame_faces(frames: list[tuple[int, np.ndarray]]) -> list[tuple[int, faces.F
     found = []
     for idx, rgb in frames:
         boxes = faces.detect_boxes(rgb)
-        if boxes:
-            face = faces.Face(boxes[0], faces.landmarks(rgb, boxes[0]))
+        if face := faces.largest(rgb, boxes):  # faces.detect's face, with the other boxes kept for COMPANY
             width = lambda b: b[2] - b[0]  # noqa: E731
             company = any(width(b) >= COMPANY * width(boxes[0]) for b in boxes[1:])
             found.append((idx, face, faces.embedding(rgb, face), company))
