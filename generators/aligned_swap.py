@@ -23,7 +23,7 @@ from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import align, warp
 
 TYPE = "face_swap"
-VERSION = "1.1"  # 1.1: the source mirrored when that turns it toward more of the target's frames
+VERSION = "1.2"  # 1.2: a black-and-white source for a colour target fails (drawn again); 1.1: the source mirrored when that turns it toward more of the target's frames
 AVOID_GLASSES = True  # as landmark_swap: with glasses only the face below them is swapped
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 # model: (template, working size, weight); as FaceFusion's face_swapper model set declares them
@@ -82,7 +82,7 @@ class Swapper:
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    src_img, src_lm, p = landmark_swap.source_and_params(sample, src, draw)
+    src_img, src_lm, p = landmark_swap.source_and_params(sample, src, tgt, draw)
     src_img, src_lm = landmark_swap.facing(src_img, src_lm, sample, tgt, p)
     p["below_glasses"] = src.wears_glasses or tgt.wears_glasses
     swapper = Swapper(src_img, src_lm, p)

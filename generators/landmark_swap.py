@@ -22,14 +22,14 @@ from synthfake.generators import Context, Generated
 from synthfake.generators import swap_regions as sr
 from synthfake import glasses
 from synthfake import landmarks as lmk
-from synthfake.generators.common import skin
+from synthfake.generators.common import relight, skin
 from synthfake.generators.common import warp
 from synthfake.generators.common.clips import render_clip
 from synthfake.writer import save_image
 
 TYPE = "face_swap"
-VERSION = "2.6"  # 2.6: the source mirrored when that turns it toward more of the target's frames (`facing`);
-# 2.5: a pair's images end with one drawn JPEG encode (FINISH); 2.4: relit in log RGB below 0.18
+VERSION = "2.7"  # 2.7: a black-and-white source for a colour target fails (drawn again); 2.6: the source
+# mirrored when that turns it toward more of the target's frames (`facing`); 2.5: a pair's images end with one drawn JPEG encode (FINISH); 2.4: relit in log RGB below 0.18
 # face units (lips and brows keep their hue on a pale face);
 # 2.3: relit by frequency split (the target's low frequencies under the source's detail), a face with glasses
 # swapped below them, hair strands across the temples left out; 2.2: the source's hair along the face's edge and
@@ -92,7 +92,7 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, tgt = sources.role("source"), sources.role("target")
-    src_img, src_lm, p = source_and_params(sample, src, _params)
+    src_img, src_lm, p = source_and_params(sample, src, tgt, _params)
     src_img, src_lm = facing(src_img, src_lm, sample, tgt, p)
     tris = warp.delaunay(sr.extend(src_lm))
     p["source_fringe"] = sr.source_fringe(src_img, src_lm)
@@ -100,9 +100,15 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     return swap_target(sample, tgt, out_stem, src_lm, p, lambda rgb, lm: swap_frame(src_img, src_lm, tris, rgb, lm, p))
 
 
-def source_and_params(sample, src, params) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The swap's source face (image, landmarks) and the sample's parameters, with the video frame it came from."""
+def source_and_params(sample, src, tgt, params) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The swap's source face (image, landmarks) and the sample's parameters, with the video frame it came from.
+    A black-and-white source for a colour target fails the sample (drawn again): its lips and skin would be
+    pasted grey, where the one-shot models render the target's colours whatever the source's."""
     src_img, src_lm, frame = lmk.source_face(src, [sample.seed, 1], SOURCE_MAX_YAW)
+    grey = relight.colourless(src_img, src_lm)
+    if grey is not None and relight.colourless(tgt.still(), np.array(tgt.item.landmarks, np.float32)) is None:
+        raise SampleFailed(f"{src.item.path}: a black-and-white source face (colourfulness {grey:.3f} < "
+                           f"{relight.COLOURLESS}) for the colour face of {tgt.item.path}: it would be pasted grey")
     p = params(sample.seed)
     if frame is not None:
         p["source_frame"] = frame

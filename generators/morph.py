@@ -23,14 +23,15 @@ from synthfake import faces
 from synthfake.generators.common import rims
 from synthfake.generators.common import warp
 from synthfake import landmarks as lmk
-from synthfake.generators.common.relight import relight
+from synthfake.generators.common.relight import colourless, relight, COLOURLESS
 from synthfake.generators.common.skin import skin_likelihood
 from synthfake.errors import SampleFailed
 from synthfake.generators import Context, Generated
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.6"  # 1.6: a pair's images end with one drawn JPEG encode (FINISH); 1.5: the relight works in log RGB
+VERSION = "1.7"  # 1.7: a black-and-white parent of a colour base fails (drawn again); 1.6: a pair's images end
+# with one drawn JPEG encode (FINISH); 1.5: the relight works in log RGB
 # (lips and shadows keep the skin's hue on a pale base);
 # 1.4: faces relit to the base (`relight`), each weighted per pixel by its skin likelihood, the
 # base's alone at the edge (no translucent hat); glasses rims inpainted on a parent, kept whole on the base;
@@ -209,6 +210,11 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     if abs(yaws[far] - yaws[0]) > lmk.MAX_YAW_GAP:
         raise SampleFailed(f"{faces_in[far].item.path}: head turned {yaws[far]:.2f} against the base's "
                            f"{yaws[0]:.2f} (more than {lmk.MAX_YAW_GAP} apart): its hidden side would be stretched in")
+    grey = [colourless(im, lm) for im, lm in zip(imgs, lms)]
+    for k in range(1, len(faces_in)) if grey[0] is None else ():  # its detail would be blended in with grey lips
+        if grey[k] is not None:
+            raise SampleFailed(f"{faces_in[k].item.path}: a black-and-white parent face (colourfulness "
+                               f"{grey[k]:.3f} < {COLOURLESS}) for the colour base {faces_in[0].item.path}")
     p["glasses"] = [s.wears_glasses for s in faces_in]  # the base's rims kept whole, a parent's inpainted
     embs = [np.array(s.item.embedding, np.float32) for s in faces_in]
     weights = np.array(p["weights"])

@@ -186,3 +186,44 @@ def test_a_source_turned_away_from_its_target_is_mirrored_toward_it(data_dir):
     assert p == {}
     landmark_swap.facing(img, src, clip, target(0.3, 0.35, 0.2, -0.3), p)
     assert p == {"source_mirrored": True}
+
+
+def test_a_black_and_white_source_for_a_colour_face_is_drawn_again(data_dir, tmp_path):
+    """A grey source swapped onto a colour target kept the target's tone but no colour detail: lips as grey as
+    the skin (LivePortrait's archival s2 on a colour photo, 7 Dec). Such a draw fails, for the runner to draw
+    again; a colour source, or a grey one on a grey target, is swapped as before. Morph, the same for a parent."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from synthfake.errors import SampleFailed
+    from synthfake.generators import morph
+    from synthfake.generators.common import relight
+
+    def face(name: str, grey: bool = False):
+        img = media.read_image(data_dir / "faces" / name)
+        if grey:
+            img = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        lm = faces.detect(img).landmarks
+        item = SimpleNamespace(kind="image", path=("grey_" if grey else "") + name, landmarks=lm.tolist(),
+                               embedding=[0.0] * 128)
+        return SimpleNamespace(item=item, still=lambda: img, wears_glasses=False)
+
+    sample = SimpleNamespace(seed=5)
+    colour_src, grey_src = face("still_talk_d3.jpg"), face("still_talk_d3.jpg", grey=True)
+    colour_tgt, grey_tgt = face("photo_s1.jpg"), face("photo_s1.jpg", grey=True)
+    lm = np.array(colour_src.item.landmarks, np.float32)
+    assert relight.colourless(colour_src.still(), lm) is None and relight.colourless(grey_src.still(), lm) < 1e-6
+    with pytest.raises(SampleFailed, match=r"grey_still_talk_d3.jpg: a black-and-white source face .* for the "
+                                           r"colour face of photo_s1.jpg"):
+        landmark_swap.source_and_params(sample, grey_src, colour_tgt, landmark_swap._params)
+    for src, tgt in ((colour_src, colour_tgt), (grey_src, grey_tgt), (colour_src, grey_tgt)):
+        img, lm, p = landmark_swap.source_and_params(sample, src, tgt, landmark_swap._params)
+        assert img is src.still() and p == landmark_swap._params(5)
+
+    roles = lambda base, parent: SimpleNamespace(all=lambda r: [base] if r == "base" else [parent])  # noqa: E731
+    with pytest.raises(SampleFailed, match=r"grey_still_talk_d3.jpg: a black-and-white parent face .* for the "
+                                           r"colour base photo_s1.jpg"):
+        morph.generate(sample, roles(colour_tgt, grey_src), tmp_path / "m", None)
+    made = morph.generate(sample, roles(grey_tgt, grey_src), tmp_path / "m", None)  # a grey base: made grey
+    assert made.params["final_weights"] and Path(made.path).exists()

@@ -14,6 +14,7 @@ from synthfake.generators.common.warp import hull_mask
 SIGMA = 0.25  # face units: what is shading and tone (below) and what is the face's own detail (above)
 LIGHT_GAIN = 0.7  # least share of the face's lightness detail kept on a smoother skin (a retouched photo)
 SHADOW_FADE = 0.6  # log lightness below the face's own low frequencies at which its colour detail is gone
+COLOURLESS = 0.02  # `colourfulness` under which a face is black-and-white or toned (colour faces here: 0.04-0.26)
 DARK = 4.0  # added to 8-bit values before the log, so sensor noise in near-black pixels is not magnified
 _LOG = np.log(np.arange(256, dtype=np.float32) + DARK)  # log RGB of each 8-bit value (looked up, not recomputed)
 
@@ -47,6 +48,14 @@ def colourfulness(log_rgb: np.ndarray, mask: np.ndarray) -> float:
     """How much colour varies within mask (mean distance of each pixel's log chromaticity from the mask's
     mean): 0 for a grey photo, high where lips, eyes and skin differ in hue."""
     return _spread(log_rgb[mask > 0])
+
+
+def colourless(rgb: np.ndarray, lm: np.ndarray) -> float | None:
+    """The face's `colourfulness` in its landmark hull when under COLOURLESS (a black-and-white or toned photo),
+    else None. Pasting such a face's detail over a colour face keeps the colour face's tone but no colour detail of
+    its own: lips as grey as the skin around them."""
+    spread = colourfulness(cv2.LUT(rgb, _LOG), hull_mask(lm, rgb.shape[:2]))
+    return spread if spread < COLOURLESS else None
 
 
 def _spread(px: np.ndarray) -> float:
