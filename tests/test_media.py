@@ -214,6 +214,39 @@ def test_a_matroska_clip_with_longer_audio_is_counted_by_its_video(data_dir, tmp
     assert [i for i, _ in media.frames_of(clip, 8)] == media.uniform_indices(25, 8)
 
 
+@pytest.mark.parametrize("ext,fmt,codec", [(".3gp", "3gp", "libx264"), (".mts", "mpegts", "libx264"),
+                                            (".m2ts", "mpegts", "libx264"), (".wmv", "asf", "wmv2"),
+                                            (".flv", "flv", "flv")])
+def test_phone_camcorder_and_old_web_video_containers_are_videos(data_dir, tmp_path, ext, fmt, codec):
+    """.3gp (phones), .mts/.m2ts (AVCHD camcorders), .wmv and .flv were 'unknown extension' (7 Dec sweep): a
+    clip in each is probed with its true frame count and read frame for frame."""
+    import av
+
+    frames = media.read_frames(data_dir / "videos" / "talk_d0.mp4", 0, 25)
+    clip = tmp_path / f"clip{ext}"
+    with av.open(str(clip), "w", format=fmt) as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = 256, 256, "yuv420p"
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:256, :256]), format="rgb24")))
+        c.mux(s.encode())
+    info = media.probe(clip)
+    got = media.read_frames(clip)
+    assert media.kind_of(clip) == "video" and (info.frames, round(info.duration, 2)) == (25, 1.0)
+    assert len(got) == 25 and np.abs(got[12].astype(int) - frames[12][:256, :256]).mean() < 8
+
+
+def test_an_opus_voice_note_is_audio(data_dir, tmp_path):
+    """.opus (messengers' voice notes, Ogg Opus) was 'unknown extension'; libsndfile reads it."""
+    import soundfile as sf
+
+    speech, rate = media.read_audio(next((data_dir / "audio").glob("*.wav")))
+    note = tmp_path / "note.opus"
+    sf.write(note, speech[: 3 * rate], rate, format="OGG", subtype="OPUS")
+    got, got_rate = media.read_audio(note)
+    assert media.kind_of(note) == "audio" and got_rate == rate and abs(len(got) - 3 * rate) <= rate // 50
+
+
 def test_an_avif_photo_is_an_image(data_dir, tmp_path):
     """AVIF (phones and browsers save it) is read as an image, not passed over for its extension."""
     import cv2
