@@ -247,6 +247,29 @@ def test_an_opus_voice_note_is_audio(data_dir, tmp_path):
     assert media.kind_of(note) == "audio" and got_rate == rate and abs(len(got) - 3 * rate) <= rate // 50
 
 
+def test_a_see_through_png_is_read_over_white_and_an_opaque_one_as_before(data_dir, tmp_path):
+    """A portrait cut out onto transparency was read with what lies under the alpha (here black): the cut-out's
+    background is white now, as a viewer shows it; half-transparent pixels are blended; a PNG whose alpha is
+    opaque everywhere (three of wild/reals' photos) reads exactly as before."""
+    import cv2
+
+    img = media.read_image(data_dir / "faces" / "photo_s12.jpg")
+    alpha = np.zeros(img.shape[:2], np.uint8)
+    h, w = alpha.shape
+    cv2.ellipse(alpha, (w // 2, h // 2), (w // 3, h // 2 - 4), 0, 0, 360, 255, -1)
+    alpha[:, :8] = 128
+    cut = np.where(alpha[..., None] > 0, img, 0).astype(np.uint8)
+    p = tmp_path / "cutout.png"
+    cv2.imwrite(str(p), np.dstack([cut[..., ::-1], alpha]))
+    got = media.read_image(p)
+    assert (got[alpha == 0] == 255).all()
+    assert np.array_equal(got[alpha == 255], img[alpha == 255])
+    assert np.abs(got[alpha == 128].astype(int) - (cut[alpha == 128] * (128 / 255) + 255 * 127 / 255)).max() <= 1
+    opaque = tmp_path / "opaque.png"
+    cv2.imwrite(str(opaque), np.dstack([img[..., ::-1], np.full(img.shape[:2], 255, np.uint8)]))
+    assert np.array_equal(media.read_image(opaque), img)
+
+
 def test_an_avif_photo_is_an_image(data_dir, tmp_path):
     """AVIF (phones and browsers save it) is read as an image, not passed over for its extension."""
     import cv2

@@ -10,6 +10,8 @@ import numpy as np
 from ..errors import MediaError
 from .container import HEIF_EXTS, check_file
 
+ALPHA_EXTS = {".png", ".webp", ".tif", ".tiff", ".gif"}  # formats that may carry opacity (read over white)
+
 try:  # HEIC/HEIF through Pillow too (a JPEG-history check opens a base photo with Pillow)
     from pillow_heif import register_heif_opener
 
@@ -28,7 +30,27 @@ def read_image(path: str | Path) -> np.ndarray:
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
         raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    alpha = _alpha(path) if path.suffix.lower() in ALPHA_EXTS else None
+    if alpha is None or alpha.shape[:2] != rgb.shape[:2]:
+        return rgb
+    return (rgb * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)  # over white, as a viewer shows it
+
+
+def _alpha(path: Path) -> np.ndarray | None:
+    """The image's opacity (H, W, 1) in 0..1 where any pixel is see-through, else None. OpenCV's colour decode
+    drops alpha and shows what lies under it (often black, or a cut-out's old background): a portrait cut out
+    onto transparency was read on black, in reals and fakes alike."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and "transparency" not in im.info:
+                return None
+            a = np.asarray(ImageOps.exif_transpose(im).convert("RGBA"))[..., 3]
+    except (OSError, ValueError, SyntaxError):
+        return None  # OpenCV decoded it: read as it did
+    return None if a.min() == 255 else (a.astype(np.float32) / 255.0)[..., None]
 
 
 def _read_heif(path: Path) -> np.ndarray:
