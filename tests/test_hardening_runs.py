@@ -116,6 +116,37 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
     assert proc.returncode == 1 and "2 sample(s) failed" in proc.stderr and "nothing to do" in proc.stderr
 
 
+def test_a_damaged_sample_is_dropped_and_made_again_by_the_same_command(faces, tmp_path):
+    """Counting reads a line's id and index only, so a record whose media was deleted or cut short, or whose
+    line had its path sent out of the dataset or a field deleted, counted as done for ever: the same command said
+    'nothing to do' while audit and export found it missing (7 Dec sweep). The run now drops such records (their
+    lines kept in logs/), one line each, and makes those samples again: the same bytes as before."""
+    from synthfake.files import sha256_file
+
+    ds = tmp_path / "D"
+    run = ("run", *SWAP, "--n", 6, "--sources", faces, "--out", ds)
+    gen(*run, "--quiet")
+    before = {r.index: (r.path, r.sha256) for r in read_records(ds)}
+    part = ds / "manifest" / "part-00000-of-00001.jsonl"
+    lines = part.read_text().splitlines()
+    recs = [json.loads(line) for line in lines]
+    (ds / recs[0]["path"]).unlink()
+    (ds / recs[1]["path"]).write_bytes(b"\xff\xd8 cut short")
+    recs[2]["path"] = "../../etc/passwd"
+    del recs[3]["sha256"]
+    part.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in recs))
+    proc = gen(*run)
+    said = [ln for ln in proc.stderr.splitlines() if "dropped the record" in ln]
+    assert len(said) == 4, proc.stderr[-3000:]
+    assert "media file missing" in said[0] and "bytes where the record says" in said[1]
+    assert "path escapes the dataset root" in said[2] and "sha256: Field required" in said[3]
+    after = {r.index: (r.path, r.sha256) for r in read_records(ds)}
+    assert after == before and all(sha256_file(ds / p) == h for p, h in after.values())
+    assert len((ds / "logs" / "dropped-part-00000-of-00001.jsonl").read_text().splitlines()) == 4
+    proc = gen(*run)  # whole again: nothing to drop, nothing to do
+    assert "dropped" not in proc.stderr and "nothing to do" in proc.stderr
+
+
 def test_bad_input_is_refused_before_anything_is_written(faces, tmp_path):
     """Class: validation before writing. Each bad input exits 2 with one line naming the setting, and leaves
     no dataset (nor a file where --json pointed)."""

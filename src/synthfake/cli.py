@@ -17,6 +17,8 @@ from .cli_common import (ALLOW_UNVERIFIED, DATASET, DEVICE, QUIET, WEIGHTS_DIR, 
 from .cli_run import (BACKEND_HELP, _check_ready, _nothing_to_do, run_choices,
                       _parse_splits, _worker_exit, plan_option)
 from .errors import EXIT_FAILED, EXIT_KILLED, SynthfakeError
+from .manifest import part_files
+from .record_check import drop_in_parts
 from .shared_types import DEFAULT_RATIOS
 from .plan_options import default
 from .sources import IDENTITY_THRESHOLD, NOT_MEDIA, scan
@@ -131,6 +133,9 @@ def _launch(config, launcher) -> int:
             err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     code = 0
     try:
+        if config.launcher == "local":  # damaged records of any part dropped before counting what is left
+            drop_in_parts(ds, part_files(ds.manifest_dir), lambda line: err.print(line, markup=False,
+                                                                                  highlight=False))
         if config.launcher == "local" and not ds.todo(0, 1, config.settings.retry_failed):
             _nothing_to_do(ds, config.settings.retry_failed)
         else:

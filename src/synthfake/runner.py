@@ -29,6 +29,7 @@ from .files import lock_nowait
 from .manifest import Failure, Record, append_line, repair_torn_tail
 from .pools import die_with_parent
 from .progress import sample_progress
+from .record_check import drop_unusable, say_dropped
 from .run_config import RunSettings
 from .sample_spec import SampleSpec
 from .source_files import Sources
@@ -92,6 +93,7 @@ class Shard:
         try:
             repair_torn_tail(manifest_file)
             repair_torn_tail(failures_file)
+            say_dropped(manifest_file, drop_unusable(ds.root, manifest_file), self._say)
             held = ds.held((self.rank, self.world) if self.world > 1 else None)  # only parts that can hold mine
             if held.summary():
                 err.print(f"{self.label}: {held.summary()}", markup=False, highlight=False)
@@ -112,6 +114,9 @@ class Shard:
             lock.close()
             claim.close()
         return self.res
+
+    def _say(self, line: str) -> None:
+        err.print(f"{self.label}: {line}", markup=False, highlight=False)
 
     def _say_nothing_to_do(self, mine: range, held) -> None:
         if not self.settings.show_progress:
