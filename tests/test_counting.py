@@ -93,6 +93,21 @@ def test_export_of_an_unfinished_dataset_names_what_is_missing_and_needs_partial
     assert "5 record(s)" in " ".join(ok.stdout.split()) and "3 not made yet" in ok.stderr
 
 
+def test_a_garbage_line_mid_manifest_is_refused_by_name_and_skipped_with_partial(made, tmp_path):
+    """A line that is not JSON with an id and an index (garbage, a line torn in the middle) made `gen export`
+    refuse even with --partial, which is there to export what can be read (7 Dec sweep)."""
+    out, _, _ = made
+    part = sorted((out / "manifest").glob("part-*.jsonl"))[0]
+    lines = part.read_text().splitlines()
+    lines.insert(1, "this is garbage")
+    part.write_text("\n".join(lines) + "\n")
+    proc = gen("export", out, "--format", "webdataset", "--out", tmp_path / "wds", "--quiet", check=False)
+    assert proc.returncode == 2 and f"{part.name}:2: invalid line" in proc.stderr and "--partial" in proc.stderr
+    assert not (tmp_path / "wds").exists()
+    ok = gen("export", out, "--format", "webdataset", "--out", tmp_path / "wds", "--quiet", "--partial")
+    assert "8 record(s)" in " ".join(ok.stdout.split()) and f"{part.name}:2" in ok.stderr, ok.stderr
+
+
 def test_a_shard_reads_only_the_parts_that_can_hold_its_indices(made):
     """Shard 0 of 2 (and a re-partition to 4) never opens part 1 of 2: a broken or huge neighbour part costs
     nothing; a record that sits in another world size's part (after a re-partition) is still found."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthfake.errors import SynthfakeError
+from synthfake.errors import ManifestError, SynthfakeError
 from synthfake.files import canonical_hash, write_json_atomic
 from synthfake.registry import Contract, Registry
 
@@ -103,7 +103,13 @@ def run_export(dataset: str | Path, fmt: str, out: str | Path, o: Options) -> Re
     dataset, out = Path(dataset), Path(out)
     if out.resolve() == dataset.resolve() or dataset.resolve() in out.resolve().parents:
         raise SynthfakeError(f"{out}: the export must go outside the dataset folder {dataset}")
-    missing = unfinished(dataset)
+    try:
+        missing = unfinished(dataset)
+    except ManifestError as e:  # a line that is not JSON with an id and index: what is made cannot be counted
+        if not o.partial:
+            raise SynthfakeError(f"{e}: the samples made cannot be counted past it: mend or remove the line, or "
+                                 f"export the valid records with --partial") from None
+        missing = None
     if missing and missing[0] and not o.partial:
         left, failed, total = missing
         raise SynthfakeError(f"{dataset}: {left} of {total} planned samples are not made yet ({total - left - failed} "
