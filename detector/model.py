@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,7 +49,19 @@ def _vit_config(d: Path, allowed: tuple[str, ...] = ("vit",)):
 
     check_model_dir(d)
     register_types()
-    cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
+    where = Path(d) / "config.json"
+    try:
+        raw = json.loads(where.read_bytes())
+    except (OSError, ValueError) as e:  # transformers said only "OSError" of a config that is not JSON
+        raise SynthfakeError(f"{where}: not a readable JSON config ({type(e).__name__}: "
+                             f"{(str(e).splitlines() or [''])[0][:120]})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("model_type"), str):
+        raise SynthfakeError(f"{where}: no model_type (a transformers config.json names one, e.g. \"vit\")")
+    try:
+        cfg = AutoConfig.from_pretrained(str(d), local_files_only=True)
+    except (OSError, ValueError, TypeError, KeyError) as e:  # a field of the wrong type, an unknown model_type
+        raise SynthfakeError(f"{where}: not a valid {raw['model_type']} config ({type(e).__name__}: "
+                             f"{(str(e).strip().splitlines() or [''])[0][:160]})") from None
     if cfg.model_type not in allowed:
         raise SynthfakeError(f"{d}/config.json: model_type {cfg.model_type!r}; the detector needs a "
                              f"{' or '.join(allowed)} checkpoint")
@@ -126,7 +139,7 @@ def from_pretrained(d: Path, **kw):
     except pickle.UnpicklingError:
         raise SynthfakeError(f"{_weights_file(d)}: refused: a pickle holding more than tensors cannot be loaded "
                              "safely (weights_only=True); save the model as model.safetensors") from None
-    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # SafetensorError: an Exception of its own
+    except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as e:  # SafetensorError: its own class
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise SynthfakeError(f"{_weights_file(d)}: cannot load the weights ({type(e).__name__}: {first})") from None
 

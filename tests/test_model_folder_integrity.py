@@ -239,3 +239,19 @@ def test_deleted_int8_copy_with_its_check_kept_is_said(folders, tmp_path):
     assert notes == [why]
     (d / "model.int8.json").unlink()
     assert int8_choice(d) == (False, "")  # no int8 copy at all: nothing to say
+
+
+@pytest.mark.parametrize("text,said", [("{bad json", "not a readable JSON config (JSONDecodeError"),
+                                       ("[]", "no model_type"),
+                                       ('{"model_type":"vit","num_labels":"x"}', "not a valid vit config (TypeError"),
+                                       ('{"model_type":"nope"}', "not a valid nope config (ValueError")])
+def test_a_base_with_a_malformed_config_is_one_line_naming_it(tmp_path, text, said):
+    """`--base` with a config.json that is not JSON said only 'OSError'; one without model_type, or with a field
+    of the wrong type, ended in transformers' traceback (7 Dec sweep)."""
+    from synthfake.detector.model import load_base
+
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "config.json").write_text(text)
+    with pytest.raises(SynthfakeError) as e:
+        load_base(tmp_path / "b")
+    assert str(e.value).startswith(f"{tmp_path / 'b' / 'config.json'}: {said}"), str(e.value)
