@@ -113,6 +113,12 @@ def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str
         have = sorted({r.split for r in read_records(dataset)})
         raise SynthfakeError(f"{given}: no records in split {split!r} (its splits: {', '.join(have) or 'none'}; "
                              f"or all)")
+    here = [(Path(dataset) / r.path).exists() for r in records]
+    for r in (r for r, ok in zip(records, here) if not ok):  # as `--labels` skips a listed file that is not there
+        log(f"{r.path}: media file missing: not scored (rerun the `gen run` that made it to make it again)")
+    records = [r for r, ok in zip(records, here) if ok]
+    if not records:
+        raise SynthfakeError(f"{given}: every media file of split {split!r} is missing")
     scores = score_records(model, meta, dataset, records, batch_size, workers, cache_root, show, f"scoring {split}")
     for r, s in zip(records, scores):
         if s.prob is None:

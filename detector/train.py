@@ -300,6 +300,9 @@ def choose_threshold(model, meta: DetectorMeta, dataset: Path, val_recs, o: Trai
     scores = score_records(model, meta, dataset, val_recs, o.eval_batch_size, o.workers, o.cache_root, o.show,
                            "scoring val")
     scored = [(r, sc.prob) for r, sc in zip(val_recs, scores) if sc.prob is not None]
+    for r, sc in zip(val_recs, scores):  # said, as a training file without crops is (they were dropped silently)
+        if sc.prob is None:
+            log(f"{r.path}: {sc.reason}: not used for choosing the threshold")
     pairs = [(r.label, p) for r, p in scored]
     if len({y for y, _ in pairs}) < 2:
         log(f"{dataset}: val split has {len(pairs)} scored file(s) and not both classes: threshold left at 0.5")

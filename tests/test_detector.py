@@ -412,3 +412,22 @@ def test_training_says_when_the_dataset_is_unfinished(det_dataset, tmp_path):
         other.unlink()
     _say_if_unfinished(d, lines.append)
     assert len(lines) == 1 and "holds 3 of its" in lines[0] and "gen status" in lines[0], lines
+
+
+def test_a_missing_media_file_is_said_by_train_and_not_scored_by_eval(tiny_model, det_dataset, tmp_path):
+    """A val file whose media was deleted was dropped from the threshold's choice without a word, and `eval
+    --split` scored a missing file as its fallback label, where `--labels` skips it (7 Dec sweep): train says it,
+    eval skips it with a line, both count what they used."""
+    from synthfake.manifest import read_records
+
+    ds = tmp_path / "D"
+    shutil.copytree(det_dataset, ds, ignore=shutil.ignore_patterns("crops"))
+    val = next(r for r in read_records(ds) if r.split == "val")
+    (ds / val.path).unlink()
+    proc = gen("detect", "train", ds, "--out", tmp_path / "M", *TINY)
+    assert f"{val.path}: unreadable: file not found: not used for choosing the threshold" in proc.stdout + proc.stderr
+    n = sum(r.split == "val" for r in read_records(ds))
+    assert json.loads((tmp_path / "M" / "detector.json").read_text())["val_files"] <= n - 1
+    proc = gen("detect", "eval", tiny_model, ds, "--split", "val", "--json", tmp_path / "r.json", "--workers", 0)
+    assert f"{val.path}: media file missing: not scored" in proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["files"] == n - 1
