@@ -146,6 +146,16 @@ def test_a_damaged_sample_is_dropped_and_made_again_by_the_same_command(faces, t
     proc = gen(*run)  # whole again: nothing to drop, nothing to do
     assert "dropped" not in proc.stderr and "nothing to do" in proc.stderr
 
+    # a folder where a sample's file goes: that sample fails with one line naming the path (it was logged as a bug)
+    (ds / before[0][0]).unlink()
+    (ds / before[0][0]).mkdir()
+    proc = gen(*run, check=False)
+    assert proc.returncode == 1 and "not a file" in proc.stderr, proc.stderr[-2000:]
+    reason = read_failures(ds)[0].reason
+    assert reason == f"{ds / before[0][0]}: Is a directory (errno 21): this path cannot take the sample's file " \
+                     "(move what is there and rerun)"
+    assert not (ds / "logs" / "worker-00000-of-00001.log").exists()
+
 
 def test_bad_input_is_refused_before_anything_is_written(faces, tmp_path):
     """Class: validation before writing. Each bad input exits 2 with one line naming the setting, and leaves

@@ -67,6 +67,7 @@ def not_ready_reason(check: Callable, *args) -> str | None:
 
 
 ENVIRONMENT_ERRNOS = {28, 122, 27, 30, 5, 24, 12}  # ENOSPC, EDQUOT, EFBIG, EROFS, EIO, EMFILE, ENOMEM
+PATH_ERRNOS = {21, 20, 13, 1, 36}  # EISDIR, ENOTDIR, EACCES, EPERM, ENAMETOOLONG: a path that cannot serve
 
 
 def environment_cause(e: BaseException) -> str | None:

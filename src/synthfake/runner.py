@@ -24,7 +24,7 @@ from rich.text import Text
 from . import generators as registry
 from .dataset import Dataset, as_dataset
 from .errors import (EXIT_BROKEN, EXIT_FAILED, EXIT_KILLED, EXIT_USAGE, EnvironmentBroken, SampleFailed, SynthfakeError,
-                     environment_cause, os_error)
+                     PATH_ERRNOS, environment_cause, os_error)
 from .files import lock_nowait
 from .manifest import Failure, Record, append_line, repair_torn_tail
 from .pools import die_with_parent
@@ -247,7 +247,9 @@ class Shard:
         exception (a bug, not a bad sample) also leaves its traceback in the worker's log, which the reason names."""
         self.clean(spec)
         reason = one_line(e)
-        if not isinstance(e, SynthfakeError):
+        if isinstance(e, OSError) and e.errno in PATH_ERRNOS:  # a folder where its file goes: the path's fault
+            reason = f"{os_error(e)[0]}: this path cannot take the sample's file (move what is there and rerun)"
+        elif not isinstance(e, SynthfakeError):
             reason = f"{reason[:300]} (unexpected: traceback in {self._log_bug(spec, e)})"
         append_line(self.failures, Failure(
             id=spec.id, index=spec.index, type=spec.type, backend=spec.backend, split=spec.split,
