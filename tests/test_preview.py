@@ -89,3 +89,25 @@ def test_preview_with_sources_gone_draws_them_missing(default_dataset, tmp_path)
     grey = (img == 200).all(-1).sum()
     print(f"\nsources gone: {grey} grey 'missing' tile pixels")
     assert grey > 4 * 100 * 100  # one missing tile per source of the 4 fake rows shown
+
+
+def test_a_record_with_an_escaping_path_is_left_undrawn_and_said(default_dataset, tmp_path):
+    """A line whose path leaves the dataset (or any line that is not a valid record) stopped the whole sheet
+    (7 Dec sweep); it is said in one WARN line and not drawn, and a duplicated line is drawn once."""
+    import json
+    import shutil
+
+    ds = tmp_path / "D"
+    shutil.copytree(default_dataset, ds, ignore=shutil.ignore_patterns("cache"))
+    part = sorted((ds / "manifest").glob("part-*.jsonl"))[0]
+    lines = part.read_text().splitlines()
+    bad = json.loads(lines[0])
+    bad["path"] = "../../etc/passwd"
+    part.write_text("\n".join([json.dumps(bad)] + lines[1:] + [lines[1]]) + "\n")
+    proc = gen("preview", ds, "--out", tmp_path / "s.png", "--per-row", 1)
+    assert f"WARN: manifest/{part.name}:1: not drawn: invalid record (path: Value error, path escapes" in proc.stderr
+    assert (tmp_path / "s.png").stat().st_size > 0
+    from synthfake.preview import load
+
+    said = []
+    assert len(load(ds, None, said.append)[3]) == len(read_records(default_dataset)) - 1 and len(said) == 1

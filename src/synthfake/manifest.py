@@ -203,15 +203,20 @@ def read_at(path: Path, offset: int, model: type[BaseModel] = None) -> BaseModel
         return (model or Record).model_validate_json(fh.readline())
 
 
+def why_invalid(e: ValidationError) -> str:
+    """'field: what is wrong' of a line that is not a valid record (the first error; 'line' when the line itself
+    is not JSON)."""
+    err = e.errors()[0]
+    return f"{'.'.join(str(x) for x in err['loc']) or 'line'}: {err['msg']}"
+
+
 def _read_jsonl(path: Path, model: type[BaseModel], strict: bool) -> list:
     out = []
     for no, item, torn_tail in iter_jsonl(path, model):
         if not isinstance(item, ValidationError):
             out.append(item)
         elif not (torn_tail and not strict):  # a live or killed writer's unfinished line is not a record yet
-            err = item.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise ManifestError(f"{path}:{no}: invalid record ({loc}: {err['msg']})") from None
+            raise ManifestError(f"{path}:{no}: invalid record ({why_invalid(item)})") from None
     return out
 
 

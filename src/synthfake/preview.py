@@ -19,11 +19,12 @@ from typing import Callable
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import ValidationError
 
 from . import media
 from .errors import ManifestError, MediaError, SynthfakeError
 from .dataset import Dataset
-from .manifest import Record, resolve, source_file
+from .manifest import Record, iter_jsonl, part_files, resolve, source_file, why_invalid
 from .shared_types import SAMPLE_TYPES
 from .sources import SourceIndex
 
@@ -246,14 +247,29 @@ def draw_sheet(rows: dict[tuple[str, str], list[Cell]], title: str, tile: int = 
     return sheet
 
 
-def load(dataset: str | Path, sources_dir: str | Path | None) -> tuple[Path, Path, SourceIndex | None, list[Record]]:
-    """The dataset's records, its sources root (or sources_dir) and its sources index."""
+def load(dataset: str | Path, sources_dir: str | Path | None,
+         warn: Callable[[str], None] | None = None) -> tuple[Path, Path, SourceIndex | None, list[Record]]:
+    """The dataset's records (each index's first; a line that is not a valid record, such as one whose path leaves
+    the dataset, said through `warn` and not drawn), its sources root (or sources_dir) and its sources index."""
+    warn = warn or _warn
     opened = Dataset.open(dataset)
     ds, index = opened.root, opened.index
-    records = opened.records()
+    records, seen = [], set()
+    for part in part_files(ds / "manifest"):
+        for no, item, torn in iter_jsonl(part, Record):
+            if isinstance(item, ValidationError):
+                if not torn:  # a live writer's unfinished line is not a record yet
+                    warn(f"manifest/{part.name}:{no}: not drawn: invalid record ({why_invalid(item)})")
+            elif item.index not in seen:
+                seen.add(item.index)
+                records.append(item)
     if not records:
         raise SynthfakeError(f"{ds}: no records yet; run `gen run` first")
     return ds, Path(sources_dir) if sources_dir else Path(index.root), index, records
+
+
+def _warn(line: str) -> None:
+    print(f"WARN: {line}", file=sys.stderr, flush=True)
 
 
 SHOWN = 5  # unreadable files named one a line; past that, a count
@@ -274,10 +290,11 @@ def preview(dataset: str | Path, out: str | Path, per_row: int = 4, tile: int = 
             warn: Callable[[str], None] | None = None) -> dict[tuple[str, str], list[Cell]]:
     """Write the contact sheet PNG to `out`; returns the cells drawn, by (type, backend). Each file that is there
     but cannot be decoded is said in one line to `warn` (else 'WARN: ...' on stderr); the sheet is still written."""
-    ds, root, index, records = load(dataset, sources_dir)
+    warn = warn or _warn
+    ds, root, index, records = load(dataset, sources_dir, warn)
     rows = {k: [cell_for(ds, root, index, r, tile) for r in rs] for k, rs in group_records(records, per_row).items()}
     for line in unreadable_lines(rows):
-        (warn or (lambda line: print(f"WARN: {line}", file=sys.stderr, flush=True)))(line)
+        warn(line)
     n = len(records)
     img = draw_sheet(rows, f"{ds.resolve().name}: {n} samples, {sum(r.label for r in records)} fake, "
                            f"{n - sum(r.label for r in records)} real (first {per_row} per type and backend)", tile)

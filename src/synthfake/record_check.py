@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from .errors import ManifestError
 from .files import atomic_file, fsync_file, lock_nowait
-from .manifest import Record, inside, iter_lines, part_shard
+from .manifest import Record, inside, iter_lines, part_shard, why_invalid
 
 NOTES = 10  # dropped records said one line each; past that, a count
 
@@ -25,8 +25,7 @@ def unusable(root: Path, line: bytes) -> str | None:
     try:
         rec = Record.model_validate_json(line)
     except ValidationError as e:
-        err = e.errors()[0]
-        return f"not a valid record ({'.'.join(str(x) for x in err['loc']) or 'line'}: {err['msg']})"
+        return f"not a valid record ({why_invalid(e)})"
     try:
         path = inside(root, rec.path, "media path")
         st = path.stat()

@@ -24,7 +24,7 @@ from .base import EXAMPLES, FAIL, PASS, WARN, Check
 from .records import Compactor, RecordView
 from ..errors import ManifestError
 from ..files import sha256_or_none
-from ..manifest import Failure, Record, iter_jsonl, part_files, read_failures, resolve, source_file
+from ..manifest import Failure, Record, iter_jsonl, part_files, read_failures, resolve, source_file, why_invalid
 from ..plan import SampleTable
 from ..sample_spec import sample_id
 from ..progress import sample_progress
@@ -76,10 +76,9 @@ def parse_manifests(ds: Path, problems: dict[str, list[str]]) -> list[RecordView
                 if torn_tail:
                     kind, why = "torn_tail", "unfinished last line (repaired by the next run)"
                 else:
-                    err = item.errors()[0]
-                    loc = ".".join(str(x) for x in err["loc"])
+                    why = why_invalid(item)
+                    loc = why.split(": ", 1)[0]
                     kind = "escaping_paths" if loc == "path" or loc.endswith(".path") else "invalid_lines"
-                    why = f"{loc}: {err['msg']}"
                 problems[kind].append(f"{f.relative_to(ds)}:{no}: {why}")
         except ManifestError as e:  # a part that is a folder or cannot be read
             problems["invalid_lines"].append(str(e))

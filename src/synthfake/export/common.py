@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from synthfake.errors import ManifestError, SynthfakeError
 from synthfake.files import sha256_file, write_json_atomic
-from synthfake.manifest import Record, check_relpath, inside, iter_lines, part_files
+from synthfake.manifest import Record, check_relpath, inside, iter_lines, part_files, why_invalid
 from synthfake.progress import sample_progress
 from synthfake.sample_spec import sample_id
 
@@ -238,8 +238,7 @@ def _records(f: Path) -> Iterator[tuple[int, int, Record | str]]:
         except ValidationError as e:
             if torn:
                 continue
-            err = e.errors()[0]
-            yield no, offset, f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+            yield no, offset, why_invalid(e)
 
 
 def unfinished(dataset: Path) -> tuple[int, int, int] | None:
