@@ -48,6 +48,8 @@ def test_torn_last_line_is_cut_and_complete_lines_kept(tmp_path):
     repair_torn_tail(f)
     assert f.read_text() == good
     assert repair_torn_tail(f) == 0
+    f.write_text(good + good[:-1])  # a whole last record without its newline: kept, the newline added
+    assert repair_torn_tail(f) == 0 and f.read_text() == good + good
 
 
 def test_unknown_fields_and_bad_types_fail_validation(tmp_path):

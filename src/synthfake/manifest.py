@@ -103,8 +103,10 @@ def append_line(fh, model: BaseModel) -> None:
 
 
 def repair_torn_tail(path: Path) -> int:
-    """Cut a partial last line (no newline, or not valid JSON) left by a kill; returns bytes removed. Reads only
-    the end of the file, so a shard's start-up costs the same whatever its manifest holds."""
+    """Cut a partial last line (not valid JSON) left by a kill; returns bytes removed. A last line that is whole
+    JSON but lacks its newline (a write cut just before it, an editor that strips it) gets the newline instead:
+    it was cut, and its sample made again. Reads only the end of the file, so a shard's start-up costs the same
+    whatever its manifest holds."""
     if not path.exists():
         return 0
     with open(path, "rb") as fh:
@@ -114,6 +116,13 @@ def repair_torn_tail(path: Path) -> int:
         fh.seek(size - 1)
         if fh.read(1) != b"\n":
             keep = _last_newline(fh, size) + 1
+            fh.seek(keep)
+            if not _bad_json(fh.read(size - keep)):
+                with open(path, "ab") as out:
+                    out.write(b"\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                return 0
         else:
             start = _last_newline(fh, size - 1) + 1
             fh.seek(start)
