@@ -242,6 +242,26 @@ def test_rerun_resumes_and_another_export_in_the_same_folder_is_refused(mixed_da
     assert proc.returncode == 2 and "holds another export" in proc.stderr
 
 
+def test_a_rerun_writes_again_what_was_cut_short_or_replaced_since(mixed_dataset, tmp_path):
+    """A rerun kept every file already there by its name, so a tar or Parquet shard cut short, or a copied media
+    file replaced, stayed broken under a finished export (7 Dec sweep). Now each is written again, byte for byte
+    what the first export wrote."""
+    def files(out):
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    for fmt in ("webdataset", "hf"):
+        out = tmp_path / fmt
+        gen("export", mixed_dataset, "--format", fmt, "--out", out, "--quiet")
+        before = files(out)
+        shard = sorted(p for p in out.rglob("*") if p.suffix in (".tar", ".parquet"))[0]
+        shard.write_bytes(shard.read_bytes()[:3000])
+        if fmt == "hf":
+            media = sorted((out / "media").rglob("*.jpg"))[0]
+            media.write_bytes(b"\xff\xd8 replaced")
+        gen("export", mixed_dataset, "--format", fmt, "--out", out, "--quiet")
+        assert files(out) == before, fmt
+
+
 def test_a_deepfakebench_export_killed_mid_video_resumes_whole(exports, mixed_dataset, tmp_path):
     """A kill between a video's two renames (landmarks in place, frames not) and another process's temporary
     folders: the rerun makes the video again and leaves no temporary folder (before 6 Dec: 'Directory not empty'

@@ -37,11 +37,20 @@ def copy_atomic(src: Path, final: Path, link: bool = False) -> None:
             shutil.copyfile(src, tmp)
 
 
+def _same_size(src: Path, final: Path) -> bool:
+    """Whether `final` is a file of `src`'s size (a copy a resumed export keeps; one cut short or replaced by a file
+    of another size since is made again)."""
+    try:
+        return final.is_file() and final.stat().st_size == src.stat().st_size
+    except OSError:
+        return False
+
+
 class MediaCopies:
     """Media copied into an export, many at a time, each folder fsynced once at `sync()`. A copy is written under
     a temporary name, fsynced and renamed; a hard link (`link`) needs no temporary name (the link appears whole
     or not at all, and its bytes are the dataset's, already on disk); where linking is not possible (another
-    filesystem) it is copied. A file already there (an interrupted export made it) is kept."""
+    filesystem) it is copied. A file already there of the source's size (an interrupted export made it) is kept."""
 
     def __init__(self, link: bool = False):
         self.link = link
@@ -51,14 +60,12 @@ class MediaCopies:
         if final.parent not in self.folders:
             final.parent.mkdir(parents=True, exist_ok=True)
             self.folders.add(final.parent)
-        if self.link:
-            try:
-                if _linked(src, final):
-                    return
-            except FileExistsError:
-                return  # there already: an interrupted export made it (linked, or copied whole and renamed)
-        if final.exists():
+        if _same_size(src, final):  # there already: an interrupted export made it (linked, or copied and renamed)
             return
+        if self.link:
+            final.unlink(missing_ok=True)  # one cut short or replaced since: linked again
+            if _linked(src, final):
+                return
         with removed_on_error(tmp_beside(final)) as tmp:
             shutil.copyfile(src, tmp)
             fsync_file(tmp)

@@ -77,6 +77,17 @@ def write_shard(final: Path, items: list[Item], embed: bool) -> None:
         pq.write_table(table, tmp)
 
 
+def _whole(final: Path, rows: int) -> bool:
+    """Whether a shard already there (a resumed export's) is a readable Parquet file of `rows` rows: one cut short
+    or altered since is written again (it had been kept by name)."""
+    if not final.is_file():
+        return False
+    try:
+        return pq.read_metadata(final).num_rows == rows
+    except (pa.ArrowException, OSError):
+        return False
+
+
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     files: dict[str, list[str]] = {}
     copies = MediaCopies(o.link)
@@ -87,7 +98,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
             for it in chunk:  # the media beside the table, at the record's own relative path (kept if there)
                 copies(it.media, out / it.record.path)
             copies.sync()  # before the shard that names them
-        if not (out / rel).exists():
+        if not _whole(out / rel, len(chunk)):
             write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)
     text = card(res.dataset, out, res.counts, files, o.embed, res.skipped, o.license)

@@ -4,12 +4,14 @@ Each sample is three members written by `webdataset.TarWriter`: `ID.mp4|ID.jpg|I
 0 real / 1 fake, what `wds` pipelines' `.to_tuple("jpg;png;mp4", "cls")` read) and `ID.json` (the full record),
 grouped by the name up to the first dot as the package expects. TarWriter is given mtime 0 and fixed owner and mode and
 writes a sample's members in sorted order, so an export is byte-for-byte repeatable; each shard is written to
-a temporary name and renamed, and a resumed export skips the shards already there.
+a temporary name and renamed, and a resumed export skips the shards already there whole (a tar that reads to
+its end with three members a sample; one cut short or altered since is written again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import tarfile
 from pathlib import Path
 
 from synthfake.files import atomic_file
@@ -53,12 +55,23 @@ def write_shard(final: Path, items: list[Item]) -> None:
         sink.close()  # before the file: the tar's end blocks go into it, and a failure here is the shard's
 
 
+def _whole(final: Path, samples: int) -> bool:
+    """Whether a shard already there (a resumed export's) reads to its end holding three members a sample."""
+    if not final.is_file():
+        return False
+    try:
+        with tarfile.open(final) as tar:
+            return len(tar.getmembers()) == 3 * samples
+    except (tarfile.TarError, EOFError, OSError):
+        return False
+
+
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     names = []
     for split, n, chunk in each_shard(items, o, "webdataset shards"):
         final = out / shard_name(split, n)
         names.append(final.name)
-        if not final.exists():
+        if not _whole(final, len(chunk)):
             write_shard(final, chunk)
     res.exported = len(items)
     return {"shards": names}
