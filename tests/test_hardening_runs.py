@@ -157,6 +157,26 @@ def test_a_damaged_sample_is_dropped_and_made_again_by_the_same_command(faces, t
     assert not (ds / "logs" / "worker-00000-of-00001.log").exists()
 
 
+def test_a_killed_workers_temporary_file_goes_when_another_world_size_finishes(faces, tmp_path):
+    """A kill -9 leaves `.ID.r0of1.tmp.mp4`; a shard removed only its own, so once world size 2 finished the
+    dataset the world-1 file stayed for ever (and `**/*.mp4` globs found it; 7 Dec sweep). A shard now removes
+    every worker's leftovers whose lock no live process holds, and leaves a live worker's alone."""
+    from synthfake.files import lock_nowait
+
+    ds = tmp_path / "D"
+    gen("run", *SWAP, "--n", 4, "--sources", faces, "--out", ds, "--quiet", "--rank", 0, "--world-size", 2)
+    folder = next((ds / "media").glob("*/*"))
+    dead, live = folder / ".0123456789abcdef.r0of1.tmp.mp4", folder / ".fedcba9876543210.r0of3.tmp.mp4"
+    dead.write_bytes(b"cut")
+    live.write_bytes(b"being written")
+    held = lock_nowait(Dataset.open(ds).worker_files(0, 3)[2])  # a live worker of world size 3 holds its lock
+    try:
+        gen("run", *SWAP, "--n", 4, "--sources", faces, "--out", ds, "--quiet", "--rank", 1, "--world-size", 2)
+    finally:
+        held.close()
+    assert not dead.exists() and live.exists()
+
+
 def test_bad_input_is_refused_before_anything_is_written(faces, tmp_path):
     """Class: validation before writing. Each bad input exits 2 with one line naming the setting, and leaves
     no dataset (nor a file where --json pointed)."""

@@ -182,8 +182,9 @@ class Dataset(DatasetFiles):
         return self.media_dir(split, sample_type) / f".{sample}.r{rank}of{world}.tmp"
 
     def tmp_files(self, rank: int, world: int, split: str = "*", sample_type: str = "*", sample: str = "*"):
-        """Temporary files of worker (rank, world) left in media/ (of one sample, or all)."""
-        return self.media_root.glob(f"{split}/{sample_type}/.{sample}.r{rank}of{world}.tmp*")
+        """Temporary files of worker (rank, world) left in media/ (of one sample, or all; rank -1: any worker's)."""
+        worker = "*" if rank < 0 else f"{rank}of{world}"
+        return self.media_root.glob(f"{split}/{sample_type}/.{sample}.r{worker}.tmp*")
 
     def worker_files(self, rank: int, world: int) -> tuple[Path, Path, Path]:
         """(manifest file, failures file, lock file) of worker (rank, world)."""

@@ -9,6 +9,7 @@ on disk: a shard skips every id already in any manifest file, so a rerun resumes
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -101,8 +102,7 @@ class Shard:
             mine = range(self.rank, ds.plan.total, self.world)
             self.res.skipped = len(mine) - len(todo)
             todo = todo[:limit] if limit is not None else todo
-            for p in ds.tmp_files(self.rank, self.world):
-                p.unlink(missing_ok=True)
+            self._remove_stale_tmp()
             if not todo:
                 self._say_nothing_to_do(mine, held)
                 return self.res
@@ -114,6 +114,24 @@ class Shard:
             lock.close()
             claim.close()
         return self.res
+
+    def _remove_stale_tmp(self) -> None:
+        """Remove this worker's leftover temporary media files, and those of any other worker (another rank, or a
+        world size since given up) whose lock no live process holds: a kill -9 under world size 1 left one for
+        ever once world size 2 finished the dataset (7 Dec sweep)."""
+        free: dict[tuple[int, int], bool] = {(self.rank, self.world): True}
+        for p in self.ds.tmp_files(-1, -1):
+            m = re.search(r"\.r(\d+)of(\d+)\.tmp", p.name)
+            if not m:
+                continue
+            key = (int(m.group(1)), int(m.group(2)))
+            if key not in free:
+                lock = lock_nowait(self.ds.worker_files(*key)[2]) if key[1] > 0 else None
+                free[key] = lock is not None
+                if lock is not None:
+                    lock.close()
+            if free[key]:
+                p.unlink(missing_ok=True)
 
     def _say(self, line: str) -> None:
         err.print(f"{self.label}: {line}", markup=False, highlight=False)
