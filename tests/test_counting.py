@@ -108,6 +108,19 @@ def test_a_garbage_line_mid_manifest_is_refused_by_name_and_skipped_with_partial
     assert "8 record(s)" in " ".join(ok.stdout.split()) and f"{part.name}:2" in ok.stderr, ok.stderr
 
 
+def test_export_of_a_dataset_whose_every_sample_failed_says_so(tmp_path):
+    """It said 'is this a dataset made by gen run?' (7 Dec sweep)."""
+    sources, out = tmp_path / "S", tmp_path / "D"
+    plan_dataset(out, sources, write_sources(sources, files=24, people=8), N, N)
+    (out / "failures").mkdir(exist_ok=True)
+    failure = {"id": "0123456789abcdef", "index": 0, "type": "real", "backend": "reencode", "split": "train",
+               "sources": [], "reason": "no face", "attempts": 1, "rank": 0, "world_size": 1, "host": "h",
+               "created": "2026-12-07T00:00:00Z"}
+    (out / "failures" / "part-00000-of-00001.jsonl").write_text(json.dumps(failure) + "\n")
+    proc = gen("export", out, "--format", "webdataset", "--out", tmp_path / "wds", "--partial", check=False)
+    assert proc.returncode == 2 and "every sample so far failed (1 in failures/" in proc.stderr, proc.stderr
+
+
 def test_a_shard_reads_only_the_parts_that_can_hold_its_indices(made):
     """Shard 0 of 2 (and a re-partition to 4) never opens part 1 of 2: a broken or huge neighbour part costs
     nothing; a record that sits in another world size's part (after a re-partition) is still found."""
