@@ -142,6 +142,21 @@ class Api(BaseHTTPRequestHandler):
                 return self._send(200, JPEG, "image/jpeg")
             if action == "tiny":  # not the size asked for
                 return self._send(200, TINY, "image/png")
+            if action == "expired":  # a signed download link past its time: 403 to a request without any key
+                return self._send(403, b"<Error><Code>AccessDenied</Code>Request has expired</Error>", "text/xml")
+            if action == "drip":  # a byte every 0.3 s: each wait is short, the whole reply takes 3 s
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", "10")
+                    self.end_headers()
+                    for _ in range(10):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.3)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
             return self._send(200, PNG, "image/png")
         self._send(404)
 
@@ -334,6 +349,23 @@ def test_openai_b64_url_and_empty_data(tmp_path, api, data_dir):
     records = {r.index: r for r in check_records(ds, {})}
     assert [records[i].params["delivery"] for i in sorted(records)] == ["b64_json", "url"]
     assert "no data[0].b64_json or data[0].url" in failures(ds)[2]
+    _no_key_anywhere(ds, proc)
+
+
+def test_an_expired_download_link_fails_its_sample_and_a_dripping_reply_times_out(tmp_path, api, data_dir):
+    """A 403 from the download host (no key sent there: an expired signed link) stopped the whole shard as 'the
+    key was refused'; a reply sent a byte at a time held the sample far past `timeout`, which bounded each wait
+    only (7 Dec sweep). Now the first fails its sample, and the second times out after `timeout` per attempt."""
+    api.script["openai"] = ["url", "url"]
+    api.script["delivery"] = ["expired", "drip", "drip", "drip"]
+    t0 = time.monotonic()
+    ds, proc = _run(tmp_path, api, "openai", 2, "OPENAI_API_KEY")
+    took = time.monotonic() - t0
+    assert proc.returncode == 1, proc.stderr[-2000:]  # samples failed; the shard was not stopped (3)
+    reasons = sorted(failures(ds).values())
+    assert any("HTTP 403 on a request without the key (a download link expired?)" in r for r in reasons), reasons
+    assert any("no response within 1s after 3 attempts" in r for r in reasons), reasons
+    assert took < 25, took  # three attempts of ~1 s, not of 3 s each
     _no_key_anywhere(ds, proc)
 
 

@@ -128,6 +128,21 @@ def _send(session, method: str, url: str, policy: Policy, secret: str | None, tr
     raise ServiceFailed(f"{method} {where(url)}: more than {MAX_REDIRECTS} redirects")
 
 
+def _whole(r, deadline: float):
+    """`r` (sent with stream=True) with its body read by `deadline`: requests' timeout bounds each wait for bytes,
+    so a server that sends one byte every half second held a request far past `Policy.timeout` (7 Dec sweep)."""
+    import requests
+
+    body = bytearray()
+    for chunk in r.iter_content(1 << 16):
+        body += chunk
+        if time.monotonic() > deadline:
+            r.close()
+            raise requests.Timeout("body not read in time")
+    r._content, r._content_consumed = bytes(body), True  # what requests itself sets once it has read the body
+    return r
+
+
 def request(session, method: str, url: str, policy: Policy, secret: str | None, trusted=None, **kw):
     """One HTTP call with retries; returns (response, attempts). 4xx other than 429 fails at once.
     `trusted(url)` says whether a request carrying the key (in a header) may go to that URL."""
@@ -137,7 +152,8 @@ def request(session, method: str, url: str, policy: Policy, secret: str | None, 
     for attempt in range(policy.retries + 1):
         wait = backoff(policy, attempt)
         try:
-            r = _send(session, method, url, policy, secret, trusted, kw)
+            r = _whole(_send(session, method, url, policy, secret, trusted, {**kw, "stream": True}),
+                       time.monotonic() + policy.timeout)
         except requests.Timeout:
             last = f"no response within {policy.timeout:g}s"
         except requests.ConnectionError as e:
@@ -145,9 +161,12 @@ def request(session, method: str, url: str, policy: Policy, secret: str | None, 
         else:
             if r.status_code < 400:
                 return r, attempt + 1
-            if r.status_code in (401, 403, 407):  # the key or account, not this prompt: stop the shard
+            if r.status_code in (401, 403, 407) and _carries(kw, secret):  # the key or account: stop the shard
                 raise EnvironmentBroken(f"{method} {where(url)}: HTTP {r.status_code} (the key was refused: check "
                                         f"it and the account): {scrub(r.text, secret)[:200]}")
+            if r.status_code in (401, 403, 407):  # sent without the key: a signed download link gone stale
+                raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code} on a request without the key (a "
+                                    f"download link expired?): {scrub(r.text, secret)[:200]}")
             if r.status_code != 429 and r.status_code < 500:
                 raise ServiceFailed(f"{method} {where(url)}: HTTP {r.status_code}: {scrub(r.text, secret)}")
             last = f"HTTP {r.status_code}"
