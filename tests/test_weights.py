@@ -88,6 +88,21 @@ def test_published_sha256_is_enforced_unless_allowed(tmp_path, home, monkeypatch
     assert r.verified is False and weights.record([r]) == ({"model.onnx": sha256_file(p)}, ["model.onnx"])
 
 
+def test_a_pinned_file_that_cannot_be_its_kind_is_said_so_even_when_unverified_is_allowed(tmp_path, home):
+    """An empty (or HTML, or cut short) inswapper_128.onnx was 'ready' with --allow-unverified, and the run wrote a
+    dataset before failing; without the flag it read 'sha256 differs ... or pass --allow-unverified', the wrong
+    fix. `gen weights download` called such a file already in place 'present' (7 Dec sweep)."""
+    from synthfake.weights_fetch import FetchFailed, fetch_file
+
+    pinned = WeightSpec("model.onnx", SPEC.url, "0" * 64, "a published list")
+    _put(tmp_path / "w", data=b"")
+    for allow in (False, True):
+        with pytest.raises(BackendNotReady, match=r"model.onnx: is empty; get the file from"):
+            weights.resolve(pinned, tmp_path / "w", allow_unverified=allow)
+    with pytest.raises(FetchFailed, match=r"model.onnx: present, but it is empty; remove it and run again"):
+        fetch_file(SPEC, tmp_path / "w", show=False)
+
+
 def test_directory_files_are_the_weights_in_a_model_dir(tmp_path):
     for rel in ("unet/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors", "model_index.json",
                 "tokenizer/vocab.json", "vae/diffusion_pytorch_model.bin"):

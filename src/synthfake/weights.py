@@ -131,10 +131,11 @@ def sha256(path: Path | str) -> str:
 
 
 def implausible(path: Path, name: str | None = None) -> str | None:
-    """Why a weights file with no published sha256 cannot be what its name says (None: it may be), from a look at
-    its first bytes and size: empty, a text or HTML page (a proxy's login page saved as the file), a safetensors
-    file whose header does not match its size (truncated). Nothing else checks such a file before a run loads it. `name`: the file's own name when `path` is a download's
-    temporary one."""
+    """Why a weights file cannot be what its name says (None: it may be), from a look at its first bytes and size:
+    empty, a text or HTML page (a proxy's login page saved as the file), a safetensors file whose header does not
+    match its size (truncated). Checked before the sha256, so a pinned file that is empty is said to be empty (not
+    "differs from the published"), and `--allow-unverified` never admits one. `name`: the file's own name when
+    `path` is a download's temporary one."""
     suffix = Path(name or path.name).suffix
     try:
         size = path.stat().st_size
@@ -192,10 +193,10 @@ def check(spec: WeightSpec, path: Path, allow_unverified: bool = False) -> Resol
     """Hash `path` and compare with the published sha256; a mismatch is refused unless `allow_unverified`."""
     if Path(path).is_dir() and Path(spec.name).suffix in WEIGHT_SUFFIXES:  # `gen backends` had ended on its errno
         raise BackendNotReady(f"{path}: is a folder, not the weights file {spec.name}; get the file from {spec.url}")
+    if why := implausible(Path(path)):  # pinned or not: an empty file or a Git LFS pointer is said as such, and
+        raise BackendNotReady(f"{path}: {why}; get the file from {spec.url}")  # --allow-unverified takes no such
     digest = sha256(path)
     if spec.sha256 is None:
-        if why := implausible(Path(path)):
-            raise BackendNotReady(f"{path}: {why}; get the file from {spec.url}")
         return Resolved(spec, path, digest, None)
     if digest in spec.published():
         return Resolved(spec, path, digest, True)

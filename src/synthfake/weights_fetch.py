@@ -147,6 +147,8 @@ def fetch_file(spec: WeightSpec, folder: Path, mirror: str | None = None, show: 
     """Put `spec`'s file into `folder` (resumed, checked, renamed); a file already there is checked, not fetched."""
     final = folder / spec.name
     if final.exists():
+        if why := weights.implausible(final):  # as `gen backends` says of it: not called "present" and fine
+            raise FetchFailed(f"{final}: present, but it {why}; remove it and run again")
         digest = weights.sha256(final)
         published = spec.published()
         if published and digest not in published:
