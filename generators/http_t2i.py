@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import os
 import re
 import time
@@ -260,16 +261,34 @@ def check_format(data: bytes, cfg: Config, what: str) -> str:
 
 
 def decode(data: bytes, what: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error as e:  # OpenCV's own pixel limit, past the header check: the service's failure, not a bug
+        raise ServiceFailed(f"{what}: the returned image cannot be decoded ({str(e).strip().splitlines()[-1][:120]})")
     if img is None:
         raise ServiceFailed(f"{what}: the returned bytes are not a decodable image ({len(data)} bytes)")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def check_size(rgb: np.ndarray, cfg: Config, what: str) -> None:
+def header_size(data: bytes, what: str) -> tuple[int, int] | None:
+    """(width, height) as the image's header states it, read without decoding (None where Pillow cannot say): a
+    12000x12000 reply took 1.4 GB to decode before its size was compared, and a header claiming 40000x40000
+    ended in OpenCV's traceback (7 Dec sweep)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Image.DecompressionBombError as e:  # Pillow's own refusal names the size it read
+        raise ServiceFailed(f"{what}: the returned image is too large to decode ({str(e)[:120]})") from None
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def check_size(size: tuple[int, int], cfg: Config, what: str) -> None:
     """The image must have the size asked for: a server that answers another (a 1x1 stand-in image, a default
     size) did not make the sample the plan describes."""
-    height, width = rgb.shape[:2]
+    width, height = size
     if (width, height) != (cfg.width, cfg.height):
         raise ServiceFailed(f"{what}: returned a {width}x{height} image for the {cfg.width}x{cfg.height} asked "
                             f"(http_t2i.size); refused")
@@ -284,8 +303,10 @@ def generate(sample, sources, out_stem: Path, ctx: Context) -> Generated:
         data, info = bfl(cfg, key, prompt.text, sample.seed) if cfg.provider == "bfl" else openai(cfg, key, prompt.text)
     what = f"{cfg.provider} {cfg.model}"
     fmt = check_format(data, cfg, what)
+    if (stated := header_size(data, what)) is not None:
+        check_size(stated, cfg, what)  # before decoding: a huge reply is refused without being decoded
     rgb = decode(data, what)
-    check_size(rgb, cfg, what)
+    check_size((rgb.shape[1], rgb.shape[0]), cfg, what)
     params = {"prompt": prompt.text, "prompt_attributes": prompt.attributes(), "provider": cfg.provider,
               "endpoint": where(cfg.url), "model": cfg.model, "requested_size": f"{cfg.width}x{cfg.height}",
               "height": int(rgb.shape[0]), "width": int(rgb.shape[1]), "returned_bytes": len(data),

@@ -142,6 +142,14 @@ class Api(BaseHTTPRequestHandler):
                 return self._send(200, JPEG, "image/jpeg")
             if action == "tiny":  # not the size asked for
                 return self._send(200, TINY, "image/png")
+            if action == "huge":  # a PNG whose header states 40000x40000 (what a decoder would have to allocate)
+                import struct
+                import zlib
+                def chunk(kind: bytes, data: bytes) -> bytes:
+                    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+                png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)) \
+                    + chunk(b"IDAT", zlib.compress(b"\x00" * 4096)) + chunk(b"IEND", b"")
+                return self._send(200, png, "image/png")
             if action == "expired":  # a signed download link past its time: 403 to a request without any key
                 return self._send(403, b"<Error><Code>AccessDenied</Code>Request has expired</Error>", "text/xml")
             if action == "drip":  # a byte every 0.3 s: each wait is short, the whole reply takes 3 s
@@ -355,16 +363,18 @@ def test_openai_b64_url_and_empty_data(tmp_path, api, data_dir):
 def test_an_expired_download_link_fails_its_sample_and_a_dripping_reply_times_out(tmp_path, api, data_dir):
     """A 403 from the download host (no key sent there: an expired signed link) stopped the whole shard as 'the
     key was refused'; a reply sent a byte at a time held the sample far past `timeout`, which bounded each wait
-    only (7 Dec sweep). Now the first fails its sample, and the second times out after `timeout` per attempt."""
-    api.script["openai"] = ["url", "url"]
-    api.script["delivery"] = ["expired", "drip", "drip", "drip"]
+    only; a header claiming 40000x40000 ended in OpenCV's traceback, recorded as a bug (7 Dec sweep). Now the
+    first fails its sample, the second times out after `timeout` per attempt, the third is refused undecoded."""
+    api.script["openai"] = ["url", "url", "url"]
+    api.script["delivery"] = ["expired", "drip", "drip", "drip", "huge"]
     t0 = time.monotonic()
-    ds, proc = _run(tmp_path, api, "openai", 2, "OPENAI_API_KEY")
+    ds, proc = _run(tmp_path, api, "openai", 3, "OPENAI_API_KEY")
     took = time.monotonic() - t0
     assert proc.returncode == 1, proc.stderr[-2000:]  # samples failed; the shard was not stopped (3)
     reasons = sorted(failures(ds).values())
     assert any("HTTP 403 on a request without the key (a download link expired?)" in r for r in reasons), reasons
     assert any("no response within 1s after 3 attempts" in r for r in reasons), reasons
+    assert any("too large to decode (Image size (1600000000 pixels)" in r for r in reasons), reasons  # not a bug
     assert took < 25, took  # three attempts of ~1 s, not of 3 s each
     _no_key_anywhere(ds, proc)
 
