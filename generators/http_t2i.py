@@ -114,6 +114,11 @@ def check_url(url: str, what: str) -> str:
         bare = u._replace(netloc=u.netloc.rsplit("@", 1)[1]).geturl()
         raise BackendNotReady(f"{what}={bare!r} with a user name or password in it: the URL is written into "
                               f"plan.json; give the credential through the provider's key variable instead")
+    if u.query or u.fragment or url.rstrip().endswith(("?", "#")):  # not echoed: a query may hold a key
+        bare = u._replace(query="", fragment="").geturl()
+        raise BackendNotReady(f"{what}={bare!r} with a query or fragment after it: the endpoint's path is appended "
+                              f"to the URL, which is written into plan.json; give the bare base URL (a key goes in "
+                              f"the provider's key variable)")
     return url
 
 

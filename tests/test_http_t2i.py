@@ -319,6 +319,9 @@ def test_reply_of_another_size_is_refused_and_options_are_checked_first(tmp_path
                      ("url=http://user:PASSWD1@127.0.0.1:8806", "http_t2i.url='http://127.0.0.1:8806' with a user "
                                                                 "name or password in it: the URL is written into "
                                                                 "plan.json"),
+                     ("url=http://127.0.0.1:8806/v1?api-key=PASSWD1", "http_t2i.url='http://127.0.0.1:8806/v1' "
+                                                                     "with a query or fragment after it"),
+                     ("url=http://127.0.0.1:8806/#PASSWD1", "with a query or fragment after it"),
                      ("size=0x0", "http_t2i.size='0x0': each side must be 1-16384 pixels"),
                      ("key_env=NOT-A-NAME", "http_t2i.key_env='NOT-A-NAME': expected an environment variable"),
                      ("timeout=nan", "--backend-opt http_t2i.timeout nan: not a finite number"),
