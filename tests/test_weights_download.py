@@ -167,6 +167,9 @@ def test_cli_fetches_a_backend_through_a_mirror_and_reports_each_file(server, tm
     assert "1 more file(s) not tried" in proc.stderr
     proc = gen("weights", "download", "inswaper", check=False)
     assert proc.returncode == 2 and "did you mean 'inswapper'?" in proc.stderr
+    for bad in ("http://[::1", "127.0.0.1:9", "ftp://x/y", "http://h:99999/", f"file://{tmp_path}/none"):
+        proc = gen("weights", "download", "wav2lip", "--weights-dir", tmp_path / "w", "--mirror", bad, check=False)
+        assert proc.returncode == 2 and proc.stderr.startswith(f"error: --mirror {bad}: "), proc.stderr  # 7 Dec
     proc = gen("weights", "download", "morph", check=False)
     assert proc.returncode == 2 and "loads no weights files" in proc.stderr
 

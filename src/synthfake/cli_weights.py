@@ -43,7 +43,10 @@ def download(
     interrupted download; a file whose sha256 differs from the pinned value is removed, never used. Exit 0 when
     every file is in place, 1 when a file failed its check or was not found, 3 when offline."""
     from .plan_options import read_backend_opts  # the parser of gen run's --backend-opt
-    from .weights_fetch import FetchFailed, fetch, not_a_folder, target_place
+    from .weights_fetch import FetchFailed, check_mirror, fetch, not_a_folder, target_place
+
+    if mirror is not None:
+        check_mirror(mirror)
 
     known = model_backends()
     for name in backends or []:

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 from . import weights
+from .errors import SynthfakeError
 from .files import commit_file, sha256_file
 from .progress import BYTES, sample_progress
 from .weights import WeightSpec
@@ -73,6 +74,22 @@ def not_a_folder(folder: Path) -> str | None:
                 return None
             return "is a file, not a folder" if p == folder else f"{p} is a file, not a folder"
     return None
+
+
+def check_mirror(mirror: str) -> None:
+    """`--mirror`: http(s)://host[:port][/path] or file:///folder, else one line (a bad one had ended in a
+    traceback, or in 'cannot reach ... offline?' with exit 3)."""
+    try:
+        u = urlparse(mirror)
+        port_ok = u.port is None or 0 < u.port < 65536
+    except ValueError:
+        u, port_ok = None, False
+    web = u is not None and u.scheme in ("http", "https") and bool(u.hostname) and port_ok
+    local = u is not None and u.scheme == "file" and not u.netloc and bool(u.path)
+    if not (web or local):
+        raise SynthfakeError(f"--mirror {mirror}: expected http(s)://host[:port][/path] or file:///folder")
+    if local and not Path(u.path).is_dir():
+        raise SynthfakeError(f"--mirror {mirror}: {u.path} is not a folder")
 
 
 def source_url(url: str, mirror: str | None) -> str:
