@@ -189,3 +189,30 @@ def test_a_talking_photo_whose_mouth_alone_moves_is_not_frozen(tmp_path):
     assert old > 0.5  # the old check failed a clip at 5 %
     assert frozen_share(decoded) == 0.0
     assert frozen_share(held) > 0.4
+
+
+def test_a_fake_quieter_than_its_real_on_every_pair_fails_pair_by_pair(tmp_path):
+    """Clips from -30 to -1 dBFS, each fake 6 dB under its paired real, and silent pairs beside them: the AUC
+    over all clips cannot tell (the levels between clips swamp 6 dB, and silent tracks tie at -180 dBFS), so
+    the check passed (7 Dec sweep). Pair by pair the difference is the pipeline's: FAIL. Silence is compared
+    as silence only."""
+    frames = [np.full((64, 64, 3), 90, np.uint8)] * 25
+    recs = []
+    levels = [0.03, 0.06, 0.12, 0.25, 0.5, 0.9]
+    for k, level in enumerate(levels + [0.0, 0.0, 0.0]):
+        real = noise(1.0, 12000, level, 0.3, k) if level else np.zeros((RATE, 2), np.float32)
+        fake = real * 0.5  # -6 dB, the same content
+        for rid, audio in ((f"f{k}", fake), (f"r{k}", real)):
+            media.write_video(tmp_path / f"{rid}.mp4", frames, Fraction(25), (audio, RATE))
+        recs += [record(f"f{k}", "lip_sync", 1, f"f{k}.mp4", "video"),
+                 record(f"r{k}", "real", 0, f"r{k}.mp4", "video", paired_with=f"f{k}")]
+    check = signals.check(audit_data(tmp_path, recs), None)
+    print(" ", check.summary)
+    r = rows(check)
+    assert r[("lip_sync", "audio.loudness_dbfs")]["status"] == PASS  # across clips: not telling
+    loud = r[("lip_sync", "audio.loudness_dbfs (paired)")]
+    assert loud["status"] == FAIL and loud["pairs"] == 6 and abs(loud["median"] + 6.02) < 0.1, loud
+    assert check.status == FAIL and "6 of 6 fakes differ from their paired real by more than 1" in check.summary
+    silent = check.details["per_record"]["r6"]
+    assert set(silent) == {"audio.silent", "audio.duration_s"} and silent["audio.silent"] == 1, silent
+    assert r[("lip_sync", "audio.silent")]["status"] == PASS

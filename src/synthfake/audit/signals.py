@@ -7,6 +7,12 @@ roll-off (the frequency under 99.9 % of the energy: a band-limited voice), loudn
 paired with that type's fakes (`paired_with`), so a shortcut of one backend is not averaged away by the others.
 FAIL when the AUC is telling (>= auc_fail or <= 1 - auc_fail) and a two-sided Mann-Whitney U test finds the split
 unlikely by chance (p < confound_p): these values follow the content, so a few samples a side prove nothing.
+A silent track (under SILENT_DBFS) has no level, band or width: only its silence is compared.
+
+Audio is also compared pair by pair: a fake keeps its paired real's audio (or, lip sync, gets speech at its level
+and length), so content cancels and what is left is the pipeline's. A fake quieter by 6 dB than its real on every
+pair passed the AUC (levels of -11 to -72 dBFS between clips swamp it; 7 Dec sweep). FAIL when at least PAIR_MIN
+pairs differ by more than PAIRED's tolerance, PAIR_SHARE of them the same way.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
 
-VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
-# (2: WARN, not PASS, when it measured nothing)
+VERSION = "3"  # of this check: bump when its verdict for the same dataset changes
+# (3: silent tracks apart, audio compared pair by pair; 2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 GRID = 8  # JPEG's block size
 OUTSIDE_MARGIN = 0.3  # of the face box, each side: "outside" starts beyond it
@@ -32,6 +38,13 @@ ROLLOFF = 0.999  # share of the spectral energy under the roll-off frequency
 REF_ROLE = {"face_swap": "target", "lip_sync": "target", "reenactment": "source", "generation": "base", "real": "real"}
 IMAGE_PROPS = ("blockiness.face", "blockiness.outside")
 AUDIO_PROPS = ("audio.rolloff_hz", "audio.loudness_dbfs", "audio.stereo_width", "audio.duration_s")
+SILENCE = "audio.silent"  # 1 for a track under SILENT_DBFS (fakes silent where reals speak is a shortcut too)
+SILENT_DBFS = -90.0  # digital silence: its roll-off (0 Hz) and level tie with each other and pin an AUC to chance
+PAIRED = {"audio.loudness_dbfs": 1.0, "audio.rolloff_hz": 0.15, "audio.stereo_width": 0.1, "audio.duration_s": 0.04}
+# tolerated difference of a fake from its paired real (roll-off: a share of the real's); the default data's pairs
+# differ by at most 0.64 dB, 0.08, 0.07 and 0 s (lip sync's new speech; every other type keeps the real's audio)
+PAIR_MIN = 3  # pairs beyond the tolerance before a paired difference is judged
+PAIR_SHARE = 0.8  # of the pairs, beyond the tolerance and the same way
 
 
 def blockiness(gray: np.ndarray, mask: np.ndarray) -> float | None:
@@ -86,8 +99,11 @@ def audio_signals(data: np.ndarray, rate: int) -> dict:
         side = float(np.sqrt(np.mean((data[:, 0] - data[:, 1]).astype(np.float64) ** 2)))
         width = side / mid if mid > 0 else 0.0
     loudness = round(float(20 * np.log10(max(rms, 1e-9))), 2)
+    duration = round(len(data) / rate, 4)
+    if loudness < SILENT_DBFS:
+        return {SILENCE: 1, "audio.duration_s": duration}
     return {"audio.rolloff_hz": round(rolloff, 1), "audio.loudness_dbfs": loudness,
-            "audio.stereo_width": round(width, 4), "audio.duration_s": round(len(data) / rate, 4)}
+            "audio.stereo_width": round(width, 4), "audio.duration_s": duration, SILENCE: 0}
 
 
 def signal_task(task: tuple) -> tuple[dict | None, str | None]:
@@ -143,8 +159,38 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
     return row
 
 
+def paired(name: str, prop: str, pairs: list[tuple[dict, dict]]) -> dict:
+    """One audio property over (fake values, real values) pairs: how many differ beyond PAIRED's tolerance, which
+    way, and the verdict."""
+    diffs = []
+    for f, r in pairs:
+        a, b = f.get(prop), r.get(prop)
+        if a is not None and b is not None:
+            diffs.append((a - b) / b if prop == "audio.rolloff_hz" and b else a - b)
+    tol = PAIRED[prop]
+    up, down = sum(d > tol for d in diffs), sum(d < -tol for d in diffs)
+    way = max(up, down)
+    bad = len(diffs) >= PAIR_MIN and way >= PAIR_MIN and way >= PAIR_SHARE * len(diffs)
+    return {"group": name, "property": f"{prop} (paired)", "pairs": len(diffs), "beyond": up + down,
+            "median": round(float(np.median(diffs)), 4) if diffs else None, "tolerance": tol,
+            "status": (FAIL if bad else PASS) if len(diffs) >= PAIR_MIN else "n/a"}
+
+
+def _pairs(fakes: list[Record], reals: list[Record], values: dict) -> list[tuple[dict, dict]]:
+    by_id = {f.id: values[f.id] for f in fakes}
+    return [(by_id[p], values[r.id]) for r in reals if (p := r.params.get("paired_with")) in by_id]
+
+
 def _signalled(r: Record) -> bool:
     return r.media.kind == "image" or (r.media.kind == "video" and r.media.audio)
+
+
+def _failed_line(r: dict) -> str:
+    if "pairs" in r:
+        return (f"{r['group']} {r['property']}: {r['beyond']} of {r['pairs']} fakes differ from their paired real "
+                f"by more than {r['tolerance']:g} (median {r['median']:+g})")
+    return (f"{r['group']} {r['property']} AUC {r['auc']:.2f}, p {r['p']:.2g} (real {r['real']['min']:g}.."
+            f"{r['real']['max']:g} | fake {r['fake']['min']:g}..{r['fake']['max']:g})")
 
 
 def check(data: AuditData, pool: Executor | None) -> Check:
@@ -156,23 +202,31 @@ def check(data: AuditData, pool: Executor | None) -> Check:
     values = {r.id: m for r, m in done}
     measured = [r for r in recs if r.id in values]
     rows = []
+    pair_rows = []
     for name, fakes, reals in groups(measured):
-        for prop in IMAGE_PROPS + AUDIO_PROPS:
+        for prop in IMAGE_PROPS + AUDIO_PROPS + (SILENCE,):
             fv = [v for r in fakes if (v := values[r.id].get(prop)) is not None]
             rv = [v for r in reals if (v := values[r.id].get(prop)) is not None]
             rows.append(compare(name, prop, fv, rv, st))
-    scored = [r for r in rows if r["auc"] is not None]
+        pairs = _pairs(fakes, reals, values)
+        pair_rows += [paired(name, prop, pairs) for prop in PAIRED]
+    rows += [r for r in pair_rows if r["status"] != "n/a"]
+    scored = [r for r in rows if r.get("auc") is not None or "pairs" in r]
     failed = [r for r in scored if r["status"] == FAIL]
     if failed:
-        summary = "; ".join(f"{r['group']} {r['property']} AUC {r['auc']:.2f}, p {r['p']:.2g} (real "
-                            f"{r['real']['min']:g}..{r['real']['max']:g} | fake {r['fake']['min']:g}.."
-                            f"{r['fake']['max']:g})" for r in failed[:4])
+        summary = "; ".join(_failed_line(r) for r in failed[:4])
     elif scored:
-        top = most_telling(scored)
-        summary = (f"{len(scored)} group/property pairs scored on {len(measured)} records (cap {st.max_samples}), "
-                   f"none telling beyond chance; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}"
-                   + ("" if top["p"] is None else
-                      f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)"))
+        aucs = [r for r in scored if r.get("auc") is not None]
+        sized = [r for r in aucs if min(r["n_fake"], r["n_real"]) >= PAIR_MIN * 2]  # not 1 real against 7 fakes
+        n_paired = len(scored) - len(aucs)
+        summary = f"{len(aucs)} group/property pairs scored on {len(measured)} records (cap {st.max_samples}), " \
+                  "none telling beyond chance"
+        if aucs:
+            top = most_telling(sized or aucs)
+            summary += f"; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}" + (
+                "" if top["p"] is None else f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)")
+        if n_paired:
+            summary += f"; audio pair by pair: {n_paired} group/property rows within tolerance"
     elif not measured:  # a check that measured nothing has not passed
         summary = measured_nothing(st, sum(map(_signalled, data.records)), "images or videos with audio",
                                    f"none of {len(recs)} sampled readable")
