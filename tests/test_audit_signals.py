@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pytest
 
 from synthfake import media
 from synthfake.audit import signals
@@ -216,3 +217,29 @@ def test_a_fake_quieter_than_its_real_on_every_pair_fails_pair_by_pair(tmp_path)
     silent = check.details["per_record"]["r6"]
     assert set(silent) == {"audio.silent", "audio.duration_s"} and silent["audio.silent"] == 1, silent
     assert r[("lip_sync", "audio.silent")]["status"] == PASS
+
+
+@pytest.mark.parametrize("plant,row", [("red", ("face_swap", "outside.red (paired)")),
+                                       ("blur", ("face_swap", "outside.detail (paired)")),
+                                       ("smaller", ("all", "image.width_px (paired)"))])
+def test_a_face_swap_that_changes_its_frame_outside_the_face_fails_pair_by_pair(tmp_path, plant, row):
+    """Fakes whose whole frame got a colour cast (+5 red), a blur (sigma 0.8) or a 10 % downscale, on photos of
+    every level: no AUC over all images could tell (7 Dec sweep; the size read from records that were not
+    rewritten). Outside the face a face swap's frame is its real's, so each FAILs pair by pair; the same pixels
+    on both sides PASS."""
+    recs = []
+    for k in range(6):
+        real = jpeg(cv2.convertScaleAbs(texture(k, 256), alpha=0.4 + 0.25 * k))  # dim to bright photos
+        fake = {"red": lambda im: cv2.add(im, (0, 0, 5, 0)), "blur": lambda im: cv2.GaussianBlur(im, (0, 0), 0.8),
+                "smaller": lambda im: cv2.resize(im, (230, 230), interpolation=cv2.INTER_AREA),
+                "none": lambda im: im}[plant](real)
+        for rid, img in ((f"f{k}", fake), (f"r{k}", real)):
+            cv2.imwrite(str(tmp_path / f"{rid}.png"), img)
+        recs += [record(f"f{k}", "face_swap", 1, f"f{k}.png", "image"),
+                 record(f"r{k}", "real", 0, f"r{k}.png", "image", paired_with=f"f{k}")]
+    check = signals.check(audit_data(tmp_path, recs), None)
+    print(" ", check.summary)
+    assert rows(check)[row]["status"] == FAIL and check.status == FAIL
+    for f in tmp_path.glob("f*.png"):  # the same pixels on both sides
+        f.write_bytes((tmp_path / f"r{f.name[1:]}").read_bytes())
+    assert signals.check(audit_data(tmp_path, recs), None).status == PASS

@@ -40,9 +40,16 @@ IMAGE_PROPS = ("blockiness.face", "blockiness.outside")
 AUDIO_PROPS = ("audio.rolloff_hz", "audio.loudness_dbfs", "audio.stereo_width", "audio.duration_s")
 SILENCE = "audio.silent"  # 1 for a track under SILENT_DBFS (fakes silent where reals speak is a shortcut too)
 SILENT_DBFS = -90.0  # digital silence: its roll-off (0 Hz) and level tie with each other and pin an AUC to chance
-PAIRED = {"audio.loudness_dbfs": 1.0, "audio.rolloff_hz": 0.15, "audio.stereo_width": 0.1, "audio.duration_s": 0.04}
+PAIRED = {"audio.loudness_dbfs": 1.0, "audio.rolloff_hz": 0.15, "audio.stereo_width": 0.1, "audio.duration_s": 0.04,
+          "image.width_px": 0.5, "image.height_px": 0.5}
 # tolerated difference of a fake from its paired real (roll-off: a share of the real's); the default data's pairs
 # differ by at most 0.64 dB, 0.08, 0.07 and 0 s (lip sync's new speech; every other type keeps the real's audio)
+# and not at all in decoded size (read from the file: the records' sizes are what confounds reads)
+OUTSIDE_PAIRED = {"outside.red": 1.0, "outside.green": 1.0, "outside.blue": 1.0, "outside.detail": 0.25}
+# the same pair by pair outside the face (levels; detail: log), for the types that paste a face back into their
+# real's frame (a generation re-renders the whole image); the default data's face swaps differ by at most 0.01
+# levels and 0.22 in detail
+WHOLE_FRAME_TYPES = ("generation",)
 PAIR_MIN = 3  # pairs beyond the tolerance before a paired difference is judged
 PAIR_SHARE = 0.8  # of the pairs, beyond the tolerance and the same way
 
@@ -77,10 +84,19 @@ def face_masks(shape: tuple[int, int], lm: np.ndarray | None) -> tuple[np.ndarra
 
 
 def image_signals(rgb: np.ndarray, lm: np.ndarray | None) -> dict:
+    """Blockiness in and around the face; outside it, each channel's mean level and the log of the mean absolute
+    Laplacian (detail): what a face swap leaves as its real had it, compared pair by pair."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     inside, outside = face_masks(gray.shape, lm)
-    return {"blockiness.face": blockiness(gray, inside) if inside is not None else None,
-            "blockiness.outside": blockiness(gray, outside)}
+    out = {"blockiness.face": blockiness(gray, inside) if inside is not None else None,
+           "blockiness.outside": blockiness(gray, outside), "image.width_px": rgb.shape[1],
+           "image.height_px": rgb.shape[0]}
+    if outside.sum() >= 4096:
+        means = rgb[outside].mean(0)
+        lap = np.abs(cv2.Laplacian(gray, cv2.CV_32F))[outside].mean()
+        out.update({f"outside.{c}": round(float(v), 3) for c, v in zip(("red", "green", "blue"), means)})
+        out["outside.detail"] = round(float(np.log(lap + 1e-3)), 4)
+    return out
 
 
 def audio_signals(data: np.ndarray, rate: int) -> dict:
@@ -167,7 +183,7 @@ def paired(name: str, prop: str, pairs: list[tuple[dict, dict]]) -> dict:
         a, b = f.get(prop), r.get(prop)
         if a is not None and b is not None:
             diffs.append((a - b) / b if prop == "audio.rolloff_hz" and b else a - b)
-    tol = PAIRED[prop]
+    tol = PAIRED.get(prop) or OUTSIDE_PAIRED[prop]
     up, down = sum(d > tol for d in diffs), sum(d < -tol for d in diffs)
     way = max(up, down)
     bad = len(diffs) >= PAIR_MIN and way >= PAIR_MIN and way >= PAIR_SHARE * len(diffs)
@@ -210,6 +226,8 @@ def check(data: AuditData, pool: Executor | None) -> Check:
             rows.append(compare(name, prop, fv, rv, st))
         pairs = _pairs(fakes, reals, values)
         pair_rows += [paired(name, prop, pairs) for prop in PAIRED]
+        if name != "all" and name not in WHOLE_FRAME_TYPES:
+            pair_rows += [paired(name, prop, pairs) for prop in OUTSIDE_PAIRED]
     rows += [r for r in pair_rows if r["status"] != "n/a"]
     scored = [r for r in rows if r.get("auc") is not None or "pairs" in r]
     failed = [r for r in scored if r["status"] == FAIL]
@@ -226,7 +244,7 @@ def check(data: AuditData, pool: Executor | None) -> Check:
             summary += f"; most telling {top['group']} {top['property']} AUC {top['auc']:.2f}" + (
                 "" if top["p"] is None else f" (p {top['p']:.2g}, n {top['n_real']} real / {top['n_fake']} fake)")
         if n_paired:
-            summary += f"; audio pair by pair: {n_paired} group/property rows within tolerance"
+            summary += f"; pair by pair: {n_paired} group/property rows within tolerance"
     elif not measured:  # a check that measured nothing has not passed
         summary = measured_nothing(st, sum(map(_signalled, data.records)), "images or videos with audio",
                                    f"none of {len(recs)} sampled readable")
