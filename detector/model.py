@@ -167,12 +167,27 @@ def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | 
                                          label2id={v: k for k, v in TRAIN_LABELS.items()},
                                          ignore_mismatched_sizes=True)
     if idx is None:
-        log(f"{base}: labels {dict(cfg.id2label)} name no single fake class among two: new 2-class head")
+        labels = dict(cfg.id2label)
+        shown = labels if len(labels) <= 4 else f"{len(labels)} labels ({', '.join(list(labels.values())[:3])}, ...)"
+        log(f"{base}: labels {shown} name no single fake class among two: new 2-class head")
     model = from_pretrained(base, **kw)
+    if idx is None and cfg.num_labels == 2:
+        _fresh_head(model)
     idx = fake_index(model.config.id2label)
     mean, std = read_preprocessor(base, model.config.image_size)
     return model, DetectorMeta(image_size=model.config.image_size, fake_index=idx,
                                fake_label=model.config.id2label[idx], mean=mean, std=std, base=str(base))
+
+
+def _fresh_head(model) -> None:
+    """Draw the classifier anew, as from_pretrained draws a head of another shape: a 2-class head has the new
+    head's shape, so its weights had been loaded and kept under the new labels ({0: 'tampered', 1: 'authentic'}
+    trained as Real/Fake came out inverted; 7 Dec sweep)."""
+    import torch
+
+    head = model.classifier
+    torch.nn.init.normal_(head.weight, std=model.config.initializer_range)  # as transformers draws a Linear
+    torch.nn.init.zeros_(head.bias)
 
 
 def save_detector(model, meta: DetectorMeta, out: Path) -> None:

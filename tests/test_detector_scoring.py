@@ -135,6 +135,13 @@ def test_base_with_named_labels_keeps_its_head(saved):
     notes = []
     model, meta = load_base(saved / "unnamed", log=notes.append)
     assert (meta.fake_index, model.config.id2label[1]) == (1, "Fake") and "new 2-class head" in notes[0]
+    # and new it is: a 2-class head has the new head's shape, so its weights had been loaded and kept under the
+    # new labels (a base whose class 0 meant fake came out inverted; 7 Dec sweep)
+    from transformers import ViTForImageClassification
+
+    old_head = ViTForImageClassification.from_pretrained(saved / "unnamed", local_files_only=True).classifier
+    assert old_head.out_features == 2 and not torch.equal(model.classifier.weight, old_head.weight)
+    assert torch.count_nonzero(model.classifier.bias) == 0 and torch.count_nonzero(old_head.bias) > 0
 
 
 def test_trained_folder_meta_must_agree_with_labels(saved, tmp_path):
