@@ -116,7 +116,8 @@ def detect_train(
     if v["lr"] is not None:
         flag = ctx.get_parameter_source("lr").name not in ("DEFAULT", "DEFAULT_MAP")
         checks.number(v["lr"], "--lr" if flag or recipe is None else f"{recipe}: lr", above=0)
-    checks.output_dir(out_dir, "--out", {"DATASET": dataset})  # before any training: model files never go into it
+    checks.output_dir(out_dir, "--out", {"DATASET": dataset, "--base": base})  # before any training: model files
+    # never go into the dataset, nor over the checkpoint they start from (it had been replaced without a word)
     opts = TrainOptions(**v, leave_out=leave_out, workers=workers, device=device, fp16=fp16, show=not quiet)
     from synthfake.export.reader import as_dataset  # a webdataset or hf export trains without its source folder
 

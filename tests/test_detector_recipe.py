@@ -172,6 +172,19 @@ def test_a_recipe_model_with_base_is_refused(tmp_path):
     assert r.exit_code == 2 and "brings its own model" in " ".join(r.output.split()), r.output
 
 
+def test_out_over_the_base_checkpoint_is_refused(tmp_path):
+    """`--out CKPT --base CKPT` replaced the user's checkpoint with the fine-tuned one without a word (7 Dec sweep)."""
+    from typer.testing import CliRunner
+
+    from synthfake.cli import app
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "base").mkdir()
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path / "ds"), "--out", str(tmp_path / "base"), "--base",
+                                 str(tmp_path / "base")])
+    assert r.exit_code == 2 and f"--out {tmp_path / 'base'}: is --base" in " ".join(r.output.split()), r.output
+
+
 def test_train_help_names_the_default_recipe_s_values():
     """`gen detect train --help` shows the --base defaults; its text names what the recipe sets without --base."""
     from synthfake.detector.cli import detect_train
