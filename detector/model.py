@@ -176,7 +176,7 @@ def load_base(base: Path | None, image_size: int = 224, log=print, arch: dict | 
     idx = fake_index(model.config.id2label)
     mean, std = read_preprocessor(base, model.config.image_size)
     return model, DetectorMeta(image_size=model.config.image_size, fake_index=idx,
-                               fake_label=model.config.id2label[idx], mean=mean, std=std, base=str(base))
+                               fake_label=model.config.id2label[idx], mean=mean, std=std, base=str(Path(base).resolve()))
 
 
 def _fresh_head(model) -> None:

@@ -212,6 +212,11 @@ def with_pseudo_fakes(items: list[tuple], rate: float, fake_index: int, seed: in
     return items + reals * int(whole) + [reals[k] for k in sorted(pick)]
 
 
+def learning_rate(o: TrainOptions) -> float:
+    """--lr, else 5e-5 fine-tuning a --base, 1e-3 from scratch."""
+    return o.lr if o.lr is not None else (5e-5 if o.base else 1e-3)
+
+
 def recorded_options(o: TrainOptions) -> dict:
     """The options that decide the model, as detector.json records them (not where caches live or progress)."""
     skip = {"cache_root", "show", "workers"}
@@ -261,7 +266,9 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     _check_batch_size(model, o.batch_size)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,
-                   dataset_plan=plan_hash(dataset), seed=o.seed, training=recorded_options(o))
+                   dataset_plan=plan_hash(dataset), seed=o.seed,
+                   training={**recorded_options(o), "image_size": meta.image_size, "lr": learning_rate(o)})
+    # as run: a --base brings its own image size, and a default lr was recorded as null (7 Dec sweep)
     s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,
                      center_fallback=o.center_fallback)
     items = training_items(dataset, train_recs, s, meta, o, log)
@@ -271,7 +278,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     if o.self_blend:
         items = with_pseudo_fakes(items, o.self_blend, meta.fake_index, o.seed)
         log(f"{len(items) - meta.train_crops} self-blended pseudo-fake(s) per epoch from real crops")
-    lr = o.lr if o.lr is not None else (5e-5 if o.base else 1e-3)
+    lr = learning_rate(o)
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=o.batch_size, num_train_epochs=o.epochs, learning_rate=lr,
         weight_decay=o.weight_decay, warmup_steps=o.warmup, lr_scheduler_type=o.schedule,

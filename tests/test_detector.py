@@ -431,3 +431,20 @@ def test_a_missing_media_file_is_said_by_train_and_not_scored_by_eval(tiny_model
     proc = gen("detect", "eval", tiny_model, ds, "--split", "val", "--json", tmp_path / "r.json", "--workers", 0)
     assert f"{val.path}: media file missing: not scored" in proc.stdout + proc.stderr
     assert json.loads((tmp_path / "r.json").read_text())["files"] == n - 1
+
+
+def test_training_from_a_base_records_what_it_ran(det_dataset, tmp_path):
+    """detector.json's `training` recorded the --image-size flag (224 by default) where the base's 64 was used,
+    lr null where 5e-5 was used, and the base by the relative path it was given (7 Dec sweep)."""
+    from transformers import ViTForImageClassification
+
+    from synthfake.detector.model import tiny_config
+
+    cfg = tiny_config(64)
+    cfg.id2label, cfg.label2id = {0: "Real", 1: "Fake"}, {"Real": 0, "Fake": 1}
+    ViTForImageClassification(cfg).save_pretrained(tmp_path / "base")
+    gen("detect", "train", det_dataset, "--out", tmp_path / "M", "--base", tmp_path / "base", "--epochs", 0.2,
+        "--frames", 2, "--score-frames", 4, "--workers", 0, "--quiet")
+    meta = json.loads((tmp_path / "M" / "detector.json").read_text())
+    assert (meta["image_size"], meta["training"]["image_size"], meta["training"]["lr"]) == (64, 64, 5e-5)
+    assert meta["base"] == str((tmp_path / "base").resolve())
