@@ -245,6 +245,18 @@ def _records(f: Path) -> Iterator[tuple[int, int, Record | str]]:
             yield no, offset, why_invalid(e)
 
 
+def kept_whole(final: Path, expected: int, count: Callable[[Path], int], errors: tuple) -> bool:
+    """Whether a file a resumed export finds already there is whole: `count(final)` (its rows or members, read
+    without the rest) is `expected`; one cut short or altered since (`errors`, or another count) is written again.
+    Files had been kept by their names alone (7 Dec sweep)."""
+    if not final.is_file():
+        return False
+    try:
+        return count(final) == expected
+    except errors:
+        return False
+
+
 def unfinished(dataset: Path) -> tuple[int, int, int] | None:
     """(left, failed, planned) of a dataset whose plan has samples not made yet (neither recorded nor failed)."""
     from synthfake.tally import read_held

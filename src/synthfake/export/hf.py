@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from synthfake.files import atomic_file, write_bytes_atomic
 
 from .card import card
-from .common import Item, Options, Result, each_shard
+from .common import Item, Options, Result, each_shard, kept_whole
 from .copies import MediaCopies
 
 VERSION = "2"  # 2: split `validation`, media as Image/Video features, card from huggingface_hub's card data
@@ -77,15 +77,8 @@ def write_shard(final: Path, items: list[Item], embed: bool) -> None:
         pq.write_table(table, tmp)
 
 
-def _whole(final: Path, rows: int) -> bool:
-    """Whether a shard already there (a resumed export's) is a readable Parquet file of `rows` rows: one cut short
-    or altered since is written again (it had been kept by name)."""
-    if not final.is_file():
-        return False
-    try:
-        return pq.read_metadata(final).num_rows == rows
-    except (pa.ArrowException, OSError):
-        return False
+def _rows(final: Path) -> int:
+    return pq.read_metadata(final).num_rows  # the footer alone
 
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
@@ -98,7 +91,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
             for it in chunk:  # the media beside the table, at the record's own relative path (kept if there)
                 copies(it.media, out / it.record.path)
             copies.sync()  # before the shard that names them
-        if not _whole(out / rel, len(chunk)):
+        if not kept_whole(out / rel, len(chunk), _rows, (pa.ArrowException, OSError)):
             write_shard(out / rel, chunk, o.embed)
     res.exported = len(items)
     text = card(res.dataset, out, res.counts, files, o.embed, res.skipped, o.license)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from synthfake.files import atomic_file
 
-from .common import Item, Options, Result, each_shard
+from .common import Item, Options, Result, each_shard, kept_whole
 
 VERSION = "2"  # 2: a .cls member with the label; written by webdataset.TarWriter
 SETTINGS = ("shard_mb",)  # the Options fields this format reads
@@ -55,15 +55,9 @@ def write_shard(final: Path, items: list[Item]) -> None:
         sink.close()  # before the file: the tar's end blocks go into it, and a failure here is the shard's
 
 
-def _whole(final: Path, samples: int) -> bool:
-    """Whether a shard already there (a resumed export's) reads to its end holding three members a sample."""
-    if not final.is_file():
-        return False
-    try:
-        with tarfile.open(final) as tar:
-            return len(tar.getmembers()) == 3 * samples
-    except (tarfile.TarError, EOFError, OSError):
-        return False
+def _members(final: Path) -> int:
+    with tarfile.open(final) as tar:
+        return len(tar.getmembers())
 
 
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
@@ -71,7 +65,7 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     for split, n, chunk in each_shard(items, o, "webdataset shards"):
         final = out / shard_name(split, n)
         names.append(final.name)
-        if not _whole(final, len(chunk)):
+        if not kept_whole(final, 3 * len(chunk), _members, (tarfile.TarError, EOFError, OSError)):
             write_shard(final, chunk)
     res.exported = len(items)
     return {"shards": names}
