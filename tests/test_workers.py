@@ -55,14 +55,27 @@ def test_another_plan_into_the_same_dataset_is_refused(photo_sources, tmp_path):
     ({"SLURM_PROCID": "1", "SLURM_NTASKS": "4"}, (1, 4)),
     ({"RANK": "2", "WORLD_SIZE": "3"}, (2, 3)),
     ({}, (0, 1)),
+    # torchrun under sbatch: its processes inherit SLURM_PROCID=0 / SLURM_NTASKS=1 and all ran as shard 0 of 1
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3"}, (3, 8)),
+    ({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "RANK": "5", "WORLD_SIZE": "8", "TORCHELASTIC_RUN_ID": "x"}, (5, 8)),
+    ({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "RANK": "5", "WORLD_SIZE": "8"}, (1, 2)),  # not torchrun's
 ])
 def test_world_from_environment(monkeypatch, env, expected):
-    for k in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_PROCID", "SLURM_NTASKS", "RANK", "WORLD_SIZE"):
+    for k in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_PROCID", "SLURM_NTASKS", "RANK", "WORLD_SIZE",
+              "LOCAL_RANK", "TORCHELASTIC_RUN_ID"):
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert world_from_env(None, None) == expected
     assert world_from_env(1, 2) == (1, 2)  # flags win
+
+
+def test_torchrun_inside_an_array_task_is_refused(monkeypatch):
+    for k, v in {"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4", "RANK": "1", "WORLD_SIZE": "8",
+                 "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SynthfakeError, match="SLURM_ARRAY_TASK_ID and torchrun's .RANK are both set"):
+        world_from_env(None, None)
 
 
 def test_bad_rank_is_a_usage_error():

@@ -98,15 +98,29 @@ class RunConfig:
         return cls(out, sources, plan_fields, identity_threshold, settings, "here", 1, shard)
 
 
+def _env_order() -> list[tuple[str, str]]:
+    """ENV_WORLD, with torchrun's RANK/WORLD_SIZE before Slurm's tasks when torchrun started this process: under
+    sbatch every process torchrun starts inherits SLURM_PROCID=0 and SLURM_NTASKS=1, and all of them had run as
+    shard 0 of 1 (one made the dataset, the others stopped on its lock; 7 Dec sweep). torchrun inside an array task
+    is refused: which of the two numbers the shards is not for us to guess."""
+    if not (os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("LOCAL_RANK")) or os.environ.get("RANK") is None:
+        return ENV_WORLD
+    if os.environ.get("SLURM_ARRAY_TASK_ID") is not None:
+        raise SynthfakeError("$SLURM_ARRAY_TASK_ID and torchrun's $RANK are both set: give --rank and --world-size "
+                             "(e.g. task * nproc + $RANK of tasks * nproc)")
+    return [ENV_WORLD[2], ENV_WORLD[0], ENV_WORLD[1]]
+
+
 def world_from_env(rank: int | None, world_size: int | None) -> tuple[int, int]:
     """Each of rank and world size from its flag, else from the environment: the first of Slurm array, Slurm
-    tasks, torchrun whose variables for what the flags leave out are set; else rank 0 of a single worker. A
+    tasks, torchrun whose variables for what the flags leave out are set (torchrun first when it started this
+    process: `_env_order`); else rank 0 of a single worker. A
     script that writes `--world-size N` keeps N when one index is resubmitted (`sbatch --array=3` sets
     SLURM_ARRAY_TASK_COUNT=1) and takes its rank from $SLURM_ARRAY_TASK_ID. Checked before anything is written:
     a bad value (RANK=x, rank >= world size) is one line naming where each came from."""
     r, w, r_from, w_from = rank, world_size, "--rank", "--world-size"
     if rank is None or world_size is None:
-        for kr, kw in ENV_WORLD:
+        for kr, kw in _env_order():
             read = [k for k, flag in ((kr, rank), (kw, world_size)) if flag is None]
             if all(os.environ.get(k) is not None for k in read):
                 try:
