@@ -53,7 +53,7 @@ def test_a_broken_environment_stops_the_shard_records_nothing_and_a_rerun_resume
     weights = tmp_path / "w"
     weights.mkdir()
     for name in ("inswapper_128.onnx", "w600k_r50.onnx"):
-        (weights / name).write_bytes(b"not an onnx model")
+        (weights / name).write_bytes(b"\x08\x07\x12\x07pytorch")  # an ONNX file's first fields, and no graph
     ds = tmp_path / "D"
     proc = gen("run", *SWAP, "--n", 3, "--backend", "face_swap=inswapper", "--weights-dir", weights,
                "--sources", faces, "--out", ds, "--allow-unverified", check=False, timeout=300,
