@@ -205,3 +205,15 @@ def test_a_chain_missing_a_setting_or_with_choices_for_a_range_is_one_line():
             parse_chain(text)
     assert parse_chain("h264") == [{"op": "h264", "p": 1.0}]  # the writer's CRF and preset
     assert parse_chain("fps:fps=25|30")[0]["fps"] == [25.0, 30.0]
+
+
+def test_numbers_in_scientific_notation_and_a_padded_preset_name_are_read():
+    """sigma=1e-3 read as "['1e-3'] is not a number", sigma=1e9 the same (not "outside 0..50"), and ' social ' as
+    "unknown operation 'social'" beside its own name in the presets listed (7 Dec sweep)."""
+    from synthfake.degrade import PRESETS, parse_chain
+    from synthfake.errors import SynthfakeError
+
+    assert parse_chain("noise:sigma=1e-3") == [{"op": "noise", "p": 1.0, "sigma": 0.001}]
+    with pytest.raises(SynthfakeError, match=r"sigma: 1000000000.0 is outside 0..50"):
+        parse_chain("noise:sigma=1e9")
+    assert parse_chain(" social ") == PRESETS["social"]

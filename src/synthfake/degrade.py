@@ -46,10 +46,13 @@ KNOWN = {"jpeg": {"quality"}, "resize": {"factor", "interp"}, "blur": {"sigma"},
 REQUIRED = {**KNOWN, "h264": set()}  # what an operation cannot run without (h264 has the writer's defaults)
 
 
+NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # 2, .5, 1e-3: sigma=1e-3 read as "not a number" before 7 Dec
+
+
 def parse_chain(text: str) -> list[dict]:
     """A preset name, or steps like 'jpeg:p=0.5,quality=60-90;resize:factor=0.5-1,interp=area|cubic'."""
-    if text in PRESETS:
-        return PRESETS[text]
+    if text.strip() in PRESETS:  # ' social ' had been 'unknown operation social' beside its own name in the list
+        return PRESETS[text.strip()]
     parts = [p.strip() for p in text.split(";")]
     if not any(parts) or "" in parts[:-1]:  # ';;', ' ', 'jpeg;;blur': an empty step is a typo, not "no change"
         raise SynthfakeError(f"--degrade {text!r}: an empty step; give a preset ({', '.join(PRESETS)}) or steps "
@@ -74,8 +77,8 @@ def parse_chain(text: str) -> list[dict]:
                 elif "|" in v and k in BOUNDS and k not in CHOICE_KEYS:
                     raise SynthfakeError(f"--degrade {text!r}: {op.strip()}: {k}={v!r}: choices a|b are for "
                                          f"{', '.join(sorted(CHOICE_KEYS))}; give {k} a range lo-hi")
-                elif "|" in v or not re.fullmatch(r"-?[\d.]+", v):
-                    step[k] = [float(x) if re.fullmatch(r"-?[\d.]+", x) else x for x in v.split("|")]
+                elif "|" in v or not re.fullmatch(NUMBER, v):
+                    step[k] = [float(x) if re.fullmatch(NUMBER, x) else x for x in v.split("|")]
                 else:
                     step[k] = float(v)
             except ValueError:
