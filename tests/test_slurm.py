@@ -141,3 +141,12 @@ def test_what_only_a_compute_node_can_say_is_left_to_it(tmp_path, monkeypatch):
                           tmp_path / "D", "--sources", src, "--type", "generation", "--backend",
                           "generation=http_t2i", "--weights-dir", tmp_path)
     assert (code, lines) == (0, []) and (tmp_path / "j.sbatch").exists()
+
+
+def test_a_job_name_with_a_space_is_refused_and_the_resubmit_example_is_a_task_of_the_world(tmp_path):
+    """`--job-name 'a b'` (or a newline) was written into its #SBATCH line as it was; the comment's example was
+    always task 3, a task a 2-task script does not have (7 Dec sweep)."""
+    run = ("--", "--out", tmp_path / "D", "--sources", tmp_path)
+    proc = gen("slurm-script", "--tasks", 2, "--script", tmp_path / "a.sbatch", "--job-name", "a b", *run, check=False)
+    assert proc.returncode == 2 and "--job-name 'a b': letters, digits" in proc.stderr
+    assert not (tmp_path / "a.sbatch").exists()

@@ -72,6 +72,9 @@ def slurm_script(
     from .slurm import sbatch_script
 
     checks.output_file(script, "--script")
+    for name, value in (("--job-name", job_name), ("--partition", partition)):
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.,+@:-]+", value):  # a space or newline broke the
+            raise SynthfakeError(f"{name} {value!r}: letters, digits and _.,+@:- only (no spaces)")  # #SBATCH lines
     if time is not None and not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", time.strip()):
         raise SynthfakeError(f"--time {time!r}: not a Slurm time (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)")
     text = sbatch_script(run_args, tasks, job_name, time, partition, gpus_per_task, cpus_per_task, max_running,

@@ -40,8 +40,8 @@ def sbatch_script(run_args: list[str], tasks: int, job_name: str = "synthfake", 
     cmd = f"{shlex.join(['gen', 'run', *run_args, *device])} {shard} --quiet"
     lines += ["set -euo pipefail",
               f"# task I runs shard I of {tasks} (I in 0-{tasks - 1}), whichever indices a submission holds: a failed",
-              f"# task resumes where it stopped when resubmitted with its index, task 3: sbatch --array=3 "
-              f"{shlex.quote(script)}",
-              "# (several: --array=3,7,10-12); the dataset's other shards are not touched",
+              f"# task resumes where it stopped when resubmitted with its index, task {tasks - 1}: sbatch "
+              f"--array={tasks - 1} {shlex.quote(script)}",
+              "# (several: --array=0,2,4-5, indices below the world size); the dataset's other shards are not touched",
               f"{cmd}", ""]
     return "\n".join(lines)
