@@ -202,3 +202,17 @@ def test_status_after_a_change_of_world_size_counts_the_shards_of_the_current_on
     (out / "manifest" / "claim.json").unlink()  # no claim (a copied dataset): the newest part's world size
     os.utime(new, (new.stat().st_mtime + 10,) * 2)
     assert _status(out)["world_size"] == 3
+
+
+def test_status_of_many_shards_shows_those_with_work_and_one_row_for_the_rest():
+    """`--rank 0 --world-size 100000` made, then `gen status`: 100,016 lines in 52 s, one row per untouched shard
+    (7 Dec sweep). Past 64 shards those with nothing made or failed are one row; `--json` keeps every shard."""
+    from synthfake.status import status_tables
+
+    shards = {f"{r}/100": {"planned": 3, "done": 3 if r in (0, 7) else 0, "failed": 1 if r == 9 else 0,
+                           "left": 0 if r in (0, 7) else 3 - (r == 9)} for r in range(100)}
+    st = {"dataset": "D", "plan": "p", "world_size": 100, "types": {}, "shards": shards,
+          "total": {"planned": 300, "done": 6, "failed": 1, "left": 293}}
+    table = status_tables(st)[1]
+    assert table.row_count == 4  # 0/100, 7/100, 9/100 and "97 more"
+    assert [c for c in table.columns[0].cells][-1] == "97 more" and list(table.columns[4].cells)[-1] == str(97 * 3)

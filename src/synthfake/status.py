@@ -38,6 +38,9 @@ def not_counted_lines(st: dict) -> list[str]:
     return out + [f"  {line}" for line in st.get("notes", [])[:5]] if out else []
 
 
+SHARD_ROWS = 64  # past this many shards, those with nothing made or failed are one row
+
+
 def status_tables(st: dict) -> list[Table]:
     cols = COLUMNS + (("foreign",) if "foreign" in st["total"] else ())
     t = table(f"{st['dataset']} (plan {st['plan']})", ("type", *cols))
@@ -48,8 +51,15 @@ def status_tables(st: dict) -> list[Table]:
         t.caption = Text("\n".join(lines), style="yellow")  # literal: the notes quote file names and ids
         t.caption_justify = "left"
     w = st["world_size"]
+    rows = st["shards"].items()
+    untouched = [row for _, row in rows if not row.get("done") and not row.get("failed")] \
+        if len(st["shards"]) > SHARD_ROWS else []
     s = table(f"shards of world size {w} (rank/world size)", ("shard", *cols),
-              ((name, *(str(row.get(k, 0)) for k in cols)) for name, row in st["shards"].items()))
+              ((name, *(str(row.get(k, 0)) for k in cols)) for name, row in rows
+               if not untouched or row.get("done") or row.get("failed")))
+    if untouched:  # 100,000 shards printed 100,016 lines in 52 s (7 Dec sweep); `--json` still lists each one
+        s.add_row(f"{len(untouched)} more", *(str(sum(r.get(k, 0) for r in untouched)) for k in cols),
+                  style="dim")
     if st.get("other_world_sizes"):
         older = ", ".join(str(k) for k in st["other_world_sizes"])
         s.caption = Text(f"parts of world size {older} on disk too (an earlier partition): their samples are "
