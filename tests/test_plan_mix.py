@@ -316,6 +316,19 @@ def test_small_splits_and_missing_types_warn_at_planning_time():
     assert plan_warnings(SampleTable(_plan(index, n=400, reals=400), index)) == []
 
 
+def test_a_mix_weight_that_earns_no_sample_is_said():
+    """`face_swap=landmark_swap:1,aligned_swap:1000000` over a handful of face swaps gave landmark_swap none, and
+    nothing was said (7 Dec sweep)."""
+    index = _index()
+    backends = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 1.0, "aligned_swap": 1e6}}
+    warnings = plan_warnings(SampleTable(_plan(index, n=20, reals=20, backends=backends), index))
+    assert any(w.startswith("--backend face_swap: landmark_swap gets none of the 6 face_swap sample(s) at weight 1 "
+                            "of 1e+06") for w in warnings), warnings
+    even = {**LANDMARK_BACKENDS, "face_swap": {"landmark_swap": 1.0, "aligned_swap": 1.0}}
+    assert not any("gets none" in w for w in plan_warnings(SampleTable(_plan(index, n=20, reals=20, backends=even),
+                                                                       index)))
+
+
 def test_a_plan_written_before_mixes_gives_the_same_ids_and_samples():
     """plan.json as the code before this change wrote it (version 1, no backend_opts/redraws): same hash, same
     samples, drawn as that code drew them (tests/fixtures/plan_v1_samples.json was made by it)."""

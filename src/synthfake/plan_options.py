@@ -123,7 +123,22 @@ def plan_warnings(table: SampleTable) -> list[str]:
         if missing and fakes:
             out.append(f"split '{split}' holds no {', '.join(missing)} sample: its scores say nothing about "
                        f"{'that type' if len(missing) == 1 else 'those types'}")
-    return out + glasses_warnings(table)
+    return out + empty_mix_warnings(table) + glasses_warnings(table)
+
+
+def empty_mix_warnings(table: SampleTable) -> list[str]:
+    """A backend of a mix whose weight earns it no sample of its type (`landmark_swap:1,aligned_swap:1000000` over
+    8 face swaps): it is in the plan and makes nothing, which had gone unsaid (7 Dec sweep)."""
+    made = Counter()
+    for (t, backend, _), c in table.group_counts().items():
+        made[(t, backend)] += c
+    out = []
+    for t, mix in table.plan.backends.items():
+        if isinstance(mix, dict) and table.expected.get(t):
+            for backend in (b for b in mix if not made[(t, b)]):
+                out.append(f"--backend {t}: {backend} gets none of the {table.expected[t]} {t} sample(s) at weight "
+                           f"{mix[backend]:g} of {sum(mix.values()):g}; raise its weight or --n")
+    return out
 
 
 def _people(n: int) -> str:
