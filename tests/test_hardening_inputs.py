@@ -104,7 +104,9 @@ def test_checks_that_need_no_scan_come_before_it(src, tmp_path, monkeypatch):
              (("--backend", "face_swap=inswapper", "--weights-dir", empty),
               "weights file inswapper_128.onnx not found"),
              (("--executor", "ray", "--rank", "7", "--world-size", "2"),
-              "--rank 7: --executor ray runs all --world-size shards as Ray tasks")]  # it ran both, silently
+              "--rank 7: --executor ray runs all --world-size shards as Ray tasks"),  # it ran both, silently
+             (("--executor", "Ray"), "--executor Ray: expected local or ray"),  # it named --device too (sweep)
+             (("--device", "gpu"), "--device gpu: expected cpu or cuda")]
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:

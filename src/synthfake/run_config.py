@@ -67,9 +67,9 @@ class RunConfig:
     def build(cls, out: Path, sources: Path, plan_fields: dict, identity_threshold: float, settings: RunSettings,
               executor: str, workers: int | None, rank: int | None, world_size: int | None) -> "RunConfig":
         """Checked from the flags, before anything is written; one line naming the option on a bad value."""
-        if executor not in EXECUTORS or settings.device not in DEVICES:
-            raise SynthfakeError(f"--executor {executor} / --device {settings.device}: expected "
-                                 f"{'|'.join(EXECUTORS)} and {'|'.join(DEVICES)}")
+        for flag, value, known in (("--executor", executor, EXECUTORS), ("--device", settings.device, DEVICES)):
+            if value not in known:  # the one that is wrong, not both (--executor Ray had named --device cpu too)
+                raise SynthfakeError(f"{flag} {value}: expected {' or '.join(known)}")
         if workers and (rank is not None or world_size is not None):
             raise SynthfakeError("--workers starts its own shards; do not combine it with --rank/--world-size")
         if plan_fields["n"] + plan_fields["reals"] == 0:
