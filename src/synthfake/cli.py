@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -133,9 +134,10 @@ def _launch(config, launcher) -> int:
             err.print(f"note: {it.path}: kept out of face roles: {it.excluded}", markup=False, highlight=False)
     code = 0
     try:
-        if config.launcher == "local":  # damaged records of any part dropped before counting what is left
+        if config.launcher == "local":  # damaged records of any part dropped before counting what is left,
             drop_in_parts(ds, part_files(ds.manifest_dir), lambda line: err.print(line, markup=False,
                                                                                   highlight=False))
+            config = replace(config, settings=replace(config.settings, check_records=False))  # not again by each
         if config.launcher == "local" and not ds.todo(0, 1, config.settings.retry_failed):
             _nothing_to_do(ds, config.settings.retry_failed)
         else:

@@ -39,6 +39,7 @@ class RunSettings:
     show_progress: bool = True
     backend_opts: dict = field(default_factory=dict)
     allow_unverified: bool = False
+    check_records: bool = True  # a shard validates its part's records at start (False: its launcher just did)
 
     def context(self, cache_dir: Path, backend_opts: dict) -> Context:
         """What a backend is handed: these settings with the dataset's cache and the plan's backend options (this

@@ -94,7 +94,8 @@ class Shard:
         try:
             repair_torn_tail(manifest_file)
             repair_torn_tail(failures_file)
-            say_dropped(manifest_file, drop_unusable(ds.root, manifest_file), self._say)
+            if self.settings.check_records:
+                say_dropped(manifest_file, drop_unusable(ds.root, manifest_file), self._say)
             held = ds.held((self.rank, self.world) if self.world > 1 else None)  # only parts that can hold mine
             if held.summary():
                 err.print(f"{self.label}: {held.summary()}", markup=False, highlight=False)
