@@ -13,30 +13,31 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .files import atomic_file, fsync_file, lock_nowait
+from .files import atomic_file, lock_nowait
 from .manifest import Record, iter_lines, part_shard, why_invalid
 
 NOTES = 10  # dropped records said one line each; past that, a count
 
 
-def unusable(root: Path, line: bytes) -> str | None:
-    """Why the record on `line` cannot stand for its sample in dataset `root` (None when it can): checked by its
-    fields and its media file's size, not its sha256 (`gen audit --check integrity` reads every byte)."""
+def unusable(root: Path, line: bytes) -> tuple[int | None, str | None]:
+    """(index, why the record on `line` cannot stand for its sample in dataset `root`; None when it can), checked
+    by its fields and its media file's size, not its sha256 (`gen audit --check integrity` reads every byte). The
+    index is None for a line without a readable one (left for the counting to refuse, as before)."""
     try:
         rec = Record.model_validate_json(line)
     except ValidationError as e:
-        return f"not a valid record ({why_invalid(e)})"
+        return _index(line), f"not a valid record ({why_invalid(e)})"
     try:  # the path is relative without '..' (the record's validator); lstat, not a resolve (100 us a record,
         st = os.lstat(os.path.join(root, rec.path))  # 10^6 records had taken 150 s): a symlink is not the file
     except FileNotFoundError:
-        return f"{rec.path}: media file missing"
+        return rec.index, f"{rec.path}: media file missing"
     except OSError as e:
-        return f"{rec.path}: media file cannot be read ({e.strerror or type(e).__name__})"
+        return rec.index, f"{rec.path}: media file cannot be read ({e.strerror or type(e).__name__})"
     if not stat.S_ISREG(st.st_mode):
-        return f"{rec.path}: not a file (a folder or a link where the record's file was)"
+        return rec.index, f"{rec.path}: not a file (a folder or a link where the record's file was)"
     if st.st_size != rec.bytes:
-        return f"{rec.path}: {st.st_size} bytes where the record says {rec.bytes} (cut short or replaced)"
-    return None
+        return rec.index, f"{rec.path}: {st.st_size} bytes where the record says {rec.bytes} (cut short or replaced)"
+    return rec.index, None
 
 
 def _index(line: bytes) -> int | None:
@@ -49,27 +50,26 @@ def _index(line: bytes) -> int | None:
 
 def drop_unusable(root: Path, part: Path) -> list[tuple[int, str]]:
     """Rewrite `part` (a shard's own manifest part, its lock held, its torn tail already cut) without the records
-    that cannot stand (`unusable`); returns (index, reason) of each one dropped. A line without a readable index is
-    left for the counting to refuse, as before."""
+    that cannot stand (`unusable`); returns (index, reason) of each one dropped. Streamed twice, the second time
+    only when something is dropped: a part of 10^6 records is never held whole (41 s, measured)."""
     if not part.is_file():
         return []
-    kept, dropped, lines = [], [], []
-    for _, _, line, _ in iter_lines(part):
-        index = _index(line)
-        why = unusable(root, line) if index is not None else None
-        (dropped if why else kept).append(line)
-        if why:
-            lines.append((index, why))
-    if not dropped:
+    bad, said = set(), []
+    for no, _, line, _ in iter_lines(part):
+        index, why = unusable(root, line)
+        if why and index is not None:
+            bad.add(no)
+            said.append((index, why))
+    if not bad:
         return []
     log = Path(root) / "logs" / f"dropped-{part.name}"
     log.parent.mkdir(exist_ok=True)
-    with open(log, "ab") as fh:  # first, so a kill between the two writes loses no line
-        fh.write(b"".join(line + b"\n" for line in dropped))
-    fsync_file(log)
-    with atomic_file(part) as tmp:
-        tmp.write_bytes(b"".join(line + b"\n" for line in kept))
-    return lines
+    with atomic_file(part) as tmp, open(tmp, "wb") as kept, open(log, "ab") as dropped:
+        for no, _, line, _ in iter_lines(part):
+            (dropped if no in bad else kept).write(line + b"\n")
+        dropped.flush()
+        os.fsync(dropped.fileno())  # before the part loses them: a kill between the two loses no line
+    return said
 
 
 def drop_in_parts(ds, parts: list[Path], say) -> int:
