@@ -176,14 +176,14 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
 
 
 def paired(name: str, prop: str, pairs: list[tuple[dict, dict]]) -> dict:
-    """One audio property over (fake values, real values) pairs: how many differ beyond PAIRED's tolerance, which
-    way, and the verdict."""
+    """One property over (fake values, real values) pairs: how many differ beyond its tolerance (PAIRED,
+    OUTSIDE_PAIRED), which way, and the verdict."""
     diffs = []
     for f, r in pairs:
         a, b = f.get(prop), r.get(prop)
         if a is not None and b is not None:
             diffs.append((a - b) / b if prop == "audio.rolloff_hz" and b else a - b)
-    tol = PAIRED.get(prop) or OUTSIDE_PAIRED[prop]
+    tol = {**PAIRED, **OUTSIDE_PAIRED}[prop]
     up, down = sum(d > tol for d in diffs), sum(d < -tol for d in diffs)
     way = max(up, down)
     bad = len(diffs) >= PAIR_MIN and way >= PAIR_MIN and way >= PAIR_SHARE * len(diffs)

@@ -210,8 +210,7 @@ def select(dataset: Path, verify: bool, log: Callable[[str], None]) -> tuple[Sel
             for key, val in (("type", r.type), ("split", r.split), ("backend", r.backend), ("label", str(r.label))):
                 counts[key][val] = counts[key].get(val, 0) + 1
     if not ids and not skipped:
-        failed = len(part_files(dataset / "failures")) and sum(1 for f in part_files(dataset / "failures")
-                                                                 for _ in iter_lines(f))
+        failed = sum(1 for f in part_files(dataset / "failures") for _ in iter_lines(f))
         raise SynthfakeError(f"{dataset}: no records under manifest/" + (
             f": every sample so far failed ({failed} in failures/; `gen status` shows why)" if failed
             else "; is this a dataset made by `gen run`?"))
