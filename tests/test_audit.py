@@ -24,7 +24,8 @@ from synthfake.audit import exact_dupes, near_dupes
 from synthfake.audit import run_audit
 from synthfake.audit.balance import compare
 from synthfake.audit.base import FAIL, PASS, WARN, Settings
-from synthfake.audit.confounds import chance_p, jpeg_quality, single_auc
+from synthfake.audit.confounds import chance_p, single_auc
+from synthfake.audit.headers import jpeg_quality
 from synthfake.audit.near_dupes import near_pairs
 from synthfake.files import sha256_file
 from synthfake.audit.integrity import parse_manifests

@@ -17,7 +17,7 @@ from synthfake.generators.common import warp
 from synthfake import generators as registry
 from synthfake.audit import run_audit
 from synthfake.audit.base import FAIL, PASS, Settings
-from synthfake.audit.confounds import jpeg_quality
+from synthfake.audit.headers import jpeg_quality
 from synthfake.dataset import Dataset
 from synthfake.degrade import PRESETS, apply_chain, draw_chain, parse_chain
 from synthfake.errors import SynthfakeError

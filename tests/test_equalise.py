@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from synthfake import media
-from synthfake.audit.confounds import jpeg_quality
+from synthfake.audit.headers import jpeg_quality
 from synthfake.audit.external import folder_confounds
 from synthfake.detector.equalise import EqualiseSettings, equalise_folder, out_name
 from synthfake.errors import SynthfakeError

@@ -8,54 +8,32 @@ category's share of fakes, its best use as a detector. Settings (size, fps, code
 fail on a telling AUC alone: they do not vary by chance. Byte sizes and bitrate follow the content, so they fail
 only when a two-sided Mann-Whitney U test also finds the split unlikely by chance (p < 0.05): on a pilot run
 with 2 videos a side, one re-encoded fake moves their AUC by 0.5. No media is decoded: everything comes from the
-records, plus the quantisation tables of JPEG files and audio stream headers.
+records, plus what file headers say of their writer (headers.py: JPEG tables, chroma subsampling and scan, PIL
+mode, ICC and EXIF blocks; a video's pixel format, profile and colour tags; its audio stream's codec, rate and
+channels), read on at most headers.HEADER_CAP files of each label and media kind.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from concurrent.futures import Executor
 
+from . import headers
 from .base import FAIL, PASS, WARN, AuditData, Check, one_class
 from ..manifest import Record
 
-# libjpeg's standard luminance table (quality 50); quality q scales it by 5000/q (q < 50) or 200 - 2q
-STD_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
-                     92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
 JPEG_FORMATS = ("jpeg", "jpg")
 CONTENT_DEPENDENT = ("video.bitrate", "video.bytes", "image.bytes")  # vary with what is shown: need p < alpha too
 
 
-VERSION = "2"  # of this check: bump when its verdict for the same dataset changes
-# (2: WARN, not PASS, when it measured nothing)
+VERSION = "3"  # of this check: bump when its verdict for the same dataset changes
+# (3: header settings (pixel format, profile, colour tags, subsampling, scan, mode, ICC, EXIF), capped per label;
+# 2: WARN, not PASS, when it measured nothing)
 DECODES = False  # reads only records and file bytes
-
-
-def _scaled_tables() -> np.ndarray:
-    q = np.arange(1, 101, dtype=np.float64)[:, None]
-    scale = np.where(q < 50, 5000 / q, 200 - 2 * q)
-    return np.sort(np.clip(np.floor((STD_LUMA * scale + 50) / 100), 1, 255), axis=1)
-
-
-def jpeg_quality(path: str | Path) -> int | None:
-    """libjpeg quality (1-100) whose luminance table is closest to the file's; None when not a JPEG."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            tables = getattr(im, "quantization", None)
-    except OSError:
-        return None
-    if not tables:
-        return None
-    luma = np.sort(np.array(tables[min(tables)], np.float64))
-    return int(np.abs(_scaled_tables() - luma).sum(axis=1).argmin()) + 1
 
 
 def _image_format(r: Record) -> str:
@@ -67,23 +45,9 @@ def _bitrate(r: Record) -> float | None:
     return r.bytes * 8 / r.media.duration if r.media.duration > 0 else None
 
 
-@lru_cache(maxsize=None)
-def audio_stream(path: str) -> tuple[str, int, int] | None:
-    """(codec, sample rate, channels) of a file's first audio stream, from its header; None without one."""
-    import av
-
-    try:
-        with av.open(path) as c:
-            if not c.streams.audio:
-                return None
-            cc = c.streams.audio[0].codec_context
-            return cc.name, int(cc.sample_rate), int(cc.channels)
-    except (av.error.FFmpegError, OSError):
-        return None
-
-
 def properties(data: AuditData) -> list[tuple[str, bool, list[Record], callable]]:
-    """(name, categorical, records it is measured on, value of a record)."""
+    """(name, categorical, records it is measured on, value of a record). Header settings (headers.py) are read on
+    at most HEADER_CAP records of each label and media kind; the others give None (not compared)."""
     recs = data.records
     video = [r for r in recs if r.media.kind == "video"]
     image = [r for r in recs if r.media.kind == "image"]
@@ -94,16 +58,33 @@ def properties(data: AuditData) -> list[tuple[str, bool, list[Record], callable]
     out += [("video.codec", True, video, lambda r: r.media.codec), ("video.bitrate", False, video, _bitrate),
             ("video.bytes", False, video, lambda r: float(r.bytes)),
             ("video.audio", False, video, lambda r: float(r.media.audio))]
+    vh = _header_of(data, video, headers.video_header)
+    out += [(f"video.{k}", True, video, lambda r, k=k: vh(r, k)) for k in ("pix_fmt", "profile", "color_range",
+                                                                          "colorspace")]
     voiced = [r for r in video if r.media.audio]
-    stream = lambda r: audio_stream(str(data.media_path(r)))  # noqa: E731
-    out += [("audio.codec", True, voiced, lambda r: (stream(r) or (None,))[0]),
-            ("audio.rate", False, voiced, lambda r: float(stream(r)[1]) if stream(r) else None),
-            ("audio.channels", False, voiced, lambda r: float(stream(r)[2]) if stream(r) else None)]
+    out += [("audio.codec", True, voiced, lambda r: vh(r, "audio_codec")),
+            ("audio.rate", False, voiced, lambda r: vh(r, "audio_rate")),
+            ("audio.channels", False, voiced, lambda r: vh(r, "audio_channels"))]
+    ih = _header_of(data, image, headers.image_header)
+    jh = _header_of(data, jpegs, headers.image_header)
     out += [("image.width", False, image, lambda r: float(r.media.width)),
             ("image.height", False, image, lambda r: float(r.media.height)),
             ("image.format", True, image, _image_format), ("image.bytes", False, image, lambda r: float(r.bytes)),
-            ("image.jpeg_quality", False, jpegs, lambda r: jpeg_quality(data.media_path(r)))]
+            ("image.mode", True, image, lambda r: ih(r, "mode")), ("image.icc", True, image, lambda r: ih(r, "icc")),
+            ("image.exif", True, image, lambda r: ih(r, "exif")),
+            ("image.jpeg_quality", False, jpegs, lambda r: jh(r, "jpeg_quality")),
+            ("image.subsampling", True, jpegs, lambda r: jh(r, "subsampling")),
+            ("image.progressive", True, jpegs, lambda r: jh(r, "progressive"))]
     return out
+
+
+def _header_of(data: AuditData, recs: list[Record], read) -> callable:
+    """value(record, key): the header field `key` of a record in headers.header_sample(recs), else None."""
+    chosen = {id(recs[i]) for i in headers.header_sample(recs)}
+
+    def value(r: Record, key: str):
+        return read(str(data.media_path(r))).get(key) if id(r) in chosen else None
+    return value
 
 
 def _scores(labels: np.ndarray, values: list, categorical: bool) -> np.ndarray:
