@@ -5,7 +5,7 @@ PIL mode such as RGBA or 16-bit; a video's pixel format, H.264 profile and colou
 rate and channels) do not vary with what is shown, so when fakes and reals differ in one a detector has a
 shortcut, and often a pixel one: 4:4:4 chroma keeps colour edges that 4:2:0 smears, and a BT.709-tagged clip
 decodes to other colours than an untagged one. On `../shared/wild` (7 Dec) 4 of 11 real clips are H.264 Main with
-limited-range BT.709 tags where every fake clip is High and untagged, and 8 of 12 fake JPEGs are 4:4:4 against 5
+limited-range colour tags where every fake clip is High and untagged, and 8 of 12 fake JPEGs are 4:4:4 against 5
 of 20 real ones; the record-level properties saw none of it.
 """
 
