@@ -12,7 +12,9 @@ A silent track (under SILENT_DBFS) has no level, band or width: only its silence
 Audio is also compared pair by pair: a fake keeps its paired real's audio (or, lip sync, gets speech at its level
 and length), so content cancels and what is left is the pipeline's. A fake quieter by 6 dB than its real on every
 pair passed the AUC (levels of -11 to -72 dBFS between clips swamp it; 7 Dec sweep). FAIL when at least PAIR_MIN
-pairs differ by more than PAIRED's tolerance, PAIR_SHARE of them the same way.
+pairs differ by more than PAIRED's tolerance, PAIR_SHARE of them the same way. Outside the face (OUTSIDE_PAIRED)
+the same, for the types that paste a face back into their real's frame: photos, and since check version 4 videos
+(VIDEO_FRAMES spread frames, masked by the faces of the paired real's same frames).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from .confounds import chance_p, distribution, most_telling, single_auc
 from ..errors import MediaError
 from ..manifest import Record
 
-VERSION = "3"  # of this check: bump when its verdict for the same dataset changes
-# (3: silent tracks apart, audio compared pair by pair; 2: WARN, not PASS, when it measured nothing)
+VERSION = "4"  # of this check: bump when its verdict for the same dataset changes
+# (4: video frames outside the face pair by pair, every video decoded; 3: silent tracks apart, audio compared
+# pair by pair; 2: WARN, not PASS, when it measured nothing)
 DECODES = True  # decodes media (capped by settings.max_samples)
 GRID = 8  # JPEG's block size
 OUTSIDE_MARGIN = 0.3  # of the face box, each side: "outside" starts beyond it
@@ -49,7 +52,9 @@ OUTSIDE_PAIRED = {"outside.red": 1.0, "outside.green": 1.0, "outside.blue": 1.0,
 # the same pair by pair outside the face (levels; detail: log), for the types that paste a face back into their
 # real's frame (a generation re-renders the whole image); the default data's face swaps differ by at most 0.01
 # levels and 0.22 in detail
-WHOLE_FRAME_TYPES = ("generation",)
+WHOLE_FRAME_TYPES = ("generation", "reenactment")  # a generation re-renders the whole image; a reenactment's
+# paired real is its driving clip, another person in another room
+VIDEO_FRAMES = 3  # frames of a video measured outside the face (spread evenly; a fake and its real share timing)
 PAIR_MIN = 3  # pairs beyond the tolerance before a paired difference is judged
 PAIR_SHARE = 0.8  # of the pairs, beyond the tolerance and the same way
 
@@ -122,9 +127,26 @@ def audio_signals(data: np.ndarray, rate: int) -> dict:
             "audio.stereo_width": round(width, 4), "audio.duration_s": duration, SILENCE: 0}
 
 
+def frame_signals(path: str, frames: int, face_path: str | None = None) -> dict:
+    """A video's outside-face channel means and detail (image_signals' outside.*), the mean over VIDEO_FRAMES
+    spread frames. Faces are found on the same frames of `face_path` (a fake's paired real: both sides of a pair
+    then leave out the very same pixels; a face found on each side's own frames moved by a few pixels with the
+    mouth, 1-2 levels of mean over the rest) or, without one, of the video itself; no face: the whole frame."""
+    wanted = list(media.frames_of(path, VIDEO_FRAMES, "video", total=frames))
+    found = dict(media.frames_of(face_path, VIDEO_FRAMES, "video", total=frames)) if face_path else {}
+    got = []
+    for i, rgb in wanted:
+        face = faces.detect(found.get(i, rgb))
+        one = image_signals(rgb, None if face is None else np.asarray(face.landmarks, np.float32))
+        got.append({k: v for k, v in one.items() if k in OUTSIDE_PAIRED})
+    keys = set.intersection(*(set(g) for g in got)) if got else set()
+    return {k: round(float(np.mean([g[k] for g in got])), 4) for k in sorted(keys)}
+
+
 def signal_task(task: tuple) -> tuple[dict | None, str | None]:
-    """Measures of one record: (path, kind, has audio, 68 landmarks or None) -> (values, error)."""
-    path, kind, has_audio, lm = task
+    """Measures of one record: (path, kind, has audio, 68 landmarks or None, frame count, path of the video whose
+    faces mask it or None) -> (values, error)."""
+    path, kind, has_audio, lm, frames, face_path = task
     try:
         if kind == "image":
             rgb = media.read_image(path)
@@ -132,9 +154,12 @@ def signal_task(task: tuple) -> tuple[dict | None, str | None]:
                 face = faces.detect(rgb)
                 lm = face.landmarks if face is not None else None
             return image_signals(rgb, None if lm is None else np.asarray(lm, np.float32)), None
-        if kind == "video" and has_audio:
-            audio = media.read_audio_of_video(path, 0.0, 1e9)
-            return (audio_signals(*audio) if audio is not None else {}), None
+        if kind == "video":
+            out = frame_signals(path, frames, face_path)
+            if has_audio:
+                audio = media.read_audio_of_video(path, 0.0, 1e9)
+                out.update(audio_signals(*audio) if audio is not None else {})
+            return out, None
     except MediaError as e:
         return None, e.reason
     return {}, None
@@ -198,7 +223,7 @@ def _pairs(fakes: list[Record], reals: list[Record], values: dict) -> list[tuple
 
 
 def _signalled(r: Record) -> bool:
-    return r.media.kind == "image" or (r.media.kind == "video" and r.media.audio)
+    return r.media.kind in ("image", "video")
 
 
 def _failed_line(r: dict) -> str:
@@ -212,8 +237,11 @@ def _failed_line(r: dict) -> str:
 def check(data: AuditData, pool: Executor | None) -> Check:
     recs = sampled(data, _signalled)
     st = data.settings
+    real_of = {p: r for r in recs if (p := r.params.get("paired_with")) is not None}
     tasks = [(str(data.media_path(r)), r.media.kind, bool(r.media.audio),
-              _landmarks(data, r) if r.media.kind == "image" else None) for r in recs]
+              _landmarks(data, r) if r.media.kind == "image" else None, r.media.frames,
+              str(data.media_path(real_of[r.id])) if r.media.kind == "video" and r.id in real_of else None)
+             for r in recs]
     done, unreadable = measure(pool, signal_task, recs, tasks, "signal confounds", st.show_progress)
     values = {r.id: m for r, m in done}
     measured = [r for r in recs if r.id in values]
@@ -246,7 +274,7 @@ def check(data: AuditData, pool: Executor | None) -> Check:
         if n_paired:
             summary += f"; pair by pair: {n_paired} group/property rows within tolerance"
     elif not measured:  # a check that measured nothing has not passed
-        summary = measured_nothing(st, sum(map(_signalled, data.records)), "images or videos with audio",
+        summary = measured_nothing(st, sum(map(_signalled, data.records)), "images or videos",
                                    f"none of {len(recs)} sampled readable")
     else:
         n_fake = sum(r.label == 1 for r in measured)
