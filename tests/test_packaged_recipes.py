@@ -80,3 +80,27 @@ def test_a_backend_flag_replaces_its_type_only(tmp_path, monkeypatch, data_dir):
     assert seen[0].plan_fields["backends"] == {"generation": "morph", "face_swap": "self_blend",
                                                "reenactment": "landmark_reenact", "lip_sync": "mouth_sync",
                                                "real": "reencode"}
+
+
+def test_a_recipe_naming_a_key_twice_is_refused_in_one_line(tmp_path):
+    """json keeps the last of two values without a word: a recipe edited by hand (epochs added at the end while
+    the copied one stayed above) trained with whichever came last."""
+    import pytest
+
+    from synthfake.errors import SynthfakeError
+
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"epochs": 10, "lr": 0.01, "epochs": 2}')
+    with pytest.raises(SynthfakeError, match=r"twice.json: key 'epochs' is given twice; keep one"):
+        read_recipe(twice, {"epochs", "lr"}, "detector")
+    nested = tmp_path / "nested.json"
+    nested.write_text('{"augment": {"p_blur": 0.1, "p_blur": 0.5}}')
+    with pytest.raises(SynthfakeError, match="key 'p_blur' is given twice"):
+        read_recipe(nested, {"augment"}, "detector")
+    spelt = tmp_path / "spelt.json"
+    spelt.write_text('{"score-frames": 16, "score_frames": 40}')
+    with pytest.raises(SynthfakeError, match="key 'score_frames' names option score_frames again"):
+        read_recipe(spelt, {"score_frames"}, "detector")
+    r = CliRunner().invoke(app, ["detect", "train", str(tmp_path), "--out", str(tmp_path / "m"), "--recipe",
+                                 str(twice)])
+    assert r.exit_code != 0 and "key 'epochs' is given twice" in r.output and "Traceback" not in r.output

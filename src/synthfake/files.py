@@ -139,16 +139,37 @@ def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = Synthfak
             raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
 
 
-def read_json(path: str | Path):
+class DuplicateKey(ValueError):
+    """A JSON object that names one key twice (json keeps the last value without a word)."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
+            raise DuplicateKey(k)
+        seen.add(k)
+    return dict(pairs)
+
+
+def read_json(path: str | Path, unique_keys: bool = False):
     """A JSON file's content; a file that is not there whole (a folder, unreadable, cut, not JSON) fails with one
-    line naming it and what is wrong (the shared reader of plan.json, sources.json and recipes)."""
+    line naming it and what is wrong (the shared reader of plan.json, sources.json and recipes). `unique_keys`: an
+    object naming a key twice fails too (a file people write, where the second value silently won)."""
     path = Path(path)
     try:
-        return json.loads(read_bytes(path, "a JSON file").decode("utf-8"))
+        return loads_json(read_bytes(path, "a JSON file").decode("utf-8"), unique_keys)
+    except DuplicateKey as e:
+        raise SynthfakeError(f"{path}: key {e.args[0]!r} is given twice; keep one") from None
     except UnicodeDecodeError as e:
         raise SynthfakeError(f"{path}: not UTF-8 text (byte {e.start}); the file is corrupt") from None
     except json.JSONDecodeError as e:
         raise SynthfakeError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})") from None
+
+
+def loads_json(text: str, unique_keys: bool = False):
+    """json.loads, refusing an object that names a key twice (DuplicateKey) when `unique_keys`."""
+    return json.loads(text, object_pairs_hook=_unique_keys if unique_keys else None)
 
 
 def validate_json(path: str | Path, model, data):

@@ -10,12 +10,11 @@ path to a JSON file works as well.
 from __future__ import annotations
 
 import difflib
-import json
 from importlib import resources
 from pathlib import Path
 
 from .errors import SynthfakeError
-from .files import read_json
+from .files import loads_json, read_json
 
 DOC_KEYS = ("description", "why")  # free text, kept for people
 KINDS = ("data", "detector")  # recipes/data for gen run, recipes/detector for gen detect train
@@ -37,14 +36,14 @@ def load(recipe: str | Path, kind: str) -> tuple[str, object]:
     and listing the shipped ones."""
     path = Path(recipe)
     if path.is_file() or path.suffix == ".json" or len(path.parts) > 1:
-        return str(path), read_json(path)  # a missing or broken file: one line with its path
+        return str(path), read_json(path, unique_keys=True)  # a missing or broken file: one line with its path
     names = recipe_names(kind)
     if str(recipe) not in names:
         near = difflib.get_close_matches(str(recipe), names, n=1, cutoff=0.6)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise SynthfakeError(f"recipe '{recipe}': no such recipe file or shipped name{hint}; shipped: "
                              f"{', '.join(names)}")
-    return f"{kind} recipe '{recipe}'", json.loads(packaged(kind).joinpath(f"{recipe}.json").read_text())
+    return f"{kind} recipe '{recipe}'", loads_json(packaged(kind).joinpath(f"{recipe}.json").read_text(), True)
 
 
 def read_recipe(recipe: str | Path, allowed: set[str], kind: str = "data") -> dict:
@@ -52,7 +51,14 @@ def read_recipe(recipe: str | Path, allowed: set[str], kind: str = "data") -> di
     where, raw = load(recipe, kind)
     if not isinstance(raw, dict):
         raise SynthfakeError(f"{where}: a recipe is a JSON object of option names to values")
-    out = {k.replace("-", "_"): v for k, v in raw.items() if k not in DOC_KEYS}
+    out = {}
+    for k, v in raw.items():
+        if k in DOC_KEYS:
+            continue
+        name = k.replace("-", "_")
+        if name in out:  # 'score-frames' and 'score_frames': one option, and the last silently won
+            raise SynthfakeError(f"{where}: key {k!r} names option {name} again; keep one")
+        out[name] = v
     bad = sorted(set(out) - allowed)
     if bad:
         raise SynthfakeError(f"{where}: unknown recipe key(s) {', '.join(bad)} (allowed: {', '.join(sorted(allowed))})")
