@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import unicodedata
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class SampleSubmission:
     prob: str | None
     rows: list[dict]
     words: tuple[str, str] | None = None  # (real, fake) spelled as the sample spells them
+    delimiter: str = ","  # as the sample separates its columns (a European Excel writes ';'), kept in the submission
+    note: str | None = None  # how the sheet was read when not as UTF-8 CSV (CP949, UTF-16), for the log
 
 
 @dataclass
@@ -99,13 +102,35 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((low[n] for n in names if n in low), None)
 
 
-def read_sample(path: Path) -> SampleSubmission:
-    """Read a sample submission: first column is the file key, label column by name (else the second)."""
+def _sheet_text(path: Path) -> tuple[str, str | None]:
+    """A sheet's text and the encoding said when it is not UTF-8: UTF-16 by its BOM (Excel's "Unicode text"), else
+    UTF-8 (Excel's BOM dropped), else CP949, which Korean Excel's plain "CSV" save writes."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's BOM is not part of the first column
-            reader = csv.DictReader(fh)
-            rows, cols = list(reader), list(reader.fieldnames or [])
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise SynthfakeError(f"{path}: cannot read sample submission ({e.strerror or e})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace"), "UTF-16"
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        try:
+            return raw.decode("cp949"), "CP949"
+        except UnicodeDecodeError:
+            raise SynthfakeError(f"{path}: cannot read sample submission: not UTF-8 text (byte {e.start}) nor CP949; "
+                                 f"save it as 'CSV UTF-8'") from None
+
+
+def read_sample(path: Path) -> SampleSubmission:
+    """Read a sample submission: first column is the file key, label column by name (else the second). Columns are
+    separated by ',' or, where the header has none, by ';' or a tab."""
+    text, encoding = _sheet_text(path)
+    header = text.splitlines()[0] if text else ""
+    delimiter = "," if "," in header else next((d for d in (";", "\t") if d in header), ",")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows, cols = list(reader), list(reader.fieldnames or [])
+    except csv.Error as e:
         raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None
     if len(cols) < 2:
         raise SynthfakeError(f"{path}: sample submission needs a file column and a label column, got {cols}")
@@ -124,7 +149,8 @@ def read_sample(path: Path) -> SampleSubmission:
     for real, fake in (("real", "fake"), ("REAL", "FAKE"), ("Real", "Fake")):
         if values and values <= {real, fake}:
             words = (real, fake)
-    return SampleSubmission(cols, key, label, prob, rows, words)
+    note = f"read as {encoding} text; the submission is written as UTF-8" if encoding else None
+    return SampleSubmission(cols, key, label, prob, rows, words, delimiter, note)
 
 
 def _fraction(v: str) -> bool:
@@ -136,20 +162,25 @@ def _fraction(v: str) -> bool:
 
 
 class _Keys(dict):
-    """key -> file, with the keys that name more than one file (`ambiguous`: key -> those files) and the folder's
-    own names (`roots`: a sheet may write `test/a.jpg` for INPUT_DIR test, or the file's absolute path)."""
+    """key -> file, with the keys that name more than one file (`ambiguous`: key -> those files), every key folded
+    (`folded`: `_fold(key)` -> the files it may mean, the second tier) and the folder's own names (`roots`: a sheet
+    may write `test/a.jpg` for INPUT_DIR test, or the file's absolute path)."""
 
     def __init__(self, root: Path):
         super().__init__()
         self.ambiguous: dict[str, list[Path]] = {}
+        self.folded: dict[str, list[Path]] = {}
+        self.legacy: list[Path] = []  # files whose names are not UTF-8 but read as CP949
         root = Path(root)
         self.roots = list(dict.fromkeys((root.absolute().as_posix(), Path(os.path.realpath(root)).as_posix())))
 
 
 def index_files(files: list[Path], root: Path) -> _Keys:
-    """Lookup keys for each file: relative path, name, and stem (the last two only when unique), each also in
-    lower case and composed (`_fold`) where that is unique too (a sheet may write Photo.JPG as photo.jpg). A name,
-    stem or folded key that fits more than one file is kept in `ambiguous` with those files."""
+    """Lookup keys for each file: relative path, name, and stem (the last two only when unique); and, as a second
+    tier, each in lower case and composed (`_fold`: a sheet may write Photo.JPG as photo.jpg), where a folded key
+    that fits more than one file (Case.jpg and case.jpg for CASE.JPG) is ambiguous, not the first found. A name
+    that is not UTF-8 (a zip made on Korean Windows, unzipped here: CP949 bytes) is also keyed as CP949 reads it.
+    A name, stem or folded key that fits more than one file is kept in `ambiguous` with those files."""
     keys = _Keys(root)
     named: dict[str, list[Path]] = {}
     for p in files:
@@ -163,19 +194,25 @@ def index_files(files: list[Path], root: Path) -> _Keys:
             keys[k] = ps[0]
         else:
             keys.ambiguous[k] = ps
-    low: dict[str, set[Path]] = {}
-    for k, p in keys.items():
-        low.setdefault(_fold(k), set()).add(p)
-    for k, ps in keys.ambiguous.items():
-        low.setdefault(_fold(k), set()).update(ps)
-    for k, ps in low.items():
-        if k in keys or k in keys.ambiguous:
-            continue
-        if len(ps) == 1:
-            keys[k] = next(iter(ps))
-        else:
-            keys.ambiguous[k] = sorted(ps, key=lambda p: p.relative_to(root).as_posix())
+    folded: dict[str, set[Path]] = {}
+    for k, ps in [*((k, [p]) for k, p in keys.items()), *keys.ambiguous.items()]:
+        for spelt in dict.fromkeys((k, _legacy(k))):
+            if spelt is not None:
+                folded.setdefault(_fold(spelt), set()).update(ps)
+    keys.folded = {k: sorted(ps, key=lambda p: p.relative_to(root).as_posix()) for k, ps in folded.items()}
+    keys.legacy = [p for p in files if _legacy(p.name) is not None]
     return keys
+
+
+def _legacy(name: str) -> str | None:
+    """A file name that is not UTF-8 (its bytes kept as surrogates by the file system's decoding) read as CP949,
+    Korean Windows' code page, which zip tools store such names in; None for a UTF-8 name or other bytes."""
+    if not any("\udc80" <= c <= "\udcff" for c in name):
+        return None
+    try:
+        return os.fsencode(name).decode("cp949")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
 
 
 def _fold(key: str) -> str:
@@ -189,36 +226,43 @@ def _norm(key: str) -> str:
     return PurePosixPath(key.replace("\\", "/")).as_posix() if key else key
 
 
-def _candidates(key: str, roots: list[str]) -> list[str]:
-    """The keys to try, in order: as written (leading or trailing spaces kept: a file's name may have them), then
-    stripped, each also as a relative path; then in lower case; then without a leading '/', the input folder's own
-    name ('test/a.jpg' for INPUT_DIR test) or its absolute path, each also in lower case."""
+def _candidates(key: str, roots: list[str]) -> list[tuple[str, bool]]:
+    """The keys to try, in order, each with whether it is folded (looked up in the second tier): as written
+    (leading or trailing spaces kept: a file's name may have them), then stripped, each also as a relative path;
+    then folded; then without a leading '/', the input folder's own name ('test/a.jpg' for INPUT_DIR test) or its
+    absolute path, each also folded."""
     written = [k for raw in dict.fromkeys((key, key.strip())) for k in (raw, _norm(raw))]
-    tries = [*written, *(_fold(k) for k in written)]
+    prefixed = []
     names = {_fold(PurePosixPath(r).name) for r in roots if PurePosixPath(r).name}
     for k in dict.fromkeys(written):
         rest = [r for r in roots if k.startswith(r.rstrip("/") + "/")]
         if rest:  # the file's absolute path
-            tries.append(k[len(rest[0].rstrip("/")) + 1:])
+            prefixed.append(k[len(rest[0].rstrip("/")) + 1:])
             continue
         bare = k.lstrip("/")
         if bare != k:
-            tries.append(bare)
+            prefixed.append(bare)
         first, _, tail = bare.partition("/")
         if tail and _fold(first) in names:
-            tries.append(tail)
-    prefixed = tries[2 * len(written):]
-    return list(dict.fromkeys([*tries, *(_fold(k) for k in prefixed)]))
+            prefixed.append(tail)
+    tries = [*((k, False) for k in written), *((_fold(k), True) for k in written),
+             *((k, False) for k in prefixed), *((_fold(k), True) for k in prefixed)]
+    return list(dict.fromkeys(tries))
 
 
 def lookup(index: dict[str, Path], key: str) -> tuple[Path | None, list[Path]]:
     """(the file a sheet's key names, None) or (None, the files it could mean when it fits more than one; [] when
     it fits none). Tried in `_candidates`' order; the first key that fits one file or more decides."""
     ambiguous = getattr(index, "ambiguous", {})
-    for k in _candidates(key, getattr(index, "roots", [])):
-        if k in index:
+    folded = getattr(index, "folded", {})
+    for k, fold in _candidates(key, getattr(index, "roots", [])):
+        if fold:
+            ps = folded.get(k, [])
+            if ps:
+                return (ps[0], []) if len(ps) == 1 else (None, list(ps))
+        elif k in index:
             return index[k], []
-        if k in ambiguous:
+        elif k in ambiguous:
             return None, list(ambiguous[k])
     return None, []
 
@@ -243,13 +287,13 @@ def why_missing(key: str, root: Path, could: list[Path] | None) -> str:
 
 
 def refuse_input_as_output(path: Path, option: str, files: list[Path], root: Path) -> None:
-    """One line when `path` is an existing image or video under INPUT_DIR, which writing it would replace (its
-    folder entry, symlinks in the folder path resolved; a submission.csv inside the folder is fine)."""
-    if not os.path.lexists(path):
-        return
-    folder, name = os.path.realpath(Path(path).absolute().parent), Path(path).name
+    """One line when `path` names an image or video under INPUT_DIR, which writing it would replace (its folder
+    entry, symlinks in the folder path resolved; a submission.csv inside the folder is fine): also in another case
+    or Unicode form (`_fold`), which is the same file on macOS and Windows disks and on Linux a new 'image' the
+    next run scores."""
+    folder, name = os.path.realpath(Path(path).absolute().parent), _fold(Path(path).name)
     for p in files:
-        if p.name == name and os.path.realpath(p.parent) == folder:
+        if _fold(p.name) == name and os.path.realpath(p.parent) == folder:
             what = "an image" if media.kind_of(p) == "image" else "a video"
             instead = Path(path).parent / "submission.csv"
             raise SynthfakeError(f"{option} {path}: is {p}, {what} under INPUT_DIR {root} that would be scored; the "

@@ -38,11 +38,11 @@ class Summary:
     fallback: str = ""  # what a file with no crops got: "fallback label 0", "fallback probability 0.5", ...
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+def _write_csv(path: Path, columns: list[str], rows: list[dict], delimiter: str = ",") -> None:
     """Written under a temporary name beside `path` (removed if the write fails), then renamed onto it."""
     # a file name that is not UTF-8 (os.fsdecode's surrogates) is written back as the bytes it has on disk
     with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", delimiter=delimiter)
         w.writeheader()
         w.writerows(rows)
 
@@ -134,12 +134,18 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     for path, option in ((out, "--out"), (probs_path(out), "--out (its _probs.csv)")):
         refuse_input_as_output(path, option, files, input_dir)
     sub = read_sample(Path(sample)) if sample else None
+    if sub is not None and sub.note:
+        log(f"{sample}: {sub.note}")
     if say_skipped and (line := passed_over(found, input_dir, [out, probs_path(out), sample])):
         log(f"{input_dir}: {line}")
     summary = Summary()
     ambiguous: dict[str, list[Path]] = {}
     if sub is not None:
         index = index_files(files, input_dir)
+        if index.legacy and say_skipped:
+            log(f"{input_dir}: {len(index.legacy)} file name(s) are not UTF-8 ({examples(index.legacy, input_dir)}): "
+                f"matched to {sample} as CP949 reads them, the code page Korean Windows zips names in; unzip with "
+                f"`unzip -O cp949` for the proper names")
         wanted = []
         for r in sub.rows:
             key = str(r[sub.key] or "")
@@ -203,7 +209,7 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
                 sc = scores.get(p) if p is not None else None
                 row[sub.prob] = f"{sc.prob:.6f}" if sc is not None and sc.prob is not None else UNSCORED_PROB
             rows.append(row)
-        _write_csv(out, sub.columns, rows)
+        _write_csv(out, sub.columns, rows, sub.delimiter)
     probs = [{"filename": p.relative_to(input_dir).as_posix(), "prob_fake": "" if sc.prob is None else f"{sc.prob:.8f}",
               "label": label(p), "crops": sc.crops, "sampled_frames": sc.sampled, "reason": sc.reason or sc.note}
              for p in files for sc in [scores[p]]]

@@ -11,6 +11,7 @@ import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synthfake import checks
@@ -91,14 +92,14 @@ def test_an_out_that_cannot_be_written_is_refused_before_scoring(tmp_path):
 
 
 def test_files_left_out_are_counted_in_one_line(model, data_dir, tmp_path):
-    """Files of other extensions (.mpg, .ts, .jfif, ...) were skipped without a word; macOS's __MACOSX/ and ._name
+    """Files of other extensions (.mpg, .ts, .xyz, ...) were skipped without a word; macOS's __MACOSX/ and ._name
     files got rows with the fallback label; media files a sheet does not list were ignored without a word. Each
     is now counted in one line (up to 3 examples), and the macOS leftovers get no row."""
     inp = tmp_path / "in"
     (inp / "__MACOSX").mkdir(parents=True)
     for n in ("a.jpg", "b.jpg", "c.png", "d.jpg", "e.jpg"):
         shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp / n)
-    for n in ("x.mpg", "y.ts", "z.jfif", "notes.txt"):
+    for n in ("x.mpg", "y.ts", "z.xyz", "notes.txt"):
         (inp / n).write_bytes(b"x")
     (inp / "._a.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
     (inp / "__MACOSX" / "._a.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
@@ -208,3 +209,68 @@ def test_a_name_with_spaces_round_trips_through_the_submission(model, data_dir, 
     code, out, err = predict_cli(model, inp, tmp_path / "again.csv", "--sample-submission", tmp_path / "first.csv")
     assert code == 0, err
     assert "0 listed but missing" in out and _rows(tmp_path / "again.csv") == first, (out, err)
+
+
+def test_a_folder_unzipped_from_korean_windows_and_sheets_saved_by_excel_are_matched(model, data_dir, tmp_path):
+    """Found by a sweep as a Korean competition's user meets them (7 Dec): a file named in CP949 bytes (a zip made
+    on Korean Windows, unzipped on Linux) never matched its UTF-8 sheet row ('not found' -> fallback); a sheet
+    saved by Korean Excel (CP949), as UTF-16, or with ';' between columns was refused; .jfif / .jpe photos were
+    not images. Each is matched now, and the reading said in the log."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", os.fsencode(inp) + b"/" + "사진.jpg".encode("cp949"))
+    shutil.copy(data_dir / "faces" / "photo_s42.jpg", inp / "b.jfif")
+    for enc, sep, name in (("cp949", ",", "cp949.csv"), ("utf-16", ",", "utf16.csv"), ("utf-8", ";", "semi.csv")):
+        sheet = tmp_path / name
+        sheet.write_bytes(f"filename{sep}label\n사진.jpg{sep}0\nb.jfif{sep}0\n".encode(enc))
+        code, out, err = predict_cli(model, inp, tmp_path / f"sub_{name}", "--sample-submission", sheet)
+        assert code == 0, err
+        assert "0 listed but missing" in out, (name, out, err)
+        assert "1 file name(s) are not UTF-8" in err and "as CP949 reads them" in err, err
+        if enc != "utf-8":
+            assert f"{sheet}: read as {enc.upper()} text; the submission is written as UTF-8" in err, err
+        text = (tmp_path / f"sub_{name}").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == f"filename{sep}label" and "사진.jpg" in text  # the sheet's own spelling
+
+
+def test_a_folded_key_that_fits_two_files_is_ambiguous_not_the_first_found(tmp_path):
+    """Case.jpg and case.jpg in one folder, a sheet row CASE.JPG: it went to case.jpg without a word; a key
+    written exactly still finds its own file."""
+    from synthfake.detector.inputs import index_files, lookup
+
+    files = [tmp_path / "Case.jpg", tmp_path / "case.jpg", tmp_path / "Other.jpg"]
+    for p in files:
+        p.write_bytes(b"x")
+    index = index_files(sorted(files), tmp_path)
+    assert lookup(index, "CASE.JPG") == (None, [tmp_path / "Case.jpg", tmp_path / "case.jpg"])
+    assert lookup(index, "case.jpg") == (tmp_path / "case.jpg", [])
+    assert lookup(index, "Case.jpg") == (tmp_path / "Case.jpg", [])
+    assert lookup(index, "other.JPG") == (tmp_path / "Other.jpg", [])
+
+
+def test_an_out_named_like_an_input_in_another_case_is_refused(model, data_dir, tmp_path):
+    """`--out in/upper.jpg` beside in/UPPER.JPG: one file on a macOS or Windows disk (the image replaced by the
+    CSV); on Linux a new 'image' the next run scored as unreadable. Refused before scoring."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(data_dir / "faces" / "photo_s1.jpg", inp / "UPPER.JPG")
+    code, _, err = predict_cli(model, inp, inp / "upper.jpg")
+    assert code != 0 and "would replace it" in err and not (inp / "upper.jpg").exists(), err
+
+
+def test_a_heic_saved_under_a_jpg_name_is_read(tmp_path):
+    """A phone's HEIC exported as .jpg: OpenCV cannot decode it, so it was 'unreadable'; Pillow reads it now."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    from synthfake import media
+
+    pic = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
+    pillow_heif.from_pillow(Image.fromarray(pic)).save(str(tmp_path / "phone.jpg"), quality=95)
+    rgb = media.read_image(tmp_path / "phone.jpg")
+    assert rgb.shape == (48, 64, 3)
+    (tmp_path / "junk.jpg").write_bytes(b"not an image at all")
+    from synthfake.errors import MediaError
+
+    with pytest.raises(MediaError, match="not a decodable image"):
+        media.read_image(tmp_path / "junk.jpg")

@@ -11,7 +11,8 @@ import av
 from ..errors import MediaError
 
 HEIF_EXTS = {".heic", ".heif"}  # an iPhone's photos: read with libheif (pillow-heif), not OpenCV
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"} | HEIF_EXTS  # AVIF: OpenCV >= 4.9
+IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"} | HEIF_EXTS
+# AVIF: OpenCV >= 4.9; .jfif and .jpe: JPEGs as Windows browsers save them
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif",  # a GIF: PyAV decodes it as a video
               ".3gp", ".3g2", ".mts", ".m2ts", ".wmv", ".flv"}  # phones, camcorders (AVCHD), old web video; not
 # .mpg (MPEG-PS states a duration guessed from its bitrate: 17 of 25 frames) nor .ts (also TypeScript source)

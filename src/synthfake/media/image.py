@@ -28,8 +28,8 @@ def read_image(path: str | Path) -> np.ndarray:
         return _read_heif(path)
     buf = np.frombuffer(path.read_bytes(), np.uint8)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if img is None:
-        raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)")
+    if img is None:  # a HEIC saved as .jpg (a phone's export) or another format Pillow knows under a wrong name
+        return _read_pil(path)
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     alpha = _alpha(path) if path.suffix.lower() in ALPHA_EXTS else None
     if alpha is None or alpha.shape[:2] != rgb.shape[:2]:
@@ -51,6 +51,17 @@ def _alpha(path: Path) -> np.ndarray | None:
     except (OSError, ValueError, SyntaxError):
         return None  # OpenCV decoded it: read as it did
     return None if a.min() == 255 else (a.astype(np.float32) / 255.0)[..., None]
+
+
+def _read_pil(path: Path) -> np.ndarray:
+    """What OpenCV could not decode, read by Pillow (HEIF too, where pillow-heif is installed), upright."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)") from None
 
 
 def _read_heif(path: Path) -> np.ndarray:
