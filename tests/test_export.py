@@ -114,6 +114,15 @@ def test_hf_card_licence_comes_from_the_flag(mixed_dataset, tmp_path):
     assert card.data.license == "cc-by-nc-4.0" and "license_name" not in card.data.to_dict()
 
 
+def test_every_registered_backend_has_a_licence_line_on_the_card():
+    """The card said 'unknown backend: check its model licence' for every default backend (the stand-ins were
+    registered after the table was written; sweep of 7 Dec), and its non-commercial warning reads the same table."""
+    from synthfake.export.card import LICENCES
+    from synthfake.generators import BACKENDS
+
+    assert set(BACKENDS) <= set(LICENCES), sorted(set(BACKENDS) - set(LICENCES))
+
+
 def _ffpp_loader(out, split):
     """The names FF++'s loaders build from a split's pairs: originals T and S, fakes T_S and S_T."""
     pairs = json.loads((out / "splits" / f"{split}.json").read_text())
@@ -179,6 +188,11 @@ def test_deepfakebench_json_and_folders_follow_its_dataset_class(exports, mixed_
     assert all(f"{lb}: {1 if lb != 'SF-real' else 0}" in readme for lb in labels)
     one = json.loads((out / "dataset_json" / "synthfake-face_swap.json").read_text())
     assert sorted(one["synthfake-face_swap"]) == ["SF-face_swap", "SF-real"]
+    clips = json.loads((out / "dataset_json" / "synthfake-video.json").read_text())["synthfake-video"]
+    in_clips = {vid: e for modes in clips.values() for videos in modes.values() for vid, e in videos.items()}
+    assert set(in_clips) == {i for i, r in recs.items() if r.media.kind == "video"} and in_clips  # photos skip
+    assert all(len(e["frames"]) > 1 for e in in_clips.values())  # there (1-frame videos for video_mode)
+    assert "lmdb: false" in readme and "test_config.yaml" in readme and "ucf" in readme
 
 
 def test_deepfakebench_landmarks_agree_with_a_fresh_detection_on_the_crop(exports):

@@ -2,7 +2,7 @@
 YAML metadata the Hub reads (licence, tags, task categories, size, the data files of each split) above counts,
 the licences of the models that made the data, and the plan.
 
-The licence lines follow the README's licence table; every weights-free backend still relies on dlib's 68-point
+The licence lines follow the README's licence table (every registered backend has one: tested); every weights-free backend still relies on dlib's 68-point
 shape predictor, whose training data (iBUG 300-W) excludes commercial use. The YAML `license` is what
 `gen export --license` says (the licence of your source media decides it); without it, `other`, explained in
 the card.
@@ -20,6 +20,12 @@ LICENCES = {
     "mouth_sync": f"weights-free; {DLIB}",
     "morph": f"weights-free; {DLIB}",
     "self_blend": f"weights-free; {DLIB}",
+    "aligned_swap": f"weights-free stand-in for inswapper (synthfake's code, Apache-2.0); {DLIB}",
+    "crop_reenact": f"weights-free stand-in for LivePortrait (synthfake's code, Apache-2.0); {DLIB}",
+    "crop_sync": f"weights-free stand-in for Wav2Lip (synthfake's code, Apache-2.0); {DLIB}",
+    **{name: f"weights-free; synthfake's small autoencoder (generators/assets/latent_ae.onnx, trained by synthfake on "
+             f"LivePortrait's example media, MIT); {DLIB}"
+       for name in ("latent_decode", "latent_decode_wide", "latent_decode_colour", "latent_decode_sharp")},
     "reencode": f"real clips re-encoded; faces found with {DLIB}",
     "inswapper": "inswapper_128 + ArcFace w600k_r50 (insightface): non-commercial research only",
     "diffusers_t2i": "the diffusers checkpoint's licence: FLUX.1 [schnell] Apache-2.0, FLUX.1 [dev] Non-Commercial",

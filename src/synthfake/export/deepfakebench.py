@@ -6,6 +6,8 @@ Checked against SCLBD/DeepfakeBench 8a4a7bf5 (preprocessing/rearrange.py, traini
     synthfake/<label>/landmarks/<video>/NNN.npy     (68, 2) int landmarks of the crop
     dataset_json/synthfake.json                     {name: {label: {train|val|test: {video: {label, frames[, masks]}}}}}
     dataset_json/synthfake-<type>.json              reals + one fake type, as rearrange writes FF-DF.json etc.
+    dataset_json/synthfake-video.json               the clips alone, for its video-level detectors (a photo is a
+                                                    1-frame video, which they skip)
 
 The dataset class reads `dataset_info[name][label][mode]` and indexes a compression level only for the
 FaceForensics++ names, so our (non-FF) names carry none; the compression our videos correspond to is in
@@ -32,7 +34,7 @@ from synthfake.progress import sample_progress
 from .common import COMPRESSION, SPLITS, Item, Options, Result
 from .dfb_crop import aligned_faces, sampled_frames
 
-VERSION = "1"
+VERSION = "2"  # 2: synthfake-video.json; the README says where lmdb and label_dict must go
 SETTINGS = ("frames",)  # the Options fields this format reads; no ready(): the core install (dlib) is enough
 
 
@@ -104,6 +106,7 @@ def _results(items: list[Item], root: Path, o: Options):
 def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
     root = out / NAME
     videos: dict[str, dict[str, dict]] = {}  # label -> split -> video -> entry
+    clips: dict[str, dict[str, dict]] = {}  # the same for the records that are videos
     with sample_progress(len(items), "deepfakebench crops", o.show) as advance:
         for it, (names, why) in zip(items, _results(items, root, o)):
             r = it.record
@@ -118,8 +121,11 @@ def export(items: list[Item], out: Path, o: Options, res: Result) -> dict:
             if r.label == 1:
                 entry["masks"] = []
             videos.setdefault(label, {}).setdefault(r.split, {})[r.id] = entry
+            if r.media.kind == "video":
+                clips.setdefault(label, {}).setdefault(r.split, {})[r.id] = entry
             res.exported += 1
     write_json_atomic(out / "dataset_json" / f"{NAME}.json", dataset_json(NAME, videos))
+    write_json_atomic(out / "dataset_json" / f"{NAME}-video.json", dataset_json(f"{NAME}-video", clips))
     for label in sorted(videos):
         if label != "SF-real" and "SF-real" in videos:
             sub = f"{NAME}-{label[3:]}"
@@ -142,16 +148,26 @@ with a 1.3 margin, dlib's 68 landmarks beside each frame (fitted on the frame, m
    training from the DeepfakeBench root).
 2. Copy `dataset_json/*.json` to the folder your config's `dataset_json_folder` names
    (default `./preprocessing/dataset_json`).
-3. In `training/config/train_config.yaml` (or test_config.yaml) add to `label_dict`:
+3. In `training/config/train_config.yaml` and `training/config/test_config.yaml` set `lmdb: false` (they ship
+   `lmdb: True`; train.py and test.py read them after the detector's config, so their value wins, and with lmdb
+   on the dataset JSON is looked for in `preprocessing/dataset_json_v3`: "dataset {NAME} not exist!"), and add to
+   their `label_dict`:
 
 ```yaml
 label_dict:
 {label_dict}
 ```
+   A detector whose own config has a `label_dict` (lrl, lsda, sia, tall, ucf at 8a4a7bf5) uses that one instead:
+   add the lines there too ("Label SF-... is not found" otherwise). ucf's is multi-class (FF-DF 1 ... FF-NT 4):
+   give each SF-<type> a class of its own there.
 4. In the detector's config: `train_dataset: [{NAME}]` (or one type: {subsets}), `test_dataset: [{NAME}]`,
-   `lmdb: false`, `with_mask: false` (no masks are exported), `with_landmark` may be true but the landmarks
-   have 68 points (DeepfakeBench's 81-point model adds 13 forehead points; methods that need those, such as
-   SBI, do not fit), `frame_num` up to {frames}, `resolution: 256`. `compression` is not read for these names.
+   `with_mask: false` (no masks are exported), `with_landmark` may be true but the landmarks have 68 points
+   (DeepfakeBench's 81-point model adds 13 forehead points; methods that need those, such as SBI, do not fit),
+   `frame_num` up to {frames}, `resolution: 256`. `compression` is not read for these names.
+5. Video-level detectors (`video_mode: True`: altfreezing, ftcn, i3d, stil, tall, timetransformer, videomae,
+   xclip, clip_size 4-32) skip every video with fewer frames than clip_size, and a photo here is a 1-frame video
+   (a split of photos only then has nothing to load): use `{NAME}-video` (the clips alone) as their dataset, and
+   export with `--frames` at least their clip_size.
 
 Splits are synthfake's identity splits (train/val/test); labels: SF-real 0, every SF-<type> 1.
 """
