@@ -280,3 +280,21 @@ def test_a_fake_video_is_masked_by_the_faces_of_its_paired_real(tmp_path, monkey
     seen.clear()
     signals.signal_task((str(tmp_path / "f0.mp4"), "video", False, None, 25, None))  # no paired real: its own
     assert all(abs(v - 60) < 3 for v in seen), seen
+
+
+def test_a_lip_sync_video_at_another_size_or_rate_than_its_real_fails_pair_by_pair(tmp_path):
+    """Check 6 reads sizes and rates from the records, which a tool that rewrites media and hashes (not records)
+    leaves stale: fakes re-encoded at 24 fps or 2 px narrower FAIL pair by pair, read from the files."""
+    recs = []
+    for k in range(3):
+        frames = [np.roll(cv2.convertScaleAbs(texture(k, 64), alpha=0.8), t, 1) for t in range(25)]
+        media.write_video(tmp_path / f"r{k}.mp4", frames, Fraction(25))
+        media.write_video(tmp_path / f"f{k}.mp4", [f[:, 2:] for f in frames], Fraction(24))
+        recs += [record(f"f{k}", "lip_sync", 1, f"f{k}.mp4", "video"),
+                 record(f"r{k}", "real", 0, f"r{k}.mp4", "video", paired_with=f"f{k}")]
+    check = signals.check(audit_data(tmp_path, recs), None)
+    print(" ", check.summary)
+    r = rows(check)
+    assert r[("lip_sync", "video.fps (paired)")]["status"] == FAIL
+    assert r[("lip_sync", "video.width_px (paired)")]["status"] == FAIL
+    assert r[("lip_sync", "video.height_px (paired)")]["status"] == PASS

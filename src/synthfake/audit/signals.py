@@ -52,6 +52,10 @@ OUTSIDE_PAIRED = {"outside.red": 1.0, "outside.green": 1.0, "outside.blue": 1.0,
 # the same pair by pair outside the face (levels; detail: log), for the types that paste a face back into their
 # real's frame (a generation re-renders the whole image); the default data's face swaps differ by at most 0.01
 # levels and 0.22 in detail
+VIDEO_PAIRED = {"video.width_px": 0.5, "video.height_px": 0.5, "video.fps": 0.01}
+# a video's size and frame rate as its file says (a tool that rewrites media and hashes but not records leaves the
+# records' values, which check 6 reads, stale), pair by pair for the same types: a face swap or lip sync is its
+# real's clip
 WHOLE_FRAME_TYPES = ("generation", "reenactment")  # a generation re-renders the whole image; a reenactment's
 # paired real is its driving clip, another person in another room
 VIDEO_FRAMES = 3  # frames of a video measured outside the face (spread evenly; a fake and its real share timing)
@@ -155,7 +159,9 @@ def signal_task(task: tuple) -> tuple[dict | None, str | None]:
                 lm = face.landmarks if face is not None else None
             return image_signals(rgb, None if lm is None else np.asarray(lm, np.float32)), None
         if kind == "video":
-            out = frame_signals(path, frames, face_path)
+            meta = media.probe(path)
+            out = {"video.width_px": meta.width, "video.height_px": meta.height, "video.fps": round(meta.fps, 4),
+                   **frame_signals(path, meta.frames or frames, face_path)}
             if has_audio:
                 audio = media.read_audio_of_video(path, 0.0, 1e9)
                 out.update(audio_signals(*audio) if audio is not None else {})
@@ -202,13 +208,13 @@ def compare(name: str, prop: str, fake_vals: list[float], real_vals: list[float]
 
 def paired(name: str, prop: str, pairs: list[tuple[dict, dict]]) -> dict:
     """One property over (fake values, real values) pairs: how many differ beyond its tolerance (PAIRED,
-    OUTSIDE_PAIRED), which way, and the verdict."""
+    OUTSIDE_PAIRED, VIDEO_PAIRED), which way, and the verdict."""
     diffs = []
     for f, r in pairs:
         a, b = f.get(prop), r.get(prop)
         if a is not None and b is not None:
             diffs.append((a - b) / b if prop == "audio.rolloff_hz" and b else a - b)
-    tol = {**PAIRED, **OUTSIDE_PAIRED}[prop]
+    tol = {**PAIRED, **OUTSIDE_PAIRED, **VIDEO_PAIRED}[prop]
     up, down = sum(d > tol for d in diffs), sum(d < -tol for d in diffs)
     way = max(up, down)
     bad = len(diffs) >= PAIR_MIN and way >= PAIR_MIN and way >= PAIR_SHARE * len(diffs)
@@ -255,7 +261,7 @@ def check(data: AuditData, pool: Executor | None) -> Check:
         pairs = _pairs(fakes, reals, values)
         pair_rows += [paired(name, prop, pairs) for prop in PAIRED]
         if name != "all" and name not in WHOLE_FRAME_TYPES:
-            pair_rows += [paired(name, prop, pairs) for prop in OUTSIDE_PAIRED]
+            pair_rows += [paired(name, prop, pairs) for prop in {**OUTSIDE_PAIRED, **VIDEO_PAIRED}]
     rows += [r for r in pair_rows if r["status"] != "n/a"]
     scored = [r for r in rows if r.get("auc") is not None or "pairs" in r]
     failed = [r for r in scored if r["status"] == FAIL]
