@@ -35,7 +35,8 @@ from . import train_log
 DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/detector/ holds the same file
 # recipe keys that have no command-line flag, with their defaults (the tiny ViT: no model section)
 RECIPE_ONLY = {"model": None, "augment": None, "self_blend": 0.0, "schedule": "linear", "warmup": 0.0,
-               "weight_decay": 0.01, "balance_files": False, "l2": 0.0, "threshold_prior_people": 2.0}
+               "weight_decay": 0.01, "balance_files": False, "balance_media": False, "l2": 0.0,
+               "threshold_prior_people": 2.0}
 SCHEDULES = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 
 
@@ -47,6 +48,7 @@ def check_recipe_only(v: dict, where) -> None:
            "l2": not is_number(v["l2"], 0) and "a number >= 0",
            "threshold_prior_people": not is_number(v["threshold_prior_people"], 0) and "a number of people >= 0",
            "balance_files": not isinstance(v["balance_files"], bool) and "true or false",
+           "balance_media": not isinstance(v["balance_media"], bool) and "true or false",
            "schedule": v["schedule"] not in SCHEDULES and f"one of {', '.join(SCHEDULES)}"}
     key, want = next(((k, w) for k, w in bad.items() if w), (None, None))
     if key:
@@ -82,6 +84,7 @@ class TrainOptions:
     warmup: float = 0.0  # share of the steps spent warming the learning rate up
     weight_decay: float = 0.01
     balance_files: bool = False  # each training file weighs the same in the loss, a photo's one crop as a clip's 16
+    balance_media: bool = False  # within photos and within videos, fakes and reals weigh the same (`media_weights`)
     l2: float = 0.0  # L2 penalty in the loss on the trained weight matrices (a ridge on the head, not AdamW's decay)
     threshold_prior_people: float = 2.0  # how many val people 0.5 weighs as in `pick_threshold` (0: val's best)
 
@@ -138,6 +141,17 @@ def file_weights(items: list[tuple]) -> np.ndarray:
     loss keeps its size). Unbalanced, a clip of 16 crops outweighs a photo 16 to 1, and the head learns clips."""
     counts = Counter(item[0] for item in items)
     w = np.array([1.0 / counts[item[0]] for item in items])
+    return w * (len(w) / w.sum())
+
+
+def media_weights(items: list[tuple]) -> np.ndarray:
+    """Each crop's weight when, within each media kind, fakes and reals weigh the same: n_kind / (2 n_kind,label),
+    scaled to mean 1. A plan's reals spread over the split's files while its fakes follow their types (reenactment
+    and lip sync are clips), so clips lean fake (README command 1's data: 41 % of fakes are videos, 26 % of reals)
+    and a head trained on them learns 'a clip is fake' as its bias."""
+    cells = Counter((item[3], item[2]) for item in items)
+    kinds = Counter(item[3] for item in items)
+    w = np.array([kinds[item[3]] / (2.0 * cells[(item[3], item[2])]) for item in items])
     return w * (len(w) / w.sum())
 
 
@@ -287,8 +301,12 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
         remove_unused_columns=False, disable_tqdm=not o.show, dataloader_num_workers=0,
         dataloader_drop_last=len(items) % o.batch_size == 1)  # BatchNorm cannot train on a last batch of one crop
     aug = augment_settings(o.augment)
-    weights = file_weights(items) if o.balance_files else None
-    trainer_class = Trainer if not (o.balance_files or o.l2) else penalised_trainer(Trainer, o.l2)
+    weights = None
+    for on, weigh in ((o.balance_files, file_weights), (o.balance_media, media_weights)):
+        if on:
+            w = weigh(items)
+            weights = w if weights is None else weights * w
+    trainer_class = Trainer if weights is None and not o.l2 else penalised_trainer(Trainer, o.l2)
     examples = CropDataset(items, meta, o.seed, aug, weights, media=takes_media(model))
     trainer = trainer_class(model=model, args=args, train_dataset=examples, data_collator=collate)
     train_log.attach(trainer, o.show, log, train_log.val_scorer(meta, dataset, val_recs, o))  # lines, not dicts

@@ -127,6 +127,19 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     assert float(got) != pytest.approx(float(ce.mean() + 0.5 * (model.fc.weight.detach() ** 2).sum()), rel=1e-3)
 
 
+def test_media_weights_balance_fakes_and_reals_within_each_media_kind():
+    """balance_media: clips 3 fakes to 1 real, photos 1 fake to 3 reals (what a plan's pairing leaves, less
+    extreme): within each kind the two classes weigh the same, each kind keeps its share, mean weight 1."""
+    from synthfake.detector.train import media_weights
+
+    items = ([(f"v{k}", 0, 1, True) for k in range(3)] + [("v3", 0, 0, True)] + [("p0", 0, 1, False)]
+             + [(f"p{k}", 0, 0, False) for k in range(1, 4)])
+    w = media_weights(items)
+    assert w.mean() == pytest.approx(1.0)
+    assert w[:3].sum() == pytest.approx(w[3]) and w[4] == pytest.approx(w[5:].sum())  # fakes = reals, per kind
+    assert w[:4].sum() == pytest.approx(w[4:].sum())  # each kind keeps its crops' share (4 and 4)
+
+
 @pytest.mark.parametrize("setting,want", [
     ({"epochs": None}, "epochs: expected a value, got null"),
     ({"schedule": "cosin"}, "schedule: expected one of linear, cosine"),
