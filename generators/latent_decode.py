@@ -19,6 +19,7 @@ from functools import partial
 
 import io
 
+import cv2
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
@@ -29,15 +30,19 @@ from synthfake.generators.common import autoencoder
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.3"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
+VERSION = "1.4"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
 # 1.2: a JPEG base's compression history (its tables) given to the decoded image before the finish; 1.3: a video
-# base's frame is its clip's still (`Source.clip_still`), which its paired real takes too
+# base's frame is its clip's still (`Source.clip_still`), which its paired real takes too; 1.4: a black-and-white
+# base gives a black-and-white reconstruction (`GREY_SPREAD`)
 ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 PAIR_STILL = True  # from a video, the fake is an image of its clip and its paired real is that still (plan 6)
 
 
 AUTOENCODER = "latent_ae"
+GREY_SPREAD = 3  # a base whose channels differ by at most this (99.9th percentile, levels) is black-and-white: the
+# decoders, trained on colour photos, gave such a base colour fringes at hair and ears (saturation 8 where its real
+# has 0; full-size look at wild/reals, 7 Dec), a trace of their own that no photo of it has
 
 
 def ready_with(name: str, ctx: Context) -> str | None:
@@ -74,6 +79,14 @@ def base_history(base, rgb: np.ndarray, p: dict) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether an RGB image is black-and-white: its channels apart by at most GREY_SPREAD levels (99.9 % of pixels,
+    so a colour JPEG of a grey photo, whose chroma rounding leaves 1-2 levels, counts)."""
+    a = rgb.astype(np.int16)
+    spread = np.maximum(np.abs(a[..., 0] - a[..., 1]), np.abs(a[..., 1] - a[..., 2]))
+    return float(np.percentile(spread, 99.9)) <= GREY_SPREAD
+
+
 def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generated:
     """The base still reconstructed by autoencoder `name` and written as the fake (every latent_decode* backend's
     path; each names its own autoencoder)."""
@@ -82,7 +95,11 @@ def generate_with(name: str, sample, sources, out_stem, ctx: Context) -> Generat
     rng = np.random.default_rng(sample.seed)
     rgb = base_image(base, sample.params, p)
     p["grid_offset"] = [int(v) for v in rng.integers(p["factor"], size=2)]
-    out = base_history(base, autoencoder.reconstruct(rgb, name, tuple(p["grid_offset"])), p)
+    rec = autoencoder.reconstruct(rgb, name, tuple(p["grid_offset"]))
+    if is_grey(rgb):
+        rec = cv2.cvtColor(cv2.cvtColor(rec, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        p["grey"] = True
+    out = base_history(base, rec, p)
     if faces.detect(out) is None:
         raise SampleFailed(f"{base.item.path}: no face found in its reconstruction")
     return Generated(save_image(out_stem, out), p, 1, 1, autoencoder.weights_record(name))

@@ -428,7 +428,7 @@ def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_pat
     assert sum(r.label for r in recs) == 4 and len(pairs) == 4
     assert json.loads((out / "plan.json").read_text())["version"] == 6
     for fake, real in pairs:
-        assert real.params["still"] is True and real.backend_version == "1.2" and fake.backend_version == "1.3"
+        assert real.params["still"] is True and real.backend_version == "1.2" and fake.backend_version == "1.4"
         k = fake.params["source_frame"]
         assert real.params["source_frame"] == k and real.params["clip_start"] <= k < real.params["clip_start"] + \
             real.params["clip_frames"]
@@ -451,6 +451,35 @@ def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_pat
     check = next(c for c in report.checks if c.name == "artefacts")
     print(f"  artefacts: {check.status}: {check.summary}")
     assert check.status == "PASS"
+
+
+def test_a_black_and_white_base_gives_a_black_and_white_reconstruction(data_dir, tmp_path):
+    """latent_decode 1.4: the decoders, trained on colour photos, gave a black-and-white photo colour fringes at
+    hair and ears (saturation 8 where its real had 0; LivePortrait's s2 among wild/reals, looked at full size on 7
+    Dec): a trace of their own. Such a base now gives a grey reconstruction, as grey as its paired real."""
+    from PIL import Image
+
+    src = tmp_path / "S" / "faces"
+    src.mkdir(parents=True)
+    for name in ("photo_s1.jpg", "photo_s42.jpg"):
+        Image.open(data_dir / "faces" / name).convert("L").save(src / name, quality=90)
+    out = tmp_path / "D"
+    gen("run", "--type", "generation", "--backend", "generation=latent_decode_sharp", "--n", 2, "--reals", 2,
+        "--splits", "train=1,val=0,test=0", "--sources", src.parent, "--out", out, "--workers", 1, "--quiet")
+    recs = read_records(out)
+    pairs = fake_real_pairs(recs)
+    assert len(pairs) == 2
+
+    def spread(r) -> float:
+        a = media.read_image(resolve(out, r)).astype(np.int16)
+        return float(np.percentile(np.maximum(abs(a[..., 0] - a[..., 1]), abs(a[..., 1] - a[..., 2])), 99.9))
+
+    for fake, real in pairs:
+        print(f"  channel spread (99.9 %): fake {spread(fake):.0f}, real {spread(real):.0f}")
+        assert fake.params["grey"] is True and fake.backend_version == "1.4"
+        assert spread(fake) <= latent_decode.GREY_SPREAD and spread(real) <= latent_decode.GREY_SPREAD
+    colour, _ = (np.asarray(Image.open(data_dir / "faces" / "photo_s1.jpg").convert("RGB")), None)
+    assert not latent_decode.is_grey(colour)
 
 
 def test_a_real_without_a_fake_ends_as_the_fakes_of_its_media_do(family_dataset):
