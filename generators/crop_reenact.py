@@ -22,7 +22,7 @@ from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
 
 TYPE = "reenactment"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels
 INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512 px
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
 SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim

@@ -330,7 +330,7 @@ def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp
     bases = [r.sources[0].path for r in fakes]
     print(f"  bases {bases}; grid offsets {[r.params['grid_offset'] for r in fakes]}; "
           f"video frames {[r.params.get('source_frame') for r in fakes]}")
-    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.3" for r in fakes)
+    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.4" for r in fakes)
     assert len({r.sha256 for r in fakes}) == 6
     imgs = [media.read_image(resolve(out, r)) for r in fakes]
     assert len({hashlib.sha256(im.tobytes()).hexdigest() for im in imgs}) == 6  # not only the JPEG quality

@@ -186,16 +186,27 @@ def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray)
     return aff, ok
 
 
+def stretch(aff: np.ndarray) -> np.ndarray:
+    """Per (T, 2, 3) affine, the largest factor by which its linear part stretches a length (its top singular
+    value): about 1 for a triangle that keeps its shape, huge for one whose output is a sliver."""
+    return np.linalg.svd(aff[:, :, :2], compute_uv=False)[:, 0] if len(aff) else np.zeros(0)
+
+
 def warp_region(src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray,
-                roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+                roi: tuple[int, int, int, int], max_stretch: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`piecewise_affine` restricted to roi = (x0, y0, x1, y1) of the output, via per-pixel table lookup.
 
     Returns the warped patch (roi-sized) and its coverage mask; several times faster than a gather of
-    full affines when the triangles cover a large area (a whole frame with border anchors).
+    full affines when the triangles cover a large area (a whole frame with border anchors). `max_stretch`: a
+    triangle whose output is a sliver (its output-to-source map stretches more than this) is not drawn: its
+    rasterised line of pixels sampled points strewn over its whole source triangle (teeth, lip line), a dotted
+    trail from cheek to mouth corner (wild/reals, 7 Dec); its neighbours or the caller's background cover them.
     """
     x0, y0, x1, y1 = roi
     dst = np.asarray(dst_pts, np.float32)
     aff, ok = triangle_affines(src_pts, dst_pts, tris)
+    if max_stretch is not None:
+        ok &= stretch(aff) <= max_stretch
     small = len(tris) < 256  # triangle ids fit 8 bits: each coefficient is one cv2.LUT, not a 6-wide gather
     label = np.full((y1 - y0, x1 - x0), len(tris), np.uint8 if small else np.int32)
     for k in np.nonzero(ok)[0]:
