@@ -81,6 +81,26 @@ def test_a_photo_of_two_people_is_kept_out_of_face_roles(data_dir, tmp_path):
     assert by_path["one.jpg"].excluded is None
 
 
+def test_an_animal_face_dlib_takes_for_a_face_is_kept_out_of_face_roles(data_dir, tmp_path):
+    """dlib's HOG detector found a 'face' on a monkey cropped from a nonface photo: the scan made it a person,
+    and a swap or lip-sync fake was made on it (7 Dec). Its detector score is far under people's."""
+    import cv2
+
+    from synthfake import media
+    from synthfake.sources import FACE_SCORE_MIN, scan
+
+    monkey = media.read_image(data_dir / "nonfaces" / "animal_s22.jpg")[100:612, 20:532]
+    src = tmp_path / "S"
+    src.mkdir()
+    cv2.imwrite(str(src / "monkey.jpg"), cv2.cvtColor(monkey, cv2.COLOR_RGB2BGR))
+    shutil.copy(data_dir / "faces" / "photo_s12.jpg", src / "person.jpg")
+    by_path = {it.path: it for it in scan(src).items}
+    why = by_path["monkey.jpg"].excluded or ""
+    assert why.startswith("not clearly a human face: dlib's detector score "), why
+    assert float(why.split("score ")[1].split()[0]) < FACE_SCORE_MIN
+    assert by_path["person.jpg"].excluded is None and by_path["person.jpg"].is_face
+
+
 def test_the_scan_table_keeps_long_names_whole_in_a_pipe(data_dir, tmp_path):
     """Piped into a log, the table was laid out 80 columns wide and cut names to 'phone_…', which cannot be told
     from 'photo…'; every path now appears whole in its row."""

@@ -36,10 +36,13 @@ NOT_MEDIA = "not a media file (unknown extension)"
 COPY_OF = "same content as "  # then the path of the first file with it
 SILENT_PEAK = 10 ** (-60 / 20)  # an audio file whose loudest sample stays under -60 dBFS holds no speech
 IDENTITY_THRESHOLD = 0.4  # same person below this; measured here: same 0.17-0.36, different >= 0.43
-SCAN_VERSION = 4  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
+SCAN_VERSION = 5  # of what `_index_media` computes from a file's bytes: bump when it changes (machine cache key;
 # 2: non-square pixels read at the shown width; 3: HDR and BT.2020 mapped to SDR, READ_SINCE; Matroska frames
 # counted; 4: faces under ~300 px in frames over 720 px found by a wider look, `faces.WIDER_SIDE`; videos
-# under MIN_VIDEO_FRAMES kept out; a second face of COMPANY size kept out)
+# under MIN_VIDEO_FRAMES kept out; a second face of COMPANY size kept out; 5: FACE_SCORE_MIN)
+FACE_SCORE_MIN = 0.25  # a file whose faces' median detector score (`faces.box_score`) is under this is not clearly a
+# human face: a monkey's face scored -0.11 to 0.08 where every file of ../shared/data and wild/reals (and wild's
+# fakes) scored a median of 0.45 or more (7 Dec); dlib's HOG detector took a cropped monkey photo for a face
 _FILE_FIELDS = {"path", "bytes", "mtime_ns", "sha256", "identity"}  # where the file is, not what it holds
 
 
@@ -121,14 +124,14 @@ def _same_file(a: SourceItem, b: SourceItem) -> bool:
 
 def frame_faces(frames: list[tuple[int, np.ndarray]]) -> list[tuple[int, faces.Face, np.ndarray, bool]]:
     """(frame index, largest face, its 128-D embedding, whether another face at least COMPANY times its width is
-    beside it) for each frame in which dlib finds a face."""
+    beside it, its detector score) for each frame in which dlib finds a face."""
     found = []
     for idx, rgb in frames:
         boxes = faces.detect_boxes(rgb)
         if face := faces.largest(rgb, boxes):  # faces.detect's face, with the other boxes kept for COMPANY
             width = lambda b: b[2] - b[0]  # noqa: E731
             company = any(width(b) >= COMPANY * width(boxes[0]) for b in boxes[1:])
-            found.append((idx, face, faces.embedding(rgb, face), company))
+            found.append((idx, face, faces.embedding(rgb, face), company, faces.box_score(rgb, face.box)))
     return found
 
 
@@ -151,18 +154,22 @@ def _index_face_media(item: SourceItem, path: Path) -> None:
         return
     if item.kind == "video" and len(found) / len(frames) < MIN_FACE_SHARE:
         item.excluded = f"face in only {len(found)}/{len(frames)} sampled frames"
+    score = float(np.median([f[4] for f in found]))
+    if score < FACE_SCORE_MIN:
+        item.excluded = (f"not clearly a human face: dlib's detector score {score:.2f} (median of {len(found)} "
+                         f"frame(s)) under {FACE_SCORE_MIN}; people's faces here score 0.45-3 (an animal's face?)")
     crowded = sum(f[3] for f in found)
     if crowded * 2 > len(found):  # its other people would pass the identity split (and the audit) unseen
         item.excluded = (f"another face beside the largest in {crowded}/{len(found)} sampled frame(s): someone "
                          f"who could be in another split (crop it to one person to use it)")
-    idx, face, ref, _ = max(found, key=lambda f: f[1].size)
+    idx, face, ref, *_ = max(found, key=lambda f: f[1].size)
     item.still_frame, item.box = idx, list(face.box)
     item.landmarks = face.landmarks.round(2).tolist()
     # the still's person only: frame-to-frame pairs, so dlib's pair threshold
     same = [f for f in found if faces.distance(f[2], ref) < faces.SAME_PERSON]
     item.embedding = np.mean([f[2] for f in same], axis=0).round(6).tolist()
     rgb = dict(frames)
-    item.glasses = round(float(np.median([glasses.score(rgb[i], face.landmarks) for i, face, _, _ in same])), 3)
+    item.glasses = round(float(np.median([glasses.score(rgb[i], face.landmarks) for i, face, *_ in same])), 3)
 
 
 def _index_media(item: SourceItem, path: Path) -> None:

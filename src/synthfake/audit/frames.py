@@ -45,7 +45,7 @@ def phash_task(task: tuple[str, str, int]) -> tuple[list[int] | None, str | None
 def face_task(task: tuple[str, str, int]) -> tuple[list[list[float]] | None, str | None]:
     """dlib embeddings of the largest face in each of k frames (frames without a face give none)."""
     frames, why = _read(*task)
-    return (None if frames is None else [emb.tolist() for _, _, emb, _ in frame_faces(frames)]), why
+    return (None if frames is None else [emb.tolist() for _, _, emb, *_ in frame_faces(frames)]), why
 
 
 def brightest(rgb: np.ndarray) -> np.ndarray:
