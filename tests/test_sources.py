@@ -101,6 +101,27 @@ def test_an_animal_face_dlib_takes_for_a_face_is_kept_out_of_face_roles(data_dir
     assert by_path["person.jpg"].excluded is None and by_path["person.jpg"].is_face
 
 
+def test_steady_noise_or_hum_is_not_taken_for_speech(data_dir, tmp_path):
+    """Only silence was kept out of the lip-sync driver role: white noise or mains hum was taken for speech and a
+    mouth was moved to it (sweep, 7 Dec). Speech's level moves with its syllables and pauses; a steady sound's not."""
+    import numpy as np
+    import soundfile as sf
+
+    from synthfake.sources import scan
+
+    src = tmp_path / "S"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 5) / 16000
+    sf.write(src / "noise.wav", rng.normal(0, 0.1, t.size).astype(np.float32), 16000)
+    sf.write(src / "hum.wav", (0.3 * np.sin(2 * np.pi * 50 * t)).astype(np.float32), 16000)
+    shutil.copy(data_dir / "audio" / "RD_Radio31_000.wav", src / "speech.wav")
+    by_path = {it.path: it for it in scan(src).items}
+    for name in ("noise.wav", "hum.wav"):
+        assert (by_path[name].excluded or "").startswith("no voice activity: a steady sound (its level moves "), name
+    assert by_path["speech.wav"].excluded is None and by_path["speech.wav"].is_audio
+
+
 def test_the_scan_table_keeps_long_names_whole_in_a_pipe(data_dir, tmp_path):
     """Piped into a log, the table was laid out 80 columns wide and cut names to 'phone_…', which cannot be told
     from 'photo…'; every path now appears whole in its row."""
