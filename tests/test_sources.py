@@ -162,6 +162,12 @@ def test_a_partial_identities_table_names_its_files_and_the_rest_are_grouped_by_
     (src / "identities.csv").write_text("path,identity\ncarol/IMG_0003.jpg,carol\n")
     with pytest.raises(SynthfakeError, match=r"identities.csv:2: 'carol/IMG_0003.jpg' is no file under"):
         scan(src, show=False)
+    # a name typed on Windows (accent composed) for a file unzipped from a Mac (decomposed): the refusal says so
+    shutil.copy(src / "carol" / "IMG_0002.jpg", src / "carol" / "Jose\u0301.jpg")
+    (src / "identities.csv").write_text("path,identity\ncarol/Jos\u00e9.jpg,carol\n")
+    with pytest.raises(SynthfakeError, match="file not found \\('Jose\u0301.jpg' beside it differs only in letter "
+                                             "case or Unicode form\\)"):
+        scan(src, show=False)
 
 
 def test_corrupt_video_is_named_recorded_and_the_run_goes_on(data_dir, dataset_dir, tmp_path):

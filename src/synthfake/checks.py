@@ -10,6 +10,7 @@ import errno
 import math
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from .errors import SynthfakeError
@@ -172,3 +173,17 @@ def refuse_repeats(path: Path, keys: list[str], lines: list[int] | None = None) 
         if key in seen:
             raise SynthfakeError(f"{path}:{line}: {key} is listed twice (first on line {seen[key]})")
         seen[key] = line
+
+
+def not_found_reason(f: Path) -> str:
+    """"file not found", naming a file beside it whose name differs only in letter case or Unicode form (a .JPG
+    listed as .jpg, an accent composed on one side and decomposed on the other): paths here are read exactly."""
+    def loose(name: str) -> str:
+        return unicodedata.normalize("NFC", name).casefold()
+
+    try:
+        near = sorted(n.name for n in f.parent.iterdir() if loose(n.name) == loose(f.name))
+    except OSError:
+        near = []
+    return f"file not found ({near[0]!r} beside it differs only in letter case or Unicode form)" if near else \
+        "file not found"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import read_csv
+from .checks import not_found_reason, read_csv
 from .errors import SynthfakeError
 
 
@@ -40,7 +40,8 @@ def read_identities(root: Path) -> dict[str, str] | None:
         if not r["path"] or not r["identity"]:
             raise SynthfakeError(f"{table}:{i}: a row needs both a path and an identity")
         if not (root / r["path"]).is_file():
-            raise SynthfakeError(f"{table}:{i}: {r['path']!r} is no file under {root} (paths are relative to it)")
+            raise SynthfakeError(f"{table}:{i}: {r['path']!r} is no file under {root} (paths are relative to it): "
+                                 f"{not_found_reason(root / r['path'])}")
     return {r["path"]: r["identity"] for r in rows}
 
 

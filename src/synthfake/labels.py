@@ -7,12 +7,11 @@ one-line error naming the CSV and its line; a listed file that is absent is skip
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import media
-from .checks import existing_folder, read_csv, refuse_repeats
+from .checks import existing_folder, not_found_reason, read_csv, refuse_repeats
 from .errors import ManifestError, SynthfakeError
 from .manifest import inside
 
@@ -74,28 +73,12 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
             skipped.append({"path": r.path, "reason": "a macOS zip leftover (__MACOSX/ or an AppleDouble ._ file), "
                                                       "not the picture or clip its name ends in"})
         elif not f.is_file():
-            skipped.append({"path": r.path, "reason": "a folder, not a file" if f.is_dir() else _not_found(f)})
+            skipped.append({"path": r.path, "reason": "a folder, not a file" if f.is_dir() else not_found_reason(f)})
         elif media.kind_of(f) not in ("image", "video"):
             skipped.append({"path": r.path, "reason": "not an image or video"})
         else:
             keep.append(r)
     return keep, skipped
-
-
-def _not_found(f: Path) -> str:
-    """"file not found", naming a file beside it whose name differs only in letter case or Unicode form (a .JPG
-    listed as .jpg, an accent composed on one side and decomposed on the other): paths here are read exactly."""
-    want = _loose(f.name)
-    try:
-        near = sorted(n.name for n in f.parent.iterdir() if _loose(n.name) == want)
-    except OSError:
-        near = []
-    return f"file not found ({near[0]!r} beside it differs only in letter case or Unicode form)" if near else \
-        "file not found"
-
-
-def _loose(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
 
 
 def labelled_files(folder: Path, labels: Path) -> tuple[list[Labelled], list[dict]]:
