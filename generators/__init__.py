@@ -130,12 +130,18 @@ def source_still(src: Source, params: dict) -> np.ndarray:
     return src.still()
 
 
-def source_face_at_most(src: Source, params: dict, even: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def source_face_at_most(src: Source, params: dict, even: bool = False,
+                        closed_gap: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`source_still` and its face landmarks, scaled down (INTER_AREA) so its long side is at most
-    params["max_side"]; `even`: each side rounded down to an even number (what H.264 needs)."""
+    params["max_side"]; `even`: each side rounded down to an even number (what H.264 needs); `closed_gap`: a
+    video's still is its nearest frame with the lips closed to that gap (`Source.closed_mouth_still`)."""
     import cv2  # here, so that listing backends stays light
 
-    img, lm = source_still(src, params), src.still_face().landmarks
+    if closed_gap is not None and src.item.kind == "video":
+        params["source_frame"] = k = src.closed_mouth_still(closed_gap)
+        img, lm = src.frame(k), (src.track()[k] if k != src.item.still_frame else src.still_face().landmarks)
+    else:
+        img, lm = source_still(src, params), src.still_face().landmarks
     k = min(1.0, params["max_side"] / max(img.shape[:2]))
     if k < 1.0:
         w, h = round(img.shape[1] * k), round(img.shape[0] * k)

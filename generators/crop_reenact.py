@@ -22,7 +22,8 @@ from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
 
 TYPE = "reenactment"
-VERSION = "1.1"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels
+VERSION = "1.2"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels;
+# 1.2: a video source's still is its nearest closed-mouth frame (`source_face_at_most(closed_gap=)`)
 INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512 px
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
 SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
@@ -89,7 +90,7 @@ def keep_inside(out_lm: np.ndarray, motion: np.ndarray, ring: np.ndarray, size: 
 def generate(sample, sources, out_stem, ctx: Context) -> Generated:
     src, drv = sources.role("source"), sources.role("driving")
     p = draw(sample.seed)
-    img, lm = source_face_at_most(src, p, even=True)
+    img, lm = source_face_at_most(src, p, even=True, closed_gap=LIP_ZERO_GAP)
     crop, m = source_crop(img, lm, INPUT)
     c_lm = align.transform_points(lm, m).astype(np.float32)
     start = sample.params["clip_start"]

@@ -137,3 +137,27 @@ def test_large_head_motion_leaves_no_uncovered_region(data_dir):
     head[: img.shape[0] // 2] = 255
     mx, my = landmark_reenact.background_map(head, motion, falloff)
     assert np.abs(np.diff(my, axis=0)).max() < 2.0 and np.abs(np.diff(mx, axis=1)).max() < 2.0  # no jump: no tear
+
+
+def test_a_video_source_caught_mid_word_gives_its_nearest_closed_mouth_frame(data_dir, tmp_path, monkeypatch):
+    """crop_reenact closes the source's lips before animating (LivePortrait's lip zero); a video's still taken
+    mid-word had dlib's lips on the lower lip and beard, and the fake's mouth closed as the driver's opened
+    (r -0.71 on a wild/ clip, 7 Dec). The still is now the nearest tracked frame with closed lips and a face at
+    least 0.9 of the still's; without one, the indexed still."""
+    rgb = media.read_image(data_dir / "faces" / "photo_s1.jpg")
+    face = faces.detect(rgb)
+    closed = lmk.open_mouth(face.landmarks, 0.01 * float(lmk.interocular(face.landmarks))
+                            - float(lmk.mouth_gap(face.landmarks)), 0.3)
+    wide = lmk.open_mouth(closed, 0.15 * float(lmk.interocular(closed)), 0.3)
+    centre = closed.mean(0)
+    track = np.stack([wide if 2 <= t <= 6 else closed for t in range(10)]).astype(np.float64)
+    track[7] = centre + 0.8 * (closed - centre)  # closed but smaller: the face moved away
+    track[1] = np.nan  # not tracked
+    item = SourceItem(path="v.mp4", kind="video", frames=10, still_frame=5, landmarks=wide.tolist())
+    src = Source(item, tmp_path / "v.mp4", "source", tmp_path)
+    monkeypatch.setattr(Source, "track", lambda self: track)
+    assert src.closed_mouth_still(0.03) == 8  # 2-6 open, 7 too small, 8 nearer than 0
+    track[8:] = wide
+    assert src.closed_mouth_still(0.03) == 0
+    track[:] = wide
+    assert src.closed_mouth_still(0.03) == 5

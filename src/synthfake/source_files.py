@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import faces, machine_cache, media
+from . import landmarks as lmk
 from .errors import SynthfakeError
 from .files import canonical_hash, write_npy_atomic
 from .sources import SourceItem, machine_kind
@@ -46,6 +47,19 @@ class Source:
     def track(self) -> np.ndarray:
         """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
         return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding, self.item.frames)
+
+    def closed_mouth_still(self, max_gap: float, min_size: float = 0.9) -> int:
+        """The tracked frame nearest the indexed still whose lips are closed (inner gap at most `max_gap` face
+        units) and whose face is at least `min_size` of the still's: a still caught mid-word had dlib's lips
+        placed on the lower lip and beard, and a warp that closes them opened a band instead (7 Dec). The indexed
+        still when no frame qualifies."""
+        track, still = self.track(), self.item.still_frame
+        seen = np.flatnonzero(~np.isnan(track[:, 0, 0]))
+        lm = track[seen]
+        iod = lmk.interocular(lm)
+        size = float(lmk.interocular(np.asarray(self.item.landmarks, np.float64)))
+        ok = seen[(lmk.mouth_gap(lm) <= max_gap * iod) & (iod >= min_size * size)]
+        return int(ok[np.argmin(np.abs(ok - still))]) if len(ok) else still
 
     def clip_still(self, start: int, n: int) -> int:
         """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
