@@ -23,7 +23,7 @@ from PIL import Image
 
 from synthfake import faces, media
 from synthfake.errors import MediaError, SynthfakeError
-from synthfake.files import canonical_hash, commit_file, sha256_or_none
+from synthfake.files import canonical_hash, commit_file, file_state, sha256_or_none
 from synthfake.pools import process_pool
 
 CACHE_VERSION = 4  # bump when the crop code changes what it produces (2: the second look at RETRY_SIDE; 3: square
@@ -182,15 +182,6 @@ def file_crops(path: str | Path, s: CropSettings) -> FileCrops:
 def cache_file(cache_root: Path, s: CropSettings, sample_id: str) -> Path:
     """ROOT/<settings key>/<sample id>.npz"""
     return Path(cache_root) / s.key() / f"{sample_id}.npz"
-
-
-def file_state(path: str | Path) -> tuple[int, int] | None:
-    """(size, mtime in ns) of a media file as it is now; None when it cannot be stat'ed (absent)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 def load_cached(path: Path, sha256: str, media_path: str | Path | None = None) -> FileCrops | None:

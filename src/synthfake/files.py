@@ -183,3 +183,13 @@ def validate_json(path: str | Path, model, data):
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise SynthfakeError(f"{path}: not a valid {model.__name__} ({loc}: {err['msg']}){more}") from None
+
+
+def file_state(path: str | Path) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a file as it is now, the key of caches that must see it rewritten; None when it
+    cannot be stat'ed (absent)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from . import media
 from .errors import ManifestError, MediaError, SynthfakeError
+from .files import file_state
 from .dataset import Dataset
 from .manifest import Record, iter_jsonl, part_files, resolve, source_file, why_invalid
 from .shared_types import SAMPLE_TYPES
@@ -86,12 +87,8 @@ def waveform(data: np.ndarray, size: int) -> np.ndarray:
 _READS: dict[tuple[str, int, int], str | None] = {}
 
 
-def _stamp(path: Path) -> tuple[str, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return str(path), st.st_size, st.st_mtime_ns
+def _key(path: Path) -> tuple[str, int, int] | None:
+    return None if (state := file_state(path)) is None else (str(path), *state)
 
 
 def why_not(path: Path, e: Exception) -> str:
@@ -107,10 +104,10 @@ def read_noted(path: Path, read: Callable[[], object]):
     try:
         got = read()
     except (MediaError, OSError) as e:
-        if (key := _stamp(path)) is not None and path.is_file():
+        if (key := _key(path)) is not None and path.is_file():
             _READS[key] = why_not(path, e)
         raise
-    if (key := _stamp(path)) is not None:
+    if (key := _key(path)) is not None:
         _READS.setdefault(key, None)
     return got
 
@@ -122,7 +119,7 @@ def problem(path: Path) -> str | None:
         return "missing"
     if not path.is_file():
         return "unreadable: not a file"
-    key = _stamp(path)
+    key = _key(path)
     if key not in _READS:
         kind = media.kind_of(path)
         reader = {"audio": lambda: media.read_audio(path), "video": lambda: media.read_frames(path, 0, 1)}.get(

@@ -11,11 +11,12 @@ of 20 real ones; the record-level properties saw none of it.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ..files import file_state
 
 HEADER_CAP = 2000  # files read per label and media kind: a setting does not vary by chance, so a spread sample
 # of each class shows it, and a 10^6-record audit reads 8,000 headers rather than a million
@@ -49,25 +50,16 @@ def jpeg_quality(path: str | Path) -> int | None:
     return image_header(str(path)).get("jpeg_quality")
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
-    """(size, mtime ns) of a file, the part of the header caches' key that sees it rewritten; None when absent."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-
-
 def image_header(path: str) -> dict:
     """An image's mode, metadata blocks and, for a JPEG, quality, chroma subsampling and scan; {} when unreadable."""
-    stamp = _stamp(path)
+    stamp = file_state(path)
     return _image_header(path, stamp) if stamp else {}
 
 
 def video_header(path: str) -> dict:
     """A video's pixel format, profile and colour tags, and its first audio stream's codec, rate and channels
     (audio_codec, audio_rate, audio_channels; absent without audio); {} when unreadable."""
-    stamp = _stamp(path)
+    stamp = file_state(path)
     return _video_header(path, stamp) if stamp else {}
 
 
