@@ -13,7 +13,10 @@ Where it sits: plan_layout (group and rank k, by keyed permutations). What it ta
 A redraw (attempt k > 0 after a failed quality gate) keeps the pair role's file and clip and draws the other roles
 again, so a real paired with a fake stays paired with what that fake shows, whichever attempt is recorded.
 Version 6 draws the backends of a type that take the same roles as one group (`family`), and pairs a real with a
-PAIR_STILL fake made from a video as that clip's still.
+PAIR_STILL fake made from a video as that clip's still. Version 7: the m-th real of a split takes the split's
+fake p(m mod F) (p a keyed permutation of its F fakes) and is the file its fake was made on, paired with it (a
+fake of no source, text to image: the split's photos in turn); beyond F, the same targets unpaired. So reals
+are photos and clips in the fakes' share: version 6's went over every file once, and clips leaned fake.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from .plan_combos import Combos, SplitPool
 from .plan_layout import Group, Layout
 from .plan_perm import Permutation
 from .plan_table import TableBase, left_out
-from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SampleSpec, random_stream,
-                          sample_id)
-from .shared_types import PAIR_ROLE
+from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SALT_V7_REAL, SampleSpec,
+                          random_stream, sample_id)
+from .shared_types import PAIR_ROLE, TYPE_INFO
 from .sources import SourceItem
 
 
@@ -86,6 +89,7 @@ class IndexedTable(TableBase):
                             for n, s in enumerate(plan.splits)}
         self._rotations: dict[Group, Rotation] = {}
         self._families: dict[Group, tuple[Group, int, int]] = {}
+        self._split_fakes: dict[str, tuple[list[Group], Permutation]] = {}
         self.validate()
 
     # ------------------------------------------------------------------ what every version answers
@@ -265,16 +269,47 @@ class IndexedTable(TableBase):
             item = sp.order[int(rng.integers(len(sp.order)))]
             return self._spec(i, g, {0: (item, "real")}, self.clip(rng, item), int(rng.integers(2**31)), i, attempt)
         m = self.layout.real_rank_in_split(g, k)
-        item, turn = sp.order[m % len(sp.order)], m // len(sp.order)
-        fake = self.paired_fake(g.split, item, turn)
         rng = random_stream(self.plan.seed, SALT_V5_REAL, i)
+        if self.plan.version >= 7 and (drawn := self._split_fake(g.split, m)) is not None:
+            item, fake = drawn
+        else:
+            item, turn = sp.order[m % len(sp.order)], m // len(sp.order)
+            fake = self.paired_fake(g.split, item, turn)
         if fake is None:
             return self._spec(i, g, {0: (item, "real")}, self.clip(rng, item), int(rng.integers(2**31)), i, 0)
         params = {k: fake.params[k] for k in ("clip_start", "clip_frames") if k in fake.params}
         params["paired_with"] = fake.id
-        if self.pair_still[fake.backend] and item.kind == "video":  # the fake is an image of the clip (plan 6)
+        photo_of_clip = self.pair_still[fake.backend] or (  # an image of the clip: plan 6; any such type: plan 7
+            self.plan.version >= 7 and TYPE_INFO[fake.type].outputs == ("image",))
+        if photo_of_clip and item.kind == "video":
             params["still"] = True
         return self._spec(i, g, {0: (item, "real")}, params, int(rng.integers(2**31)), fake.index, 0)
+
+    def _split_fake(self, split: str, m: int) -> tuple[SourceItem, SampleSpec | None] | None:
+        """Version 7: the m-th real of a split's file and the fake it pairs with (None beyond the split's fakes, or
+        for a fake of no source, which takes the split's photos in turn); None when the split has no fakes."""
+        if split not in self._split_fakes:
+            groups = [h for h in self.layout.all_groups if h.type != "real" and h.split == split and h.count]
+            n = sum(h.count for h in groups)
+            self._split_fakes[split] = groups, Permutation(n, self.plan.seed, SALT_V7_REAL,
+                                                           list(self.plan.splits).index(split))
+        groups, order = self._split_fakes[split]
+        if not order.n:
+            return None
+        turn, j = divmod(m, order.n)
+        j = order(j)
+        for h in groups:  # fake j of the split: rank j of the first group that holds it
+            if j < h.count:
+                break
+            j -= h.count
+        fake = self._fake(self.layout.index_of(h, j), h, j)[0]
+        rot = self.rotation(h)
+        if rot.pair is None:  # text to image: no file of the split made it
+            sp = self.split_pools[split]
+            photos = [it for it in sp.order if it.kind == "image"] or sp.order
+            return photos[m % len(photos)], None
+        role = self.roles[h.backend][rot.pair][0]
+        return next(it for it, r in fake.sources if r == role), (None if turn else fake)
 
     def paired_fake(self, split: str, item: SourceItem, turn: int) -> SampleSpec | None:
         """The `turn`-th fake of the split whose target is `item` (groups in plan order), or None."""
