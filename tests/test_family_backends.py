@@ -406,7 +406,8 @@ def test_a_pair_leaves_the_writer_with_one_history(family_dataset):
                 a, b = (audio_signals(*media.read_audio_of_video(resolve(family_dataset, r), 0, 1e9))
                         for r in (fake, real))
                 assert abs(a["audio.duration_s"] - b["audio.duration_s"]) < 1e-3
-                assert a["audio.rolloff_hz"] < 9000 and b["audio.rolloff_hz"] < 9000
+                assert a.keys() == b.keys()  # both silent (a silent target track), or both sound, band-limited
+                assert all(s.get("audio.rolloff_hz", 0) < 9000 for s in (a, b))
 
 
 def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_path):
@@ -426,7 +427,7 @@ def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_pat
     pairs = fake_real_pairs(recs)
     print(f"  {[(f.params['source_frame'], r.params.get('source_frame'), r.path[-4:]) for f, r in pairs]}")
     assert sum(r.label for r in recs) == 4 and len(pairs) == 4
-    assert json.loads((out / "plan.json").read_text())["version"] == 6
+    assert json.loads((out / "plan.json").read_text())["version"] >= 6
     for fake, real in pairs:
         assert real.params["still"] is True and real.backend_version == "1.2" and fake.backend_version == "1.4"
         k = fake.params["source_frame"]
