@@ -289,9 +289,10 @@ def test_machine_cache_skips_a_second_scan_and_track_and_a_bad_entry_is_recomput
                           equal_nan=True)
 
 
-def test_a_long_video_s_track_is_said_before_it_starts(data_dir, tmp_path, capsys):
+def test_a_long_video_s_track_is_said_before_it_starts(data_dir, tmp_path, capsys, monkeypatch):
     """A source video's whole track comes before its first sample; a 2 min clip had left the run at 0 for minutes
-    without a word (sweep). From LONG_TRACK frames a line says what is being done and about how long it takes."""
+    without a word (sweep). From LONG_TRACK frames a line says what is being done and about how long it takes,
+    and a progress line follows every 30 s (a 10 min clip's 8 min had no word after the first, sweep 7 Dec)."""
     from clips import h264_clip
 
     from synthfake import media
@@ -301,6 +302,10 @@ def test_a_long_video_s_track_is_said_before_it_starts(data_dir, tmp_path, capsy
     h264_clip(clip, [media.read_image(data_dir / "faces" / "still_talk_d3.jpg")] * 3, (128, 128))
     video_track(clip, "short", tmp_path / "a", None, frames=LONG_TRACK - 1)
     assert capsys.readouterr().err == ""
+    monkeypatch.setenv("SYNTHFAKE_PROGRESS_INTERVAL", "0")  # a line each frame, as each 30 s on a long clip
     video_track(clip, "long", tmp_path / "b", None, frames=3000)
-    assert capsys.readouterr().err == ("tracking the face through all 3000 frames of c.mp4 (once per file, kept on "
-                                       "this machine; at ~20 frames/s on one core, about 2 min)\n")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == ("tracking the face through all 3000 frames of c.mp4 (once per file, kept on this machine; "
+                        "at ~20 frames/s on one core, about 2 min)")
+    assert [ln.split(",")[0] for ln in lines[1:5]] == [f"tracking c.mp4: {k}/3000 ({k * 100 // 3000}%)"
+                                                       for k in range(4)]

@@ -13,12 +13,26 @@ from . import faces, machine_cache, media
 from . import landmarks as lmk
 from .errors import SynthfakeError
 from .files import canonical_hash, write_npy_atomic
+from .progress import PlainProgress
 from .sources import SourceItem, machine_kind
 
 LONG_TRACK = 1500  # frames (a minute at 25 fps) from which tracking a video is said before it starts
 TRACK_FPS = 20  # frames a second tracked on one core here (480 px; ~0.045 s a frame, the sweep's 2 min clip)
 TRACK_VERSION = 4  # of `faces.track`'s output for a video and reference (machine cache key; 2: square pixels; 3: SDR;
 # 4: a wider look where a frame over 720 px shows no face at 360 px)
+
+
+def _told(frames_in, frames: int, name: str):
+    """The frames of a video, with a plain progress line every 30 s while a long one (LONG_TRACK) is tracked:
+    a 10 min clip took 8 min with no word after the first line (plain lines: a rich bar may be live already)."""
+    if frames < LONG_TRACK:
+        yield from frames_in
+        return
+    with PlainProgress() as prog:
+        task = prog.add_task(f"tracking {name}", total=frames, unit="frames")
+        for frame in frames_in:
+            yield frame
+            prog.advance(task)
 
 
 @dataclass
@@ -112,7 +126,7 @@ def video_track(path: Path, sha256: str, cache_dir: Path, reference: list[float]
                   f"machine; at ~{TRACK_FPS} frames/s on one core, about {frames / TRACK_FPS / 60:.0f} min)",
                   file=sys.stderr, flush=True)
         ref = np.array(reference, np.float32) if reference is not None else None
-        found = faces.track(media.iter_frames(path), ref)
+        found = faces.track(_told(media.iter_frames(path), frames, path.name), ref)
         out = np.full((len(found), 68, 2), np.nan, np.float32)
         for i, f in enumerate(found):
             if f is not None:
