@@ -89,7 +89,7 @@ class IndexedTable(TableBase):
                             for n, s in enumerate(plan.splits)}
         self._rotations: dict[Group, Rotation] = {}
         self._families: dict[Group, tuple[Group, int, int]] = {}
-        self._split_fakes: dict[str, tuple[list[Group], Permutation]] = {}
+        self._split_fakes: dict[str, tuple[list[Group], Permutation, list[SourceItem]]] = {}
         self.validate()
 
     # ------------------------------------------------------------------ what every version answers
@@ -290,10 +290,11 @@ class IndexedTable(TableBase):
         for a fake of no source, which takes the split's photos in turn); None when the split has no fakes."""
         if split not in self._split_fakes:
             groups = [h for h in self.layout.all_groups if h.type != "real" and h.split == split and h.count]
-            n = sum(h.count for h in groups)
-            self._split_fakes[split] = groups, Permutation(n, self.plan.seed, SALT_V7_REAL,
-                                                           list(self.plan.splits).index(split))
-        groups, order = self._split_fakes[split]
+            order = Permutation(sum(h.count for h in groups), self.plan.seed, SALT_V7_REAL,
+                                list(self.plan.splits).index(split))
+            photos = [it for it in self.split_pools[split].order if it.kind == "image"]
+            self._split_fakes[split] = groups, order, photos or self.split_pools[split].order
+        groups, order, photos = self._split_fakes[split]
         if not order.n:
             return None
         turn, j = divmod(m, order.n)
@@ -302,12 +303,10 @@ class IndexedTable(TableBase):
             if j < h.count:
                 break
             j -= h.count
-        fake = self._fake(self.layout.index_of(h, j), h, j)[0]
         rot = self.rotation(h)
         if rot.pair is None:  # text to image: no file of the split made it
-            sp = self.split_pools[split]
-            photos = [it for it in sp.order if it.kind == "image"] or sp.order
             return photos[m % len(photos)], None
+        fake = self._fake(self.layout.index_of(h, j), h, j)[0]
         role = self.roles[h.backend][rot.pair][0]
         return next(it for it, r in fake.sources if r == role), (None if turn else fake)
 
