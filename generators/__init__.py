@@ -135,7 +135,7 @@ def source_face_at_most(src: Source, params: dict, even: bool = False,
     """`source_still` and its face landmarks, scaled down (INTER_AREA) so its long side is at most
     params["max_side"]; `even`: each side rounded down to an even number (what H.264 needs); `closed_gap`: a
     video's still is its nearest frame with the lips closed to that gap (`Source.closed_mouth_still`)."""
-    import cv2  # here, so that listing backends stays light
+    from synthfake import media  # here, so that listing backends stays light
 
     if closed_gap is not None and src.item.kind == "video":
         params["source_frame"] = k = src.closed_mouth_still(closed_gap)
@@ -144,9 +144,7 @@ def source_face_at_most(src: Source, params: dict, even: bool = False,
         img, lm = source_still(src, params), src.still_face().landmarks
     k = min(1.0, params["max_side"] / max(img.shape[:2]))
     if k < 1.0:
-        w, h = round(img.shape[1] * k), round(img.shape[0] * k)
-        img = cv2.resize(img, (w // 2 * 2, h // 2 * 2) if even else (w, h), interpolation=cv2.INTER_AREA)
-        lm = lm * k
+        img, lm = media.fit_within(img, params["max_side"], even), lm * k
     return img, lm
 
 

@@ -14,6 +14,6 @@ from __future__ import annotations
 from synthfake.generators import latent_decode as first
 
 # one real face, reconstructed (through latent_ae3); its pair's JPEG finish
-TYPE, ROLES, FINISH, PAIR_STILL, ready, generate = first.through("latent_ae3")
-VERSION = "1.4"  # as latent_decode 1.4: the clip's still (its real the same), grid phase, a JPEG base's history,
-# a black-and-white base reconstructed black-and-white
+TYPE, ROLES, FINISH, PAIR_STILL, PAIR_MAX_SIDE, ready, generate = first.through("latent_ae3")
+VERSION = "1.5"  # as latent_decode 1.5: the clip's still (its real the same), grid phase, a JPEG base's history,
+# a black-and-white base reconstructed black-and-white, a base over PAIR_MAX_SIDE at that size (plan 7)

@@ -213,6 +213,8 @@ class IndexedTable(TableBase):
         rng = random_stream(self.plan.seed, SALT_V5_FAKE, i)
         self._optional(picked, rot, g, rng)
         params = self.clip(rng, target) if target is not None else {}
+        if self.pair_max_side[g.backend]:
+            params["max_side"] = self.pair_max_side[g.backend]
         return self._spec(i, g, picked, params, int(rng.integers(2**31)), i, 0), code
 
     def _take(self, picked: dict, combos: Combos, drawn, turn: int | None, g: Group, rng=None) -> None:
@@ -253,7 +255,7 @@ class IndexedTable(TableBase):
             c += 1  # never the first draw's combination when another is left
         self._take(picked, combos, combos.unrank(c, tier), None, g, rng)
         self._optional(picked, rot, g, rng)
-        params = {k: first.params[k] for k in ("clip_start", "clip_frames") if k in first.params}
+        params = {k: first.params[k] for k in ("clip_start", "clip_frames", "max_side") if k in first.params}
         return self._spec(first.index, g, picked, params, int(rng.integers(2**31)), first.index, attempt)
 
     def _spec(self, i: int, g: Group, picked: dict, params: dict, seed: int, degrade_key: int,
@@ -271,13 +273,17 @@ class IndexedTable(TableBase):
         m = self.layout.real_rank_in_split(g, k)
         rng = random_stream(self.plan.seed, SALT_V5_REAL, i)
         if self.plan.version >= 7 and (drawn := self._split_fake(g.split, m)) is not None:
-            item, fake = drawn
+            item, fake, paired = drawn
         else:
             item, turn = sp.order[m % len(sp.order)], m // len(sp.order)
             fake = self.paired_fake(g.split, item, turn)
-        if fake is None:
-            return self._spec(i, g, {0: (item, "real")}, self.clip(rng, item), int(rng.integers(2**31)), i, 0)
-        params = {k: fake.params[k] for k in ("clip_start", "clip_frames") if k in fake.params}
+            paired = fake is not None
+        if not paired:  # its own clip; at its fake's working size where that fake has one (plan 7)
+            params = self.clip(rng, item)
+            if fake is not None and "max_side" in fake.params:
+                params["max_side"] = fake.params["max_side"]
+            return self._spec(i, g, {0: (item, "real")}, params, int(rng.integers(2**31)), i, 0)
+        params = {k: fake.params[k] for k in ("clip_start", "clip_frames", "max_side") if k in fake.params}
         params["paired_with"] = fake.id
         photo_of_clip = self.pair_still[fake.backend] or (  # an image of the clip: plan 6; any such type: plan 7
             self.plan.version >= 7 and TYPE_INFO[fake.type].outputs == ("image",))
@@ -285,9 +291,10 @@ class IndexedTable(TableBase):
             params["still"] = True
         return self._spec(i, g, {0: (item, "real")}, params, int(rng.integers(2**31)), fake.index, 0)
 
-    def _split_fake(self, split: str, m: int) -> tuple[SourceItem, SampleSpec | None] | None:
-        """Version 7: the m-th real of a split's file and the fake it pairs with (None beyond the split's fakes, or
-        for a fake of no source, which takes the split's photos in turn); None when the split has no fakes."""
+    def _split_fake(self, split: str, m: int) -> tuple[SourceItem, SampleSpec | None, bool] | None:
+        """Version 7: the m-th real of a split's file, the fake it takes it from (None for a fake of no source,
+        whose real takes the split's photos in turn) and whether they pair (not beyond the split's fakes); None
+        when the split has no fakes."""
         if split not in self._split_fakes:
             groups = [h for h in self.layout.all_groups if h.type != "real" and h.split == split and h.count]
             order = Permutation(sum(h.count for h in groups), self.plan.seed, SALT_V7_REAL,
@@ -305,10 +312,10 @@ class IndexedTable(TableBase):
             j -= h.count
         rot = self.rotation(h)
         if rot.pair is None:  # text to image: no file of the split made it
-            return photos[m % len(photos)], None
+            return photos[m % len(photos)], None, False
         fake = self._fake(self.layout.index_of(h, j), h, j)[0]
         role = self.roles[h.backend][rot.pair][0]
-        return next(it for it, r in fake.sources if r == role), (None if turn else fake)
+        return next(it for it, r in fake.sources if r == role), fake, not turn
 
     def paired_fake(self, split: str, item: SourceItem, turn: int) -> SampleSpec | None:
         """The `turn`-th fake of the split whose target is `item` (groups in plan order), or None."""

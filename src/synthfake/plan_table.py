@@ -52,6 +52,9 @@ class TableBase(ABC):
         self.avoid_glasses = {b: plan.version >= 4 and bool(_backend_attr(b, "AVOID_GLASSES", False))
                               for b in self.roles}
         self.pair_still = {b: plan.version >= 6 and bool(_backend_attr(b, "PAIR_STILL", False)) for b in self.roles}
+        # plan 7: the long side a backend works at (a generator's output size), given to its fakes and their reals
+        self.pair_max_side = {b: _backend_attr(b, "PAIR_MAX_SIDE", None) if plan.version >= 7 else None
+                              for b in self.roles}
         self.glasses = glasses_identities(index.items)  # people who wear glasses
         self.identity_split = self._split_identities()
         self.pools = self._pools()

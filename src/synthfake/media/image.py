@@ -102,3 +102,13 @@ def encode_png(rgb: np.ndarray) -> bytes:
     if not ok:
         raise MediaError("<memory>", "PNG encoding failed")
     return buf.tobytes()
+
+
+def fit_within(rgb: np.ndarray, max_side: int, even: bool = False) -> np.ndarray:
+    """`rgb` scaled down (INTER_AREA) so its long side is at most `max_side`, unchanged when it already is; `even`:
+    each side rounded down to an even number (what H.264 needs). One rule, so a fake and its real come out alike."""
+    k = min(1.0, max_side / max(rgb.shape[:2]))
+    if k >= 1.0:
+        return rgb
+    w, h = round(rgb.shape[1] * k), round(rgb.shape[0] * k)
+    return cv2.resize(rgb, (w // 2 * 2, h // 2 * 2) if even else (w, h), interpolation=cv2.INTER_AREA)
