@@ -10,18 +10,16 @@ data-parallel unchanged; only the main process scores validation and writes the 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from synthfake.checks import is_number
 from synthfake.errors import SynthfakeError
 from synthfake.progress import sample_progress
 
-from .augment import AugmentSettings, augment
+from .augment import AugmentSettings
 from .crops import CropSettings, iter_record_crops
 from .evaluate import plan_hash, score_records, split_records
 from .metrics import best_threshold, macro_f1_at
@@ -30,6 +28,7 @@ from .model import check_device, load_base, save_detector
 from .onnx_export import export_onnx
 from .score import takes_media
 from . import train_log
+from .train_examples import CropDataset, collate, file_weights, media_weights, with_pseudo_fakes
 
 
 DEFAULT_RECIPE = Path(__file__).with_name("default_recipe.json")  # recipes/detector/ holds the same file
@@ -87,72 +86,6 @@ class TrainOptions:
     balance_media: bool = False  # within photos and within videos, fakes and reals weigh the same (`media_weights`)
     l2: float = 0.0  # L2 penalty in the loss on the trained weight matrices (a ridge on the head, not AdamW's decay)
     threshold_prior_people: float = 2.0  # how many val people 0.5 weighs as in `pick_threshold` (0: val's best)
-
-
-class CropDataset(torch.utils.data.Dataset):
-    """Training examples (cache file, crop index, class index, is a video's[, pseudo]), loaded lazily and augmented
-    on the fly; a pseudo example is a real crop self-blended anew at each draw and labelled fake. `media`: the
-    model is told which crops are a video's (`score.takes_media`)."""
-
-    def __init__(self, items: list[tuple], meta: DetectorMeta, seed: int, aug: AugmentSettings,
-                 weights: np.ndarray | None = None, media: bool = False):
-        self.items, self.meta, self.seed, self.aug, self.weights = items, meta, seed, aug, weights
-        self.media = media
-        self.calls: dict[int, int] = defaultdict(int)
-        self.mean = np.asarray(meta.mean, np.float32)
-        self.std = np.asarray(meta.std, np.float32)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict:
-        path, j, y, video, *pseudo = self.items[i]
-        with np.load(path, allow_pickle=False) as z:
-            crop = z["crops"][j]
-        self.calls[i] += 1  # a new draw each epoch; torch's per-worker seed keeps loader workers apart
-        rng = np.random.default_rng([self.seed, torch.initial_seed() % 2 ** 63, i, self.calls[i]])
-        if pseudo:
-            from .pseudo_fakes import pseudo_fake
-
-            blended = pseudo_fake(crop, rng, self.meta.margin)
-            crop, y = (crop, 1 - self.meta.fake_index) if blended is None else (blended, self.meta.fake_index)
-        x = augment(crop, rng, self.aug).astype(np.float32) * np.float32(1 / 255)
-        x = ((x - self.mean) / self.std).transpose(2, 0, 1)
-        out = {"pixel_values": torch.from_numpy(np.ascontiguousarray(x)), "labels": y}
-        if self.weights is not None:
-            out["weights"] = float(self.weights[i])
-        if self.media:
-            out["is_video"] = float(video)
-        return out
-
-
-def collate(batch: list[dict]) -> dict:
-    """Stack examples into the batch the Trainer passes to the model."""
-    out = {"pixel_values": torch.stack([b["pixel_values"] for b in batch]),
-           "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
-    for key in ("weights", "is_video"):
-        if key in batch[0]:
-            out[key] = torch.tensor([b[key] for b in batch], dtype=torch.float32)
-    return out
-
-
-def file_weights(items: list[tuple]) -> np.ndarray:
-    """Each crop's weight when every training file weighs the same: 1 / its file's crops, scaled to mean 1 (the
-    loss keeps its size). Unbalanced, a clip of 16 crops outweighs a photo 16 to 1, and the head learns clips."""
-    counts = Counter(item[0] for item in items)
-    w = np.array([1.0 / counts[item[0]] for item in items])
-    return w * (len(w) / w.sum())
-
-
-def media_weights(items: list[tuple]) -> np.ndarray:
-    """Each crop's weight when, within each media kind, fakes and reals weigh the same: n_kind / (2 n_kind,label),
-    scaled to mean 1. A plan's reals spread over the split's files while its fakes follow their types (reenactment
-    and lip sync are clips), so clips lean fake (README command 1's data: 41 % of fakes are videos, 26 % of reals)
-    and a head trained on them learns 'a clip is fake' as its bias."""
-    cells = Counter((item[3], item[2]) for item in items)
-    kinds = Counter(item[3] for item in items)
-    w = np.array([kinds[item[3]] / (2.0 * cells[(item[3], item[2])]) for item in items])
-    return w * (len(w) / w.sum())
 
 
 def penalised_trainer(base, l2: float):
@@ -216,14 +149,6 @@ def training_items(dataset: Path, records, s: CropSettings, meta: DetectorMeta, 
     if skipped:
         log(f"{skipped} of {len(records)} training file(s) gave no crops")
     return items
-
-
-def with_pseudo_fakes(items: list[tuple], rate: float, fake_index: int, seed: int) -> list[tuple]:
-    """`items` plus `rate` self-blended pseudo-fakes per real crop (whole repeats, then a seeded share)."""
-    reals = [(p, j, c, v, True) for p, j, c, v in items if c != fake_index]
-    whole, part = divmod(max(0.0, rate), 1.0)
-    pick = np.random.default_rng([seed, 7]).permutation(len(reals))[:round(part * len(reals))]
-    return items + reals * int(whole) + [reals[k] for k in sorted(pick)]
 
 
 def learning_rate(o: TrainOptions) -> float:

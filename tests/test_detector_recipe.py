@@ -13,7 +13,8 @@ pytest.importorskip("transformers")
 
 from conftest import ROOT  # noqa: E402
 from synthfake.detector.meta import DetectorMeta  # noqa: E402
-from synthfake.detector.train import DEFAULT_RECIPE, with_pseudo_fakes  # noqa: E402
+from synthfake.detector.train import DEFAULT_RECIPE  # noqa: E402
+from synthfake.detector.train_examples import with_pseudo_fakes  # noqa: E402
 
 
 def test_default_recipe_is_the_shipped_file_and_applies_without_base(tmp_path, monkeypatch):
@@ -63,7 +64,8 @@ def test_pseudo_fakes_are_added_per_real_crop():
 def test_pseudo_fake_blends_inside_the_face_only(data_dir):
     from synthfake.detector.crops import CropSettings, file_crops
     from synthfake.detector.pseudo_fakes import crop_box, pseudo_fake
-    from synthfake.detector.train import CropDataset, augment_settings
+    from synthfake.detector.train import augment_settings
+    from synthfake.detector.train_examples import CropDataset
 
     crop = file_crops(data_dir / "faces" / "photo_s42.jpg", CropSettings(frames=1, size=112)).crops[0]
     assert crop_box(112, 0.3) == (21, 21, 91, 91)
@@ -99,7 +101,8 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
     from transformers import Trainer, TrainingArguments
     from transformers.modeling_outputs import ImageClassifierOutput
 
-    from synthfake.detector.train import file_weights, penalised_trainer
+    from synthfake.detector.train import penalised_trainer
+    from synthfake.detector.train_examples import file_weights
 
     items = [("clip.npz", j, 0, True) for j in range(16)] + [("photo.npz", 0, 1, False), ("photo2.npz", 0, 1, False)]
     w = file_weights(items)
@@ -130,7 +133,7 @@ def test_files_weigh_alike_and_the_head_pays_its_l2_in_the_loss(tmp_path):
 def test_media_weights_balance_fakes_and_reals_within_each_media_kind():
     """balance_media: clips 3 fakes to 1 real, photos 1 fake to 3 reals (what a plan's pairing leaves, less
     extreme): within each kind the two classes weigh the same, each kind keeps its share, mean weight 1."""
-    from synthfake.detector.train import media_weights
+    from synthfake.detector.train_examples import media_weights
 
     items = ([(f"v{k}", 0, 1, True) for k in range(3)] + [("v3", 0, 0, True)] + [("p0", 0, 1, False)]
              + [(f"p{k}", 0, 0, False) for k in range(1, 4)])

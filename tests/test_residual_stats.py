@@ -163,7 +163,8 @@ def test_media_heads_score_a_video_s_crops_on_contrasts_alone(crop, tmp_path):
     from synthfake.detector.onnx_export import export_onnx, onnx_scorer
     from synthfake.detector.residual_stats import contrasts
     from synthfake.detector.score import score_stream
-    from synthfake.detector.train import CropDataset, augment_settings, collate
+    from synthfake.detector.train import augment_settings
+    from synthfake.detector.train_examples import CropDataset, collate
 
     model, meta = load_base(None, SIZE, arch={"type": "residual_stats", "media_heads": True})
     f = torch.randn(3, N_FEATURES)
