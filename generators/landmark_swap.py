@@ -40,6 +40,7 @@ FINISH = {"image_jpeg": True}  # the pasted face has no camera JPEG grid, its ph
 ROI_MARGIN = 0.2
 AVOID_GLASSES = True  # the plan prefers faces without glasses: with them only the lower face is swapped (a full
 # hull pasted a source's rims as ghosts and erased a target's)
+BLUR_ONLY = "laplacian_match_blur_only"  # `sharpness` of a swap whose source is blurred to the target, never sharpened
 SOURCE_MAX_YAW = 0.25  # a source video's frames with the head turned further are not drawn
 
 
@@ -82,7 +83,8 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
     warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"], skin_d)
-    warped, _ = sr.match_sharpness(warped, roi, interior)  # after colour: contrast changes Laplacian energy
+    # after colour: contrast changes Laplacian energy
+    warped, _ = sr.match_sharpness(warped, roi, interior, p["sharpness"] != BLUR_ONLY)
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)
     alpha = sr.swap_alpha(lm, skin_s, skin_d, p["feather"], p.get("source_fringe", False),
                           p.get("below_glasses", False), sr.hair_strands(warped, lm))

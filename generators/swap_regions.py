@@ -137,8 +137,10 @@ def sharpness(rgb: np.ndarray, mask: np.ndarray) -> float:
     return float(v.var()) if v.size else 0.0
 
 
-def match_sharpness(src: np.ndarray, dst: np.ndarray, interior: np.ndarray) -> tuple[np.ndarray, float]:
-    """Blur (or lightly unsharp) the warped source until its Laplacian energy on the face interior is the target's.
+def match_sharpness(src: np.ndarray, dst: np.ndarray, interior: np.ndarray,
+                    sharpen: bool = True) -> tuple[np.ndarray, float]:
+    """Blur (or lightly unsharp, unless not `sharpen`) the warped source until its Laplacian energy on the face
+    interior is the target's.
 
     Returns the image and the Gaussian sigma used (negative: unsharp amount)."""
     target = sharpness(dst, interior)
@@ -149,7 +151,7 @@ def match_sharpness(src: np.ndarray, dst: np.ndarray, interior: np.ndarray) -> t
             if sharpness(out, interior) <= target:
                 return out, sigma
         return out, sigma
-    if have < 0.6 * target:
+    if sharpen and have < 0.6 * target:
         soft = cv2.GaussianBlur(src, (0, 0), 1.0).astype(np.float32)
         for amount in (0.5, 1.0, 1.5):
             out = np.clip(src + amount * (src.astype(np.float32) - soft), 0, 255).astype(np.uint8)
