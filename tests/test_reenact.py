@@ -143,7 +143,7 @@ def test_a_video_source_caught_mid_word_gives_its_nearest_closed_mouth_frame(dat
     """crop_reenact closes the source's lips before animating (LivePortrait's lip zero); a video's still taken
     mid-word had dlib's lips on the lower lip and beard, and the fake's mouth closed as the driver's opened
     (r -0.71 on a wild/ clip, 7 Dec). The still is now the nearest tracked frame with closed lips and a face at
-    least 0.9 of the still's; without one, the indexed still."""
+    least 0.9 of the still's; without one, the largest closed one down to 0.7 of it (1.3); else the indexed still."""
     rgb = media.read_image(data_dir / "faces" / "photo_s1.jpg")
     face = faces.detect(rgb)
     closed = lmk.open_mouth(face.landmarks, 0.01 * float(lmk.interocular(face.landmarks))
@@ -159,5 +159,10 @@ def test_a_video_source_caught_mid_word_gives_its_nearest_closed_mouth_frame(dat
     assert src.closed_mouth_still(0.03) == 8  # 2-6 open, 7 too small, 8 nearer than 0
     track[8:] = wide
     assert src.closed_mouth_still(0.03) == 0
+    track[0] = centre + 0.75 * (closed - centre)  # crop_reenact 1.3: no closed frame at 0.9 of the still's size
+    assert src.closed_mouth_still(0.03) == 7  # the largest closed one down to 0.7 (talk_d12's are 0.7-0.9)
+    track[7] = centre + 0.6 * (closed - centre)
+    track[0] = wide
+    assert src.closed_mouth_still(0.03) == 5  # under 0.7: the indexed still
     track[:] = wide
     assert src.closed_mouth_still(0.03) == 5

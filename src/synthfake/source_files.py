@@ -62,18 +62,24 @@ class Source:
         """Per-frame 68 landmarks of this file's own person, (frames, 68, 2), NaN where absent; cached on disk."""
         return video_track(self.path, self.item.sha256, self.cache_dir, self.item.embedding, self.item.frames)
 
-    def closed_mouth_still(self, max_gap: float, min_size: float = 0.9) -> int:
+    def closed_mouth_still(self, max_gap: float, min_size: float = 0.9, least_size: float = 0.7) -> int:
         """The tracked frame nearest the indexed still whose lips are closed (inner gap at most `max_gap` face
         units) and whose face is at least `min_size` of the still's: a still caught mid-word had dlib's lips
-        placed on the lower lip and beard, and a warp that closes them opened a band instead (7 Dec). The indexed
-        still when no frame qualifies."""
+        placed on the lower lip and beard, and a warp that closes them opened a band instead (7 Dec). Else the
+        closed frame with the largest face, down to `least_size` of the still's (talk_d12's closed frames are
+        0.7-0.9 of its still: its open "O" mouth was kept and painted over every driver's smile); else the
+        indexed still."""
         track, still = self.track(), self.item.still_frame
         seen = np.flatnonzero(~np.isnan(track[:, 0, 0]))
         lm = track[seen]
         iod = lmk.interocular(lm)
         size = float(lmk.interocular(np.asarray(self.item.landmarks, np.float64)))
-        ok = seen[(lmk.mouth_gap(lm) <= max_gap * iod) & (iod >= min_size * size)]
-        return int(ok[np.argmin(np.abs(ok - still))]) if len(ok) else still
+        closed = lmk.mouth_gap(lm) <= max_gap * iod
+        ok = seen[closed & (iod >= min_size * size)]
+        if len(ok):
+            return int(ok[np.argmin(np.abs(ok - still))])
+        smaller = closed & (iod >= least_size * size)
+        return int(seen[smaller][np.argmax(iod[smaller])]) if smaller.any() else still
 
     def clip_still(self, start: int, n: int) -> int:
         """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
