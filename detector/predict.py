@@ -1,7 +1,7 @@
 """Score a competition folder: one row per image or video, columns and order from a sample submission.
 
 Writes the submission CSV and, beside it, `<name>_probs.csv` with each file's fake probability, crops
-used and the reason for any fallback. An unreadable file or one with no face gets the fallback label and
+used and the reason for any fallback (a sheet's row with no file too: its fallback label and why). An unreadable file or one with no face gets the fallback label and
 a logged one-line reason; the run goes on. A sheet that asks for a probability (a probability column, or DFDC's
 0.5 in every row) gets UNSCORED_PROB there instead: the fallback label as probability 0 or 1 is the most confident
 answer possible, and under log loss the most costly one when wrong.
@@ -187,8 +187,9 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     finally:  # done, or stopped by an error or Ctrl-C: the reader thread and the workers end here
         parts.close()
     summary.files = len(scores)
-    for k in summary.missing:
-        log(f"{k}: listed in {sample} but {why_missing(k, input_dir, ambiguous.get(k))} -> {summary.fallback}")
+    why = {k: f"listed in {sample} but {why_missing(k, input_dir, ambiguous.get(k))}" for k in summary.missing}
+    for k, text in why.items():
+        log(f"{k}: {text} -> {summary.fallback}")
 
     summary.threshold = _threshold(scores, meta, threshold, fake_share, log)
 
@@ -213,6 +214,8 @@ def predict(model_dir: Path, input_dir: Path, out: Path, sample: Path | None = N
     probs = [{"filename": p.relative_to(input_dir).as_posix(), "prob_fake": "" if sc.prob is None else f"{sc.prob:.8f}",
               "label": label(p), "crops": sc.crops, "sampled_frames": sc.sampled, "reason": sc.reason or sc.note}
              for p in files for sc in [scores[p]]]
+    probs += [{"filename": k, "prob_fake": "", "label": label(None), "crops": 0, "sampled_frames": 0, "reason": text}
+              for k, text in why.items()]  # the sheet's rows with no file: in the submission with the fallback
     _write_csv(probs_path(out), ["filename", "prob_fake", "label", "crops", "sampled_frames", "reason"], probs)
     return summary
 

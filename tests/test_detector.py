@@ -109,7 +109,9 @@ def test_predict_folder_follows_sample_submission(tiny_model, det_dataset, data_
     sub = _rows(tmp_path / "sub.csv")
     assert [r["id"] for r in sub] == keys and list(sub[0]) == ["id", "label", "extra"]
     probs = {r["filename"]: r for r in _rows(tmp_path / "sub_probs.csv")}
-    assert sorted(probs) == files
+    assert sorted(probs) == sorted(files + ["not_there"])  # the sheet's row with no file too, with why
+    assert probs["not_there"]["reason"] == f"listed in {sample} but not found under {inp}", probs["not_there"]
+    assert probs["not_there"]["label"] == "0" and probs["not_there"]["prob_fake"] == ""
     thr = json.loads((tiny_model / "detector.json").read_text())["threshold"]
     for f in ("animal.jpg", "corrupt.png", "videos/cut.mp4"):
         assert probs[f]["prob_fake"] == "" and probs[f]["label"] == "0" and probs[f]["reason"]

@@ -186,6 +186,10 @@ def test_a_key_that_fits_several_files_is_called_ambiguous(model, data_dir, tmp_
         assert (f"{key}: listed in {sheet} but ambiguous: it fits 2 files under {inp} (same.jpg, same.mp4); write the "
                 f"one meant as its path -> fallback label 1") in err, err
     assert "2 listed but missing" in out, out
+    probs = {r["filename"]: r for r in _rows(tmp_path / "sub_probs.csv")}  # every sheet row is there, with why
+    assert set(probs) == {"same", "SAME", "other.jpg"}, probs
+    assert probs["SAME"]["prob_fake"] == "" and probs["SAME"]["label"] == "1" and probs["SAME"]["crops"] == "0"
+    assert probs["SAME"]["reason"].startswith(f"listed in {sheet} but ambiguous: it fits 2 files"), probs["SAME"]
 
 
 def test_a_name_with_spaces_round_trips_through_the_submission(model, data_dir, tmp_path):
