@@ -53,26 +53,30 @@ def _alpha(path: Path) -> np.ndarray | None:
     return None if a.min() == 255 else (a.astype(np.float32) / 255.0)[..., None]
 
 
-def _read_pil(path: Path) -> np.ndarray:
-    """What OpenCV could not decode, read by Pillow (HEIF too, where pillow-heif is installed), upright."""
+def _pil_rgb(path: Path) -> np.ndarray:
+    """The image as Pillow decodes it, upright (its EXIF orientation applied), in RGB."""
     from PIL import Image, ImageOps
 
+    with Image.open(path) as im:
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+
+
+def _read_pil(path: Path) -> np.ndarray:
+    """What OpenCV could not decode, read by Pillow (HEIF too, where pillow-heif is installed), upright."""
+    from PIL import Image
+
     try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        return _pil_rgb(path)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise MediaError(path, "not a decodable image (corrupt, truncated or wrong format)") from None
 
 
 def _read_heif(path: Path) -> np.ndarray:
     """A HEIC/HEIF still (an iPhone's photo: HEVC-coded) via libheif, which OpenCV cannot decode."""
-    from PIL import Image, ImageOps
-
     if register_heif_opener is None:
         raise MediaError(path, "a HEIC/HEIF image needs pillow-heif (pip install pillow-heif)")
     try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        return _pil_rgb(path)
     except (OSError, ValueError, SyntaxError) as e:
         raise MediaError(path, f"not a decodable HEIF image ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
 
