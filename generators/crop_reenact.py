@@ -23,8 +23,8 @@ from synthfake.generators.common import align
 
 TYPE = "reenactment"
 VERSION = "1.3"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels;
-# 1.2: a video source's still is its nearest closed-mouth frame (`source_face_at_most(closed_gap=)`); 1.3: failing one at 0.9 of
-# the still's face size, its largest closed-mouth frame down to 0.7 (`Source.closed_mouth_still`)
+# 1.2: a video source's still is its nearest closed-mouth frame (`source_face_at_most(closed_gap=)`); 1.3: failing
+# one at 0.9 of the still's face size, its largest closed-mouth frame down to 0.7 (`Source.closed_mouth_still`)
 INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512 px
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
 SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
