@@ -29,6 +29,8 @@ class AugmentSettings:
     jitter: float = 0.2  # brightness, contrast and saturation factors in [1 - j, 1 + j]
     p_jpeg: float = 0.5
     quality: tuple[int, int] = (30, 95)
+    p_noise: float = 0.0  # Gaussian noise on every channel (a sensor's, at another gain): before the codec
+    noise: tuple[float, float] = (1.0, 5.0)  # its standard deviation in 8-bit levels
     p_grey: float = 0.0  # a black-and-white copy: scored on its luma features alone (residual_stats)
     p_h264: float = 0.0  # one intra-coded H.264 frame (instead of JPEG): the codec's deblocked smoothing
     crf: tuple[int, int] = (20, 32)
@@ -69,6 +71,11 @@ def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else rgb
 
 
+def noisy(rgb: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """rgb with independent Gaussian noise of `sigma` levels on each pixel and channel, rounded and clipped."""
+    return np.clip(rgb + rng.normal(0.0, sigma, rgb.shape) + 0.5, 0, 255).astype(np.uint8)
+
+
 def grey(rgb: np.ndarray) -> np.ndarray:
     """The crop in black and white (BT.601 luma in all three channels), as an archival or filtered photo."""
     return np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
@@ -105,6 +112,8 @@ def augment(rgb: np.ndarray, rng: np.random.Generator, a: AugmentSettings = Augm
     if rng.random() < a.p_color:
         j = a.jitter
         x = color_jitter(x, *rng.uniform(1 - j, 1 + j, size=3))
+    if a.p_noise and rng.random() < a.p_noise:
+        x = noisy(x, rng.uniform(*a.noise), rng)
     if a.p_grey and rng.random() < a.p_grey:
         x = grey(x)
     if a.p_h264 and rng.random() < a.p_h264:

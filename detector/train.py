@@ -114,7 +114,7 @@ def augment_settings(changes: dict | None) -> AugmentSettings:
         raise SynthfakeError(f"augment: unknown field(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
     a = AugmentSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in (changes or {}).items()})
     limits = {"scale": (0.01, 1.0), "sigma": (0.0, 50.0), "sharpen": (0.0, 10.0), "quality": (1, 100),
-              "crf": (0, 51)}
+              "crf": (0, 51), "noise": (0.0, 50.0)}
     for f in fields(AugmentSettings):
         v = getattr(a, f.name)
         ok = (is_number(v, 0, 1) if f.name.startswith("p_")

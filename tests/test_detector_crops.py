@@ -264,9 +264,13 @@ def test_augmentations_change_pixels_not_shape(media_files):
     lap = [np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F)).mean()
            for x in (img, aug.sharpen(img, 0.5), aug.sharpen(img, 1.5))]  # more detail than the crop had
     assert lap[0] * 1.2 < lap[1] < lap[2] and np.array_equal(aug.sharpen(img, 0.0), img)
+    n = aug.noisy(np.full((64, 64, 3), 128, np.uint8), 3.0, np.random.default_rng(0)).astype(float)
+    assert abs(n.mean() - 128) < 0.2 and 2.8 < n.std() < 3.2  # Gaussian noise of the drawn level, centred
     # off by default: the draws, and so every recipe's training, are the ones they were
     assert np.array_equal(aug.augment(img, np.random.default_rng(5), aug.AugmentSettings(p_grey=0, p_h264=0,
-                                                                                         p_sharpen=0)), out[5])
+                                                                                         p_sharpen=0, p_noise=0)),
+                          out[5])
+    assert not np.array_equal(aug.augment(img, np.random.default_rng(5), aug.AugmentSettings(p_noise=1)), out[5])
     both = aug.AugmentSettings(p_grey=1, p_h264=1, p_resize=0, p_blur=0, p_color=0)
     o = aug.augment(img, np.random.default_rng(0), both)
     assert (o[..., 0] == o[..., 2]).mean() > 0.9 and not np.array_equal(o, aug.grey(img))

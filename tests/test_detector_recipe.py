@@ -154,6 +154,7 @@ def test_media_weights_balance_fakes_and_reals_within_each_media_kind():
     ({"augment": {"quality": [95, 30]}}, "augment: quality (95, 30): expected [lo, hi] within 1..100"),
     ({"augment": {"crf": [40, 20]}}, "augment: crf (40, 20): expected [lo, hi] within 0..51"),
     ({"augment": {"sharpen": [0.5, 11]}}, "augment: sharpen (0.5, 11): expected [lo, hi] within 0..10"),
+    ({"augment": {"noise": [6, 2]}}, "augment: noise (6, 2): expected [lo, hi] within 0..50"),
     ({"model": {"type": "residual_stats", "clipp": 3.0}}, "model residual_stats: unknown key 'clipp' (did you mean "
                                                           "'clip'?); known: clip, hidden,"),
     ({"model": {"type": "resnet", "hiden_sizes": [8]}}, "model resnet: unknown key 'hiden_sizes' (did you mean "
