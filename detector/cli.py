@@ -75,8 +75,9 @@ def detect_train(
                                           "training flags."),
 ):
     """Fine-tune a ViT (or a recipe's small network from scratch) on the train split, choose the threshold on
-    val, save the model folder. Without --base the CPU recipe residual_stats_media_cpu sets epochs, lr, frames and
-    score frames (10, 0.01, 16, 16); the defaults shown below apply with --base or where a flag is given."""
+    val, save the model folder. Without --base the CPU recipe residual_stats_media_noise_cpu sets epochs, lr,
+    frames and score frames (10, 0.01, 16, 16); the defaults shown below apply with --base or where a flag is
+    given."""
     from synthfake.detector.train import TrainOptions, train
 
     from synthfake.detector.train import DEFAULT_RECIPE, RECIPE_ONLY, augment_settings, check_recipe_only
