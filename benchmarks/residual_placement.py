@@ -15,7 +15,6 @@ KB residual of 8x8 blocks, the flattest and the most structured quarter by Sobel
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -75,17 +74,18 @@ def folder_groups(folder: Path, labels: Path, workers: int) -> dict[str, tuple[l
     """{kind: (its fakes' stats, the stats of the folder's reals of the media its fakes are)}, equalised first."""
     from synthfake.detector.crops import CropSettings, file_crops, is_video_file
     from synthfake.detector.equalise import equalise_folder
+    from synthfake.labels import read_labels
 
     eq = equalise_folder(folder, labels, workers=workers, log=lambda *a: None)
-    kind = {row["path"]: row.get("kind", "") for row in csv.DictReader(open(labels, encoding="utf-8"))}
+    kind = {row.path: row.kind for row in read_labels(labels, folder)}
     fakes, reals = defaultdict(list), {True: [], False: []}
-    for row in csv.DictReader(open(eq.labels, encoding="utf-8")):
-        s = file_stats(file_crops(eq.folder / row["path"], CropSettings(frames=4, size=224)).crops)
+    for row in read_labels(eq.labels, eq.folder):
+        s = file_stats(file_crops(eq.folder / row.path, CropSettings(frames=4, size=224)).crops)
         if s is None:
             continue
-        video = is_video_file(row["path"])
-        if row["label"].strip().lower() in ("1", "fake"):
-            fakes[(kind.get(eq.source_of.get(row["path"], row["path"]), "?"), video)].append(s)
+        video = is_video_file(row.path)
+        if row.label == 1:
+            fakes[(kind.get(eq.source_of.get(row.path, row.path)) or "?", video)].append(s)
         else:
             reals[video].append(s)
     out: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
