@@ -12,13 +12,12 @@ F1_TOLERANCE either way) and the copy is current (`int8_choice`); `--int8` asks 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.files import removed_on_error, tmp_beside, write_json_atomic
+from synthfake.files import read_json, removed_on_error, tmp_beside, write_json_atomic
 
 from .onnx_export import (INT8_FILE, INT8_META, ONNX_FILE, file_stamp, onnx_scorer, same_file, weights_file,
                           weights_stamp)
@@ -106,10 +105,9 @@ def read_check(model_dir: Path) -> dict | None:
     if not p.is_file():
         return None
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise SynthfakeError(f"{p}: cannot read the int8 check ({e}); run `gen detect export {model_dir} --int8 "
-                             f"--dataset D` again") from None
+        return read_json(p)
+    except SynthfakeError as e:
+        raise SynthfakeError(f"{e}; run `gen detect export {model_dir} --int8 --dataset D` again") from None
 
 
 def require_check(model_dir: Path) -> None:

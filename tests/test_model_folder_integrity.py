@@ -255,3 +255,14 @@ def test_a_base_with_a_malformed_config_is_one_line_naming_it(tmp_path, text, sa
     with pytest.raises(SynthfakeError) as e:
         load_base(tmp_path / "b")
     assert str(e.value).startswith(f"{tmp_path / 'b' / 'config.json'}: {said}"), str(e.value)
+
+
+def test_a_corrupt_int8_check_is_one_line_saying_how_to_make_it_again(tmp_path):
+    """model.int8.json cut short (a full disk) or a folder in its place: one line naming the file, what is wrong
+    and the command that writes it again, read by the project's one JSON reader."""
+    from synthfake.detector.quantize import read_check
+
+    assert read_check(tmp_path) is None  # no check at all: nothing to read
+    (tmp_path / "model.int8.json").write_text('{"macro_f1_int8": 0.7')
+    with pytest.raises(SynthfakeError, match=r"model.int8.json: corrupt JSON at line 1 .*; run `gen detect export "):
+        read_check(tmp_path)

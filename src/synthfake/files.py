@@ -127,7 +127,12 @@ def open_to_read(path: Path, expected: str, error: type[SynthfakeError] = Synthf
     except IsADirectoryError:
         raise error(f"{path}: is a folder, expected {expected}") from None
     except OSError as e:
-        raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+        raise _unreadable(path, e, error) from None
+
+
+def _unreadable(path: Path, e: OSError, error: type[SynthfakeError]) -> SynthfakeError:
+    """The one line for a file the system would not read (its reason, or the exception's name)."""
+    return error(f"{path}: cannot be read ({e.strerror or type(e).__name__})")
 
 
 def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = SynthfakeError) -> bytes:
@@ -136,7 +141,7 @@ def read_bytes(path: Path, expected: str, error: type[SynthfakeError] = Synthfak
         try:
             return fh.read()
         except OSError as e:
-            raise error(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+            raise _unreadable(path, e, error) from None
 
 
 class DuplicateKey(ValueError):
