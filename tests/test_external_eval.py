@@ -20,7 +20,7 @@ from synthfake.detector.external import evaluate_external, report_external  # no
 from synthfake.detector.meta import DetectorMeta  # noqa: E402
 from synthfake.detector.model import load_base  # noqa: E402
 from synthfake.errors import SynthfakeError  # noqa: E402
-from synthfake.labels import Labelled, read_labels  # noqa: E402
+from synthfake.labels import Labelled, present, read_labels  # noqa: E402
 from tiny_models import RESNET as ARCH, random_detector  # noqa: E402
 
 FILES = [("faces/photo_s1.jpg", 0), ("faces/photo_s12.jpg", 0), ("faces/still_talk_d3.jpg", 1),
@@ -312,3 +312,17 @@ def test_a_one_class_set_says_what_its_macro_f1_counts():
     for t in external_tables(mixed, "x"):
         console.print(t)
     assert ONE_CLASS.strip() not in console.export_text()
+
+
+def test_windows_separators_and_absolute_paths_under_the_folder_are_read(folder, tmp_path):
+    """A labels CSV written on Windows (`fakes\\a.jpg`) or by a script that listed absolute paths names the same
+    files; an absolute path elsewhere, or a drive letter, is still refused with its line (they were all refused)."""
+    _write_labels(tmp_path / "win.csv", [("faces\\photo_s1.jpg", "0"), (f"{folder.resolve()}/faces/photo_s12.jpg", "1"),
+                                         (f"{folder.absolute()}/faces/still_talk_d3.jpg", "1")], ("path", "label"))
+    rows = read_labels(tmp_path / "win.csv", folder)
+    assert [r.path for r in rows] == ["faces/photo_s1.jpg", "faces/photo_s12.jpg", "faces/still_talk_d3.jpg"]
+    assert present(rows, folder)[1] == []  # every one found
+    for bad in (f"{tmp_path}/elsewhere.jpg", "C:\\data\\a.jpg"):
+        _write_labels(tmp_path / "bad.csv", [("faces/photo_s1.jpg", "0"), (bad, "1")], ("path", "label"))
+        with pytest.raises(SynthfakeError, match="bad.csv:3: path .* must be relative to"):
+            read_labels(tmp_path / "bad.csv", folder)

@@ -1,5 +1,6 @@
-"""Labels CSVs of folders that are not synthfake datasets: `path,label[,kind,model]`, paths relative to the folder.
-A competition's answer sheet (`filename,label` with Real / Fake) reads as it is.
+"""Labels CSVs of folders that are not synthfake datasets: `path,label[,kind,model]`, paths relative to the folder
+(Windows separators, and absolute paths under the folder, are read as such). A competition's answer sheet
+(`filename,label` with Real / Fake) reads as it is.
 
 Used by `gen detect eval --labels` and `gen audit --labels`. A bad label or a path leaving the folder is a
 one-line error naming the CSV and its line; a listed file that is absent is skipped with its reason.
@@ -7,6 +8,7 @@ one-line error naming the CSV and its line; a listed file that is absent is skip
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +31,21 @@ class Labelled:
 # the competition's answer sheets say Real / Fake; pandas writes an int column holding a NaN as 0.0 / 1.0
 LABEL_VALUES = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "real": 0, "fake": 1}
 PATH_COLUMNS = ("path", "filename")  # ours, then the competition's submission column
+WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")  # C:/... (once its separators are '/'): absolute on the machine it came from
+
+
+def _relative(path: str, folder: Path) -> str:
+    """A listed path as the folder-relative POSIX path it names: Windows separators made '/', and an absolute
+    path under the folder (as a script that listed it writes it) made relative; anything else as written."""
+    path = path.replace("\\", "/")
+    if not path.startswith("/"):
+        return path
+    for root in {Path(folder).absolute().as_posix(), Path(folder).resolve().as_posix()}:
+        try:
+            return PurePosixPath(path).relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return path
 
 
 def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
@@ -42,10 +59,10 @@ def read_labels(csv_path: Path, folder: Path) -> list[Labelled]:
         raise SynthfakeError(f"{csv_path}: {what} needs a 'path' or 'filename' column, got {sorted(rows[0])}")
     out = []
     for line, r in zip(rows.lines, rows):
-        path, word = (r.get(column) or "").strip(), (r.get("label") or "").strip()
+        path, word = _relative((r.get(column) or "").strip(), folder), (r.get("label") or "").strip()
         label = LABEL_VALUES.get(word.lower())
         p = PurePosixPath(path)
-        if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
+        if not path or p.is_absolute() or WINDOWS_DRIVE.match(path) or ".." in p.parts:
             raise SynthfakeError(f"{csv_path}:{line}: path {path!r} must be relative to {folder} and stay inside it")
         if label is None:
             raise SynthfakeError(f"{csv_path}:{line}: label {word!r} for {path}: expected 1 or Fake, 0 or Real")
