@@ -226,6 +226,9 @@ def detect_eval(
     equalise_cache: Optional[Path] = typer.Option(None, "--equalise-cache", help="Folder of the equalised copies "
                                                   "(default: equalised-KEY beside the labels CSV, or beside the folder "
                                                   "when the CSV is inside it)."),
+    unseen: bool = typer.Option(False, "--unseen", help="Leave out what the model saw in training: a listed file "
+                                "byte for byte a picture or clip behind its train or val split, or a dataset's "
+                                "record made from one (detector.json seen_sources)."),
 ):
     """Macro F1 (Fake positive), per-class F1, confusion matrix, recall per type and backend, ROC AUC; with
     --labels: ROC AUC (overall, per kind, per media), macro F1 at the saved and best thresholds, recall per kind
@@ -247,7 +250,7 @@ def detect_eval(
 
         s = EqualiseSettings()
         reps = evaluate_equalised(model_dir, dataset, labels, s, equalise_cache, batch_size, device, fp16, workers,
-                                  not quiet, _note)
+                                  not quiet, _note, unseen)
         _report([*external_tables(reps["equalised"], f"{model_dir} on {dataset} ({labels}), equalised"),
                  comparison_table(reps, f"{model_dir} on {dataset}: as found and equalised ({s})")],
                 json_out, lambda: {"settings": s.__dict__, **{k: r.as_dict() for k, r in reps.items()}})
@@ -255,10 +258,11 @@ def detect_eval(
     if labels is not None:
         from synthfake.detector.external import evaluate_external, external_tables
 
-        ext = evaluate_external(model_dir, dataset, labels, batch_size, device, fp16, workers, not quiet, _note)
+        ext = evaluate_external(model_dir, dataset, labels, batch_size, device, fp16, workers, not quiet, _note,
+                                unseen)
         _report(external_tables(ext, f"{model_dir} on {dataset} ({labels})"), json_out, ext.as_dict)
         return
     rep, _, _ = evaluate(model_dir, dataset, split, leave_out, batch_size, device, fp16, workers, show=not quiet,
-                         log=_note)
+                         log=_note, unseen=unseen)
     _report(tables(rep, f"{model_dir} on {dataset} [{split}]" + (f", held out: {leave_out}" if leave_out else "")),
             json_out, rep.as_dict)

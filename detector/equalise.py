@@ -29,7 +29,7 @@ from synthfake import media
 from synthfake.errors import MediaError, SynthfakeError
 from synthfake.files import (atomic_file, canonical_hash, read_json, sha256_file, write_bytes_atomic,
                              write_json_atomic)
-from synthfake.labels import Labelled, labelled_files
+from synthfake.labels import Exclude, Labelled, labelled_files
 
 VERSION = 3  # bump when the writer changes what it produces (2: non-square pixels read at the shown width; each
 # copy's enlargement in the index; 3: HDR and BT.2020 mapped to SDR)
@@ -161,8 +161,9 @@ class Equalised:
 
 
 def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSettings(), cache: Path | None = None,
-                    workers: int = 2, log=print) -> Equalised:
-    """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones.
+                    workers: int = 2, log=print, exclude: Exclude | None = None) -> Equalised:
+    """Equalised copies of every listed file under `cache` (default: `default_cache`), reusing earlier ones; a file
+    `exclude` names is skipped with its reason.
 
     Refused in one line, before anything is written, where the cache would overwrite a file the equaliser did not
     write there (`check_cache`)."""
@@ -171,7 +172,7 @@ def equalise_folder(folder: Path, labels: Path, s: EqualiseSettings = EqualiseSe
     if cache.resolve().is_relative_to(folder.resolve()):
         raise SynthfakeError(f"{cache}: the equalised cache is inside the folder it re-encodes ({folder}); its "
                              f"copies and labels would be scored with it. Give --equalise-cache another folder")
-    rows, skipped = labelled_files(folder, labels)
+    rows, skipped = labelled_files(folder, labels, exclude)
     index_path = cache / INDEX
     index = check_cache(cache, labels, rows, s)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from synthfake.labels import Labelled
 
 from .external import (ExternalReport, auc_or_none, fmt, report_external, score_folder, scored_as_found,
-                       scored_confound)
+                       scored_confound, seen_exclusion)
 
 
 def confound_of(folder: Path, rows: list[Labelled]) -> tuple[str | None, float | None]:
@@ -44,7 +44,7 @@ SAME = "found_same_files"  # evaluate_equalised's as-found report over the files
 
 def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=None, cache: Path | None = None,
                        batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
-                       show: bool = True, log=print) -> dict[str, ExternalReport]:
+                       show: bool = True, log=print, unseen: bool = False) -> dict[str, ExternalReport]:
     """{"found": the folder as it is, every scored file (one the equaliser cannot encode counts with the fallback
     label's probability, as `predict` gives it); SAME: the same scores over only the files scored equalised too;
     "equalised": those files re-encoded by one writer (equalise.py)}. SAME and "equalised" hold the same files, so
@@ -58,8 +58,10 @@ def evaluate_equalised(model_dir: Path, folder: Path, labels: Path, settings=Non
 
     folder = Path(folder)
     meta = read_meta(Path(model_dir))  # a folder that cannot be scored with fails before anything is re-encoded
-    eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log)
-    found, rows, probs = scored_as_found(model_dir, meta, folder, labels, batch_size, device, fp16, workers, show, log)
+    exclude = seen_exclusion(meta, unseen)
+    eq = equalise_folder(folder, labels, settings or EqualiseSettings(), cache, workers, log, exclude)
+    found, rows, probs = scored_as_found(model_dir, meta, folder, labels, batch_size, device, fp16, workers, show, log,
+                                         exclude)
     for s in eq.skipped:
         if s["reason"].startswith("not equalised"):
             log(f"{folder / s['path']}: {s['reason']}: skipped")

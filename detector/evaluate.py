@@ -59,6 +59,29 @@ def trained_on(meta: DetectorMeta, dataset: Path, records: list[Record]) -> bool
     return any(r.id == sample_id(meta.dataset_plan, r.index) for r in records)
 
 
+def seen_sources(records: list[Record]) -> list[str]:
+    """sha256[:16] of the picture and clip files behind `records` (speech, shared by every split, is no one's face):
+    detector.json keeps them as `seen_sources`."""
+    from synthfake import media
+
+    return sorted({s.sha256[:16] for r in records for s in r.sources if media.kind_of(s.path) != "audio"})
+
+
+def without_seen(records: list[Record], meta: DetectorMeta, unseen: bool, where, log) -> list[Record]:
+    """`records`, less (with `unseen`) those made from a source the model saw; said in one line either way."""
+    seen = set(meta.seen_sources)
+    hit = [r for r in records if any(s.sha256[:16] in seen for s in r.sources)]
+    if not hit:
+        return records
+    example = next(s.path for s in hit[0].sources if s.sha256[:16] in seen)
+    said = f"{where}: {len(hit)} of {len(records)} record(s) made from a picture or clip the model saw in training " \
+           f"(e.g. {example})"
+    if unseen and len(hit) == len(records):
+        raise SynthfakeError(f"{said}: every one; --unseen leaves nothing to score")
+    log(f"{said}: left out (--unseen)" if unseen else f"{said}; --unseen leaves them out")
+    return [r for r in records if r not in hit] if unseen else records
+
+
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:
     """A split's records (`all`: every record); with `leave_out`, `keep='without'` drops that generator's fakes
     and `keep='only'` keeps the reals plus only that generator's fakes."""
@@ -95,9 +118,10 @@ def report_of(records: list[Record], scores: list[FileScore], meta: DetectorMeta
 
 def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str | None = None,
              batch_size: int = 16, device: str = "cpu", fp16: bool = False, workers: int = 2,
-             cache_root: Path | None = None, show: bool = True, log=print) -> tuple[Report, list[Record], list]:
+             cache_root: Path | None = None, show: bool = True, log=print,
+             unseen: bool = False) -> tuple[Report, list[Record], list]:
     """Score a split of a dataset (or of its webdataset/hf export, as `train` reads it) with a trained model and
-    compute every metric."""
+    compute every metric; `unseen`: without the records made from a picture or clip the model saw in training."""
     from synthfake.export.reader import as_dataset
 
     model, meta = load_detector(model_dir, device, fp16)
@@ -109,6 +133,7 @@ def evaluate(model_dir: Path, dataset: Path, split: str = "test", leave_out: str
     if split == "all" and trained_on(meta, dataset, records):
         raise SynthfakeError(f"{given}: --split all on the dataset {model_dir} trained on would score its train "
                              "split too; give a dataset made from people it never saw, or name one split")
+    records = without_seen(records, meta, unseen, given, log)
     if not records:
         have = sorted({r.split for r in read_records(dataset)})
         raise SynthfakeError(f"{given}: no records in split {split!r} (its splits: {', '.join(have) or 'none'}; "

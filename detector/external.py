@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from synthfake.errors import SynthfakeError
-from synthfake.labels import Labelled, labelled_files
+from synthfake.labels import Exclude, Labelled, labelled_files
 
 from .metrics import ONE_CLASS, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
 from .meta import DetectorMeta
@@ -188,11 +188,24 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         fallback_label=meta.fallback_label)
 
 
+def seen_exclusion(meta, unseen: bool) -> Exclude | None:
+    """With `unseen`, the files to leave out of a labelled folder: those byte for byte a picture or clip behind the
+    model's train or val split (detector.json `seen_sources`); None otherwise."""
+    if not unseen:
+        return None
+    if not meta.seen_sources:
+        raise SynthfakeError("--unseen: this model's detector.json lists no seen_sources (trained before they were "
+                             "recorded, or from an export): train it again to use --unseen")
+    return Exclude(frozenset(meta.seen_sources), "byte for byte a picture or clip the model saw in training "
+                                                 "(--unseen)")
+
+
 def score_folder(model_dir: Path, folder: Path, labels: Path, batch_size: int, device: str, fp16: bool,
-                 workers: int, show: bool, log) -> tuple[list[Labelled], list[dict], dict[str, float | None]]:
+                 workers: int, show: bool, log, exclude: Exclude | None = None
+                 ) -> tuple[list[Labelled], list[dict], dict[str, float | None]]:
     """(rows scored, rows skipped with their reason, each scored file's probability or None) of a labelled folder,
     scored by `predict`; skipped rows are logged."""
-    rows, skipped = labelled_files(folder, labels)
+    rows, skipped = labelled_files(folder, labels, exclude)
     for s in skipped:
         log(f"{folder / s['path']}: {s['reason']}: skipped")
     probs = score_labelled(model_dir, folder, rows, batch_size, device, fp16, workers, show, log) if rows else {}
@@ -200,7 +213,8 @@ def score_folder(model_dir: Path, folder: Path, labels: Path, batch_size: int, d
 
 
 def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: int = 16, device: str = "cpu",
-                      fp16: bool = False, workers: int = 2, show: bool = True, log=print) -> ExternalReport:
+                      fp16: bool = False, workers: int = 2, show: bool = True, log=print,
+                      unseen: bool = False) -> ExternalReport:
     """Read the labels, score the files that exist, and report; skipped rows are logged with their reason.
 
     The scores are `predict`'s (onnxruntime on CPU, or torch where predict uses it): the model's settings are read
@@ -208,16 +222,18 @@ def evaluate_external(model_dir: Path, folder: Path, labels: Path, batch_size: i
     weights) is evaluated too."""
     from .meta import read_meta
 
-    folder = Path(folder)
-    return scored_as_found(model_dir, read_meta(Path(model_dir)), folder, labels, batch_size, device, fp16, workers,
-                           show, log)[0]
+    folder, meta = Path(folder), read_meta(Path(model_dir))
+    return scored_as_found(model_dir, meta, folder, labels, batch_size, device, fp16, workers, show, log,
+                           seen_exclusion(meta, unseen))[0]
 
 
 def scored_as_found(model_dir: Path, meta, folder: Path, labels: Path, batch_size: int, device: str, fp16: bool,
-                    workers: int, show: bool, log) -> tuple[ExternalReport, list[Labelled], dict]:
+                    workers: int, show: bool, log, exclude: Exclude | None = None
+                    ) -> tuple[ExternalReport, list[Labelled], dict]:
     """(the report, with the confound of what was scored; the rows scored; their probabilities) of the folder as
     it is."""
-    rows, skipped, probs = score_folder(model_dir, folder, labels, batch_size, device, fp16, workers, show, log)
+    rows, skipped, probs = score_folder(model_dir, folder, labels, batch_size, device, fp16, workers, show, log,
+                                        exclude)
     rep = report_external(str(folder), rows, probs, meta, skipped)
     rep.confound, rep.confound_auc = scored_confound(folder, labels, rows)
     return rep, rows, probs

@@ -46,6 +46,8 @@ class DetectorMeta:
     dataset_plan: str | None = None  # the hash of the dataset's plan.json it was trained on (ids derive from it)
     seed: int | None = None  # the training seed
     training: dict = field(default_factory=dict)  # the training options (epochs, lr, frames ...), as run
+    seen_sources: list[str] = field(default_factory=list)  # sha256[:16] of the picture and clip files behind the
+    # train and val splits: an evaluation can tell a file (or a sample made from one) the model has seen
 
 
 def is_fake_label(name: str) -> bool:

@@ -21,7 +21,7 @@ from synthfake.progress import sample_progress
 
 from .augment import AugmentSettings
 from .crops import CropSettings, iter_record_crops
-from .evaluate import plan_hash, score_records, split_records
+from .evaluate import plan_hash, score_records, seen_sources, split_records
 from .metrics import best_threshold, macro_f1_at
 from .meta import DetectorMeta
 from .model import check_device, load_base, save_detector
@@ -205,7 +205,7 @@ def train(dataset: Path, out: Path, o: TrainOptions, log=print) -> DetectorMeta:
     _check_batch_size(model, o.batch_size)
     meta = replace(meta, frames=o.score_frames, margin=o.margin, leave_out=o.leave_out,
                    center_fallback=o.center_fallback, fallback_label=o.fallback_label,
-                   dataset_plan=plan_hash(dataset), seed=o.seed,
+                   dataset_plan=plan_hash(dataset), seed=o.seed, seen_sources=seen_sources(train_recs + val_recs),
                    training={**recorded_options(o), "image_size": meta.image_size, "lr": learning_rate(o)})
     # as run: a --base brings its own image size, and a default lr was recorded as null (7 Dec sweep)
     s = CropSettings(frames=o.frames, margin=o.margin, size=meta.image_size, detect_side=meta.detect_side,

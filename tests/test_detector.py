@@ -450,3 +450,48 @@ def test_training_from_a_base_records_what_it_ran(det_dataset, tmp_path):
     meta = json.loads((tmp_path / "M" / "detector.json").read_text())
     assert (meta["image_size"], meta["training"]["image_size"], meta["training"]["lr"]) == (64, 64, 5e-5)
     assert meta["base"] == str((tmp_path / "base").resolve())
+
+
+def test_unseen_leaves_out_what_the_model_saw_in_training(tiny_model, det_dataset, data_dir, tmp_path):
+    """detector.json keeps the sha256 of every picture and clip behind the train and val splits; `eval --unseen`
+    leaves out a dataset's records made from one, and a labelled folder's files that are one byte for byte (a
+    "held-out" set holding a training source scored it as new; without --unseen it is said in one line)."""
+    import shutil
+
+    from synthfake.detector.evaluate import split_records
+
+    meta = json.loads((tiny_model / "detector.json").read_text())
+    trained = split_records(det_dataset, "train") + split_records(det_dataset, "val")
+    seen = {s.sha256[:16] for r in trained for s in r.sources if not s.path.endswith(".wav")}
+    assert meta["seen_sources"] == sorted(seen) and seen
+    other = tmp_path / "M"
+    shutil.copytree(tiny_model, other)
+    meta["dataset_plan"] = "0" * 16  # as a model trained on another dataset (of these people) records it
+    (other / "detector.json").write_text(json.dumps(meta))
+    p = gen("detect", "eval", other, det_dataset, "--split", "all", "--json", tmp_path / "all.json", "--quiet",
+            "--workers", 0)
+    assert f"{len(trained)} of " in p.stderr and "--unseen leaves them out" in p.stderr
+    p = gen("detect", "eval", other, det_dataset, "--split", "all", "--unseen", "--json", tmp_path / "new.json",
+            "--quiet", "--workers", 0)
+    assert "left out (--unseen)" in p.stderr
+    test = split_records(det_dataset, "test")
+    assert json.loads((tmp_path / "new.json").read_text())["files"] == len(test)
+    # a labelled folder: one source the model trained on, copied under a new name, beside a file it never saw
+    src = next(s for r in trained for s in r.sources if s.path.endswith(".jpg"))
+    new = next(f for f in sorted((data_dir / "faces").glob("*.jpg")) if sha256_of(f)[:16] not in seen)
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    shutil.copy(data_dir / src.path, folder / "a.jpg")
+    shutil.copy(new, folder / "b.jpg")
+    (folder / "labels.csv").write_text("path,label\na.jpg,0\nb.jpg,1\n")
+    gen("detect", "eval", tiny_model, folder, "--labels", folder / "labels.csv", "--unseen", "--json",
+        tmp_path / "l.json", "--quiet", "--workers", 0)
+    rep = json.loads((tmp_path / "l.json").read_text())
+    assert rep["files"] == 1 and rep["skipped"] == [{"path": "a.jpg", "reason": "byte for byte a picture or clip "
+                                                                                "the model saw in training (--unseen)"}]
+
+
+def sha256_of(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

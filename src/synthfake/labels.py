@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from . import media
 from .checks import existing_folder, not_found_reason, read_csv, refuse_repeats
 from .errors import ManifestError, SynthfakeError
+from .files import sha256_file
 from .manifest import inside
 
 
@@ -98,7 +99,25 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
     return keep, skipped
 
 
-def labelled_files(folder: Path, labels: Path) -> tuple[list[Labelled], list[dict]]:
-    """`present(read_labels(...))` of a labelled folder, which must exist: (rows to score, skipped with reasons)."""
+def labelled_files(folder: Path, labels: Path, exclude: Exclude | None = None) -> tuple[list[Labelled], list[dict]]:
+    """`present(read_labels(...))` of a labelled folder, which must exist: (rows to score, skipped with reasons);
+    with `exclude`, a file whose content is one it names is skipped with its reason."""
     folder = existing_folder(folder)
-    return present(read_labels(labels, folder), folder)
+    rows, skipped = present(read_labels(labels, folder), folder)
+    if not exclude or not exclude.prefixes:
+        return rows, skipped
+    kept = []
+    for r in rows:
+        if sha256_file(folder / r.path)[:len(next(iter(exclude.prefixes)))] in exclude.prefixes:
+            skipped.append({"path": r.path, "reason": exclude.reason})
+        else:
+            kept.append(r)
+    return kept, skipped
+
+
+@dataclass(frozen=True)
+class Exclude:
+    """Files to leave out by content: sha256 prefixes (all of one length) and the reason a skipped row gives."""
+
+    prefixes: frozenset[str]
+    reason: str
