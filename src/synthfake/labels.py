@@ -99,6 +99,18 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
     return keep, skipped
 
 
+@dataclass(frozen=True)
+class Exclude:
+    """Files to leave out by content: sha256 prefixes (all of one length) and the reason a skipped row gives."""
+
+    prefixes: frozenset[str]
+    reason: str
+
+    def names(self, path: Path) -> bool:
+        """Whether the file's content is one of the excluded (its sha256 begins with one of the prefixes)."""
+        return sha256_file(path)[:len(next(iter(self.prefixes)))] in self.prefixes
+
+
 def labelled_files(folder: Path, labels: Path, exclude: Exclude | None = None) -> tuple[list[Labelled], list[dict]]:
     """`present(read_labels(...))` of a labelled folder, which must exist: (rows to score, skipped with reasons);
     with `exclude`, a file whose content is one it names is skipped with its reason."""
@@ -106,18 +118,5 @@ def labelled_files(folder: Path, labels: Path, exclude: Exclude | None = None) -
     rows, skipped = present(read_labels(labels, folder), folder)
     if not exclude or not exclude.prefixes:
         return rows, skipped
-    kept = []
-    for r in rows:
-        if sha256_file(folder / r.path)[:len(next(iter(exclude.prefixes)))] in exclude.prefixes:
-            skipped.append({"path": r.path, "reason": exclude.reason})
-        else:
-            kept.append(r)
-    return kept, skipped
-
-
-@dataclass(frozen=True)
-class Exclude:
-    """Files to leave out by content: sha256 prefixes (all of one length) and the reason a skipped row gives."""
-
-    prefixes: frozenset[str]
-    reason: str
+    out = [r for r in rows if exclude.names(folder / r.path)]
+    return [r for r in rows if r not in out], skipped + [{"path": r.path, "reason": exclude.reason} for r in out]
