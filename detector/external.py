@@ -195,7 +195,7 @@ def seen_exclusion(meta, unseen: bool) -> Exclude | None:
         return None
     if not meta.seen_sources:
         raise SynthfakeError("--unseen: this model's detector.json lists no seen_sources (trained before they were "
-                             "recorded, or from an export): train it again to use --unseen")
+                             "recorded): train it again to use --unseen")
     return Exclude(frozenset(meta.seen_sources), "byte for byte a picture or clip the model saw in training "
                                                  "(--unseen)")
 
