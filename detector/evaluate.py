@@ -69,6 +69,10 @@ def seen_sources(records: list[Record]) -> list[str]:
 
 def without_seen(records: list[Record], meta: DetectorMeta, unseen: bool, where, log) -> list[Record]:
     """`records`, less (with `unseen`) those made from a source the model saw; said in one line either way."""
+    if unseen and not meta.seen_sources:
+        from .external import NOTHING_SEEN
+
+        raise SynthfakeError(NOTHING_SEEN)
     seen = set(meta.seen_sources)
     hit = [r for r in records if any(s.sha256[:16] in seen for s in r.sources)]
     if not hit:

@@ -188,14 +188,17 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         fallback_label=meta.fallback_label)
 
 
+NOTHING_SEEN = ("--unseen: this model's detector.json lists no seen_sources (trained before they were recorded): "
+                "train it again to use --unseen")
+
+
 def seen_exclusion(meta, unseen: bool) -> Exclude | None:
     """With `unseen`, the files to leave out of a labelled folder: those byte for byte a picture or clip behind the
     model's train or val split (detector.json `seen_sources`); None otherwise."""
     if not unseen:
         return None
     if not meta.seen_sources:
-        raise SynthfakeError("--unseen: this model's detector.json lists no seen_sources (trained before they were "
-                             "recorded): train it again to use --unseen")
+        raise SynthfakeError(NOTHING_SEEN)
     return Exclude(frozenset(meta.seen_sources), "byte for byte a picture or clip the model saw in training "
                                                  "(--unseen)")
 

@@ -476,6 +476,10 @@ def test_unseen_leaves_out_what_the_model_saw_in_training(tiny_model, det_datase
     assert "left out (--unseen)" in p.stderr
     test = split_records(det_dataset, "test")
     assert json.loads((tmp_path / "new.json").read_text())["files"] == len(test)
+    meta["seen_sources"] = []  # a model trained before they were recorded: --unseen cannot tell, and says so
+    (other / "detector.json").write_text(json.dumps(meta))
+    p = gen("detect", "eval", other, det_dataset, "--split", "all", "--unseen", "--quiet", check=False)
+    assert p.returncode == 2 and "lists no seen_sources" in p.stderr and p.stderr.count("\n") == 1
     # a labelled folder: one source the model trained on, copied under a new name, beside a file it never saw
     src = next(s for r in trained for s in r.sources if s.path.endswith(".jpg"))
     new = next(f for f in sorted((data_dir / "faces").glob("*.jpg")) if sha256_of(f)[:16] not in seen)
