@@ -21,7 +21,7 @@ from synthfake.sample_spec import sample_id
 
 from .crops import crop_settings, iter_record_crops
 from .metrics import Report, report
-from .meta import DetectorMeta
+from .meta import NOTHING_SEEN, DetectorMeta
 from .model import load_detector
 from .score import FileScore, label_of, score_stream
 
@@ -70,8 +70,6 @@ def seen_sources(records: list[Record]) -> list[str]:
 def without_seen(records: list[Record], meta: DetectorMeta, unseen: bool, where, log) -> list[Record]:
     """`records`, less (with `unseen`) those made from a source the model saw; said in one line either way."""
     if unseen and not meta.seen_sources:
-        from .external import NOTHING_SEEN
-
         raise SynthfakeError(NOTHING_SEEN)
     seen = set(meta.seen_sources)
     hit = [r for r in records if any(s.sha256[:16] in seen for s in r.sources)]

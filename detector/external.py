@@ -25,7 +25,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.labels import Exclude, Labelled, labelled_files
 
 from .metrics import ONE_CLASS, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
-from .meta import DetectorMeta
+from .meta import NOTHING_SEEN, DetectorMeta
 from .score import SHARE, share_threshold
 
 BOOT = 1000  # bootstrap resamples
@@ -186,10 +186,6 @@ def report_external(folder: str, rows: list[Labelled], probs: dict[str, float | 
         probs={k: v for k, v in probs.items() if v is not None}, share_threshold=st,
         share_macro_f1=macro_f1(y, spred), share_macro_f1_ci=_ci(macro_f1_rows, y, spred, seed=seed, boot=boot),
         fallback_label=meta.fallback_label)
-
-
-NOTHING_SEEN = ("--unseen: this model's detector.json lists no seen_sources (trained before they were recorded): "
-                "train it again to use --unseen")
 
 
 def seen_exclusion(meta, unseen: bool) -> Exclude | None:

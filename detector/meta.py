@@ -50,6 +50,10 @@ class DetectorMeta:
     # train and val splits: an evaluation can tell a file (or a sample made from one) the model has seen
 
 
+NOTHING_SEEN = ("--unseen: this model's detector.json lists no seen_sources (trained before they were recorded): "
+                "train it again to use --unseen")
+
+
 def is_fake_label(name: str) -> bool:
     """Whether a class name says fake (a whole-word 'ai' counts, 'Realism' does not)."""
     low = str(name).lower()
