@@ -21,7 +21,7 @@ from synthfake.sample_spec import sample_id
 
 from .crops import crop_settings, iter_record_crops
 from .metrics import Report, report
-from .meta import NOTHING_SEEN, DetectorMeta
+from .meta import SEEN_PREFIX, DetectorMeta, required_seen
 from .model import load_detector
 from .score import FileScore, label_of, score_stream
 
@@ -60,28 +60,27 @@ def trained_on(meta: DetectorMeta, dataset: Path, records: list[Record]) -> bool
 
 
 def seen_sources(records: list[Record]) -> list[str]:
-    """sha256[:16] of the picture and clip files behind `records` (speech, shared by every split, is no one's face):
-    detector.json keeps them as `seen_sources`."""
+    """sha256 prefixes of the picture and clip files behind `records` (speech, shared by every split, is no one's
+    face): detector.json keeps them as `seen_sources`."""
     from synthfake import media
 
-    return sorted({s.sha256[:16] for r in records for s in r.sources if media.kind_of(s.path) != "audio"})
+    return sorted({s.sha256[:SEEN_PREFIX] for r in records for s in r.sources if media.kind_of(s.path) != "audio"})
 
 
 def without_seen(records: list[Record], meta: DetectorMeta, unseen: bool, where, log) -> list[Record]:
     """`records`, less (with `unseen`) those made from a source the model saw; said in one line either way."""
-    if unseen and not meta.seen_sources:
-        raise SynthfakeError(NOTHING_SEEN)
-    seen = set(meta.seen_sources)
-    hit = [r for r in records if any(s.sha256[:16] in seen for s in r.sources)]
+    seen = required_seen(meta) if unseen else frozenset(meta.seen_sources)
+    made_from_seen = [any(s.sha256[:SEEN_PREFIX] in seen for s in r.sources) for r in records]
+    hit = [r for r, h in zip(records, made_from_seen) if h]
     if not hit:
         return records
-    example = next(s.path for s in hit[0].sources if s.sha256[:16] in seen)
+    example = next(s.path for s in hit[0].sources if s.sha256[:SEEN_PREFIX] in seen)
     said = f"{where}: {len(hit)} of {len(records)} record(s) made from a picture or clip the model saw in training " \
            f"(e.g. {example})"
     if unseen and len(hit) == len(records):
         raise SynthfakeError(f"{said}: every one; --unseen leaves nothing to score")
     log(f"{said}: left out (--unseen)" if unseen else f"{said}; --unseen leaves them out")
-    return [r for r in records if r not in hit] if unseen else records
+    return [r for r, h in zip(records, made_from_seen) if not h] if unseen else records
 
 
 def split_records(dataset: Path, split: str, leave_out: str | None = None, keep: str = "without") -> list[Record]:

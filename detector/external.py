@@ -25,7 +25,7 @@ from synthfake.errors import SynthfakeError
 from synthfake.labels import Exclude, Labelled, labelled_files
 
 from .metrics import ONE_CLASS, best_threshold, macro_f1, macro_f1_rows, roc_auc_rows, summary_table
-from .meta import NOTHING_SEEN, DetectorMeta
+from .meta import DetectorMeta, required_seen
 from .score import SHARE, share_threshold
 
 BOOT = 1000  # bootstrap resamples
@@ -193,10 +193,7 @@ def seen_exclusion(meta, unseen: bool) -> Exclude | None:
     model's train or val split (detector.json `seen_sources`); None otherwise."""
     if not unseen:
         return None
-    if not meta.seen_sources:
-        raise SynthfakeError(NOTHING_SEEN)
-    return Exclude(frozenset(meta.seen_sources), "byte for byte a picture or clip the model saw in training "
-                                                 "(--unseen)")
+    return Exclude(required_seen(meta), "byte for byte a picture or clip the model saw in training (--unseen)")
 
 
 def score_folder(model_dir: Path, folder: Path, labels: Path, batch_size: int, device: str, fp16: bool,

@@ -50,8 +50,16 @@ class DetectorMeta:
     # train and val splits: an evaluation can tell a file (or a sample made from one) the model has seen
 
 
-NOTHING_SEEN = ("--unseen: this model's detector.json lists no seen_sources (trained before they were recorded): "
-                "train it again to use --unseen")
+SEEN_PREFIX = 16  # hex digits of a source's sha256 that seen_sources keeps
+
+
+def required_seen(meta: DetectorMeta) -> frozenset[str]:
+    """The model's seen_sources, which `--unseen` needs: one line when a model trained before they were recorded
+    has none."""
+    if not meta.seen_sources:
+        raise SynthfakeError("--unseen: this model's detector.json lists no seen_sources (trained before they were "
+                             "recorded): train it again to use --unseen")
+    return frozenset(meta.seen_sources)
 
 
 def is_fake_label(name: str) -> bool:
