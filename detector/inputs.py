@@ -129,7 +129,12 @@ def read_sample(path: Path) -> SampleSubmission:
     delimiter = "," if "," in header else next((d for d in (";", "\t") if d in header), ",")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows, cols = list(reader), list(reader.fieldnames or [])
+        rows, cols = [], list(reader.fieldnames or [])
+        for row in reader:
+            if None in row:  # more fields than the header: a row the sheet means another way
+                raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(row[None])} fields where the header "
+                                     f"has {len(cols)}; a file name holding {delimiter!r} must be quoted")
+            rows.append(row)
     except csv.Error as e:
         raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None
     if len(cols) < 2:

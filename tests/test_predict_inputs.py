@@ -278,3 +278,20 @@ def test_a_heic_saved_under_a_jpg_name_is_read(tmp_path):
 
     with pytest.raises(MediaError, match="not a decodable image"):
         media.read_image(tmp_path / "junk.jpg")
+
+
+def test_a_sheet_row_with_more_fields_than_its_header_is_refused_with_its_line(tmp_path):
+    """'a b,c.jpg,0' under 'filename,label' (a name holding a comma, unquoted) was read as the file 'a b' with label
+    'c.jpg': a fallback row for a file that is not there, and the real one never scored. One line now, naming the
+    sheet and its line; the same row quoted is read whole."""
+    from synthfake.detector.inputs import read_sample
+    from synthfake.errors import SynthfakeError
+
+    sheet = tmp_path / "sample.csv"
+    sheet.write_text("filename,label\nok.jpg,0\na b,c.jpg,0\n")
+    with pytest.raises(SynthfakeError, match=r"sample\.csv:3: 3 fields where the header has 2; a file name holding "
+                                             r"',' must be quoted"):
+        read_sample(sheet)
+    sheet.write_text('filename,label\nok.jpg,0\n"a b,c.jpg",0\nshort.jpg\n')
+    got = read_sample(sheet)
+    assert [r["filename"] for r in got.rows] == ["ok.jpg", "a b,c.jpg", "short.jpg"]
