@@ -131,8 +131,9 @@ def read_sample(path: Path) -> SampleSubmission:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
         rows, cols = [], list(reader.fieldnames or [])
         for row in reader:
-            if None in row:  # more fields than the header: a row the sheet means another way
-                raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(row[None])} fields where the header "
+            extra = row.pop(None, ())  # fields past the header's: empty ones (a trailing delimiter) are dropped
+            if any((v or "").strip() for v in extra):
+                raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(extra)} fields where the header "
                                      f"has {len(cols)}; a file name holding {delimiter!r} must be quoted")
             rows.append(row)
     except csv.Error as e:

@@ -292,6 +292,22 @@ def test_a_sheet_row_with_more_fields_than_its_header_is_refused_with_its_line(t
     with pytest.raises(SynthfakeError, match=r"sample\.csv:3: 3 fields where the header has 2; a file name holding "
                                              r"',' must be quoted"):
         read_sample(sheet)
-    sheet.write_text('filename,label\nok.jpg,0\n"a b,c.jpg",0\nshort.jpg\n')
+    sheet.write_text('filename,label\nok.jpg,0,\n"a b,c.jpg",0\nshort.jpg\n')
     got = read_sample(sheet)
     assert [r["filename"] for r in got.rows] == ["ok.jpg", "a b,c.jpg", "short.jpg"]
+    assert all(None not in r for r in got.rows)  # a trailing empty field is dropped, not written back
+
+
+def test_a_labels_row_with_more_fields_than_its_header_is_refused_with_its_line(tmp_path):
+    """The labels CSV of `gen detect eval --labels` / `gen audit --labels` dropped a row's fields past the header's:
+    'fakes/a,b.jpg,1' became path 'fakes/a' with label 'b.jpg'. A trailing empty field is still read."""
+    from synthfake.errors import SynthfakeError
+    from synthfake.labels import read_labels
+
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text("path,label\nreal.jpg,0,\nfakes/a,b.jpg,1\n")
+    with pytest.raises(SynthfakeError, match=r"labels\.csv:3: 3 fields where the header has 2; a value holding ',' "
+                                             r"must be quoted"):
+        read_labels(sheet, tmp_path)
+    sheet.write_text('path,label\nreal.jpg,0,\n"fakes/a,b.jpg",1\n')
+    assert [(r.path, r.label) for r in read_labels(sheet, tmp_path)] == [("real.jpg", 0), ("fakes/a,b.jpg", 1)]

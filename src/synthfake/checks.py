@@ -149,6 +149,9 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
             cols = [(c or "").strip().lower() for c in reader.fieldnames or []]
             reader.fieldnames = cols
             for r in reader:
+                if any((v or "").strip() for v in r.get(None) or ()):
+                    raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(r[None])} fields where the "
+                                         f"header has {len(cols)}; a value holding ',' must be quoted")
                 row = {k: (v or "").strip() if isinstance(v, str) else "" for k, v in r.items() if k is not None}
                 if any(row.values()):
                     rows.append(row)
