@@ -131,10 +131,7 @@ def read_sample(path: Path) -> SampleSubmission:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
         rows, cols = [], list(reader.fieldnames or [])
         for row in reader:
-            extra = row.pop(None, ())  # fields past the header's: empty ones (a trailing delimiter) are dropped
-            if any((v or "").strip() for v in extra):
-                raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(extra)} fields where the header "
-                                     f"has {len(cols)}; a file name holding {delimiter!r} must be quoted")
+            checks.refuse_extra_fields(path, reader, row)
             rows.append(row)
     except csv.Error as e:
         raise SynthfakeError(f"{path}: cannot read sample submission ({e})") from None

@@ -289,8 +289,8 @@ def test_a_sheet_row_with_more_fields_than_its_header_is_refused_with_its_line(t
 
     sheet = tmp_path / "sample.csv"
     sheet.write_text("filename,label\nok.jpg,0\na b,c.jpg,0\n")
-    with pytest.raises(SynthfakeError, match=r"sample\.csv:3: 3 fields where the header has 2; a file name holding "
-                                             r"',' must be quoted"):
+    with pytest.raises(SynthfakeError, match=r"sample\.csv:3: 3 fields where the header has 2; a value holding ',' "
+                                             r"must be quoted"):
         read_sample(sheet)
     sheet.write_text('filename,label\nok.jpg,0,\n"a b,c.jpg",0\nshort.jpg\n')
     got = read_sample(sheet)

@@ -149,9 +149,7 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
             cols = [(c or "").strip().lower() for c in reader.fieldnames or []]
             reader.fieldnames = cols
             for r in reader:
-                if any((v or "").strip() for v in r.get(None) or ()):
-                    raise SynthfakeError(f"{path}:{reader.line_num}: {len(cols) + len(r[None])} fields where the "
-                                         f"header has {len(cols)}; a value holding ',' must be quoted")
+                refuse_extra_fields(path, reader, r)
                 row = {k: (v or "").strip() if isinstance(v, str) else "" for k, v in r.items() if k is not None}
                 if any(row.values()):
                     rows.append(row)
@@ -166,6 +164,17 @@ def read_csv(path: Path, required: tuple[str, ...], what: str, unique: str | Non
     if unique is not None:
         refuse_repeats(path, [f"{unique} {r.get(unique, '')!r}" for r in rows], lines)
     return Rows(rows, lines)
+
+
+def refuse_extra_fields(path: Path, reader: csv.DictReader, row: dict) -> None:
+    """Drop a `csv.DictReader` row's fields past the header's (under key None) when they are empty (a trailing
+    delimiter); one line naming the file and line when one is not: a value holding the delimiter unquoted, which
+    read on would shift into the next column."""
+    extra = row.pop(None, None) or ()
+    if any((v or "").strip() for v in extra):
+        n = len(reader.fieldnames or ())
+        raise SynthfakeError(f"{path}:{reader.line_num}: {n + len(extra)} fields where the header has {n}; a value "
+                             f"holding {reader.reader.dialect.delimiter!r} must be quoted")
 
 
 def refuse_repeats(path: Path, keys: list[str], lines: list[int] | None = None) -> None:
