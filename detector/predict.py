@@ -3,8 +3,9 @@
 Writes the submission CSV and, beside it, `<name>_probs.csv` with each file's fake probability, crops
 used and the reason for any fallback (a sheet's row with no file too: its fallback label and why). An
 unreadable file or one with no face gets the fallback label and a logged one-line reason; the run goes on. A
-sheet that asks for a probability (a probability column, or DFDC's 0.5 in every row) gets UNSCORED_PROB there instead: the fallback label as probability 0 or 1 is the most confident
-answer possible, and under log loss the most costly one when wrong.
+sheet that asks for a probability (a probability column, or DFDC's 0.5 in every row) gets UNSCORED_PROB there
+instead: the fallback label as probability 0 or 1 is the most confident answer possible, and under log loss the
+most costly one when wrong.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ one-line error naming the CSV and its line; a listed file that is absent is skip
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import media
@@ -101,14 +101,18 @@ def present(rows: list[Labelled], folder: Path) -> tuple[list[Labelled], list[di
 
 @dataclass(frozen=True)
 class Exclude:
-    """Files to leave out by content: sha256 prefixes (all of one length) and the reason a skipped row gives."""
+    """Files to leave out by content: sha256 prefixes (all of one length) and the reason a skipped row gives. Each
+    file is hashed once per Exclude (the equaliser and the as-found scorer ask about the same files)."""
 
     prefixes: frozenset[str]
     reason: str
+    _answers: dict = field(default_factory=dict, compare=False, repr=False)
 
     def names(self, path: Path) -> bool:
         """Whether the file's content is one of the excluded (its sha256 begins with one of the prefixes)."""
-        return sha256_file(path)[:len(next(iter(self.prefixes)))] in self.prefixes
+        if path not in self._answers:
+            self._answers[path] = sha256_file(path)[:len(next(iter(self.prefixes)))] in self.prefixes
+        return self._answers[path]
 
 
 def labelled_files(folder: Path, labels: Path, exclude: Exclude | None = None) -> tuple[list[Labelled], list[dict]]:
@@ -118,5 +122,6 @@ def labelled_files(folder: Path, labels: Path, exclude: Exclude | None = None) -
     rows, skipped = present(read_labels(labels, folder), folder)
     if not exclude or not exclude.prefixes:
         return rows, skipped
-    out = [r for r in rows if exclude.names(folder / r.path)]
-    return [r for r in rows if r not in out], skipped + [{"path": r.path, "reason": exclude.reason} for r in out]
+    left_out = [exclude.names(folder / r.path) for r in rows]
+    return ([r for r, x in zip(rows, left_out) if not x],
+            skipped + [{"path": r.path, "reason": exclude.reason} for r, x in zip(rows, left_out) if x])
