@@ -33,6 +33,7 @@ from .progress import sample_progress
 from .record_check import drop_unusable, say_dropped
 from .run_config import RunSettings
 from .sample_spec import SampleSpec
+from .software import note as note_software
 from .source_files import Sources
 from .writer import commit_sample, now, source_refs
 
@@ -107,6 +108,7 @@ class Shard:
             if not todo:
                 self._say_nothing_to_do(mine, held)
                 return self.res
+            note_software(manifest_file, self._say)
             with open(manifest_file, "a") as self.manifest, open(failures_file, "a") as self.failures, \
                     sample_progress(len(todo), self.label, self.settings.show_progress) as advance:
                 for group in self.batches(ds.table.spec(i) for i in todo):  # each planned as its turn comes
