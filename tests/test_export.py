@@ -103,6 +103,9 @@ def test_hf_export_loads_with_datasets(exports, mixed_dataset, folder, tmp_path,
     for backend, c in counts.items():
         assert f"| {backend} | {c} |" in text
     assert "non-commercial" in text.lower() and '"seed"' in text and str((exports / folder).resolve()) in text
+    from synthfake import software
+
+    assert f"av {software.current()['av']}, " in text  # the libraries that wrote the media (one set: one run here)
 
 
 def test_hf_card_licence_comes_from_the_flag(mixed_dataset, tmp_path):

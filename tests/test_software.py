@@ -45,6 +45,7 @@ def test_a_part_keeps_the_versions_that_wrote_it_and_a_resume_under_others_says_
     assert len(said) == 1 and f"av 0.0.1 -> {now['av']}" in said[0] and "part-00000-of-00001.jsonl" in said[0]
     sets = json.loads(soft.read_text())
     assert [s["av"] for s in sets] == ["0.0.1", now["av"]]
+    assert software.sets_of(ds) == [{**now, "av": "0.0.1"}, now]  # what an export's card lists
     assert len(read_records(ds)) == 2
 
     # nothing left to make: nothing said, nothing added

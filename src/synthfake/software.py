@@ -71,3 +71,19 @@ def note(manifest_file: Path, say: Callable[[str], None], versions: dict[str, st
             "a rerun of them here may not give their bytes")
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(path, sets + [{**now, "since": stamp}])
+
+
+def sets_of(dataset: Path) -> list[dict[str, str]]:
+    """The distinct software sets the dataset's parts were written under, in the order first met (part name, then
+    date); an unreadable software file is passed over (this is a report, not the run's guard)."""
+    out: list[dict[str, str]] = []
+    for path in sorted((Path(dataset) / "manifest").glob("part-*.software.json")):
+        try:
+            sets = read_json(path)
+        except SynthfakeError:
+            continue
+        for s in sets if isinstance(sets, list) else []:
+            plain = {k: v for k, v in s.items() if k != "since"} if isinstance(s, dict) else None
+            if plain and plain not in out:
+                out.append(plain)
+    return out

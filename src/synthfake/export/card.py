@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..software import sets_of
+
 DLIB = ("dlib 68-point shape predictor (trained on iBUG 300-W: non-commercial; see the synthfake README)")
 LICENCES = {
     "landmark_swap": f"weights-free; {DLIB}",
@@ -78,6 +80,7 @@ def card(dataset: Path, out: Path, counts: dict, files: dict[str, list[str]], em
     splits = {SPLIT_NAMES.get(k, k): v for k, v in counts["split"].items()}
     how = "" if license_id else (" (set it with `gen export --license`: the licence of the source media decides "
                                  "it)")
+    written = "\n".join("- " + ", ".join(f"{k} {v}" for k, v in sorted(s.items()) if v) for s in sets_of(dataset))
     nc = "\nSome of these are non-commercial: this data may not be used commercially.\n" if noncommercial else ""
     body = f"""# synthfake dataset
 
@@ -111,5 +114,10 @@ seed. Fake type shares are exact (largest remainder). The plan (`plan.json` of t
 ```json
 {json.dumps(plan, indent=1, sort_keys=True)}
 ```
+
+The same plan gives the same bytes under the same libraries. The media were written with
+(`manifest/*.software.json`, one line a set):
+
+{written or "- not recorded (a dataset made before synthfake noted it)"}
 """
     return str(DatasetCard(f"---\n{card_data(counts, files, license_id).to_yaml()}\n---\n\n{body}"))
