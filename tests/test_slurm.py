@@ -67,7 +67,8 @@ def test_one_resubmitted_task_runs_its_own_shard_of_the_whole_world(data_dir, tm
     proc = subprocess.run(["bash", script], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     shards = json.loads(gen("status", out, "--json").stdout)
-    assert [n for n in os.listdir(out / "manifest") if n.startswith("part-")] == ["part-00003-of-00004.jsonl"]
+    assert sorted(n for n in os.listdir(out / "manifest") if n.startswith("part-")) == [
+        "part-00003-of-00004.jsonl", "part-00003-of-00004.software.json"]  # shard 3's part, and what wrote it
     assert shards["total"]["done"] + shards["total"]["failed"] == 1 and shards["total"]["left"] == 3, shards
     # outside an array the script stops on the missing index instead of running shard 0 for every task
     del env["SLURM_ARRAY_TASK_ID"]
