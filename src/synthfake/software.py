@@ -1,7 +1,7 @@
 """Which software wrote a shard's samples, kept beside its manifest part (`manifest/part-R-of-W.software.json`).
 
 A plan and a seed give the same bytes only under the same encoder, decoder, resampler and numerics: FFmpeg and
-x264 through PyAV, OpenCV, numpy, Pillow's libjpeg, dlib's landmarks. A record says which backend version made a
+the x264 it bundles (PyAV's version names that build), OpenCV, numpy, Pillow's libjpeg, dlib's landmarks. A record says which backend version made a
 sample, not which libraries did, so a rerun elsewhere that differs in bytes could not say why. The file holds every
 set a part was written under, the first with its date; a resume under another set says what changed, once.
 """
@@ -56,11 +56,11 @@ def changed(before: dict, now: dict) -> list[str]:
     return [f"{k} {before.get(k, '-')} -> {now.get(k, '-')}" for k in keys if before.get(k) != now.get(k)]
 
 
-def note(manifest_file: Path, say: Callable[[str], None], versions: dict[str, str] | None = None) -> None:
+def note(manifest_file: Path, say: Callable[[str], None]) -> None:
     """Record the running software for a part about to take samples: the first set, or a new one after a change
     (said in one line). A software file that cannot be read stops the shard before it writes: its history is not
     overwritten."""
-    path, now = path_for(manifest_file), versions or current()
+    path, now = path_for(manifest_file), current()
     sets = read_json(path) if path.exists() else []
     if not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets):
         raise SynthfakeError(f"{path}: not a list of software sets; move it aside to start a new one")
