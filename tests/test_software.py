@@ -70,6 +70,18 @@ def test_a_software_file_that_cannot_be_read_stops_the_shard_before_it_writes(ma
     assert proc.returncode != 0 and "not a list of software sets" in proc.stderr and manifest.read_bytes() == kept
 
 
+def test_a_part_begun_before_software_was_noted_says_its_first_samples_are_unrecorded(made):
+    src, ds = made
+    manifest, soft = part_files(ds)
+    soft.unlink()
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:-1]))
+    proc = gen("run", *SWAP, "--sources", src, "--out", ds)
+    assert "other software" not in proc.stderr
+    sets = json.loads(soft.read_text())
+    assert sets[0] == {"unrecorded": software.UNRECORDED} and sets[1]["av"] == software.current()["av"]
+
+
 def test_changed_names_each_version_that_differs_and_one_only_one_side_has():
     before = {"av": "17", "numpy": "2.0", "gone": "1", "since": "then"}
     now = {"av": "18", "numpy": "2.0", "new": "3"}

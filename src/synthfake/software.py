@@ -17,6 +17,9 @@ from .errors import SynthfakeError
 from .files import read_json, write_json_atomic
 
 
+UNRECORDED = "the samples this part held before synthfake noted its software"
+
+
 def installed(dist: str) -> str:
     """An installed distribution's version ("" when it is not installed, as in a bare source checkout)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -64,9 +67,12 @@ def note(manifest_file: Path, say: Callable[[str], None]) -> None:
     sets = read_json(path) if path.exists() else []
     if not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets):
         raise SynthfakeError(f"{path}: not a list of software sets; move it aside to start a new one")
-    if sets and not (diff := changed(sets[-1], now)):
-        return
-    if sets:
+    if not sets and manifest_file.exists() and manifest_file.stat().st_size:
+        sets = [{"unrecorded": UNRECORDED}]  # a part begun before synthfake noted its software
+    elif sets:
+        diff = changed(sets[-1], now)
+        if not diff:
+            return
         say(f"{manifest_file.name}: its earlier samples were written with other software ({'; '.join(diff)}); "
             "a rerun of them here may not give their bytes")
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
