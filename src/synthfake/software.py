@@ -1,20 +1,21 @@
 """Which software wrote a shard's samples, kept beside its manifest part (`manifest/part-R-of-W.software.json`).
 
 A plan and a seed give the same bytes only under the same encoder, decoder, resampler and numerics: FFmpeg and
-the x264 it bundles (PyAV's version names that build), OpenCV, numpy, Pillow's libjpeg, dlib's landmarks. A record says which backend version made a
-sample, not which libraries did, so a rerun elsewhere that differs in bytes could not say why. The file holds every
-set a part was written under, the first with its date; a resume under another set says what changed, once.
+the x264 it bundles (PyAV's version names that build), OpenCV, numpy, Pillow's libjpeg, dlib's landmarks. A record
+says which backend version made a sample, not which libraries did, so a rerun elsewhere that differs in bytes
+could not say why. The file holds every set a part was written under, each from its date; a resume under another
+set says what changed, once.
 """
 
 from __future__ import annotations
 
 import platform
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from .errors import SynthfakeError
 from .files import read_json, write_json_atomic
+from .writer import now as utc_now
 
 
 UNRECORDED = "the samples this part held before synthfake noted its software"
@@ -75,8 +76,7 @@ def note(manifest_file: Path, say: Callable[[str], None]) -> None:
             return
         say(f"{manifest_file.name}: its earlier samples were written with other software ({'; '.join(diff)}); "
             "a rerun of them here may not give their bytes")
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(path, sets + [{**now, "since": stamp}])
+    write_json_atomic(path, sets + [{**now, "since": utc_now()}])
 
 
 def sets_of(dataset: Path) -> list[dict[str, str]]:
