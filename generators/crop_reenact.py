@@ -6,9 +6,11 @@ motion relative to the driving clip's first frame, decodes a 512 px crop and pas
 through a feathered mask (`flag_pasteback`): the head moves inside the mask, the shoulders and background are
 the photo's, and the face holds 256 px of detail wherever the photo had more. Before animating it closes the
 source's lips (`flag_lip_zero`), so the driver's mouth, not the photo's, shows. Here the warp is
-`landmark_reenact`'s, run in that 256 px crop with the source's lips closed first; the result is scaled to 512,
-pasted back through a feathered square, at the photo's size (at most SOURCE_MAX_DIM, as LivePortrait's
-`source_max_dim`). Output: the driving clip's fps, length and audio.
+`landmark_reenact`'s, run in that 256 px crop with the source's lips closed first, its ring moving only where the
+paste-back lets the photo move, the band between face outline and ring drawn by a thin-plate spline (LivePortrait's
+flow is smooth there, where triangles turned over); the result is scaled to 512, pasted back through a feathered
+square, at the photo's size (at most SOURCE_MAX_DIM, as LivePortrait's `source_max_dim`). Output: the driving
+clip's fps, length and audio.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from synthfake.generators import landmark_reenact as lr
 from synthfake.generators.common import align
 
 TYPE = "reenactment"
-VERSION = "1.3"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels;
+VERSION = "1.4"  # 1.1: sliver triangles not drawn (landmark_reenact.MAX_STRETCH): no dotted trails of strewn pixels;
 # 1.2: a video source's still is its nearest closed-mouth frame (`source_face_at_most(closed_gap=)`); 1.3: failing
-# one at 0.9 of the still's face size, its largest closed-mouth frame down to 0.7 (`Source.closed_mouth_still`)
+# one at 0.9 of the still's face size, its largest closed-mouth frame down to 0.7 (`Source.closed_mouth_still`);
+# 1.4: the ring moves only where the paste-back lets the photo move (`landmark_reenact.ring_moved`): no cut along its
+# lower edge; the band from face outline to ring drawn by a thin-plate spline (`SPLINE`): no turned-over triangles
 INPUT, OUTPUT = 256, 512  # the network reads the crop at 256 px and decodes 512 px
 SOURCE_SCALE, SOURCE_VY = 2.3, -0.125  # crop_config: scale, vy_ratio of the source crop
 SOURCE_MAX_DIM = 1280  # LivePortrait's source_max_dim
 LIP_ZERO_GAP = 0.03  # inter-ocular units: lips closed this far before animating (flag_lip_zero)
 RING_SCALE = 1.3  # the head region that moves rigidly: inside the crop's free zone (landmark_reenact's is 1.9)
+SPLINE = 0.0  # the head band's thin-plate spline regularisation (common/tps.py): 0 passes through every point
 
 
 
@@ -39,7 +44,7 @@ def draw(seed: int) -> dict:
     p.update(input_size=INPUT, output_size=OUTPUT, source_scale=SOURCE_SCALE, source_vy=SOURCE_VY,
              lip_zero=True, paste_mask="feathered_square", ring_scale=RING_SCALE,
              mask_margin=round(float(rng.uniform(0.04, 0.06)), 3), mask_blur=round(float(rng.uniform(0.03, 0.05)), 3),
-             max_side=SOURCE_MAX_DIM)
+             max_side=SOURCE_MAX_DIM, spline=SPLINE)
     return p
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from synthfake import faces, media
-from synthfake.generators.common import warp
+from synthfake.generators.common import tps, warp
 from synthfake import landmarks as lmk
 from synthfake.errors import SampleFailed, require_one_of
 from synthfake.generators import Context, Generated, source_face_at_most
@@ -125,14 +125,36 @@ def _head_box(pts: np.ndarray, shape) -> tuple[int, int, int, int]:
     return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else (0, 0, w, h)
 
 
+def ring_moved(ring: np.ndarray, motion: np.ndarray, still: np.ndarray | None) -> np.ndarray:
+    """The ring under the head motion; with `still` (1 free, 0 fixed) each point moved as far along its way as the
+    background map lets the pixel it lands on move (t = still(ring + t * move), by bisection), so the head and the
+    background beside it take that pixel from one place: no seam along the ring."""
+    moved = lmk.apply(motion, ring)
+    if still is None:
+        return moved
+    move = moved - ring
+    lo, hi = np.zeros(len(ring), np.float32), np.ones(len(ring), np.float32)
+    for _ in range(20):
+        t = (lo + hi) / 2
+        at = (ring + t[:, None] * move).astype(np.float32)
+        s = cv2.remap(still, at[None, :, 0], at[None, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+        lo, hi = np.where(s > t, t, lo), np.where(s > t, hi, t)
+    return ring + ((lo + hi) / 2)[:, None] * move
+
+
 def render(src: np.ndarray, src_pts: np.ndarray, tris: np.ndarray, out_lm: np.ndarray, motion: np.ndarray,
            ring: np.ndarray, falloff: float, src_gap: float, teeth: float,
-           still: np.ndarray | None = None, max_stretch: float | None = None) -> np.ndarray:
+           still: np.ndarray | None = None, max_stretch: float | None = None,
+           spline: float | None = None) -> np.ndarray:
     """One output frame: the head (landmarks + ring) warped onto out_lm and the moved ring, the rest of the
-    frame by the head motion fading out with distance (`background_map`), every pixel taken from src."""
-    dst = np.vstack([out_lm, lmk.apply(motion, ring)])
+    frame by the head motion fading out with distance (`background_map`), every pixel taken from src. With
+    `still`, the ring moves only as far as the background beside it may (no seam where a ring point lies in the
+    still zone); with `spline`, the band between face outline and ring is redrawn smooth (`tps.band_over`)."""
+    dst = np.vstack([out_lm, ring_moved(ring, motion, still)])
     x0, y0, x1, y1 = _head_box(dst, src.shape)
     head, inside = warp.warp_region(src, src_pts, dst, tris, (x0, y0, x1, y1), max_stretch)
+    if spline is not None:
+        tps.band_over(head, inside, src, src_pts, dst, (x0, y0, x1, y1), spline)
     covered = np.zeros(src.shape[:2], np.uint8)
     covered[y0:y1, x0:x1] = inside
     mx, my = background_map(covered, motion, falloff, still)
@@ -153,7 +175,7 @@ def source_render(src: np.ndarray, src_lm: np.ndarray, ring: np.ndarray, p: dict
     falloff = p["falloff"] * float(lmk.interocular(src_lm))
     src_gap = max(0.0, float(lmk.mouth_gap(src_lm)))
     return lambda out_lm, motion: render(src, src_pts, tris, out_lm, motion, ring, falloff, src_gap, p["teeth"], still,
-                                         p.get("max_stretch"))
+                                         p.get("max_stretch"), p.get("spline"))
 
 
 def driving_track(drv, start: int, n: int, p: dict) -> tuple[np.ndarray, np.ndarray, int]:
