@@ -23,9 +23,11 @@ from synthfake.generators import swap_regions as sr
 from synthfake.generators.common import align, warp
 
 TYPE = "face_swap"
-VERSION = "1.3"  # 1.3: the source is never sharpened toward the target (`landmark_swap.BLUR_ONLY`); 1.2: a
-# black-and-white source for a colour target fails (drawn again); 1.1: the source mirrored when that turns it toward
-# more of the target's frames
+VERSION = "1.4"  # 1.4: the source's highlights kneed at HIGHLIGHT_KNEE (`relight.highlights_kneed`); 1.3: the source
+# is never sharpened toward the target (`landmark_swap.BLUR_ONLY`); 1.2: a black-and-white source for a colour target
+# fails (drawn again); 1.1: the source mirrored when that turns it toward more of the target's frames
+HIGHLIGHT_KNEE = 0.7  # target skin detail spreads above which a source's lightness detail is compressed: its specular
+# highlights and pale occluders (a hat brim) relit onto a paler face were bright blotches (held-out sources, 8 Dec)
 AVOID_GLASSES = True  # as landmark_swap: with glasses only the face below them is swapped
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 # model: (template, working size, weight); as FaceFusion's face_swapper model set declares them
@@ -50,7 +52,7 @@ def draw(seed: int) -> dict:
                  face_mask_blur=round(float(rng.uniform(0.2, 0.4)), 3))
     # the one-shot models' output is as soft as their working size makes it: an unsharp mask at 128 px to reach a
     # sharp target's Laplacian energy made crackle and blotches over the face, pasted back 3-8x larger (1.3)
-    return {**p, **landmark_swap._params(seed), "sharpness": landmark_swap.BLUR_ONLY}
+    return {**p, **landmark_swap._params(seed), "sharpness": landmark_swap.BLUR_ONLY, "highlight_knee": HIGHLIGHT_KNEE}
 
 
 def paste_mask(p: dict) -> np.ndarray:

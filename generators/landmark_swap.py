@@ -82,7 +82,7 @@ def swap_frame(src: np.ndarray, src_lm: np.ndarray, tris: np.ndarray, dst: np.nd
     skin_d = skin.skin_likelihood(lab_d, lm)
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)
     interior = sr.face_interior(lm, roi.shape[:2], np.minimum(skin_d, skin_s)) & covered
-    warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"], skin_d)
+    warped = sr.transfer_colour(warped, roi, lm, covered, p["color_strength"], skin_d, p.get("highlight_knee"))
     # after colour: contrast changes Laplacian energy
     warped, _ = sr.match_sharpness(warped, roi, interior, p["sharpness"] != BLUR_ONLY)
     skin_s = skin.skin_likelihood(cv2.cvtColor(warped, cv2.COLOR_RGB2LAB), lm)

@@ -122,11 +122,11 @@ def swap_alpha(lm: np.ndarray, src_skin: np.ndarray, dst_skin: np.ndarray, feath
 
 
 def transfer_colour(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, covered: np.ndarray,
-                    strength: float, dst_skin: np.ndarray | None = None) -> np.ndarray:
+                    strength: float, dst_skin: np.ndarray | None = None, knee: float | None = None) -> np.ndarray:
     """The warped source relit to the target (`relight`) below SHADING face units, measured on the skin of the
     hull and forehead band (`dst_skin`: the target's skin likelihood, if already computed)."""
     region = (face_interior(lm, dst.shape[:2], forehead=True) > 0) & (covered > 0)
-    return relight(src, dst, lm, region, strength, sigma=SHADING, dst_skin=dst_skin)
+    return relight(src, dst, lm, region, strength, sigma=SHADING, dst_skin=dst_skin, knee=knee)
 
 
 def sharpness(rgb: np.ndarray, mask: np.ndarray) -> float:

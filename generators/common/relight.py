@@ -75,8 +75,16 @@ def _colour_kept(light: np.ndarray, lm: np.ndarray, shape) -> np.ndarray:
     return np.maximum(np.clip(1.0 + light / SHADOW_FADE, 0.0, 1.0), lips)
 
 
+def highlights_kneed(light: np.ndarray, knee: float) -> np.ndarray:
+    """Lightness detail (log) above `knee` compressed toward 2 * knee (soft, continuous in value and slope): a
+    source's specular highlights and pale occluders, laid on another face's shading, turn into bright blotches a
+    one-shot swapper, which renders the target's light, never makes. Shadows and lines (negative) are kept."""
+    over = np.maximum(light - knee, 0.0)
+    return light - over + over / (1.0 + over / knee)
+
+
 def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray, strength: float = 1.0,
-            sigma: float = SIGMA, dst_skin: np.ndarray | None = None) -> np.ndarray:
+            sigma: float = SIGMA, dst_skin: np.ndarray | None = None, knee: float | None = None) -> np.ndarray:
     """`src` (a face warped onto `dst`'s landmarks `lm`) relit and recoloured in log RGB: its low frequencies
     (below `sigma` face units, measured on the skin within boolean `region`) replaced by the target's, so the
     target's tone and shading fall across the source's detail. In log RGB a shadow or a brow is a ratio, so it
@@ -85,7 +93,8 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     that is smoother (to no less than LIGHT_GAIN); colour detail by how much less the target face's colour
     varies than the source's (`colourfulness`), so a grey photo stays grey, and less in the source's shadows
     (`_colour_kept`). `strength` < 1 keeps that share of the source's own colours. `dst_skin`: the target's
-    `skin.skin_likelihood` on `lm`, where the caller has it already.
+    `skin.skin_likelihood` on `lm`, where the caller has it already. `knee`: with it, the source's lightness detail
+    above `knee` times the target skin's detail spread is compressed (`highlights_kneed`).
 
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
@@ -109,9 +118,17 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
                                                                            1e-3))
     # out = strength * ((d - detail_d) + gain * light_s + colour_gain * kept * colour_s) + (1 - strength) * s,
     # then back from log RGB: op by op in that order, in place (the same floats, no frame-sized temporaries)
+    kept = _colour_kept(light_s, lm, dst.shape[:2])
+    if knee is None:
+        lit = gain * light_s
+    else:  # a highlight's colour (whiter than the skin: bluish in log chroma) goes with its lightness
+        c = knee * float(light_d.std()) + 1e-3
+        kneed = highlights_kneed(light_s, c)
+        kept = kept * np.where(light_s > c, kneed / np.maximum(light_s, c), 1.0)  # the share of lightness kept
+        lit = gain * kneed
     out = np.subtract(d, detail_d, out=detail_d)
-    out += gain * light_s
-    out += np.multiply(colour_gain * _colour_kept(light_s, lm, dst.shape[:2]), colour_s, out=colour_s)
+    out += lit
+    out += np.multiply(colour_gain * kept, colour_s, out=colour_s)
     out *= strength
     out += np.multiply(s, 1.0 - strength, out=s)
     out = np.exp(out, out=out)
