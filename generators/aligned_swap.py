@@ -26,8 +26,8 @@ TYPE = "face_swap"
 VERSION = "1.4"  # 1.4: the source's highlights kneed at HIGHLIGHT_KNEE (`relight.highlights_kneed`); 1.3: the source
 # is never sharpened toward the target (`landmark_swap.BLUR_ONLY`); 1.2: a black-and-white source for a colour target
 # fails (drawn again); 1.1: the source mirrored when that turns it toward more of the target's frames
-HIGHLIGHT_KNEE = 0.7  # target skin detail spreads above which a source's lightness detail is compressed: its specular
-# highlights and pale occluders (a hat brim) relit onto a paler face were bright blotches (held-out sources, 8 Dec)
+HIGHLIGHT_KNEE = 1.0  # times the target skin's 99th percentile of lightness detail, above which a source's is compressed:
+# its specular highlights and pale occluders (a hat brim) relit onto a matte face were bright blotches (8 Dec)
 AVOID_GLASSES = True  # as landmark_swap: with glasses only the face below them is swapped
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 # model: (template, working size, weight); as FaceFusion's face_swapper model set declares them

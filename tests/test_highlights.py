@@ -35,29 +35,31 @@ def _lightness(rgb: np.ndarray) -> np.ndarray:
     return np.log(rgb.astype(np.float32) + relight.DARK).mean(-1)
 
 
-def test_a_painted_highlight_is_relit_kneed_and_keeps_less_of_its_whiteness(face):
-    """A white specular spot painted on a source's cheek, the source relit onto itself as `transfer_colour` relights
-    a swap: without the knee the spot comes through at the lightness it was painted with; with aligned_swap's knee
-    it keeps about half (0.17 of 0.30 log lightness), and its whiteness (a chroma shift) goes with it. Skin elsewhere
-    is not moved."""
+def test_a_painted_highlight_is_relit_kneed_onto_a_matte_face_and_keeps_less_of_its_whiteness(face):
+    """A white specular spot painted on a source's cheek, relit as `transfer_colour` relights a swap onto a matte
+    copy of the same face (blurred, as smooth as a heavily retouched target's skin): without the knee the spot comes
+    through; with aligned_swap's knee (the target skin's own 99th percentile of lightness detail) it keeps less, and
+    its whiteness (a chroma shift) goes with it. Skin away from it is not moved. The knee is soft: a highlight just
+    past it keeps most of its lightness, one far past it (a shiny forehead on a matte target) at most twice it."""
     img, lm = face
     cheek = lm[[1, 2, 3, 31, 48]].mean(0)
     r = 0.05 * float(lmk.interocular(lm))
     yy, xx = np.mgrid[:img.shape[0], :img.shape[1]]
     spot = np.exp(-((xx - cheek[0]) ** 2 + (yy - cheek[1]) ** 2) / (2 * r * r))[..., None]
     shiny = np.clip(img + spot * (250.0 - img) * 0.7, 0, 255).astype(np.uint8)
+    matte = cv2.GaussianBlur(img, (0, 0), 0.08 * float(lmk.interocular(lm)))
     covered = np.full(img.shape[:2], 255, np.uint8)
-    plain = sr.transfer_colour(img, img, lm, covered, 1.0)
-    raw = sr.transfer_colour(shiny, img, lm, covered, 1.0)
-    kneed = sr.transfer_colour(shiny, img, lm, covered, 1.0, knee=aligned_swap.HIGHLIGHT_KNEE)
+    plain = sr.transfer_colour(img, matte, lm, covered, 1.0)
+    raw = sr.transfer_colour(shiny, matte, lm, covered, 1.0)
+    kneed = sr.transfer_colour(shiny, matte, lm, covered, 1.0, knee=aligned_swap.HIGHLIGHT_KNEE)
     core = spot[..., 0] > 0.8
     excess = {k: float((_lightness(v) - _lightness(plain))[core].mean()) for k, v in (("raw", raw), ("kneed", kneed))}
     sat = {k: float(np.abs(cv2.cvtColor(v, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32) - 128)[core].mean())
            for k, v in (("plain", plain), ("raw", raw), ("kneed", kneed))}
-    print(f"\nspot lightness over the plain relight: {excess}; chroma |a|+|b| mean: {sat}")
-    assert excess["raw"] > 0.25 and excess["kneed"] < 0.65 * excess["raw"]
-    assert sat["plain"] - sat["kneed"] < 0.5 * (sat["plain"] - sat["raw"])  # less of the spot's whiteness
     far = (spot[..., 0] < 1e-3) & (sr.face_interior(lm, img.shape[:2], forehead=True) > 0)  # the face's skin
     moved = float(np.abs(kneed.astype(int) - raw.astype(int))[far].mean())
-    print(f"skin away from the spot moved by {moved:.2f} levels on average")
-    assert moved < 1.5  # the rest of the face nearly as before (0.83 levels: its brightest texture kneed too)
+    print(f"\nspot lightness over the plain relight: {excess}; chroma |a|+|b| mean: {sat}; skin away from the "
+          f"spot moved by {moved:.2f} levels on average")
+    assert excess["raw"] > 0.15 and excess["kneed"] < 0.8 * excess["raw"]  # 0.16 of 0.21 log lightness
+    assert sat["plain"] - sat["kneed"] < 0.7 * (sat["plain"] - sat["raw"])  # less of the spot's whiteness
+    assert moved < 0.5  # the rest of the face as before (0.08 levels)

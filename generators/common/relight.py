@@ -94,7 +94,8 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     varies than the source's (`colourfulness`), so a grey photo stays grey, and less in the source's shadows
     (`_colour_kept`). `strength` < 1 keeps that share of the source's own colours. `dst_skin`: the target's
     `skin.skin_likelihood` on `lm`, where the caller has it already. `knee`: with it, the source's lightness detail
-    above `knee` times the target skin's detail spread is compressed (`highlights_kneed`).
+    above `knee` times the target skin's own 99th percentile of it is compressed (`highlights_kneed`): nothing of
+    the source much brighter than the target's brightest skin detail.
 
     Replaces the frequency split in LAB (landmark_swap 2.3, morph 1.4), which added detail in absolute L, a and b:
     on a pale, nearly colourless face the source's brows and sockets showed as grey bands and its lips grey."""
@@ -122,7 +123,7 @@ def relight(src: np.ndarray, dst: np.ndarray, lm: np.ndarray, region: np.ndarray
     if knee is None:
         lit = gain * light_s
     else:  # a highlight's colour (whiter than the skin: bluish in log chroma) goes with its lightness
-        c = knee * float(light_d.std()) + 1e-3
+        c = knee * float(np.percentile(light_d, 99)) + 1e-3
         kneed = highlights_kneed(light_s, c)
         kept = kept * np.where(light_s > c, kneed / np.maximum(light_s, c), 1.0)  # the share of lightness kept
         lit = gain * kneed
