@@ -28,11 +28,15 @@ def merged(dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """dst points within MERGE_PX of an earlier one dropped, that one's source the mean of theirs: two inner-lip
     points on one output pixel with sources apart would ask the spline for an infinite gradient."""
     dst, src = np.asarray(dst, np.float64), np.asarray(src, np.float64)
+    near = np.hypot(*(dst[:, None, :] - dst[None, :, :]).transpose(2, 0, 1)) < MERGE_PX
+    np.fill_diagonal(near, False)
+    if not near.any():  # most frames: every point its own
+        return dst, src
     keep, groups = [], []
-    for i, q in enumerate(dst):
-        near = [g for g, k in enumerate(keep) if np.hypot(*(dst[k] - q)) < MERGE_PX]
-        if near:
-            groups[near[0]].append(i)
+    for i in range(len(dst)):
+        joins = [g for g, k in enumerate(keep) if near[k, i]]
+        if joins:
+            groups[joins[0]].append(i)
         else:
             keep.append(i)
             groups.append([i])
@@ -54,7 +58,7 @@ def fit(dst: np.ndarray, src: np.ndarray, reg: float = 0.0) -> tuple[np.ndarray,
     rhs[:n] = np.asarray(src, np.float64)
     try:
         sol = np.linalg.solve(a, rhs)
-    except np.linalg.LinAlgError:  # two control points on one pixel: the least-squares spline through both
+    except np.linalg.LinAlgError:  # a degenerate set (all points on one line): the least-squares spline
         sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
     return sol[:n], sol[n:], scale
 
