@@ -15,6 +15,7 @@ import numpy as np
 
 STEP = 4  # the spline is evaluated every STEP output pixels and bilinearly filled between (it is smooth)
 MERGE_PX = 1.0  # output points closer than this are one control point (closed lips): no map parts them
+OUTLINE = np.r_[0:27]  # the 68-point face's outline: jaw 0-16 and brows 17-26; the band lies between it and the ring
 
 
 def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,22 +74,12 @@ def backward_map(dst: np.ndarray, src: np.ndarray, roi: tuple[int, int, int, int
     nx, ny = -(-(x1 - 1 - x0) // STEP) + 1, -(-(y1 - 1 - y0) // STEP) + 1
     gx, gy = np.meshgrid(x0 + STEP * np.arange(nx), y0 + STEP * np.arange(ny))
     g = np.stack([gx.ravel(), gy.ravel()], 1) / scale
-    coarse = _kernel(g, np.asarray(dst, np.float64) / scale) @ w + np.hstack([np.ones((len(g), 1)), g]) @ a
+    coarse = _kernel(g, dst / scale) @ w + np.hstack([np.ones((len(g), 1)), g]) @ a
     cx = np.arange(x1 - x0, dtype=np.float32)[None, :].repeat(y1 - y0, 0) / STEP
     cy = np.arange(y1 - y0, dtype=np.float32)[:, None].repeat(x1 - x0, 1) / STEP
     maps = [cv2.remap(coarse[:, i].reshape(ny, nx).astype(np.float32), cx, cy, cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE) for i in (0, 1)]
     return maps[0], maps[1]
-
-
-def folded(mx: np.ndarray, my: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Share of pixels (under mask) where the map turns over (its Jacobian's determinant is not positive)."""
-    det = np.gradient(mx, axis=1) * np.gradient(my, axis=0) - np.gradient(mx, axis=0) * np.gradient(my, axis=1)
-    bad = det <= 0
-    return float(bad[mask > 0].mean() if mask is not None else bad.mean())
-
-
-OUTLINE = np.r_[0:27]  # the 68-point face's outline: jaw 0-16 and brows 17-26; the band lies between it and the ring
 
 
 def band_over(head: np.ndarray, inside: np.ndarray, src: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray,
