@@ -17,7 +17,8 @@ With `media_heads`, a second linear head scores video crops on contrasts alone: 
 eyes against its own margin ring (23 numbers), trained on the video crops while the first head trains on the
 images. In a video the absolute detail level is the camera's, the codec's and the beauty filter's; a paste-back
 leaves the face unlike its own surroundings. A head without absolute levels cannot read a soft real clip as fake
-(strategy/README.md, 5b). The media kind comes in as `is_video` (B,), 1.0 for a video's crop.
+(strategy/README.md, 5b). The media kind comes in as `is_video` (B,), 1.0 for a video's crop. With
+`video_input: "spectrum"` the video head reads the crop's radial power spectrum instead (`radial_spectrum.py`).
 
 It is a transformers model (config + PreTrainedModel, registered with the Auto classes), so training (the
 Trainer), saving, loading, the ONNX export and scoring take it like the ViT and the ResNet.
@@ -32,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModelForImageClassification, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import ImageClassifierOutput
+
+from . import radial_spectrum
 
 MODEL_TYPE = "residual_stats"
 KB = [[-1, 2, -1], [2, -4, 2], [-1, 2, -1]]  # SRM 3x3 "KB", / 4
@@ -66,15 +69,19 @@ def region_masks(n: int) -> torch.Tensor:
 class ResidualStatsConfig(PretrainedConfig):
     """`image_size` (the masks' size), `clip` (grey levels a truncated residual is capped at), `hidden` (0: a
     linear head), `mscn` (48 more statistics), `media_heads` (video crops scored on contrasts; `image_head_all`:
-    the first head learns from the video crops too, not only the images), `pixel_mean` /
-    `pixel_std` (the normalisation the crops arrive with, undone to grey levels)."""
+    the first head learns from the video crops too, not only the images; `video_input`: what the video head reads,
+    "contrasts" or "spectrum"), `pixel_mean` / `pixel_std` (the normalisation the crops arrive with, undone to grey
+    levels)."""
 
     model_type = MODEL_TYPE
 
     def __init__(self, image_size: int = 224, clip: float = 3.0, hidden: int = 0, pixel_mean=(0.5, 0.5, 0.5),
                  pixel_std=(0.5, 0.5, 0.5), mscn: bool = False, media_heads: bool = False,
-                 image_head_all: bool = False, **kwargs):
+                 image_head_all: bool = False, video_input: str = "contrasts", **kwargs):
         super().__init__(**kwargs)
+        if video_input not in VIDEO_INPUTS:
+            raise ValueError(f"video_input {video_input!r}: one of {', '.join(VIDEO_INPUTS)}")
+        self.video_input = video_input
         self.image_size, self.clip, self.hidden = int(image_size), float(clip), int(hidden)
         self.mscn, self.media_heads, self.image_head_all = bool(mscn), bool(media_heads), bool(image_head_all)
         self.pixel_mean, self.pixel_std = [float(v) for v in pixel_mean], [float(v) for v in pixel_std]
@@ -87,6 +94,7 @@ MSCN_STATS = ("var", "shape", "h", "v", "d1", "d2")  # per region and scale; h..
 N_MSCN = 2 * len(MSCN_STATS) * len(REGIONS)
 
 
+VIDEO_INPUTS = ("contrasts", "spectrum")
 N_CONTRASTS = 3 * 7 + 2  # core, mouth, eyes minus ring for 6 residuals and the gradient; Cr, Cb core minus ring
 CHROMA_CONTRASTS = slice(N_CONTRASTS - 2, N_CONTRASTS)
 
@@ -155,9 +163,14 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         self.head = (nn.Linear(n, config.num_labels) if h <= 0 else
                      nn.Sequential(nn.Linear(n, h), nn.GELU(), nn.Linear(h, config.num_labels)))
         if getattr(config, "media_heads", False):
-            self.video_norm = nn.BatchNorm1d(N_CONTRASTS, affine=False)
-            self.video_head = nn.Linear(N_CONTRASTS, config.num_labels)
+            n_video = N_CONTRASTS if self.reads_contrasts else radial_spectrum.N_SPECTRUM
+            self.video_norm = nn.BatchNorm1d(n_video, affine=False)
+            self.video_head = nn.Linear(n_video, config.num_labels)
         self.post_init()
+
+    @property
+    def reads_contrasts(self) -> bool:
+        return getattr(self.config, "video_input", "contrasts") == "contrasts"
 
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
@@ -174,7 +187,23 @@ class ResidualStatsForImageClassification(PreTrainedModel):
                 grey_kernels(), region_masks(c.image_size).double(), torch.tensor(c.pixel_mean).view(1, 3, 1, 1),
                 torch.tensor(c.pixel_std).view(1, 3, 1, 1), gaussian_window(),
                 region_masks(c.image_size // 2).double()))
+            if not self.reads_contrasts:
+                self._fixed[key + " spectrum"] = tuple(t.to(device) for t in radial_spectrum.fixed(c.image_size))
         return self._fixed[key]
+
+    def grey(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 1, S, S) grey levels 0-255 of normalised crops."""
+        _, _, mean, std, _, _ = self.fixed(pixel_values.device)
+        rgb = (pixel_values * std + mean) * 255.0
+        return 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
+
+    def video_features(self, raw: torch.Tensor, pixel_values: torch.Tensor) -> tuple[torch.Tensor, slice]:
+        """What the video head reads and its chroma columns: the 23 contrasts of the features, or the spectrum."""
+        if self.reads_contrasts:
+            return contrasts(raw), CHROMA_CONTRASTS
+        self.fixed(pixel_values.device)
+        spec = radial_spectrum.radial_spectrum(self.grey(pixel_values), *self._fixed[f"{pixel_values.device} spectrum"])
+        return spec, slice(spec.shape[1], spec.shape[1])
 
     def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, n_features): log mean residual sizes per region (and, with `mscn`, the MSCN statistics)."""
@@ -230,7 +259,8 @@ class ResidualStatsForImageClassification(PreTrainedModel):
         if not getattr(self.config, "media_heads", False):
             crop_loss = F.cross_entropy(image, labels, reduction="none") if labels is not None else None
             return CropOutput(loss=None if crop_loss is None else crop_loss.mean(), logits=image, crop_loss=crop_loss)
-        video = self.video_head(self.standardised(contrasts(raw), self.video_norm, CHROMA_CONTRASTS, grey))
+        v, chroma = self.video_features(raw, pixel_values)
+        video = self.video_head(self.standardised(v, self.video_norm, chroma, grey))
         flag = (torch.zeros(len(raw), device=raw.device) if is_video is None else is_video.reshape(-1)) > 0.5
         logits = torch.where(flag[:, None], video, image)  # each head learns from its own media
         crop_loss = None

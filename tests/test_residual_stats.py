@@ -210,3 +210,47 @@ def cv2_blur(crop: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.GaussianBlur(crop, (0, 0), 1.2)
+
+
+def test_a_spectrum_video_head_sees_a_render_scaled_into_its_frame_and_exports(crop, tmp_path):
+    """`video_input: "spectrum"`: the radial spectrum is numpy's FFT of the windowed crop, ring by ring; a crop's
+    contrast halved changes nothing; a crop rendered at 96 px and scaled back loses power in the upper rings only;
+    the video head reads those 15 numbers and the ONNX copy (matrix products, no FFT operator) agrees."""
+    import cv2
+
+    from synthfake.detector.onnx_export import export_onnx
+    from synthfake.detector.radial_spectrum import N_SPECTRUM
+
+    model, meta = load_base(None, SIZE, arch={"type": "residual_stats", "media_heads": True,
+                                              "video_input": "spectrum"})
+    rendered = cv2.resize(cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA), (SIZE, SIZE),
+                          interpolation=cv2.INTER_LINEAR)
+    x = torch.from_numpy(to_pixels([crop, rendered, crop], [False] * 3, [0.5] * 3, [0.5] * 3))
+    x[2] = x[2] * 0.5 + 0.1  # half the contrast, a little brighter
+    with torch.no_grad():
+        spec, _ = model.video_features(model.features(x), x)
+    assert spec.shape == (3, N_SPECTRUM)
+
+    grey = crop.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    window = np.outer(np.hanning(SIZE), np.hanning(SIZE))
+    power = np.abs(np.fft.fft2((grey - grey.mean()) * window)) ** 2
+    f = np.minimum(np.arange(SIZE), SIZE - np.arange(SIZE))
+    radius = np.hypot(f[:, None], f[None, :])
+    edges = np.linspace(8, SIZE / 2, 17)
+    ring = np.log([power[(radius >= a) & (radius < b)].mean() + 1e-3 for a, b in zip(edges[:-1], edges[1:])])
+    assert np.abs(spec[0].numpy() - (ring[1:] - ring[0])).max() < 1e-3
+    assert float((spec[2] - spec[0]).abs().max()) < 1e-4  # half the contrast: the same shape
+    drop = (spec[1] - spec[0]).numpy()  # 96 px is 0.43 of the crop: rings above ~0.21 cycles/px (the 7th on) lose
+    assert drop[:2].min() > -0.6 and drop[6:].max() < -0.5 and drop[6:].mean() < -1.2, drop  # power, the lowest keep it
+
+    model.train()
+    model(x.repeat(3, 1, 1, 1), labels=torch.tensor([0, 1, 0] * 3), is_video=torch.ones(9))  # running statistics
+    model.eval()
+    save_detector(model, meta, tmp_path)
+    loaded, meta = load_detector(tmp_path)
+    assert loaded.config.video_input == "spectrum" and loaded.video_head.in_features == N_SPECTRUM
+    assert export_onnx(loaded, meta, tmp_path, np.stack([crop, rendered]), log=lambda m: None) <= 1e-5
+    from synthfake.errors import SynthfakeError
+
+    with pytest.raises(SynthfakeError, match="video_input 'fft': one of contrasts, spectrum"):
+        load_base(None, SIZE, arch={"type": "residual_stats", "video_input": "fft"})
