@@ -153,7 +153,8 @@ def check_files(ds: Path, records: list[RecordView], problems: dict[str, list[st
     large = [k for k in keys if k[2] >= SMALL_FILE]
 
     def digest(k: tuple) -> str | None:
-        return sha256_or_none(linked.get(first[k]) or root + records[first[k]].path)
+        size = k[2] if k[2] < SMALL_FILE else None  # a small file: one read of the size its stat gave
+        return sha256_or_none(linked.get(first[k]) or root + records[first[k]].path, size)
 
     def hash_batch(batch: list[tuple]) -> list[str | None]:
         return [digest(k) for k in batch]
