@@ -118,7 +118,7 @@ def test_ci_runs_the_readme_s_test_command():
     """`.ci/run` calls exactly command 2 of the README's set-up (less the venv activation it does itself)."""
     block = (ROOT / "README.md").read_text().split("# 2. run the tests", 1)[1].split("```", 1)[0]
     command = block.strip().splitlines()[-1].removeprefix(". .venv/bin/activate && ")
-    assert command.startswith("pip install torch") and "pytest" in command
+    assert command.startswith("pip install -c constraints.txt torch") and "pytest" in command
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
