@@ -30,11 +30,12 @@ from synthfake.generators.common import autoencoder
 from synthfake.writer import save_image
 
 TYPE = "generation"
-VERSION = "1.5"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
+VERSION = "1.6"  # 1.1: a video base's frame drawn from the sample's clip, the latent grid's phase drawn per sample;
 # 1.2: a JPEG base's compression history (its tables) given to the decoded image before the finish; 1.3: a video
 # base's frame is its clip's still (`Source.clip_still`), which its paired real takes too; 1.4: a black-and-white
 # base gives a black-and-white reconstruction (`GREY_SPREAD`); 1.5: a base over PAIR_MAX_SIDE is reconstructed at
-# that size (plan version 7 gives it to the fake and its real)
+# that size (plan version 7 gives it to the fake and its real); 1.6: a video base's still at the point of its clip
+# the plan drew (`still_at`, plan version 8), its real the same: a short video drawn again gave one image again
 ROLES = [("base", "face")]  # one real face, reconstructed: its paired real is the same photo
 FINISH = {"image_jpeg": True}  # the pair's images end with one drawn JPEG encode (synthfake.finish)
 PAIR_MAX_SIDE = 1024  # the long side a latent T2I model makes (FLUX.1, SDXL: ~1 MP): a 1620 px photo reconstructed
@@ -58,7 +59,7 @@ def base_image(base, clip: dict, p: dict) -> np.ndarray:
     image (a plan of 40 reconstructs repeats its ~15 bases); the clip is drawn per sample."""
     if base.item.kind != "video" or "clip_start" not in clip:
         return source_still(base, p)
-    k = base.clip_still(clip["clip_start"], clip["clip_frames"])
+    k = base.clip_still(clip["clip_start"], clip["clip_frames"], clip.get("still_at"))
     p["source_frame"] = k
     return base.frame(k)
 

@@ -17,5 +17,6 @@ from synthfake.generators import latent_decode as first
 
 # one real face, reconstructed (through latent_ae4); its pair's JPEG finish
 TYPE, ROLES, FINISH, PAIR_STILL, PAIR_MAX_SIDE, ready, generate = first.through("latent_ae4")
-VERSION = "1.5"  # as latent_decode 1.5: the clip's still (its real the same), grid phase, a JPEG base's history,
-# a black-and-white base reconstructed black-and-white, a base over PAIR_MAX_SIDE at that size (plan 7)
+VERSION = "1.6"  # as latent_decode 1.6: the clip's still (its real the same), grid phase, a JPEG base's history,
+# a black-and-white base reconstructed black-and-white, a base over PAIR_MAX_SIDE at that size (plan 7), the
+# still at the point of its clip the plan drew (plan 8)

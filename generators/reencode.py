@@ -12,9 +12,10 @@ from synthfake.generators import Context, Generated
 from synthfake.writer import save_image, save_video
 
 TYPE = "real"
-VERSION = "1.3"  # 1.1: a real without a fake takes the image finish every image-making fake backend declares;
+VERSION = "1.4"  # 1.1: a real without a fake takes the image finish every image-making fake backend declares;
 # 1.2: a real whose fake is an image of its clip is that still (plan version 6); 1.3: an image scaled to its
-# fake's working size (`max_side`, plan version 7) by the rule the fake's base was (`media.fit_within`)
+# fake's working size (`max_side`, plan version 7) by the rule the fake's base was (`media.fit_within`); 1.4: the
+# still at the point of its clip its fake's plan drew (`still_at`, plan version 8)
 
 
 
@@ -26,7 +27,7 @@ def generate(sample, sources, out_stem, ctx: Context) -> Generated:
         return Generated(save_image(out_stem, scaled(media.read_image(src.path))), {"writer": "png"}, 1, 0)
     start, n = sample.params["clip_start"], sample.params["clip_frames"]
     if sample.params.get("still"):
-        k = src.clip_still(start, n)
+        k = src.clip_still(start, n, sample.params.get("still_at"))
         return Generated(save_image(out_stem, scaled(src.frame(k))), {"writer": "png", "source_frame": k}, 1, 0)
     fps = media.video_fps(src.path)
     audio = media.read_audio_of_video(src.path, start / fps, n / fps)

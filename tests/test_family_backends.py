@@ -353,7 +353,7 @@ def test_repeated_draws_of_one_base_give_different_reconstructions(data_dir, tmp
     bases = [r.sources[0].path for r in fakes]
     print(f"  bases {bases}; grid offsets {[r.params['grid_offset'] for r in fakes]}; "
           f"video frames {[r.params.get('source_frame') for r in fakes]}")
-    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.5" for r in fakes)
+    assert len(fakes) == 6 and len(set(bases)) < 6 and all(r.backend_version == "1.6" for r in fakes)
     assert len({r.sha256 for r in fakes}) == 6
     imgs = [media.read_image(resolve(out, r)) for r in fakes]
     assert len({hashlib.sha256(im.tobytes()).hexdigest() for im in imgs}) == 6  # not only the JPEG quality
@@ -437,6 +437,31 @@ def test_a_pair_leaves_the_writer_with_one_history(family_dataset):
                 assert all(s.get("audio.rolloff_hz", 0) < 9000 for s in (a, b))
 
 
+def test_a_short_video_drawn_again_gives_another_still_and_its_real_the_same(data_dir, tmp_path):
+    """Plan version 8, latent_decode 1.6, reencode 1.4: a video shorter than a clip is its whole clip every time it
+    is drawn, and version 7 took the clip's middle still each time, so four generation fakes of talk_d0 were one
+    image four times (README command 1: 33 near-identical generation pairs, 9 groups of byte-identical reals).
+    Now each fake's still lies at a point of the clip the plan drew (`still_at`), and its paired real takes it."""
+    src = tmp_path / "S"
+    (src / "videos").mkdir(parents=True)
+    shutil.copy(data_dir / "videos" / "talk_d0.mp4", src / "videos" / "talk_d0.mp4")  # 3.1 s, under a clip
+    out = tmp_path / "D"
+    gen("run", "--type", "generation", "--backend", "generation=latent_decode", "--n", 4, "--reals", 4,
+        "--clip-seconds", 10, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", out, "--workers", 1,
+        "--quiet")
+    recs = read_records(out)
+    pairs = fake_real_pairs(recs)
+    frames = [f.params["source_frame"] for f, _ in pairs]
+    print(f"  still_at {[f.params['still_at'] for f, _ in pairs]}, frames {frames}")
+    assert json.loads((out / "plan.json").read_text())["version"] == 8 and len(pairs) == 4
+    assert len(set(frames)) == 4  # one clip (the whole file) every time, four stills
+    for fake, real in pairs:
+        assert fake.params["clip_start"] == 0 and fake.params["clip_frames"] == real.params["clip_frames"] == 78
+        assert real.params["still_at"] == fake.params["still_at"] and real.params["source_frame"] == \
+            fake.params["source_frame"]
+    assert len({r.sha256 for r in recs if r.label == 0}) == 4  # four reals, not one re-encoded four times
+
+
 def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_path):
     """Plan version 6, latent_decode 1.3, reencode 1.2: a generation fake made from a video is an image of its
     clip's still, and its paired real is that same frame as an image, through the same finish (before, the real
@@ -456,7 +481,7 @@ def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_pat
     assert sum(r.label for r in recs) == 4 and len(pairs) == 4
     assert json.loads((out / "plan.json").read_text())["version"] >= 6
     for fake, real in pairs:
-        assert real.params["still"] is True and real.backend_version == "1.3" and fake.backend_version == "1.5"
+        assert real.params["still"] is True and real.backend_version == "1.4" and fake.backend_version == "1.6"
         k = fake.params["source_frame"]
         assert real.params["source_frame"] == k and real.params["clip_start"] <= k < real.params["clip_start"] + \
             real.params["clip_frames"]
@@ -504,7 +529,7 @@ def test_a_black_and_white_base_gives_a_black_and_white_reconstruction(data_dir,
 
     for fake, real in pairs:
         print(f"  channel spread (99.9 %): fake {spread(fake):.0f}, real {spread(real):.0f}")
-        assert fake.params["grey"] is True and fake.backend_version == "1.5"
+        assert fake.params["grey"] is True and fake.backend_version == "1.6"
         assert spread(fake) <= latent_decode.GREY_SPREAD and spread(real) <= latent_decode.GREY_SPREAD
     colour, _ = (np.asarray(Image.open(data_dir / "faces" / "photo_s1.jpg").convert("RGB")), None)
     assert not latent_decode.is_grey(colour)
@@ -536,7 +561,7 @@ def test_a_real_without_a_fake_ends_as_the_fakes_of_its_media_do(family_dataset)
              and not r.params.get("paired_with")]
     print(f"  {len(alone)} real photos without a fake: {[r.path.rsplit('.', 1)[1] for r in alone]}")
     assert all(r.path.endswith(".jpg") for r in recs if r.media.kind == "image")
-    assert all(r.backend_version == "1.3" for r in recs if r.label == 0)
+    assert all(r.backend_version == "1.4" for r in recs if r.label == 0)
 
 
 def test_finish_band_limits_audio_and_draws_one_jpeg_quality_per_pair(tmp_path):
@@ -608,9 +633,9 @@ def test_a_large_base_is_reconstructed_at_a_generators_size_and_its_real_alike(d
     gen("run", "--type", "generation", "--backend", "generation=latent_decode_sharp", "--n", 1, "--reals", 1,
         "--splits", "train=1,val=0,test=0", "--sources", src, "--out", out, "--workers", 1, "--quiet")
     (fake, real), = fake_real_pairs(read_records(out))
-    assert json.loads((out / "plan.json").read_text())["version"] == 7
+    assert json.loads((out / "plan.json").read_text())["version"] == 8
     assert fake.params["max_side"] == real.params["max_side"] == latent_decode.PAIR_MAX_SIDE == 1024
-    assert fake.backend_version == "1.5" and real.backend_version == "1.3" and "base_jpeg" not in fake.params
+    assert fake.backend_version == "1.6" and real.backend_version == "1.4" and "base_jpeg" not in fake.params
     size = (fake.media.width, fake.media.height)
     assert size == (real.media.width, real.media.height) and max(size) == 1024
     a, b = (media.read_image(resolve(out, r)).astype(np.int16) for r in (fake, real))

@@ -19,14 +19,17 @@ from .sources import SourceIndex
 # Source roles each fake type draws: shared_types.ROLES (face roles of one sample are distinct identities); a
 # backend module may declare its own ROLES (a text-to-image backend draws none).
 
-PLAN_VERSION = 7  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
+PLAN_VERSION = 8  # 1: reals drawn with replacement; 2: reals drawn without replacement (plan_reals.py);
 # 3: a fake does not repeat the faces of an earlier fake of its backend and split while others are left;
 # 4: a backend with AVOID_GLASSES prefers, among draws of new faces, those without a person who wears glasses;
 # 5: sample i computed from i alone (plan_indexed.py): no per-sample state, any size; reals spread over every
 # file of their split before one repeats; a redraw keeps the pair role's source and clip (its real stays paired);
 # 6: a real paired with a fake of a PAIR_STILL backend made from a video is that clip's still (params `still`);
 # 7: a split's reals take its fakes in a seeded order, each the file (and clip, or still) its fake was made on,
-# so reals are photos and clips in the share the fakes are (version 6's reals went over every file: clips leaned fake)
+# so reals are photos and clips in the share the fakes are (version 6's reals went over every file: clips leaned fake);
+# 8: a PAIR_STILL fake made from a video takes its still at a drawn point of its clip (`still_at`), its paired real
+# the same frame: a video shorter than a clip drawn again gave one image again (README command 1: 33 near-identical
+# generation pairs, 9 groups of byte-identical reals)
 MAX_SAMPLES = 10**8  # ids are 64 bits: beyond this, two samples' ids (and media paths) collide with p > 3e-4
 
 

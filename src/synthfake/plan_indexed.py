@@ -33,14 +33,17 @@ from .plan_combos import Combos, SplitPool
 from .plan_layout import Group, Layout
 from .plan_perm import Permutation
 from .plan_table import TableBase, left_out
-from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SALT_V7_REAL, SampleSpec,
-                          random_stream, sample_id)
+from .sample_spec import (SALT_V5_COMBOS, SALT_V5_FAKE, SALT_V5_OFFSET, SALT_V5_REAL, SALT_V7_REAL, SALT_V8_STILL,
+                          SampleSpec, random_stream, sample_id)
 from .shared_types import PAIR_ROLE, TYPE_INFO
 from .sources import SourceItem
 
 
 def _key(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+PAIR_KEYS = ("clip_start", "clip_frames", "max_side", "still_at")  # what a redraw keeps and a paired real takes
 
 
 @dataclass
@@ -215,6 +218,8 @@ class IndexedTable(TableBase):
         params = self.clip(rng, target) if target is not None else {}
         if self.pair_max_side[g.backend]:
             params["max_side"] = self.pair_max_side[g.backend]
+        if self.plan.version >= 8 and self.pair_still[g.backend] and target is not None and target.kind == "video":
+            params["still_at"] = round(float(random_stream(self.plan.seed, SALT_V8_STILL, i).random()), 4)
         return self._spec(i, g, picked, params, int(rng.integers(2**31)), i, 0), code
 
     def _take(self, picked: dict, combos: Combos, drawn, turn: int | None, g: Group, rng=None) -> None:
@@ -255,7 +260,7 @@ class IndexedTable(TableBase):
             c += 1  # never the first draw's combination when another is left
         self._take(picked, combos, combos.unrank(c, tier), None, g, rng)
         self._optional(picked, rot, g, rng)
-        params = {k: first.params[k] for k in ("clip_start", "clip_frames", "max_side") if k in first.params}
+        params = {k: first.params[k] for k in PAIR_KEYS if k in first.params}
         return self._spec(first.index, g, picked, params, int(rng.integers(2**31)), first.index, attempt)
 
     def _spec(self, i: int, g: Group, picked: dict, params: dict, seed: int, degrade_key: int,
@@ -283,7 +288,7 @@ class IndexedTable(TableBase):
             if fake is not None and "max_side" in fake.params:
                 params["max_side"] = fake.params["max_side"]
             return self._spec(i, g, {0: (item, "real")}, params, int(rng.integers(2**31)), i, 0)
-        params = {k: fake.params[k] for k in ("clip_start", "clip_frames", "max_side") if k in fake.params}
+        params = {k: fake.params[k] for k in PAIR_KEYS if k in fake.params}
         params["paired_with"] = fake.id
         photo_of_clip = self.pair_still[fake.backend] or (  # an image of the clip: plan 6; any such type: plan 7
             self.plan.version >= 7 and TYPE_INFO[fake.type].outputs == ("image",))

@@ -61,6 +61,7 @@ SALT_V5_COMBOS = 714  # the order of the other roles' people for one target (per
 SALT_V5_FAKE = 715  # + index[, attempt]: a fake's optional roles, clip and seed; a redraw's other roles
 SALT_V5_REAL = 716  # + index[, attempt]: a real's clip when unpaired, and its seed
 SALT_V7_REAL = 717  # + the split's position: the order in which a split's reals take its fakes (plan version 7)
+SALT_V8_STILL = 718  # + index: where in its clip a still pair's frame lies (plan version 8)
 
 
 def random_stream(*key: int) -> np.random.Generator:

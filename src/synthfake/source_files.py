@@ -81,11 +81,14 @@ class Source:
         smaller = closed & (iod >= least_size * size)
         return int(seen[smaller][np.argmax(iod[smaller])]) if smaller.any() else still
 
-    def clip_still(self, start: int, n: int) -> int:
-        """The frame of the clip [start, start + n) nearest its middle where this file's person is tracked (the
-        middle when none is): the still a fake takes of a clip, which its paired real then takes too."""
+    def clip_still(self, start: int, n: int, at: float | None = None) -> int:
+        """The frame of the clip [start, start + n) nearest its point `at` (0 its first frame, 1 its last; None:
+        its middle) where this file's person is tracked (that point when none is): the still a fake takes of a
+        clip, which its paired real then takes too."""
+        want = (n - 1) / 2 if at is None else at * (n - 1)
         seen = np.flatnonzero(~np.isnan(self.track()[start:start + n, 0, 0]))
-        return start + (int(seen[np.argmin(np.abs(seen - (n - 1) / 2))]) if len(seen) else n // 2)
+        return start + (int(seen[np.argmin(np.abs(seen - want))]) if len(seen)
+                        else n // 2 if at is None else min(n - 1, int(want + 0.5)))
 
 
 class Sources(list):
