@@ -437,20 +437,26 @@ def test_a_pair_leaves_the_writer_with_one_history(family_dataset):
                 assert all(s.get("audio.rolloff_hz", 0) < 9000 for s in (a, b))
 
 
+def video_still_pairs(data_dir, tmp_path, rels: list[str], clip_seconds: int):
+    """4 latent_decode fakes and 4 reals made from the videos `rels` of ../shared/data: (dataset, records, pairs)."""
+    src = tmp_path / "S"
+    for rel in rels:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / rel, src / rel)
+    out = tmp_path / "D"
+    gen("run", "--type", "generation", "--backend", "generation=latent_decode", "--n", 4, "--reals", 4,
+        "--clip-seconds", clip_seconds, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", out,
+        "--workers", 1, "--quiet")
+    recs = read_records(out)
+    return out, recs, fake_real_pairs(recs)
+
+
 def test_a_short_video_drawn_again_gives_another_still_and_its_real_the_same(data_dir, tmp_path):
     """Plan version 8, latent_decode 1.6, reencode 1.4: a video shorter than a clip is its whole clip every time it
     is drawn, and version 7 took the clip's middle still each time, so four generation fakes of talk_d0 were one
     image four times (README command 1: 33 near-identical generation pairs, 9 groups of byte-identical reals).
     Now each fake's still lies at a point of the clip the plan drew (`still_at`), and its paired real takes it."""
-    src = tmp_path / "S"
-    (src / "videos").mkdir(parents=True)
-    shutil.copy(data_dir / "videos" / "talk_d0.mp4", src / "videos" / "talk_d0.mp4")  # 3.1 s, under a clip
-    out = tmp_path / "D"
-    gen("run", "--type", "generation", "--backend", "generation=latent_decode", "--n", 4, "--reals", 4,
-        "--clip-seconds", 10, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", out, "--workers", 1,
-        "--quiet")
-    recs = read_records(out)
-    pairs = fake_real_pairs(recs)
+    out, recs, pairs = video_still_pairs(data_dir, tmp_path, ["videos/talk_d0.mp4"], 10)  # 3.1 s, under a clip
     frames = [f.params["source_frame"] for f, _ in pairs]
     print(f"  still_at {[f.params['still_at'] for f, _ in pairs]}, frames {frames}")
     assert json.loads((out / "plan.json").read_text())["version"] == 8 and len(pairs) == 4
@@ -467,16 +473,7 @@ def test_a_reconstructed_video_frame_is_paired_with_that_frame(data_dir, tmp_pat
     clip's still, and its paired real is that same frame as an image, through the same finish (before, the real
     was the clip as a video: image fakes from video frames had no real image of their kind, and on held-out
     sources `gen audit` found their 8x8 blockiness outside the face, 1.31-1.63, above every real photo's)."""
-    src = tmp_path / "S"
-    for rel in ("videos/talk_d3.mp4", "videos/talk_d9.mp4"):
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(data_dir / rel, src / rel)
-    out = tmp_path / "D"
-    gen("run", "--type", "generation", "--backend", "generation=latent_decode", "--n", 4, "--reals", 4,
-        "--clip-seconds", 1, "--splits", "train=1,val=0,test=0", "--sources", src, "--out", out, "--workers", 1,
-        "--quiet")
-    recs = read_records(out)
-    pairs = fake_real_pairs(recs)
+    out, recs, pairs = video_still_pairs(data_dir, tmp_path, ["videos/talk_d3.mp4", "videos/talk_d9.mp4"], 1)
     print(f"  {[(f.params['source_frame'], r.params.get('source_frame'), r.path[-4:]) for f, r in pairs]}")
     assert sum(r.label for r in recs) == 4 and len(pairs) == 4
     assert json.loads((out / "plan.json").read_text())["version"] >= 6
