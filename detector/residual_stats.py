@@ -187,30 +187,33 @@ class ResidualStatsForImageClassification(PreTrainedModel):
                 grey_kernels(), region_masks(c.image_size).double(), torch.tensor(c.pixel_mean).view(1, 3, 1, 1),
                 torch.tensor(c.pixel_std).view(1, 3, 1, 1), gaussian_window(),
                 region_masks(c.image_size // 2).double()))
-            if not self.reads_contrasts:
-                self._fixed[key + " spectrum"] = tuple(t.to(device) for t in radial_spectrum.fixed(c.image_size))
         return self._fixed[key]
 
-    def grey(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, 1, S, S) grey levels 0-255 of normalised crops."""
+    def spectrum_fixed(self, device) -> tuple[torch.Tensor, ...]:
+        """`radial_spectrum.fixed` for the config's crop size on `device`, built once."""
+        key = f"{device} spectrum"
+        if key not in self._fixed:
+            self._fixed[key] = tuple(t.to(device) for t in radial_spectrum.fixed(self.config.image_size))
+        return self._fixed[key]
+
+    def rgb_grey(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, S, S) RGB and (B, 1, S, S) grey, in levels 0-255, of normalised crops."""
         _, _, mean, std, _, _ = self.fixed(pixel_values.device)
         rgb = (pixel_values * std + mean) * 255.0
-        return 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
+        return rgb, 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
 
     def video_features(self, raw: torch.Tensor, pixel_values: torch.Tensor) -> tuple[torch.Tensor, slice]:
         """What the video head reads and its chroma columns: the 23 contrasts of the features, or the spectrum."""
         if self.reads_contrasts:
             return contrasts(raw), CHROMA_CONTRASTS
-        self.fixed(pixel_values.device)
-        spec = radial_spectrum.radial_spectrum(self.grey(pixel_values), *self._fixed[f"{pixel_values.device} spectrum"])
+        spec = radial_spectrum.radial_spectrum(self.rgb_grey(pixel_values)[1], *self.spectrum_fixed(pixel_values.device))
         return spec, slice(spec.shape[1], spec.shape[1])
 
     def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, n_features): log mean residual sizes per region (and, with `mscn`, the MSCN statistics)."""
-        kernels, masks, mean, std, window, half_masks = self.fixed(pixel_values.device)
-        rgb = (pixel_values * std + mean) * 255.0
-        r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
-        grey = 0.299 * r + 0.587 * g + 0.114 * b
+        kernels, masks, _, _, window, half_masks = self.fixed(pixel_values.device)
+        rgb, grey = self.rgb_grey(pixel_values)
+        r, b = rgb[:, 0:1], rgb[:, 2:3]
         chroma = torch.cat([(r - grey) * 0.713, (b - grey) * 0.564], 1)  # Cr, Cb without their offsets
         res = F.conv2d(F.pad(grey, (2, 2, 2, 2), mode="reflect"), kernels).abs()
         srm, grad = res[:, :3], res[:, 3:4] + res[:, 4:5]
@@ -233,10 +236,8 @@ class ResidualStatsForImageClassification(PreTrainedModel):
     def colourless(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, 1) True for a crop without colour (a black-and-white photo): its chroma residuals are 0 by nature,
         which a head trained on colour reads as far outside anything real (a grey real photo scored 0.999 fake)."""
-        _, _, mean, std, _, _ = self.fixed(pixel_values.device)
-        rgb = (pixel_values * std + mean) * 255.0
-        r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-        grey = 0.299 * r + 0.587 * g + 0.114 * b
+        rgb, grey = self.rgb_grey(pixel_values)
+        r, b, grey = rgb[:, 0], rgb[:, 2], grey[:, 0]
         size = ((r - grey).abs() * 0.713 + (b - grey).abs() * 0.564).mean(dim=(1, 2))
         return (size < GREY_LEVELS)[:, None]
 
